@@ -1,0 +1,78 @@
+//! Typed errors: why a change was refused, and why a local write failed.
+
+use tim_protocol::{ChangeHash, Did, EnvelopeError, SpaceId};
+
+/// Why an incoming change was refused. A refused change is never applied, stored or forwarded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The envelope is for another space.
+    #[error("envelope is for space {got}, not {expected}")]
+    WrongSpace {
+        /// This space.
+        expected: SpaceId,
+        /// The envelope's space.
+        got: SpaceId,
+    },
+    /// The change bytes are not an Automerge change.
+    #[error("change bytes are not an Automerge change: {0}")]
+    MalformedChange(String),
+    /// The envelope itself is invalid (bad signature, wrong field).
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The change's actor id is not the author's key.
+    #[error("change actor {actor} is not the author {author}'s key")]
+    ActorMismatch {
+        /// The actor id, hex.
+        actor: String,
+        /// The envelope's author.
+        author: Did,
+    },
+    /// A change without dependencies that is not this space's genesis.
+    #[error("change {0} has no dependencies but is not this space's genesis")]
+    NotGenesis(ChangeHash),
+    /// The genesis change does not set up the space correctly.
+    #[error("invalid genesis: {0}")]
+    BadGenesis(String),
+    /// The rules do not allow the change.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// Automerge refused to apply the change.
+    #[error("automerge refused the change: {0}")]
+    Apply(String),
+}
+
+impl Rejection {
+    /// A short machine-readable name of the reason, for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::WrongSpace { .. } => "wrong_space",
+            Self::MalformedChange(_) => "malformed_change",
+            Self::Envelope(EnvelopeError::BadSignature(_)) => "bad_signature",
+            Self::Envelope(_) => "malformed_envelope",
+            Self::ActorMismatch { .. } => "actor_mismatch",
+            Self::NotGenesis(_) => "not_genesis",
+            Self::BadGenesis(_) => "bad_genesis",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Apply(_) => "apply_failed",
+        }
+    }
+}
+
+/// Why a local write (create, join, post) could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpaceError {
+    /// The input is not acceptable (empty or too long text, …).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The space has no genesis yet (still syncing).
+    #[error("space {0} has not been received yet; wait for sync to bring its history")]
+    NotReady(SpaceId),
+    /// The rules refuse the write.
+    #[error(transparent)]
+    Refused(#[from] Rejection),
+    /// Automerge failed.
+    #[error("automerge: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}

@@ -1,0 +1,28 @@
+//! The Tim space: one Automerge document per space, behind a typed API, where every change is
+//! signed by its author and judged by the space's rules before it is applied.
+//!
+//! The only way into a [`Space`]'s state is [`Space::ingest`] (and the local writes, which build
+//! a change and then pass it through the same checks):
+//!
+//! 1. the envelope names this space;
+//! 2. its bytes decode as an Automerge change of bounded size;
+//! 3. the Ed25519 signature verifies over the space id and the change hash;
+//! 4. the change's actor id is the author's public key;
+//! 5. every dependency is present (otherwise the change waits in a bounded buffer);
+//! 6. the rules ([`rules`]) allow every operation, judged against the document *at the change's
+//!    dependencies*, so every honest node reaches the same verdict;
+//! 7. only then is it applied, and its envelope kept for sync and storage.
+//!
+//! The crate is pure: no clocks (times come in as data), no sockets, no files.
+#![deny(missing_docs)]
+
+mod doc;
+mod error;
+pub mod rules;
+mod space;
+mod sync;
+
+pub use automerge::sync::State as SyncState;
+pub use error::{Rejection, SpaceError};
+pub use space::{Applied, Effect, Ingested, Space, SpaceMeta, MAX_PENDING};
+pub use sync::SyncReceived;

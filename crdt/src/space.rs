@@ -1,0 +1,549 @@
+//! [`Space`]: a space's document, the envelopes of its changes, and the one way in.
+
+use std::collections::HashMap;
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{ActorId, Automerge, Change, ObjType, ReadDoc, ScalarValue, ROOT};
+use ed25519_dalek::SigningKey;
+use tim_protocol::api::{MemberView, MessageView};
+use tim_protocol::wire::{MAX_NAME_BYTES, MAX_PURPOSE_BYTES, MAX_TEXT_BYTES};
+use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
+
+pub use crate::rules::Effect;
+use crate::{doc, rules, Rejection, SpaceError};
+
+/// How many verified changes may wait for missing dependencies, per space. Beyond this, newer
+/// ones are dropped (sync brings them again).
+pub const MAX_PENDING: usize = 4096;
+
+/// A space's descriptive fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceMeta {
+    /// Name.
+    pub name: String,
+    /// Purpose.
+    pub purpose: String,
+    /// Creator.
+    pub created_by: Did,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// A change that passed every check and is now part of the document.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// Its hash.
+    pub hash: ChangeHash,
+    /// Its envelope, to store and forward.
+    pub envelope: Envelope,
+    /// What it did.
+    pub effects: Vec<Effect>,
+}
+
+/// The outcome of [`Space::ingest`] for a change that was not refused.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Ingested {
+    /// The change was applied, followed by any waiting changes it unblocked (in the order
+    /// applied). Waiting changes that the rules then refused are in `late_rejections`.
+    Applied {
+        /// Applied changes.
+        applied: Vec<Applied>,
+        /// Waiting changes refused once their dependencies arrived.
+        late_rejections: Vec<(Did, Rejection)>,
+    },
+    /// The space already holds this change.
+    Duplicate,
+    /// The change is authentic but some dependencies are missing; it waits (if the buffer has
+    /// room) until they arrive. Sync with the sender should bring them.
+    Pending {
+        /// The missing dependencies.
+        missing: Vec<ChangeHash>,
+    },
+}
+
+fn am_hash(h: &ChangeHash) -> automerge::ChangeHash {
+    automerge::ChangeHash(*h.as_bytes())
+}
+
+pub(crate) fn tim_hash(h: &automerge::ChangeHash) -> ChangeHash {
+    ChangeHash::from(h.0)
+}
+
+fn actor_of(key: &SigningKey) -> ActorId {
+    ActorId::from(key.verifying_key().as_bytes().as_slice())
+}
+
+/// A space: its Automerge document plus the signed envelope of every change in it.
+pub struct Space {
+    id: SpaceId,
+    doc: Automerge,
+    envelopes: HashMap<automerge::ChangeHash, Envelope>,
+    pending: HashMap<automerge::ChangeHash, (Envelope, Change)>,
+}
+
+impl std::fmt::Debug for Space {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Space")
+            .field("id", &self.id)
+            .field("changes", &self.envelopes.len())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Space {
+    /// A space known only by its id, waiting for its history (a joiner before sync).
+    pub fn empty(id: SpaceId) -> Self {
+        Self {
+            id,
+            doc: Automerge::new(),
+            envelopes: HashMap::new(),
+            pending: HashMap::new(),
+        }
+    }
+
+    /// Creates a new space: builds and signs its genesis change, whose hash names the space.
+    pub fn create(
+        key: &SigningKey,
+        name: &str,
+        purpose: &str,
+        at_ms: u64,
+    ) -> Result<(Self, Applied), SpaceError> {
+        if name.trim().is_empty() || name.len() > MAX_NAME_BYTES {
+            return Err(SpaceError::Invalid(format!(
+                "a space name must be 1 to {MAX_NAME_BYTES} bytes"
+            )));
+        }
+        if purpose.len() > MAX_PURPOSE_BYTES {
+            return Err(SpaceError::Invalid(format!(
+                "a purpose must be at most {MAX_PURPOSE_BYTES} bytes"
+            )));
+        }
+        let creator = Did::from_key(&key.verifying_key());
+        let mut scratch = Automerge::new();
+        scratch.set_actor(actor_of(key));
+        let mut tx = scratch.transaction();
+        let meta = tx.put_object(ROOT, doc::META, ObjType::Map)?;
+        tx.put(&meta, doc::NAME, name)?;
+        tx.put(&meta, doc::PURPOSE, purpose)?;
+        tx.put(&meta, doc::CREATED_BY, creator.to_string())?;
+        tx.put(
+            &meta,
+            doc::CREATED_AT,
+            ScalarValue::Timestamp(millis(at_ms)),
+        )?;
+        tx.put(&meta, doc::VERSION, ScalarValue::Uint(doc::DOC_VERSION))?;
+        let members = tx.put_object(ROOT, doc::MEMBERS, ObjType::Map)?;
+        let entry = tx.put_object(&members, creator.to_string(), ObjType::Map)?;
+        tx.put(&entry, doc::ROLE, doc::ROLE_OWNER)?;
+        tx.put(
+            &entry,
+            doc::JOINED_AT,
+            ScalarValue::Timestamp(millis(at_ms)),
+        )?;
+        tx.put_object(ROOT, doc::TIMELINE, ObjType::List)?;
+        tx.commit_with(CommitOptions::default().with_time(millis(at_ms) / 1000));
+        let change = scratch
+            .get_last_local_change()
+            .expect("a transaction with operations makes a change");
+        let hash = tim_hash(&change.hash());
+        let id = SpaceId::from_genesis(&hash);
+        let envelope = Envelope::sign(id, change.raw_bytes().to_vec(), &hash, key);
+        let mut space = Self::empty(id);
+        match space.ingest(envelope)? {
+            Ingested::Applied { mut applied, .. } => Ok((space, applied.remove(0))),
+            other => unreachable!("a fresh genesis is applied, got {other:?}"),
+        }
+    }
+
+    /// Rebuilds a space from this node's own store: an optional snapshot (`Automerge::save`
+    /// output) and the envelopes of every change. They were verified before they were stored,
+    /// so they are not verified again.
+    pub fn load(
+        id: SpaceId,
+        snapshot: Option<&[u8]>,
+        envelopes: impl IntoIterator<Item = Envelope>,
+    ) -> Result<Self, SpaceError> {
+        let mut doc = match snapshot {
+            Some(bytes) => Automerge::load(bytes)?,
+            None => Automerge::new(),
+        };
+        let mut map = HashMap::new();
+        let mut missing = Vec::new();
+        for env in envelopes {
+            let change = Change::from_bytes(env.change.clone())
+                .map_err(|e| SpaceError::Invalid(format!("stored change: {e}")))?;
+            let hash = change.hash();
+            if doc.get_change_by_hash(&hash).is_none() {
+                missing.push(change);
+            }
+            map.insert(hash, env);
+        }
+        doc.apply_changes(missing)?;
+        Ok(Self {
+            id,
+            doc,
+            envelopes: map,
+            pending: HashMap::new(),
+        })
+    }
+
+    /// The space id.
+    pub fn id(&self) -> SpaceId {
+        self.id
+    }
+
+    /// Whether the genesis has arrived.
+    pub fn is_ready(&self) -> bool {
+        !self.envelopes.is_empty()
+    }
+
+    /// Number of changes applied.
+    pub fn change_count(&self) -> usize {
+        self.envelopes.len()
+    }
+
+    /// Number of changes waiting for dependencies.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The document's heads, sorted.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        let mut h: Vec<ChangeHash> = self.doc.get_heads().iter().map(tim_hash).collect();
+        h.sort();
+        h
+    }
+
+    /// The envelope of an applied change.
+    pub fn envelope(&self, hash: &ChangeHash) -> Option<&Envelope> {
+        self.envelopes.get(&am_hash(hash))
+    }
+
+    /// Every applied change's envelope, in no particular order.
+    pub fn envelopes(&self) -> impl Iterator<Item = &Envelope> {
+        self.envelopes.values()
+    }
+
+    pub(crate) fn envelope_by_am_hash(&self, hash: &automerge::ChangeHash) -> Option<&Envelope> {
+        self.envelopes.get(hash)
+    }
+
+    pub(crate) fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    pub(crate) fn doc_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    /// The whole document in Automerge's binary format, loadable by any Automerge
+    /// implementation.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Checks that an envelope is authentic and new, returning its decoded change: space id,
+    /// decoding, signature, actor binding.
+    fn authenticate(&self, env: &Envelope) -> Result<Option<Change>, Rejection> {
+        if env.space != self.id {
+            return Err(Rejection::WrongSpace {
+                expected: self.id,
+                got: env.space,
+            });
+        }
+        let change = Change::from_bytes(env.change.clone())
+            .map_err(|e| Rejection::MalformedChange(e.to_string()))?;
+        let hash = change.hash();
+        if self.envelopes.contains_key(&hash) || self.pending.contains_key(&hash) {
+            return Ok(None);
+        }
+        env.verify_signature(&tim_hash(&hash))?;
+        if change.actor_id().to_bytes() != env.author.public_bytes() {
+            return Err(Rejection::ActorMismatch {
+                actor: change.actor_id().to_hex_string(),
+                author: env.author,
+            });
+        }
+        Ok(Some(change))
+    }
+
+    /// Authorizes an authentic change whose dependencies are all present and applies it.
+    fn authorize_and_apply(&mut self, env: Envelope, change: Change) -> Result<Applied, Rejection> {
+        let hash = change.hash();
+        let effects = if change.deps().is_empty() {
+            if SpaceId::from_genesis(&tim_hash(&hash)) != self.id {
+                return Err(Rejection::NotGenesis(tim_hash(&hash)));
+            }
+            let mut scratch = Automerge::new();
+            scratch
+                .apply_changes([change.clone()])
+                .map_err(|e| Rejection::BadGenesis(e.to_string()))?;
+            rules::check_genesis(&scratch, &env.author)?;
+            vec![Effect::Joined { did: env.author }]
+        } else {
+            rules::authorize(&self.doc, &change, &env.author)?
+        };
+        self.doc
+            .apply_changes([change])
+            .map_err(|e| Rejection::Apply(e.to_string()))?;
+        self.envelopes.insert(hash, env.clone());
+        Ok(Applied {
+            hash: tim_hash(&hash),
+            envelope: env,
+            effects,
+        })
+    }
+
+    fn missing_deps(&self, change: &Change) -> Vec<ChangeHash> {
+        change
+            .deps()
+            .iter()
+            .filter(|d| !self.envelopes.contains_key(*d))
+            .map(tim_hash)
+            .collect()
+    }
+
+    /// The only way a change from elsewhere enters the space: authenticate, wait for missing
+    /// dependencies, authorize against the causal past, apply.
+    pub fn ingest(&mut self, env: Envelope) -> Result<Ingested, Rejection> {
+        self.ingest_with_room(env, 0)
+    }
+
+    /// [`Space::ingest`], letting `extra` more changes wait than [`MAX_PENDING`] (a sync batch
+    /// may arrive in any order; it is bounded by the sync message size).
+    pub(crate) fn ingest_with_room(
+        &mut self,
+        env: Envelope,
+        extra: usize,
+    ) -> Result<Ingested, Rejection> {
+        let Some(change) = self.authenticate(&env)? else {
+            return Ok(Ingested::Duplicate);
+        };
+        let missing = self.missing_deps(&change);
+        if !missing.is_empty() {
+            if self.pending.len() < MAX_PENDING + extra {
+                self.pending.insert(change.hash(), (env, change));
+            }
+            return Ok(Ingested::Pending { missing });
+        }
+        let first = self.authorize_and_apply(env, change)?;
+        let mut applied = vec![first];
+        let late_rejections = self.release_pending(&mut applied);
+        Ok(Ingested::Applied {
+            applied,
+            late_rejections,
+        })
+    }
+
+    /// Applies waiting changes whose dependencies are now all present, repeatedly.
+    fn release_pending(&mut self, applied: &mut Vec<Applied>) -> Vec<(Did, Rejection)> {
+        let mut rejections = Vec::new();
+        loop {
+            let ready: Vec<automerge::ChangeHash> = self
+                .pending
+                .iter()
+                .filter(|(_, (_, c))| c.deps().iter().all(|d| self.envelopes.contains_key(d)))
+                .map(|(h, _)| *h)
+                .collect();
+            if ready.is_empty() {
+                return rejections;
+            }
+            for h in ready {
+                let (env, change) = self.pending.remove(&h).expect("listed above");
+                let author = env.author;
+                match self.authorize_and_apply(env, change) {
+                    Ok(a) => applied.push(a),
+                    Err(r) => rejections.push((author, r)),
+                }
+            }
+        }
+    }
+
+    /// Makes a local change as `key`'s timite: the closure writes through a transaction; the
+    /// change is then signed and passes the same checks as any incoming change (judged at its
+    /// dependencies). If they refuse it, the document is rebuilt without it.
+    fn local_write<R>(
+        &mut self,
+        key: &SigningKey,
+        at_ms: u64,
+        write: impl FnOnce(&mut Transaction<'_>) -> Result<R, SpaceError>,
+    ) -> Result<(Applied, R), SpaceError> {
+        if !self.is_ready() {
+            return Err(SpaceError::NotReady(self.id));
+        }
+        self.doc.set_actor(actor_of(key));
+        let mut tx = self.doc.transaction();
+        let out = match write(&mut tx) {
+            Ok(out) => out,
+            Err(e) => {
+                tx.rollback();
+                return Err(e);
+            }
+        };
+        tx.commit_with(CommitOptions::default().with_time(millis(at_ms) / 1000));
+        let change = self
+            .doc
+            .get_last_local_change()
+            .ok_or_else(|| SpaceError::Invalid("the write made no change".into()))?;
+        let hash = change.hash();
+        let envelope = Envelope::sign(self.id, change.raw_bytes().to_vec(), &tim_hash(&hash), key);
+        let verdict = self
+            .authenticate(&envelope)
+            .and_then(|_| rules::authorize(&self.doc, &change, &envelope.author));
+        match verdict {
+            Ok(effects) => {
+                self.envelopes.insert(hash, envelope.clone());
+                Ok((
+                    Applied {
+                        hash: tim_hash(&hash),
+                        envelope,
+                        effects,
+                    },
+                    out,
+                ))
+            }
+            Err(rejection) => {
+                self.rebuild()?;
+                Err(rejection.into())
+            }
+        }
+    }
+
+    /// Rebuilds the document from the kept envelopes (drops a refused local change).
+    fn rebuild(&mut self) -> Result<(), SpaceError> {
+        let mut doc = Automerge::new();
+        let changes = self
+            .envelopes
+            .values()
+            .map(|e| Change::from_bytes(e.change.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SpaceError::Invalid(e.to_string()))?;
+        doc.apply_changes(changes)?;
+        self.doc = doc;
+        Ok(())
+    }
+
+    /// Adds `key`'s timite to the members as `member`.
+    pub fn join(&mut self, key: &SigningKey, at_ms: u64) -> Result<Applied, SpaceError> {
+        let did = Did::from_key(&key.verifying_key());
+        let members =
+            doc::root_obj(&self.doc, doc::MEMBERS, None).ok_or(SpaceError::NotReady(self.id))?;
+        self.local_write(key, at_ms, |tx| {
+            let entry = tx.put_object(&members, did.to_string(), ObjType::Map)?;
+            tx.put(&entry, doc::ROLE, doc::ROLE_MEMBER)?;
+            tx.put(
+                &entry,
+                doc::JOINED_AT,
+                ScalarValue::Timestamp(millis(at_ms)),
+            )?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Posts a message as `key`'s timite. Returns the applied change and the message id.
+    pub fn post(
+        &mut self,
+        key: &SigningKey,
+        text: &str,
+        at_ms: u64,
+    ) -> Result<(Applied, String), SpaceError> {
+        if text.trim().is_empty() || text.len() > MAX_TEXT_BYTES {
+            return Err(SpaceError::Invalid(format!(
+                "a message must be 1 to {MAX_TEXT_BYTES} bytes"
+            )));
+        }
+        let author = Did::from_key(&key.verifying_key());
+        let timeline =
+            doc::root_obj(&self.doc, doc::TIMELINE, None).ok_or(SpaceError::NotReady(self.id))?;
+        let len = self.doc.length(&timeline);
+        self.local_write(key, at_ms, |tx| {
+            let msg = tx.insert_object(&timeline, len, ObjType::Map)?;
+            tx.put(&msg, doc::AUTHOR, author.to_string())?;
+            tx.put(&msg, doc::TEXT, text)?;
+            tx.put(&msg, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
+            Ok(msg.to_string())
+        })
+    }
+
+    /// The space's meta, once the genesis has arrived.
+    pub fn meta(&self) -> Option<SpaceMeta> {
+        let meta = doc::root_obj(&self.doc, doc::META, None)?;
+        Some(SpaceMeta {
+            name: doc::get_str(&self.doc, &meta, doc::NAME)?,
+            purpose: doc::get_str(&self.doc, &meta, doc::PURPOSE).unwrap_or_default(),
+            created_by: doc::get_str(&self.doc, &meta, doc::CREATED_BY)?
+                .parse()
+                .ok()?,
+            created_at: doc::get_millis(&self.doc, &meta, doc::CREATED_AT).unwrap_or(0),
+        })
+    }
+
+    /// The members, sorted by DID.
+    pub fn members(&self) -> Vec<MemberView> {
+        let Some(members) = doc::root_obj(&self.doc, doc::MEMBERS, None) else {
+            return vec![];
+        };
+        self.doc
+            .keys(&members)
+            .filter_map(|k| {
+                let entry = doc::child_obj(&self.doc, &members, &k, None)?;
+                Some(MemberView {
+                    did: k.parse().ok()?,
+                    role: doc::get_str(&self.doc, &entry, doc::ROLE)?,
+                    joined_at: doc::get_millis(&self.doc, &entry, doc::JOINED_AT).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `did` is a member now.
+    pub fn is_member(&self, did: &Did) -> bool {
+        doc::root_obj(&self.doc, doc::MEMBERS, None)
+            .and_then(|m| doc::child_obj(&self.doc, &m, &did.to_string(), None))
+            .is_some()
+    }
+
+    /// Number of messages in the timeline.
+    pub fn message_count(&self) -> usize {
+        doc::root_obj(&self.doc, doc::TIMELINE, None).map_or(0, |t| self.doc.length(&t))
+    }
+
+    /// One message by id.
+    pub fn message(&self, id: &str) -> Option<MessageView> {
+        let (obj, ObjType::Map) = self.doc.import(id).ok()? else {
+            return None;
+        };
+        self.message_at(&obj)
+    }
+
+    fn message_at(&self, obj: &automerge::ObjId) -> Option<MessageView> {
+        Some(MessageView {
+            id: obj.to_string(),
+            author: doc::get_str(&self.doc, obj, doc::AUTHOR)?.parse().ok()?,
+            text: doc::get_str(&self.doc, obj, doc::TEXT)?,
+            at: doc::get_millis(&self.doc, obj, doc::AT).unwrap_or(0),
+        })
+    }
+
+    /// The timeline, in document order.
+    pub fn timeline(&self) -> Vec<MessageView> {
+        let Some(timeline) = doc::root_obj(&self.doc, doc::TIMELINE, None) else {
+            return vec![];
+        };
+        (0..self.doc.length(&timeline))
+            .filter_map(|i| match self.doc.get(&timeline, i).ok()? {
+                Some((automerge::Value::Object(ObjType::Map), id)) => self.message_at(&id),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Milliseconds as Automerge's signed timestamp (saturating; times past year 292 million are
+/// not a concern).
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,258 @@
+//! Space behaviour across several in-process replicas: convergence through the sync protocol,
+//! and refusal of every kind of bad change.
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ObjType, ReadDoc, ROOT};
+use ed25519_dalek::SigningKey;
+use tim_crdt::{Ingested, Rejection, Space, SyncState};
+use tim_protocol::{ChangeHash, Envelope, SpaceId};
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// Runs the sync protocol between two replicas until neither has anything to say.
+fn sync(a: &mut Space, b: &mut Space) -> usize {
+    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
+    for round in 0..100 {
+        let ma = a.generate_sync(&mut sa);
+        let mb = b.generate_sync(&mut sb);
+        if ma.is_none() && mb.is_none() {
+            return round;
+        }
+        if let Some(m) = ma {
+            let r = b.receive_sync(&mut sb, m).unwrap();
+            assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+        }
+        if let Some(m) = mb {
+            let r = a.receive_sync(&mut sa, m).unwrap();
+            assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+        }
+    }
+    panic!("sync did not finish in 100 rounds");
+}
+
+/// A change made by `actor_key`'s actor on a copy of `space`, signed by `signer`.
+fn hostile(
+    space: &Space,
+    actor_key: &SigningKey,
+    signer: &SigningKey,
+    write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge),
+) -> Envelope {
+    let mut doc = Automerge::load(&space.save()).unwrap();
+    doc.set_actor(ActorId::from(
+        actor_key.verifying_key().as_bytes().as_slice(),
+    ));
+    let snapshot = doc.clone();
+    let mut tx = doc.transaction();
+    write(&mut tx, &snapshot);
+    tx.commit();
+    let change = doc.get_last_local_change().unwrap();
+    let hash = ChangeHash::from(change.hash().0);
+    Envelope::sign(space.id(), change.raw_bytes().to_vec(), &hash, signer)
+}
+
+fn obj(doc: &Automerge, key: &str) -> automerge::ObjId {
+    doc.get(ROOT, key).unwrap().unwrap().1
+}
+
+#[test]
+fn three_replicas_converge_on_identical_heads_and_timelines() {
+    let (alice, bob, carol) = (key(1), key(2), key(3));
+    let (mut a, genesis) = Space::create(&alice, "garden", "grow things", 1_000).unwrap();
+    let mut b = Space::empty(a.id());
+    let mut c = Space::empty(a.id());
+    assert!(matches!(
+        b.ingest(genesis.envelope.clone()).unwrap(),
+        Ingested::Applied { .. }
+    ));
+    sync(&mut a, &mut c);
+    b.join(&bob, 2_000).unwrap();
+    c.join(&carol, 2_001).unwrap();
+    a.post(&alice, "hello from alice", 3_000).unwrap();
+    b.post(&bob, "hello from bob", 3_001).unwrap();
+    c.post(&carol, "hello from carol", 3_002).unwrap();
+    sync(&mut a, &mut b);
+    sync(&mut b, &mut c);
+    sync(&mut a, &mut c);
+    assert_eq!(a.heads(), b.heads());
+    assert_eq!(b.heads(), c.heads());
+    assert_eq!(a.timeline(), c.timeline());
+    assert_eq!(a.timeline().len(), 3);
+    assert_eq!(a.members().len(), 3);
+    assert_eq!(a.meta().unwrap().name, "garden");
+    // A second sync finds nothing to do in at most one round trip.
+    assert!(sync(&mut a, &mut b) <= 2);
+}
+
+#[test]
+fn late_joiner_catches_up_with_a_thousand_messages() {
+    let alice = key(1);
+    let (mut a, _) = Space::create(&alice, "big", "", 0).unwrap();
+    for i in 0..1000 {
+        a.post(&alice, &format!("message {i}"), i).unwrap();
+    }
+    let mut late = Space::empty(a.id());
+    let rounds = sync(&mut late, &mut a);
+    assert_eq!(late.heads(), a.heads());
+    assert_eq!(late.message_count(), 1000);
+    assert_eq!(late.timeline()[999].text, "message 999");
+    assert!(rounds <= 4, "took {rounds} rounds");
+    // Reloading from envelopes gives the same state.
+    let reloaded = Space::load(a.id(), None, a.envelopes().cloned()).unwrap();
+    assert_eq!(reloaded.heads(), a.heads());
+    let from_snapshot = Space::load(a.id(), Some(&a.save()), a.envelopes().cloned()).unwrap();
+    assert_eq!(from_snapshot.timeline(), a.timeline());
+}
+
+#[test]
+fn out_of_order_changes_wait_for_their_dependencies() {
+    let alice = key(1);
+    let (mut a, genesis) = Space::create(&alice, "s", "", 0).unwrap();
+    let (first, _) = a.post(&alice, "one", 1).unwrap();
+    let (second, _) = a.post(&alice, "two", 2).unwrap();
+    let mut b = Space::empty(a.id());
+    assert!(matches!(
+        b.ingest(second.envelope).unwrap(),
+        Ingested::Pending { .. }
+    ));
+    b.ingest(genesis.envelope).unwrap();
+    assert_eq!(b.pending_count(), 1);
+    match b.ingest(first.envelope).unwrap() {
+        Ingested::Applied { applied, .. } => assert_eq!(applied.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.heads(), a.heads());
+}
+
+#[test]
+fn bad_envelopes_are_refused_with_typed_reasons_and_change_nothing() {
+    let (alice, mallory) = (key(1), key(9));
+    let (mut a, _) = Space::create(&alice, "s", "", 0).unwrap();
+    a.post(&alice, "hi", 1).unwrap();
+    let heads = a.heads();
+
+    // Bad signature: valid change by alice, signature bytes flipped.
+    let mut env = hostile(&a, &alice, &alice, |tx, d| {
+        let m = tx
+            .insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .unwrap();
+        tx.put(&m, "text", "x").unwrap();
+    });
+    env.signature[0] ^= 1;
+    assert_eq!(a.ingest(env).unwrap_err().code(), "bad_signature");
+
+    // Mismatched actor: change by alice's actor, signed (validly) by mallory.
+    let env = hostile(&a, &alice, &mallory, |tx, d| {
+        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .unwrap();
+    });
+    assert!(matches!(
+        a.ingest(env),
+        Err(Rejection::ActorMismatch { .. })
+    ));
+
+    // Wrong space id.
+    let mut env = hostile(&a, &alice, &alice, |tx, d| {
+        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .unwrap();
+    });
+    env.space = SpaceId::from([0; 32]);
+    assert!(matches!(a.ingest(env), Err(Rejection::WrongSpace { .. })));
+
+    // Garbage change bytes.
+    let mut env = hostile(&a, &alice, &alice, |tx, d| {
+        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .unwrap();
+    });
+    env.change = b"\x85\x6f\x4a\x83garbage".to_vec();
+    assert!(matches!(a.ingest(env), Err(Rejection::MalformedChange(_))));
+
+    // A stranger posts without joining.
+    let env = hostile(&a, &mallory, &mallory, |tx, d| {
+        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .unwrap();
+    });
+    assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
+
+    // A stranger self-joins as owner.
+    let env = hostile(&a, &mallory, &mallory, |tx, d| {
+        let e = tx
+            .put_object(
+                obj(d, "members"),
+                tim_protocol::Did::from_key(&mallory.verifying_key()).to_string(),
+                ObjType::Map,
+            )
+            .unwrap();
+        tx.put(&e, "role", "owner").unwrap();
+    });
+    assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
+
+    // A stranger rewrites the root.
+    let env = hostile(&a, &mallory, &mallory, |tx, _| {
+        tx.put(ROOT, "meta", "gone").unwrap();
+    });
+    assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
+
+    assert_eq!(a.heads(), heads, "nothing refused may change the document");
+    assert_eq!(a.timeline().len(), 1);
+}
+
+#[test]
+fn members_cannot_forge_authors_or_edit_others_messages() {
+    let (alice, bob) = (key(1), key(2));
+    let (mut a, _) = Space::create(&alice, "s", "", 0).unwrap();
+    let (_, msg_id) = a.post(&alice, "alice's words", 1).unwrap();
+    let mut b = Space::empty(a.id());
+    sync(&mut a, &mut b);
+    b.join(&bob, 2).unwrap();
+    sync(&mut a, &mut b);
+    let heads = a.heads();
+
+    // Bob edits alice's message.
+    let env = hostile(&b, &bob, &bob, |tx, d| {
+        let tl = obj(d, "timeline");
+        let m = d.get(&tl, 0).unwrap().unwrap().1;
+        tx.put(&m, "text", "bob's words now").unwrap();
+    });
+    assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
+    // Bob deletes alice's message.
+    let env = hostile(&b, &bob, &bob, |tx, d| {
+        tx.delete(obj(d, "timeline"), 0).unwrap();
+    });
+    assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
+    // Bob posts a message claiming alice wrote it.
+    let env = hostile(&b, &bob, &bob, |tx, d| {
+        let m = tx
+            .insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .unwrap();
+        tx.put(
+            &m,
+            "author",
+            tim_protocol::Did::from_key(&alice.verifying_key()).to_string(),
+        )
+        .unwrap();
+    });
+    assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
+    // Bob promotes himself.
+    let env = hostile(&b, &bob, &bob, |tx, d| {
+        let members = obj(d, "members");
+        let did = tim_protocol::Did::from_key(&bob.verifying_key()).to_string();
+        let entry = d.get(&members, did.as_str()).unwrap().unwrap().1;
+        tx.put(&entry, "role", "owner").unwrap();
+    });
+    assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
+    assert_eq!(a.heads(), heads);
+    assert_eq!(a.message(&msg_id).unwrap().text, "alice's words");
+}
+
+#[test]
+fn a_local_write_the_rules_refuse_leaves_no_trace() {
+    let (alice, bob) = (key(1), key(2));
+    let (mut a, _) = Space::create(&alice, "s", "", 0).unwrap();
+    let heads = a.heads();
+    // Bob is not a member: his post is built, judged, refused and rolled back.
+    assert!(a.post(&bob, "let me in", 1).is_err());
+    assert_eq!(a.heads(), heads);
+    assert_eq!(a.message_count(), 0);
+}

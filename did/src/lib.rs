@@ -1,0 +1,200 @@
+//! Tim identities: Ed25519 key pairs kept on disk, and their did:key DIDs.
+//!
+//! A home directory holds two keys: the node's (its libp2p identity and node DID) and the
+//! timite's that the node hosts. Key files hold the 32-byte Ed25519 seed, are created with mode
+//! 0600 and are never printed. Verifiable Credentials and passports will live here too.
+#![deny(missing_docs)]
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+pub use tim_protocol::Did;
+
+/// File name of the node key in a keystore directory.
+pub const NODE_KEY_FILE: &str = "node.key";
+/// File name of the hosted timite's key in a keystore directory.
+pub const TIMITE_KEY_FILE: &str = "timite.key";
+
+/// A keystore error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Reading or writing a key file failed.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The key file is not a 32-byte seed.
+    #[error("key file {0} is corrupt: expected exactly 32 bytes")]
+    Corrupt(PathBuf),
+    /// The key file can be read by others.
+    #[error("key file {path} has mode {mode:o}; it must be readable by its owner only (chmod 600)")]
+    Permissions {
+        /// The file.
+        path: PathBuf,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// `init` found keys already there.
+    #[error("{0} already holds a key; refusing to overwrite it")]
+    Exists(PathBuf),
+}
+
+/// An Ed25519 key pair with its did:key.
+#[derive(Clone)]
+pub struct Identity {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret key.
+        write!(f, "Identity({})", self.did())
+    }
+}
+
+impl Identity {
+    /// A fresh key pair from the operating system's random source.
+    pub fn generate() -> Self {
+        Self {
+            key: SigningKey::generate(&mut rand::rngs::OsRng),
+        }
+    }
+
+    /// A key pair from a 32-byte seed (deterministic tests).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self {
+            key: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// The DID naming this key.
+    pub fn did(&self) -> Did {
+        Did::from_key(&self.key.verifying_key())
+    }
+
+    /// The signing key, for signing changes and building the libp2p identity.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Reads a key file, refusing files that others can read.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mode = fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::Permissions {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        let bytes = fs::read(path).map_err(io)?;
+        let seed: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::Corrupt(path.to_path_buf()))?;
+        Ok(Self::from_seed(seed))
+    }
+
+    /// Writes the key to a new file with mode 0600; refuses to overwrite an existing file.
+    pub fn save_new(&self, path: &Path) -> Result<(), KeyError> {
+        if path.exists() {
+            return Err(KeyError::Exists(path.to_path_buf()));
+        }
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        f.write_all(self.key.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)
+    }
+}
+
+/// The two keys of a Tim home directory.
+#[derive(Debug, Clone)]
+pub struct Keystore {
+    /// The node's key: its libp2p identity and node DID.
+    pub node: Identity,
+    /// The timite the node hosts.
+    pub timite: Identity,
+}
+
+impl Keystore {
+    /// Creates both keys in `dir` (created with mode 0700 if missing).
+    pub fn init(dir: &Path) -> Result<Self, KeyError> {
+        let io = |source| KeyError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(io)?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        for file in [NODE_KEY_FILE, TIMITE_KEY_FILE] {
+            if dir.join(file).exists() {
+                return Err(KeyError::Exists(dir.join(file)));
+            }
+        }
+        let ks = Self {
+            node: Identity::generate(),
+            timite: Identity::generate(),
+        };
+        ks.node.save_new(&dir.join(NODE_KEY_FILE))?;
+        ks.timite.save_new(&dir.join(TIMITE_KEY_FILE))?;
+        Ok(ks)
+    }
+
+    /// Loads both keys from `dir`.
+    pub fn open(dir: &Path) -> Result<Self, KeyError> {
+        Ok(Self {
+            node: Identity::load(&dir.join(NODE_KEY_FILE))?,
+            timite: Identity::load(&dir.join(TIMITE_KEY_FILE))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_open_round_trip_with_private_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let ks = Keystore::init(&home).unwrap();
+        let again = Keystore::open(&home).unwrap();
+        assert_eq!(ks.node.did(), again.node.did());
+        assert_eq!(ks.timite.did(), again.timite.did());
+        assert_ne!(ks.node.did(), ks.timite.did());
+        let mode = fs::metadata(home.join(NODE_KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(Keystore::init(&home), Err(KeyError::Exists(_))));
+        assert!(!format!("{:?}", ks.node).contains(&hex::encode(ks.node.signing_key().as_bytes())));
+    }
+
+    #[test]
+    fn refuses_readable_or_corrupt_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        fs::write(&path, [1u8; 32]).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(Identity::load(&path), Err(KeyError::Permissions { .. })));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Identity::load(&path).is_ok());
+        fs::write(&path, [1u8; 31]).unwrap();
+        assert!(matches!(Identity::load(&path), Err(KeyError::Corrupt(_))));
+    }
+}

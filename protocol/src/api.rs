@@ -1,0 +1,162 @@
+//! JSON types of a node's HTTP API, shared by the node, the CLI and the testnet.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChangeHash, Did, SpaceId};
+
+/// `GET /v1/status`: who this node is and where it listens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The node's DID (same key as its libp2p PeerId).
+    pub node_did: Did,
+    /// The node's libp2p PeerId.
+    pub peer_id: String,
+    /// The timite this node hosts and acts for.
+    pub timite: Did,
+    /// The node's listen addresses, each ending in `/p2p/<peer id>`.
+    pub listen: Vec<String>,
+    /// Peers currently connected.
+    pub connected_peers: usize,
+    /// Spaces hosted.
+    pub spaces: usize,
+    /// Software version.
+    pub version: String,
+}
+
+/// A space as listed by `GET /v1/spaces`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SpaceSummary {
+    /// The space id.
+    pub id: SpaceId,
+    /// Its name.
+    pub name: String,
+    /// Its purpose, possibly empty.
+    pub purpose: String,
+    /// The creator.
+    pub created_by: Did,
+    /// Creation time, milliseconds since the Unix epoch, as the creator's node stated it.
+    pub created_at: u64,
+    /// Number of members.
+    pub members: usize,
+    /// Number of messages in the timeline.
+    pub messages: usize,
+    /// The document's current heads, sorted.
+    pub heads: Vec<ChangeHash>,
+}
+
+/// `POST /v1/spaces`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CreateSpace {
+    /// Name, 1 to 200 bytes.
+    pub name: String,
+    /// Purpose, up to 2000 bytes.
+    #[serde(default)]
+    pub purpose: String,
+}
+
+/// `POST /v1/spaces/{id}/join`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct JoinSpace {
+    /// Multiaddrs of peers to ask first (each with `/p2p/<peer id>`); Kademlia is asked too.
+    #[serde(default)]
+    pub via: Vec<String>,
+}
+
+/// `POST /v1/spaces/{id}/messages`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PostMessage {
+    /// The text, 1 to 16 KiB.
+    pub text: String,
+}
+
+/// The answer to a post: returned only once the change is flushed to disk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Posted {
+    /// The message id (the Automerge object id of its timeline entry).
+    pub id: String,
+    /// The hash of the signed change that added it.
+    pub change: ChangeHash,
+    /// The time it was posted, milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// One message of a timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessageView {
+    /// The message id, stable across nodes.
+    pub id: String,
+    /// The author.
+    pub author: Did,
+    /// The text.
+    pub text: String,
+    /// When the author's node says it was posted, milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// `GET /v1/spaces/{id}/messages`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Timeline {
+    /// The space.
+    pub space: SpaceId,
+    /// The document heads this view was read at.
+    pub heads: Vec<ChangeHash>,
+    /// Messages in timeline order.
+    pub messages: Vec<MessageView>,
+}
+
+/// A member of a space.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberView {
+    /// The member.
+    pub did: Did,
+    /// Their role.
+    pub role: String,
+    /// When they joined, milliseconds since the Unix epoch.
+    pub joined_at: u64,
+}
+
+/// `POST /v1/spaces/import` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Imported {
+    /// The space imported.
+    pub space: SpaceId,
+    /// Changes that were new to this node.
+    pub applied: usize,
+    /// Changes this node already had.
+    pub known: usize,
+}
+
+/// An event on `GET /v1/spaces/{id}/events` (server-sent events, one JSON object per event).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SpaceEvent {
+    /// A message was added to the timeline (locally or from another node).
+    Message {
+        /// The space.
+        space: SpaceId,
+        /// The message.
+        message: MessageView,
+    },
+    /// A timite joined.
+    Joined {
+        /// The space.
+        space: SpaceId,
+        /// The new member.
+        member: MemberView,
+    },
+}
+
+/// An RFC 9457 problem document, the body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Problem {
+    /// A URI naming the problem type, e.g. `tim:problem/not-found`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong with this request, and what to do.
+    pub detail: String,
+}
