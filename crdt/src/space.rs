@@ -42,7 +42,6 @@ pub struct Applied {
 
 /// The outcome of [`Space::ingest`] for a change that was not refused.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Ingested {
     /// The change was applied, followed by any waiting changes it unblocked (in the order
     /// applied). Waiting changes that the rules then refused are in `late_rejections`.

@@ -34,7 +34,9 @@ pub enum KeyError {
     #[error("key file {0} is corrupt: expected exactly 32 bytes")]
     Corrupt(PathBuf),
     /// The key file can be read by others.
-    #[error("key file {path} has mode {mode:o}; it must be readable by its owner only (chmod 600)")]
+    #[error(
+        "key file {path} has mode {mode:o}; it must be readable by its owner only (chmod 600)"
+    )]
     Permissions {
         /// The file.
         path: PathBuf,
@@ -179,7 +181,10 @@ mod tests {
         assert_eq!(ks.node.did(), again.node.did());
         assert_eq!(ks.timite.did(), again.timite.did());
         assert_ne!(ks.node.did(), ks.timite.did());
-        let mode = fs::metadata(home.join(NODE_KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(home.join(NODE_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(matches!(Keystore::init(&home), Err(KeyError::Exists(_))));
         assert!(!format!("{:?}", ks.node).contains(&hex::encode(ks.node.signing_key().as_bytes())));
@@ -191,7 +196,10 @@ mod tests {
         let path = dir.path().join("k");
         fs::write(&path, [1u8; 32]).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(Identity::load(&path), Err(KeyError::Permissions { .. })));
+        assert!(matches!(
+            Identity::load(&path),
+            Err(KeyError::Permissions { .. })
+        ));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         assert!(Identity::load(&path).is_ok());
         fs::write(&path, [1u8; 31]).unwrap();

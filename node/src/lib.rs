@@ -1,1 +1,17 @@
-//! placeholder
+//! A Tim node: the libp2p swarm, sled storage, the HTTP API, and the `tim` command line.
+//!
+//! [`start`] runs a node in the current tokio runtime and returns a [`Handle`]; [`api::router`]
+//! serves a handle over HTTP. The `tim` binary wires both to the command line.
+#![deny(missing_docs)]
+
+pub mod api;
+mod error;
+pub mod home;
+mod network;
+mod node;
+mod store;
+
+pub use error::NodeError;
+pub use network::NetConfig;
+pub use node::{peer_id_of, start, Handle, NodeConfig};
+pub use store::{Store, StoreError};

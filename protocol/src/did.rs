@@ -143,8 +143,14 @@ mod tests {
 
     #[test]
     fn rejects_other_methods_keys_and_garbage() {
-        assert!(matches!("did:web:example.com".parse::<Did>(), Err(DidError::NotDidKey(_))));
-        assert!(matches!("did:key:z0OIl".parse::<Did>(), Err(DidError::NotBase58(_))));
+        assert!(matches!(
+            "did:web:example.com".parse::<Did>(),
+            Err(DidError::NotDidKey(_))
+        ));
+        assert!(matches!(
+            "did:key:z0OIl".parse::<Did>(),
+            Err(DidError::NotBase58(_))
+        ));
         // A secp256k1 did:key (multicodec 0xe7) is not Ed25519.
         let secp = "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme";
         assert!(matches!(secp.parse::<Did>(), Err(DidError::NotEd25519(_))));

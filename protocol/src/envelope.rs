@@ -127,13 +127,15 @@ impl Envelope {
             return Err(EnvelopeError::TooLarge(change.len()));
         }
         let field = |field, reason: String| EnvelopeError::Field { field, reason };
-        let space = SpaceId::try_from(space.as_slice()).map_err(|e| field("space", e.to_string()))?;
-        let author =
-            Did::from_public_bytes(&author).map_err(|e| field("author", e.to_string()))?;
-        let signature: [u8; 64] = signature
-            .as_slice()
-            .try_into()
-            .map_err(|_| field("signature", format!("{} bytes, expected 64", signature.len())))?;
+        let space =
+            SpaceId::try_from(space.as_slice()).map_err(|e| field("space", e.to_string()))?;
+        let author = Did::from_public_bytes(&author).map_err(|e| field("author", e.to_string()))?;
+        let signature: [u8; 64] = signature.as_slice().try_into().map_err(|_| {
+            field(
+                "signature",
+                format!("{} bytes, expected 64", signature.len()),
+            )
+        })?;
         Ok(Self {
             space,
             author,
@@ -186,7 +188,10 @@ mod tests {
 
     #[test]
     fn decode_refuses_garbage_wrong_lengths_and_versions() {
-        assert!(matches!(Envelope::decode(b"\xff\x00garbage"), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(
+            Envelope::decode(b"\xff\x00garbage"),
+            Err(EnvelopeError::Malformed(_))
+        ));
         let env = Envelope::sign([1; 32].into(), vec![1], &[2; 32].into(), &key(1));
         let mut w = env.to_wire();
         w.0 = 2;
@@ -198,7 +203,10 @@ mod tests {
         w.4.pop();
         assert!(matches!(
             Envelope::decode(&codec::encode(&w)),
-            Err(EnvelopeError::Field { field: "signature", .. })
+            Err(EnvelopeError::Field {
+                field: "signature",
+                ..
+            })
         ));
         let mut w = env.to_wire();
         w.3 = vec![0; MAX_CHANGE_BYTES + 1];

@@ -113,8 +113,13 @@ impl SyncMessage {
         let space = SpaceId::try_from(space.as_slice())
             .map_err(|e| SyncDecodeError::Invalid(format!("space: {e}")))?;
         let automerge = automerge.map(serde_bytes::ByteBuf::into_vec);
-        if automerge.as_ref().is_some_and(|a| a.len() > MAX_AUTOMERGE_SYNC_BYTES) {
-            return Err(SyncDecodeError::Invalid("automerge sync message too large".into()));
+        if automerge
+            .as_ref()
+            .is_some_and(|a| a.len() > MAX_AUTOMERGE_SYNC_BYTES)
+        {
+            return Err(SyncDecodeError::Invalid(
+                "automerge sync message too large".into(),
+            ));
         }
         let envelopes = envelopes
             .into_iter()

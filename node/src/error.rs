@@ -1,0 +1,48 @@
+//! Errors of the node handle, each mapping to one HTTP status.
+
+use tim_protocol::SpaceId;
+
+/// Why a node operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The node does not host this space.
+    #[error("this node does not host space {0}; join it first (tim space join {0})")]
+    UnknownSpace(SpaceId),
+    /// The request is malformed or out of bounds.
+    #[error("{0}")]
+    Invalid(String),
+    /// The space's rules refuse it.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The space is known but its history has not arrived yet.
+    #[error("space {0} is still syncing; its history has not arrived from any peer yet")]
+    NotReady(SpaceId),
+    /// Nothing answered in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// Storage failed.
+    #[error("storage failed: {0}")]
+    Storage(String),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    Gone,
+}
+
+impl From<crate::store::StoreError> for NodeError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Storage(e.to_string())
+    }
+}
+
+impl From<tim_crdt::SpaceError> for NodeError {
+    fn from(e: tim_crdt::SpaceError) -> Self {
+        use tim_crdt::SpaceError as E;
+        match e {
+            E::Invalid(m) => Self::Invalid(m),
+            E::NotReady(id) => Self::NotReady(id),
+            E::Refused(r) => Self::Refused(r.to_string()),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,1048 @@
+//! The node actor: one task owns the swarm, the spaces and the store; callers hold a cheap
+//! [`Handle`] whose methods send a command with a `oneshot` reply.
+//!
+//! Data flow of a post: `Handle::post` → the actor builds the change with
+//! [`Space::post`] (signed, judged by the rules, applied) → stores the envelope → publishes it
+//! on the space's gossipsub topic → flushes the store in a spawned task → replies. A peer
+//! receiving it runs [`Space::ingest`] before telling gossipsub to accept (and forward) it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash};
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
+use tim_crdt::{Applied, Effect, Ingested, Space, SyncReceived, SyncState};
+use tim_did::{Identity, Keystore};
+use tim_protocol::api::{
+    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline,
+};
+use tim_protocol::wire::{SyncMessage, SyncResponse};
+use tim_protocol::{Did, Envelope, SpaceId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::network::{build_swarm, Behaviour, BehaviourEvent, NetConfig};
+use crate::store::Store;
+use crate::NodeError;
+
+/// Capacity of the command channel from handles to the actor.
+pub(crate) const COMMAND_CAPACITY: usize = 256;
+/// Capacity of the event broadcast (slow subscribers miss events and are told so).
+pub(crate) const EVENT_CAPACITY: usize = 1024;
+/// Most sync rounds in one session before it is cut off.
+pub(crate) const MAX_SYNC_ROUNDS: u32 = 200;
+/// A snapshot is saved after this many changes applied to a space since the last one.
+pub(crate) const SNAPSHOT_EVERY: usize = 1000;
+/// How often each space syncs with one of its peers, whatever else happens.
+pub(crate) const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
+/// How often remembered peers that are not connected are dialled.
+pub(crate) const REDIAL_INTERVAL: Duration = Duration::from_secs(3);
+/// Most remembered peers dialled per redial tick.
+pub(crate) const MAX_REDIALS_PER_TICK: usize = 16;
+
+/// Settings of a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start (each with `/p2p/<peer id>`).
+    pub bootstrap: Vec<Multiaddr>,
+    /// Network settings.
+    pub net: NetConfig,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
+
+#[derive(Debug)]
+enum Command {
+    Status(Reply<NodeStatus>),
+    ListSpaces(Reply<Vec<SpaceSummary>>),
+    Space(SpaceId, Reply<SpaceSummary>),
+    Create {
+        name: String,
+        purpose: String,
+        reply: Reply<SpaceSummary>,
+    },
+    Join {
+        space: SpaceId,
+        via: Vec<Multiaddr>,
+        reply: Reply<SpaceSummary>,
+    },
+    Post {
+        space: SpaceId,
+        text: String,
+        reply: Reply<Posted>,
+    },
+    Timeline(SpaceId, Reply<Timeline>),
+    Members(SpaceId, Reply<Vec<MemberView>>),
+    Export(SpaceId, Reply<(Vec<u8>, Vec<Envelope>)>),
+    Import {
+        space: SpaceId,
+        envelopes: Vec<Envelope>,
+        reply: Reply<Imported>,
+    },
+    Dial(Multiaddr, Reply<()>),
+    DisconnectAll(Reply<usize>),
+}
+
+/// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Command>,
+    events: broadcast::Sender<SpaceEvent>,
+    node_did: Did,
+    timite: Did,
+}
+
+impl Handle {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| NodeError::Gone)?;
+        rx.await.map_err(|_| NodeError::Gone)?
+    }
+
+    /// The node's DID.
+    pub fn node_did(&self) -> Did {
+        self.node_did
+    }
+
+    /// The hosted timite's DID.
+    pub fn timite(&self) -> Did {
+        self.timite
+    }
+
+    /// Who and where this node is.
+    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+        self.call(Command::Status).await
+    }
+
+    /// Hosted spaces.
+    pub async fn spaces(&self) -> Result<Vec<SpaceSummary>, NodeError> {
+        self.call(Command::ListSpaces).await
+    }
+
+    /// One hosted space.
+    pub async fn space(&self, space: SpaceId) -> Result<SpaceSummary, NodeError> {
+        self.call(|r| Command::Space(space, r)).await
+    }
+
+    /// Creates a space with the hosted timite as owner; returns once it is durable.
+    pub async fn create_space(&self, name: &str, purpose: &str) -> Result<SpaceSummary, NodeError> {
+        self.call(|reply| Command::Create {
+            name: name.to_string(),
+            purpose: purpose.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Joins a space: finds hosts (the `via` peers, connected peers, Kademlia providers), syncs
+    /// its history, adds the timite as a member. Fails after `timeout` if no host answers.
+    pub async fn join(
+        &self,
+        space: SpaceId,
+        via: Vec<Multiaddr>,
+        timeout: Duration,
+    ) -> Result<SpaceSummary, NodeError> {
+        let call = self.call(|reply| Command::Join { space, via, reply });
+        tokio::time::timeout(timeout, call).await.map_err(|_| {
+            NodeError::Timeout(format!(
+                "no host of space {space} answered within {}s; pass --via with the address of a \
+                 node that hosts it",
+                timeout.as_secs()
+            ))
+        })?
+    }
+
+    /// Posts a message as the hosted timite; returns once it is durable.
+    pub async fn post(&self, space: SpaceId, text: &str) -> Result<Posted, NodeError> {
+        self.call(|reply| Command::Post {
+            space,
+            text: text.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// The timeline of a space.
+    pub async fn timeline(&self, space: SpaceId) -> Result<Timeline, NodeError> {
+        self.call(|r| Command::Timeline(space, r)).await
+    }
+
+    /// The members of a space.
+    pub async fn members(&self, space: SpaceId) -> Result<Vec<MemberView>, NodeError> {
+        self.call(|r| Command::Members(space, r)).await
+    }
+
+    /// The Automerge document of a space and the envelope of every change in it.
+    pub async fn export(&self, space: SpaceId) -> Result<(Vec<u8>, Vec<Envelope>), NodeError> {
+        self.call(|r| Command::Export(space, r)).await
+    }
+
+    /// Imports signed changes of a space; each goes through the same checks as any other.
+    pub async fn import(
+        &self,
+        space: SpaceId,
+        envelopes: Vec<Envelope>,
+    ) -> Result<Imported, NodeError> {
+        self.call(|reply| Command::Import {
+            space,
+            envelopes,
+            reply,
+        })
+        .await
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
+        self.call(|r| Command::Dial(addr, r)).await
+    }
+
+    /// Closes every connection (fault injection); remembered peers are redialled later.
+    pub async fn disconnect_all(&self) -> Result<usize, NodeError> {
+        self.call(Command::DisconnectAll).await
+    }
+
+    /// Live events of every hosted space.
+    pub fn subscribe(&self) -> broadcast::Receiver<SpaceEvent> {
+        self.events.subscribe()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn to_libp2p_keypair(id: &Identity) -> identity::Keypair {
+    identity::Keypair::ed25519_from_bytes(id.signing_key().to_bytes())
+        .expect("an Ed25519 seed is 32 bytes")
+}
+
+/// The PeerId of a node key: the same Ed25519 key as its DID.
+pub fn peer_id_of(id: &Identity) -> PeerId {
+    to_libp2p_keypair(id).public().to_peer_id()
+}
+
+/// Starts a node with the keys of `keys` and its store in `data_dir`. Spaces in the store are
+/// loaded before the network starts, so they are served at once.
+pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::Result<Handle> {
+    let store = Store::open(data_dir)?;
+    let mut swarm = build_swarm(to_libp2p_keypair(&keys.node), &cfg.net)?;
+    for addr in &cfg.listen {
+        swarm.listen_on(addr.clone())?;
+    }
+    let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (events, _) = broadcast::channel(EVENT_CAPACITY);
+    let handle = Handle {
+        tx,
+        events: events.clone(),
+        node_did: keys.node.did(),
+        timite: keys.timite.did(),
+    };
+    let mut actor = Actor {
+        swarm,
+        store,
+        timite: keys.timite,
+        node_did: keys.node.did(),
+        spaces: HashMap::new(),
+        topics: HashMap::new(),
+        sync_states: HashMap::new(),
+        sessions: HashMap::new(),
+        requests: HashMap::new(),
+        joins: HashMap::new(),
+        listen: Vec::new(),
+        events,
+        since_snapshot: HashMap::new(),
+        remembered: HashMap::new(),
+    };
+    actor.load_spaces()?;
+    for addr in cfg.bootstrap {
+        actor.dial(addr);
+    }
+    for addr in actor.store.peers()? {
+        if let Ok(addr) = addr.parse() {
+            actor.remember(addr);
+        }
+    }
+    tokio::spawn(async move { actor.run(rx).await });
+    Ok(handle)
+}
+
+struct Actor {
+    swarm: Swarm<Behaviour>,
+    store: Store,
+    timite: Identity,
+    node_did: Did,
+    spaces: HashMap<SpaceId, Space>,
+    topics: HashMap<TopicHash, SpaceId>,
+    /// One Automerge sync state per peer and space, kept while the peer is connected.
+    sync_states: HashMap<(PeerId, SpaceId), SyncState>,
+    /// Outbound sync sessions under way, with their round count.
+    sessions: HashMap<(PeerId, SpaceId), u32>,
+    requests: HashMap<OutboundRequestId, (PeerId, SpaceId)>,
+    /// Callers waiting for a join to complete.
+    joins: HashMap<SpaceId, Vec<Reply<SpaceSummary>>>,
+    listen: Vec<Multiaddr>,
+    events: broadcast::Sender<SpaceEvent>,
+    since_snapshot: HashMap<SpaceId, usize>,
+    /// The peer book: a dialable address per known peer.
+    remembered: HashMap<PeerId, Multiaddr>,
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+impl Actor {
+    async fn run(&mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
+        let mut redial = tokio::time::interval(REDIAL_INTERVAL);
+        loop {
+            tokio::select! {
+                biased;
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = anti_entropy.tick() => self.anti_entropy(),
+                _ = redial.tick() => self.redial(),
+            }
+        }
+        for id in self.spaces.keys().copied().collect::<Vec<_>>() {
+            self.snapshot(id);
+        }
+        if let Err(e) = self.store.flush().await {
+            warn!("final flush failed: {e}");
+        }
+        info!("node stopped");
+    }
+
+    fn load_spaces(&mut self) -> Result<(), NodeError> {
+        for id in self.store.spaces()? {
+            let snapshot = self.store.snapshot(&id)?;
+            let envelopes = self.store.envelopes(&id)?;
+            let count = envelopes.len();
+            let space = Space::load(id, snapshot.as_deref(), envelopes)?;
+            info!(space = %id, changes = count, "restored space from disk");
+            self.host(space);
+        }
+        Ok(())
+    }
+
+    /// Starts hosting a space: subscribe to its topic, announce it on Kademlia.
+    fn host(&mut self, space: Space) {
+        let id = space.id();
+        let topic = IdentTopic::new(id.topic());
+        if let Err(e) = self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
+            warn!(space = %id, "cannot subscribe to the space topic: {e}");
+        }
+        if let Err(e) = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .start_providing(kad::RecordKey::new(id.as_bytes()))
+        {
+            warn!(space = %id, "cannot announce the space on Kademlia: {e}");
+        }
+        self.topics.insert(topic.hash(), id);
+        self.spaces.insert(id, space);
+    }
+
+    fn summary(&self, id: SpaceId) -> Result<SpaceSummary, NodeError> {
+        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
+        let meta = space.meta().ok_or(NodeError::NotReady(id))?;
+        Ok(SpaceSummary {
+            id,
+            name: meta.name,
+            purpose: meta.purpose,
+            created_by: meta.created_by,
+            created_at: meta.created_at,
+            members: space.members().len(),
+            messages: space.message_count(),
+            heads: space.heads(),
+        })
+    }
+
+    fn ready_space(&mut self, id: SpaceId) -> Result<&mut Space, NodeError> {
+        let space = self
+            .spaces
+            .get_mut(&id)
+            .ok_or(NodeError::UnknownSpace(id))?;
+        if space.is_ready() {
+            Ok(space)
+        } else {
+            Err(NodeError::NotReady(id))
+        }
+    }
+
+    /// Replies once everything written so far is on disk.
+    fn reply_when_durable<T: Send + 'static>(&self, reply: Reply<T>, value: T) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let result = store.flush().await.map(|()| value).map_err(NodeError::from);
+            let _ = reply.send(result);
+        });
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Status(reply) => {
+                let peer_id = *self.swarm.local_peer_id();
+                let _ = reply.send(Ok(NodeStatus {
+                    node_did: self.node_did,
+                    peer_id: peer_id.to_string(),
+                    timite: self.timite.did(),
+                    listen: self
+                        .listen
+                        .iter()
+                        .map(|a| format!("{a}/p2p/{peer_id}"))
+                        .collect(),
+                    connected_peers: self.swarm.connected_peers().count(),
+                    spaces: self.spaces.len(),
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                }));
+            }
+            Command::ListSpaces(reply) => {
+                let mut ids: Vec<_> = self.spaces.keys().copied().collect();
+                ids.sort();
+                let list = ids
+                    .into_iter()
+                    .filter_map(|id| self.summary(id).ok())
+                    .collect();
+                let _ = reply.send(Ok(list));
+            }
+            Command::Space(id, reply) => {
+                let _ = reply.send(self.summary(id));
+            }
+            Command::Create {
+                name,
+                purpose,
+                reply,
+            } => match Space::create(self.timite.signing_key(), &name, &purpose, now_ms()) {
+                Ok((space, genesis)) => {
+                    let id = space.id();
+                    if let Err(e) = self.store.add_space(&id) {
+                        let _ = reply.send(Err(e.into()));
+                        return;
+                    }
+                    self.host(space);
+                    self.absorb(id, vec![genesis], None);
+                    info!(space = %id, name, "space created");
+                    match self.summary(id) {
+                        Ok(s) => self.reply_when_durable(reply, s),
+                        Err(e) => drop(reply.send(Err(e))),
+                    }
+                }
+                Err(e) => drop(reply.send(Err(e.into()))),
+            },
+            Command::Join { space, via, reply } => self.join(space, via, reply),
+            Command::Post { space, text, reply } => {
+                let key = self.timite.signing_key().clone();
+                let at = now_ms();
+                let result = self
+                    .ready_space(space)
+                    .and_then(|s| s.post(&key, &text, at).map_err(NodeError::from));
+                match result {
+                    Ok((applied, id)) => {
+                        let posted = Posted {
+                            id,
+                            change: applied.hash,
+                            at,
+                        };
+                        self.absorb(space, vec![applied], None);
+                        self.reply_when_durable(reply, posted);
+                    }
+                    Err(e) => drop(reply.send(Err(e))),
+                }
+            }
+            Command::Timeline(id, reply) => {
+                let r = self.ready_space(id).map(|s| Timeline {
+                    space: id,
+                    heads: s.heads(),
+                    messages: s.timeline(),
+                });
+                let _ = reply.send(r);
+            }
+            Command::Members(id, reply) => {
+                let _ = reply.send(self.ready_space(id).map(|s| s.members()));
+            }
+            Command::Export(id, reply) => {
+                let r = self
+                    .ready_space(id)
+                    .map(|s| (s.save(), s.envelopes().cloned().collect()));
+                let _ = reply.send(r);
+            }
+            Command::Import {
+                space,
+                envelopes,
+                reply,
+            } => self.import(space, envelopes, reply),
+            Command::Dial(addr, reply) => {
+                let r = match peer_of(&addr) {
+                    Some(_) => {
+                        self.dial(addr);
+                        Ok(())
+                    }
+                    None => Err(NodeError::Invalid(format!(
+                        "{addr} has no /p2p/<peer id> part; copy the full address the node printed"
+                    ))),
+                };
+                let _ = reply.send(r);
+            }
+            Command::DisconnectAll(reply) => {
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                for p in &peers {
+                    let _ = self.swarm.disconnect_peer_id(*p);
+                }
+                let _ = reply.send(Ok(peers.len()));
+            }
+        }
+    }
+
+    fn join(&mut self, id: SpaceId, via: Vec<Multiaddr>, reply: Reply<SpaceSummary>) {
+        if let Some(space) = self.spaces.get(&id) {
+            if space.is_ready() && space.is_member(&self.timite.did()) {
+                let _ = reply.send(self.summary(id));
+                return;
+            }
+        } else {
+            if let Err(e) = self.store.add_space(&id) {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+            self.host(Space::empty(id));
+        }
+        info!(space = %id, via = via.len(), "joining space");
+        self.joins.entry(id).or_default().push(reply);
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .get_providers(kad::RecordKey::new(id.as_bytes()));
+        for addr in via {
+            self.dial(addr);
+        }
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in connected {
+            self.start_sync(peer, id);
+        }
+        // A space whose history is already here (an import) completes at once.
+        self.maybe_complete_join(id);
+    }
+
+    fn import(&mut self, id: SpaceId, envelopes: Vec<Envelope>, reply: Reply<Imported>) {
+        if !self.spaces.contains_key(&id) {
+            if let Err(e) = self.store.add_space(&id) {
+                let _ = reply.send(Err(e.into()));
+                return;
+            }
+            self.host(Space::empty(id));
+        }
+        let space = self.spaces.get_mut(&id).expect("hosted above");
+        let (mut applied, mut known) = (Vec::new(), 0);
+        for env in envelopes {
+            match space.ingest(env) {
+                Ok(Ingested::Applied {
+                    applied: a,
+                    late_rejections,
+                }) => {
+                    applied.extend(a);
+                    if let Some((author, r)) = late_rejections.into_iter().next() {
+                        let _ = reply.send(Err(NodeError::Refused(format!(
+                            "a change by {author} in the file: {r}"
+                        ))));
+                        return;
+                    }
+                }
+                Ok(Ingested::Duplicate) => known += 1,
+                Ok(Ingested::Pending { .. }) => {}
+                Err(r) => {
+                    // Changes applied before the bad one stay: each was verified on its own.
+                    let n = applied.len();
+                    self.absorb(id, applied, None);
+                    let _ = reply.send(Err(NodeError::Refused(format!(
+                        "the file holds a change that fails verification ({r}); {n} valid changes \
+                         before it were kept"
+                    ))));
+                    return;
+                }
+            }
+        }
+        let pending = space.pending_count();
+        let imported = Imported {
+            space: id,
+            applied: applied.len(),
+            known,
+        };
+        self.absorb(id, applied, None);
+        if pending > 0 {
+            warn!(space = %id, pending, "import left changes whose dependencies are missing");
+        }
+        self.reply_when_durable(reply, imported);
+    }
+
+    /// Stores, announces and publishes changes that a space applied. `from` is the peer they
+    /// came from, if any (those are not re-published: gossipsub forwards accepted messages).
+    fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>, from: Option<PeerId>) {
+        if applied.is_empty() {
+            return;
+        }
+        let topic = IdentTopic::new(id.topic());
+        for a in &applied {
+            if let Err(e) = self.store.put_envelope(&a.hash, &a.envelope) {
+                warn!(space = %id, "cannot store change {}: {e}", a.hash);
+            }
+            if from.is_none() {
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic.clone(), a.envelope.encode())
+                {
+                    Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+                    Err(e) => debug!(space = %id, "publish: {e}"),
+                }
+            }
+            self.emit(id, a);
+        }
+        let count = self.since_snapshot.entry(id).or_default();
+        *count += applied.len();
+        if *count >= SNAPSHOT_EVERY {
+            self.snapshot(id);
+        }
+    }
+
+    fn emit(&self, id: SpaceId, applied: &Applied) {
+        let Some(space) = self.spaces.get(&id) else {
+            return;
+        };
+        for effect in &applied.effects {
+            let event = match effect {
+                Effect::Message { id: msg } => space
+                    .message(msg)
+                    .map(|message| SpaceEvent::Message { space: id, message }),
+                Effect::Joined { did } => {
+                    info!(space = %id, member = %did, "member joined");
+                    space
+                        .members()
+                        .into_iter()
+                        .find(|m| m.did == *did)
+                        .map(|member| SpaceEvent::Joined { space: id, member })
+                }
+                _ => None,
+            };
+            if let Some(e) = event {
+                let _ = self.events.send(e);
+            }
+        }
+    }
+
+    fn snapshot(&mut self, id: SpaceId) {
+        if let Some(space) = self.spaces.get(&id) {
+            if space.is_ready() {
+                if let Err(e) = self.store.put_snapshot(&id, &space.save()) {
+                    warn!(space = %id, "snapshot failed: {e}");
+                }
+            }
+        }
+        self.since_snapshot.insert(id, 0);
+    }
+
+    fn dial(&mut self, addr: Multiaddr) {
+        if let Some(peer) = peer_of(&addr) {
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .add_address(&peer, addr.clone());
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![addr])
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                debug!(%peer, "dial: {e}");
+            }
+        } else if let Err(e) = self.swarm.dial(addr.clone()) {
+            warn!(%addr, "dial: {e}");
+        }
+    }
+
+    fn remember(&mut self, addr: Multiaddr) {
+        let Some(peer) = peer_of(&addr) else { return };
+        if peer == *self.swarm.local_peer_id() {
+            return;
+        }
+        if self.remembered.get(&peer) != Some(&addr) {
+            if let Err(e) = self.store.put_peer(&peer.to_bytes(), &addr.to_string()) {
+                warn!(%peer, "cannot remember peer: {e}");
+            }
+            self.remembered.insert(peer, addr);
+        }
+    }
+
+    fn redial(&mut self) {
+        let disconnected: Vec<Multiaddr> = self
+            .remembered
+            .iter()
+            .filter(|(p, _)| !self.swarm.is_connected(p))
+            .map(|(_, a)| a.clone())
+            .take(MAX_REDIALS_PER_TICK)
+            .collect();
+        for addr in disconnected {
+            self.dial(addr);
+        }
+    }
+
+    fn anti_entropy(&mut self) {
+        let peers: Vec<(PeerId, Vec<TopicHash>)> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_peers()
+            .map(|(p, t)| (*p, t.into_iter().cloned().collect()))
+            .collect();
+        let ids: Vec<SpaceId> = self.spaces.keys().copied().collect();
+        for id in ids {
+            let topic = IdentTopic::new(id.topic()).hash();
+            let hosts: Vec<PeerId> = peers
+                .iter()
+                .filter(|(_, t)| t.contains(&topic))
+                .map(|(p, _)| *p)
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let pick = hosts[(now_ms() as usize / 1000) % hosts.len()];
+            self.start_sync(pick, id);
+        }
+    }
+
+    fn start_sync(&mut self, peer: PeerId, id: SpaceId) {
+        if self.sessions.contains_key(&(peer, id)) {
+            return;
+        }
+        let Some(space) = self.spaces.get(&id) else {
+            return;
+        };
+        let state = self.sync_states.entry((peer, id)).or_default();
+        let msg = space.generate_sync(state).unwrap_or(SyncMessage {
+            // Nothing new for this peer, but ask anyway: the peer may have news.
+            space: id,
+            automerge: None,
+            envelopes: vec![],
+        });
+        let rid = self.swarm.behaviour_mut().sync.send_request(&peer, msg);
+        self.requests.insert(rid, (peer, id));
+        self.sessions.insert((peer, id), 1);
+    }
+
+    fn maybe_complete_join(&mut self, id: SpaceId) {
+        if !self.joins.contains_key(&id) {
+            return;
+        }
+        let me = self.timite.did();
+        let key = self.timite.signing_key().clone();
+        let Some(space) = self.spaces.get_mut(&id) else {
+            return;
+        };
+        if !space.is_ready() {
+            return;
+        }
+        let waiters = self.joins.remove(&id).unwrap_or_default();
+        if !space.is_member(&me) {
+            match space.join(&key, now_ms()) {
+                Ok(applied) => {
+                    info!(space = %id, "joined space");
+                    self.absorb(id, vec![applied], None);
+                }
+                Err(e) => {
+                    let e = NodeError::from(e);
+                    for w in waiters {
+                        let _ = w.send(Err(e.clone()));
+                    }
+                    return;
+                }
+            }
+        }
+        for w in waiters {
+            match self.summary(id) {
+                Ok(s) => self.reply_when_durable(w, s),
+                Err(e) => drop(w.send(Err(e))),
+            }
+        }
+    }
+
+    /// Applies what a peer sent by sync and logs refusals.
+    fn absorb_sync(&mut self, id: SpaceId, received: SyncReceived, peer: PeerId) {
+        for (author, r) in &received.rejected {
+            warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
+        }
+        self.absorb(id, received.applied, Some(peer));
+    }
+
+    fn on_sync_request(
+        &mut self,
+        peer: PeerId,
+        msg: SyncMessage,
+        channel: request_response::ResponseChannel<SyncResponse>,
+    ) {
+        let id = msg.space;
+        let Some(space) = self.spaces.get_mut(&id) else {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .sync
+                .send_response(channel, SyncResponse::UnknownSpace(id));
+            return;
+        };
+        let state = self.sync_states.entry((peer, id)).or_default();
+        let response = match space.receive_sync(state, msg) {
+            Ok(received) => {
+                let next = space.generate_sync(state).unwrap_or(SyncMessage {
+                    space: id,
+                    automerge: None,
+                    envelopes: vec![],
+                });
+                self.absorb_sync(id, received, peer);
+                SyncResponse::Sync(next)
+            }
+            Err(e) => {
+                warn!(%peer, space = %id, "bad sync message: {e}");
+                SyncResponse::Sync(SyncMessage {
+                    space: id,
+                    automerge: None,
+                    envelopes: vec![],
+                })
+            }
+        };
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response);
+        self.maybe_complete_join(id);
+    }
+
+    fn on_sync_response(&mut self, rid: OutboundRequestId, response: SyncResponse) {
+        let Some((peer, id)) = self.requests.remove(&rid) else {
+            return;
+        };
+        let msg = match response {
+            SyncResponse::Sync(msg) if msg.space == id => msg,
+            SyncResponse::Sync(_) => {
+                warn!(%peer, space = %id, "sync response names another space");
+                self.sessions.remove(&(peer, id));
+                return;
+            }
+            SyncResponse::UnknownSpace(_) => {
+                self.sessions.remove(&(peer, id));
+                return;
+            }
+        };
+        let Some(space) = self.spaces.get_mut(&id) else {
+            return;
+        };
+        let state = self.sync_states.entry((peer, id)).or_default();
+        let received = match space.receive_sync(state, msg) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(%peer, space = %id, "bad sync response: {e}");
+                self.sessions.remove(&(peer, id));
+                return;
+            }
+        };
+        let next = space.generate_sync(state);
+        let rejected = !received.rejected.is_empty();
+        self.absorb_sync(id, received, peer);
+        let rounds = self.sessions.get(&(peer, id)).copied().unwrap_or(0) + 1;
+        match next {
+            Some(msg) if rounds <= MAX_SYNC_ROUNDS && !rejected => {
+                let rid = self.swarm.behaviour_mut().sync.send_request(&peer, msg);
+                self.requests.insert(rid, (peer, id));
+                self.sessions.insert((peer, id), rounds);
+            }
+            _ => {
+                self.sessions.remove(&(peer, id));
+                self.maybe_complete_join(id);
+            }
+        }
+    }
+
+    fn on_gossip(
+        &mut self,
+        source: PeerId,
+        msg_id: gossipsub::MessageId,
+        message: gossipsub::Message,
+    ) {
+        let verdict = self.judge_gossip(source, &message);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&msg_id, &source, verdict);
+    }
+
+    fn judge_gossip(&mut self, source: PeerId, message: &gossipsub::Message) -> MessageAcceptance {
+        let Some(&id) = self.topics.get(&message.topic) else {
+            return MessageAcceptance::Ignore;
+        };
+        let env = match Envelope::decode(&message.data) {
+            Ok(env) => env,
+            Err(e) => {
+                warn!(peer = %source, space = %id, reason = "malformed_envelope", "change rejected: {e}");
+                return MessageAcceptance::Reject;
+            }
+        };
+        let author = env.author;
+        let Some(space) = self.spaces.get_mut(&id) else {
+            return MessageAcceptance::Ignore;
+        };
+        match space.ingest(env) {
+            Ok(Ingested::Applied {
+                applied,
+                late_rejections,
+            }) => {
+                for (a, r) in late_rejections {
+                    warn!(peer = %source, space = %id, author = %a, reason = r.code(), "change rejected: {r}");
+                }
+                self.absorb(id, applied, Some(source));
+                MessageAcceptance::Accept
+            }
+            Ok(Ingested::Duplicate) => MessageAcceptance::Ignore,
+            Ok(Ingested::Pending { missing }) => {
+                debug!(peer = %source, space = %id, missing = missing.len(), "change waits for dependencies; syncing");
+                self.start_sync(source, id);
+                MessageAcceptance::Ignore
+            }
+            Err(r) => {
+                warn!(peer = %source, space = %id, %author, reason = r.code(), "change rejected: {r}");
+                MessageAcceptance::Reject
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                info!(%address, "listening");
+                self.listen.push(address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if num_established.get() == 1 {
+                    info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "peer connected");
+                }
+                if endpoint.is_dialer() {
+                    let addr = endpoint.get_remote_address().clone();
+                    let addr = if peer_of(&addr).is_some() {
+                        addr
+                    } else {
+                        addr.with(libp2p::multiaddr::Protocol::P2p(peer_id))
+                    };
+                    self.remember(addr);
+                }
+                let joining: Vec<SpaceId> = self.joins.keys().copied().collect();
+                for id in joining {
+                    self.start_sync(peer_id, id);
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    info!(peer = %peer_id, "peer disconnected");
+                    self.sync_states.retain(|(p, _), _| *p != peer_id);
+                    self.sessions.retain(|(p, _), _| *p != peer_id);
+                }
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => self.on_gossip(propagation_source, message_id, message),
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
+                if let Some(&id) = self.topics.get(&topic) {
+                    self.start_sync(peer_id, id);
+                }
+            }
+            BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => {
+                match message {
+                    request_response::Message::Request {
+                        request, channel, ..
+                    } => self.on_sync_request(peer, request, channel),
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    } => self.on_sync_response(request_id, response),
+                }
+            }
+            BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            }) => {
+                if let Some((_, id)) = self.requests.remove(&request_id) {
+                    debug!(%peer, space = %id, "sync request failed: {error}");
+                    self.sessions.remove(&(peer, id));
+                }
+            }
+            BehaviourEvent::Sync(request_response::Event::InboundFailure {
+                peer, error, ..
+            }) => {
+                debug!(%peer, "inbound sync failed: {error}");
+            }
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                for addr in info.listen_addrs.iter().take(8) {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, addr.clone());
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result:
+                    kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                        providers,
+                        ..
+                    })),
+                ..
+            }) => {
+                let me = *self.swarm.local_peer_id();
+                for p in providers.into_iter().filter(|p| *p != me) {
+                    if !self.swarm.is_connected(&p) {
+                        let _ = self.swarm.dial(p);
+                    }
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    self.dial(addr.with(libp2p::multiaddr::Protocol::P2p(peer)));
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Durable storage on sled.
+//!
+//! Trees:
+//! * `envelopes`: `space id (32) || change hash (32)` → encoded [`Envelope`];
+//! * `spaces`: `space id` → `1` for every hosted space;
+//! * `snapshots`: `space id` → `Automerge::save()` output, to load big spaces fast;
+//! * `peers`: PeerId bytes → a multiaddr the peer listened on (the peer book).
+//!
+//! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
+//! acknowledges a write only after a flush, so it survives `kill -9`. The narrow method set is
+//! the seam behind which the engine could change.
+
+use std::path::Path;
+
+use tim_protocol::{ChangeHash, Envelope, SpaceId};
+
+/// A storage error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// sled failed (I/O, corruption).
+    #[error("storage: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record does not decode.
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The node's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    envelopes: sled::Tree,
+    spaces: sled::Tree,
+    snapshots: sled::Tree,
+    peers: sled::Tree,
+}
+
+fn envelope_key(space: &SpaceId, hash: &ChangeHash) -> [u8; 64] {
+    let mut k = [0u8; 64];
+    k[..32].copy_from_slice(space.as_bytes());
+    k[32..].copy_from_slice(hash.as_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(500))
+            .open()?;
+        Ok(Self {
+            envelopes: db.open_tree("envelopes")?,
+            spaces: db.open_tree("spaces")?,
+            snapshots: db.open_tree("snapshots")?,
+            peers: db.open_tree("peers")?,
+            db,
+        })
+    }
+
+    /// Records that this node hosts `space`.
+    pub fn add_space(&self, space: &SpaceId) -> Result<(), StoreError> {
+        self.spaces.insert(space.as_bytes(), &[1u8])?;
+        Ok(())
+    }
+
+    /// Every hosted space.
+    pub fn spaces(&self) -> Result<Vec<SpaceId>, StoreError> {
+        self.spaces
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k?;
+                SpaceId::try_from(k.as_ref()).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Stores a verified envelope (not yet flushed).
+    pub fn put_envelope(&self, hash: &ChangeHash, env: &Envelope) -> Result<(), StoreError> {
+        self.envelopes
+            .insert(envelope_key(&env.space, hash), env.encode())?;
+        Ok(())
+    }
+
+    /// Every stored envelope of a space.
+    pub fn envelopes(&self, space: &SpaceId) -> Result<Vec<Envelope>, StoreError> {
+        self.envelopes
+            .scan_prefix(space.as_bytes())
+            .values()
+            .map(|v| {
+                let v = v?;
+                Envelope::decode(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Replaces a space's snapshot.
+    pub fn put_snapshot(&self, space: &SpaceId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.snapshots.insert(space.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// A space's snapshot, if any.
+    pub fn snapshot(&self, space: &SpaceId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.snapshots.get(space.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Remembers an address of a peer.
+    pub fn put_peer(&self, peer: &[u8], addr: &str) -> Result<(), StoreError> {
+        self.peers.insert(peer, addr.as_bytes())?;
+        Ok(())
+    }
+
+    /// Every remembered peer address.
+    pub fn peers(&self) -> Result<Vec<String>, StoreError> {
+        self.peers
+            .iter()
+            .values()
+            .map(|v| Ok(String::from_utf8_lossy(&v?).into_owned()))
+            .collect()
+    }
+
+    /// Makes every write so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! Helpers for in-process node tests: real nodes on 127.0.0.1 with sled stores in temp dirs.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use libp2p::Multiaddr;
+use tim_did::{Identity, Keystore};
+use tim_node::{start, Handle, NetConfig, NodeConfig};
+use tim_protocol::SpaceId;
+
+pub(crate) struct TestNode {
+    pub(crate) handle: Handle,
+    pub(crate) addr: Multiaddr,
+    pub(crate) dir: PathBuf,
+    pub(crate) keys: Keystore,
+}
+
+pub(crate) fn keys(seed: u8) -> Keystore {
+    Keystore {
+        node: Identity::from_seed([seed; 32]),
+        timite: Identity::from_seed([seed.wrapping_add(100); 32]),
+    }
+}
+
+fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
+    NodeConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap,
+        net: NetConfig {
+            mdns: false,
+            heartbeat: Duration::from_millis(200),
+        },
+    }
+}
+
+/// Starts a node whose store lives in `dir` and waits for its listen address.
+pub(crate) async fn node_in(dir: PathBuf, keys: Keystore, bootstrap: Vec<Multiaddr>) -> TestNode {
+    let handle = start(keys.clone(), &dir, config(bootstrap)).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = handle.status().await.unwrap();
+        if let Some(a) = status.listen.first() {
+            return TestNode {
+                addr: a.parse().unwrap(),
+                handle,
+                dir,
+                keys,
+            };
+        }
+        assert!(Instant::now() < deadline, "node did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub(crate) async fn node(tmp: &tempfile::TempDir, seed: u8) -> TestNode {
+    node_in(tmp.path().join(format!("n{seed}")), keys(seed), vec![]).await
+}
+
+/// Waits until `check` holds, or panics after `secs` seconds with `what`.
+pub(crate) async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until every node has the space with identical heads and `messages` messages.
+pub(crate) async fn converged(nodes: &[&Handle], space: SpaceId, messages: usize) {
+    eventually(30, "convergence", || async {
+        let mut heads = Vec::new();
+        for n in nodes {
+            match n.timeline(space).await {
+                Ok(t) if t.messages.len() == messages => heads.push(t.heads),
+                _ => return false,
+            }
+        }
+        heads.windows(2).all(|w| w[0] == w[1])
+    })
+    .await;
+}
