@@ -1,1 +1,268 @@
-//! placeholder
+//! A client for a Tim node's HTTP API, used by the `tim` command line and the testnet.
+#![deny(missing_docs)]
+
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tim_protocol::api::{
+    CreateSpace, Imported, JoinSpace, MemberView, NodeStatus, PostMessage, Posted, Problem,
+    SpaceEvent, SpaceSummary, Timeline,
+};
+use tim_protocol::SpaceId;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The node could not be reached.
+    #[error("cannot reach the node at {url}: {source}")]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// The cause.
+        source: reqwest::Error,
+    },
+    /// The node answered with a problem document.
+    #[error("{}", .0.detail)]
+    Api(Problem),
+    /// The answer did not decode.
+    #[error("unexpected answer from the node: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api(p) => Some(p.status),
+            _ => None,
+        }
+    }
+}
+
+/// A client of one node.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// How long an ordinary call may take (joins wait for sync, up to the node's own limit).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Client {
+    /// A client of the node whose API is at `base` (e.g. `http://127.0.0.1:7411`).
+    pub fn new(base: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("a plain HTTP client builds"),
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        }
+    }
+
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: url.to_string(),
+                source,
+            })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        Err(match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(p) => ClientError::Api(p),
+            Err(_) => ClientError::Api(Problem {
+                kind: "about:blank".into(),
+                title: "HTTP error".into(),
+                status,
+                detail: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+            }),
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
+        resp.json()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .send(self.http.get(&url).timeout(CALL_TIMEOUT), &url)
+            .await?;
+        Self::json(resp).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .send(self.http.post(&url).json(body).timeout(CALL_TIMEOUT), &url)
+            .await?;
+        Self::json(resp).await
+    }
+
+    async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .send(self.http.get(&url).timeout(CALL_TIMEOUT), &url)
+            .await?;
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))?
+            .to_vec())
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<NodeStatus, ClientError> {
+        self.get("/v1/status").await
+    }
+
+    /// `GET /v1/spaces`.
+    pub async fn spaces(&self) -> Result<Vec<SpaceSummary>, ClientError> {
+        self.get("/v1/spaces").await
+    }
+
+    /// `GET /v1/spaces/{id}`.
+    pub async fn space(&self, id: SpaceId) -> Result<SpaceSummary, ClientError> {
+        self.get(&format!("/v1/spaces/{id}")).await
+    }
+
+    /// `POST /v1/spaces`.
+    pub async fn create_space(
+        &self,
+        name: &str,
+        purpose: &str,
+    ) -> Result<SpaceSummary, ClientError> {
+        let body = CreateSpace {
+            name: name.into(),
+            purpose: purpose.into(),
+        };
+        self.post("/v1/spaces", &body).await
+    }
+
+    /// `POST /v1/spaces/{id}/join`.
+    pub async fn join(&self, id: SpaceId, via: Vec<String>) -> Result<SpaceSummary, ClientError> {
+        self.post(&format!("/v1/spaces/{id}/join"), &JoinSpace { via })
+            .await
+    }
+
+    /// `POST /v1/spaces/{id}/messages`.
+    pub async fn post_message(&self, id: SpaceId, text: &str) -> Result<Posted, ClientError> {
+        let body = PostMessage { text: text.into() };
+        self.post(&format!("/v1/spaces/{id}/messages"), &body).await
+    }
+
+    /// `GET /v1/spaces/{id}/messages`.
+    pub async fn timeline(&self, id: SpaceId) -> Result<Timeline, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/messages")).await
+    }
+
+    /// `GET /v1/spaces/{id}/members`.
+    pub async fn members(&self, id: SpaceId) -> Result<Vec<MemberView>, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/members")).await
+    }
+
+    /// `GET /v1/spaces/{id}/export/document`: the Automerge document.
+    pub async fn export_document(&self, id: SpaceId) -> Result<Vec<u8>, ClientError> {
+        self.get_bytes(&format!("/v1/spaces/{id}/export/document"))
+            .await
+    }
+
+    /// `GET /v1/spaces/{id}/export/signatures`: the signature bundle.
+    pub async fn export_signatures(&self, id: SpaceId) -> Result<Vec<u8>, ClientError> {
+        self.get_bytes(&format!("/v1/spaces/{id}/export/signatures"))
+            .await
+    }
+
+    /// `POST /v1/import` with a signature bundle.
+    pub async fn import(&self, bundle: Vec<u8>) -> Result<Imported, ClientError> {
+        let url = format!("{}/v1/import", self.base);
+        let req = self
+            .http
+            .post(&url)
+            .header("content-type", "application/cbor")
+            .body(bundle)
+            .timeout(CALL_TIMEOUT);
+        Self::json(self.send(req, &url).await?).await
+    }
+
+    /// `POST /v1/peers`: dial a peer.
+    pub async fn add_peer(&self, addr: &str) -> Result<(), ClientError> {
+        let url = format!("{}/v1/peers", self.base);
+        let req = self
+            .http
+            .post(&url)
+            .json(&serde_json::json!({ "addr": addr }))
+            .timeout(CALL_TIMEOUT);
+        self.send(req, &url).await.map(drop)
+    }
+
+    /// `POST /v1/faults/disconnect`: close every connection of the node.
+    pub async fn disconnect_all(&self) -> Result<(), ClientError> {
+        let url = format!("{}/v1/faults/disconnect", self.base);
+        self.send(self.http.post(&url).timeout(CALL_TIMEOUT), &url)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /v1/spaces/{id}/events`: live events, parsed from server-sent events.
+    pub async fn events(
+        &self,
+        id: SpaceId,
+    ) -> Result<impl Stream<Item = Result<SpaceEvent, ClientError>>, ClientError> {
+        let url = format!("{}/v1/spaces/{id}/events", self.base);
+        let resp = self.send(self.http.get(&url), &url).await?;
+        let mut buf = String::new();
+        Ok(resp.bytes_stream().flat_map(move |chunk| {
+            let mut out = Vec::new();
+            match chunk {
+                Ok(bytes) => {
+                    buf.push_str(&String::from_utf8_lossy(&bytes));
+                    while let Some(end) = buf.find("\n\n") {
+                        let frame: String = buf.drain(..end + 2).collect();
+                        let data: String = frame
+                            .lines()
+                            .filter_map(|l| l.strip_prefix("data:"))
+                            .map(str::trim_start)
+                            .collect();
+                        let is_event = !frame.lines().any(|l| l.starts_with("event:"));
+                        if is_event && !data.is_empty() {
+                            out.push(
+                                serde_json::from_str(&data)
+                                    .map_err(|e| ClientError::Decode(e.to_string())),
+                            );
+                        }
+                    }
+                }
+                Err(e) => out.push(Err(ClientError::Decode(e.to_string()))),
+            }
+            futures::stream::iter(out)
+        }))
+    }
+}

@@ -243,6 +243,12 @@ impl Space {
         self.doc.save()
     }
 
+    /// A copy of this space rebuilt from its envelopes (for trying a batch of changes before
+    /// committing to it).
+    pub fn try_copy(&self) -> Result<Self, SpaceError> {
+        Self::load(self.id, None, self.envelopes.values().cloned())
+    }
+
     /// Checks that an envelope is authentic and new, returning its decoded change: space id,
     /// decoding, signature, actor binding.
     fn authenticate(&self, env: &Envelope) -> Result<Option<Change>, Rejection> {

@@ -1,1 +1,366 @@
-//! api placeholder
+//! The HTTP API (axum): JSON in and out, errors as RFC 9457 problem documents, a bearer token
+//! on every route but `/v1/health`, and server-sent events for live space changes.
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
+//! | GET | `/v1/health` | | `ok` (no token needed) |
+//! | GET | `/v1/status` | | [`NodeStatus`] |
+//! | GET | `/v1/spaces` | | `[SpaceSummary]` |
+//! | POST | `/v1/spaces` | [`CreateSpace`] | 201 [`SpaceSummary`] |
+//! | GET | `/v1/spaces/{id}` | | [`SpaceSummary`] |
+//! | POST | `/v1/spaces/{id}/join` | [`JoinSpace`] | [`SpaceSummary`] once synced and joined |
+//! | GET | `/v1/spaces/{id}/messages` | | [`Timeline`] |
+//! | POST | `/v1/spaces/{id}/messages` | [`PostMessage`] | 201 [`Posted`] once durable |
+//! | GET | `/v1/spaces/{id}/members` | | `[MemberView]` |
+//! | GET | `/v1/spaces/{id}/events` | | `text/event-stream` of [`SpaceEvent`] |
+//! | GET | `/v1/spaces/{id}/export/document` | | the Automerge document |
+//! | GET | `/v1/spaces/{id}/export/signatures` | | the signature bundle (CBOR) |
+//! | POST | `/v1/import` | signature bundle (CBOR) | [`Imported`] |
+//! | POST | `/v1/peers` | `{"addr": multiaddr}` | 202 |
+//! | POST | `/v1/faults/disconnect` | | `{"disconnected": n}` (testnet fault injection) |
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tim_protocol::api::{CreateSpace, JoinSpace, PostMessage, Problem, SpaceEvent};
+use tim_protocol::wire::ExportBundle;
+use tim_protocol::SpaceId;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt as _;
+
+use crate::{Handle, NodeError};
+
+/// Largest request body: an import of a big space.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// How long a join may wait for a host to answer.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+struct AppState {
+    node: Handle,
+    token: String,
+}
+
+/// An API error: a problem document with a status.
+#[derive(Debug)]
+pub struct ApiError(Problem);
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self(Problem {
+            kind: format!("tim:problem/{kind}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        })
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let detail = e.to_string();
+        let (status, kind, title) = match e {
+            NodeError::UnknownSpace(_) => (StatusCode::NOT_FOUND, "unknown-space", "Unknown space"),
+            NodeError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid", "Invalid request"),
+            NodeError::Refused(_) => (StatusCode::FORBIDDEN, "refused", "Refused by the rules"),
+            NodeError::NotReady(_) => (StatusCode::CONFLICT, "not-ready", "Space still syncing"),
+            NodeError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout", "Timed out"),
+            NodeError::Storage(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "storage",
+                "Storage failure",
+            ),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Node shutting down",
+            ),
+        };
+        Self::new(status, kind, title, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::to_vec(&self.0).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// JSON body extractor whose refusals are problem documents.
+struct ApiJson<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let kind = match rejection {
+                    JsonRejection::MissingJsonContentType(_) => "unsupported-media-type",
+                    _ if status == StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+                    _ => "malformed-json",
+                };
+                Err(ApiError::new(
+                    status,
+                    kind,
+                    "Bad request body",
+                    rejection.body_text(),
+                ))
+            }
+        }
+    }
+}
+
+fn space_id(raw: &str) -> ApiResult<SpaceId> {
+    raw.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-space-id",
+            "Invalid space id",
+            format!("`{raw}` is not a space id: {e}"),
+        )
+    })
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(t) if constant_time_eq(t.as_bytes(), state.token.as_bytes()) => next.run(req).await,
+        Some(_) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad-token",
+            "Wrong token",
+            "the bearer token is not this node's API token (see api.token in the node's home)",
+        )
+        .into_response(),
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "no-token",
+            "Token required",
+            "send `Authorization: Bearer <token>`; the token is in api.token in the node's home",
+        )
+        .into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The API router for a node, requiring `token` as bearer token.
+pub fn router(node: Handle, token: String) -> Router {
+    let state = AppState { node, token };
+    let authed = Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/spaces", get(list_spaces).post(create_space))
+        .route("/v1/spaces/{id}", get(get_space))
+        .route("/v1/spaces/{id}/join", post(join_space))
+        .route("/v1/spaces/{id}/messages", get(timeline).post(post_message))
+        .route("/v1/spaces/{id}/members", get(members))
+        .route("/v1/spaces/{id}/events", get(events))
+        .route("/v1/spaces/{id}/export/document", get(export_document))
+        .route("/v1/spaces/{id}/export/signatures", get(export_signatures))
+        .route("/v1/import", post(import))
+        .route("/v1/peers", post(add_peer))
+        .route("/v1/faults/disconnect", post(disconnect))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/v1/health", get(|| async { "ok" }))
+        .merge(authed)
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no-route",
+                "No such endpoint",
+                "see the API table in docs/operator.md",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn status(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.status().await?))
+}
+
+async fn list_spaces(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.spaces().await?))
+}
+
+async fn create_space(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<CreateSpace>,
+) -> ApiResult<impl IntoResponse> {
+    let space = s.node.create_space(&body.name, &body.purpose).await?;
+    Ok((StatusCode::CREATED, Json(space)))
+}
+
+async fn get_space(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.space(space_id(&id)?).await?))
+}
+
+async fn join_space(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<JoinSpace>,
+) -> ApiResult<impl IntoResponse> {
+    let id = space_id(&id)?;
+    let via = body
+        .via
+        .iter()
+        .map(|a| {
+            a.parse().map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-multiaddr",
+                    "Invalid address",
+                    format!("`{a}` is not a multiaddr: {e}"),
+                )
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(s.node.join(id, via, JOIN_TIMEOUT).await?))
+}
+
+async fn timeline(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.timeline(space_id(&id)?).await?))
+}
+
+async fn post_message(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PostMessage>,
+) -> ApiResult<impl IntoResponse> {
+    let posted = s.node.post(space_id(&id)?, &body.text).await?;
+    Ok((StatusCode::CREATED, Json(posted)))
+}
+
+async fn members(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.members(space_id(&id)?).await?))
+}
+
+async fn events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let id = space_id(&id)?;
+    match s.node.space(id).await {
+        Ok(_) | Err(NodeError::NotReady(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let stream = BroadcastStream::new(s.node.subscribe()).filter_map(move |e| match e {
+        Ok(event) if event_space(&event) == Some(id) => {
+            Some(Ok(Event::default().json_data(&event).unwrap_or_default()))
+        }
+        Ok(_) => None,
+        Err(lagged) => Some(Ok(Event::default()
+            .event("lagged")
+            .data(lagged.to_string()))),
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn event_space(e: &SpaceEvent) -> Option<SpaceId> {
+    match e {
+        SpaceEvent::Message { space, .. } | SpaceEvent::Joined { space, .. } => Some(*space),
+        _ => None,
+    }
+}
+
+async fn export_document(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let (doc, _) = s.node.export(space_id(&id)?).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], doc))
+}
+
+async fn export_signatures(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let id = space_id(&id)?;
+    let (_, envelopes) = s.node.export(id).await?;
+    let bundle = ExportBundle {
+        space: id,
+        envelopes,
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/cbor")],
+        bundle.encode(),
+    ))
+}
+
+async fn import(State(s): State<AppState>, body: Bytes) -> ApiResult<impl IntoResponse> {
+    let bundle = ExportBundle::decode(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-bundle",
+            "Not a signature bundle",
+            format!("the body is not a Tim signature bundle: {e}"),
+        )
+    })?;
+    Ok(Json(s.node.import(bundle.space, bundle.envelopes).await?))
+}
+
+#[derive(Serialize, Deserialize)]
+struct AddPeer {
+    addr: String,
+}
+
+async fn add_peer(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<AddPeer>,
+) -> ApiResult<impl IntoResponse> {
+    let addr = body.addr.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-multiaddr",
+            "Invalid address",
+            format!("`{}` is not a multiaddr: {e}", body.addr),
+        )
+    })?;
+    s.node.dial(addr).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn disconnect(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let n = s.node.disconnect_all().await?;
+    Ok(Json(serde_json::json!({ "disconnected": n })))
+}

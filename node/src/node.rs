@@ -87,7 +87,9 @@ enum Command {
         reply: Reply<Imported>,
     },
     Dial(Multiaddr, Reply<()>),
+    PublishRaw(SpaceId, Vec<u8>, Reply<()>),
     DisconnectAll(Reply<usize>),
+    Shutdown(Reply<()>),
 }
 
 /// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
@@ -208,6 +210,17 @@ impl Handle {
         self.call(Command::DisconnectAll).await
     }
 
+    /// Publishes raw bytes on a space's topic without any check (fault injection: lets a
+    /// testnet play a rogue node).
+    pub async fn publish_raw(&self, space: SpaceId, bytes: Vec<u8>) -> Result<(), NodeError> {
+        self.call(|r| Command::PublishRaw(space, bytes, r)).await
+    }
+
+    /// Saves snapshots, flushes the store and stops the node.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.call(Command::Shutdown).await
+    }
+
     /// Live events of every hosted space.
     pub fn subscribe(&self) -> broadcast::Receiver<SpaceEvent> {
         self.events.subscribe()
@@ -262,6 +275,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         events,
         since_snapshot: HashMap::new(),
         remembered: HashMap::new(),
+        rejected: 0,
     };
     actor.load_spaces()?;
     for addr in cfg.bootstrap {
@@ -295,6 +309,8 @@ struct Actor {
     since_snapshot: HashMap<SpaceId, usize>,
     /// The peer book: a dialable address per known peer.
     remembered: HashMap<PeerId, Multiaddr>,
+    /// Changes refused since start (any path).
+    rejected: u64,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -312,6 +328,11 @@ impl Actor {
             tokio::select! {
                 biased;
                 cmd = rx.recv() => match cmd {
+                    Some(Command::Shutdown(reply)) => {
+                        self.stop().await;
+                        let _ = reply.send(Ok(()));
+                        return;
+                    }
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
@@ -320,6 +341,10 @@ impl Actor {
                 _ = redial.tick() => self.redial(),
             }
         }
+        self.stop().await;
+    }
+
+    async fn stop(&mut self) {
         for id in self.spaces.keys().copied().collect::<Vec<_>>() {
             self.snapshot(id);
         }
@@ -411,6 +436,7 @@ impl Actor {
                         .collect(),
                     connected_peers: self.swarm.connected_peers().count(),
                     spaces: self.spaces.len(),
+                    rejected_changes: self.rejected,
                     version: env!("CARGO_PKG_VERSION").to_string(),
                 }));
             }
@@ -501,6 +527,17 @@ impl Actor {
                 };
                 let _ = reply.send(r);
             }
+            Command::Shutdown(reply) => drop(reply.send(Ok(()))),
+            Command::PublishRaw(space, bytes, reply) => {
+                let r = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(IdentTopic::new(space.topic()), bytes)
+                    .map(drop)
+                    .map_err(|e| NodeError::Invalid(format!("publish: {e}")));
+                let _ = reply.send(r);
+            }
             Command::DisconnectAll(reply) => {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 for p in &peers {
@@ -541,11 +578,43 @@ impl Actor {
         self.maybe_complete_join(id);
     }
 
+    /// Imports a file's changes all or nothing: they are first tried on a copy of the space,
+    /// and nothing is stored unless every one passes every check.
     fn import(&mut self, id: SpaceId, envelopes: Vec<Envelope>, reply: Reply<Imported>) {
+        let trial = match self.spaces.get(&id) {
+            Some(space) => space.try_copy(),
+            None => Ok(Space::empty(id)),
+        };
+        let mut trial = match trial {
+            Ok(t) => t,
+            Err(e) => return drop(reply.send(Err(e.into()))),
+        };
+        for (i, env) in envelopes.iter().enumerate() {
+            let refusal = match trial.ingest(env.clone()) {
+                Err(r) => Some((env.author, r)),
+                Ok(Ingested::Applied {
+                    late_rejections, ..
+                }) => late_rejections.into_iter().next(),
+                Ok(_) => None,
+            };
+            if let Some((author, r)) = refusal {
+                warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
+                return drop(reply.send(Err(NodeError::Refused(format!(
+                    "change {} of the file (by {author}) fails verification: {r}; nothing was \
+                     imported",
+                    i + 1
+                )))));
+            }
+        }
+        if trial.pending_count() > 0 || !trial.is_ready() {
+            return drop(reply.send(Err(NodeError::Invalid(format!(
+                "the file is incomplete: {} changes lack their dependencies; nothing was imported",
+                trial.pending_count()
+            )))));
+        }
         if !self.spaces.contains_key(&id) {
             if let Err(e) = self.store.add_space(&id) {
-                let _ = reply.send(Err(e.into()));
-                return;
+                return drop(reply.send(Err(e.into())));
             }
             self.host(Space::empty(id));
         }
@@ -553,42 +622,19 @@ impl Actor {
         let (mut applied, mut known) = (Vec::new(), 0);
         for env in envelopes {
             match space.ingest(env) {
-                Ok(Ingested::Applied {
-                    applied: a,
-                    late_rejections,
-                }) => {
-                    applied.extend(a);
-                    if let Some((author, r)) = late_rejections.into_iter().next() {
-                        let _ = reply.send(Err(NodeError::Refused(format!(
-                            "a change by {author} in the file: {r}"
-                        ))));
-                        return;
-                    }
-                }
+                Ok(Ingested::Applied { applied: a, .. }) => applied.extend(a),
                 Ok(Ingested::Duplicate) => known += 1,
-                Ok(Ingested::Pending { .. }) => {}
-                Err(r) => {
-                    // Changes applied before the bad one stay: each was verified on its own.
-                    let n = applied.len();
-                    self.absorb(id, applied, None);
-                    let _ = reply.send(Err(NodeError::Refused(format!(
-                        "the file holds a change that fails verification ({r}); {n} valid changes \
-                         before it were kept"
-                    ))));
-                    return;
-                }
+                Ok(Ingested::Pending { .. }) | Err(_) => {}
             }
         }
-        let pending = space.pending_count();
         let imported = Imported {
             space: id,
             applied: applied.len(),
             known,
         };
+        info!(space = %id, applied = imported.applied, known, "imported space file");
         self.absorb(id, applied, None);
-        if pending > 0 {
-            warn!(space = %id, pending, "import left changes whose dependencies are missing");
-        }
+        self.maybe_complete_join(id);
         self.reply_when_durable(reply, imported);
     }
 
@@ -784,6 +830,7 @@ impl Actor {
 
     /// Applies what a peer sent by sync and logs refusals.
     fn absorb_sync(&mut self, id: SpaceId, received: SyncReceived, peer: PeerId) {
+        self.rejected += received.rejected.len() as u64;
         for (author, r) in &received.rejected {
             warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
         }
@@ -898,6 +945,7 @@ impl Actor {
         let env = match Envelope::decode(&message.data) {
             Ok(env) => env,
             Err(e) => {
+                self.rejected += 1;
                 warn!(peer = %source, space = %id, reason = "malformed_envelope", "change rejected: {e}");
                 return MessageAcceptance::Reject;
             }
@@ -912,6 +960,7 @@ impl Actor {
                 late_rejections,
             }) => {
                 for (a, r) in late_rejections {
+                    self.rejected += 1;
                     warn!(peer = %source, space = %id, author = %a, reason = r.code(), "change rejected: {r}");
                 }
                 self.absorb(id, applied, Some(source));
@@ -924,6 +973,7 @@ impl Actor {
                 MessageAcceptance::Ignore
             }
             Err(r) => {
+                self.rejected += 1;
                 warn!(peer = %source, space = %id, %author, reason = r.code(), "change rejected: {r}");
                 MessageAcceptance::Reject
             }

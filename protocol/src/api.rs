@@ -19,6 +19,8 @@ pub struct NodeStatus {
     pub connected_peers: usize,
     /// Spaces hosted.
     pub spaces: usize,
+    /// Incoming changes refused since the node started.
+    pub rejected_changes: u64,
     /// Software version.
     pub version: String,
 }

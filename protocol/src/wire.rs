@@ -177,6 +177,54 @@ impl SyncResponse {
     }
 }
 
+/// Version of the export signature bundle.
+pub const EXPORT_VERSION: u64 = 1;
+/// Largest export bundle accepted for import.
+pub const MAX_EXPORT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The signature bundle written beside an exported Automerge document (`FILE.sigs`): every
+/// change of the space as its signed envelope. CBOR: `[1, space: bytes(32), [envelope…]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportBundle {
+    /// The space.
+    pub space: SpaceId,
+    /// Every change, signed.
+    pub envelopes: Vec<Envelope>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExportWire(
+    u64,
+    #[serde(with = "serde_bytes")] Vec<u8>,
+    Vec<EnvelopeWire>,
+);
+
+impl ExportBundle {
+    /// Encodes as CBOR.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(&ExportWire(
+            EXPORT_VERSION,
+            self.space.as_bytes().to_vec(),
+            self.envelopes.iter().map(Envelope::to_wire).collect(),
+        ))
+    }
+
+    /// Decodes from untrusted bytes (at most [`MAX_EXPORT_BYTES`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, SyncDecodeError> {
+        let ExportWire(version, space, envelopes) = codec::decode(bytes, MAX_EXPORT_BYTES)?;
+        if version != EXPORT_VERSION {
+            return Err(SyncDecodeError::Version(version));
+        }
+        let space = SpaceId::try_from(space.as_slice())
+            .map_err(|e| SyncDecodeError::Invalid(format!("space: {e}")))?;
+        let envelopes = envelopes
+            .into_iter()
+            .map(Envelope::from_wire)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { space, envelopes })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use ed25519_dalek::SigningKey;
