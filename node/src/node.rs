@@ -1011,14 +1011,12 @@ impl Actor {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    info!(peer = %peer_id, "peer disconnected");
-                    self.sync_states.retain(|(p, _), _| *p != peer_id);
-                    self.sessions.retain(|(p, _), _| *p != peer_id);
-                }
+                info!(peer = %peer_id, "peer disconnected");
+                self.sync_states.retain(|(p, _), _| *p != peer_id);
+                self.sessions.retain(|(p, _), _| *p != peer_id);
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
