@@ -17,9 +17,11 @@
 //! * Objects (maps and lists) can be written only by the timite who created them; an Automerge
 //!   object id carries its creator's actor id, which is bound to the creator's key.
 //! * A field named `author` must hold the change author's DID.
+//! * No string value is longer than `MAX_TEXT_BYTES`.
 
 use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ActorId, Automerge, ChangeHash, ObjId, ReadDoc, ScalarValue, Value};
+use tim_protocol::wire::MAX_TEXT_BYTES;
 use tim_protocol::Did;
 
 use crate::doc;
@@ -128,6 +130,9 @@ pub fn authorize(
             Key::Map(k) => Some(k.as_str()),
             Key::Seq(_) => None,
         };
+        if matches!(&op.action, OpType::Put(ScalarValue::Str(s)) if s.len() > MAX_TEXT_BYTES) {
+            return deny(format!("{who} wrote a string over {MAX_TEXT_BYTES} bytes"));
+        }
         if let Some(name) = key_name {
             if name == doc::AUTHOR {
                 match &op.action {

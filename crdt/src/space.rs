@@ -225,6 +225,16 @@ impl Space {
         self.envelopes.values()
     }
 
+    /// Every applied change's envelope in causal order (each after its dependencies), so that
+    /// a reader can apply them one by one.
+    pub fn envelopes_in_order(&self) -> Vec<Envelope> {
+        self.doc
+            .get_changes(&[])
+            .iter()
+            .filter_map(|c| self.envelopes.get(&c.hash()).cloned())
+            .collect()
+    }
+
     pub(crate) fn envelope_by_am_hash(&self, hash: &automerge::ChangeHash) -> Option<&Envelope> {
         self.envelopes.get(hash)
     }

@@ -78,6 +78,11 @@ impl Space {
             Some(bytes) => {
                 let mut m = Message::decode(bytes)
                     .map_err(|e| SpaceError::Invalid(format!("automerge sync message: {e}")))?;
+                if m.version != MessageVersion::V1 {
+                    return Err(SpaceError::Invalid(
+                        "automerge sync messages must be format v1".into(),
+                    ));
+                }
                 if !m.changes.is_empty() {
                     return Err(SpaceError::Invalid(
                         "an automerge sync message must not carry changes; send envelopes".into(),

@@ -103,6 +103,15 @@ fn late_joiner_catches_up_with_a_thousand_messages() {
     assert_eq!(reloaded.heads(), a.heads());
     let from_snapshot = Space::load(a.id(), Some(&a.save()), a.envelopes().cloned()).unwrap();
     assert_eq!(from_snapshot.timeline(), a.timeline());
+    // In causal order, one by one, every change applies at once: none has to wait.
+    let mut replay = Space::empty(a.id());
+    for env in a.envelopes_in_order() {
+        assert!(matches!(
+            replay.ingest(env).unwrap(),
+            Ingested::Applied { .. }
+        ));
+    }
+    assert_eq!(replay.heads(), a.heads());
 }
 
 #[test]

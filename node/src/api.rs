@@ -145,6 +145,17 @@ fn space_id(raw: &str) -> ApiResult<SpaceId> {
     })
 }
 
+fn multiaddr(raw: &str) -> ApiResult<libp2p::Multiaddr> {
+    raw.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-multiaddr",
+            "Invalid address",
+            format!("`{raw}` is not a multiaddr: {e}"),
+        )
+    })
+}
+
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let given = req
         .headers()
@@ -238,16 +249,7 @@ async fn join_space(
     let via = body
         .via
         .iter()
-        .map(|a| {
-            a.parse().map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-multiaddr",
-                    "Invalid address",
-                    format!("`{a}` is not a multiaddr: {e}"),
-                )
-            })
-        })
+        .map(|a| multiaddr(a))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(s.node.join(id, via, JOIN_TIMEOUT).await?))
 }
@@ -348,15 +350,7 @@ async fn add_peer(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<AddPeer>,
 ) -> ApiResult<impl IntoResponse> {
-    let addr = body.addr.parse().map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-multiaddr",
-            "Invalid address",
-            format!("`{}` is not a multiaddr: {e}", body.addr),
-        )
-    })?;
-    s.node.dial(addr).await?;
+    s.node.dial(multiaddr(&body.addr)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -507,7 +507,7 @@ impl Actor {
             Command::Export(id, reply) => {
                 let r = self
                     .ready_space(id)
-                    .map(|s| (s.save(), s.envelopes().cloned().collect()));
+                    .map(|s| (s.save(), s.envelopes_in_order()));
                 let _ = reply.send(r);
             }
             Command::Import {
