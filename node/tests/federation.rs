@@ -124,3 +124,22 @@ async fn disconnected_node_catches_up_when_it_reconnects_by_itself() {
     converged(&[&a.handle, &b.handle], space.id, 21).await;
     let _ = keys(0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_without_an_address_finds_the_host_through_the_dht() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = node(&tmp, 1).await;
+    let space = host.handle.create_space("findable", "").await.unwrap();
+    // The joiner knows only a bystander, which knows the host but does not host the space: the
+    // host is found through Kademlia (its routing walk reaches the host, which then answers
+    // the pending join's sync; provider records are asked too).
+    let bystander = node_in(tmp.path().join("by"), keys(2), vec![host.addr.clone()]).await;
+    eventually(10, "bystander connected", || async {
+        bystander.handle.status().await.unwrap().connected_peers == 1
+    })
+    .await;
+    let joiner = node_in(tmp.path().join("j"), keys(3), vec![bystander.addr.clone()]).await;
+    let joined = joiner.handle.join(space.id, vec![], JOIN).await.unwrap();
+    assert_eq!(joined.members, 2);
+    converged(&[&host.handle, &joiner.handle], space.id, 0).await;
+}
