@@ -24,5 +24,5 @@ mod sync;
 
 pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
-pub use space::{Applied, Effect, Ingested, Space, SpaceMeta, MAX_PENDING};
+pub use space::{verify_envelope, Applied, Effect, Ingested, Space, SpaceMeta, MAX_PENDING};
 pub use sync::SyncReceived;

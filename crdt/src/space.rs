@@ -259,8 +259,8 @@ impl Space {
         Self::load(self.id, None, self.envelopes.values().cloned())
     }
 
-    /// Checks that an envelope is authentic and new, returning its decoded change: space id,
-    /// decoding, signature, actor binding.
+    /// Checks that an envelope is authentic and new, returning its decoded change (`None` if
+    /// the space already holds it).
     fn authenticate(&self, env: &Envelope) -> Result<Option<Change>, Rejection> {
         if env.space != self.id {
             return Err(Rejection::WrongSpace {
@@ -268,19 +268,12 @@ impl Space {
                 got: env.space,
             });
         }
-        let change = Change::from_bytes(env.change.clone())
-            .map_err(|e| Rejection::MalformedChange(e.to_string()))?;
+        let change = decode_change(env)?;
         let hash = change.hash();
         if self.envelopes.contains_key(&hash) || self.pending.contains_key(&hash) {
             return Ok(None);
         }
-        env.verify_signature(&tim_hash(&hash))?;
-        if change.actor_id().to_bytes() != env.author.public_bytes() {
-            return Err(Rejection::ActorMismatch {
-                actor: change.actor_id().to_hex_string(),
-                author: env.author,
-            });
-        }
+        check_signature(env, &change)?;
         Ok(Some(change))
     }
 
@@ -555,6 +548,31 @@ impl Space {
             })
             .collect()
     }
+}
+
+fn decode_change(env: &Envelope) -> Result<Change, Rejection> {
+    Change::from_bytes(env.change.clone()).map_err(|e| Rejection::MalformedChange(e.to_string()))
+}
+
+/// The signature verifies over the change's hash and the change's actor is the author's key.
+fn check_signature(env: &Envelope, change: &Change) -> Result<(), Rejection> {
+    env.verify_signature(&tim_hash(&change.hash()))?;
+    if change.actor_id().to_bytes() != env.author.public_bytes() {
+        return Err(Rejection::ActorMismatch {
+            actor: change.actor_id().to_hex_string(),
+            author: env.author,
+        });
+    }
+    Ok(())
+}
+
+/// Checks an envelope on its own, whether or not a space already holds its change: the change
+/// decodes, the signature verifies and the actor is the author. Used where every signature must
+/// be checked, such as importing a file.
+pub fn verify_envelope(env: &Envelope) -> Result<ChangeHash, Rejection> {
+    let change = decode_change(env)?;
+    check_signature(env, &change)?;
+    Ok(tim_hash(&change.hash()))
 }
 
 /// Milliseconds as Automerge's signed timestamp (saturating; times past year 292 million are

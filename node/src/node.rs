@@ -590,13 +590,14 @@ impl Actor {
             Err(e) => return drop(reply.send(Err(e.into()))),
         };
         for (i, env) in envelopes.iter().enumerate() {
-            let refusal = match trial.ingest(env.clone()) {
-                Err(r) => Some((env.author, r)),
-                Ok(Ingested::Applied {
-                    late_rejections, ..
-                }) => late_rejections.into_iter().next(),
-                Ok(_) => None,
-            };
+            let refusal =
+                match tim_crdt::verify_envelope(env).and_then(|_| trial.ingest(env.clone())) {
+                    Err(r) => Some((env.author, r)),
+                    Ok(Ingested::Applied {
+                        late_rejections, ..
+                    }) => late_rejections.into_iter().next(),
+                    Ok(_) => None,
+                };
             if let Some((author, r)) = refusal {
                 warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
                 return drop(reply.send(Err(NodeError::Refused(format!(

@@ -117,6 +117,13 @@ async fn every_kind_of_bad_envelope_is_refused_everywhere_and_nothing_is_stored(
         .unwrap_err();
     assert!(err.to_string().contains("does not verify"), "{err}");
     assert_eq!(a.handle.export(space.id).await.unwrap().1.len(), before_a);
+
+    // A file whose changes a node already holds is still checked: one forged signature on a
+    // known change refuses the whole file.
+    let mut known = a.handle.export(space.id).await.unwrap().1;
+    known[1].signature[3] ^= 1;
+    let err = a.handle.import(space.id, known).await.unwrap_err();
+    assert!(err.to_string().contains("change 2 of the file"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
