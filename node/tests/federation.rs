@@ -143,3 +143,28 @@ async fn join_without_an_address_finds_the_host_through_the_dht() {
     assert_eq!(joined.members, 2);
     converged(&[&host.handle, &joiner.handle], space.id, 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_federate_over_quic_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let quic = |seed: u8| {
+        let dir = tmp.path().join(format!("q{seed}"));
+        let cfg = tim_node::NodeConfig {
+            listen: vec!["/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()],
+            bootstrap: vec![],
+            net: tim_node::NetConfig::default(),
+        };
+        async move { tim_node::start(keys(seed), &dir, cfg).await.unwrap() }
+    };
+    let (a, b) = (quic(1).await, quic(2).await);
+    eventually(10, "a QUIC listen address", || async {
+        !a.status().await.unwrap().listen.is_empty()
+    })
+    .await;
+    let addr: libp2p::Multiaddr = a.status().await.unwrap().listen[0].parse().unwrap();
+    assert!(addr.to_string().contains("/quic-v1/"));
+    let space = a.create_space("quic", "").await.unwrap();
+    b.join(space.id, vec![addr], JOIN).await.unwrap();
+    b.post(space.id, "over quic").await.unwrap();
+    converged(&[&a, &b], space.id, 1).await;
+}

@@ -255,4 +255,63 @@ mod tests {
             Err(SyncDecodeError::Codec(CodecError::TrailingBytes(1)))
         ));
     }
+
+    fn sample() -> SyncMessage {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let space = SpaceId::from([1; 32]);
+        SyncMessage {
+            space,
+            automerge: Some(vec![0x42, 0, 1, 2]),
+            envelopes: vec![Envelope::sign(
+                space,
+                vec![9; 40],
+                &ChangeHash::from([2; 32]),
+                &key,
+            )],
+        }
+    }
+
+    proptest::proptest! {
+        /// Flipping any byte of valid messages, or feeding random bytes, never panics a decoder.
+        #[test]
+        fn decoders_never_panic_on_mutated_or_random_input(
+            pos in 0usize..4096,
+            bit in 0u8..8,
+            random in proptest::collection::vec(0u8..=255, 0..256),
+        ) {
+            let msg = sample();
+            let bundle = ExportBundle { space: msg.space, envelopes: msg.envelopes.clone() };
+            for valid in [
+                msg.encode(),
+                SyncResponse::Sync(msg.clone()).encode(),
+                bundle.encode(),
+            ] {
+                let mut bytes = valid.clone();
+                let i = pos % bytes.len();
+                bytes[i] ^= 1 << bit;
+                let _ = SyncMessage::decode(&bytes);
+                let _ = SyncResponse::decode(&bytes);
+                let _ = ExportBundle::decode(&bytes);
+                let _ = Envelope::decode(&bytes[..i]);
+            }
+            let _ = SyncMessage::decode(&random);
+            let _ = SyncResponse::decode(&random);
+            let _ = ExportBundle::decode(&random);
+        }
+    }
+
+    #[test]
+    fn export_bundle_round_trips_and_refuses_other_versions() {
+        let msg = sample();
+        let bundle = ExportBundle {
+            space: msg.space,
+            envelopes: msg.envelopes,
+        };
+        assert_eq!(ExportBundle::decode(&bundle.encode()).unwrap(), bundle);
+        let wire = ExportWire(2, bundle.space.as_bytes().to_vec(), vec![]);
+        assert!(matches!(
+            ExportBundle::decode(&codec::encode(&wire)),
+            Err(SyncDecodeError::Version(2))
+        ));
+    }
 }
