@@ -2,9 +2,11 @@
 //!
 //! ```text
 //! ROOT
-//! ├── meta: Map      { name: Str, purpose: Str, created_by: Str(DID), created_at: Timestamp, version: Uint }
+//! ├── meta: Map      { name: Str, purpose: Str, created_by: Str(DID), created_at: Timestamp,
+//! │                    version: Uint, visibility: Str, expires_at?: Timestamp }
 //! ├── members: Map   { <DID>: Map { role: Str, joined_at: Timestamp } }
-//! └── timeline: List [ Map { author: Str(DID), text: Str, at: Timestamp } ]
+//! ├── timeline: List [ Map { author: Str(DID), text: Str, at: Timestamp } ]
+//! └── invites: Map   { <DID>: Map { by: Str(DID), expires_at: Timestamp, used: Boolean } }
 //! ```
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 
@@ -13,6 +15,11 @@ use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 pub(crate) const META: &str = "meta";
 pub(crate) const MEMBERS: &str = "members";
 pub(crate) const TIMELINE: &str = "timeline";
+pub(crate) const INVITES: &str = "invites";
+pub(crate) const VISIBILITY: &str = "visibility";
+pub(crate) const EXPIRES_AT: &str = "expires_at";
+pub(crate) const USED: &str = "used";
+pub(crate) const BY: &str = "by";
 pub(crate) const NAME: &str = "name";
 pub(crate) const PURPOSE: &str = "purpose";
 pub(crate) const CREATED_BY: &str = "created_by";
@@ -26,10 +33,6 @@ pub(crate) const AT: &str = "at";
 
 /// The document layout version written into `meta.version`.
 pub(crate) const DOC_VERSION: u64 = 1;
-
-/// Role names.
-pub(crate) const ROLE_OWNER: &str = "owner";
-pub(crate) const ROLE_MEMBER: &str = "member";
 
 /// The id of a map or list stored under `key` in `obj`, at `heads` (or now).
 pub(crate) fn child_obj(

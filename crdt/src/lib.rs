@@ -21,8 +21,11 @@ mod error;
 pub mod rules;
 mod space;
 mod sync;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
 
 pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
+pub use rules::{Role, Visibility};
 pub use space::{verify_envelope, Applied, Effect, Ingested, Space, SpaceMeta, MAX_PENDING};
 pub use sync::SyncReceived;

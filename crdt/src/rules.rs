@@ -2,30 +2,102 @@
 //! its history?
 //!
 //! Every operation of a change is judged against the document *at the change's dependencies*
-//! (its causal past), never against the local state or arrival order, so every honest node that
-//! has the dependencies reaches the same verdict. `docs/rules.md` states the rules in prose; in
-//! short (this is the base rule set; roles beyond owner/member come with the rule engine):
+//! (its causal past), never against local time or arrival order, so every honest node that has
+//! the dependencies reaches the same verdict. `docs/rules.md` is the specification; this module
+//! is its implementation, one `check_*` function per part of the document.
 //!
-//! * The root is written only by the genesis change.
-//! * `members`: a timite who is not a member may add its *own* entry (a map whose `role` is
-//!   `member`); a member may delete its own entry (leave) or edit fields of it other than `role`.
-//!   Writing another timite's entry, or any `role` other than a self-join's `member`, needs a role
-//!   this rule set does not grant yet.
-//! * `timeline`: a member may insert new messages (maps); only a message's author may edit or
-//!   delete it.
-//! * `meta`: only the owner may change it.
-//! * Objects (maps and lists) can be written only by the timite who created them; an Automerge
-//!   object id carries its creator's actor id, which is bound to the creator's key.
-//! * A field named `author` must hold the change author's DID.
-//! * No string value is longer than `MAX_TEXT_BYTES`.
+//! Roles, highest first: `owner` (the creator), `admin`, `moderator`, `member`, `guest`
+//! (read-only), and `banned` (no writes at all).
 
 use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
-use automerge::{ActorId, Automerge, ChangeHash, ObjId, ReadDoc, ScalarValue, Value};
+use automerge::{ActorId, Automerge, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue, Value};
 use tim_protocol::wire::MAX_TEXT_BYTES;
 use tim_protocol::Did;
 
 use crate::doc;
 use crate::Rejection;
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// May not write anything.
+    Banned,
+    /// May read and edit its own member entry, not post.
+    Guest,
+    /// May post, and edit or delete its own messages.
+    Member,
+    /// A member who may also delete anyone's message.
+    Moderator,
+    /// A moderator who may also change meta, invites and roles below admin, kick and ban.
+    Admin,
+    /// The creator: an admin who may also appoint and demote admins.
+    Owner,
+}
+
+impl Role {
+    /// The role's name in the document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Banned => "banned",
+            Self::Guest => "guest",
+            Self::Member => "member",
+            Self::Moderator => "moderator",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "banned" => Self::Banned,
+            "guest" => Self::Guest,
+            "member" => Self::Member,
+            "moderator" => Self::Moderator,
+            "admin" => Self::Admin,
+            "owner" => Self::Owner,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who may join a space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Anyone may join.
+    Public,
+    /// Only a timite holding an unused, unexpired invite from an admin.
+    InviteOnly,
+    /// Anyone may join; the space is deleted everywhere when its time to live passes.
+    Ephemeral,
+}
+
+impl Visibility {
+    /// The name in the document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::InviteOnly => "invite-only",
+            Self::Ephemeral => "ephemeral",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "public" => Self::Public,
+            "invite-only" => Self::InviteOnly,
+            "ephemeral" => Self::Ephemeral,
+            _ => return None,
+        })
+    }
+}
 
 /// An effect of an authorized change that readers may want to know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,11 +108,32 @@ pub enum Effect {
         /// Message id.
         id: String,
     },
+    /// A message was deleted.
+    MessageDeleted,
     /// A timite added its member entry.
     Joined {
         /// The new member.
         did: Did,
     },
+    /// A member's role was set.
+    RoleChanged {
+        /// The member.
+        did: Did,
+        /// The new role.
+        role: Role,
+    },
+    /// A member entry was removed (left or kicked).
+    Removed {
+        /// The former member.
+        did: Did,
+    },
+    /// An invite was issued.
+    Invited {
+        /// The invitee.
+        did: Did,
+    },
+    /// The space's meta changed.
+    MetaChanged,
 }
 
 /// A read view of the document at a change's dependencies.
@@ -60,19 +153,107 @@ impl At<'_> {
         .flatten()
     }
 
-    fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
+    fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
         match self.get(obj, key)? {
-            (Value::Scalar(s), _) => match s.as_ref() {
-                ScalarValue::Str(s) => Some(s.to_string()),
-                _ => None,
-            },
+            (Value::Scalar(s), _) => Some(s.into_owned()),
             _ => None,
         }
+    }
+
+    fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
+        match self.scalar(obj, key)? {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
+    fn child(&self, obj: &ObjId, key: &str) -> Option<ObjId> {
+        match self.get(obj, key)? {
+            (Value::Object(_), id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The role of `did` at these heads, `None` if not a member.
+    fn role(&self, members: &ObjId, did: &str) -> Option<Role> {
+        let entry = self.child(members, did)?;
+        Role::parse(&self.get_str(&entry, doc::ROLE)?)
     }
 }
 
 fn same_obj(ex: &ObjId, op: &OpId) -> bool {
     matches!(ex, ObjId::Id(counter, actor, _) if *counter == op.counter() && actor == op.actor())
+}
+
+/// What an existing (or newly made) object is, found from where it sits in the document.
+#[derive(Debug, Clone, PartialEq)]
+enum Place {
+    Meta,
+    Members,
+    Timeline,
+    Invites,
+    /// The member entry of this DID (string as in the document).
+    MemberEntry(String),
+    /// A message map.
+    Message,
+    /// The invite for this DID.
+    Invite(String),
+    /// Anything else (nested deeper).
+    Other,
+}
+
+/// The roots' object ids.
+struct Roots {
+    meta: ObjId,
+    members: ObjId,
+    timeline: ObjId,
+    invites: ObjId,
+}
+
+impl Roots {
+    fn place_of_root(&self, id: &OpId) -> Option<Place> {
+        [
+            (&self.meta, Place::Meta),
+            (&self.members, Place::Members),
+            (&self.timeline, Place::Timeline),
+            (&self.invites, Place::Invites),
+        ]
+        .into_iter()
+        .find(|(ex, _)| same_obj(ex, id))
+        .map(|(_, p)| p)
+    }
+
+    /// The place of a child of `parent` at `key`.
+    fn child_place(parent: &Place, key: Option<&str>) -> Place {
+        match (parent, key) {
+            (Place::Members, Some(k)) => Place::MemberEntry(k.to_string()),
+            (Place::Invites, Some(k)) => Place::Invite(k.to_string()),
+            (Place::Timeline, None) => Place::Message,
+            _ => Place::Other,
+        }
+    }
+
+    /// The place of an object that existed before this change.
+    fn place_of_existing(&self, doc: &Automerge, id: &OpId) -> Option<Place> {
+        if let Some(p) = self.place_of_root(id) {
+            return Some(p);
+        }
+        let (ex, _) = doc
+            .import(&format!("{}@{}", id.counter(), id.actor()))
+            .ok()?;
+        let parent = doc.parents(&ex).ok()?.next()?;
+        let parent_place = match &parent.obj {
+            ObjId::Root => return Some(Place::Other),
+            ObjId::Id(c, a, _) => self
+                .place_of_root(&OpId::new(*c, a))
+                .unwrap_or(Place::Other),
+        };
+        let key = match &parent.prop {
+            Prop::Map(k) => Some(k.as_str()),
+            Prop::Seq(_) => None,
+        };
+        Some(Self::child_place(&parent_place, key))
+    }
 }
 
 /// Checks every operation of a (non-genesis) change by `author` against the document at the
@@ -82,171 +263,499 @@ pub fn authorize(
     change: &automerge::Change,
     author: &Did,
 ) -> Result<Vec<Effect>, Rejection> {
-    let deps = change.deps();
-    let mut current = doc.get_heads();
-    current.sort();
-    let mut sorted_deps = deps.to_vec();
-    sorted_deps.sort();
-    let at = At {
-        doc,
-        heads: (sorted_deps != current).then_some(deps),
-    };
-    let deny = |why: String| Err(Rejection::Unauthorized(why));
+    Judge::new(doc, change, author)?.run(change)
+}
 
-    let (Some(meta), Some(members), Some(timeline)) = (
-        doc::root_obj(doc, doc::META, None),
-        doc::root_obj(doc, doc::MEMBERS, None),
-        doc::root_obj(doc, doc::TIMELINE, None),
-    ) else {
-        return deny("the space has no genesis at this change's dependencies".into());
-    };
-    let author_str = author.to_string();
-    let actor = ActorId::from(author.public_bytes().as_slice());
-    let member_entry = match at.get(&members, &author_str) {
-        Some((Value::Object(_), id)) => Some(id),
-        _ => None,
-    };
-    let role = member_entry
-        .as_ref()
-        .and_then(|e| at.get_str(e, doc::ROLE))
-        .unwrap_or_default();
-    let is_member = member_entry.is_some();
-    let who = if is_member {
-        format!("{} ({role})", author.short())
-    } else {
-        format!("{} (not a member)", author.short())
-    };
+struct Judge<'a> {
+    at: At<'a>,
+    doc: &'a Automerge,
+    roots: Roots,
+    author_str: String,
+    actor: ActorId,
+    role: Option<Role>,
+    visibility: Visibility,
+    who: String,
+    start_op: u64,
+    /// Places of objects this change creates.
+    made: Vec<(OpId, Place)>,
+    effects: Vec<Effect>,
+    /// This change creates the author's own member entry.
+    self_join: bool,
+    /// This change marks the author's invite as used.
+    used_invite: bool,
+    /// The time the author's node stamped on the change (milliseconds since the Unix epoch).
+    join_time: i64,
+}
 
-    let expanded = change.decode();
-    let start_op = change.start_op().get();
-    let created_here = |id: &OpId| id.actor() == &actor && id.counter() >= start_op;
-    // Member-entry maps this change creates for its author (a self-join).
-    let mut new_entries: Vec<OpId> = Vec::new();
-    let mut effects = Vec::new();
+fn deny<T>(why: String) -> Result<T, Rejection> {
+    Err(Rejection::Unauthorized(why))
+}
 
-    for (i, op) in expanded.operations.iter().enumerate() {
-        let op_id = OpId::new(start_op + i as u64, &actor);
-        let key_name = match &op.key {
-            Key::Map(k) => Some(k.as_str()),
+impl<'a> Judge<'a> {
+    fn new(
+        doc: &'a Automerge,
+        change: &'a automerge::Change,
+        author: &Did,
+    ) -> Result<Self, Rejection> {
+        let deps = change.deps();
+        let mut current = doc.get_heads();
+        current.sort();
+        let mut sorted_deps = deps.to_vec();
+        sorted_deps.sort();
+        let at = At {
+            doc,
+            heads: (sorted_deps != current).then_some(deps),
+        };
+        let roots = match (
+            doc::root_obj(doc, doc::META, None),
+            doc::root_obj(doc, doc::MEMBERS, None),
+            doc::root_obj(doc, doc::TIMELINE, None),
+            doc::root_obj(doc, doc::INVITES, None),
+        ) {
+            (Some(meta), Some(members), Some(timeline), Some(invites)) => Roots {
+                meta,
+                members,
+                timeline,
+                invites,
+            },
+            _ => return deny("the space has no genesis at this change's dependencies".into()),
+        };
+        let author_str = author.to_string();
+        let role = at.role(&roots.members, &author_str);
+        let visibility = at
+            .get_str(&roots.meta, doc::VISIBILITY)
+            .and_then(|v| Visibility::parse(&v))
+            .unwrap_or(Visibility::Public);
+        let who = match role {
+            Some(r) => format!("{} is {}", author.short(), article(r)),
+            None => format!("{} is not a member", author.short()),
+        };
+        Ok(Self {
+            doc,
+            roots,
+            actor: ActorId::from(author.public_bytes().as_slice()),
+            role,
+            visibility,
+            who,
+            start_op: change.start_op().get(),
+            made: Vec::new(),
+            effects: Vec::new(),
+            self_join: false,
+            used_invite: false,
+            join_time: change.timestamp(),
+            author_str,
+            at,
+        })
+    }
+
+    fn run(mut self, change: &automerge::Change) -> Result<Vec<Effect>, Rejection> {
+        if self.role == Some(Role::Banned) {
+            return deny(format!("{}; banned timites may not write", self.who));
+        }
+        let expanded = change.decode();
+        for (i, op) in expanded.operations.iter().enumerate() {
+            let op_id = OpId::new(self.start_op + i as u64, &self.actor);
+            self.check_op(op_id, op)?;
+        }
+        if self.self_join && self.visibility == Visibility::InviteOnly && !self.used_invite {
+            let invite = self.at.child(&self.roots.invites, &self.author_str);
+            let used = invite.is_some_and(|i| {
+                matches!(
+                    self.at.scalar(&i, doc::USED),
+                    Some(ScalarValue::Boolean(true))
+                )
+            });
+            return deny(if used {
+                format!("{}; its invite was already used", self.who)
+            } else {
+                format!(
+                    "{}; this space is invite-only and the join does not use an invite",
+                    self.who
+                )
+            });
+        }
+        Ok(self.effects)
+    }
+
+    fn rank(&self) -> Option<Role> {
+        self.role
+    }
+
+    fn at_least(&self, min: Role, what: &str) -> Result<(), Rejection> {
+        match self.role {
+            Some(r) if r >= min => Ok(()),
+            _ => deny(format!(
+                "refused: {}; {what} needs {}",
+                self.who,
+                article(min)
+            )),
+        }
+    }
+
+    fn place_of(&self, id: &OpId) -> Result<Place, Rejection> {
+        if let Some((_, p)) = self.made.iter().find(|(m, _)| m == id) {
+            return Ok(p.clone());
+        }
+        if id.actor() == &self.actor && id.counter() >= self.start_op {
+            return Ok(Place::Other);
+        }
+        self.roots.place_of_existing(self.doc, id).map_or_else(
+            || {
+                deny(format!(
+                    "object {}@{} does not exist",
+                    id.counter(),
+                    id.actor()
+                ))
+            },
+            Ok,
+        )
+    }
+
+    fn created_here(&self, id: &OpId) -> bool {
+        id.actor() == &self.actor && id.counter() >= self.start_op
+    }
+
+    fn check_op(&mut self, op_id: OpId, op: &automerge::legacy::Op) -> Result<(), Rejection> {
+        let key = match &op.key {
+            Key::Map(k) => Some(k.to_string()),
             Key::Seq(_) => None,
         };
-        if matches!(&op.action, OpType::Put(ScalarValue::Str(s)) if s.len() > MAX_TEXT_BYTES) {
-            return deny(format!("{who} wrote a string over {MAX_TEXT_BYTES} bytes"));
+        if let OpType::Put(ScalarValue::Str(s)) = &op.action {
+            if s.len() > MAX_TEXT_BYTES {
+                return deny(format!(
+                    "{} wrote a string over {MAX_TEXT_BYTES} bytes",
+                    self.who
+                ));
+            }
         }
-        if let Some(name) = key_name {
-            if name == doc::AUTHOR {
-                match &op.action {
-                    OpType::Put(ScalarValue::Str(s)) if s.as_str() == author_str => {}
-                    OpType::Delete => {}
-                    _ => {
-                        return deny(format!(
-                            "{who} wrote an `author` field that is not its own DID"
-                        ))
-                    }
+        if key.as_deref() == Some(doc::AUTHOR) {
+            match &op.action {
+                OpType::Put(ScalarValue::Str(s)) if s.as_str() == self.author_str => {}
+                _ => {
+                    return deny(format!(
+                        "{}; it wrote an `author` field that is not its own DID",
+                        self.who
+                    ))
                 }
             }
         }
         let obj = match &op.obj {
             ObjectId::Root => {
                 return deny(format!(
-                    "{who} wrote the document root; it is fixed at genesis"
+                    "{}; the document root is fixed at genesis",
+                    self.who
                 ))
             }
-            ObjectId::Id(id) => id,
+            ObjectId::Id(id) => id.clone(),
         };
-        if same_obj(&members, obj) {
-            let Some(name) = key_name else {
-                return deny("members is a map; sequence keys are invalid".into());
-            };
-            if name != author_str {
-                return deny(format!(
-                    "{who} wrote the member entry of {name}; a timite may only write its own entry"
-                ));
+        let place = self.place_of(&obj)?;
+        // Non-members may only join: write their own entry and its fields, and use their invite.
+        if self.role.is_none() {
+            let allowed = matches!(&place, Place::Members if key.as_deref() == Some(self.author_str.as_str()))
+                || matches!(&place, Place::MemberEntry(d) if *d == self.author_str && self.created_here(&obj))
+                || matches!(&place, Place::Invite(d) if *d == self.author_str);
+            if !allowed {
+                return deny(format!("refused: {}; join the space first", self.who));
             }
-            match &op.action {
-                OpType::Make(automerge::ObjType::Map) if !is_member => {
-                    new_entries.push(op_id);
-                    effects.push(Effect::Joined { did: *author });
-                }
-                OpType::Make(_) => {
-                    return deny(format!(
-                        "{who} is already a member; it cannot replace its entry"
-                    ))
-                }
-                OpType::Delete => {}
-                _ => return deny("a member entry must be a map".into()),
+        }
+        let made_place = match &op.action {
+            OpType::Make(_) => Some(Roots::child_place(&place, key.as_deref())),
+            _ => None,
+        };
+        match &place {
+            Place::Meta => self.check_meta(key.as_deref(), op)?,
+            Place::Members => self.check_members(key.as_deref(), op)?,
+            Place::MemberEntry(did) => self.check_member_entry(did, &obj, key.as_deref(), op)?,
+            Place::Timeline => self.check_timeline(&op_id, op)?,
+            Place::Message => self.check_message(&obj)?,
+            Place::Invites => self.check_invites(key.as_deref(), op)?,
+            Place::Invite(did) => self.check_invite(did, &obj, key.as_deref(), op)?,
+            Place::Other => self.check_other(&obj)?,
+        }
+        if let Some(p) = made_place {
+            self.made.push((op_id, p));
+        }
+        Ok(())
+    }
+
+    fn check_meta(
+        &mut self,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        self.at_least(Role::Admin, "changing the space's meta")?;
+        match (key, &op.action) {
+            (Some(doc::NAME | doc::PURPOSE), OpType::Put(ScalarValue::Str(_))) => {}
+            (Some(doc::VISIBILITY), OpType::Put(ScalarValue::Str(v)))
+                if Visibility::parse(v).is_some() => {}
+            (Some(doc::EXPIRES_AT), OpType::Put(ScalarValue::Timestamp(_))) => {}
+            (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
+            (None, _) => return deny("meta is a map".into()),
+        }
+        self.effects.push(Effect::MetaChanged);
+        Ok(())
+    }
+
+    fn target_did(k: &str) -> Result<Did, Rejection> {
+        k.parse::<Did>()
+            .map_err(|e| Rejection::Unauthorized(format!("member key `{k}` is not a DID: {e}")))
+    }
+
+    fn check_members(
+        &mut self,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let Some(k) = key else {
+            return deny("members is a map".into());
+        };
+        let target = Self::target_did(k)?;
+        let own = k == self.author_str;
+        let target_role = self.at.role(&self.roots.members, k);
+        match &op.action {
+            OpType::Make(automerge::ObjType::Map) if own && self.role.is_none() => {
+                self.self_join = true;
+                self.effects.push(Effect::Joined { did: target });
+                Ok(())
             }
-        } else if same_obj(&timeline, obj) {
-            if !is_member {
-                return deny(format!("{who} may not post; join the space first"));
+            OpType::Make(_) if own => {
+                deny(format!("{}; it cannot replace its own entry", self.who))
             }
-            if op.insert {
-                match &op.action {
-                    OpType::Make(automerge::ObjType::Map) => effects.push(Effect::Message {
-                        id: format!("{}@{}", op_id.counter(), actor),
-                    }),
-                    _ => return deny("timeline entries must be maps".into()),
+            OpType::Make(_) => deny(format!(
+                "{}; timites join by themselves, nobody can add another",
+                self.who
+            )),
+            OpType::Delete if own => {
+                if self.role == Some(Role::Owner) {
+                    return deny("the owner cannot leave its own space".into());
                 }
-            } else {
-                match &op.key {
-                    Key::Seq(ElementId::Id(elem)) if elem.actor() == &actor => {}
-                    _ => {
+                self.effects.push(Effect::Removed { did: target });
+                Ok(())
+            }
+            OpType::Delete => {
+                self.at_least(Role::Admin, "removing a member")?;
+                self.outranks(target_role, "remove")?;
+                self.effects.push(Effect::Removed { did: target });
+                Ok(())
+            }
+            _ => deny("a member entry must be a map".into()),
+        }
+    }
+
+    /// The author must rank above a target's current role.
+    fn outranks(&self, target: Option<Role>, what: &str) -> Result<(), Rejection> {
+        match (self.rank(), target) {
+            (Some(me), Some(t)) if me > t => Ok(()),
+            (_, None) => Ok(()),
+            (_, Some(t)) => deny(format!(
+                "refused: {}; it cannot {what} {} who ranks as high",
+                self.who,
+                article(t)
+            )),
+        }
+    }
+
+    fn check_member_entry(
+        &mut self,
+        did: &str,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let own = did == self.author_str;
+        let fresh = self.created_here(obj);
+        match key {
+            Some(doc::ROLE) => {
+                let OpType::Put(ScalarValue::Str(v)) = &op.action else {
+                    return deny("a role is a string".into());
+                };
+                let Some(new) = Role::parse(v) else {
+                    return deny(format!("`{v}` is not a role"));
+                };
+                if own && fresh {
+                    // A self-join sets `member`.
+                    if new != Role::Member {
                         return deny(format!(
-                            "{who} changed a message it did not write; only its author may"
-                        ))
+                            "refused: {}; joining makes a member, not {}",
+                            self.who,
+                            article(new)
+                        ));
                     }
+                    return Ok(());
                 }
-            }
-        } else if same_obj(&meta, obj) {
-            if role != doc::ROLE_OWNER {
-                return deny(format!(
-                    "{who} changed the space's meta; that needs the owner"
-                ));
-            }
-        } else if obj.actor() == &actor {
-            if !is_member && !created_here(obj) {
-                return deny(format!(
-                    "{who} wrote an object of a space it is not a member of"
-                ));
-            }
-            if key_name == Some(doc::ROLE) {
-                let self_join = new_entries.iter().any(|e| e == obj);
-                let value_ok = matches!(&op.action, OpType::Put(ScalarValue::Str(s)) if s.as_str() == doc::ROLE_MEMBER);
-                if !(self_join && value_ok) {
+                self.at_least(Role::Admin, "changing roles")?;
+                let current = self.at.role(&self.roots.members, did);
+                self.outranks(current, "change the role of")?;
+                let me = self.rank().unwrap_or(Role::Banned);
+                if new >= me {
                     return deny(format!(
-                        "{who} set a role; a self-join sets `member`, changing roles needs an admin"
+                        "refused: {}; it cannot make anyone {}",
+                        self.who,
+                        article(new)
                     ));
                 }
+                self.effects.push(Effect::RoleChanged {
+                    did: Self::target_did(did)?,
+                    role: new,
+                });
+                Ok(())
             }
-        } else {
+            Some(doc::JOINED_AT) if own && fresh => Ok(()),
+            Some(doc::JOINED_AT) => deny("joined_at is set once, when joining".into()),
+            _ if own => Ok(()),
+            _ => deny(format!(
+                "refused: {}; a timite edits only its own member entry",
+                self.who
+            )),
+        }
+    }
+
+    fn check_timeline(
+        &mut self,
+        op_id: &OpId,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if op.insert {
+            self.at_least(Role::Member, "posting")?;
+            return match &op.action {
+                OpType::Make(automerge::ObjType::Map) => {
+                    self.effects.push(Effect::Message {
+                        id: format!("{}@{}", op_id.counter(), self.actor),
+                    });
+                    Ok(())
+                }
+                _ => deny("timeline entries must be maps".into()),
+            };
+        }
+        let own = matches!(&op.key, Key::Seq(ElementId::Id(e)) if e.actor() == &self.actor);
+        match &op.action {
+            OpType::Delete if own => {
+                self.at_least(Role::Guest, "deleting a message")?;
+            }
+            OpType::Delete => self.at_least(Role::Moderator, "deleting another's message")?,
+            _ => return deny(format!("{}; timeline entries cannot be replaced", self.who)),
+        }
+        self.effects.push(Effect::MessageDeleted);
+        Ok(())
+    }
+
+    fn check_message(&mut self, obj: &OpId) -> Result<(), Rejection> {
+        if obj.actor() != &self.actor {
             return deny(format!(
-                "{who} wrote object {}@{}, created by another timite",
+                "refused: {}; only a message's author may edit it",
+                self.who
+            ));
+        }
+        self.at_least(Role::Member, "editing a message")
+    }
+
+    fn check_invites(
+        &mut self,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let Some(k) = key else {
+            return deny("invites is a map".into());
+        };
+        let target = Self::target_did(k)?;
+        self.at_least(Role::Admin, "inviting")?;
+        if let OpType::Make(_) = op.action {
+            self.effects.push(Effect::Invited { did: target });
+        }
+        Ok(())
+    }
+
+    fn check_invite(
+        &mut self,
+        did: &str,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if did == self.author_str && self.role.is_none() {
+            // The invitee uses its invite: only `used = true`, only while joining, only if the
+            // invite (as the admin wrote it) is unused and unexpired at the join's time.
+            if key != Some(doc::USED)
+                || !matches!(op.action, OpType::Put(ScalarValue::Boolean(true)))
+            {
+                return deny(format!(
+                    "{}; an invitee may only mark its invite used",
+                    self.who
+                ));
+            }
+            let (ex, _) = self
+                .doc
+                .import(&format!("{}@{}", obj.counter(), obj.actor()))
+                .map_err(|e| Rejection::Unauthorized(format!("invite: {e}")))?;
+            let used = matches!(
+                self.at.scalar(&ex, doc::USED),
+                Some(ScalarValue::Boolean(true))
+            );
+            let expires = match self.at.scalar(&ex, doc::EXPIRES_AT) {
+                Some(ScalarValue::Timestamp(t)) => t,
+                _ => i64::MAX,
+            };
+            if used {
+                return deny(format!("{}; its invite was already used", self.who));
+            }
+            if self.join_time_ms() > expires {
+                return deny(format!("{}; its invite expired", self.who));
+            }
+            self.used_invite = true;
+            return Ok(());
+        }
+        self.at_least(Role::Admin, "changing invites")
+    }
+
+    /// The time the author's node stamped on this change, in milliseconds. Author-claimed:
+    /// an invitee could backdate its join to beat an expiry (see docs/rules.md).
+    fn join_time_ms(&self) -> i64 {
+        self.join_time
+    }
+
+    fn check_other(&mut self, obj: &OpId) -> Result<(), Rejection> {
+        if obj.actor() != &self.actor {
+            return deny(format!(
+                "{}; object {}@{} was created by another timite",
+                self.who,
                 obj.counter(),
                 obj.actor()
             ));
         }
+        self.at_least(Role::Guest, "writing")
     }
-    Ok(effects)
+}
+
+fn article(r: Role) -> String {
+    match r {
+        Role::Admin | Role::Owner => format!("an {r}"),
+        Role::Banned => "banned".to_string(),
+        _ => format!("a {r}"),
+    }
 }
 
 /// Checks a genesis change applied alone to `doc` (a fresh document): the root holds exactly
-/// `meta`, `members` and `timeline`; `meta.created_by` is the author; the author is the only
-/// member, as owner; the timeline is empty.
+/// `meta`, `members`, `timeline` and `invites`; `meta.created_by` is the author; the author is
+/// the only member, as owner; the timeline and invites are empty; the visibility is valid.
 pub fn check_genesis(doc: &Automerge, author: &Did) -> Result<(), Rejection> {
     let bad = |why: &str| Err(Rejection::BadGenesis(why.to_string()));
     let keys: Vec<String> = doc.keys(automerge::ROOT).collect();
-    if keys != [doc::MEMBERS, doc::META, doc::TIMELINE] {
-        return bad("the root must hold exactly meta, members and timeline");
+    if keys != [doc::INVITES, doc::MEMBERS, doc::META, doc::TIMELINE] {
+        return bad("the root must hold exactly meta, members, timeline and invites");
     }
-    let (Some(meta), Some(members), Some(timeline)) = (
+    let (Some(meta), Some(members), Some(timeline), Some(invites)) = (
         doc::root_obj(doc, doc::META, None),
         doc::root_obj(doc, doc::MEMBERS, None),
         doc::root_obj(doc, doc::TIMELINE, None),
+        doc::root_obj(doc, doc::INVITES, None),
     ) else {
-        return bad("meta and members must be maps, timeline a list");
+        return bad("meta, members and invites must be maps, timeline a list");
     };
     if doc.object_type(&timeline) != Ok(automerge::ObjType::List) || doc.length(&timeline) != 0 {
         return bad("the timeline must be an empty list");
+    }
+    if doc.keys(&invites).next().is_some() {
+        return bad("invites must be empty");
     }
     if doc::get_str(doc, &meta, doc::CREATED_BY).as_deref() != Some(author.to_string().as_str()) {
         return bad("meta.created_by must be the author of the genesis change");
@@ -254,6 +763,14 @@ pub fn check_genesis(doc: &Automerge, author: &Did) -> Result<(), Rejection> {
     let name = doc::get_str(doc, &meta, doc::NAME).unwrap_or_default();
     if name.is_empty() || name.len() > tim_protocol::wire::MAX_NAME_BYTES {
         return bad("meta.name must be 1 to 200 bytes");
+    }
+    let visibility = doc::get_str(doc, &meta, doc::VISIBILITY).unwrap_or_default();
+    match Visibility::parse(&visibility) {
+        Some(Visibility::Ephemeral) if doc::get_millis(doc, &meta, doc::EXPIRES_AT).is_none() => {
+            return bad("an ephemeral space needs meta.expires_at");
+        }
+        Some(_) => {}
+        None => return bad("meta.visibility must be public, invite-only or ephemeral"),
     }
     let member_keys: Vec<String> = doc.keys(&members).collect();
     if member_keys != [author.to_string()] {
@@ -263,7 +780,7 @@ pub fn check_genesis(doc: &Automerge, author: &Did) -> Result<(), Rejection> {
     if entry
         .and_then(|e| doc::get_str(doc, &e, doc::ROLE))
         .as_deref()
-        != Some(doc::ROLE_OWNER)
+        != Some(Role::Owner.as_str())
     {
         return bad("the creator's role must be owner");
     }

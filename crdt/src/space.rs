@@ -10,6 +10,7 @@ use tim_protocol::wire::{MAX_NAME_BYTES, MAX_PURPOSE_BYTES, MAX_TEXT_BYTES};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 
 pub use crate::rules::Effect;
+use crate::rules::{Role, Visibility};
 use crate::{doc, rules, Rejection, SpaceError};
 
 /// How many verified changes may wait for missing dependencies, per space. Beyond this, newer
@@ -27,6 +28,10 @@ pub struct SpaceMeta {
     pub created_by: Did,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at: u64,
+    /// Who may join.
+    pub visibility: Visibility,
+    /// When an ephemeral space expires, milliseconds since the Unix epoch.
+    pub expires_at: Option<u64>,
 }
 
 /// A change that passed every check and is now part of the document.
@@ -102,13 +107,30 @@ impl Space {
         }
     }
 
-    /// Creates a new space: builds and signs its genesis change, whose hash names the space.
+    /// Creates a new public space: builds and signs its genesis change, whose hash names it.
     pub fn create(
         key: &SigningKey,
         name: &str,
         purpose: &str,
         at_ms: u64,
     ) -> Result<(Self, Applied), SpaceError> {
+        Self::create_with(key, name, purpose, Visibility::Public, None, at_ms)
+    }
+
+    /// Creates a new space with a visibility; an ephemeral space needs `expires_at_ms`.
+    pub fn create_with(
+        key: &SigningKey,
+        name: &str,
+        purpose: &str,
+        visibility: Visibility,
+        expires_at_ms: Option<u64>,
+        at_ms: u64,
+    ) -> Result<(Self, Applied), SpaceError> {
+        if visibility == Visibility::Ephemeral && expires_at_ms.is_none() {
+            return Err(SpaceError::Invalid(
+                "an ephemeral space needs a time to live".into(),
+            ));
+        }
         if name.trim().is_empty() || name.len() > MAX_NAME_BYTES {
             return Err(SpaceError::Invalid(format!(
                 "a space name must be 1 to {MAX_NAME_BYTES} bytes"
@@ -133,16 +155,21 @@ impl Space {
             ScalarValue::Timestamp(millis(at_ms)),
         )?;
         tx.put(&meta, doc::VERSION, ScalarValue::Uint(doc::DOC_VERSION))?;
+        tx.put(&meta, doc::VISIBILITY, visibility.as_str())?;
+        if let Some(t) = expires_at_ms {
+            tx.put(&meta, doc::EXPIRES_AT, ScalarValue::Timestamp(millis(t)))?;
+        }
         let members = tx.put_object(ROOT, doc::MEMBERS, ObjType::Map)?;
         let entry = tx.put_object(&members, creator.to_string(), ObjType::Map)?;
-        tx.put(&entry, doc::ROLE, doc::ROLE_OWNER)?;
+        tx.put(&entry, doc::ROLE, Role::Owner.as_str())?;
         tx.put(
             &entry,
             doc::JOINED_AT,
             ScalarValue::Timestamp(millis(at_ms)),
         )?;
         tx.put_object(ROOT, doc::TIMELINE, ObjType::List)?;
-        tx.commit_with(CommitOptions::default().with_time(millis(at_ms) / 1000));
+        tx.put_object(ROOT, doc::INVITES, ObjType::Map)?;
+        tx.commit_with(CommitOptions::default().with_time(millis(at_ms)));
         let change = scratch
             .get_last_local_change()
             .expect("a transaction with operations makes a change");
@@ -390,7 +417,7 @@ impl Space {
                 return Err(e);
             }
         };
-        tx.commit_with(CommitOptions::default().with_time(millis(at_ms) / 1000));
+        tx.commit_with(CommitOptions::default().with_time(millis(at_ms)));
         let change = self
             .doc
             .get_last_local_change()
@@ -433,22 +460,114 @@ impl Space {
         Ok(())
     }
 
-    /// Adds `key`'s timite to the members as `member`.
+    fn root(&self, key: &str) -> Result<automerge::ObjId, SpaceError> {
+        doc::root_obj(&self.doc, key, None).ok_or(SpaceError::NotReady(self.id))
+    }
+
+    /// Adds `key`'s timite to the members as `member`, using its invite if it has one.
     pub fn join(&mut self, key: &SigningKey, at_ms: u64) -> Result<Applied, SpaceError> {
         let did = Did::from_key(&key.verifying_key());
-        let members =
-            doc::root_obj(&self.doc, doc::MEMBERS, None).ok_or(SpaceError::NotReady(self.id))?;
+        let members = self.root(doc::MEMBERS)?;
+        let invite = doc::child_obj(&self.doc, &self.root(doc::INVITES)?, &did.to_string(), None);
         self.local_write(key, at_ms, |tx| {
             let entry = tx.put_object(&members, did.to_string(), ObjType::Map)?;
-            tx.put(&entry, doc::ROLE, doc::ROLE_MEMBER)?;
+            tx.put(&entry, doc::ROLE, Role::Member.as_str())?;
             tx.put(
                 &entry,
                 doc::JOINED_AT,
                 ScalarValue::Timestamp(millis(at_ms)),
             )?;
+            if let Some(invite) = &invite {
+                tx.put(invite, doc::USED, true)?;
+            }
             Ok(())
         })
         .map(|(a, ())| a)
+    }
+
+    /// Invites `did` (admins only), valid until `expires_at_ms`, for one join.
+    pub fn invite(
+        &mut self,
+        key: &SigningKey,
+        did: &Did,
+        expires_at_ms: u64,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        let by = Did::from_key(&key.verifying_key());
+        let invites = self.root(doc::INVITES)?;
+        self.local_write(key, at_ms, |tx| {
+            let inv = tx.put_object(&invites, did.to_string(), ObjType::Map)?;
+            tx.put(&inv, doc::BY, by.to_string())?;
+            tx.put(
+                &inv,
+                doc::EXPIRES_AT,
+                ScalarValue::Timestamp(millis(expires_at_ms)),
+            )?;
+            tx.put(&inv, doc::USED, false)?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Sets the role of member `did` (admins only; `Role::Banned` bans).
+    pub fn set_role(
+        &mut self,
+        key: &SigningKey,
+        did: &Did,
+        role: Role,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        let entry = doc::child_obj(&self.doc, &self.root(doc::MEMBERS)?, &did.to_string(), None)
+            .ok_or_else(|| SpaceError::Invalid(format!("{did} is not a member")))?;
+        self.local_write(key, at_ms, |tx| {
+            tx.put(&entry, doc::ROLE, role.as_str())?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Removes member `did` (admins only; a kicked member of a public space may join again).
+    pub fn kick(&mut self, key: &SigningKey, did: &Did, at_ms: u64) -> Result<Applied, SpaceError> {
+        let members = self.root(doc::MEMBERS)?;
+        if !self.is_member(did) {
+            return Err(SpaceError::Invalid(format!("{did} is not a member")));
+        }
+        self.local_write(key, at_ms, |tx| {
+            tx.delete(&members, did.to_string())?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Deletes a message (its author, or a moderator and above).
+    pub fn delete_message(
+        &mut self,
+        key: &SigningKey,
+        message_id: &str,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        let timeline = self.root(doc::TIMELINE)?;
+        let index = (0..self.doc.length(&timeline))
+            .find(|&i| {
+                matches!(self.doc.get(&timeline, i), Ok(Some((_, id))) if id.to_string() == message_id)
+            })
+            .ok_or_else(|| SpaceError::Invalid(format!("no message {message_id} in this space")))?;
+        self.local_write(key, at_ms, |tx| {
+            tx.delete(&timeline, index)?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// The role of `did` now, if a member.
+    pub fn role_of(&self, did: &Did) -> Option<Role> {
+        let entry = doc::child_obj(
+            &self.doc,
+            &self.root(doc::MEMBERS).ok()?,
+            &did.to_string(),
+            None,
+        )?;
+        Role::parse(&doc::get_str(&self.doc, &entry, doc::ROLE)?)
     }
 
     /// Posts a message as `key`'s timite. Returns the applied change and the message id.
@@ -486,6 +605,10 @@ impl Space {
                 .parse()
                 .ok()?,
             created_at: doc::get_millis(&self.doc, &meta, doc::CREATED_AT).unwrap_or(0),
+            visibility: doc::get_str(&self.doc, &meta, doc::VISIBILITY)
+                .and_then(|v| Visibility::parse(&v))
+                .unwrap_or(Visibility::Public),
+            expires_at: doc::get_millis(&self.doc, &meta, doc::EXPIRES_AT),
         })
     }
 

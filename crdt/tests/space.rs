@@ -2,58 +2,31 @@
 //! and refusal of every kind of bad change.
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ObjType, ReadDoc, ROOT};
+use automerge::{Automerge, ObjType, ReadDoc, ROOT};
 use ed25519_dalek::SigningKey;
-use tim_crdt::{Ingested, Rejection, Space, SyncState};
-use tim_protocol::{ChangeHash, Envelope, SpaceId};
+use tim_crdt::test_utils::{forge, root, sync_pair};
+use tim_crdt::{Ingested, Rejection, Space};
+use tim_protocol::{Envelope, SpaceId};
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
-/// Runs the sync protocol between two replicas until neither has anything to say.
 fn sync(a: &mut Space, b: &mut Space) -> usize {
-    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
-    for round in 0..100 {
-        let ma = a.generate_sync(&mut sa);
-        let mb = b.generate_sync(&mut sb);
-        if ma.is_none() && mb.is_none() {
-            return round;
-        }
-        if let Some(m) = ma {
-            let r = b.receive_sync(&mut sb, m).unwrap();
-            assert!(r.rejected.is_empty(), "{:?}", r.rejected);
-        }
-        if let Some(m) = mb {
-            let r = a.receive_sync(&mut sa, m).unwrap();
-            assert!(r.rejected.is_empty(), "{:?}", r.rejected);
-        }
-    }
-    panic!("sync did not finish in 100 rounds");
+    sync_pair(a, b)
 }
 
-/// A change made by `actor_key`'s actor on a copy of `space`, signed by `signer`.
 fn hostile(
     space: &Space,
     actor_key: &SigningKey,
     signer: &SigningKey,
     write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge),
 ) -> Envelope {
-    let mut doc = Automerge::load(&space.save()).unwrap();
-    doc.set_actor(ActorId::from(
-        actor_key.verifying_key().as_bytes().as_slice(),
-    ));
-    let snapshot = doc.clone();
-    let mut tx = doc.transaction();
-    write(&mut tx, &snapshot);
-    tx.commit();
-    let change = doc.get_last_local_change().unwrap();
-    let hash = ChangeHash::from(change.hash().0);
-    Envelope::sign(space.id(), change.raw_bytes().to_vec(), &hash, signer)
+    forge(space, actor_key, signer, 0, write)
 }
 
 fn obj(doc: &Automerge, key: &str) -> automerge::ObjId {
-    doc.get(ROOT, key).unwrap().unwrap().1
+    root(doc, key)
 }
 
 #[test]
