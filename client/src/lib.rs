@@ -7,10 +7,10 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    CreateSpace, Imported, JoinSpace, MemberView, NodeStatus, PostMessage, Posted, Problem,
-    SpaceEvent, SpaceSummary, Timeline,
+    CreateSpace, Done, Imported, InviteRequest, JoinSpace, MemberView, NodeStatus, PostMessage,
+    Posted, Problem, SetRole, SpaceEvent, SpaceSummary, Timeline,
 };
-use tim_protocol::SpaceId;
+use tim_protocol::{Did, SpaceId};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +153,7 @@ impl Client {
         self.get(&format!("/v1/spaces/{id}")).await
     }
 
-    /// `POST /v1/spaces`.
+    /// `POST /v1/spaces`: a public space.
     pub async fn create_space(
         &self,
         name: &str,
@@ -162,8 +162,50 @@ impl Client {
         let body = CreateSpace {
             name: name.into(),
             purpose: purpose.into(),
+            visibility: None,
+            ttl_secs: None,
         };
-        self.post("/v1/spaces", &body).await
+        self.create_space_with(&body).await
+    }
+
+    /// `POST /v1/spaces` with every option.
+    pub async fn create_space_with(&self, body: &CreateSpace) -> Result<SpaceSummary, ClientError> {
+        self.post("/v1/spaces", body).await
+    }
+
+    /// `POST /v1/spaces/{id}/invites`.
+    pub async fn invite(&self, id: SpaceId, req: &InviteRequest) -> Result<Done, ClientError> {
+        self.post(&format!("/v1/spaces/{id}/invites"), req).await
+    }
+
+    /// `PUT /v1/spaces/{id}/members/{did}/role` (role `banned` bans).
+    pub async fn set_role(&self, id: SpaceId, did: &Did, role: &str) -> Result<Done, ClientError> {
+        let url = format!("{}/v1/spaces/{id}/members/{did}/role", self.base);
+        let req = self
+            .http
+            .put(&url)
+            .json(&SetRole { role: role.into() })
+            .timeout(CALL_TIMEOUT);
+        Self::json(self.send(req, &url).await?).await
+    }
+
+    /// `DELETE /v1/spaces/{id}/members/{did}`: kick.
+    pub async fn kick(&self, id: SpaceId, did: &Did) -> Result<Done, ClientError> {
+        self.delete(&format!("/v1/spaces/{id}/members/{did}")).await
+    }
+
+    /// `DELETE /v1/spaces/{id}/messages/{message}`.
+    pub async fn delete_message(&self, id: SpaceId, message: &str) -> Result<Done, ClientError> {
+        self.delete(&format!("/v1/spaces/{id}/messages/{message}"))
+            .await
+    }
+
+    async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .send(self.http.delete(&url).timeout(CALL_TIMEOUT), &url)
+            .await?;
+        Self::json(resp).await
     }
 
     /// `POST /v1/spaces/{id}/join`.

@@ -35,7 +35,7 @@ pub enum Rejection {
     #[error("invalid genesis: {0}")]
     BadGenesis(String),
     /// The rules do not allow the change.
-    #[error("unauthorized: {0}")]
+    #[error("{0}")]
     Unauthorized(String),
     /// Automerge refused to apply the change.
     #[error("automerge refused the change: {0}")]

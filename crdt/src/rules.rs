@@ -384,11 +384,7 @@ impl<'a> Judge<'a> {
     fn at_least(&self, min: Role, what: &str) -> Result<(), Rejection> {
         match self.role {
             Some(r) if r >= min => Ok(()),
-            _ => deny(format!(
-                "refused: {}; {what} needs {}",
-                self.who,
-                article(min)
-            )),
+            _ => deny(format!("{}; {what} needs {}", self.who, article(min))),
         }
     }
 
@@ -455,7 +451,7 @@ impl<'a> Judge<'a> {
                 || matches!(&place, Place::MemberEntry(d) if *d == self.author_str && self.created_here(&obj))
                 || matches!(&place, Place::Invite(d) if *d == self.author_str);
             if !allowed {
-                return deny(format!("refused: {}; join the space first", self.who));
+                return deny(format!("{}; join the space first", self.who));
             }
         }
         let made_place = match &op.action {
@@ -548,7 +544,7 @@ impl<'a> Judge<'a> {
             (Some(me), Some(t)) if me > t => Ok(()),
             (_, None) => Ok(()),
             (_, Some(t)) => deny(format!(
-                "refused: {}; it cannot {what} {} who ranks as high",
+                "{}; it cannot {what} {} who ranks as high",
                 self.who,
                 article(t)
             )),
@@ -576,7 +572,7 @@ impl<'a> Judge<'a> {
                     // A self-join sets `member`.
                     if new != Role::Member {
                         return deny(format!(
-                            "refused: {}; joining makes a member, not {}",
+                            "{}; joining makes a member, not {}",
                             self.who,
                             article(new)
                         ));
@@ -589,7 +585,7 @@ impl<'a> Judge<'a> {
                 let me = self.rank().unwrap_or(Role::Banned);
                 if new >= me {
                     return deny(format!(
-                        "refused: {}; it cannot make anyone {}",
+                        "{}; it cannot make anyone {}",
                         self.who,
                         article(new)
                     ));
@@ -604,7 +600,7 @@ impl<'a> Judge<'a> {
             Some(doc::JOINED_AT) => deny("joined_at is set once, when joining".into()),
             _ if own => Ok(()),
             _ => deny(format!(
-                "refused: {}; a timite edits only its own member entry",
+                "{}; a timite edits only its own member entry",
                 self.who
             )),
         }
@@ -641,10 +637,7 @@ impl<'a> Judge<'a> {
 
     fn check_message(&mut self, obj: &OpId) -> Result<(), Rejection> {
         if obj.actor() != &self.actor {
-            return deny(format!(
-                "refused: {}; only a message's author may edit it",
-                self.who
-            ));
+            return deny(format!("{}; only a message's author may edit it", self.who));
         }
         self.at_least(Role::Member, "editing a message")
     }

@@ -86,13 +86,19 @@ fn run(replicas: usize, steps: Vec<Step>) {
                     let m = tx.insert_object(&tl, d.length(&tl), ObjType::Map).unwrap();
                     tx.put(&m, "text", "spam").unwrap();
                 });
-                assert!(spaces[r].ingest(env).is_err(), "a stranger's post was accepted");
+                assert!(
+                    spaces[r].ingest(env).is_err(),
+                    "a stranger's post was accepted"
+                );
             }
             Step::Climb(r) => {
                 let climber = &members[r % members.len()];
                 let me = Did::from_key(&climber.verifying_key()).to_string();
                 let members_obj = root(&doc_of(&spaces[r]), "members");
-                let has_entry = doc_of(&spaces[r]).get(&members_obj, me.as_str()).unwrap().is_some();
+                let has_entry = doc_of(&spaces[r])
+                    .get(&members_obj, me.as_str())
+                    .unwrap()
+                    .is_some();
                 if !has_entry {
                     continue;
                 }
@@ -103,7 +109,9 @@ fn run(replicas: usize, steps: Vec<Step>) {
                 assert!(spaces[r].ingest(env).is_err(), "a member made itself admin");
             }
             Step::Rewrite(r) => {
-                let Some(first) = spaces[r].timeline().into_iter().next() else { continue };
+                let Some(first) = spaces[r].timeline().into_iter().next() else {
+                    continue;
+                };
                 let rewriter = members
                     .iter()
                     .find(|k| Did::from_key(&k.verifying_key()) != first.author)
@@ -112,7 +120,10 @@ fn run(replicas: usize, steps: Vec<Step>) {
                     let (obj, _) = d.import(&first.id).unwrap();
                     tx.put(&obj, "text", "rewritten").unwrap();
                 });
-                assert!(spaces[r].ingest(env).is_err(), "someone rewrote another's message");
+                assert!(
+                    spaces[r].ingest(env).is_err(),
+                    "someone rewrote another's message"
+                );
             }
         }
     }

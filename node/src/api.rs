@@ -6,12 +6,16 @@
 //! | GET | `/v1/health` | | `ok` (no token needed) |
 //! | GET | `/v1/status` | | [`NodeStatus`] |
 //! | GET | `/v1/spaces` | | `[SpaceSummary]` |
-//! | POST | `/v1/spaces` | [`CreateSpace`] | 201 [`SpaceSummary`] |
+//! | POST | `/v1/spaces` | [`CreateSpace`] (name, purpose, visibility, ttl_secs) | 201 [`SpaceSummary`] |
 //! | GET | `/v1/spaces/{id}` | | [`SpaceSummary`] |
 //! | POST | `/v1/spaces/{id}/join` | [`JoinSpace`] | [`SpaceSummary`] once synced and joined |
 //! | GET | `/v1/spaces/{id}/messages` | | [`Timeline`] |
 //! | POST | `/v1/spaces/{id}/messages` | [`PostMessage`] | 201 [`Posted`] once durable |
+//! | DELETE | `/v1/spaces/{id}/messages/{message}` | | [`Done`] (author or moderator) |
 //! | GET | `/v1/spaces/{id}/members` | | `[MemberView]` |
+//! | DELETE | `/v1/spaces/{id}/members/{did}` | | [`Done`]: kick (admin) |
+//! | PUT | `/v1/spaces/{id}/members/{did}/role` | [`SetRole`] | [`Done`]; `banned` bans (admin) |
+//! | POST | `/v1/spaces/{id}/invites` | [`InviteRequest`] | [`Done`] (admin) |
 //! | GET | `/v1/spaces/{id}/events` | | `text/event-stream` of [`SpaceEvent`] |
 //! | GET | `/v1/spaces/{id}/export/document` | | the Automerge document |
 //! | GET | `/v1/spaces/{id}/export/signatures` | | the signature bundle (CBOR) |
@@ -22,6 +26,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use crate::{Act, Role, Visibility};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
@@ -34,13 +39,19 @@ use axum::{Json, Router};
 use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tim_protocol::api::{CreateSpace, JoinSpace, PostMessage, Problem, SpaceEvent};
+use tim_protocol::api::{
+    CreateSpace, Done, InviteRequest, JoinSpace, PostMessage, Problem, SetRole,
+};
 use tim_protocol::wire::ExportBundle;
+use tim_protocol::Did;
 use tim_protocol::SpaceId;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt as _;
 
 use crate::{Handle, NodeError};
+
+/// How long an invite stays valid unless the request says otherwise.
+pub const DEFAULT_INVITE_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Largest request body: an import of a big space.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -194,7 +205,17 @@ pub fn router(node: Handle, token: String) -> Router {
         .route("/v1/spaces/{id}", get(get_space))
         .route("/v1/spaces/{id}/join", post(join_space))
         .route("/v1/spaces/{id}/messages", get(timeline).post(post_message))
+        .route(
+            "/v1/spaces/{id}/messages/{message}",
+            axum::routing::delete(delete_message),
+        )
         .route("/v1/spaces/{id}/members", get(members))
+        .route("/v1/spaces/{id}/members/{did}", axum::routing::delete(kick))
+        .route(
+            "/v1/spaces/{id}/members/{did}/role",
+            axum::routing::put(set_role),
+        )
+        .route("/v1/spaces/{id}/invites", post(invite))
         .route("/v1/spaces/{id}/events", get(events))
         .route("/v1/spaces/{id}/export/document", get(export_document))
         .route("/v1/spaces/{id}/export/signatures", get(export_signatures))
@@ -229,8 +250,92 @@ async fn create_space(
     State(s): State<AppState>,
     ApiJson(body): ApiJson<CreateSpace>,
 ) -> ApiResult<impl IntoResponse> {
-    let space = s.node.create_space(&body.name, &body.purpose).await?;
+    let visibility = match body.visibility.as_deref() {
+        None => Visibility::Public,
+        Some(v) => Visibility::parse(v).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-visibility",
+                "Invalid visibility",
+                format!("`{v}` is not a visibility; use public, invite-only or ephemeral"),
+            )
+        })?,
+    };
+    let ttl = body.ttl_secs.map(Duration::from_secs);
+    match (visibility, ttl) {
+        (Visibility::Ephemeral, None) => {
+            return Err(invalid("an ephemeral space needs ttl_secs"));
+        }
+        (Visibility::Public | Visibility::InviteOnly, Some(_)) => {
+            return Err(invalid("only an ephemeral space has a ttl"));
+        }
+        _ => {}
+    }
+    let space = s
+        .node
+        .create_space_with(&body.name, &body.purpose, visibility, ttl)
+        .await?;
     Ok((StatusCode::CREATED, Json(space)))
+}
+
+fn invalid(detail: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid",
+        "Invalid request",
+        detail,
+    )
+}
+
+fn did_param(raw: &str) -> ApiResult<Did> {
+    raw.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-did",
+            "Invalid DID",
+            format!("{e}"),
+        )
+    })
+}
+
+async fn moderate(s: &AppState, id: &str, act: Act) -> ApiResult<Json<Done>> {
+    let change = s.node.moderate(space_id(id)?, act).await?;
+    Ok(Json(Done { change }))
+}
+
+async fn invite(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<InviteRequest>,
+) -> ApiResult<Json<Done>> {
+    let valid = body
+        .expires_in_secs
+        .map_or(DEFAULT_INVITE_VALIDITY, Duration::from_secs);
+    moderate(&s, &id, Act::Invite(body.did, valid)).await
+}
+
+async fn set_role(
+    State(s): State<AppState>,
+    Path((id, did)): Path<(String, String)>,
+    ApiJson(body): ApiJson<SetRole>,
+) -> ApiResult<Json<Done>> {
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| invalid("role must be one of admin, moderator, member, guest, banned"))?;
+    moderate(&s, &id, Act::SetRole(did_param(&did)?, role)).await
+}
+
+async fn kick(
+    State(s): State<AppState>,
+    Path((id, did)): Path<(String, String)>,
+) -> ApiResult<Json<Done>> {
+    moderate(&s, &id, Act::Kick(did_param(&did)?)).await
+}
+
+async fn delete_message(
+    State(s): State<AppState>,
+    Path((id, message)): Path<(String, String)>,
+) -> ApiResult<Json<Done>> {
+    moderate(&s, &id, Act::DeleteMessage(message)).await
 }
 
 async fn get_space(
@@ -287,7 +392,7 @@ async fn events(
         Err(e) => return Err(e.into()),
     }
     let stream = BroadcastStream::new(s.node.subscribe()).filter_map(move |e| match e {
-        Ok(event) if event_space(&event) == Some(id) => {
+        Ok(event) if event.space() == id => {
             Some(Ok(Event::default().json_data(&event).unwrap_or_default()))
         }
         Ok(_) => None,
@@ -296,13 +401,6 @@ async fn events(
             .data(lagged.to_string()))),
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-fn event_space(e: &SpaceEvent) -> Option<SpaceId> {
-    match e {
-        SpaceEvent::Message { space, .. } | SpaceEvent::Joined { space, .. } => Some(*space),
-        _ => None,
-    }
 }
 
 async fn export_document(

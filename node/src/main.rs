@@ -12,8 +12,8 @@ use tim_client::Client;
 use tim_did::Keystore;
 use tim_node::home::{self, RuntimeInfo};
 use tim_node::{NetConfig, NodeConfig};
-use tim_protocol::api::SpaceEvent;
-use tim_protocol::SpaceId;
+use tim_protocol::api::{CreateSpace, InviteRequest, SpaceEvent};
+use tim_protocol::{Did, SpaceId};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +53,11 @@ enum Command {
     Space {
         #[command(subcommand)]
         command: SpaceCommand,
+    },
+    /// Messages: delete.
+    Message {
+        #[command(subcommand)]
+        command: MessageCommand,
     },
     /// Post a message to a space (returns once it is on disk).
     Post {
@@ -117,6 +122,53 @@ enum SpaceCommand {
         /// Purpose.
         #[arg(long, default_value = "")]
         purpose: String,
+        /// Who may join: public, invite-only or ephemeral.
+        #[arg(long, default_value = "public")]
+        visibility: String,
+        /// Time to live of an ephemeral space (e.g. 30s, 10m, 2h, 7d).
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+    },
+    /// Invite a timite to an invite-only space (admins).
+    Invite {
+        /// Space id.
+        space: SpaceId,
+        /// The invitee's DID.
+        did: Did,
+        /// How long the invite stays valid (e.g. 1h, 7d).
+        #[arg(long, value_parser = parse_duration, default_value = "7d")]
+        valid: Duration,
+    },
+    /// Set a member's role: admin, moderator, member, guest or banned (admins).
+    Role {
+        /// Space id.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+        /// The new role.
+        role: String,
+    },
+    /// Remove a member (admins); in a public space they may join again.
+    Kick {
+        /// Space id.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+    },
+    /// Ban a member (admins): they may not write or join again.
+    Ban {
+        /// Space id.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+    },
+    /// List a space's members and roles.
+    Members {
+        /// Space id.
+        space: SpaceId,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Join a space: find hosts, sync its history, become a member.
     Join {
@@ -144,6 +196,17 @@ enum SpaceCommand {
     Import {
         /// The exported document (its FILE.sigs must be beside it) or the .sigs file itself.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessageCommand {
+    /// Delete a message (your own, or anyone's as a moderator).
+    Delete {
+        /// Space id.
+        space: SpaceId,
+        /// Message id (as `tim read --json` shows it).
+        message: String,
     },
 }
 
@@ -229,6 +292,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => run_node(&home, listen, peer, api, mdns).await?,
         Command::Space { command } => {
             space_command(&cli_client(&home, cli.node, cli.token)?, command).await?
+        }
+        Command::Message {
+            command: MessageCommand::Delete { space, message },
+        } => {
+            let client = cli_client(&home, cli.node, cli.token)?;
+            let done = client.delete_message(space, &message).await?;
+            println!("deleted {message} (change {})", done.change);
         }
         Command::Post { space, text } => {
             let client = cli_client(&home, cli.node, cli.token)?;
@@ -393,9 +463,51 @@ async fn shutdown_signal() {
 
 async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
     match command {
-        SpaceCommand::Create { name, purpose } => {
-            let s = client.create_space(&name, &purpose).await?;
+        SpaceCommand::Create {
+            name,
+            purpose,
+            visibility,
+            ttl,
+        } => {
+            let s = client
+                .create_space_with(&CreateSpace {
+                    name,
+                    purpose,
+                    visibility: Some(visibility),
+                    ttl_secs: ttl.map(|t| t.as_secs()),
+                })
+                .await?;
             println!("{}", s.id);
+        }
+        SpaceCommand::Invite { space, did, valid } => {
+            let req = InviteRequest {
+                did,
+                expires_in_secs: Some(valid.as_secs()),
+            };
+            let done = client.invite(space, &req).await?;
+            println!("invited {did} (change {})", done.change);
+        }
+        SpaceCommand::Role { space, did, role } => {
+            let done = client.set_role(space, &did, &role).await?;
+            println!("{did} is now {role} (change {})", done.change);
+        }
+        SpaceCommand::Kick { space, did } => {
+            let done = client.kick(space, &did).await?;
+            println!("removed {did} (change {})", done.change);
+        }
+        SpaceCommand::Ban { space, did } => {
+            let done = client.set_role(space, &did, "banned").await?;
+            println!("banned {did} (change {})", done.change);
+        }
+        SpaceCommand::Members { space, json } => {
+            let members = client.members(space).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&members)?);
+            } else {
+                for m in members {
+                    println!("{:<10} {}", m.role, m.did);
+                }
+            }
         }
         SpaceCommand::Join { space, via } => {
             eprintln!("joining {space}: looking for hosts and syncing its history…");
@@ -460,6 +572,26 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Parses `90`, `30s`, `10m`, `2h` or `7d`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 10m, 2h, 7d)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}`; use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("a duration must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 fn sigs_path(doc: &Path) -> PathBuf {

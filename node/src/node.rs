@@ -16,13 +16,13 @@ use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
-use tim_crdt::{Applied, Effect, Ingested, Space, SyncReceived, SyncState};
+use tim_crdt::{Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, Visibility};
 use tim_did::{Identity, Keystore};
 use tim_protocol::api::{
     Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline,
 };
 use tim_protocol::wire::{SyncMessage, SyncResponse};
-use tim_protocol::{Did, Envelope, SpaceId};
+use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -42,6 +42,8 @@ pub(crate) const SNAPSHOT_EVERY: usize = 1000;
 pub(crate) const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
 /// How often remembered peers that are not connected are dialled.
 pub(crate) const REDIAL_INTERVAL: Duration = Duration::from_secs(3);
+/// How often ephemeral spaces are checked for expiry.
+pub(crate) const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Most remembered peers dialled per redial tick.
 pub(crate) const MAX_REDIALS_PER_TICK: usize = 16;
 
@@ -58,6 +60,19 @@ pub struct NodeConfig {
 
 type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
 
+/// A moderation act by the hosted timite; the rules decide whether it may.
+#[derive(Debug, Clone)]
+pub enum Act {
+    /// Invite a timite to an invite-only space, valid for a while.
+    Invite(Did, Duration),
+    /// Set a member's role (`Role::Banned` bans).
+    SetRole(Did, Role),
+    /// Remove a member.
+    Kick(Did),
+    /// Delete a message by id.
+    DeleteMessage(String),
+}
+
 #[derive(Debug)]
 enum Command {
     Status(Reply<NodeStatus>),
@@ -66,7 +81,14 @@ enum Command {
     Create {
         name: String,
         purpose: String,
+        visibility: Visibility,
+        ttl: Option<Duration>,
         reply: Reply<SpaceSummary>,
+    },
+    Moderate {
+        space: SpaceId,
+        act: Act,
+        reply: Reply<ChangeHash>,
     },
     Join {
         space: SpaceId,
@@ -88,6 +110,7 @@ enum Command {
     },
     Dial(Multiaddr, Reply<()>),
     PublishRaw(SpaceId, Vec<u8>, Reply<()>),
+    SyncRaw(PeerId, SyncMessage, Reply<()>),
     DisconnectAll(Reply<usize>),
     Shutdown(Reply<()>),
 }
@@ -133,14 +156,40 @@ impl Handle {
         self.call(|r| Command::Space(space, r)).await
     }
 
-    /// Creates a space with the hosted timite as owner; returns once it is durable.
+    /// Creates a public space with the hosted timite as owner; returns once it is durable.
     pub async fn create_space(&self, name: &str, purpose: &str) -> Result<SpaceSummary, NodeError> {
+        self.create_space_with(name, purpose, Visibility::Public, None)
+            .await
+    }
+
+    /// Creates a space with a visibility; an ephemeral one needs a time to live.
+    pub async fn create_space_with(
+        &self,
+        name: &str,
+        purpose: &str,
+        visibility: Visibility,
+        ttl: Option<Duration>,
+    ) -> Result<SpaceSummary, NodeError> {
         self.call(|reply| Command::Create {
             name: name.to_string(),
             purpose: purpose.to_string(),
+            visibility,
+            ttl,
             reply,
         })
         .await
+    }
+
+    /// Performs a moderation act as the hosted timite; returns the change once durable.
+    pub async fn moderate(&self, space: SpaceId, act: Act) -> Result<ChangeHash, NodeError> {
+        self.call(|reply| Command::Moderate { space, act, reply })
+            .await
+    }
+
+    /// Sends a raw sync message to a connected peer (fault injection: a rogue node serving
+    /// changes by sync).
+    pub async fn sync_raw(&self, peer: PeerId, msg: SyncMessage) -> Result<(), NodeError> {
+        self.call(|r| Command::SyncRaw(peer, msg, r)).await
     }
 
     /// Joins a space: finds hosts (the `via` peers, connected peers, Kademlia providers), syncs
@@ -324,6 +373,7 @@ impl Actor {
     async fn run(&mut self, mut rx: mpsc::Receiver<Command>) {
         let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         let mut redial = tokio::time::interval(REDIAL_INTERVAL);
+        let mut expiry = tokio::time::interval(EXPIRY_CHECK_INTERVAL);
         loop {
             tokio::select! {
                 biased;
@@ -339,6 +389,7 @@ impl Actor {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.anti_entropy(),
                 _ = redial.tick() => self.redial(),
+                _ = expiry.tick() => self.expire_spaces(),
             }
         }
         self.stop().await;
@@ -397,6 +448,8 @@ impl Actor {
             members: space.members().len(),
             messages: space.message_count(),
             heads: space.heads(),
+            visibility: meta.visibility.as_str().to_string(),
+            expires_at: meta.expires_at,
         })
     }
 
@@ -455,8 +508,17 @@ impl Actor {
             Command::Create {
                 name,
                 purpose,
+                visibility,
+                ttl,
                 reply,
-            } => match Space::create(self.timite.signing_key(), &name, &purpose, now_ms()) {
+            } => match Space::create_with(
+                self.timite.signing_key(),
+                &name,
+                &purpose,
+                visibility,
+                ttl.map(|t| now_ms() + t.as_millis() as u64),
+                now_ms(),
+            ) {
                 Ok((space, genesis)) => {
                     let id = space.id();
                     if let Err(e) = self.store.add_space(&id) {
@@ -474,6 +536,34 @@ impl Actor {
                 Err(e) => drop(reply.send(Err(e.into()))),
             },
             Command::Join { space, via, reply } => self.join(space, via, reply),
+            Command::Moderate { space, act, reply } => {
+                let key = self.timite.signing_key().clone();
+                let now = now_ms();
+                let result = self.ready_space(space).and_then(|s| {
+                    match act {
+                        Act::Invite(did, valid) => {
+                            s.invite(&key, &did, now + valid.as_millis() as u64, now)
+                        }
+                        Act::SetRole(did, role) => s.set_role(&key, &did, role, now),
+                        Act::Kick(did) => s.kick(&key, &did, now),
+                        Act::DeleteMessage(id) => s.delete_message(&key, &id, now),
+                    }
+                    .map_err(NodeError::from)
+                });
+                match result {
+                    Ok(applied) => {
+                        let hash = applied.hash;
+                        self.absorb(space, vec![applied], None);
+                        self.reply_when_durable(reply, hash);
+                    }
+                    Err(e) => drop(reply.send(Err(e))),
+                }
+            }
+            Command::SyncRaw(peer, msg, reply) => {
+                // Not tracked as a session: the answer is dropped.
+                self.swarm.behaviour_mut().sync.send_request(&peer, msg);
+                let _ = reply.send(Ok(()));
+            }
             Command::Post { space, text, reply } => {
                 let key = self.timite.signing_key().clone();
                 let at = now_ms();
@@ -687,10 +777,62 @@ impl Actor {
                         .find(|m| m.did == *did)
                         .map(|member| SpaceEvent::Joined { space: id, member })
                 }
+                Effect::RoleChanged { did, role } => {
+                    info!(space = %id, member = %did, %role, "role changed");
+                    Some(SpaceEvent::RoleChanged {
+                        space: id,
+                        did: *did,
+                        role: role.to_string(),
+                    })
+                }
+                Effect::Removed { did } => {
+                    info!(space = %id, member = %did, "member removed");
+                    Some(SpaceEvent::Removed {
+                        space: id,
+                        did: *did,
+                    })
+                }
+                Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
                 _ => None,
             };
             if let Some(e) = event {
                 let _ = self.events.send(e);
+            }
+        }
+    }
+
+    /// Deletes every ephemeral space whose time to live has passed: it is no longer served,
+    /// announced or stored.
+    fn expire_spaces(&mut self) {
+        let now = now_ms();
+        let expired: Vec<SpaceId> = self
+            .spaces
+            .iter()
+            .filter(|(_, s)| {
+                s.meta()
+                    .and_then(|m| m.expires_at)
+                    .is_some_and(|t| t <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.spaces.remove(&id);
+            let topic = IdentTopic::new(id.topic());
+            self.topics.remove(&topic.hash());
+            self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .stop_providing(&kad::RecordKey::new(id.as_bytes()));
+            self.sync_states.retain(|(_, s), _| *s != id);
+            self.sessions.retain(|(_, s), _| *s != id);
+            self.since_snapshot.remove(&id);
+            for w in self.joins.remove(&id).unwrap_or_default() {
+                let _ = w.send(Err(NodeError::Invalid(format!("space {id} has expired"))));
+            }
+            match self.store.remove_space(&id) {
+                Ok(n) => info!(space = %id, changes = n, "ephemeral space expired; deleted"),
+                Err(e) => warn!(space = %id, "cannot delete expired space: {e}"),
             }
         }
     }

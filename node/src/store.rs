@@ -122,6 +122,20 @@ impl Store {
             .collect()
     }
 
+    /// Deletes everything stored about a space; returns how many changes were removed.
+    pub fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for key in self.envelopes.scan_prefix(space.as_bytes()).keys() {
+            batch.remove(key?);
+            n += 1;
+        }
+        self.envelopes.apply_batch(batch)?;
+        self.snapshots.remove(space.as_bytes())?;
+        self.spaces.remove(space.as_bytes())?;
+        Ok(n)
+    }
+
     /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;

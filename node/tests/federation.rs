@@ -76,24 +76,10 @@ async fn late_joiner_gets_a_thousand_messages_and_restart_keeps_everything() {
     let before = b.handle.timeline(space.id).await.unwrap();
     let (dir, keys_b) = (b.dir.clone(), b.keys.clone());
     drop(b);
-    let b = restart(dir, keys_b).await;
+    let b = common::restart(dir, keys_b).await;
     let after = b.handle.timeline(space.id).await.unwrap();
     assert_eq!(after, before);
     assert_eq!(b.handle.status().await.unwrap().spaces, 1);
-}
-
-async fn restart(dir: std::path::PathBuf, keys: tim_did::Keystore) -> common::TestNode {
-    // The old actor releases the sled lock once its last handle is gone and it has flushed.
-    for _ in 0..200 {
-        match tim_node::Store::open(&dir) {
-            Ok(store) => {
-                drop(store);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-    }
-    node_in(dir, keys, vec![]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,11 @@ pub struct SpaceSummary {
     pub messages: usize,
     /// The document's current heads, sorted.
     pub heads: Vec<ChangeHash>,
+    /// Who may join: `public`, `invite-only` or `ephemeral`.
+    pub visibility: String,
+    /// When an ephemeral space is deleted everywhere, milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 /// `POST /v1/spaces`.
@@ -54,6 +59,36 @@ pub struct CreateSpace {
     /// Purpose, up to 2000 bytes.
     #[serde(default)]
     pub purpose: String,
+    /// `public` (default), `invite-only` or `ephemeral`.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    /// Time to live of an ephemeral space, in seconds (required for, and only for, ephemeral).
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+}
+
+/// `POST /v1/spaces/{id}/invites`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InviteRequest {
+    /// The timite invited.
+    pub did: Did,
+    /// How long the invite stays valid, in seconds (default 7 days).
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+}
+
+/// `PUT /v1/spaces/{id}/members/{did}/role`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SetRole {
+    /// `admin`, `moderator`, `member`, `guest` or `banned`.
+    pub role: String,
+}
+
+/// The answer to a moderation act (invite, role, kick, ban, delete).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Done {
+    /// The hash of the signed change that made it.
+    pub change: ChangeHash,
 }
 
 /// `POST /v1/spaces/{id}/join`.
@@ -147,6 +182,40 @@ pub enum SpaceEvent {
         /// The new member.
         member: MemberView,
     },
+    /// A member's role changed (a ban is the role `banned`).
+    RoleChanged {
+        /// The space.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+        /// The new role.
+        role: String,
+    },
+    /// A member left or was removed.
+    Removed {
+        /// The space.
+        space: SpaceId,
+        /// The former member.
+        did: Did,
+    },
+    /// A message was deleted.
+    MessageDeleted {
+        /// The space.
+        space: SpaceId,
+    },
+}
+
+impl SpaceEvent {
+    /// The space the event belongs to.
+    pub fn space(&self) -> SpaceId {
+        match self {
+            Self::Message { space, .. }
+            | Self::Joined { space, .. }
+            | Self::RoleChanged { space, .. }
+            | Self::Removed { space, .. }
+            | Self::MessageDeleted { space } => *space,
+        }
+    }
 }
 
 /// An RFC 9457 problem document, the body of every error response.

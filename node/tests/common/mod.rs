@@ -84,3 +84,17 @@ pub(crate) async fn converged(nodes: &[&Handle], space: SpaceId, messages: usize
     })
     .await;
 }
+
+/// Restarts a node on its store once the previous actor has released it.
+pub(crate) async fn restart(dir: PathBuf, keys: Keystore) -> TestNode {
+    for _ in 0..200 {
+        match tim_node::Store::open(&dir) {
+            Ok(store) => {
+                drop(store);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+    node_in(dir, keys, vec![]).await
+}

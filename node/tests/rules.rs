@@ -1,0 +1,197 @@
+//! The rules across real nodes: a rogue node's changes are refused by gossip and by sync, bans
+//! under partition resolve the same everywhere, ephemeral spaces vanish everywhere.
+
+mod common;
+
+use std::time::Duration;
+
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use common::{converged, eventually, node};
+use tim_node::{Act, NodeError, Role, Visibility};
+use tim_protocol::wire::SyncMessage;
+use tim_protocol::{ChangeHash, Envelope, SpaceId};
+
+const JOIN: Duration = Duration::from_secs(20);
+
+/// A post by `key` on top of `doc` (valid signature, but the rules decide).
+fn post_by(doc: &[u8], space: SpaceId, key: &ed25519_dalek::SigningKey, text: &str) -> Envelope {
+    let mut doc = Automerge::load(doc).unwrap();
+    doc.set_actor(automerge::ActorId::from(
+        key.verifying_key().as_bytes().as_slice(),
+    ));
+    let timeline = doc.get(ROOT, "timeline").unwrap().unwrap().1;
+    let mut tx = doc.transaction();
+    let m = tx.insert_object(&timeline, 0, ObjType::Map).unwrap();
+    tx.put(&m, "text", text).unwrap();
+    tx.commit();
+    let change = doc.get_last_local_change().unwrap();
+    Envelope::sign(
+        space,
+        change.raw_bytes().to_vec(),
+        &ChangeHash::from(change.hash().0),
+        key,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rogue_non_member_is_refused_by_gossip_and_by_sync_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, rogue) = (
+        node(&tmp, 1).await,
+        node(&tmp, 2).await,
+        node(&tmp, 3).await,
+    );
+    let space = a
+        .handle
+        .create_space_with("members only", "", Visibility::InviteOnly, None)
+        .await
+        .unwrap();
+    a.handle
+        .moderate(
+            space.id,
+            Act::Invite(b.keys.timite.did(), Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+    b.handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    // The rogue is not invited: its join is refused by the rules.
+    let err = rogue
+        .handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, NodeError::Refused(ref m) if m.contains("invite-only")),
+        "{err}"
+    );
+    a.handle.post(space.id, "legit").await.unwrap();
+    converged(&[&a.handle, &b.handle], space.id, 1).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let heads = a.handle.timeline(space.id).await.unwrap().heads;
+    let stored = a.handle.export(space.id).await.unwrap().1.len();
+
+    // The rogue holds the history (sync served it) and signs posts with its real key.
+    let doc = a.handle.export(space.id).await.unwrap().0;
+    let key = rogue.keys.timite.signing_key().clone();
+    rogue
+        .handle
+        .publish_raw(
+            space.id,
+            post_by(&doc, space.id, &key, "by gossip").encode(),
+        )
+        .await
+        .unwrap();
+    let a_peer = a.handle.status().await.unwrap().peer_id.parse().unwrap();
+    let by_sync = SyncMessage {
+        space: space.id,
+        automerge: None,
+        envelopes: vec![post_by(&doc, space.id, &key, "by sync")],
+    };
+    rogue.handle.sync_raw(a_peer, by_sync).await.unwrap();
+    eventually(10, "the refusals", || async {
+        a.handle.status().await.unwrap().rejected_changes == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for n in [&a.handle, &b.handle] {
+        assert_eq!(n.timeline(space.id).await.unwrap().heads, heads);
+        assert_eq!(n.export(space.id).await.unwrap().1.len(), stored);
+    }
+    // b saw the gossip copy at most directly from the rogue, never forwarded by a: it refused
+    // it too, or never received it; it never accepted it.
+    assert!(b.handle.status().await.unwrap().rejected_changes <= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_during_a_partition_resolves_the_same_on_every_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (admin, member) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let space = admin.handle.create_space("split", "").await.unwrap();
+    member
+        .handle
+        .join(space.id, vec![admin.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    converged(&[&admin.handle, &member.handle], space.id, 0).await;
+
+    member.handle.disconnect_all().await.unwrap();
+    eventually(5, "the partition", || async {
+        admin.handle.status().await.unwrap().connected_peers == 0
+    })
+    .await;
+    let banned = member.keys.timite.did();
+    admin
+        .handle
+        .moderate(space.id, Act::SetRole(banned, Role::Banned))
+        .await
+        .unwrap();
+    member.handle.post(space.id, "unaware 1").await.unwrap();
+    member.handle.post(space.id, "unaware 2").await.unwrap();
+    // The partition heals by itself (redial); both posts were concurrent with the ban: they
+    // stand everywhere, and the ban holds everywhere.
+    converged(&[&admin.handle, &member.handle], space.id, 2).await;
+    for n in [&admin.handle, &member.handle] {
+        let m = n.members(space.id).await.unwrap();
+        assert_eq!(m.iter().find(|m| m.did == banned).unwrap().role, "banned");
+    }
+    let err = member
+        .handle
+        .post(space.id, "after the ban")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("banned"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ephemeral_space_is_deleted_everywhere_after_its_ttl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let space = a
+        .handle
+        .create_space_with(
+            "fleeting",
+            "",
+            Visibility::Ephemeral,
+            Some(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap();
+    assert!(space.expires_at.is_some());
+    b.handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    b.handle.post(space.id, "soon gone").await.unwrap();
+    converged(&[&a.handle, &b.handle], space.id, 1).await;
+    eventually(6, "expiry on both nodes", || async {
+        a.handle.spaces().await.unwrap().is_empty() && b.handle.spaces().await.unwrap().is_empty()
+    })
+    .await;
+    for n in [&a.handle, &b.handle] {
+        assert!(matches!(
+            n.timeline(space.id).await,
+            Err(NodeError::UnknownSpace(_))
+        ));
+        assert!(matches!(
+            n.export(space.id).await,
+            Err(NodeError::UnknownSpace(_))
+        ));
+    }
+    // Nobody serves it any more: a fresh node cannot join it.
+    let c = node(&tmp, 3).await;
+    let err = c
+        .handle
+        .join(space.id, vec![a.addr.clone()], Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NodeError::Timeout(_)), "{err}");
+    // And a restart does not bring it back from disk.
+    let (dir, keys) = (b.dir.clone(), b.keys.clone());
+    drop(b);
+    let b = common::restart(dir, keys).await;
+    assert_eq!(b.handle.status().await.unwrap().spaces, 0);
+}
