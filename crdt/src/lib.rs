@@ -27,5 +27,7 @@ pub mod test_utils;
 pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
 pub use rules::{Role, Visibility};
-pub use space::{verify_envelope, Applied, Effect, Ingested, Space, SpaceMeta, MAX_PENDING};
+pub use space::{
+    verify_envelope, Applied, BatchIngested, Effect, Ingested, Space, SpaceMeta, MAX_PENDING,
+};
 pub use sync::SyncReceived;

@@ -1,6 +1,6 @@
 //! [`Space`]: a space's document, the envelopes of its changes, and the one way in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ObjType, ReadDoc, ScalarValue, ROOT};
@@ -12,6 +12,17 @@ use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
 use crate::{doc, rules, Rejection, SpaceError};
+
+/// The outcome of [`Space::ingest_batch`].
+#[derive(Debug, Default)]
+pub struct BatchIngested {
+    /// Changes applied, in causal order.
+    pub applied: Vec<Applied>,
+    /// Envelopes refused, with their authors.
+    pub rejected: Vec<(Did, Rejection)>,
+    /// Envelopes that were already here.
+    pub duplicates: usize,
+}
 
 /// How many verified changes may wait for missing dependencies, per space. Beyond this, newer
 /// ones are dropped (sync brings them again).
@@ -304,10 +315,12 @@ impl Space {
         Ok(Some(change))
     }
 
-    /// Authorizes an authentic change whose dependencies are all present and applies it.
-    fn authorize_and_apply(&mut self, env: Envelope, change: Change) -> Result<Applied, Rejection> {
+    /// The rules' verdict on an authentic change whose dependencies are all in the document
+    /// (the document may already hold the change and later ones: the verdict is taken at the
+    /// change's dependencies).
+    fn judge(&self, env: &Envelope, change: &Change) -> Result<Vec<Effect>, Rejection> {
         let hash = change.hash();
-        let effects = if change.deps().is_empty() {
+        if change.deps().is_empty() {
             if SpaceId::from_genesis(&tim_hash(&hash)) != self.id {
                 return Err(Rejection::NotGenesis(tim_hash(&hash)));
             }
@@ -316,10 +329,16 @@ impl Space {
                 .apply_changes([change.clone()])
                 .map_err(|e| Rejection::BadGenesis(e.to_string()))?;
             rules::check_genesis(&scratch, &env.author)?;
-            vec![Effect::Joined { did: env.author }]
+            Ok(vec![Effect::Joined { did: env.author }])
         } else {
-            rules::authorize(&self.doc, &change, &env.author)?
-        };
+            rules::authorize(&self.doc, change, &env.author)
+        }
+    }
+
+    /// Authorizes an authentic change whose dependencies are all present and applies it.
+    fn authorize_and_apply(&mut self, env: Envelope, change: Change) -> Result<Applied, Rejection> {
+        let hash = change.hash();
+        let effects = self.judge(&env, &change)?;
         self.doc
             .apply_changes([change])
             .map_err(|e| Rejection::Apply(e.to_string()))?;
@@ -343,22 +362,12 @@ impl Space {
     /// The only way a change from elsewhere enters the space: authenticate, wait for missing
     /// dependencies, authorize against the causal past, apply.
     pub fn ingest(&mut self, env: Envelope) -> Result<Ingested, Rejection> {
-        self.ingest_with_room(env, 0)
-    }
-
-    /// [`Space::ingest`], letting `extra` more changes wait than [`MAX_PENDING`] (a sync batch
-    /// may arrive in any order; it is bounded by the sync message size).
-    pub(crate) fn ingest_with_room(
-        &mut self,
-        env: Envelope,
-        extra: usize,
-    ) -> Result<Ingested, Rejection> {
         let Some(change) = self.authenticate(&env)? else {
             return Ok(Ingested::Duplicate);
         };
         let missing = self.missing_deps(&change);
         if !missing.is_empty() {
-            if self.pending.len() < MAX_PENDING + extra {
+            if self.pending.len() < MAX_PENDING {
                 self.pending.insert(change.hash(), (env, change));
             }
             return Ok(Ingested::Pending { missing });
@@ -370,6 +379,129 @@ impl Space {
             applied,
             late_rejections,
         })
+    }
+
+    /// Ingests many envelopes at once (a sync message, an imported file): the same checks as
+    /// [`Space::ingest`] with the same verdicts, but the authentic changes whose dependencies
+    /// are present go into Automerge in one call (one call per change costs time proportional
+    /// to the document) and are then judged one by one at their own dependencies. If the rules
+    /// refuse any, the document is rebuilt without it (and without the changes that build on
+    /// it) before anything is stored, forwarded or read.
+    pub fn ingest_batch(&mut self, envelopes: Vec<Envelope>) -> BatchIngested {
+        let mut out = BatchIngested::default();
+        let extra = envelopes.len();
+        let mut authentic = Vec::new();
+        let mut seen = HashSet::new();
+        for env in envelopes {
+            match self.authenticate(&env) {
+                Ok(Some(change)) if seen.insert(change.hash()) => authentic.push((env, change)),
+                Ok(_) => out.duplicates += 1,
+                Err(r) => out.rejected.push((env.author, r)),
+            }
+        }
+        let (ready, waiting) = self.causal_order(authentic);
+        for (env, change) in waiting {
+            if self.pending.len() < MAX_PENDING + extra {
+                self.pending.insert(change.hash(), (env, change));
+            }
+        }
+        if ready.is_empty() {
+            return out;
+        }
+        if self
+            .doc
+            .apply_changes(ready.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>())
+            .is_err()
+        {
+            // Automerge refused the batch as a whole: fall back to one change at a time.
+            let _ = self.rebuild();
+            for (env, change) in ready {
+                let author = env.author;
+                match self.authorize_and_apply(env, change) {
+                    Ok(a) => out.applied.push(a),
+                    Err(r) => out.rejected.push((author, r)),
+                }
+            }
+            out.rejected.extend(self.release_pending(&mut out.applied));
+            return out;
+        }
+        let mut refused = HashSet::new();
+        for (env, change) in ready {
+            let hash = change.hash();
+            let verdict = if change.deps().iter().any(|d| refused.contains(d)) {
+                Err(Rejection::Unauthorized(format!(
+                    "change {} builds on a refused change",
+                    tim_hash(&hash)
+                )))
+            } else {
+                self.judge(&env, &change)
+            };
+            match verdict {
+                Ok(effects) => out.applied.push(Applied {
+                    hash: tim_hash(&hash),
+                    envelope: env,
+                    effects,
+                }),
+                Err(r) => {
+                    refused.insert(hash);
+                    out.rejected.push((env.author, r));
+                }
+            }
+        }
+        for a in &out.applied {
+            self.envelopes.insert(am_hash(&a.hash), a.envelope.clone());
+        }
+        if !refused.is_empty() && self.rebuild().is_err() {
+            // Cannot happen: every kept change applied a moment ago.
+            out.applied.clear();
+        }
+        out.rejected.extend(self.release_pending(&mut out.applied));
+        out
+    }
+
+    /// Orders a batch so that every change comes after its dependencies; returns the changes
+    /// that can be applied now (in that order) and those waiting for a dependency that is
+    /// neither in the document nor in the batch.
+    #[allow(clippy::type_complexity)]
+    fn causal_order(
+        &self,
+        batch: Vec<(Envelope, Change)>,
+    ) -> (Vec<(Envelope, Change)>, Vec<(Envelope, Change)>) {
+        let index: HashMap<automerge::ChangeHash, usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| (c.hash(), i))
+            .collect();
+        let mut indegree = vec![0usize; batch.len()];
+        let mut blocked = vec![false; batch.len()];
+        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, (_, c)) in batch.iter().enumerate() {
+            for d in c.deps() {
+                if let Some(&j) = index.get(d) {
+                    indegree[i] += 1;
+                    children.entry(j).or_default().push(i);
+                } else if !self.envelopes.contains_key(d) {
+                    blocked[i] = true;
+                }
+            }
+        }
+        let mut queue: Vec<usize> = (0..batch.len())
+            .filter(|&i| indegree[i] == 0 && !blocked[i])
+            .collect();
+        let mut order = Vec::with_capacity(batch.len());
+        while let Some(i) = queue.pop() {
+            order.push(i);
+            for &c in children.get(&i).map_or(&[][..], Vec::as_slice) {
+                indegree[c] -= 1;
+                if indegree[c] == 0 && !blocked[c] {
+                    queue.push(c);
+                }
+            }
+        }
+        let mut slots: Vec<Option<(Envelope, Change)>> = batch.into_iter().map(Some).collect();
+        let ready = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let waiting = slots.into_iter().flatten().collect();
+        (ready, waiting)
     }
 
     /// Applies waiting changes whose dependencies are now all present, repeatedly.

@@ -14,7 +14,7 @@ use automerge::Change;
 use tim_protocol::wire::{SyncMessage, SYNC_ENVELOPE_BUDGET_BYTES};
 use tim_protocol::Did;
 
-use crate::space::{Applied, Ingested};
+use crate::space::Applied;
 use crate::{Rejection, Space, SpaceError, SyncState};
 
 /// What one received sync message did.
@@ -93,23 +93,12 @@ impl Space {
             }
             None => None,
         };
-        let mut out = SyncReceived::default();
-        let batch = msg.envelopes.len();
-        for env in msg.envelopes {
-            let author = env.author;
-            match self.ingest_with_room(env, batch) {
-                Ok(Ingested::Applied {
-                    applied,
-                    late_rejections,
-                }) => {
-                    out.applied.extend(applied);
-                    out.rejected.extend(late_rejections);
-                }
-                Ok(Ingested::Duplicate) => out.duplicates += 1,
-                Ok(Ingested::Pending { .. }) => {}
-                Err(r) => out.rejected.push((author, r)),
-            }
-        }
+        let batch = self.ingest_batch(msg.envelopes);
+        let out = SyncReceived {
+            applied: batch.applied,
+            rejected: batch.rejected,
+            duplicates: batch.duplicates,
+        };
         if let Some(m) = am {
             self.doc_mut().receive_sync_message(state, m)?;
         }

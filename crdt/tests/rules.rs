@@ -249,3 +249,61 @@ fn a_ban_concurrent_with_posts_on_a_partitioned_replica_is_resolved_the_same_eve
     }
     assert!(m.post(&member, "after the ban", 14).is_err());
 }
+
+/// A batch (as sync delivers) holding a refused change: the refused change and everything
+/// built on it are refused, the rest applied, and the document ends exactly as if the refused
+/// changes had never arrived.
+#[test]
+fn a_batch_with_a_refused_change_keeps_only_what_the_rules_allow() {
+    let (owner, member, other, stranger) = (key(1), key(2), key(3), key(9));
+    let (mut origin, _) = Space::create(&owner, "batch", "", 0).unwrap();
+    origin.join(&member, 1).unwrap();
+    origin.join(&other, 1).unwrap();
+    let mut replica = Space::empty(origin.id());
+    sync_pair(&mut origin, &mut replica);
+
+    let (good1, _) = origin.post(&member, "good one", 2).unwrap();
+    let bad = forge(&origin, &stranger, &stranger, 3, |tx, d| {
+        let tl = root(d, "timeline");
+        tx.insert_object(&tl, d.length(&tl), ObjType::Map).unwrap();
+    });
+    // Another member builds on the stranger's change (as a confused or hostile node might).
+    let child = {
+        let mut doc = automerge::Automerge::load(&origin.save()).unwrap();
+        doc.apply_changes([automerge::Change::from_bytes(bad.change.clone()).unwrap()])
+            .unwrap();
+        doc.set_actor(automerge::ActorId::from(
+            other.verifying_key().as_bytes().as_slice(),
+        ));
+        let tl = root(&doc, "timeline");
+        let mut tx = doc.transaction();
+        let len = tx.length(&tl);
+        tx.insert_object(&tl, len, ObjType::Map).unwrap();
+        tx.commit();
+        let c = doc.get_last_local_change().unwrap();
+        tim_protocol::Envelope::sign(
+            origin.id(),
+            c.raw_bytes().to_vec(),
+            &tim_protocol::ChangeHash::from(c.hash().0),
+            &other,
+        )
+    };
+    let (good2, _) = origin.post(&member, "good two", 4).unwrap();
+
+    let out = replica.ingest_batch(vec![child, good1.envelope, bad, good2.envelope]);
+    assert_eq!(out.applied.len(), 2, "{:?}", out.rejected);
+    assert_eq!(out.rejected.len(), 2);
+    let reasons: Vec<String> = out.rejected.iter().map(|(_, r)| r.to_string()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("builds on a refused change")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("join the space first")),
+        "{reasons:?}"
+    );
+    assert_eq!(replica.heads(), origin.heads());
+    assert_eq!(replica.timeline(), origin.timeline());
+}

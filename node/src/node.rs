@@ -680,22 +680,21 @@ impl Actor {
             Err(e) => return drop(reply.send(Err(e.into()))),
         };
         for (i, env) in envelopes.iter().enumerate() {
-            let refusal =
-                match tim_crdt::verify_envelope(env).and_then(|_| trial.ingest(env.clone())) {
-                    Err(r) => Some((env.author, r)),
-                    Ok(Ingested::Applied {
-                        late_rejections, ..
-                    }) => late_rejections.into_iter().next(),
-                    Ok(_) => None,
-                };
-            if let Some((author, r)) = refusal {
-                warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
+            if let Err(r) = tim_crdt::verify_envelope(env) {
+                warn!(space = %id, author = %env.author, reason = r.code(), "import refused: {r}");
                 return drop(reply.send(Err(NodeError::Refused(format!(
-                    "change {} of the file (by {author}) fails verification: {r}; nothing was \
-                     imported",
-                    i + 1
+                    "change {} of the file (by {}) fails verification: {r}; nothing was imported",
+                    i + 1,
+                    env.author
                 )))));
             }
+        }
+        let tried = trial.ingest_batch(envelopes.clone());
+        if let Some((author, r)) = tried.rejected.into_iter().next() {
+            warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
+            return drop(reply.send(Err(NodeError::Refused(format!(
+                "a change of the file (by {author}) is refused: {r}; nothing was imported"
+            )))));
         }
         if trial.pending_count() > 0 || !trial.is_ready() {
             return drop(reply.send(Err(NodeError::Invalid(format!(
@@ -710,14 +709,8 @@ impl Actor {
             self.host(Space::empty(id));
         }
         let space = self.spaces.get_mut(&id).expect("hosted above");
-        let (mut applied, mut known) = (Vec::new(), 0);
-        for env in envelopes {
-            match space.ingest(env) {
-                Ok(Ingested::Applied { applied: a, .. }) => applied.extend(a),
-                Ok(Ingested::Duplicate) => known += 1,
-                Ok(Ingested::Pending { .. }) | Err(_) => {}
-            }
-        }
+        let batch = space.ingest_batch(envelopes);
+        let (applied, known) = (batch.applied, batch.duplicates);
         let imported = Imported {
             space: id,
             applied: applied.len(),
