@@ -264,7 +264,9 @@ async fn create_space(
     let ttl = body.ttl_secs.map(Duration::from_secs);
     match (visibility, ttl) {
         (Visibility::Ephemeral, None) => {
-            return Err(invalid("an ephemeral space needs ttl_secs"));
+            return Err(invalid(
+                "an ephemeral space needs a time to live (ttl_secs; --ttl on the command line)",
+            ));
         }
         (Visibility::Public | Visibility::InviteOnly, Some(_)) => {
             return Err(invalid("only an ephemeral space has a ttl"));

@@ -809,25 +809,30 @@ impl Actor {
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            self.spaces.remove(&id);
-            let topic = IdentTopic::new(id.topic());
-            self.topics.remove(&topic.hash());
-            self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
-            self.swarm
-                .behaviour_mut()
-                .kad
-                .stop_providing(&kad::RecordKey::new(id.as_bytes()));
-            self.sync_states.retain(|(_, s), _| *s != id);
-            self.sessions.retain(|(_, s), _| *s != id);
-            self.since_snapshot.remove(&id);
             for w in self.joins.remove(&id).unwrap_or_default() {
                 let _ = w.send(Err(NodeError::Invalid(format!("space {id} has expired"))));
             }
-            match self.store.remove_space(&id) {
+            match self.drop_space(id) {
                 Ok(n) => info!(space = %id, changes = n, "ephemeral space expired; deleted"),
                 Err(e) => warn!(space = %id, "cannot delete expired space: {e}"),
             }
         }
+    }
+
+    /// Stops hosting a space and deletes it from the store; returns the changes deleted.
+    fn drop_space(&mut self, id: SpaceId) -> Result<usize, NodeError> {
+        self.spaces.remove(&id);
+        let topic = IdentTopic::new(id.topic());
+        self.topics.remove(&topic.hash());
+        self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .stop_providing(&kad::RecordKey::new(id.as_bytes()));
+        self.sync_states.retain(|(_, s), _| *s != id);
+        self.sessions.retain(|(_, s), _| *s != id);
+        self.since_snapshot.remove(&id);
+        Ok(self.store.remove_space(&id)?)
     }
 
     fn snapshot(&mut self, id: SpaceId) {
@@ -948,7 +953,11 @@ impl Actor {
                     self.absorb(id, vec![applied], None);
                 }
                 Err(e) => {
+                    // Refused (e.g. not invited): do not keep a space we could not join.
                     let e = NodeError::from(e);
+                    if let Err(d) = self.drop_space(id) {
+                        warn!(space = %id, "cannot drop the space after a refused join: {d}");
+                    }
                     for w in waiters {
                         let _ = w.send(Err(e.clone()));
                     }
