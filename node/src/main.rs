@@ -436,6 +436,12 @@ async fn run_node(
     });
     let mut graceful = stop_rx.clone();
     let mut grace = stop_rx;
+    // Small responses (event streams above all) must not wait for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY on an API connection: {e}");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = graceful.wait_for(|stop| *stop).await;
     });
