@@ -5,6 +5,8 @@
 //! 0600 and are never printed. Verifiable Credentials and passports will live here too.
 #![deny(missing_docs)]
 
+pub mod credential;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};

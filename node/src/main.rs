@@ -77,6 +77,11 @@ enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Passports: verifiable credentials and presentations.
+    Passport {
+        #[command(subcommand)]
+        command: PassportCommand,
+    },
     /// Local multi-node testnets on 127.0.0.1.
     Testnet {
         #[command(subcommand)]
@@ -200,6 +205,22 @@ enum SpaceCommand {
 }
 
 #[derive(Subcommand)]
+enum PassportCommand {
+    /// Verify any VC 2.0 credential or presentation (JSON, Data Integrity eddsa-rdfc-2022)
+    /// offline, printing each check; exits non-zero if one fails.
+    Verify {
+        /// The credential or presentation file (`-` for standard input).
+        file: PathBuf,
+        /// For a presentation: the domain it must be bound to.
+        #[arg(long)]
+        domain: Option<String>,
+        /// For a presentation: the challenge it must answer.
+        #[arg(long)]
+        challenge: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum MessageCommand {
     /// Delete a message (your own, or anyone's as a moderator).
     Delete {
@@ -313,6 +334,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let client = cli_client(&home, cli.node, cli.token)?;
             read(&client, space, json, follow).await?;
         }
+        Command::Passport {
+            command:
+                PassportCommand::Verify {
+                    file,
+                    domain,
+                    challenge,
+                },
+        } => {
+            if !verify_file(&file, domain.as_deref(), challenge.as_deref()).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Testnet { command } => {
             let exe = std::env::current_exe().context("cannot find the tim executable")?;
             match command {
@@ -329,6 +362,50 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>) -> Result<bool> {
+    use tim_did::credential::{verify_credential, verify_presentation};
+    let text = if file == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not JSON (JWT credentials are not read yet)",
+            file.display()
+        )
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let is_presentation = doc["type"] == "VerifiablePresentation"
+        || doc["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "VerifiablePresentation"));
+    let report = if is_presentation {
+        verify_presentation(&doc, domain, challenge, now).await
+    } else {
+        verify_credential(&doc, now).await
+    };
+    for c in &report.checks {
+        match &c.outcome {
+            Ok(detail) => println!("ok      {:<28} {detail}", c.name),
+            Err(reason) => println!("FAILED  {:<28} {reason}", c.name),
+        }
+    }
+    let what = if is_presentation {
+        "presentation"
+    } else {
+        "credential"
+    };
+    if report.ok() {
+        println!("the {what} verifies");
+    } else {
+        println!("the {what} does NOT verify");
+    }
+    Ok(report.ok())
 }
 
 fn open_keys(home: &Path) -> Result<Keystore> {

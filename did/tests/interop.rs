@@ -1,0 +1,117 @@
+//! Interop with an independent ecosystem: Digital Bazaar's JavaScript VC stack
+//! (`interop/js`, run with Node.js) verifies what Tim issues, and Tim verifies what it issues.
+//! The npm packages are installed (from the lock file) on first use.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+use tim_did::credential::{issue, present, verify_proof, Claim, CredentialRequest};
+use tim_did::Identity;
+use tim_protocol::SpaceId;
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/js")
+}
+
+fn ensure_installed() {
+    let dir = interop_dir();
+    if dir.join("node_modules/@digitalbazaar/vc").exists() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .status()
+        .expect("npm (Node.js) is needed for the interop test");
+    assert!(status.success(), "npm ci failed in {}", dir.display());
+}
+
+fn js(command: &str, input: &Value) -> Value {
+    let mut child = Command::new("node")
+        .arg(interop_dir().join("tim-interop.mjs"))
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node is needed for the interop test");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[tokio::test]
+async fn tim_and_digital_bazaar_verify_each_others_credentials() {
+    ensure_installed();
+    let (issuer, holder) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+    let req = CredentialRequest {
+        id: "urn:uuid:2c7a8e1f-3b4d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+        space: SpaceId::from([7; 32]),
+        subject: holder.did(),
+        claim: Claim::Membership {
+            role: "moderator".into(),
+            since: "2026-11-01T00:00:00Z".into(),
+        },
+        valid_from: "2026-11-24T10:00:00Z".into(),
+        valid_until: Some("2030-01-01T00:00:00Z".into()),
+        status: None,
+    };
+    let vc = issue(&issuer, &req).await.unwrap();
+
+    // Tim -> Digital Bazaar: a credential.
+    let r = js("verify-credential", &vc);
+    assert_eq!(r["verified"], true, "{r}");
+    let mut tampered = vc.clone();
+    tampered["credentialSubject"]["role"] = json!("owner");
+    assert_eq!(js("verify-credential", &tampered)["verified"], false);
+    let mut expired = req.clone();
+    expired.valid_from = "2025-01-01T00:00:00Z".into();
+    expired.valid_until = Some("2025-06-01T00:00:00Z".into());
+    let expired = issue(&issuer, &expired).await.unwrap();
+    let r = js("verify-credential", &expired);
+    assert_eq!(r["verified"], false, "an expired credential must fail: {r}");
+
+    // Tim -> Digital Bazaar: a presentation bound to a domain and a challenge.
+    let vp = present(
+        &holder,
+        vec![vc.clone()],
+        "urn:tim:space:ab",
+        "challenge-42",
+    )
+    .await
+    .unwrap();
+    let ok = json!({"presentation": vp, "domain": "urn:tim:space:ab", "challenge": "challenge-42"});
+    let r = js("verify-presentation", &ok);
+    assert_eq!(r["verified"], true, "{r}");
+    let replay =
+        json!({"presentation": vp, "domain": "urn:tim:space:cd", "challenge": "challenge-42"});
+    assert_eq!(js("verify-presentation", &replay)["verified"], false);
+    let stale = json!({"presentation": vp, "domain": "urn:tim:space:ab", "challenge": "old"});
+    assert_eq!(js("verify-presentation", &stale)["verified"], false);
+
+    // Digital Bazaar -> Tim.
+    let theirs = js(
+        "issue",
+        &json!({
+            "seed": "0303030303030303030303030303030303030303030303030303030303030303",
+            "subject": holder.did().to_string(),
+            "validFrom": "2026-11-24T10:00:00Z",
+        }),
+    );
+    assert_eq!(
+        theirs["proof"]["cryptosuite"], "eddsa-rdfc-2022",
+        "{theirs}"
+    );
+    verify_proof(&theirs).await.unwrap();
+    let mut tampered = theirs.clone();
+    tampered["credentialSubject"]["id"] = json!(issuer.did().to_string());
+    assert!(verify_proof(&tampered).await.is_err());
+}
