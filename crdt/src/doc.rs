@@ -6,7 +6,11 @@
 //! │                    version: Uint, visibility: Str, expires_at?: Timestamp }
 //! ├── members: Map   { <DID>: Map { role: Str, joined_at: Timestamp } }
 //! ├── timeline: List [ Map { author: Str(DID), text: Str, at: Timestamp } ]
-//! └── invites: Map   { <DID>: Map { by: Str(DID), expires_at: Timestamp, used: Boolean } }
+//! ├── invites: Map   { <DID>: Map { by: Str(DID), expires_at: Timestamp, used: Boolean } }
+//! ├── ratings: Map   { "<rater DID> <ratee DID>": Int(1..=5) }
+//! ├── issued: Map    { <credential id>: Map { subject: Str(DID), kind: Str, issuer: Str(DID),
+//! │                                           status_index: Uint, at: Timestamp } }
+//! └── status_list: Map { <status index, decimal>: Boolean(true) }   (revoked credentials)
 //! ```
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 
@@ -16,6 +20,13 @@ pub(crate) const META: &str = "meta";
 pub(crate) const MEMBERS: &str = "members";
 pub(crate) const TIMELINE: &str = "timeline";
 pub(crate) const INVITES: &str = "invites";
+pub(crate) const RATINGS: &str = "ratings";
+pub(crate) const ISSUED: &str = "issued";
+pub(crate) const STATUS_LIST: &str = "status_list";
+pub(crate) const SUBJECT: &str = "subject";
+pub(crate) const KIND: &str = "kind";
+pub(crate) const ISSUER: &str = "issuer";
+pub(crate) const STATUS_INDEX: &str = "status_index";
 pub(crate) const VISIBILITY: &str = "visibility";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
 pub(crate) const USED: &str = "used";

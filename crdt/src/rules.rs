@@ -134,6 +134,21 @@ pub enum Effect {
     },
     /// The space's meta changed.
     MetaChanged,
+    /// A member rated another (or withdrew a rating).
+    Rated {
+        /// Who was rated.
+        ratee: Did,
+    },
+    /// An admin recorded the issuance of a credential.
+    CredentialIssued {
+        /// The credential id.
+        id: String,
+    },
+    /// An admin revoked the credential with this status index.
+    Revoked {
+        /// The status list index.
+        index: u64,
+    },
 }
 
 /// A read view of the document at a change's dependencies.
@@ -198,6 +213,11 @@ enum Place {
     Message,
     /// The invite for this DID.
     Invite(String),
+    Ratings,
+    Issued,
+    /// The issuance record of this credential id.
+    IssuedEntry,
+    StatusList,
     /// Anything else (nested deeper).
     Other,
 }
@@ -208,6 +228,9 @@ struct Roots {
     members: ObjId,
     timeline: ObjId,
     invites: ObjId,
+    ratings: ObjId,
+    issued: ObjId,
+    status_list: ObjId,
 }
 
 impl Roots {
@@ -217,6 +240,9 @@ impl Roots {
             (&self.members, Place::Members),
             (&self.timeline, Place::Timeline),
             (&self.invites, Place::Invites),
+            (&self.ratings, Place::Ratings),
+            (&self.issued, Place::Issued),
+            (&self.status_list, Place::StatusList),
         ]
         .into_iter()
         .find(|(ex, _)| same_obj(ex, id))
@@ -228,6 +254,7 @@ impl Roots {
         match (parent, key) {
             (Place::Members, Some(k)) => Place::MemberEntry(k.to_string()),
             (Place::Invites, Some(k)) => Place::Invite(k.to_string()),
+            (Place::Issued, Some(_)) => Place::IssuedEntry,
             (Place::Timeline, None) => Place::Message,
             _ => Place::Other,
         }
@@ -306,17 +333,32 @@ impl<'a> Judge<'a> {
             doc,
             heads: (sorted_deps != current).then_some(deps),
         };
+        let root = |k| doc::root_obj(doc, k, None);
         let roots = match (
-            doc::root_obj(doc, doc::META, None),
-            doc::root_obj(doc, doc::MEMBERS, None),
-            doc::root_obj(doc, doc::TIMELINE, None),
-            doc::root_obj(doc, doc::INVITES, None),
+            root(doc::META),
+            root(doc::MEMBERS),
+            root(doc::TIMELINE),
+            root(doc::INVITES),
+            root(doc::RATINGS),
+            root(doc::ISSUED),
+            root(doc::STATUS_LIST),
         ) {
-            (Some(meta), Some(members), Some(timeline), Some(invites)) => Roots {
+            (
+                Some(meta),
+                Some(members),
+                Some(timeline),
+                Some(invites),
+                Some(ratings),
+                Some(issued),
+                Some(status_list),
+            ) => Roots {
                 meta,
                 members,
                 timeline,
                 invites,
+                ratings,
+                issued,
+                status_list,
             },
             _ => return deny("the space has no genesis at this change's dependencies".into()),
         };
@@ -466,6 +508,10 @@ impl<'a> Judge<'a> {
             Place::Message => self.check_message(&obj)?,
             Place::Invites => self.check_invites(key.as_deref(), op)?,
             Place::Invite(did) => self.check_invite(did, &obj, key.as_deref(), op)?,
+            Place::Ratings => self.check_rating(key.as_deref(), op)?,
+            Place::Issued => self.check_issued(key.as_deref(), op)?,
+            Place::IssuedEntry => self.check_issued_entry(&obj)?,
+            Place::StatusList => self.check_status_list(key.as_deref(), op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {
@@ -700,6 +746,92 @@ impl<'a> Judge<'a> {
         self.at_least(Role::Admin, "changing invites")
     }
 
+    /// `ratings["<rater> <ratee>"]`: a member rates another member 1 to 5 (one live rating per
+    /// pair: the key), or withdraws its rating.
+    fn check_rating(
+        &mut self,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        self.at_least(Role::Member, "rating")?;
+        let Some((rater, ratee)) = key.and_then(|k| k.split_once(' ')) else {
+            return deny("a rating key is `<rater DID> <ratee DID>`".into());
+        };
+        if rater != self.author_str {
+            return deny(format!(
+                "{}; a timite may only give its own ratings",
+                self.who
+            ));
+        }
+        if ratee == rater {
+            return deny(format!("{}; nobody rates themself", self.who));
+        }
+        let ratee_did = Self::target_did(ratee)?;
+        if self.at.role(&self.roots.members, ratee).is_none() {
+            return deny(format!("{ratee} is not a member; only members are rated"));
+        }
+        match &op.action {
+            OpType::Put(ScalarValue::Int(1..=5) | ScalarValue::Uint(1..=5)) | OpType::Delete => {}
+            _ => return deny("a rating is an integer from 1 to 5".into()),
+        }
+        self.effects.push(Effect::Rated { ratee: ratee_did });
+        Ok(())
+    }
+
+    /// `issued[<credential id>]`: an admin records a credential it issues in the space's name.
+    /// Recording is what proves, to any node holding the space, that the issuer was an admin
+    /// when it issued: the rules judged this change at its own causal past.
+    fn check_issued(
+        &mut self,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        self.at_least(Role::Admin, "issuing credentials")?;
+        let Some(id) = key else {
+            return deny("issued is a map".into());
+        };
+        match &op.action {
+            OpType::Make(automerge::ObjType::Map) => {
+                if self.at.child(&self.roots.issued, id).is_some() {
+                    return deny(format!("credential {id} is already recorded"));
+                }
+                self.effects
+                    .push(Effect::CredentialIssued { id: id.to_string() });
+                Ok(())
+            }
+            _ => deny("issuance records are never changed; revoke through the status list".into()),
+        }
+    }
+
+    /// The fields of an issuance record are written once, in the change that creates it.
+    fn check_issued_entry(&mut self, obj: &OpId) -> Result<(), Rejection> {
+        if self.created_here(obj) {
+            Ok(())
+        } else {
+            deny("issuance records are never changed; revoke through the status list".into())
+        }
+    }
+
+    /// `status_list[<index>] = true`: an admin revokes the credential with that status index.
+    /// Revocation is final.
+    fn check_status_list(
+        &mut self,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        self.at_least(Role::Admin, "revoking credentials")?;
+        let index = key.and_then(|k| k.parse::<u64>().ok()).ok_or_else(|| {
+            Rejection::Unauthorized("a status list key is a decimal index".into())
+        })?;
+        match &op.action {
+            OpType::Put(ScalarValue::Boolean(true)) => {
+                self.effects.push(Effect::Revoked { index });
+                Ok(())
+            }
+            _ => deny("a revocation sets `true` and is never undone".into()),
+        }
+    }
+
     /// The time the author's node stamped on this change, in milliseconds. Author-claimed:
     /// an invitee could backdate its join to beat an expiry (see docs/rules.md).
     fn join_time_ms(&self) -> i64 {
@@ -733,8 +865,28 @@ fn article(r: Role) -> String {
 pub fn check_genesis(doc: &Automerge, author: &Did) -> Result<(), Rejection> {
     let bad = |why: &str| Err(Rejection::BadGenesis(why.to_string()));
     let keys: Vec<String> = doc.keys(automerge::ROOT).collect();
-    if keys != [doc::INVITES, doc::MEMBERS, doc::META, doc::TIMELINE] {
-        return bad("the root must hold exactly meta, members, timeline and invites");
+    let expected = [
+        doc::INVITES,
+        doc::ISSUED,
+        doc::MEMBERS,
+        doc::META,
+        doc::RATINGS,
+        doc::STATUS_LIST,
+        doc::TIMELINE,
+    ];
+    if keys != expected {
+        return bad(
+            "the root must hold exactly meta, members, timeline, invites, ratings, issued and \
+             status_list",
+        );
+    }
+    for k in [doc::RATINGS, doc::ISSUED, doc::STATUS_LIST] {
+        match doc::root_obj(doc, k, None) {
+            Some(o)
+                if doc.object_type(&o) == Ok(automerge::ObjType::Map)
+                    && doc.keys(&o).next().is_none() => {}
+            _ => return bad("ratings, issued and status_list must be empty maps"),
+        }
     }
     let (Some(meta), Some(members), Some(timeline), Some(invites)) = (
         doc::root_obj(doc, doc::META, None),

@@ -13,6 +13,34 @@ pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
 use crate::{doc, rules, Rejection, SpaceError};
 
+/// A member's reputation in a space (docs/reputation.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reputation {
+    /// `contributions + 5 × Σ(rating − 3)`, at least 0.
+    pub score: i64,
+    /// Messages by the member in the timeline.
+    pub contributions: u64,
+    /// Live ratings from current members.
+    pub ratings_received: u64,
+    /// Their average (0 when none).
+    pub average_rating: f64,
+}
+
+/// The record of a credential a space issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRecord {
+    /// Whom it is about.
+    pub subject: Did,
+    /// Its kind: `membership`, `reputation` or `ability`.
+    pub kind: String,
+    /// The admin who issued it.
+    pub issuer: Did,
+    /// Its bit in the space's status list.
+    pub status_index: u64,
+    /// When it was recorded, milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
 /// The outcome of [`Space::ingest_batch`].
 #[derive(Debug, Default)]
 pub struct BatchIngested {
@@ -180,6 +208,9 @@ impl Space {
         )?;
         tx.put_object(ROOT, doc::TIMELINE, ObjType::List)?;
         tx.put_object(ROOT, doc::INVITES, ObjType::Map)?;
+        tx.put_object(ROOT, doc::RATINGS, ObjType::Map)?;
+        tx.put_object(ROOT, doc::ISSUED, ObjType::Map)?;
+        tx.put_object(ROOT, doc::STATUS_LIST, ObjType::Map)?;
         tx.commit_with(CommitOptions::default().with_time(millis(at_ms)));
         let change = scratch
             .get_last_local_change()
@@ -689,6 +720,125 @@ impl Space {
             Ok(())
         })
         .map(|(a, ())| a)
+    }
+
+    /// Rates member `ratee` from 1 to 5 as `key`'s timite (replacing its earlier rating).
+    pub fn rate(
+        &mut self,
+        key: &SigningKey,
+        ratee: &Did,
+        score: u8,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        if !(1..=5).contains(&score) {
+            return Err(SpaceError::Invalid("a rating is from 1 to 5".into()));
+        }
+        let rater = Did::from_key(&key.verifying_key());
+        let ratings = self.root(doc::RATINGS)?;
+        self.local_write(key, at_ms, |tx| {
+            tx.put(
+                &ratings,
+                format!("{rater} {ratee}"),
+                ScalarValue::Int(i64::from(score)),
+            )?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// The live ratings `did` received from current members, as (rater, score).
+    pub fn ratings_of(&self, did: &Did) -> Vec<(Did, u8)> {
+        let Ok(ratings) = self.root(doc::RATINGS) else {
+            return vec![];
+        };
+        let suffix = format!(" {did}");
+        self.doc
+            .keys(&ratings)
+            .filter_map(|k| {
+                let rater: Did = k.strip_suffix(&suffix)?.parse().ok()?;
+                if !self.is_member(&rater) {
+                    return None;
+                }
+                let score = doc::get_millis(&self.doc, &ratings, &k)?;
+                Some((rater, u8::try_from(score).ok()?))
+            })
+            .collect()
+    }
+
+    /// `did`'s reputation in this space, computed from the document (docs/reputation.md).
+    pub fn reputation(&self, did: &Did) -> Reputation {
+        let contributions = self.timeline().iter().filter(|m| m.author == *did).count() as u64;
+        let ratings = self.ratings_of(did);
+        let sum: i64 = ratings.iter().map(|(_, r)| i64::from(*r)).sum();
+        let n = ratings.len() as i64;
+        let score = (contributions as i64 + 5 * (sum - 3 * n)).max(0);
+        Reputation {
+            score,
+            contributions,
+            ratings_received: n as u64,
+            average_rating: if n == 0 { 0.0 } else { sum as f64 / n as f64 },
+        }
+    }
+
+    /// Records, as `key`'s timite (an admin), that it issued a credential in this space's
+    /// name. Returns the applied change and the credential's status list index.
+    pub fn record_issued(
+        &mut self,
+        key: &SigningKey,
+        id: &str,
+        subject: &Did,
+        kind: &str,
+        at_ms: u64,
+    ) -> Result<(Applied, u64), SpaceError> {
+        let issuer = Did::from_key(&key.verifying_key());
+        let issued = self.root(doc::ISSUED)?;
+        let index = self.doc.length(&issued) as u64;
+        self.local_write(key, at_ms, |tx| {
+            let rec = tx.put_object(&issued, id, ObjType::Map)?;
+            tx.put(&rec, doc::SUBJECT, subject.to_string())?;
+            tx.put(&rec, doc::KIND, kind)?;
+            tx.put(&rec, doc::ISSUER, issuer.to_string())?;
+            tx.put(&rec, doc::STATUS_INDEX, ScalarValue::Uint(index))?;
+            tx.put(&rec, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
+            Ok(index)
+        })
+    }
+
+    /// The issuance record of a credential id, if this space issued it.
+    pub fn issued(&self, id: &str) -> Option<IssuedRecord> {
+        let rec = doc::child_obj(&self.doc, &self.root(doc::ISSUED).ok()?, id, None)?;
+        Some(IssuedRecord {
+            subject: doc::get_str(&self.doc, &rec, doc::SUBJECT)?.parse().ok()?,
+            kind: doc::get_str(&self.doc, &rec, doc::KIND)?,
+            issuer: doc::get_str(&self.doc, &rec, doc::ISSUER)?.parse().ok()?,
+            status_index: doc::get_millis(&self.doc, &rec, doc::STATUS_INDEX)?,
+            at: doc::get_millis(&self.doc, &rec, doc::AT).unwrap_or(0),
+        })
+    }
+
+    /// Revokes the credential with this status index (admins).
+    pub fn revoke(
+        &mut self,
+        key: &SigningKey,
+        index: u64,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        let list = self.root(doc::STATUS_LIST)?;
+        self.local_write(key, at_ms, |tx| {
+            tx.put(&list, index.to_string(), true)?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Whether the credential with this status index is revoked.
+    pub fn is_revoked(&self, index: u64) -> bool {
+        self.root(doc::STATUS_LIST).is_ok_and(|list| {
+            matches!(
+                self.doc.get(&list, index.to_string().as_str()),
+                Ok(Some((automerge::Value::Scalar(v), _))) if matches!(v.as_ref(), ScalarValue::Boolean(true))
+            )
+        })
     }
 
     /// The role of `did` now, if a member.

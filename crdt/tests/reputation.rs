@@ -1,0 +1,145 @@
+//! Ratings, reputation, the record of issued credentials and the status list: computed from
+//! the document and guarded by the rules like everything else.
+
+use automerge::transaction::Transactable;
+use ed25519_dalek::SigningKey;
+use tim_crdt::test_utils::{forge, root};
+use tim_crdt::{Role, Space};
+use tim_protocol::Did;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn did(k: &SigningKey) -> Did {
+    Did::from_key(&k.verifying_key())
+}
+
+#[test]
+fn reputation_counts_contributions_and_live_ratings_from_members() {
+    let (owner, ann, bob, cat) = (key(1), key(2), key(3), key(4));
+    let (mut s, _) = Space::create(&owner, "r", "", 0).unwrap();
+    for k in [&ann, &bob, &cat] {
+        s.join(k, 1).unwrap();
+    }
+    for i in 0..4 {
+        s.post(&ann, &format!("work {i}"), 10 + i).unwrap();
+    }
+    s.rate(&bob, &did(&ann), 5, 20).unwrap();
+    s.rate(&cat, &did(&ann), 4, 21).unwrap();
+    let r = s.reputation(&did(&ann));
+    // 4 contributions + 5 × ((5 − 3) + (4 − 3)) = 19
+    assert_eq!((r.score, r.contributions, r.ratings_received), (19, 4, 2));
+    assert!((r.average_rating - 4.5).abs() < 1e-9);
+    // One live rating per pair: bob changes his mind.
+    s.rate(&bob, &did(&ann), 3, 22).unwrap();
+    assert_eq!(s.reputation(&did(&ann)).score, 4 + 5 * (0 + 1));
+    s.rate(&bob, &did(&ann), 5, 22).unwrap();
+    assert_eq!(s.reputation(&did(&ann)).ratings_received, 2);
+    // A rater who leaves no longer counts.
+    s.kick(&owner, &did(&bob), 23).unwrap();
+    assert_eq!(s.reputation(&did(&ann)).score, 4 + 5);
+    // Never below zero.
+    s.rate(&cat, &did(&ann), 1, 24).unwrap();
+    assert_eq!(s.reputation(&did(&ann)).score, 0);
+}
+
+#[test]
+fn ratings_are_guarded() {
+    let (owner, ann, stranger) = (key(1), key(2), key(9));
+    let (mut s, _) = Space::create(&owner, "r", "", 0).unwrap();
+    s.join(&ann, 1).unwrap();
+    let err = s.rate(&ann, &did(&ann), 5, 2).unwrap_err().to_string();
+    assert!(err.contains("nobody rates themself"), "{err}");
+    let err = s.rate(&ann, &did(&stranger), 5, 3).unwrap_err().to_string();
+    assert!(err.contains("only members are rated"), "{err}");
+    let err = s.rate(&stranger, &did(&ann), 5, 4).unwrap_err().to_string();
+    assert!(err.contains("not a member"), "{err}");
+    // Out of range, and someone else's rating key.
+    let env = forge(&s, &ann, &ann, 5, |tx, d| {
+        tx.put(
+            root(d, "ratings"),
+            format!("{} {}", did(&ann), did(&owner)),
+            9,
+        )
+        .unwrap();
+    });
+    assert!(s
+        .ingest(env)
+        .unwrap_err()
+        .to_string()
+        .contains("from 1 to 5"));
+    let env = forge(&s, &ann, &ann, 6, |tx, d| {
+        tx.put(
+            root(d, "ratings"),
+            format!("{} {}", did(&owner), did(&ann)),
+            5,
+        )
+        .unwrap();
+    });
+    assert!(s
+        .ingest(env)
+        .unwrap_err()
+        .to_string()
+        .contains("only give its own ratings"));
+}
+
+#[test]
+fn only_admins_record_issuance_and_revoke_and_records_never_change() {
+    let (owner, admin, ann) = (key(1), key(2), key(3));
+    let (mut s, _) = Space::create(&owner, "r", "", 0).unwrap();
+    s.join(&admin, 1).unwrap();
+    s.join(&ann, 1).unwrap();
+    s.set_role(&owner, &did(&admin), Role::Admin, 2).unwrap();
+
+    let (_, index) = s
+        .record_issued(&admin, "urn:uuid:1", &did(&ann), "reputation", 3)
+        .unwrap();
+    assert_eq!(index, 0);
+    let (_, second) = s
+        .record_issued(&admin, "urn:uuid:2", &did(&ann), "membership", 4)
+        .unwrap();
+    assert_eq!(second, 1);
+    let rec = s.issued("urn:uuid:1").unwrap();
+    assert_eq!(
+        (rec.issuer, rec.subject, rec.kind.as_str()),
+        (did(&admin), did(&ann), "reputation")
+    );
+    let err = s
+        .record_issued(&ann, "urn:uuid:3", &did(&ann), "reputation", 5)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("issuing credentials needs an admin"),
+        "{err}"
+    );
+    let err = s
+        .record_issued(&admin, "urn:uuid:1", &did(&ann), "reputation", 5)
+        .unwrap_err();
+    assert!(err.to_string().contains("already recorded"), "{err}");
+    // A record cannot be rewritten, even by the admin who made it.
+    let env = forge(&s, &admin, &admin, 6, |tx, d| {
+        use automerge::ReadDoc;
+        let rec = d.get(root(d, "issued"), "urn:uuid:1").unwrap().unwrap().1;
+        tx.put(&rec, "subject", did(&owner).to_string()).unwrap();
+    });
+    assert!(s
+        .ingest(env)
+        .unwrap_err()
+        .to_string()
+        .contains("never changed"));
+
+    assert!(!s.is_revoked(0));
+    let err = s.revoke(&ann, 0, 7).unwrap_err().to_string();
+    assert!(err.contains("revoking credentials needs an admin"), "{err}");
+    s.revoke(&admin, 0, 8).unwrap();
+    assert!(s.is_revoked(0) && !s.is_revoked(1));
+    let env = forge(&s, &admin, &admin, 9, |tx, d| {
+        tx.put(root(d, "status_list"), "0", false).unwrap();
+    });
+    assert!(s
+        .ingest(env)
+        .unwrap_err()
+        .to_string()
+        .contains("never undone"));
+}
