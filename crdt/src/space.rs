@@ -272,6 +272,21 @@ impl Space {
         self.envelopes.len()
     }
 
+    /// Dependencies of waiting changes that are neither applied nor waiting themselves: what
+    /// sync must ask for. (Automerge cannot see the waiting changes, so it would only ask for
+    /// the peer's heads, and a Bloom filter false positive could then hide these forever.)
+    pub(crate) fn pending_missing(&self) -> Vec<automerge::ChangeHash> {
+        let mut out: Vec<automerge::ChangeHash> = self
+            .pending
+            .values()
+            .flat_map(|(_, c)| c.deps().iter().copied())
+            .filter(|d| !self.envelopes.contains_key(d) && !self.pending.contains_key(d))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Number of changes waiting for dependencies.
     pub fn pending_count(&self) -> usize {
         self.pending.len()

@@ -52,6 +52,13 @@ impl Space {
                 }
             }
         }
+        let missing = self.pending_missing();
+        if !missing.is_empty() {
+            msg.need.extend(missing);
+            // Automerge's encoder requires sorted, unique hashes.
+            msg.need.sort();
+            msg.need.dedup();
+        }
         msg.flags = None;
         msg.version = MessageVersion::V1;
         Some(SyncMessage {

@@ -33,7 +33,8 @@ fn reputation_counts_contributions_and_live_ratings_from_members() {
     assert!((r.average_rating - 4.5).abs() < 1e-9);
     // One live rating per pair: bob changes his mind.
     s.rate(&bob, &did(&ann), 3, 22).unwrap();
-    assert_eq!(s.reputation(&did(&ann)).score, 4 + 5 * (0 + 1));
+    // (3 − 3) + (4 − 3) = 1
+    assert_eq!(s.reputation(&did(&ann)).score, 4 + 5);
     s.rate(&bob, &did(&ann), 5, 22).unwrap();
     assert_eq!(s.reputation(&did(&ann)).ratings_received, 2);
     // A rater who leaves no longer counts.

@@ -6,7 +6,7 @@
 //! on the space's gossipsub topic → flushes the store in a spawned task → replies. A peer
 //! receiving it runs [`Space::ingest`] before telling gossipsub to accept (and forward) it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -325,6 +325,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         since_snapshot: HashMap::new(),
         remembered: HashMap::new(),
         rejected: 0,
+        hosts: HashMap::new(),
     };
     actor.load_spaces()?;
     for addr in cfg.bootstrap {
@@ -360,6 +361,9 @@ struct Actor {
     remembered: HashMap<PeerId, Multiaddr>,
     /// Changes refused since start (any path).
     rejected: u64,
+    /// Spaces each peer is known to host (from its subscriptions and syncs), so that a
+    /// reconnection resumes sync at once, whatever gossipsub re-announces.
+    hosts: HashMap<PeerId, HashSet<SpaceId>>,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -832,6 +836,9 @@ impl Actor {
         self.sync_states.retain(|(_, s), _| *s != id);
         self.sessions.retain(|(_, s), _| *s != id);
         self.since_snapshot.remove(&id);
+        for h in self.hosts.values_mut() {
+            h.remove(&id);
+        }
         Ok(self.store.remove_space(&id)?)
     }
 
@@ -890,26 +897,29 @@ impl Actor {
         }
     }
 
+    /// Every space syncs with one of its connected hosts (known from gossipsub subscriptions
+    /// and earlier syncs), in turn.
     fn anti_entropy(&mut self) {
-        let peers: Vec<(PeerId, Vec<TopicHash>)> = self
-            .swarm
-            .behaviour()
-            .gossipsub
-            .all_peers()
-            .map(|(p, t)| (*p, t.into_iter().cloned().collect()))
-            .collect();
-        let ids: Vec<SpaceId> = self.spaces.keys().copied().collect();
-        for id in ids {
-            let topic = IdentTopic::new(id.topic()).hash();
-            let hosts: Vec<PeerId> = peers
-                .iter()
-                .filter(|(_, t)| t.contains(&topic))
-                .map(|(p, _)| *p)
-                .collect();
-            if hosts.is_empty() {
-                continue;
+        let mut by_space: HashMap<SpaceId, Vec<PeerId>> = HashMap::new();
+        for (peer, topics) in self.swarm.behaviour().gossipsub.all_peers() {
+            for t in topics {
+                if let Some(&id) = self.topics.get(t) {
+                    by_space.entry(id).or_default().push(*peer);
+                }
             }
-            let pick = hosts[(now_ms() as usize / 1000) % hosts.len()];
+        }
+        for (peer, spaces) in &self.hosts {
+            if self.swarm.is_connected(peer) {
+                for id in spaces {
+                    by_space.entry(*id).or_default().push(*peer);
+                }
+            }
+        }
+        let turn = (now_ms() / ANTI_ENTROPY_INTERVAL.as_millis() as u64) as usize;
+        for (id, mut peers) in by_space {
+            peers.sort();
+            peers.dedup();
+            let pick = peers[turn % peers.len()];
             self.start_sync(pick, id);
         }
     }
@@ -997,6 +1007,7 @@ impl Actor {
                 .send_response(channel, SyncResponse::UnknownSpace(id));
             return;
         };
+        self.hosts.entry(peer).or_default().insert(id);
         let state = self.sync_states.entry((peer, id)).or_default();
         let response = match space.receive_sync(state, msg) {
             Ok(received) => {
@@ -1038,6 +1049,9 @@ impl Actor {
             }
             SyncResponse::UnknownSpace(_) => {
                 self.sessions.remove(&(peer, id));
+                if let Some(h) = self.hosts.get_mut(&peer) {
+                    h.remove(&id);
+                }
                 return;
             }
         };
@@ -1149,8 +1163,11 @@ impl Actor {
                     };
                     self.remember(addr);
                 }
-                let joining: Vec<SpaceId> = self.joins.keys().copied().collect();
-                for id in joining {
+                let mut to_sync: Vec<SpaceId> = self.joins.keys().copied().collect();
+                if num_established.get() == 1 {
+                    to_sync.extend(self.hosts.get(&peer_id).into_iter().flatten().copied());
+                }
+                for id in to_sync {
                     self.start_sync(peer_id, id);
                 }
             }
@@ -1177,7 +1194,15 @@ impl Actor {
             }) => self.on_gossip(propagation_source, message_id, message),
             BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(&id) = self.topics.get(&topic) {
+                    self.hosts.entry(peer_id).or_default().insert(id);
                     self.start_sync(peer_id, id);
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Unsubscribed { peer_id, topic }) => {
+                if let Some(id) = self.topics.get(&topic) {
+                    if let Some(h) = self.hosts.get_mut(&peer_id) {
+                        h.remove(id);
+                    }
                 }
             }
             BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => {
