@@ -381,8 +381,52 @@ fn parse_time(v: &Value, field: &str) -> Result<Option<chrono_lite::Instant>, St
     }
 }
 
+/// Formats seconds since the Unix epoch as RFC 3339 in UTC, whole seconds
+/// (`2026-11-24T10:00:00Z`).
+pub fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = chrono_lite::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// A random `urn:uuid:` (version 4) for a new credential.
+pub fn new_credential_id() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// Minimal RFC 3339 parsing to seconds since the Unix epoch, enough for validity checks.
 mod chrono_lite {
+    /// (year, month, day) of a day number since 1970-01-01.
+    pub(super) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+        let z = z + 719_468;
+        let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        (if m <= 2 { y + 1 } else { y }, m, d)
+    }
+
     /// Seconds since the Unix epoch.
     pub(super) type Instant = i64;
 
@@ -560,6 +604,18 @@ pub async fn verify_presentation(
 #[cfg(test)]
 mod tests {
     use super::chrono_lite::parse;
+    use super::{format_time, new_credential_id};
+
+    #[test]
+    fn times_format_and_parse_back() {
+        for t in [0, 951_868_799, 1_795_514_400, 4_102_444_800] {
+            assert_eq!(parse(&format_time(t)), Some(t), "{}", format_time(t));
+        }
+        assert_eq!(format_time(1_795_514_400), "2026-11-24T10:00:00Z");
+        let id = new_credential_id();
+        assert_eq!(id.len(), 45);
+        assert_ne!(id, new_credential_id());
+    }
 
     #[test]
     fn rfc3339_times_parse_to_unix_seconds() {

@@ -13,6 +13,6 @@ mod store;
 
 pub use error::NodeError;
 pub use network::NetConfig;
-pub use node::{peer_id_of, start, Act, Handle, NodeConfig};
+pub use node::{peer_id_of, start, Act, CredentialKind, Handle, NodeConfig};
 pub use store::{Store, StoreError};
 pub use tim_crdt::{Role, Visibility};

@@ -17,6 +17,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
 use tim_crdt::{Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, Visibility};
+use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
 use tim_did::{Identity, Keystore};
 use tim_protocol::api::{
     Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline,
@@ -71,6 +72,34 @@ pub enum Act {
     Kick(Did),
     /// Delete a message by id.
     DeleteMessage(String),
+    /// Rate a member from 1 to 5.
+    Rate(Did, u8),
+}
+
+/// The kind of credential to issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// Membership and role in the space.
+    Membership,
+    /// Reputation in the space, computed from its document.
+    Reputation,
+    /// An ability, attested by the issuer.
+    Ability {
+        /// The ability.
+        ability: String,
+        /// Its level.
+        level: String,
+    },
+}
+
+impl CredentialKind {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Membership => "membership",
+            Self::Reputation => "reputation",
+            Self::Ability { .. } => "ability",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -111,6 +140,17 @@ enum Command {
     Dial(Multiaddr, Reply<()>),
     PublishRaw(SpaceId, Vec<u8>, Reply<()>),
     SyncRaw(PeerId, SyncMessage, Reply<()>),
+    Issue {
+        space: SpaceId,
+        subject: Did,
+        kind: CredentialKind,
+        valid_for: Option<Duration>,
+        reply: Reply<serde_json::Value>,
+    },
+    Revoke(String, Reply<ChangeHash>),
+    Credentials(Reply<Vec<serde_json::Value>>),
+    HoldCredential(serde_json::Value, Reply<String>),
+    SpaceChecks(serde_json::Value, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
     Shutdown(Reply<()>),
 }
@@ -184,6 +224,59 @@ impl Handle {
     pub async fn moderate(&self, space: SpaceId, act: Act) -> Result<ChangeHash, NodeError> {
         self.call(|reply| Command::Moderate { space, act, reply })
             .await
+    }
+
+    /// Issues a credential in a space's name as the hosted timite (an admin): the issuance is
+    /// recorded in the space (so every node can tell the issuer was an admin), then signed.
+    pub async fn issue_credential(
+        &self,
+        space: SpaceId,
+        subject: Did,
+        kind: CredentialKind,
+        valid_for: Option<Duration>,
+    ) -> Result<serde_json::Value, NodeError> {
+        self.call(|reply| Command::Issue {
+            space,
+            subject,
+            kind,
+            valid_for,
+            reply,
+        })
+        .await
+    }
+
+    /// Every credential this node issued or holds.
+    pub async fn credentials(&self) -> Result<Vec<serde_json::Value>, NodeError> {
+        self.call(Command::Credentials).await
+    }
+
+    /// One credential by id.
+    pub async fn credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
+        self.credentials()
+            .await?
+            .into_iter()
+            .find(|c| c["id"] == id)
+            .ok_or_else(|| NodeError::Invalid(format!("no credential {id} on this node")))
+    }
+
+    /// Keeps a credential (already verified by the caller); returns its id.
+    pub async fn hold_credential(&self, vc: serde_json::Value) -> Result<String, NodeError> {
+        self.call(|r| Command::HoldCredential(vc, r)).await
+    }
+
+    /// Revokes a credential this node issued, in its space's status list (admins).
+    pub async fn revoke_credential(&self, id: &str) -> Result<ChangeHash, NodeError> {
+        self.call(|r| Command::Revoke(id.to_string(), r)).await
+    }
+
+    /// The checks only the issuing space can answer: the issuer was an admin when it issued
+    /// (the issuance is recorded), and the credential is not revoked. Empty when this node does
+    /// not host the issuing space.
+    pub async fn space_checks(
+        &self,
+        credential: serde_json::Value,
+    ) -> Result<Vec<Check>, NodeError> {
+        self.call(|r| Command::SpaceChecks(credential, r)).await
     }
 
     /// Sends a raw sync message to a connected peer (fault injection: a rogue node serving
@@ -364,6 +457,20 @@ struct Actor {
     /// Spaces each peer is known to host (from its subscriptions and syncs), so that a
     /// reconnection resumes sync at once, whatever gossipsub re-announces.
     hosts: HashMap<PeerId, HashSet<SpaceId>>,
+}
+
+/// The issuing space and status list index of a Tim credential.
+fn credential_location(vc: &serde_json::Value) -> Option<(SpaceId, u64)> {
+    let space = vc["credentialSubject"]["space"]
+        .as_str()?
+        .strip_prefix("urn:tim:space:")?
+        .parse()
+        .ok()?;
+    let index = vc["credentialStatus"]["statusListIndex"]
+        .as_str()?
+        .parse()
+        .ok()?;
+    Some((space, index))
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -551,6 +658,7 @@ impl Actor {
                         Act::SetRole(did, role) => s.set_role(&key, &did, role, now),
                         Act::Kick(did) => s.kick(&key, &did, now),
                         Act::DeleteMessage(id) => s.delete_message(&key, &id, now),
+                        Act::Rate(did, score) => s.rate(&key, &did, score, now),
                     }
                     .map_err(NodeError::from)
                 });
@@ -562,6 +670,53 @@ impl Actor {
                     }
                     Err(e) => drop(reply.send(Err(e))),
                 }
+            }
+            Command::Issue {
+                space,
+                subject,
+                kind,
+                valid_for,
+                reply,
+            } => self.issue(space, subject, kind, valid_for, reply),
+            Command::Revoke(id, reply) => {
+                let r = self.revoke(&id);
+                match r {
+                    Ok((space, applied)) => {
+                        let hash = applied.hash;
+                        self.absorb(space, vec![applied], None);
+                        self.reply_when_durable(reply, hash);
+                    }
+                    Err(e) => drop(reply.send(Err(e))),
+                }
+            }
+            Command::Credentials(reply) => {
+                let r = self
+                    .store
+                    .credentials()
+                    .map_err(NodeError::from)
+                    .map(|all| {
+                        all.iter()
+                            .filter_map(|b| serde_json::from_slice(b).ok())
+                            .collect()
+                    });
+                let _ = reply.send(r);
+            }
+            Command::HoldCredential(vc, reply) => {
+                let Some(id) = vc["id"].as_str().map(String::from) else {
+                    return drop(reply.send(Err(NodeError::Invalid(
+                        "a credential to keep needs an id".into(),
+                    ))));
+                };
+                match serde_json::to_vec(&vc) {
+                    Ok(bytes) => match self.store.put_credential(&id, &bytes) {
+                        Ok(()) => self.reply_when_durable(reply, id),
+                        Err(e) => drop(reply.send(Err(e.into()))),
+                    },
+                    Err(e) => drop(reply.send(Err(NodeError::Invalid(e.to_string())))),
+                }
+            }
+            Command::SpaceChecks(vc, reply) => {
+                let _ = reply.send(Ok(self.space_checks(&vc)));
             }
             Command::SyncRaw(peer, msg, reply) => {
                 // Not tracked as a session: the answer is dropped.
@@ -796,6 +951,153 @@ impl Actor {
                 let _ = self.events.send(e);
             }
         }
+    }
+
+    fn issue(
+        &mut self,
+        id: SpaceId,
+        subject: Did,
+        kind: CredentialKind,
+        valid_for: Option<Duration>,
+        reply: Reply<serde_json::Value>,
+    ) {
+        let key = self.timite.signing_key().clone();
+        let me = self.timite.did();
+        let now = now_ms();
+        let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
+        let prepared = self.ready_space(id).and_then(|s| {
+            let member = s
+                .members()
+                .into_iter()
+                .find(|m| m.did == subject)
+                .ok_or_else(|| NodeError::Invalid(format!("{subject} is not a member of {id}")))?;
+            let claim = match &kind {
+                CredentialKind::Membership => Claim::Membership {
+                    role: member.role,
+                    since: secs(member.joined_at),
+                },
+                CredentialKind::Reputation => {
+                    let r = s.reputation(&subject);
+                    Claim::Reputation {
+                        score: r.score,
+                        contributions: r.contributions,
+                        ratings_received: r.ratings_received,
+                        average_rating: r.average_rating,
+                        period_start: secs(s.meta().map_or(0, |m| m.created_at)),
+                        period_end: secs(now),
+                    }
+                }
+                CredentialKind::Ability { ability, level } => Claim::Ability {
+                    ability: ability.clone(),
+                    level: level.clone(),
+                    attested_by: me,
+                },
+            };
+            let cid = credential::new_credential_id();
+            let (applied, index) = s.record_issued(&key, &cid, &subject, kind.name(), now)?;
+            let req = CredentialRequest {
+                id: cid,
+                space: id,
+                subject,
+                claim,
+                valid_from: secs(now),
+                valid_until: valid_for.map(|d| secs(now + d.as_millis() as u64)),
+                status: Some(StatusEntry { index }),
+            };
+            Ok((applied, req))
+        });
+        let (applied, req) = match prepared {
+            Ok(p) => p,
+            Err(e) => return drop(reply.send(Err(e))),
+        };
+        info!(space = %id, credential = %req.id, subject = %subject, kind = kind.name(), "credential issued");
+        self.absorb(id, vec![applied], None);
+        let (identity, store) = (self.timite.clone(), self.store.clone());
+        tokio::spawn(async move {
+            let result = async {
+                let vc = credential::issue(&identity, &req)
+                    .await
+                    .map_err(|e| NodeError::Invalid(e.to_string()))?;
+                let bytes =
+                    serde_json::to_vec(&vc).map_err(|e| NodeError::Invalid(e.to_string()))?;
+                store.put_credential(&req.id, &bytes)?;
+                store.flush().await?;
+                Ok(vc)
+            }
+            .await;
+            let _ = reply.send(result);
+        });
+    }
+
+    /// The issuing space and status index of a stored credential.
+    fn revoke(&mut self, id: &str) -> Result<(SpaceId, Applied), NodeError> {
+        let bytes = self
+            .store
+            .credential(id)?
+            .ok_or_else(|| NodeError::Invalid(format!("no credential {id} on this node")))?;
+        let vc: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| NodeError::Storage(e.to_string()))?;
+        let (space, index) = credential_location(&vc).ok_or_else(|| {
+            NodeError::Invalid(format!("credential {id} has no Tim status entry"))
+        })?;
+        let key = self.timite.signing_key().clone();
+        let applied = self.ready_space(space)?.revoke(&key, index, now_ms())?;
+        info!(space = %space, credential = id, index, "credential revoked");
+        Ok((space, applied))
+    }
+
+    fn space_checks(&self, vc: &serde_json::Value) -> Vec<Check> {
+        let check = |name: &str, outcome: Result<String, String>| Check {
+            name: name.to_string(),
+            outcome,
+        };
+        let Some(space) = vc["credentialSubject"]["space"]
+            .as_str()
+            .and_then(|s| s.strip_prefix("urn:tim:space:"))
+            .and_then(|s| s.parse::<SpaceId>().ok())
+        else {
+            return vec![];
+        };
+        let Some(s) = self.spaces.get(&space).filter(|s| s.is_ready()) else {
+            return vec![];
+        };
+        let id = vc["id"].as_str().unwrap_or_default();
+        let mut out = vec![match s.issued(id) {
+            Some(rec)
+                if vc["issuer"].as_str() == Some(rec.issuer.to_string().as_str())
+                    && vc["credentialSubject"]["id"].as_str()
+                        == Some(rec.subject.to_string().as_str()) =>
+            {
+                check(
+                    "issued by an admin of the space",
+                    Ok(format!("recorded in space {space} by {}", rec.issuer)),
+                )
+            }
+            Some(_) => check(
+                "issued by an admin of the space",
+                Err("the space's record names another issuer or subject".into()),
+            ),
+            None => check(
+                "issued by an admin of the space",
+                Err(format!(
+                    "space {space} has no record of {id}: its issuer was not an admin there"
+                )),
+            ),
+        }];
+        if let Some((_, index)) = credential_location(vc) {
+            out.push(if s.is_revoked(index) {
+                check(
+                    "revocation",
+                    Err(format!("revoked (status list index {index})")),
+                )
+            } else {
+                check(
+                    "revocation",
+                    Ok(format!("not revoked (status list index {index})")),
+                )
+            });
+        }
+        out
     }
 
     /// Deletes every ephemeral space whose time to live has passed: it is no longer served,

@@ -4,7 +4,8 @@
 //! * `envelopes`: `space id (32) || change hash (32)` → encoded [`Envelope`];
 //! * `spaces`: `space id` → `1` for every hosted space;
 //! * `snapshots`: `space id` → `Automerge::save()` output, to load big spaces fast;
-//! * `peers`: PeerId bytes → a multiaddr the peer listened on (the peer book).
+//! * `peers`: PeerId bytes → a multiaddr the peer listened on (the peer book);
+//! * `credentials`: credential id → its JSON (credentials this node issued or holds).
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`. The narrow method set is
@@ -34,6 +35,7 @@ pub struct Store {
     spaces: sled::Tree,
     snapshots: sled::Tree,
     peers: sled::Tree,
+    credentials: sled::Tree,
 }
 
 fn envelope_key(space: &SpaceId, hash: &ChangeHash) -> [u8; 64] {
@@ -55,6 +57,7 @@ impl Store {
             spaces: db.open_tree("spaces")?,
             snapshots: db.open_tree("snapshots")?,
             peers: db.open_tree("peers")?,
+            credentials: db.open_tree("credentials")?,
             db,
         })
     }
@@ -119,6 +122,26 @@ impl Store {
             .iter()
             .values()
             .map(|v| Ok(String::from_utf8_lossy(&v?).into_owned()))
+            .collect()
+    }
+
+    /// Stores a credential (JSON) under its id.
+    pub fn put_credential(&self, id: &str, json: &[u8]) -> Result<(), StoreError> {
+        self.credentials.insert(id.as_bytes(), json)?;
+        Ok(())
+    }
+
+    /// One stored credential.
+    pub fn credential(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.credentials.get(id.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Every stored credential.
+    pub fn credentials(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.credentials
+            .iter()
+            .values()
+            .map(|v| Ok(v?.to_vec()))
             .collect()
     }
 
