@@ -7,8 +7,9 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    CreateSpace, Done, Imported, InviteRequest, JoinSpace, MemberView, NodeStatus, PostMessage,
-    Posted, Problem, SetRole, SpaceEvent, SpaceSummary, Timeline,
+    CreateSpace, Done, Imported, InviteRequest, IssueRequest, JoinSpace, MemberView, NodeStatus,
+    PostMessage, Posted, Problem, RateRequest, SetRole, SpaceEvent, SpaceSummary, Timeline,
+    VerifyReport,
 };
 use tim_protocol::{Did, SpaceId};
 
@@ -198,6 +199,57 @@ impl Client {
     pub async fn delete_message(&self, id: SpaceId, message: &str) -> Result<Done, ClientError> {
         self.delete(&format!("/v1/spaces/{id}/messages/{message}"))
             .await
+    }
+
+    /// `POST /v1/spaces/{id}/ratings`.
+    pub async fn rate(&self, id: SpaceId, did: Did, score: u8) -> Result<Done, ClientError> {
+        self.post(
+            &format!("/v1/spaces/{id}/ratings"),
+            &RateRequest { did, score },
+        )
+        .await
+    }
+
+    /// `POST /v1/spaces/{id}/credentials`: issue a credential in the space's name.
+    pub async fn issue_credential(
+        &self,
+        id: SpaceId,
+        req: &IssueRequest,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post(&format!("/v1/spaces/{id}/credentials"), req)
+            .await
+    }
+
+    /// `GET /v1/passport`.
+    pub async fn credentials(&self) -> Result<Vec<serde_json::Value>, ClientError> {
+        self.get("/v1/passport").await
+    }
+
+    /// `GET /v1/passport/{cid}`.
+    pub async fn credential(&self, cid: &str) -> Result<serde_json::Value, ClientError> {
+        self.get(&format!("/v1/passport/{cid}")).await
+    }
+
+    /// `POST /v1/passport`: keep a credential after the node verifies it.
+    pub async fn hold_credential(
+        &self,
+        vc: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post("/v1/passport", vc).await
+    }
+
+    /// `POST /v1/passport/{cid}/revoke`.
+    pub async fn revoke_credential(&self, cid: &str) -> Result<Done, ClientError> {
+        self.post(
+            &format!("/v1/passport/{cid}/revoke"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// `POST /v1/passport/verify`.
+    pub async fn verify(&self, doc: &serde_json::Value) -> Result<VerifyReport, ClientError> {
+        self.post("/v1/passport/verify", doc).await
     }
 
     async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

@@ -16,6 +16,12 @@
 //! | DELETE | `/v1/spaces/{id}/members/{did}` | | [`Done`]: kick (admin) |
 //! | PUT | `/v1/spaces/{id}/members/{did}/role` | [`SetRole`] | [`Done`]; `banned` bans (admin) |
 //! | POST | `/v1/spaces/{id}/invites` | [`InviteRequest`] | [`Done`] (admin) |
+//! | POST | `/v1/spaces/{id}/ratings` | [`RateRequest`] | [`Done`] (members) |
+//! | POST | `/v1/spaces/{id}/credentials` | [`IssueRequest`] | 201 the credential (admin) |
+//! | GET, POST | `/v1/passport` | (POST: a credential) | credentials held; POST keeps one after verifying it |
+//! | GET | `/v1/passport/{cid}` | | one credential |
+//! | POST | `/v1/passport/{cid}/revoke` | | [`Done`] (admin of the issuing space) |
+//! | POST | `/v1/passport/verify` | a credential or presentation | [`VerifyReport`] |
 //! | GET | `/v1/spaces/{id}/events` | | `text/event-stream` of [`SpaceEvent`] |
 //! | GET | `/v1/spaces/{id}/export/document` | | the Automerge document |
 //! | GET | `/v1/spaces/{id}/export/signatures` | | the signature bundle (CBOR) |
@@ -26,7 +32,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use crate::{Act, Role, Visibility};
+use crate::{Act, CredentialKind, Role, Visibility};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
@@ -40,7 +46,8 @@ use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tim_protocol::api::{
-    CreateSpace, Done, InviteRequest, JoinSpace, PostMessage, Problem, SetRole,
+    CheckView, CreateSpace, Done, InviteRequest, IssueRequest, JoinSpace, PostMessage, Problem,
+    RateRequest, SetRole, VerifyReport,
 };
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::Did;
@@ -216,6 +223,12 @@ pub fn router(node: Handle, token: String) -> Router {
             axum::routing::put(set_role),
         )
         .route("/v1/spaces/{id}/invites", post(invite))
+        .route("/v1/spaces/{id}/ratings", post(rate))
+        .route("/v1/spaces/{id}/credentials", post(issue_credential))
+        .route("/v1/passport", get(list_credentials).post(hold_credential))
+        .route("/v1/passport/verify", post(verify_any))
+        .route("/v1/passport/{cid}", get(show_credential))
+        .route("/v1/passport/{cid}/revoke", post(revoke_credential))
         .route("/v1/spaces/{id}/events", get(events))
         .route("/v1/spaces/{id}/export/document", get(export_document))
         .route("/v1/spaces/{id}/export/signatures", get(export_signatures))
@@ -324,6 +337,134 @@ async fn set_role(
     let role = Role::parse(&body.role)
         .ok_or_else(|| invalid("role must be one of admin, moderator, member, guest, banned"))?;
     moderate(&s, &id, Act::SetRole(did_param(&did)?, role)).await
+}
+
+async fn rate(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RateRequest>,
+) -> ApiResult<Json<Done>> {
+    moderate(&s, &id, Act::Rate(body.did, body.score)).await
+}
+
+async fn issue_credential(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<IssueRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let kind = match body.kind.as_str() {
+        "membership" => CredentialKind::Membership,
+        "reputation" => CredentialKind::Reputation,
+        "ability" => match (body.ability, body.level) {
+            (Some(ability), Some(level)) => CredentialKind::Ability { ability, level },
+            _ => return Err(invalid("an ability credential needs `ability` and `level`")),
+        },
+        other => {
+            return Err(invalid(&format!(
+                "`{other}` is not a credential kind; use membership, reputation or ability"
+            )))
+        }
+    };
+    let vc = s
+        .node
+        .issue_credential(
+            space_id(&id)?,
+            body.subject,
+            kind,
+            body.valid_for_secs.map(Duration::from_secs),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(vc)))
+}
+
+async fn list_credentials(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.credentials().await?))
+}
+
+async fn show_credential(
+    State(s): State<AppState>,
+    Path(cid): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.credential(&cid).await?))
+}
+
+/// Verifies any credential or presentation: offline checks, then what the issuing space (if
+/// hosted here) says about its issuer and revocation.
+async fn verify_report(node: &Handle, doc: &serde_json::Value) -> ApiResult<VerifyReport> {
+    use tim_did::credential::{verify_credential, verify_presentation};
+    let now = crate::node::now_ms() as i64 / 1000;
+    let is_vp = doc["type"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t == "VerifiablePresentation"));
+    let mut report = if is_vp {
+        verify_presentation(doc, None, None, now).await
+    } else {
+        verify_credential(doc, now).await
+    };
+    let credentials: Vec<serde_json::Value> = if is_vp {
+        match &doc["verifiableCredential"] {
+            serde_json::Value::Array(a) => a.clone(),
+            serde_json::Value::Null => vec![],
+            one => vec![one.clone()],
+        }
+    } else {
+        vec![doc.clone()]
+    };
+    for vc in credentials {
+        report.checks.extend(node.space_checks(vc).await?);
+    }
+    let verified = report.ok();
+    Ok(VerifyReport {
+        verified,
+        checks: report
+            .checks
+            .into_iter()
+            .map(|c| {
+                let (ok, detail) = match c.outcome {
+                    Ok(d) => (true, d),
+                    Err(e) => (false, e),
+                };
+                CheckView {
+                    name: c.name,
+                    ok,
+                    detail,
+                }
+            })
+            .collect(),
+    })
+}
+
+async fn verify_any(
+    State(s): State<AppState>,
+    ApiJson(doc): ApiJson<serde_json::Value>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(verify_report(&s.node, &doc).await?))
+}
+
+/// Keeps a credential after verifying it; refuses one that fails a check.
+async fn hold_credential(
+    State(s): State<AppState>,
+    ApiJson(doc): ApiJson<serde_json::Value>,
+) -> ApiResult<impl IntoResponse> {
+    let report = verify_report(&s.node, &doc).await?;
+    if let Some(c) = report.checks.iter().find(|c| !c.ok) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "credential-refused",
+            "Credential does not verify",
+            format!("{}: {}", c.name, c.detail),
+        ));
+    }
+    let id = s.node.hold_credential(doc).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+async fn revoke_credential(
+    State(s): State<AppState>,
+    Path(cid): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let change = s.node.revoke_credential(&cid).await?;
+    Ok(Json(Done { change }))
 }
 
 async fn kick(

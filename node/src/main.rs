@@ -12,7 +12,7 @@ use tim_client::Client;
 use tim_did::Keystore;
 use tim_node::home::{self, RuntimeInfo};
 use tim_node::{NetConfig, NodeConfig};
-use tim_protocol::api::{CreateSpace, InviteRequest, SpaceEvent};
+use tim_protocol::api::{CreateSpace, InviteRequest, IssueRequest, SpaceEvent};
 use tim_protocol::{Did, SpaceId};
 
 #[derive(Parser)]
@@ -58,6 +58,16 @@ enum Command {
     Message {
         #[command(subcommand)]
         command: MessageCommand,
+    },
+    /// Rate a member of a space from 1 to 5 (one live rating per pair; rate again to change).
+    Rate {
+        /// Space id.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+        /// 1 to 5.
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=5))]
+        score: u8,
     },
     /// Post a message to a space (returns once it is on disk).
     Post {
@@ -206,6 +216,53 @@ enum SpaceCommand {
 
 #[derive(Subcommand)]
 enum PassportCommand {
+    /// Issue a credential in a space's name (you must be an admin there).
+    Issue {
+        /// Space id.
+        space: SpaceId,
+        /// The subject.
+        did: Did,
+        /// membership, reputation or ability.
+        #[arg(long)]
+        kind: String,
+        /// For --kind ability: the ability.
+        #[arg(long)]
+        ability: Option<String>,
+        /// For --kind ability: its level.
+        #[arg(long)]
+        level: Option<String>,
+        /// How long it stays valid (e.g. 30d); no expiry if absent.
+        #[arg(long, value_parser = parse_duration)]
+        valid: Option<Duration>,
+    },
+    /// List the credentials this node issued or holds.
+    List,
+    /// Show one credential.
+    Show {
+        /// Credential id.
+        id: String,
+    },
+    /// Write a credential to a file (or standard output).
+    Export {
+        /// Credential id.
+        id: String,
+        /// Format: vc (JSON-LD with a Data Integrity proof).
+        #[arg(long, default_value = "vc", value_parser = ["vc"])]
+        format: String,
+        /// Output file. Default: standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Keep a credential from a file; the node verifies it first.
+    Import {
+        /// The credential file.
+        file: PathBuf,
+    },
+    /// Revoke a credential you issued (admins of its space).
+    Revoke {
+        /// Credential id.
+        id: String,
+    },
     /// Verify any VC 2.0 credential or presentation (JSON, Data Integrity eddsa-rdfc-2022)
     /// offline, printing each check; exits non-zero if one fails.
     Verify {
@@ -346,6 +403,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Passport { command } => {
+            passport_command(&cli_client(&home, cli.node, cli.token)?, command).await?
+        }
+        Command::Rate { space, did, score } => {
+            let client = cli_client(&home, cli.node, cli.token)?;
+            let done = client.rate(space, did, score).await?;
+            println!("rated {did} {score}/5 (change {})", done.change);
+        }
         Command::Testnet { command } => {
             let exe = std::env::current_exe().context("cannot find the tim executable")?;
             match command {
@@ -362,6 +427,79 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn passport_command(client: &Client, command: PassportCommand) -> Result<()> {
+    match command {
+        PassportCommand::Issue {
+            space,
+            did,
+            kind,
+            ability,
+            level,
+            valid,
+        } => {
+            let req = IssueRequest {
+                subject: did,
+                kind,
+                ability,
+                level,
+                valid_for_secs: valid.map(|v| v.as_secs()),
+            };
+            let vc = client.issue_credential(space, &req).await?;
+            println!("issued {}", vc["id"].as_str().unwrap_or("?"));
+        }
+        PassportCommand::List => {
+            let all = client.credentials().await?;
+            if all.is_empty() {
+                println!("no credentials yet");
+            }
+            for vc in all {
+                let types: Vec<&str> = vc["type"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(|t| t.as_str()).collect())
+                    .unwrap_or_default();
+                println!(
+                    "{}  {:<26} subject {}  issuer {}",
+                    vc["id"].as_str().unwrap_or("?"),
+                    types.last().copied().unwrap_or("?"),
+                    vc["credentialSubject"]["id"].as_str().unwrap_or("?"),
+                    vc["issuer"].as_str().unwrap_or("?"),
+                );
+            }
+        }
+        PassportCommand::Show { id } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&client.credential(&id).await?)?
+            );
+        }
+        PassportCommand::Export { id, format: _, out } => {
+            let text = serde_json::to_string_pretty(&client.credential(&id).await?)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => println!("{text}"),
+            }
+        }
+        PassportCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let vc: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let held = client.hold_credential(&vc).await?;
+            println!("verified and kept {}", held["id"].as_str().unwrap_or("?"));
+        }
+        PassportCommand::Revoke { id } => {
+            let done = client.revoke_credential(&id).await?;
+            println!("revoked {id} (change {})", done.change);
+        }
+        PassportCommand::Verify { .. } => unreachable!("verified offline in run()"),
+    }
+    Ok(())
 }
 
 async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>) -> Result<bool> {

@@ -84,6 +84,53 @@ pub struct SetRole {
     pub role: String,
 }
 
+/// `POST /v1/spaces/{id}/ratings`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RateRequest {
+    /// The member rated.
+    pub did: Did,
+    /// 1 to 5.
+    pub score: u8,
+}
+
+/// `POST /v1/spaces/{id}/credentials`: issue a credential in the space's name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IssueRequest {
+    /// The subject.
+    pub subject: Did,
+    /// `membership`, `reputation` or `ability`.
+    pub kind: String,
+    /// For `ability`: the ability's name.
+    #[serde(default)]
+    pub ability: Option<String>,
+    /// For `ability`: its level.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// How long it stays valid, in seconds (no expiry if absent).
+    #[serde(default)]
+    pub valid_for_secs: Option<u64>,
+}
+
+/// One check of a verification.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckView {
+    /// What was checked.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found, or why it failed.
+    pub detail: String,
+}
+
+/// `POST /v1/passport/verify` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Whether every check passed.
+    pub verified: bool,
+    /// Every check, in order.
+    pub checks: Vec<CheckView>,
+}
+
 /// The answer to a moderation act (invite, role, kick, ban, delete).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Done {
