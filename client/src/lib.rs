@@ -261,9 +261,28 @@ impl Client {
     }
 
     /// `POST /v1/spaces/{id}/join`.
-    pub async fn join(&self, id: SpaceId, via: Vec<String>) -> Result<SpaceSummary, ClientError> {
-        self.post(&format!("/v1/spaces/{id}/join"), &JoinSpace { via })
-            .await
+    pub async fn join(
+        &self,
+        id: SpaceId,
+        via: Vec<String>,
+        present: Vec<String>,
+    ) -> Result<SpaceSummary, ClientError> {
+        self.post(
+            &format!("/v1/spaces/{id}/join"),
+            &JoinSpace { via, present },
+        )
+        .await
+    }
+
+    /// `PUT /v1/spaces/{id}/requirements`: what joiners must present (admins).
+    pub async fn set_requirements(
+        &self,
+        id: SpaceId,
+        requirements: &serde_json::Value,
+    ) -> Result<Done, ClientError> {
+        let url = format!("{}/v1/spaces/{id}/requirements", self.base);
+        let req = self.http.put(&url).json(requirements).timeout(CALL_TIMEOUT);
+        Self::json(self.send(req, &url).await?).await
     }
 
     /// `POST /v1/spaces/{id}/messages`.

@@ -115,10 +115,14 @@ fn main() {
     });
     let change = automerge::Change::from_bytes(env.change.clone()).unwrap();
     let author = Did::from_key(&poster.verifying_key());
+    let ctx = tim_crdt::rules::Context {
+        space: space.id(),
+        verifier: None,
+    };
     let reps = 2_000;
     let start = Instant::now();
     for _ in 0..reps {
-        std::hint::black_box(authorize(&doc, &change, &author).unwrap());
+        std::hint::black_box(authorize(&doc, &change, &author, &ctx).unwrap());
     }
     per(
         "authorize alone, deps = current heads (10k doc)",
@@ -146,7 +150,7 @@ fn main() {
     let reps = 200;
     let start = Instant::now();
     for _ in 0..reps {
-        std::hint::black_box(authorize(&doc, &change, &author).unwrap());
+        std::hint::black_box(authorize(&doc, &change, &author, &ctx).unwrap());
     }
     per(
         "authorize alone, deps 100 changes back (historic read)",

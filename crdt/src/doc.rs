@@ -3,8 +3,9 @@
 //! ```text
 //! ROOT
 //! ├── meta: Map      { name: Str, purpose: Str, created_by: Str(DID), created_at: Timestamp,
-//! │                    version: Uint, visibility: Str, expires_at?: Timestamp }
-//! ├── members: Map   { <DID>: Map { role: Str, joined_at: Timestamp } }
+//! │                    version: Uint, visibility: Str, expires_at?: Timestamp,
+//! │                    requirements?: Str(JSON) }
+//! ├── members: Map   { <DID>: Map { role: Str, joined_at: Timestamp, presentation?: Str(JSON) } }
 //! ├── timeline: List [ Map { author: Str(DID), text: Str, at: Timestamp } ]
 //! ├── invites: Map   { <DID>: Map { by: Str(DID), expires_at: Timestamp, used: Boolean } }
 //! ├── ratings: Map   { "<rater DID> <ratee DID>": Int(1..=5) }
@@ -27,6 +28,8 @@ pub(crate) const SUBJECT: &str = "subject";
 pub(crate) const KIND: &str = "kind";
 pub(crate) const ISSUER: &str = "issuer";
 pub(crate) const STATUS_INDEX: &str = "status_index";
+pub(crate) const REQUIREMENTS: &str = "requirements";
+pub(crate) const PRESENTATION: &str = "presentation";
 pub(crate) const VISIBILITY: &str = "visibility";
 pub(crate) const EXPIRES_AT: &str = "expires_at";
 pub(crate) const USED: &str = "used";

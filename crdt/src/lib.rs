@@ -16,6 +16,7 @@
 //! The crate is pure: no clocks (times come in as data), no sockets, no files.
 #![deny(missing_docs)]
 
+pub mod admission;
 mod doc;
 mod error;
 pub mod rules;

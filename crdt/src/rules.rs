@@ -14,6 +14,7 @@ use automerge::{ActorId, Automerge, ChangeHash, ObjId, Prop, ReadDoc, ScalarValu
 use tim_protocol::wire::MAX_TEXT_BYTES;
 use tim_protocol::Did;
 
+use crate::admission::{meets, parse_requirements, AdmissionVerifier};
 use crate::doc;
 use crate::Rejection;
 
@@ -289,12 +290,33 @@ pub fn authorize(
     doc: &Automerge,
     change: &automerge::Change,
     author: &Did,
+    context: &Context<'_>,
 ) -> Result<Vec<Effect>, Rejection> {
-    Judge::new(doc, change, author)?.run(change)
+    Judge::new(doc, change, author, context.space)?.run(change, context.verifier)
+}
+
+/// What the rules need to know beyond the document and the change.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The space (the domain a joiner's presentation must be bound to).
+    pub space: tim_protocol::SpaceId,
+    /// Checks presentations; without one, joins into spaces with requirements are refused.
+    pub verifier: Option<&'a dyn AdmissionVerifier>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("space", &self.space)
+            .field("verifier", &self.verifier.is_some())
+            .finish()
+    }
 }
 
 struct Judge<'a> {
     at: At<'a>,
+    space: tim_protocol::SpaceId,
+    author: Did,
     doc: &'a Automerge,
     roots: Roots,
     author_str: String,
@@ -312,6 +334,10 @@ struct Judge<'a> {
     used_invite: bool,
     /// The time the author's node stamped on the change (milliseconds since the Unix epoch).
     join_time: i64,
+    /// The presentation a self-join carries, if any.
+    presentation: Option<String>,
+    /// The change's dependencies, hex: the challenges a presentation may answer.
+    deps: Vec<String>,
 }
 
 fn deny<T>(why: String) -> Result<T, Rejection> {
@@ -323,6 +349,7 @@ impl<'a> Judge<'a> {
         doc: &'a Automerge,
         change: &'a automerge::Change,
         author: &Did,
+        space: tim_protocol::SpaceId,
     ) -> Result<Self, Rejection> {
         let deps = change.deps();
         let mut current = doc.get_heads();
@@ -373,6 +400,8 @@ impl<'a> Judge<'a> {
             None => format!("{} is not a member", author.short()),
         };
         Ok(Self {
+            space,
+            author: *author,
             doc,
             roots,
             actor: ActorId::from(author.public_bytes().as_slice()),
@@ -385,12 +414,18 @@ impl<'a> Judge<'a> {
             self_join: false,
             used_invite: false,
             join_time: change.timestamp(),
+            presentation: None,
+            deps: change.deps().iter().map(|d| d.to_string()).collect(),
             author_str,
             at,
         })
     }
 
-    fn run(mut self, change: &automerge::Change) -> Result<Vec<Effect>, Rejection> {
+    fn run(
+        mut self,
+        change: &automerge::Change,
+        verifier: Option<&dyn AdmissionVerifier>,
+    ) -> Result<Vec<Effect>, Rejection> {
         if self.role == Some(Role::Banned) {
             return deny(format!("{}; banned timites may not write", self.who));
         }
@@ -398,6 +433,9 @@ impl<'a> Judge<'a> {
         for (i, op) in expanded.operations.iter().enumerate() {
             let op_id = OpId::new(self.start_op + i as u64, &self.actor);
             self.check_op(op_id, op)?;
+        }
+        if self.self_join {
+            self.check_admission(verifier)?;
         }
         if self.self_join && self.visibility == Visibility::InviteOnly && !self.used_invite {
             let invite = self.at.child(&self.roots.invites, &self.author_str);
@@ -417,6 +455,45 @@ impl<'a> Judge<'a> {
             });
         }
         Ok(self.effects)
+    }
+
+    /// A self-join into a space with requirements must carry a presentation that meets them.
+    fn check_admission(&self, verifier: Option<&dyn AdmissionVerifier>) -> Result<(), Rejection> {
+        let requirements = match self.at.get_str(&self.roots.meta, doc::REQUIREMENTS) {
+            Some(json) => parse_requirements(&json).map_err(Rejection::Unauthorized)?,
+            None => return Ok(()),
+        };
+        if requirements.is_empty() {
+            return Ok(());
+        }
+        let wanted = requirements
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let Some(presentation) = &self.presentation else {
+            return deny(format!(
+                "{}; this space requires {wanted}: join with a presentation (--present)",
+                self.who
+            ));
+        };
+        let Some(verifier) = verifier else {
+            return deny("this replica cannot check presentations".into());
+        };
+        let domain = format!("urn:tim:space:{}", self.space);
+        let credentials = verifier
+            .verify(
+                presentation,
+                &domain,
+                &self.deps,
+                &self.author,
+                self.join_time,
+            )
+            .map_err(|e| {
+                Rejection::Unauthorized(format!("{}; its presentation fails: {e}", self.who))
+            })?;
+        meets(&requirements, &credentials)
+            .map_err(|e| Rejection::Unauthorized(format!("{}; {e}", self.who)))
     }
 
     fn rank(&self) -> Option<Role> {
@@ -531,6 +608,9 @@ impl<'a> Judge<'a> {
             (Some(doc::VISIBILITY), OpType::Put(ScalarValue::Str(v)))
                 if Visibility::parse(v).is_some() => {}
             (Some(doc::EXPIRES_AT), OpType::Put(ScalarValue::Timestamp(_))) => {}
+            (Some(doc::REQUIREMENTS), OpType::Put(ScalarValue::Str(r))) => {
+                parse_requirements(r).map_err(Rejection::Unauthorized)?;
+            }
             (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
             (None, _) => return deny("meta is a map".into()),
         }
@@ -643,6 +723,14 @@ impl<'a> Judge<'a> {
                 Ok(())
             }
             Some(doc::JOINED_AT) if own && fresh => Ok(()),
+            Some(doc::PRESENTATION) if own && fresh => match &op.action {
+                OpType::Put(ScalarValue::Str(p)) => {
+                    self.presentation = Some(p.to_string());
+                    Ok(())
+                }
+                _ => deny("a presentation is a JSON string".into()),
+            },
+            Some(doc::PRESENTATION) => deny("a presentation is given once, when joining".into()),
             Some(doc::JOINED_AT) => deny("joined_at is set once, when joining".into()),
             _ if own => Ok(()),
             _ => deny(format!(

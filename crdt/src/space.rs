@@ -1,6 +1,7 @@
 //! [`Space`]: a space's document, the envelopes of its changes, and the one way in.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ObjType, ReadDoc, ScalarValue, ROOT};
@@ -9,6 +10,7 @@ use tim_protocol::api::{MemberView, MessageView};
 use tim_protocol::wire::{MAX_NAME_BYTES, MAX_PURPOSE_BYTES, MAX_TEXT_BYTES};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 
+use crate::admission::{AdmissionVerifier, Requirement};
 pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
 use crate::{doc, rules, Rejection, SpaceError};
@@ -120,6 +122,7 @@ fn actor_of(key: &SigningKey) -> ActorId {
 /// A space: its Automerge document plus the signed envelope of every change in it.
 pub struct Space {
     id: SpaceId,
+    verifier: Option<Arc<dyn AdmissionVerifier>>,
     doc: Automerge,
     envelopes: HashMap<automerge::ChangeHash, Envelope>,
     pending: HashMap<automerge::ChangeHash, (Envelope, Change)>,
@@ -140,6 +143,7 @@ impl Space {
     pub fn empty(id: SpaceId) -> Self {
         Self {
             id,
+            verifier: None,
             doc: Automerge::new(),
             envelopes: HashMap::new(),
             pending: HashMap::new(),
@@ -251,10 +255,23 @@ impl Space {
         doc.apply_changes(missing)?;
         Ok(Self {
             id,
+            verifier: None,
             doc,
             envelopes: map,
             pending: HashMap::new(),
         })
+    }
+
+    /// Sets what checks presentations in joins (the node's ssi-backed verifier).
+    pub fn set_verifier(&mut self, verifier: Arc<dyn AdmissionVerifier>) {
+        self.verifier = Some(verifier);
+    }
+
+    fn context(&self) -> rules::Context<'_> {
+        rules::Context {
+            space: self.id,
+            verifier: self.verifier.as_deref(),
+        }
     }
 
     /// The space id.
@@ -377,7 +394,7 @@ impl Space {
             rules::check_genesis(&scratch, &env.author)?;
             Ok(vec![Effect::Joined { did: env.author }])
         } else {
-            rules::authorize(&self.doc, change, &env.author)
+            rules::authorize(&self.doc, change, &env.author, &self.context())
         }
     }
 
@@ -604,7 +621,7 @@ impl Space {
         let envelope = Envelope::sign(self.id, change.raw_bytes().to_vec(), &tim_hash(&hash), key);
         let verdict = self
             .authenticate(&envelope)
-            .and_then(|_| rules::authorize(&self.doc, &change, &envelope.author));
+            .and_then(|_| rules::authorize(&self.doc, &change, &envelope.author, &self.context()));
         match verdict {
             Ok(effects) => {
                 self.envelopes.insert(hash, envelope.clone());
@@ -644,6 +661,52 @@ impl Space {
 
     /// Adds `key`'s timite to the members as `member`, using its invite if it has one.
     pub fn join(&mut self, key: &SigningKey, at_ms: u64) -> Result<Applied, SpaceError> {
+        self.join_presenting(key, None, at_ms)
+    }
+
+    /// The join requirements set in the space's meta.
+    pub fn requirements(&self) -> Vec<Requirement> {
+        self.root(doc::META)
+            .ok()
+            .and_then(|m| doc::get_str(&self.doc, &m, doc::REQUIREMENTS))
+            .and_then(|r| crate::admission::parse_requirements(&r).ok())
+            .unwrap_or_default()
+    }
+
+    /// Sets the join requirements (admins).
+    pub fn set_requirements(
+        &mut self,
+        key: &SigningKey,
+        requirements: &[Requirement],
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        let meta = self.root(doc::META)?;
+        let json =
+            serde_json::to_string(requirements).map_err(|e| SpaceError::Invalid(e.to_string()))?;
+        self.local_write(key, at_ms, |tx| {
+            tx.put(&meta, doc::REQUIREMENTS, json)?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// The challenge a joiner's presentation answers: one of the current heads, which the
+    /// join change will then depend on.
+    pub fn challenge(&self) -> String {
+        self.heads()
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// Joins, carrying a presentation (JSON) for the space's requirements; it must answer
+    /// [`Space::challenge`] taken just before.
+    pub fn join_presenting(
+        &mut self,
+        key: &SigningKey,
+        presentation: Option<&str>,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
         let did = Did::from_key(&key.verifying_key());
         let members = self.root(doc::MEMBERS)?;
         let invite = doc::child_obj(&self.doc, &self.root(doc::INVITES)?, &did.to_string(), None);
@@ -655,6 +718,9 @@ impl Space {
                 doc::JOINED_AT,
                 ScalarValue::Timestamp(millis(at_ms)),
             )?;
+            if let Some(p) = presentation {
+                tx.put(&entry, doc::PRESENTATION, p)?;
+            }
             if let Some(invite) = &invite {
                 tx.put(invite, doc::USED, true)?;
             }

@@ -17,6 +17,7 @@
 //! | PUT | `/v1/spaces/{id}/members/{did}/role` | [`SetRole`] | [`Done`]; `banned` bans (admin) |
 //! | POST | `/v1/spaces/{id}/invites` | [`InviteRequest`] | [`Done`] (admin) |
 //! | POST | `/v1/spaces/{id}/ratings` | [`RateRequest`] | [`Done`] (members) |
+//! | PUT | `/v1/spaces/{id}/requirements` | `[Requirement]` | [`Done`] (admin) |
 //! | POST | `/v1/spaces/{id}/credentials` | [`IssueRequest`] | 201 the credential (admin) |
 //! | GET, POST | `/v1/passport` | (POST: a credential) | credentials held; POST keeps one after verifying it |
 //! | GET | `/v1/passport/{cid}` | | one credential |
@@ -224,6 +225,10 @@ pub fn router(node: Handle, token: String) -> Router {
         )
         .route("/v1/spaces/{id}/invites", post(invite))
         .route("/v1/spaces/{id}/ratings", post(rate))
+        .route(
+            "/v1/spaces/{id}/requirements",
+            axum::routing::put(set_requirements),
+        )
         .route("/v1/spaces/{id}/credentials", post(issue_credential))
         .route("/v1/passport", get(list_credentials).post(hold_credential))
         .route("/v1/passport/verify", post(verify_any))
@@ -337,6 +342,14 @@ async fn set_role(
     let role = Role::parse(&body.role)
         .ok_or_else(|| invalid("role must be one of admin, moderator, member, guest, banned"))?;
     moderate(&s, &id, Act::SetRole(did_param(&did)?, role)).await
+}
+
+async fn set_requirements(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Vec<tim_crdt::admission::Requirement>>,
+) -> ApiResult<Json<Done>> {
+    moderate(&s, &id, Act::SetRequirements(body)).await
 }
 
 async fn rate(
@@ -499,7 +512,11 @@ async fn join_space(
         .iter()
         .map(|a| multiaddr(a))
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(s.node.join(id, via, JOIN_TIMEOUT).await?))
+    Ok(Json(
+        s.node
+            .join_presenting(id, via, body.present, JOIN_TIMEOUT)
+            .await?,
+    ))
 }
 
 async fn timeline(

@@ -4,6 +4,7 @@
 //! serves a handle over HTTP. The `tim` binary wires both to the command line.
 #![deny(missing_docs)]
 
+mod admission;
 pub mod api;
 mod error;
 pub mod home;

@@ -192,6 +192,23 @@ enum SpaceCommand {
         /// Address of a node that hosts it (repeatable); Kademlia is asked too.
         #[arg(long)]
         via: Vec<String>,
+        /// Credential id to present for the space's requirements (repeatable).
+        #[arg(long)]
+        present: Vec<String>,
+    },
+    /// Require joiners to present credentials (admins), e.g. --reputation 10 --from SPACE.
+    Require {
+        /// Space id.
+        space: SpaceId,
+        /// Minimum reputation score.
+        #[arg(long)]
+        reputation: Option<i64>,
+        /// An ability that must be attested.
+        #[arg(long)]
+        ability: Option<String>,
+        /// A space whose credentials count (repeatable).
+        #[arg(long = "from", required = true)]
+        from: Vec<SpaceId>,
     },
     /// List hosted spaces.
     List {
@@ -700,6 +717,29 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
                 .await?;
             println!("{}", s.id);
         }
+        SpaceCommand::Require {
+            space,
+            reputation,
+            ability,
+            from,
+        } => {
+            let mut reqs = Vec::new();
+            if let Some(min) = reputation {
+                reqs.push(
+                    serde_json::json!({"kind": "reputation", "min_score": min, "spaces": from}),
+                );
+            }
+            if let Some(a) = ability {
+                reqs.push(serde_json::json!({"kind": "ability", "ability": a, "spaces": from}));
+            }
+            if reqs.is_empty() {
+                reqs.push(serde_json::json!({"kind": "membership", "spaces": from}));
+            }
+            let done = client
+                .set_requirements(space, &serde_json::Value::Array(reqs))
+                .await?;
+            println!("requirements set (change {})", done.change);
+        }
         SpaceCommand::Invite { space, did, valid } => {
             let req = InviteRequest {
                 did,
@@ -730,9 +770,13 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
                 }
             }
         }
-        SpaceCommand::Join { space, via } => {
+        SpaceCommand::Join {
+            space,
+            via,
+            present,
+        } => {
             eprintln!("joining {space}: looking for hosts and syncing its history…");
-            let s = client.join(space, via).await?;
+            let s = client.join(space, via, present).await?;
             println!(
                 "joined \"{}\": {} members, {} messages",
                 s.name, s.members, s.messages

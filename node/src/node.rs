@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
@@ -16,6 +17,7 @@ use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
+use tim_crdt::admission::Requirement;
 use tim_crdt::{Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, Visibility};
 use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
 use tim_did::{Identity, Keystore};
@@ -27,6 +29,7 @@ use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use crate::admission::SsiAdmission;
 use crate::network::{build_swarm, Behaviour, BehaviourEvent, NetConfig};
 use crate::store::Store;
 use crate::NodeError;
@@ -74,6 +77,8 @@ pub enum Act {
     DeleteMessage(String),
     /// Rate a member from 1 to 5.
     Rate(Did, u8),
+    /// Set the join requirements.
+    SetRequirements(Vec<Requirement>),
 }
 
 /// The kind of credential to issue.
@@ -122,6 +127,7 @@ enum Command {
     Join {
         space: SpaceId,
         via: Vec<Multiaddr>,
+        present: Vec<String>,
         reply: Reply<SpaceSummary>,
     },
     Post {
@@ -293,7 +299,25 @@ impl Handle {
         via: Vec<Multiaddr>,
         timeout: Duration,
     ) -> Result<SpaceSummary, NodeError> {
-        let call = self.call(|reply| Command::Join { space, via, reply });
+        self.join_presenting(space, via, vec![], timeout).await
+    }
+
+    /// Joins presenting credentials (by id, from this node's passport) for the space's
+    /// requirements: a presentation bound to the space and to its current heads goes into the
+    /// join change, and every node checks it.
+    pub async fn join_presenting(
+        &self,
+        space: SpaceId,
+        via: Vec<Multiaddr>,
+        present: Vec<String>,
+        timeout: Duration,
+    ) -> Result<SpaceSummary, NodeError> {
+        let call = self.call(|reply| Command::Join {
+            space,
+            via,
+            present,
+            reply,
+        });
         tokio::time::timeout(timeout, call).await.map_err(|_| {
             NodeError::Timeout(format!(
                 "no host of space {space} answered within {}s; pass --via with the address of a \
@@ -413,6 +437,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         sessions: HashMap::new(),
         requests: HashMap::new(),
         joins: HashMap::new(),
+        admission: Arc::new(SsiAdmission),
         listen: Vec::new(),
         events,
         since_snapshot: HashMap::new(),
@@ -433,6 +458,12 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
     Ok(handle)
 }
 
+#[derive(Default)]
+struct PendingJoin {
+    waiters: Vec<Reply<SpaceSummary>>,
+    present: Vec<String>,
+}
+
 struct Actor {
     swarm: Swarm<Behaviour>,
     store: Store,
@@ -445,8 +476,10 @@ struct Actor {
     /// Outbound sync sessions under way, with their round count.
     sessions: HashMap<(PeerId, SpaceId), u32>,
     requests: HashMap<OutboundRequestId, (PeerId, SpaceId)>,
-    /// Callers waiting for a join to complete.
-    joins: HashMap<SpaceId, Vec<Reply<SpaceSummary>>>,
+    /// Callers waiting for a join to complete, with the credentials to present.
+    joins: HashMap<SpaceId, PendingJoin>,
+    /// Checks presentations in joins.
+    admission: Arc<SsiAdmission>,
     listen: Vec<Multiaddr>,
     events: broadcast::Sender<SpaceEvent>,
     since_snapshot: HashMap<SpaceId, usize>,
@@ -529,7 +562,8 @@ impl Actor {
     }
 
     /// Starts hosting a space: subscribe to its topic, announce it on Kademlia.
-    fn host(&mut self, space: Space) {
+    fn host(&mut self, mut space: Space) {
+        space.set_verifier(self.admission.clone());
         let id = space.id();
         let topic = IdentTopic::new(id.topic());
         if let Err(e) = self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
@@ -561,6 +595,11 @@ impl Actor {
             heads: space.heads(),
             visibility: meta.visibility.as_str().to_string(),
             expires_at: meta.expires_at,
+            requirements: space
+                .requirements()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         })
     }
 
@@ -646,7 +685,12 @@ impl Actor {
                 }
                 Err(e) => drop(reply.send(Err(e.into()))),
             },
-            Command::Join { space, via, reply } => self.join(space, via, reply),
+            Command::Join {
+                space,
+                via,
+                present,
+                reply,
+            } => self.join(space, via, present, reply),
             Command::Moderate { space, act, reply } => {
                 let key = self.timite.signing_key().clone();
                 let now = now_ms();
@@ -659,6 +703,7 @@ impl Actor {
                         Act::Kick(did) => s.kick(&key, &did, now),
                         Act::DeleteMessage(id) => s.delete_message(&key, &id, now),
                         Act::Rate(did, score) => s.rate(&key, &did, score, now),
+                        Act::SetRequirements(r) => s.set_requirements(&key, &r, now),
                     }
                     .map_err(NodeError::from)
                 });
@@ -797,7 +842,13 @@ impl Actor {
         }
     }
 
-    fn join(&mut self, id: SpaceId, via: Vec<Multiaddr>, reply: Reply<SpaceSummary>) {
+    fn join(
+        &mut self,
+        id: SpaceId,
+        via: Vec<Multiaddr>,
+        present: Vec<String>,
+        reply: Reply<SpaceSummary>,
+    ) {
         if let Some(space) = self.spaces.get(&id) {
             if space.is_ready() && space.is_member(&self.timite.did()) {
                 let _ = reply.send(self.summary(id));
@@ -811,7 +862,9 @@ impl Actor {
             self.host(Space::empty(id));
         }
         info!(space = %id, via = via.len(), "joining space");
-        self.joins.entry(id).or_default().push(reply);
+        let pending = self.joins.entry(id).or_default();
+        pending.waiters.push(reply);
+        pending.present.extend(present);
         self.swarm
             .behaviour_mut()
             .kad
@@ -835,7 +888,10 @@ impl Actor {
             None => Ok(Space::empty(id)),
         };
         let mut trial = match trial {
-            Ok(t) => t,
+            Ok(mut t) => {
+                t.set_verifier(self.admission.clone());
+                t
+            }
             Err(e) => return drop(reply.send(Err(e.into()))),
         };
         for (i, env) in envelopes.iter().enumerate() {
@@ -1115,7 +1171,7 @@ impl Actor {
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            for w in self.joins.remove(&id).unwrap_or_default() {
+            for w in self.joins.remove(&id).unwrap_or_default().waiters {
                 let _ = w.send(Err(NodeError::Invalid(format!("space {id} has expired"))));
             }
             match self.drop_space(id) {
@@ -1257,9 +1313,19 @@ impl Actor {
         if !space.is_ready() {
             return;
         }
-        let waiters = self.joins.remove(&id).unwrap_or_default();
+        let PendingJoin { waiters, present } = self.joins.remove(&id).unwrap_or_default();
         if !space.is_member(&me) {
-            match space.join(&key, now_ms()) {
+            let presentation = match self.presentation_for(id, &present) {
+                Ok(p) => p,
+                Err(e) => {
+                    for w in waiters {
+                        let _ = w.send(Err(e.clone()));
+                    }
+                    return;
+                }
+            };
+            let space = self.spaces.get_mut(&id).expect("checked above");
+            match space.join_presenting(&key, presentation.as_deref(), now_ms()) {
                 Ok(applied) => {
                     info!(space = %id, "joined space");
                     self.absorb(id, vec![applied], None);
@@ -1283,6 +1349,38 @@ impl Actor {
                 Err(e) => drop(w.send(Err(e))),
             }
         }
+    }
+
+    /// A presentation of the given credentials (from this node's store) bound to the space and
+    /// its current heads, or `None` when nothing is to be presented.
+    fn presentation_for(
+        &self,
+        id: SpaceId,
+        present: &[String],
+    ) -> Result<Option<String>, NodeError> {
+        if present.is_empty() {
+            return Ok(None);
+        }
+        let mut credentials = Vec::new();
+        for cid in present {
+            let bytes = self.store.credential(cid)?.ok_or_else(|| {
+                NodeError::Invalid(format!("no credential {cid} in this passport"))
+            })?;
+            credentials.push(
+                serde_json::from_slice(&bytes).map_err(|e| NodeError::Storage(e.to_string()))?,
+            );
+        }
+        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
+        let domain = credential::space_iri(&id);
+        // Signing is CPU work without I/O; it completes when polled.
+        let vp = futures::executor::block_on(credential::present(
+            &self.timite,
+            credentials,
+            &domain,
+            &space.challenge(),
+        ))
+        .map_err(|e| NodeError::Invalid(e.to_string()))?;
+        Ok(Some(vp.to_string()))
     }
 
     /// Applies what a peer sent by sync and logs refusals.

@@ -123,3 +123,160 @@ fn now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// Admission by passport: space S2 on node c requires reputation ≥ 10 from space S1 (on node
+/// a). Ann earned 13 in S1 and presents her credential: every node admits her. Bob, with a
+/// reputation of 0, is refused on every node with the reason; so is a join without any
+/// presentation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
+    use tim_crdt::admission::Requirement;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        node(&tmp, 1).await,
+        node(&tmp, 2).await,
+        node(&tmp, 3).await,
+    );
+    let (ann, bob) = (b.keys.timite.did(), c.keys.timite.did());
+    let s1 = a.handle.create_space("workshop", "").await.unwrap();
+    b.handle
+        .join(s1.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    for i in 0..3 {
+        b.handle
+            .post(s1.id, &format!("contribution {i}"))
+            .await
+            .unwrap();
+    }
+    converged(&[&a.handle, &b.handle], s1.id, 3).await;
+    a.handle.moderate(s1.id, Act::Rate(ann, 5)).await.unwrap();
+    let vc = a
+        .handle
+        .issue_credential(s1.id, ann, CredentialKind::Reputation, None)
+        .await
+        .unwrap();
+    let ann_cred = b.handle.hold_credential(vc).await.unwrap();
+
+    // S2, hosted by a fourth timite on node a's peer d, requires reputation ≥ 10 from S1.
+    let d = node(&tmp, 4).await;
+    let s2 = d.handle.create_space("guild", "").await.unwrap();
+    d.handle
+        .moderate(
+            s2.id,
+            Act::SetRequirements(vec![Requirement::Reputation {
+                min_score: 10,
+                spaces: vec![s1.id],
+            }]),
+        )
+        .await
+        .unwrap();
+
+    // Without a presentation: refused.
+    let err = b
+        .handle
+        .join(s2.id, vec![d.addr.clone()], JOIN)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("join with a presentation"),
+        "{err}"
+    );
+    // With one: admitted, and d (the host) agrees.
+    b.handle
+        .join_presenting(s2.id, vec![d.addr.clone()], vec![ann_cred], JOIN)
+        .await
+        .unwrap();
+    eventually(10, "d to admit ann", || async {
+        d.handle
+            .members(s2.id)
+            .await
+            .is_ok_and(|m| m.iter().any(|m| m.did == ann))
+    })
+    .await;
+
+    // Bob (node c) is a member of S1 with no contributions: reputation 0.
+    c.handle
+        .join(s1.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    let low = a
+        .handle
+        .issue_credential(s1.id, bob, CredentialKind::Reputation, None)
+        .await
+        .unwrap();
+    assert_eq!(low["credentialSubject"]["score"], 0);
+    let bob_cred = c.handle.hold_credential(low).await.unwrap();
+    let err = c
+        .handle
+        .join_presenting(s2.id, vec![d.addr.clone()], vec![bob_cred], JOIN)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("requires reputation ≥ 10") && err.to_string().contains("is 0"),
+        "{err}"
+    );
+
+    // Bob's node bypasses its own check and gossips the join anyway: every node refuses it.
+    let (doc, _) = d.handle.export(s2.id).await.unwrap();
+    let heads = d.handle.timeline(s2.id).await.unwrap().heads;
+    let low_vc = c.handle.credentials().await.unwrap().remove(0);
+    let vp = tim_did::credential::present(
+        &c.keys.timite,
+        vec![low_vc],
+        &tim_did::credential::space_iri(&s2.id),
+        &heads[0].to_string(),
+    )
+    .await
+    .unwrap();
+    let forced = forced_join(&doc, s2.id, &c.keys.timite, &vp.to_string());
+    let before = (
+        d.handle.status().await.unwrap().rejected_changes,
+        b.handle.status().await.unwrap().rejected_changes,
+    );
+    c.handle.publish_raw(s2.id, forced.encode()).await.unwrap();
+    eventually(10, "d and b to refuse the forced join", || async {
+        d.handle.status().await.unwrap().rejected_changes > before.0
+            && b.handle.status().await.unwrap().rejected_changes > before.1
+    })
+    .await;
+    for n in [&d.handle, &b.handle] {
+        let members = n.members(s2.id).await.unwrap();
+        assert!(members.iter().any(|m| m.did == ann));
+        assert!(
+            !members.iter().any(|m| m.did == bob),
+            "bob must not be admitted anywhere"
+        );
+    }
+}
+
+/// A join change by `who` carrying `presentation`, built directly on the document, signed.
+fn forced_join(
+    doc: &[u8],
+    space: tim_protocol::SpaceId,
+    who: &tim_did::Identity,
+    presentation: &str,
+) -> tim_protocol::Envelope {
+    use automerge::transaction::Transactable;
+    use automerge::ReadDoc;
+    let key = who.signing_key();
+    let mut doc = automerge::Automerge::load(doc).unwrap();
+    doc.set_actor(automerge::ActorId::from(
+        key.verifying_key().as_bytes().as_slice(),
+    ));
+    let members = doc.get(automerge::ROOT, "members").unwrap().unwrap().1;
+    let mut tx = doc.transaction();
+    let entry = tx
+        .put_object(&members, who.did().to_string(), automerge::ObjType::Map)
+        .unwrap();
+    tx.put(&entry, "role", "member").unwrap();
+    tx.put(&entry, "presentation", presentation).unwrap();
+    tx.commit_with(automerge::transaction::CommitOptions::default().with_time(now() * 1000));
+    let change = doc.get_last_local_change().unwrap();
+    tim_protocol::Envelope::sign(
+        space,
+        change.raw_bytes().to_vec(),
+        &tim_protocol::ChangeHash::from(change.hash().0),
+        key,
+    )
+}

@@ -49,6 +49,9 @@ pub struct SpaceSummary {
     /// When an ephemeral space is deleted everywhere, milliseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// What joiners must present, in words (empty: nothing).
+    #[serde(default)]
+    pub requirements: Vec<String>,
 }
 
 /// `POST /v1/spaces`.
@@ -144,6 +147,9 @@ pub struct JoinSpace {
     /// Multiaddrs of peers to ask first (each with `/p2p/<peer id>`); Kademlia is asked too.
     #[serde(default)]
     pub via: Vec<String>,
+    /// Ids of credentials (in this node's passport) to present for the space's requirements.
+    #[serde(default)]
+    pub present: Vec<String>,
 }
 
 /// `POST /v1/spaces/{id}/messages`.

@@ -327,7 +327,7 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
     let via = vec![first.listen[0].clone()];
     for node in &cluster.nodes[1..] {
         let t = Instant::now();
-        let s = node.client.join(space.id, via.clone()).await?;
+        let s = node.client.join(space.id, via.clone(), vec![]).await?;
         println!(
             "node {} joined via node 1 in {} ({} members now)",
             node.index,

@@ -36,6 +36,14 @@ fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
 
 /// Starts a node whose store lives in `dir` and waits for its listen address.
 pub(crate) async fn node_in(dir: PathBuf, keys: Keystore, bootstrap: Vec<Multiaddr>) -> TestNode {
+    // Logs go to the test's captured output (shown when it fails); RUST_LOG filters them.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
     let handle = start(keys.clone(), &dir, config(bootstrap)).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
