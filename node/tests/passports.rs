@@ -200,6 +200,13 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
         .join(s1.id, vec![a.addr.clone()], JOIN)
         .await
         .unwrap();
+    eventually(10, "a to see bob join S1", || async {
+        a.handle
+            .members(s1.id)
+            .await
+            .is_ok_and(|m| m.iter().any(|m| m.did == bob))
+    })
+    .await;
     let low = a
         .handle
         .issue_credential(s1.id, bob, CredentialKind::Reputation, None)
