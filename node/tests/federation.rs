@@ -3,11 +3,11 @@
 
 mod common;
 
+use common::JOIN;
+
 use std::time::Duration;
 
 use common::{converged, eventually, keys, node, node_in};
-
-const JOIN: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_create_join_post_and_converge() {

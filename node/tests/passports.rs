@@ -4,13 +4,13 @@
 
 mod common;
 
+use common::JOIN;
+
 use std::time::Duration;
 
 use common::{converged, eventually, node};
 use tim_did::credential::{issue, verify_credential, Claim, CredentialRequest, StatusEntry};
 use tim_node::{Act, CredentialKind, NodeError};
-
-const JOIN: Duration = Duration::from_secs(20);
 
 fn failures(checks: &[tim_did::credential::Check]) -> Vec<String> {
     checks

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::JOIN;
+
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
@@ -11,8 +13,6 @@ use common::{eventually, node};
 use ed25519_dalek::SigningKey;
 use tim_protocol::wire::{ExportBundle, MAX_CHANGE_BYTES};
 use tim_protocol::{ChangeHash, Envelope, SpaceId};
-
-const JOIN: Duration = Duration::from_secs(20);
 
 /// A new, valid post by `key` on top of the exported document `doc`.
 fn fresh_post(doc: &[u8], space: SpaceId, key: &SigningKey, text: &str) -> (Vec<u8>, ChangeHash) {

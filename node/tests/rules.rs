@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::JOIN;
+
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
@@ -11,8 +13,6 @@ use common::{converged, eventually, node};
 use tim_node::{Act, NodeError, Role, Visibility};
 use tim_protocol::wire::SyncMessage;
 use tim_protocol::{ChangeHash, Envelope, SpaceId};
-
-const JOIN: Duration = Duration::from_secs(20);
 
 /// A post by `key` on top of `doc` (valid signature, but the rules decide).
 fn post_by(doc: &[u8], space: SpaceId, key: &ed25519_dalek::SigningKey, text: &str) -> Envelope {

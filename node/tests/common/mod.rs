@@ -106,3 +106,6 @@ pub(crate) async fn restart(dir: PathBuf, keys: Keystore) -> TestNode {
     }
     node_in(dir, keys, vec![]).await
 }
+
+/// How long a test join may take.
+pub(crate) const JOIN: Duration = Duration::from_secs(20);
