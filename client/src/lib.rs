@@ -9,7 +9,7 @@ use serde::Serialize;
 use tim_protocol::api::{
     CreateSpace, Done, Imported, InviteRequest, IssueRequest, JoinSpace, MemberView, NodeStatus,
     PostMessage, Posted, Problem, RateRequest, SetRole, SpaceEvent, SpaceSummary, Timeline,
-    VerifyReport,
+    TrustEntry, VerifyReport,
 };
 use tim_protocol::{Did, SpaceId};
 
@@ -250,6 +250,18 @@ impl Client {
     /// `POST /v1/passport/verify`.
     pub async fn verify(&self, doc: &serde_json::Value) -> Result<VerifyReport, ClientError> {
         self.post("/v1/passport/verify", doc).await
+    }
+
+    /// `GET /v1/trust`.
+    pub async fn trust(&self) -> Result<Vec<TrustEntry>, ClientError> {
+        self.get("/v1/trust").await
+    }
+
+    /// `PUT /v1/trust` (a weight of 0 removes the entry).
+    pub async fn set_trust(&self, entry: &TrustEntry) -> Result<(), ClientError> {
+        let url = format!("{}/v1/trust", self.base);
+        let req = self.http.put(&url).json(entry).timeout(CALL_TIMEOUT);
+        self.send(req, &url).await.map(drop)
     }
 
     async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

@@ -664,6 +664,17 @@ impl Space {
         self.join_presenting(key, None, at_ms)
     }
 
+    /// The presentation `did` gave when it joined, if any (JSON).
+    pub fn presentation_of(&self, did: &Did) -> Option<String> {
+        let entry = doc::child_obj(
+            &self.doc,
+            &self.root(doc::MEMBERS).ok()?,
+            &did.to_string(),
+            None,
+        )?;
+        doc::get_str(&self.doc, &entry, doc::PRESENTATION)
+    }
+
     /// The join requirements set in the space's meta.
     pub fn requirements(&self) -> Vec<Requirement> {
         self.root(doc::META)
@@ -988,6 +999,7 @@ impl Space {
                     did: k.parse().ok()?,
                     role: doc::get_str(&self.doc, &entry, doc::ROLE)?,
                     joined_at: doc::get_millis(&self.doc, &entry, doc::JOINED_AT).unwrap_or(0),
+                    imported_reputation: None,
                 })
             })
             .collect()

@@ -23,6 +23,7 @@
 //! | GET | `/v1/passport/{cid}` | | one credential |
 //! | POST | `/v1/passport/{cid}/revoke` | | [`Done`] (admin of the issuing space) |
 //! | POST | `/v1/passport/verify` | a credential or presentation | [`VerifyReport`] |
+//! | GET, PUT | `/v1/trust` | PUT: [`TrustEntry`] (weight 0 removes) | the trust policy |
 //! | GET | `/v1/spaces/{id}/events` | | `text/event-stream` of [`SpaceEvent`] |
 //! | GET | `/v1/spaces/{id}/export/document` | | the Automerge document |
 //! | GET | `/v1/spaces/{id}/export/signatures` | | the signature bundle (CBOR) |
@@ -48,7 +49,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tim_protocol::api::{
     CheckView, CreateSpace, Done, InviteRequest, IssueRequest, JoinSpace, PostMessage, Problem,
-    RateRequest, SetRole, VerifyReport,
+    RateRequest, SetRole, TrustEntry, VerifyReport,
 };
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::Did;
@@ -232,6 +233,7 @@ pub fn router(node: Handle, token: String) -> Router {
         .route("/v1/spaces/{id}/credentials", post(issue_credential))
         .route("/v1/passport", get(list_credentials).post(hold_credential))
         .route("/v1/passport/verify", post(verify_any))
+        .route("/v1/trust", get(trust).put(set_trust))
         .route("/v1/passport/{cid}", get(show_credential))
         .route("/v1/passport/{cid}/revoke", post(revoke_credential))
         .route("/v1/spaces/{id}/events", get(events))
@@ -403,7 +405,11 @@ async fn show_credential(
 
 /// Verifies any credential or presentation: offline checks, then what the issuing space (if
 /// hosted here) says about its issuer and revocation.
-async fn verify_report(node: &Handle, doc: &serde_json::Value) -> ApiResult<VerifyReport> {
+async fn verify_report(
+    node: &Handle,
+    doc: &serde_json::Value,
+    trust: bool,
+) -> ApiResult<VerifyReport> {
     use tim_did::credential::{verify_credential, verify_presentation};
     let now = crate::node::now_ms() as i64 / 1000;
     let is_vp = doc["type"]
@@ -424,7 +430,7 @@ async fn verify_report(node: &Handle, doc: &serde_json::Value) -> ApiResult<Veri
         vec![doc.clone()]
     };
     for vc in credentials {
-        report.checks.extend(node.space_checks(vc).await?);
+        report.checks.extend(node.space_checks(vc, trust).await?);
     }
     let verified = report.ok();
     Ok(VerifyReport {
@@ -451,7 +457,7 @@ async fn verify_any(
     State(s): State<AppState>,
     ApiJson(doc): ApiJson<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(verify_report(&s.node, &doc).await?))
+    Ok(Json(verify_report(&s.node, &doc, true).await?))
 }
 
 /// Keeps a credential after verifying it; refuses one that fails a check.
@@ -459,7 +465,8 @@ async fn hold_credential(
     State(s): State<AppState>,
     ApiJson(doc): ApiJson<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
-    let report = verify_report(&s.node, &doc).await?;
+    // Keeping a credential in one's own passport does not need this node to trust its issuer.
+    let report = verify_report(&s.node, &doc, false).await?;
     if let Some(c) = report.checks.iter().find(|c| !c.ok) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -470,6 +477,20 @@ async fn hold_credential(
     }
     let id = s.node.hold_credential(doc).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+async fn trust(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(s.node.trust().await?))
+}
+
+/// Sets an entry of the trust policy; a weight of 0 removes it.
+async fn set_trust(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<TrustEntry>,
+) -> ApiResult<StatusCode> {
+    let weight = (body.weight != 0.0).then_some(body.weight);
+    s.node.set_trust(&body.issuer, weight).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke_credential(

@@ -12,7 +12,7 @@ use tim_client::Client;
 use tim_did::Keystore;
 use tim_node::home::{self, RuntimeInfo};
 use tim_node::{NetConfig, NodeConfig};
-use tim_protocol::api::{CreateSpace, InviteRequest, IssueRequest, SpaceEvent};
+use tim_protocol::api::{CreateSpace, InviteRequest, IssueRequest, SpaceEvent, TrustEntry};
 use tim_protocol::{Did, SpaceId};
 
 #[derive(Parser)]
@@ -91,6 +91,11 @@ enum Command {
     Passport {
         #[command(subcommand)]
         command: PassportCommand,
+    },
+    /// This node's trust policy: which issuers' credentials count, and how much.
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
     },
     /// Local multi-node testnets on 127.0.0.1.
     Testnet {
@@ -295,6 +300,24 @@ enum PassportCommand {
 }
 
 #[derive(Subcommand)]
+enum TrustCommand {
+    /// Show the policy.
+    List,
+    /// Count an issuing space (`urn:tim:space:<id>` or its id) or issuer DID with a weight.
+    Set {
+        /// The issuer.
+        issuer: String,
+        /// 0 to 1.
+        weight: f64,
+    },
+    /// Stop counting an issuer (spaces this node hosts still count with weight 1).
+    Remove {
+        /// The issuer.
+        issuer: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum MessageCommand {
     /// Delete a message (your own, or anyone's as a moderator).
     Delete {
@@ -422,6 +445,47 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Passport { command } => {
             passport_command(&cli_client(&home, cli.node, cli.token)?, command).await?
+        }
+        Command::Trust { command } => {
+            let client = cli_client(&home, cli.node, cli.token)?;
+            let as_issuer = |s: String| {
+                if s.parse::<SpaceId>().is_ok() {
+                    format!("urn:tim:space:{s}")
+                } else {
+                    s
+                }
+            };
+            match command {
+                TrustCommand::List => {
+                    let policy = client.trust().await?;
+                    if policy.is_empty() {
+                        println!("no entries: only spaces this node hosts count (weight 1)");
+                    }
+                    for e in policy {
+                        println!("{:<6} {}", e.weight, e.issuer);
+                    }
+                }
+                TrustCommand::Set { issuer, weight } => {
+                    let issuer = as_issuer(issuer);
+                    client
+                        .set_trust(&TrustEntry {
+                            issuer: issuer.clone(),
+                            weight,
+                        })
+                        .await?;
+                    println!("{issuer} now counts with weight {weight}");
+                }
+                TrustCommand::Remove { issuer } => {
+                    let issuer = as_issuer(issuer);
+                    client
+                        .set_trust(&TrustEntry {
+                            issuer: issuer.clone(),
+                            weight: 0.0,
+                        })
+                        .await?;
+                    println!("{issuer} removed from the policy");
+                }
+            }
         }
         Command::Rate { space, did, score } => {
             let client = cli_client(&home, cli.node, cli.token)?;
@@ -766,7 +830,11 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&members)?);
             } else {
                 for m in members {
-                    println!("{:<10} {}", m.role, m.did);
+                    let imported = m
+                        .imported_reputation
+                        .map(|r| format!("  imported reputation {r}"))
+                        .unwrap_or_default();
+                    println!("{:<10} {}{imported}", m.role, m.did);
                 }
             }
         }

@@ -22,7 +22,7 @@ use tim_crdt::{Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, 
 use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
 use tim_did::{Identity, Keystore};
 use tim_protocol::api::{
-    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline,
+    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TrustEntry,
 };
 use tim_protocol::wire::{SyncMessage, SyncResponse};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
@@ -155,8 +155,10 @@ enum Command {
     },
     Revoke(String, Reply<ChangeHash>),
     Credentials(Reply<Vec<serde_json::Value>>),
+    Trust(Reply<Vec<TrustEntry>>),
+    SetTrust(String, Option<f64>, Reply<()>),
     HoldCredential(serde_json::Value, Reply<String>),
-    SpaceChecks(serde_json::Value, Reply<Vec<Check>>),
+    SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
     Shutdown(Reply<()>),
 }
@@ -276,13 +278,28 @@ impl Handle {
     }
 
     /// The checks only the issuing space can answer: the issuer was an admin when it issued
-    /// (the issuance is recorded), and the credential is not revoked. Empty when this node does
-    /// not host the issuing space.
+    /// (the issuance is recorded), and the credential is not revoked (none when this node does
+    /// not host the issuing space); with `trust`, also whether this node's trust policy counts
+    /// the issuer.
     pub async fn space_checks(
         &self,
         credential: serde_json::Value,
+        trust: bool,
     ) -> Result<Vec<Check>, NodeError> {
-        self.call(|r| Command::SpaceChecks(credential, r)).await
+        self.call(|r| Command::SpaceChecks(credential, trust, r))
+            .await
+    }
+
+    /// The node's trust policy.
+    pub async fn trust(&self) -> Result<Vec<TrustEntry>, NodeError> {
+        self.call(Command::Trust).await
+    }
+
+    /// Sets the weight (0 to 1) of an issuing space (`urn:tim:space:<id>`) or issuer DID, or
+    /// removes it with `None`.
+    pub async fn set_trust(&self, issuer: &str, weight: Option<f64>) -> Result<(), NodeError> {
+        self.call(|r| Command::SetTrust(issuer.to_string(), weight, r))
+            .await
     }
 
     /// Sends a raw sync message to a connected peer (fault injection: a rogue node serving
@@ -490,6 +507,15 @@ struct Actor {
     /// Spaces each peer is known to host (from its subscriptions and syncs), so that a
     /// reconnection resumes sync at once, whatever gossipsub re-announces.
     hosts: HashMap<PeerId, HashSet<SpaceId>>,
+}
+
+/// The space a Tim credential names.
+fn issuing_space(vc: &serde_json::Value) -> Option<SpaceId> {
+    vc["credentialSubject"]["space"]
+        .as_str()?
+        .strip_prefix("urn:tim:space:")?
+        .parse()
+        .ok()
 }
 
 /// The issuing space and status list index of a Tim credential.
@@ -760,8 +786,37 @@ impl Actor {
                     Err(e) => drop(reply.send(Err(NodeError::Invalid(e.to_string())))),
                 }
             }
-            Command::SpaceChecks(vc, reply) => {
-                let _ = reply.send(Ok(self.space_checks(&vc)));
+            Command::SpaceChecks(vc, trust, reply) => {
+                let mut checks = self.space_checks(&vc);
+                if trust {
+                    checks.push(self.trust_check(&vc));
+                }
+                let _ = reply.send(Ok(checks));
+            }
+            Command::Trust(reply) => {
+                let _ = reply.send(self.store.trust().map_err(NodeError::from).map(|all| {
+                    all.into_iter()
+                        .map(|(issuer, weight)| TrustEntry { issuer, weight })
+                        .collect()
+                }));
+            }
+            Command::SetTrust(issuer, weight, reply) => {
+                let valid = issuer.starts_with("urn:tim:space:") || issuer.parse::<Did>().is_ok();
+                let r = if !valid {
+                    Err(NodeError::Invalid(format!(
+                        "`{issuer}` is neither urn:tim:space:<id> nor a did:key"
+                    )))
+                } else if weight.is_some_and(|w| !(0.0..=1.0).contains(&w)) {
+                    Err(NodeError::Invalid("a weight is from 0 to 1".into()))
+                } else {
+                    self.store
+                        .set_trust(&issuer, weight)
+                        .map_err(NodeError::from)
+                };
+                match r {
+                    Ok(()) => self.reply_when_durable(reply, ()),
+                    Err(e) => drop(reply.send(Err(e))),
+                }
             }
             Command::SyncRaw(peer, msg, reply) => {
                 // Not tracked as a session: the answer is dropped.
@@ -796,7 +851,17 @@ impl Actor {
                 let _ = reply.send(r);
             }
             Command::Members(id, reply) => {
-                let _ = reply.send(self.ready_space(id).map(|s| s.members()));
+                let r = self
+                    .ready_space(id)
+                    .map(|s| s.members())
+                    .map(|mut members| {
+                        let space = &self.spaces[&id];
+                        for m in &mut members {
+                            m.imported_reputation = self.imported_reputation(space, &m.did);
+                        }
+                        members
+                    });
+                let _ = reply.send(r);
             }
             Command::Export(id, reply) => {
                 let r = self
@@ -1154,6 +1219,73 @@ impl Actor {
             });
         }
         out
+    }
+
+    /// How much this node counts credentials of an issuing space and issuer: the policy's
+    /// weight for the space, else for the issuer DID, else 1 for spaces this node hosts (it can
+    /// check their admins and revocations), else 0.
+    fn trust_weight(&self, space: Option<SpaceId>, issuer: &str) -> f64 {
+        let policy: HashMap<String, f64> =
+            self.store.trust().unwrap_or_default().into_iter().collect();
+        space
+            .and_then(|s| policy.get(&credential::space_iri(&s)).copied())
+            .or_else(|| policy.get(issuer).copied())
+            .unwrap_or_else(|| {
+                if space.is_some_and(|s| self.spaces.contains_key(&s)) {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+    }
+
+    fn trust_check(&self, vc: &serde_json::Value) -> Check {
+        let space = issuing_space(vc);
+        let issuer = vc["issuer"].as_str().unwrap_or_default();
+        let weight = self.trust_weight(space, issuer);
+        Check {
+            name: "trusted by this node".into(),
+            outcome: if weight > 0.0 {
+                Ok(format!("weight {weight}"))
+            } else {
+                Err(format!(
+                    "this node's trust policy does not count {} (tim trust set)",
+                    space.map_or_else(|| issuer.to_string(), |s| credential::space_iri(&s))
+                ))
+            },
+        }
+    }
+
+    /// Reputation a member brought in its join presentation, weighted by the trust policy
+    /// (revoked credentials of hosted spaces count nothing).
+    fn imported_reputation(&self, space: &Space, did: &Did) -> Option<f64> {
+        let vp: serde_json::Value = serde_json::from_str(&space.presentation_of(did)?).ok()?;
+        let credentials = match &vp["verifiableCredential"] {
+            serde_json::Value::Array(a) => a.clone(),
+            one => vec![one.clone()],
+        };
+        let mut total = None;
+        for vc in credentials {
+            let is_reputation = vc["type"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == "TimReputationCredential"));
+            let Some(score) = vc["credentialSubject"]["score"]
+                .as_f64()
+                .filter(|_| is_reputation)
+            else {
+                continue;
+            };
+            let revoked = credential_location(&vc)
+                .is_some_and(|(s, i)| self.spaces.get(&s).is_some_and(|s| s.is_revoked(i)));
+            let weight = self.trust_weight(
+                issuing_space(&vc),
+                vc["issuer"].as_str().unwrap_or_default(),
+            );
+            if weight > 0.0 && !revoked {
+                *total.get_or_insert(0.0) += weight * score;
+            }
+        }
+        total
     }
 
     /// Deletes every ephemeral space whose time to live has passed: it is no longer served,

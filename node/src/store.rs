@@ -5,7 +5,8 @@
 //! * `spaces`: `space id` → `1` for every hosted space;
 //! * `snapshots`: `space id` → `Automerge::save()` output, to load big spaces fast;
 //! * `peers`: PeerId bytes → a multiaddr the peer listened on (the peer book);
-//! * `credentials`: credential id → its JSON (credentials this node issued or holds).
+//! * `credentials`: credential id → its JSON (credentials this node issued or holds);
+//! * `trust`: issuer (`urn:tim:space:<id>` or a DID) → weight (f64, big-endian bytes).
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`. The narrow method set is
@@ -36,6 +37,7 @@ pub struct Store {
     snapshots: sled::Tree,
     peers: sled::Tree,
     credentials: sled::Tree,
+    trust: sled::Tree,
 }
 
 fn envelope_key(space: &SpaceId, hash: &ChangeHash) -> [u8; 64] {
@@ -58,6 +60,7 @@ impl Store {
             snapshots: db.open_tree("snapshots")?,
             peers: db.open_tree("peers")?,
             credentials: db.open_tree("credentials")?,
+            trust: db.open_tree("trust")?,
             db,
         })
     }
@@ -142,6 +145,33 @@ impl Store {
             .iter()
             .values()
             .map(|v| Ok(v?.to_vec()))
+            .collect()
+    }
+
+    /// Sets (or, with `None`, removes) the weight given to an issuer.
+    pub fn set_trust(&self, issuer: &str, weight: Option<f64>) -> Result<(), StoreError> {
+        match weight {
+            Some(w) => self.trust.insert(issuer.as_bytes(), &w.to_be_bytes())?,
+            None => self.trust.remove(issuer.as_bytes())?,
+        };
+        Ok(())
+    }
+
+    /// The trust policy: every issuer with its weight.
+    pub fn trust(&self) -> Result<Vec<(String, f64)>, StoreError> {
+        self.trust
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let bytes: [u8; 8] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("trust weight".into()))?;
+                Ok((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    f64::from_be_bytes(bytes),
+                ))
+            })
             .collect()
     }
 

@@ -71,7 +71,7 @@ async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
     let offline = verify_credential(&vc, now()).await;
     assert!(offline.ok(), "{offline:?}");
     eventually(10, "the issuance record to reach b", || async {
-        let checks = b.handle.space_checks(vc.clone()).await.unwrap();
+        let checks = b.handle.space_checks(vc.clone(), false).await.unwrap();
         checks.len() == 2 && failures(&checks).is_empty()
     })
     .await;
@@ -79,7 +79,7 @@ async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
     // Revoked on a; b learns it by gossip.
     a.handle.revoke_credential(&id).await.unwrap();
     eventually(10, "the revocation to reach b", || async {
-        let checks = b.handle.space_checks(vc.clone()).await.unwrap();
+        let checks = b.handle.space_checks(vc.clone(), false).await.unwrap();
         failures(&checks)
             .iter()
             .any(|f| f.starts_with("revocation: revoked"))
@@ -108,7 +108,7 @@ async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
         verify_credential(&forged, now()).await.ok(),
         "its signature is fine"
     );
-    let checks = a.handle.space_checks(forged).await.unwrap();
+    let checks = a.handle.space_checks(forged, false).await.unwrap();
     assert!(
         failures(&checks)
             .iter()
@@ -194,6 +194,31 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
             .is_ok_and(|m| m.iter().any(|m| m.did == ann))
     })
     .await;
+
+    // d's trust policy decides how much ann's imported reputation counts in its member list:
+    // nothing until d trusts S1 (d does not host it), then weight × score.
+    let ann_in_s2 = |members: Vec<tim_protocol::api::MemberView>| {
+        members.into_iter().find(|m| m.did == ann).unwrap()
+    };
+    assert_eq!(
+        ann_in_s2(d.handle.members(s2.id).await.unwrap()).imported_reputation,
+        None
+    );
+    let vc = b.handle.credentials().await.unwrap().remove(0);
+    let checks = d.handle.space_checks(vc.clone(), true).await.unwrap();
+    assert!(
+        failures(&checks)
+            .iter()
+            .any(|f| f.contains("trust policy does not count")),
+        "{checks:?}"
+    );
+    let s1_iri = tim_did::credential::space_iri(&s1.id);
+    d.handle.set_trust(&s1_iri, Some(0.5)).await.unwrap();
+    assert_eq!(
+        ann_in_s2(d.handle.members(s2.id).await.unwrap()).imported_reputation,
+        Some(6.5)
+    );
+    assert!(failures(&d.handle.space_checks(vc, true).await.unwrap()).is_empty());
 
     // Bob (node c) is a member of S1 with no contributions: reputation 0.
     c.handle

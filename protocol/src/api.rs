@@ -195,7 +195,7 @@ pub struct Timeline {
 }
 
 /// A member of a space.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MemberView {
     /// The member.
     pub did: Did,
@@ -203,6 +203,19 @@ pub struct MemberView {
     pub role: String,
     /// When they joined, milliseconds since the Unix epoch.
     pub joined_at: u64,
+    /// Reputation the member brought from other spaces (the reputation credentials in its join
+    /// presentation), weighted by this node's trust policy; absent when none counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_reputation: Option<f64>,
+}
+
+/// One entry of a node's trust policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrustEntry {
+    /// An issuing space (`urn:tim:space:<id>`) or an issuer DID.
+    pub issuer: String,
+    /// How much its credentials count (0 to 1; 0 = not at all).
+    pub weight: f64,
 }
 
 /// `POST /v1/spaces/import` answer.
@@ -217,7 +230,7 @@ pub struct Imported {
 }
 
 /// An event on `GET /v1/spaces/{id}/events` (server-sent events, one JSON object per event).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SpaceEvent {
