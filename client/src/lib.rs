@@ -230,6 +230,12 @@ impl Client {
         self.get(&format!("/v1/passport/{cid}")).await
     }
 
+    /// `GET /v1/passport/{cid}/jwt`: the credential as a VC-JOSE JWT.
+    pub async fn credential_jwt(&self, cid: &str) -> Result<String, ClientError> {
+        let bytes = self.get_bytes(&format!("/v1/passport/{cid}/jwt")).await?;
+        String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
     /// `POST /v1/passport`: keep a credential after the node verifies it.
     pub async fn hold_credential(
         &self,

@@ -12,7 +12,9 @@ use ssi::claims::data_integrity::{
 };
 use ssi::claims::vc::v2::syntax::JsonPresentation;
 use ssi::claims::vc::v2::JsonCredential;
+use ssi::claims::vc_jose_cose::JoseVc;
 use ssi::claims::VerificationParameters;
+use ssi::claims::{JwsPayload, JwsStr};
 use ssi::dids::{AnyDidMethod, VerificationMethodDIDResolver};
 use ssi::jwk::{Base64urlUInt, OctetParams, Params};
 use ssi::verification_methods::{AnyMethod, ProofPurpose, SingleSecretSigner};
@@ -309,6 +311,78 @@ pub async fn verify_presentation_proof(presentation: &Value) -> Result<(), Crede
         Ok(Err(invalid)) => Err(CredentialError::Proof(invalid.to_string())),
         Err(e) => Err(CredentialError::Proof(e.to_string())),
     }
+}
+
+/// Signs a credential as a VC-JOSE JWT (`typ` `vc-ld+jwt`, EdDSA, `kid` = the issuer's
+/// verification method): the same credential, without its Data Integrity proof, as the JWS
+/// payload. `credential` may carry a `proof`; it is dropped.
+pub async fn issue_jwt(issuer: &Identity, credential: &Value) -> Result<String, CredentialError> {
+    let mut unsigned = credential.clone();
+    if let Some(obj) = unsigned.as_object_mut() {
+        obj.remove("proof");
+    }
+    if unsigned["issuer"].as_str() != Some(issuer.did().to_string().as_str()) {
+        return Err(CredentialError::Sign(
+            "only the issuer can sign another form of its credential".into(),
+        ));
+    }
+    let vc: JsonCredential =
+        serde_json::from_value(unsigned).map_err(|e| CredentialError::Malformed(e.to_string()))?;
+    let mut jwk = jwk_of(issuer);
+    jwk.key_id = Some(verification_method(&issuer.did()));
+    jwk.algorithm = Some(ssi::jwk::Algorithm::EdDSA);
+    let jws = JwsPayload::sign(&JoseVc(vc), &jwk)
+        .await
+        .map_err(|e| CredentialError::Sign(e.to_string()))?;
+    Ok(jws.as_str().to_string())
+}
+
+/// Verifies a VC-JOSE JWT offline; returns its credential (the payload).
+pub async fn verify_jwt(jwt: &str) -> Result<Value, CredentialError> {
+    let jws = JwsStr::new(jwt.trim()).map_err(|e| CredentialError::Malformed(e.to_string()))?;
+    let decoded = JoseVc::<JsonCredential>::decode(jws)
+        .map_err(|e| CredentialError::Malformed(e.to_string()))?;
+    let payload = serde_json::to_value(&decoded.signing_bytes.payload.0)
+        .map_err(|e| CredentialError::Malformed(e.to_string()))?;
+    let kid_did = decoded
+        .signing_bytes
+        .header
+        .key_id
+        .as_deref()
+        .and_then(|k| k.split('#').next())
+        .unwrap_or_default()
+        .to_string();
+    if payload["issuer"].as_str() != Some(kid_did.as_str()) {
+        return Err(CredentialError::Proof(format!(
+            "signed with a key of `{kid_did}`, not of the issuer"
+        )));
+    }
+    match decoded
+        .verify(VerificationParameters::from_resolver(resolver()))
+        .await
+    {
+        Ok(Ok(())) => Ok(payload),
+        Ok(Err(invalid)) => Err(CredentialError::Proof(invalid.to_string())),
+        Err(e) => Err(CredentialError::Proof(e.to_string())),
+    }
+}
+
+/// Verifies a JWT credential at `now`: signature (EdDSA by the issuer's key), data model,
+/// validity period.
+pub async fn verify_jwt_credential(jwt: &str, now: i64) -> Report {
+    let mut report = Report::default();
+    match verify_jwt(jwt).await {
+        Ok(vc) => {
+            report.pass(
+                "JWS signature",
+                format!("EdDSA by {}", vc["issuer"].as_str().unwrap_or("?")),
+            );
+            report.record("data model 2.0", check_shape(&vc, "VerifiableCredential"));
+            report.record("validity period", check_validity(&vc, now));
+        }
+        Err(e) => report.fail("JWS signature", e.to_string()),
+    }
+    report
 }
 
 /// One check of a verification, for people to read.

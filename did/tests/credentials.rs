@@ -164,3 +164,33 @@ async fn a_presentation_must_come_from_the_subject_for_this_domain_and_challenge
     let r = verify_presentation(&forged, Some("urn:tim:space:ab"), Some("c1"), NOW + 1).await;
     assert_eq!(r.first_failure().unwrap().name, "holder");
 }
+
+#[tokio::test]
+async fn the_issuer_exports_a_jwt_form_that_verifies_and_breaks_when_tampered() {
+    use tim_did::credential::{issue_jwt, verify_jwt, verify_jwt_credential};
+    let (issuer, subject) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+    let vc = issue(&issuer, &request(&subject)).await.unwrap();
+    let jwt = issue_jwt(&issuer, &vc).await.unwrap();
+    assert_eq!(jwt.split('.').count(), 3);
+    let payload = verify_jwt(&jwt).await.unwrap();
+    let mut without_proof = vc.clone();
+    without_proof.as_object_mut().unwrap().remove("proof");
+    assert_eq!(payload, without_proof);
+    assert!(verify_jwt_credential(&jwt, NOW + 1).await.ok());
+    assert_eq!(
+        verify_jwt_credential(&jwt, NOW + 400 * 86_400)
+            .await
+            .first_failure()
+            .unwrap()
+            .name,
+        "validity period"
+    );
+    // Change one character of the payload.
+    let mut parts: Vec<String> = jwt.split('.').map(String::from).collect();
+    let mut p = parts[1].clone().into_bytes();
+    p[20] = if p[20] == b'A' { b'B' } else { b'A' };
+    parts[1] = String::from_utf8(p).unwrap();
+    assert!(verify_jwt(&parts.join(".")).await.is_err());
+    // Only the issuer can make the JWT form.
+    assert!(issue_jwt(&subject, &vc).await.is_err());
+}

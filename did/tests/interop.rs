@@ -17,7 +17,8 @@ fn interop_dir() -> PathBuf {
 
 fn ensure_installed() {
     let dir = interop_dir();
-    if dir.join("node_modules/@digitalbazaar/vc").exists() {
+    if dir.join("node_modules/@digitalbazaar/vc").exists() && dir.join("node_modules/jose").exists()
+    {
         return;
     }
     let status = Command::new("npm")
@@ -96,6 +97,18 @@ async fn tim_and_digital_bazaar_verify_each_others_credentials() {
     assert_eq!(js("verify-presentation", &replay)["verified"], false);
     let stale = json!({"presentation": vp, "domain": "urn:tim:space:ab", "challenge": "old"});
     assert_eq!(js("verify-presentation", &stale)["verified"], false);
+
+    // Tim's JWT form, checked with the `jose` library (key from the did:key in `kid`).
+    let jwt = tim_did::credential::issue_jwt(&issuer, &vc).await.unwrap();
+    let r = js("verify-jwt", &json!({ "jwt": jwt }));
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["alg"], "EdDSA");
+    assert_eq!(r["typ"], "vc-ld+jwt");
+    let mut parts: Vec<String> = jwt.split('.').map(String::from).collect();
+    let last = if parts[2].ends_with('A') { "B" } else { "A" };
+    parts[2] = format!("{}{last}", &parts[2][..parts[2].len() - 1]);
+    let r = js("verify-jwt", &json!({ "jwt": parts.join(".") }));
+    assert_eq!(r["verified"], false, "{r}");
 
     // Digital Bazaar -> Tim.
     let theirs = js(

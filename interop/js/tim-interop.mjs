@@ -6,6 +6,7 @@
 //   node tim-interop.mjs verify-credential   < credential.json
 //   node tim-interop.mjs verify-presentation < {"presentation", "domain", "challenge"}
 //   node tim-interop.mjs issue               < {"seed": hex32, "subject": did, "validFrom": …}
+//   node tim-interop.mjs verify-jwt          < {"jwt": "…"}   (with the `jose` library)
 //
 // Prints one JSON object: {"verified": bool, "error": string?} or the issued credential.
 import * as vc from '@digitalbazaar/vc';
@@ -14,6 +15,7 @@ import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-crypt
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import * as DidKey from '@digitalbazaar/did-method-key';
 import {securityLoader} from '@digitalbazaar/security-document-loader';
+import * as jose from 'jose';
 
 const didKeyDriver = DidKey.driver();
 didKeyDriver.use({multibaseMultikeyHeader: 'z6Mk', fromMultibase: Ed25519Multikey.from});
@@ -58,6 +60,24 @@ async function main() {
       documentLoader,
     });
     console.log(JSON.stringify({verified: result.verified, error: errorText(result)}));
+  } else if (command === 'verify-jwt') {
+    // The key comes from the did:key named by the header's kid, through did-method-key.
+    const {kid} = jose.decodeProtectedHeader(input.jwt);
+    const method = await didKeyDriver.get({url: kid});
+    const key = await Ed25519Multikey.from(method);
+    const jwk = await Ed25519Multikey.toJwk({keyPair: key});
+    try {
+      const {payload, protectedHeader} = await jose.compactVerify(
+        input.jwt, await jose.importJWK({...jwk, alg: 'EdDSA'}, 'EdDSA'));
+      const vc = JSON.parse(new TextDecoder().decode(payload));
+      const issuerMatches = kid.split('#')[0] === vc.issuer;
+      console.log(JSON.stringify({
+        verified: issuerMatches, typ: protectedHeader.typ, alg: protectedHeader.alg,
+        error: issuerMatches ? '' : 'kid is not the issuer',
+      }));
+    } catch (e) {
+      console.log(JSON.stringify({verified: false, error: String(e.message || e)}));
+    }
   } else if (command === 'issue') {
     const seed = Uint8Array.from(Buffer.from(input.seed, 'hex'));
     const key = await Ed25519Multikey.generate({seed});

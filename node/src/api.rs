@@ -21,6 +21,7 @@
 //! | POST | `/v1/spaces/{id}/credentials` | [`IssueRequest`] | 201 the credential (admin) |
 //! | GET, POST | `/v1/passport` | (POST: a credential) | credentials held; POST keeps one after verifying it |
 //! | GET | `/v1/passport/{cid}` | | one credential |
+//! | GET | `/v1/passport/{cid}/jwt` | | its VC-JOSE JWT form (issuer's node only) |
 //! | POST | `/v1/passport/{cid}/revoke` | | [`Done`] (admin of the issuing space) |
 //! | POST | `/v1/passport/verify` | a credential or presentation | [`VerifyReport`] |
 //! | GET, PUT | `/v1/trust` | PUT: [`TrustEntry`] (weight 0 removes) | the trust policy |
@@ -236,6 +237,7 @@ pub fn router(node: Handle, token: String) -> Router {
         .route("/v1/trust", get(trust).put(set_trust))
         .route("/v1/passport/{cid}", get(show_credential))
         .route("/v1/passport/{cid}/revoke", post(revoke_credential))
+        .route("/v1/passport/{cid}/jwt", get(credential_jwt))
         .route("/v1/spaces/{id}/events", get(events))
         .route("/v1/spaces/{id}/export/document", get(export_document))
         .route("/v1/spaces/{id}/export/signatures", get(export_signatures))
@@ -477,6 +479,14 @@ async fn hold_credential(
     }
     let id = s.node.hold_credential(doc).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+async fn credential_jwt(
+    State(s): State<AppState>,
+    Path(cid): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let jwt = s.node.credential_jwt(&cid).await?;
+    Ok(([(header::CONTENT_TYPE, "application/vc-ld+jwt")], jwt))
 }
 
 async fn trust(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {

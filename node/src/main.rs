@@ -268,8 +268,9 @@ enum PassportCommand {
     Export {
         /// Credential id.
         id: String,
-        /// Format: vc (JSON-LD with a Data Integrity proof).
-        #[arg(long, default_value = "vc", value_parser = ["vc"])]
+        /// Format: vc (JSON-LD with a Data Integrity proof) or jwt (VC-JOSE, EdDSA; only for
+        /// credentials this node issued).
+        #[arg(long, default_value = "vc", value_parser = ["vc", "jwt"])]
         format: String,
         /// Output file. Default: standard output.
         #[arg(long)]
@@ -555,8 +556,12 @@ async fn passport_command(client: &Client, command: PassportCommand) -> Result<(
                 serde_json::to_string_pretty(&client.credential(&id).await?)?
             );
         }
-        PassportCommand::Export { id, format: _, out } => {
-            let text = serde_json::to_string_pretty(&client.credential(&id).await?)?;
+        PassportCommand::Export { id, format, out } => {
+            let text = if format == "jwt" {
+                client.credential_jwt(&id).await?
+            } else {
+                serde_json::to_string_pretty(&client.credential(&id).await?)?
+            };
             match out {
                 Some(path) => {
                     std::fs::write(&path, text)

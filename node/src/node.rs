@@ -155,6 +155,7 @@ enum Command {
     },
     Revoke(String, Reply<ChangeHash>),
     Credentials(Reply<Vec<serde_json::Value>>),
+    ExportJwt(String, Reply<String>),
     Trust(Reply<Vec<TrustEntry>>),
     SetTrust(String, Option<f64>, Reply<()>),
     HoldCredential(serde_json::Value, Reply<String>),
@@ -265,6 +266,11 @@ impl Handle {
             .into_iter()
             .find(|c| c["id"] == id)
             .ok_or_else(|| NodeError::Invalid(format!("no credential {id} on this node")))
+    }
+
+    /// The JWT (VC-JOSE, EdDSA) form of a credential this node's timite issued.
+    pub async fn credential_jwt(&self, id: &str) -> Result<String, NodeError> {
+        self.call(|r| Command::ExportJwt(id.to_string(), r)).await
     }
 
     /// Keeps a credential (already verified by the caller); returns its id.
@@ -771,6 +777,30 @@ impl Actor {
                             .collect()
                     });
                 let _ = reply.send(r);
+            }
+            Command::ExportJwt(id, reply) => {
+                let stored = self
+                    .store
+                    .credential(&id)
+                    .map_err(NodeError::from)
+                    .and_then(|b| {
+                        let b = b.ok_or_else(|| {
+                            NodeError::Invalid(format!("no credential {id} on this node"))
+                        })?;
+                        serde_json::from_slice::<serde_json::Value>(&b)
+                            .map_err(|e| NodeError::Storage(e.to_string()))
+                    });
+                let vc = match stored {
+                    Ok(vc) => vc,
+                    Err(e) => return drop(reply.send(Err(e))),
+                };
+                let identity = self.timite.clone();
+                tokio::spawn(async move {
+                    let r = credential::issue_jwt(&identity, &vc).await.map_err(|e| {
+                        NodeError::Invalid(format!("{e} (only the issuer's node can)"))
+                    });
+                    let _ = reply.send(r);
+                });
             }
             Command::HoldCredential(vc, reply) => {
                 let Some(id) = vc["id"].as_str().map(String::from) else {

@@ -48,4 +48,14 @@ async fn passport_verify_prints_each_check_and_fails_on_tampering() {
     let (ok, out) = verify(&bad);
     assert!(!ok, "{out}");
     assert!(out.contains("FAILED  proof"), "{out}");
+
+    // The JWT form is read too.
+    let jwt = tim_did::credential::issue_jwt(&issuer, &vc).await.unwrap();
+    let jwt_file = dir.path().join("vc.jwt");
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    let (ok, out) = verify(&jwt_file);
+    assert!(ok && out.contains("ok      JWS signature"), "{out}");
+    std::fs::write(&jwt_file, format!("{jwt}x")).unwrap();
+    let (ok, out) = verify(&jwt_file);
+    assert!(!ok, "{out}");
 }
