@@ -595,15 +595,15 @@ async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>)
     } else {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
     };
-    let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not JSON (JWT credentials are not read yet)",
-            file.display()
-        )
-    })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
+    if text.trim_start().starts_with("ey") {
+        let report = tim_did::credential::verify_jwt_credential(&text, now).await;
+        return Ok(print_report(&report, "JWT credential"));
+    }
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is neither JSON nor a JWT", file.display()))?;
     let is_presentation = doc["type"] == "VerifiablePresentation"
         || doc["type"]
             .as_array()
@@ -613,23 +613,27 @@ async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>)
     } else {
         verify_credential(&doc, now).await
     };
+    let what = if is_presentation {
+        "presentation"
+    } else {
+        "credential"
+    };
+    Ok(print_report(&report, what))
+}
+
+fn print_report(report: &tim_did::credential::Report, what: &str) -> bool {
     for c in &report.checks {
         match &c.outcome {
             Ok(detail) => println!("ok      {:<28} {detail}", c.name),
             Err(reason) => println!("FAILED  {:<28} {reason}", c.name),
         }
     }
-    let what = if is_presentation {
-        "presentation"
-    } else {
-        "credential"
-    };
     if report.ok() {
         println!("the {what} verifies");
     } else {
         println!("the {what} does NOT verify");
     }
-    Ok(report.ok())
+    report.ok()
 }
 
 fn open_keys(home: &Path) -> Result<Keystore> {
