@@ -63,11 +63,17 @@ async fn main() {
         verify_jwt(&jwt).await.unwrap();
     }
     per("verify JWT form", n, start);
-    let vp = present(&holder, vec![vc], "urn:tim:space:ab", "c").await.unwrap();
+    let vp = present(&holder, vec![vc], "urn:tim:space:ab", "c")
+        .await
+        .unwrap();
     let start = Instant::now();
     for _ in 0..n {
         let r = verify_presentation(&vp, Some("urn:tim:space:ab"), Some("c"), 1_795_514_500).await;
         assert!(r.ok());
     }
-    per("verify presentation with one credential (admission)", n, start);
+    per(
+        "verify presentation with one credential (admission)",
+        n,
+        start,
+    );
 }
