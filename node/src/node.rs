@@ -46,6 +46,10 @@ pub(crate) const SNAPSHOT_EVERY: usize = 1000;
 pub(crate) const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
 /// How often remembered peers that are not connected are dialled.
 pub(crate) const REDIAL_INTERVAL: Duration = Duration::from_secs(3);
+/// Invalid sync messages or changes a peer may serve before it is banned.
+pub(crate) const MAX_STRIKES: u32 = 3;
+/// How long a banned peer is refused.
+pub(crate) const PEER_BAN: Duration = Duration::from_secs(600);
 /// How often ephemeral spaces are checked for expiry.
 pub(crate) const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Most remembered peers dialled per redial tick.
@@ -467,6 +471,8 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         remembered: HashMap::new(),
         rejected: 0,
         hosts: HashMap::new(),
+        strikes: HashMap::new(),
+        banned: HashMap::new(),
     };
     actor.load_spaces()?;
     for addr in cfg.bootstrap {
@@ -513,6 +519,10 @@ struct Actor {
     /// Spaces each peer is known to host (from its subscriptions and syncs), so that a
     /// reconnection resumes sync at once, whatever gossipsub re-announces.
     hosts: HashMap<PeerId, HashSet<SpaceId>>,
+    /// Invalid things each peer served by sync (gossip has its own peer scoring).
+    strikes: HashMap<PeerId, u32>,
+    /// Peers refused until the given time.
+    banned: HashMap<PeerId, tokio::time::Instant>,
 }
 
 /// The space a Tim credential names.
@@ -1408,7 +1418,7 @@ impl Actor {
         let disconnected: Vec<Multiaddr> = self
             .remembered
             .iter()
-            .filter(|(p, _)| !self.swarm.is_connected(p))
+            .filter(|(p, _)| !self.swarm.is_connected(p) && !self.banned.contains_key(p))
             .map(|(_, a)| a.clone())
             .take(MAX_REDIALS_PER_TICK)
             .collect();
@@ -1545,8 +1555,42 @@ impl Actor {
         Ok(Some(vp.to_string()))
     }
 
+    /// Counts something invalid a peer served by sync; at [`MAX_STRIKES`] the peer is
+    /// disconnected and refused for [`PEER_BAN`]. Honest nodes never serve a change the rules
+    /// refuse (they judged it themselves before keeping it).
+    fn strike(&mut self, peer: PeerId, why: &str) {
+        let n = self.strikes.entry(peer).or_default();
+        *n += 1;
+        if *n >= MAX_STRIKES {
+            warn!(%peer, "peer banned for {} s: it served invalid data by sync ({why})", PEER_BAN.as_secs());
+            self.strikes.remove(&peer);
+            self.banned
+                .insert(peer, tokio::time::Instant::now() + PEER_BAN);
+            self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    fn is_banned(&mut self, peer: &PeerId) -> bool {
+        match self.banned.get(peer) {
+            Some(until) if *until > tokio::time::Instant::now() => true,
+            Some(_) => {
+                self.banned.remove(peer);
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .remove_blacklisted_peer(peer);
+                false
+            }
+            None => false,
+        }
+    }
+
     /// Applies what a peer sent by sync and logs refusals.
     fn absorb_sync(&mut self, id: SpaceId, received: SyncReceived, peer: PeerId) {
+        if !received.rejected.is_empty() {
+            self.strike(peer, received.rejected[0].1.code());
+        }
         self.rejected += received.rejected.len() as u64;
         for (author, r) in &received.rejected {
             warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
@@ -1583,6 +1627,7 @@ impl Actor {
             }
             Err(e) => {
                 warn!(%peer, space = %id, "bad sync message: {e}");
+                self.strike(peer, "malformed sync message");
                 SyncResponse::Sync(SyncMessage {
                     space: id,
                     automerge: None,
@@ -1625,6 +1670,7 @@ impl Actor {
             Ok(r) => r,
             Err(e) => {
                 warn!(%peer, space = %id, "bad sync response: {e}");
+                self.strike(peer, "malformed sync response");
                 self.sessions.remove(&(peer, id));
                 return;
             }
@@ -1713,6 +1759,11 @@ impl Actor {
                 num_established,
                 ..
             } => {
+                if self.is_banned(&peer_id) {
+                    debug!(peer = %peer_id, "refusing a banned peer");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
                 if num_established.get() == 1 {
                     info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "peer connected");
                 }

@@ -195,3 +195,44 @@ async fn an_ephemeral_space_is_deleted_everywhere_after_its_ttl() {
     let b = common::restart(dir, keys).await;
     assert_eq!(b.handle.status().await.unwrap().spaces, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, rogue) = (node(&tmp, 1).await, node(&tmp, 3).await);
+    let space = a.handle.create_space("guarded", "").await.unwrap();
+    rogue
+        .handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    let (doc, _) = a.handle.export(space.id).await.unwrap();
+    let a_peer: libp2p::PeerId = a.handle.status().await.unwrap().peer_id.parse().unwrap();
+    let stranger = tim_did::Identity::from_seed([99; 32]);
+    let bad = |text: &str| SyncMessage {
+        space: space.id,
+        automerge: None,
+        envelopes: vec![post_by(&doc, space.id, stranger.signing_key(), text)],
+    };
+    for i in 0..3 {
+        rogue
+            .handle
+            .sync_raw(a_peer, bad(&format!("spam {i}")))
+            .await
+            .unwrap();
+        let want = i + 1;
+        eventually(10, "the refusal", || async {
+            a.handle.status().await.unwrap().rejected_changes == want
+        })
+        .await;
+    }
+    // Three strikes: a disconnects the rogue and refuses it when it comes back.
+    eventually(10, "the ban", || async {
+        a.handle.status().await.unwrap().connected_peers == 0
+    })
+    .await;
+    rogue.handle.dial(a.addr.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(a.handle.status().await.unwrap().connected_peers, 0);
+    assert_eq!(a.handle.status().await.unwrap().rejected_changes, 3);
+}
