@@ -39,6 +39,11 @@ fn main() {
 
     let envelopes = space.envelopes_in_order();
     let n = envelopes.len();
+    let snapshot = space.save();
+    let start = Instant::now();
+    let loaded = Space::load(space.id(), Some(&snapshot), envelopes.iter().cloned()).unwrap();
+    per("restart: load from snapshot + stored envelopes", n, start);
+    assert_eq!(loaded.heads(), space.heads());
     let start = Instant::now();
     for env in &envelopes {
         let h = tim_crdt::verify_envelope(env).unwrap();

@@ -480,7 +480,7 @@ impl<'a> Judge<'a> {
         let Some(verifier) = verifier else {
             return deny("this replica cannot check presentations".into());
         };
-        let domain = format!("urn:tim:space:{}", self.space);
+        let domain = self.space.iri();
         let credentials = verifier
             .verify(
                 presentation,

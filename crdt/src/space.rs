@@ -242,17 +242,15 @@ impl Space {
             None => Automerge::new(),
         };
         let mut map = HashMap::new();
-        let mut missing = Vec::new();
+        let mut changes = Vec::new();
         for env in envelopes {
             let change = Change::from_bytes(env.change.clone())
                 .map_err(|e| SpaceError::Invalid(format!("stored change: {e}")))?;
-            let hash = change.hash();
-            if doc.get_change_by_hash(&hash).is_none() {
-                missing.push(change);
-            }
-            map.insert(hash, env);
+            map.insert(change.hash(), env);
+            changes.push(change);
         }
-        doc.apply_changes(missing)?;
+        // Automerge skips, by hash, the changes the snapshot already holds.
+        doc.apply_changes(changes)?;
         Ok(Self {
             id,
             verifier: None,
@@ -664,15 +662,19 @@ impl Space {
         self.join_presenting(key, None, at_ms)
     }
 
-    /// The presentation `did` gave when it joined, if any (JSON).
-    pub fn presentation_of(&self, did: &Did) -> Option<String> {
-        let entry = doc::child_obj(
+    /// The member entry of `did`, if a member.
+    fn member_entry(&self, did: &Did) -> Option<automerge::ObjId> {
+        doc::child_obj(
             &self.doc,
             &self.root(doc::MEMBERS).ok()?,
             &did.to_string(),
             None,
-        )?;
-        doc::get_str(&self.doc, &entry, doc::PRESENTATION)
+        )
+    }
+
+    /// The presentation `did` gave when it joined, if any (JSON).
+    pub fn presentation_of(&self, did: &Did) -> Option<String> {
+        doc::get_str(&self.doc, &self.member_entry(did)?, doc::PRESENTATION)
     }
 
     /// The join requirements set in the space's meta.
@@ -772,7 +774,8 @@ impl Space {
         role: Role,
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
-        let entry = doc::child_obj(&self.doc, &self.root(doc::MEMBERS)?, &did.to_string(), None)
+        let entry = self
+            .member_entry(did)
             .ok_or_else(|| SpaceError::Invalid(format!("{did} is not a member")))?;
         self.local_write(key, at_ms, |tx| {
             tx.put(&entry, doc::ROLE, role.as_str())?;
@@ -935,13 +938,11 @@ impl Space {
 
     /// The role of `did` now, if a member.
     pub fn role_of(&self, did: &Did) -> Option<Role> {
-        let entry = doc::child_obj(
+        Role::parse(&doc::get_str(
             &self.doc,
-            &self.root(doc::MEMBERS).ok()?,
-            &did.to_string(),
-            None,
-        )?;
-        Role::parse(&doc::get_str(&self.doc, &entry, doc::ROLE)?)
+            &self.member_entry(did)?,
+            doc::ROLE,
+        )?)
     }
 
     /// Posts a message as `key`'s timite. Returns the applied change and the message id.
@@ -1007,9 +1008,7 @@ impl Space {
 
     /// Whether `did` is a member now.
     pub fn is_member(&self, did: &Did) -> bool {
-        doc::root_obj(&self.doc, doc::MEMBERS, None)
-            .and_then(|m| doc::child_obj(&self.doc, &m, &did.to_string(), None))
-            .is_some()
+        self.member_entry(did).is_some()
     }
 
     /// Number of messages in the timeline.

@@ -2,31 +2,14 @@
 //! and refusal of every kind of bad change.
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use automerge::{ObjType, ReadDoc, ROOT};
 use ed25519_dalek::SigningKey;
 use tim_crdt::test_utils::{forge, root, sync_pair};
 use tim_crdt::{Ingested, Rejection, Space};
-use tim_protocol::{Envelope, SpaceId};
+use tim_protocol::SpaceId;
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
-}
-
-fn sync(a: &mut Space, b: &mut Space) -> usize {
-    sync_pair(a, b)
-}
-
-fn hostile(
-    space: &Space,
-    actor_key: &SigningKey,
-    signer: &SigningKey,
-    write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge),
-) -> Envelope {
-    forge(space, actor_key, signer, 0, write)
-}
-
-fn obj(doc: &Automerge, key: &str) -> automerge::ObjId {
-    root(doc, key)
 }
 
 #[test]
@@ -39,15 +22,15 @@ fn three_replicas_converge_on_identical_heads_and_timelines() {
         b.ingest(genesis.envelope.clone()).unwrap(),
         Ingested::Applied { .. }
     ));
-    sync(&mut a, &mut c);
+    sync_pair(&mut a, &mut c);
     b.join(&bob, 2_000).unwrap();
     c.join(&carol, 2_001).unwrap();
     a.post(&alice, "hello from alice", 3_000).unwrap();
     b.post(&bob, "hello from bob", 3_001).unwrap();
     c.post(&carol, "hello from carol", 3_002).unwrap();
-    sync(&mut a, &mut b);
-    sync(&mut b, &mut c);
-    sync(&mut a, &mut c);
+    sync_pair(&mut a, &mut b);
+    sync_pair(&mut b, &mut c);
+    sync_pair(&mut a, &mut c);
     assert_eq!(a.heads(), b.heads());
     assert_eq!(b.heads(), c.heads());
     assert_eq!(a.timeline(), c.timeline());
@@ -55,7 +38,7 @@ fn three_replicas_converge_on_identical_heads_and_timelines() {
     assert_eq!(a.members().len(), 3);
     assert_eq!(a.meta().unwrap().name, "garden");
     // A second sync finds nothing to do in at most one round trip.
-    assert!(sync(&mut a, &mut b) <= 2);
+    assert!(sync_pair(&mut a, &mut b) <= 2);
 }
 
 #[test]
@@ -66,7 +49,7 @@ fn late_joiner_catches_up_with_a_thousand_messages() {
         a.post(&alice, &format!("message {i}"), i).unwrap();
     }
     let mut late = Space::empty(a.id());
-    let rounds = sync(&mut late, &mut a);
+    let rounds = sync_pair(&mut late, &mut a);
     assert_eq!(late.heads(), a.heads());
     assert_eq!(late.message_count(), 1000);
     assert_eq!(late.timeline()[999].text, "message 999");
@@ -115,9 +98,9 @@ fn bad_envelopes_are_refused_with_typed_reasons_and_change_nothing() {
     let heads = a.heads();
 
     // Bad signature: valid change by alice, signature bytes flipped.
-    let mut env = hostile(&a, &alice, &alice, |tx, d| {
+    let mut env = forge(&a, &alice, &alice, 0, |tx, d| {
         let m = tx
-            .insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .insert_object(root(d, "timeline"), 1, ObjType::Map)
             .unwrap();
         tx.put(&m, "text", "x").unwrap();
     });
@@ -125,8 +108,8 @@ fn bad_envelopes_are_refused_with_typed_reasons_and_change_nothing() {
     assert_eq!(a.ingest(env).unwrap_err().code(), "bad_signature");
 
     // Mismatched actor: change by alice's actor, signed (validly) by mallory.
-    let env = hostile(&a, &alice, &mallory, |tx, d| {
-        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+    let env = forge(&a, &alice, &mallory, 0, |tx, d| {
+        tx.insert_object(root(d, "timeline"), 1, ObjType::Map)
             .unwrap();
     });
     assert!(matches!(
@@ -135,33 +118,33 @@ fn bad_envelopes_are_refused_with_typed_reasons_and_change_nothing() {
     ));
 
     // Wrong space id.
-    let mut env = hostile(&a, &alice, &alice, |tx, d| {
-        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+    let mut env = forge(&a, &alice, &alice, 0, |tx, d| {
+        tx.insert_object(root(d, "timeline"), 1, ObjType::Map)
             .unwrap();
     });
     env.space = SpaceId::from([0; 32]);
     assert!(matches!(a.ingest(env), Err(Rejection::WrongSpace { .. })));
 
     // Garbage change bytes.
-    let mut env = hostile(&a, &alice, &alice, |tx, d| {
-        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+    let mut env = forge(&a, &alice, &alice, 0, |tx, d| {
+        tx.insert_object(root(d, "timeline"), 1, ObjType::Map)
             .unwrap();
     });
     env.change = b"\x85\x6f\x4a\x83garbage".to_vec();
     assert!(matches!(a.ingest(env), Err(Rejection::MalformedChange(_))));
 
     // A stranger posts without joining.
-    let env = hostile(&a, &mallory, &mallory, |tx, d| {
-        tx.insert_object(obj(d, "timeline"), 1, ObjType::Map)
+    let env = forge(&a, &mallory, &mallory, 0, |tx, d| {
+        tx.insert_object(root(d, "timeline"), 1, ObjType::Map)
             .unwrap();
     });
     assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
 
     // A stranger self-joins as owner.
-    let env = hostile(&a, &mallory, &mallory, |tx, d| {
+    let env = forge(&a, &mallory, &mallory, 0, |tx, d| {
         let e = tx
             .put_object(
-                obj(d, "members"),
+                root(d, "members"),
                 tim_protocol::Did::from_key(&mallory.verifying_key()).to_string(),
                 ObjType::Map,
             )
@@ -171,7 +154,7 @@ fn bad_envelopes_are_refused_with_typed_reasons_and_change_nothing() {
     assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
 
     // A stranger rewrites the root.
-    let env = hostile(&a, &mallory, &mallory, |tx, _| {
+    let env = forge(&a, &mallory, &mallory, 0, |tx, _| {
         tx.put(ROOT, "meta", "gone").unwrap();
     });
     assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
@@ -186,27 +169,27 @@ fn members_cannot_forge_authors_or_edit_others_messages() {
     let (mut a, _) = Space::create(&alice, "s", "", 0).unwrap();
     let (_, msg_id) = a.post(&alice, "alice's words", 1).unwrap();
     let mut b = Space::empty(a.id());
-    sync(&mut a, &mut b);
+    sync_pair(&mut a, &mut b);
     b.join(&bob, 2).unwrap();
-    sync(&mut a, &mut b);
+    sync_pair(&mut a, &mut b);
     let heads = a.heads();
 
     // Bob edits alice's message.
-    let env = hostile(&b, &bob, &bob, |tx, d| {
-        let tl = obj(d, "timeline");
+    let env = forge(&b, &bob, &bob, 0, |tx, d| {
+        let tl = root(d, "timeline");
         let m = d.get(&tl, 0).unwrap().unwrap().1;
         tx.put(&m, "text", "bob's words now").unwrap();
     });
     assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
     // Bob deletes alice's message.
-    let env = hostile(&b, &bob, &bob, |tx, d| {
-        tx.delete(obj(d, "timeline"), 0).unwrap();
+    let env = forge(&b, &bob, &bob, 0, |tx, d| {
+        tx.delete(root(d, "timeline"), 0).unwrap();
     });
     assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
     // Bob posts a message claiming alice wrote it.
-    let env = hostile(&b, &bob, &bob, |tx, d| {
+    let env = forge(&b, &bob, &bob, 0, |tx, d| {
         let m = tx
-            .insert_object(obj(d, "timeline"), 1, ObjType::Map)
+            .insert_object(root(d, "timeline"), 1, ObjType::Map)
             .unwrap();
         tx.put(
             &m,
@@ -217,8 +200,8 @@ fn members_cannot_forge_authors_or_edit_others_messages() {
     });
     assert_eq!(a.ingest(env).unwrap_err().code(), "unauthorized");
     // Bob promotes himself.
-    let env = hostile(&b, &bob, &bob, |tx, d| {
-        let members = obj(d, "members");
+    let env = forge(&b, &bob, &bob, 0, |tx, d| {
+        let members = root(d, "members");
         let did = tim_protocol::Did::from_key(&bob.verifying_key()).to_string();
         let entry = d.get(&members, did.as_str()).unwrap().unwrap().1;
         tx.put(&entry, "role", "owner").unwrap();

@@ -53,7 +53,12 @@ pub fn tim_context() -> Value {
 
 /// The IRI naming a space in credentials: `urn:tim:space:<64 hex>`.
 pub fn space_iri(space: &SpaceId) -> String {
-    format!("urn:tim:space:{space}")
+    space.iri()
+}
+
+/// The space a Tim credential names (`credentialSubject.space`).
+pub fn credential_space(vc: &Value) -> Option<SpaceId> {
+    SpaceId::from_iri(vc["credentialSubject"]["space"].as_str()?)
 }
 
 /// What a credential says about its subject.
@@ -434,6 +439,40 @@ impl Report {
     }
 }
 
+/// Whether a credential or presentation lists `t` among its types.
+pub fn has_type(doc: &Value, t: &str) -> bool {
+    types_of(doc).iter().any(|x| x == t)
+}
+
+/// Whether a JSON document is a Verifiable Presentation (else it is taken as a credential).
+pub fn is_presentation(doc: &Value) -> bool {
+    has_type(doc, "VerifiablePresentation")
+}
+
+/// The credentials a presentation carries (`verifiableCredential`, one or many).
+pub fn credentials_in(presentation: &Value) -> Vec<Value> {
+    match &presentation["verifiableCredential"] {
+        Value::Array(a) => a.clone(),
+        Value::Null => vec![],
+        single => vec![single.clone()],
+    }
+}
+
+/// Verifies a credential or a presentation, whichever `doc` is (see [`verify_credential`] and
+/// [`verify_presentation`]; `domain` and `challenge` apply to presentations).
+pub async fn verify_document(
+    doc: &Value,
+    domain: Option<&str>,
+    challenge: Option<&str>,
+    now: i64,
+) -> Report {
+    if is_presentation(doc) {
+        verify_presentation(doc, domain, challenge, now).await
+    } else {
+        verify_credential(doc, now).await
+    }
+}
+
 fn types_of(v: &Value) -> Vec<String> {
     match &v["type"] {
         Value::String(s) => vec![s.clone()],
@@ -649,12 +688,7 @@ pub async fn verify_presentation(
             }
         }
     }
-    let credentials = match &presentation["verifiableCredential"] {
-        Value::Array(a) => a.clone(),
-        Value::Null => vec![],
-        single => vec![single.clone()],
-    };
-    for (i, vc) in credentials.iter().enumerate() {
+    for (i, vc) in credentials_in(presentation).iter().enumerate() {
         let sub = Box::pin(verify_credential(vc, now)).await;
         for c in sub.checks {
             report.checks.push(Check {

@@ -1,7 +1,7 @@
 //! The node's [`AdmissionVerifier`]: checks a joiner's presentation with ssi (offline, did:key).
 
 use tim_crdt::admission::{AdmissionVerifier, PresentedCredential};
-use tim_did::credential::verify_presentation;
+use tim_did::credential::{credential_space, credentials_in, has_type, verify_presentation};
 use tim_protocol::Did;
 
 /// Verifies presentations carried by join changes.
@@ -39,26 +39,16 @@ impl AdmissionVerifier for SsiAdmission {
             let reason = failed.outcome.as_ref().err().cloned().unwrap_or_default();
             return Err(format!("{}: {reason}", failed.name));
         }
-        let credentials = match &vp["verifiableCredential"] {
-            serde_json::Value::Array(a) => a.clone(),
-            serde_json::Value::Null => vec![],
-            one => vec![one.clone()],
-        };
-        Ok(credentials.iter().filter_map(presented).collect())
+        Ok(credentials_in(&vp).iter().filter_map(presented).collect())
     }
 }
 
 fn presented(vc: &serde_json::Value) -> Option<PresentedCredential> {
-    let types: Vec<&str> = vc["type"]
-        .as_array()?
-        .iter()
-        .filter_map(|t| t.as_str())
-        .collect();
-    let kind = if types.contains(&"TimReputationCredential") {
+    let kind = if has_type(vc, "TimReputationCredential") {
         "reputation"
-    } else if types.contains(&"TimAbilityCredential") {
+    } else if has_type(vc, "TimAbilityCredential") {
         "ability"
-    } else if types.contains(&"TimMembershipCredential") {
+    } else if has_type(vc, "TimMembershipCredential") {
         "membership"
     } else {
         return None;
@@ -66,10 +56,7 @@ fn presented(vc: &serde_json::Value) -> Option<PresentedCredential> {
     let subject = &vc["credentialSubject"];
     Some(PresentedCredential {
         kind: kind.into(),
-        space: subject["space"]
-            .as_str()
-            .and_then(|s| s.strip_prefix("urn:tim:space:"))
-            .and_then(|s| s.parse().ok()),
+        space: credential_space(vc),
         issuer: vc["issuer"].as_str()?.parse().ok()?,
         score: subject["score"].as_i64(),
         ability: subject["ability"].as_str().map(String::from),

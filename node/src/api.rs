@@ -412,22 +412,11 @@ async fn verify_report(
     doc: &serde_json::Value,
     trust: bool,
 ) -> ApiResult<VerifyReport> {
-    use tim_did::credential::{verify_credential, verify_presentation};
+    use tim_did::credential::{credentials_in, is_presentation, verify_document};
     let now = crate::node::now_ms() as i64 / 1000;
-    let is_vp = doc["type"]
-        .as_array()
-        .is_some_and(|t| t.iter().any(|t| t == "VerifiablePresentation"));
-    let mut report = if is_vp {
-        verify_presentation(doc, None, None, now).await
-    } else {
-        verify_credential(doc, now).await
-    };
-    let credentials: Vec<serde_json::Value> = if is_vp {
-        match &doc["verifiableCredential"] {
-            serde_json::Value::Array(a) => a.clone(),
-            serde_json::Value::Null => vec![],
-            one => vec![one.clone()],
-        }
+    let mut report = verify_document(doc, None, None, now).await;
+    let credentials = if is_presentation(doc) {
+        credentials_in(doc)
     } else {
         vec![doc.clone()]
     };

@@ -449,12 +449,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Trust { command } => {
             let client = cli_client(&home, cli.node, cli.token)?;
-            let as_issuer = |s: String| {
-                if s.parse::<SpaceId>().is_ok() {
-                    format!("urn:tim:space:{s}")
-                } else {
-                    s
-                }
+            let as_issuer = |s: String| match s.parse::<SpaceId>() {
+                Ok(id) => id.iri(),
+                Err(_) => s,
             };
             match command {
                 TrustCommand::List => {
@@ -589,7 +586,7 @@ async fn passport_command(client: &Client, command: PassportCommand) -> Result<(
 }
 
 async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>) -> Result<bool> {
-    use tim_did::credential::{verify_credential, verify_presentation};
+    use tim_did::credential::{is_presentation, verify_document};
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())?
     } else {
@@ -604,16 +601,8 @@ async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>)
     }
     let doc: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is neither JSON nor a JWT", file.display()))?;
-    let is_presentation = doc["type"] == "VerifiablePresentation"
-        || doc["type"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|t| t == "VerifiablePresentation"));
-    let report = if is_presentation {
-        verify_presentation(&doc, domain, challenge, now).await
-    } else {
-        verify_credential(&doc, now).await
-    };
-    let what = if is_presentation {
+    let report = verify_document(&doc, domain, challenge, now).await;
+    let what = if is_presentation(&doc) {
         "presentation"
     } else {
         "credential"

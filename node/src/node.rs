@@ -68,6 +68,9 @@ pub struct NodeConfig {
 
 type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
 
+/// Issuer (`urn:tim:space:<id>` or DID) → weight.
+type TrustPolicy = HashMap<String, f64>;
+
 /// A moderation act by the hosted timite; the rules decide whether it may.
 #[derive(Debug, Clone)]
 pub enum Act {
@@ -159,6 +162,7 @@ enum Command {
     },
     Revoke(String, Reply<ChangeHash>),
     Credentials(Reply<Vec<serde_json::Value>>),
+    Credential(String, Reply<serde_json::Value>),
     ExportJwt(String, Reply<String>),
     Trust(Reply<Vec<TrustEntry>>),
     SetTrust(String, Option<f64>, Reply<()>),
@@ -265,11 +269,7 @@ impl Handle {
 
     /// One credential by id.
     pub async fn credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
-        self.credentials()
-            .await?
-            .into_iter()
-            .find(|c| c["id"] == id)
-            .ok_or_else(|| NodeError::Invalid(format!("no credential {id} on this node")))
+        self.call(|r| Command::Credential(id.to_string(), r)).await
     }
 
     /// The JWT (VC-JOSE, EdDSA) form of a credential this node's timite issued.
@@ -525,22 +525,9 @@ struct Actor {
     banned: HashMap<PeerId, tokio::time::Instant>,
 }
 
-/// The space a Tim credential names.
-fn issuing_space(vc: &serde_json::Value) -> Option<SpaceId> {
-    vc["credentialSubject"]["space"]
-        .as_str()?
-        .strip_prefix("urn:tim:space:")?
-        .parse()
-        .ok()
-}
-
 /// The issuing space and status list index of a Tim credential.
 fn credential_location(vc: &serde_json::Value) -> Option<(SpaceId, u64)> {
-    let space = vc["credentialSubject"]["space"]
-        .as_str()?
-        .strip_prefix("urn:tim:space:")?
-        .parse()
-        .ok()?;
+    let space = credential::credential_space(vc)?;
     let index = vc["credentialStatus"]["statusListIndex"]
         .as_str()?
         .parse()
@@ -788,19 +775,11 @@ impl Actor {
                     });
                 let _ = reply.send(r);
             }
+            Command::Credential(id, reply) => {
+                let _ = reply.send(self.stored_credential(&id));
+            }
             Command::ExportJwt(id, reply) => {
-                let stored = self
-                    .store
-                    .credential(&id)
-                    .map_err(NodeError::from)
-                    .and_then(|b| {
-                        let b = b.ok_or_else(|| {
-                            NodeError::Invalid(format!("no credential {id} on this node"))
-                        })?;
-                        serde_json::from_slice::<serde_json::Value>(&b)
-                            .map_err(|e| NodeError::Storage(e.to_string()))
-                    });
-                let vc = match stored {
+                let vc = match self.stored_credential(&id) {
                     Ok(vc) => vc,
                     Err(e) => return drop(reply.send(Err(e))),
                 };
@@ -841,7 +820,7 @@ impl Actor {
                 }));
             }
             Command::SetTrust(issuer, weight, reply) => {
-                let valid = issuer.starts_with("urn:tim:space:") || issuer.parse::<Did>().is_ok();
+                let valid = SpaceId::from_iri(&issuer).is_some() || issuer.parse::<Did>().is_ok();
                 let r = if !valid {
                     Err(NodeError::Invalid(format!(
                         "`{issuer}` is neither urn:tim:space:<id> nor a did:key"
@@ -896,8 +875,10 @@ impl Actor {
                     .map(|s| s.members())
                     .map(|mut members| {
                         let space = &self.spaces[&id];
+                        let policy = self.trust_policy();
                         for m in &mut members {
-                            m.imported_reputation = self.imported_reputation(space, &m.did);
+                            m.imported_reputation =
+                                self.imported_reputation(&policy, space, &m.did);
                         }
                         members
                     });
@@ -1191,13 +1172,17 @@ impl Actor {
     }
 
     /// The issuing space and status index of a stored credential.
-    fn revoke(&mut self, id: &str) -> Result<(SpaceId, Applied), NodeError> {
+    /// A credential this node issued or holds.
+    fn stored_credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
         let bytes = self
             .store
             .credential(id)?
             .ok_or_else(|| NodeError::Invalid(format!("no credential {id} on this node")))?;
-        let vc: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| NodeError::Storage(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| NodeError::Storage(e.to_string()))
+    }
+
+    fn revoke(&mut self, id: &str) -> Result<(SpaceId, Applied), NodeError> {
+        let vc = self.stored_credential(id)?;
         let (space, index) = credential_location(&vc).ok_or_else(|| {
             NodeError::Invalid(format!("credential {id} has no Tim status entry"))
         })?;
@@ -1212,11 +1197,7 @@ impl Actor {
             name: name.to_string(),
             outcome,
         };
-        let Some(space) = vc["credentialSubject"]["space"]
-            .as_str()
-            .and_then(|s| s.strip_prefix("urn:tim:space:"))
-            .and_then(|s| s.parse::<SpaceId>().ok())
-        else {
+        let Some(space) = credential::credential_space(vc) else {
             return vec![];
         };
         let Some(s) = self.spaces.get(&space).filter(|s| s.is_ready()) else {
@@ -1264,9 +1245,7 @@ impl Actor {
     /// How much this node counts credentials of an issuing space and issuer: the policy's
     /// weight for the space, else for the issuer DID, else 1 for spaces this node hosts (it can
     /// check their admins and revocations), else 0.
-    fn trust_weight(&self, space: Option<SpaceId>, issuer: &str) -> f64 {
-        let policy: HashMap<String, f64> =
-            self.store.trust().unwrap_or_default().into_iter().collect();
+    fn trust_weight(&self, policy: &TrustPolicy, space: Option<SpaceId>, issuer: &str) -> f64 {
         space
             .and_then(|s| policy.get(&credential::space_iri(&s)).copied())
             .or_else(|| policy.get(issuer).copied())
@@ -1279,10 +1258,15 @@ impl Actor {
             })
     }
 
+    /// The trust policy, read once per use.
+    fn trust_policy(&self) -> TrustPolicy {
+        self.store.trust().unwrap_or_default().into_iter().collect()
+    }
+
     fn trust_check(&self, vc: &serde_json::Value) -> Check {
-        let space = issuing_space(vc);
+        let space = credential::credential_space(vc);
         let issuer = vc["issuer"].as_str().unwrap_or_default();
-        let weight = self.trust_weight(space, issuer);
+        let weight = self.trust_weight(&self.trust_policy(), space, issuer);
         Check {
             name: "trusted by this node".into(),
             outcome: if weight > 0.0 {
@@ -1298,17 +1282,11 @@ impl Actor {
 
     /// Reputation a member brought in its join presentation, weighted by the trust policy
     /// (revoked credentials of hosted spaces count nothing).
-    fn imported_reputation(&self, space: &Space, did: &Did) -> Option<f64> {
+    fn imported_reputation(&self, policy: &TrustPolicy, space: &Space, did: &Did) -> Option<f64> {
         let vp: serde_json::Value = serde_json::from_str(&space.presentation_of(did)?).ok()?;
-        let credentials = match &vp["verifiableCredential"] {
-            serde_json::Value::Array(a) => a.clone(),
-            one => vec![one.clone()],
-        };
         let mut total = None;
-        for vc in credentials {
-            let is_reputation = vc["type"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|t| t == "TimReputationCredential"));
+        for vc in credential::credentials_in(&vp) {
+            let is_reputation = credential::has_type(&vc, "TimReputationCredential");
             let Some(score) = vc["credentialSubject"]["score"]
                 .as_f64()
                 .filter(|_| is_reputation)
@@ -1318,7 +1296,8 @@ impl Actor {
             let revoked = credential_location(&vc)
                 .is_some_and(|(s, i)| self.spaces.get(&s).is_some_and(|s| s.is_revoked(i)));
             let weight = self.trust_weight(
-                issuing_space(&vc),
+                policy,
+                credential::credential_space(&vc),
                 vc["issuer"].as_str().unwrap_or_default(),
             );
             if weight > 0.0 && !revoked {
@@ -1535,12 +1514,7 @@ impl Actor {
         }
         let mut credentials = Vec::new();
         for cid in present {
-            let bytes = self.store.credential(cid)?.ok_or_else(|| {
-                NodeError::Invalid(format!("no credential {cid} in this passport"))
-            })?;
-            credentials.push(
-                serde_json::from_slice(&bytes).map_err(|e| NodeError::Storage(e.to_string()))?,
-            );
+            credentials.push(self.stored_credential(cid)?);
         }
         let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
         let domain = credential::space_iri(&id);

@@ -4,6 +4,9 @@ use sha2::{Digest, Sha256};
 
 use crate::ChangeHash;
 
+/// How a space is named in credentials.
+const SPACE_IRI_PREFIX: &str = "urn:tim:space:";
+
 /// Domain separator mixed into a space id, so that it cannot collide with other hashes.
 const SPACE_ID_DOMAIN: &[u8] = b"tim/space-id/v1\0";
 
@@ -26,6 +29,16 @@ impl SpaceId {
         Self(h.finalize().into())
     }
 
+    /// The IRI naming the space in credentials and presentations: `urn:tim:space:<id>`.
+    pub fn iri(&self) -> String {
+        format!("{SPACE_IRI_PREFIX}{self}")
+    }
+
+    /// The space named by an IRI of [`SpaceId::iri`]'s form.
+    pub fn from_iri(iri: &str) -> Option<Self> {
+        iri.strip_prefix(SPACE_IRI_PREFIX)?.parse().ok()
+    }
+
     /// The gossipsub topic carrying this space's live changes: `tim/space/<id>/1`.
     pub fn topic(&self) -> String {
         format!("tim/space/{self}/1")
@@ -43,6 +56,8 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.to_string().parse::<SpaceId>().unwrap(), a);
         assert_eq!(a.topic(), format!("tim/space/{a}/1"));
+        assert_eq!(SpaceId::from_iri(&a.iri()), Some(a));
+        assert_eq!(SpaceId::from_iri("urn:tim:space:zz"), None);
         assert!("zz".parse::<SpaceId>().is_err());
         assert!("abcd".parse::<SpaceId>().is_err());
     }
