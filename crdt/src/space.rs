@@ -1001,6 +1001,8 @@ impl Space {
                     role: doc::get_str(&self.doc, &entry, doc::ROLE)?,
                     joined_at: doc::get_millis(&self.doc, &entry, doc::JOINED_AT).unwrap_or(0),
                     imported_reputation: None,
+                    reputation: 0,
+                    abilities: Vec::new(),
                 })
             })
             .collect()

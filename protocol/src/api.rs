@@ -207,6 +207,12 @@ pub struct MemberView {
     /// presentation), weighted by this node's trust policy; absent when none counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported_reputation: Option<f64>,
+    /// Reputation earned in this space (docs/reputation.md).
+    #[serde(default)]
+    pub reputation: u64,
+    /// Abilities the member declares in this space.
+    #[serde(default)]
+    pub abilities: Vec<String>,
 }
 
 /// One entry of a node's trust policy.
@@ -296,4 +302,109 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request, and what to do.
     pub detail: String,
+}
+
+/// Who a request acts as: the answer of `GET /v1/me`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Me {
+    /// The timite the token acts as.
+    pub did: Did,
+    /// Whether this is the operator's admin token (`api.token` in the node's home).
+    pub admin: bool,
+    /// The token's id (none for the admin token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+}
+
+/// A timite hosted by a node (the node holds its key and signs its changes).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TimiteView {
+    /// Its DID.
+    pub did: Did,
+    /// Whether it is the node's first timite, the one the admin token acts as.
+    pub default: bool,
+}
+
+/// Body of `POST /v1/tokens`: a token for a hosted timite.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewToken {
+    /// The timite the token acts as.
+    pub did: Did,
+    /// A note for the operator ("laptop", "research agent").
+    #[serde(default)]
+    pub label: String,
+    /// Lifetime in seconds; none means until revoked.
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+}
+
+/// A token's record, without the secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its id (the first 16 hex digits of the secret's SHA-256), used to revoke it.
+    pub id: String,
+    /// The timite it acts as.
+    pub did: Did,
+    /// The operator's note.
+    pub label: String,
+    /// When it was made (ms since the Unix epoch).
+    pub created_at: u64,
+    /// When it stops working (ms), if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+/// A new token: the secret is shown once; the node keeps only its hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenIssued {
+    /// The bearer token.
+    pub token: String,
+    /// Its record.
+    #[serde(flatten)]
+    pub info: TokenInfo,
+}
+
+/// Body of `POST /v1/auth/challenge`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChallengeRequest {
+    /// The hosted timite that will sign in.
+    pub did: Did,
+}
+
+/// A sign-in challenge to sign with the timite's key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Challenge {
+    /// Random hex; sign `tim/auth/v1\0` + node DID + `\0` + challenge (UTF-8 bytes).
+    pub challenge: String,
+    /// The node's DID (part of what is signed).
+    pub node_did: Did,
+    /// When the challenge stops being accepted (ms).
+    pub expires_at: u64,
+}
+
+/// Body of `POST /v1/auth/login`: a signed challenge.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Login {
+    /// The timite signing in.
+    pub did: Did,
+    /// The challenge from `POST /v1/auth/challenge`.
+    pub challenge: String,
+    /// Hex Ed25519 signature (64 bytes) over the bytes described in [`Challenge`].
+    pub signature: String,
+}
+
+/// The bytes a timite signs to sign in.
+pub fn login_message(node_did: &Did, challenge: &str) -> Vec<u8> {
+    let mut m = b"tim/auth/v1\0".to_vec();
+    m.extend_from_slice(node_did.to_string().as_bytes());
+    m.push(0);
+    m.extend_from_slice(challenge.as_bytes());
+    m
+}
+
+/// Body of `PUT /v1/spaces/{id}/abilities`: what the timite declares it can do.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeclareAbilities {
+    /// Short ability names ("rust", "translation", "summarize").
+    pub abilities: Vec<String>,
 }
