@@ -287,7 +287,11 @@ impl Client {
     ) -> Result<SpaceSummary, ClientError> {
         self.post(
             &format!("/v1/spaces/{id}/join"),
-            &JoinSpace { via, present },
+            &JoinSpace {
+                via,
+                present,
+                timeout_secs: None,
+            },
         )
         .await
     }

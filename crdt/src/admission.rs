@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tim_protocol::{Did, SpaceId};
 
 /// One requirement a joiner must meet; all requirements of a space must be met.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Requirement {
     /// A reputation credential with at least this score, issued in one of these spaces.

@@ -5,7 +5,8 @@
 //! ├── meta: Map      { name: Str, purpose: Str, created_by: Str(DID), created_at: Timestamp,
 //! │                    version: Uint, visibility: Str, expires_at?: Timestamp,
 //! │                    requirements?: Str(JSON) }
-//! ├── members: Map   { <DID>: Map { role: Str, joined_at: Timestamp, presentation?: Str(JSON) } }
+//! ├── members: Map   { <DID>: Map { role: Str, joined_at: Timestamp, presentation?: Str(JSON),
+//! │                                  abilities?: Str(JSON list of strings) } }
 //! ├── timeline: List [ Map { author: Str(DID), text: Str, at: Timestamp } ]
 //! ├── invites: Map   { <DID>: Map { by: Str(DID), expires_at: Timestamp, used: Boolean } }
 //! ├── ratings: Map   { "<rater DID> <ratee DID>": Int(1..=5) }
@@ -41,6 +42,7 @@ pub(crate) const CREATED_AT: &str = "created_at";
 pub(crate) const VERSION: &str = "version";
 pub(crate) const ROLE: &str = "role";
 pub(crate) const JOINED_AT: &str = "joined_at";
+pub(crate) const ABILITIES: &str = "abilities";
 pub(crate) const AUTHOR: &str = "author";
 pub(crate) const TEXT: &str = "text";
 pub(crate) const AT: &str = "at";

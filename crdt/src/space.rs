@@ -15,6 +15,11 @@ pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
 use crate::{doc, rules, Rejection, SpaceError};
 
+/// Most abilities a member may declare in one space.
+pub(crate) const MAX_ABILITIES: usize = 32;
+/// Longest declared ability, in characters.
+pub(crate) const MAX_ABILITY_LEN: usize = 64;
+
 /// A member's reputation in a space (docs/reputation.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reputation {
@@ -863,6 +868,11 @@ impl Space {
     /// `did`'s reputation in this space, computed from the document (docs/reputation.md).
     pub fn reputation(&self, did: &Did) -> Reputation {
         let contributions = self.timeline().iter().filter(|m| m.author == *did).count() as u64;
+        self.reputation_with(did, contributions)
+    }
+
+    /// `did`'s reputation given its number of messages.
+    fn reputation_with(&self, did: &Did, contributions: u64) -> Reputation {
         let ratings = self.ratings_of(did);
         let sum: i64 = ratings.iter().map(|(_, r)| i64::from(*r)).sum();
         let n = ratings.len() as i64;
@@ -987,25 +997,74 @@ impl Space {
         })
     }
 
-    /// The members, sorted by DID.
+    /// The members, sorted by DID, with their reputation and declared abilities.
     pub fn members(&self) -> Vec<MemberView> {
         let Some(members) = doc::root_obj(&self.doc, doc::MEMBERS, None) else {
             return vec![];
         };
+        let mut contributions: HashMap<Did, u64> = HashMap::new();
+        for m in self.timeline() {
+            *contributions.entry(m.author).or_default() += 1;
+        }
         self.doc
             .keys(&members)
             .filter_map(|k| {
                 let entry = doc::child_obj(&self.doc, &members, &k, None)?;
+                let did: Did = k.parse().ok()?;
+                let earned = contributions.get(&did).copied().unwrap_or(0);
                 Some(MemberView {
-                    did: k.parse().ok()?,
                     role: doc::get_str(&self.doc, &entry, doc::ROLE)?,
                     joined_at: doc::get_millis(&self.doc, &entry, doc::JOINED_AT).unwrap_or(0),
                     imported_reputation: None,
-                    reputation: 0,
-                    abilities: Vec::new(),
+                    reputation: self.reputation_with(&did, earned).score.unsigned_abs(),
+                    abilities: self.abilities_in(&entry),
+                    did,
                 })
             })
             .collect()
+    }
+
+    /// The abilities a member entry declares (a JSON list of strings; anything else is none).
+    fn abilities_in(&self, entry: &automerge::ObjId) -> Vec<String> {
+        doc::get_str(&self.doc, entry, doc::ABILITIES)
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default()
+    }
+
+    /// Declares, as `key`'s timite (a member), what it can do in this space, replacing what it
+    /// declared before. Each ability is 1 to [`MAX_ABILITY_LEN`] characters, at most
+    /// [`MAX_ABILITIES`] of them.
+    pub fn declare_abilities(
+        &mut self,
+        key: &SigningKey,
+        abilities: &[String],
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        if abilities.len() > MAX_ABILITIES {
+            return Err(SpaceError::Invalid(format!(
+                "at most {MAX_ABILITIES} abilities; {} given",
+                abilities.len()
+            )));
+        }
+        if let Some(bad) = abilities
+            .iter()
+            .find(|a| a.trim().is_empty() || a.chars().count() > MAX_ABILITY_LEN)
+        {
+            return Err(SpaceError::Invalid(format!(
+                "an ability is 1 to {MAX_ABILITY_LEN} characters, not `{bad}`"
+            )));
+        }
+        let me = Did::from_key(&key.verifying_key());
+        let entry = self
+            .member_entry(&me)
+            .ok_or_else(|| SpaceError::Invalid(format!("{me} is not a member of {}", self.id)))?;
+        let json =
+            serde_json::to_string(abilities).map_err(|e| SpaceError::Invalid(e.to_string()))?;
+        self.local_write(key, at_ms, |tx| {
+            tx.put(&entry, doc::ABILITIES, json)?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
     }
 
     /// Whether `did` is a member now.

@@ -19,6 +19,8 @@ pub use tim_protocol::Did;
 pub const NODE_KEY_FILE: &str = "node.key";
 /// File name of the hosted timite's key in a keystore directory.
 pub const TIMITE_KEY_FILE: &str = "timite.key";
+/// Directory (in the key directory) of further hosted timites' keys, one `<key>.key` each.
+pub const TIMITES_DIR: &str = "timites";
 
 /// A keystore error.
 #[derive(Debug, thiserror::Error)]
@@ -134,8 +136,12 @@ impl Identity {
 pub struct Keystore {
     /// The node's key: its libp2p identity and node DID.
     pub node: Identity,
-    /// The timite the node hosts.
+    /// The node's first hosted timite (the one the operator's admin token acts as).
     pub timite: Identity,
+    /// Further hosted timites, from `timites/*.key`.
+    pub others: Vec<Identity>,
+    /// Where new timites' keys are written; `None` keeps them in memory only (tests).
+    pub dir: Option<PathBuf>,
 }
 
 impl Keystore {
@@ -155,6 +161,8 @@ impl Keystore {
         let ks = Self {
             node: Identity::generate(),
             timite: Identity::generate(),
+            others: Vec::new(),
+            dir: Some(dir.to_path_buf()),
         };
         ks.node.save_new(&dir.join(NODE_KEY_FILE))?;
         ks.timite.save_new(&dir.join(TIMITE_KEY_FILE))?;
@@ -163,10 +171,62 @@ impl Keystore {
 
     /// Loads both keys from `dir`.
     pub fn open(dir: &Path) -> Result<Self, KeyError> {
+        let timites = dir.join(TIMITES_DIR);
+        let mut others = Vec::new();
+        if timites.is_dir() {
+            let io = |source| KeyError::Io {
+                path: timites.clone(),
+                source,
+            };
+            let mut paths: Vec<PathBuf> = fs::read_dir(&timites)
+                .map_err(io)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "key"))
+                .collect();
+            paths.sort();
+            for p in paths {
+                others.push(Identity::load(&p)?);
+            }
+        }
         Ok(Self {
             node: Identity::load(&dir.join(NODE_KEY_FILE))?,
             timite: Identity::load(&dir.join(TIMITE_KEY_FILE))?,
+            others,
+            dir: Some(dir.to_path_buf()),
         })
+    }
+
+    /// A keystore held in memory only: nothing is written (tests, throwaway nodes).
+    pub fn in_memory(node: Identity, timite: Identity) -> Self {
+        Self {
+            node,
+            timite,
+            others: Vec::new(),
+            dir: None,
+        }
+    }
+
+    /// Every hosted timite, the first one first.
+    pub fn timites(&self) -> impl Iterator<Item = &Identity> {
+        std::iter::once(&self.timite).chain(&self.others)
+    }
+
+    /// Makes a new hosted timite, saving its key in `timites/` (mode 0600) when the keystore
+    /// has a directory.
+    pub fn add_timite(&mut self) -> Result<Identity, KeyError> {
+        let id = Identity::generate();
+        if let Some(dir) = &self.dir {
+            let timites = dir.join(TIMITES_DIR);
+            fs::create_dir_all(&timites).map_err(|source| KeyError::Io {
+                path: timites.clone(),
+                source,
+            })?;
+            let did = id.did().to_string();
+            let name = did.trim_start_matches("did:key:");
+            id.save_new(&timites.join(format!("{name}.key")))?;
+        }
+        self.others.push(id.clone());
+        Ok(id)
     }
 }
 
@@ -189,6 +249,11 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(matches!(Keystore::init(&home), Err(KeyError::Exists(_))));
+        let mut ks = again;
+        let added = ks.add_timite().unwrap();
+        let reopened = Keystore::open(&home).unwrap();
+        let dids: Vec<_> = reopened.timites().map(Identity::did).collect();
+        assert_eq!(dids, vec![ks.timite.did(), added.did()]);
         assert!(!format!("{:?}", ks.node).contains(&hex::encode(ks.node.signing_key().as_bytes())));
     }
 

@@ -12,6 +12,13 @@ pub enum NodeError {
     /// The request is malformed or out of bounds.
     #[error("{0}")]
     Invalid(String),
+    /// The acting timite may not do or see this (another timite's resource, a timite the
+    /// node does not host).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing (credential, token).
+    #[error("{0}")]
+    NotFound(String),
     /// The space's rules refuse it.
     #[error("refused: {0}")]
     Refused(String),

@@ -6,11 +6,13 @@
 
 mod admission;
 pub mod api;
+pub mod auth;
 mod error;
 pub mod home;
 mod network;
 mod node;
 mod store;
+mod web;
 
 pub use error::NodeError;
 pub use network::NetConfig;

@@ -22,7 +22,8 @@ use tim_crdt::{Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, 
 use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
 use tim_did::{Identity, Keystore};
 use tim_protocol::api::{
-    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TrustEntry,
+    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
+    TrustEntry,
 };
 use tim_protocol::wire::{SyncMessage, SyncResponse};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
@@ -86,6 +87,8 @@ pub enum Act {
     Rate(Did, u8),
     /// Set the join requirements.
     SetRequirements(Vec<Requirement>),
+    /// Declare the acting timite's own abilities in the space (replacing the list).
+    DeclareAbilities(Vec<String>),
 }
 
 /// The kind of credential to issue.
@@ -116,10 +119,13 @@ impl CredentialKind {
 
 #[derive(Debug)]
 enum Command {
-    Status(Reply<NodeStatus>),
+    Status(Did, Reply<NodeStatus>),
+    Timites(Reply<Vec<TimiteView>>),
+    AddTimite(Reply<TimiteView>),
     ListSpaces(Reply<Vec<SpaceSummary>>),
     Space(SpaceId, Reply<SpaceSummary>),
     Create {
+        who: Did,
         name: String,
         purpose: String,
         visibility: Visibility,
@@ -127,17 +133,20 @@ enum Command {
         reply: Reply<SpaceSummary>,
     },
     Moderate {
+        who: Did,
         space: SpaceId,
         act: Act,
         reply: Reply<ChangeHash>,
     },
     Join {
+        who: Did,
         space: SpaceId,
         via: Vec<Multiaddr>,
         present: Vec<String>,
         reply: Reply<SpaceSummary>,
     },
     Post {
+        who: Did,
         space: SpaceId,
         text: String,
         reply: Reply<Posted>,
@@ -154,19 +163,20 @@ enum Command {
     PublishRaw(SpaceId, Vec<u8>, Reply<()>),
     SyncRaw(PeerId, SyncMessage, Reply<()>),
     Issue {
+        who: Did,
         space: SpaceId,
         subject: Did,
         kind: CredentialKind,
         valid_for: Option<Duration>,
         reply: Reply<serde_json::Value>,
     },
-    Revoke(String, Reply<ChangeHash>),
-    Credentials(Reply<Vec<serde_json::Value>>),
-    Credential(String, Reply<serde_json::Value>),
-    ExportJwt(String, Reply<String>),
+    Revoke(Did, String, Reply<ChangeHash>),
+    Credentials(Did, Reply<Vec<serde_json::Value>>),
+    Credential(Did, String, Reply<serde_json::Value>),
+    ExportJwt(Did, String, Reply<String>),
     Trust(Reply<Vec<TrustEntry>>),
     SetTrust(String, Option<f64>, Reply<()>),
-    HoldCredential(serde_json::Value, Reply<String>),
+    HoldCredential(Did, serde_json::Value, Reply<String>),
     SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
     Shutdown(Reply<()>),
@@ -179,6 +189,7 @@ pub struct Handle {
     events: broadcast::Sender<SpaceEvent>,
     node_did: Did,
     timite: Did,
+    store: Store,
 }
 
 impl Handle {
@@ -193,14 +204,38 @@ impl Handle {
         self.node_did
     }
 
-    /// The hosted timite's DID.
+    /// The hosted timite this handle acts as (at first, the node's first timite).
     pub fn timite(&self) -> Did {
         self.timite
     }
 
+    /// A handle acting as another hosted timite: its writes are signed with that timite's key.
+    /// Calls fail with [`NodeError::Forbidden`] if the node does not host it.
+    pub fn acting_as(&self, timite: Did) -> Self {
+        Self {
+            timite,
+            ..self.clone()
+        }
+    }
+
+    /// The node's store (the API keeps its tokens there).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The timites this node hosts.
+    pub async fn timites(&self) -> Result<Vec<TimiteView>, NodeError> {
+        self.call(Command::Timites).await
+    }
+
+    /// Makes a new hosted timite (its key saved in the home's `timites/` directory).
+    pub async fn add_timite(&self) -> Result<TimiteView, NodeError> {
+        self.call(Command::AddTimite).await
+    }
+
     /// Who and where this node is.
     pub async fn status(&self) -> Result<NodeStatus, NodeError> {
-        self.call(Command::Status).await
+        self.call(|r| Command::Status(self.timite, r)).await
     }
 
     /// Hosted spaces.
@@ -228,6 +263,7 @@ impl Handle {
         ttl: Option<Duration>,
     ) -> Result<SpaceSummary, NodeError> {
         self.call(|reply| Command::Create {
+            who: self.timite,
             name: name.to_string(),
             purpose: purpose.to_string(),
             visibility,
@@ -239,8 +275,13 @@ impl Handle {
 
     /// Performs a moderation act as the hosted timite; returns the change once durable.
     pub async fn moderate(&self, space: SpaceId, act: Act) -> Result<ChangeHash, NodeError> {
-        self.call(|reply| Command::Moderate { space, act, reply })
-            .await
+        self.call(|reply| Command::Moderate {
+            who: self.timite,
+            space,
+            act,
+            reply,
+        })
+        .await
     }
 
     /// Issues a credential in a space's name as the hosted timite (an admin): the issuance is
@@ -253,6 +294,7 @@ impl Handle {
         valid_for: Option<Duration>,
     ) -> Result<serde_json::Value, NodeError> {
         self.call(|reply| Command::Issue {
+            who: self.timite,
             space,
             subject,
             kind,
@@ -264,27 +306,31 @@ impl Handle {
 
     /// Every credential this node issued or holds.
     pub async fn credentials(&self) -> Result<Vec<serde_json::Value>, NodeError> {
-        self.call(Command::Credentials).await
+        self.call(|r| Command::Credentials(self.timite, r)).await
     }
 
     /// One credential by id.
     pub async fn credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
-        self.call(|r| Command::Credential(id.to_string(), r)).await
+        self.call(|r| Command::Credential(self.timite, id.to_string(), r))
+            .await
     }
 
     /// The JWT (VC-JOSE, EdDSA) form of a credential this node's timite issued.
     pub async fn credential_jwt(&self, id: &str) -> Result<String, NodeError> {
-        self.call(|r| Command::ExportJwt(id.to_string(), r)).await
+        self.call(|r| Command::ExportJwt(self.timite, id.to_string(), r))
+            .await
     }
 
     /// Keeps a credential (already verified by the caller); returns its id.
     pub async fn hold_credential(&self, vc: serde_json::Value) -> Result<String, NodeError> {
-        self.call(|r| Command::HoldCredential(vc, r)).await
+        self.call(|r| Command::HoldCredential(self.timite, vc, r))
+            .await
     }
 
     /// Revokes a credential this node issued, in its space's status list (admins).
     pub async fn revoke_credential(&self, id: &str) -> Result<ChangeHash, NodeError> {
-        self.call(|r| Command::Revoke(id.to_string(), r)).await
+        self.call(|r| Command::Revoke(self.timite, id.to_string(), r))
+            .await
     }
 
     /// The checks only the issuing space can answer: the issuer was an admin when it issued
@@ -340,6 +386,7 @@ impl Handle {
         timeout: Duration,
     ) -> Result<SpaceSummary, NodeError> {
         let call = self.call(|reply| Command::Join {
+            who: self.timite,
             space,
             via,
             present,
@@ -357,6 +404,7 @@ impl Handle {
     /// Posts a message as the hosted timite; returns once it is durable.
     pub async fn post(&self, space: SpaceId, text: &str) -> Result<Posted, NodeError> {
         self.call(|reply| Command::Post {
+            who: self.timite,
             space,
             text: text.to_string(),
             reply,
@@ -452,12 +500,14 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         events: events.clone(),
         node_did: keys.node.did(),
         timite: keys.timite.did(),
+        store: store.clone(),
     };
     let mut actor = Actor {
         swarm,
         store,
-        timite: keys.timite,
+        timites: keys.timites().map(|t| (t.did(), t.clone())).collect(),
         node_did: keys.node.did(),
+        keys,
         spaces: HashMap::new(),
         topics: HashMap::new(),
         sync_states: HashMap::new(),
@@ -487,16 +537,20 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
     Ok(handle)
 }
 
-#[derive(Default)]
-struct PendingJoin {
-    waiters: Vec<Reply<SpaceSummary>>,
+/// A caller waiting for a join to complete: who joins, presenting which credentials.
+struct JoinWaiter {
+    who: Did,
     present: Vec<String>,
+    reply: Reply<SpaceSummary>,
 }
 
 struct Actor {
     swarm: Swarm<Behaviour>,
     store: Store,
-    timite: Identity,
+    /// The hosted timites' keys, written to when a new timite is made.
+    keys: Keystore,
+    /// The hosted timites by DID.
+    timites: HashMap<Did, Identity>,
     node_did: Did,
     spaces: HashMap<SpaceId, Space>,
     topics: HashMap<TopicHash, SpaceId>,
@@ -506,7 +560,7 @@ struct Actor {
     sessions: HashMap<(PeerId, SpaceId), u32>,
     requests: HashMap<OutboundRequestId, (PeerId, SpaceId)>,
     /// Callers waiting for a join to complete, with the credentials to present.
-    joins: HashMap<SpaceId, PendingJoin>,
+    joins: HashMap<SpaceId, Vec<JoinWaiter>>,
     /// Checks presentations in joins.
     admission: Arc<SsiAdmission>,
     listen: Vec<Multiaddr>,
@@ -523,6 +577,13 @@ struct Actor {
     strikes: HashMap<PeerId, u32>,
     /// Peers refused until the given time.
     banned: HashMap<PeerId, tokio::time::Instant>,
+}
+
+/// Whether a credential is about `who` (its subject) or was issued by `who`.
+fn concerns(vc: &serde_json::Value, who: &Did) -> bool {
+    let who = who.to_string();
+    vc["credentialSubject"]["id"].as_str() == Some(who.as_str())
+        || vc["issuer"].as_str() == Some(who.as_str())
 }
 
 /// The issuing space and status list index of a Tim credential.
@@ -655,12 +716,31 @@ impl Actor {
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Status(reply) => {
+            Command::Timites(reply) => {
+                let _ = reply.send(Ok(self.timite_views()));
+            }
+            Command::AddTimite(reply) => {
+                let r = self
+                    .keys
+                    .add_timite()
+                    .map_err(|e| NodeError::Storage(e.to_string()))
+                    .map(|id| {
+                        let did = id.did();
+                        info!(timite = %did, "new hosted timite");
+                        self.timites.insert(did, id);
+                        TimiteView {
+                            did,
+                            default: false,
+                        }
+                    });
+                let _ = reply.send(r);
+            }
+            Command::Status(who, reply) => {
                 let peer_id = *self.swarm.local_peer_id();
                 let _ = reply.send(Ok(NodeStatus {
                     node_did: self.node_did,
                     peer_id: peer_id.to_string(),
-                    timite: self.timite.did(),
+                    timite: who,
                     listen: self
                         .listen
                         .iter()
@@ -685,19 +765,23 @@ impl Actor {
                 let _ = reply.send(self.summary(id));
             }
             Command::Create {
+                who,
                 name,
                 purpose,
                 visibility,
                 ttl,
                 reply,
-            } => match Space::create_with(
-                self.timite.signing_key(),
-                &name,
-                &purpose,
-                visibility,
-                ttl.map(|t| now_ms() + t.as_millis() as u64),
-                now_ms(),
-            ) {
+            } => match self.identity(&who).and_then(|me| {
+                Space::create_with(
+                    me.signing_key(),
+                    &name,
+                    &purpose,
+                    visibility,
+                    ttl.map(|t| now_ms() + t.as_millis() as u64),
+                    now_ms(),
+                )
+                .map_err(NodeError::from)
+            }) {
                 Ok((space, genesis)) => {
                     let id = space.id();
                     if let Err(e) = self.store.add_space(&id) {
@@ -712,27 +796,35 @@ impl Actor {
                         Err(e) => drop(reply.send(Err(e))),
                     }
                 }
-                Err(e) => drop(reply.send(Err(e.into()))),
+                Err(e) => drop(reply.send(Err(e))),
             },
             Command::Join {
+                who,
                 space,
                 via,
                 present,
                 reply,
-            } => self.join(space, via, present, reply),
-            Command::Moderate { space, act, reply } => {
-                let key = self.timite.signing_key().clone();
+            } => self.join(who, space, via, present, reply),
+            Command::Moderate {
+                who,
+                space,
+                act,
+                reply,
+            } => {
                 let now = now_ms();
-                let result = self.ready_space(space).and_then(|s| {
+                let result = self.identity(&who).and_then(|me| {
+                    let key = me.signing_key();
+                    let s = self.ready_space(space)?;
                     match act {
                         Act::Invite(did, valid) => {
-                            s.invite(&key, &did, now + valid.as_millis() as u64, now)
+                            s.invite(key, &did, now + valid.as_millis() as u64, now)
                         }
-                        Act::SetRole(did, role) => s.set_role(&key, &did, role, now),
-                        Act::Kick(did) => s.kick(&key, &did, now),
-                        Act::DeleteMessage(id) => s.delete_message(&key, &id, now),
-                        Act::Rate(did, score) => s.rate(&key, &did, score, now),
-                        Act::SetRequirements(r) => s.set_requirements(&key, &r, now),
+                        Act::SetRole(did, role) => s.set_role(key, &did, role, now),
+                        Act::Kick(did) => s.kick(key, &did, now),
+                        Act::DeleteMessage(id) => s.delete_message(key, &id, now),
+                        Act::Rate(did, score) => s.rate(key, &did, score, now),
+                        Act::SetRequirements(r) => s.set_requirements(key, &r, now),
+                        Act::DeclareAbilities(a) => s.declare_abilities(key, &a, now),
                     }
                     .map_err(NodeError::from)
                 });
@@ -746,14 +838,15 @@ impl Actor {
                 }
             }
             Command::Issue {
+                who,
                 space,
                 subject,
                 kind,
                 valid_for,
                 reply,
-            } => self.issue(space, subject, kind, valid_for, reply),
-            Command::Revoke(id, reply) => {
-                let r = self.revoke(&id);
+            } => self.issue(who, space, subject, kind, valid_for, reply),
+            Command::Revoke(who, id, reply) => {
+                let r = self.revoke(&who, &id);
                 match r {
                     Ok((space, applied)) => {
                         let hash = applied.hash;
@@ -763,7 +856,7 @@ impl Actor {
                     Err(e) => drop(reply.send(Err(e))),
                 }
             }
-            Command::Credentials(reply) => {
+            Command::Credentials(who, reply) => {
                 let r = self
                     .store
                     .credentials()
@@ -771,19 +864,29 @@ impl Actor {
                     .map(|all| {
                         all.iter()
                             .filter_map(|b| serde_json::from_slice(b).ok())
+                            .filter(|vc| concerns(vc, &who))
                             .collect()
                     });
                 let _ = reply.send(r);
             }
-            Command::Credential(id, reply) => {
-                let _ = reply.send(self.stored_credential(&id));
+            Command::Credential(who, id, reply) => {
+                let _ = reply.send(self.own_credential(&who, &id));
             }
-            Command::ExportJwt(id, reply) => {
-                let vc = match self.stored_credential(&id) {
-                    Ok(vc) => vc,
+            Command::ExportJwt(who, id, reply) => {
+                let prepared = self.own_credential(&who, &id).and_then(|vc| {
+                    if vc["issuer"].as_str() == Some(who.to_string().as_str()) {
+                        Ok((vc, self.identity(&who)?))
+                    } else {
+                        Err(NodeError::Forbidden(format!(
+                            "credential {id} was issued by {}; only its issuer can sign its JWT form",
+                            vc["issuer"].as_str().unwrap_or("someone else")
+                        )))
+                    }
+                });
+                let (vc, identity) = match prepared {
+                    Ok(p) => p,
                     Err(e) => return drop(reply.send(Err(e))),
                 };
-                let identity = self.timite.clone();
                 tokio::spawn(async move {
                     let r = credential::issue_jwt(&identity, &vc).await.map_err(|e| {
                         NodeError::Invalid(format!("{e} (only the issuer's node can)"))
@@ -791,7 +894,13 @@ impl Actor {
                     let _ = reply.send(r);
                 });
             }
-            Command::HoldCredential(vc, reply) => {
+            Command::HoldCredential(who, vc, reply) => {
+                if !concerns(&vc, &who) {
+                    return drop(reply.send(Err(NodeError::Forbidden(format!(
+                        "the credential is about {}, not {who}; a passport keeps its holder's own credentials",
+                        vc["credentialSubject"]["id"].as_str().unwrap_or("someone else")
+                    )))));
+                }
                 let Some(id) = vc["id"].as_str().map(String::from) else {
                     return drop(reply.send(Err(NodeError::Invalid(
                         "a credential to keep needs an id".into(),
@@ -842,12 +951,18 @@ impl Actor {
                 self.swarm.behaviour_mut().sync.send_request(&peer, msg);
                 let _ = reply.send(Ok(()));
             }
-            Command::Post { space, text, reply } => {
-                let key = self.timite.signing_key().clone();
+            Command::Post {
+                who,
+                space,
+                text,
+                reply,
+            } => {
                 let at = now_ms();
-                let result = self
-                    .ready_space(space)
-                    .and_then(|s| s.post(&key, &text, at).map_err(NodeError::from));
+                let result = self.identity(&who).and_then(|me| {
+                    self.ready_space(space)?
+                        .post(me.signing_key(), &text, at)
+                        .map_err(NodeError::from)
+                });
                 match result {
                     Ok((applied, id)) => {
                         let posted = Posted {
@@ -930,13 +1045,17 @@ impl Actor {
 
     fn join(
         &mut self,
+        who: Did,
         id: SpaceId,
         via: Vec<Multiaddr>,
         present: Vec<String>,
         reply: Reply<SpaceSummary>,
     ) {
+        if let Err(e) = self.identity(&who) {
+            return drop(reply.send(Err(e)));
+        }
         if let Some(space) = self.spaces.get(&id) {
-            if space.is_ready() && space.is_member(&self.timite.did()) {
+            if space.is_ready() && space.is_member(&who) {
                 let _ = reply.send(self.summary(id));
                 return;
             }
@@ -948,9 +1067,11 @@ impl Actor {
             self.host(Space::empty(id));
         }
         info!(space = %id, via = via.len(), "joining space");
-        let pending = self.joins.entry(id).or_default();
-        pending.waiters.push(reply);
-        pending.present.extend(present);
+        self.joins.entry(id).or_default().push(JoinWaiter {
+            who,
+            present,
+            reply,
+        });
         self.swarm
             .behaviour_mut()
             .kad
@@ -1097,14 +1218,19 @@ impl Actor {
 
     fn issue(
         &mut self,
+        who: Did,
         id: SpaceId,
         subject: Did,
         kind: CredentialKind,
         valid_for: Option<Duration>,
         reply: Reply<serde_json::Value>,
     ) {
-        let key = self.timite.signing_key().clone();
-        let me = self.timite.did();
+        let identity = match self.identity(&who) {
+            Ok(i) => i,
+            Err(e) => return drop(reply.send(Err(e))),
+        };
+        let key = identity.signing_key().clone();
+        let me = who;
         let now = now_ms();
         let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
         let prepared = self.ready_space(id).and_then(|s| {
@@ -1154,7 +1280,7 @@ impl Actor {
         };
         info!(space = %id, credential = %req.id, subject = %subject, kind = kind.name(), "credential issued");
         self.absorb(id, vec![applied], None);
-        let (identity, store) = (self.timite.clone(), self.store.clone());
+        let store = self.store.clone();
         tokio::spawn(async move {
             let result = async {
                 let vc = credential::issue(&identity, &req)
@@ -1177,17 +1303,48 @@ impl Actor {
         let bytes = self
             .store
             .credential(id)?
-            .ok_or_else(|| NodeError::Invalid(format!("no credential {id} on this node")))?;
+            .ok_or_else(|| NodeError::NotFound(format!("no credential {id} on this node")))?;
         serde_json::from_slice(&bytes).map_err(|e| NodeError::Storage(e.to_string()))
     }
 
-    fn revoke(&mut self, id: &str) -> Result<(SpaceId, Applied), NodeError> {
+    /// A stored credential that `who` holds (its subject) or issued.
+    fn own_credential(&self, who: &Did, id: &str) -> Result<serde_json::Value, NodeError> {
         let vc = self.stored_credential(id)?;
+        if concerns(&vc, who) {
+            Ok(vc)
+        } else {
+            Err(NodeError::Forbidden(format!(
+                "credential {id} belongs to another timite"
+            )))
+        }
+    }
+
+    /// The key of a hosted timite.
+    fn identity(&self, who: &Did) -> Result<Identity, NodeError> {
+        self.timites.get(who).cloned().ok_or_else(|| {
+            NodeError::Forbidden(format!("{who} is not a timite hosted on this node"))
+        })
+    }
+
+    fn timite_views(&self) -> Vec<TimiteView> {
+        self.keys
+            .timites()
+            .map(|t| TimiteView {
+                did: t.did(),
+                default: t.did() == self.keys.timite.did(),
+            })
+            .collect()
+    }
+
+    fn revoke(&mut self, who: &Did, id: &str) -> Result<(SpaceId, Applied), NodeError> {
+        let vc = self.own_credential(who, id)?;
         let (space, index) = credential_location(&vc).ok_or_else(|| {
             NodeError::Invalid(format!("credential {id} has no Tim status entry"))
         })?;
-        let key = self.timite.signing_key().clone();
-        let applied = self.ready_space(space)?.revoke(&key, index, now_ms())?;
+        let me = self.identity(who)?;
+        let applied = self
+            .ready_space(space)?
+            .revoke(me.signing_key(), index, now_ms())?;
         info!(space = %space, credential = id, index, "credential revoked");
         Ok((space, applied))
     }
@@ -1322,8 +1479,10 @@ impl Actor {
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            for w in self.joins.remove(&id).unwrap_or_default().waiters {
-                let _ = w.send(Err(NodeError::Invalid(format!("space {id} has expired"))));
+            for w in self.joins.remove(&id).unwrap_or_default() {
+                let _ = w
+                    .reply
+                    .send(Err(NodeError::Invalid(format!("space {id} has expired"))));
             }
             match self.drop_space(id) {
                 Ok(n) => info!(space = %id, changes = n, "ephemeral space expired; deleted"),
@@ -1453,59 +1612,59 @@ impl Actor {
     }
 
     fn maybe_complete_join(&mut self, id: SpaceId) {
-        if !self.joins.contains_key(&id) {
+        if !self.joins.contains_key(&id) || !self.spaces.get(&id).is_some_and(Space::is_ready) {
             return;
         }
-        let me = self.timite.did();
-        let key = self.timite.signing_key().clone();
-        let Some(space) = self.spaces.get_mut(&id) else {
-            return;
-        };
-        if !space.is_ready() {
-            return;
-        }
-        let PendingJoin { waiters, present } = self.joins.remove(&id).unwrap_or_default();
-        if !space.is_member(&me) {
-            let presentation = match self.presentation_for(id, &present) {
-                Ok(p) => p,
+        let waiters = self.joins.remove(&id).unwrap_or_default();
+        let mut refused = None;
+        for JoinWaiter {
+            who,
+            present,
+            reply,
+        } in waiters
+        {
+            match self.join_as(id, &who, &present) {
+                Ok(()) => match self.summary(id) {
+                    Ok(s) => self.reply_when_durable(reply, s),
+                    Err(e) => drop(reply.send(Err(e))),
+                },
                 Err(e) => {
-                    for w in waiters {
-                        let _ = w.send(Err(e.clone()));
-                    }
-                    return;
-                }
-            };
-            let space = self.spaces.get_mut(&id).expect("checked above");
-            match space.join_presenting(&key, presentation.as_deref(), now_ms()) {
-                Ok(applied) => {
-                    info!(space = %id, "joined space");
-                    self.absorb(id, vec![applied], None);
-                }
-                Err(e) => {
-                    // Refused (e.g. not invited): do not keep a space we could not join.
-                    let e = NodeError::from(e);
-                    if let Err(d) = self.drop_space(id) {
-                        warn!(space = %id, "cannot drop the space after a refused join: {d}");
-                    }
-                    for w in waiters {
-                        let _ = w.send(Err(e.clone()));
-                    }
-                    return;
+                    let _ = reply.send(Err(e.clone()));
+                    refused = Some(e);
                 }
             }
         }
-        for w in waiters {
-            match self.summary(id) {
-                Ok(s) => self.reply_when_durable(w, s),
-                Err(e) => drop(w.send(Err(e))),
+        // Refused (e.g. not invited): do not keep a space no hosted timite could join.
+        let space = &self.spaces[&id];
+        if refused.is_some() && !self.timites.keys().any(|t| space.is_member(t)) {
+            if let Err(d) = self.drop_space(id) {
+                warn!(space = %id, "cannot drop the space after a refused join: {d}");
             }
         }
+    }
+
+    /// Adds `who` to a ready space (a no-op for a member), presenting credentials if asked.
+    fn join_as(&mut self, id: SpaceId, who: &Did, present: &[String]) -> Result<(), NodeError> {
+        let me = self.identity(who)?;
+        if self.spaces[&id].is_member(who) {
+            return Ok(());
+        }
+        let presentation = self.presentation_for(&me, id, present)?;
+        let space = self
+            .spaces
+            .get_mut(&id)
+            .ok_or(NodeError::UnknownSpace(id))?;
+        let applied = space.join_presenting(me.signing_key(), presentation.as_deref(), now_ms())?;
+        info!(space = %id, timite = %who, "joined space");
+        self.absorb(id, vec![applied], None);
+        Ok(())
     }
 
     /// A presentation of the given credentials (from this node's store) bound to the space and
     /// its current heads, or `None` when nothing is to be presented.
     fn presentation_for(
         &self,
+        me: &Identity,
         id: SpaceId,
         present: &[String],
     ) -> Result<Option<String>, NodeError> {
@@ -1514,13 +1673,13 @@ impl Actor {
         }
         let mut credentials = Vec::new();
         for cid in present {
-            credentials.push(self.stored_credential(cid)?);
+            credentials.push(self.own_credential(&me.did(), cid)?);
         }
         let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
         let domain = credential::space_iri(&id);
         // Signing is CPU work without I/O; it completes when polled.
         let vp = futures::executor::block_on(credential::present(
-            &self.timite,
+            me,
             credentials,
             &domain,
             &space.challenge(),

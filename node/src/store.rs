@@ -6,7 +6,8 @@
 //! * `snapshots`: `space id` → `Automerge::save()` output, to load big spaces fast;
 //! * `peers`: PeerId bytes → a multiaddr the peer listened on (the peer book);
 //! * `credentials`: credential id → its JSON (credentials this node issued or holds);
-//! * `trust`: issuer (`urn:tim:space:<id>` or a DID) → weight (f64, big-endian bytes).
+//! * `trust`: issuer (`urn:tim:space:<id>` or a DID) → weight (f64, big-endian bytes);
+//! * `tokens`: SHA-256 of an API token → its [`TokenInfo`] (JSON); the secret is never stored.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`. The narrow method set is
@@ -14,6 +15,7 @@
 
 use std::path::Path;
 
+use tim_protocol::api::TokenInfo;
 use tim_protocol::{ChangeHash, Envelope, SpaceId};
 
 /// A storage error.
@@ -38,6 +40,7 @@ pub struct Store {
     peers: sled::Tree,
     credentials: sled::Tree,
     trust: sled::Tree,
+    tokens: sled::Tree,
 }
 
 fn envelope_key(space: &SpaceId, hash: &ChangeHash) -> [u8; 64] {
@@ -61,6 +64,7 @@ impl Store {
             peers: db.open_tree("peers")?,
             credentials: db.open_tree("credentials")?,
             trust: db.open_tree("trust")?,
+            tokens: db.open_tree("tokens")?,
             db,
         })
     }
@@ -173,6 +177,44 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    /// Records a token by the hash of its secret.
+    pub fn put_token(&self, hash: &[u8; 32], info: &TokenInfo) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.tokens.insert(hash, json)?;
+        Ok(())
+    }
+
+    /// The token whose secret has this hash.
+    pub fn token(&self, hash: &[u8; 32]) -> Result<Option<TokenInfo>, StoreError> {
+        self.tokens
+            .get(hash)?
+            .map(|v| serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    /// Every token, with the hash it is stored under.
+    pub fn tokens(&self) -> Result<Vec<([u8; 32], TokenInfo)>, StoreError> {
+        self.tokens
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let hash = k
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("token hash".into()))?;
+                let info =
+                    serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((hash, info))
+            })
+            .collect()
+    }
+
+    /// Forgets a token.
+    pub fn remove_token(&self, hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.tokens.remove(hash)?;
+        Ok(())
     }
 
     /// Deletes everything stored about a space; returns how many changes were removed.

@@ -1,11 +1,12 @@
 //! JSON types of a node's HTTP API, shared by the node, the CLI and the testnet.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{ChangeHash, Did, SpaceId};
 
 /// `GET /v1/status`: who this node is and where it listens.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct NodeStatus {
     /// The node's DID (same key as its libp2p PeerId).
     pub node_did: Did,
@@ -26,7 +27,7 @@ pub struct NodeStatus {
 }
 
 /// A space as listed by `GET /v1/spaces`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct SpaceSummary {
     /// The space id.
     pub id: SpaceId,
@@ -55,7 +56,7 @@ pub struct SpaceSummary {
 }
 
 /// `POST /v1/spaces`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct CreateSpace {
     /// Name, 1 to 200 bytes.
     pub name: String,
@@ -71,7 +72,7 @@ pub struct CreateSpace {
 }
 
 /// `POST /v1/spaces/{id}/invites`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct InviteRequest {
     /// The timite invited.
     pub did: Did,
@@ -81,14 +82,14 @@ pub struct InviteRequest {
 }
 
 /// `PUT /v1/spaces/{id}/members/{did}/role`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct SetRole {
     /// `admin`, `moderator`, `member`, `guest` or `banned`.
     pub role: String,
 }
 
 /// `POST /v1/spaces/{id}/ratings`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct RateRequest {
     /// The member rated.
     pub did: Did,
@@ -97,7 +98,7 @@ pub struct RateRequest {
 }
 
 /// `POST /v1/spaces/{id}/credentials`: issue a credential in the space's name.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct IssueRequest {
     /// The subject.
     pub subject: Did,
@@ -115,7 +116,7 @@ pub struct IssueRequest {
 }
 
 /// One check of a verification.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct CheckView {
     /// What was checked.
     pub name: String,
@@ -126,7 +127,7 @@ pub struct CheckView {
 }
 
 /// `POST /v1/passport/verify` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct VerifyReport {
     /// Whether every check passed.
     pub verified: bool,
@@ -135,14 +136,14 @@ pub struct VerifyReport {
 }
 
 /// The answer to a moderation act (invite, role, kick, ban, delete).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Done {
     /// The hash of the signed change that made it.
     pub change: ChangeHash,
 }
 
 /// `POST /v1/spaces/{id}/join`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default, ToSchema)]
 pub struct JoinSpace {
     /// Multiaddrs of peers to ask first (each with `/p2p/<peer id>`); Kademlia is asked too.
     #[serde(default)]
@@ -150,17 +151,21 @@ pub struct JoinSpace {
     /// Ids of credentials (in this node's passport) to present for the space's requirements.
     #[serde(default)]
     pub present: Vec<String>,
+    /// How long to wait for a host to answer, in seconds (default 30, at most 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 300)]
+    pub timeout_secs: Option<u64>,
 }
 
 /// `POST /v1/spaces/{id}/messages`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct PostMessage {
     /// The text, 1 to 16 KiB.
     pub text: String,
 }
 
 /// The answer to a post: returned only once the change is flushed to disk.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Posted {
     /// The message id (the Automerge object id of its timeline entry).
     pub id: String,
@@ -171,7 +176,7 @@ pub struct Posted {
 }
 
 /// One message of a timeline.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct MessageView {
     /// The message id, stable across nodes.
     pub id: String,
@@ -184,7 +189,7 @@ pub struct MessageView {
 }
 
 /// `GET /v1/spaces/{id}/messages`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Timeline {
     /// The space.
     pub space: SpaceId,
@@ -195,7 +200,7 @@ pub struct Timeline {
 }
 
 /// A member of a space.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct MemberView {
     /// The member.
     pub did: Did,
@@ -216,7 +221,7 @@ pub struct MemberView {
 }
 
 /// One entry of a node's trust policy.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct TrustEntry {
     /// An issuing space (`urn:tim:space:<id>`) or an issuer DID.
     pub issuer: String,
@@ -225,7 +230,7 @@ pub struct TrustEntry {
 }
 
 /// `POST /v1/spaces/import` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Imported {
     /// The space imported.
     pub space: SpaceId,
@@ -236,7 +241,7 @@ pub struct Imported {
 }
 
 /// An event on `GET /v1/spaces/{id}/events` (server-sent events, one JSON object per event).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SpaceEvent {
@@ -291,7 +296,7 @@ impl SpaceEvent {
 }
 
 /// An RFC 9457 problem document, the body of every error response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type, e.g. `tim:problem/not-found`.
     #[serde(rename = "type")]
@@ -305,7 +310,7 @@ pub struct Problem {
 }
 
 /// Who a request acts as: the answer of `GET /v1/me`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Me {
     /// The timite the token acts as.
     pub did: Did,
@@ -317,7 +322,7 @@ pub struct Me {
 }
 
 /// A timite hosted by a node (the node holds its key and signs its changes).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct TimiteView {
     /// Its DID.
     pub did: Did,
@@ -326,7 +331,7 @@ pub struct TimiteView {
 }
 
 /// Body of `POST /v1/tokens`: a token for a hosted timite.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct NewToken {
     /// The timite the token acts as.
     pub did: Did,
@@ -339,7 +344,7 @@ pub struct NewToken {
 }
 
 /// A token's record, without the secret.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct TokenInfo {
     /// Its id (the first 16 hex digits of the secret's SHA-256), used to revoke it.
     pub id: String,
@@ -355,7 +360,7 @@ pub struct TokenInfo {
 }
 
 /// A new token: the secret is shown once; the node keeps only its hash.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct TokenIssued {
     /// The bearer token.
     pub token: String,
@@ -365,14 +370,14 @@ pub struct TokenIssued {
 }
 
 /// Body of `POST /v1/auth/challenge`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct ChallengeRequest {
     /// The hosted timite that will sign in.
     pub did: Did,
 }
 
 /// A sign-in challenge to sign with the timite's key.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Challenge {
     /// Random hex; sign `tim/auth/v1\0` + node DID + `\0` + challenge (UTF-8 bytes).
     pub challenge: String,
@@ -383,7 +388,7 @@ pub struct Challenge {
 }
 
 /// Body of `POST /v1/auth/login`: a signed challenge.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Login {
     /// The timite signing in.
     pub did: Did,
@@ -403,7 +408,7 @@ pub fn login_message(node_did: &Did, challenge: &str) -> Vec<u8> {
 }
 
 /// Body of `PUT /v1/spaces/{id}/abilities`: what the timite declares it can do.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct DeclareAbilities {
     /// Short ability names ("rust", "translation", "summarize").
     pub abilities: Vec<String>,

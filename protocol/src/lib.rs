@@ -101,3 +101,38 @@ macro_rules! hex_id {
     };
 }
 pub(crate) use hex_id;
+
+/// A string schema with a pattern, for identifiers that serialize as strings.
+fn string_schema(
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
+macro_rules! string_schema {
+    ($ty:ty, $pattern:expr, $description:expr) => {
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::string_schema($pattern, $description)
+            }
+        }
+        impl utoipa::ToSchema for $ty {}
+    };
+}
+
+string_schema!(
+    Did,
+    "^did:key:z[1-9A-HJ-NP-Za-km-z]+$",
+    "A did:key DID naming an Ed25519 key"
+);
+string_schema!(SpaceId, "^[0-9a-f]{64}$", "A space id: 64 hex digits");
+string_schema!(
+    ChangeHash,
+    "^[0-9a-f]{64}$",
+    "An Automerge change hash: 64 hex digits"
+);

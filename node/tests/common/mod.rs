@@ -17,10 +17,10 @@ pub(crate) struct TestNode {
 }
 
 pub(crate) fn keys(seed: u8) -> Keystore {
-    Keystore {
-        node: Identity::from_seed([seed; 32]),
-        timite: Identity::from_seed([seed.wrapping_add(100); 32]),
-    }
+    Keystore::in_memory(
+        Identity::from_seed([seed; 32]),
+        Identity::from_seed([seed.wrapping_add(100); 32]),
+    )
 }
 
 fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {

@@ -1,0 +1,828 @@
+// Tim's web page: a plain client of the node's /v1 API. No framework and no build step.
+// Every piece of data goes into the page with textContent, never as HTML.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'tim.token';
+  const MAX_BACKOFF_MS = 15000;
+  const STATUS_EVERY_MS = 15000;
+
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    token: sessionStorage.getItem(TOKEN_KEY),
+    me: null,
+    spaces: [],
+    space: null, // the selected space id
+    messages: new Map(), // id -> message of the selected space
+    members: [],
+    stream: null, // AbortController of the selected space's event stream
+    statusTimer: null,
+  };
+
+  // ---------- API ----------
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super(problem.detail || problem.title || `HTTP ${status}`);
+      this.status = status;
+      this.type = problem.type || '';
+    }
+  }
+
+  async function api(method, path, body, accept) {
+    const headers = { Accept: accept || 'application/json' };
+    if (state.token) headers.Authorization = `Bearer ${state.token}`;
+    const init = { method, headers, cache: 'no-store' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      throw new ApiError(0, { detail: `The node did not answer (${e.message}). Is it running?` });
+    }
+    if (!res.ok) {
+      let problem = {};
+      try {
+        problem = await res.json();
+      } catch (_) {
+        problem = { detail: `${res.status} ${res.statusText}` };
+      }
+      const err = new ApiError(res.status, problem);
+      if (res.status === 401 && state.me) signOut(`Signed out: ${err.message}`);
+      throw err;
+    }
+    if (accept && accept !== 'application/json') return res.text();
+    if (res.status === 204) return null;
+    return res.json();
+  }
+
+  const enc = encodeURIComponent;
+
+  // ---------- small helpers ----------
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') node.className = v;
+      else if (k === 'text') node.textContent = v;
+      else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role') node.setAttribute(k, v);
+      else node[k] = v;
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  function shortDid(did) {
+    if (!did) return '';
+    const m = /^(did:[a-z0-9]+:)(.+)$/.exec(did);
+    if (!m || m[2].length <= 14) return did;
+    return `${m[1]}${m[2].slice(0, 8)}…${m[2].slice(-4)}`;
+  }
+
+  function didNode(did, cls) {
+    const mine = state.me && did === state.me.did;
+    return el('span', { class: cls || 'did', title: did }, shortDid(did), mine ? el('span', { class: 'you', text: ' (you)' }) : null);
+  }
+
+  const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  const absFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+  function relative(ms) {
+    const diff = (ms - Date.now()) / 1000;
+    const abs = Math.abs(diff);
+    if (abs < 45) return diff <= 0 ? 'just now' : 'in a moment';
+    const units = [['minute', 60], ['hour', 3600], ['day', 86400]];
+    for (let i = units.length - 1; i >= 0; i--) {
+      const [unit, secs] = units[i];
+      if (abs >= secs || i === 0) {
+        if (unit === 'day' && abs > 6 * 86400) return absFmt.format(new Date(ms));
+        return relFmt.format(Math.round(diff / secs), unit);
+      }
+    }
+    return absFmt.format(new Date(ms));
+  }
+
+  function timeNode(ms) {
+    const d = new Date(ms);
+    return el('time', { dateTime: d.toISOString(), title: absFmt.format(d), 'data-at': String(ms) }, relative(ms));
+  }
+
+  function refreshTimes() {
+    for (const t of document.querySelectorAll('time[data-at]')) {
+      t.textContent = relative(Number(t.dataset.at));
+    }
+  }
+
+  function showError(message) {
+    $('error-text').textContent = message;
+    $('error').hidden = false;
+  }
+
+  function clearError() {
+    $('error').hidden = true;
+    $('error-text').textContent = '';
+  }
+
+  let statusClear = null;
+  function say(message) {
+    $('status').textContent = message;
+    clearTimeout(statusClear);
+    statusClear = setTimeout(() => { $('status').textContent = ''; }, 5000);
+  }
+
+  // Runs `work` with the form's submit button disabled and marked busy.
+  async function busy(form, label, work) {
+    const button = form.querySelector('button[type=submit]');
+    const before = button.textContent;
+    button.disabled = true;
+    button.textContent = label;
+    form.setAttribute('aria-busy', 'true');
+    try {
+      return await work();
+    } catch (e) {
+      showError(e.message);
+      return undefined;
+    } finally {
+      button.disabled = false;
+      button.textContent = before;
+      form.removeAttribute('aria-busy');
+    }
+  }
+
+  // ---------- sign in / out ----------
+
+  async function signIn(token) {
+    state.token = token;
+    const me = await api('GET', '/v1/me');
+    state.me = me;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $('who-did').textContent = shortDid(me.did);
+    $('who-did').title = me.did;
+    $('signin').hidden = true;
+    $('nav').hidden = false;
+    $('who').hidden = false;
+    refreshStatus();
+    state.statusTimer = setInterval(() => { refreshStatus(); refreshTimes(); }, STATUS_EVERY_MS);
+    await loadSpaces();
+    route();
+  }
+
+  function signOut(message) {
+    stopStream();
+    clearInterval(state.statusTimer);
+    sessionStorage.removeItem(TOKEN_KEY);
+    Object.assign(state, { token: null, me: null, spaces: [], space: null, members: [] });
+    state.messages.clear();
+    $('nav').hidden = true;
+    $('who').hidden = true;
+    $('spaces-view').hidden = true;
+    $('passport-view').hidden = true;
+    $('signin').hidden = false;
+    $('token').value = '';
+    $('node-info').textContent = 'Tim node';
+    if (message) showError(message);
+    $('token').focus();
+  }
+
+  async function refreshStatus() {
+    try {
+      const s = await api('GET', '/v1/status');
+      const peers = `${s.connected_peers} peer${s.connected_peers === 1 ? '' : 's'} connected`;
+      const info = $('node-info');
+      info.replaceChildren(
+        'Node ', el('span', { class: 'did', title: s.node_did }, shortDid(s.node_did)),
+        ` · Tim ${s.version} · ${peers} · ${s.spaces} space${s.spaces === 1 ? '' : 's'}`,
+      );
+    } catch (_) {
+      // The status line is informative only; errors surface through the actions.
+    }
+  }
+
+  // ---------- routing ----------
+
+  function route() {
+    if (!state.me) return;
+    const hash = location.hash;
+    const passport = hash.startsWith('#/passport');
+    $('spaces-view').hidden = passport;
+    $('passport-view').hidden = !passport;
+    const current = passport ? $('nav-passport') : $('nav-spaces');
+    for (const a of [$('nav-spaces'), $('nav-passport')]) {
+      if (a === current) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    if (passport) {
+      loadPassport();
+      return;
+    }
+    const m = /^#\/space\/([^/]+)$/.exec(hash);
+    const id = m ? decodeURIComponent(m[1]) : null;
+    if (id !== state.space) selectSpace(id);
+  }
+
+  // ---------- spaces ----------
+
+  async function loadSpaces() {
+    try {
+      state.spaces = await api('GET', '/v1/spaces');
+    } catch (e) {
+      showError(e.message);
+      return;
+    }
+    renderSpaces();
+  }
+
+  function renderSpaces() {
+    const list = $('space-list');
+    const items = [...state.spaces]
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+      .map((s) => {
+        const link = el('a', {
+          href: `#/space/${enc(s.id)}`,
+          class: 'space-link',
+          'data-space-id': s.id,
+          'aria-current': s.id === state.space ? 'true' : undefined,
+        },
+        el('span', { class: 'space-link-name', text: s.name }),
+        el('span', { class: 'space-link-meta', text: `${plural(s.members, 'member')} · ${plural(s.messages, 'message')}` }));
+        return el('li', {}, link);
+      });
+    list.replaceChildren(...items);
+    $('space-list-empty').hidden = items.length > 0;
+  }
+
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+  }
+
+  function upsertSpace(summary) {
+    const i = state.spaces.findIndex((s) => s.id === summary.id);
+    if (i >= 0) state.spaces[i] = summary;
+    else state.spaces.push(summary);
+    renderSpaces();
+  }
+
+  function renderSpaceHead(s) {
+    $('space-name').textContent = s.name;
+    $('space-purpose').textContent = s.purpose;
+    $('space-purpose').hidden = !s.purpose;
+    $('space-visibility').textContent = s.visibility;
+    $('space-counts').textContent = `${plural(s.members, 'member')} · ${plural(s.messages, 'message')}`;
+    const exp = $('space-expires');
+    exp.replaceChildren();
+    if (s.expires_at) exp.append('deleted ', timeNode(s.expires_at));
+    $('space-id').textContent = s.id;
+    const reqs = (s.requirements || []).map((r) => el('li', { text: r }));
+    if (reqs.length) reqs.unshift(el('li', { class: 'req-title', text: 'To join, present:' }));
+    $('space-requirements').replaceChildren(...reqs);
+    $('space-requirements').hidden = reqs.length === 0;
+    document.title = `${s.name} · Tim`;
+  }
+
+  async function selectSpace(id) {
+    stopStream();
+    state.space = id;
+    $('nav-spaces').href = id ? `#/space/${enc(id)}` : '#/spaces';
+    state.messages.clear();
+    state.members = [];
+    $('timeline').replaceChildren();
+    $('members').replaceChildren();
+    renderSpaces();
+    const none = !id;
+    $('space').hidden = none;
+    $('members-box').hidden = none;
+    $('no-space').hidden = !none;
+    if (none) {
+      document.title = 'Tim';
+      return;
+    }
+    $('space-name').textContent = 'Loading…';
+    for (const k of ['space-purpose', 'space-visibility', 'space-counts', 'space-expires', 'space-id']) $(k).textContent = '';
+    try {
+      const summary = await api('GET', `/v1/spaces/${enc(id)}`);
+      if (state.space !== id) return;
+      upsertSpace(summary);
+      renderSpaceHead(summary);
+    } catch (e) {
+      if (state.space !== id) return;
+      $('space').hidden = true;
+      $('members-box').hidden = true;
+      $('no-space').hidden = false;
+      state.space = null;
+      $('nav-spaces').href = '#/spaces';
+      if (e.status === 404) {
+        $('join-id').value = id;
+        $('join-box').open = true;
+        showError(`This node does not host that space yet: ${e.message}. Join it below.`);
+      } else {
+        showError(e.message);
+      }
+      return;
+    }
+    await Promise.all([loadTimeline(id), loadMembers(id)]);
+    startStream(id);
+  }
+
+  async function refreshSummary(id) {
+    try {
+      const summary = await api('GET', `/v1/spaces/${enc(id)}`);
+      upsertSpace(summary);
+      if (state.space === id) renderSpaceHead(summary);
+    } catch (_) {
+      // Counts are informative; the next refresh will try again.
+    }
+  }
+
+  let summaryTimer = null;
+  function refreshSummarySoon(id) {
+    clearTimeout(summaryTimer);
+    summaryTimer = setTimeout(() => refreshSummary(id), 300);
+  }
+
+  // ---------- timeline ----------
+
+  async function loadTimeline(id) {
+    let t;
+    try {
+      t = await api('GET', `/v1/spaces/${enc(id)}/messages`);
+    } catch (e) {
+      if (state.space === id) showError(e.message);
+      return;
+    }
+    if (state.space !== id) return;
+    const keep = new Set(t.messages.map((m) => m.id));
+    for (const [mid] of state.messages) {
+      if (!keep.has(mid)) {
+        state.messages.delete(mid);
+        const li = $('timeline').querySelector(`li[data-id="${CSS.escape(mid)}"]`);
+        if (li) li.remove();
+      }
+    }
+    for (const m of t.messages) addMessage(m);
+    updateTimelineEmpty();
+  }
+
+  const order = (a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+  // Adds a message in `at` order, once; `live` ones are briefly highlighted as they arrive.
+  function addMessage(m, live) {
+    if (state.messages.has(m.id)) return;
+    state.messages.set(m.id, m);
+    const list = $('timeline');
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+    const mine = state.me && m.author === state.me.did;
+    const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id },
+      el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at)),
+      el('p', { class: 'text', text: m.text }));
+    // Usually the newest: append; otherwise find the first later message.
+    let before = null;
+    const last = list.lastElementChild && state.messages.get(list.lastElementChild.dataset.id);
+    if (last && order(m, last) < 0) {
+      before = [...list.children].find((other) => {
+        const o = state.messages.get(other.dataset.id);
+        return o && o !== m && order(m, o) < 0;
+      }) || null;
+    }
+    if (live) {
+      li.classList.add('arrived');
+      li.addEventListener('animationend', () => li.classList.remove('arrived'), { once: true });
+    }
+    list.insertBefore(li, before);
+    if (nearBottom || mine) list.scrollTop = list.scrollHeight;
+    updateTimelineEmpty();
+  }
+
+  function updateTimelineEmpty() {
+    $('timeline-empty').hidden = state.messages.size > 0;
+  }
+
+  // ---------- members ----------
+
+  async function loadMembers(id) {
+    let members;
+    try {
+      members = await api('GET', `/v1/spaces/${enc(id)}/members`);
+    } catch (e) {
+      if (state.space === id) showError(e.message);
+      return;
+    }
+    if (state.space !== id) return;
+    state.members = members;
+    renderMembers();
+  }
+
+  const ROLE_ORDER = ['admin', 'moderator', 'member', 'guest', 'banned'];
+
+  function renderMembers() {
+    const rank = (r) => {
+      const i = ROLE_ORDER.indexOf(r);
+      return i < 0 ? ROLE_ORDER.length : i;
+    };
+    const sorted = [...state.members].sort((a, b) => rank(a.role) - rank(b.role) || a.did.localeCompare(b.did));
+    const items = sorted.map((m) => {
+      const abilities = m.abilities && m.abilities.length
+        ? el('ul', { class: 'abilities', 'aria-label': 'Abilities' }, ...m.abilities.map((a) => el('li', { text: a })))
+        : el('p', { class: 'hint', text: 'No abilities declared' });
+      const rep = [`reputation ${m.reputation ?? 0}`];
+      if (typeof m.imported_reputation === 'number') rep.push(`imported ${m.imported_reputation.toFixed(2)}`);
+      return el('li', { class: 'member', 'data-did': m.did },
+        el('p', { class: 'member-line' },
+          didNode(m.did),
+          el('span', { class: `badge role role-${m.role}`, 'data-role': m.role, text: m.role })),
+        el('p', { class: 'member-facts' }, rep.join(' · '), ' · joined ', timeNode(m.joined_at)),
+        abilities);
+    });
+    $('members').replaceChildren(...items);
+    const mine = state.me && state.members.find((m) => m.did === state.me.did);
+    const input = $('abilities');
+    if (document.activeElement !== input) input.value = mine ? (mine.abilities || []).join(', ') : '';
+    $('abilities-form').hidden = !mine;
+  }
+
+  let membersTimer = null;
+  function loadMembersSoon(id) {
+    clearTimeout(membersTimer);
+    membersTimer = setTimeout(() => loadMembers(id), 200);
+  }
+
+  // ---------- live events (server-sent events read with fetch, for the Authorization header) ----------
+
+  function stopStream() {
+    if (state.stream) state.stream.abort();
+    state.stream = null;
+    setLive('off');
+  }
+
+  function setLive(s) {
+    const live = $('live');
+    live.dataset.state = s;
+    live.textContent = { on: 'live', off: 'offline', connecting: 'connecting…' }[s];
+  }
+
+  function startStream(id) {
+    const ctl = new AbortController();
+    state.stream = ctl;
+    let failures = 0;
+    let first = true;
+    const run = async () => {
+      while (!ctl.signal.aborted) {
+        setLive('connecting');
+        try {
+          const res = await fetch(`/v1/spaces/${enc(id)}/events`, {
+            headers: { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
+            cache: 'no-store',
+            signal: ctl.signal,
+          });
+          if (res.status === 401) {
+            if (state.me) signOut('Signed out: the token is no longer accepted.');
+            return;
+          }
+          if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+          setLive('on');
+          // Anything missed while (re)connecting is picked up by reading the timeline again.
+          if (!first) {
+            loadTimeline(id);
+            loadMembers(id);
+          }
+          first = false;
+          failures = 0;
+          await readEvents(res.body, id, ctl.signal);
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+        }
+        if (ctl.signal.aborted) return;
+        setLive('off');
+        failures += 1;
+        first = false;
+        const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(failures, 5)) * (0.75 + Math.random() / 2);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    };
+    run();
+  }
+
+  async function readEvents(body, id, signal) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    signal.addEventListener('abort', () => reader.cancel().catch(() => {}), { once: true });
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+      let cut;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        dispatch(parseEvent(block), id);
+      }
+    }
+  }
+
+  // One SSE event block -> {event, data}; comment lines (keep-alives) are ignored.
+  function parseEvent(block) {
+    let event = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+    }
+    return { event, data: data.join('\n') };
+  }
+
+  function dispatch({ event, data }, id) {
+    if (state.space !== id) return;
+    if (event === 'lagged') {
+      loadTimeline(id);
+      loadMembers(id);
+      refreshSummarySoon(id);
+      return;
+    }
+    if (!data) return;
+    let e;
+    try {
+      e = JSON.parse(data);
+    } catch (_) {
+      return;
+    }
+    switch (e.kind) {
+      case 'message':
+        addMessage(e.message, true);
+        refreshSummarySoon(id);
+        break;
+      case 'message_deleted':
+        loadTimeline(id);
+        refreshSummarySoon(id);
+        break;
+      case 'joined':
+      case 'role_changed':
+      case 'removed':
+        loadMembersSoon(id);
+        refreshSummarySoon(id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---------- passport ----------
+
+  const typeNames = (vc) => [].concat(vc.type || []).filter((t) => t !== 'VerifiableCredential');
+
+  function humanType(t) {
+    return t.replace(/^Tim/, '').replace(/Credential$/, '').replace(/([a-z])([A-Z])/g, '$1 $2') || t;
+  }
+
+  function validity(vc) {
+    const now = Date.now();
+    const from = vc.validFrom ? Date.parse(vc.validFrom) : NaN;
+    const until = vc.validUntil ? Date.parse(vc.validUntil) : NaN;
+    if (!Number.isNaN(from) && from > now) return ['pending', 'not valid yet'];
+    if (!Number.isNaN(until) && until < now) return ['expired', 'expired'];
+    return ['valid', 'valid'];
+  }
+
+  function claimText(v) {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  }
+
+  function fileName(cid) {
+    const tail = String(cid).replace(/^urn:uuid:/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80);
+    return `tim-credential-${tail || 'unnamed'}`;
+  }
+
+  function download(text, name, type) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const a = el('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  async function loadPassport() {
+    let creds;
+    try {
+      creds = await api('GET', '/v1/passport');
+    } catch (e) {
+      showError(e.message);
+      return;
+    }
+    const spaceName = (iri) => {
+      const s = state.spaces.find((x) => iri === x.id || String(iri).endsWith(x.id));
+      return s ? `${s.name} (${iri})` : iri;
+    };
+    const items = creds.map((vc) => {
+      const subject = vc.credentialSubject || {};
+      const types = typeNames(vc);
+      const [cls, word] = validity(vc);
+      const claims = el('dl', { class: 'claims' });
+      const add = (k, v) => claims.append(el('dt', { text: k }), el('dd', { text: v }));
+      if (subject.space) add('space', spaceName(subject.space));
+      for (const [k, v] of Object.entries(subject)) {
+        if (k === 'id' || k === 'space' || k === 'type') continue;
+        add(k, claimText(v));
+      }
+      const issuer = typeof vc.issuer === 'object' ? vc.issuer.id : vc.issuer;
+      add('issuer', issuer);
+      const when = el('p', { class: 'validity' }, el('span', { class: `badge ${cls}`, text: word }));
+      if (vc.validFrom) when.append(' from ', timeNode(Date.parse(vc.validFrom)));
+      if (vc.validUntil) when.append(' until ', timeNode(Date.parse(vc.validUntil)));
+      const jsonButton = el('button', { type: 'button', text: 'Download' });
+      jsonButton.setAttribute('aria-label', `Download the ${types.map(humanType).join(', ')} credential ${vc.id} as JSON`);
+      jsonButton.addEventListener('click', () => downloadCredential(vc, jsonButton));
+      const jwtButton = el('button', { type: 'button', class: 'quiet', text: 'Download as JWT' });
+      jwtButton.addEventListener('click', () => downloadJwt(vc, jwtButton));
+      return el('li', { class: 'credential card', 'data-id': vc.id },
+        el('h3', { text: types.map(humanType).join(', ') || 'Credential' }),
+        el('p', { class: 'cid' }, el('code', { text: vc.id || '' })),
+        when, claims,
+        el('p', { class: 'actions' }, jsonButton, ' ', jwtButton));
+    });
+    $('credentials').replaceChildren(...items);
+    $('passport-empty').hidden = items.length > 0;
+  }
+
+  async function downloadCredential(vc, button) {
+    button.disabled = true;
+    try {
+      let full = vc;
+      if (vc.id) {
+        try {
+          full = await api('GET', `/v1/passport/${enc(vc.id)}`);
+        } catch (e) {
+          if (e.status !== 404) throw e;
+        }
+      }
+      download(JSON.stringify(full, null, 2), `${fileName(vc.id)}.json`, 'application/vc+ld+json');
+      say('Credential downloaded.');
+    } catch (e) {
+      showError(e.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function downloadJwt(vc, button) {
+    button.disabled = true;
+    try {
+      const jwt = await api('GET', `/v1/passport/${enc(vc.id)}/jwt`, undefined, 'application/vc-ld+jwt');
+      download(jwt.trim(), `${fileName(vc.id)}.jwt`, 'application/vc-ld+jwt');
+      say('Credential downloaded as a JWT.');
+    } catch (e) {
+      showError(`No JWT form of this credential here: ${e.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---------- forms ----------
+
+  function wire() {
+    $('signin-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearError();
+      const token = $('token').value.trim();
+      if (!token) return;
+      await busy(ev.target, 'Signing in…', async () => {
+        try {
+          await signIn(token);
+          say('Signed in.');
+        } catch (e) {
+          state.token = null;
+          state.me = null;
+          throw e;
+        }
+      });
+    });
+
+    $('sign-out').addEventListener('click', () => {
+      clearError();
+      signOut();
+      say('Signed out.');
+    });
+
+    $('error-close').addEventListener('click', clearError);
+
+    $('create-visibility').addEventListener('change', () => {
+      $('create-ttl-row').hidden = $('create-visibility').value !== 'ephemeral';
+    });
+
+    $('create-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearError();
+      const form = ev.target;
+      const body = {
+        name: $('create-name').value.trim(),
+        purpose: $('create-purpose').value.trim(),
+        visibility: $('create-visibility').value,
+      };
+      if (body.visibility === 'ephemeral') body.ttl_secs = Math.round(Number($('create-ttl').value) * 60);
+      const created = await busy(form, 'Creating…', () => api('POST', '/v1/spaces', body));
+      if (!created) return;
+      form.reset();
+      $('create-ttl-row').hidden = true;
+      upsertSpace(created);
+      say(`Created “${created.name}”.`);
+      location.hash = `#/space/${enc(created.id)}`;
+    });
+
+    $('join-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearError();
+      const form = ev.target;
+      const id = $('join-id').value.trim();
+      const via = $('join-via').value.trim();
+      say('Joining: asking peers for the space, this can take a few seconds…');
+      const joined = await busy(form, 'Joining…', () => api('POST', `/v1/spaces/${enc(id)}/join`, { via: via ? [via] : [], present: [] }));
+      if (!joined) return;
+      form.reset();
+      upsertSpace(joined);
+      say(`Joined “${joined.name}”.`);
+      if (state.space === joined.id) state.space = null;
+      location.hash = `#/space/${enc(joined.id)}`;
+      route();
+    });
+
+    const message = $('message');
+    message.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        $('post-form').requestSubmit();
+      }
+    });
+
+    $('post-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearError();
+      const id = state.space;
+      const text = message.value;
+      if (!id || !text.trim()) return;
+      const posted = await busy(ev.target, 'Posting…', () => api('POST', `/v1/spaces/${enc(id)}/messages`, { text }));
+      if (!posted) return;
+      message.value = '';
+      message.focus();
+      if (state.space === id) addMessage({ id: posted.id, author: state.me.did, text, at: posted.at }, true);
+      refreshSummarySoon(id);
+    });
+
+    $('abilities-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearError();
+      const id = state.space;
+      const abilities = $('abilities').value.split(',').map((a) => a.trim()).filter(Boolean);
+      const done = await busy(ev.target, 'Saving…', () => api('PUT', `/v1/spaces/${enc(id)}/abilities`, { abilities }));
+      if (!done) return;
+      say('Abilities saved.');
+      loadMembers(id);
+    });
+
+    $('copy-id').addEventListener('click', async () => {
+      const id = $('space-id').textContent;
+      try {
+        await navigator.clipboard.writeText(id);
+        say('Space id copied.');
+      } catch (_) {
+        const range = document.createRange();
+        range.selectNodeContents($('space-id'));
+        const sel = getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        say('Space id selected: press Ctrl+C to copy it.');
+      }
+    });
+
+    window.addEventListener('hashchange', route);
+  }
+
+  async function init() {
+    wire();
+    if (state.token) {
+      try {
+        await signIn(state.token);
+        return;
+      } catch (e) {
+        signOut(e.status === 401 ? `Please sign in again: ${e.message}` : e.message);
+        return;
+      }
+    }
+    signOut();
+  }
+
+  init();
+})();
