@@ -109,3 +109,16 @@ pub(crate) async fn restart(dir: PathBuf, keys: Keystore) -> TestNode {
 
 /// How long a test join may take.
 pub(crate) const JOIN: Duration = Duration::from_secs(20);
+
+/// Serves a node's API (with `cfg`) on a fresh 127.0.0.1 port; returns its base URL.
+pub(crate) async fn serve_api(
+    handle: &Handle,
+    admin_token: &str,
+    cfg: tim_node::api::ApiConfig,
+) -> String {
+    let app = tim_node::api::router_with(handle.clone(), admin_token.to_string(), cfg);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}

@@ -1,0 +1,814 @@
+//! The HTTP API over real sockets: every route's success path and its refusals (no token,
+//! wrong token, another timite's resource, operator-only, malformed JSON, oversized body, rate
+//! limits), each with its status and problem type.
+
+mod common;
+
+use std::time::Duration;
+
+use ed25519_dalek::Signer;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tim_node::api::{ApiConfig, RateLimit, MAX_JSON_BODY};
+
+const ADMIN: &str = "admin-secret-token";
+
+/// A raw HTTP client of one node's API.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// An answer: status, content type and body.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Asserts a problem document with this status and `tim:problem/<kind>`.
+    #[track_caller]
+    fn problem(&self, status: u16, kind: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{self:?}");
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        let p = self.json();
+        assert_eq!(p["type"], format!("tim:problem/{kind}"), "{p}");
+        assert_eq!(p["status"], status, "{p}");
+        assert!(!p["detail"].as_str().unwrap_or_default().is_empty(), "{p}");
+        p
+    }
+
+    #[track_caller]
+    fn ok(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        if self.body.is_empty() {
+            Value::Null
+        } else if self.content_type.starts_with("application/json") {
+            self.json()
+        } else {
+            Value::String(String::from_utf8_lossy(&self.body).into_owned())
+        }
+    }
+}
+
+impl Api {
+    fn new(base: String) -> Self {
+        Self {
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            base,
+        }
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(30));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some((ct, bytes)) = body {
+            req = req.header("content-type", ct).body(bytes);
+        }
+        let resp = req.send().await.unwrap();
+        Answer {
+            status: resp.status(),
+            content_type: resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+            body: resp.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Answer {
+        let body = body.map(|b| ("application/json", serde_json::to_vec(&b).unwrap()));
+        self.raw(method, path, Some(token), body).await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// A token for `did` made with the admin token.
+    async fn token_for(&self, did: &str) -> String {
+        let t = self
+            .post("/v1/tokens", ADMIN, json!({"did": did, "label": "test"}))
+            .await
+            .ok(201);
+        t["token"].as_str().unwrap().to_string()
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.replace(':', "%3A")
+}
+
+/// The routes of the OpenAPI description: (method, path template, needs a token, JSON body).
+fn routes(doc: &Value) -> Vec<(Method, String, bool, bool)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let public = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            let json_body = op["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|c| c.contains_key("application/json"));
+            out.push((
+                method.to_uppercase().parse().unwrap(),
+                path.clone(),
+                !public,
+                json_body,
+            ));
+        }
+    }
+    out
+}
+
+/// A path template with every `{param}` filled in.
+fn fill(template: &str, space: &str, did: &str) -> String {
+    template
+        .replace("{id}", space)
+        .replace("{did}", &enc(did))
+        .replace("{message}", "1@00")
+        .replace("{cid}", "urn%3Auuid%3Anone")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_refuses_missing_and_wrong_tokens_malformed_json_and_oversized_bodies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let doc = api
+        .raw(Method::GET, "/openapi.json", None, None)
+        .await
+        .ok(200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let routes = routes(&doc);
+    assert!(routes.len() >= 39, "{routes:?}");
+    let space = n.handle.create_space("s", "").await.unwrap().id.to_string();
+    let did = n.handle.timite().to_string();
+    for (method, template, authed, json_body) in &routes {
+        let path = fill(template, &space, &did);
+        if *authed {
+            api.raw(method.clone(), &path, None, None)
+                .await
+                .problem(401, "no-token");
+            api.raw(method.clone(), &path, Some("nope"), None)
+                .await
+                .problem(401, "bad-token");
+        }
+        if *json_body {
+            let token = Some(ADMIN);
+            let bad = ("application/json", b"][".to_vec());
+            api.raw(method.clone(), &path, token, Some(bad))
+                .await
+                .problem(400, "malformed-json");
+            let wrong_type = ("text/plain", b"{}".to_vec());
+            api.raw(method.clone(), &path, token, Some(wrong_type))
+                .await
+                .problem(415, "unsupported-media-type");
+            let big = ("application/json", vec![b' '; MAX_JSON_BODY + 1]);
+            api.raw(method.clone(), &path, token, Some(big))
+                .await
+                .problem(413, "too-large");
+        }
+    }
+    // A body of the wrong shape names the field.
+    let p = api
+        .post("/v1/spaces", ADMIN, json!({"purpose": 3}))
+        .await
+        .problem(422, "malformed-json");
+    assert!(p["detail"].as_str().unwrap().contains("purpose"), "{p}");
+    api.get("/v1/nowhere", ADMIN).await.problem(404, "no-route");
+    api.call(Method::PATCH, "/v1/spaces", ADMIN, None)
+        .await
+        .problem(405, "method-not-allowed");
+    api.get("/v1/spaces/xyz", ADMIN)
+        .await
+        .problem(400, "invalid-space-id");
+    api.get(&format!("/v1/spaces/{}", "ab".repeat(32)), ADMIN)
+        .await
+        .problem(404, "unknown-space");
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_succeeds_for_the_timite_allowed_to_use_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n1 = common::node(&tmp, 1).await;
+    let n2 = common::node(&tmp, 2).await;
+    let api = Api::new(common::serve_api(&n1.handle, ADMIN, ApiConfig::default()).await);
+    let api2 = Api::new(common::serve_api(&n2.handle, ADMIN, ApiConfig::default()).await);
+
+    // Node and identities.
+    assert_eq!(
+        api.raw(Method::GET, "/v1/health", None, None).await.ok(200),
+        "ok"
+    );
+    let ann = n1.handle.timite().to_string();
+    let me = api.get("/v1/me", ADMIN).await.ok(200);
+    assert_eq!(
+        (me["did"].as_str(), me["admin"].as_bool()),
+        (Some(&*ann), Some(true))
+    );
+    let bob = api.post("/v1/timites", ADMIN, json!({})).await.ok(201)["did"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let timites = api.get("/v1/timites", ADMIN).await.ok(200);
+    assert_eq!(timites.as_array().unwrap().len(), 2, "{timites}");
+    let ann_t = api.token_for(&ann).await;
+    let bob_t = api.token_for(&bob).await;
+    let me = api.get("/v1/me", &bob_t).await.ok(200);
+    assert_eq!(
+        (me["did"].as_str(), me["admin"].as_bool()),
+        (Some(&*bob), Some(false))
+    );
+    let status = api.get("/v1/status", &bob_t).await.ok(200);
+    assert_eq!(status["timite"], bob.as_str());
+    assert_eq!(status["node_did"], n1.handle.node_did().to_string());
+
+    // Spaces, joins, messages.
+    let s = api
+        .post(
+            "/v1/spaces",
+            &ann_t,
+            json!({"name": "guild", "purpose": "p"}),
+        )
+        .await
+        .ok(201);
+    let sid = s["id"].as_str().unwrap().to_string();
+    assert_eq!(s["created_by"], ann.as_str());
+    let listed = api.get("/v1/spaces", &bob_t).await.ok(200);
+    assert!(listed.as_array().unwrap().iter().any(|x| x["id"] == sid));
+    api.get(&format!("/v1/spaces/{sid}"), &bob_t).await.ok(200);
+    let joined = api
+        .post(&format!("/v1/spaces/{sid}/join"), &bob_t, json!({}))
+        .await
+        .ok(200);
+    assert_eq!(joined["members"], 2);
+    let posted = api
+        .post(
+            &format!("/v1/spaces/{sid}/messages"),
+            &bob_t,
+            json!({"text": "hi from bob"}),
+        )
+        .await
+        .ok(201);
+    let tl = api
+        .get(&format!("/v1/spaces/{sid}/messages"), &ann_t)
+        .await
+        .ok(200);
+    assert_eq!(tl["messages"][0]["author"], bob.as_str());
+    assert_eq!(tl["messages"][0]["text"], "hi from bob");
+
+    // Members: abilities, ratings, roles, invites, requirements.
+    api.put(
+        &format!("/v1/spaces/{sid}/abilities"),
+        &bob_t,
+        json!({"abilities": ["rust", "review"]}),
+    )
+    .await
+    .ok(200);
+    api.post(
+        &format!("/v1/spaces/{sid}/ratings"),
+        &ann_t,
+        json!({"did": bob, "score": 5}),
+    )
+    .await
+    .ok(200);
+    let members = api
+        .get(&format!("/v1/spaces/{sid}/members"), &ann_t)
+        .await
+        .ok(200);
+    let b = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["did"] == bob.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(b["abilities"], json!(["rust", "review"]));
+    assert_eq!(b["reputation"], 1 + 5 * 2, "{b}");
+    api.put(
+        &format!("/v1/spaces/{sid}/members/{}/role", enc(&bob)),
+        &ann_t,
+        json!({"role": "moderator"}),
+    )
+    .await
+    .ok(200);
+    api.put(&format!("/v1/spaces/{sid}/requirements"), &ann_t, json!([]))
+        .await
+        .ok(200);
+    let private = api
+        .post(
+            "/v1/spaces",
+            &ann_t,
+            json!({"name": "inner", "visibility": "invite-only"}),
+        )
+        .await
+        .ok(201);
+    api.post(
+        &format!("/v1/spaces/{}/invites", private["id"].as_str().unwrap()),
+        &ann_t,
+        json!({"did": bob}),
+    )
+    .await
+    .ok(200);
+
+    // Live events: a post shows up on an open stream.
+    let mut events = api
+        .http
+        .get(format!("{}/v1/spaces/{sid}/events", api.base))
+        .bearer_auth(&bob_t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert_eq!(
+        events.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    api.post(
+        &format!("/v1/spaces/{sid}/messages"),
+        &ann_t,
+        json!({"text": "live"}),
+    )
+    .await
+    .ok(201);
+    let mut seen = String::new();
+    while !seen.contains("\"live\"") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("\"kind\":\"message\""), "{seen}");
+    drop(events);
+
+    // Passports: issue, list, show, JWT, verify, hold, revoke, trust.
+    let vc = api
+        .post(
+            &format!("/v1/spaces/{sid}/credentials"),
+            &ann_t,
+            json!({"subject": bob, "kind": "reputation"}),
+        )
+        .await
+        .ok(201);
+    let cid = vc["id"].as_str().unwrap().to_string();
+    let held = api.get("/v1/passport", &bob_t).await.ok(200);
+    assert_eq!(held.as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.get(&format!("/v1/passport/{}", enc(&cid)), &bob_t)
+            .await
+            .ok(200)["id"],
+        cid.as_str()
+    );
+    let jwt = api
+        .get(&format!("/v1/passport/{}/jwt", enc(&cid)), &ann_t)
+        .await;
+    assert_eq!(jwt.content_type, "application/vc-ld+jwt");
+    assert_eq!(jwt.ok(200).as_str().unwrap().split('.').count(), 3);
+    let report = api
+        .post("/v1/passport/verify", &bob_t, vc.clone())
+        .await
+        .ok(200);
+    assert!(report["checks"].as_array().unwrap().len() > 3, "{report}");
+    api.post("/v1/passport", &bob_t, vc.clone()).await.ok(201);
+    api.put(
+        "/v1/trust",
+        ADMIN,
+        json!({"issuer": format!("urn:tim:space:{sid}"), "weight": 0.5}),
+    )
+    .await
+    .ok(204);
+    let trust = api.get("/v1/trust", &bob_t).await.ok(200);
+    assert_eq!(trust[0]["weight"], 0.5);
+    api.post(
+        &format!("/v1/passport/{}/revoke", enc(&cid)),
+        &ann_t,
+        json!({}),
+    )
+    .await
+    .ok(200);
+    let report = api.post("/v1/passport/verify", &bob_t, vc).await.ok(200);
+    assert_eq!(report["verified"], false, "{report}");
+
+    // Moderation: delete a message, kick.
+    api.delete(
+        &format!(
+            "/v1/spaces/{sid}/messages/{}",
+            posted["id"].as_str().unwrap()
+        ),
+        &bob_t,
+    )
+    .await
+    .ok(200);
+    api.delete(&format!("/v1/spaces/{sid}/members/{}", enc(&bob)), &ann_t)
+        .await
+        .ok(200);
+
+    // Export from node 1, import on node 2 (operator), peers and faults.
+    let doc = api
+        .get(&format!("/v1/spaces/{sid}/export/document"), &ann_t)
+        .await;
+    assert_eq!(doc.content_type, "application/octet-stream");
+    assert!(automerge::Automerge::load(&doc.body).is_ok());
+    let sigs = api
+        .get(&format!("/v1/spaces/{sid}/export/signatures"), &ann_t)
+        .await;
+    assert_eq!(sigs.content_type, "application/cbor");
+    let imported = api2
+        .raw(
+            Method::POST,
+            "/v1/import",
+            Some(ADMIN),
+            Some(("application/cbor", sigs.body)),
+        )
+        .await
+        .ok(200);
+    assert!(imported["applied"].as_u64().unwrap() > 5, "{imported}");
+    let addr = format!("{}", n2.addr);
+    api.post("/v1/peers", ADMIN, json!({"addr": addr}))
+        .await
+        .ok(202);
+    common::eventually(10, "a connection", || async {
+        n1.handle.status().await.unwrap().connected_peers > 0
+    })
+    .await;
+    let cut = api
+        .post("/v1/faults/disconnect", ADMIN, json!({}))
+        .await
+        .ok(200);
+    assert!(cut["disconnected"].as_u64().unwrap() >= 1);
+
+    // Tokens: list, revoke; a revoked token stops working at once.
+    let mine = api.get("/v1/tokens", &bob_t).await.ok(200);
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let all = api.get("/v1/tokens", ADMIN).await.ok(200);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let extra = api
+        .post("/v1/tokens", &bob_t, json!({"did": bob, "label": "agent"}))
+        .await
+        .ok(201);
+    let id = extra["id"].as_str().unwrap();
+    assert_eq!(
+        api.delete(&format!("/v1/tokens/{id}"), &bob_t)
+            .await
+            .ok(200)["revoked"],
+        id
+    );
+    api.get("/v1/me", extra["token"].as_str().unwrap())
+        .await
+        .problem(401, "bad-token");
+    api.get("/v1/me", &bob_t).await.ok(200);
+    n1.handle.shutdown().await.unwrap();
+    n2.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timite_cannot_touch_another_timites_resources_or_the_operators() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let ann = n.handle.timite().to_string();
+    let bob = api.post("/v1/timites", ADMIN, json!({})).await.ok(201)["did"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ann_t = api.token_for(&ann).await;
+    let bob_t = api.token_for(&bob).await;
+    let ann_token_id = api.get("/v1/me", &ann_t).await.ok(200)["token_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Operator routes.
+    for (method, path, body) in [
+        (Method::GET, "/v1/timites", None),
+        (Method::POST, "/v1/timites", Some(json!({}))),
+        (
+            Method::PUT,
+            "/v1/trust",
+            Some(json!({"issuer": ann, "weight": 1.0})),
+        ),
+        (
+            Method::POST,
+            "/v1/peers",
+            Some(json!({"addr": "/ip4/127.0.0.1/tcp/1"})),
+        ),
+        (Method::POST, "/v1/faults/disconnect", Some(json!({}))),
+    ] {
+        api.call(method, path, &bob_t, body)
+            .await
+            .problem(403, "admin-only");
+    }
+    api.raw(
+        Method::POST,
+        "/v1/import",
+        Some(&bob_t),
+        Some(("application/cbor", vec![1, 2, 3])),
+    )
+    .await
+    .problem(403, "admin-only");
+
+    // Tokens of others.
+    api.post("/v1/tokens", &bob_t, json!({"did": ann}))
+        .await
+        .problem(403, "not-yours");
+    api.delete(&format!("/v1/tokens/{ann_token_id}"), &bob_t)
+        .await
+        .problem(403, "not-yours");
+    api.delete("/v1/tokens/0000000000000000", &bob_t)
+        .await
+        .problem(404, "not-found");
+    let stranger = tim_did::Identity::from_seed([9; 32]).did().to_string();
+    api.post("/v1/tokens", ADMIN, json!({"did": stranger}))
+        .await
+        .problem(404, "unknown-timite");
+    assert_eq!(
+        api.get("/v1/tokens", &bob_t)
+            .await
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "bob sees only his own token"
+    );
+
+    // Credentials of others: ann's membership credential is hers.
+    let sid = api
+        .post("/v1/spaces", &ann_t, json!({"name": "s"}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let vc = api
+        .post(
+            &format!("/v1/spaces/{sid}/credentials"),
+            &ann_t,
+            json!({"subject": ann, "kind": "membership"}),
+        )
+        .await
+        .ok(201);
+    let cid = enc(vc["id"].as_str().unwrap());
+    api.get(&format!("/v1/passport/{cid}"), &bob_t)
+        .await
+        .problem(403, "not-yours");
+    api.get(&format!("/v1/passport/{cid}/jwt"), &bob_t)
+        .await
+        .problem(403, "not-yours");
+    api.post(&format!("/v1/passport/{cid}/revoke"), &bob_t, json!({}))
+        .await
+        .problem(403, "not-yours");
+    api.post("/v1/passport", &bob_t, vc.clone())
+        .await
+        .problem(403, "not-yours");
+    assert!(api
+        .get("/v1/passport", &bob_t)
+        .await
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .is_empty());
+    api.get("/v1/passport/urn%3Auuid%3Anone", &ann_t)
+        .await
+        .problem(404, "not-found");
+
+    // The space's rules: bob is no member, then a member who is no admin.
+    let msg = api
+        .post(
+            &format!("/v1/spaces/{sid}/messages"),
+            &ann_t,
+            json!({"text": "mine"}),
+        )
+        .await
+        .ok(201);
+    api.post(
+        &format!("/v1/spaces/{sid}/messages"),
+        &bob_t,
+        json!({"text": "x"}),
+    )
+    .await
+    .problem(403, "refused");
+    api.post(&format!("/v1/spaces/{sid}/join"), &bob_t, json!({}))
+        .await
+        .ok(200);
+    api.delete(
+        &format!("/v1/spaces/{sid}/messages/{}", msg["id"].as_str().unwrap()),
+        &bob_t,
+    )
+    .await
+    .problem(403, "refused");
+    api.delete(&format!("/v1/spaces/{sid}/members/{}", enc(&ann)), &bob_t)
+        .await
+        .problem(403, "refused");
+    api.post(
+        &format!("/v1/spaces/{sid}/credentials"),
+        &bob_t,
+        json!({"subject": bob, "kind": "membership"}),
+    )
+    .await
+    .problem(403, "refused");
+
+    // Bad values.
+    api.post(
+        "/v1/spaces",
+        &ann_t,
+        json!({"name": "e", "visibility": "ephemeral"}),
+    )
+    .await
+    .problem(400, "invalid");
+    api.post(
+        "/v1/spaces",
+        &ann_t,
+        json!({"name": "e", "visibility": "secret"}),
+    )
+    .await
+    .problem(400, "invalid-visibility");
+    api.put(
+        &format!("/v1/spaces/{sid}/abilities"),
+        &bob_t,
+        json!({"abilities": [""]}),
+    )
+    .await
+    .problem(400, "invalid");
+    api.post(
+        &format!("/v1/spaces/{sid}/join"),
+        &bob_t,
+        json!({"via": ["not an address"]}),
+    )
+    .await
+    .problem(400, "invalid-multiaddr");
+    let unknown = "cd".repeat(32);
+    let p = api
+        .post(
+            &format!("/v1/spaces/{unknown}/join"),
+            &bob_t,
+            json!({"timeout_secs": 1}),
+        )
+        .await
+        .problem(404, "no-host");
+    assert!(p["detail"].as_str().unwrap().contains("--via"), "{p}");
+    n.handle.shutdown().await.unwrap();
+}
+
+/// A JSON POST without a token.
+async fn anonymous(api: &Api, path: &str, body: Value) -> Answer {
+    let bytes = body.to_string().into_bytes();
+    api.raw(Method::POST, path, None, Some(("application/json", bytes)))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_a_challenge_gives_a_token_and_forgeries_and_replays_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let key = n.keys.timite.signing_key().clone();
+    let did = n.handle.timite();
+    let sign = |c: &Value| {
+        let msg = tim_protocol::api::login_message(
+            &c["node_did"].as_str().unwrap().parse().unwrap(),
+            c["challenge"].as_str().unwrap(),
+        );
+        hex::encode(key.sign(&msg).to_bytes())
+    };
+    let ask = || anonymous(&api, "/v1/auth/challenge", json!({"did": did}));
+    let login = |body: Value| anonymous(&api, "/v1/auth/login", body);
+
+    let c = ask().await.ok(201);
+    assert_eq!(c["node_did"], n.handle.node_did().to_string());
+    let signed = json!({"did": did, "challenge": c["challenge"], "signature": sign(&c)});
+    let issued = login(signed.clone()).await.ok(201);
+    assert_eq!(issued["did"], did.to_string());
+    assert!(issued["expires_at"].as_u64().is_some());
+    let me = api
+        .get("/v1/me", issued["token"].as_str().unwrap())
+        .await
+        .ok(200);
+    assert_eq!(me["did"], did.to_string());
+    // A challenge is used once.
+    login(signed).await.problem(401, "bad-challenge");
+    // Another key's signature.
+    let c = ask().await.ok(201);
+    let forger = tim_did::Identity::from_seed([7; 32]);
+    let msg =
+        tim_protocol::api::login_message(&n.handle.node_did(), c["challenge"].as_str().unwrap());
+    let forged = hex::encode(forger.signing_key().sign(&msg).to_bytes());
+    login(json!({"did": did, "challenge": c["challenge"], "signature": forged}))
+        .await
+        .problem(401, "bad-signature");
+    // The failed attempt used the challenge up.
+    login(json!({"did": did, "challenge": c["challenge"], "signature": sign(&c)}))
+        .await
+        .problem(401, "bad-challenge");
+    // Garbage signature, unknown challenge, a timite this node does not host.
+    let c = ask().await.ok(201);
+    login(json!({"did": did, "challenge": c["challenge"], "signature": "zz"}))
+        .await
+        .problem(401, "bad-signature");
+    login(json!({"did": did, "challenge": "00", "signature": sign(&c)}))
+        .await
+        .problem(401, "bad-challenge");
+    anonymous(&api, "/v1/auth/challenge", json!({"did": forger.did()}))
+        .await
+        .problem(404, "unknown-timite");
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_rate_limited_each_on_its_own_and_expire() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let cfg = ApiConfig {
+        rate_limit: RateLimit {
+            per_sec: 1,
+            burst: 3,
+        },
+    };
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, cfg).await);
+    let did = n.handle.timite().to_string();
+    let short = api
+        .post("/v1/tokens", ADMIN, json!({"did": did, "ttl_secs": 1}))
+        .await
+        .ok(201);
+    let short = short["token"].as_str().unwrap().to_string();
+    // The admin token used 1 of its 3; 2 more pass, the next is refused.
+    api.get("/v1/me", ADMIN).await.ok(200);
+    api.get("/v1/me", ADMIN).await.ok(200);
+    let limited = api.get("/v1/me", ADMIN).await;
+    limited.problem(429, "rate-limited");
+    // Another token has its own bucket.
+    api.get("/v1/me", &short).await.ok(200);
+    // Buckets refill at 1 per second, and the short token expires.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    api.get("/v1/me", ADMIN).await.ok(200);
+    api.get("/v1/me", &short)
+        .await
+        .problem(401, "token-expired");
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_retry_after_header_says_when_to_come_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let cfg = ApiConfig {
+        rate_limit: RateLimit {
+            per_sec: 1,
+            burst: 1,
+        },
+    };
+    let base = common::serve_api(&n.handle, ADMIN, cfg).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let get = || http.get(format!("{base}/v1/me")).bearer_auth(ADMIN).send();
+    assert_eq!(get().await.unwrap().status(), 200);
+    let refused = get().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    n.handle.shutdown().await.unwrap();
+}
