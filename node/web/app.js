@@ -419,7 +419,7 @@
     renderMembers();
   }
 
-  const ROLE_ORDER = ['admin', 'moderator', 'member', 'guest', 'banned'];
+  const ROLE_ORDER = ['owner', 'admin', 'moderator', 'member', 'guest', 'banned'];
 
   function renderMembers() {
     const rank = (r) => {
@@ -483,6 +483,11 @@
           });
           if (res.status === 401) {
             if (state.me) signOut('Signed out: the token is no longer accepted.');
+            return;
+          }
+          if (res.status === 404 || res.status === 403) {
+            setLive('off');
+            if (state.space === id) showError('Live updates stopped: this node no longer serves this space to you.');
             return;
           }
           if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
@@ -562,10 +567,12 @@
       case 'message':
         addMessage(e.message, true);
         refreshSummarySoon(id);
+        loadMembersSoon(id); // reputation counts messages
         break;
       case 'message_deleted':
         loadTimeline(id);
         refreshSummarySoon(id);
+        loadMembersSoon(id);
         break;
       case 'joined':
       case 'role_changed':
@@ -702,7 +709,6 @@
       await busy(ev.target, 'Signing in…', async () => {
         try {
           await signIn(token);
-          say('Signed in.');
         } catch (e) {
           state.token = null;
           state.me = null;
@@ -779,6 +785,7 @@
       message.focus();
       if (state.space === id) addMessage({ id: posted.id, author: state.me.did, text, at: posted.at }, true);
       refreshSummarySoon(id);
+      loadMembersSoon(id);
     });
 
     $('abilities-form').addEventListener('submit', async (ev) => {

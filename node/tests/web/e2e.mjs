@@ -1,0 +1,262 @@
+// End-to-end test of the node's web page in real headless Chromium (run by node/tests/web.rs).
+//
+// A person signs in on node 1's page, opens a space, posts; the message reaches node 2; a reply
+// posted on node 2 (through its API) appears on node 1's page without a reload. Then the member
+// list (roles, reputation), the abilities form and the passport view are checked and full-page
+// screenshots are saved; last, a space made on node 2 is joined by its id and one is created,
+// both through the page's forms.
+//
+// Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
+// optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
+
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) fail(`environment variable ${name} is not set`);
+  return v;
+};
+
+const errors = [];
+
+function fail(message) {
+  console.error(`FAIL: ${message}`);
+  if (errors.length) console.error(`page console errors:\n  ${errors.join('\n  ')}`);
+  process.exit(1);
+}
+
+function step(message) {
+  console.log(`- ${message}`);
+}
+
+const url1 = env('TIM_URL1').replace(/\/$/, '');
+const token1 = env('TIM_TOKEN1');
+const url2 = env('TIM_URL2').replace(/\/$/, '');
+const token2 = env('TIM_TOKEN2');
+const space = env('TIM_SPACE');
+const screenshot = env('TIM_SCREENSHOT');
+const executablePath = process.env.TIM_CHROMIUM || '/usr/bin/chromium';
+
+for (const u of [url1, url2]) {
+  const host = new URL(u).hostname;
+  if (host !== '127.0.0.1') fail(`only 127.0.0.1 is allowed, got ${u}`);
+}
+
+// The node APIs, called directly (Node's fetch).
+async function call(base, token, method, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) fail(`${method} ${base}${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function until(what, timeoutMs, check) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const HELLO = 'hello from the page';
+const REPLY = 'reply from node 2';
+const spacePath = `/v1/spaces/${encodeURIComponent(space)}`;
+
+const me1 = await call(url1, token1, 'GET', '/v1/me');
+const me2 = await call(url2, token2, 'GET', '/v1/me');
+step(`timites: ${me1.did} on node 1, ${me2.did} on node 2`);
+
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+} catch (e) {
+  fail(`could not start Chromium at ${executablePath} (apt-get install chromium): ${e.message}`);
+}
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  let navigations = 0;
+  page.on('framenavigated', (f) => {
+    if (f === page.mainFrame()) navigations += 1;
+  });
+
+  // Sign in through the form, with the keyboard-reachable controls a person would use.
+  await page.goto(`${url1}/`);
+  step('page loaded');
+  await page.getByLabel('Access token').fill(token1);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const who = page.getByTestId('who-did');
+  await who.waitFor();
+  const whoTitle = await who.getAttribute('title');
+  if (whoTitle !== me1.did) fail(`signed in as ${whoTitle}, expected ${me1.did}`);
+  step('signed in');
+
+  // Open the space from the list.
+  await page.locator(`[data-space-id="${space}"]`).click();
+  await page.getByTestId('space-id').filter({ hasText: space }).waitFor();
+  await page.locator('#live[data-state="on"]').waitFor();
+  step(`space ${space} open, live updates connected`);
+
+  // Marks this document: a reload or navigation would lose it.
+  await page.evaluate(() => { window.timE2eMarker = 'same-document'; });
+  const navigationsBefore = navigations;
+
+  // Post with the keyboard: type, then Enter.
+  const box = page.getByRole('textbox', { name: /^Message/ });
+  await box.click();
+  await box.fill(HELLO);
+  await box.press('Enter');
+  const timeline = page.getByTestId('timeline');
+  await timeline.locator('li.msg', { hasText: HELLO }).waitFor();
+  if ((await box.inputValue()) !== '') fail('the message box was not cleared after posting');
+  step('posted from the page; it is in the timeline');
+
+  // Node 2 receives it over the network.
+  await until('node 2 to receive the message', 30000, async () => {
+    const t = await call(url2, token2, 'GET', `${spacePath}/messages`);
+    return t.messages.some((m) => m.text === HELLO && m.author === me1.did);
+  });
+  step('node 2 has the message');
+
+  // A reply on node 2 appears on node 1's page, live.
+  await call(url2, token2, 'POST', `${spacePath}/messages`, { text: REPLY });
+  const reply = timeline.locator('li.msg', { hasText: REPLY });
+  try {
+    await reply.waitFor({ timeout: 15000 });
+  } catch (_) {
+    fail('the reply posted on node 2 did not appear on the page within 15 s');
+  }
+  const marker = await page.evaluate(() => window.timE2eMarker);
+  if (marker !== 'same-document' || navigations !== navigationsBefore) {
+    fail('the page reloaded or navigated: the reply must arrive live');
+  }
+  const replyAuthor = await reply.locator('.author').getAttribute('title');
+  if (replyAuthor !== me2.did) fail(`reply shown as by ${replyAuthor}, expected ${me2.did}`);
+  const texts = await timeline.locator('li.msg .text').allTextContents();
+  if (texts.indexOf(HELLO) < 0 || texts.indexOf(HELLO) > texts.indexOf(REPLY)) {
+    fail(`timeline out of order: ${JSON.stringify(texts)}`);
+  }
+  if (texts.filter((t) => t === HELLO).length !== 1) fail(`"${HELLO}" shown more than once`);
+  step('the reply from node 2 appeared without a reload');
+
+  // Members, with the roles the node reports.
+  const members = page.getByTestId('members');
+  await members.scrollIntoViewIfNeeded();
+  const expected = await call(url1, token1, 'GET', `${spacePath}/members`);
+  for (const did of [me1.did, me2.did]) {
+    const want = expected.find((m) => m.did === did);
+    if (!want) fail(`node 1 does not list ${did} as a member`);
+    const row = members.locator(`li[data-did="${did}"]`);
+    try {
+      await row.locator(`[data-role="${want.role}"]`).waitFor({ timeout: 10000 });
+    } catch (_) {
+      fail(`member ${did} is not listed with role ${want.role}`);
+    }
+    const facts = row.locator('.member-facts');
+    try {
+      await facts.filter({ hasText: `reputation ${want.reputation} ` }).waitFor({ timeout: 10000 });
+    } catch (_) {
+      fail(`member ${did}: "${await facts.textContent()}" lacks its reputation ${want.reputation}`);
+    }
+  }
+  step(`members listed: ${expected.map((m) => `${m.role}`).join(', ')}`);
+
+  // Declare abilities with the form; the member list shows them.
+  await page.getByLabel(/^Your abilities/).fill('gardening, testing');
+  await page.getByRole('button', { name: 'Save abilities' }).click();
+  const mine = members.locator(`li[data-did="${me1.did}"] .abilities li`);
+  await until('the declared abilities in the member list', 10000,
+    async () => JSON.stringify(await mine.allTextContents()) === '["gardening","testing"]');
+  await until('node 2 to see the abilities', 30000, async () => {
+    const list = await call(url2, token2, 'GET', `${spacePath}/members`);
+    const m = list.find((x) => x.did === me1.did);
+    return m && m.abilities.includes('testing');
+  });
+  step('abilities declared from the page reached node 2');
+
+  // Passport view: an empty state or one card per credential, each with a Download button.
+  const held = await call(url1, token1, 'GET', '/v1/passport');
+  await page.getByRole('link', { name: 'Passport' }).click();
+  await page.getByRole('heading', { name: 'Passport' }).waitFor();
+  if (held.length === 0) {
+    await page.getByTestId('passport-empty').filter({ hasText: 'Your passport is empty' }).waitFor();
+    step('passport: empty state shown');
+  } else {
+    const cards = page.getByTestId('credentials').locator('li.credential');
+    await until(`${held.length} credential cards`, 10000, async () => (await cards.count()) === held.length);
+    const download = page.waitForEvent('download');
+    await cards.first().getByRole('button', { name: /^Download the/ }).click();
+    const file = await download;
+    if (!file.suggestedFilename().endsWith('.json')) fail(`download named ${file.suggestedFilename()}`);
+    step(`passport: ${held.length} credential(s), downloaded ${file.suggestedFilename()}`);
+  }
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-passport.png', fullPage: true, animations: 'disabled' });
+
+  // Back to the space (no reload), and the picture for CI.
+  await page.getByRole('link', { name: 'Spaces' }).click();
+  await timeline.locator('li.msg', { hasText: REPLY }).waitFor();
+  if ((await page.evaluate(() => window.timE2eMarker)) !== 'same-document') fail('the page reloaded');
+  await page.screenshot({ path: screenshot, fullPage: true, animations: 'disabled' });
+  step(`screenshot saved to ${screenshot}`);
+
+  // Join by id: a space made on node 2, joined from node 1's page through node 2's address.
+  const status2 = await call(url2, token2, 'GET', '/v1/status');
+  const made = await call(url2, token2, 'POST', '/v1/spaces', { name: 'joined from the page', purpose: '', visibility: 'public' });
+  await page.getByText('Join a space').click();
+  await page.getByLabel('Space id').fill(made.id);
+  await page.getByLabel(/^Via address/).fill(status2.listen[0]);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  try {
+    await page.getByTestId('space-name').filter({ hasText: 'joined from the page' }).waitFor({ timeout: 40000 });
+  } catch (_) {
+    fail(`joining ${made.id} from the page did not open it: ${await page.getByTestId('error').textContent()}`);
+  }
+  await page.locator(`[data-space-id="${made.id}"]`).waitFor();
+  step('joined a space from node 2 by its id');
+
+  // Create a space with the form (keyboard: Enter submits).
+  await page.getByText('Create a space').click();
+  await page.getByLabel('Name', { exact: true }).fill('made on the page');
+  await page.getByLabel('Purpose', { exact: true }).fill('checking the create form');
+  await page.getByLabel('Name', { exact: true }).press('Enter');
+  await page.getByTestId('space-name').filter({ hasText: 'made on the page' }).waitFor();
+  const listed = await call(url1, token1, 'GET', '/v1/spaces');
+  if (!listed.some((x) => x.name === 'made on the page')) fail('the space made on the page is not on node 1');
+  step('created a space with the form');
+
+  const uncaught = errors.filter((e) => e.startsWith('uncaught'));
+  if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);
+  if (errors.length) console.log(`page console errors (not fatal):\n  ${errors.join('\n  ')}`);
+  console.log('ok: web page end to end');
+} catch (e) {
+  fail(e.stack || String(e));
+} finally {
+  await browser.close();
+}
