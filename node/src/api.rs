@@ -1098,8 +1098,9 @@ async fn export_signatures(
 /// Imports a signature bundle, all or nothing; each change is checked like any other
 /// (operator).
 #[utoipa::path(post, path = "/v1/import", tag = "spaces",
-    request_body(content = Vec<u8>, content_type = "application/cbor",
-                 description = "A signature bundle from export/signatures"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+                 description = "A signature bundle from export/signatures (CBOR bytes; \
+                                any content type is read as bytes)"),
     responses((status = 200, body = Imported), Problems))]
 async fn import(
     _: Admin,
