@@ -7,9 +7,10 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    CreateSpace, Done, Imported, InviteRequest, IssueRequest, JoinSpace, MemberView, NodeStatus,
-    PostMessage, Posted, Problem, RateRequest, SetRole, SpaceEvent, SpaceSummary, Timeline,
-    TrustEntry, VerifyReport,
+    CreateSpace, DeclareAbilities, Done, Imported, InviteRequest, IssueRequest, JoinSpace, Me,
+    MemberView, NewToken, NodeStatus, PostMessage, Posted, Problem, RateRequest, SetRole,
+    SpaceEvent, SpaceSummary, Timeline, TimiteView, TokenInfo, TokenIssued, TrustEntry,
+    VerifyReport,
 };
 use tim_protocol::{Did, SpaceId};
 
@@ -17,8 +18,9 @@ use tim_protocol::{Did, SpaceId};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The node could not be reached.
-    #[error("cannot reach the node at {url}: {source}")]
+    /// The node could not be reached (why is the error's `source()`, which
+    /// `anyhow`'s `{:#}` prints after it).
+    #[error("cannot reach the node at {url}")]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -26,7 +28,7 @@ pub enum ClientError {
         source: reqwest::Error,
     },
     /// The node answered with a problem document.
-    #[error("{}", .0.detail)]
+    #[error("{}: {}", .0.title, .0.detail)]
     Api(Problem),
     /// The answer did not decode.
     #[error("unexpected answer from the node: {0}")]
@@ -94,9 +96,12 @@ impl Client {
             Ok(p) => ClientError::Api(p),
             Err(_) => ClientError::Api(Problem {
                 kind: "about:blank".into(),
-                title: "HTTP error".into(),
+                title: format!("HTTP {status}"),
                 status,
-                detail: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+                detail: match String::from_utf8_lossy(&bytes).trim() {
+                    "" => "the node gave no reason".into(),
+                    body => body.to_string(),
+                },
             }),
         })
     }
@@ -123,6 +128,18 @@ impl Client {
         let url = format!("{}{path}", self.base);
         let resp = self
             .send(self.http.post(&url).json(body).timeout(CALL_TIMEOUT), &url)
+            .await?;
+        Self::json(resp).await
+    }
+
+    async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .send(self.http.put(&url).json(body).timeout(CALL_TIMEOUT), &url)
             .await?;
         Self::json(resp).await
     }
@@ -181,13 +198,11 @@ impl Client {
 
     /// `PUT /v1/spaces/{id}/members/{did}/role` (role `banned` bans).
     pub async fn set_role(&self, id: SpaceId, did: &Did, role: &str) -> Result<Done, ClientError> {
-        let url = format!("{}/v1/spaces/{id}/members/{did}/role", self.base);
-        let req = self
-            .http
-            .put(&url)
-            .json(&SetRole { role: role.into() })
-            .timeout(CALL_TIMEOUT);
-        Self::json(self.send(req, &url).await?).await
+        self.put(
+            &format!("/v1/spaces/{id}/members/{did}/role"),
+            &SetRole { role: role.into() },
+        )
+        .await
     }
 
     /// `DELETE /v1/spaces/{id}/members/{did}`: kick.
@@ -278,6 +293,38 @@ impl Client {
         Self::json(resp).await
     }
 
+    /// `GET /v1/me`: the timite this client's token acts as.
+    pub async fn me(&self) -> Result<Me, ClientError> {
+        self.get("/v1/me").await
+    }
+
+    /// `GET /v1/timites`: the timites the node hosts.
+    pub async fn timites(&self) -> Result<Vec<TimiteView>, ClientError> {
+        self.get("/v1/timites").await
+    }
+
+    /// `POST /v1/timites`: the node makes and hosts a new timite (admin token).
+    pub async fn new_timite(&self) -> Result<TimiteView, ClientError> {
+        self.post("/v1/timites", &serde_json::json!({})).await
+    }
+
+    /// `POST /v1/tokens`: a token for a hosted timite; its secret is in the answer only.
+    pub async fn new_token(&self, req: &NewToken) -> Result<TokenIssued, ClientError> {
+        self.post("/v1/tokens", req).await
+    }
+
+    /// `GET /v1/tokens`: the tokens the node knows, without their secrets.
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
+        self.get("/v1/tokens").await
+    }
+
+    /// `DELETE /v1/tokens/{id}`: the token stops working at once.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
+        let url = format!("{}/v1/tokens/{id}", self.base);
+        let req = self.http.delete(&url).timeout(CALL_TIMEOUT);
+        self.send(req, &url).await.map(drop)
+    }
+
     /// `POST /v1/spaces/{id}/join`.
     pub async fn join(
         &self,
@@ -302,9 +349,22 @@ impl Client {
         id: SpaceId,
         requirements: &serde_json::Value,
     ) -> Result<Done, ClientError> {
-        let url = format!("{}/v1/spaces/{id}/requirements", self.base);
-        let req = self.http.put(&url).json(requirements).timeout(CALL_TIMEOUT);
-        Self::json(self.send(req, &url).await?).await
+        self.put(&format!("/v1/spaces/{id}/requirements"), requirements)
+            .await
+    }
+
+    /// `PUT /v1/spaces/{id}/abilities`: the abilities the acting timite declares in the space
+    /// (replaces its list; an empty list clears it).
+    pub async fn declare_abilities(
+        &self,
+        id: SpaceId,
+        abilities: Vec<String>,
+    ) -> Result<Done, ClientError> {
+        self.put(
+            &format!("/v1/spaces/{id}/abilities"),
+            &DeclareAbilities { abilities },
+        )
+        .await
     }
 
     /// `POST /v1/spaces/{id}/messages`.

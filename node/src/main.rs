@@ -1,18 +1,35 @@
 //! `tim`: run a Tim node, talk to it, and run local testnets.
+//!
+//! Every command except `init`, `id`, `node run`, `passport verify`, `testnet` and
+//! `completions` talks to a node over its HTTP API: the node of the home directory, or the one
+//! `--node URL` (`$TIM_NODE`) names, with `--token` (`$TIM_TOKEN`) or the home's `api.token`.
+//!
+//! Output: human text on standard output, or with `--json` one JSON document (for
+//! `read --follow`, one JSON object per line). Progress of long work (joining a space,
+//! importing one, starting a testnet) is a spinner on standard error, shown only on a terminal
+//! and never with `--json`. On failure `tim` prints one line `error: <reason>` to standard
+//! error and exits with 1 (2 for a usage error). `tim completions SHELL` prints a completion
+//! script.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressFinish};
+use serde::Serialize;
 use tim_client::Client;
 use tim_did::Keystore;
 use tim_node::home::{self, RuntimeInfo};
 use tim_node::{NetConfig, NodeConfig};
-use tim_protocol::api::{CreateSpace, InviteRequest, IssueRequest, SpaceEvent, TrustEntry};
+use tim_protocol::api::{
+    CheckView, CreateSpace, InviteRequest, IssueRequest, MessageView, NewToken, SpaceEvent,
+    TrustEntry, VerifyReport,
+};
 use tim_protocol::{Did, SpaceId};
 
 #[derive(Parser)]
@@ -31,6 +48,9 @@ struct Cli {
     /// API token. Default: api.token in the home directory.
     #[arg(long, global = true, env = "TIM_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Print results as JSON (one document; `read --follow`: one object per line).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +63,18 @@ enum Command {
     Id {
         #[command(subcommand)]
         command: IdCommand,
+    },
+    /// Show who the API token acts as.
+    Whoami,
+    /// Timites the node hosts (it holds their keys and signs for them).
+    Timite {
+        #[command(subcommand)]
+        command: TimiteCommand,
+    },
+    /// API tokens for hosted timites.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Run a node.
     Node {
@@ -80,9 +112,6 @@ enum Command {
     Read {
         /// Space id.
         space: SpaceId,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
         /// Keep printing new messages as they arrive.
         #[arg(long)]
         follow: bool,
@@ -102,15 +131,46 @@ enum Command {
         #[command(subcommand)]
         command: TestnetCommand,
     },
+    /// Print a shell completion script, e.g. `tim completions bash > /etc/bash_completion.d/tim`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
 enum IdCommand {
     /// Show this home's timite DID and node DID.
-    Show {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+    Show,
+}
+
+#[derive(Subcommand)]
+enum TimiteCommand {
+    /// List the hosted timites.
+    List,
+    /// Make a new timite on the node (admin token); prints its DID.
+    New,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token that acts as a hosted timite (admin token); prints the secret, once.
+    New {
+        /// The timite the token acts as.
+        did: Did,
+        /// A note for you ("laptop", "research agent").
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Lifetime (e.g. 12h, 30d); no expiry if absent.
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        /// The token's id (as `tim token list` shows it).
+        id: String,
     },
 }
 
@@ -182,13 +242,17 @@ enum SpaceCommand {
         /// The member.
         did: Did,
     },
-    /// List a space's members and roles.
+    /// List a space's members: role, reputation, declared abilities.
     Members {
         /// Space id.
         space: SpaceId,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+    },
+    /// Declare what you can do in a space (replaces your list; none clears it).
+    Abilities {
+        /// Space id.
+        space: SpaceId,
+        /// Short ability names, e.g. rust translation summarize.
+        abilities: Vec<String>,
     },
     /// Join a space: find hosts, sync its history, become a member.
     Join {
@@ -216,11 +280,7 @@ enum SpaceCommand {
         from: Vec<SpaceId>,
     },
     /// List hosted spaces.
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Write the space's Automerge document to FILE and its signed changes to FILE.sigs.
     Export {
         /// Space id.
@@ -360,46 +420,105 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: cannot start the runtime: {}", one_line(&e.into()));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(code) => code,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode> {
+/// An error and its causes on one line (`a: b: c`), whatever line breaks they contain.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How results are printed: human text, or JSON with `--json`.
+#[derive(Debug, Clone, Copy)]
+struct Out {
+    json: bool,
+}
+
+impl Out {
+    /// Prints `value` as one JSON document with `--json`, else lets `human` print it.
+    fn print<T: Serialize + ?Sized>(self, value: &T, human: impl FnOnce(&T)) -> Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        } else {
+            human(value);
+        }
+        Ok(())
+    }
+
+    /// A spinner on standard error saying `msg` until it is finished or dropped. Hidden with
+    /// `--json`, and (by indicatif) when standard error is not a terminal.
+    fn spinner(self, msg: String) -> ProgressBar {
+        if self.json {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner()
+            .with_message(msg)
+            .with_finish(ProgressFinish::AndClear);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
     let home = home::resolve(cli.home.clone());
+    let out = Out { json: cli.json };
+    let client = || cli_client(&home, cli.node.clone(), cli.token.clone());
     match cli.command {
         Command::Init => {
             let keys = Keystore::init(&home)?;
             home::new_token(&home)?;
-            println!("initialised {}", home.display());
-            println!("timite DID: {}", keys.timite.did());
-            println!("node DID:   {}", keys.node.did());
-        }
-        Command::Id {
-            command: IdCommand::Show { json },
-        } => {
-            let keys = open_keys(&home)?;
-            if json {
-                let v = serde_json::json!({
-                    "timite": keys.timite.did().to_string(),
-                    "node": keys.node.did().to_string(),
-                    "peer_id": tim_node::peer_id_of(&keys.node).to_string(),
-                });
-                println!("{v}");
-            } else {
+            let v = serde_json::json!({
+                "home": home,
+                "timite": keys.timite.did(),
+                "node": keys.node.did(),
+            });
+            out.print(&v, |_| {
+                println!("initialised {}", home.display());
                 println!("timite DID: {}", keys.timite.did());
                 println!("node DID:   {}", keys.node.did());
-                println!("peer id:    {}", tim_node::peer_id_of(&keys.node));
-            }
+            })?;
         }
+        Command::Id {
+            command: IdCommand::Show,
+        } => {
+            let keys = open_keys(&home)?;
+            let peer_id = tim_node::peer_id_of(&keys.node);
+            let v = serde_json::json!({
+                "timite": keys.timite.did(),
+                "node": keys.node.did(),
+                "peer_id": peer_id.to_string(),
+            });
+            out.print(&v, |_| {
+                println!("timite DID: {}", keys.timite.did());
+                println!("node DID:   {}", keys.node.did());
+                println!("peer id:    {peer_id}");
+            })?;
+        }
+        Command::Whoami => {
+            let me = client()?.me().await?;
+            out.print(&me, |me| {
+                println!("{}", me.did);
+                match &me.token_id {
+                    Some(id) if !me.admin => println!("token {id}"),
+                    _ => println!("admin token"),
+                }
+            })?;
+        }
+        Command::Timite { command } => timite_command(&client()?, out, command).await?,
+        Command::Token { command } => token_command(&client()?, out, command).await?,
         Command::Node {
             command:
                 NodeCommand::Run {
@@ -408,30 +527,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     api,
                     mdns,
                 },
-        } => run_node(&home, listen, peer, api, mdns).await?,
-        Command::Space { command } => {
-            space_command(&cli_client(&home, cli.node, cli.token)?, command).await?
-        }
+        } => run_node(&home, out, listen, peer, api, mdns).await?,
+        Command::Space { command } => space_command(&client()?, out, command).await?,
         Command::Message {
             command: MessageCommand::Delete { space, message },
         } => {
-            let client = cli_client(&home, cli.node, cli.token)?;
-            let done = client.delete_message(space, &message).await?;
-            println!("deleted {message} (change {})", done.change);
+            let done = client()?.delete_message(space, &message).await?;
+            out.print(&done, |d| {
+                println!("deleted {message} (change {})", d.change)
+            })?;
         }
         Command::Post { space, text } => {
-            let client = cli_client(&home, cli.node, cli.token)?;
-            let posted = client.post_message(space, &text).await?;
-            println!("posted {} (change {})", posted.id, posted.change);
+            let posted = client()?.post_message(space, &text).await?;
+            out.print(&posted, |p| {
+                println!("posted {} (change {})", p.id, p.change)
+            })?;
         }
-        Command::Read {
-            space,
-            json,
-            follow,
-        } => {
-            let client = cli_client(&home, cli.node, cli.token)?;
-            read(&client, space, json, follow).await?;
-        }
+        Command::Read { space, follow } => read(&client()?, out, space, follow).await?,
         Command::Passport {
             command:
                 PassportCommand::Verify {
@@ -439,76 +551,163 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     domain,
                     challenge,
                 },
-        } => {
-            if !verify_file(&file, domain.as_deref(), challenge.as_deref()).await? {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
-        Command::Passport { command } => {
-            passport_command(&cli_client(&home, cli.node, cli.token)?, command).await?
-        }
-        Command::Trust { command } => {
-            let client = cli_client(&home, cli.node, cli.token)?;
-            let as_issuer = |s: String| match s.parse::<SpaceId>() {
-                Ok(id) => id.iri(),
-                Err(_) => s,
-            };
-            match command {
-                TrustCommand::List => {
-                    let policy = client.trust().await?;
-                    if policy.is_empty() {
-                        println!("no entries: only spaces this node hosts count (weight 1)");
-                    }
-                    for e in policy {
-                        println!("{:<6} {}", e.weight, e.issuer);
-                    }
-                }
-                TrustCommand::Set { issuer, weight } => {
-                    let issuer = as_issuer(issuer);
-                    client
-                        .set_trust(&TrustEntry {
-                            issuer: issuer.clone(),
-                            weight,
-                        })
-                        .await?;
-                    println!("{issuer} now counts with weight {weight}");
-                }
-                TrustCommand::Remove { issuer } => {
-                    let issuer = as_issuer(issuer);
-                    client
-                        .set_trust(&TrustEntry {
-                            issuer: issuer.clone(),
-                            weight: 0.0,
-                        })
-                        .await?;
-                    println!("{issuer} removed from the policy");
-                }
-            }
-        }
+        } => verify_file(out, &file, domain.as_deref(), challenge.as_deref()).await?,
+        Command::Passport { command } => passport_command(&client()?, out, command).await?,
+        Command::Trust { command } => trust_command(&client()?, out, command).await?,
         Command::Rate { space, did, score } => {
-            let client = cli_client(&home, cli.node, cli.token)?;
-            let done = client.rate(space, did, score).await?;
-            println!("rated {did} {score}/5 (change {})", done.change);
+            let done = client()?.rate(space, did, score).await?;
+            out.print(&done, |d| {
+                println!("rated {did} {score}/5 (change {})", d.change)
+            })?;
         }
         Command::Testnet { command } => {
+            if out.json {
+                bail!("`tim testnet` prints a transcript, not JSON: run it without --json");
+            }
             let exe = std::env::current_exe().context("cannot find the tim executable")?;
+            // The spinner starts only when the nodes do, after the transcript's first lines.
+            let bar = std::sync::OnceLock::new();
+            let progress: tim_testnet::Progress = &|up, all| {
+                let bar = bar.get_or_init(|| out.spinner(String::new()));
+                bar.set_message(format!("starting nodes: {up} of {all} up…"));
+                if up == all {
+                    bar.finish_and_clear();
+                }
+            };
             match command {
                 TestnetCommand::Demo { nodes } => {
                     if nodes < 2 {
                         bail!("a demo needs at least 2 nodes");
                     }
-                    if !tim_testnet::demo(&exe, nodes).await? {
-                        return Ok(ExitCode::FAILURE);
+                    if !tim_testnet::demo(&exe, nodes, Some(progress)).await? {
+                        bail!("the testnet did not converge (see the transcript above)");
                     }
                 }
-                TestnetCommand::Up { nodes, dir } => tim_testnet::up(&exe, nodes, dir).await?,
+                TestnetCommand::Up { nodes, dir } => {
+                    tim_testnet::up(&exe, nodes, dir, Some(progress)).await?
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tim", &mut script);
+            match std::io::stdout().write_all(&script) {
+                // `tim completions bash | head` is not a failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r.context("cannot write the completion script")?,
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-async fn passport_command(client: &Client, command: PassportCommand) -> Result<()> {
+async fn timite_command(client: &Client, out: Out, command: TimiteCommand) -> Result<()> {
+    match command {
+        TimiteCommand::List => {
+            let timites = client.timites().await?;
+            out.print(&timites, |all| {
+                for t in all {
+                    let default = if t.default { "  (default)" } else { "" };
+                    println!("{}{default}", t.did);
+                }
+            })?;
+        }
+        TimiteCommand::New => {
+            let t = client.new_timite().await?;
+            out.print(&t, |t| println!("{}", t.did))?;
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(client: &Client, out: Out, command: TokenCommand) -> Result<()> {
+    match command {
+        TokenCommand::New { did, label, ttl } => {
+            let req = NewToken {
+                did,
+                label,
+                ttl_secs: ttl.map(|t| t.as_secs()),
+            };
+            let issued = client.new_token(&req).await?;
+            out.print(&issued, |t| {
+                println!("{}", t.token);
+                eprintln!(
+                    "token {} for {}: shown once; the node keeps only its hash; revoke with `tim token revoke {}`",
+                    t.info.id, t.info.did, t.info.id
+                );
+            })?;
+        }
+        TokenCommand::List => {
+            let tokens = client.tokens().await?;
+            out.print(&tokens, |all| {
+                if all.is_empty() {
+                    println!("no tokens (besides the admin token in the node's home)");
+                }
+                for t in all {
+                    let expires = t
+                        .expires_at
+                        .map(|ms| format!("expires {}", format_date(ms)))
+                        .unwrap_or_else(|| "no expiry".into());
+                    println!(
+                        "{}  {}  made {}  {expires}  {}",
+                        t.id,
+                        t.did,
+                        format_date(t.created_at),
+                        t.label
+                    );
+                }
+            })?;
+        }
+        TokenCommand::Revoke { id } => {
+            client.revoke_token(&id).await?;
+            out.print(&serde_json::json!({ "revoked": id }), |_| {
+                println!("revoked token {id}")
+            })?;
+        }
+    }
+    Ok(())
+}
+
+async fn trust_command(client: &Client, out: Out, command: TrustCommand) -> Result<()> {
+    let as_issuer = |s: String| match s.parse::<SpaceId>() {
+        Ok(id) => id.iri(),
+        Err(_) => s,
+    };
+    match command {
+        TrustCommand::List => {
+            let policy = client.trust().await?;
+            out.print(&policy, |policy| {
+                if policy.is_empty() {
+                    println!("no entries: only spaces this node hosts count (weight 1)");
+                }
+                for e in policy {
+                    println!("{:<6} {}", e.weight, e.issuer);
+                }
+            })?;
+        }
+        TrustCommand::Set { issuer, weight } => {
+            let entry = TrustEntry {
+                issuer: as_issuer(issuer),
+                weight,
+            };
+            client.set_trust(&entry).await?;
+            out.print(&entry, |e| {
+                println!("{} now counts with weight {}", e.issuer, e.weight)
+            })?;
+        }
+        TrustCommand::Remove { issuer } => {
+            let entry = TrustEntry {
+                issuer: as_issuer(issuer),
+                weight: 0.0,
+            };
+            client.set_trust(&entry).await?;
+            out.print(&entry, |e| println!("{} removed from the policy", e.issuer))?;
+        }
+    }
+    Ok(())
+}
+
+async fn passport_command(client: &Client, out: Out, command: PassportCommand) -> Result<()> {
     match command {
         PassportCommand::Issue {
             space,
@@ -526,44 +725,58 @@ async fn passport_command(client: &Client, command: PassportCommand) -> Result<(
                 valid_for_secs: valid.map(|v| v.as_secs()),
             };
             let vc = client.issue_credential(space, &req).await?;
-            println!("issued {}", vc["id"].as_str().unwrap_or("?"));
+            out.print(&vc, |vc| {
+                println!("issued {}", vc["id"].as_str().unwrap_or("?"))
+            })?;
         }
         PassportCommand::List => {
             let all = client.credentials().await?;
-            if all.is_empty() {
-                println!("no credentials yet");
-            }
-            for vc in all {
-                let types: Vec<&str> = vc["type"]
-                    .as_array()
-                    .map(|t| t.iter().filter_map(|t| t.as_str()).collect())
-                    .unwrap_or_default();
-                println!(
-                    "{}  {:<26} subject {}  issuer {}",
-                    vc["id"].as_str().unwrap_or("?"),
-                    types.last().copied().unwrap_or("?"),
-                    vc["credentialSubject"]["id"].as_str().unwrap_or("?"),
-                    vc["issuer"].as_str().unwrap_or("?"),
-                );
-            }
+            out.print(&all, |all| {
+                if all.is_empty() {
+                    println!("no credentials yet");
+                }
+                for vc in all {
+                    let types: Vec<&str> = vc["type"]
+                        .as_array()
+                        .map(|t| t.iter().filter_map(|t| t.as_str()).collect())
+                        .unwrap_or_default();
+                    println!(
+                        "{}  {:<26} subject {}  issuer {}",
+                        vc["id"].as_str().unwrap_or("?"),
+                        types.last().copied().unwrap_or("?"),
+                        vc["credentialSubject"]["id"].as_str().unwrap_or("?"),
+                        vc["issuer"].as_str().unwrap_or("?"),
+                    );
+                }
+            })?;
         }
         PassportCommand::Show { id } => {
+            // A credential is JSON already: the same document either way.
             println!(
                 "{}",
                 serde_json::to_string_pretty(&client.credential(&id).await?)?
             );
         }
-        PassportCommand::Export { id, format, out } => {
+        PassportCommand::Export {
+            id,
+            format,
+            out: file,
+        } => {
             let text = if format == "jwt" {
                 client.credential_jwt(&id).await?
             } else {
                 serde_json::to_string_pretty(&client.credential(&id).await?)?
             };
-            match out {
+            match file {
                 Some(path) => {
                     std::fs::write(&path, text)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!("wrote {}", path.display());
+                    out.print(&serde_json::json!({ "wrote": path }), |_| {
+                        eprintln!("wrote {}", path.display())
+                    })?;
+                }
+                None if format == "jwt" => {
+                    out.print(&serde_json::json!({ "jwt": text }), |_| println!("{text}"))?
                 }
                 None => println!("{text}"),
             }
@@ -574,18 +787,26 @@ async fn passport_command(client: &Client, command: PassportCommand) -> Result<(
             let vc: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", file.display()))?;
             let held = client.hold_credential(&vc).await?;
-            println!("verified and kept {}", held["id"].as_str().unwrap_or("?"));
+            out.print(&held, |held| {
+                println!("verified and kept {}", held["id"].as_str().unwrap_or("?"))
+            })?;
         }
         PassportCommand::Revoke { id } => {
             let done = client.revoke_credential(&id).await?;
-            println!("revoked {id} (change {})", done.change);
+            out.print(&done, |d| println!("revoked {id} (change {})", d.change))?;
         }
         PassportCommand::Verify { .. } => unreachable!("verified offline in run()"),
     }
     Ok(())
 }
 
-async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>) -> Result<bool> {
+/// Verifies a credential or presentation offline, printing each check; fails if one fails.
+async fn verify_file(
+    out: Out,
+    file: &Path,
+    domain: Option<&str>,
+    challenge: Option<&str>,
+) -> Result<()> {
     use tim_did::credential::{is_presentation, verify_document};
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())?
@@ -595,34 +816,56 @@ async fn verify_file(file: &Path, domain: Option<&str>, challenge: Option<&str>)
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
-    if text.trim_start().starts_with("ey") {
+    let (report, what) = if text.trim_start().starts_with("ey") {
         let report = tim_did::credential::verify_jwt_credential(&text, now).await;
-        return Ok(print_report(&report, "JWT credential"));
-    }
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is neither JSON nor a JWT", file.display()))?;
-    let report = verify_document(&doc, domain, challenge, now).await;
-    let what = if is_presentation(&doc) {
-        "presentation"
+        (report, "JWT credential")
     } else {
-        "credential"
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is neither JSON nor a JWT", file.display()))?;
+        let report = verify_document(&doc, domain, challenge, now).await;
+        let what = if is_presentation(&doc) {
+            "presentation"
+        } else {
+            "credential"
+        };
+        (report, what)
     };
-    Ok(print_report(&report, what))
-}
-
-fn print_report(report: &tim_did::credential::Report, what: &str) -> bool {
-    for c in &report.checks {
-        match &c.outcome {
-            Ok(detail) => println!("ok      {:<28} {detail}", c.name),
-            Err(reason) => println!("FAILED  {:<28} {reason}", c.name),
+    let view = VerifyReport {
+        verified: report.ok(),
+        checks: report
+            .checks
+            .iter()
+            .map(|c| CheckView {
+                name: c.name.clone(),
+                ok: c.outcome.is_ok(),
+                detail: match &c.outcome {
+                    Ok(d) | Err(d) => d.clone(),
+                },
+            })
+            .collect(),
+    };
+    out.print(&view, |view| {
+        for c in &view.checks {
+            let status = if c.ok { "ok" } else { "FAILED" };
+            println!("{status:<7} {:<28} {}", c.name, c.detail);
         }
+        if view.verified {
+            println!("the {what} verifies");
+        } else {
+            println!("the {what} does NOT verify");
+        }
+    })?;
+    if let Some(failed) = view.checks.iter().find(|c| !c.ok) {
+        bail!(
+            "the {what} does not verify: {}: {}",
+            failed.name,
+            failed.detail
+        );
     }
-    if report.ok() {
-        println!("the {what} verifies");
-    } else {
-        println!("the {what} does NOT verify");
+    if !view.verified {
+        bail!("the {what} does not verify: nothing was checked");
     }
-    report.ok()
+    Ok(())
 }
 
 fn open_keys(home: &Path) -> Result<Keystore> {
@@ -659,6 +902,7 @@ fn cli_client(home: &Path, node: Option<String>, token: Option<String>) -> Resul
 
 async fn run_node(
     home: &Path,
+    out: Out,
     listen: Vec<String>,
     peers: Vec<String>,
     api: SocketAddr,
@@ -712,14 +956,16 @@ async fn run_node(
         &home.join(home::RUNTIME_FILE),
         &serde_json::to_vec_pretty(&info)?,
     )?;
-    println!("tim node running");
-    println!("  node DID : {}", status.node_did);
-    println!("  timite   : {}", status.timite);
-    for a in &status.listen {
-        println!("  listen   : {a}");
-    }
-    println!("  API      : {}", info.api);
-    println!("  spaces   : {}", status.spaces);
+    out.print(&info, |info| {
+        println!("tim node running");
+        println!("  node DID : {}", info.node_did);
+        println!("  timite   : {}", info.timite);
+        for a in &info.listen {
+            println!("  listen   : {a}");
+        }
+        println!("  API      : {}", info.api);
+        println!("  spaces   : {}", status.spaces);
+    })?;
     let app = tim_node::api::router(handle.clone(), token);
     // On SIGINT/SIGTERM: stop accepting requests, give open ones (event streams never end by
     // themselves) a short grace period, then flush and stop the node.
@@ -761,7 +1007,7 @@ async fn shutdown_signal() {
     }
 }
 
-async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
+async fn space_command(client: &Client, out: Out, command: SpaceCommand) -> Result<()> {
     match command {
         SpaceCommand::Create {
             name,
@@ -777,7 +1023,7 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
                     ttl_secs: ttl.map(|t| t.as_secs()),
                 })
                 .await?;
-            println!("{}", s.id);
+            out.print(&s, |s| println!("{}", s.id))?;
         }
         SpaceCommand::Require {
             space,
@@ -800,7 +1046,9 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
             let done = client
                 .set_requirements(space, &serde_json::Value::Array(reqs))
                 .await?;
-            println!("requirements set (change {})", done.change);
+            out.print(&done, |d| {
+                println!("requirements set (change {})", d.change)
+            })?;
         }
         SpaceCommand::Invite { space, did, valid } => {
             let req = InviteRequest {
@@ -808,80 +1056,109 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
                 expires_in_secs: Some(valid.as_secs()),
             };
             let done = client.invite(space, &req).await?;
-            println!("invited {did} (change {})", done.change);
+            out.print(&done, |d| println!("invited {did} (change {})", d.change))?;
         }
         SpaceCommand::Role { space, did, role } => {
             let done = client.set_role(space, &did, &role).await?;
-            println!("{did} is now {role} (change {})", done.change);
+            out.print(&done, |d| {
+                println!("{did} is now {role} (change {})", d.change)
+            })?;
         }
         SpaceCommand::Kick { space, did } => {
             let done = client.kick(space, &did).await?;
-            println!("removed {did} (change {})", done.change);
+            out.print(&done, |d| println!("removed {did} (change {})", d.change))?;
         }
         SpaceCommand::Ban { space, did } => {
             let done = client.set_role(space, &did, "banned").await?;
-            println!("banned {did} (change {})", done.change);
+            out.print(&done, |d| println!("banned {did} (change {})", d.change))?;
         }
-        SpaceCommand::Members { space, json } => {
+        SpaceCommand::Members { space } => {
             let members = client.members(space).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&members)?);
-            } else {
+            out.print(&members, |members| {
                 for m in members {
-                    let imported = m
-                        .imported_reputation
-                        .map(|r| format!("  imported reputation {r}"))
-                        .unwrap_or_default();
-                    println!("{:<10} {}{imported}", m.role, m.did);
+                    let mut line = format!("{:<10} {}  reputation {}", m.role, m.did, m.reputation);
+                    if !m.abilities.is_empty() {
+                        line.push_str(&format!("  abilities {}", m.abilities.join(", ")));
+                    }
+                    if let Some(r) = m.imported_reputation {
+                        line.push_str(&format!("  imported reputation {r}"));
+                    }
+                    println!("{line}");
                 }
-            }
+            })?;
+        }
+        SpaceCommand::Abilities { space, abilities } => {
+            let done = client.declare_abilities(space, abilities.clone()).await?;
+            out.print(&done, |d| {
+                if abilities.is_empty() {
+                    println!("cleared your abilities in {space} (change {})", d.change);
+                } else {
+                    println!(
+                        "your abilities in {space}: {} (change {})",
+                        abilities.join(", "),
+                        d.change
+                    );
+                }
+            })?;
         }
         SpaceCommand::Join {
             space,
             via,
             present,
         } => {
-            eprintln!("joining {space}: looking for hosts and syncing its history…");
+            let bar = out.spinner(format!("joining {space}: syncing from peers…"));
             let s = client.join(space, via, present).await?;
-            println!(
-                "joined \"{}\": {} members, {} messages",
-                s.name, s.members, s.messages
-            );
+            bar.finish_and_clear();
+            out.print(&s, |s| {
+                println!(
+                    "joined \"{}\": {} members, {} messages",
+                    s.name, s.members, s.messages
+                )
+            })?;
         }
-        SpaceCommand::List { json } => {
+        SpaceCommand::List => {
             let spaces = client.spaces().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&spaces)?);
-            } else if spaces.is_empty() {
-                println!("no spaces yet (tim space create NAME, or tim space join ID --via ADDR)");
-            } else {
+            out.print(&spaces, |spaces| {
+                if spaces.is_empty() {
+                    println!(
+                        "no spaces yet (tim space create NAME, or tim space join ID --via ADDR)"
+                    );
+                }
                 for s in spaces {
                     println!(
                         "{}  {:<24} {:>3} members {:>6} messages",
                         s.id, s.name, s.members, s.messages
                     );
                 }
-            }
+            })?;
         }
-        SpaceCommand::Export { space, out } => {
-            let out = out.unwrap_or_else(|| PathBuf::from(format!("{space}.automerge")));
+        SpaceCommand::Export { space, out: file } => {
+            let file = file.unwrap_or_else(|| PathBuf::from(format!("{space}.automerge")));
             let doc = client.export_document(space).await?;
             let sigs = client.export_signatures(space).await?;
-            let sigs_path = sigs_path(&out);
-            std::fs::write(&out, &doc)
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            let sigs_path = sigs_path(&file);
+            std::fs::write(&file, &doc)
+                .with_context(|| format!("cannot write {}", file.display()))?;
             std::fs::write(&sigs_path, &sigs)
                 .with_context(|| format!("cannot write {}", sigs_path.display()))?;
-            println!(
-                "wrote {} ({} bytes, Automerge document)",
-                out.display(),
-                doc.len()
-            );
-            println!(
-                "wrote {} ({} bytes, signed changes)",
-                sigs_path.display(),
-                sigs.len()
-            );
+            let v = serde_json::json!({
+                "document": file,
+                "document_bytes": doc.len(),
+                "signatures": sigs_path,
+                "signatures_bytes": sigs.len(),
+            });
+            out.print(&v, |_| {
+                println!(
+                    "wrote {} ({} bytes, Automerge document)",
+                    file.display(),
+                    doc.len()
+                );
+                println!(
+                    "wrote {} ({} bytes, signed changes)",
+                    sigs_path.display(),
+                    sigs.len()
+                );
+            })?;
         }
         SpaceCommand::Import { file } => {
             let path = if file.extension().is_some_and(|e| e == "sigs") {
@@ -895,11 +1172,19 @@ async fn space_command(client: &Client, command: SpaceCommand) -> Result<()> {
                     path.display()
                 )
             })?;
+            let bar = out.spinner(format!(
+                "importing {} ({} bytes): verifying every signature…",
+                path.display(),
+                bundle.len()
+            ));
             let imported = client.import(bundle).await?;
-            println!(
-                "imported space {}: {} new changes, {} already here (every signature verified)",
-                imported.space, imported.applied, imported.known
-            );
+            bar.finish_and_clear();
+            out.print(&imported, |i| {
+                println!(
+                    "imported space {}: {} new changes, {} already here (every signature verified)",
+                    i.space, i.applied, i.known
+                )
+            })?;
         }
     }
     Ok(())
@@ -912,13 +1197,16 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 10m, 2h, 7d)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit_secs: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("unknown unit `{unit}` in `{s}`; use s, m, h or d")),
     };
+    let secs = n
+        .checked_mul(unit_secs)
+        .ok_or_else(|| format!("`{s}` is too long"))?;
     if secs == 0 {
         return Err("a duration must be positive".into());
     }
@@ -931,44 +1219,47 @@ fn sigs_path(doc: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-async fn read(client: &Client, space: SpaceId, json: bool, follow: bool) -> Result<()> {
+/// Prints a timeline; with `follow`, keeps printing new messages (one JSON object per line
+/// with `--json`).
+async fn read(client: &Client, out: Out, space: SpaceId, follow: bool) -> Result<()> {
     let events = if follow {
         Some(client.events(space).await?)
     } else {
         None
     };
     let timeline = client.timeline(space).await?;
-    if json && !follow {
-        println!("{}", serde_json::to_string_pretty(&timeline)?);
-        return Ok(());
-    }
+    let Some(events) = events else {
+        return out.print(&timeline, |t| t.messages.iter().for_each(print_message));
+    };
+    let line = |m: &MessageView| -> Result<()> {
+        if out.json {
+            println!("{}", serde_json::to_string(m)?);
+        } else {
+            print_message(m);
+        }
+        Ok(())
+    };
     for m in &timeline.messages {
-        print_message(m, json)?;
+        line(m)?;
     }
-    if let Some(events) = events {
-        let seen: std::collections::HashSet<String> =
-            timeline.messages.iter().map(|m| m.id.clone()).collect();
-        let mut events = Box::pin(events);
-        while let Some(e) = events.next().await {
-            if let SpaceEvent::Message { message, .. } = e? {
-                if !seen.contains(&message.id) {
-                    print_message(&message, json)?;
-                }
+    let seen: std::collections::HashSet<String> =
+        timeline.messages.iter().map(|m| m.id.clone()).collect();
+    let mut events = Box::pin(events);
+    while let Some(e) = events.next().await {
+        if let SpaceEvent::Message { message, .. } = e? {
+            if !seen.contains(&message.id) {
+                line(&message)?;
             }
         }
     }
     Ok(())
 }
 
-fn print_message(m: &tim_protocol::api::MessageView, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(m)?);
-    } else {
-        println!("[{}] {}: {}", format_time(m.at), m.author.short(), m.text);
-    }
-    Ok(())
+fn print_message(m: &MessageView) {
+    println!("[{}] {}: {}", format_time(m.at), m.author.short(), m.text);
 }
 
+/// `HH:MM:SS` (UTC) of a time in milliseconds since the Unix epoch.
 fn format_time(ms: u64) -> String {
     let secs = ms / 1000;
     format!(
@@ -977,4 +1268,9 @@ fn format_time(ms: u64) -> String {
         (secs / 60) % 60,
         secs % 60
     )
+}
+
+/// RFC 3339 (UTC, whole seconds) of a time in milliseconds since the Unix epoch.
+fn format_date(ms: u64) -> String {
+    tim_did::credential::format_time((ms / 1000) as i64)
 }

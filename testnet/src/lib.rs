@@ -31,6 +31,9 @@ struct RuntimeFile {
     listen: Vec<String>,
 }
 
+/// Told how far a cluster's start has come: (nodes up, nodes in all), first with 0 up.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
 /// One node process of a testnet.
 #[derive(Debug)]
 pub struct TestNode {
@@ -118,7 +121,13 @@ async fn spawn_node(
 
 impl Cluster {
     /// Starts `n` nodes in `dir` (a temporary directory if `None`); nodes 2..n dial node 1.
-    pub async fn start(exe: &Path, n: usize, dir: Option<PathBuf>) -> Result<Self> {
+    /// `progress`, if given, is told before the first node starts and after each one is up.
+    pub async fn start(
+        exe: &Path,
+        n: usize,
+        dir: Option<PathBuf>,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Self> {
         let (tmp, dir) = match dir {
             Some(d) => {
                 std::fs::create_dir_all(&d)?;
@@ -136,6 +145,9 @@ impl Cluster {
             _tmp: tmp,
             dir,
         };
+        if let Some(progress) = progress {
+            progress(0, n);
+        }
         for index in 1..=n {
             let home = cluster.dir.join(format!("node{index}"));
             if !home.join("node.key").exists() {
@@ -166,6 +178,9 @@ impl Cluster {
                 udp_port: udp,
                 child,
             });
+            if let Some(progress) = progress {
+                progress(index, n);
+            }
         }
         Ok(cluster)
     }
@@ -281,11 +296,11 @@ fn short(s: &str) -> String {
 }
 
 /// Runs the demo with `n` nodes and prints its transcript. Returns whether everything
-/// converged.
-pub async fn demo(exe: &Path, n: usize) -> Result<bool> {
+/// converged. `progress` is told as the nodes start.
+pub async fn demo(exe: &Path, n: usize, progress: Option<Progress<'_>>) -> Result<bool> {
     let started = Instant::now();
     println!("== Tim testnet demo: {n} nodes on 127.0.0.1 ==");
-    let mut cluster = Cluster::start(exe, n, None).await?;
+    let mut cluster = Cluster::start(exe, n, None, progress).await?;
     println!(
         "started {n} node processes in {} ({})",
         ms(started.elapsed()),
@@ -492,13 +507,17 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
     Ok(kept && last.heads == first.heads)
 }
 
-/// Runs `n` nodes until Ctrl-C, printing where each one is.
-pub async fn up(exe: &Path, n: usize, dir: Option<PathBuf>) -> Result<()> {
+/// Runs `n` nodes until Ctrl-C, printing where each one is. `progress` is told as they start.
+pub async fn up(
+    exe: &Path,
+    n: usize,
+    dir: Option<PathBuf>,
+    progress: Option<Progress<'_>>,
+) -> Result<()> {
     if n == 0 {
         bail!("--nodes must be at least 1");
     }
-    eprintln!("starting {n} nodes…");
-    let mut cluster = Cluster::start(exe, n, dir).await?;
+    let mut cluster = Cluster::start(exe, n, dir, progress).await?;
     println!("testnet of {n} nodes in {}", cluster.dir().display());
     for node in &cluster.nodes {
         println!(
