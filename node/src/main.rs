@@ -24,6 +24,7 @@ use indicatif::{ProgressBar, ProgressFinish};
 use serde::Serialize;
 use tim_client::Client;
 use tim_did::Keystore;
+use tim_node::api::{ApiConfig, RateLimit};
 use tim_node::home::{self, RuntimeInfo};
 use tim_node::{NetConfig, NodeConfig};
 use tim_protocol::api::{
@@ -190,6 +191,10 @@ enum NodeCommand {
         /// Discover peers on the LAN with mDNS.
         #[arg(long)]
         mdns: bool,
+        /// API requests per second each token may make, in bursts of twice that; 0 turns the
+        /// limit off.
+        #[arg(long, default_value_t = RateLimit::default().per_sec)]
+        rate_limit: u32,
     },
 }
 
@@ -526,8 +531,15 @@ async fn run(cli: Cli) -> Result<()> {
                     peer,
                     api,
                     mdns,
+                    rate_limit,
                 },
-        } => run_node(&home, out, listen, peer, api, mdns).await?,
+        } => {
+            let rate_limit = RateLimit {
+                per_sec: rate_limit,
+                burst: rate_limit.saturating_mul(2),
+            };
+            run_node(&home, out, listen, peer, api, mdns, rate_limit).await?
+        }
         Command::Space { command } => space_command(&client()?, out, command).await?,
         Command::Message {
             command: MessageCommand::Delete { space, message },
@@ -907,6 +919,7 @@ async fn run_node(
     peers: Vec<String>,
     api: SocketAddr,
     mdns: bool,
+    rate_limit: RateLimit,
 ) -> Result<()> {
     let keys = open_keys(home)?;
     let token = match home::read_token(home) {
@@ -966,7 +979,7 @@ async fn run_node(
         println!("  API      : {}", info.api);
         println!("  spaces   : {}", status.spaces);
     })?;
-    let app = tim_node::api::router(handle.clone(), token);
+    let app = tim_node::api::router_with(handle.clone(), token, ApiConfig { rate_limit });
     // On SIGINT/SIGTERM: stop accepting requests, give open ones (event streams never end by
     // themselves) a short grace period, then flush and stop the node.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
