@@ -17,6 +17,7 @@ use std::path::Path;
 
 use tim_protocol::api::TokenInfo;
 use tim_protocol::{ChangeHash, Envelope, SpaceId};
+use tokio::sync::{mpsc, oneshot};
 
 /// A storage error.
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +29,14 @@ pub enum StoreError {
     /// A stored record does not decode.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// Making writes durable failed, or the flusher is gone.
+    #[error("flushing to disk failed: {0}")]
+    Flush(String),
 }
 
 /// The node's database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: sled::Db,
     envelopes: sled::Tree,
     spaces: sled::Tree,
     snapshots: sled::Tree,
@@ -41,6 +44,30 @@ pub struct Store {
     credentials: sled::Tree,
     trust: sled::Tree,
     tokens: sled::Tree,
+    /// Flush requests, served by one thread that coalesces them (group commit).
+    flusher: mpsc::Sender<Waiter>,
+}
+
+/// Someone waiting for a flush.
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// Most flush requests queued before callers wait for room.
+const FLUSH_QUEUE: usize = 4096;
+
+/// Serves flush requests until every [`Store`] clone is gone: each round takes every request
+/// queued so far and answers them all with one `fsync`. (Concurrent `sled::Db::flush_async`
+/// calls can exhaust sled's I/O threads and never finish: seen with 16 concurrent posters.)
+fn flush_loop(db: sled::Db, mut requests: mpsc::Receiver<Waiter>) {
+    while let Some(first) = requests.blocking_recv() {
+        let mut waiters = vec![first];
+        while let Ok(w) = requests.try_recv() {
+            waiters.push(w);
+        }
+        let result = db.flush().map(drop).map_err(|e| e.to_string());
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
 }
 
 fn envelope_key(space: &SpaceId, hash: &ChangeHash) -> [u8; 64] {
@@ -57,7 +84,14 @@ impl Store {
             .path(dir)
             .flush_every_ms(Some(500))
             .open()?;
+        let (flusher, requests) = mpsc::channel(FLUSH_QUEUE);
+        let flushed = db.clone();
+        std::thread::Builder::new()
+            .name("tim-flush".into())
+            .spawn(move || flush_loop(flushed, requests))
+            .map_err(|e| StoreError::Flush(format!("cannot start the flush thread: {e}")))?;
         Ok(Self {
+            flusher,
             envelopes: db.open_tree("envelopes")?,
             spaces: db.open_tree("spaces")?,
             snapshots: db.open_tree("snapshots")?,
@@ -65,7 +99,6 @@ impl Store {
             credentials: db.open_tree("credentials")?,
             trust: db.open_tree("trust")?,
             tokens: db.open_tree("tokens")?,
-            db,
         })
     }
 
@@ -231,9 +264,11 @@ impl Store {
         Ok(n)
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable. Concurrent callers share one `fsync`.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        let gone = || StoreError::Flush("the store is closed".into());
+        let (tx, rx) = oneshot::channel();
+        self.flusher.send(tx).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?.map_err(StoreError::Flush)
     }
 }

@@ -36,6 +36,12 @@ fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
 
 /// Starts a node whose store lives in `dir` and waits for its listen address.
 pub(crate) async fn node_in(dir: PathBuf, keys: Keystore, bootstrap: Vec<Multiaddr>) -> TestNode {
+    let handle = start(keys.clone(), &dir, config(bootstrap)).await.unwrap();
+    listening(handle, dir, keys).await
+}
+
+/// Waits until a started node listens.
+async fn listening(handle: Handle, dir: PathBuf, keys: Keystore) -> TestNode {
     // Logs go to the test's captured output (shown when it fails); RUST_LOG filters them.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -44,7 +50,6 @@ pub(crate) async fn node_in(dir: PathBuf, keys: Keystore, bootstrap: Vec<Multiad
         )
         .with_test_writer()
         .try_init();
-    let handle = start(keys.clone(), &dir, config(bootstrap)).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = handle.status().await.unwrap();
@@ -93,18 +98,17 @@ pub(crate) async fn converged(nodes: &[&Handle], space: SpaceId, messages: usize
     .await;
 }
 
-/// Restarts a node on its store once the previous actor has released it.
+/// Restarts a node on its store once the previous node (every handle dropped) has released
+/// it.
 pub(crate) async fn restart(dir: PathBuf, keys: Keystore) -> TestNode {
-    for _ in 0..200 {
-        match tim_node::Store::open(&dir) {
-            Ok(store) => {
-                drop(store);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match start(keys.clone(), &dir, config(vec![])).await {
+            Ok(handle) => return listening(handle, dir, keys).await,
+            Err(e) => assert!(Instant::now() < deadline, "store still locked: {e}"),
         }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    node_in(dir, keys, vec![]).await
 }
 
 /// How long a test join may take.
