@@ -151,6 +151,11 @@ impl From<AuthError> for ApiError {
             AuthError::BadSignature(_) => {
                 (StatusCode::UNAUTHORIZED, "bad-signature", "Bad signature")
             }
+            AuthError::TooManyStreams => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                "Too many event streams",
+            ),
             AuthError::RateLimited(ms) => {
                 let mut err = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -1035,13 +1040,14 @@ async fn set_trust(
 }
 
 /// Live events of a space (server-sent events; `data` is a JSON [`SpaceEvent`]), including
-/// changes that arrive from other nodes.
+/// changes that arrive from other nodes. At most 16 open streams per token.
 #[utoipa::path(get, path = "/v1/spaces/{id}/events", tag = "spaces",
     params(("id" = String, Path, description = "Space id")),
     responses((status = 200, description = "An endless event stream", body = SpaceEvent,
                content_type = "text/event-stream"), Problems))]
 async fn events(
     State(s): State<AppState>,
+    axum::Extension(p): axum::Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = space_id(&id)?;
@@ -1049,14 +1055,19 @@ async fn events(
         Ok(_) | Err(NodeError::NotReady(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    let stream = BroadcastStream::new(s.node.subscribe()).filter_map(move |e| match e {
-        Ok(event) if event.space() == id => {
-            Some(Ok(Event::default().json_data(&event).unwrap_or_default()))
+    // Held by the stream: the slot frees when the client goes away.
+    let slot = s.auth.open_stream(&p)?;
+    let stream = BroadcastStream::new(s.node.subscribe()).filter_map(move |e| {
+        let _open = &slot;
+        match e {
+            Ok(event) if event.space() == id => {
+                Some(Ok(Event::default().json_data(&event).unwrap_or_default()))
+            }
+            Ok(_) => None,
+            Err(lagged) => Some(Ok(Event::default()
+                .event("lagged")
+                .data(lagged.to_string()))),
         }
-        Ok(_) => None,
-        Err(lagged) => Some(Ok(Event::default()
-            .event("lagged")
-            .data(lagged.to_string()))),
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

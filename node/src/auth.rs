@@ -13,7 +13,7 @@
 //! endpoints together) has a token bucket; an empty bucket answers 429.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::Signature;
@@ -31,6 +31,10 @@ pub const CHALLENGE_VALIDITY: Duration = Duration::from_secs(120);
 pub const MAX_CHALLENGES: usize = 1024;
 /// Lifetime of a token obtained by signing a challenge.
 pub const SIGN_IN_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Most event streams one token may hold open at once.
+pub const MAX_STREAMS_PER_TOKEN: usize = 16;
+/// Buckets kept before idle ones are forgotten.
+const MAX_BUCKETS: usize = 10_000;
 /// Longest token label.
 pub const MAX_LABEL_LEN: usize = 200;
 
@@ -91,6 +95,9 @@ pub enum AuthError {
     /// Too many requests.
     #[error("too many requests; retry in {0} ms")]
     RateLimited(u64),
+    /// Too many event streams open with one token.
+    #[error("this token already has {MAX_STREAMS_PER_TOKEN} event streams open; close one first")]
+    TooManyStreams,
     /// The node failed.
     #[error(transparent)]
     Node(#[from] NodeError),
@@ -119,6 +126,11 @@ impl Limiter {
         let burst = f64::from(self.limit.burst.max(1));
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_BUCKETS {
+            // Forget full buckets (idle long enough to refill): revoked and expired tokens.
+            let refill = Duration::from_secs_f64(burst / rate);
+            buckets.retain(|_, b| now.duration_since(b.last) < refill);
+        }
         let b = buckets.entry(key.to_string()).or_insert(Bucket {
             level: burst,
             last: now,
@@ -144,6 +156,26 @@ pub struct Auth {
     node_did: Did,
     challenges: Mutex<HashMap<String, (Did, u64)>>,
     limiter: Limiter,
+    streams: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// An open event stream, counted against its token until dropped.
+#[derive(Debug)]
+pub struct StreamSlot {
+    streams: Arc<Mutex<HashMap<String, usize>>>,
+    key: String,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = streams.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                streams.remove(&self.key);
+            }
+        }
+    }
 }
 
 fn hash(token: &str) -> [u8; 32] {
@@ -173,6 +205,7 @@ impl Auth {
             admin_did,
             node_did,
             challenges: Mutex::new(HashMap::new()),
+            streams: Arc::default(),
             limiter: Limiter {
                 limit,
                 buckets: Mutex::new(HashMap::new()),
@@ -209,6 +242,21 @@ impl Auth {
         };
         self.limiter.take(&principal.bucket())?;
         Ok(principal)
+    }
+
+    /// Takes one of the principal's event stream slots.
+    pub fn open_stream(&self, p: &Principal) -> Result<StreamSlot, AuthError> {
+        let key = p.bucket();
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let n = streams.entry(key.clone()).or_default();
+        if *n >= MAX_STREAMS_PER_TOKEN {
+            return Err(AuthError::TooManyStreams);
+        }
+        *n += 1;
+        Ok(StreamSlot {
+            streams: self.streams.clone(),
+            key,
+        })
     }
 
     /// Counts a request that carries no token (sign-in) against the shared anonymous bucket.

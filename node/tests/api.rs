@@ -812,3 +812,36 @@ async fn the_retry_after_header_says_when_to_come_back() {
     assert_eq!(refused.headers()["retry-after"], "1");
     n.handle.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_holds_at_most_sixteen_event_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let sid = n.handle.create_space("s", "").await.unwrap().id;
+    let other = api.token_for(&n.handle.timite().to_string()).await;
+    let open = |token: String| {
+        let req = api
+            .http
+            .get(format!("{}/v1/spaces/{sid}/events", api.base))
+            .bearer_auth(token);
+        async move { req.send().await.unwrap() }
+    };
+    let mut streams = Vec::new();
+    for _ in 0..16 {
+        let s = open(ADMIN.to_string()).await;
+        assert_eq!(s.status(), 200);
+        streams.push(s);
+    }
+    let refused = open(ADMIN.to_string()).await;
+    assert_eq!(refused.status(), 429);
+    let p: Value = refused.json().await.unwrap();
+    assert_eq!(p["type"], "tim:problem/too-many-streams");
+    assert_eq!(
+        open(other).await.status(),
+        200,
+        "another token has its own slots"
+    );
+    drop(streams);
+    n.handle.shutdown().await.unwrap();
+}
