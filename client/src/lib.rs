@@ -125,11 +125,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        let url = format!("{}{path}", self.base);
-        let resp = self
-            .send(self.http.post(&url).json(body).timeout(CALL_TIMEOUT), &url)
-            .await?;
-        Self::json(resp).await
+        self.with_json(reqwest::Method::POST, path, body).await
     }
 
     async fn put<B: Serialize, T: DeserializeOwned>(
@@ -137,11 +133,23 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
+        self.with_json(reqwest::Method::PUT, path, body).await
+    }
+
+    /// A call with a JSON body and a JSON answer.
+    async fn with_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let resp = self
-            .send(self.http.put(&url).json(body).timeout(CALL_TIMEOUT), &url)
-            .await?;
-        Self::json(resp).await
+        let req = self
+            .http
+            .request(method, &url)
+            .json(body)
+            .timeout(CALL_TIMEOUT);
+        Self::json(self.send(req, &url).await?).await
     }
 
     async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
