@@ -416,6 +416,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_tokens, new_token))
         .routes(routes!(revoke_token))
         .routes(routes!(status))
+        .routes(routes!(metrics))
         .routes(routes!(list_spaces, create_space))
         .routes(routes!(get_space))
         .routes(routes!(join_space))
@@ -655,6 +656,22 @@ async fn revoke_token(
     responses((status = 200, body = NodeStatus), Problems))]
 async fn status(Acting(node): Acting) -> ApiResult<Json<NodeStatus>> {
     Ok(Json(node.status().await?))
+}
+
+/// The node's metrics (OpenMetrics text): its own counters, bytes on the wire, gossipsub
+/// message counts including duplicates.
+#[utoipa::path(get, path = "/metrics", tag = "node",
+    responses((status = 200, body = String,
+               content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+              Problems))]
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.node.metrics(),
+    )
 }
 
 /// Spaces this node hosts.

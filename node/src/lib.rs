@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 mod error;
 pub mod home;
+mod metrics;
 mod network;
 mod node;
 mod store;

@@ -131,9 +131,12 @@ impl Default for NetConfig {
 }
 
 /// Builds the swarm: TCP and QUIC, Noise, Yamux, and the behaviours above.
+/// Builds the swarm; its bandwidth (`libp2p_bandwidth_bytes_total`) and gossipsub metrics
+/// (`gossipsub_*`) are registered in `registry`.
 pub(crate) fn build_swarm(
     keypair: identity::Keypair,
     cfg: &NetConfig,
+    registry: &mut prometheus_client::registry::Registry,
 ) -> anyhow::Result<Swarm<Behaviour>> {
     let mdns_enabled = cfg.mdns;
     let heartbeat = cfg.heartbeat;
@@ -145,6 +148,7 @@ pub(crate) fn build_swarm(
             yamux::Config::default,
         )?
         .with_quic()
+        .with_bandwidth_metrics(registry)
         .with_behaviour(|key| {
             let peer_id = key.public().to_peer_id();
             // Content-addressed message ids: the same envelope has the same id whoever
@@ -175,7 +179,11 @@ pub(crate) fn build_swarm(
                 gs_config,
                 filter,
             )
-            .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?
+            .with_metrics(
+                registry.sub_registry_with_prefix("gossipsub"),
+                gossipsub::MetricsConfig::default(),
+            );
             let sync = request_response::Behaviour::with_codec(
                 SyncCodec,
                 [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],

@@ -31,6 +31,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::admission::SsiAdmission;
+use crate::metrics::NodeMetrics;
 use crate::network::{build_swarm, Behaviour, BehaviourEvent, NetConfig};
 use crate::store::Store;
 use crate::NodeError;
@@ -190,6 +191,7 @@ pub struct Handle {
     node_did: Did,
     timite: Did,
     store: Store,
+    registry: Arc<prometheus_client::registry::Registry>,
 }
 
 impl Handle {
@@ -221,6 +223,11 @@ impl Handle {
     /// The node's store (the API keeps its tokens there).
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The node's metrics in the OpenMetrics text format.
+    pub fn metrics(&self) -> String {
+        crate::metrics::encode(&self.registry)
     }
 
     /// The timites this node hosts.
@@ -489,7 +496,10 @@ pub fn peer_id_of(id: &Identity) -> PeerId {
 /// loaded before the network starts, so they are served at once.
 pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::Result<Handle> {
     let store = Store::open(data_dir)?;
-    let mut swarm = build_swarm(to_libp2p_keypair(&keys.node), &cfg.net)?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = NodeMetrics::default();
+    metrics.register(&mut registry);
+    let mut swarm = build_swarm(to_libp2p_keypair(&keys.node), &cfg.net, &mut registry)?;
     for addr in &cfg.listen {
         swarm.listen_on(addr.clone())?;
     }
@@ -501,6 +511,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         node_did: keys.node.did(),
         timite: keys.timite.did(),
         store: store.clone(),
+        registry: Arc::new(registry),
     };
     let mut actor = Actor {
         swarm,
@@ -519,7 +530,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         events,
         since_snapshot: HashMap::new(),
         remembered: HashMap::new(),
-        rejected: 0,
+        metrics,
         hosts: HashMap::new(),
         strikes: HashMap::new(),
         banned: HashMap::new(),
@@ -568,8 +579,8 @@ struct Actor {
     since_snapshot: HashMap<SpaceId, usize>,
     /// The peer book: a dialable address per known peer.
     remembered: HashMap<PeerId, Multiaddr>,
-    /// Changes refused since start (any path).
-    rejected: u64,
+    /// Counters served at `GET /metrics`.
+    metrics: NodeMetrics,
     /// Spaces each peer is known to host (from its subscriptions and syncs), so that a
     /// reconnection resumes sync at once, whatever gossipsub re-announces.
     hosts: HashMap<PeerId, HashSet<SpaceId>>,
@@ -748,7 +759,7 @@ impl Actor {
                         .collect(),
                     connected_peers: self.swarm.connected_peers().count(),
                     spaces: self.spaces.len(),
-                    rejected_changes: self.rejected,
+                    rejected_changes: self.metrics.changes_rejected.get(),
                     version: env!("CARGO_PKG_VERSION").to_string(),
                 }));
             }
@@ -948,7 +959,7 @@ impl Actor {
             }
             Command::SyncRaw(peer, msg, reply) => {
                 // Not tracked as a session: the answer is dropped.
-                self.swarm.behaviour_mut().sync.send_request(&peer, msg);
+                self.send_sync(peer, msg);
                 let _ = reply.send(Ok(()));
             }
             Command::Post {
@@ -1146,10 +1157,17 @@ impl Actor {
 
     /// Stores, announces and publishes changes that a space applied. `from` is the peer they
     /// came from, if any (those are not re-published: gossipsub forwards accepted messages).
+    /// Sends a sync request, counted as one round trip.
+    fn send_sync(&mut self, peer: PeerId, msg: SyncMessage) -> OutboundRequestId {
+        self.metrics.sync_requests.inc();
+        self.swarm.behaviour_mut().sync.send_request(&peer, msg)
+    }
+
     fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>, from: Option<PeerId>) {
         if applied.is_empty() {
             return;
         }
+        self.metrics.changes_stored.inc_by(applied.len() as u64);
         let topic = IdentTopic::new(id.topic());
         for a in &applied {
             if let Err(e) = self.store.put_envelope(&a.hash, &a.envelope) {
@@ -1606,7 +1624,7 @@ impl Actor {
             automerge: None,
             envelopes: vec![],
         });
-        let rid = self.swarm.behaviour_mut().sync.send_request(&peer, msg);
+        let rid = self.send_sync(peer, msg);
         self.requests.insert(rid, (peer, id));
         self.sessions.insert((peer, id), 1);
     }
@@ -1724,7 +1742,9 @@ impl Actor {
         if !received.rejected.is_empty() {
             self.strike(peer, received.rejected[0].1.code());
         }
-        self.rejected += received.rejected.len() as u64;
+        self.metrics
+            .changes_rejected
+            .inc_by(received.rejected.len() as u64);
         for (author, r) in &received.rejected {
             warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
         }
@@ -1814,7 +1834,7 @@ impl Actor {
         let rounds = self.sessions.get(&(peer, id)).copied().unwrap_or(0) + 1;
         match next {
             Some(msg) if rounds <= MAX_SYNC_ROUNDS && !rejected => {
-                let rid = self.swarm.behaviour_mut().sync.send_request(&peer, msg);
+                let rid = self.send_sync(peer, msg);
                 self.requests.insert(rid, (peer, id));
                 self.sessions.insert((peer, id), rounds);
             }
@@ -1845,7 +1865,7 @@ impl Actor {
         let env = match Envelope::decode(&message.data) {
             Ok(env) => env,
             Err(e) => {
-                self.rejected += 1;
+                self.metrics.changes_rejected.inc();
                 warn!(peer = %source, space = %id, reason = "malformed_envelope", "change rejected: {e}");
                 return MessageAcceptance::Reject;
             }
@@ -1860,7 +1880,7 @@ impl Actor {
                 late_rejections,
             }) => {
                 for (a, r) in late_rejections {
-                    self.rejected += 1;
+                    self.metrics.changes_rejected.inc();
                     warn!(peer = %source, space = %id, author = %a, reason = r.code(), "change rejected: {r}");
                 }
                 self.absorb(id, applied, Some(source));
@@ -1873,7 +1893,7 @@ impl Actor {
                 MessageAcceptance::Ignore
             }
             Err(r) => {
-                self.rejected += 1;
+                self.metrics.changes_rejected.inc();
                 warn!(peer = %source, space = %id, %author, reason = r.code(), "change rejected: {r}");
                 MessageAcceptance::Reject
             }

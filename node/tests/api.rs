@@ -263,6 +263,14 @@ async fn every_route_succeeds_for_the_timite_allowed_to_use_it() {
         (me["did"].as_str(), me["admin"].as_bool()),
         (Some(&*bob), Some(false))
     );
+    let metrics = api.get("/metrics", &bob_t).await;
+    assert!(metrics
+        .content_type
+        .starts_with("application/openmetrics-text"));
+    let text = metrics.ok(200);
+    for name in ["tim_changes_stored_total", "gossipsub_"] {
+        assert!(text.as_str().unwrap().contains(name), "{name} missing");
+    }
     let status = api.get("/v1/status", &bob_t).await.ok(200);
     assert_eq!(status["timite"], bob.as_str());
     assert_eq!(status["node_did"], n1.handle.node_did().to_string());
@@ -477,6 +485,10 @@ async fn every_route_succeeds_for_the_timite_allowed_to_use_it() {
         n1.handle.status().await.unwrap().connected_peers > 0
     })
     .await;
+    // Bytes on the wire are counted once there is a connection.
+    let text = api.get("/metrics", ADMIN).await.ok(200);
+    let text = text.as_str().unwrap();
+    assert!(text.contains("libp2p_bandwidth_bytes_total{"), "{text}");
     let cut = api
         .post("/v1/faults/disconnect", ADMIN, json!({}))
         .await
