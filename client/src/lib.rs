@@ -169,6 +169,12 @@ impl Client {
         self.get("/v1/status").await
     }
 
+    /// `GET /metrics`: the node's metrics, OpenMetrics text.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let bytes = self.get_bytes("/metrics").await?;
+        String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
     /// `GET /v1/spaces`.
     pub async fn spaces(&self) -> Result<Vec<SpaceSummary>, ClientError> {
         self.get("/v1/spaces").await

@@ -82,6 +82,7 @@ async fn main() {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         bootstrap: vec![],
         net: NetConfig::default(),
+        flush: tim_node::FlushMode::Group,
     };
     let handle = tim_node::start(keys, tmp.path(), cfg).await.unwrap();
     let app = tim_node::api::router_with(

@@ -18,5 +18,5 @@ mod web;
 pub use error::NodeError;
 pub use network::NetConfig;
 pub use node::{peer_id_of, start, Act, CredentialKind, Handle, NodeConfig};
-pub use store::{Store, StoreError};
+pub use store::{FlushMode, Store, StoreError};
 pub use tim_crdt::{Role, Visibility};

@@ -26,7 +26,7 @@ use tim_client::Client;
 use tim_did::Keystore;
 use tim_node::api::{ApiConfig, RateLimit};
 use tim_node::home::{self, RuntimeInfo};
-use tim_node::{NetConfig, NodeConfig};
+use tim_node::{FlushMode, NetConfig, NodeConfig};
 use tim_protocol::api::{
     CheckView, CreateSpace, InviteRequest, IssueRequest, MessageView, NewToken, SpaceEvent,
     TrustEntry, VerifyReport,
@@ -195,6 +195,10 @@ enum NodeCommand {
         /// limit off.
         #[arg(long, default_value_t = RateLimit::default().per_sec)]
         rate_limit: u32,
+        /// How acknowledged writes reach the disk: `group` shares one fsync among concurrent
+        /// writers, `each` does one fsync per write.
+        #[arg(long, value_enum, default_value_t = FlushMode::Group)]
+        flush: FlushMode,
     },
 }
 
@@ -411,6 +415,29 @@ enum TestnetCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Measure Tim against its goals (docs/benchmarks.md): propagation, amplification,
+    /// saturation, late joiners, restart, durability, crypto, scale. Prints a table (`--json`
+    /// for JSON); `--out DIR` also writes a Markdown report with SVG charts.
+    Bench {
+        /// Cluster sizes for propagation (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        nodes: Option<Vec<usize>>,
+        /// Runs per setting.
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Late-joiner space sizes in messages (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        late: Option<Vec<usize>>,
+        /// Space counts for the scale test (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        spaces: Option<Vec<usize>>,
+        /// A short run (3 nodes, 1 run, 1k messages, 100 spaces) unless other flags say more.
+        #[arg(long)]
+        quick: bool,
+        /// Directory for report.md, results.json and the charts.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -532,13 +559,23 @@ async fn run(cli: Cli) -> Result<()> {
                     api,
                     mdns,
                     rate_limit,
+                    flush,
                 },
         } => {
             let rate_limit = RateLimit {
                 per_sec: rate_limit,
                 burst: rate_limit.saturating_mul(2),
             };
-            run_node(&home, out, listen, peer, api, mdns, rate_limit).await?
+            let cfg = NodeConfig {
+                listen: parse_addrs(&listen, "--listen")?,
+                bootstrap: parse_addrs(&peer, "--peer")?,
+                net: NetConfig {
+                    mdns,
+                    ..NetConfig::default()
+                },
+                flush,
+            };
+            run_node(&home, out, cfg, api, rate_limit).await?
         }
         Command::Space { command } => space_command(&client()?, out, command).await?,
         Command::Message {
@@ -572,6 +609,40 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("rated {did} {score}/5 (change {})", d.change)
             })?;
         }
+        Command::Testnet {
+            command:
+                TestnetCommand::Bench {
+                    nodes,
+                    runs,
+                    late,
+                    spaces,
+                    quick,
+                    out: dir,
+                },
+        } => {
+            let exe = std::env::current_exe().context("cannot find the tim executable")?;
+            let mut opts = if quick {
+                tim_testnet::bench::Options::quick()
+            } else {
+                tim_testnet::bench::Options::full()
+            };
+            opts.nodes = nodes.unwrap_or(opts.nodes);
+            opts.runs = runs.unwrap_or(opts.runs).max(1);
+            opts.late = late.unwrap_or(opts.late);
+            opts.spaces = spaces.unwrap_or(opts.spaces);
+            opts.out = dir;
+            let bar = out.spinner("benchmarking…".into());
+            let say = |what: &str| bar.set_message(what.to_string());
+            let results = tim_testnet::bench::run(&exe, &opts, &say).await;
+            bar.finish_and_clear();
+            let results = results?;
+            if let Some(dir) = &opts.out {
+                let command: Vec<String> = std::env::args().collect();
+                tim_testnet::bench::write_report(&results, dir, &command.join(" "))?;
+                eprintln!("report written to {}", dir.join("report.md").display());
+            }
+            out.print(&results, |r| print!("{}", tim_testnet::bench::table(r)))?;
+        }
         Command::Testnet { command } => {
             if out.json {
                 bail!("`tim testnet` prints a transcript, not JSON: run it without --json");
@@ -598,6 +669,7 @@ async fn run(cli: Cli) -> Result<()> {
                 TestnetCommand::Up { nodes, dir } => {
                     tim_testnet::up(&exe, nodes, dir, Some(progress)).await?
                 }
+                TestnetCommand::Bench { .. } => unreachable!("matched above"),
             }
         }
         Command::Completions { shell } => {
@@ -912,13 +984,20 @@ fn cli_client(home: &Path, node: Option<String>, token: Option<String>) -> Resul
     Ok(Client::new(&url, &token))
 }
 
+fn parse_addrs(v: &[String], what: &str) -> Result<Vec<libp2p::Multiaddr>> {
+    v.iter()
+        .map(|a| {
+            a.parse()
+                .with_context(|| format!("{what} `{a}` is not a multiaddr"))
+        })
+        .collect()
+}
+
 async fn run_node(
     home: &Path,
     out: Out,
-    listen: Vec<String>,
-    peers: Vec<String>,
+    cfg: NodeConfig,
     api: SocketAddr,
-    mdns: bool,
     rate_limit: RateLimit,
 ) -> Result<()> {
     let keys = open_keys(home)?;
@@ -926,33 +1005,18 @@ async fn run_node(
         Ok(t) => t,
         Err(_) => home::new_token(home)?,
     };
-    let parse = |v: &[String], what: &str| -> Result<Vec<libp2p::Multiaddr>> {
-        v.iter()
-            .map(|a| {
-                a.parse()
-                    .with_context(|| format!("{what} `{a}` is not a multiaddr"))
-            })
-            .collect()
-    };
-    let cfg = NodeConfig {
-        listen: parse(&listen, "--listen")?,
-        bootstrap: parse(&peers, "--peer")?,
-        net: NetConfig {
-            mdns,
-            ..NetConfig::default()
-        },
-    };
     let listener = tokio::net::TcpListener::bind(api)
         .await
         .with_context(|| format!("cannot bind the API to {api}"))?;
     let api_addr = listener.local_addr()?;
+    let wanted = cfg.listen.len();
     let handle = tim_node::start(keys.clone(), &home.join(home::DATA_DIR), cfg)
         .await
         .context("cannot start the node")?;
     // Wait (briefly) until every listener is up, so the addresses printed are complete.
     let mut status = handle.status().await?;
     for _ in 0..100 {
-        if status.listen.len() >= listen.len() {
+        if status.listen.len() >= wanted {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

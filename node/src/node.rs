@@ -33,7 +33,7 @@ use tracing::{debug, info, warn};
 use crate::admission::SsiAdmission;
 use crate::metrics::NodeMetrics;
 use crate::network::{build_swarm, Behaviour, BehaviourEvent, NetConfig};
-use crate::store::Store;
+use crate::store::{FlushMode, Store};
 use crate::NodeError;
 
 /// Capacity of the command channel from handles to the actor.
@@ -66,6 +66,8 @@ pub struct NodeConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Network settings.
     pub net: NetConfig,
+    /// How acknowledged writes reach the disk.
+    pub flush: FlushMode,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
@@ -495,7 +497,7 @@ pub fn peer_id_of(id: &Identity) -> PeerId {
 /// Starts a node with the keys of `keys` and its store in `data_dir`. Spaces in the store are
 /// loaded before the network starts, so they are served at once.
 pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::Result<Handle> {
-    let store = Store::open(data_dir)?;
+    let store = Store::open_with(data_dir, cfg.flush)?;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = NodeMetrics::default();
     metrics.register(&mut registry);

@@ -51,17 +51,29 @@ pub struct Store {
 /// Someone waiting for a flush.
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// How acknowledged writes reach the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlushMode {
+    /// One `fsync` answers every flush request queued meanwhile (group commit).
+    #[default]
+    Group,
+    /// One `fsync` per request (for comparison; slower under concurrency).
+    Each,
+}
+
 /// Most flush requests queued before callers wait for room.
 const FLUSH_QUEUE: usize = 4096;
 
 /// Serves flush requests until every [`Store`] clone is gone: each round takes every request
 /// queued so far and answers them all with one `fsync`. (Concurrent `sled::Db::flush_async`
 /// calls can exhaust sled's I/O threads and never finish: seen with 16 concurrent posters.)
-fn flush_loop(db: sled::Db, mut requests: mpsc::Receiver<Waiter>) {
+fn flush_loop(db: sled::Db, mut requests: mpsc::Receiver<Waiter>, mode: FlushMode) {
     while let Some(first) = requests.blocking_recv() {
         let mut waiters = vec![first];
-        while let Ok(w) = requests.try_recv() {
-            waiters.push(w);
+        if mode == FlushMode::Group {
+            while let Ok(w) = requests.try_recv() {
+                waiters.push(w);
+            }
         }
         let result = db.flush().map(drop).map_err(|e| e.to_string());
         for w in waiters {
@@ -78,8 +90,13 @@ fn envelope_key(space: &SpaceId, hash: &ChangeHash) -> [u8; 64] {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`, with group commit.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, FlushMode::Group)
+    }
+
+    /// Opens (or creates) the database in `dir`.
+    pub fn open_with(dir: &Path, mode: FlushMode) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(500))
@@ -88,7 +105,7 @@ impl Store {
         let flushed = db.clone();
         std::thread::Builder::new()
             .name("tim-flush".into())
-            .spawn(move || flush_loop(flushed, requests))
+            .spawn(move || flush_loop(flushed, requests, mode))
             .map_err(|e| StoreError::Flush(format!("cannot start the flush thread: {e}")))?;
         Ok(Self {
             flusher,

@@ -139,6 +139,7 @@ async fn nodes_federate_over_quic_alone() {
             listen: vec!["/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap()],
             bootstrap: vec![],
             net: tim_node::NetConfig::default(),
+            flush: tim_node::FlushMode::Group,
         };
         async move { tim_node::start(keys(seed), &dir, cfg).await.unwrap() }
     };

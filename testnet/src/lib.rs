@@ -6,6 +6,10 @@
 //! data and caught up.
 #![deny(missing_docs)]
 
+pub mod bench;
+pub mod charts;
+pub mod micro;
+
 use std::collections::HashMap;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -50,10 +54,18 @@ pub struct TestNode {
     child: Child,
 }
 
+impl TestNode {
+    /// The node's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
 /// A set of node processes.
 #[derive(Debug)]
 pub struct Cluster {
     exe: PathBuf,
+    args: Vec<String>,
     /// The nodes.
     pub nodes: Vec<TestNode>,
     _tmp: Option<tempfile::TempDir>,
@@ -74,6 +86,7 @@ async fn spawn_node(
     tcp: u16,
     udp: u16,
     peers: &[String],
+    args: &[String],
 ) -> Result<(Child, Client, Vec<String>)> {
     let runtime = home.join("node.json");
     let _ = std::fs::remove_file(&runtime);
@@ -90,6 +103,7 @@ async fn spawn_node(
     for p in peers {
         cmd.args(["--peer", p]);
     }
+    cmd.args(args);
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -128,6 +142,17 @@ impl Cluster {
         dir: Option<PathBuf>,
         progress: Option<Progress<'_>>,
     ) -> Result<Self> {
+        Self::start_with(exe, n, dir, progress, &[]).await
+    }
+
+    /// [`Cluster::start`] with extra `tim node run` arguments for every node.
+    pub async fn start_with(
+        exe: &Path,
+        n: usize,
+        dir: Option<PathBuf>,
+        progress: Option<Progress<'_>>,
+        args: &[&str],
+    ) -> Result<Self> {
         let (tmp, dir) = match dir {
             Some(d) => {
                 std::fs::create_dir_all(&d)?;
@@ -140,6 +165,7 @@ impl Cluster {
             }
         };
         let mut cluster = Self {
+            args: args.iter().map(|a| a.to_string()).collect(),
             exe: exe.to_path_buf(),
             nodes: Vec::new(),
             _tmp: tmp,
@@ -168,7 +194,8 @@ impl Cluster {
                 .map(|n: &TestNode| n.listen[..1].to_vec())
                 .unwrap_or_default();
             let (tcp, udp) = (free_tcp_port()?, free_udp_port()?);
-            let (child, client, listen) = spawn_node(exe, &home, tcp, udp, &peers).await?;
+            let (child, client, listen) =
+                spawn_node(exe, &home, tcp, udp, &peers, &cluster.args).await?;
             cluster.nodes.push(TestNode {
                 index,
                 home,
@@ -203,8 +230,15 @@ impl Cluster {
     pub async fn restart(&mut self, i: usize) -> Result<()> {
         let exe = self.exe.clone();
         let node = &mut self.nodes[i];
-        let (child, client, listen) =
-            spawn_node(&exe, &node.home, node.tcp_port, node.udp_port, &[]).await?;
+        let (child, client, listen) = spawn_node(
+            &exe,
+            &node.home,
+            node.tcp_port,
+            node.udp_port,
+            &[],
+            &self.args,
+        )
+        .await?;
         node.child = child;
         node.client = client;
         node.listen = listen;

@@ -31,6 +31,7 @@ fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
             mdns: false,
             heartbeat: Duration::from_millis(200),
         },
+        flush: tim_node::FlushMode::Group,
     }
 }
 

@@ -1,0 +1,1187 @@
+//! `tim testnet bench`: Tim measured against its goals on real node processes (loopback, sled
+//! on disk, signed changes), several runs, medians and ranges, the machine described.
+//!
+//! | scenario | what |
+//! |---|---|
+//! | B1 | propagation: post on one node → applied on every other (SSE), N nodes |
+//! | B2 | amplification: bytes and gossip messages on the wire per delivered message, duplicates |
+//! | B3 | saturation: raise the posting rate until p99 > 1 s or a message is lost; CPU, RSS |
+//! | B3i | ingest of already-signed changes by one node (`/v1/import`: verify, authorize, apply, store) |
+//! | B4 | late joiner: a fresh node joins a space of 1k/10k/100k messages: time, bytes, round trips |
+//! | B5 | bare Automerge, same workload, no signing/storage/network: the overhead ratio |
+//! | B6 | the biggest space reloaded from sled after a restart: time and RSS |
+//! | B7 | durability: one fsync per acknowledged change versus group commit |
+//! | B8 | crypto: sign, verify, did:key resolve, envelope and credential verify per second |
+//! | S | scale: many spaces on one node (RSS, start-up) |
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use tim_client::Client;
+use tim_crdt::Space;
+use tim_protocol::wire::ExportBundle;
+use tim_protocol::{Envelope, SpaceId};
+use tokio::sync::Mutex;
+
+use crate::{charts, micro, watch, Cluster};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Cluster sizes for B1/B2.
+    pub nodes: Vec<usize>,
+    /// Runs per setting (medians and ranges over them).
+    pub runs: usize,
+    /// Messages posted per B1 run.
+    pub messages: usize,
+    /// Posting rate of B1, messages per second.
+    pub rate: f64,
+    /// Space sizes for B4 (the biggest also serves B3i, B5, B6).
+    pub late: Vec<usize>,
+    /// Space counts on one node for the scale test.
+    pub spaces: Vec<usize>,
+    /// Where to write the report (Markdown, JSON, SVG charts).
+    pub out: Option<PathBuf>,
+}
+
+impl Options {
+    /// The full run described in docs/benchmarks.md.
+    pub fn full() -> Self {
+        Self {
+            nodes: vec![3, 5, 10],
+            runs: 3,
+            messages: 200,
+            rate: 20.0,
+            late: vec![1_000, 10_000, 100_000],
+            spaces: vec![1_000, 10_000],
+            out: None,
+        }
+    }
+
+    /// A run of a minute or two, for trying it out.
+    pub fn quick() -> Self {
+        Self {
+            nodes: vec![3],
+            runs: 1,
+            messages: 50,
+            rate: 20.0,
+            late: vec![1_000],
+            spaces: vec![100],
+            out: None,
+        }
+    }
+}
+
+/// Told what the bench is doing.
+pub type Say<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// A distribution's summary, in milliseconds.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Dist {
+    /// Samples.
+    pub n: usize,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Dist {
+    fn of(samples: &[f64]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        let mut s = samples.to_vec();
+        s.sort_by(f64::total_cmp);
+        let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
+        Self {
+            n: s.len(),
+            p50: at(0.5),
+            p99: at(0.99),
+            max: s[s.len() - 1],
+        }
+    }
+}
+
+/// The median and range of one figure over runs.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Spread {
+    /// Median over runs.
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(values: impl IntoIterator<Item = f64>) -> Self {
+        let mut v: Vec<f64> = values.into_iter().collect();
+        if v.is_empty() {
+            return Self::default();
+        }
+        v.sort_by(f64::total_cmp);
+        Self {
+            median: v[v.len() / 2],
+            min: v[0],
+            max: v[v.len() - 1],
+        }
+    }
+
+    fn show(&self, unit: &str) -> String {
+        if (self.max - self.min).abs() < f64::EPSILON {
+            format!("{} {unit}", num(self.median))
+        } else {
+            format!(
+                "{} {unit} ({}–{})",
+                num(self.median),
+                num(self.min),
+                num(self.max)
+            )
+        }
+    }
+}
+
+fn num(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// B1 and B2 for one cluster size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Propagation {
+    /// Nodes.
+    pub nodes: usize,
+    /// Post → applied on another node, per run (ms).
+    pub runs: Vec<Dist>,
+    /// p50 over runs.
+    pub p50: Spread,
+    /// p99 over runs.
+    pub p99: Spread,
+    /// max over runs.
+    pub max: Spread,
+    /// Deliveries that never arrived (all runs).
+    pub lost: usize,
+    /// Every latency sample of the last run (ms), for the chart.
+    #[serde(skip)]
+    pub samples: Vec<f64>,
+    /// B2: bytes received on the wire, all nodes, per delivered message.
+    pub bytes_per_delivery: Spread,
+    /// B2: gossip messages received (duplicates included) per delivered message.
+    pub gossip_per_delivery: Spread,
+    /// B2: duplicate gossip messages per delivered message.
+    pub duplicates_per_delivery: Spread,
+    /// Size of one signed change on the wire (bytes, median).
+    pub envelope_bytes: f64,
+}
+
+/// One step of B3.
+#[derive(Debug, Clone, Serialize)]
+pub struct RateStep {
+    /// Asked rate (messages/s).
+    pub target: f64,
+    /// Achieved posting rate.
+    pub achieved: f64,
+    /// Propagation latency.
+    pub latency: Dist,
+    /// Deliveries lost.
+    pub lost: usize,
+    /// CPU of each node during the step (% of one core).
+    pub cpu: Vec<f64>,
+    /// RSS of each node after the step (MB).
+    pub rss_mb: Vec<f64>,
+}
+
+/// B3.
+#[derive(Debug, Clone, Serialize)]
+pub struct Saturation {
+    /// Nodes.
+    pub nodes: usize,
+    /// The steps, in order.
+    pub steps: Vec<RateStep>,
+    /// Highest achieved rate with p99 ≤ 1 s and nothing lost.
+    pub sustained: f64,
+}
+
+/// B3i, B4, B6 for one space size.
+#[derive(Debug, Clone, Serialize)]
+pub struct LateJoin {
+    /// Messages in the space.
+    pub messages: usize,
+    /// Changes (messages plus genesis and joins).
+    pub changes: usize,
+    /// Sum of the Automerge change bytes.
+    pub change_bytes: u64,
+    /// B3i: import into one node (ms).
+    pub import_ms: Spread,
+    /// B3i: changes per second of that import.
+    pub ingest_per_sec: Spread,
+    /// B4: a fresh node's join, until synced and joined (ms).
+    pub join_ms: Spread,
+    /// B4: bytes the joiner received on the wire.
+    pub join_bytes: Spread,
+    /// B4: sync round trips the joiner made.
+    pub round_trips: Spread,
+    /// B6: restart of the joiner until its timeline answers (ms), biggest size only.
+    pub restart_ms: Option<Spread>,
+    /// B6: the joiner's RSS after that restart (MB).
+    pub restart_rss_mb: Option<Spread>,
+}
+
+/// B7 for one flush mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct Durability {
+    /// `group` or `each`.
+    pub mode: String,
+    /// Concurrent posting clients.
+    pub clients: usize,
+    /// Acknowledged posts per second.
+    pub per_sec: Spread,
+    /// Post latency (last run).
+    pub latency: Dist,
+}
+
+/// The scale test for one space count.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scale {
+    /// Spaces on one node.
+    pub spaces: usize,
+    /// Time to create them through the API (s).
+    pub create_s: f64,
+    /// RSS after creating them (MB).
+    pub rss_mb: f64,
+    /// Start-up after a restart, until the API lists them all (ms).
+    pub startup_ms: f64,
+    /// RSS after that restart (MB).
+    pub restart_rss_mb: f64,
+}
+
+/// One goal and where Tim stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    /// Scenario.
+    pub scenario: String,
+    /// The goal.
+    pub goal: String,
+    /// Measured.
+    pub measured: String,
+    /// Met?
+    pub met: bool,
+}
+
+/// The machine the figures come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// CPU model.
+    pub cpu: String,
+    /// Cores available.
+    pub cores: usize,
+    /// Memory (GiB).
+    pub memory_gib: f64,
+    /// Kernel.
+    pub kernel: String,
+    /// The `tim` binary measured and whether it is a release build.
+    pub tim: String,
+    /// When.
+    pub date: String,
+}
+
+/// Everything measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    /// Where.
+    pub machine: Machine,
+    /// Runs per setting.
+    pub runs: usize,
+    /// B1, B2.
+    pub propagation: Vec<Propagation>,
+    /// B3.
+    pub saturation: Option<Saturation>,
+    /// B3i, B4, B6.
+    pub late_join: Vec<LateJoin>,
+    /// B5.
+    pub automerge: Option<micro::AutomergeBaseline>,
+    /// B7.
+    pub durability: Vec<Durability>,
+    /// B8.
+    pub crypto: Option<micro::Crypto>,
+    /// Scale.
+    pub scale: Vec<Scale>,
+    /// The goals.
+    pub goals: Vec<Goal>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The `tim node run` arguments of bench nodes: no rate limit (the bench is the load).
+const NODE_ARGS: &[&str] = &["--rate-limit", "0"];
+
+/// Sums the samples of a metric (OpenMetrics text) whose labels contain `filter`.
+fn metric(text: &str, name: &str, filter: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let (metric_name, labels) = key.split_once('{').unwrap_or((key, ""));
+            (metric_name == name && labels.contains(filter)).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// What B2 reads from every node before and after.
+#[derive(Debug, Clone, Copy, Default)]
+struct Wire {
+    bytes_in: f64,
+    gossip_unfiltered: f64,
+    gossip: f64,
+}
+
+async fn wire(cluster: &Cluster) -> Result<Wire> {
+    let mut w = Wire::default();
+    for n in &cluster.nodes {
+        let t = n.client.metrics().await?;
+        w.bytes_in += metric(&t, "libp2p_bandwidth_bytes_total", "Inbound");
+        w.gossip_unfiltered += metric(&t, "gossipsub_topic_msg_recv_counts_unfiltered_total", "");
+        w.gossip += metric(&t, "gossipsub_topic_msg_recv_counts_total", "");
+    }
+    Ok(w)
+}
+
+/// CPU time (user + system) of a process, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s on every platform Tim runs on.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Resident memory of a process (MB), from `/proc/<pid>/status`.
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Starts `n` nodes, creates a space on node 1 and has every other node join it.
+async fn cluster_with_space(exe: &Path, n: usize, args: &[&str]) -> Result<(Cluster, SpaceId)> {
+    let cluster = Cluster::start_with(exe, n, None, None, args).await?;
+    let first = &cluster.nodes[0];
+    let space = first.client.create_space("bench", "measuring").await?.id;
+    let via = first.listen[..1].to_vec();
+    let joins = cluster.nodes[1..]
+        .iter()
+        .map(|node| node.client.join(space, via.clone(), vec![]));
+    for r in futures::future::join_all(joins).await {
+        r?;
+    }
+    if cluster.converge(space, 0).await.is_none() {
+        bail!("the {n} nodes did not converge after joining");
+    }
+    Ok((cluster, space))
+}
+
+/// Posts `count` messages at `rate` per second from `writers` concurrent loops spread over
+/// the nodes, and measures when each reaches every other node. Returns the latencies (ms),
+/// deliveries lost, the achieved rate and the size of the posted changes.
+async fn post_and_watch(
+    cluster: &Cluster,
+    space: SpaceId,
+    count: usize,
+    rate: f64,
+    writers: usize,
+) -> Result<(Vec<f64>, usize, f64)> {
+    let mut arrivals = watch(cluster, space).await?;
+    // Event streams are open once their first byte can arrive; give them a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::default();
+    let started = Instant::now();
+    let per_writer = count.div_ceil(writers);
+    let interval = Duration::from_secs_f64(writers as f64 / rate);
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let clients: Vec<(usize, Client)> = cluster
+            .nodes
+            .iter()
+            .map(|n| (n.index, n.client.clone()))
+            .collect();
+        let sent = sent.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            for i in 0..per_writer {
+                tick.tick().await;
+                let (index, client) = &clients[(w + i) % clients.len()];
+                let t0 = Instant::now();
+                let posted = client
+                    .post_message(space, &format!("writer {w} message {i}"))
+                    .await?;
+                sent.lock().await.insert(posted.id, (*index, t0));
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await.context("a posting task panicked")??;
+    }
+    let achieved = (per_writer * writers) as f64 / started.elapsed().as_secs_f64();
+    let expected = per_writer * writers * (cluster.nodes.len() - 1);
+    let mut seen: Vec<(usize, String, Instant)> = Vec::with_capacity(expected);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let others = {
+            let sent = sent.lock().await;
+            seen.iter()
+                .filter(|(node, id, _)| sent.get(id).is_some_and(|(from, _)| from != node))
+                .count()
+        };
+        if others >= expected {
+            break;
+        }
+        match tokio::time::timeout_at(deadline, arrivals.recv()).await {
+            Ok(Some(a)) => seen.push((a.node, a.message, a.at)),
+            _ => break,
+        }
+    }
+    let sent = sent.lock().await;
+    let latencies: Vec<f64> = seen
+        .iter()
+        .filter_map(|(node, id, at)| {
+            let (from, t0) = sent.get(id)?;
+            (from != node).then(|| ms(at.duration_since(*t0)))
+        })
+        .collect();
+    let lost = expected.saturating_sub(latencies.len());
+    Ok((latencies, lost, achieved))
+}
+
+/// B1 and B2 for `n` nodes.
+async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Result<Propagation> {
+    let mut runs = Vec::new();
+    let mut lost = 0;
+    let mut samples = Vec::new();
+    let (mut bytes, mut gossip, mut dups, mut envelope) = (vec![], vec![], vec![], vec![]);
+    for run in 1..=opts.runs {
+        say(&format!("B1 {n} nodes, run {run}/{}", opts.runs));
+        let (mut cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
+        // Let gossipsub build its mesh (a few heartbeats).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = wire(&cluster).await?;
+        let result = post_and_watch(&cluster, space, opts.messages, opts.rate, 1).await;
+        let after = wire(&cluster).await;
+        let sizes = cluster.nodes[0].client.export_signatures(space).await;
+        cluster.stop().await;
+        let (lat, l, _) = result?;
+        let after = after?;
+        let delivered = lat.len().max(1) as f64;
+        bytes.push((after.bytes_in - before.bytes_in) / delivered);
+        gossip.push((after.gossip_unfiltered - before.gossip_unfiltered) / delivered);
+        dups.push(
+            ((after.gossip_unfiltered - before.gossip_unfiltered) - (after.gossip - before.gossip))
+                / delivered,
+        );
+        if let Ok(bundle) = sizes {
+            if let Ok(b) = ExportBundle::decode(&bundle) {
+                let s: Vec<f64> = b
+                    .envelopes
+                    .iter()
+                    .map(|e| e.encode().len() as f64)
+                    .collect();
+                envelope.push(Dist::of(&s).p50);
+            }
+        }
+        lost += l;
+        runs.push(Dist::of(&lat));
+        samples = lat;
+    }
+    Ok(Propagation {
+        nodes: n,
+        p50: Spread::of(runs.iter().map(|d| d.p50)),
+        p99: Spread::of(runs.iter().map(|d| d.p99)),
+        max: Spread::of(runs.iter().map(|d| d.max)),
+        runs,
+        lost,
+        samples,
+        bytes_per_delivery: Spread::of(bytes),
+        gossip_per_delivery: Spread::of(gossip),
+        duplicates_per_delivery: Spread::of(dups),
+        envelope_bytes: Spread::of(envelope).median,
+    })
+}
+
+/// B3: raise the rate until p99 > 1 s or a delivery is lost.
+async fn saturation(exe: &Path, say: Say<'_>) -> Result<Saturation> {
+    const NODES: usize = 3;
+    const STEP: Duration = Duration::from_secs(3);
+    let (mut cluster, space) = cluster_with_space(exe, NODES, NODE_ARGS).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut steps = Vec::new();
+    let mut sustained: f64 = 0.0;
+    let mut rate = 100.0;
+    let result: Result<()> = async {
+        loop {
+            say(&format!("B3 {rate:.0} messages/s"));
+            let pids: Vec<u32> = cluster.nodes.iter().filter_map(|n| n.pid()).collect();
+            let cpu0: Vec<Duration> = pids
+                .iter()
+                .map(|p| cpu_time(*p).unwrap_or_default())
+                .collect();
+            let t0 = Instant::now();
+            let count = (rate * STEP.as_secs_f64()) as usize;
+            let writers = ((rate / 100.0).ceil() as usize).clamp(1, 32);
+            let (lat, lost, achieved) =
+                post_and_watch(&cluster, space, count, rate, writers).await?;
+            let wall = t0.elapsed().as_secs_f64();
+            let cpu = pids
+                .iter()
+                .zip(&cpu0)
+                .map(|(p, c0)| {
+                    let used = cpu_time(*p).unwrap_or_default().saturating_sub(*c0);
+                    100.0 * used.as_secs_f64() / wall
+                })
+                .collect();
+            let rss = pids.iter().map(|p| rss_mb(*p)).collect();
+            let latency = Dist::of(&lat);
+            let ok = lost == 0 && latency.p99 <= 1000.0;
+            if ok {
+                sustained = sustained.max(achieved);
+            }
+            steps.push(RateStep {
+                target: rate,
+                achieved,
+                latency,
+                lost,
+                cpu,
+                rss_mb: rss,
+            });
+            // Stop when it breaks, or when asking more no longer gives more.
+            if !ok || achieved < 0.8 * rate || rate >= 12_800.0 {
+                break;
+            }
+            rate *= 2.0;
+        }
+        Ok(())
+    }
+    .await;
+    cluster.stop().await;
+    result?;
+    Ok(Saturation {
+        nodes: NODES,
+        steps,
+        sustained,
+    })
+}
+
+/// A space of `messages` messages by 4 authors, every change signed, built in process.
+pub fn signed_space(messages: usize) -> Result<(SpaceId, Vec<Envelope>)> {
+    let keys: Vec<SigningKey> = (1..=4u8)
+        .map(|i| SigningKey::from_bytes(&[i; 32]))
+        .collect();
+    let mut at = 1_700_000_000_000u64;
+    let (mut space, genesis) = Space::create(&keys[0], "bench", "late joiners", at)?;
+    let mut envelopes = vec![genesis.envelope];
+    for k in &keys[1..] {
+        at += 1;
+        envelopes.push(space.join(k, at)?.envelope);
+    }
+    for i in 0..messages {
+        at += 1;
+        let (applied, _) = space.post(&keys[i % keys.len()], &format!("message {i}"), at)?;
+        envelopes.push(applied.envelope);
+    }
+    Ok((space.id(), envelopes))
+}
+
+/// B3i, B4 and (for the biggest) B6.
+async fn late_join(
+    exe: &Path,
+    space: SpaceId,
+    envelopes: &[Envelope],
+    messages: usize,
+    biggest: bool,
+    runs: usize,
+    say: Say<'_>,
+) -> Result<LateJoin> {
+    let bundle = ExportBundle {
+        space,
+        envelopes: envelopes.to_vec(),
+    }
+    .encode();
+    let change_bytes: u64 = envelopes.iter().map(|e| e.change.len() as u64).sum();
+    let (mut import, mut ingest, mut join, mut bytes, mut trips) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut restart, mut restart_rss) = (vec![], vec![]);
+    for run in 1..=runs {
+        say(&format!("B4 {messages} messages, run {run}/{runs}"));
+        let mut cluster = Cluster::start_with(exe, 2, None, None, NODE_ARGS).await?;
+        let result: Result<()> = async {
+            let (host, joiner) = (&cluster.nodes[0], &cluster.nodes[1]);
+            let t = Instant::now();
+            let imported = host.client.import(bundle.clone()).await?;
+            let took = t.elapsed();
+            if imported.applied != envelopes.len() {
+                bail!(
+                    "imported {} of {} changes",
+                    imported.applied,
+                    envelopes.len()
+                );
+            }
+            import.push(ms(took));
+            ingest.push(envelopes.len() as f64 / took.as_secs_f64());
+            let before = joiner.client.metrics().await?;
+            let t = Instant::now();
+            joiner
+                .client
+                .join(space, host.listen[..1].to_vec(), vec![])
+                .await?;
+            join.push(ms(t.elapsed()));
+            let after = joiner.client.metrics().await?;
+            let delta = |name: &str, filter: &str| {
+                metric(&after, name, filter) - metric(&before, name, filter)
+            };
+            bytes.push(delta("libp2p_bandwidth_bytes_total", "Inbound"));
+            trips.push(delta("tim_sync_requests_sent_total", ""));
+            Ok(())
+        }
+        .await;
+        if result.is_ok() && biggest {
+            say(&format!(
+                "B6 restart with {messages} messages, run {run}/{runs}"
+            ));
+            cluster.stop().await;
+            let t = Instant::now();
+            cluster.restart(1).await?;
+            let node = &cluster.nodes[1];
+            loop {
+                if let Ok(tl) = node.client.timeline(space).await {
+                    if tl.messages.len() == messages {
+                        break;
+                    }
+                }
+                if t.elapsed() > Duration::from_secs(120) {
+                    bail!("the restarted node did not load its space in 120 s");
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            restart.push(ms(t.elapsed()));
+            restart_rss.push(node.pid().map_or(0.0, rss_mb));
+        }
+        cluster.stop().await;
+        result?;
+    }
+    Ok(LateJoin {
+        messages,
+        changes: envelopes.len(),
+        change_bytes,
+        import_ms: Spread::of(import),
+        ingest_per_sec: Spread::of(ingest),
+        join_ms: Spread::of(join),
+        join_bytes: Spread::of(bytes),
+        round_trips: Spread::of(trips),
+        restart_ms: biggest.then(|| Spread::of(restart)),
+        restart_rss_mb: biggest.then(|| Spread::of(restart_rss)),
+    })
+}
+
+/// B7: 16 concurrent posters on one node, per flush mode.
+async fn durability(exe: &Path, runs: usize, say: Say<'_>) -> Result<Vec<Durability>> {
+    const CLIENTS: usize = 16;
+    const EACH: usize = 100;
+    let mut out = Vec::new();
+    for mode in ["group", "each"] {
+        let mut rates = Vec::new();
+        let mut latency = Dist::default();
+        for run in 1..=runs {
+            say(&format!("B7 flush {mode}, run {run}/{runs}"));
+            let args = [NODE_ARGS, &["--flush", mode]].concat();
+            let mut cluster = Cluster::start_with(exe, 1, None, None, &args).await?;
+            let client = cluster.nodes[0].client.clone();
+            let result: Result<(f64, Vec<f64>)> = async {
+                let space = client.create_space("durable", "").await?.id;
+                let t = Instant::now();
+                let tasks: Vec<_> = (0..CLIENTS)
+                    .map(|c| {
+                        let client = client.clone();
+                        tokio::spawn(async move {
+                            let mut lat = Vec::with_capacity(EACH);
+                            for i in 0..EACH {
+                                let t0 = Instant::now();
+                                client.post_message(space, &format!("{c}/{i}")).await?;
+                                lat.push(ms(t0.elapsed()));
+                            }
+                            anyhow::Ok(lat)
+                        })
+                    })
+                    .collect();
+                let mut all = Vec::new();
+                for task in tasks {
+                    all.extend(task.await??);
+                }
+                Ok(((CLIENTS * EACH) as f64 / t.elapsed().as_secs_f64(), all))
+            }
+            .await;
+            cluster.stop().await;
+            let (rate, lat) = result?;
+            rates.push(rate);
+            latency = Dist::of(&lat);
+        }
+        out.push(Durability {
+            mode: mode.to_string(),
+            clients: CLIENTS,
+            per_sec: Spread::of(rates),
+            latency,
+        });
+    }
+    Ok(out)
+}
+
+/// Scale: `count` spaces on one node.
+async fn scale(exe: &Path, count: usize, say: Say<'_>) -> Result<Scale> {
+    say(&format!("scale: {count} spaces on one node"));
+    let mut cluster = Cluster::start_with(exe, 1, None, None, NODE_ARGS).await?;
+    let result: Result<Scale> = async {
+        let client = cluster.nodes[0].client.clone();
+        let t = Instant::now();
+        // A few concurrent creators, as several people would.
+        let creators: Vec<_> = (0..4)
+            .map(|w| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for i in (w..count).step_by(4) {
+                        client.create_space(&format!("space {i}"), "").await?;
+                    }
+                    anyhow::Ok(())
+                })
+            })
+            .collect();
+        for c in creators {
+            c.await??;
+        }
+        let create_s = t.elapsed().as_secs_f64();
+        let rss = cluster.nodes[0].pid().map_or(0.0, rss_mb);
+        cluster.stop().await;
+        let t = Instant::now();
+        cluster.restart(0).await?;
+        let node = &cluster.nodes[0];
+        while node.client.spaces().await.map_or(0, |s| s.len()) < count {
+            if t.elapsed() > Duration::from_secs(300) {
+                bail!("the node did not list {count} spaces within 300 s of a restart");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Scale {
+            spaces: count,
+            create_s,
+            rss_mb: rss,
+            startup_ms: ms(t.elapsed()),
+            restart_rss_mb: node.pid().map_or(0.0, rss_mb),
+        })
+    }
+    .await;
+    cluster.stop().await;
+    result
+}
+
+fn machine(exe: &Path) -> Machine {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let memory_gib = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let profile = if exe.components().any(|c| c.as_os_str() == "release") {
+        "release"
+    } else {
+        "debug build: figures are not representative"
+    };
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_gib,
+        kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+        tim: format!(
+            "{} {} ({profile})",
+            exe.display(),
+            env!("CARGO_PKG_VERSION")
+        ),
+        date,
+    }
+}
+
+/// Runs the benchmarks.
+pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
+    let mut r = Results {
+        machine: machine(exe),
+        runs: opts.runs,
+        propagation: Vec::new(),
+        saturation: None,
+        late_join: Vec::new(),
+        automerge: None,
+        durability: Vec::new(),
+        crypto: None,
+        scale: Vec::new(),
+        goals: Vec::new(),
+    };
+    for &n in &opts.nodes {
+        r.propagation.push(propagation(exe, n, opts, say).await?);
+    }
+    r.saturation = Some(saturation(exe, say).await?);
+    if let Some(&biggest) = opts.late.iter().max() {
+        say(&format!("signing a space of {biggest} messages"));
+        let (space, envelopes) = tokio::task::spawn_blocking(move || signed_space(biggest))
+            .await
+            .context("signing panicked")??;
+        for &m in &opts.late {
+            // The first changes of a space, in order, are a space of their own.
+            let prefix = &envelopes[..m + 4];
+            r.late_join
+                .push(late_join(exe, space, prefix, m, m == biggest, opts.runs, say).await?);
+        }
+        say(&format!("B5 bare Automerge, {biggest} messages"));
+        r.automerge =
+            Some(tokio::task::spawn_blocking(move || micro::automerge_baseline(biggest)).await??);
+    }
+    r.durability = durability(exe, opts.runs, say).await?;
+    say("B8 crypto");
+    r.crypto = Some(micro::crypto(Duration::from_secs(5)).await?);
+    for &count in &opts.spaces {
+        r.scale.push(scale(exe, count, say).await?);
+    }
+    r.goals = goals(&r);
+    Ok(r)
+}
+
+fn goals(r: &Results) -> Vec<Goal> {
+    let mut g = Vec::new();
+    let mut goal = |scenario: &str, goal: &str, measured: String, met: bool| {
+        g.push(Goal {
+            scenario: scenario.into(),
+            goal: goal.into(),
+            measured,
+            met,
+        });
+    };
+    if let Some(p) = r.propagation.iter().max_by_key(|p| p.nodes) {
+        goal(
+            "B1",
+            &format!(
+                "p50 < 2 ms, p99 < 5 ms across 10 nodes (measured with {})",
+                p.nodes
+            ),
+            format!("p50 {}, p99 {}", p.p50.show("ms"), p.p99.show("ms")),
+            p.nodes >= 10 && p.p50.median < 2.0 && p.p99.median < 5.0,
+        );
+    }
+    if let Some(l) = r.late_join.iter().max_by_key(|l| l.messages) {
+        goal(
+            "B3",
+            ">= 20k verified, authorized, applied, stored changes/s on one node",
+            format!(
+                "{} changes/s (import of {})",
+                l.ingest_per_sec.show(""),
+                l.changes
+            ),
+            l.ingest_per_sec.median >= 20_000.0,
+        );
+        goal(
+            "B4",
+            &format!(
+                "100k missing messages in < 1 s (measured with {})",
+                l.messages
+            ),
+            l.join_ms.show("ms"),
+            l.messages >= 100_000 && l.join_ms.median < 1000.0,
+        );
+        let ratio = l.join_bytes.median / l.change_bytes as f64;
+        goal(
+            "B4",
+            "<= 1.2x the bytes of the changes",
+            format!(
+                "{ratio:.2}x ({} of {} bytes)",
+                num(l.join_bytes.median),
+                l.change_bytes
+            ),
+            ratio <= 1.2,
+        );
+        goal(
+            "B4",
+            "<= 2 extra round trips",
+            format!("{} round trips", l.round_trips.show("")),
+            l.round_trips.median <= 3.0,
+        );
+        if let (Some(t), Some(m)) = (&l.restart_ms, &l.restart_rss_mb) {
+            goal(
+                "B6",
+                &format!(
+                    "a 100k-message space loads in < 0.5 s, < 100 MB RSS (measured with {})",
+                    l.messages
+                ),
+                format!("{}, {}", t.show("ms"), m.show("MB")),
+                l.messages >= 100_000 && t.median < 500.0 && m.median < 100.0,
+            );
+        }
+    }
+    if let Some(s) = r.scale.iter().max_by_key(|s| s.spaces) {
+        goal(
+            "Scale",
+            &format!(
+                "10k spaces on one node in < 1 GB RSS (measured with {})",
+                s.spaces
+            ),
+            format!("{:.0} MB", s.rss_mb.max(s.restart_rss_mb)),
+            s.spaces >= 10_000 && s.rss_mb.max(s.restart_rss_mb) < 1024.0,
+        );
+    }
+    g
+}
+
+/// The results as terminal text.
+pub fn table(r: &Results) -> String {
+    let mut o = String::new();
+    let m = &r.machine;
+    o += &format!(
+        "machine: {} ({} cores), {:.1} GiB, Linux {}; {}; {}; {} run(s) per setting\n\n",
+        m.cpu, m.cores, m.memory_gib, m.kernel, m.tim, m.date, r.runs
+    );
+    o += "B1/B2 propagation (post -> applied on each other node; median over runs, range)\n";
+    o += "  nodes  p50                  p99                  max                  lost  bytes/delivery  gossip msgs/delivery  dups/delivery\n";
+    for p in &r.propagation {
+        o += &format!(
+            "  {:<5}  {:<20} {:<20} {:<20} {:<5} {:<15} {:<21} {}\n",
+            p.nodes,
+            p.p50.show("ms"),
+            p.p99.show("ms"),
+            p.max.show("ms"),
+            p.lost,
+            p.bytes_per_delivery.show(""),
+            p.gossip_per_delivery.show(""),
+            p.duplicates_per_delivery.show("")
+        );
+    }
+    if let Some(s) = &r.saturation {
+        o += &format!(
+            "\nB3 saturation ({} nodes): sustained {:.0} messages/s (p99 <= 1 s, nothing lost)\n",
+            s.nodes, s.sustained
+        );
+        o +=
+            "  target/s  achieved/s  p50 ms   p99 ms   lost  CPU % per node      RSS MB per node\n";
+        for st in &s.steps {
+            o += &format!(
+                "  {:<9.0} {:<11.0} {:<8} {:<8} {:<5} {:<19} {}\n",
+                st.target,
+                st.achieved,
+                num(st.latency.p50),
+                num(st.latency.p99),
+                st.lost,
+                st.cpu
+                    .iter()
+                    .map(|c| format!("{c:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                st.rss_mb
+                    .iter()
+                    .map(|c| format!("{c:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    if !r.late_join.is_empty() {
+        o += "\nB3i ingest and B4 late joiner\n";
+        o += "  messages  import (B3i)          changes/s              join (B4)            bytes in / change bytes  round trips\n";
+        for l in &r.late_join {
+            o += &format!(
+                "  {:<9} {:<21} {:<22} {:<20} {:<24} {}\n",
+                l.messages,
+                l.import_ms.show("ms"),
+                l.ingest_per_sec.show(""),
+                l.join_ms.show("ms"),
+                format!("{:.2}x", l.join_bytes.median / l.change_bytes as f64),
+                l.round_trips.show("")
+            );
+        }
+        for l in &r.late_join {
+            if let (Some(t), Some(m)) = (&l.restart_ms, &l.restart_rss_mb) {
+                o += &format!(
+                    "B6 restart with {} messages: loaded in {}, RSS {}\n",
+                    l.messages,
+                    t.show("ms"),
+                    m.show("MB")
+                );
+            }
+        }
+    }
+    if let Some(a) = &r.automerge {
+        o += &format!(
+            "\nB5 bare Automerge, {} messages: build {:.0} ms, apply all at once {:.0} ms, load {:.0} ms, {} change bytes, {} saved bytes\n",
+            a.messages, a.build_ms, a.apply_ms, a.load_ms, a.change_bytes, a.save_bytes
+        );
+        if let Some(l) = r.late_join.iter().find(|l| l.messages == a.messages) {
+            o += &format!(
+                "  Tim / Automerge: join {:.1}x, import {:.1}x",
+                l.join_ms.median / a.apply_ms.max(0.001),
+                l.import_ms.median / a.apply_ms.max(0.001)
+            );
+            if let Some(t) = &l.restart_ms {
+                o += &format!(", restart {:.1}x load", t.median / a.load_ms.max(0.001));
+            }
+            o += "\n";
+        }
+    }
+    if !r.durability.is_empty() {
+        o += "\nB7 durability (16 concurrent posters, one node)\n";
+        for d in &r.durability {
+            o += &format!(
+                "  flush {:<6} {} acknowledged posts/s, p50 {} ms, p99 {} ms\n",
+                d.mode,
+                d.per_sec.show(""),
+                num(d.latency.p50),
+                num(d.latency.p99)
+            );
+        }
+    }
+    if let Some(c) = &r.crypto {
+        o += &format!(
+            "\nB8 crypto per second: sign {:.0}, verify_strict {:.0}, did:key resolve {:.0}, envelope decode+verify {:.0}, credential verify {:.0}\n",
+            c.sign_per_s, c.verify_strict_per_s, c.did_resolve_per_s, c.envelope_verify_per_s, c.credential_verify_per_s
+        );
+    }
+    if !r.scale.is_empty() {
+        o += "\nScale: spaces on one node\n";
+        for s in &r.scale {
+            o += &format!(
+                "  {:<6} spaces: created in {:.1} s, RSS {:.0} MB; restart {:.0} ms, RSS {:.0} MB\n",
+                s.spaces, s.create_s, s.rss_mb, s.startup_ms, s.restart_rss_mb
+            );
+        }
+    }
+    o += "\nGoals\n";
+    for g in &r.goals {
+        o += &format!(
+            "  {} {:<6} {:<75} {}\n",
+            if g.met { "met   " } else { "MISSED" },
+            g.scenario,
+            g.goal,
+            g.measured
+        );
+    }
+    o
+}
+
+/// Writes `report.md`, `results.json` and SVG charts into `dir`.
+pub fn write_report(r: &Results, dir: &Path, command: &str) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(r)?)?;
+    let mut charts_md = String::new();
+    if !r.propagation.is_empty() {
+        let series: Vec<(String, Vec<f64>)> = r
+            .propagation
+            .iter()
+            .map(|p| (format!("{} nodes", p.nodes), p.samples.clone()))
+            .collect();
+        charts::cdf(
+            &dir.join("b1-latency-cdf.svg"),
+            "B1: post to applied on another node (last run)",
+            "latency (ms)",
+            &series,
+        )?;
+        let curve = |f: fn(&Propagation) -> f64| {
+            r.propagation
+                .iter()
+                .map(|p| (p.nodes as f64, f(p)))
+                .collect()
+        };
+        charts::lines(
+            &dir.join("b1-scaling.svg"),
+            "B1: latency against cluster size (median over runs)",
+            "nodes",
+            "ms",
+            &[
+                ("p50".into(), curve(|p| p.p50.median)),
+                ("p99".into(), curve(|p| p.p99.median)),
+                ("max".into(), curve(|p| p.max.median)),
+            ],
+            false,
+        )?;
+        charts_md += "![B1 latency CDF](b1-latency-cdf.svg)\n\n![B1 scaling](b1-scaling.svg)\n\n";
+    }
+    if let Some(s) = &r.saturation {
+        let pts = |f: fn(&RateStep) -> f64| s.steps.iter().map(|st| (st.achieved, f(st))).collect();
+        charts::lines(
+            &dir.join("b3-saturation.svg"),
+            "B3: propagation latency against posting rate",
+            "achieved messages/s",
+            "ms",
+            &[
+                ("p50".into(), pts(|st| st.latency.p50)),
+                ("p99".into(), pts(|st| st.latency.p99)),
+            ],
+            true,
+        )?;
+        charts_md += "![B3 saturation](b3-saturation.svg)\n\n";
+    }
+    if !r.late_join.is_empty() {
+        let pts = |f: fn(&LateJoin) -> f64| {
+            r.late_join
+                .iter()
+                .map(|l| (l.messages as f64, f(l)))
+                .collect()
+        };
+        let mut series = vec![
+            ("join (B4)".to_string(), pts(|l| l.join_ms.median)),
+            ("import (B3i)".to_string(), pts(|l| l.import_ms.median)),
+        ];
+        if let Some(a) = &r.automerge {
+            series.push((
+                "bare Automerge apply (B5)".to_string(),
+                vec![(a.messages as f64, a.apply_ms)],
+            ));
+        }
+        charts::lines(
+            &dir.join("b4-late-join.svg"),
+            "B4: late joiner against space size",
+            "messages",
+            "ms",
+            &series,
+            true,
+        )?;
+        charts_md += "![B4 late join](b4-late-join.svg)\n\n";
+    }
+    let mut md = format!(
+        "# Tim benchmark report\n\nCommand: `{command}`\n\n```text\n{}```\n\n{charts_md}",
+        table(r)
+    );
+    md += "Raw figures: [results.json](results.json).\n";
+    std::fs::write(dir.join("report.md"), md)?;
+    Ok(())
+}
