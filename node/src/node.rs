@@ -1157,14 +1157,14 @@ impl Actor {
         self.reply_when_durable(reply, imported);
     }
 
-    /// Stores, announces and publishes changes that a space applied. `from` is the peer they
-    /// came from, if any (those are not re-published: gossipsub forwards accepted messages).
     /// Sends a sync request, counted as one round trip.
     fn send_sync(&mut self, peer: PeerId, msg: SyncMessage) -> OutboundRequestId {
         self.metrics.sync_requests.inc();
         self.swarm.behaviour_mut().sync.send_request(&peer, msg)
     }
 
+    /// Stores, announces and publishes changes that a space applied. `from` is the peer they
+    /// came from, if any (those are not re-published: gossipsub forwards accepted messages).
     fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>, from: Option<PeerId>) {
         if applied.is_empty() {
             return;
@@ -1878,14 +1878,19 @@ impl Actor {
         };
         match space.ingest(env) {
             Ok(Ingested::Applied {
-                applied,
+                mut applied,
                 late_rejections,
             }) => {
                 for (a, r) in late_rejections {
                     self.metrics.changes_rejected.inc();
                     warn!(peer = %source, space = %id, author = %a, reason = r.code(), "change rejected: {r}");
                 }
+                // Gossipsub forwards this message once accepted; the waiting changes it
+                // released were ignored when they came (not forwarded), so publish them now,
+                // or peers behind this node would only get them by sync.
+                let released = applied.split_off(1.min(applied.len()));
                 self.absorb(id, applied, Some(source));
+                self.absorb(id, released, None);
                 MessageAcceptance::Accept
             }
             Ok(Ingested::Duplicate) => MessageAcceptance::Ignore,

@@ -412,6 +412,17 @@ async fn post_and_watch(
     writers: usize,
 ) -> Result<(Vec<f64>, usize, f64)> {
     let mut arrivals = watch(cluster, space).await?;
+    // Drained while posting: a full channel would hold the event streams back and make
+    // arrivals look late.
+    let seen: Arc<Mutex<Vec<(usize, String, Instant)>>> = Arc::default();
+    let collector = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            while let Some(a) = arrivals.recv().await {
+                seen.lock().await.push((a.node, a.message, a.at));
+            }
+        })
+    };
     // Event streams are open once their first byte can arrive; give them a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let sent: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::default();
@@ -446,24 +457,18 @@ async fn post_and_watch(
     }
     let achieved = (per_writer * writers) as f64 / started.elapsed().as_secs_f64();
     let expected = per_writer * writers * (cluster.nodes.len() - 1);
-    let mut seen: Vec<(usize, String, Instant)> = Vec::with_capacity(expected);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let others = {
-            let sent = sent.lock().await;
-            seen.iter()
-                .filter(|(node, id, _)| sent.get(id).is_some_and(|(from, _)| from != node))
-                .count()
-        };
-        if others >= expected {
-            break;
-        }
-        match tokio::time::timeout_at(deadline, arrivals.recv()).await {
-            Ok(Some(a)) => seen.push((a.node, a.message, a.at)),
-            _ => break,
-        }
-    }
+    let deadline = Instant::now() + Duration::from_secs(10);
     let sent = sent.lock().await;
+    let from_others = |seen: &[(usize, String, Instant)]| {
+        seen.iter()
+            .filter(|(node, id, _)| sent.get(id).is_some_and(|(from, _)| from != node))
+            .count()
+    };
+    while from_others(&seen.lock().await) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    collector.abort();
+    let seen = seen.lock().await;
     let latencies: Vec<f64> = seen
         .iter()
         .filter_map(|(node, id, at)| {
