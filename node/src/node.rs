@@ -533,6 +533,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         since_snapshot: HashMap::new(),
         remembered: HashMap::new(),
         metrics,
+        stale: HashSet::new(),
         hosts: HashMap::new(),
         strikes: HashMap::new(),
         banned: HashMap::new(),
@@ -583,6 +584,8 @@ struct Actor {
     remembered: HashMap<PeerId, Multiaddr>,
     /// Counters served at `GET /metrics`.
     metrics: NodeMetrics,
+    /// Spaces loaded at start and not synced with any peer since: possibly behind.
+    stale: HashSet<SpaceId>,
     /// Spaces each peer is known to host (from its subscriptions and syncs), so that a
     /// reconnection resumes sync at once, whatever gossipsub re-announces.
     hosts: HashMap<PeerId, HashSet<SpaceId>>,
@@ -659,6 +662,7 @@ impl Actor {
             let count = envelopes.len();
             let space = Space::load(id, snapshot.as_deref(), envelopes)?;
             info!(space = %id, changes = count, "restored space from disk");
+            self.stale.insert(id);
             self.host(space);
         }
         Ok(())
@@ -802,7 +806,7 @@ impl Actor {
                         return;
                     }
                     self.host(space);
-                    self.absorb(id, vec![genesis], None);
+                    self.absorb(id, vec![genesis], true);
                     info!(space = %id, name, "space created");
                     match self.summary(id) {
                         Ok(s) => self.reply_when_durable(reply, s),
@@ -844,7 +848,7 @@ impl Actor {
                 match result {
                     Ok(applied) => {
                         let hash = applied.hash;
-                        self.absorb(space, vec![applied], None);
+                        self.absorb(space, vec![applied], true);
                         self.reply_when_durable(reply, hash);
                     }
                     Err(e) => drop(reply.send(Err(e))),
@@ -863,7 +867,7 @@ impl Actor {
                 match r {
                     Ok((space, applied)) => {
                         let hash = applied.hash;
-                        self.absorb(space, vec![applied], None);
+                        self.absorb(space, vec![applied], true);
                         self.reply_when_durable(reply, hash);
                     }
                     Err(e) => drop(reply.send(Err(e))),
@@ -983,7 +987,7 @@ impl Actor {
                             change: applied.hash,
                             at,
                         };
-                        self.absorb(space, vec![applied], None);
+                        self.absorb(space, vec![applied], true);
                         self.reply_when_durable(reply, posted);
                     }
                     Err(e) => drop(reply.send(Err(e))),
@@ -1124,7 +1128,7 @@ impl Actor {
                 )))));
             }
         }
-        let tried = trial.ingest_batch(envelopes.clone());
+        let tried = trial.ingest_batch(envelopes);
         if let Some((author, r)) = tried.rejected.into_iter().next() {
             warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
             return drop(reply.send(Err(NodeError::Refused(format!(
@@ -1137,22 +1141,33 @@ impl Actor {
                 trial.pending_count()
             )))));
         }
-        if !self.spaces.contains_key(&id) {
+        // The trial passed: it becomes the space (no second ingestion).
+        if let Some(space) = self.spaces.get_mut(&id) {
+            *space = trial;
+        } else {
             if let Err(e) = self.store.add_space(&id) {
                 return drop(reply.send(Err(e.into())));
             }
-            self.host(Space::empty(id));
+            self.host(trial);
         }
-        let space = self.spaces.get_mut(&id).expect("hosted above");
-        let batch = space.ingest_batch(envelopes);
-        let (applied, known) = (batch.applied, batch.duplicates);
+        let (applied, known) = (tried.applied, tried.duplicates);
         let imported = Imported {
             space: id,
             applied: applied.len(),
             known,
         };
         info!(space = %id, applied = imported.applied, known, "imported space file");
-        self.absorb(id, applied, None);
+        // Not gossiped one by one: peers hosting the space get them by sync.
+        self.absorb(id, applied, false);
+        let hosts: Vec<PeerId> = self
+            .hosts
+            .iter()
+            .filter(|(_, spaces)| spaces.contains(&id))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in hosts {
+            self.start_sync(peer, id);
+        }
         self.maybe_complete_join(id);
         self.reply_when_durable(reply, imported);
     }
@@ -1163,9 +1178,9 @@ impl Actor {
         self.swarm.behaviour_mut().sync.send_request(&peer, msg)
     }
 
-    /// Stores, announces and publishes changes that a space applied. `from` is the peer they
-    /// came from, if any (those are not re-published: gossipsub forwards accepted messages).
-    fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>, from: Option<PeerId>) {
+    /// Stores and announces changes that a space applied, and publishes them on gossip if
+    /// `publish` (not those from a peer: gossipsub forwards accepted messages).
+    fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>, publish: bool) {
         if applied.is_empty() {
             return;
         }
@@ -1175,7 +1190,7 @@ impl Actor {
             if let Err(e) = self.store.put_envelope(&a.hash, &a.envelope) {
                 warn!(space = %id, "cannot store change {}: {e}", a.hash);
             }
-            if from.is_none() {
+            if publish {
                 match self
                     .swarm
                     .behaviour_mut()
@@ -1299,7 +1314,7 @@ impl Actor {
             Err(e) => return drop(reply.send(Err(e))),
         };
         info!(space = %id, credential = %req.id, subject = %subject, kind = kind.name(), "credential issued");
-        self.absorb(id, vec![applied], None);
+        self.absorb(id, vec![applied], true);
         let store = self.store.clone();
         tokio::spawn(async move {
             let result = async {
@@ -1676,7 +1691,7 @@ impl Actor {
             .ok_or(NodeError::UnknownSpace(id))?;
         let applied = space.join_presenting(me.signing_key(), presentation.as_deref(), now_ms())?;
         info!(space = %id, timite = %who, "joined space");
-        self.absorb(id, vec![applied], None);
+        self.absorb(id, vec![applied], true);
         Ok(())
     }
 
@@ -1750,7 +1765,7 @@ impl Actor {
         for (author, r) in &received.rejected {
             warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
         }
-        self.absorb(id, received.applied, Some(peer));
+        self.absorb(id, received.applied, false);
     }
 
     fn on_sync_request(
@@ -1842,6 +1857,8 @@ impl Actor {
             }
             _ => {
                 self.sessions.remove(&(peer, id));
+                // Caught up with a peer since start.
+                self.stale.remove(&id);
                 self.maybe_complete_join(id);
             }
         }
@@ -1889,8 +1906,8 @@ impl Actor {
                 // released were ignored when they came (not forwarded), so publish them now,
                 // or peers behind this node would only get them by sync.
                 let released = applied.split_off(1.min(applied.len()));
-                self.absorb(id, applied, Some(source));
-                self.absorb(id, released, None);
+                self.absorb(id, applied, false);
+                self.absorb(id, released, true);
                 MessageAcceptance::Accept
             }
             Ok(Ingested::Duplicate) => MessageAcceptance::Ignore,
@@ -1967,8 +1984,13 @@ impl Actor {
             }) => self.on_gossip(propagation_source, message_id, message),
             BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(&id) = self.topics.get(&topic) {
-                    self.hosts.entry(peer_id).or_default().insert(id);
-                    self.start_sync(peer_id, id);
+                    // A peer we knew to host it (a reconnection), or our copy may be behind
+                    // (loaded at start, not synced since): catch up now. A new joiner starts
+                    // its own sync; starting one towards it too would send it everything twice.
+                    let known = !self.hosts.entry(peer_id).or_default().insert(id);
+                    if known || self.stale.contains(&id) {
+                        self.start_sync(peer_id, id);
+                    }
                 }
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Unsubscribed { peer_id, topic }) => {
