@@ -321,6 +321,8 @@ pub struct Results {
     pub scale: Vec<Scale>,
     /// The goals.
     pub goals: Vec<Goal>,
+    /// Scenarios that failed, with why.
+    pub errors: Vec<String>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -673,7 +675,7 @@ async fn late_join(
             say(&format!(
                 "B6 restart with {messages} messages, run {run}/{runs}"
             ));
-            cluster.stop().await;
+            cluster.stop_node(1, Duration::from_secs(120)).await;
             let t = Instant::now();
             cluster.restart(1).await?;
             let node = &cluster.nodes[1];
@@ -843,6 +845,21 @@ fn machine(exe: &Path) -> Machine {
     }
 }
 
+/// Runs one scenario; a failure is recorded and the bench goes on.
+async fn attempt<T>(
+    errors: &mut Vec<String>,
+    what: &str,
+    scenario: impl std::future::Future<Output = Result<T>>,
+) -> Option<T> {
+    match scenario.await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(format!("{what}: {e:#}"));
+            None
+        }
+    }
+}
+
 /// Runs the benchmarks.
 pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
     let mut r = Results {
@@ -856,11 +873,15 @@ pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
         crypto: None,
         scale: Vec::new(),
         goals: Vec::new(),
+        errors: Vec::new(),
     };
     for &n in &opts.nodes {
-        r.propagation.push(propagation(exe, n, opts, say).await?);
+        let what = format!("B1 {n} nodes");
+        if let Some(p) = attempt(&mut r.errors, &what, propagation(exe, n, opts, say)).await {
+            r.propagation.push(p);
+        }
     }
-    r.saturation = Some(saturation(exe, say).await?);
+    r.saturation = attempt(&mut r.errors, "B3", saturation(exe, say)).await;
     if let Some(&biggest) = opts.late.iter().max() {
         say(&format!("signing a space of {biggest} messages"));
         let (space, envelopes) = tokio::task::spawn_blocking(move || signed_space(biggest))
@@ -869,18 +890,28 @@ pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
         for &m in &opts.late {
             // The first changes of a space, in order, are a space of their own.
             let prefix = &envelopes[..m + 4];
-            r.late_join
-                .push(late_join(exe, space, prefix, m, m == biggest, opts.runs, say).await?);
+            let what = format!("B4 {m} messages");
+            let late = late_join(exe, space, prefix, m, m == biggest, opts.runs, say);
+            if let Some(l) = attempt(&mut r.errors, &what, late).await {
+                r.late_join.push(l);
+            }
         }
         say(&format!("B5 bare Automerge, {biggest} messages"));
-        r.automerge =
-            Some(tokio::task::spawn_blocking(move || micro::automerge_baseline(biggest)).await??);
+        let baseline = async {
+            tokio::task::spawn_blocking(move || micro::automerge_baseline(biggest)).await?
+        };
+        r.automerge = attempt(&mut r.errors, "B5", baseline).await;
     }
-    r.durability = durability(exe, opts.runs, say).await?;
+    r.durability = attempt(&mut r.errors, "B7", durability(exe, opts.runs, say))
+        .await
+        .unwrap_or_default();
     say("B8 crypto");
-    r.crypto = Some(micro::crypto(Duration::from_secs(5)).await?);
+    r.crypto = attempt(&mut r.errors, "B8", micro::crypto(Duration::from_secs(5))).await;
     for &count in &opts.spaces {
-        r.scale.push(scale(exe, count, say).await?);
+        let what = format!("scale {count} spaces");
+        if let Some(s) = attempt(&mut r.errors, &what, scale(exe, count, say)).await {
+            r.scale.push(s);
+        }
     }
     r.goals = goals(&r);
     Ok(r)
@@ -1089,6 +1120,9 @@ pub fn table(r: &Results) -> String {
                 s.spaces, s.create_s, s.rss_mb, s.startup_ms, s.restart_rss_mb
             );
         }
+    }
+    for e in &r.errors {
+        o += &format!("\nFAILED {e}\n");
     }
     o += "\nGoals\n";
     for g in &r.goals {

@@ -245,6 +245,24 @@ impl Cluster {
         Ok(())
     }
 
+    /// Stops node `i` (0-based) with SIGTERM and waits up to `grace` for it to finish
+    /// (snapshots, flush) before SIGKILL.
+    pub async fn stop_node(&mut self, i: usize, grace: Duration) {
+        let node = &mut self.nodes[i];
+        if let Some(pid) = node.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        if tokio::time::timeout(grace, node.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = node.child.start_kill();
+            let _ = node.child.wait().await;
+        }
+    }
+
     /// Stops every node with SIGTERM (graceful), then SIGKILL after a grace period.
     pub async fn stop(&mut self) {
         for n in &mut self.nodes {
