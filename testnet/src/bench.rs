@@ -1224,3 +1224,46 @@ pub fn write_report(r: &Results, dir: &Path, command: &str) -> Result<()> {
     std::fs::write(dir.join("report.md"), md)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_summed_by_name_and_label() {
+        let text = "# TYPE libp2p_bandwidth_bytes counter\n\
+            libp2p_bandwidth_bytes_total{protocols=\"/ip4/tcp\",direction=\"Inbound\"} 100\n\
+            libp2p_bandwidth_bytes_total{protocols=\"/ip4/udp\",direction=\"Inbound\"} 20\n\
+            libp2p_bandwidth_bytes_total{protocols=\"/ip4/tcp\",direction=\"Outbound\"} 7\n\
+            tim_sync_requests_sent_total 3\n\
+            # EOF\n";
+        assert_eq!(
+            metric(text, "libp2p_bandwidth_bytes_total", "Inbound"),
+            120.0
+        );
+        assert_eq!(metric(text, "libp2p_bandwidth_bytes_total", ""), 127.0);
+        assert_eq!(metric(text, "tim_sync_requests_sent_total", ""), 3.0);
+        assert_eq!(metric(text, "absent_total", ""), 0.0);
+    }
+
+    #[test]
+    fn distributions_and_spreads() {
+        let d = Dist::of(&(1..=100).map(f64::from).collect::<Vec<_>>());
+        assert_eq!((d.n, d.p50, d.p99, d.max), (100, 51.0, 99.0, 100.0));
+        assert_eq!(Dist::of(&[]).n, 0);
+        let s = Spread::of([3.0, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        assert_eq!(s.show("ms"), "2.00 ms (1.00–3.00)");
+        assert_eq!(Spread::of([5.0]).show("ms"), "5.00 ms");
+    }
+
+    #[test]
+    fn a_signed_space_prefix_is_a_space_of_its_own() {
+        let (id, envelopes) = signed_space(10).unwrap();
+        assert_eq!(envelopes.len(), 14);
+        let mut copy = Space::empty(id);
+        let batch = copy.ingest_batch(envelopes[..8].to_vec());
+        assert!(batch.rejected.is_empty());
+        assert_eq!(copy.timeline().len(), 4);
+    }
+}
