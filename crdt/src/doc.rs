@@ -87,6 +87,14 @@ pub(crate) fn get_str(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<Stri
     }
 }
 
+/// Whether `obj` holds a string under `key` (without copying it).
+pub(crate) fn has_str(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> bool {
+    matches!(
+        doc.get(obj, key),
+        Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Str(_))
+    )
+}
+
 /// A timestamp (or unsigned integer) under `key` in `obj`, as milliseconds.
 pub(crate) fn get_millis(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<u64> {
     match doc.get(obj, key).ok()?? {

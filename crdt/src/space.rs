@@ -867,8 +867,29 @@ impl Space {
 
     /// `did`'s reputation in this space, computed from the document (docs/reputation.md).
     pub fn reputation(&self, did: &Did) -> Reputation {
-        let contributions = self.timeline().iter().filter(|m| m.author == *did).count() as u64;
+        let contributions = self.contributions().get(did).copied().unwrap_or(0);
         self.reputation_with(did, contributions)
+    }
+
+    /// Messages per author in the timeline (reads only the authors, not the texts).
+    fn contributions(&self) -> HashMap<Did, u64> {
+        let mut counts = HashMap::new();
+        let Some(timeline) = doc::root_obj(&self.doc, doc::TIMELINE, None) else {
+            return counts;
+        };
+        for i in 0..self.doc.length(&timeline) {
+            if let Ok(Some((automerge::Value::Object(ObjType::Map), id))) =
+                self.doc.get(&timeline, i)
+            {
+                let author = doc::get_str(&self.doc, &id, doc::AUTHOR)
+                    .filter(|_| doc::has_str(&self.doc, &id, doc::TEXT))
+                    .and_then(|a| a.parse::<Did>().ok());
+                if let Some(author) = author {
+                    *counts.entry(author).or_default() += 1;
+                }
+            }
+        }
+        counts
     }
 
     /// `did`'s reputation given its number of messages.
@@ -1002,10 +1023,7 @@ impl Space {
         let Some(members) = doc::root_obj(&self.doc, doc::MEMBERS, None) else {
             return vec![];
         };
-        let mut contributions: HashMap<Did, u64> = HashMap::new();
-        for m in self.timeline() {
-            *contributions.entry(m.author).or_default() += 1;
-        }
+        let contributions = self.contributions();
         self.doc
             .keys(&members)
             .filter_map(|k| {

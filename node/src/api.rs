@@ -455,11 +455,6 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     authed.merge(public).split_for_parts()
 }
 
-/// The OpenAPI 3.1 description of the API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().1
-}
-
 /// The API router for a node whose operator token is `token`.
 pub fn router(node: Handle, token: String) -> Router {
     router_with(node, token, ApiConfig::default())

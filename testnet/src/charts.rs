@@ -1,4 +1,4 @@
-//! SVG charts for `tim testnet bench`: empirical CDFs, scaling curves and bar charts.
+//! SVG charts for `tim testnet bench`: empirical CDFs and scaling curves.
 //!
 //! Drawn with plotters' SVG backend only: SVG text is laid out by the viewer, so no font files
 //! or font libraries are needed (plotters estimates text widths for layout). Every chart is
@@ -10,12 +10,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use anyhow::Context as _;
-use plotters::coord::ranged1d::{
-    AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
-};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Width and height of every chart, in pixels.
 const SIZE: (u32, u32) = (800, 500);
@@ -158,83 +155,6 @@ pub fn lines(
             plot(root, &style, linear_range(x_lo, x_hi), y, &clean)
         }
     })
-}
-
-/// Draws a bar chart with one labelled bar per entry, its value written above it, into an SVG
-/// file at `path`.
-pub fn bars(path: &Path, title: &str, y_label: &str, bars: &[(String, f64)]) -> anyhow::Result<()> {
-    let values: Vec<(String, f64)> = bars
-        .iter()
-        .map(|(n, v)| (n.clone(), if v.is_finite() { *v } else { 0.0 }))
-        .collect();
-    let (lo, hi) = bounds(values.iter().map(|(_, v)| *v));
-    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
-    let pad = if hi > lo { (hi - lo) * 0.12 } else { 1.0 };
-    let y = (if lo < 0.0 { lo - pad } else { 0.0 })..(hi + pad);
-    let n = values.len().max(1);
-    draw(path, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(BarAxis(n), y)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .y_desc(y_label)
-            .y_label_formatter(&|v| tick(*v))
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                values.get(i).map(|(l, _)| l.clone()).unwrap_or_default()
-            })
-            .axis_desc_style((FONT, 15))
-            .draw()?;
-        chart.draw_series(values.iter().enumerate().map(|(i, (_, v))| {
-            let x = i as f64;
-            Rectangle::new([(x + 0.15, 0.0), (x + 0.85, *v)], color(i).filled())
-        }))?;
-        chart.draw_series(values.iter().enumerate().map(|(i, (_, v))| {
-            let at = if *v >= 0.0 {
-                *v + pad * 0.3
-            } else {
-                *v - pad * 0.3
-            };
-            Text::new(
-                format_value(*v),
-                (i as f64 + 0.5, at),
-                (FONT, 14)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Center, VPos::Center)),
-            )
-        }))?;
-        Ok(())
-    })
-}
-
-/// The x axis of a bar chart: one unit per bar, with key points (labels) at bar centres.
-#[derive(Debug, Clone, Copy)]
-struct BarAxis(usize);
-
-impl Ranged for BarAxis {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        let frac = value / self.0 as f64;
-        limit.0 + (frac * f64::from(limit.1 - limit.0)).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
-        (0..self.0).map(|i| i as f64 + 0.5).collect()
-    }
-
-    fn range(&self) -> Range<f64> {
-        0.0..self.0 as f64
-    }
 }
 
 /// The labels of one chart of curves.
@@ -502,31 +422,6 @@ mod tests {
                 lines(&p, &format!("Lines {name}"), "x", "y", &series, log_y).unwrap();
                 svg(&p, &format!("Lines {name}"));
             }
-        }
-    }
-
-    #[test]
-    fn bars_labelled_and_degenerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bars.svg");
-        let b = vec![
-            ("p99 / goal".to_string(), 0.42),
-            ("rate / goal".to_string(), 3.5),
-            ("zero".to_string(), 0.0),
-            ("nan".to_string(), f64::NAN),
-        ];
-        bars(&p, "Against goals", "ratio", &b).unwrap();
-        let text = svg(&p, "Against goals");
-        assert!(text.contains("p99 / goal") && text.contains("3.5") && text.contains("0.42"));
-        assert!(text.contains("<rect"));
-        for (name, b) in [
-            ("none", vec![]),
-            ("zero", vec![("z".to_string(), 0.0)]),
-            ("neg", vec![("n".to_string(), -1.0), ("p".to_string(), 2.0)]),
-        ] {
-            let p = dir.path().join(format!("{name}.svg"));
-            bars(&p, &format!("Bars {name}"), "y", &b).unwrap();
-            svg(&p, &format!("Bars {name}"));
         }
     }
 
