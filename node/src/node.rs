@@ -722,6 +722,15 @@ impl Actor {
         }
     }
 
+    /// Replies with a read once what it shows is on disk (changes from peers are flushed in the
+    /// background; a read must not show what a `kill -9` would lose).
+    fn reply_durable<T: Send + 'static>(&self, reply: Reply<T>, read: Result<T, NodeError>) {
+        match read {
+            Ok(value) => self.reply_when_durable(reply, value),
+            Err(e) => drop(reply.send(Err(e))),
+        }
+    }
+
     /// Replies once everything written so far is on disk.
     fn reply_when_durable<T: Send + 'static>(&self, reply: Reply<T>, value: T) {
         let store = self.store.clone();
@@ -776,11 +785,9 @@ impl Actor {
                     .into_iter()
                     .filter_map(|id| self.summary(id).ok())
                     .collect();
-                let _ = reply.send(Ok(list));
+                self.reply_when_durable(reply, list);
             }
-            Command::Space(id, reply) => {
-                let _ = reply.send(self.summary(id));
-            }
+            Command::Space(id, reply) => self.reply_durable(reply, self.summary(id)),
             Command::Create {
                 who,
                 name,
@@ -999,7 +1006,7 @@ impl Actor {
                     heads: s.heads(),
                     messages: s.timeline(),
                 });
-                let _ = reply.send(r);
+                self.reply_durable(reply, r);
             }
             Command::Members(id, reply) => {
                 let r = self
@@ -1014,13 +1021,13 @@ impl Actor {
                         }
                         members
                     });
-                let _ = reply.send(r);
+                self.reply_durable(reply, r);
             }
             Command::Export(id, reply) => {
                 let r = self
                     .ready_space(id)
                     .map(|s| (s.save(), s.envelopes_in_order()));
-                let _ = reply.send(r);
+                self.reply_durable(reply, r);
             }
             Command::Import {
                 space,
@@ -1202,6 +1209,10 @@ impl Actor {
                 }
             }
             self.emit(id, a);
+        }
+        if !publish {
+            // From a peer: nobody waits for this flush, but what the node shows, it keeps.
+            self.store.flush_soon();
         }
         let count = self.since_snapshot.entry(id).or_default();
         *count += applied.len();

@@ -10,7 +10,9 @@
 //! * `tokens`: SHA-256 of an API token → its [`TokenInfo`] (JSON); the secret is never stored.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
-//! acknowledges a write only after a flush, so it survives `kill -9`. The narrow method set is
+//! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
+//! content also answer only once what they show is durable, and changes from peers are
+//! flushed at once in the background ([`Store::flush_soon`]). The narrow method set is
 //! the seam behind which the engine could change.
 
 use std::path::Path;
@@ -279,6 +281,13 @@ impl Store {
         self.snapshots.remove(space.as_bytes())?;
         self.spaces.remove(space.as_bytes())?;
         Ok(n)
+    }
+
+    /// Asks for every write so far to become durable without waiting for it (changes received
+    /// from peers). If the queue is full, a flush is already on its way.
+    pub fn flush_soon(&self) {
+        let (tx, _) = oneshot::channel();
+        let _ = self.flusher.try_send(tx);
     }
 
     /// Makes every write so far durable. Concurrent callers share one `fsync`.
