@@ -6,7 +6,7 @@ mod common;
 
 use common::JOIN;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{converged, eventually, node};
 use tim_did::credential::{issue, verify_credential, Claim, CredentialRequest, StatusEntry};
@@ -261,17 +261,29 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
     )
     .await
     .unwrap();
-    let forced = forced_join(&doc, s2.id, &c.keys.timite, &vp.to_string());
     let before = (
         d.handle.status().await.unwrap().rejected_changes,
         b.handle.status().await.unwrap().rejected_changes,
     );
-    c.handle.publish_raw(s2.id, forced.encode()).await.unwrap();
-    eventually(10, "d and b to refuse the forced join", || async {
-        d.handle.status().await.unwrap().rejected_changes > before.0
+    // c publishes to the peers it knows subscribe to S2. It learns b's subscription only once
+    // connected to b, so it dials b and sends a fresh copy (a new message id) every 300 ms
+    // until both have refused one: d refuses and does not forward, so b must hear it from c.
+    c.handle.dial(b.addr.clone()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for attempt in 0.. {
+        let forced = forced_join(&doc, s2.id, &c.keys.timite, &vp.to_string(), attempt);
+        c.handle.publish_raw(s2.id, forced.encode()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if d.handle.status().await.unwrap().rejected_changes > before.0
             && b.handle.status().await.unwrap().rejected_changes > before.1
-    })
-    .await;
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for d and b to refuse the forced join"
+        );
+    }
     for n in [&d.handle, &b.handle] {
         let members = n.members(s2.id).await.unwrap();
         assert!(members.iter().any(|m| m.did == ann));
@@ -288,6 +300,7 @@ fn forced_join(
     space: tim_protocol::SpaceId,
     who: &tim_did::Identity,
     presentation: &str,
+    attempt: i64,
 ) -> tim_protocol::Envelope {
     use automerge::transaction::Transactable;
     use automerge::ReadDoc;
@@ -303,7 +316,9 @@ fn forced_join(
         .unwrap();
     tx.put(&entry, "role", "member").unwrap();
     tx.put(&entry, "presentation", presentation).unwrap();
-    tx.commit_with(automerge::transaction::CommitOptions::default().with_time(now() * 1000));
+    tx.commit_with(
+        automerge::transaction::CommitOptions::default().with_time(now() * 1000 + attempt),
+    );
     let change = doc.get_last_local_change().unwrap();
     tim_protocol::Envelope::sign(
         space,
