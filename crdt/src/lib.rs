@@ -29,6 +29,7 @@ pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
 pub use rules::{Role, Visibility};
 pub use space::{
-    verify_envelope, Applied, BatchIngested, Effect, Ingested, Space, SpaceMeta, MAX_PENDING,
+    check_envelopes, verify_envelope, Applied, BatchIngested, Checked, Effect, Ingested, Space,
+    SpaceMeta, MAX_PENDING,
 };
 pub use sync::SyncReceived;

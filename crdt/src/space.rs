@@ -447,24 +447,60 @@ impl Space {
         })
     }
 
-    /// Ingests many envelopes at once (a sync message, an imported file): the same checks as
-    /// [`Space::ingest`] with the same verdicts, but the authentic changes whose dependencies
-    /// are present go into Automerge in one call (one call per change costs time proportional
-    /// to the document) and are then judged one by one at their own dependencies. If the rules
-    /// refuse any, the document is rebuilt without it (and without the changes that build on
-    /// it) before anything is stored, forwarded or read.
+    /// Ingests many envelopes at once (a sync message): the same checks as [`Space::ingest`]
+    /// with the same verdicts. Every envelope's signature is checked, on several threads for a
+    /// big batch ([`check_envelopes`]), then the batch goes through [`Space::ingest_checked`].
     pub fn ingest_batch(&mut self, envelopes: Vec<Envelope>) -> BatchIngested {
+        let mut rejected = Vec::new();
+        let checked = check_envelopes(envelopes)
+            .into_iter()
+            .filter_map(|r| r.map_err(|e| rejected.push(e)).ok())
+            .collect();
+        let mut out = self.ingest_checked(checked);
+        rejected.append(&mut out.rejected);
+        out.rejected = rejected;
+        out
+    }
+
+    /// Ingests envelopes whose signatures were checked: the authentic changes whose
+    /// dependencies are present go into Automerge in one call (one call per change costs time
+    /// proportional to the document) and are then judged one by one at their own dependencies.
+    /// If the rules refuse any, the document is rebuilt without it (and without the changes
+    /// that build on it) before anything is stored, forwarded or read.
+    pub fn ingest_checked(&mut self, batch: Vec<Checked>) -> BatchIngested {
         let mut out = BatchIngested::default();
-        let extra = envelopes.len();
         let mut authentic = Vec::new();
         let mut seen = HashSet::new();
-        for env in envelopes {
-            match self.authenticate(&env) {
-                Ok(Some(change)) if seen.insert(change.hash()) => authentic.push((env, change)),
-                Ok(_) => out.duplicates += 1,
-                Err(r) => out.rejected.push((env.author, r)),
+        for Checked { envelope, change } in batch {
+            let hash = change.hash();
+            if envelope.space != self.id {
+                let got = envelope.space;
+                out.rejected.push((
+                    envelope.author,
+                    Rejection::WrongSpace {
+                        expected: self.id,
+                        got,
+                    },
+                ));
+            } else if self.envelopes.contains_key(&hash)
+                || self.pending.contains_key(&hash)
+                || !seen.insert(hash)
+            {
+                out.duplicates += 1;
+            } else {
+                authentic.push((envelope, change));
             }
         }
+        self.apply_batch(authentic, &mut out);
+        out
+    }
+
+    /// Applies authentic new changes together with every waiting one: those whose
+    /// dependencies are then present go into Automerge in one call (not one call each: a sync
+    /// cut short by its byte budget leaves thousands waiting), the rest wait.
+    fn apply_batch(&mut self, mut authentic: Vec<(Envelope, Change)>, out: &mut BatchIngested) {
+        let extra = authentic.len();
+        authentic.extend(self.pending.drain().map(|(_, waiting)| waiting));
         let (ready, waiting) = self.causal_order(authentic);
         for (env, change) in waiting {
             if self.pending.len() < MAX_PENDING + extra {
@@ -472,7 +508,7 @@ impl Space {
             }
         }
         if ready.is_empty() {
-            return out;
+            return;
         }
         if self
             .doc
@@ -488,8 +524,7 @@ impl Space {
                     Err(r) => out.rejected.push((author, r)),
                 }
             }
-            out.rejected.extend(self.release_pending(&mut out.applied));
-            return out;
+            return;
         }
         let mut refused = HashSet::new();
         for (env, change) in ready {
@@ -521,8 +556,6 @@ impl Space {
             // Cannot happen: every kept change applied a moment ago.
             out.applied.clear();
         }
-        out.rejected.extend(self.release_pending(&mut out.applied));
-        out
     }
 
     /// Orders a batch so that every change comes after its dependencies; returns the changes
@@ -570,28 +603,15 @@ impl Space {
         (ready, waiting)
     }
 
-    /// Applies waiting changes whose dependencies are now all present, repeatedly.
+    /// Applies the waiting changes whose dependencies are now all present, as one batch.
     fn release_pending(&mut self, applied: &mut Vec<Applied>) -> Vec<(Did, Rejection)> {
-        let mut rejections = Vec::new();
-        loop {
-            let ready: Vec<automerge::ChangeHash> = self
-                .pending
-                .iter()
-                .filter(|(_, (_, c))| c.deps().iter().all(|d| self.envelopes.contains_key(d)))
-                .map(|(h, _)| *h)
-                .collect();
-            if ready.is_empty() {
-                return rejections;
-            }
-            for h in ready {
-                let (env, change) = self.pending.remove(&h).expect("listed above");
-                let author = env.author;
-                match self.authorize_and_apply(env, change) {
-                    Ok(a) => applied.push(a),
-                    Err(r) => rejections.push((author, r)),
-                }
-            }
+        if self.pending.is_empty() {
+            return Vec::new();
         }
+        let mut out = BatchIngested::default();
+        self.apply_batch(Vec::new(), &mut out);
+        applied.append(&mut out.applied);
+        out.rejected
     }
 
     /// Makes a local change as `key`'s timite: the closure writes through a transaction; the
@@ -874,22 +894,29 @@ impl Space {
     /// Messages per author in the timeline (reads only the authors, not the texts).
     fn contributions(&self) -> HashMap<Did, u64> {
         let mut counts = HashMap::new();
-        let Some(timeline) = doc::root_obj(&self.doc, doc::TIMELINE, None) else {
-            return counts;
-        };
-        for i in 0..self.doc.length(&timeline) {
-            if let Ok(Some((automerge::Value::Object(ObjType::Map), id))) =
-                self.doc.get(&timeline, i)
-            {
-                let author = doc::get_str(&self.doc, &id, doc::AUTHOR)
-                    .filter(|_| doc::has_str(&self.doc, &id, doc::TEXT))
-                    .and_then(|a| a.parse::<Did>().ok());
-                if let Some(author) = author {
-                    *counts.entry(author).or_default() += 1;
-                }
+        for id in self.message_objects() {
+            let author = doc::get_str(&self.doc, &id, doc::AUTHOR)
+                .filter(|_| doc::has_str(&self.doc, &id, doc::TEXT))
+                .and_then(|a| a.parse::<Did>().ok());
+            if let Some(author) = author {
+                *counts.entry(author).or_default() += 1;
             }
         }
         counts
+    }
+
+    /// The timeline's message maps, in document order, in one pass over the list (reading
+    /// by index costs a seek per element).
+    fn message_objects(&self) -> impl Iterator<Item = automerge::ObjId> + '_ {
+        doc::root_obj(&self.doc, doc::TIMELINE, None)
+            .into_iter()
+            .flat_map(move |timeline| {
+                self.doc
+                    .list_range(&timeline, ..)
+                    .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
+                    .map(|item| item.id())
+                    .collect::<Vec<_>>()
+            })
     }
 
     /// `did`'s reputation given its number of messages.
@@ -1030,16 +1057,41 @@ impl Space {
                 let entry = doc::child_obj(&self.doc, &members, &k, None)?;
                 let did: Did = k.parse().ok()?;
                 let earned = contributions.get(&did).copied().unwrap_or(0);
-                Some(MemberView {
-                    role: doc::get_str(&self.doc, &entry, doc::ROLE)?,
-                    joined_at: doc::get_millis(&self.doc, &entry, doc::JOINED_AT).unwrap_or(0),
-                    imported_reputation: None,
-                    reputation: self.reputation_with(&did, earned).score.unsigned_abs(),
-                    abilities: self.abilities_in(&entry),
-                    did,
-                })
+                self.member_view(did, &entry, earned)
             })
             .collect()
+    }
+
+    /// How many members [`Space::members`] lists, without counting anyone's messages.
+    pub fn member_count(&self) -> usize {
+        let Some(members) = doc::root_obj(&self.doc, doc::MEMBERS, None) else {
+            return 0;
+        };
+        self.doc
+            .keys(&members)
+            .filter(|k| {
+                k.parse::<Did>().is_ok()
+                    && doc::child_obj(&self.doc, &members, k, None)
+                        .is_some_and(|e| doc::get_str(&self.doc, &e, doc::ROLE).is_some())
+            })
+            .count()
+    }
+
+    /// One member, as in [`Space::members`].
+    pub fn member(&self, did: &Did) -> Option<MemberView> {
+        let entry = self.member_entry(did)?;
+        self.member_view(*did, &entry, self.reputation(did).contributions)
+    }
+
+    fn member_view(&self, did: Did, entry: &automerge::ObjId, earned: u64) -> Option<MemberView> {
+        Some(MemberView {
+            role: doc::get_str(&self.doc, entry, doc::ROLE)?,
+            joined_at: doc::get_millis(&self.doc, entry, doc::JOINED_AT).unwrap_or(0),
+            imported_reputation: None,
+            reputation: self.reputation_with(&did, earned).score.unsigned_abs(),
+            abilities: self.abilities_in(entry),
+            did,
+        })
     }
 
     /// The abilities a member entry declares (a JSON list of strings; anything else is none).
@@ -1114,14 +1166,8 @@ impl Space {
 
     /// The timeline, in document order.
     pub fn timeline(&self) -> Vec<MessageView> {
-        let Some(timeline) = doc::root_obj(&self.doc, doc::TIMELINE, None) else {
-            return vec![];
-        };
-        (0..self.doc.length(&timeline))
-            .filter_map(|i| match self.doc.get(&timeline, i).ok()? {
-                Some((automerge::Value::Object(ObjType::Map), id)) => self.message_at(&id),
-                _ => None,
-            })
+        self.message_objects()
+            .filter_map(|id| self.message_at(&id))
             .collect()
     }
 }
@@ -1143,12 +1189,70 @@ fn check_signature(env: &Envelope, change: &Change) -> Result<(), Rejection> {
 }
 
 /// Checks an envelope on its own, whether or not a space already holds its change: the change
-/// decodes, the signature verifies and the actor is the author. Used where every signature must
-/// be checked, such as importing a file.
+/// decodes, the signature verifies and the actor is the author.
 pub fn verify_envelope(env: &Envelope) -> Result<ChangeHash, Rejection> {
-    let change = decode_change(env)?;
-    check_signature(env, &change)?;
-    Ok(tim_hash(&change.hash()))
+    Checked::new(env.clone()).map(|c| tim_hash(&c.change.hash()))
+}
+
+/// An envelope whose change decoded, whose signature verified and whose change's actor is its
+/// author: what [`Space::ingest_checked`] takes. Only [`check_envelopes`] makes one.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    envelope: Envelope,
+    change: Change,
+}
+
+impl Checked {
+    fn new(envelope: Envelope) -> Result<Self, Rejection> {
+        let change = decode_change(&envelope)?;
+        check_signature(&envelope, &change)?;
+        Ok(Self { envelope, change })
+    }
+
+    /// The envelope.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+}
+
+/// Batches at least this big are checked on several threads.
+const PARALLEL_CHECK_MIN: usize = 64;
+/// Most threads one batch is checked on.
+const MAX_CHECK_THREADS: usize = 8;
+
+/// Checks every envelope (decode, signature, actor), in order, whether or not a space holds
+/// its change: a batch of at least [`PARALLEL_CHECK_MIN`] is split across the machine's cores
+/// (at most [`MAX_CHECK_THREADS`]). A refused envelope comes back as its author and why.
+pub fn check_envelopes(envelopes: Vec<Envelope>) -> Vec<Result<Checked, (Did, Rejection)>> {
+    let check = |env: Envelope| {
+        let author = env.author;
+        Checked::new(env).map_err(|r| (author, r))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_CHECK_THREADS);
+    if envelopes.len() < PARALLEL_CHECK_MIN || threads < 2 {
+        return envelopes.into_iter().map(check).collect();
+    }
+    let per = envelopes.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = envelopes;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|s| {
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || part.into_iter().map(check).collect::<Vec<_>>()))
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|t| t.join().expect("a signature check thread panicked"))
+            .collect()
+    })
 }
 
 /// Milliseconds as Automerge's signed timestamp (saturating; times past year 292 million are

@@ -36,6 +36,12 @@ fn three_replicas_converge_on_identical_heads_and_timelines() {
     assert_eq!(a.timeline(), c.timeline());
     assert_eq!(a.timeline().len(), 3);
     assert_eq!(a.members().len(), 3);
+    assert_eq!(a.member_count(), 3);
+    for m in a.members() {
+        assert_eq!(a.member(&m.did), Some(m));
+    }
+    let stranger = tim_protocol::Did::from_key(&key(9).verifying_key());
+    assert_eq!(a.member(&stranger), None);
     assert_eq!(a.meta().unwrap().name, "garden");
     // A second sync finds nothing to do in at most one round trip.
     assert!(sync_pair(&mut a, &mut b) <= 2);
@@ -220,4 +226,80 @@ fn a_local_write_the_rules_refuse_leaves_no_trace() {
     assert!(a.post(&bob, "let me in", 1).is_err());
     assert_eq!(a.heads(), heads);
     assert_eq!(a.message_count(), 0);
+}
+
+/// A big batch is checked on several threads: results keep the batch's order, every forged
+/// envelope is refused (also one whose change the space already holds) and the rest apply.
+#[test]
+fn a_big_batch_is_checked_in_parallel_in_order_and_forgeries_are_refused() {
+    let alice = key(1);
+    let (mut origin, genesis) = Space::create(&alice, "many", "", 1_000).unwrap();
+    let mut envelopes = vec![genesis.envelope];
+    for i in 0..200u64 {
+        let (a, _) = origin.post(&alice, &format!("m{i}"), 2_000 + i).unwrap();
+        envelopes.push(a.envelope);
+    }
+    let mut batch = envelopes.clone();
+    batch[150].signature[0] ^= 1;
+    batch[7].change[20] ^= 1;
+    let checked = tim_crdt::check_envelopes(batch);
+    assert_eq!(checked.len(), envelopes.len());
+    for (i, r) in checked.iter().enumerate() {
+        match r {
+            Ok(c) => {
+                assert!(i != 150 && i != 7, "forgery {i} passed");
+                assert_eq!(c.envelope(), &envelopes[i], "order kept");
+            }
+            Err((_, reason)) => assert!(i == 150 || i == 7, "{i} refused: {reason}"),
+        }
+    }
+    // Through a space: the holder of every change still refuses the forged copy of one.
+    let mut forged = envelopes.clone();
+    forged[150].signature[0] ^= 1;
+    let out = origin.ingest_batch(forged);
+    assert_eq!(out.rejected.len(), 1);
+    assert!(
+        matches!(out.rejected[0].1, Rejection::Envelope(_)),
+        "{:?}",
+        out.rejected
+    );
+    assert_eq!(out.duplicates, envelopes.len() - 1);
+    // A fresh replica applies the honest batch whole.
+    let mut replica = Space::empty(origin.id());
+    let out = replica.ingest_batch(envelopes);
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    assert_eq!(replica.heads(), origin.heads());
+}
+
+/// Changes that arrive before their dependencies wait, then go in together when a batch or a
+/// single change unblocks them (as after a sync cut short by its byte budget).
+#[test]
+fn hundreds_of_waiting_changes_are_released_together() {
+    let alice = key(1);
+    let (mut origin, genesis) = Space::create(&alice, "holes", "", 1_000).unwrap();
+    let mut envelopes = Vec::new();
+    for i in 0..300u64 {
+        let (a, _) = origin.post(&alice, &format!("m{i}"), 2_000 + i).unwrap();
+        envelopes.push(a.envelope);
+    }
+    let mut replica = Space::empty(origin.id());
+    let out = replica.ingest_batch(envelopes[150..].to_vec());
+    assert!(out.applied.is_empty() && out.rejected.is_empty());
+    assert_eq!(replica.pending_count(), 150);
+    let out = replica.ingest_batch(envelopes[..150].to_vec());
+    assert!(out.applied.is_empty());
+    assert_eq!(replica.pending_count(), 300);
+    // The genesis alone releases all 300 waiting changes.
+    let Ingested::Applied {
+        applied,
+        late_rejections,
+    } = replica.ingest(genesis.envelope).unwrap()
+    else {
+        panic!("the genesis applies");
+    };
+    assert!(late_rejections.is_empty());
+    assert_eq!(applied.len(), 301);
+    assert_eq!(replica.pending_count(), 0);
+    assert_eq!(replica.heads(), origin.heads());
+    assert_eq!(replica.timeline(), origin.timeline());
 }
