@@ -893,13 +893,20 @@ impl Space {
 
     /// Messages per author in the timeline (reads only the authors, not the texts).
     fn contributions(&self) -> HashMap<Did, u64> {
-        let mut counts = HashMap::new();
+        // Counted by the author's text, each distinct author parsed once (a did:key parse
+        // decodes base58: once per message, it dominated reading a big space's members).
+        let mut by_text: HashMap<String, u64> = HashMap::new();
         for id in self.message_objects() {
-            let author = doc::get_str(&self.doc, &id, doc::AUTHOR)
-                .filter(|_| doc::has_str(&self.doc, &id, doc::TEXT))
-                .and_then(|a| a.parse::<Did>().ok());
-            if let Some(author) = author {
-                *counts.entry(author).or_default() += 1;
+            if let Some(author) = doc::get_str(&self.doc, &id, doc::AUTHOR) {
+                if doc::has_str(&self.doc, &id, doc::TEXT) {
+                    *by_text.entry(author).or_default() += 1;
+                }
+            }
+        }
+        let mut counts = HashMap::new();
+        for (author, n) in by_text {
+            if let Ok(did) = author.parse::<Did>() {
+                *counts.entry(did).or_default() += n;
             }
         }
         counts

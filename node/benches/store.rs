@@ -1,6 +1,7 @@
-//! Criterion micro-benchmarks of storing a change: `Store::put_envelope` alone (sled's log,
-//! flushed in the background), with a flush after each (the `fsync` an acknowledged write
-//! waits for), and 100 puts sharing one flush (group commit).
+//! Criterion micro-benchmarks of storing a change: `Store::put_envelopes` with one envelope
+//! (sled's log, flushed in the background), with a flush after each (the `fsync` an
+//! acknowledged write waits for), 100 puts sharing one flush (group commit), and 100 envelopes
+//! in one sled batch (a sync round, an import).
 //!
 //! `cargo bench -p tim-node --bench store`
 
@@ -44,7 +45,7 @@ fn store(c: &mut Criterion) {
     let mut n = 0u64;
     let mut put = || {
         n += 1;
-        store.put_envelope(&hash(n), black_box(&env)).unwrap();
+        store.put_envelopes([(&hash(n), black_box(&env))]).unwrap();
     };
 
     let mut g = c.benchmark_group("store");
@@ -66,6 +67,21 @@ fn store(c: &mut Criterion) {
                 put();
             }
             rt.block_on(store.flush()).unwrap();
+        })
+    });
+    // 100 envelopes in one sled batch (how a sync round or an import stores them).
+    let mut hashes = (0..GROUP)
+        .map(|_| ChangeHash::from([0; 32]))
+        .collect::<Vec<_>>();
+    g.bench_function("put_batch_100", |b| {
+        b.iter(|| {
+            for h in &mut hashes {
+                n += 1;
+                *h = hash(n);
+            }
+            store
+                .put_envelopes(hashes.iter().map(|h| (h, &env)))
+                .unwrap();
         })
     });
     g.finish();

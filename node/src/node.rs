@@ -42,8 +42,12 @@ pub(crate) const COMMAND_CAPACITY: usize = 256;
 pub(crate) const EVENT_CAPACITY: usize = 1024;
 /// Most sync rounds in one session before it is cut off.
 pub(crate) const MAX_SYNC_ROUNDS: u32 = 200;
-/// A snapshot is saved after this many changes applied to a space since the last one.
+/// A snapshot is saved after this many changes applied to a space since the last one, or
+/// after [`SNAPSHOT_FRACTION`] of its changes if that is more.
 pub(crate) const SNAPSHOT_EVERY: usize = 1000;
+/// A snapshot saves the whole document, so in a big space it waits until one change in this
+/// many is new: its cost per change stays flat, and a restart replays at most that share.
+pub(crate) const SNAPSHOT_FRACTION: usize = 8;
 /// How often each space syncs with one of its peers, whatever else happens.
 pub(crate) const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
 /// How often remembered peers that are not connected are dialled.
@@ -1217,10 +1221,13 @@ impl Actor {
         }
         self.metrics.changes_stored.inc_by(applied.len() as u64);
         let topic = IdentTopic::new(id.topic());
+        if let Err(e) = self
+            .store
+            .put_envelopes(applied.iter().map(|a| (&a.hash, &a.envelope)))
+        {
+            warn!(space = %id, changes = applied.len(), "cannot store changes: {e}");
+        }
         for a in &applied {
-            if let Err(e) = self.store.put_envelope(&a.hash, &a.envelope) {
-                warn!(space = %id, "cannot store change {}: {e}", a.hash);
-            }
             if publish {
                 match self
                     .swarm
@@ -1238,9 +1245,10 @@ impl Actor {
             // From a peer: nobody waits for this flush, but what the node shows, it keeps.
             self.store.flush_soon();
         }
+        let total = self.spaces.get(&id).map_or(0, Space::change_count);
         let count = self.since_snapshot.entry(id).or_default();
         *count += applied.len();
-        if *count >= SNAPSHOT_EVERY {
+        if *count >= SNAPSHOT_EVERY.max(total / SNAPSHOT_FRACTION) {
             self.snapshot(id);
         }
     }
@@ -1249,15 +1257,19 @@ impl Actor {
         let Some(space) = self.spaces.get(&id) else {
             return;
         };
+        // Nobody follows the events (no API stream open): reading each one back is waste.
+        let listened = self.events.receiver_count() > 0;
         for effect in &applied.effects {
             let event = match effect {
-                Effect::Message { id: msg } => space
+                Effect::Message { id: msg } if listened => space
                     .message(msg)
                     .map(|message| SpaceEvent::Message { space: id, message }),
                 Effect::Joined { did } => {
                     info!(space = %id, member = %did, "member joined");
-                    space
-                        .member(did)
+                    // A member's view counts its messages: a scan of the timeline.
+                    listened
+                        .then(|| space.member(did))
+                        .flatten()
                         .map(|member| SpaceEvent::Joined { space: id, member })
                 }
                 Effect::RoleChanged { did, role } => {

@@ -63,6 +63,10 @@ pub enum FlushMode {
     Each,
 }
 
+/// Most envelopes in one sled batch (bounds the memory a batch holds; 100k envelopes stored
+/// in ~0.9 s, ~9 µs each, the same rate as batches of 26k).
+const PUT_BATCH: usize = 4096;
+
 /// Most flush requests queued before callers wait for room.
 const FLUSH_QUEUE: usize = 4096;
 
@@ -139,10 +143,24 @@ impl Store {
             .collect()
     }
 
-    /// Stores a verified envelope (not yet flushed).
-    pub fn put_envelope(&self, hash: &ChangeHash, env: &Envelope) -> Result<(), StoreError> {
-        self.envelopes
-            .insert(envelope_key(&env.space, hash), env.encode())?;
+    /// Stores verified envelopes, in sled batches of at most [`PUT_BATCH`] (not yet flushed).
+    pub fn put_envelopes<'a>(
+        &self,
+        envelopes: impl IntoIterator<Item = (&'a ChangeHash, &'a Envelope)>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut queued = 0;
+        for (hash, env) in envelopes {
+            batch.insert(&envelope_key(&env.space, hash)[..], env.encode());
+            queued += 1;
+            if queued == PUT_BATCH {
+                self.envelopes.apply_batch(std::mem::take(&mut batch))?;
+                queued = 0;
+            }
+        }
+        if queued > 0 {
+            self.envelopes.apply_batch(batch)?;
+        }
         Ok(())
     }
 
