@@ -1241,10 +1241,6 @@ impl Actor {
             }
             self.emit(id, a);
         }
-        if !publish {
-            // From a peer: nobody waits for this flush, but what the node shows, it keeps.
-            self.store.flush_soon();
-        }
         let total = self.spaces.get(&id).map_or(0, Space::change_count);
         let count = self.since_snapshot.entry(id).or_default();
         *count += applied.len();
