@@ -242,20 +242,63 @@ impl Space {
         snapshot: Option<&[u8]>,
         envelopes: impl IntoIterator<Item = Envelope>,
     ) -> Result<Self, SpaceError> {
+        Self::load_keyed(id, snapshot, envelopes.into_iter().map(|e| (None, e)))
+    }
+
+    /// [`Space::load`] from a store that keeps each envelope under its change's hash: changes
+    /// the snapshot holds are not parsed again (at 100k changes, parsing them all took most of
+    /// a restart's load).
+    pub fn load_stored(
+        id: SpaceId,
+        snapshot: Option<&[u8]>,
+        stored: impl IntoIterator<Item = (ChangeHash, Envelope)>,
+    ) -> Result<Self, SpaceError> {
+        let keyed = stored.into_iter().map(|(h, e)| (Some(am_hash(&h)), e));
+        Self::load_keyed(id, snapshot, keyed)
+    }
+
+    fn load_keyed(
+        id: SpaceId,
+        snapshot: Option<&[u8]>,
+        envelopes: impl Iterator<Item = (Option<automerge::ChangeHash>, Envelope)>,
+    ) -> Result<Self, SpaceError> {
         let mut doc = match snapshot {
             Some(bytes) => Automerge::load(bytes)?,
             None => Automerge::new(),
         };
         let mut map = HashMap::new();
         let mut changes = Vec::new();
-        for env in envelopes {
+        for (hash, env) in envelopes {
+            if let Some(h) = hash.filter(|h| doc.get_change_meta_by_hash(h).is_some()) {
+                if map.insert(h, env).is_some() {
+                    return Err(SpaceError::Invalid(format!(
+                        "two stored changes are filed under the hash {}",
+                        tim_hash(&h)
+                    )));
+                }
+                continue;
+            }
             let change = Change::from_bytes(env.change.clone())
                 .map_err(|e| SpaceError::Invalid(format!("stored change: {e}")))?;
+            if hash.is_some_and(|h| h != change.hash()) {
+                return Err(SpaceError::Invalid(format!(
+                    "stored change {} is filed under another hash",
+                    tim_hash(&change.hash())
+                )));
+            }
             map.insert(change.hash(), env);
             changes.push(change);
         }
         // Automerge skips, by hash, the changes the snapshot already holds.
         doc.apply_changes(changes)?;
+        let missing = doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            return Err(SpaceError::Invalid(format!(
+                "the stored changes lack {} of their dependencies, such as {}",
+                missing.len(),
+                tim_hash(&missing[0])
+            )));
+        }
         Ok(Self {
             id,
             verifier: None,

@@ -65,6 +65,39 @@ fn late_joiner_catches_up_with_a_thousand_messages() {
     assert_eq!(reloaded.heads(), a.heads());
     let from_snapshot = Space::load(a.id(), Some(&a.save()), a.envelopes().cloned()).unwrap();
     assert_eq!(from_snapshot.timeline(), a.timeline());
+    // As the node loads: envelopes keyed by hash, a snapshot of the first 500 messages.
+    let envelopes = a.envelopes_in_order();
+    let keyed = |envs: &[tim_protocol::Envelope]| -> Vec<_> {
+        envs.iter()
+            .map(|e| (tim_crdt::verify_envelope(e).unwrap(), e.clone()))
+            .collect()
+    };
+    let half = Space::load(a.id(), None, envelopes[..501].iter().cloned()).unwrap();
+    let stored = Space::load_stored(a.id(), Some(&half.save()), keyed(&envelopes)).unwrap();
+    assert_eq!(stored.heads(), a.heads());
+    assert_eq!(stored.timeline(), a.timeline());
+    assert_eq!(stored.change_count(), a.change_count());
+    // A store whose keys do not match its changes is refused as corrupt, not half loaded.
+    let mut misfiled = keyed(&envelopes);
+    misfiled[900].0 = misfiled[100].0;
+    let err = Space::load_stored(a.id(), Some(&half.save()), misfiled).unwrap_err();
+    assert!(err.to_string().contains("filed under the hash"), "{err}");
+    let mut misfiled = keyed(&envelopes);
+    misfiled[900].0 = misfiled[901].0;
+    misfiled.remove(901);
+    let err = Space::load_stored(a.id(), Some(&half.save()), misfiled).unwrap_err();
+    assert!(
+        err.to_string().contains("filed under another hash"),
+        "{err}"
+    );
+    // A store missing a change the snapshot lacks: refused, naming the gap.
+    let mut gap = keyed(&envelopes);
+    gap.remove(900);
+    let err = Space::load_stored(a.id(), Some(&half.save()), gap).unwrap_err();
+    assert!(
+        err.to_string().contains("lack 1 of their dependencies"),
+        "{err}"
+    );
     // In causal order, one by one, every change applies at once: none has to wait.
     let mut replay = Space::empty(a.id());
     for env in a.envelopes_in_order() {

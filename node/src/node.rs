@@ -666,7 +666,7 @@ impl Actor {
             let envelopes = self.store.envelopes(&id)?;
             let read = t.elapsed();
             let count = envelopes.len();
-            let space = Space::load(id, snapshot.as_deref(), envelopes)?;
+            let space = Space::load_stored(id, snapshot.as_deref(), envelopes)?;
             info!(
                 space = %id,
                 changes = count,

@@ -167,14 +167,17 @@ impl Store {
         Ok(())
     }
 
-    /// Every stored envelope of a space.
-    pub fn envelopes(&self, space: &SpaceId) -> Result<Vec<Envelope>, StoreError> {
+    /// Every stored envelope of a space, with its change's hash (taken from the key).
+    pub fn envelopes(&self, space: &SpaceId) -> Result<Vec<(ChangeHash, Envelope)>, StoreError> {
         self.envelopes
             .scan_prefix(space.as_bytes())
-            .values()
-            .map(|v| {
-                let v = v?;
-                Envelope::decode(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+            .map(|kv| {
+                let (k, v) = kv?;
+                let hash: [u8; 32] = k[32..].try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("envelope key of {} bytes", k.len()))
+                })?;
+                let env = Envelope::decode(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((ChangeHash::from(hash), env))
             })
             .collect()
     }
