@@ -1130,7 +1130,8 @@ impl Space {
     /// One member, as in [`Space::members`].
     pub fn member(&self, did: &Did) -> Option<MemberView> {
         let entry = self.member_entry(did)?;
-        self.member_view(*did, &entry, self.reputation(did).contributions)
+        let earned = self.contributions().get(did).copied().unwrap_or(0);
+        self.member_view(*did, &entry, earned)
     }
 
     fn member_view(&self, did: Did, entry: &automerge::ObjId, earned: u64) -> Option<MemberView> {
@@ -1241,7 +1242,9 @@ fn check_signature(env: &Envelope, change: &Change) -> Result<(), Rejection> {
 /// Checks an envelope on its own, whether or not a space already holds its change: the change
 /// decodes, the signature verifies and the actor is the author.
 pub fn verify_envelope(env: &Envelope) -> Result<ChangeHash, Rejection> {
-    Checked::new(env.clone()).map(|c| tim_hash(&c.change.hash()))
+    let change = decode_change(env)?;
+    check_signature(env, &change)?;
+    Ok(tim_hash(&change.hash()))
 }
 
 /// An envelope whose change decoded, whose signature verified and whose change's actor is its

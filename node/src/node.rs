@@ -734,8 +734,8 @@ impl Actor {
         }
     }
 
-    /// Replies with a read once what it shows is on disk (changes from peers are flushed in the
-    /// background; a read must not show what a `kill -9` would lose).
+    /// Replies with a read once what it shows is on disk (changes from peers are not flushed
+    /// when they arrive; a read must not show what a `kill -9` would lose).
     fn reply_durable<T: Send + 'static>(&self, reply: Reply<T>, read: Result<T, NodeError>) {
         match read {
             Ok(value) => self.reply_when_durable(reply, value),

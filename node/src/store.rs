@@ -148,20 +148,17 @@ impl Store {
         &self,
         envelopes: impl IntoIterator<Item = (&'a ChangeHash, &'a Envelope)>,
     ) -> Result<(), StoreError> {
-        let records: Vec<_> = envelopes
-            .into_iter()
-            .map(|(hash, env)| (envelope_key(&env.space, hash), env.encode()))
-            .collect();
-        if let [(key, value)] = &records[..] {
-            // One change (a post, a gossiped change): a plain insert, no batch to build.
-            self.envelopes.insert(key, value.as_slice())?;
-            return Ok(());
-        }
-        for chunk in records.chunks(PUT_BATCH) {
-            let mut batch = sled::Batch::default();
-            for (key, value) in chunk {
-                batch.insert(&key[..], value.as_slice());
+        let mut batch = sled::Batch::default();
+        let mut queued = 0;
+        for (hash, env) in envelopes {
+            batch.insert(&envelope_key(&env.space, hash)[..], env.encode());
+            queued += 1;
+            if queued == PUT_BATCH {
+                self.envelopes.apply_batch(std::mem::take(&mut batch))?;
+                queued = 0;
             }
+        }
+        if queued > 0 {
             self.envelopes.apply_batch(batch)?;
         }
         Ok(())
