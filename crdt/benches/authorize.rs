@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use ed25519_dalek::SigningKey;
 use tim_crdt::rules::authorize;
 use tim_crdt::test_utils::{forge, root};
+use tim_crdt::Writer;
 use tim_crdt::{Ingested, Space};
 use tim_protocol::{ChangeHash, Did};
 
@@ -22,8 +22,8 @@ fn per(label: &str, n: usize, start: Instant) {
 }
 
 fn main() {
-    let owner = SigningKey::from_bytes(&[1; 32]);
-    let members: Vec<SigningKey> = (2..12).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
+    let owner = tim_crdt::test_utils::writer(1);
+    let members: Vec<Writer> = (2..12).map(|i| tim_crdt::test_utils::writer(i)).collect();
     let (mut space, _) = Space::create(&owner, "bench", "", 0).unwrap();
     for m in &members {
         space.join(m, 1).unwrap();

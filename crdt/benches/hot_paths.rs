@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use automerge::{Automerge, Change};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ed25519_dalek::SigningKey;
 use tim_crdt::rules::{authorize, Context};
+use tim_crdt::Writer;
 use tim_crdt::{Ingested, Space};
 use tim_protocol::Envelope;
 
@@ -35,9 +35,9 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let owner = SigningKey::from_bytes(&[1; 32]);
-    let members: Vec<SigningKey> = (2..2 + MEMBERS)
-        .map(|i| SigningKey::from_bytes(&[i; 32]))
+    let owner = tim_crdt::test_utils::writer(1);
+    let members: Vec<Writer> = (2..2 + MEMBERS)
+        .map(|i| tim_crdt::test_utils::writer(i))
         .collect();
     let (mut base, _) = Space::create(&owner, "bench", "", 0).unwrap();
     for m in &members {

@@ -37,6 +37,17 @@ pub enum Rejection {
     /// The rules do not allow the change.
     #[error("{0}")]
     Unauthorized(String),
+    /// A second, different change at an actor and sequence number the space already holds:
+    /// the key holder signed two changes as one (an honest node never does: each session has
+    /// its own actor). The first one a node received stays; honest relays of the other are
+    /// not at fault.
+    #[error("a different change at sequence number {seq} of actor {actor} is already here")]
+    DuplicateSeq {
+        /// The actor id, hex.
+        actor: String,
+        /// The sequence number.
+        seq: u64,
+    },
     /// Automerge refused to apply the change.
     #[error("automerge refused the change: {0}")]
     Apply(String),
@@ -54,7 +65,26 @@ impl Rejection {
             Self::NotGenesis(_) => "not_genesis",
             Self::BadGenesis(_) => "bad_genesis",
             Self::Unauthorized(_) => "unauthorized",
+            Self::DuplicateSeq { .. } => "duplicate_seq",
             Self::Apply(_) => "apply_failed",
+        }
+    }
+
+    /// Whether the peer that served this change is at fault: an honest node never keeps, so
+    /// never serves, a change its own checks refuse. A change at an already used sequence
+    /// number is the exception: honest nodes may hold either of the two.
+    pub fn blames_sender(&self) -> bool {
+        !matches!(self, Self::DuplicateSeq { .. })
+    }
+
+    /// Automerge's refusal of a change, typed.
+    pub(crate) fn from_automerge(e: automerge::AutomergeError) -> Self {
+        match e {
+            automerge::AutomergeError::DuplicateSeqNumber(seq, actor) => Self::DuplicateSeq {
+                actor: actor.to_hex_string(),
+                seq,
+            },
+            e => Self::Apply(e.to_string()),
         }
     }
 }

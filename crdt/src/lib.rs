@@ -24,12 +24,14 @@ mod space;
 mod sync;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+mod writer;
 
 pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
 pub use rules::{Role, Visibility};
 pub use space::{
-    check_envelopes, verify_envelope, Applied, BatchIngested, Checked, Effect, Ingested, Space,
-    SpaceMeta, MAX_PENDING,
+    check_envelopes, verify_envelope, Applied, BatchIngested, Checked, Effect, Ingested, Restored,
+    Space, SpaceMeta, MAX_PENDING,
 };
 pub use sync::SyncReceived;
+pub use writer::{actor_is_author, Writer, SESSION_BYTES};

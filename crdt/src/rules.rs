@@ -16,6 +16,7 @@ use tim_protocol::Did;
 
 use crate::admission::{meets, parse_requirements, AdmissionVerifier};
 use crate::doc;
+use crate::writer::{is_v1_actor, same_author};
 use crate::Rejection;
 
 /// A member's role.
@@ -217,7 +218,7 @@ enum Place {
     Ratings,
     Issued,
     /// The issuance record of this credential id.
-    IssuedEntry,
+    IssuedEntry(String),
     StatusList,
     /// Anything else (nested deeper).
     Other,
@@ -255,7 +256,7 @@ impl Roots {
         match (parent, key) {
             (Place::Members, Some(k)) => Place::MemberEntry(k.to_string()),
             (Place::Invites, Some(k)) => Place::Invite(k.to_string()),
-            (Place::Issued, Some(_)) => Place::IssuedEntry,
+            (Place::Issued, Some(k)) => Place::IssuedEntry(k.to_string()),
             (Place::Timeline, None) => Place::Message,
             _ => Place::Other,
         }
@@ -404,7 +405,7 @@ impl<'a> Judge<'a> {
             author: *author,
             doc,
             roots,
-            actor: ActorId::from(author.public_bytes().as_slice()),
+            actor: change.actor_id().clone(),
             role,
             visibility,
             who,
@@ -587,7 +588,7 @@ impl<'a> Judge<'a> {
             Place::Invite(did) => self.check_invite(did, &obj, key.as_deref(), op)?,
             Place::Ratings => self.check_rating(key.as_deref(), op)?,
             Place::Issued => self.check_issued(key.as_deref(), op)?,
-            Place::IssuedEntry => self.check_issued_entry(&obj)?,
+            Place::IssuedEntry(id) => self.check_issued_entry(id, &obj, key.as_deref(), op)?,
             Place::StatusList => self.check_status_list(key.as_deref(), op)?,
             Place::Other => self.check_other(&obj)?,
         }
@@ -757,7 +758,8 @@ impl<'a> Judge<'a> {
                 _ => deny("timeline entries must be maps".into()),
             };
         }
-        let own = matches!(&op.key, Key::Seq(ElementId::Id(e)) if e.actor() == &self.actor);
+        let own =
+            matches!(&op.key, Key::Seq(ElementId::Id(e)) if same_author(e.actor(), &self.actor));
         match &op.action {
             OpType::Delete if own => {
                 self.at_least(Role::Guest, "deleting a message")?;
@@ -770,7 +772,7 @@ impl<'a> Judge<'a> {
     }
 
     fn check_message(&mut self, obj: &OpId) -> Result<(), Rejection> {
-        if obj.actor() != &self.actor {
+        if !same_author(obj.actor(), &self.actor) {
             return deny(format!("{}; only a message's author may edit it", self.who));
         }
         self.at_least(Role::Member, "editing a message")
@@ -891,13 +893,31 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// The fields of an issuance record are written once, in the change that creates it.
-    fn check_issued_entry(&mut self, obj: &OpId) -> Result<(), Rejection> {
-        if self.created_here(obj) {
-            Ok(())
-        } else {
-            deny("issuance records are never changed; revoke through the status list".into())
+    /// The fields of an issuance record are written once, in the change that creates it. Its
+    /// status index is the one derived from the credential id
+    /// ([`tim_protocol::SpaceId::status_index`]), so concurrent issuers never share one
+    /// (records made by version 1 actors, before sessions, counted records instead).
+    fn check_issued_entry(
+        &mut self,
+        id: &str,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if !self.created_here(obj) {
+            return deny(
+                "issuance records are never changed; revoke through the status list".into(),
+            );
         }
+        if key == Some(doc::STATUS_INDEX) && !is_v1_actor(&self.actor) {
+            let want = self.space.status_index(id);
+            if !matches!(op.action, OpType::Put(ScalarValue::Uint(i)) if i == want) {
+                return deny(format!(
+                    "the status index of credential {id} must be {want}, derived from its id"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// `status_list[<index>] = true`: an admin revokes the credential with that status index.
@@ -927,7 +947,7 @@ impl<'a> Judge<'a> {
     }
 
     fn check_other(&mut self, obj: &OpId) -> Result<(), Rejection> {
-        if obj.actor() != &self.actor {
+        if !same_author(obj.actor(), &self.actor) {
             return deny(format!(
                 "{}; object {}@{} was created by another timite",
                 self.who,

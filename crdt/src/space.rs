@@ -4,8 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{ActorId, Automerge, Change, ObjType, ReadDoc, ScalarValue, ROOT};
-use ed25519_dalek::SigningKey;
+use automerge::{Automerge, Change, ObjType, ReadDoc, ScalarValue, ROOT};
 use tim_protocol::api::{MemberView, MessageView};
 use tim_protocol::wire::{MAX_NAME_BYTES, MAX_PURPOSE_BYTES, MAX_TEXT_BYTES};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
@@ -13,6 +12,7 @@ use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 use crate::admission::{AdmissionVerifier, Requirement};
 pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
+use crate::writer::{actor_is_author, Writer};
 use crate::{doc, rules, Rejection, SpaceError};
 
 /// Most abilities a member may declare in one space.
@@ -57,6 +57,35 @@ pub struct BatchIngested {
     pub rejected: Vec<(Did, Rejection)>,
     /// Envelopes that were already here.
     pub duplicates: usize,
+}
+
+/// What the gate did with a batch: applied (in causal order), refused, already here.
+#[derive(Debug, Default)]
+struct Admitted {
+    applied: Vec<Applied>,
+    rejected: Vec<(automerge::ChangeHash, Did, Rejection)>,
+    duplicates: usize,
+}
+
+impl Admitted {
+    fn reject(&mut self, c: &Checked, why: Rejection) {
+        self.rejected
+            .push((c.change.hash(), c.envelope.author, why));
+    }
+}
+
+/// A space restored from this node's store ([`Space::load_stored`]).
+#[derive(Debug)]
+pub struct Restored {
+    /// The space.
+    pub space: Space,
+    /// Stored changes still waiting for a dependency (sync brings it).
+    pub waiting: Vec<ChangeHash>,
+    /// Stored changes that do not decode or that the rules refuse: never applied, to delete
+    /// from the store.
+    pub refused: Vec<(ChangeHash, Rejection)>,
+    /// Why the snapshot was set aside, if it did not load (the changes rebuilt the space).
+    pub snapshot_error: Option<String>,
 }
 
 /// How many verified changes may wait for missing dependencies, per space. Beyond this, newer
@@ -107,6 +136,8 @@ pub enum Ingested {
     /// The change is authentic but some dependencies are missing; it waits (if the buffer has
     /// room) until they arrive. Sync with the sender should bring them.
     Pending {
+        /// The change's hash.
+        hash: ChangeHash,
         /// The missing dependencies.
         missing: Vec<ChangeHash>,
     },
@@ -120,17 +151,13 @@ pub(crate) fn tim_hash(h: &automerge::ChangeHash) -> ChangeHash {
     ChangeHash::from(h.0)
 }
 
-fn actor_of(key: &SigningKey) -> ActorId {
-    ActorId::from(key.verifying_key().as_bytes().as_slice())
-}
-
 /// A space: its Automerge document plus the signed envelope of every change in it.
 pub struct Space {
     id: SpaceId,
     verifier: Option<Arc<dyn AdmissionVerifier>>,
     doc: Automerge,
     envelopes: HashMap<automerge::ChangeHash, Envelope>,
-    pending: HashMap<automerge::ChangeHash, (Envelope, Change)>,
+    pending: HashMap<automerge::ChangeHash, Checked>,
 }
 
 impl std::fmt::Debug for Space {
@@ -157,17 +184,17 @@ impl Space {
 
     /// Creates a new public space: builds and signs its genesis change, whose hash names it.
     pub fn create(
-        key: &SigningKey,
+        who: &Writer,
         name: &str,
         purpose: &str,
         at_ms: u64,
     ) -> Result<(Self, Applied), SpaceError> {
-        Self::create_with(key, name, purpose, Visibility::Public, None, at_ms)
+        Self::create_with(who, name, purpose, Visibility::Public, None, at_ms)
     }
 
     /// Creates a new space with a visibility; an ephemeral space needs `expires_at_ms`.
     pub fn create_with(
-        key: &SigningKey,
+        who: &Writer,
         name: &str,
         purpose: &str,
         visibility: Visibility,
@@ -189,9 +216,9 @@ impl Space {
                 "a purpose must be at most {MAX_PURPOSE_BYTES} bytes"
             )));
         }
-        let creator = Did::from_key(&key.verifying_key());
+        let creator = who.did();
         let mut scratch = Automerge::new();
-        scratch.set_actor(actor_of(key));
+        scratch.set_actor(who.actor().clone());
         let mut tx = scratch.transaction();
         let meta = tx.put_object(ROOT, doc::META, ObjType::Map)?;
         tx.put(&meta, doc::NAME, name)?;
@@ -223,54 +250,86 @@ impl Space {
         tx.commit_with(CommitOptions::default().with_time(millis(at_ms)));
         let change = scratch
             .get_last_local_change()
-            .expect("a transaction with operations makes a change");
+            .expect("a transaction with operations makes a change")
+            .clone();
         let hash = tim_hash(&change.hash());
         let id = SpaceId::from_genesis(&hash);
-        let envelope = Envelope::sign(id, change.raw_bytes().to_vec(), &hash, key);
+        let envelope = Envelope::sign(id, change.raw_bytes().to_vec(), &hash, who.signing_key());
         let mut space = Self::empty(id);
-        match space.ingest(envelope)? {
-            Ingested::Applied { mut applied, .. } => Ok((space, applied.remove(0))),
-            other => unreachable!("a fresh genesis is applied, got {other:?}"),
+        let mut out = space.admit(vec![Checked::signed_here(envelope, change)]);
+        if let Some((_, _, r)) = out.rejected.pop() {
+            return Err(r.into());
         }
+        let genesis = out
+            .applied
+            .pop()
+            .ok_or_else(|| SpaceError::Invalid("the genesis change was not applied".into()))?;
+        Ok((space, genesis))
     }
 
-    /// Rebuilds a space from this node's own store: an optional snapshot (`Automerge::save`
-    /// output) and the envelopes of every change. They were verified before they were stored,
-    /// so they are not verified again.
+    /// Rebuilds a space from envelopes this node stored (tests and tools): like
+    /// [`Space::load_stored`], but anything that does not load (a change that waits for a
+    /// missing dependency, or that the rules refuse) is an error.
     pub fn load(
         id: SpaceId,
         snapshot: Option<&[u8]>,
         envelopes: impl IntoIterator<Item = Envelope>,
     ) -> Result<Self, SpaceError> {
-        Self::load_keyed(id, snapshot, envelopes.into_iter().map(|e| (None, e)))
+        let restored = Self::restore(id, snapshot, envelopes.into_iter().map(|e| (None, e)))?;
+        if let Some((hash, r)) = restored.refused.into_iter().next() {
+            return Err(SpaceError::Invalid(format!(
+                "stored change {hash} is refused: {r}"
+            )));
+        }
+        if !restored.waiting.is_empty() {
+            return Err(SpaceError::Invalid(format!(
+                "{} stored changes lack their dependencies",
+                restored.waiting.len()
+            )));
+        }
+        Ok(restored.space)
     }
 
-    /// [`Space::load`] from a store that keeps each envelope under its change's hash: changes
-    /// the snapshot holds are not parsed again (at 100k changes, parsing them all took most of
-    /// a restart's load).
+    /// Rebuilds a space from this node's own store at restart: an optional snapshot (this
+    /// node's `Automerge::save` output) and the envelope of every change, each filed under its
+    /// change's hash.
+    ///
+    /// Changes the snapshot holds are taken as they are: this node wrote the snapshot from
+    /// changes that had passed the gate (at 100k changes, parsing them again took most of a
+    /// restart). Every other change goes through the gate like any change, except that its
+    /// signature is not checked again ([`Checked::own`]: bytes this node verified or signed
+    /// before it stored them). A store always loads: a snapshot that does not load is set
+    /// aside (the changes rebuild the space), a change whose dependencies are missing waits
+    /// for sync to bring them, and one the rules refuse is returned so that the caller can
+    /// delete it. Only a store whose keys do not match its changes is refused, as corrupt.
     pub fn load_stored(
         id: SpaceId,
         snapshot: Option<&[u8]>,
         stored: impl IntoIterator<Item = (ChangeHash, Envelope)>,
-    ) -> Result<Self, SpaceError> {
+    ) -> Result<Restored, SpaceError> {
         let keyed = stored.into_iter().map(|(h, e)| (Some(am_hash(&h)), e));
-        Self::load_keyed(id, snapshot, keyed)
+        Self::restore(id, snapshot, keyed)
     }
 
-    fn load_keyed(
+    fn restore(
         id: SpaceId,
         snapshot: Option<&[u8]>,
         envelopes: impl Iterator<Item = (Option<automerge::ChangeHash>, Envelope)>,
-    ) -> Result<Self, SpaceError> {
-        let mut doc = match snapshot {
-            Some(bytes) => Automerge::load(bytes)?,
-            None => Automerge::new(),
-        };
-        let mut map = HashMap::new();
-        let mut changes = Vec::new();
+    ) -> Result<Restored, SpaceError> {
+        let mut space = Self::empty(id);
+        let mut snapshot_error = None;
+        if let Some(bytes) = snapshot {
+            match Automerge::load(bytes) {
+                Ok(doc) => space.doc = doc,
+                Err(e) => snapshot_error = Some(e.to_string()),
+            }
+        }
+        let mut in_snapshot = HashMap::new();
+        let mut rest = Vec::new();
+        let mut unreadable = Vec::new();
         for (hash, env) in envelopes {
-            if let Some(h) = hash.filter(|h| doc.get_change_meta_by_hash(h).is_some()) {
-                if map.insert(h, env).is_some() {
+            if let Some(h) = hash.filter(|h| space.doc.get_change_meta_by_hash(h).is_some()) {
+                if in_snapshot.insert(h, env).is_some() {
                     return Err(SpaceError::Invalid(format!(
                         "two stored changes are filed under the hash {}",
                         tim_hash(&h)
@@ -278,33 +337,41 @@ impl Space {
                 }
                 continue;
             }
-            let change = Change::from_bytes(env.change.clone())
-                .map_err(|e| SpaceError::Invalid(format!("stored change: {e}")))?;
-            if hash.is_some_and(|h| h != change.hash()) {
+            let checked = match (Checked::own(env), hash) {
+                (Ok(c), _) => c,
+                // A record that no longer decodes: reported for deletion (sync brings the
+                // change again from a peer).
+                (Err(r), Some(h)) => {
+                    unreadable.push((tim_hash(&h), r));
+                    continue;
+                }
+                (Err(r), None) => return Err(SpaceError::Invalid(format!("stored change: {r}"))),
+            };
+            let h = checked.change.hash();
+            if hash.is_some_and(|k| k != h) {
                 return Err(SpaceError::Invalid(format!(
                     "stored change {} is filed under another hash",
-                    tim_hash(&change.hash())
+                    tim_hash(&h)
                 )));
             }
-            map.insert(change.hash(), env);
-            changes.push(change);
+            rest.push(checked);
         }
-        // Automerge skips, by hash, the changes the snapshot already holds.
-        doc.apply_changes(changes)?;
-        let missing = doc.get_missing_deps(&[]);
-        if !missing.is_empty() {
-            return Err(SpaceError::Invalid(format!(
-                "the stored changes lack {} of their dependencies, such as {}",
-                missing.len(),
-                tim_hash(&missing[0])
-            )));
-        }
-        Ok(Self {
-            id,
-            verifier: None,
-            doc,
-            envelopes: map,
-            pending: HashMap::new(),
+        // (A snapshot is saved only after the changes it holds were stored, in the same sled
+        // log, so it is never ahead of the store; one that does not load was set aside above
+        // and every change goes through the gate.)
+        space.envelopes.extend(in_snapshot);
+        let admitted = space.admit(rest);
+        unreadable.extend(
+            admitted
+                .rejected
+                .into_iter()
+                .map(|(h, _, r)| (tim_hash(&h), r)),
+        );
+        Ok(Restored {
+            waiting: space.pending.keys().map(tim_hash).collect(),
+            refused: unreadable,
+            snapshot_error,
+            space,
         })
     }
 
@@ -342,7 +409,7 @@ impl Space {
         let mut out: Vec<automerge::ChangeHash> = self
             .pending
             .values()
-            .flat_map(|(_, c)| c.deps().iter().copied())
+            .flat_map(|c| c.change.deps().iter().copied())
             .filter(|d| !self.envelopes.contains_key(d) && !self.pending.contains_key(d))
             .collect();
         out.sort();
@@ -400,34 +467,22 @@ impl Space {
         self.doc.save()
     }
 
-    /// A copy of this space rebuilt from its envelopes (for trying a batch of changes before
-    /// committing to it).
+    /// A copy of this space (for trying a batch of changes before committing to it).
     pub fn try_copy(&self) -> Result<Self, SpaceError> {
-        Self::load(self.id, None, self.envelopes.values().cloned())
+        Ok(Self {
+            id: self.id,
+            verifier: self.verifier.clone(),
+            doc: self.doc.clone(),
+            envelopes: self.envelopes.clone(),
+            pending: self.pending.clone(),
+        })
     }
 
-    /// Checks that an envelope is authentic and new, returning its decoded change (`None` if
-    /// the space already holds it).
-    fn authenticate(&self, env: &Envelope) -> Result<Option<Change>, Rejection> {
-        if env.space != self.id {
-            return Err(Rejection::WrongSpace {
-                expected: self.id,
-                got: env.space,
-            });
-        }
-        let change = decode_change(env)?;
-        let hash = change.hash();
-        if self.envelopes.contains_key(&hash) || self.pending.contains_key(&hash) {
-            return Ok(None);
-        }
-        check_signature(env, &change)?;
-        Ok(Some(change))
-    }
-
-    /// The rules' verdict on an authentic change whose dependencies are all in the document
-    /// (the document may already hold the change and later ones: the verdict is taken at the
+    /// The rules' verdict on a change whose dependencies are all in the document (the
+    /// document may already hold the change and later ones: the verdict is taken at the
     /// change's dependencies).
-    fn judge(&self, env: &Envelope, change: &Change) -> Result<Vec<Effect>, Rejection> {
+    fn judge(&self, c: &Checked) -> Result<Vec<Effect>, Rejection> {
+        let (env, change) = (&c.envelope, &c.change);
         let hash = change.hash();
         if change.deps().is_empty() {
             if SpaceId::from_genesis(&tim_hash(&hash)) != self.id {
@@ -444,21 +499,6 @@ impl Space {
         }
     }
 
-    /// Authorizes an authentic change whose dependencies are all present and applies it.
-    fn authorize_and_apply(&mut self, env: Envelope, change: Change) -> Result<Applied, Rejection> {
-        let hash = change.hash();
-        let effects = self.judge(&env, &change)?;
-        self.doc
-            .apply_changes([change])
-            .map_err(|e| Rejection::Apply(e.to_string()))?;
-        self.envelopes.insert(hash, env.clone());
-        Ok(Applied {
-            hash: tim_hash(&hash),
-            envelope: env,
-            effects,
-        })
-    }
-
     fn missing_deps(&self, change: &Change) -> Vec<ChangeHash> {
         change
             .deps()
@@ -468,25 +508,43 @@ impl Space {
             .collect()
     }
 
-    /// The only way a change from elsewhere enters the space: authenticate, wait for missing
-    /// dependencies, authorize against the causal past, apply.
+    /// Takes in one change from a peer (gossip): the gate's checks ([`Space::admit`]), then
+    /// any waiting changes it unblocks.
     pub fn ingest(&mut self, env: Envelope) -> Result<Ingested, Rejection> {
-        let Some(change) = self.authenticate(&env)? else {
-            return Ok(Ingested::Duplicate);
-        };
-        let missing = self.missing_deps(&change);
-        if !missing.is_empty() {
-            if self.pending.len() < MAX_PENDING {
-                self.pending.insert(change.hash(), (env, change));
-            }
-            return Ok(Ingested::Pending { missing });
+        if env.space != self.id {
+            return Err(Rejection::WrongSpace {
+                expected: self.id,
+                got: env.space,
+            });
         }
-        let first = self.authorize_and_apply(env, change)?;
-        let mut applied = vec![first];
-        let late_rejections = self.release_pending(&mut applied);
+        let change = decode_change(&env)?;
+        let hash = change.hash();
+        // Known already: no need to check its signature again (it cannot get in twice).
+        if self.envelopes.contains_key(&hash) || self.pending.contains_key(&hash) {
+            return Ok(Ingested::Duplicate);
+        }
+        let checked = Checked::verify(env, change)?;
+        let missing = self.missing_deps(&checked.change);
+        let mut out = self.admit(vec![checked]);
+        if let Some(i) = out.rejected.iter().position(|(h, _, _)| *h == hash) {
+            return Err(out.rejected.swap_remove(i).2);
+        }
+        let Some(i) = out.applied.iter().position(|a| am_hash(&a.hash) == hash) else {
+            return Ok(Ingested::Pending {
+                hash: tim_hash(&hash),
+                missing,
+            });
+        };
+        // This change first, then the waiting ones it released.
+        let first = out.applied.remove(i);
+        out.applied.insert(0, first);
         Ok(Ingested::Applied {
-            applied,
-            late_rejections,
+            applied: out.applied,
+            late_rejections: out
+                .rejected
+                .into_iter()
+                .map(|(_, author, r)| (author, r))
+                .collect(),
         })
     }
 
@@ -505,120 +563,251 @@ impl Space {
         out
     }
 
-    /// Ingests envelopes whose signatures were checked: the authentic changes whose
-    /// dependencies are present go into Automerge in one call (one call per change costs time
-    /// proportional to the document) and are then judged one by one at their own dependencies.
-    /// If the rules refuse any, the document is rebuilt without it (and without the changes
-    /// that build on it) before anything is stored, forwarded or read.
+    /// Ingests envelopes whose signatures were checked, through the gate ([`Space::admit`]).
     pub fn ingest_checked(&mut self, batch: Vec<Checked>) -> BatchIngested {
-        let mut out = BatchIngested::default();
-        let mut authentic = Vec::new();
+        let out = self.admit(batch);
+        BatchIngested {
+            applied: out.applied,
+            rejected: out
+                .rejected
+                .into_iter()
+                .map(|(_, author, r)| (author, r))
+                .collect(),
+            duplicates: out.duplicates,
+        }
+    }
+
+    /// **The gate**: the only way into the document. Every change, whatever brought it (a
+    /// local write, gossip, sync, an import, a restart), passes these checks in this order:
+    ///
+    /// 1. it decodes, its signature verifies and its actor is its author's: done when its
+    ///    [`Checked`] was made (a restart skips only the signature, for bytes this node
+    ///    stored itself; a local write was signed here a moment ago);
+    /// 2. its envelope names this space;
+    /// 3. it is new (not applied, not waiting, not twice in the batch);
+    /// 4. every dependency is present, else it waits in a bounded buffer;
+    /// 5. the rules allow it, judged at its causal past (the document at its dependencies);
+    /// 6. it is applied, and its envelope kept.
+    ///
+    /// Changes whose dependencies are all in the document are judged before anything is
+    /// applied. Changes that build on others of the same batch are applied with them in one
+    /// Automerge call (one call per change costs time proportional to the document), then
+    /// each is judged at its own dependencies; if the rules refuse one, the document is
+    /// rebuilt without it and what builds on it before anything is stored, forwarded or read.
+    /// A change that Automerge does not take in (a second change at an actor's sequence
+    /// number, say) is refused with its reason, never kept.
+    fn admit(&mut self, batch: Vec<Checked>) -> Admitted {
+        let mut out = Admitted::default();
+        let mut fresh = Vec::new();
         let mut seen = HashSet::new();
-        for Checked { envelope, change } in batch {
-            let hash = change.hash();
-            if envelope.space != self.id {
-                let got = envelope.space;
-                out.rejected.push((
-                    envelope.author,
-                    Rejection::WrongSpace {
-                        expected: self.id,
-                        got,
-                    },
-                ));
+        for c in batch {
+            let hash = c.change.hash();
+            if c.envelope.space != self.id {
+                let got = c.envelope.space;
+                let expected = self.id;
+                out.reject(&c, Rejection::WrongSpace { expected, got });
             } else if self.envelopes.contains_key(&hash)
                 || self.pending.contains_key(&hash)
                 || !seen.insert(hash)
             {
                 out.duplicates += 1;
             } else {
-                authentic.push((envelope, change));
+                fresh.push(c);
             }
         }
-        self.apply_batch(authentic, &mut out);
+        let extra = fresh.len();
+        self.admit_ready(fresh, extra, &mut out);
+        // Waiting changes that what was just applied unblocks, as one more batch.
+        if !out.applied.is_empty() && !self.pending.is_empty() {
+            let waiting: Vec<Checked> = self.pending.drain().map(|(_, c)| c).collect();
+            self.admit_ready(waiting, extra, &mut out);
+        }
         out
     }
 
-    /// Applies authentic new changes together with every waiting one: those whose
-    /// dependencies are then present go into Automerge in one call (not one call each: a sync
-    /// cut short by its byte budget leaves thousands waiting), the rest wait.
-    fn apply_batch(&mut self, mut authentic: Vec<(Envelope, Change)>, out: &mut BatchIngested) {
-        let extra = authentic.len();
-        authentic.extend(self.pending.drain().map(|(_, waiting)| waiting));
-        let (ready, waiting) = self.causal_order(authentic);
-        for (env, change) in waiting {
+    /// Steps 4 to 6 of the gate for new changes: those whose dependencies are present, in
+    /// causal order; the rest wait (at most [`MAX_PENDING`] plus this batch).
+    fn admit_ready(&mut self, batch: Vec<Checked>, extra: usize, out: &mut Admitted) {
+        let (ready, waiting) = self.causal_order(batch);
+        for c in waiting {
             if self.pending.len() < MAX_PENDING + extra {
-                self.pending.insert(change.hash(), (env, change));
+                self.pending.insert(c.change.hash(), c);
             }
         }
         if ready.is_empty() {
             return;
         }
-        if self
-            .doc
-            .apply_changes(ready.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>())
-            .is_err()
-        {
-            // Automerge refused the batch as a whole: fall back to one change at a time.
-            let _ = self.rebuild();
-            for (env, change) in ready {
-                let author = env.author;
-                match self.authorize_and_apply(env, change) {
-                    Ok(a) => out.applied.push(a),
-                    Err(r) => out.rejected.push((author, r)),
+        let mut refused: HashSet<automerge::ChangeHash> = HashSet::new();
+        let mut accepted: Vec<(Checked, Vec<Effect>)> = Vec::new();
+        let mut later = Vec::new();
+        for c in ready {
+            if self.builds_on_refused(&c, &refused, out) {
+                refused.insert(c.change.hash());
+            } else if c
+                .change
+                .deps()
+                .iter()
+                .all(|d| self.envelopes.contains_key(d))
+            {
+                match self.judge(&c) {
+                    Ok(effects) => accepted.push((c, effects)),
+                    Err(r) => {
+                        refused.insert(c.change.hash());
+                        out.reject(&c, r);
+                    }
+                }
+            } else {
+                later.push(c);
+            }
+        }
+        let batch: Vec<Change> = accepted
+            .iter()
+            .map(|(c, _)| c.change.clone())
+            .chain(later.iter().map(|c| c.change.clone()))
+            .collect();
+        if !batch.is_empty() {
+            if let Err(e) = self.doc.apply_changes(batch) {
+                // Automerge refused the batch as a whole, before applying any of it (here: `{e}`):
+                // one change at a time, so that only the offending ones are refused.
+                drop(e);
+                accepted.extend(later.into_iter().map(|c| (c, Vec::new())));
+                return self.admit_one_by_one(accepted, refused, out);
+            }
+        }
+        for c in later {
+            if self.builds_on_refused(&c, &refused, out) {
+                refused.insert(c.change.hash());
+                continue;
+            }
+            match self.judge(&c) {
+                Ok(effects) => accepted.push((c, effects)),
+                Err(r) => {
+                    refused.insert(c.change.hash());
+                    out.reject(&c, r);
                 }
             }
-            return;
         }
-        let mut refused = HashSet::new();
-        for (env, change) in ready {
-            let hash = change.hash();
-            let verdict = if change.deps().iter().any(|d| refused.contains(d)) {
-                Err(Rejection::Unauthorized(format!(
-                    "change {} builds on a refused change",
-                    tim_hash(&hash)
+        if refused
+            .iter()
+            .any(|h| self.doc.get_change_meta_by_hash(h).is_some())
+        {
+            // A refused change was applied (with its batch, or by a local transaction).
+            if let Err(e) = self.rebuild(accepted.iter().map(|(c, _)| &c.change)) {
+                for (c, _) in accepted {
+                    out.reject(
+                        &c,
+                        Rejection::Apply(format!("rebuilding the document: {e}")),
+                    );
+                }
+                return;
+            }
+        }
+        self.keep(accepted, out);
+    }
+
+    /// Refuses a change that builds on a change refused in this batch.
+    fn builds_on_refused(
+        &self,
+        c: &Checked,
+        refused: &HashSet<automerge::ChangeHash>,
+        out: &mut Admitted,
+    ) -> bool {
+        if !c.change.deps().iter().any(|d| refused.contains(d)) {
+            return false;
+        }
+        let hash = tim_hash(&c.change.hash());
+        out.reject(
+            c,
+            Rejection::Unauthorized(format!("change {hash} builds on a refused change")),
+        );
+        true
+    }
+
+    /// The gate's last steps for a batch that Automerge refused as a whole: each change (in
+    /// causal order) is judged at its dependencies, then applied alone.
+    fn admit_one_by_one(
+        &mut self,
+        batch: Vec<(Checked, Vec<Effect>)>,
+        mut refused: HashSet<automerge::ChangeHash>,
+        out: &mut Admitted,
+    ) {
+        let mut accepted = Vec::new();
+        for (c, _) in batch {
+            let hash = c.change.hash();
+            let verdict = if self.builds_on_refused(&c, &refused, out) {
+                refused.insert(hash);
+                continue;
+            } else if let Some(d) = c
+                .change
+                .deps()
+                .iter()
+                .find(|d| self.doc.get_change_meta_by_hash(d).is_none())
+            {
+                Err(Rejection::Apply(format!(
+                    "its dependency {} is not in the document",
+                    tim_hash(d)
                 )))
             } else {
-                self.judge(&env, &change)
+                self.judge(&c).and_then(|effects| {
+                    self.doc
+                        .apply_changes([c.change.clone()])
+                        .map_err(Rejection::from_automerge)
+                        .map(|()| effects)
+                })
             };
             match verdict {
-                Ok(effects) => out.applied.push(Applied {
-                    hash: tim_hash(&hash),
-                    envelope: env,
-                    effects,
-                }),
+                Ok(effects) => accepted.push((c, effects)),
                 Err(r) => {
                     refused.insert(hash);
-                    out.rejected.push((env.author, r));
+                    out.reject(&c, r);
                 }
             }
         }
-        for a in &out.applied {
-            self.envelopes.insert(am_hash(&a.hash), a.envelope.clone());
+        self.keep(accepted, out);
+    }
+
+    /// Keeps the envelopes of changes the gate accepted, once Automerge holds each of them
+    /// (it silently holds back a change that lacks a dependency: such a change is refused,
+    /// never kept).
+    fn keep(&mut self, accepted: Vec<(Checked, Vec<Effect>)>, out: &mut Admitted) {
+        let (held, back): (Vec<_>, Vec<_>) = accepted
+            .into_iter()
+            .partition(|(c, _)| self.doc.get_change_meta_by_hash(&c.change.hash()).is_some());
+        if !back.is_empty() {
+            // Clears Automerge's queue of held-back changes.
+            let rebuilt = match self.rebuild(std::iter::empty()) {
+                Ok(()) => String::new(),
+                Err(e) => format!(" (and clearing it from Automerge's queue failed: {e})"),
+            };
+            for (c, _) in back {
+                let why = format!("Automerge held it back: a dependency is missing{rebuilt}");
+                out.reject(&c, Rejection::Apply(why));
+            }
         }
-        if !refused.is_empty() && self.rebuild().is_err() {
-            // Cannot happen: every kept change applied a moment ago.
-            out.applied.clear();
+        for (c, effects) in held {
+            self.envelopes.insert(c.change.hash(), c.envelope.clone());
+            out.applied.push(Applied {
+                hash: tim_hash(&c.change.hash()),
+                envelope: c.envelope,
+                effects,
+            });
         }
     }
 
     /// Orders a batch so that every change comes after its dependencies; returns the changes
     /// that can be applied now (in that order) and those waiting for a dependency that is
     /// neither in the document nor in the batch.
-    #[allow(clippy::type_complexity)]
-    fn causal_order(
-        &self,
-        batch: Vec<(Envelope, Change)>,
-    ) -> (Vec<(Envelope, Change)>, Vec<(Envelope, Change)>) {
+    fn causal_order(&self, batch: Vec<Checked>) -> (Vec<Checked>, Vec<Checked>) {
         let index: HashMap<automerge::ChangeHash, usize> = batch
             .iter()
             .enumerate()
-            .map(|(i, (_, c))| (c.hash(), i))
+            .map(|(i, c)| (c.change.hash(), i))
             .collect();
         let mut indegree = vec![0usize; batch.len()];
         let mut blocked = vec![false; batch.len()];
         let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, (_, c)) in batch.iter().enumerate() {
-            for d in c.deps() {
+        for (i, c) in batch.iter().enumerate() {
+            for d in c.change.deps() {
                 if let Some(&j) = index.get(d) {
                     indegree[i] += 1;
                     children.entry(j).or_default().push(i);
@@ -640,36 +829,25 @@ impl Space {
                 }
             }
         }
-        let mut slots: Vec<Option<(Envelope, Change)>> = batch.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<Checked>> = batch.into_iter().map(Some).collect();
         let ready = order.iter().filter_map(|&i| slots[i].take()).collect();
         let waiting = slots.into_iter().flatten().collect();
         (ready, waiting)
     }
 
-    /// Applies the waiting changes whose dependencies are now all present, as one batch.
-    fn release_pending(&mut self, applied: &mut Vec<Applied>) -> Vec<(Did, Rejection)> {
-        if self.pending.is_empty() {
-            return Vec::new();
-        }
-        let mut out = BatchIngested::default();
-        self.apply_batch(Vec::new(), &mut out);
-        applied.append(&mut out.applied);
-        out.rejected
-    }
-
-    /// Makes a local change as `key`'s timite: the closure writes through a transaction; the
-    /// change is then signed and passes the same checks as any incoming change (judged at its
-    /// dependencies). If they refuse it, the document is rebuilt without it.
+    /// Makes a local change as `who`: the closure writes through a transaction, which commits
+    /// the change into the document; the change is then signed and goes through the gate like
+    /// any other ([`Space::admit`]), which takes it out again if the rules refuse it.
     fn local_write<R>(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         at_ms: u64,
         write: impl FnOnce(&mut Transaction<'_>) -> Result<R, SpaceError>,
     ) -> Result<(Applied, R), SpaceError> {
         if !self.is_ready() {
             return Err(SpaceError::NotReady(self.id));
         }
-        self.doc.set_actor(actor_of(key));
+        self.doc.set_actor(who.actor().clone());
         let mut tx = self.doc.transaction();
         let out = match write(&mut tx) {
             Ok(out) => out,
@@ -682,40 +860,40 @@ impl Space {
         let change = self
             .doc
             .get_last_local_change()
-            .ok_or_else(|| SpaceError::Invalid("the write made no change".into()))?;
+            .ok_or_else(|| SpaceError::Invalid("the write made no change".into()))?
+            .clone();
         let hash = change.hash();
-        let envelope = Envelope::sign(self.id, change.raw_bytes().to_vec(), &tim_hash(&hash), key);
-        let verdict = self
-            .authenticate(&envelope)
-            .and_then(|_| rules::authorize(&self.doc, &change, &envelope.author, &self.context()));
-        match verdict {
-            Ok(effects) => {
-                self.envelopes.insert(hash, envelope.clone());
-                Ok((
-                    Applied {
-                        hash: tim_hash(&hash),
-                        envelope,
-                        effects,
-                    },
-                    out,
-                ))
-            }
-            Err(rejection) => {
-                self.rebuild()?;
-                Err(rejection.into())
-            }
+        let envelope = Envelope::sign(
+            self.id,
+            change.raw_bytes().to_vec(),
+            &tim_hash(&hash),
+            who.signing_key(),
+        );
+        let mut admitted = self.admit(vec![Checked::signed_here(envelope, change)]);
+        if let Some((_, _, r)) = admitted.rejected.into_iter().find(|(h, _, _)| *h == hash) {
+            return Err(r.into());
         }
+        let i = admitted
+            .applied
+            .iter()
+            .position(|a| am_hash(&a.hash) == hash)
+            .ok_or_else(|| SpaceError::Invalid("the write was not applied".into()))?;
+        Ok((admitted.applied.swap_remove(i), out))
     }
 
-    /// Rebuilds the document from the kept envelopes (drops a refused local change).
-    fn rebuild(&mut self) -> Result<(), SpaceError> {
+    /// Rebuilds the document from the kept envelopes and `more` (drops refused changes that
+    /// were applied with their batch or by a local transaction). Costs time proportional to
+    /// the space; only a refused local write, or a refused change that builds on another of
+    /// its batch, comes here.
+    fn rebuild<'c>(&mut self, more: impl Iterator<Item = &'c Change>) -> Result<(), SpaceError> {
         let mut doc = Automerge::new();
-        let changes = self
+        let mut changes = self
             .envelopes
             .values()
             .map(|e| Change::from_bytes(e.change.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SpaceError::Invalid(e.to_string()))?;
+        changes.extend(more.cloned());
         doc.apply_changes(changes)?;
         self.doc = doc;
         Ok(())
@@ -726,8 +904,8 @@ impl Space {
     }
 
     /// Adds `key`'s timite to the members as `member`, using its invite if it has one.
-    pub fn join(&mut self, key: &SigningKey, at_ms: u64) -> Result<Applied, SpaceError> {
-        self.join_presenting(key, None, at_ms)
+    pub fn join(&mut self, who: &Writer, at_ms: u64) -> Result<Applied, SpaceError> {
+        self.join_presenting(who, None, at_ms)
     }
 
     /// The member entry of `did`, if a member.
@@ -757,14 +935,14 @@ impl Space {
     /// Sets the join requirements (admins).
     pub fn set_requirements(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         requirements: &[Requirement],
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
         let meta = self.root(doc::META)?;
         let json =
             serde_json::to_string(requirements).map_err(|e| SpaceError::Invalid(e.to_string()))?;
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             tx.put(&meta, doc::REQUIREMENTS, json)?;
             Ok(())
         })
@@ -784,14 +962,14 @@ impl Space {
     /// [`Space::challenge`] taken just before.
     pub fn join_presenting(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         presentation: Option<&str>,
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
-        let did = Did::from_key(&key.verifying_key());
+        let did = who.did();
         let members = self.root(doc::MEMBERS)?;
         let invite = doc::child_obj(&self.doc, &self.root(doc::INVITES)?, &did.to_string(), None);
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             let entry = tx.put_object(&members, did.to_string(), ObjType::Map)?;
             tx.put(&entry, doc::ROLE, Role::Member.as_str())?;
             tx.put(
@@ -813,14 +991,14 @@ impl Space {
     /// Invites `did` (admins only), valid until `expires_at_ms`, for one join.
     pub fn invite(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         did: &Did,
         expires_at_ms: u64,
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
-        let by = Did::from_key(&key.verifying_key());
+        let by = who.did();
         let invites = self.root(doc::INVITES)?;
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             let inv = tx.put_object(&invites, did.to_string(), ObjType::Map)?;
             tx.put(&inv, doc::BY, by.to_string())?;
             tx.put(
@@ -837,7 +1015,7 @@ impl Space {
     /// Sets the role of member `did` (admins only; `Role::Banned` bans).
     pub fn set_role(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         did: &Did,
         role: Role,
         at_ms: u64,
@@ -845,7 +1023,7 @@ impl Space {
         let entry = self
             .member_entry(did)
             .ok_or_else(|| SpaceError::Invalid(format!("{did} is not a member")))?;
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             tx.put(&entry, doc::ROLE, role.as_str())?;
             Ok(())
         })
@@ -853,12 +1031,12 @@ impl Space {
     }
 
     /// Removes member `did` (admins only; a kicked member of a public space may join again).
-    pub fn kick(&mut self, key: &SigningKey, did: &Did, at_ms: u64) -> Result<Applied, SpaceError> {
+    pub fn kick(&mut self, who: &Writer, did: &Did, at_ms: u64) -> Result<Applied, SpaceError> {
         let members = self.root(doc::MEMBERS)?;
         if !self.is_member(did) {
             return Err(SpaceError::Invalid(format!("{did} is not a member")));
         }
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             tx.delete(&members, did.to_string())?;
             Ok(())
         })
@@ -868,7 +1046,7 @@ impl Space {
     /// Deletes a message (its author, or a moderator and above).
     pub fn delete_message(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         message_id: &str,
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
@@ -878,7 +1056,7 @@ impl Space {
                 matches!(self.doc.get(&timeline, i), Ok(Some((_, id))) if id.to_string() == message_id)
             })
             .ok_or_else(|| SpaceError::Invalid(format!("no message {message_id} in this space")))?;
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             tx.delete(&timeline, index)?;
             Ok(())
         })
@@ -888,7 +1066,7 @@ impl Space {
     /// Rates member `ratee` from 1 to 5 as `key`'s timite (replacing its earlier rating).
     pub fn rate(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         ratee: &Did,
         score: u8,
         at_ms: u64,
@@ -896,9 +1074,9 @@ impl Space {
         if !(1..=5).contains(&score) {
             return Err(SpaceError::Invalid("a rating is from 1 to 5".into()));
         }
-        let rater = Did::from_key(&key.verifying_key());
+        let rater = who.did();
         let ratings = self.root(doc::RATINGS)?;
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             tx.put(
                 &ratings,
                 format!("{rater} {ratee}"),
@@ -987,16 +1165,16 @@ impl Space {
     /// name. Returns the applied change and the credential's status list index.
     pub fn record_issued(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         id: &str,
         subject: &Did,
         kind: &str,
         at_ms: u64,
     ) -> Result<(Applied, u64), SpaceError> {
-        let issuer = Did::from_key(&key.verifying_key());
+        let issuer = who.did();
         let issued = self.root(doc::ISSUED)?;
-        let index = self.doc.length(&issued) as u64;
-        self.local_write(key, at_ms, |tx| {
+        let index = self.id.status_index(id);
+        self.local_write(who, at_ms, |tx| {
             let rec = tx.put_object(&issued, id, ObjType::Map)?;
             tx.put(&rec, doc::SUBJECT, subject.to_string())?;
             tx.put(&rec, doc::KIND, kind)?;
@@ -1020,14 +1198,9 @@ impl Space {
     }
 
     /// Revokes the credential with this status index (admins).
-    pub fn revoke(
-        &mut self,
-        key: &SigningKey,
-        index: u64,
-        at_ms: u64,
-    ) -> Result<Applied, SpaceError> {
+    pub fn revoke(&mut self, who: &Writer, index: u64, at_ms: u64) -> Result<Applied, SpaceError> {
         let list = self.root(doc::STATUS_LIST)?;
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             tx.put(&list, index.to_string(), true)?;
             Ok(())
         })
@@ -1056,7 +1229,7 @@ impl Space {
     /// Posts a message as `key`'s timite. Returns the applied change and the message id.
     pub fn post(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         text: &str,
         at_ms: u64,
     ) -> Result<(Applied, String), SpaceError> {
@@ -1065,11 +1238,11 @@ impl Space {
                 "a message must be 1 to {MAX_TEXT_BYTES} bytes"
             )));
         }
-        let author = Did::from_key(&key.verifying_key());
+        let author = who.did();
         let timeline =
             doc::root_obj(&self.doc, doc::TIMELINE, None).ok_or(SpaceError::NotReady(self.id))?;
         let len = self.doc.length(&timeline);
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             let msg = tx.insert_object(&timeline, len, ObjType::Map)?;
             tx.put(&msg, doc::AUTHOR, author.to_string())?;
             tx.put(&msg, doc::TEXT, text)?;
@@ -1157,7 +1330,7 @@ impl Space {
     /// [`MAX_ABILITIES`] of them.
     pub fn declare_abilities(
         &mut self,
-        key: &SigningKey,
+        who: &Writer,
         abilities: &[String],
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
@@ -1175,13 +1348,13 @@ impl Space {
                 "an ability is 1 to {MAX_ABILITY_LEN} characters, not `{bad}`"
             )));
         }
-        let me = Did::from_key(&key.verifying_key());
+        let me = who.did();
         let entry = self
             .member_entry(&me)
             .ok_or_else(|| SpaceError::Invalid(format!("{me} is not a member of {}", self.id)))?;
         let json =
             serde_json::to_string(abilities).map_err(|e| SpaceError::Invalid(e.to_string()))?;
-        self.local_write(key, at_ms, |tx| {
+        self.local_write(who, at_ms, |tx| {
             tx.put(&entry, doc::ABILITIES, json)?;
             Ok(())
         })
@@ -1227,28 +1400,30 @@ fn decode_change(env: &Envelope) -> Result<Change, Rejection> {
     Change::from_bytes(env.change.clone()).map_err(|e| Rejection::MalformedChange(e.to_string()))
 }
 
-/// The signature verifies over the change's hash and the change's actor is the author's key.
-fn check_signature(env: &Envelope, change: &Change) -> Result<(), Rejection> {
-    env.verify_signature(&tim_hash(&change.hash()))?;
-    if change.actor_id().to_bytes() != env.author.public_bytes() {
-        return Err(Rejection::ActorMismatch {
+/// The change's actor is the author's: its key, in some session ([`actor_is_author`]).
+fn check_binding(env: &Envelope, change: &Change) -> Result<(), Rejection> {
+    if actor_is_author(&change.actor_id().to_bytes(), &env.author) {
+        Ok(())
+    } else {
+        Err(Rejection::ActorMismatch {
             actor: change.actor_id().to_hex_string(),
             author: env.author,
-        });
+        })
     }
-    Ok(())
 }
 
 /// Checks an envelope on its own, whether or not a space already holds its change: the change
-/// decodes, the signature verifies and the actor is the author.
+/// decodes, the signature verifies and the actor is the author's.
 pub fn verify_envelope(env: &Envelope) -> Result<ChangeHash, Rejection> {
     let change = decode_change(env)?;
-    check_signature(env, &change)?;
+    env.verify_signature(&tim_hash(&change.hash()))?;
+    check_binding(env, &change)?;
     Ok(tim_hash(&change.hash()))
 }
 
 /// An envelope whose change decoded, whose signature verified and whose change's actor is its
-/// author: what [`Space::ingest_checked`] takes. Only [`check_envelopes`] makes one.
+/// author's: what the gate ([`Space::ingest_checked`]) takes. Outside this crate only
+/// [`check_envelopes`] makes one.
 #[derive(Debug, Clone)]
 pub struct Checked {
     envelope: Envelope,
@@ -1256,10 +1431,31 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// Decodes, verifies the signature, checks the actor binding.
     fn new(envelope: Envelope) -> Result<Self, Rejection> {
         let change = decode_change(&envelope)?;
-        check_signature(&envelope, &change)?;
+        Self::verify(envelope, change)
+    }
+
+    /// Verifies the signature over the decoded change's hash, then the actor binding.
+    fn verify(envelope: Envelope, change: Change) -> Result<Self, Rejection> {
+        envelope.verify_signature(&tim_hash(&change.hash()))?;
+        check_binding(&envelope, &change)?;
         Ok(Self { envelope, change })
+    }
+
+    /// A change from this node's own store, at restart. Its signature is **not** checked
+    /// again: this node checked it (or signed it) before it stored it, and this is the only
+    /// check a restart skips. It must still decode and its actor must be its author's.
+    fn own(envelope: Envelope) -> Result<Self, Rejection> {
+        let change = decode_change(&envelope)?;
+        check_binding(&envelope, &change)?;
+        Ok(Self { envelope, change })
+    }
+
+    /// A change this node made and signed a moment ago, with its author's session actor.
+    fn signed_here(envelope: Envelope, change: Change) -> Self {
+        Self { envelope, change }
     }
 
     /// The envelope.

@@ -1,11 +1,20 @@
 //! Helpers for tests: run the sync protocol between replicas, and forge arbitrary changes.
 
 use automerge::transaction::Transaction;
-use automerge::{ActorId, Automerge};
+use automerge::Automerge;
 use ed25519_dalek::SigningKey;
 use tim_protocol::{ChangeHash, Envelope};
 
-use crate::{Space, SyncState};
+use crate::{Space, SyncState, Writer};
+
+/// A writer with a key and a session id made from `seed` (tests only: real sessions are
+/// random).
+pub fn writer(seed: u8) -> Writer {
+    Writer::new(
+        SigningKey::from_bytes(&[seed; 32]),
+        [seed; crate::SESSION_BYTES],
+    )
+}
 
 /// Runs the sync protocol between two replicas until neither has anything to say; returns the
 /// number of rounds. Panics if a replica refuses anything the other sends (honest replicas
@@ -30,19 +39,17 @@ pub fn sync_pair(a: &mut Space, b: &mut Space) -> usize {
     panic!("sync did not finish in 100 rounds");
 }
 
-/// A change made with `actor_key`'s actor id on a copy of `space` by `write`, signed by
+/// A change made with `actor`'s session actor id on a copy of `space` by `write`, signed by
 /// `signer`: anything a hostile timite could send.
 pub fn forge(
     space: &Space,
-    actor_key: &SigningKey,
-    signer: &SigningKey,
+    actor: &Writer,
+    signer: &Writer,
     at_ms: i64,
     write: impl FnOnce(&mut Transaction<'_>, &Automerge),
 ) -> Envelope {
     let mut doc = Automerge::load(&space.save()).expect("own document loads");
-    doc.set_actor(ActorId::from(
-        actor_key.verifying_key().as_bytes().as_slice(),
-    ));
+    doc.set_actor(actor.actor().clone());
     let snapshot = doc.clone();
     let mut tx = doc.transaction();
     write(&mut tx, &snapshot);
@@ -51,7 +58,12 @@ pub fn forge(
         .get_last_local_change()
         .expect("the write made a change");
     let hash = ChangeHash::from(change.hash().0);
-    Envelope::sign(space.id(), change.raw_bytes().to_vec(), &hash, signer)
+    Envelope::sign(
+        space.id(),
+        change.raw_bytes().to_vec(),
+        &hash,
+        signer.signing_key(),
+    )
 }
 
 /// The id of the object under `key` at the document root.

@@ -1,6 +1,5 @@
 //! Sync messages from a hostile peer never panic a replica, whatever hashes they name.
 
-use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use tim_crdt::{Space, SyncState};
 use tim_protocol::wire::SyncMessage;
@@ -12,7 +11,7 @@ proptest! {
         heads in proptest::collection::vec(any::<[u8; 32]>(), 0..5),
         need in proptest::collection::vec(any::<[u8; 32]>(), 0..5),
     ) {
-        let key = SigningKey::from_bytes(&[1; 32]);
+        let key = tim_crdt::test_utils::writer(1);
         let (mut space, _) = Space::create(&key, "s", "", 0).unwrap();
         let mut bytes = vec![0x42];
         for list in [&heads, &need] {

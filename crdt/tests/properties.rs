@@ -4,9 +4,9 @@
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc};
-use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use tim_crdt::test_utils::{forge, root, sync_pair};
+use tim_crdt::Writer;
 use tim_crdt::{Role, Space};
 use tim_protocol::Did;
 
@@ -37,8 +37,8 @@ fn step(replicas: usize) -> impl Strategy<Value = Step> {
     ]
 }
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
+fn key(seed: u8) -> Writer {
+    tim_crdt::test_utils::writer(seed)
 }
 
 fn pair(v: &mut [Space], a: usize, b: usize) -> (&mut Space, &mut Space) {

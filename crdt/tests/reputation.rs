@@ -2,16 +2,16 @@
 //! the document and guarded by the rules like everything else.
 
 use automerge::transaction::Transactable;
-use ed25519_dalek::SigningKey;
-use tim_crdt::test_utils::{forge, root};
+use tim_crdt::test_utils::{forge, root, sync_pair};
+use tim_crdt::Writer;
 use tim_crdt::{Role, Space};
 use tim_protocol::Did;
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
+fn key(seed: u8) -> Writer {
+    tim_crdt::test_utils::writer(seed)
 }
 
-fn did(k: &SigningKey) -> Did {
+fn did(k: &Writer) -> Did {
     Did::from_key(&k.verifying_key())
 }
 
@@ -96,11 +96,12 @@ fn only_admins_record_issuance_and_revoke_and_records_never_change() {
     let (_, index) = s
         .record_issued(&admin, "urn:uuid:1", &did(&ann), "reputation", 3)
         .unwrap();
-    assert_eq!(index, 0);
+    assert_eq!(index, s.id().status_index("urn:uuid:1"));
     let (_, second) = s
         .record_issued(&admin, "urn:uuid:2", &did(&ann), "membership", 4)
         .unwrap();
-    assert_eq!(second, 1);
+    assert_eq!(second, s.id().status_index("urn:uuid:2"));
+    assert_ne!(index, second);
     let rec = s.issued("urn:uuid:1").unwrap();
     assert_eq!(
         (rec.issuer, rec.subject, rec.kind.as_str()),
@@ -130,17 +131,61 @@ fn only_admins_record_issuance_and_revoke_and_records_never_change() {
         .to_string()
         .contains("never changed"));
 
-    assert!(!s.is_revoked(0));
-    let err = s.revoke(&ann, 0, 7).unwrap_err().to_string();
+    assert!(!s.is_revoked(index));
+    let err = s.revoke(&ann, index, 7).unwrap_err().to_string();
     assert!(err.contains("revoking credentials needs an admin"), "{err}");
-    s.revoke(&admin, 0, 8).unwrap();
-    assert!(s.is_revoked(0) && !s.is_revoked(1));
+    s.revoke(&admin, index, 8).unwrap();
+    assert!(s.is_revoked(index) && !s.is_revoked(second));
     let env = forge(&s, &admin, &admin, 9, |tx, d| {
-        tx.put(root(d, "status_list"), "0", false).unwrap();
+        tx.put(root(d, "status_list"), index.to_string(), false)
+            .unwrap();
     });
     assert!(s
         .ingest(env)
         .unwrap_err()
         .to_string()
         .contains("never undone"));
+}
+
+/// Issue 11's defect: the status index was the number of records, so two admins issuing at
+/// once on partitioned replicas got the same index, and revoking one revoked both.
+#[test]
+fn concurrent_issuers_on_partitioned_replicas_never_share_a_status_index() {
+    let (owner, admin, ann) = (key(1), key(2), key(3));
+    let (mut a, _) = Space::create(&owner, "r", "", 0).unwrap();
+    a.join(&admin, 1).unwrap();
+    a.join(&ann, 1).unwrap();
+    a.set_role(&owner, &did(&admin), Role::Admin, 2).unwrap();
+    let mut b = a.try_copy().unwrap();
+    // Partitioned: each admin issues without seeing the other's record.
+    let (_, by_owner) = a
+        .record_issued(&owner, "urn:uuid:owner-1", &did(&ann), "membership", 3)
+        .unwrap();
+    let (_, by_admin) = b
+        .record_issued(&admin, "urn:uuid:admin-1", &did(&ann), "reputation", 3)
+        .unwrap();
+    assert_ne!(by_owner, by_admin);
+    sync_pair(&mut a, &mut b);
+    assert_eq!(a.heads(), b.heads());
+    assert_eq!(a.issued("urn:uuid:owner-1").unwrap().status_index, by_owner);
+    assert_eq!(a.issued("urn:uuid:admin-1").unwrap().status_index, by_admin);
+    a.revoke(&owner, by_owner, 4).unwrap();
+    assert!(a.is_revoked(by_owner));
+    assert!(
+        !a.is_revoked(by_admin),
+        "revoking one credential revoked the other"
+    );
+    // An index that is not the one derived from the credential id is refused.
+    let env = forge(&a, &admin, &admin, 5, |tx, d| {
+        let rec = tx
+            .put_object(root(d, "issued"), "urn:uuid:x", automerge::ObjType::Map)
+            .unwrap();
+        tx.put(&rec, "subject", did(&ann).to_string()).unwrap();
+        tx.put(&rec, "kind", "membership").unwrap();
+        tx.put(&rec, "issuer", did(&admin).to_string()).unwrap();
+        tx.put(&rec, "status_index", automerge::ScalarValue::Uint(by_owner))
+            .unwrap();
+    });
+    let err = a.ingest(env).unwrap_err().to_string();
+    assert!(err.contains("derived from its id"), "{err}");
 }

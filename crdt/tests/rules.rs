@@ -3,16 +3,16 @@
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc};
-use ed25519_dalek::SigningKey;
 use tim_crdt::test_utils::{forge, root, sync_pair};
+use tim_crdt::Writer;
 use tim_crdt::{Ingested, Rejection, Role, Space, Visibility};
 use tim_protocol::{Did, SpaceId};
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
+fn key(seed: u8) -> Writer {
+    tim_crdt::test_utils::writer(seed)
 }
 
-fn did(k: &SigningKey) -> Did {
+fn did(k: &Writer) -> Did {
     Did::from_key(&k.verifying_key())
 }
 
@@ -28,7 +28,7 @@ fn refused(r: Result<Ingested, Rejection>, words: &str) {
 }
 
 /// A space with owner (1), admin (2), moderator (3) and member (4), on one replica.
-fn community() -> (Space, [SigningKey; 4]) {
+fn community() -> (Space, [Writer; 4]) {
     let keys = [key(1), key(2), key(3), key(4)];
     let (mut s, _) = Space::create(&keys[0], "club", "", 1).unwrap();
     for k in &keys[1..] {
@@ -285,7 +285,7 @@ fn a_batch_with_a_refused_change_keeps_only_what_the_rules_allow() {
             origin.id(),
             c.raw_bytes().to_vec(),
             &tim_protocol::ChangeHash::from(c.hash().0),
-            &other,
+            other.signing_key(),
         )
     };
     let (good2, _) = origin.post(&member, "good two", 4).unwrap();

@@ -3,13 +3,13 @@
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ROOT};
-use ed25519_dalek::SigningKey;
 use tim_crdt::test_utils::{forge, root, sync_pair};
+use tim_crdt::Writer;
 use tim_crdt::{Ingested, Rejection, Space};
 use tim_protocol::SpaceId;
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
+fn key(seed: u8) -> Writer {
+    tim_crdt::test_utils::writer(seed)
 }
 
 #[test]
@@ -73,7 +73,9 @@ fn late_joiner_catches_up_with_a_thousand_messages() {
             .collect()
     };
     let half = Space::load(a.id(), None, envelopes[..501].iter().cloned()).unwrap();
-    let stored = Space::load_stored(a.id(), Some(&half.save()), keyed(&envelopes)).unwrap();
+    let stored = Space::load_stored(a.id(), Some(&half.save()), keyed(&envelopes))
+        .unwrap()
+        .space;
     assert_eq!(stored.heads(), a.heads());
     assert_eq!(stored.timeline(), a.timeline());
     assert_eq!(stored.change_count(), a.change_count());
@@ -90,14 +92,22 @@ fn late_joiner_catches_up_with_a_thousand_messages() {
         err.to_string().contains("filed under another hash"),
         "{err}"
     );
-    // A store missing a change the snapshot lacks: refused, naming the gap.
+    // A store missing a change the snapshot lacks still loads (a node always starts from
+    // its own store): what builds on the gap waits for sync to bring it, nothing is refused.
     let mut gap = keyed(&envelopes);
-    gap.remove(900);
-    let err = Space::load_stored(a.id(), Some(&half.save()), gap).unwrap_err();
-    assert!(
-        err.to_string().contains("lack 1 of their dependencies"),
-        "{err}"
-    );
+    let (lost, _) = gap.remove(900);
+    let restored = Space::load_stored(a.id(), Some(&half.save()), gap).unwrap();
+    assert!(restored.refused.is_empty(), "{:?}", restored.refused);
+    assert_eq!(restored.waiting.len(), 100);
+    assert_eq!(restored.space.change_count(), 900);
+    assert_eq!(restored.space.pending_count(), 100);
+    let mut restored = restored.space;
+    let lost = a.envelope(&lost).unwrap().clone();
+    assert!(matches!(
+        restored.ingest(lost).unwrap(),
+        Ingested::Applied { applied, .. } if applied.len() == 101
+    ));
+    assert_eq!(restored.heads(), a.heads());
     // In causal order, one by one, every change applies at once: none has to wait.
     let mut replay = Space::empty(a.id());
     for env in a.envelopes_in_order() {
@@ -335,4 +345,83 @@ fn hundreds_of_waiting_changes_are_released_together() {
     assert_eq!(replica.pending_count(), 0);
     assert_eq!(replica.heads(), origin.heads());
     assert_eq!(replica.timeline(), origin.timeline());
+}
+
+/// Issue 11's fork: a node killed after its change had left it but before the change reached
+/// its disk signed a *different* change at the same actor and sequence number after restart,
+/// and every peer refused one or the other for good. A restarted node writes as a new
+/// session actor, so what it lost cannot collide with what it writes next.
+#[test]
+fn a_restarted_writer_never_reuses_a_sequence_number_even_after_losing_a_change() {
+    use tim_crdt::Writer;
+    let alice_key = key(1).signing_key().clone();
+    let before = Writer::new(alice_key.clone(), [1; 16]);
+    let (mut a, _) = Space::create(&before, "s", "", 0).unwrap();
+    a.post(&before, "kept", 1).unwrap();
+    let on_disk: Vec<_> = a.envelopes_in_order();
+    let (sent, _) = a
+        .post(&before, "gossiped, then lost in the crash", 2)
+        .unwrap();
+    let mut peer = Space::load(a.id(), None, on_disk.iter().cloned()).unwrap();
+    peer.ingest(sent.envelope).unwrap();
+
+    // The same session after the crash (what nodes did before sessions): the next change
+    // repeats the lost one's sequence number, and the peer can never take it.
+    let mut reused = Space::load(a.id(), None, on_disk.iter().cloned()).unwrap();
+    let (clash, _) = reused.post(&before, "written after restart", 3).unwrap();
+    let err = peer.ingest(clash.envelope).unwrap_err();
+    assert_eq!(err.code(), "duplicate_seq", "{err}");
+    assert!(!err.blames_sender());
+
+    // A new session after the crash: no collision, and the two converge.
+    let after = Writer::new(alice_key, [2; 16]);
+    let mut restarted = Space::load(a.id(), None, on_disk.iter().cloned()).unwrap();
+    restarted.post(&after, "written after restart", 3).unwrap();
+    sync_pair(&mut restarted, &mut peer);
+    assert_eq!(restarted.heads(), peer.heads());
+    assert_eq!(restarted.message_count(), 3);
+}
+
+/// When Automerge refuses a batch as a whole (here, for a change at a used sequence number),
+/// the gate goes one change at a time: the offending change and what builds on it are
+/// refused and never kept, and the rest is applied.
+#[test]
+fn a_batch_with_a_reused_sequence_number_keeps_only_what_applies() {
+    let alice = key(1);
+    let bob = key(2);
+    let (mut a, _) = Space::create(&alice, "s", "", 0).unwrap();
+    a.join(&bob, 1).unwrap();
+    let base: Vec<_> = a.envelopes_in_order();
+    let (first, _) = a.post(&alice, "first", 2).unwrap();
+    let mut other = Space::load(a.id(), None, base.iter().cloned()).unwrap();
+    let (twin, _) = other
+        .post(&alice, "a different change at the same seq", 2)
+        .unwrap();
+    let (on_twin, _) = other.post(&alice, "builds on the twin", 3).unwrap();
+    let (by_bob, _) = other.post(&bob, "bob's post", 4).unwrap();
+    let mut replica = Space::load(a.id(), None, base.iter().cloned()).unwrap();
+    replica.ingest(first.envelope.clone()).unwrap();
+    let out = replica.ingest_batch(vec![
+        twin.envelope.clone(),
+        on_twin.envelope.clone(),
+        by_bob.envelope.clone(),
+    ]);
+    assert_eq!(out.rejected.len(), 3, "{:?}", out.rejected);
+    assert_eq!(out.rejected[0].1.code(), "duplicate_seq");
+    // Bob's post builds on the twin too (it was made on that replica): refused, not kept.
+    assert!(out.rejected[1..]
+        .iter()
+        .all(|(_, r)| r.to_string().contains("builds on a refused change")));
+    assert!(out.applied.is_empty(), "{:?}", out.applied);
+    assert!(replica.envelope(&twin.hash).is_none());
+    assert!(replica.envelope(&on_twin.hash).is_none());
+    assert_eq!(replica.pending_count(), 0);
+    // What the replica holds reloads from its store.
+    let stored: Vec<_> = replica
+        .envelopes()
+        .map(|e| (tim_crdt::verify_envelope(e).unwrap(), e.clone()))
+        .collect();
+    let restored = Space::load_stored(a.id(), None, stored).unwrap();
+    assert!(restored.waiting.is_empty() && restored.refused.is_empty());
+    assert_eq!(restored.space.heads(), replica.heads());
 }

@@ -1,13 +1,12 @@
 //! The test vectors of docs/protocol.md, section 13: if the wire format or the document
 //! layout changes, this test fails until the document is updated.
 
-use ed25519_dalek::SigningKey;
 use tim_crdt::{Space, SyncState};
 use tim_protocol::Did;
 
 #[test]
 fn protocol_md_test_vectors() {
-    let alice = SigningKey::from_bytes(&[1; 32]);
+    let alice = tim_crdt::test_utils::writer(1);
     let (mut space, genesis) = Space::create(&alice, "garden", "", 1_700_000_000_000).unwrap();
     let (post, message_id) = space.post(&alice, "hi", 1_700_000_001_000).unwrap();
     let envelope = post.envelope.encode();

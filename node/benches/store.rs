@@ -19,7 +19,7 @@ const GROUP: u64 = 100;
 
 /// A real envelope: one post in a fresh space.
 fn envelope() -> Envelope {
-    let key = SigningKey::from_bytes(&[1; 32]);
+    let key = tim_crdt::Writer::new(SigningKey::from_bytes(&[1; 32]), [1; 16]);
     let (mut space, _) = Space::create(&key, "bench", "", 0).unwrap();
     space
         .post(&key, "a typical short message", 1)

@@ -18,7 +18,10 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
 use tim_crdt::admission::Requirement;
-use tim_crdt::{Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, Visibility};
+use tim_crdt::{
+    Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, Visibility, Writer,
+    SESSION_BYTES,
+};
 use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
 use tim_did::{Identity, Keystore};
 use tim_protocol::api::{
@@ -60,6 +63,13 @@ pub(crate) const PEER_BAN: Duration = Duration::from_secs(600);
 pub(crate) const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Most remembered peers dialled per redial tick.
 pub(crate) const MAX_REDIALS_PER_TICK: usize = 16;
+/// Capacity of the channel on which work done off the loop comes back to the actor.
+pub(crate) const INTERNAL_CAPACITY: usize = 256;
+/// How long a gossip message whose change waits for dependencies keeps its verdict open:
+/// released within this time, it is accepted and gossipsub forwards it.
+pub(crate) const HELD_VERDICT: Duration = Duration::from_secs(30);
+/// Most gossip messages whose verdict is held at once.
+pub(crate) const MAX_HELD_VERDICTS: usize = tim_crdt::MAX_PENDING;
 
 /// Settings of a node.
 #[derive(Debug, Clone)]
@@ -187,6 +197,24 @@ enum Command {
     SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
     Shutdown(Reply<()>),
+}
+
+/// What to tell gossipsub about a message.
+enum Verdict {
+    /// Accept (forward), reject (penalize the sender) or ignore it now.
+    Now(MessageAcceptance),
+    /// Its change waits for dependencies: the verdict waits for it.
+    Held(ChangeHash),
+}
+
+/// Work done off the loop, coming back to the actor.
+#[derive(Debug)]
+enum Internal {
+    /// Local changes that are now on disk: they may leave the node.
+    Durable {
+        space: SpaceId,
+        changes: Vec<Envelope>,
+    },
 }
 
 /// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
@@ -475,6 +503,13 @@ impl Handle {
         self.call(Command::Shutdown).await
     }
 
+    /// Makes the node's store refuse writes of changes (or accept them again): fault
+    /// injection for tests.
+    #[cfg(feature = "test-utils")]
+    pub fn fail_store_writes(&self, on: bool) {
+        self.store.fail_writes(on);
+    }
+
     /// Live events of every hosted space.
     pub fn subscribe(&self) -> broadcast::Receiver<SpaceEvent> {
         self.events.subscribe()
@@ -510,6 +545,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         swarm.listen_on(addr.clone())?;
     }
     let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (internal, internal_rx) = mpsc::channel(INTERNAL_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let handle = Handle {
         tx,
@@ -523,6 +559,9 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         swarm,
         store,
         timites: keys.timites().map(|t| (t.did(), t.clone())).collect(),
+        writers: keys.timites().map(|t| (t.did(), new_writer(t))).collect(),
+        internal,
+        held: HashMap::new(),
         node_did: keys.node.did(),
         keys,
         spaces: HashMap::new(),
@@ -551,8 +590,18 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
             actor.remember(addr);
         }
     }
-    tokio::spawn(async move { actor.run(rx).await });
+    tokio::spawn(async move { actor.run(rx, internal_rx).await });
     Ok(handle)
+}
+
+/// A writer for a hosted timite in a new session: a fresh random actor id, so that nothing
+/// this node signed before a crash can share an actor and sequence number with what it signs
+/// now (tim_crdt's `writer` module).
+fn new_writer(id: &Identity) -> Writer {
+    Writer::new(
+        id.signing_key().clone(),
+        rand::random::<[u8; SESSION_BYTES]>(),
+    )
 }
 
 /// A caller waiting for a join to complete: who joins, presenting which credentials.
@@ -569,6 +618,13 @@ struct Actor {
     keys: Keystore,
     /// The hosted timites by DID.
     timites: HashMap<Did, Identity>,
+    /// Their writers in this session (one actor id each per node start).
+    writers: HashMap<Did, Writer>,
+    /// Work done off the loop comes back here.
+    internal: mpsc::Sender<Internal>,
+    /// Gossip messages whose change waits for dependencies, by change hash: their verdict is
+    /// given once the change is released (then gossipsub forwards it) or given up.
+    held: HashMap<ChangeHash, (gossipsub::MessageId, PeerId, tokio::time::Instant)>,
     node_did: Did,
     spaces: HashMap<SpaceId, Space>,
     topics: HashMap<TopicHash, SpaceId>,
@@ -624,7 +680,11 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 impl Actor {
-    async fn run(&mut self, mut rx: mpsc::Receiver<Command>) {
+    async fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Command>,
+        mut internal: mpsc::Receiver<Internal>,
+    ) {
         let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         let mut redial = tokio::time::interval(REDIAL_INTERVAL);
         let mut expiry = tokio::time::interval(EXPIRY_CHECK_INTERVAL);
@@ -640,10 +700,14 @@ impl Actor {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
+                Some(done) = internal.recv() => self.on_internal(done),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.anti_entropy(),
                 _ = redial.tick() => self.redial(),
-                _ = expiry.tick() => self.expire_spaces(),
+                _ = expiry.tick() => {
+                    self.expire_spaces();
+                    self.expire_held_verdicts();
+                }
             }
         }
         self.stop().await;
@@ -666,7 +730,21 @@ impl Actor {
             let envelopes = self.store.envelopes(&id)?;
             let read = t.elapsed();
             let count = envelopes.len();
-            let space = Space::load_stored(id, snapshot.as_deref(), envelopes)?;
+            let restored = Space::load_stored(id, snapshot.as_deref(), envelopes)?;
+            if let Some(e) = &restored.snapshot_error {
+                warn!(space = %id, "the snapshot does not load ({e}); rebuilt from the changes");
+            }
+            if !restored.waiting.is_empty() {
+                warn!(space = %id, changes = restored.waiting.len(), "stored changes wait for dependencies; sync brings them");
+            }
+            if !restored.refused.is_empty() {
+                for (hash, r) in &restored.refused {
+                    warn!(space = %id, change = %hash, reason = r.code(), "stored change refused; deleted: {r}");
+                }
+                self.store
+                    .remove_envelopes(&id, restored.refused.iter().map(|(h, _)| h))?;
+            }
+            let space = restored.space;
             info!(
                 space = %id,
                 changes = count,
@@ -765,6 +843,7 @@ impl Actor {
                     .map(|id| {
                         let did = id.did();
                         info!(timite = %did, "new hosted timite");
+                        self.writers.insert(did, new_writer(&id));
                         self.timites.insert(did, id);
                         TimiteView {
                             did,
@@ -807,9 +886,9 @@ impl Actor {
                 visibility,
                 ttl,
                 reply,
-            } => match self.identity(&who).and_then(|me| {
+            } => match self.writer(&who).and_then(|me| {
                 Space::create_with(
-                    me.signing_key(),
+                    &me,
                     &name,
                     &purpose,
                     visibility,
@@ -825,10 +904,9 @@ impl Actor {
                         return;
                     }
                     self.host(space);
-                    self.absorb(id, vec![genesis], true);
                     info!(space = %id, name, "space created");
                     match self.summary(id) {
-                        Ok(s) => self.reply_when_durable(reply, s),
+                        Ok(s) => self.commit(id, vec![genesis], reply, s),
                         Err(e) => drop(reply.send(Err(e))),
                     }
                 }
@@ -848,8 +926,8 @@ impl Actor {
                 reply,
             } => {
                 let now = now_ms();
-                let result = self.identity(&who).and_then(|me| {
-                    let key = me.signing_key();
+                let result = self.writer(&who).and_then(|me| {
+                    let key = &me;
                     let s = self.ready_space(space)?;
                     match act {
                         Act::Invite(did, valid) => {
@@ -867,8 +945,7 @@ impl Actor {
                 match result {
                     Ok(applied) => {
                         let hash = applied.hash;
-                        self.absorb(space, vec![applied], true);
-                        self.reply_when_durable(reply, hash);
+                        self.commit(space, vec![applied], reply, hash);
                     }
                     Err(e) => drop(reply.send(Err(e))),
                 }
@@ -886,8 +963,7 @@ impl Actor {
                 match r {
                     Ok((space, applied)) => {
                         let hash = applied.hash;
-                        self.absorb(space, vec![applied], true);
-                        self.reply_when_durable(reply, hash);
+                        self.commit(space, vec![applied], reply, hash);
                     }
                     Err(e) => drop(reply.send(Err(e))),
                 }
@@ -994,9 +1070,9 @@ impl Actor {
                 reply,
             } => {
                 let at = now_ms();
-                let result = self.identity(&who).and_then(|me| {
+                let result = self.writer(&who).and_then(|me| {
                     self.ready_space(space)?
-                        .post(me.signing_key(), &text, at)
+                        .post(&me, &text, at)
                         .map_err(NodeError::from)
                 });
                 match result {
@@ -1006,8 +1082,7 @@ impl Actor {
                             change: applied.hash,
                             at,
                         };
-                        self.absorb(space, vec![applied], true);
-                        self.reply_when_durable(reply, posted);
+                        self.commit(space, vec![applied], reply, posted);
                     }
                     Err(e) => drop(reply.send(Err(e))),
                 }
@@ -1184,7 +1259,9 @@ impl Actor {
         };
         // Not gossiped one by one: peers hosting the space get them by sync.
         let stored = Instant::now();
-        self.absorb(id, applied, false);
+        if let Err(e) = self.absorb(id, applied) {
+            return drop(reply.send(Err(e)));
+        }
         info!(
             space = %id,
             applied = imported.applied,
@@ -1213,32 +1290,24 @@ impl Actor {
         self.swarm.behaviour_mut().sync.send_request(&peer, msg)
     }
 
-    /// Stores and announces changes that a space applied, and publishes them on gossip if
-    /// `publish` (not those from a peer: gossipsub forwards accepted messages).
-    fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>, publish: bool) {
+    /// Stores changes that a space applied and announces them to event streams. If the store
+    /// fails, the write fails: the space is reloaded from the store, so that the document is
+    /// never ahead of the disk, and nothing is published. (Publishing waits until the changes
+    /// are on disk: [`Actor::commit`], [`Actor::publish_when_durable`].)
+    fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>) -> Result<(), NodeError> {
         if applied.is_empty() {
-            return;
+            return Ok(());
         }
-        self.metrics.changes_stored.inc_by(applied.len() as u64);
-        let topic = IdentTopic::new(id.topic());
         if let Err(e) = self
             .store
             .put_envelopes(applied.iter().map(|a| (&a.hash, &a.envelope)))
         {
-            warn!(space = %id, changes = applied.len(), "cannot store changes: {e}");
+            warn!(space = %id, changes = applied.len(), "cannot store changes: {e}; the space is reloaded from the store");
+            self.reload(id);
+            return Err(e.into());
         }
+        self.metrics.changes_stored.inc_by(applied.len() as u64);
         for a in &applied {
-            if publish {
-                match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(topic.clone(), a.envelope.encode())
-                {
-                    Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-                    Err(e) => debug!(space = %id, "publish: {e}"),
-                }
-            }
             self.emit(id, a);
         }
         let total = self.spaces.get(&id).map_or(0, Space::change_count);
@@ -1246,6 +1315,117 @@ impl Actor {
         *count += applied.len();
         if *count >= SNAPSHOT_EVERY.max(total / SNAPSHOT_FRACTION) {
             self.snapshot(id);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds a space from the store after a failed write (what the store holds is what
+    /// the node has).
+    fn reload(&mut self, id: SpaceId) {
+        let restored = self.store.snapshot(&id).and_then(|snapshot| {
+            let envelopes = self.store.envelopes(&id)?;
+            Ok(Space::load_stored(id, snapshot.as_deref(), envelopes))
+        });
+        match restored {
+            Ok(Ok(r)) => {
+                let mut space = r.space;
+                space.set_verifier(self.admission.clone());
+                self.spaces.insert(id, space);
+            }
+            Ok(Err(e)) => warn!(space = %id, "cannot reload the space from the store: {e}"),
+            Err(e) => warn!(space = %id, "cannot read the space from the store: {e}"),
+        }
+    }
+
+    /// Stores local changes; once they are on disk, publishes them (nothing leaves the node
+    /// before it is durable) and replies with `value`.
+    fn commit<T: Send + 'static>(
+        &mut self,
+        id: SpaceId,
+        applied: Vec<Applied>,
+        reply: Reply<T>,
+        value: T,
+    ) {
+        let changes: Vec<Envelope> = applied.iter().map(|a| a.envelope.clone()).collect();
+        if let Err(e) = self.absorb(id, applied) {
+            return drop(reply.send(Err(e)));
+        }
+        let store = self.store.clone();
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            match store.flush().await {
+                Ok(()) => {
+                    let _ = internal
+                        .send(Internal::Durable { space: id, changes })
+                        .await;
+                    let _ = reply.send(Ok(value));
+                }
+                Err(e) => {
+                    warn!(space = %id, "flush failed: {e}; the changes are not published");
+                    let _ = reply.send(Err(e.into()));
+                }
+            }
+        });
+    }
+
+    /// Publishes stored changes once they are on disk.
+    fn publish_when_durable(&self, id: SpaceId, changes: Vec<Envelope>) {
+        if changes.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            match store.flush().await {
+                Ok(()) => {
+                    let _ = internal
+                        .send(Internal::Durable { space: id, changes })
+                        .await;
+                }
+                Err(e) => warn!(space = %id, "flush failed: {e}; the changes are not published"),
+            }
+        });
+    }
+
+    fn on_internal(&mut self, done: Internal) {
+        match done {
+            Internal::Durable { space, changes } => {
+                if !self.spaces.contains_key(&space) {
+                    return;
+                }
+                let topic = IdentTopic::new(space.topic());
+                for env in changes {
+                    match self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(topic.clone(), env.encode())
+                    {
+                        Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+                        Err(e) => debug!(%space, "publish: {e}"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives up the held verdicts of gossip messages whose change was not released in time
+    /// (gossipsub has forgotten them by then; sync brings the change).
+    fn expire_held_verdicts(&mut self) {
+        let now = tokio::time::Instant::now();
+        let expired: Vec<ChangeHash> = self
+            .held
+            .iter()
+            .filter(|(_, (_, _, at))| now.duration_since(*at) > HELD_VERDICT)
+            .map(|(h, _)| *h)
+            .collect();
+        for hash in expired {
+            if let Some((msg_id, source, _)) = self.held.remove(&hash) {
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&msg_id, &source, MessageAcceptance::Ignore);
+            }
         }
     }
 
@@ -1301,11 +1481,13 @@ impl Actor {
         valid_for: Option<Duration>,
         reply: Reply<serde_json::Value>,
     ) {
-        let identity = match self.identity(&who) {
+        let (identity, key) = match self
+            .identity(&who)
+            .and_then(|i| Ok((i, self.writer(&who)?)))
+        {
             Ok(i) => i,
             Err(e) => return drop(reply.send(Err(e))),
         };
-        let key = identity.signing_key().clone();
         let me = who;
         let now = now_ms();
         let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
@@ -1353,7 +1535,11 @@ impl Actor {
             Err(e) => return drop(reply.send(Err(e))),
         };
         info!(space = %id, credential = %req.id, subject = %subject, kind = kind.name(), "credential issued");
-        self.absorb(id, vec![applied], true);
+        let changes = vec![applied.envelope.clone()];
+        if let Err(e) = self.absorb(id, vec![applied]) {
+            return drop(reply.send(Err(e)));
+        }
+        self.publish_when_durable(id, changes);
         let store = self.store.clone();
         tokio::spawn(async move {
             let result = async {
@@ -1400,6 +1586,13 @@ impl Actor {
         })
     }
 
+    /// The writer of a hosted timite in this session.
+    fn writer(&self, who: &Did) -> Result<Writer, NodeError> {
+        self.writers.get(who).cloned().ok_or_else(|| {
+            NodeError::Forbidden(format!("{who} is not a timite hosted on this node"))
+        })
+    }
+
     fn timite_views(&self) -> Vec<TimiteView> {
         self.keys
             .timites()
@@ -1415,10 +1608,8 @@ impl Actor {
         let (space, index) = credential_location(&vc).ok_or_else(|| {
             NodeError::Invalid(format!("credential {id} has no Tim status entry"))
         })?;
-        let me = self.identity(who)?;
-        let applied = self
-            .ready_space(space)?
-            .revoke(me.signing_key(), index, now_ms())?;
+        let me = self.writer(who)?;
+        let applied = self.ready_space(space)?.revoke(&me, index, now_ms())?;
         info!(space = %space, credential = id, index, "credential revoked");
         Ok((space, applied))
     }
@@ -1724,13 +1915,16 @@ impl Actor {
             return Ok(());
         }
         let presentation = self.presentation_for(&me, id, present)?;
+        let writer = self.writer(who)?;
         let space = self
             .spaces
             .get_mut(&id)
             .ok_or(NodeError::UnknownSpace(id))?;
-        let applied = space.join_presenting(me.signing_key(), presentation.as_deref(), now_ms())?;
+        let applied = space.join_presenting(&writer, presentation.as_deref(), now_ms())?;
         info!(space = %id, timite = %who, "joined space");
-        self.absorb(id, vec![applied], true);
+        let changes = vec![applied.envelope.clone()];
+        self.absorb(id, vec![applied])?;
+        self.publish_when_durable(id, changes);
         Ok(())
     }
 
@@ -1795,8 +1989,8 @@ impl Actor {
 
     /// Applies what a peer sent by sync and logs refusals.
     fn absorb_sync(&mut self, id: SpaceId, received: SyncReceived, peer: PeerId) {
-        if !received.rejected.is_empty() {
-            self.strike(peer, received.rejected[0].1.code());
+        if let Some((_, r)) = received.rejected.iter().find(|(_, r)| r.blames_sender()) {
+            self.strike(peer, r.code());
         }
         self.metrics
             .changes_rejected
@@ -1804,7 +1998,9 @@ impl Actor {
         for (author, r) in &received.rejected {
             warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
         }
-        self.absorb(id, received.applied, false);
+        if let Err(e) = self.absorb(id, received.applied) {
+            warn!(%peer, space = %id, "changes received by sync are not kept: {e}");
+        }
     }
 
     fn on_sync_request(
@@ -1909,28 +2105,38 @@ impl Actor {
         msg_id: gossipsub::MessageId,
         message: gossipsub::Message,
     ) {
-        let verdict = self.judge_gossip(source, &message);
+        let verdict = match self.judge_gossip(source, &message) {
+            Verdict::Now(v) => v,
+            Verdict::Held(hash) => {
+                if self.held.len() < MAX_HELD_VERDICTS {
+                    let now = tokio::time::Instant::now();
+                    self.held.insert(hash, (msg_id, source, now));
+                    return;
+                }
+                MessageAcceptance::Ignore
+            }
+        };
         self.swarm
             .behaviour_mut()
             .gossipsub
             .report_message_validation_result(&msg_id, &source, verdict);
     }
 
-    fn judge_gossip(&mut self, source: PeerId, message: &gossipsub::Message) -> MessageAcceptance {
+    fn judge_gossip(&mut self, source: PeerId, message: &gossipsub::Message) -> Verdict {
         let Some(&id) = self.topics.get(&message.topic) else {
-            return MessageAcceptance::Ignore;
+            return Verdict::Now(MessageAcceptance::Ignore);
         };
         let env = match Envelope::decode(&message.data) {
             Ok(env) => env,
             Err(e) => {
                 self.metrics.changes_rejected.inc();
                 warn!(peer = %source, space = %id, reason = "malformed_envelope", "change rejected: {e}");
-                return MessageAcceptance::Reject;
+                return Verdict::Now(MessageAcceptance::Reject);
             }
         };
         let author = env.author;
         let Some(space) = self.spaces.get_mut(&id) else {
-            return MessageAcceptance::Ignore;
+            return Verdict::Now(MessageAcceptance::Ignore);
         };
         match space.ingest(env) {
             Ok(Ingested::Applied {
@@ -1941,24 +2147,50 @@ impl Actor {
                     self.metrics.changes_rejected.inc();
                     warn!(peer = %source, space = %id, author = %a, reason = r.code(), "change rejected: {r}");
                 }
-                // Gossipsub forwards this message once accepted; the waiting changes it
-                // released were ignored when they came (not forwarded), so publish them now,
-                // or peers behind this node would only get them by sync.
                 let released = applied.split_off(1.min(applied.len()));
-                self.absorb(id, applied, false);
-                self.absorb(id, released, true);
-                MessageAcceptance::Accept
+                let hashes: Vec<ChangeHash> = released.iter().map(|a| a.hash).collect();
+                let to_publish: Vec<Envelope> = released
+                    .iter()
+                    .filter(|a| !self.held.contains_key(&a.hash))
+                    .map(|a| a.envelope.clone())
+                    .collect();
+                applied.extend(released);
+                if let Err(e) = self.absorb(id, applied) {
+                    warn!(peer = %source, space = %id, "change not kept: {e}");
+                    return Verdict::Now(MessageAcceptance::Ignore);
+                }
+                // The waiting changes it released: those that came by gossip are accepted now
+                // (their verdict was held), so gossipsub forwards them; the others are
+                // published, or peers behind this node would only get them by sync.
+                for hash in hashes {
+                    if let Some((msg_id, from, _)) = self.held.remove(&hash) {
+                        self.swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .report_message_validation_result(
+                                &msg_id,
+                                &from,
+                                MessageAcceptance::Accept,
+                            );
+                    }
+                }
+                self.publish_when_durable(id, to_publish);
+                Verdict::Now(MessageAcceptance::Accept)
             }
-            Ok(Ingested::Duplicate) => MessageAcceptance::Ignore,
-            Ok(Ingested::Pending { missing }) => {
+            Ok(Ingested::Duplicate) => Verdict::Now(MessageAcceptance::Ignore),
+            Ok(Ingested::Pending { hash, missing }) => {
                 debug!(peer = %source, space = %id, missing = missing.len(), "change waits for dependencies; syncing");
                 self.start_sync(source, id);
-                MessageAcceptance::Ignore
+                Verdict::Held(hash)
             }
             Err(r) => {
                 self.metrics.changes_rejected.inc();
                 warn!(peer = %source, space = %id, %author, reason = r.code(), "change rejected: {r}");
-                MessageAcceptance::Reject
+                Verdict::Now(if r.blames_sender() {
+                    MessageAcceptance::Reject
+                } else {
+                    MessageAcceptance::Ignore
+                })
             }
         }
     }

@@ -16,6 +16,8 @@
 //! the seam behind which the engine could change.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tim_protocol::api::TokenInfo;
 use tim_protocol::{ChangeHash, Envelope, SpaceId};
@@ -34,6 +36,9 @@ pub enum StoreError {
     /// Making writes durable failed, or the flusher is gone.
     #[error("flushing to disk failed: {0}")]
     Flush(String),
+    /// A write failure injected by a test (`test-utils`).
+    #[error("write refused: {0}")]
+    Injected(&'static str),
 }
 
 /// The node's database.
@@ -46,6 +51,8 @@ pub struct Store {
     credentials: sled::Tree,
     trust: sled::Tree,
     tokens: sled::Tree,
+    /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
+    failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
     flusher: mpsc::Sender<Waiter>,
 }
@@ -115,6 +122,7 @@ impl Store {
             .map_err(|e| StoreError::Flush(format!("cannot start the flush thread: {e}")))?;
         Ok(Self {
             flusher,
+            failing: Arc::default(),
             envelopes: db.open_tree("envelopes")?,
             spaces: db.open_tree("spaces")?,
             snapshots: db.open_tree("snapshots")?,
@@ -148,6 +156,11 @@ impl Store {
         &self,
         envelopes: impl IntoIterator<Item = (&'a ChangeHash, &'a Envelope)>,
     ) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(StoreError::Injected(
+                "the disk is full (injected by a test)",
+            ));
+        }
         let mut batch = sled::Batch::default();
         let mut queued = 0;
         for (hash, env) in envelopes {
@@ -161,6 +174,20 @@ impl Store {
         if queued > 0 {
             self.envelopes.apply_batch(batch)?;
         }
+        Ok(())
+    }
+
+    /// Deletes stored envelopes of a space (changes found refused at restart).
+    pub fn remove_envelopes<'a>(
+        &self,
+        space: &SpaceId,
+        hashes: impl IntoIterator<Item = &'a ChangeHash>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for hash in hashes {
+            batch.remove(&envelope_key(space, hash)[..]);
+        }
+        self.envelopes.apply_batch(batch)?;
         Ok(())
     }
 
@@ -302,6 +329,13 @@ impl Store {
         self.snapshots.remove(space.as_bytes())?;
         self.spaces.remove(space.as_bytes())?;
         Ok(n)
+    }
+
+    /// Makes writes of changes fail (or work again), as a full disk would: fault injection
+    /// for tests.
+    #[cfg(feature = "test-utils")]
+    pub fn fail_writes(&self, on: bool) {
+        self.failing.store(on, Ordering::Relaxed);
     }
 
     /// Makes every write so far durable. Concurrent callers share one `fsync`.

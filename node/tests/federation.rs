@@ -155,3 +155,35 @@ async fn nodes_federate_over_quic_alone() {
     b.post(space.id, "over quic").await.unwrap();
     converged(&[&a, &b], space.id, 1).await;
 }
+
+/// Issue 11's defect: a failed store write used to be answered 201 and gossiped, with the
+/// in-memory document ahead of the disk. Now the write fails, nothing leaves the node, and
+/// the node shows only what its disk holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_the_store_refuses_fails_and_is_neither_kept_nor_gossiped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let space = a.handle.create_space("disk", "").await.unwrap();
+    b.handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    converged(&[&a.handle, &b.handle], space.id, 0).await;
+    a.handle.fail_store_writes(true);
+    let err = a.handle.post(space.id, "lost").await.unwrap_err();
+    assert!(err.to_string().contains("storage failed"), "{err}");
+    assert_eq!(a.handle.timeline(space.id).await.unwrap().messages.len(), 0);
+    a.handle.fail_store_writes(false);
+    a.handle.post(space.id, "kept").await.unwrap();
+    converged(&[&a.handle, &b.handle], space.id, 1).await;
+    let texts: Vec<String> = b
+        .handle
+        .timeline(space.id)
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["kept"]);
+}

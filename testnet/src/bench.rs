@@ -601,8 +601,8 @@ async fn saturation(exe: &Path, say: Say<'_>) -> Result<Saturation> {
 
 /// A space of `messages` messages by 4 authors, every change signed, built in process.
 pub fn signed_space(messages: usize) -> Result<(SpaceId, Vec<Envelope>)> {
-    let keys: Vec<SigningKey> = (1..=4u8)
-        .map(|i| SigningKey::from_bytes(&[i; 32]))
+    let keys: Vec<tim_crdt::Writer> = (1..=4u8)
+        .map(|i| tim_crdt::Writer::new(SigningKey::from_bytes(&[i; 32]), [i; 16]))
         .collect();
     let mut at = 1_700_000_000_000u64;
     let (mut space, genesis) = Space::create(&keys[0], "bench", "late joiners", at)?;

@@ -108,8 +108,9 @@ fn crypto_blocking(budget: Duration, handle: &tokio::runtime::Handle) -> anyhow:
 
 /// The envelope of a real posted message: a fresh space by `key`, then one post.
 fn posted_envelope(key: &SigningKey) -> anyhow::Result<Envelope> {
-    let (mut space, _) = tim_crdt::Space::create(key, "bench", "micro-benchmarks", 1_000)?;
-    let (applied, _) = space.post(key, "message 1: a typical short post", 2_000)?;
+    let writer = tim_crdt::Writer::new(key.clone(), [1; 16]);
+    let (mut space, _) = tim_crdt::Space::create(&writer, "bench", "micro-benchmarks", 1_000)?;
+    let (applied, _) = space.post(&writer, "message 1: a typical short post", 2_000)?;
     Ok(applied.envelope)
 }
 
