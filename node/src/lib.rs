@@ -1,7 +1,8 @@
 //! A Tim node: the libp2p swarm, sled storage, the HTTP API, and the `tim` command line.
 //!
-//! [`start`] runs a node in the current tokio runtime and returns a [`Handle`]; [`api::router`]
-//! serves a handle over HTTP. The `tim` binary wires both to the command line.
+//! [`start`] runs a node in the current tokio runtime and returns a [`Handle`]; a
+//! [`service::Service`] offers its use cases to every interface, and [`api::router`] serves
+//! them over HTTP. The `tim` binary wires both to the command line.
 #![deny(missing_docs)]
 
 mod admission;
@@ -12,6 +13,7 @@ pub mod home;
 mod metrics;
 mod network;
 mod node;
+pub mod service;
 mod store;
 mod web;
 

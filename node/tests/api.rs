@@ -626,9 +626,27 @@ async fn a_timite_cannot_touch_another_timites_resources_or_the_operators() {
         .as_array()
         .unwrap()
         .is_empty());
-    api.get("/v1/passport/urn%3Auuid%3Anone", &ann_t)
-        .await
-        .problem(404, "not-found");
+    // A credential id is a urn:uuid: anything else is refused before any lookup.
+    api.get(
+        "/v1/passport/urn%3Auuid%3A00000000-0000-4000-8000-000000000000",
+        &ann_t,
+    )
+    .await
+    .problem(404, "not-found");
+    for path in [
+        "/v1/passport/urn%3Auuid%3Anone",
+        "/v1/passport/none/jwt",
+        "/v1/passport/urn%3Auuid%3A0000/revoke",
+    ] {
+        let method = if path.ends_with("/revoke") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        api.call(method, path, &ann_t, None)
+            .await
+            .problem(400, "invalid-credential-id");
+    }
 
     // The space's rules: bob is no member, then a member who is no admin.
     let msg = api
@@ -658,6 +676,15 @@ async fn a_timite_cannot_touch_another_timites_resources_or_the_operators() {
     api.delete(&format!("/v1/spaces/{sid}/members/{}", enc(&ann)), &bob_t)
         .await
         .problem(403, "refused");
+    // A message id is an Automerge object id (<counter>@<actor hex>).
+    for bad in ["nope", "0@ab", "1@xyz"] {
+        api.delete(&format!("/v1/spaces/{sid}/messages/{bad}"), &bob_t)
+            .await
+            .problem(400, "invalid-message-id");
+    }
+    api.delete(&format!("/v1/spaces/{sid}/members/not-a-did"), &ann_t)
+        .await
+        .problem(400, "invalid-did");
     api.post(
         &format!("/v1/spaces/{sid}/credentials"),
         &bob_t,

@@ -1,7 +1,7 @@
 //! Tim's wire and document types.
 //!
 //! Everything two Tim nodes (or a node and its clients) must agree on lives here: identifiers
-//! ([`Did`], [`SpaceId`], [`ChangeHash`]), the signed change [`Envelope`], the sync messages,
+//! ([`Did`], [`SpaceId`], [`ChangeHash`], [`MessageId`], [`CredentialId`]), the signed change [`Envelope`], the sync messages,
 //! protocol ids, topic names and size bounds ([`wire`]), and the JSON types of the HTTP API
 //! ([`api`]). There is no I/O here: decoding untrusted bytes returns typed errors and never
 //! panics.
@@ -10,14 +10,18 @@
 pub mod api;
 mod change_hash;
 pub mod codec;
+mod credential_id;
 mod did;
 mod envelope;
+mod message_id;
 mod space_id;
 pub mod wire;
 
 pub use change_hash::ChangeHash;
+pub use credential_id::{CredentialId, CredentialIdError};
 pub use did::{Did, DidError};
 pub use envelope::{Envelope, EnvelopeError};
+pub use message_id::{MessageId, MessageIdError, MAX_ACTOR_BYTES};
 pub use space_id::SpaceId;
 
 /// An error parsing a textual identifier (space id, change hash).
@@ -135,4 +139,14 @@ string_schema!(
     ChangeHash,
     "^[0-9a-f]{64}$",
     "An Automerge change hash: 64 hex digits"
+);
+string_schema!(
+    MessageId,
+    "^[1-9][0-9]*@([0-9a-f]{2})+$",
+    "A message id: the Automerge object id of the message, <counter>@<actor hex>"
+);
+string_schema!(
+    CredentialId,
+    "^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "A credential id: urn:uuid: and a UUID"
 );

@@ -1,0 +1,39 @@
+//! Live events of a space as server-sent events.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use tim_protocol::api::SpaceEvent;
+use tim_protocol::SpaceId;
+use tokio_stream::StreamExt as _;
+
+use super::extract::Id;
+use super::problem::{ApiResult, Problems};
+use crate::auth::Principal;
+use crate::service::{Caller, Service};
+
+/// Live events of a space (server-sent events; `data` is a JSON [`SpaceEvent`]), including
+/// changes that arrive from other nodes. At most 16 open streams per token.
+#[utoipa::path(get, path = "/v1/spaces/{id}/events", tag = "spaces",
+    params(("id" = String, Path, description = "Space id")),
+    responses((status = 200, description = "An endless event stream", body = SpaceEvent,
+               content_type = "text/event-stream"), Problems))]
+pub(super) async fn events(
+    State(s): State<Service>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Id(id): Id<SpaceId>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let events = s.events(&Caller::from(&p), id).await?;
+    // Held by the stream: the slot frees when the client goes away.
+    let slot = s.auth().open_stream(&p)?;
+    let stream = events.map(move |e| {
+        let _open = &slot;
+        Ok(match e {
+            Ok(event) => Event::default().json_data(&event).unwrap_or_default(),
+            Err(lagged) => Event::default().event("lagged").data(lagged.to_string()),
+        })
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

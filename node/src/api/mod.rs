@@ -1,0 +1,191 @@
+//! The HTTP API (axum): JSON in and out, errors as RFC 9457 problem documents, server-sent
+//! events for live space changes, and an OpenAPI 3.1 description at `/openapi.json` generated
+//! from the handlers' annotations (so it cannot drift from them: [`utoipa_axum::routes!`]
+//! registers each handler at the path its annotation names).
+//!
+//! Every `/v1` route but `/v1/health` and the sign-in pair needs `Authorization: Bearer
+//! <token>` (see [`crate::auth`]): writes are signed as the token's timite. Routes that change
+//! the node itself (timites, peers, trust, imports, fault injection) need the operator's admin
+//! token. Request bodies are limited to [`MAX_JSON_BODY`] ([`MAX_IMPORT_BODY`] for imports);
+//! each token is rate limited ([`RateLimit`]). The route table is in docs/operator.md.
+//!
+//! Handlers are thin: they take typed inputs from the request (`extract`), call one use case
+//! of the [`Service`] with the token's [`Caller`](crate::service::Caller), and turn its answer
+//! into a response, or its error into a problem document ([`ApiError`]). One module per
+//! resource: `tokens` (sign-in, tokens, who am I), `timites`, `spaces`, `messages`, `members`
+//! (moderation), `passports` (credentials, presentations, trust), `events` (live streams),
+//! `peers` and `status` (health, status, metrics, the OpenAPI document and the web page).
+
+use std::future::Future;
+use std::io;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::Router;
+use tokio::net::TcpListener;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+mod events;
+mod extract;
+mod members;
+mod messages;
+mod passports;
+mod peers;
+mod problem;
+mod spaces;
+mod status;
+mod timites;
+mod tokens;
+
+pub use crate::auth::RateLimit;
+use crate::service::Service;
+pub use crate::service::{DEFAULT_INVITE_VALIDITY, JOIN_TIMEOUT, MAX_JOIN_TIMEOUT};
+use crate::Handle;
+pub use problem::ApiError;
+
+/// Largest JSON request body.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+/// Largest import (a signature bundle of a big space).
+pub const MAX_IMPORT_BODY: usize = 64 * 1024 * 1024;
+
+/// Settings of the API.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ApiConfig {
+    /// Requests per token.
+    pub rate_limit: RateLimit,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tim node API",
+        description = "A Tim node's HTTP API: spaces, members, messages, ratings, passports, \
+                       tokens. Errors are RFC 9457 problem documents.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
+
+/// The routes and their OpenAPI description.
+fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
+    let authed = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tokens::me))
+        .routes(routes!(timites::list_timites, timites::add_timite))
+        .routes(routes!(tokens::list_tokens, tokens::new_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(status::status))
+        .routes(routes!(status::metrics))
+        .routes(routes!(spaces::list_spaces, spaces::create_space))
+        .routes(routes!(spaces::get_space))
+        .routes(routes!(spaces::join_space))
+        .routes(routes!(messages::timeline, messages::post_message))
+        .routes(routes!(messages::delete_message))
+        .routes(routes!(members::members))
+        .routes(routes!(members::kick))
+        .routes(routes!(members::set_role))
+        .routes(routes!(members::declare_abilities))
+        .routes(routes!(members::invite))
+        .routes(routes!(members::rate))
+        .routes(routes!(spaces::set_requirements))
+        .routes(routes!(passports::issue_credential))
+        .routes(routes!(
+            passports::list_credentials,
+            passports::hold_credential
+        ))
+        .routes(routes!(passports::verify_any))
+        .routes(routes!(passports::show_credential))
+        .routes(routes!(passports::revoke_credential))
+        .routes(routes!(passports::credential_jwt))
+        .routes(routes!(passports::trust, passports::set_trust))
+        .routes(routes!(events::events))
+        .routes(routes!(spaces::export_document))
+        .routes(routes!(spaces::export_signatures))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(spaces::import))
+                .layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)),
+        )
+        .routes(routes!(peers::add_peer))
+        .routes(routes!(peers::disconnect))
+        .route_layer(middleware::from_fn(extract::require_token));
+    let public = OpenApiRouter::new()
+        .routes(routes!(tokens::challenge))
+        .routes(routes!(tokens::login))
+        .route_layer(middleware::from_fn(extract::throttle_anonymous))
+        .routes(routes!(status::health));
+    authed.merge(public).split_for_parts()
+}
+
+/// The API router for a node whose operator token is `token`.
+pub fn router(node: Handle, token: String) -> Router {
+    router_with(node, token, ApiConfig::default())
+}
+
+/// The API router with explicit settings.
+pub fn router_with(node: Handle, token: String, cfg: ApiConfig) -> Router {
+    router_for(Service::new(node, &token, cfg.rate_limit))
+}
+
+/// The API router over a [`Service`] (which holds the tokens and rate limits).
+pub fn router_for(service: Service) -> Router {
+    let auth = service.auth().clone();
+    let (api, doc) = routes();
+    api.merge(status::openapi_route(&doc))
+        .merge(crate::web::routes())
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no-route",
+                "No such endpoint",
+                "see /openapi.json or the API table in docs/operator.md",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this path does not take that method; see /openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::Extension(auth))
+        .with_state(service)
+}
+
+/// Serves `app` (a [`router`]) on `listener` until `shutdown` completes, then lets open
+/// requests finish. Answers go out without waiting for Nagle's algorithm (event streams send
+/// small messages).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY on an API connection: {e}");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,663 @@
+//! The node's use cases, whatever the transport: the HTTP API calls them today, an MCP server
+//! and the agent runtime will call the same methods.
+//!
+//! A [`Service`] is a cheap clone around the node [`Handle`] and the API's token store
+//! ([`Auth`]). Each method is one use case: it takes the [`Caller`] (the timite it acts as,
+//! and whether it holds the operator's token) and typed inputs, validates them, enforces who
+//! may do what, and answers typed results or a [`ServiceError`]. Nothing here knows about
+//! HTTP: the API maps a [`ServiceError`] to a problem document and a status
+//! (`crate::api::problem`).
+//!
+//! Reads of hosted spaces (summaries, timelines, members, exports, events) are open to every
+//! timite of the node, as they have always been; writes act as the caller, so the space's
+//! rules judge them under the caller's key. Node-wide settings (timites, trust, peers,
+//! imports, fault injection) are for the operator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use tim_crdt::admission::Requirement;
+use tim_did::credential::{credentials_in, is_presentation, verify_document};
+use tim_protocol::api::{
+    Challenge, CheckView, CreateSpace, Imported, InviteRequest, IssueRequest, JoinSpace, Login,
+    MemberView, NewToken, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
+    TokenInfo, TokenIssued, TrustEntry, VerifyReport,
+};
+use tim_protocol::wire::ExportBundle;
+use tim_protocol::{ChangeHash, CredentialId, Did, MessageId, SpaceId};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt as _};
+
+use crate::auth::{Auth, AuthError, Principal, RateLimit, MAX_LABEL_LEN};
+use crate::{Act, CredentialKind, Handle, NodeError, Role, Visibility};
+
+/// How long an invite stays valid unless the request says otherwise.
+pub const DEFAULT_INVITE_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a join waits for a host to answer unless the request says otherwise.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest join wait a request may ask for.
+pub const MAX_JOIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Who calls a use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The hosted timite the call acts as: writes are signed with its key.
+    pub timite: Did,
+    /// Whether the caller holds the operator's admin token.
+    pub operator: bool,
+}
+
+impl Caller {
+    /// A hosted timite, without the operator's rights.
+    pub fn timite(timite: Did) -> Self {
+        Self {
+            timite,
+            operator: false,
+        }
+    }
+
+    /// The operator, acting as `timite`.
+    pub fn operator(timite: Did) -> Self {
+        Self {
+            timite,
+            operator: true,
+        }
+    }
+}
+
+impl From<&Principal> for Caller {
+    fn from(p: &Principal) -> Self {
+        Self {
+            timite: p.did,
+            operator: p.admin,
+        }
+    }
+}
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The node refused (bad input, the space's rules, unknown space) or failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// A token or a sign-in was refused, or a limit reached.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Only the operator may do this.
+    #[error("{0} needs the operator's admin token (api.token in the node's home)")]
+    OperatorOnly(&'static str),
+    /// The thing belongs to another timite.
+    #[error("{0}")]
+    NotYours(String),
+    /// The DID is not a timite this node hosts.
+    #[error("{0} is not a timite hosted on this node (see GET /v1/timites)")]
+    UnknownTimite(Did),
+    /// Not a space visibility.
+    #[error("`{0}` is not a visibility; use public, invite-only or ephemeral")]
+    InvalidVisibility(String),
+    /// Not a multiaddr.
+    #[error("`{addr}` is not a multiaddr: {reason}")]
+    InvalidAddress {
+        /// The text given.
+        addr: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// A credential to keep failed one of its checks.
+    #[error("{check}: {detail}")]
+    CredentialRefused {
+        /// The failed check.
+        check: String,
+        /// What it found.
+        detail: String,
+    },
+    /// The bytes are not a signature bundle.
+    #[error("the body is not a Tim signature bundle: {0}")]
+    MalformedBundle(String),
+}
+
+/// The result of a use case.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+fn invalid(detail: impl Into<String>) -> ServiceError {
+    NodeError::Invalid(detail.into()).into()
+}
+
+/// The node's use cases; see the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct Service {
+    node: Handle,
+    auth: Arc<Auth>,
+}
+
+impl Service {
+    /// The use cases of a node whose operator token is `admin_token`; each token may make
+    /// `rate_limit` requests.
+    pub fn new(node: Handle, admin_token: &str, rate_limit: RateLimit) -> Self {
+        let auth = Auth::new(
+            node.store().clone(),
+            admin_token,
+            node.timite(),
+            node.node_did(),
+            rate_limit,
+        );
+        Self {
+            node,
+            auth: Arc::new(auth),
+        }
+    }
+
+    /// The node handle.
+    pub fn node(&self) -> &Handle {
+        &self.node
+    }
+
+    /// The tokens, challenges and rate limits.
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+
+    /// The node handle acting as the caller.
+    fn acting(&self, caller: &Caller) -> Handle {
+        self.node.acting_as(caller.timite)
+    }
+
+    /// Refuses a caller without the operator's rights to do `what`.
+    fn operator_only(caller: &Caller, what: &'static str) -> ServiceResult<()> {
+        if caller.operator {
+            Ok(())
+        } else {
+            Err(ServiceError::OperatorOnly(what))
+        }
+    }
+
+    /// Refuses a DID this node does not host.
+    async fn hosted(&self, did: &Did) -> ServiceResult<()> {
+        if self.node.timites().await?.iter().any(|t| t.did == *did) {
+            Ok(())
+        } else {
+            Err(ServiceError::UnknownTimite(*did))
+        }
+    }
+
+    // Sign-in and tokens.
+
+    /// A sign-in challenge for a hosted timite (anyone may ask).
+    pub async fn challenge(&self, did: Did) -> ServiceResult<Challenge> {
+        self.hosted(&did).await?;
+        Ok(self.auth.challenge(did)?)
+    }
+
+    /// Checks a signed challenge and makes a sign-in token.
+    pub async fn login(&self, login: &Login) -> ServiceResult<TokenIssued> {
+        Ok(self.auth.login(login).await?)
+    }
+
+    /// Live tokens: all of them for the operator, the caller's own otherwise.
+    pub fn tokens(&self, caller: &Caller) -> ServiceResult<Vec<TokenInfo>> {
+        let of = (!caller.operator).then_some(&caller.timite);
+        Ok(self.auth.list(of)?)
+    }
+
+    /// Makes a token for a hosted timite: the operator for anyone, a timite for itself.
+    pub async fn new_token(&self, caller: &Caller, req: &NewToken) -> ServiceResult<TokenIssued> {
+        if !caller.operator && req.did != caller.timite {
+            return Err(ServiceError::NotYours(format!(
+                "a timite makes tokens for itself only; {} is not {}",
+                req.did, caller.timite
+            )));
+        }
+        if req.label.chars().count() > MAX_LABEL_LEN {
+            return Err(invalid(format!(
+                "a label is at most {MAX_LABEL_LEN} characters"
+            )));
+        }
+        if req.ttl_secs == Some(0) {
+            return Err(invalid("ttl_secs must be at least 1"));
+        }
+        self.hosted(&req.did).await?;
+        let ttl = req.ttl_secs.map(Duration::from_secs);
+        Ok(self.auth.issue(req.did, &req.label, ttl).await?)
+    }
+
+    /// Revokes a token: the operator any, a timite its own.
+    pub async fn revoke_token(&self, caller: &Caller, id: &str) -> ServiceResult<TokenInfo> {
+        let allowed = |t: &TokenInfo| caller.operator || t.did == caller.timite;
+        match self.auth.revoke(id, allowed).await? {
+            Some(Ok(info)) => Ok(info),
+            Some(Err(_)) => Err(ServiceError::NotYours(format!(
+                "token {id} belongs to another timite"
+            ))),
+            None => Err(NodeError::NotFound(format!("no token {id} on this node")).into()),
+        }
+    }
+
+    // The node.
+
+    /// The timites this node hosts (operator).
+    pub async fn timites(&self, caller: &Caller) -> ServiceResult<Vec<TimiteView>> {
+        Self::operator_only(caller, "listing timites")?;
+        Ok(self.node.timites().await?)
+    }
+
+    /// Makes a new hosted timite with a fresh key (operator).
+    pub async fn add_timite(&self, caller: &Caller) -> ServiceResult<TimiteView> {
+        Self::operator_only(caller, "adding a timite")?;
+        Ok(self.node.add_timite().await?)
+    }
+
+    /// Who and where this node is, as the caller sees it.
+    pub async fn status(&self, caller: &Caller) -> ServiceResult<NodeStatus> {
+        Ok(self.acting(caller).status().await?)
+    }
+
+    /// The node's metrics (OpenMetrics text).
+    pub fn metrics(&self) -> String {
+        self.node.metrics()
+    }
+
+    /// Dials a peer at a multiaddr ending in `/p2p/<peer id>` (operator).
+    pub async fn dial(&self, caller: &Caller, addr: &str) -> ServiceResult<()> {
+        Self::operator_only(caller, "dialling a peer")?;
+        Ok(self.node.dial(multiaddr(addr)?).await?)
+    }
+
+    /// Closes every connection; answers how many (operator; testnet fault injection).
+    pub async fn disconnect_all(&self, caller: &Caller) -> ServiceResult<usize> {
+        Self::operator_only(caller, "closing connections")?;
+        Ok(self.node.disconnect_all().await?)
+    }
+
+    // Spaces.
+
+    /// The spaces this node hosts.
+    pub async fn spaces(&self, _caller: &Caller) -> ServiceResult<Vec<SpaceSummary>> {
+        Ok(self.node.spaces().await?)
+    }
+
+    /// One hosted space.
+    pub async fn space(&self, _caller: &Caller, space: SpaceId) -> ServiceResult<SpaceSummary> {
+        Ok(self.node.space(space).await?)
+    }
+
+    /// Creates a space with the caller as owner. An ephemeral space needs a time to live; no
+    /// other kind has one.
+    pub async fn create_space(
+        &self,
+        caller: &Caller,
+        req: &CreateSpace,
+    ) -> ServiceResult<SpaceSummary> {
+        let visibility = match req.visibility.as_deref() {
+            None => Visibility::Public,
+            Some(v) => Visibility::parse(v)
+                .ok_or_else(|| ServiceError::InvalidVisibility(v.to_string()))?,
+        };
+        let ttl = req.ttl_secs.map(Duration::from_secs);
+        match (visibility, ttl) {
+            (Visibility::Ephemeral, None) => {
+                return Err(invalid(
+                    "an ephemeral space needs a time to live (ttl_secs; --ttl on the command line)",
+                ));
+            }
+            (Visibility::Public | Visibility::InviteOnly, Some(_)) => {
+                return Err(invalid("only an ephemeral space has a ttl"));
+            }
+            _ => {}
+        }
+        Ok(self
+            .acting(caller)
+            .create_space_with(&req.name, &req.purpose, visibility, ttl)
+            .await?)
+    }
+
+    /// Joins a space as the caller: finds hosts (or dials `via`), syncs its history, presents
+    /// the credentials the space asks for, and adds the caller as a member.
+    pub async fn join_space(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        req: &JoinSpace,
+    ) -> ServiceResult<SpaceSummary> {
+        let via = req
+            .via
+            .iter()
+            .map(|a| multiaddr(a))
+            .collect::<ServiceResult<Vec<_>>>()?;
+        let timeout = req.timeout_secs.map_or(JOIN_TIMEOUT, Duration::from_secs);
+        if timeout > MAX_JOIN_TIMEOUT || timeout.is_zero() {
+            return Err(invalid(format!(
+                "timeout_secs is from 1 to {}",
+                MAX_JOIN_TIMEOUT.as_secs()
+            )));
+        }
+        Ok(self
+            .acting(caller)
+            .join_presenting(space, via, req.present.clone(), timeout)
+            .await?)
+    }
+
+    /// Sets what joiners must present (the space's admins).
+    pub async fn set_requirements(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        requirements: Vec<Requirement>,
+    ) -> ServiceResult<ChangeHash> {
+        self.moderate(caller, space, Act::SetRequirements(requirements))
+            .await
+    }
+
+    /// The space's Automerge document.
+    pub async fn export_document(
+        &self,
+        _caller: &Caller,
+        space: SpaceId,
+    ) -> ServiceResult<Vec<u8>> {
+        Ok(self.node.export(space).await?.0)
+    }
+
+    /// The signed envelopes of every change of the space.
+    pub async fn export_signatures(
+        &self,
+        _caller: &Caller,
+        space: SpaceId,
+    ) -> ServiceResult<ExportBundle> {
+        let (_, envelopes) = self.node.export(space).await?;
+        Ok(ExportBundle { space, envelopes })
+    }
+
+    /// Imports a signature bundle (CBOR bytes), all or nothing; each change is checked like
+    /// any other (operator).
+    pub async fn import(&self, caller: &Caller, bundle: &[u8]) -> ServiceResult<Imported> {
+        Self::operator_only(caller, "importing a space")?;
+        let bundle = ExportBundle::decode(bundle)
+            .map_err(|e| ServiceError::MalformedBundle(e.to_string()))?;
+        Ok(self.node.import(bundle.space, bundle.envelopes).await?)
+    }
+
+    /// The live events of a hosted space (also one still syncing), including changes from
+    /// other nodes. A receiver that falls behind gets a [`BroadcastStreamRecvError::Lagged`].
+    pub async fn events(
+        &self,
+        _caller: &Caller,
+        space: SpaceId,
+    ) -> ServiceResult<impl Stream<Item = Result<SpaceEvent, BroadcastStreamRecvError>> + use<>>
+    {
+        match self.node.space(space).await {
+            Ok(_) | Err(NodeError::NotReady(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(
+            BroadcastStream::new(self.node.subscribe()).filter(move |e| match e {
+                Ok(event) => event.space() == space,
+                Err(_) => true,
+            }),
+        )
+    }
+
+    // Messages.
+
+    /// The space's timeline.
+    pub async fn timeline(&self, _caller: &Caller, space: SpaceId) -> ServiceResult<Timeline> {
+        Ok(self.node.timeline(space).await?)
+    }
+
+    /// Posts a message as the caller; answers once it is on disk.
+    pub async fn post(&self, caller: &Caller, space: SpaceId, text: &str) -> ServiceResult<Posted> {
+        Ok(self.acting(caller).post(space, text).await?)
+    }
+
+    /// Deletes a message (its author, or a moderator).
+    pub async fn delete_message(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        message: &MessageId,
+    ) -> ServiceResult<ChangeHash> {
+        self.moderate(caller, space, Act::DeleteMessage(message.to_string()))
+            .await
+    }
+
+    // Members.
+
+    /// Members with role, reputation, declared abilities and imported reputation.
+    pub async fn members(
+        &self,
+        _caller: &Caller,
+        space: SpaceId,
+    ) -> ServiceResult<Vec<MemberView>> {
+        Ok(self.node.members(space).await?)
+    }
+
+    /// Removes a member (admins, outranking it).
+    pub async fn kick(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        member: Did,
+    ) -> ServiceResult<ChangeHash> {
+        self.moderate(caller, space, Act::Kick(member)).await
+    }
+
+    /// Sets a member's role by name; `banned` bans (admins).
+    pub async fn set_role(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        member: Did,
+        role: &str,
+    ) -> ServiceResult<ChangeHash> {
+        let role = Role::parse(role).ok_or_else(|| {
+            invalid("role must be one of admin, moderator, member, guest, banned")
+        })?;
+        self.moderate(caller, space, Act::SetRole(member, role))
+            .await
+    }
+
+    /// Declares what the caller can do in the space (replaces its list).
+    pub async fn declare_abilities(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        abilities: Vec<String>,
+    ) -> ServiceResult<ChangeHash> {
+        self.moderate(caller, space, Act::DeclareAbilities(abilities))
+            .await
+    }
+
+    /// Invites a timite to an invite-only space (admins), for
+    /// [`DEFAULT_INVITE_VALIDITY`] unless the request says otherwise.
+    pub async fn invite(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        req: &InviteRequest,
+    ) -> ServiceResult<ChangeHash> {
+        let valid = req
+            .expires_in_secs
+            .map_or(DEFAULT_INVITE_VALIDITY, Duration::from_secs);
+        self.moderate(caller, space, Act::Invite(req.did, valid))
+            .await
+    }
+
+    /// Rates a member from 1 to 5 (members).
+    pub async fn rate(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        member: Did,
+        score: u8,
+    ) -> ServiceResult<ChangeHash> {
+        self.moderate(caller, space, Act::Rate(member, score)).await
+    }
+
+    async fn moderate(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        act: Act,
+    ) -> ServiceResult<ChangeHash> {
+        Ok(self.acting(caller).moderate(space, act).await?)
+    }
+
+    // Passports.
+
+    /// Issues a credential in the space's name (its admins): `membership`, `reputation` or
+    /// `ability` (with `ability` and `level`).
+    pub async fn issue_credential(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        req: &IssueRequest,
+    ) -> ServiceResult<serde_json::Value> {
+        let kind = match req.kind.as_str() {
+            "membership" => CredentialKind::Membership,
+            "reputation" => CredentialKind::Reputation,
+            "ability" => match (&req.ability, &req.level) {
+                (Some(ability), Some(level)) => CredentialKind::Ability {
+                    ability: ability.clone(),
+                    level: level.clone(),
+                },
+                _ => return Err(invalid("an ability credential needs `ability` and `level`")),
+            },
+            other => {
+                return Err(invalid(format!(
+                    "`{other}` is not a credential kind; use membership, reputation or ability"
+                )))
+            }
+        };
+        Ok(self
+            .acting(caller)
+            .issue_credential(
+                space,
+                req.subject,
+                kind,
+                req.valid_for_secs.map(Duration::from_secs),
+            )
+            .await?)
+    }
+
+    /// The caller's passport: credentials about it, and those it issued.
+    pub async fn credentials(&self, caller: &Caller) -> ServiceResult<Vec<serde_json::Value>> {
+        Ok(self.acting(caller).credentials().await?)
+    }
+
+    /// One credential of the caller's passport.
+    pub async fn credential(
+        &self,
+        caller: &Caller,
+        id: &CredentialId,
+    ) -> ServiceResult<serde_json::Value> {
+        Ok(self.acting(caller).credential(id.as_str()).await?)
+    }
+
+    /// The VC-JOSE JWT form of a credential the caller issued.
+    pub async fn credential_jwt(
+        &self,
+        caller: &Caller,
+        id: &CredentialId,
+    ) -> ServiceResult<String> {
+        Ok(self.acting(caller).credential_jwt(id.as_str()).await?)
+    }
+
+    /// Revokes a credential (an admin of the issuing space).
+    pub async fn revoke_credential(
+        &self,
+        caller: &Caller,
+        id: &CredentialId,
+    ) -> ServiceResult<ChangeHash> {
+        Ok(self.acting(caller).revoke_credential(id.as_str()).await?)
+    }
+
+    /// Keeps a credential about the caller after verifying it (without asking this node's
+    /// trust policy: keeping one's own credential does not need the node to trust its issuer);
+    /// refuses one that fails a check, or whose id is not a `urn:uuid:`.
+    pub async fn hold_credential(
+        &self,
+        caller: &Caller,
+        credential: serde_json::Value,
+    ) -> ServiceResult<CredentialId> {
+        let report = self.verify_report(&credential, false).await?;
+        if let Some(c) = report.checks.iter().find(|c| !c.ok) {
+            return Err(ServiceError::CredentialRefused {
+                check: c.name.clone(),
+                detail: c.detail.clone(),
+            });
+        }
+        // A credential without an id is refused by the node, after its subject is checked.
+        if let Some(id) = credential["id"].as_str() {
+            id.parse::<CredentialId>()
+                .map_err(|e| invalid(format!("a credential to keep needs a urn:uuid id: {e}")))?;
+        }
+        let id = self.acting(caller).hold_credential(credential).await?;
+        id.parse::<CredentialId>()
+            .map_err(|e| NodeError::Invalid(e.to_string()).into())
+    }
+
+    /// Verifies any credential or presentation: offline checks, then what the issuing space
+    /// (if hosted here) says about its issuer and revocation, and this node's trust policy.
+    pub async fn verify(&self, document: &serde_json::Value) -> ServiceResult<VerifyReport> {
+        self.verify_report(document, true).await
+    }
+
+    async fn verify_report(
+        &self,
+        doc: &serde_json::Value,
+        trust: bool,
+    ) -> ServiceResult<VerifyReport> {
+        let now = crate::node::now_ms() as i64 / 1000;
+        let mut report = verify_document(doc, None, None, now).await;
+        let credentials = if is_presentation(doc) {
+            credentials_in(doc)
+        } else {
+            vec![doc.clone()]
+        };
+        for vc in credentials {
+            report
+                .checks
+                .extend(self.node.space_checks(vc, trust).await?);
+        }
+        let verified = report.ok();
+        Ok(VerifyReport {
+            verified,
+            checks: report
+                .checks
+                .into_iter()
+                .map(|c| {
+                    let (ok, detail) = match c.outcome {
+                        Ok(d) => (true, d),
+                        Err(e) => (false, e),
+                    };
+                    CheckView {
+                        name: c.name,
+                        ok,
+                        detail,
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    /// The node's trust policy.
+    pub async fn trust(&self, _caller: &Caller) -> ServiceResult<Vec<TrustEntry>> {
+        Ok(self.node.trust().await?)
+    }
+
+    /// Sets an entry of the trust policy; a weight of 0 removes it (operator).
+    pub async fn set_trust(&self, caller: &Caller, entry: &TrustEntry) -> ServiceResult<()> {
+        Self::operator_only(caller, "changing the trust policy")?;
+        let weight = (entry.weight != 0.0).then_some(entry.weight);
+        Ok(self.node.set_trust(&entry.issuer, weight).await?)
+    }
+}
+
+fn multiaddr(raw: &str) -> ServiceResult<Multiaddr> {
+    raw.parse()
+        .map_err(|e: libp2p::multiaddr::Error| ServiceError::InvalidAddress {
+            addr: raw.to_string(),
+            reason: e.to_string(),
+        })
+}
