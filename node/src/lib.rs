@@ -1,8 +1,8 @@
-//! A Tim node: the libp2p swarm, sled storage, the HTTP API, and the `tim` command line.
+//! A Tim node: the libp2p swarm, sled storage and the HTTP API.
 //!
 //! [`start`] runs a node in the current tokio runtime and returns a [`Handle`]; a
 //! [`service::Service`] offers its use cases to every interface, and [`api::router`] serves
-//! them over HTTP. The `tim` binary wires both to the command line.
+//! them over HTTP. The `tim` binary (crate `tim`) wires both to the command line.
 #![deny(missing_docs)]
 
 mod admission;

@@ -61,7 +61,7 @@ pub struct Store {
 type Waiter = oneshot::Sender<Result<(), String>>;
 
 /// How acknowledged writes reach the disk.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FlushMode {
     /// One `fsync` answers every flush request queued meanwhile (group commit).
     #[default]

@@ -20,10 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use tim_client::Client;
-use tim_crdt::Space;
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::{Envelope, SpaceId};
 use tokio::sync::Mutex;
@@ -599,26 +597,6 @@ async fn saturation(exe: &Path, say: Say<'_>) -> Result<Saturation> {
     })
 }
 
-/// A space of `messages` messages by 4 authors, every change signed, built in process.
-pub fn signed_space(messages: usize) -> Result<(SpaceId, Vec<Envelope>)> {
-    let keys: Vec<tim_crdt::Writer> = (1..=4u8)
-        .map(|i| tim_crdt::Writer::new(SigningKey::from_bytes(&[i; 32]), [i; 16]))
-        .collect();
-    let mut at = 1_700_000_000_000u64;
-    let (mut space, genesis) = Space::create(&keys[0], "bench", "late joiners", at)?;
-    let mut envelopes = vec![genesis.envelope];
-    for k in &keys[1..] {
-        at += 1;
-        envelopes.push(space.join(k, at)?.envelope);
-    }
-    for i in 0..messages {
-        at += 1;
-        let (applied, _) = space.post(&keys[i % keys.len()], &format!("message {i}"), at)?;
-        envelopes.push(applied.envelope);
-    }
-    Ok((space.id(), envelopes))
-}
-
 /// How long B4's joiner may take to get every message.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(300);
 
@@ -884,8 +862,14 @@ async fn attempt<T>(
     }
 }
 
-/// Runs the benchmarks.
-pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
+/// Runs the benchmarks on nodes that run `exe`; `in_process` makes what the bench builds or
+/// measures without nodes (the signed space, B5, B8).
+pub async fn run(
+    exe: &Path,
+    opts: &Options,
+    in_process: Arc<dyn micro::InProcess>,
+    say: Say<'_>,
+) -> Result<Results> {
     let mut r = Results {
         machine: machine(exe),
         runs: opts.runs,
@@ -908,7 +892,8 @@ pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
     r.saturation = attempt(&mut r.errors, "B3", saturation(exe, say)).await;
     if let Some(&biggest) = opts.late.iter().max() {
         say(&format!("signing a space of {biggest} messages"));
-        let (space, envelopes) = tokio::task::spawn_blocking(move || signed_space(biggest))
+        let maker = in_process.clone();
+        let (space, envelopes) = tokio::task::spawn_blocking(move || maker.signed_space(biggest))
             .await
             .context("signing panicked")??;
         for &m in &opts.late {
@@ -921,8 +906,9 @@ pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
             }
         }
         say(&format!("B5 bare Automerge, {biggest} messages"));
+        let measurer = in_process.clone();
         let baseline = async {
-            tokio::task::spawn_blocking(move || micro::automerge_baseline(biggest)).await?
+            tokio::task::spawn_blocking(move || measurer.automerge_baseline(biggest)).await?
         };
         r.automerge = attempt(&mut r.errors, "B5", baseline).await;
     }
@@ -930,7 +916,12 @@ pub async fn run(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Results> {
         .await
         .unwrap_or_default();
     say("B8 crypto");
-    r.crypto = attempt(&mut r.errors, "B8", micro::crypto(Duration::from_secs(5))).await;
+    r.crypto = attempt(
+        &mut r.errors,
+        "B8",
+        in_process.crypto(Duration::from_secs(5)),
+    )
+    .await;
     for &count in &opts.spaces {
         let what = format!("scale {count} spaces");
         if let Some(s) = attempt(&mut r.errors, &what, scale(exe, count, say)).await {
@@ -1279,15 +1270,5 @@ mod tests {
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert_eq!(s.show("ms"), "2.00 ms (1.00–3.00)");
         assert_eq!(Spread::of([5.0]).show("ms"), "5.00 ms");
-    }
-
-    #[test]
-    fn a_signed_space_prefix_is_a_space_of_its_own() {
-        let (id, envelopes) = signed_space(10).unwrap();
-        assert_eq!(envelopes.len(), 14);
-        let mut copy = Space::empty(id);
-        let batch = copy.ingest_batch(envelopes[..8].to_vec());
-        assert!(batch.rejected.is_empty());
-        assert_eq!(copy.timeline().len(), 4);
     }
 }

@@ -1,0 +1,308 @@
+//! `tim space …`: create, invite, roles, members, abilities, join, requirements, list, export
+//! and import.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use tim_client::Client;
+use tim_protocol::api::{CreateSpace, InviteRequest};
+use tim_protocol::{Did, SpaceId};
+
+use super::parse_duration;
+use crate::output::Out;
+
+#[derive(Subcommand)]
+pub(crate) enum SpaceCommand {
+    /// Create a space; prints its id.
+    Create {
+        /// Name.
+        name: String,
+        /// Purpose.
+        #[arg(long, default_value = "")]
+        purpose: String,
+        /// Who may join: public, invite-only or ephemeral.
+        #[arg(long, default_value = "public")]
+        visibility: String,
+        /// Time to live of an ephemeral space (e.g. 30s, 10m, 2h, 7d).
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+    },
+    /// Invite a timite to an invite-only space (admins).
+    Invite {
+        /// Space id.
+        space: SpaceId,
+        /// The invitee's DID.
+        did: Did,
+        /// How long the invite stays valid (e.g. 1h, 7d).
+        #[arg(long, value_parser = parse_duration, default_value = "7d")]
+        valid: Duration,
+    },
+    /// Set a member's role: admin, moderator, member, guest or banned (admins).
+    Role {
+        /// Space id.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+        /// The new role.
+        role: String,
+    },
+    /// Remove a member (admins); in a public space they may join again.
+    Kick {
+        /// Space id.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+    },
+    /// Ban a member (admins): they may not write or join again.
+    Ban {
+        /// Space id.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+    },
+    /// List a space's members: role, reputation, declared abilities.
+    Members {
+        /// Space id.
+        space: SpaceId,
+    },
+    /// Declare what you can do in a space (replaces your list; none clears it).
+    Abilities {
+        /// Space id.
+        space: SpaceId,
+        /// Short ability names, e.g. rust translation summarize.
+        abilities: Vec<String>,
+    },
+    /// Join a space: find hosts, sync its history, become a member.
+    Join {
+        /// Space id.
+        space: SpaceId,
+        /// Address of a node that hosts it (repeatable); Kademlia is asked too.
+        #[arg(long)]
+        via: Vec<String>,
+        /// Credential id to present for the space's requirements (repeatable).
+        #[arg(long)]
+        present: Vec<String>,
+    },
+    /// Require joiners to present credentials (admins), e.g. --reputation 10 --from SPACE.
+    Require {
+        /// Space id.
+        space: SpaceId,
+        /// Minimum reputation score.
+        #[arg(long)]
+        reputation: Option<i64>,
+        /// An ability that must be attested.
+        #[arg(long)]
+        ability: Option<String>,
+        /// A space whose credentials count (repeatable).
+        #[arg(long = "from", required = true)]
+        from: Vec<SpaceId>,
+    },
+    /// List hosted spaces.
+    List,
+    /// Write the space's Automerge document to FILE and its signed changes to FILE.sigs.
+    Export {
+        /// Space id.
+        space: SpaceId,
+        /// Output file. Default: <space id>.automerge
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import a space from an export (FILE and FILE.sigs); every change is verified first.
+    Import {
+        /// The exported document (its FILE.sigs must be beside it) or the .sigs file itself.
+        file: PathBuf,
+    },
+}
+
+/// `tim space …`.
+pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Result<()> {
+    match command {
+        SpaceCommand::Create {
+            name,
+            purpose,
+            visibility,
+            ttl,
+        } => {
+            let s = client
+                .create_space_with(&CreateSpace {
+                    name,
+                    purpose,
+                    visibility: Some(visibility),
+                    ttl_secs: ttl.map(|t| t.as_secs()),
+                })
+                .await?;
+            out.print(&s, |s| println!("{}", s.id))?;
+        }
+        SpaceCommand::Require {
+            space,
+            reputation,
+            ability,
+            from,
+        } => {
+            let mut reqs = Vec::new();
+            if let Some(min) = reputation {
+                reqs.push(
+                    serde_json::json!({"kind": "reputation", "min_score": min, "spaces": from}),
+                );
+            }
+            if let Some(a) = ability {
+                reqs.push(serde_json::json!({"kind": "ability", "ability": a, "spaces": from}));
+            }
+            if reqs.is_empty() {
+                reqs.push(serde_json::json!({"kind": "membership", "spaces": from}));
+            }
+            let done = client
+                .set_requirements(space, &serde_json::Value::Array(reqs))
+                .await?;
+            out.print(&done, |d| {
+                println!("requirements set (change {})", d.change)
+            })?;
+        }
+        SpaceCommand::Invite { space, did, valid } => {
+            let req = InviteRequest {
+                did,
+                expires_in_secs: Some(valid.as_secs()),
+            };
+            let done = client.invite(space, &req).await?;
+            out.print(&done, |d| println!("invited {did} (change {})", d.change))?;
+        }
+        SpaceCommand::Role { space, did, role } => {
+            let done = client.set_role(space, &did, &role).await?;
+            out.print(&done, |d| {
+                println!("{did} is now {role} (change {})", d.change)
+            })?;
+        }
+        SpaceCommand::Kick { space, did } => {
+            let done = client.kick(space, &did).await?;
+            out.print(&done, |d| println!("removed {did} (change {})", d.change))?;
+        }
+        SpaceCommand::Ban { space, did } => {
+            let done = client.set_role(space, &did, "banned").await?;
+            out.print(&done, |d| println!("banned {did} (change {})", d.change))?;
+        }
+        SpaceCommand::Members { space } => {
+            let members = client.members(space).await?;
+            out.print(&members, |members| {
+                for m in members {
+                    let mut line = format!("{:<10} {}  reputation {}", m.role, m.did, m.reputation);
+                    if !m.abilities.is_empty() {
+                        line.push_str(&format!("  abilities {}", m.abilities.join(", ")));
+                    }
+                    if let Some(r) = m.imported_reputation {
+                        line.push_str(&format!("  imported reputation {r}"));
+                    }
+                    println!("{line}");
+                }
+            })?;
+        }
+        SpaceCommand::Abilities { space, abilities } => {
+            let done = client.declare_abilities(space, abilities.clone()).await?;
+            out.print(&done, |d| {
+                if abilities.is_empty() {
+                    println!("cleared your abilities in {space} (change {})", d.change);
+                } else {
+                    println!(
+                        "your abilities in {space}: {} (change {})",
+                        abilities.join(", "),
+                        d.change
+                    );
+                }
+            })?;
+        }
+        SpaceCommand::Join {
+            space,
+            via,
+            present,
+        } => {
+            let bar = out.spinner(format!("joining {space}: syncing from peers…"));
+            let s = client.join(space, via, present).await?;
+            bar.finish_and_clear();
+            out.print(&s, |s| {
+                println!(
+                    "joined \"{}\": {} members, {} messages",
+                    s.name, s.members, s.messages
+                )
+            })?;
+        }
+        SpaceCommand::List => {
+            let spaces = client.spaces().await?;
+            out.print(&spaces, |spaces| {
+                if spaces.is_empty() {
+                    println!(
+                        "no spaces yet (tim space create NAME, or tim space join ID --via ADDR)"
+                    );
+                }
+                for s in spaces {
+                    println!(
+                        "{}  {:<24} {:>3} members {:>6} messages",
+                        s.id, s.name, s.members, s.messages
+                    );
+                }
+            })?;
+        }
+        SpaceCommand::Export { space, out: file } => {
+            let file = file.unwrap_or_else(|| PathBuf::from(format!("{space}.automerge")));
+            let doc = client.export_document(space).await?;
+            let sigs = client.export_signatures(space).await?;
+            let sigs_path = sigs_path(&file);
+            std::fs::write(&file, &doc)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            std::fs::write(&sigs_path, &sigs)
+                .with_context(|| format!("cannot write {}", sigs_path.display()))?;
+            let v = serde_json::json!({
+                "document": file,
+                "document_bytes": doc.len(),
+                "signatures": sigs_path,
+                "signatures_bytes": sigs.len(),
+            });
+            out.print(&v, |_| {
+                println!(
+                    "wrote {} ({} bytes, Automerge document)",
+                    file.display(),
+                    doc.len()
+                );
+                println!(
+                    "wrote {} ({} bytes, signed changes)",
+                    sigs_path.display(),
+                    sigs.len()
+                );
+            })?;
+        }
+        SpaceCommand::Import { file } => {
+            let path = if file.extension().is_some_and(|e| e == "sigs") {
+                file.clone()
+            } else {
+                sigs_path(&file)
+            };
+            let bundle = std::fs::read(&path).with_context(|| {
+                format!(
+                    "cannot read {}: Tim imports only signed changes, which `tim space export` writes beside the document",
+                    path.display()
+                )
+            })?;
+            let bar = out.spinner(format!(
+                "importing {} ({} bytes): verifying every signature…",
+                path.display(),
+                bundle.len()
+            ));
+            let imported = client.import(bundle).await?;
+            bar.finish_and_clear();
+            out.print(&imported, |i| {
+                println!(
+                    "imported space {}: {} new changes, {} already here (every signature verified)",
+                    i.space, i.applied, i.known
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the signed changes of an exported document `doc` go: `doc` + `.sigs`.
+fn sigs_path(doc: &Path) -> PathBuf {
+    let mut s = doc.as_os_str().to_owned();
+    s.push(".sigs");
+    PathBuf::from(s)
+}

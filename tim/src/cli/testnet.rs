@@ -1,0 +1,122 @@
+//! `tim testnet …`: local multi-node testnets of real `tim` processes on 127.0.0.1 (this very
+//! executable runs the nodes), and the benchmarks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use crate::bench_support::Micro;
+use crate::output::Out;
+
+#[derive(Subcommand)]
+pub(crate) enum TestnetCommand {
+    /// THE demo: 3 nodes federate a space, then one is killed and catches up.
+    Demo {
+        /// Number of nodes (at least 2).
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+    },
+    /// Run N nodes on loopback until Ctrl-C, printing each node's API address.
+    Up {
+        /// Number of nodes.
+        #[arg(long)]
+        nodes: usize,
+        /// Directory for the nodes' homes. Default: a temporary directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Measure Tim against its goals (docs/benchmarks.md): propagation, amplification,
+    /// saturation, late joiners, restart, durability, crypto, scale. Prints a table (`--json`
+    /// for JSON); `--out DIR` also writes a Markdown report with SVG charts.
+    Bench {
+        /// Cluster sizes for propagation (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        nodes: Option<Vec<usize>>,
+        /// Runs per setting.
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Late-joiner space sizes in messages (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        late: Option<Vec<usize>>,
+        /// Space counts for the scale test (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        spaces: Option<Vec<usize>>,
+        /// A short run (3 nodes, 1 run, 1k messages, 100 spaces) unless other flags say more.
+        #[arg(long)]
+        quick: bool,
+        /// Directory for report.md, results.json and the charts.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `tim testnet …`.
+pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
+    if let TestnetCommand::Bench {
+        nodes,
+        runs,
+        late,
+        spaces,
+        quick,
+        out: dir,
+    } = command
+    {
+        let exe = current_exe()?;
+        let mut opts = if quick {
+            tim_testnet::bench::Options::quick()
+        } else {
+            tim_testnet::bench::Options::full()
+        };
+        opts.nodes = nodes.unwrap_or(opts.nodes);
+        opts.runs = runs.unwrap_or(opts.runs).max(1);
+        opts.late = late.unwrap_or(opts.late);
+        opts.spaces = spaces.unwrap_or(opts.spaces);
+        opts.out = dir;
+        let bar = out.spinner("benchmarking…".into());
+        let say = |what: &str| bar.set_message(what.to_string());
+        let results = tim_testnet::bench::run(&exe, &opts, Arc::new(Micro), &say).await;
+        bar.finish_and_clear();
+        let results = results?;
+        if let Some(dir) = &opts.out {
+            let command: Vec<String> = std::env::args().collect();
+            tim_testnet::bench::write_report(&results, dir, &command.join(" "))?;
+            eprintln!("report written to {}", dir.join("report.md").display());
+        }
+        return out.print(&results, |r| print!("{}", tim_testnet::bench::table(r)));
+    }
+    if out.json {
+        bail!("`tim testnet` prints a transcript, not JSON: run it without --json");
+    }
+    let exe = current_exe()?;
+    // The spinner starts only when the nodes do, after the transcript's first lines.
+    let bar = std::sync::OnceLock::new();
+    let progress: tim_testnet::Progress = &|up, all| {
+        let bar = bar.get_or_init(|| out.spinner(String::new()));
+        bar.set_message(format!("starting nodes: {up} of {all} up…"));
+        if up == all {
+            bar.finish_and_clear();
+        }
+    };
+    match command {
+        TestnetCommand::Demo { nodes } => {
+            if nodes < 2 {
+                bail!("a demo needs at least 2 nodes");
+            }
+            if !tim_testnet::demo(&exe, nodes, Some(progress)).await? {
+                bail!("the testnet did not converge (see the transcript above)");
+            }
+        }
+        TestnetCommand::Up { nodes, dir } => {
+            tim_testnet::up(&exe, nodes, dir, Some(progress)).await?
+        }
+        TestnetCommand::Bench { .. } => unreachable!("matched above"),
+    }
+    Ok(())
+}
+
+/// This executable, which the testnet runs as its nodes.
+fn current_exe() -> Result<PathBuf> {
+    std::env::current_exe().context("cannot find the tim executable")
+}
