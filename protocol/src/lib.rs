@@ -17,7 +17,7 @@ pub mod wire;
 
 pub use change_hash::ChangeHash;
 pub use did::{Did, DidError};
-pub use envelope::{Envelope, EnvelopeError};
+pub use envelope::{verify_strict, Envelope, EnvelopeError};
 pub use space_id::SpaceId;
 
 /// An error parsing a textual identifier (space id, change hash).
