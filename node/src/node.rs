@@ -19,8 +19,8 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
 use tim_crdt::admission::Requirement;
 use tim_crdt::{
-    Applied, Effect, Ingested, Role, Space, SyncReceived, SyncState, Visibility, Writer,
-    SESSION_BYTES,
+    Applied, Effect, Ingested, Role, Space, SpaceError, SyncReceived, SyncState, Visibility,
+    Writer, SESSION_BYTES,
 };
 use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
 use tim_did::{Identity, Keystore};
@@ -28,7 +28,7 @@ use tim_protocol::api::{
     Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
     TrustEntry,
 };
-use tim_protocol::wire::{SyncMessage, SyncResponse};
+use tim_protocol::wire::{RefusalReason, SyncMessage, SyncResponse};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -2033,11 +2033,11 @@ impl Actor {
             Err(e) => {
                 warn!(%peer, space = %id, "bad sync message: {e}");
                 self.strike(peer, "malformed sync message");
-                SyncResponse::Sync(SyncMessage {
-                    space: id,
-                    automerge: None,
-                    envelopes: vec![],
-                })
+                let reason = match e {
+                    SpaceError::Automerge(_) => RefusalReason::Internal,
+                    _ => RefusalReason::Malformed,
+                };
+                SyncResponse::Refused { space: id, reason }
             }
         };
         let _ = self
@@ -2064,6 +2064,13 @@ impl Actor {
                 if let Some(h) = self.hosts.get_mut(&peer) {
                     h.remove(&id);
                 }
+                return;
+            }
+            SyncResponse::Refused { reason, .. } => {
+                warn!(%peer, space = %id, "sync request refused: {reason}");
+                self.sessions.remove(&(peer, id));
+                // The refused request's changes count as sent in this state; start afresh.
+                self.sync_states.remove(&(peer, id));
                 return;
             }
         };

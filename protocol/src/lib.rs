@@ -20,7 +20,7 @@ pub mod wire;
 pub use change_hash::ChangeHash;
 pub use credential_id::{CredentialId, CredentialIdError};
 pub use did::{Did, DidError};
-pub use envelope::{Envelope, EnvelopeError};
+pub use envelope::{verify_strict, Envelope, EnvelopeError};
 pub use message_id::{MessageId, MessageIdError, MAX_ACTOR_BYTES};
 pub use space_id::SpaceId;
 

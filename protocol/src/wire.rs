@@ -58,12 +58,76 @@ pub struct SyncMessage {
 }
 
 /// A response to a [`SyncMessage`] request.
+///
+/// On the wire (`docs/protocol.md`, section 7.3) a response is `[1, status, sync message]`, with
+/// a fourth element, the reason code, when the status is [`SyncResponse::STATUS_REFUSED`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncResponse {
-    /// The next step of the sync.
+    /// The next step of the sync (its message is empty when the responder has nothing to say).
     Sync(SyncMessage),
     /// The responder does not host this space.
     UnknownSpace(SpaceId),
+    /// The responder hosts the space but could not process the request (see
+    /// [`RefusalReason`]). The requester ends its session.
+    Refused {
+        /// The space named by the request.
+        space: SpaceId,
+        /// Why.
+        reason: RefusalReason,
+    },
+}
+
+/// Why a responder refused a sync request: the fourth element of a refused [`SyncResponse`],
+/// an unsigned CBOR integer.
+///
+/// Codes this node does not know decode as [`RefusalReason::Other`], so new codes can be added
+/// without breaking older decoders; a receiver treats every refusal alike (it ends the session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// Code 0: no reason given.
+    Unspecified,
+    /// Code 1: the request decoded but its content is refused: its `automerge` part does not
+    /// decode as an Automerge sync message, is not format v1, or carries changes. Nothing in
+    /// it was applied and the responder's sync state did not move.
+    Malformed,
+    /// Code 2: the request is well formed but the responder failed while processing it (its
+    /// Automerge sync state refused the message, after the envelopes were ingested).
+    Internal,
+    /// Any other code, kept as received.
+    Other(u64),
+}
+
+impl RefusalReason {
+    /// The reason's code on the wire.
+    pub fn code(self) -> u64 {
+        match self {
+            Self::Unspecified => 0,
+            Self::Malformed => 1,
+            Self::Internal => 2,
+            Self::Other(c) => c,
+        }
+    }
+
+    /// The reason with this code on the wire.
+    pub fn from_code(code: u64) -> Self {
+        match code {
+            0 => Self::Unspecified,
+            1 => Self::Malformed,
+            2 => Self::Internal,
+            c => Self::Other(c),
+        }
+    }
+}
+
+impl std::fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unspecified => f.write_str("unspecified"),
+            Self::Malformed => f.write_str("malformed request"),
+            Self::Internal => f.write_str("responder failed to process the request"),
+            Self::Other(c) => write!(f, "reason code {c}"),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,8 +138,68 @@ struct SyncWire(
     Vec<EnvelopeWire>,
 );
 
-#[derive(Serialize, Deserialize)]
-struct ResponseWire(u64, u8, SyncWire);
+/// `[version, status, sync message]`, plus `reason` as a fourth element when present (status
+/// 2 only). Older nodes know only the 3-element form.
+struct ResponseWire {
+    version: u64,
+    status: u8,
+    msg: SyncWire,
+    reason: Option<u64>,
+}
+
+impl Serialize for ResponseWire {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(if self.reason.is_some() { 4 } else { 3 })?;
+        t.serialize_element(&self.version)?;
+        t.serialize_element(&self.status)?;
+        t.serialize_element(&self.msg)?;
+        if let Some(reason) = &self.reason {
+            t.serialize_element(reason)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponseWire {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ResponseWire;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sync response: an array of 3 or 4 elements")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                use serde::de::Error;
+                let version = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let status = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let msg = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(2, &self))?;
+                let reason = seq.next_element()?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(5, &self));
+                }
+                Ok(ResponseWire {
+                    version,
+                    status,
+                    msg,
+                    reason,
+                })
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
+}
 
 /// Why a sync message could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -144,35 +268,74 @@ impl SyncMessage {
 }
 
 impl SyncResponse {
-    /// Encodes as CBOR: `[1, status, sync message]`, status 0 = sync, 1 = unknown space (then
-    /// the sync message is empty but names the space).
+    /// Status 0: the third element is the next step of the sync.
+    pub const STATUS_SYNC: u8 = 0;
+    /// Status 1: the responder does not host the space.
+    pub const STATUS_UNKNOWN_SPACE: u8 = 1;
+    /// Status 2: the responder refused the request; a fourth element gives the reason code.
+    pub const STATUS_REFUSED: u8 = 2;
+
+    /// The space the response is about.
+    pub fn space(&self) -> SpaceId {
+        match self {
+            Self::Sync(m) => m.space,
+            Self::UnknownSpace(space) | Self::Refused { space, .. } => *space,
+        }
+    }
+
+    /// Encodes as CBOR: `[1, status, sync message]`, status 0 = sync, 1 = unknown space (the
+    /// sync message is then empty but names the space), or `[1, 2, sync message, reason]` for
+    /// a refusal (the sync message again empty, naming the space).
     pub fn encode(&self) -> Vec<u8> {
-        let (status, msg) = match self {
-            Self::Sync(m) => (0, m.to_wire()),
-            Self::UnknownSpace(space) => (
-                1,
-                SyncMessage {
-                    space: *space,
-                    automerge: None,
-                    envelopes: vec![],
-                }
-                .to_wire(),
-            ),
+        let empty = |space: SpaceId| {
+            SyncMessage {
+                space,
+                automerge: None,
+                envelopes: vec![],
+            }
+            .to_wire()
         };
-        codec::encode(&ResponseWire(SYNC_VERSION, status, msg))
+        let (status, msg, reason) = match self {
+            Self::Sync(m) => (Self::STATUS_SYNC, m.to_wire(), None),
+            Self::UnknownSpace(space) => (Self::STATUS_UNKNOWN_SPACE, empty(*space), None),
+            Self::Refused { space, reason } => {
+                (Self::STATUS_REFUSED, empty(*space), Some(reason.code()))
+            }
+        };
+        codec::encode(&ResponseWire {
+            version: SYNC_VERSION,
+            status,
+            msg,
+            reason,
+        })
     }
 
     /// Decodes from untrusted bytes (at most [`MAX_SYNC_MESSAGE_BYTES`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncDecodeError> {
-        let ResponseWire(version, status, msg) = codec::decode(bytes, MAX_SYNC_MESSAGE_BYTES)?;
+        let ResponseWire {
+            version,
+            status,
+            msg,
+            reason,
+        } = codec::decode(bytes, MAX_SYNC_MESSAGE_BYTES)?;
         if version != SYNC_VERSION {
             return Err(SyncDecodeError::Version(version));
         }
         let msg = SyncMessage::from_wire(msg)?;
-        match status {
-            0 => Ok(Self::Sync(msg)),
-            1 => Ok(Self::UnknownSpace(msg.space)),
-            other => Err(SyncDecodeError::Invalid(format!("unknown status {other}"))),
+        match (status, reason) {
+            (Self::STATUS_SYNC, None) => Ok(Self::Sync(msg)),
+            (Self::STATUS_UNKNOWN_SPACE, None) => Ok(Self::UnknownSpace(msg.space)),
+            (Self::STATUS_REFUSED, Some(code)) => Ok(Self::Refused {
+                space: msg.space,
+                reason: RefusalReason::from_code(code),
+            }),
+            (Self::STATUS_REFUSED, None) => Err(SyncDecodeError::Invalid(
+                "a refusal (status 2) needs a reason code as its fourth element".into(),
+            )),
+            (Self::STATUS_SYNC | Self::STATUS_UNKNOWN_SPACE, Some(_)) => Err(
+                SyncDecodeError::Invalid(format!("status {status} takes exactly 3 elements")),
+            ),
+            (other, _) => Err(SyncDecodeError::Invalid(format!("unknown status {other}"))),
         }
     }
 }
@@ -256,6 +419,61 @@ mod tests {
         ));
     }
 
+    /// The exact bytes of each response form (docs/protocol.md, section 7.3), decoded from
+    /// literal hex so that responses written by older nodes keep decoding.
+    #[test]
+    fn response_forms_have_the_documented_bytes() {
+        let space = SpaceId::from([0xab; 32]);
+        // An empty SyncMessage naming the space: [1, bytes(32), null, []].
+        let body = format!("84015820{}f680", "ab".repeat(32));
+        let cases = [
+            (
+                SyncResponse::Sync(SyncMessage {
+                    space,
+                    automerge: None,
+                    envelopes: vec![],
+                }),
+                format!("830100{body}"),
+            ),
+            (SyncResponse::UnknownSpace(space), format!("830101{body}")),
+            (
+                SyncResponse::Refused {
+                    space,
+                    reason: RefusalReason::Malformed,
+                },
+                format!("840102{body}01"),
+            ),
+            (
+                SyncResponse::Refused {
+                    space,
+                    reason: RefusalReason::Other(300),
+                },
+                format!("840102{body}19012c"),
+            ),
+        ];
+        for (resp, hex_bytes) in cases {
+            assert_eq!(hex::encode(resp.encode()), hex_bytes, "{resp:?}");
+            let bytes = hex::decode(&hex_bytes).unwrap();
+            assert_eq!(SyncResponse::decode(&bytes).unwrap(), resp);
+            assert_eq!(resp.space(), space);
+        }
+        for code in 0..5 {
+            assert_eq!(RefusalReason::from_code(code).code(), code);
+        }
+        // A refusal needs its reason; the other statuses take none; 5 elements never.
+        for bad in [
+            format!("830102{body}"),
+            format!("840100{body}01"),
+            format!("840101{body}01"),
+            format!("850102{body}0101"),
+            format!("830103{body}"),
+            "820102".to_string(),
+        ] {
+            let bytes = hex::decode(&bad).unwrap();
+            assert!(SyncResponse::decode(&bytes).is_err(), "{bad} decoded");
+        }
+    }
+
     fn sample() -> SyncMessage {
         let key = SigningKey::from_bytes(&[3; 32]);
         let space = SpaceId::from([1; 32]);
@@ -284,6 +502,7 @@ mod tests {
             for valid in [
                 msg.encode(),
                 SyncResponse::Sync(msg.clone()).encode(),
+                SyncResponse::Refused { space: msg.space, reason: RefusalReason::Internal }.encode(),
                 bundle.encode(),
             ] {
                 let mut bytes = valid.clone();
