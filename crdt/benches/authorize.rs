@@ -23,7 +23,7 @@ fn per(label: &str, n: usize, start: Instant) {
 
 fn main() {
     let owner = tim_crdt::test_utils::writer(1);
-    let members: Vec<Writer> = (2..12).map(|i| tim_crdt::test_utils::writer(i)).collect();
+    let members: Vec<Writer> = (2..12).map(tim_crdt::test_utils::writer).collect();
     let (mut space, _) = Space::create(&owner, "bench", "", 0).unwrap();
     for m in &members {
         space.join(m, 1).unwrap();

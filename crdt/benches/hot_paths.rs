@@ -36,9 +36,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let owner = tim_crdt::test_utils::writer(1);
-    let members: Vec<Writer> = (2..2 + MEMBERS)
-        .map(|i| tim_crdt::test_utils::writer(i))
-        .collect();
+    let members: Vec<Writer> = (2..2 + MEMBERS).map(tim_crdt::test_utils::writer).collect();
     let (mut base, _) = Space::create(&owner, "bench", "", 0).unwrap();
     for m in &members {
         base.join(m, 1).unwrap();

@@ -1402,7 +1402,7 @@ fn decode_change(env: &Envelope) -> Result<Change, Rejection> {
 
 /// The change's actor is the author's: its key, in some session ([`actor_is_author`]).
 fn check_binding(env: &Envelope, change: &Change) -> Result<(), Rejection> {
-    if actor_is_author(&change.actor_id().to_bytes(), &env.author) {
+    if actor_is_author(change.actor_id().to_bytes(), &env.author) {
         Ok(())
     } else {
         Err(Rejection::ActorMismatch {
