@@ -11,7 +11,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ed25519_dalek::SigningKey;
 use tim_crdt::Space;
-use tim_node::Store;
+use tim_node::{SpaceStore, Store};
 use tim_protocol::{ChangeHash, Envelope};
 
 /// Puts sharing one flush in `store/put_100_flush`.
@@ -45,7 +45,9 @@ fn store(c: &mut Criterion) {
     let mut n = 0u64;
     let mut put = || {
         n += 1;
-        store.put_envelopes([(&hash(n), black_box(&env))]).unwrap();
+        store
+            .put_envelopes(&mut [(&hash(n), black_box(&env))].into_iter())
+            .unwrap();
     };
 
     let mut g = c.benchmark_group("store");
@@ -80,7 +82,7 @@ fn store(c: &mut Criterion) {
                 *h = hash(n);
             }
             store
-                .put_envelopes(hashes.iter().map(|h| (h, &env)))
+                .put_envelopes(&mut hashes.iter().map(|h| (h, &env)))
                 .unwrap();
         })
     });

@@ -8,6 +8,7 @@
 mod admission;
 pub mod api;
 pub mod auth;
+pub mod engine;
 mod error;
 pub mod home;
 mod metrics;
@@ -20,5 +21,5 @@ mod web;
 pub use error::NodeError;
 pub use network::NetConfig;
 pub use node::{peer_id_of, start, Act, CredentialKind, Handle, NodeConfig};
-pub use store::{FlushMode, Store, StoreError};
+pub use store::{FlushMode, MemStore, SpaceStore, Store, StoreError};
 pub use tim_crdt::{Role, Visibility};

@@ -6,10 +6,10 @@
 //! on the space's gossipsub topic → flushes the store in a spawned task → replies. A peer
 //! receiving it runs [`Space::ingest`] before telling gossipsub to accept (and forward) it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash};
@@ -18,22 +18,20 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
 use tim_crdt::admission::Requirement;
-use tim_crdt::{
-    Applied, Effect, Ingested, Role, Space, SpaceError, SyncReceived, SyncState, Visibility,
-    Writer, SESSION_BYTES,
-};
+use tim_crdt::{Role, Space, Visibility, Writer};
 use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
 use tim_did::{Identity, Keystore};
 use tim_protocol::api::{
     Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
     TrustEntry,
 };
-use tim_protocol::wire::{RefusalReason, SyncMessage, SyncResponse};
+use tim_protocol::wire::{SyncMessage, SyncResponse};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::admission::SsiAdmission;
+use crate::engine::{self, Answer, ChannelId, Engine, Input, Output, RequestId, Token, Write};
 use crate::metrics::NodeMetrics;
 use crate::network::{build_swarm, Behaviour, BehaviourEvent, NetConfig};
 use crate::store::{FlushMode, Store};
@@ -43,33 +41,16 @@ use crate::NodeError;
 pub(crate) const COMMAND_CAPACITY: usize = 256;
 /// Capacity of the event broadcast (slow subscribers miss events and are told so).
 pub(crate) const EVENT_CAPACITY: usize = 1024;
-/// Most sync rounds in one session before it is cut off.
-pub(crate) const MAX_SYNC_ROUNDS: u32 = 200;
-/// A snapshot is saved after this many changes applied to a space since the last one, or
-/// after [`SNAPSHOT_FRACTION`] of its changes if that is more.
-pub(crate) const SNAPSHOT_EVERY: usize = 1000;
-/// A snapshot saves the whole document, so in a big space it waits until one change in this
-/// many is new: its cost per change stays flat, and a restart replays at most that share.
-pub(crate) const SNAPSHOT_FRACTION: usize = 8;
 /// How often each space syncs with one of its peers, whatever else happens.
-pub(crate) const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_millis(engine::ANTI_ENTROPY_MS);
 /// How often remembered peers that are not connected are dialled.
 pub(crate) const REDIAL_INTERVAL: Duration = Duration::from_secs(3);
-/// Invalid sync messages or changes a peer may serve before it is banned.
-pub(crate) const MAX_STRIKES: u32 = 3;
-/// How long a banned peer is refused.
-pub(crate) const PEER_BAN: Duration = Duration::from_secs(600);
-/// How often ephemeral spaces are checked for expiry.
+/// How often expiries (ephemeral spaces, held gossip verdicts, bans) are checked.
 pub(crate) const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Most remembered peers dialled per redial tick.
 pub(crate) const MAX_REDIALS_PER_TICK: usize = 16;
 /// Capacity of the channel on which work done off the loop comes back to the actor.
 pub(crate) const INTERNAL_CAPACITY: usize = 256;
-/// How long a gossip message whose change waits for dependencies keeps its verdict open:
-/// released within this time, it is accepted and gossipsub forwards it.
-pub(crate) const HELD_VERDICT: Duration = Duration::from_secs(30);
-/// Most gossip messages whose verdict is held at once.
-pub(crate) const MAX_HELD_VERDICTS: usize = tim_crdt::MAX_PENDING;
 
 /// Settings of a node.
 #[derive(Debug, Clone)]
@@ -199,22 +180,11 @@ enum Command {
     Shutdown(Reply<()>),
 }
 
-/// What to tell gossipsub about a message.
-enum Verdict {
-    /// Accept (forward), reject (penalize the sender) or ignore it now.
-    Now(MessageAcceptance),
-    /// Its change waits for dependencies: the verdict waits for it.
-    Held(ChangeHash),
-}
-
-/// Work done off the loop, coming back to the actor.
+/// Work done off the loop, coming back to the actor as engine inputs.
 #[derive(Debug)]
 enum Internal {
-    /// Local changes that are now on disk: they may leave the node.
-    Durable {
-        space: SpaceId,
-        changes: Vec<Envelope>,
-    },
+    /// An input for the engine (a flush completed, a presentation was signed).
+    Engine(Input),
 }
 
 /// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
@@ -555,33 +525,34 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         store: store.clone(),
         registry: Arc::new(registry),
     };
+    let mut rng = rand::thread_rng();
+    let writers: Vec<Writer> = keys
+        .timites()
+        .map(|t| engine::new_writer(t.signing_key(), &mut rng))
+        .collect();
+    let verifier: Arc<dyn tim_crdt::admission::AdmissionVerifier> = Arc::new(SsiAdmission);
+    let mut engine = Engine::new(store.clone(), writers, Some(verifier), metrics.clone());
+    let loaded = engine.load()?;
     let mut actor = Actor {
         swarm,
+        engine,
         store,
         timites: keys.timites().map(|t| (t.did(), t.clone())).collect(),
-        writers: keys.timites().map(|t| (t.did(), new_writer(t))).collect(),
-        internal,
-        held: HashMap::new(),
         node_did: keys.node.did(),
         keys,
-        spaces: HashMap::new(),
+        internal,
         topics: HashMap::new(),
-        sync_states: HashMap::new(),
-        sessions: HashMap::new(),
         requests: HashMap::new(),
-        joins: HashMap::new(),
-        admission: Arc::new(SsiAdmission),
+        channels: HashMap::new(),
+        next_channel: 0,
+        replies: HashMap::new(),
+        next_token: 0,
         listen: Vec::new(),
         events,
-        since_snapshot: HashMap::new(),
         remembered: HashMap::new(),
         metrics,
-        stale: HashSet::new(),
-        hosts: HashMap::new(),
-        strikes: HashMap::new(),
-        banned: HashMap::new(),
     };
-    actor.load_spaces()?;
+    actor.carry_out(loaded);
     for addr in cfg.bootstrap {
         actor.dial(addr);
     }
@@ -594,65 +565,51 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
     Ok(handle)
 }
 
-/// A writer for a hosted timite in a new session: a fresh random actor id, so that nothing
-/// this node signed before a crash can share an actor and sequence number with what it signs
-/// now (tim_crdt's `writer` module).
-fn new_writer(id: &Identity) -> Writer {
-    Writer::new(
-        id.signing_key().clone(),
-        rand::random::<[u8; SESSION_BYTES]>(),
-    )
+/// What to do with the answer to a local write: send it, converted, to the caller.
+type OnDone = Box<dyn FnOnce(Result<Answer, NodeError>) + Send>;
+
+/// A reply that expects one kind of [`Answer`].
+fn expect<T: Send + 'static>(
+    reply: Reply<T>,
+    pick: impl FnOnce(Answer) -> Option<T> + Send + 'static,
+) -> OnDone {
+    Box::new(move |r| {
+        let r = r.and_then(|a| {
+            pick(a).ok_or_else(|| NodeError::Invalid("unexpected answer from the engine".into()))
+        });
+        let _ = reply.send(r);
+    })
 }
 
-/// A caller waiting for a join to complete: who joins, presenting which credentials.
-struct JoinWaiter {
-    who: Did,
-    present: Vec<String>,
-    reply: Reply<SpaceSummary>,
-}
-
+/// The node's actor: it owns the swarm and the engine, and only moves events between them,
+/// the store, the API and timers (plus credentials and trust, which are the node's own, not
+/// a space's).
 struct Actor {
     swarm: Swarm<Behaviour>,
+    engine: Engine<Store>,
     store: Store,
     /// The hosted timites' keys, written to when a new timite is made.
     keys: Keystore,
     /// The hosted timites by DID.
     timites: HashMap<Did, Identity>,
-    /// Their writers in this session (one actor id each per node start).
-    writers: HashMap<Did, Writer>,
+    node_did: Did,
     /// Work done off the loop comes back here.
     internal: mpsc::Sender<Internal>,
-    /// Gossip messages whose change waits for dependencies, by change hash: their verdict is
-    /// given once the change is released (then gossipsub forwards it) or given up.
-    held: HashMap<ChangeHash, (gossipsub::MessageId, PeerId, tokio::time::Instant)>,
-    node_did: Did,
-    spaces: HashMap<SpaceId, Space>,
     topics: HashMap<TopicHash, SpaceId>,
-    /// One Automerge sync state per peer and space, kept while the peer is connected.
-    sync_states: HashMap<(PeerId, SpaceId), SyncState>,
-    /// Outbound sync sessions under way, with their round count.
-    sessions: HashMap<(PeerId, SpaceId), u32>,
-    requests: HashMap<OutboundRequestId, (PeerId, SpaceId)>,
-    /// Callers waiting for a join to complete, with the credentials to present.
-    joins: HashMap<SpaceId, Vec<JoinWaiter>>,
-    /// Checks presentations in joins.
-    admission: Arc<SsiAdmission>,
+    /// Sync requests sent, by swarm id → the engine's id.
+    requests: HashMap<OutboundRequestId, RequestId>,
+    /// Sync requests received, waiting for the engine's answer.
+    channels: HashMap<ChannelId, request_response::ResponseChannel<SyncResponse>>,
+    next_channel: ChannelId,
+    /// Callers waiting for local writes.
+    replies: HashMap<Token, OnDone>,
+    next_token: Token,
     listen: Vec<Multiaddr>,
     events: broadcast::Sender<SpaceEvent>,
-    since_snapshot: HashMap<SpaceId, usize>,
     /// The peer book: a dialable address per known peer.
     remembered: HashMap<PeerId, Multiaddr>,
     /// Counters served at `GET /metrics`.
     metrics: NodeMetrics,
-    /// Spaces loaded at start and not synced with any peer since: possibly behind.
-    stale: HashSet<SpaceId>,
-    /// Spaces each peer is known to host (from its subscriptions and syncs), so that a
-    /// reconnection resumes sync at once, whatever gossipsub re-announces.
-    hosts: HashMap<PeerId, HashSet<SpaceId>>,
-    /// Invalid things each peer served by sync (gossip has its own peer scoring).
-    strikes: HashMap<PeerId, u32>,
-    /// Peers refused until the given time.
-    banned: HashMap<PeerId, tokio::time::Instant>,
 }
 
 /// Whether a credential is about `who` (its subject) or was issued by `who`.
@@ -700,116 +657,181 @@ impl Actor {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
-                Some(done) = internal.recv() => self.on_internal(done),
+                Some(Internal::Engine(input)) = internal.recv() => self.input(input),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
-                _ = anti_entropy.tick() => self.anti_entropy(),
+                _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
                 _ = redial.tick() => self.redial(),
-                _ = expiry.tick() => {
-                    self.expire_spaces();
-                    self.expire_held_verdicts();
-                }
+                _ = expiry.tick() => self.input(Input::Expiry),
             }
         }
         self.stop().await;
     }
 
     async fn stop(&mut self) {
-        for id in self.spaces.keys().copied().collect::<Vec<_>>() {
-            self.snapshot(id);
-        }
+        self.engine.snapshot_all();
         if let Err(e) = self.store.flush().await {
             warn!("final flush failed: {e}");
         }
         info!("node stopped");
     }
 
-    fn load_spaces(&mut self) -> Result<(), NodeError> {
-        for id in self.store.spaces()? {
-            let t = Instant::now();
-            let snapshot = self.store.snapshot(&id)?;
-            let envelopes = self.store.envelopes(&id)?;
-            let read = t.elapsed();
-            let count = envelopes.len();
-            let restored = Space::load_stored(id, snapshot.as_deref(), envelopes)?;
-            if let Some(e) = &restored.snapshot_error {
-                warn!(space = %id, "the snapshot does not load ({e}); rebuilt from the changes");
-            }
-            if !restored.waiting.is_empty() {
-                warn!(space = %id, changes = restored.waiting.len(), "stored changes wait for dependencies; sync brings them");
-            }
-            if !restored.refused.is_empty() {
-                for (hash, r) in &restored.refused {
-                    warn!(space = %id, change = %hash, reason = r.code(), "stored change refused; deleted: {r}");
+    /// Feeds the engine one input and carries out what it decides.
+    fn input(&mut self, input: Input) {
+        self.engine.listening = self.events.receiver_count() > 0;
+        let outputs = self.engine.handle(input, now_ms(), &mut rand::thread_rng());
+        self.carry_out(outputs);
+    }
+
+    /// A local write on behalf of `who`; `on_done` gets its answer once it is durable.
+    fn write(&mut self, who: Did, write: Write, on_done: OnDone) {
+        self.next_token += 1;
+        let token = self.next_token;
+        self.replies.insert(token, on_done);
+        self.input(Input::Write { token, who, write });
+    }
+
+    fn carry_out(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::SendSync { to, request, msg } => {
+                    let id = self.swarm.behaviour_mut().sync.send_request(&to, msg);
+                    self.requests.insert(id, request);
                 }
-                self.store
-                    .remove_envelopes(&id, restored.refused.iter().map(|(h, _)| h))?;
+                Output::Respond { channel, response } => {
+                    if let Some(ch) = self.channels.remove(&channel) {
+                        let _ = self.swarm.behaviour_mut().sync.send_response(ch, response);
+                    }
+                }
+                Output::Publish { space, data } => {
+                    match self
+                        .swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .publish(IdentTopic::new(space.topic()), data)
+                    {
+                        Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+                        Err(e) => debug!(%space, "publish: {e}"),
+                    }
+                }
+                Output::Verdict { id, from, verdict } => {
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(&id, &from, verdict);
+                }
+                Output::Flush(flush) => {
+                    let store = self.store.clone();
+                    let internal = self.internal.clone();
+                    tokio::spawn(async move {
+                        let result = store.flush().await.map_err(|e| e.to_string());
+                        let _ = internal
+                            .send(Internal::Engine(Input::Flushed { flush, result }))
+                            .await;
+                    });
+                }
+                Output::Host(id) => {
+                    let topic = IdentTopic::new(id.topic());
+                    if let Err(e) = self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
+                        warn!(space = %id, "cannot subscribe to the space topic: {e}");
+                    }
+                    if let Err(e) = self
+                        .swarm
+                        .behaviour_mut()
+                        .kad
+                        .start_providing(kad::RecordKey::new(id.as_bytes()))
+                    {
+                        warn!(space = %id, "cannot announce the space on Kademlia: {e}");
+                    }
+                    self.topics.insert(topic.hash(), id);
+                }
+                Output::Unhost(id) => {
+                    let topic = IdentTopic::new(id.topic());
+                    self.topics.remove(&topic.hash());
+                    self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .stop_providing(&kad::RecordKey::new(id.as_bytes()));
+                }
+                Output::FindHosts(id) => {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .get_providers(kad::RecordKey::new(id.as_bytes()));
+                }
+                Output::Ban(peer) => {
+                    self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                Output::Unban(peer) => {
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .remove_blacklisted_peer(&peer);
+                }
+                Output::Event(e) => {
+                    let _ = self.events.send(e);
+                }
+                Output::Present {
+                    token,
+                    who,
+                    space,
+                    challenge,
+                    credentials,
+                } => self.present(token, who, space, challenge, credentials),
+                Output::Done { token, result } => {
+                    if let Some(on_done) = self.replies.remove(&token) {
+                        on_done(result);
+                    }
+                }
             }
-            let space = restored.space;
-            info!(
-                space = %id,
-                changes = count,
-                read_ms = read.as_millis() as u64,
-                total_ms = t.elapsed().as_millis() as u64,
-                "restored space from disk"
-            );
-            self.stale.insert(id);
-            self.host(space);
         }
-        Ok(())
     }
 
-    /// Starts hosting a space: subscribe to its topic, announce it on Kademlia.
-    fn host(&mut self, mut space: Space) {
-        space.set_verifier(self.admission.clone());
-        let id = space.id();
-        let topic = IdentTopic::new(id.topic());
-        if let Err(e) = self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
-            warn!(space = %id, "cannot subscribe to the space topic: {e}");
-        }
-        if let Err(e) = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .start_providing(kad::RecordKey::new(id.as_bytes()))
-        {
-            warn!(space = %id, "cannot announce the space on Kademlia: {e}");
-        }
-        self.topics.insert(topic.hash(), id);
-        self.spaces.insert(id, space);
-    }
-
-    fn summary(&self, id: SpaceId) -> Result<SpaceSummary, NodeError> {
-        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
-        let meta = space.meta().ok_or(NodeError::NotReady(id))?;
-        Ok(SpaceSummary {
-            id,
-            name: meta.name,
-            purpose: meta.purpose,
-            created_by: meta.created_by,
-            created_at: meta.created_at,
-            members: space.member_count(),
-            messages: space.message_count(),
-            heads: space.heads(),
-            visibility: meta.visibility.as_str().to_string(),
-            expires_at: meta.expires_at,
-            requirements: space
-                .requirements()
+    /// Signs a joiner's presentation off the loop (JSON-LD canonicalisation costs
+    /// milliseconds) and hands it back to the engine.
+    fn present(
+        &mut self,
+        token: Token,
+        who: Did,
+        space: SpaceId,
+        challenge: String,
+        ids: Vec<String>,
+    ) {
+        let prepared = self.identity(&who).and_then(|me| {
+            let credentials = ids
                 .iter()
-                .map(ToString::to_string)
-                .collect(),
-        })
-    }
-
-    fn ready_space(&mut self, id: SpaceId) -> Result<&mut Space, NodeError> {
-        let space = self
-            .spaces
-            .get_mut(&id)
-            .ok_or(NodeError::UnknownSpace(id))?;
-        if space.is_ready() {
-            Ok(space)
-        } else {
-            Err(NodeError::NotReady(id))
-        }
+                .map(|cid| self.own_credential(&who, cid))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((me, credentials))
+        });
+        let internal = self.internal.clone();
+        let (me, credentials) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                let input = Input::Presented {
+                    token,
+                    who,
+                    space,
+                    presentation: Err(e),
+                };
+                return self.input(input);
+            }
+        };
+        tokio::spawn(async move {
+            let domain = credential::space_iri(&space);
+            let presentation = credential::present(&me, credentials, &domain, &challenge)
+                .await
+                .map(|vp| vp.to_string())
+                .map_err(|e| NodeError::Invalid(e.to_string()));
+            let input = Input::Presented {
+                token,
+                who,
+                space,
+                presentation,
+            };
+            let _ = internal.send(Internal::Engine(input)).await;
+        });
     }
 
     /// Replies with a read once what it shows is on disk (changes from peers are not flushed
@@ -839,17 +861,18 @@ impl Actor {
                 let r = self
                     .keys
                     .add_timite()
-                    .map_err(|e| NodeError::Storage(e.to_string()))
-                    .map(|id| {
-                        let did = id.did();
-                        info!(timite = %did, "new hosted timite");
-                        self.writers.insert(did, new_writer(&id));
-                        self.timites.insert(did, id);
-                        TimiteView {
-                            did,
-                            default: false,
-                        }
-                    });
+                    .map_err(|e| NodeError::Storage(e.to_string()));
+                let r = r.map(|id| {
+                    let did = id.did();
+                    info!(timite = %did, "new hosted timite");
+                    let writer = engine::new_writer(id.signing_key(), &mut rand::thread_rng());
+                    self.timites.insert(did, id);
+                    self.input(Input::AddWriter(writer));
+                    TimiteView {
+                        did,
+                        default: false,
+                    }
+                });
                 let _ = reply.send(r);
             }
             Command::Status(who, reply) => {
@@ -864,21 +887,21 @@ impl Actor {
                         .map(|a| format!("{a}/p2p/{peer_id}"))
                         .collect(),
                     connected_peers: self.swarm.connected_peers().count(),
-                    spaces: self.spaces.len(),
+                    spaces: self.engine.spaces().count(),
                     rejected_changes: self.metrics.changes_rejected.get(),
                     version: env!("CARGO_PKG_VERSION").to_string(),
                 }));
             }
             Command::ListSpaces(reply) => {
-                let mut ids: Vec<_> = self.spaces.keys().copied().collect();
+                let mut ids: Vec<SpaceId> = self.engine.spaces().map(Space::id).collect();
                 ids.sort();
                 let list = ids
                     .into_iter()
-                    .filter_map(|id| self.summary(id).ok())
+                    .filter_map(|id| self.engine.summary(id).ok())
                     .collect();
                 self.reply_when_durable(reply, list);
             }
-            Command::Space(id, reply) => self.reply_durable(reply, self.summary(id)),
+            Command::Space(id, reply) => self.reply_durable(reply, self.engine.summary(id)),
             Command::Create {
                 who,
                 name,
@@ -886,69 +909,49 @@ impl Actor {
                 visibility,
                 ttl,
                 reply,
-            } => match self.writer(&who).and_then(|me| {
-                Space::create_with(
-                    &me,
-                    &name,
-                    &purpose,
+            } => {
+                let write = Write::Create {
+                    name,
+                    purpose,
                     visibility,
-                    ttl.map(|t| now_ms() + t.as_millis() as u64),
-                    now_ms(),
-                )
-                .map_err(NodeError::from)
-            }) {
-                Ok((space, genesis)) => {
-                    let id = space.id();
-                    if let Err(e) = self.store.add_space(&id) {
-                        let _ = reply.send(Err(e.into()));
-                        return;
-                    }
-                    self.host(space);
-                    info!(space = %id, name, "space created");
-                    match self.summary(id) {
-                        Ok(s) => self.commit(id, vec![genesis], reply, s),
-                        Err(e) => drop(reply.send(Err(e))),
-                    }
-                }
-                Err(e) => drop(reply.send(Err(e))),
-            },
+                    expires_at: ttl.map(|t| now_ms() + t.as_millis() as u64),
+                };
+                let on_done = expect(reply, |a| match a {
+                    Answer::Space(s) => Some(s),
+                    _ => None,
+                });
+                self.write(who, write, on_done);
+            }
             Command::Join {
                 who,
                 space,
                 via,
                 present,
                 reply,
-            } => self.join(who, space, via, present, reply),
+            } => {
+                if let Err(e) = self.identity(&who) {
+                    return drop(reply.send(Err(e)));
+                }
+                for addr in via {
+                    self.dial(addr);
+                }
+                let on_done = expect(reply, |a| match a {
+                    Answer::Space(s) => Some(s),
+                    _ => None,
+                });
+                self.write(who, Write::Join { space, present }, on_done);
+            }
             Command::Moderate {
                 who,
                 space,
                 act,
                 reply,
             } => {
-                let now = now_ms();
-                let result = self.writer(&who).and_then(|me| {
-                    let key = &me;
-                    let s = self.ready_space(space)?;
-                    match act {
-                        Act::Invite(did, valid) => {
-                            s.invite(key, &did, now + valid.as_millis() as u64, now)
-                        }
-                        Act::SetRole(did, role) => s.set_role(key, &did, role, now),
-                        Act::Kick(did) => s.kick(key, &did, now),
-                        Act::DeleteMessage(id) => s.delete_message(key, &id, now),
-                        Act::Rate(did, score) => s.rate(key, &did, score, now),
-                        Act::SetRequirements(r) => s.set_requirements(key, &r, now),
-                        Act::DeclareAbilities(a) => s.declare_abilities(key, &a, now),
-                    }
-                    .map_err(NodeError::from)
+                let on_done = expect(reply, |a| match a {
+                    Answer::Change(h) => Some(h),
+                    _ => None,
                 });
-                match result {
-                    Ok(applied) => {
-                        let hash = applied.hash;
-                        self.commit(space, vec![applied], reply, hash);
-                    }
-                    Err(e) => drop(reply.send(Err(e))),
-                }
+                self.write(who, Write::Moderate { space, act }, on_done);
             }
             Command::Issue {
                 who,
@@ -959,11 +962,18 @@ impl Actor {
                 reply,
             } => self.issue(who, space, subject, kind, valid_for, reply),
             Command::Revoke(who, id, reply) => {
-                let r = self.revoke(&who, &id);
-                match r {
-                    Ok((space, applied)) => {
-                        let hash = applied.hash;
-                        self.commit(space, vec![applied], reply, hash);
+                let located = self.own_credential(&who, &id).and_then(|vc| {
+                    credential_location(&vc).ok_or_else(|| {
+                        NodeError::Invalid(format!("credential {id} has no Tim status entry"))
+                    })
+                });
+                match located {
+                    Ok((space, index)) => {
+                        let on_done = expect(reply, |a| match a {
+                            Answer::Change(h) => Some(h),
+                            _ => None,
+                        });
+                        self.write(who, Write::Revoke { space, index }, on_done);
                     }
                     Err(e) => drop(reply.send(Err(e))),
                 }
@@ -1059,8 +1069,7 @@ impl Actor {
                 }
             }
             Command::SyncRaw(peer, msg, reply) => {
-                // Not tracked as a session: the answer is dropped.
-                self.send_sync(peer, msg);
+                self.input(Input::SyncRaw { to: peer, msg });
                 let _ = reply.send(Ok(()));
             }
             Command::Post {
@@ -1069,26 +1078,14 @@ impl Actor {
                 text,
                 reply,
             } => {
-                let at = now_ms();
-                let result = self.writer(&who).and_then(|me| {
-                    self.ready_space(space)?
-                        .post(&me, &text, at)
-                        .map_err(NodeError::from)
+                let on_done = expect(reply, |a| match a {
+                    Answer::Posted(p) => Some(p),
+                    _ => None,
                 });
-                match result {
-                    Ok((applied, id)) => {
-                        let posted = Posted {
-                            id,
-                            change: applied.hash,
-                            at,
-                        };
-                        self.commit(space, vec![applied], reply, posted);
-                    }
-                    Err(e) => drop(reply.send(Err(e))),
-                }
+                self.write(who, Write::Post { space, text }, on_done);
             }
             Command::Timeline(id, reply) => {
-                let r = self.ready_space(id).map(|s| Timeline {
+                let r = self.engine.ready_space(id).map(|s| Timeline {
                     space: id,
                     heads: s.heads(),
                     messages: s.timeline(),
@@ -1096,22 +1093,19 @@ impl Actor {
                 self.reply_durable(reply, r);
             }
             Command::Members(id, reply) => {
-                let r = self
-                    .ready_space(id)
-                    .map(|s| s.members())
-                    .map(|mut members| {
-                        let space = &self.spaces[&id];
-                        let policy = self.trust_policy();
-                        for m in &mut members {
-                            m.imported_reputation =
-                                self.imported_reputation(&policy, space, &m.did);
-                        }
-                        members
-                    });
+                let r = self.engine.ready_space(id).map(|space| {
+                    let mut members = space.members();
+                    let policy = self.trust_policy();
+                    for m in &mut members {
+                        m.imported_reputation = self.imported_reputation(&policy, space, &m.did);
+                    }
+                    members
+                });
                 self.reply_durable(reply, r);
             }
             Command::Export(id, reply) => {
                 let r = self
+                    .engine
                     .ready_space(id)
                     .map(|s| (s.save(), s.envelopes_in_order()));
                 self.reply_durable(reply, r);
@@ -1120,7 +1114,15 @@ impl Actor {
                 space,
                 envelopes,
                 reply,
-            } => self.import(space, envelopes, reply),
+            } => {
+                let on_done = expect(reply, |a| match a {
+                    Answer::Imported(i) => Some(i),
+                    _ => None,
+                });
+                // Imports are checked by the node, not written as a timite.
+                let who = self.keys.timite.did();
+                self.write(who, Write::Import { space, envelopes }, on_done);
+            }
             Command::Dial(addr, reply) => {
                 let r = match peer_of(&addr) {
                     Some(_) => {
@@ -1154,324 +1156,9 @@ impl Actor {
         }
     }
 
-    fn join(
-        &mut self,
-        who: Did,
-        id: SpaceId,
-        via: Vec<Multiaddr>,
-        present: Vec<String>,
-        reply: Reply<SpaceSummary>,
-    ) {
-        if let Err(e) = self.identity(&who) {
-            return drop(reply.send(Err(e)));
-        }
-        if let Some(space) = self.spaces.get(&id) {
-            if space.is_ready() && space.is_member(&who) {
-                let _ = reply.send(self.summary(id));
-                return;
-            }
-        } else {
-            if let Err(e) = self.store.add_space(&id) {
-                let _ = reply.send(Err(e.into()));
-                return;
-            }
-            self.host(Space::empty(id));
-        }
-        info!(space = %id, via = via.len(), "joining space");
-        self.joins.entry(id).or_default().push(JoinWaiter {
-            who,
-            present,
-            reply,
-        });
-        self.swarm
-            .behaviour_mut()
-            .kad
-            .get_providers(kad::RecordKey::new(id.as_bytes()));
-        for addr in via {
-            self.dial(addr);
-        }
-        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-        for peer in connected {
-            self.start_sync(peer, id);
-        }
-        // A space whose history is already here (an import) completes at once.
-        self.maybe_complete_join(id);
-    }
-
-    /// Imports a file's changes all or nothing: they are first tried on a copy of the space,
-    /// and nothing is stored unless every one passes every check.
-    fn import(&mut self, id: SpaceId, envelopes: Vec<Envelope>, reply: Reply<Imported>) {
-        let trial = match self.spaces.get(&id) {
-            Some(space) => space.try_copy(),
-            None => Ok(Space::empty(id)),
-        };
-        let mut trial = match trial {
-            Ok(mut t) => {
-                t.set_verifier(self.admission.clone());
-                t
-            }
-            Err(e) => return drop(reply.send(Err(e.into()))),
-        };
-        let started = Instant::now();
-        // Every signature, known change or not, checked once (on every core).
-        let mut checked = Vec::with_capacity(envelopes.len());
-        for (i, r) in tim_crdt::check_envelopes(envelopes).into_iter().enumerate() {
-            match r {
-                Ok(c) => checked.push(c),
-                Err((author, r)) => {
-                    warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
-                    return drop(reply.send(Err(NodeError::Refused(format!(
-                        "change {} of the file (by {author}) fails verification: {r}; nothing was imported",
-                        i + 1
-                    )))));
-                }
-            }
-        }
-        let check_ms = started.elapsed().as_millis() as u64;
-        let tried = trial.ingest_checked(checked);
-        let apply_ms = started.elapsed().as_millis() as u64 - check_ms;
-        if let Some((author, r)) = tried.rejected.into_iter().next() {
-            warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
-            return drop(reply.send(Err(NodeError::Refused(format!(
-                "a change of the file (by {author}) is refused: {r}; nothing was imported"
-            )))));
-        }
-        if trial.pending_count() > 0 || !trial.is_ready() {
-            return drop(reply.send(Err(NodeError::Invalid(format!(
-                "the file is incomplete: {} changes lack their dependencies; nothing was imported",
-                trial.pending_count()
-            )))));
-        }
-        // The trial passed: it becomes the space (no second ingestion).
-        if let Some(space) = self.spaces.get_mut(&id) {
-            *space = trial;
-        } else {
-            if let Err(e) = self.store.add_space(&id) {
-                return drop(reply.send(Err(e.into())));
-            }
-            self.host(trial);
-        }
-        let (applied, known) = (tried.applied, tried.duplicates);
-        let imported = Imported {
-            space: id,
-            applied: applied.len(),
-            known,
-        };
-        // Not gossiped one by one: peers hosting the space get them by sync.
-        let stored = Instant::now();
-        if let Err(e) = self.absorb(id, applied) {
-            return drop(reply.send(Err(e)));
-        }
-        info!(
-            space = %id,
-            applied = imported.applied,
-            known,
-            check_ms,
-            apply_ms,
-            store_ms = stored.elapsed().as_millis() as u64,
-            "imported space file"
-        );
-        let hosts: Vec<PeerId> = self
-            .hosts
-            .iter()
-            .filter(|(_, spaces)| spaces.contains(&id))
-            .map(|(p, _)| *p)
-            .collect();
-        for peer in hosts {
-            self.start_sync(peer, id);
-        }
-        self.maybe_complete_join(id);
-        self.reply_when_durable(reply, imported);
-    }
-
-    /// Sends a sync request, counted as one round trip.
-    fn send_sync(&mut self, peer: PeerId, msg: SyncMessage) -> OutboundRequestId {
-        self.metrics.sync_requests.inc();
-        self.swarm.behaviour_mut().sync.send_request(&peer, msg)
-    }
-
-    /// Stores changes that a space applied and announces them to event streams. If the store
-    /// fails, the write fails: the space is reloaded from the store, so that the document is
-    /// never ahead of the disk, and nothing is published. (Publishing waits until the changes
-    /// are on disk: [`Actor::commit`], [`Actor::publish_when_durable`].)
-    fn absorb(&mut self, id: SpaceId, applied: Vec<Applied>) -> Result<(), NodeError> {
-        if applied.is_empty() {
-            return Ok(());
-        }
-        if let Err(e) = self
-            .store
-            .put_envelopes(applied.iter().map(|a| (&a.hash, &a.envelope)))
-        {
-            warn!(space = %id, changes = applied.len(), "cannot store changes: {e}; the space is reloaded from the store");
-            self.reload(id);
-            return Err(e.into());
-        }
-        self.metrics.changes_stored.inc_by(applied.len() as u64);
-        for a in &applied {
-            self.emit(id, a);
-        }
-        let total = self.spaces.get(&id).map_or(0, Space::change_count);
-        let count = self.since_snapshot.entry(id).or_default();
-        *count += applied.len();
-        if *count >= SNAPSHOT_EVERY.max(total / SNAPSHOT_FRACTION) {
-            self.snapshot(id);
-        }
-        Ok(())
-    }
-
-    /// Rebuilds a space from the store after a failed write (what the store holds is what
-    /// the node has).
-    fn reload(&mut self, id: SpaceId) {
-        let restored = self.store.snapshot(&id).and_then(|snapshot| {
-            let envelopes = self.store.envelopes(&id)?;
-            Ok(Space::load_stored(id, snapshot.as_deref(), envelopes))
-        });
-        match restored {
-            Ok(Ok(r)) => {
-                let mut space = r.space;
-                space.set_verifier(self.admission.clone());
-                self.spaces.insert(id, space);
-            }
-            Ok(Err(e)) => warn!(space = %id, "cannot reload the space from the store: {e}"),
-            Err(e) => warn!(space = %id, "cannot read the space from the store: {e}"),
-        }
-    }
-
-    /// Stores local changes; once they are on disk, publishes them (nothing leaves the node
-    /// before it is durable) and replies with `value`.
-    fn commit<T: Send + 'static>(
-        &mut self,
-        id: SpaceId,
-        applied: Vec<Applied>,
-        reply: Reply<T>,
-        value: T,
-    ) {
-        let changes: Vec<Envelope> = applied.iter().map(|a| a.envelope.clone()).collect();
-        if let Err(e) = self.absorb(id, applied) {
-            return drop(reply.send(Err(e)));
-        }
-        let store = self.store.clone();
-        let internal = self.internal.clone();
-        tokio::spawn(async move {
-            match store.flush().await {
-                Ok(()) => {
-                    let _ = internal
-                        .send(Internal::Durable { space: id, changes })
-                        .await;
-                    let _ = reply.send(Ok(value));
-                }
-                Err(e) => {
-                    warn!(space = %id, "flush failed: {e}; the changes are not published");
-                    let _ = reply.send(Err(e.into()));
-                }
-            }
-        });
-    }
-
-    /// Publishes stored changes once they are on disk.
-    fn publish_when_durable(&self, id: SpaceId, changes: Vec<Envelope>) {
-        if changes.is_empty() {
-            return;
-        }
-        let store = self.store.clone();
-        let internal = self.internal.clone();
-        tokio::spawn(async move {
-            match store.flush().await {
-                Ok(()) => {
-                    let _ = internal
-                        .send(Internal::Durable { space: id, changes })
-                        .await;
-                }
-                Err(e) => warn!(space = %id, "flush failed: {e}; the changes are not published"),
-            }
-        });
-    }
-
-    fn on_internal(&mut self, done: Internal) {
-        match done {
-            Internal::Durable { space, changes } => {
-                if !self.spaces.contains_key(&space) {
-                    return;
-                }
-                let topic = IdentTopic::new(space.topic());
-                for env in changes {
-                    match self
-                        .swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .publish(topic.clone(), env.encode())
-                    {
-                        Ok(_) | Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-                        Err(e) => debug!(%space, "publish: {e}"),
-                    }
-                }
-            }
-        }
-    }
-
-    /// Gives up the held verdicts of gossip messages whose change was not released in time
-    /// (gossipsub has forgotten them by then; sync brings the change).
-    fn expire_held_verdicts(&mut self) {
-        let now = tokio::time::Instant::now();
-        let expired: Vec<ChangeHash> = self
-            .held
-            .iter()
-            .filter(|(_, (_, _, at))| now.duration_since(*at) > HELD_VERDICT)
-            .map(|(h, _)| *h)
-            .collect();
-        for hash in expired {
-            if let Some((msg_id, source, _)) = self.held.remove(&hash) {
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&msg_id, &source, MessageAcceptance::Ignore);
-            }
-        }
-    }
-
-    fn emit(&self, id: SpaceId, applied: &Applied) {
-        let Some(space) = self.spaces.get(&id) else {
-            return;
-        };
-        // Nobody follows the events (no API stream open): reading each one back is waste.
-        let listened = self.events.receiver_count() > 0;
-        for effect in &applied.effects {
-            let event = match effect {
-                Effect::Message { id: msg } if listened => space
-                    .message(msg)
-                    .map(|message| SpaceEvent::Message { space: id, message }),
-                Effect::Joined { did } => {
-                    info!(space = %id, member = %did, "member joined");
-                    // A member's view counts its messages: a scan of the timeline.
-                    listened
-                        .then(|| space.member(did))
-                        .flatten()
-                        .map(|member| SpaceEvent::Joined { space: id, member })
-                }
-                Effect::RoleChanged { did, role } => {
-                    info!(space = %id, member = %did, %role, "role changed");
-                    Some(SpaceEvent::RoleChanged {
-                        space: id,
-                        did: *did,
-                        role: role.to_string(),
-                    })
-                }
-                Effect::Removed { did } => {
-                    info!(space = %id, member = %did, "member removed");
-                    Some(SpaceEvent::Removed {
-                        space: id,
-                        did: *did,
-                    })
-                }
-                Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
-                _ => None,
-            };
-            if let Some(e) = event {
-                let _ = self.events.send(e);
-            }
-        }
-    }
-
+    /// Issues a credential in a space's name: the issuance is recorded in the space (so every
+    /// node can tell the issuer was an admin), then, once that is durable, the credential is
+    /// signed off the loop, stored and flushed.
     fn issue(
         &mut self,
         who: Did,
@@ -1481,21 +1168,17 @@ impl Actor {
         valid_for: Option<Duration>,
         reply: Reply<serde_json::Value>,
     ) {
-        let (identity, key) = match self
-            .identity(&who)
-            .and_then(|i| Ok((i, self.writer(&who)?)))
-        {
+        let identity = match self.identity(&who) {
             Ok(i) => i,
             Err(e) => return drop(reply.send(Err(e))),
         };
-        let me = who;
         let now = now_ms();
         let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
-        let prepared = self.ready_space(id).and_then(|s| {
+        let prepared = self.engine.ready_space(id).and_then(|s| {
             let member = s
                 .member(&subject)
                 .ok_or_else(|| NodeError::Invalid(format!("{subject} is not a member of {id}")))?;
-            let claim = match &kind {
+            Ok(match &kind {
                 CredentialKind::Membership => Claim::Membership {
                     role: member.role,
                     since: secs(member.joined_at),
@@ -1514,11 +1197,32 @@ impl Actor {
                 CredentialKind::Ability { ability, level } => Claim::Ability {
                     ability: ability.clone(),
                     level: level.clone(),
-                    attested_by: me,
+                    attested_by: who,
                 },
+            })
+        });
+        let claim = match prepared {
+            Ok(c) => c,
+            Err(e) => return drop(reply.send(Err(e))),
+        };
+        let cid = credential::new_credential_id();
+        let write = Write::RecordIssued {
+            space: id,
+            id: cid.clone(),
+            subject,
+            kind: kind.name(),
+        };
+        let store = self.store.clone();
+        let on_done: OnDone = Box::new(move |r| {
+            let index = match r {
+                Ok(Answer::Issued { index, .. }) => index,
+                Ok(_) => {
+                    let e = NodeError::Invalid("unexpected answer from the engine".into());
+                    return drop(reply.send(Err(e)));
+                }
+                Err(e) => return drop(reply.send(Err(e))),
             };
-            let cid = credential::new_credential_id();
-            let (applied, index) = s.record_issued(&key, &cid, &subject, kind.name(), now)?;
+            info!(space = %id, credential = %cid, subject = %subject, kind = kind.name(), "credential issued");
             let req = CredentialRequest {
                 id: cid,
                 space: id,
@@ -1528,33 +1232,22 @@ impl Actor {
                 valid_until: valid_for.map(|d| secs(now + d.as_millis() as u64)),
                 status: Some(StatusEntry { index }),
             };
-            Ok((applied, req))
+            tokio::spawn(async move {
+                let result = async {
+                    let vc = credential::issue(&identity, &req)
+                        .await
+                        .map_err(|e| NodeError::Invalid(e.to_string()))?;
+                    let bytes =
+                        serde_json::to_vec(&vc).map_err(|e| NodeError::Invalid(e.to_string()))?;
+                    store.put_credential(&req.id, &bytes)?;
+                    store.flush().await?;
+                    Ok(vc)
+                }
+                .await;
+                let _ = reply.send(result);
+            });
         });
-        let (applied, req) = match prepared {
-            Ok(p) => p,
-            Err(e) => return drop(reply.send(Err(e))),
-        };
-        info!(space = %id, credential = %req.id, subject = %subject, kind = kind.name(), "credential issued");
-        let changes = vec![applied.envelope.clone()];
-        if let Err(e) = self.absorb(id, vec![applied]) {
-            return drop(reply.send(Err(e)));
-        }
-        self.publish_when_durable(id, changes);
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            let result = async {
-                let vc = credential::issue(&identity, &req)
-                    .await
-                    .map_err(|e| NodeError::Invalid(e.to_string()))?;
-                let bytes =
-                    serde_json::to_vec(&vc).map_err(|e| NodeError::Invalid(e.to_string()))?;
-                store.put_credential(&req.id, &bytes)?;
-                store.flush().await?;
-                Ok(vc)
-            }
-            .await;
-            let _ = reply.send(result);
-        });
+        self.write(who, write, on_done);
     }
 
     /// The issuing space and status index of a stored credential.
@@ -1586,13 +1279,6 @@ impl Actor {
         })
     }
 
-    /// The writer of a hosted timite in this session.
-    fn writer(&self, who: &Did) -> Result<Writer, NodeError> {
-        self.writers.get(who).cloned().ok_or_else(|| {
-            NodeError::Forbidden(format!("{who} is not a timite hosted on this node"))
-        })
-    }
-
     fn timite_views(&self) -> Vec<TimiteView> {
         self.keys
             .timites()
@@ -1603,67 +1289,6 @@ impl Actor {
             .collect()
     }
 
-    fn revoke(&mut self, who: &Did, id: &str) -> Result<(SpaceId, Applied), NodeError> {
-        let vc = self.own_credential(who, id)?;
-        let (space, index) = credential_location(&vc).ok_or_else(|| {
-            NodeError::Invalid(format!("credential {id} has no Tim status entry"))
-        })?;
-        let me = self.writer(who)?;
-        let applied = self.ready_space(space)?.revoke(&me, index, now_ms())?;
-        info!(space = %space, credential = id, index, "credential revoked");
-        Ok((space, applied))
-    }
-
-    fn space_checks(&self, vc: &serde_json::Value) -> Vec<Check> {
-        let check = |name: &str, outcome: Result<String, String>| Check {
-            name: name.to_string(),
-            outcome,
-        };
-        let Some(space) = credential::credential_space(vc) else {
-            return vec![];
-        };
-        let Some(s) = self.spaces.get(&space).filter(|s| s.is_ready()) else {
-            return vec![];
-        };
-        let id = vc["id"].as_str().unwrap_or_default();
-        let mut out = vec![match s.issued(id) {
-            Some(rec)
-                if vc["issuer"].as_str() == Some(rec.issuer.to_string().as_str())
-                    && vc["credentialSubject"]["id"].as_str()
-                        == Some(rec.subject.to_string().as_str()) =>
-            {
-                check(
-                    "issued by an admin of the space",
-                    Ok(format!("recorded in space {space} by {}", rec.issuer)),
-                )
-            }
-            Some(_) => check(
-                "issued by an admin of the space",
-                Err("the space's record names another issuer or subject".into()),
-            ),
-            None => check(
-                "issued by an admin of the space",
-                Err(format!(
-                    "space {space} has no record of {id}: its issuer was not an admin there"
-                )),
-            ),
-        }];
-        if let Some((_, index)) = credential_location(vc) {
-            out.push(if s.is_revoked(index) {
-                check(
-                    "revocation",
-                    Err(format!("revoked (status list index {index})")),
-                )
-            } else {
-                check(
-                    "revocation",
-                    Ok(format!("not revoked (status list index {index})")),
-                )
-            });
-        }
-        out
-    }
-
     /// How much this node counts credentials of an issuing space and issuer: the policy's
     /// weight for the space, else for the issuer DID, else 1 for spaces this node hosts (it can
     /// check their admins and revocations), else 0.
@@ -1672,7 +1297,7 @@ impl Actor {
             .and_then(|s| policy.get(&credential::space_iri(&s)).copied())
             .or_else(|| policy.get(issuer).copied())
             .unwrap_or_else(|| {
-                if space.is_some_and(|s| self.spaces.contains_key(&s)) {
+                if space.is_some_and(|s| self.engine.space(&s).is_some()) {
                     1.0
                 } else {
                     0.0
@@ -1716,7 +1341,7 @@ impl Actor {
                 continue;
             };
             let revoked = credential_location(&vc)
-                .is_some_and(|(s, i)| self.spaces.get(&s).is_some_and(|s| s.is_revoked(i)));
+                .is_some_and(|(s, i)| self.engine.space(&s).is_some_and(|s| s.is_revoked(i)));
             let weight = self.trust_weight(
                 policy,
                 credential::credential_space(&vc),
@@ -1727,63 +1352,6 @@ impl Actor {
             }
         }
         total
-    }
-
-    /// Deletes every ephemeral space whose time to live has passed: it is no longer served,
-    /// announced or stored.
-    fn expire_spaces(&mut self) {
-        let now = now_ms();
-        let expired: Vec<SpaceId> = self
-            .spaces
-            .iter()
-            .filter(|(_, s)| {
-                s.meta()
-                    .and_then(|m| m.expires_at)
-                    .is_some_and(|t| t <= now)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            for w in self.joins.remove(&id).unwrap_or_default() {
-                let _ = w
-                    .reply
-                    .send(Err(NodeError::Invalid(format!("space {id} has expired"))));
-            }
-            match self.drop_space(id) {
-                Ok(n) => info!(space = %id, changes = n, "ephemeral space expired; deleted"),
-                Err(e) => warn!(space = %id, "cannot delete expired space: {e}"),
-            }
-        }
-    }
-
-    /// Stops hosting a space and deletes it from the store; returns the changes deleted.
-    fn drop_space(&mut self, id: SpaceId) -> Result<usize, NodeError> {
-        self.spaces.remove(&id);
-        let topic = IdentTopic::new(id.topic());
-        self.topics.remove(&topic.hash());
-        self.swarm.behaviour_mut().gossipsub.unsubscribe(&topic);
-        self.swarm
-            .behaviour_mut()
-            .kad
-            .stop_providing(&kad::RecordKey::new(id.as_bytes()));
-        self.sync_states.retain(|(_, s), _| *s != id);
-        self.sessions.retain(|(_, s), _| *s != id);
-        self.since_snapshot.remove(&id);
-        for h in self.hosts.values_mut() {
-            h.remove(&id);
-        }
-        Ok(self.store.remove_space(&id)?)
-    }
-
-    fn snapshot(&mut self, id: SpaceId) {
-        if let Some(space) = self.spaces.get(&id) {
-            if space.is_ready() {
-                if let Err(e) = self.store.put_snapshot(&id, &space.save()) {
-                    warn!(space = %id, "snapshot failed: {e}");
-                }
-            }
-        }
-        self.since_snapshot.insert(id, 0);
     }
 
     fn dial(&mut self, addr: Multiaddr) {
@@ -1818,10 +1386,11 @@ impl Actor {
     }
 
     fn redial(&mut self) {
+        let now = now_ms();
         let disconnected: Vec<Multiaddr> = self
             .remembered
             .iter()
-            .filter(|(p, _)| !self.swarm.is_connected(p) && !self.banned.contains_key(p))
+            .filter(|(p, _)| !self.swarm.is_connected(p) && !self.engine.banned(p, now))
             .map(|(_, a)| a.clone())
             .take(MAX_REDIALS_PER_TICK)
             .collect();
@@ -1830,376 +1399,54 @@ impl Actor {
         }
     }
 
-    /// Every space syncs with one of its connected hosts (known from gossipsub subscriptions
-    /// and earlier syncs), in turn.
-    fn anti_entropy(&mut self) {
-        let mut by_space: HashMap<SpaceId, Vec<PeerId>> = HashMap::new();
-        for (peer, topics) in self.swarm.behaviour().gossipsub.all_peers() {
-            for t in topics {
-                if let Some(&id) = self.topics.get(t) {
-                    by_space.entry(id).or_default().push(*peer);
-                }
-            }
-        }
-        for (peer, spaces) in &self.hosts {
-            if self.swarm.is_connected(peer) {
-                for id in spaces {
-                    by_space.entry(*id).or_default().push(*peer);
-                }
-            }
-        }
-        let turn = (now_ms() / ANTI_ENTROPY_INTERVAL.as_millis() as u64) as usize;
-        for (id, mut peers) in by_space {
-            peers.sort();
-            peers.dedup();
-            let pick = peers[turn % peers.len()];
-            self.start_sync(pick, id);
-        }
-    }
-
-    fn start_sync(&mut self, peer: PeerId, id: SpaceId) {
-        if self.sessions.contains_key(&(peer, id)) {
-            return;
-        }
-        let Some(space) = self.spaces.get(&id) else {
-            return;
+    fn space_checks(&self, vc: &serde_json::Value) -> Vec<Check> {
+        let check = |name: &str, outcome: Result<String, String>| Check {
+            name: name.to_string(),
+            outcome,
         };
-        let state = self.sync_states.entry((peer, id)).or_default();
-        let msg = space.generate_sync(state).unwrap_or(SyncMessage {
-            // Nothing new for this peer, but ask anyway: the peer may have news.
-            space: id,
-            automerge: None,
-            envelopes: vec![],
-        });
-        let rid = self.send_sync(peer, msg);
-        self.requests.insert(rid, (peer, id));
-        self.sessions.insert((peer, id), 1);
-    }
-
-    fn maybe_complete_join(&mut self, id: SpaceId) {
-        if !self.joins.contains_key(&id) || !self.spaces.get(&id).is_some_and(Space::is_ready) {
-            return;
-        }
-        let waiters = self.joins.remove(&id).unwrap_or_default();
-        let mut refused = None;
-        for JoinWaiter {
-            who,
-            present,
-            reply,
-        } in waiters
-        {
-            match self.join_as(id, &who, &present) {
-                Ok(()) => match self.summary(id) {
-                    Ok(s) => self.reply_when_durable(reply, s),
-                    Err(e) => drop(reply.send(Err(e))),
-                },
-                Err(e) => {
-                    let _ = reply.send(Err(e.clone()));
-                    refused = Some(e);
-                }
-            }
-        }
-        // Refused (e.g. not invited): do not keep a space no hosted timite could join.
-        let space = &self.spaces[&id];
-        if refused.is_some() && !self.timites.keys().any(|t| space.is_member(t)) {
-            if let Err(d) = self.drop_space(id) {
-                warn!(space = %id, "cannot drop the space after a refused join: {d}");
-            }
-        }
-    }
-
-    /// Adds `who` to a ready space (a no-op for a member), presenting credentials if asked.
-    fn join_as(&mut self, id: SpaceId, who: &Did, present: &[String]) -> Result<(), NodeError> {
-        let me = self.identity(who)?;
-        if self.spaces[&id].is_member(who) {
-            return Ok(());
-        }
-        let presentation = self.presentation_for(&me, id, present)?;
-        let writer = self.writer(who)?;
-        let space = self
-            .spaces
-            .get_mut(&id)
-            .ok_or(NodeError::UnknownSpace(id))?;
-        let applied = space.join_presenting(&writer, presentation.as_deref(), now_ms())?;
-        info!(space = %id, timite = %who, "joined space");
-        let changes = vec![applied.envelope.clone()];
-        self.absorb(id, vec![applied])?;
-        self.publish_when_durable(id, changes);
-        Ok(())
-    }
-
-    /// A presentation of the given credentials (from this node's store) bound to the space and
-    /// its current heads, or `None` when nothing is to be presented.
-    fn presentation_for(
-        &self,
-        me: &Identity,
-        id: SpaceId,
-        present: &[String],
-    ) -> Result<Option<String>, NodeError> {
-        if present.is_empty() {
-            return Ok(None);
-        }
-        let mut credentials = Vec::new();
-        for cid in present {
-            credentials.push(self.own_credential(&me.did(), cid)?);
-        }
-        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
-        let domain = credential::space_iri(&id);
-        // Signing is CPU work without I/O; it completes when polled.
-        let vp = futures::executor::block_on(credential::present(
-            me,
-            credentials,
-            &domain,
-            &space.challenge(),
-        ))
-        .map_err(|e| NodeError::Invalid(e.to_string()))?;
-        Ok(Some(vp.to_string()))
-    }
-
-    /// Counts something invalid a peer served by sync; at [`MAX_STRIKES`] the peer is
-    /// disconnected and refused for [`PEER_BAN`]. Honest nodes never serve a change the rules
-    /// refuse (they judged it themselves before keeping it).
-    fn strike(&mut self, peer: PeerId, why: &str) {
-        let n = self.strikes.entry(peer).or_default();
-        *n += 1;
-        if *n >= MAX_STRIKES {
-            warn!(%peer, "peer banned for {} s: it served invalid data by sync ({why})", PEER_BAN.as_secs());
-            self.strikes.remove(&peer);
-            self.banned
-                .insert(peer, tokio::time::Instant::now() + PEER_BAN);
-            self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
-    }
-
-    fn is_banned(&mut self, peer: &PeerId) -> bool {
-        match self.banned.get(peer) {
-            Some(until) if *until > tokio::time::Instant::now() => true,
-            Some(_) => {
-                self.banned.remove(peer);
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .remove_blacklisted_peer(peer);
-                false
-            }
-            None => false,
-        }
-    }
-
-    /// Applies what a peer sent by sync and logs refusals.
-    fn absorb_sync(&mut self, id: SpaceId, received: SyncReceived, peer: PeerId) {
-        if let Some((_, r)) = received.rejected.iter().find(|(_, r)| r.blames_sender()) {
-            self.strike(peer, r.code());
-        }
-        self.metrics
-            .changes_rejected
-            .inc_by(received.rejected.len() as u64);
-        for (author, r) in &received.rejected {
-            warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
-        }
-        if let Err(e) = self.absorb(id, received.applied) {
-            warn!(%peer, space = %id, "changes received by sync are not kept: {e}");
-        }
-    }
-
-    fn on_sync_request(
-        &mut self,
-        peer: PeerId,
-        msg: SyncMessage,
-        channel: request_response::ResponseChannel<SyncResponse>,
-    ) {
-        let id = msg.space;
-        let Some(space) = self.spaces.get_mut(&id) else {
-            let _ = self
-                .swarm
-                .behaviour_mut()
-                .sync
-                .send_response(channel, SyncResponse::UnknownSpace(id));
-            return;
+        let Some(space) = credential::credential_space(vc) else {
+            return vec![];
         };
-        self.hosts.entry(peer).or_default().insert(id);
-        let state = self.sync_states.entry((peer, id)).or_default();
-        let response = match space.receive_sync(state, msg) {
-            Ok(received) => {
-                let next = space.generate_sync(state).unwrap_or(SyncMessage {
-                    space: id,
-                    automerge: None,
-                    envelopes: vec![],
-                });
-                self.absorb_sync(id, received, peer);
-                SyncResponse::Sync(next)
-            }
-            Err(e) => {
-                warn!(%peer, space = %id, "bad sync message: {e}");
-                self.strike(peer, "malformed sync message");
-                let reason = match e {
-                    SpaceError::Automerge(_) => RefusalReason::Internal,
-                    _ => RefusalReason::Malformed,
-                };
-                SyncResponse::Refused { space: id, reason }
-            }
+        let Some(s) = self.engine.space(&space).filter(|s| s.is_ready()) else {
+            return vec![];
         };
-        let _ = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_response(channel, response);
-        self.maybe_complete_join(id);
-    }
-
-    fn on_sync_response(&mut self, rid: OutboundRequestId, response: SyncResponse) {
-        let Some((peer, id)) = self.requests.remove(&rid) else {
-            return;
-        };
-        let msg = match response {
-            SyncResponse::Sync(msg) if msg.space == id => msg,
-            SyncResponse::Sync(_) => {
-                warn!(%peer, space = %id, "sync response names another space");
-                self.sessions.remove(&(peer, id));
-                return;
+        let id = vc["id"].as_str().unwrap_or_default();
+        let mut out = vec![match s.issued(id) {
+            Some(rec)
+                if vc["issuer"].as_str() == Some(rec.issuer.to_string().as_str())
+                    && vc["credentialSubject"]["id"].as_str()
+                        == Some(rec.subject.to_string().as_str()) =>
+            {
+                check(
+                    "issued by an admin of the space",
+                    Ok(format!("recorded in space {space} by {}", rec.issuer)),
+                )
             }
-            SyncResponse::UnknownSpace(_) => {
-                self.sessions.remove(&(peer, id));
-                if let Some(h) = self.hosts.get_mut(&peer) {
-                    h.remove(&id);
-                }
-                return;
-            }
-            SyncResponse::Refused { reason, .. } => {
-                warn!(%peer, space = %id, "sync request refused: {reason}");
-                self.sessions.remove(&(peer, id));
-                // The refused request's changes count as sent in this state; start afresh.
-                self.sync_states.remove(&(peer, id));
-                return;
-            }
-        };
-        let Some(space) = self.spaces.get_mut(&id) else {
-            return;
-        };
-        let state = self.sync_states.entry((peer, id)).or_default();
-        let received = match space.receive_sync(state, msg) {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(%peer, space = %id, "bad sync response: {e}");
-                self.strike(peer, "malformed sync response");
-                self.sessions.remove(&(peer, id));
-                return;
-            }
-        };
-        let next = space.generate_sync(state);
-        let rejected = !received.rejected.is_empty();
-        self.absorb_sync(id, received, peer);
-        let rounds = self.sessions.get(&(peer, id)).copied().unwrap_or(0) + 1;
-        match next {
-            Some(msg) if rounds <= MAX_SYNC_ROUNDS && !rejected => {
-                let rid = self.send_sync(peer, msg);
-                self.requests.insert(rid, (peer, id));
-                self.sessions.insert((peer, id), rounds);
-            }
-            _ => {
-                self.sessions.remove(&(peer, id));
-                // Caught up with a peer since start.
-                self.stale.remove(&id);
-                self.maybe_complete_join(id);
-            }
+            Some(_) => check(
+                "issued by an admin of the space",
+                Err("the space's record names another issuer or subject".into()),
+            ),
+            None => check(
+                "issued by an admin of the space",
+                Err(format!(
+                    "space {space} has no record of {id}: its issuer was not an admin there"
+                )),
+            ),
+        }];
+        if let Some((_, index)) = credential_location(vc) {
+            out.push(if s.is_revoked(index) {
+                check(
+                    "revocation",
+                    Err(format!("revoked (status list index {index})")),
+                )
+            } else {
+                check(
+                    "revocation",
+                    Ok(format!("not revoked (status list index {index})")),
+                )
+            });
         }
-    }
-
-    fn on_gossip(
-        &mut self,
-        source: PeerId,
-        msg_id: gossipsub::MessageId,
-        message: gossipsub::Message,
-    ) {
-        let verdict = match self.judge_gossip(source, &message) {
-            Verdict::Now(v) => v,
-            Verdict::Held(hash) => {
-                if self.held.len() < MAX_HELD_VERDICTS {
-                    let now = tokio::time::Instant::now();
-                    self.held.insert(hash, (msg_id, source, now));
-                    return;
-                }
-                MessageAcceptance::Ignore
-            }
-        };
-        self.swarm
-            .behaviour_mut()
-            .gossipsub
-            .report_message_validation_result(&msg_id, &source, verdict);
-    }
-
-    fn judge_gossip(&mut self, source: PeerId, message: &gossipsub::Message) -> Verdict {
-        let Some(&id) = self.topics.get(&message.topic) else {
-            return Verdict::Now(MessageAcceptance::Ignore);
-        };
-        let env = match Envelope::decode(&message.data) {
-            Ok(env) => env,
-            Err(e) => {
-                self.metrics.changes_rejected.inc();
-                warn!(peer = %source, space = %id, reason = "malformed_envelope", "change rejected: {e}");
-                return Verdict::Now(MessageAcceptance::Reject);
-            }
-        };
-        let author = env.author;
-        let Some(space) = self.spaces.get_mut(&id) else {
-            return Verdict::Now(MessageAcceptance::Ignore);
-        };
-        match space.ingest(env) {
-            Ok(Ingested::Applied {
-                mut applied,
-                late_rejections,
-            }) => {
-                for (a, r) in late_rejections {
-                    self.metrics.changes_rejected.inc();
-                    warn!(peer = %source, space = %id, author = %a, reason = r.code(), "change rejected: {r}");
-                }
-                let released = applied.split_off(1.min(applied.len()));
-                let hashes: Vec<ChangeHash> = released.iter().map(|a| a.hash).collect();
-                let to_publish: Vec<Envelope> = released
-                    .iter()
-                    .filter(|a| !self.held.contains_key(&a.hash))
-                    .map(|a| a.envelope.clone())
-                    .collect();
-                applied.extend(released);
-                if let Err(e) = self.absorb(id, applied) {
-                    warn!(peer = %source, space = %id, "change not kept: {e}");
-                    return Verdict::Now(MessageAcceptance::Ignore);
-                }
-                // The waiting changes it released: those that came by gossip are accepted now
-                // (their verdict was held), so gossipsub forwards them; the others are
-                // published, or peers behind this node would only get them by sync.
-                for hash in hashes {
-                    if let Some((msg_id, from, _)) = self.held.remove(&hash) {
-                        self.swarm
-                            .behaviour_mut()
-                            .gossipsub
-                            .report_message_validation_result(
-                                &msg_id,
-                                &from,
-                                MessageAcceptance::Accept,
-                            );
-                    }
-                }
-                self.publish_when_durable(id, to_publish);
-                Verdict::Now(MessageAcceptance::Accept)
-            }
-            Ok(Ingested::Duplicate) => Verdict::Now(MessageAcceptance::Ignore),
-            Ok(Ingested::Pending { hash, missing }) => {
-                debug!(peer = %source, space = %id, missing = missing.len(), "change waits for dependencies; syncing");
-                self.start_sync(source, id);
-                Verdict::Held(hash)
-            }
-            Err(r) => {
-                self.metrics.changes_rejected.inc();
-                warn!(peer = %source, space = %id, %author, reason = r.code(), "change rejected: {r}");
-                Verdict::Now(if r.blames_sender() {
-                    MessageAcceptance::Reject
-                } else {
-                    MessageAcceptance::Ignore
-                })
-            }
-        }
+        out
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -2214,7 +1461,7 @@ impl Actor {
                 num_established,
                 ..
             } => {
-                if self.is_banned(&peer_id) {
+                if self.engine.banned(&peer_id, now_ms()) {
                     debug!(peer = %peer_id, "refusing a banned peer");
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
@@ -2231,13 +1478,10 @@ impl Actor {
                     };
                     self.remember(addr);
                 }
-                let mut to_sync: Vec<SpaceId> = self.joins.keys().copied().collect();
-                if num_established.get() == 1 {
-                    to_sync.extend(self.hosts.get(&peer_id).into_iter().flatten().copied());
-                }
-                for id in to_sync {
-                    self.start_sync(peer_id, id);
-                }
+                self.input(Input::Connected {
+                    peer: peer_id,
+                    first: num_established.get() == 1,
+                });
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -2245,8 +1489,7 @@ impl Actor {
                 ..
             } => {
                 info!(peer = %peer_id, "peer disconnected");
-                self.sync_states.retain(|(p, _), _| *p != peer_id);
-                self.sessions.retain(|(p, _), _| *p != peer_id);
+                self.input(Input::Disconnected(peer_id));
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
@@ -2259,34 +1502,56 @@ impl Actor {
                 propagation_source,
                 message_id,
                 message,
-            }) => self.on_gossip(propagation_source, message_id, message),
+            }) => match self.topics.get(&message.topic) {
+                Some(&space) => self.input(Input::Gossip {
+                    from: propagation_source,
+                    id: message_id,
+                    space,
+                    data: message.data,
+                }),
+                None => {
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Ignore,
+                        );
+                }
+            },
             BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(&id) = self.topics.get(&topic) {
-                    // A peer we knew to host it (a reconnection), or our copy may be behind
-                    // (loaded at start, not synced since): catch up now. A new joiner starts
-                    // its own sync; starting one towards it too would send it everything twice.
-                    let known = !self.hosts.entry(peer_id).or_default().insert(id);
-                    if known || self.stale.contains(&id) {
-                        self.start_sync(peer_id, id);
-                    }
+                    self.input(Input::Subscribed(peer_id, id));
                 }
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Unsubscribed { peer_id, topic }) => {
-                if let Some(id) = self.topics.get(&topic) {
-                    if let Some(h) = self.hosts.get_mut(&peer_id) {
-                        h.remove(id);
-                    }
+                if let Some(&id) = self.topics.get(&topic) {
+                    self.input(Input::Unsubscribed(peer_id, id));
                 }
             }
             BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => {
                 match message {
                     request_response::Message::Request {
                         request, channel, ..
-                    } => self.on_sync_request(peer, request, channel),
+                    } => {
+                        self.next_channel += 1;
+                        let id = self.next_channel;
+                        self.channels.insert(id, channel);
+                        self.input(Input::SyncRequest {
+                            from: peer,
+                            channel: id,
+                            msg: request,
+                        });
+                    }
                     request_response::Message::Response {
                         request_id,
                         response,
-                    } => self.on_sync_response(request_id, response),
+                    } => {
+                        if let Some(request) = self.requests.remove(&request_id) {
+                            self.input(Input::SyncResponse { request, response });
+                        }
+                    }
                 }
             }
             BehaviourEvent::Sync(request_response::Event::OutboundFailure {
@@ -2295,9 +1560,9 @@ impl Actor {
                 error,
                 ..
             }) => {
-                if let Some((_, id)) = self.requests.remove(&request_id) {
-                    debug!(%peer, space = %id, "sync request failed: {error}");
-                    self.sessions.remove(&(peer, id));
+                if let Some(request) = self.requests.remove(&request_id) {
+                    debug!(%peer, "sync request failed: {error}");
+                    self.input(Input::SyncFailed(request));
                 }
             }
             BehaviourEvent::Sync(request_response::Event::InboundFailure {

@@ -133,90 +133,6 @@ impl Store {
         })
     }
 
-    /// Records that this node hosts `space`.
-    pub fn add_space(&self, space: &SpaceId) -> Result<(), StoreError> {
-        self.spaces.insert(space.as_bytes(), &[1u8])?;
-        Ok(())
-    }
-
-    /// Every hosted space.
-    pub fn spaces(&self) -> Result<Vec<SpaceId>, StoreError> {
-        self.spaces
-            .iter()
-            .keys()
-            .map(|k| {
-                let k = k?;
-                SpaceId::try_from(k.as_ref()).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
-    }
-
-    /// Stores verified envelopes, in sled batches of at most [`PUT_BATCH`] (not yet flushed).
-    pub fn put_envelopes<'a>(
-        &self,
-        envelopes: impl IntoIterator<Item = (&'a ChangeHash, &'a Envelope)>,
-    ) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::Relaxed) {
-            return Err(StoreError::Injected(
-                "the disk is full (injected by a test)",
-            ));
-        }
-        let mut batch = sled::Batch::default();
-        let mut queued = 0;
-        for (hash, env) in envelopes {
-            batch.insert(&envelope_key(&env.space, hash)[..], env.encode());
-            queued += 1;
-            if queued == PUT_BATCH {
-                self.envelopes.apply_batch(std::mem::take(&mut batch))?;
-                queued = 0;
-            }
-        }
-        if queued > 0 {
-            self.envelopes.apply_batch(batch)?;
-        }
-        Ok(())
-    }
-
-    /// Deletes stored envelopes of a space (changes found refused at restart).
-    pub fn remove_envelopes<'a>(
-        &self,
-        space: &SpaceId,
-        hashes: impl IntoIterator<Item = &'a ChangeHash>,
-    ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for hash in hashes {
-            batch.remove(&envelope_key(space, hash)[..]);
-        }
-        self.envelopes.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// Every stored envelope of a space, with its change's hash (taken from the key).
-    pub fn envelopes(&self, space: &SpaceId) -> Result<Vec<(ChangeHash, Envelope)>, StoreError> {
-        self.envelopes
-            .scan_prefix(space.as_bytes())
-            .map(|kv| {
-                let (k, v) = kv?;
-                let hash: [u8; 32] = k[32..].try_into().map_err(|_| {
-                    StoreError::Corrupt(format!("envelope key of {} bytes", k.len()))
-                })?;
-                let env = Envelope::decode(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok((ChangeHash::from(hash), env))
-            })
-            .collect()
-    }
-
-    /// Replaces a space's snapshot.
-    pub fn put_snapshot(&self, space: &SpaceId, bytes: &[u8]) -> Result<(), StoreError> {
-        self.snapshots.insert(space.as_bytes(), bytes)?;
-        Ok(())
-    }
-
-    /// A space's snapshot, if any.
-    pub fn snapshot(&self, space: &SpaceId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.snapshots.get(space.as_bytes())?.map(|v| v.to_vec()))
-    }
-
     /// Remembers an address of a peer.
     pub fn put_peer(&self, peer: &[u8], addr: &str) -> Result<(), StoreError> {
         self.peers.insert(peer, addr.as_bytes())?;
@@ -317,20 +233,6 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes everything stored about a space; returns how many changes were removed.
-    pub fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for key in self.envelopes.scan_prefix(space.as_bytes()).keys() {
-            batch.remove(key?);
-            n += 1;
-        }
-        self.envelopes.apply_batch(batch)?;
-        self.snapshots.remove(space.as_bytes())?;
-        self.spaces.remove(space.as_bytes())?;
-        Ok(n)
-    }
-
     /// Makes writes of changes fail (or work again), as a full disk would: fault injection
     /// for tests.
     #[cfg(feature = "test-utils")]
@@ -344,5 +246,101 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         self.flusher.send(tx).await.map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?.map_err(StoreError::Flush)
+    }
+}
+
+impl super::SpaceStore for Store {
+    /// Records that this node hosts `space`.
+    fn add_space(&self, space: &SpaceId) -> Result<(), StoreError> {
+        self.spaces.insert(space.as_bytes(), &[1u8])?;
+        Ok(())
+    }
+
+    /// Every hosted space.
+    fn spaces(&self) -> Result<Vec<SpaceId>, StoreError> {
+        self.spaces
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k?;
+                SpaceId::try_from(k.as_ref()).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Stores verified envelopes, in sled batches of at most [`PUT_BATCH`] (not yet flushed).
+    fn put_envelopes<'a>(
+        &self,
+        envelopes: &mut dyn Iterator<Item = (&'a ChangeHash, &'a Envelope)>,
+    ) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(StoreError::Injected(
+                "the disk is full (injected by a test)",
+            ));
+        }
+        let mut batch = sled::Batch::default();
+        let mut queued = 0;
+        for (hash, env) in envelopes {
+            batch.insert(&envelope_key(&env.space, hash)[..], env.encode());
+            queued += 1;
+            if queued == PUT_BATCH {
+                self.envelopes.apply_batch(std::mem::take(&mut batch))?;
+                queued = 0;
+            }
+        }
+        if queued > 0 {
+            self.envelopes.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes stored envelopes of a space (changes found refused at restart).
+    fn remove_envelopes(&self, space: &SpaceId, hashes: &[ChangeHash]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for hash in hashes {
+            batch.remove(&envelope_key(space, hash)[..]);
+        }
+        self.envelopes.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Every stored envelope of a space, with its change's hash (taken from the key).
+    fn envelopes(&self, space: &SpaceId) -> Result<Vec<(ChangeHash, Envelope)>, StoreError> {
+        self.envelopes
+            .scan_prefix(space.as_bytes())
+            .map(|kv| {
+                let (k, v) = kv?;
+                let hash: [u8; 32] = k[32..].try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("envelope key of {} bytes", k.len()))
+                })?;
+                let env = Envelope::decode(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((ChangeHash::from(hash), env))
+            })
+            .collect()
+    }
+
+    /// Replaces a space's snapshot.
+    fn put_snapshot(&self, space: &SpaceId, bytes: &[u8]) -> Result<(), StoreError> {
+        self.snapshots.insert(space.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    /// A space's snapshot, if any.
+    fn snapshot(&self, space: &SpaceId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.snapshots.get(space.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Deletes everything stored about a space; returns how many changes were removed.
+    fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for key in self.envelopes.scan_prefix(space.as_bytes()).keys() {
+            batch.remove(key?);
+            n += 1;
+        }
+        self.envelopes.apply_batch(batch)?;
+        self.snapshots.remove(space.as_bytes())?;
+        self.spaces.remove(space.as_bytes())?;
+        Ok(n)
     }
 }

@@ -1,0 +1,1479 @@
+//! The node's engine: everything a node decides about its spaces and its peers, with no I/O.
+//!
+//! In the manner of iroh-gossip's `proto` and samod-core, the engine is a state machine:
+//! [`Engine::handle`] takes an [`Input`] (a peer connected, a gossip message, a sync request
+//! or response, a flush that completed, a timer, a local write) with the current time and a
+//! random source, and returns the [`Output`]s to carry out (send a sync message, publish on
+//! gossip, report a gossip verdict, flush the store, ban a peer, answer a caller). It holds
+//! the spaces (each behind the one gate, `tim_crdt::Space::admit`), the sync sessions and
+//! their Automerge sync states, join waiters, peer strikes and bans, anti-entropy, snapshot
+//! and expiry policies, and the verdicts of gossip messages whose change waits.
+//!
+//! The node's actor (`node.rs`) only turns swarm, store, API and timer events into inputs and
+//! carries outputs out; the simulator (`sim.rs`, feature `test-utils`) runs many engines in
+//! one process, in virtual time, over a seeded network.
+//!
+//! Writes go to the store at once (a log), and become durable at the next flush. Nothing a
+//! node signs leaves it before it is durable: its own changes are published, and their
+//! writers answered, only when the flush that covers them completes ([`Input::Flushed`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use libp2p::gossipsub::{MessageAcceptance, MessageId};
+use libp2p::PeerId;
+use rand::RngCore;
+use tim_crdt::admission::AdmissionVerifier;
+use tim_crdt::{Applied, Effect, Ingested, Space, SyncReceived, SyncState, Visibility, Writer};
+use tim_protocol::api::{Imported, Posted, SpaceEvent, SpaceSummary};
+use tim_protocol::wire::{RefusalReason, SyncMessage, SyncResponse};
+use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
+use tracing::{debug, info, info_span, warn};
+
+use crate::metrics::NodeMetrics;
+use crate::node::Act;
+use crate::store::SpaceStore;
+use crate::NodeError;
+
+/// Most sync rounds in one session before it is cut off.
+pub(crate) const MAX_SYNC_ROUNDS: u32 = 200;
+/// A snapshot is saved after this many changes applied to a space since the last one, or
+/// after [`SNAPSHOT_FRACTION`] of its changes if that is more.
+pub(crate) const SNAPSHOT_EVERY: usize = 1000;
+/// A snapshot saves the whole document, so in a big space it waits until one change in this
+/// many is new: its cost per change stays flat, and a restart replays at most that share.
+pub(crate) const SNAPSHOT_FRACTION: usize = 8;
+/// How often each space syncs with one of its peers, whatever else happens (milliseconds).
+pub(crate) const ANTI_ENTROPY_MS: u64 = 10_000;
+/// Invalid sync messages or changes a peer may serve before it is banned.
+pub(crate) const MAX_STRIKES: u32 = 3;
+/// How long a banned peer is refused (milliseconds).
+pub(crate) const PEER_BAN_MS: u64 = 600_000;
+/// How long a gossip message whose change waits for dependencies keeps its verdict open
+/// (milliseconds): released within this time, it is accepted and gossipsub forwards it.
+pub(crate) const HELD_VERDICT_MS: u64 = 30_000;
+/// Most gossip messages whose verdict is held at once.
+pub(crate) const MAX_HELD_VERDICTS: usize = tim_crdt::MAX_PENDING;
+
+/// Names a sync request this engine sent, to match its response.
+pub type RequestId = u64;
+/// Names a sync request a peer sent, to answer it.
+pub type ChannelId = u64;
+/// Names a caller waiting for a local write.
+pub type Token = u64;
+/// Names a flush the engine asked for.
+pub type FlushId = u64;
+
+/// A local write, on behalf of a hosted timite.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Create a space.
+    Create {
+        /// Name.
+        name: String,
+        /// Purpose.
+        purpose: String,
+        /// Visibility.
+        visibility: Visibility,
+        /// When an ephemeral space expires (milliseconds since the Unix epoch).
+        expires_at: Option<u64>,
+    },
+    /// Post a message.
+    Post {
+        /// The space.
+        space: SpaceId,
+        /// The text.
+        text: String,
+    },
+    /// A moderation act.
+    Moderate {
+        /// The space.
+        space: SpaceId,
+        /// The act.
+        act: Act,
+    },
+    /// Record the issuance of a credential in the space's name (admins).
+    RecordIssued {
+        /// The space.
+        space: SpaceId,
+        /// The credential id.
+        id: String,
+        /// Whom it is about.
+        subject: Did,
+        /// Its kind.
+        kind: &'static str,
+    },
+    /// Revoke the credential with this status index (admins).
+    Revoke {
+        /// The space.
+        space: SpaceId,
+        /// Its status list index.
+        index: u64,
+    },
+    /// Join a space: wait for its history, then add the timite, presenting the given
+    /// credentials (by id) if any.
+    Join {
+        /// The space.
+        space: SpaceId,
+        /// Credentials to present.
+        present: Vec<String>,
+    },
+    /// Import signed changes of a space, all or nothing.
+    Import {
+        /// The space.
+        space: SpaceId,
+        /// The changes.
+        envelopes: Vec<Envelope>,
+    },
+}
+
+/// What a local write answers once it is durable.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A space's summary (create, join).
+    Space(SpaceSummary),
+    /// A posted message.
+    Posted(Posted),
+    /// The change a write made.
+    Change(ChangeHash),
+    /// An issuance recorded, with its status index.
+    Issued {
+        /// The change.
+        change: ChangeHash,
+        /// The status list index.
+        index: u64,
+    },
+    /// An import.
+    Imported(Imported),
+}
+
+/// Something that happened, for the engine to decide on.
+#[derive(Debug)]
+pub enum Input {
+    /// A connection to a peer was established (the first one, or another).
+    Connected {
+        /// The peer.
+        peer: PeerId,
+        /// Whether it is the first connection to it.
+        first: bool,
+    },
+    /// The last connection to a peer closed.
+    Disconnected(PeerId),
+    /// A peer subscribed to a space's topic.
+    Subscribed(PeerId, SpaceId),
+    /// A peer unsubscribed from a space's topic.
+    Unsubscribed(PeerId, SpaceId),
+    /// A gossip message on a space's topic; the engine answers with a verdict.
+    Gossip {
+        /// The peer it came from.
+        from: PeerId,
+        /// Its id.
+        id: MessageId,
+        /// The space whose topic it came on.
+        space: SpaceId,
+        /// Its bytes.
+        data: Vec<u8>,
+    },
+    /// A peer's sync request, to answer on `channel`.
+    SyncRequest {
+        /// The peer.
+        from: PeerId,
+        /// Where to answer.
+        channel: ChannelId,
+        /// The message.
+        msg: SyncMessage,
+    },
+    /// The answer to a sync request this engine sent.
+    SyncResponse {
+        /// The request.
+        request: RequestId,
+        /// The answer.
+        response: SyncResponse,
+    },
+    /// A sync request this engine sent failed (the peer is gone, timed out).
+    SyncFailed(RequestId),
+    /// A flush the engine asked for completed.
+    Flushed {
+        /// The flush.
+        flush: FlushId,
+        /// Whether it worked.
+        result: Result<(), String>,
+    },
+    /// Time for anti-entropy: each space syncs with one of its hosts.
+    AntiEntropy,
+    /// Time to check expiries (ephemeral spaces, held verdicts, bans).
+    Expiry,
+    /// A local write by a hosted timite.
+    Write {
+        /// Who waits for the answer.
+        token: Token,
+        /// The hosted timite.
+        who: Did,
+        /// What to write.
+        write: Write,
+    },
+    /// The presentation asked for by [`Output::Present`], made off the loop.
+    Presented {
+        /// The join's caller.
+        token: Token,
+        /// The hosted timite joining.
+        who: Did,
+        /// The space.
+        space: SpaceId,
+        /// The presentation (JSON), or why it could not be made.
+        presentation: Result<String, NodeError>,
+    },
+    /// A hosted timite's key arrived (a new timite): it writes in a new session.
+    AddWriter(Writer),
+    /// A raw sync message to send, untracked (fault injection: a rogue node).
+    SyncRaw {
+        /// The peer.
+        to: PeerId,
+        /// The message.
+        msg: SyncMessage,
+    },
+}
+
+/// What the engine decided, for the node to carry out.
+#[derive(Debug)]
+pub enum Output {
+    /// Send a sync request.
+    SendSync {
+        /// The peer.
+        to: PeerId,
+        /// Its id, to match the response.
+        request: RequestId,
+        /// The message.
+        msg: SyncMessage,
+    },
+    /// Answer a peer's sync request.
+    Respond {
+        /// The request's channel.
+        channel: ChannelId,
+        /// The answer.
+        response: SyncResponse,
+    },
+    /// Publish a change on a space's topic (it is on disk).
+    Publish {
+        /// The space.
+        space: SpaceId,
+        /// The encoded envelope.
+        data: Vec<u8>,
+    },
+    /// Tell gossipsub what to do with a message.
+    Verdict {
+        /// The message.
+        id: MessageId,
+        /// The peer it came from.
+        from: PeerId,
+        /// Accept (forward), reject (penalize) or ignore.
+        verdict: MessageAcceptance,
+    },
+    /// Make every write so far durable, then answer with [`Input::Flushed`].
+    Flush(FlushId),
+    /// Start hosting a space: subscribe to its topic, announce it.
+    Host(SpaceId),
+    /// Stop hosting a space.
+    Unhost(SpaceId),
+    /// Look for hosts of a space (Kademlia providers).
+    FindHosts(SpaceId),
+    /// Refuse a peer: disconnect it and blacklist it on gossip.
+    Ban(PeerId),
+    /// A ban ended.
+    Unban(PeerId),
+    /// A live event for API streams.
+    Event(SpaceEvent),
+    /// A joiner's presentation is needed: sign one (off the loop) for these credentials,
+    /// bound to the space and this challenge, and answer with [`Input::Presented`].
+    Present {
+        /// The join's caller.
+        token: Token,
+        /// The hosted timite joining.
+        who: Did,
+        /// The space.
+        space: SpaceId,
+        /// The challenge (one of the space's heads).
+        challenge: String,
+        /// Credential ids to present.
+        credentials: Vec<String>,
+    },
+    /// A local write is done (durable) or failed.
+    Done {
+        /// Who waits.
+        token: Token,
+        /// The answer.
+        result: Result<Answer, NodeError>,
+    },
+}
+
+/// A caller waiting for a join to complete.
+#[derive(Debug)]
+struct JoinWaiter {
+    token: Token,
+    who: Did,
+    present: Vec<String>,
+}
+
+/// What to do when a flush completes.
+#[derive(Debug, Default)]
+struct AfterFlush {
+    publish: Vec<(SpaceId, Envelope)>,
+    answers: Vec<(Token, Answer)>,
+}
+
+/// The node's engine over a store `S`.
+pub struct Engine<S> {
+    store: S,
+    verifier: Option<Arc<dyn AdmissionVerifier>>,
+    metrics: NodeMetrics,
+    /// The hosted timites' writers in this session.
+    writers: HashMap<Did, Writer>,
+    spaces: HashMap<SpaceId, Space>,
+    /// One Automerge sync state per peer and space, kept while the peer is connected.
+    sync_states: HashMap<(PeerId, SpaceId), SyncState>,
+    /// Outbound sync sessions under way, with their round count.
+    sessions: HashMap<(PeerId, SpaceId), u32>,
+    requests: HashMap<RequestId, (PeerId, SpaceId)>,
+    next_request: RequestId,
+    /// Callers waiting for a join to complete.
+    joins: HashMap<SpaceId, Vec<JoinWaiter>>,
+    connected: HashSet<PeerId>,
+    /// Spaces each peer is known to host (from its subscriptions and syncs).
+    hosts: HashMap<PeerId, HashSet<SpaceId>>,
+    /// Peers subscribed to each space's topic.
+    subscribers: HashMap<SpaceId, HashSet<PeerId>>,
+    /// Invalid things each peer served by sync (gossip has its own peer scoring).
+    strikes: HashMap<PeerId, u32>,
+    /// Peers refused until the given time (milliseconds).
+    banned: HashMap<PeerId, u64>,
+    /// Spaces loaded at start and not synced with any peer since: possibly behind.
+    stale: HashSet<SpaceId>,
+    /// Gossip messages whose change waits for dependencies, by change hash.
+    held: HashMap<ChangeHash, (MessageId, PeerId, u64)>,
+    since_snapshot: HashMap<SpaceId, usize>,
+    flushes: HashMap<FlushId, AfterFlush>,
+    next_flush: FlushId,
+    /// Whether anyone follows live events (building some of them reads the space).
+    pub(crate) listening: bool,
+    out: Vec<Output>,
+}
+
+impl<S> std::fmt::Debug for Engine<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("spaces", &self.spaces.len())
+            .field("connected", &self.connected.len())
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A writer for a hosted timite in a new session: a fresh random actor id, so that nothing
+/// this node signed before a crash can share an actor and sequence number with what it signs
+/// now (tim_crdt's `writer` module).
+pub fn new_writer(key: &ed25519_dalek::SigningKey, rng: &mut impl RngCore) -> Writer {
+    let mut session = [0u8; tim_crdt::SESSION_BYTES];
+    rng.fill_bytes(&mut session);
+    Writer::new(key.clone(), session)
+}
+
+impl<S: SpaceStore> Engine<S> {
+    /// An engine over `store`, writing as `writers`, checking join presentations with
+    /// `verifier`. Spaces in the store are loaded ([`Engine::load`]) before anything else.
+    pub(crate) fn new(
+        store: S,
+        writers: impl IntoIterator<Item = Writer>,
+        verifier: Option<Arc<dyn AdmissionVerifier>>,
+        metrics: NodeMetrics,
+    ) -> Self {
+        Self {
+            store,
+            verifier,
+            metrics,
+            writers: writers.into_iter().map(|w| (w.did(), w)).collect(),
+            spaces: HashMap::new(),
+            sync_states: HashMap::new(),
+            sessions: HashMap::new(),
+            requests: HashMap::new(),
+            next_request: 0,
+            joins: HashMap::new(),
+            connected: HashSet::new(),
+            hosts: HashMap::new(),
+            subscribers: HashMap::new(),
+            strikes: HashMap::new(),
+            banned: HashMap::new(),
+            stale: HashSet::new(),
+            held: HashMap::new(),
+            since_snapshot: HashMap::new(),
+            flushes: HashMap::new(),
+            next_flush: 0,
+            listening: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// Loads every space of the store (a node always starts from its own store: changes
+    /// missing a dependency wait for sync, refused ones are deleted) and returns the outputs
+    /// that host them.
+    pub fn load(&mut self) -> Result<Vec<Output>, NodeError> {
+        for id in self.store.spaces()? {
+            let t = std::time::Instant::now();
+            let snapshot = self.store.snapshot(&id)?;
+            let envelopes = self.store.envelopes(&id)?;
+            let count = envelopes.len();
+            let restored = Space::load_stored(id, snapshot.as_deref(), envelopes)?;
+            if let Some(e) = &restored.snapshot_error {
+                warn!(space = %id, "the snapshot does not load ({e}); rebuilt from the changes");
+            }
+            if !restored.waiting.is_empty() {
+                warn!(space = %id, changes = restored.waiting.len(), "stored changes wait for dependencies; sync brings them");
+            }
+            if !restored.refused.is_empty() {
+                for (hash, r) in &restored.refused {
+                    warn!(space = %id, change = %hash, reason = r.code(), "stored change refused; deleted: {r}");
+                }
+                let refused: Vec<ChangeHash> = restored.refused.iter().map(|(h, _)| *h).collect();
+                self.store.remove_envelopes(&id, &refused)?;
+            }
+            info!(
+                space = %id,
+                changes = count,
+                total_ms = t.elapsed().as_millis() as u64,
+                "restored space from disk"
+            );
+            self.stale.insert(id);
+            self.host(restored.space);
+        }
+        Ok(std::mem::take(&mut self.out))
+    }
+
+    /// Handles one input at time `now` (milliseconds since the Unix epoch, virtual in the
+    /// simulator) and returns what to do.
+    pub fn handle(&mut self, input: Input, now: u64, rng: &mut impl RngCore) -> Vec<Output> {
+        match input {
+            Input::Connected { peer, first } => self.on_connected(peer, first, now),
+            Input::Disconnected(peer) => {
+                self.connected.remove(&peer);
+                self.sync_states.retain(|(p, _), _| *p != peer);
+                self.sessions.retain(|(p, _), _| *p != peer);
+                for s in self.subscribers.values_mut() {
+                    s.remove(&peer);
+                }
+            }
+            Input::Subscribed(peer, id) => self.on_subscribed(peer, id),
+            Input::Unsubscribed(peer, id) => {
+                if let Some(h) = self.hosts.get_mut(&peer) {
+                    h.remove(&id);
+                }
+                if let Some(s) = self.subscribers.get_mut(&id) {
+                    s.remove(&peer);
+                }
+            }
+            Input::Gossip {
+                from,
+                id,
+                space,
+                data,
+            } => self.on_gossip(from, id, space, &data, now),
+            Input::SyncRequest { from, channel, msg } => {
+                self.on_sync_request(from, channel, msg, now)
+            }
+            Input::SyncResponse { request, response } => {
+                self.on_sync_response(request, response, now)
+            }
+            Input::SyncFailed(request) => {
+                if let Some((peer, id)) = self.requests.remove(&request) {
+                    debug!(%peer, space = %id, "sync request failed");
+                    self.sessions.remove(&(peer, id));
+                }
+            }
+            Input::Flushed { flush, result } => self.on_flushed(flush, result),
+            Input::AntiEntropy => self.anti_entropy(rng),
+            Input::Expiry => self.expire(now),
+            Input::Write { token, who, write } => self.on_write(token, who, write, now),
+            Input::Presented {
+                token,
+                who,
+                space,
+                presentation,
+            } => match presentation {
+                Ok(p) => self.join_as(token, who, space, Some(p), now),
+                Err(e) => self.done(token, Err(e)),
+            },
+            Input::AddWriter(w) => {
+                self.writers.insert(w.did(), w);
+            }
+            Input::SyncRaw { to, msg } => {
+                // Not tracked as a session: the answer is dropped.
+                let request = self.request_id();
+                self.out.push(Output::SendSync { to, request, msg });
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// A hosted space, for reading.
+    pub fn space(&self, id: &SpaceId) -> Option<&Space> {
+        self.spaces.get(id)
+    }
+
+    /// Every hosted space.
+    pub fn spaces(&self) -> impl Iterator<Item = &Space> {
+        self.spaces.values()
+    }
+
+    /// A hosted space whose history has arrived.
+    pub fn ready_space(&self, id: SpaceId) -> Result<&Space, NodeError> {
+        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
+        if space.is_ready() {
+            Ok(space)
+        } else {
+            Err(NodeError::NotReady(id))
+        }
+    }
+
+    fn ready_space_mut(&mut self, id: SpaceId) -> Result<&mut Space, NodeError> {
+        let space = self
+            .spaces
+            .get_mut(&id)
+            .ok_or(NodeError::UnknownSpace(id))?;
+        if space.is_ready() {
+            Ok(space)
+        } else {
+            Err(NodeError::NotReady(id))
+        }
+    }
+
+    /// A space's summary.
+    pub fn summary(&self, id: SpaceId) -> Result<SpaceSummary, NodeError> {
+        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
+        let meta = space.meta().ok_or(NodeError::NotReady(id))?;
+        Ok(SpaceSummary {
+            id,
+            name: meta.name,
+            purpose: meta.purpose,
+            created_by: meta.created_by,
+            created_at: meta.created_at,
+            members: space.member_count(),
+            messages: space.message_count(),
+            heads: space.heads(),
+            visibility: meta.visibility.as_str().to_string(),
+            expires_at: meta.expires_at,
+            requirements: space
+                .requirements()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+    }
+
+    /// Saves a snapshot of every space (at shutdown).
+    pub fn snapshot_all(&mut self) {
+        for id in self.spaces.keys().copied().collect::<Vec<_>>() {
+            self.snapshot(id);
+        }
+    }
+
+    /// The store (the node reads its other trees through it).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn request_id(&mut self) -> RequestId {
+        self.next_request += 1;
+        self.next_request
+    }
+
+    fn done(&mut self, token: Token, result: Result<Answer, NodeError>) {
+        self.out.push(Output::Done { token, result });
+    }
+
+    fn writer(&self, who: &Did) -> Result<Writer, NodeError> {
+        self.writers.get(who).cloned().ok_or_else(|| {
+            NodeError::Forbidden(format!("{who} is not a timite hosted on this node"))
+        })
+    }
+
+    /// Starts hosting a space.
+    fn host(&mut self, mut space: Space) {
+        if let Some(v) = &self.verifier {
+            space.set_verifier(v.clone());
+        }
+        let id = space.id();
+        self.out.push(Output::Host(id));
+        self.spaces.insert(id, space);
+    }
+
+    fn on_connected(&mut self, peer: PeerId, first: bool, now: u64) {
+        if self.is_banned(&peer, now) {
+            self.out.push(Output::Ban(peer));
+            return;
+        }
+        self.connected.insert(peer);
+        let mut to_sync: Vec<SpaceId> = self.joins.keys().copied().collect();
+        if first {
+            to_sync.extend(self.hosts.get(&peer).into_iter().flatten().copied());
+        }
+        for id in to_sync {
+            self.start_sync(peer, id);
+        }
+    }
+
+    fn on_subscribed(&mut self, peer: PeerId, id: SpaceId) {
+        if !self.spaces.contains_key(&id) {
+            return;
+        }
+        self.subscribers.entry(id).or_default().insert(peer);
+        // A peer we knew to host it (a reconnection), or our copy may be behind (loaded at
+        // start, not synced since): catch up now. A new joiner starts its own sync; starting
+        // one towards it too would send it everything twice.
+        let known = !self.hosts.entry(peer).or_default().insert(id);
+        if known || self.stale.contains(&id) {
+            self.start_sync(peer, id);
+        }
+    }
+
+    fn is_banned(&mut self, peer: &PeerId, now: u64) -> bool {
+        match self.banned.get(peer) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                self.banned.remove(peer);
+                self.out.push(Output::Unban(*peer));
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Counts something invalid a peer served by sync; at [`MAX_STRIKES`] the peer is
+    /// refused for [`PEER_BAN_MS`]. Honest nodes never serve a change the rules refuse (they
+    /// judged it themselves before keeping it).
+    fn strike(&mut self, peer: PeerId, why: &str, now: u64) {
+        let n = self.strikes.entry(peer).or_default();
+        *n += 1;
+        if *n >= MAX_STRIKES {
+            warn!(%peer, "peer banned for {} s: it served invalid data by sync ({why})", PEER_BAN_MS / 1000);
+            self.strikes.remove(&peer);
+            self.banned.insert(peer, now + PEER_BAN_MS);
+            self.connected.remove(&peer);
+            self.out.push(Output::Ban(peer));
+        }
+    }
+
+    // ---- local writes ----
+
+    fn on_write(&mut self, token: Token, who: Did, write: Write, now: u64) {
+        let span = info_span!("write", timite = %who);
+        let _enter = span.enter();
+        let me = match self.writer(&who) {
+            Ok(w) => w,
+            Err(e) => return self.done(token, Err(e)),
+        };
+        match write {
+            Write::Create {
+                name,
+                purpose,
+                visibility,
+                expires_at,
+            } => {
+                let created = Space::create_with(&me, &name, &purpose, visibility, expires_at, now)
+                    .map_err(NodeError::from);
+                let (space, genesis) = match created {
+                    Ok(c) => c,
+                    Err(e) => return self.done(token, Err(e)),
+                };
+                let id = space.id();
+                if let Err(e) = self.store.add_space(&id) {
+                    return self.done(token, Err(e.into()));
+                }
+                self.host(space);
+                info!(space = %id, name, "space created");
+                match self.summary(id) {
+                    Ok(s) => self.commit(id, vec![genesis], token, Answer::Space(s)),
+                    Err(e) => self.done(token, Err(e)),
+                }
+            }
+            Write::Post { space, text } => {
+                let r = self
+                    .ready_space_mut(space)
+                    .and_then(|s| s.post(&me, &text, now).map_err(NodeError::from));
+                match r {
+                    Ok((applied, id)) => {
+                        let posted = Posted {
+                            id,
+                            change: applied.hash,
+                            at: now,
+                        };
+                        self.commit(space, vec![applied], token, Answer::Posted(posted));
+                    }
+                    Err(e) => self.done(token, Err(e)),
+                }
+            }
+            Write::Moderate { space, act } => {
+                let r = self
+                    .ready_space_mut(space)
+                    .and_then(|s| moderate(s, &me, act, now).map_err(NodeError::from));
+                match r {
+                    Ok(applied) => {
+                        let hash = applied.hash;
+                        self.commit(space, vec![applied], token, Answer::Change(hash));
+                    }
+                    Err(e) => self.done(token, Err(e)),
+                }
+            }
+            Write::RecordIssued {
+                space,
+                id,
+                subject,
+                kind,
+            } => {
+                let r = self.ready_space_mut(space).and_then(|s| {
+                    s.record_issued(&me, &id, &subject, kind, now)
+                        .map_err(NodeError::from)
+                });
+                match r {
+                    Ok((applied, index)) => {
+                        let change = applied.hash;
+                        self.commit(
+                            space,
+                            vec![applied],
+                            token,
+                            Answer::Issued { change, index },
+                        );
+                    }
+                    Err(e) => self.done(token, Err(e)),
+                }
+            }
+            Write::Revoke { space, index } => {
+                let r = self
+                    .ready_space_mut(space)
+                    .and_then(|s| s.revoke(&me, index, now).map_err(NodeError::from));
+                match r {
+                    Ok(applied) => {
+                        info!(%space, index, "credential revoked");
+                        let hash = applied.hash;
+                        self.commit(space, vec![applied], token, Answer::Change(hash));
+                    }
+                    Err(e) => self.done(token, Err(e)),
+                }
+            }
+            Write::Join { space, present } => self.join(token, who, space, present, now),
+            Write::Import { space, envelopes } => self.import(token, space, envelopes),
+        }
+    }
+
+    /// Stores changes that a space applied and announces them to event streams. If the store
+    /// fails, the write fails: the space is reloaded from the store, so that the document is
+    /// never ahead of the disk, and nothing is published.
+    fn absorb(&mut self, id: SpaceId, applied: &[Applied]) -> Result<(), NodeError> {
+        if applied.is_empty() {
+            return Ok(());
+        }
+        let stored = self
+            .store
+            .put_envelopes(&mut applied.iter().map(|a| (&a.hash, &a.envelope)));
+        if let Err(e) = stored {
+            warn!(space = %id, changes = applied.len(), "cannot store changes: {e}; the space is reloaded from the store");
+            self.reload(id);
+            return Err(e.into());
+        }
+        self.metrics.changes_stored.inc_by(applied.len() as u64);
+        for a in applied {
+            self.emit(id, a);
+        }
+        let total = self.spaces.get(&id).map_or(0, Space::change_count);
+        let count = self.since_snapshot.entry(id).or_default();
+        *count += applied.len();
+        if *count >= SNAPSHOT_EVERY.max(total / SNAPSHOT_FRACTION) {
+            self.snapshot(id);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds a space from the store after a failed write (what the store holds is what
+    /// the node has).
+    fn reload(&mut self, id: SpaceId) {
+        let restored = self.store.snapshot(&id).and_then(|snapshot| {
+            let envelopes = self.store.envelopes(&id)?;
+            Ok(Space::load_stored(id, snapshot.as_deref(), envelopes))
+        });
+        match restored {
+            Ok(Ok(r)) => {
+                let mut space = r.space;
+                if let Some(v) = &self.verifier {
+                    space.set_verifier(v.clone());
+                }
+                self.spaces.insert(id, space);
+            }
+            Ok(Err(e)) => warn!(space = %id, "cannot reload the space from the store: {e}"),
+            Err(e) => warn!(space = %id, "cannot read the space from the store: {e}"),
+        }
+    }
+
+    /// Stores local changes; once they are on disk, publishes them (nothing leaves the node
+    /// before it is durable) and answers `token`.
+    fn commit(&mut self, id: SpaceId, applied: Vec<Applied>, token: Token, answer: Answer) {
+        if let Err(e) = self.absorb(id, &applied) {
+            return self.done(token, Err(e));
+        }
+        let publish = applied.into_iter().map(|a| (id, a.envelope)).collect();
+        self.after_flush(AfterFlush {
+            publish,
+            answers: vec![(token, answer)],
+        });
+    }
+
+    /// Asks for a flush and what to do once it completes.
+    fn after_flush(&mut self, then: AfterFlush) {
+        self.next_flush += 1;
+        self.flushes.insert(self.next_flush, then);
+        self.out.push(Output::Flush(self.next_flush));
+    }
+
+    fn on_flushed(&mut self, flush: FlushId, result: Result<(), String>) {
+        let Some(then) = self.flushes.remove(&flush) else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                for (space, env) in then.publish {
+                    if self.spaces.contains_key(&space) {
+                        self.out.push(Output::Publish {
+                            space,
+                            data: env.encode(),
+                        });
+                    }
+                }
+                for (token, answer) in then.answers {
+                    self.done(token, Ok(answer));
+                }
+            }
+            Err(e) => {
+                warn!("flush failed: {e}; the changes are not published");
+                for (token, _) in then.answers {
+                    self.done(
+                        token,
+                        Err(NodeError::Storage(format!("flushing to disk failed: {e}"))),
+                    );
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, id: SpaceId, applied: &Applied) {
+        let Some(space) = self.spaces.get(&id) else {
+            return;
+        };
+        for effect in &applied.effects {
+            let event = match effect {
+                Effect::Message { id: msg } if self.listening => space
+                    .message(msg)
+                    .map(|message| SpaceEvent::Message { space: id, message }),
+                Effect::Joined { did } => {
+                    info!(space = %id, member = %did, "member joined");
+                    // A member's view counts its messages: a scan of the timeline.
+                    self.listening
+                        .then(|| space.member(did))
+                        .flatten()
+                        .map(|member| SpaceEvent::Joined { space: id, member })
+                }
+                Effect::RoleChanged { did, role } => {
+                    info!(space = %id, member = %did, %role, "role changed");
+                    Some(SpaceEvent::RoleChanged {
+                        space: id,
+                        did: *did,
+                        role: role.to_string(),
+                    })
+                }
+                Effect::Removed { did } => {
+                    info!(space = %id, member = %did, "member removed");
+                    Some(SpaceEvent::Removed {
+                        space: id,
+                        did: *did,
+                    })
+                }
+                Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
+                _ => None,
+            };
+            if let Some(e) = event {
+                self.out.push(Output::Event(e));
+            }
+        }
+    }
+
+    // ---- joins and imports ----
+
+    fn join(&mut self, token: Token, who: Did, id: SpaceId, present: Vec<String>, now: u64) {
+        if let Some(space) = self.spaces.get(&id) {
+            if space.is_ready() && space.is_member(&who) {
+                let r = self.summary(id).map(Answer::Space);
+                return self.done(token, r);
+            }
+        } else {
+            if let Err(e) = self.store.add_space(&id) {
+                return self.done(token, Err(e.into()));
+            }
+            self.host(Space::empty(id));
+        }
+        info!(space = %id, "joining space");
+        self.joins.entry(id).or_default().push(JoinWaiter {
+            token,
+            who,
+            present,
+        });
+        self.out.push(Output::FindHosts(id));
+        let connected: Vec<PeerId> = self.connected.iter().copied().collect();
+        for peer in connected {
+            self.start_sync(peer, id);
+        }
+        // A space whose history is already here (an import) completes at once.
+        self.maybe_complete_join(id, now);
+    }
+
+    fn maybe_complete_join(&mut self, id: SpaceId, now: u64) {
+        if !self.joins.contains_key(&id) || !self.spaces.get(&id).is_some_and(Space::is_ready) {
+            return;
+        }
+        for JoinWaiter {
+            token,
+            who,
+            present,
+        } in self.joins.remove(&id).unwrap_or_default()
+        {
+            if self.spaces[&id].is_member(&who) {
+                let r = self.summary(id).map(Answer::Space);
+                self.done(token, r);
+            } else if present.is_empty() {
+                self.join_as(token, who, id, None, now);
+            } else {
+                let challenge = self.spaces[&id].challenge();
+                self.out.push(Output::Present {
+                    token,
+                    who,
+                    space: id,
+                    challenge,
+                    credentials: present,
+                });
+            }
+        }
+    }
+
+    /// Adds `who` to a ready space, with a presentation if it carries one.
+    fn join_as(
+        &mut self,
+        token: Token,
+        who: Did,
+        id: SpaceId,
+        presentation: Option<String>,
+        now: u64,
+    ) {
+        let me = match self.writer(&who) {
+            Ok(w) => w,
+            Err(e) => return self.done(token, Err(e)),
+        };
+        let r = self.ready_space_mut(id).and_then(|s| {
+            s.join_presenting(&me, presentation.as_deref(), now)
+                .map_err(NodeError::from)
+        });
+        match r {
+            Ok(applied) => {
+                info!(space = %id, timite = %who, "joined space");
+                // The summary counts the new member once the change is kept.
+                if let Err(e) = self.absorb(id, std::slice::from_ref(&applied)) {
+                    return self.done(token, Err(e));
+                }
+                match self.summary(id) {
+                    Ok(s) => self.after_flush(AfterFlush {
+                        publish: vec![(id, applied.envelope)],
+                        answers: vec![(token, Answer::Space(s))],
+                    }),
+                    Err(e) => self.done(token, Err(e)),
+                }
+            }
+            Err(e) => {
+                self.done(token, Err(e));
+                // Refused (e.g. not invited): do not keep a space no hosted timite could join.
+                let space = &self.spaces[&id];
+                let waiting = self.joins.contains_key(&id);
+                if !waiting && !self.writers.keys().any(|t| space.is_member(t)) {
+                    if let Err(d) = self.drop_space(id) {
+                        warn!(space = %id, "cannot drop the space after a refused join: {d}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Imports a file's changes all or nothing: they are first tried on a copy of the space,
+    /// and nothing is stored unless every one passes every check.
+    fn import(&mut self, token: Token, id: SpaceId, envelopes: Vec<Envelope>) {
+        let trial = match self.spaces.get(&id) {
+            Some(space) => space.try_copy(),
+            None => Ok(Space::empty(id)),
+        };
+        let mut trial = match trial {
+            Ok(t) => t,
+            Err(e) => return self.done(token, Err(e.into())),
+        };
+        if let Some(v) = &self.verifier {
+            trial.set_verifier(v.clone());
+        }
+        let started = std::time::Instant::now();
+        // Every signature, known change or not, checked once (on every core).
+        let mut checked = Vec::with_capacity(envelopes.len());
+        for (i, r) in tim_crdt::check_envelopes(envelopes).into_iter().enumerate() {
+            match r {
+                Ok(c) => checked.push(c),
+                Err((author, r)) => {
+                    warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
+                    return self.done(token, Err(NodeError::Refused(format!(
+                        "change {} of the file (by {author}) fails verification: {r}; nothing was imported",
+                        i + 1
+                    ))));
+                }
+            }
+        }
+        let check_ms = started.elapsed().as_millis() as u64;
+        let tried = trial.ingest_checked(checked);
+        if let Some((author, r)) = tried.rejected.into_iter().next() {
+            warn!(space = %id, %author, reason = r.code(), "import refused: {r}");
+            return self.done(
+                token,
+                Err(NodeError::Refused(format!(
+                    "a change of the file (by {author}) is refused: {r}; nothing was imported"
+                ))),
+            );
+        }
+        if trial.pending_count() > 0 || !trial.is_ready() {
+            return self.done(
+                token,
+                Err(NodeError::Invalid(format!(
+                    "the file is incomplete: {} changes lack their dependencies; nothing was imported",
+                    trial.pending_count()
+                ))),
+            );
+        }
+        // The trial passed: it becomes the space (no second ingestion).
+        if let Some(space) = self.spaces.get_mut(&id) {
+            *space = trial;
+        } else {
+            if let Err(e) = self.store.add_space(&id) {
+                return self.done(token, Err(e.into()));
+            }
+            self.host(trial);
+        }
+        let (applied, known) = (tried.applied, tried.duplicates);
+        let imported = Imported {
+            space: id,
+            applied: applied.len(),
+            known,
+        };
+        // Not gossiped one by one: peers hosting the space get them by sync.
+        if let Err(e) = self.absorb(id, &applied) {
+            return self.done(token, Err(e));
+        }
+        info!(space = %id, applied = imported.applied, known, check_ms, total_ms = started.elapsed().as_millis() as u64, "imported space file");
+        let hosts: Vec<PeerId> = self
+            .hosts
+            .iter()
+            .filter(|(p, spaces)| spaces.contains(&id) && self.connected.contains(p))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in hosts {
+            self.start_sync(peer, id);
+        }
+        self.after_flush(AfterFlush {
+            publish: vec![],
+            answers: vec![(token, Answer::Imported(imported))],
+        });
+    }
+
+    // ---- gossip ----
+
+    fn on_gossip(&mut self, from: PeerId, msg: MessageId, id: SpaceId, data: &[u8], now: u64) {
+        let span = info_span!("gossip", space = %id, peer = %from);
+        let _enter = span.enter();
+        let verdict = match self.judge_gossip(from, id, data) {
+            Some(v) => v,
+            None => return,
+        };
+        match verdict {
+            Held::Now(verdict) => self.out.push(Output::Verdict {
+                id: msg,
+                from,
+                verdict,
+            }),
+            Held::Until(hash) => {
+                if self.held.len() < MAX_HELD_VERDICTS {
+                    self.held.insert(hash, (msg, from, now));
+                } else {
+                    self.out.push(Output::Verdict {
+                        id: msg,
+                        from,
+                        verdict: MessageAcceptance::Ignore,
+                    });
+                }
+            }
+        }
+    }
+
+    fn judge_gossip(&mut self, from: PeerId, id: SpaceId, data: &[u8]) -> Option<Held> {
+        let env = match Envelope::decode(data) {
+            Ok(env) => env,
+            Err(e) => {
+                self.metrics.changes_rejected.inc();
+                warn!(reason = "malformed_envelope", "change rejected: {e}");
+                return Some(Held::Now(MessageAcceptance::Reject));
+            }
+        };
+        let author = env.author;
+        let Some(space) = self.spaces.get_mut(&id) else {
+            return Some(Held::Now(MessageAcceptance::Ignore));
+        };
+        Some(match space.ingest(env) {
+            Ok(Ingested::Applied {
+                mut applied,
+                late_rejections,
+            }) => {
+                for (a, r) in late_rejections {
+                    self.metrics.changes_rejected.inc();
+                    warn!(author = %a, reason = r.code(), "change rejected: {r}");
+                }
+                if let Some(first) = applied.first() {
+                    debug!(change = %first.hash, %author, "change applied");
+                }
+                let released = applied.split_off(1.min(applied.len()));
+                let hashes: Vec<ChangeHash> = released.iter().map(|a| a.hash).collect();
+                let to_publish: Vec<(SpaceId, Envelope)> = released
+                    .iter()
+                    .filter(|a| !self.held.contains_key(&a.hash))
+                    .map(|a| (id, a.envelope.clone()))
+                    .collect();
+                applied.extend(released);
+                if let Err(e) = self.absorb(id, &applied) {
+                    warn!("change not kept: {e}");
+                    return Some(Held::Now(MessageAcceptance::Ignore));
+                }
+                // The waiting changes it released: those that came by gossip are accepted now
+                // (their verdict was held), so gossipsub forwards them; the others are
+                // published once on disk, or peers behind this node would only get them by
+                // sync.
+                for hash in hashes {
+                    if let Some((msg, from, _)) = self.held.remove(&hash) {
+                        self.out.push(Output::Verdict {
+                            id: msg,
+                            from,
+                            verdict: MessageAcceptance::Accept,
+                        });
+                    }
+                }
+                if !to_publish.is_empty() {
+                    self.after_flush(AfterFlush {
+                        publish: to_publish,
+                        answers: vec![],
+                    });
+                }
+                Held::Now(MessageAcceptance::Accept)
+            }
+            Ok(Ingested::Duplicate) => Held::Now(MessageAcceptance::Ignore),
+            Ok(Ingested::Pending { hash, missing }) => {
+                debug!(change = %hash, missing = missing.len(), "change waits for dependencies; syncing");
+                self.start_sync(from, id);
+                Held::Until(hash)
+            }
+            Err(r) => {
+                self.metrics.changes_rejected.inc();
+                warn!(%author, reason = r.code(), "change rejected: {r}");
+                Held::Now(if r.blames_sender() {
+                    MessageAcceptance::Reject
+                } else {
+                    MessageAcceptance::Ignore
+                })
+            }
+        })
+    }
+
+    // ---- sync ----
+
+    fn start_sync(&mut self, peer: PeerId, id: SpaceId) {
+        if self.sessions.contains_key(&(peer, id)) {
+            return;
+        }
+        let Some(space) = self.spaces.get(&id) else {
+            return;
+        };
+        let state = self.sync_states.entry((peer, id)).or_default();
+        let msg = space.generate_sync(state).unwrap_or(SyncMessage {
+            // Nothing new for this peer, but ask anyway: the peer may have news.
+            space: id,
+            automerge: None,
+            envelopes: vec![],
+        });
+        self.send_sync(peer, id, msg);
+        self.sessions.insert((peer, id), 1);
+    }
+
+    /// Sends a sync request, counted as one round trip.
+    fn send_sync(&mut self, peer: PeerId, id: SpaceId, msg: SyncMessage) {
+        self.metrics.sync_requests.inc();
+        let request = self.request_id();
+        self.requests.insert(request, (peer, id));
+        self.out.push(Output::SendSync {
+            to: peer,
+            request,
+            msg,
+        });
+    }
+
+    /// Keeps what a peer sent by sync and logs refusals.
+    fn absorb_sync(&mut self, id: SpaceId, received: SyncReceived, peer: PeerId, now: u64) {
+        if let Some((_, r)) = received.rejected.iter().find(|(_, r)| r.blames_sender()) {
+            let code = r.code();
+            self.strike(peer, code, now);
+        }
+        self.metrics
+            .changes_rejected
+            .inc_by(received.rejected.len() as u64);
+        for (author, r) in &received.rejected {
+            warn!(%peer, space = %id, %author, reason = r.code(), "change rejected: {r}");
+        }
+        if let Err(e) = self.absorb(id, &received.applied) {
+            warn!(%peer, space = %id, "changes received by sync are not kept: {e}");
+        }
+    }
+
+    fn on_sync_request(&mut self, peer: PeerId, channel: ChannelId, msg: SyncMessage, now: u64) {
+        let id = msg.space;
+        let span = info_span!("sync_request", space = %id, %peer);
+        let _enter = span.enter();
+        let Some(space) = self.spaces.get_mut(&id) else {
+            self.out.push(Output::Respond {
+                channel,
+                response: SyncResponse::UnknownSpace(id),
+            });
+            return;
+        };
+        self.hosts.entry(peer).or_default().insert(id);
+        let state = self.sync_states.entry((peer, id)).or_default();
+        let response = match space.receive_sync(state, msg) {
+            Ok(received) => {
+                let next = space.generate_sync(state).unwrap_or(SyncMessage {
+                    space: id,
+                    automerge: None,
+                    envelopes: vec![],
+                });
+                self.absorb_sync(id, received, peer, now);
+                SyncResponse::Sync(next)
+            }
+            Err(e) => {
+                warn!("bad sync message: {e}");
+                self.strike(peer, "malformed sync message", now);
+                let reason = match e {
+                    tim_crdt::SpaceError::Automerge(_) => RefusalReason::Internal,
+                    _ => RefusalReason::Malformed,
+                };
+                SyncResponse::Refused { space: id, reason }
+            }
+        };
+        self.out.push(Output::Respond { channel, response });
+        self.maybe_complete_join(id, now);
+    }
+
+    fn on_sync_response(&mut self, request: RequestId, response: SyncResponse, now: u64) {
+        let Some((peer, id)) = self.requests.remove(&request) else {
+            return;
+        };
+        let span = info_span!("sync_response", space = %id, %peer);
+        let _enter = span.enter();
+        let msg = match response {
+            SyncResponse::Sync(msg) if msg.space == id => msg,
+            SyncResponse::Sync(_) => {
+                warn!("sync response names another space");
+                self.sessions.remove(&(peer, id));
+                return;
+            }
+            SyncResponse::UnknownSpace(_) => {
+                self.sessions.remove(&(peer, id));
+                if let Some(h) = self.hosts.get_mut(&peer) {
+                    h.remove(&id);
+                }
+                return;
+            }
+            SyncResponse::Refused { reason, .. } => {
+                warn!("sync request refused: {reason}");
+                self.sessions.remove(&(peer, id));
+                // The refused request's changes count as sent in this state; start afresh.
+                self.sync_states.remove(&(peer, id));
+                return;
+            }
+        };
+        let Some(space) = self.spaces.get_mut(&id) else {
+            return;
+        };
+        let state = self.sync_states.entry((peer, id)).or_default();
+        let received = match space.receive_sync(state, msg) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("bad sync response: {e}");
+                self.strike(peer, "malformed sync response", now);
+                self.sessions.remove(&(peer, id));
+                return;
+            }
+        };
+        let next = space.generate_sync(state);
+        let rejected = !received.rejected.is_empty();
+        self.absorb_sync(id, received, peer, now);
+        let rounds = self.sessions.get(&(peer, id)).copied().unwrap_or(0) + 1;
+        match next {
+            Some(msg)
+                if rounds <= MAX_SYNC_ROUNDS && !rejected && self.connected.contains(&peer) =>
+            {
+                self.send_sync(peer, id, msg);
+                self.sessions.insert((peer, id), rounds);
+            }
+            _ => {
+                self.sessions.remove(&(peer, id));
+                // Caught up with a peer since start.
+                self.stale.remove(&id);
+                self.maybe_complete_join(id, now);
+            }
+        }
+    }
+
+    /// Every space syncs with one of its connected hosts (known from gossipsub subscriptions
+    /// and earlier syncs), picked at random.
+    fn anti_entropy(&mut self, rng: &mut impl RngCore) {
+        let mut by_space: HashMap<SpaceId, Vec<PeerId>> = HashMap::new();
+        for (id, peers) in &self.subscribers {
+            for p in peers.iter().filter(|p| self.connected.contains(p)) {
+                by_space.entry(*id).or_default().push(*p);
+            }
+        }
+        for (peer, spaces) in &self.hosts {
+            if self.connected.contains(peer) {
+                for id in spaces {
+                    by_space.entry(*id).or_default().push(*peer);
+                }
+            }
+        }
+        let mut plan: Vec<(SpaceId, Vec<PeerId>)> = by_space.into_iter().collect();
+        plan.sort_by_key(|(id, _)| *id);
+        for (id, mut peers) in plan {
+            peers.sort();
+            peers.dedup();
+            let pick = peers[rng.next_u32() as usize % peers.len()];
+            self.start_sync(pick, id);
+        }
+    }
+
+    // ---- expiry, snapshots ----
+
+    fn expire(&mut self, now: u64) {
+        // Ephemeral spaces whose time to live has passed: no longer served, announced or
+        // stored.
+        let expired: Vec<SpaceId> = self
+            .spaces
+            .iter()
+            .filter(|(_, s)| {
+                s.meta()
+                    .and_then(|m| m.expires_at)
+                    .is_some_and(|t| t <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            for w in self.joins.remove(&id).unwrap_or_default() {
+                self.done(
+                    w.token,
+                    Err(NodeError::Invalid(format!("space {id} has expired"))),
+                );
+            }
+            match self.drop_space(id) {
+                Ok(n) => info!(space = %id, changes = n, "ephemeral space expired; deleted"),
+                Err(e) => warn!(space = %id, "cannot delete expired space: {e}"),
+            }
+        }
+        // Held gossip verdicts given up (gossipsub has forgotten the messages by then; sync
+        // brings the changes).
+        let given_up: Vec<ChangeHash> = self
+            .held
+            .iter()
+            .filter(|(_, (_, _, at))| now.saturating_sub(*at) > HELD_VERDICT_MS)
+            .map(|(h, _)| *h)
+            .collect();
+        for hash in given_up {
+            if let Some((id, from, _)) = self.held.remove(&hash) {
+                self.out.push(Output::Verdict {
+                    id,
+                    from,
+                    verdict: MessageAcceptance::Ignore,
+                });
+            }
+        }
+        // Bans that ended.
+        let ended: Vec<PeerId> = self
+            .banned
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in ended {
+            self.banned.remove(&peer);
+            self.out.push(Output::Unban(peer));
+        }
+    }
+
+    /// Whether a peer is refused now.
+    pub fn banned(&self, peer: &PeerId, now: u64) -> bool {
+        self.banned.get(peer).is_some_and(|until| *until > now)
+    }
+
+    /// Stops hosting a space and deletes it from the store; returns the changes deleted.
+    fn drop_space(&mut self, id: SpaceId) -> Result<usize, NodeError> {
+        self.spaces.remove(&id);
+        self.out.push(Output::Unhost(id));
+        self.sync_states.retain(|(_, s), _| *s != id);
+        self.sessions.retain(|(_, s), _| *s != id);
+        self.since_snapshot.remove(&id);
+        self.subscribers.remove(&id);
+        for h in self.hosts.values_mut() {
+            h.remove(&id);
+        }
+        Ok(self.store.remove_space(&id)?)
+    }
+
+    fn snapshot(&mut self, id: SpaceId) {
+        if let Some(space) = self.spaces.get(&id) {
+            if space.is_ready() {
+                if let Err(e) = self.store.put_snapshot(&id, &space.save()) {
+                    warn!(space = %id, "snapshot failed: {e}");
+                }
+            }
+        }
+        self.since_snapshot.insert(id, 0);
+    }
+}
+
+/// A gossip verdict now, or once the change is released.
+enum Held {
+    Now(MessageAcceptance),
+    Until(ChangeHash),
+}
+
+/// Performs a moderation act as `me`; the rules decide whether it may.
+fn moderate(
+    s: &mut Space,
+    me: &Writer,
+    act: Act,
+    now: u64,
+) -> Result<Applied, tim_crdt::SpaceError> {
+    match act {
+        Act::Invite(did, valid) => s.invite(me, &did, now + valid.as_millis() as u64, now),
+        Act::SetRole(did, role) => s.set_role(me, &did, role, now),
+        Act::Kick(did) => s.kick(me, &did, now),
+        Act::DeleteMessage(id) => s.delete_message(me, &id, now),
+        Act::Rate(did, score) => s.rate(me, &did, score, now),
+        Act::SetRequirements(r) => s.set_requirements(me, &r, now),
+        Act::DeclareAbilities(a) => s.declare_abilities(me, &a, now),
+    }
+}

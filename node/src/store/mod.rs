@@ -1,0 +1,37 @@
+//! Storage. The engine keeps spaces through the [`SpaceStore`] trait: the node runs it on sled
+//! ([`Store`], which also keeps the peer book, credentials, trust and tokens), the simulator
+//! on [`MemStore`], which can lose what was not flushed when a simulated node crashes.
+
+mod mem;
+mod sled;
+
+pub use self::mem::MemStore;
+pub use self::sled::{FlushMode, Store, StoreError};
+
+use tim_protocol::{ChangeHash, Envelope, SpaceId};
+
+/// What the engine needs of a store: the changes and snapshots of hosted spaces. Writes go
+/// to a log at once and become durable at the next flush, which the engine asks for as an
+/// output (`Output::Flush`) and learns of as an input: flushing is the one slow part, done
+/// off the engine.
+pub trait SpaceStore {
+    /// Records that this node hosts `space`.
+    fn add_space(&self, space: &SpaceId) -> Result<(), StoreError>;
+    /// Every hosted space.
+    fn spaces(&self) -> Result<Vec<SpaceId>, StoreError>;
+    /// Stores verified envelopes (not yet flushed).
+    fn put_envelopes<'a>(
+        &self,
+        envelopes: &mut dyn Iterator<Item = (&'a ChangeHash, &'a Envelope)>,
+    ) -> Result<(), StoreError>;
+    /// Deletes stored envelopes of a space.
+    fn remove_envelopes(&self, space: &SpaceId, hashes: &[ChangeHash]) -> Result<(), StoreError>;
+    /// Every stored envelope of a space, with its change's hash.
+    fn envelopes(&self, space: &SpaceId) -> Result<Vec<(ChangeHash, Envelope)>, StoreError>;
+    /// Replaces a space's snapshot.
+    fn put_snapshot(&self, space: &SpaceId, bytes: &[u8]) -> Result<(), StoreError>;
+    /// A space's snapshot, if any.
+    fn snapshot(&self, space: &SpaceId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Deletes everything stored about a space; returns how many changes were removed.
+    fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError>;
+}
