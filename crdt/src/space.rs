@@ -619,7 +619,9 @@ impl Space {
         self.admit_ready(fresh, extra, &mut out);
         // Waiting changes that what was just applied unblocks, as one more batch.
         if !out.applied.is_empty() && !self.pending.is_empty() {
-            let waiting: Vec<Checked> = self.pending.drain().map(|(_, c)| c).collect();
+            let mut waiting: Vec<Checked> = self.pending.drain().map(|(_, c)| c).collect();
+            // In a fixed order, so that what is applied comes out the same on every run.
+            waiting.sort_by_key(|c| c.change.hash());
             self.admit_ready(waiting, extra, &mut out);
         }
         out

@@ -15,6 +15,8 @@ mod metrics;
 mod network;
 mod node;
 pub mod service;
+#[cfg(feature = "test-utils")]
+pub mod sim;
 mod store;
 mod web;
 

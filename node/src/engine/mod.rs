@@ -614,6 +614,9 @@ impl<S: SpaceStore> Engine<S> {
         if first {
             to_sync.extend(self.hosts.get(&peer).into_iter().flatten().copied());
         }
+        // Outputs come in a fixed order, so that a seeded simulation replays exactly.
+        to_sync.sort();
+        to_sync.dedup();
         for id in to_sync {
             self.start_sync(peer, id);
         }
@@ -922,7 +925,8 @@ impl<S: SpaceStore> Engine<S> {
             present,
         });
         self.out.push(Output::FindHosts(id));
-        let connected: Vec<PeerId> = self.connected.iter().copied().collect();
+        let mut connected: Vec<PeerId> = self.connected.iter().copied().collect();
+        connected.sort();
         for peer in connected {
             self.start_sync(peer, id);
         }
@@ -1073,12 +1077,13 @@ impl<S: SpaceStore> Engine<S> {
             return self.done(token, Err(e));
         }
         info!(space = %id, applied = imported.applied, known, check_ms, total_ms = started.elapsed().as_millis() as u64, "imported space file");
-        let hosts: Vec<PeerId> = self
+        let mut hosts: Vec<PeerId> = self
             .hosts
             .iter()
             .filter(|(p, spaces)| spaces.contains(&id) && self.connected.contains(p))
             .map(|(p, _)| *p)
             .collect();
+        hosts.sort();
         for peer in hosts {
             self.start_sync(peer, id);
         }
@@ -1371,7 +1376,7 @@ impl<S: SpaceStore> Engine<S> {
     fn expire(&mut self, now: u64) {
         // Ephemeral spaces whose time to live has passed: no longer served, announced or
         // stored.
-        let expired: Vec<SpaceId> = self
+        let mut expired: Vec<SpaceId> = self
             .spaces
             .iter()
             .filter(|(_, s)| {
@@ -1381,6 +1386,7 @@ impl<S: SpaceStore> Engine<S> {
             })
             .map(|(id, _)| *id)
             .collect();
+        expired.sort();
         for id in expired {
             for w in self.joins.remove(&id).unwrap_or_default() {
                 self.done(
@@ -1395,12 +1401,13 @@ impl<S: SpaceStore> Engine<S> {
         }
         // Held gossip verdicts given up (gossipsub has forgotten the messages by then; sync
         // brings the changes).
-        let given_up: Vec<ChangeHash> = self
+        let mut given_up: Vec<ChangeHash> = self
             .held
             .iter()
             .filter(|(_, (_, _, at))| now.saturating_sub(*at) > HELD_VERDICT_MS)
             .map(|(h, _)| *h)
             .collect();
+        given_up.sort();
         for hash in given_up {
             if let Some((id, from, _)) = self.held.remove(&hash) {
                 self.out.push(Output::Verdict {
@@ -1411,12 +1418,13 @@ impl<S: SpaceStore> Engine<S> {
             }
         }
         // Bans that ended.
-        let ended: Vec<PeerId> = self
+        let mut ended: Vec<PeerId> = self
             .banned
             .iter()
             .filter(|(_, until)| **until <= now)
             .map(|(p, _)| *p)
             .collect();
+        ended.sort();
         for peer in ended {
             self.banned.remove(&peer);
             self.out.push(Output::Unban(peer));
