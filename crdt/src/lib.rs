@@ -19,7 +19,9 @@
 pub mod admission;
 mod doc;
 mod error;
+pub mod roles;
 pub mod rules;
+pub mod schema;
 mod space;
 mod sync;
 #[cfg(feature = "test-utils")]
@@ -28,7 +30,8 @@ mod writer;
 
 pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
-pub use rules::{Role, Visibility};
+pub use roles::{Permission, Permissions, Role, RoleDef, RoleName};
+pub use rules::Visibility;
 pub use space::{
     check_envelopes, verify_envelope, Applied, BatchIngested, Checked, Effect, Ingested, Restored,
     Space, SpaceMeta, MAX_PENDING,
