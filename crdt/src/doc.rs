@@ -1,4 +1,5 @@
-//! The shape of a space document: key names and how values are encoded.
+//! The shape of a space document: key names and how values are encoded. The root containers,
+//! their types and the schema version of each are in [`crate::schema`].
 //!
 //! ```text
 //! ROOT
@@ -12,19 +13,17 @@
 //! ├── ratings: Map   { "<rater DID> <ratee DID>": Int(1..=5) }
 //! ├── issued: Map    { <credential id>: Map { subject: Str(DID), kind: Str, issuer: Str(DID),
 //! │                                           status_index: Uint, at: Timestamp } }
-//! └── status_list: Map { <status index, decimal>: Boolean(true) }   (revoked credentials)
+//! ├── status_list: Map { <status index, decimal>: Boolean(true) }   (revoked credentials)
+//! └── roles: Map     { <role name>: Map { rank: Uint, may: Str(JSON list of permissions) } }
+//!                    (schema version 2, made by a migration)
 //! ```
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 
-use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
-pub(crate) const META: &str = "meta";
-pub(crate) const MEMBERS: &str = "members";
-pub(crate) const TIMELINE: &str = "timeline";
-pub(crate) const INVITES: &str = "invites";
-pub(crate) const RATINGS: &str = "ratings";
-pub(crate) const ISSUED: &str = "issued";
-pub(crate) const STATUS_LIST: &str = "status_list";
+use crate::roles::{Permissions, RoleDef, RoleName};
+use crate::schema::{self, Container};
+
 pub(crate) const SUBJECT: &str = "subject";
 pub(crate) const KIND: &str = "kind";
 pub(crate) const ISSUER: &str = "issuer";
@@ -46,16 +45,15 @@ pub(crate) const ABILITIES: &str = "abilities";
 pub(crate) const AUTHOR: &str = "author";
 pub(crate) const TEXT: &str = "text";
 pub(crate) const AT: &str = "at";
-
-/// The document layout version written into `meta.version`.
-pub(crate) const DOC_VERSION: u64 = 1;
+pub(crate) const RANK: &str = "rank";
+pub(crate) const MAY: &str = "may";
 
 /// The id of a map or list stored under `key` in `obj`, at `heads` (or now).
 pub(crate) fn child_obj(
     doc: &impl ReadDoc,
     obj: &ObjId,
     key: &str,
-    heads: Option<&[automerge::ChangeHash]>,
+    heads: Option<&[ChangeHash]>,
 ) -> Option<ObjId> {
     let got = match heads {
         Some(h) => doc.get_at(obj, key, h),
@@ -67,13 +65,113 @@ pub(crate) fn child_obj(
     }
 }
 
-/// The root container `key` (meta, members, timeline), at `heads` (or now).
+/// The root container `c`, at `heads` (or now). Two concurrent migrations may each have made a
+/// container: this is the one Automerge shows ([`root_objs`] lists them all).
 pub(crate) fn root_obj(
     doc: &impl ReadDoc,
-    key: &str,
-    heads: Option<&[automerge::ChangeHash]>,
+    c: &Container,
+    heads: Option<&[ChangeHash]>,
 ) -> Option<ObjId> {
-    child_obj(doc, &ROOT, key, heads)
+    child_obj(doc, &ROOT, c.name, heads)
+}
+
+/// Every value under `key` in `obj` at `heads` (or now): one, or several after concurrent
+/// writes, the one Automerge shows first.
+fn all_values<'a>(
+    doc: &'a impl ReadDoc,
+    obj: &ObjId,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<(Value<'a>, ObjId)> {
+    let mut all = match heads {
+        Some(h) => doc.get_all_at(obj, key, h),
+        None => doc.get_all(obj, key),
+    }
+    .unwrap_or_default();
+    // Automerge lists conflicting values in operation order and shows the last.
+    all.reverse();
+    all
+}
+
+/// Every copy of the root container `c` at `heads` (or now), the one Automerge shows first.
+/// A container made by two concurrent migrations has two copies; readers of the `roles`
+/// container read them all (docs/rules.md §6).
+pub(crate) fn root_objs(
+    doc: &impl ReadDoc,
+    c: &Container,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<ObjId> {
+    all_values(doc, &ROOT, c.name, heads)
+        .into_iter()
+        .filter(|(v, _)| matches!(v, Value::Object(t) if c.kind.is(*t)))
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// The space's schema version at `heads` (or now): the greatest unsigned integer among the
+/// values of `meta.version` (concurrent migrations may leave several); with none, the genesis
+/// version.
+pub(crate) fn schema_version(doc: &impl ReadDoc, heads: Option<&[ChangeHash]>) -> u64 {
+    let Some(meta) = root_obj(doc, &schema::META, heads) else {
+        return schema::GENESIS_VERSION;
+    };
+    all_values(doc, &meta, VERSION, heads)
+        .into_iter()
+        .filter_map(|(v, _)| match v {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Uint(u) => Some(*u),
+                _ => None,
+            },
+            _ => None,
+        })
+        .max()
+        .unwrap_or(schema::GENESIS_VERSION)
+}
+
+/// The definition of role `name` at `heads` (or now), from the first copy of the `roles`
+/// container that defines it ([`root_objs`]); `None` if none does, or if the definition is
+/// not a map with a `rank` (Uint) and a valid `may`.
+pub(crate) fn role_def(
+    doc: &impl ReadDoc,
+    name: &RoleName,
+    heads: Option<&[ChangeHash]>,
+) -> Option<RoleDef> {
+    let version = schema_version(doc, heads);
+    root_objs(doc, &schema::ROLES, heads)
+        .into_iter()
+        .find_map(|roles| child_obj(doc, &roles, name.as_str(), heads))
+        .and_then(|def| {
+            let scalar = |key| match all_values(doc, &def, key, heads).into_iter().next() {
+                Some((Value::Scalar(s), _)) => Some(s.into_owned()),
+                _ => None,
+            };
+            let Some(ScalarValue::Uint(rank)) = scalar(RANK) else {
+                return None;
+            };
+            let Some(ScalarValue::Str(may)) = scalar(MAY) else {
+                return None;
+            };
+            Some(RoleDef {
+                name: *name,
+                rank,
+                may: Permissions::from_json(&may, version).ok()?,
+            })
+        })
+}
+
+/// The names of the roles defined at `heads` (or now), sorted, each once.
+pub(crate) fn role_names(doc: &impl ReadDoc, heads: Option<&[ChangeHash]>) -> Vec<RoleName> {
+    let mut names: Vec<RoleName> = root_objs(doc, &schema::ROLES, heads)
+        .into_iter()
+        .flat_map(|roles| match heads {
+            Some(h) => doc.keys_at(&roles, h).collect::<Vec<_>>(),
+            None => doc.keys(&roles).collect(),
+        })
+        .filter_map(|k| RoleName::parse(&k).ok())
+        .collect();
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    names.dedup();
+    names
 }
 
 /// A scalar string under `key` in `obj`.

@@ -37,6 +37,26 @@ pub enum Rejection {
     /// The rules do not allow the change.
     #[error("{0}")]
     Unauthorized(String),
+    /// The change writes at the document root outside a valid migration, or is a migration
+    /// that does not make exactly the containers of the versions it migrates to (empty, of
+    /// their types) or does not raise the schema version (docs/rules.md §4.1).
+    #[error("invalid migration: {0}")]
+    BadMigration(String),
+    /// The change (a migration, or a genesis) brings the space to a schema version this node
+    /// does not know: a newer node made it. It is refused here, not judged; upgrading this
+    /// node lets it in.
+    #[error(
+        "schema version {version} is newer than this node knows ({}); upgrade to take it in",
+        crate::schema::LATEST_VERSION
+    )]
+    UnknownSchema {
+        /// The version the change brings.
+        version: u64,
+    },
+    /// The change makes or writes a root container that the schema versions this node knows
+    /// do not have.
+    #[error("`{0}` is not a container of any schema version this node knows")]
+    UnknownContainer(String),
     /// A second, different change at an actor and sequence number the space already holds:
     /// the key holder signed two changes as one (an honest node never does: each session has
     /// its own actor). The first one a node received stays; honest relays of the other are
@@ -65,6 +85,9 @@ impl Rejection {
             Self::NotGenesis(_) => "not_genesis",
             Self::BadGenesis(_) => "bad_genesis",
             Self::Unauthorized(_) => "unauthorized",
+            Self::BadMigration(_) => "bad_migration",
+            Self::UnknownSchema { .. } => "unknown_schema",
+            Self::UnknownContainer(_) => "unknown_container",
             Self::DuplicateSeq { .. } => "duplicate_seq",
             Self::Apply(_) => "apply_failed",
         }
@@ -72,9 +95,10 @@ impl Rejection {
 
     /// Whether the peer that served this change is at fault: an honest node never keeps, so
     /// never serves, a change its own checks refuse. A change at an already used sequence
-    /// number is the exception: honest nodes may hold either of the two.
+    /// number is the exception: honest nodes may hold either of the two. So is a change at a
+    /// schema version this node does not know: an honest, newer node keeps it.
     pub fn blames_sender(&self) -> bool {
-        !matches!(self, Self::DuplicateSeq { .. })
+        !matches!(self, Self::DuplicateSeq { .. } | Self::UnknownSchema { .. })
     }
 
     /// Automerge's refusal of a change, typed.

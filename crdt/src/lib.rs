@@ -10,7 +10,8 @@
 //! 4. the change's actor id is the author's public key;
 //! 5. every dependency is present (otherwise the change waits in a bounded buffer);
 //! 6. the rules ([`rules`]) allow every operation, judged against the document *at the change's
-//!    dependencies*, so every honest node reaches the same verdict;
+//!    dependencies*, so every honest node reaches the same verdict; which rule judges a write
+//!    follows from the [`schema`] table, and roles are data ([`roles`]);
 //! 7. only then is it applied, and its envelope kept for sync and storage.
 //!
 //! The crate is pure: no clocks (times come in as data), no sockets, no files.
@@ -19,7 +20,9 @@
 pub mod admission;
 mod doc;
 mod error;
+pub mod roles;
 pub mod rules;
+pub mod schema;
 mod space;
 mod sync;
 #[cfg(feature = "test-utils")]
@@ -28,7 +31,8 @@ mod writer;
 
 pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
-pub use rules::{Role, Visibility};
+pub use roles::{Permission, Permissions, Role, RoleDef, RoleName};
+pub use rules::Visibility;
 pub use space::{
     check_envelopes, verify_envelope, Applied, BatchIngested, Checked, Effect, Ingested, Restored,
     Space, SpaceMeta, MAX_PENDING,

@@ -6,8 +6,13 @@
 //! the dependencies reaches the same verdict. `docs/rules.md` is the specification; this module
 //! is its implementation, one `check_*` function per part of the document.
 //!
-//! Roles, highest first: `owner` (the creator), `admin`, `moderator`, `member`, `guest`
-//! (read-only), and `banned` (no writes at all).
+//! Which rule judges a write is decided by where the written object sits: under which root
+//! container of the schema ([`crate::schema`], whose table names each container's policy), and
+//! how deep. Writes at the root itself are migrations ([`crate::schema`]).
+//!
+//! Rules judge by permissions and ranks ([`crate::roles`]): the built-in roles, highest first,
+//! are `owner` (the creator), `admin`, `moderator`, `member`, `guest` (read-only) and `banned`
+//! (no writes at all); a space at schema version 2 may define more.
 
 use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ActorId, Automerge, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue, Value};
@@ -16,58 +21,12 @@ use tim_protocol::Did;
 
 use crate::admission::{meets, parse_requirements, AdmissionVerifier};
 use crate::doc;
+use crate::roles::{Grant, Permission, Permissions, RoleName};
+use crate::schema::{self, Container, Policy};
 use crate::writer::{is_v1_actor, same_author};
 use crate::Rejection;
 
-/// A member's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// May not write anything.
-    Banned,
-    /// May read and edit its own member entry, not post.
-    Guest,
-    /// May post, and edit or delete its own messages.
-    Member,
-    /// A member who may also delete anyone's message.
-    Moderator,
-    /// A moderator who may also change meta, invites and roles below admin, kick and ban.
-    Admin,
-    /// The creator: an admin who may also appoint and demote admins.
-    Owner,
-}
-
-impl Role {
-    /// The role's name in the document.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Banned => "banned",
-            Self::Guest => "guest",
-            Self::Member => "member",
-            Self::Moderator => "moderator",
-            Self::Admin => "admin",
-            Self::Owner => "owner",
-        }
-    }
-
-    /// Parses a role name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "banned" => Self::Banned,
-            "guest" => Self::Guest,
-            "member" => Self::Member,
-            "moderator" => Self::Moderator,
-            "admin" => Self::Admin,
-            "owner" => Self::Owner,
-            _ => return None,
-        })
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::roles::Role;
 
 /// Who may join a space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +110,18 @@ pub enum Effect {
         /// The status list index.
         index: u64,
     },
+    /// A role was defined, or redefined.
+    RoleDefined {
+        /// Its name.
+        name: RoleName,
+    },
+    /// The space's schema was migrated to a newer version.
+    Migrated {
+        /// The version before.
+        from: u64,
+        /// The version now.
+        to: u64,
+    },
 }
 
 /// A read view of the document at a change's dependencies.
@@ -158,6 +129,8 @@ struct At<'a> {
     doc: &'a Automerge,
     /// `None` when the deps are the current heads (the fast path: no history walk).
     heads: Option<&'a [ChangeHash]>,
+    /// The space's schema version there.
+    version: u64,
 }
 
 impl At<'_> {
@@ -196,6 +169,24 @@ impl At<'_> {
         let entry = self.child(members, did)?;
         Role::parse(&self.get_str(&entry, doc::ROLE)?)
     }
+
+    /// What `did` may do at these heads, `None` if not a member.
+    fn grant(&self, members: &ObjId, did: &str) -> Option<Grant> {
+        self.role(members, did).map(|r| self.resolve(r))
+    }
+
+    /// A role's rank and permissions at these heads.
+    fn resolve(&self, role: Role) -> Grant {
+        let def = match role {
+            Role::Custom(name) => self.role_def(&name),
+            _ => None,
+        };
+        Grant::of(role, def)
+    }
+
+    fn role_def(&self, name: &RoleName) -> Option<crate::RoleDef> {
+        doc::role_def(self.doc, name, self.heads)
+    }
 }
 
 fn same_obj(ex: &ObjId, op: &OpId) -> bool {
@@ -203,85 +194,102 @@ fn same_obj(ex: &ObjId, op: &OpId) -> bool {
 }
 
 /// What an existing (or newly made) object is, found from where it sits in the document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Place {
-    Meta,
-    Members,
-    Timeline,
-    Invites,
+    /// A root container of the schema.
+    Root(&'static Container),
     /// The member entry of this DID (string as in the document).
     MemberEntry(String),
     /// A message map.
     Message,
     /// The invite for this DID.
     Invite(String),
-    Ratings,
-    Issued,
     /// The issuance record of this credential id.
     IssuedEntry(String),
-    StatusList,
+    /// The definition of this role.
+    RoleDef(String),
     /// Anything else (nested deeper).
     Other,
 }
 
-/// The roots' object ids.
+/// The root containers' object ids: every copy of each (concurrent migrations may each have
+/// made one), found in the current document. Nothing but a migration writes at the root, and
+/// a migration makes only containers absent at its causal past, so no root object is ever
+/// overwritten: every one is here.
 struct Roots {
-    meta: ObjId,
-    members: ObjId,
-    timeline: ObjId,
-    invites: ObjId,
-    ratings: ObjId,
-    issued: ObjId,
-    status_list: ObjId,
+    all: Vec<(ObjId, &'static Container)>,
 }
 
 impl Roots {
+    fn new(doc: &Automerge) -> Self {
+        let all = schema::CONTAINERS
+            .iter()
+            .flat_map(|c| {
+                doc::root_objs(doc, c, None)
+                    .into_iter()
+                    .map(move |id| (id, *c))
+            })
+            .collect();
+        Self { all }
+    }
+
+    /// The copy of `c` Automerge shows.
+    fn get(&self, c: &Container) -> Option<&ObjId> {
+        self.all
+            .iter()
+            .find(|(_, d)| d.name == c.name)
+            .map(|(id, _)| id)
+    }
+
     fn place_of_root(&self, id: &OpId) -> Option<Place> {
-        [
-            (&self.meta, Place::Meta),
-            (&self.members, Place::Members),
-            (&self.timeline, Place::Timeline),
-            (&self.invites, Place::Invites),
-            (&self.ratings, Place::Ratings),
-            (&self.issued, Place::Issued),
-            (&self.status_list, Place::StatusList),
-        ]
-        .into_iter()
-        .find(|(ex, _)| same_obj(ex, id))
-        .map(|(_, p)| p)
+        self.all
+            .iter()
+            .find(|(ex, _)| same_obj(ex, id))
+            .map(|(_, c)| Place::Root(c))
     }
 
     /// The place of a child of `parent` at `key`.
     fn child_place(parent: &Place, key: Option<&str>) -> Place {
         match (parent, key) {
-            (Place::Members, Some(k)) => Place::MemberEntry(k.to_string()),
-            (Place::Invites, Some(k)) => Place::Invite(k.to_string()),
-            (Place::Issued, Some(k)) => Place::IssuedEntry(k.to_string()),
-            (Place::Timeline, None) => Place::Message,
+            (Place::Root(c), Some(k)) => match c.policy {
+                Policy::Members => Place::MemberEntry(k.to_string()),
+                Policy::Invites => Place::Invite(k.to_string()),
+                Policy::Issued => Place::IssuedEntry(k.to_string()),
+                Policy::Roles => Place::RoleDef(k.to_string()),
+                _ => Place::Other,
+            },
+            (Place::Root(c), None) if c.policy == Policy::Timeline => Place::Message,
             _ => Place::Other,
         }
     }
 
     /// The place of an object that existed before this change.
-    fn place_of_existing(&self, doc: &Automerge, id: &OpId) -> Option<Place> {
+    fn place_of_existing(&self, doc: &Automerge, id: &OpId) -> Result<Option<Place>, Rejection> {
         if let Some(p) = self.place_of_root(id) {
-            return Some(p);
+            return Ok(Some(p));
         }
-        let (ex, _) = doc
-            .import(&format!("{}@{}", id.counter(), id.actor()))
-            .ok()?;
-        let parent = doc.parents(&ex).ok()?.next()?;
-        let parent_place = match &parent.obj {
-            ObjId::Root => return Some(Place::Other),
-            ObjId::Id(c, a, _) => self
-                .place_of_root(&OpId::new(*c, a))
-                .unwrap_or(Place::Other),
+        let Ok((ex, _)) = doc.import(&format!("{}@{}", id.counter(), id.actor())) else {
+            return Ok(None);
+        };
+        let Some(parent) = doc.parents(&ex).ok().and_then(|mut p| p.next()) else {
+            return Ok(None);
         };
         let key = match &parent.prop {
             Prop::Map(k) => Some(k.as_str()),
             Prop::Seq(_) => None,
         };
-        Some(Self::child_place(&parent_place, key))
+        let parent_place = match &parent.obj {
+            // A root object the schema does not have (no rule lets one in).
+            ObjId::Root => {
+                return Err(Rejection::UnknownContainer(
+                    key.unwrap_or_default().to_string(),
+                ))
+            }
+            ObjId::Id(c, a, _) => self
+                .place_of_root(&OpId::new(*c, a))
+                .unwrap_or(Place::Other),
+        };
+        Ok(Some(Self::child_place(&parent_place, key)))
     }
 }
 
@@ -320,9 +328,14 @@ struct Judge<'a> {
     author: Did,
     doc: &'a Automerge,
     roots: Roots,
+    /// The `meta` and `members` containers.
+    meta: ObjId,
+    members: ObjId,
     author_str: String,
     actor: ActorId,
     role: Option<Role>,
+    /// What the author may do, at the change's dependencies.
+    grant: Option<Grant>,
     visibility: Visibility,
     who: String,
     start_op: u64,
@@ -339,10 +352,24 @@ struct Judge<'a> {
     presentation: Option<String>,
     /// The change's dependencies, hex: the challenges a presentation may answer.
     deps: Vec<String>,
+    /// Role definitions this change makes: each must get a `rank` and a `may`.
+    defining: Vec<RoleBeingDefined>,
+}
+
+/// A role definition this change makes, and which of its fields it wrote.
+struct RoleBeingDefined {
+    map: OpId,
+    name: String,
+    rank: bool,
+    may: bool,
 }
 
 fn deny<T>(why: String) -> Result<T, Rejection> {
     Err(Rejection::Unauthorized(why))
+}
+
+fn bad_migration<T>(why: String) -> Result<T, Rejection> {
+    Err(Rejection::BadMigration(why))
 }
 
 impl<'a> Judge<'a> {
@@ -357,47 +384,28 @@ impl<'a> Judge<'a> {
         current.sort();
         let mut sorted_deps = deps.to_vec();
         sorted_deps.sort();
+        let heads = (sorted_deps != current).then_some(deps);
         let at = At {
             doc,
-            heads: (sorted_deps != current).then_some(deps),
+            heads,
+            version: doc::schema_version(doc, heads),
         };
-        let root = |k| doc::root_obj(doc, k, None);
-        let roots = match (
-            root(doc::META),
-            root(doc::MEMBERS),
-            root(doc::TIMELINE),
-            root(doc::INVITES),
-            root(doc::RATINGS),
-            root(doc::ISSUED),
-            root(doc::STATUS_LIST),
-        ) {
-            (
-                Some(meta),
-                Some(members),
-                Some(timeline),
-                Some(invites),
-                Some(ratings),
-                Some(issued),
-                Some(status_list),
-            ) => Roots {
-                meta,
-                members,
-                timeline,
-                invites,
-                ratings,
-                issued,
-                status_list,
-            },
-            _ => return deny("the space has no genesis at this change's dependencies".into()),
+        let roots = Roots::new(doc);
+        let (Some(meta), Some(members)) = (
+            roots.get(&schema::META).cloned(),
+            roots.get(&schema::MEMBERS).cloned(),
+        ) else {
+            return deny("the space has no genesis at this change's dependencies".into());
         };
         let author_str = author.to_string();
-        let role = at.role(&roots.members, &author_str);
+        let role = at.role(&members, &author_str);
+        let grant = role.map(|r| at.resolve(r));
         let visibility = at
-            .get_str(&roots.meta, doc::VISIBILITY)
+            .get_str(&meta, doc::VISIBILITY)
             .and_then(|v| Visibility::parse(&v))
             .unwrap_or(Visibility::Public);
         let who = match role {
-            Some(r) => format!("{} is {}", author.short(), article(r)),
+            Some(r) => format!("{} is {}", author.short(), article(&r)),
             None => format!("{} is not a member", author.short()),
         };
         Ok(Self {
@@ -405,8 +413,11 @@ impl<'a> Judge<'a> {
             author: *author,
             doc,
             roots,
+            meta,
+            members,
             actor: change.actor_id().clone(),
             role,
+            grant,
             visibility,
             who,
             start_op: change.start_op().get(),
@@ -417,6 +428,7 @@ impl<'a> Judge<'a> {
             join_time: change.timestamp(),
             presentation: None,
             deps: change.deps().iter().map(|d| d.to_string()).collect(),
+            defining: Vec::new(),
             author_str,
             at,
         })
@@ -431,15 +443,25 @@ impl<'a> Judge<'a> {
             return deny(format!("{}; banned timites may not write", self.who));
         }
         let expanded = change.decode();
+        if expanded.operations.iter().any(|op| self.is_schema_op(op)) {
+            self.check_migration(&expanded.operations)?;
+            return Ok(self.effects);
+        }
         for (i, op) in expanded.operations.iter().enumerate() {
             let op_id = OpId::new(self.start_op + i as u64, &self.actor);
             self.check_op(op_id, op)?;
+        }
+        if let Some(d) = self.defining.iter().find(|d| !d.rank || !d.may) {
+            return deny(format!(
+                "the definition of role `{}` needs both `rank` and `may`",
+                d.name
+            ));
         }
         if self.self_join {
             self.check_admission(verifier)?;
         }
         if self.self_join && self.visibility == Visibility::InviteOnly && !self.used_invite {
-            let invite = self.at.child(&self.roots.invites, &self.author_str);
+            let invite = self.in_root(&schema::INVITES, &self.author_str);
             let used = invite.is_some_and(|i| {
                 matches!(
                     self.at.scalar(&i, doc::USED),
@@ -460,7 +482,7 @@ impl<'a> Judge<'a> {
 
     /// A self-join into a space with requirements must carry a presentation that meets them.
     fn check_admission(&self, verifier: Option<&dyn AdmissionVerifier>) -> Result<(), Rejection> {
-        let requirements = match self.at.get_str(&self.roots.meta, doc::REQUIREMENTS) {
+        let requirements = match self.at.get_str(&self.meta, doc::REQUIREMENTS) {
             Some(json) => parse_requirements(&json).map_err(Rejection::Unauthorized)?,
             None => return Ok(()),
         };
@@ -497,15 +519,34 @@ impl<'a> Judge<'a> {
             .map_err(|e| Rejection::Unauthorized(format!("{}; {e}", self.who)))
     }
 
-    fn rank(&self) -> Option<Role> {
-        self.role
+    /// The author's rank (0 for a non-member, like `banned`).
+    fn rank(&self) -> u64 {
+        self.grant.map_or(0, |g| g.rank)
     }
 
-    fn at_least(&self, min: Role, what: &str) -> Result<(), Rejection> {
-        match self.role {
-            Some(r) if r >= min => Ok(()),
-            _ => deny(format!("{}; {what} needs {}", self.who, article(min))),
+    /// The author's role must have permission `p`.
+    fn may(&self, p: Permission, what: &str) -> Result<(), Rejection> {
+        if self.grant.is_some_and(|g| g.may.contains(p)) {
+            return Ok(());
         }
+        deny(format!(
+            "{}; {what} needs {} (permission `{p}`)",
+            self.who,
+            article(&p.lowest_builtin())
+        ))
+    }
+
+    /// The author must be a member, with any role (banned authors were refused already).
+    fn member_writing(&self, what: &str) -> Result<(), Rejection> {
+        match self.grant {
+            Some(_) => Ok(()),
+            None => deny(format!("{}; {what} needs membership", self.who)),
+        }
+    }
+
+    /// The object of container `c` under `key`, at the change's dependencies.
+    fn in_root(&self, c: &Container, key: &str) -> Option<ObjId> {
+        self.at.child(self.roots.get(c)?, key)
     }
 
     fn place_of(&self, id: &OpId) -> Result<Place, Rejection> {
@@ -515,7 +556,7 @@ impl<'a> Judge<'a> {
         if id.actor() == &self.actor && id.counter() >= self.start_op {
             return Ok(Place::Other);
         }
-        self.roots.place_of_existing(self.doc, id).map_or_else(
+        self.roots.place_of_existing(self.doc, id)?.map_or_else(
             || {
                 deny(format!(
                     "object {}@{} does not exist",
@@ -556,18 +597,28 @@ impl<'a> Judge<'a> {
             }
         }
         let obj = match &op.obj {
+            // (`run` sends every change that writes at the root to `check_migration`.)
             ObjectId::Root => {
-                return deny(format!(
-                    "{}; the document root is fixed at genesis",
+                return bad_migration(format!(
+                    "{}; the document root changes only in a migration",
                     self.who
                 ))
             }
             ObjectId::Id(id) => id.clone(),
         };
         let place = self.place_of(&obj)?;
+        if let Place::Root(c) = &place {
+            if c.since > self.at.version {
+                return deny(format!(
+                    "`{}` is not in this space's schema (version {}) at this change's \
+                     dependencies",
+                    c.name, self.at.version
+                ));
+            }
+        }
         // Non-members may only join: write their own entry and its fields, and use their invite.
         if self.role.is_none() {
-            let allowed = matches!(&place, Place::Members if key.as_deref() == Some(self.author_str.as_str()))
+            let allowed = matches!(&place, Place::Root(c) if c.policy == Policy::Members && key.as_deref() == Some(self.author_str.as_str()))
                 || matches!(&place, Place::MemberEntry(d) if *d == self.author_str && self.created_here(&obj))
                 || matches!(&place, Place::Invite(d) if *d == self.author_str);
             if !allowed {
@@ -578,18 +629,24 @@ impl<'a> Judge<'a> {
             OpType::Make(_) => Some(Roots::child_place(&place, key.as_deref())),
             _ => None,
         };
+        let key = key.as_deref();
         match &place {
-            Place::Meta => self.check_meta(key.as_deref(), op)?,
-            Place::Members => self.check_members(key.as_deref(), op)?,
-            Place::MemberEntry(did) => self.check_member_entry(did, &obj, key.as_deref(), op)?,
-            Place::Timeline => self.check_timeline(&op_id, op)?,
+            // The policy of each root container, as the schema names it.
+            Place::Root(c) => match c.policy {
+                Policy::Meta => self.check_meta(key, op)?,
+                Policy::Members => self.check_members(key, op)?,
+                Policy::Timeline => self.check_timeline(&op_id, op)?,
+                Policy::Invites => self.check_invites(key, op)?,
+                Policy::Ratings => self.check_rating(key, op)?,
+                Policy::Issued => self.check_issued(key, op)?,
+                Policy::StatusList => self.check_status_list(key, op)?,
+                Policy::Roles => self.check_roles(&op_id, key, op)?,
+            },
+            Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj)?,
-            Place::Invites => self.check_invites(key.as_deref(), op)?,
-            Place::Invite(did) => self.check_invite(did, &obj, key.as_deref(), op)?,
-            Place::Ratings => self.check_rating(key.as_deref(), op)?,
-            Place::Issued => self.check_issued(key.as_deref(), op)?,
-            Place::IssuedEntry(id) => self.check_issued_entry(id, &obj, key.as_deref(), op)?,
-            Place::StatusList => self.check_status_list(key.as_deref(), op)?,
+            Place::Invite(did) => self.check_invite(did, &obj, key, op)?,
+            Place::IssuedEntry(id) => self.check_issued_entry(id, &obj, key, op)?,
+            Place::RoleDef(name) => self.check_role_def(name, &obj, key, op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {
@@ -603,7 +660,7 @@ impl<'a> Judge<'a> {
         key: Option<&str>,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        self.at_least(Role::Admin, "changing the space's meta")?;
+        self.may(Permission::Meta, "changing the space's meta")?;
         match (key, &op.action) {
             (Some(doc::NAME | doc::PURPOSE), OpType::Put(ScalarValue::Str(_))) => {}
             (Some(doc::VISIBILITY), OpType::Put(ScalarValue::Str(v)))
@@ -634,7 +691,7 @@ impl<'a> Judge<'a> {
         };
         let target = Self::target_did(k)?;
         let own = k == self.author_str;
-        let target_role = self.at.role(&self.roots.members, k);
+        let target_grant = self.at.grant(&self.members, k);
         match &op.action {
             OpType::Make(automerge::ObjType::Map) if own && self.role.is_none() => {
                 self.self_join = true;
@@ -656,8 +713,8 @@ impl<'a> Judge<'a> {
                 Ok(())
             }
             OpType::Delete => {
-                self.at_least(Role::Admin, "removing a member")?;
-                self.outranks(target_role, "remove")?;
+                self.may(Permission::Kick, "removing a member")?;
+                self.outranks(target_grant, "remove")?;
                 self.effects.push(Effect::Removed { did: target });
                 Ok(())
             }
@@ -666,15 +723,14 @@ impl<'a> Judge<'a> {
     }
 
     /// The author must rank above a target's current role.
-    fn outranks(&self, target: Option<Role>, what: &str) -> Result<(), Rejection> {
-        match (self.rank(), target) {
-            (Some(me), Some(t)) if me > t => Ok(()),
-            (_, None) => Ok(()),
-            (_, Some(t)) => deny(format!(
+    fn outranks(&self, target: Option<Grant>, what: &str) -> Result<(), Rejection> {
+        match target {
+            Some(t) if self.rank() <= t.rank => deny(format!(
                 "{}; it cannot {what} {} who ranks as high",
                 self.who,
-                article(t)
+                article(&t.role)
             )),
+            _ => Ok(()),
         }
     }
 
@@ -701,20 +757,24 @@ impl<'a> Judge<'a> {
                         return deny(format!(
                             "{}; joining makes a member, not {}",
                             self.who,
-                            article(new)
+                            article(&new)
                         ));
                     }
                     return Ok(());
                 }
-                self.at_least(Role::Admin, "changing roles")?;
-                let current = self.at.role(&self.roots.members, did);
+                self.may(Permission::Roles, "changing roles")?;
+                let current = self.at.grant(&self.members, did);
                 self.outranks(current, "change the role of")?;
-                let me = self.rank().unwrap_or(Role::Banned);
-                if new >= me {
+                if let Role::Custom(name) = new {
+                    if self.at.role_def(&name).is_none() {
+                        return deny(format!("role `{name}` is not defined in this space"));
+                    }
+                }
+                if self.at.resolve(new).rank >= self.rank() {
                     return deny(format!(
                         "{}; it cannot make anyone {}",
                         self.who,
-                        article(new)
+                        article(&new)
                     ));
                 }
                 self.effects.push(Effect::RoleChanged {
@@ -747,7 +807,7 @@ impl<'a> Judge<'a> {
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
         if op.insert {
-            self.at_least(Role::Member, "posting")?;
+            self.may(Permission::Post, "posting")?;
             return match &op.action {
                 OpType::Make(automerge::ObjType::Map) => {
                     self.effects.push(Effect::Message {
@@ -762,9 +822,9 @@ impl<'a> Judge<'a> {
             matches!(&op.key, Key::Seq(ElementId::Id(e)) if same_author(e.actor(), &self.actor));
         match &op.action {
             OpType::Delete if own => {
-                self.at_least(Role::Guest, "deleting a message")?;
+                self.member_writing("deleting a message")?;
             }
-            OpType::Delete => self.at_least(Role::Moderator, "deleting another's message")?,
+            OpType::Delete => self.may(Permission::Moderate, "deleting another's message")?,
             _ => return deny(format!("{}; timeline entries cannot be replaced", self.who)),
         }
         self.effects.push(Effect::MessageDeleted);
@@ -775,7 +835,7 @@ impl<'a> Judge<'a> {
         if !same_author(obj.actor(), &self.actor) {
             return deny(format!("{}; only a message's author may edit it", self.who));
         }
-        self.at_least(Role::Member, "editing a message")
+        self.may(Permission::Post, "editing a message")
     }
 
     fn check_invites(
@@ -787,7 +847,7 @@ impl<'a> Judge<'a> {
             return deny("invites is a map".into());
         };
         let target = Self::target_did(k)?;
-        self.at_least(Role::Admin, "inviting")?;
+        self.may(Permission::Invite, "inviting")?;
         if let OpType::Make(_) = op.action {
             self.effects.push(Effect::Invited { did: target });
         }
@@ -833,7 +893,7 @@ impl<'a> Judge<'a> {
             self.used_invite = true;
             return Ok(());
         }
-        self.at_least(Role::Admin, "changing invites")
+        self.may(Permission::Invite, "changing invites")
     }
 
     /// `ratings["<rater> <ratee>"]`: a member rates another member 1 to 5 (one live rating per
@@ -843,7 +903,7 @@ impl<'a> Judge<'a> {
         key: Option<&str>,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        self.at_least(Role::Member, "rating")?;
+        self.may(Permission::Rate, "rating")?;
         let Some((rater, ratee)) = key.and_then(|k| k.split_once(' ')) else {
             return deny("a rating key is `<rater DID> <ratee DID>`".into());
         };
@@ -857,7 +917,7 @@ impl<'a> Judge<'a> {
             return deny(format!("{}; nobody rates themself", self.who));
         }
         let ratee_did = Self::target_did(ratee)?;
-        if self.at.role(&self.roots.members, ratee).is_none() {
+        if self.at.role(&self.members, ratee).is_none() {
             return deny(format!("{ratee} is not a member; only members are rated"));
         }
         match &op.action {
@@ -876,13 +936,13 @@ impl<'a> Judge<'a> {
         key: Option<&str>,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        self.at_least(Role::Admin, "issuing credentials")?;
+        self.may(Permission::Issue, "issuing credentials")?;
         let Some(id) = key else {
             return deny("issued is a map".into());
         };
         match &op.action {
             OpType::Make(automerge::ObjType::Map) => {
-                if self.at.child(&self.roots.issued, id).is_some() {
+                if self.in_root(&schema::ISSUED, id).is_some() {
                     return deny(format!("credential {id} is already recorded"));
                 }
                 self.effects
@@ -927,7 +987,7 @@ impl<'a> Judge<'a> {
         key: Option<&str>,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        self.at_least(Role::Admin, "revoking credentials")?;
+        self.may(Permission::Revoke, "revoking credentials")?;
         let index = key.and_then(|k| k.parse::<u64>().ok()).ok_or_else(|| {
             Rejection::Unauthorized("a status list key is a decimal index".into())
         })?;
@@ -946,6 +1006,193 @@ impl<'a> Judge<'a> {
         self.join_time
     }
 
+    /// `roles[<name>]`: a timite with the `roles` permission defines a role that ranks below
+    /// its own, by making its definition map whole (redefining replaces it). Roles are never
+    /// removed; a built-in role is never redefined.
+    fn check_roles(
+        &mut self,
+        op_id: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        self.may(Permission::Roles, "defining roles")?;
+        let Some(k) = key else {
+            return deny("roles is a map".into());
+        };
+        let name = RoleName::parse(k).map_err(Rejection::Unauthorized)?;
+        match &op.action {
+            OpType::Make(automerge::ObjType::Map) => {
+                if let Some(old) = self.at.role_def(&name) {
+                    if old.rank >= self.rank() {
+                        return deny(format!(
+                            "{}; it cannot redefine `{name}`, which ranks as high",
+                            self.who
+                        ));
+                    }
+                }
+                self.defining.push(RoleBeingDefined {
+                    map: op_id.clone(),
+                    name: k.to_string(),
+                    rank: false,
+                    may: false,
+                });
+                self.effects.push(Effect::RoleDefined { name });
+                Ok(())
+            }
+            OpType::Delete => {
+                deny("a role is never removed; redefine it with no permissions instead".into())
+            }
+            _ => deny("a role definition is a map { rank, may }".into()),
+        }
+    }
+
+    /// The fields of a role definition, written in the change that makes it: `rank`, from 1 to
+    /// below the author's own rank, and `may`, permissions the author has itself.
+    fn check_role_def(
+        &mut self,
+        name: &str,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let Some(i) = self.defining.iter().position(|d| d.map == *obj) else {
+            return deny(format!(
+                "role `{name}` is defined whole, in the change that makes its definition: \
+                 redefine it to change it"
+            ));
+        };
+        match (key, &op.action) {
+            (Some(doc::RANK), OpType::Put(ScalarValue::Uint(r))) => {
+                if *r == 0 || *r >= self.rank() {
+                    return deny(format!(
+                        "{}; a role it defines ranks from 1 to below its own rank ({}), not {r}",
+                        self.who,
+                        self.rank()
+                    ));
+                }
+                self.defining[i].rank = true;
+            }
+            (Some(doc::MAY), OpType::Put(ScalarValue::Str(json))) => {
+                let may = Permissions::from_json(json, self.at.version)
+                    .map_err(Rejection::Unauthorized)?;
+                let mine = self.grant.map_or(Permissions::NONE, |g| g.may);
+                if !mine.covers(may) {
+                    return deny(format!(
+                        "{}; it cannot grant permissions it does not have",
+                        self.who
+                    ));
+                }
+                self.defining[i].may = true;
+            }
+            _ => {
+                return deny(
+                    "a role definition holds `rank` (an unsigned integer) and `may` (a JSON \
+                     list of permission names)"
+                        .into(),
+                )
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `op` changes the schema: it writes at the document root, or `meta.version`.
+    fn is_schema_op(&self, op: &automerge::legacy::Op) -> bool {
+        match &op.obj {
+            ObjectId::Root => true,
+            ObjectId::Id(id) => {
+                same_obj(&self.meta, id)
+                    && matches!(&op.key, Key::Map(k) if k.as_str() == doc::VERSION)
+            }
+        }
+    }
+
+    /// A migration (docs/rules.md §4.1): by a timite with the `migrate` permission, one change
+    /// that sets `meta.version` to a version `to` above the space's `from` (at the change's
+    /// dependencies) and makes, at the root, exactly the containers that the versions after
+    /// `from` up to `to` introduced, each of its type and empty (the change holds nothing
+    /// else). A node that does not know `to` refuses it as [`Rejection::UnknownSchema`].
+    fn check_migration(&mut self, ops: &[automerge::legacy::Op]) -> Result<(), Rejection> {
+        self.may(Permission::Migrate, "migrating the schema")?;
+        let from = self.at.version;
+        let mut to = None;
+        let mut made: Vec<(String, automerge::ObjType)> = Vec::new();
+        for op in ops {
+            let key = match &op.key {
+                Key::Map(k) => Some(k.to_string()),
+                Key::Seq(_) => None,
+            };
+            match (&op.obj, key, &op.action) {
+                (ObjectId::Root, Some(k), OpType::Make(t)) if !op.insert => made.push((k, *t)),
+                (ObjectId::Root, _, _) => {
+                    return bad_migration(format!(
+                        "{}; the document root changes only by making containers",
+                        self.who
+                    ))
+                }
+                (_, _, OpType::Put(ScalarValue::Uint(n))) if self.is_schema_op(op) => {
+                    if to.replace(*n).is_some() {
+                        return bad_migration("a migration sets meta.version once".into());
+                    }
+                }
+                _ if self.is_schema_op(op) => {
+                    return bad_migration("meta.version is an unsigned integer".into())
+                }
+                _ => {
+                    return bad_migration(
+                        "a migration only makes root containers and sets meta.version; write \
+                         into the new containers in a later change"
+                            .into(),
+                    )
+                }
+            }
+        }
+        let Some(to) = to else {
+            return bad_migration(format!(
+                "{}; the document root changes only in a migration, which raises meta.version",
+                self.who
+            ));
+        };
+        if to <= from {
+            return bad_migration(format!(
+                "the space is at schema version {from}; a migration raises it, it cannot set {to}"
+            ));
+        }
+        if !schema::is_known(to) {
+            return Err(Rejection::UnknownSchema { version: to });
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for (k, t) in &made {
+            let Some(c) = schema::container(k) else {
+                return Err(Rejection::UnknownContainer(k.clone()));
+            };
+            if !(from < c.since && c.since <= to) {
+                return bad_migration(format!(
+                    "`{k}` belongs to schema version {}, not to a migration from {from} to {to}",
+                    c.since
+                ));
+            }
+            if !c.kind.is(*t) {
+                return bad_migration(format!("`{k}` must be a {:?}", c.kind));
+            }
+            if names.contains(&c.name) {
+                return bad_migration(format!("`{k}` is made twice"));
+            }
+            names.push(c.name);
+        }
+        let missing: Vec<&str> = schema::added_between(from, to)
+            .map(|c| c.name)
+            .filter(|n| !names.contains(n))
+            .collect();
+        if !missing.is_empty() {
+            return bad_migration(format!(
+                "a migration from schema version {from} to {to} must also make {}",
+                missing.join(", ")
+            ));
+        }
+        self.effects.push(Effect::Migrated { from, to });
+        Ok(())
+    }
+
     fn check_other(&mut self, obj: &OpId) -> Result<(), Rejection> {
         if !same_author(obj.actor(), &self.actor) {
             return deny(format!(
@@ -955,61 +1202,65 @@ impl<'a> Judge<'a> {
                 obj.actor()
             ));
         }
-        self.at_least(Role::Guest, "writing")
+        self.member_writing("writing")
     }
 }
 
-fn article(r: Role) -> String {
+fn article(r: &Role) -> String {
     match r {
-        Role::Admin | Role::Owner => format!("an {r}"),
         Role::Banned => "banned".to_string(),
-        _ => format!("a {r}"),
+        r if r.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {r}"),
+        r => format!("a {r}"),
     }
 }
 
-/// Checks a genesis change applied alone to `doc` (a fresh document): the root holds exactly
-/// `meta`, `members`, `timeline` and `invites`; `meta.created_by` is the author; the author is
-/// the only member, as owner; the timeline and invites are empty; the visibility is valid.
+/// Checks a genesis change applied alone to `doc` (a fresh document): `meta.version` is a
+/// schema version this node knows (absent, it is the genesis version) and the root holds
+/// exactly that version's containers ([`schema::containers_at`]), each of its type; all but
+/// `meta` and `members` are empty; `meta.created_by` is the author; the author is the only
+/// member, as owner; the visibility is valid.
 pub fn check_genesis(doc: &Automerge, author: &Did) -> Result<(), Rejection> {
     let bad = |why: &str| Err(Rejection::BadGenesis(why.to_string()));
-    let keys: Vec<String> = doc.keys(automerge::ROOT).collect();
-    let expected = [
-        doc::INVITES,
-        doc::ISSUED,
-        doc::MEMBERS,
-        doc::META,
-        doc::RATINGS,
-        doc::STATUS_LIST,
-        doc::TIMELINE,
-    ];
-    if keys != expected {
-        return bad(
-            "the root must hold exactly meta, members, timeline, invites, ratings, issued and \
-             status_list",
-        );
+    let version = doc::schema_version(doc, None);
+    if version > schema::LATEST_VERSION {
+        return Err(Rejection::UnknownSchema { version });
     }
-    for k in [doc::RATINGS, doc::ISSUED, doc::STATUS_LIST] {
-        match doc::root_obj(doc, k, None) {
-            Some(o)
-                if doc.object_type(&o) == Ok(automerge::ObjType::Map)
-                    && doc.keys(&o).next().is_none() => {}
-            _ => return bad("ratings, issued and status_list must be empty maps"),
+    if !schema::is_known(version) {
+        return bad("meta.version must be a schema version");
+    }
+    let keys: Vec<String> = doc.keys(automerge::ROOT).collect();
+    if let Some(k) = keys.iter().find(|k| schema::container(k).is_none()) {
+        return Err(Rejection::UnknownContainer(k.clone()));
+    }
+    let mut expected: Vec<&str> = schema::containers_at(version).map(|c| c.name).collect();
+    expected.sort_unstable();
+    if keys != expected {
+        return Err(Rejection::BadGenesis(format!(
+            "the root must hold exactly {} (schema version {version})",
+            expected.join(", ")
+        )));
+    }
+    for c in schema::containers_at(version) {
+        let Some(o) = doc::root_obj(doc, c, None).filter(|o| {
+            doc.object_type(o)
+                .is_ok_and(|t| c.kind.is(t) && t != automerge::ObjType::Table)
+        }) else {
+            return Err(Rejection::BadGenesis(format!(
+                "{} must be a {:?}",
+                c.name, c.kind
+            )));
+        };
+        let empty = doc.length(&o) == 0 && doc.keys(&o).next().is_none();
+        if !matches!(c.policy, Policy::Meta | Policy::Members) && !empty {
+            return Err(Rejection::BadGenesis(format!("{} must be empty", c.name)));
         }
     }
-    let (Some(meta), Some(members), Some(timeline), Some(invites)) = (
-        doc::root_obj(doc, doc::META, None),
-        doc::root_obj(doc, doc::MEMBERS, None),
-        doc::root_obj(doc, doc::TIMELINE, None),
-        doc::root_obj(doc, doc::INVITES, None),
+    let (Some(meta), Some(members)) = (
+        doc::root_obj(doc, &schema::META, None),
+        doc::root_obj(doc, &schema::MEMBERS, None),
     ) else {
-        return bad("meta, members and invites must be maps, timeline a list");
+        return bad("meta and members must be maps");
     };
-    if doc.object_type(&timeline) != Ok(automerge::ObjType::List) || doc.length(&timeline) != 0 {
-        return bad("the timeline must be an empty list");
-    }
-    if doc.keys(&invites).next().is_some() {
-        return bad("invites must be empty");
-    }
     if doc::get_str(doc, &meta, doc::CREATED_BY).as_deref() != Some(author.to_string().as_str()) {
         return bad("meta.created_by must be the author of the genesis change");
     }

@@ -10,8 +10,10 @@ use tim_protocol::wire::{MAX_NAME_BYTES, MAX_PURPOSE_BYTES, MAX_TEXT_BYTES};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 
 use crate::admission::{AdmissionVerifier, Requirement};
+use crate::roles::{Permissions, RoleDef, RoleName};
 pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
+use crate::schema::{self, Container, Policy};
 use crate::writer::{actor_is_author, Writer};
 use crate::{doc, rules, Rejection, SpaceError};
 
@@ -220,33 +222,38 @@ impl Space {
         let mut scratch = Automerge::new();
         scratch.set_actor(who.actor().clone());
         let mut tx = scratch.transaction();
-        let meta = tx.put_object(ROOT, doc::META, ObjType::Map)?;
-        tx.put(&meta, doc::NAME, name)?;
-        tx.put(&meta, doc::PURPOSE, purpose)?;
-        tx.put(&meta, doc::CREATED_BY, creator.to_string())?;
-        tx.put(
-            &meta,
-            doc::CREATED_AT,
-            ScalarValue::Timestamp(millis(at_ms)),
-        )?;
-        tx.put(&meta, doc::VERSION, ScalarValue::Uint(doc::DOC_VERSION))?;
-        tx.put(&meta, doc::VISIBILITY, visibility.as_str())?;
-        if let Some(t) = expires_at_ms {
-            tx.put(&meta, doc::EXPIRES_AT, ScalarValue::Timestamp(millis(t)))?;
+        // The containers of the genesis version, in the schema's order (docs/protocol.md §13
+        // shows the operations this writes).
+        for c in schema::containers_at(schema::GENESIS_VERSION) {
+            let obj = tx.put_object(ROOT, c.name, c.kind.obj_type())?;
+            match c.policy {
+                Policy::Meta => {
+                    tx.put(&obj, doc::NAME, name)?;
+                    tx.put(&obj, doc::PURPOSE, purpose)?;
+                    tx.put(&obj, doc::CREATED_BY, creator.to_string())?;
+                    tx.put(&obj, doc::CREATED_AT, ScalarValue::Timestamp(millis(at_ms)))?;
+                    tx.put(
+                        &obj,
+                        doc::VERSION,
+                        ScalarValue::Uint(schema::GENESIS_VERSION),
+                    )?;
+                    tx.put(&obj, doc::VISIBILITY, visibility.as_str())?;
+                    if let Some(t) = expires_at_ms {
+                        tx.put(&obj, doc::EXPIRES_AT, ScalarValue::Timestamp(millis(t)))?;
+                    }
+                }
+                Policy::Members => {
+                    let entry = tx.put_object(&obj, creator.to_string(), ObjType::Map)?;
+                    tx.put(&entry, doc::ROLE, Role::Owner.as_str())?;
+                    tx.put(
+                        &entry,
+                        doc::JOINED_AT,
+                        ScalarValue::Timestamp(millis(at_ms)),
+                    )?;
+                }
+                _ => {}
+            }
         }
-        let members = tx.put_object(ROOT, doc::MEMBERS, ObjType::Map)?;
-        let entry = tx.put_object(&members, creator.to_string(), ObjType::Map)?;
-        tx.put(&entry, doc::ROLE, Role::Owner.as_str())?;
-        tx.put(
-            &entry,
-            doc::JOINED_AT,
-            ScalarValue::Timestamp(millis(at_ms)),
-        )?;
-        tx.put_object(ROOT, doc::TIMELINE, ObjType::List)?;
-        tx.put_object(ROOT, doc::INVITES, ObjType::Map)?;
-        tx.put_object(ROOT, doc::RATINGS, ObjType::Map)?;
-        tx.put_object(ROOT, doc::ISSUED, ObjType::Map)?;
-        tx.put_object(ROOT, doc::STATUS_LIST, ObjType::Map)?;
         tx.commit_with(CommitOptions::default().with_time(millis(at_ms)));
         let change = scratch
             .get_last_local_change()
@@ -901,8 +908,8 @@ impl Space {
         Ok(())
     }
 
-    fn root(&self, key: &str) -> Result<automerge::ObjId, SpaceError> {
-        doc::root_obj(&self.doc, key, None).ok_or(SpaceError::NotReady(self.id))
+    fn root(&self, c: &Container) -> Result<automerge::ObjId, SpaceError> {
+        doc::root_obj(&self.doc, c, None).ok_or(SpaceError::NotReady(self.id))
     }
 
     /// Adds `key`'s timite to the members as `member`, using its invite if it has one.
@@ -914,7 +921,7 @@ impl Space {
     fn member_entry(&self, did: &Did) -> Option<automerge::ObjId> {
         doc::child_obj(
             &self.doc,
-            &self.root(doc::MEMBERS).ok()?,
+            &self.root(&schema::MEMBERS).ok()?,
             &did.to_string(),
             None,
         )
@@ -927,7 +934,7 @@ impl Space {
 
     /// The join requirements set in the space's meta.
     pub fn requirements(&self) -> Vec<Requirement> {
-        self.root(doc::META)
+        self.root(&schema::META)
             .ok()
             .and_then(|m| doc::get_str(&self.doc, &m, doc::REQUIREMENTS))
             .and_then(|r| crate::admission::parse_requirements(&r).ok())
@@ -941,7 +948,7 @@ impl Space {
         requirements: &[Requirement],
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
-        let meta = self.root(doc::META)?;
+        let meta = self.root(&schema::META)?;
         let json =
             serde_json::to_string(requirements).map_err(|e| SpaceError::Invalid(e.to_string()))?;
         self.local_write(who, at_ms, |tx| {
@@ -969,8 +976,13 @@ impl Space {
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
         let did = who.did();
-        let members = self.root(doc::MEMBERS)?;
-        let invite = doc::child_obj(&self.doc, &self.root(doc::INVITES)?, &did.to_string(), None);
+        let members = self.root(&schema::MEMBERS)?;
+        let invite = doc::child_obj(
+            &self.doc,
+            &self.root(&schema::INVITES)?,
+            &did.to_string(),
+            None,
+        );
         self.local_write(who, at_ms, |tx| {
             let entry = tx.put_object(&members, did.to_string(), ObjType::Map)?;
             tx.put(&entry, doc::ROLE, Role::Member.as_str())?;
@@ -999,7 +1011,7 @@ impl Space {
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
         let by = who.did();
-        let invites = self.root(doc::INVITES)?;
+        let invites = self.root(&schema::INVITES)?;
         self.local_write(who, at_ms, |tx| {
             let inv = tx.put_object(&invites, did.to_string(), ObjType::Map)?;
             tx.put(&inv, doc::BY, by.to_string())?;
@@ -1034,7 +1046,7 @@ impl Space {
 
     /// Removes member `did` (admins only; a kicked member of a public space may join again).
     pub fn kick(&mut self, who: &Writer, did: &Did, at_ms: u64) -> Result<Applied, SpaceError> {
-        let members = self.root(doc::MEMBERS)?;
+        let members = self.root(&schema::MEMBERS)?;
         if !self.is_member(did) {
             return Err(SpaceError::Invalid(format!("{did} is not a member")));
         }
@@ -1052,7 +1064,7 @@ impl Space {
         message_id: &str,
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
-        let timeline = self.root(doc::TIMELINE)?;
+        let timeline = self.root(&schema::TIMELINE)?;
         let index = (0..self.doc.length(&timeline))
             .find(|&i| {
                 matches!(self.doc.get(&timeline, i), Ok(Some((_, id))) if id.to_string() == message_id)
@@ -1077,7 +1089,7 @@ impl Space {
             return Err(SpaceError::Invalid("a rating is from 1 to 5".into()));
         }
         let rater = who.did();
-        let ratings = self.root(doc::RATINGS)?;
+        let ratings = self.root(&schema::RATINGS)?;
         self.local_write(who, at_ms, |tx| {
             tx.put(
                 &ratings,
@@ -1091,7 +1103,7 @@ impl Space {
 
     /// The live ratings `did` received from current members, as (rater, score).
     pub fn ratings_of(&self, did: &Did) -> Vec<(Did, u8)> {
-        let Ok(ratings) = self.root(doc::RATINGS) else {
+        let Ok(ratings) = self.root(&schema::RATINGS) else {
             return vec![];
         };
         let suffix = format!(" {did}");
@@ -1138,7 +1150,7 @@ impl Space {
     /// The timeline's message maps, in document order, in one pass over the list (reading
     /// by index costs a seek per element).
     fn message_objects(&self) -> impl Iterator<Item = automerge::ObjId> + '_ {
-        doc::root_obj(&self.doc, doc::TIMELINE, None)
+        doc::root_obj(&self.doc, &schema::TIMELINE, None)
             .into_iter()
             .flat_map(move |timeline| {
                 self.doc
@@ -1174,7 +1186,7 @@ impl Space {
         at_ms: u64,
     ) -> Result<(Applied, u64), SpaceError> {
         let issuer = who.did();
-        let issued = self.root(doc::ISSUED)?;
+        let issued = self.root(&schema::ISSUED)?;
         let index = self.id.status_index(id);
         self.local_write(who, at_ms, |tx| {
             let rec = tx.put_object(&issued, id, ObjType::Map)?;
@@ -1189,7 +1201,7 @@ impl Space {
 
     /// The issuance record of a credential id, if this space issued it.
     pub fn issued(&self, id: &str) -> Option<IssuedRecord> {
-        let rec = doc::child_obj(&self.doc, &self.root(doc::ISSUED).ok()?, id, None)?;
+        let rec = doc::child_obj(&self.doc, &self.root(&schema::ISSUED).ok()?, id, None)?;
         Some(IssuedRecord {
             subject: doc::get_str(&self.doc, &rec, doc::SUBJECT)?.parse().ok()?,
             kind: doc::get_str(&self.doc, &rec, doc::KIND)?,
@@ -1201,7 +1213,7 @@ impl Space {
 
     /// Revokes the credential with this status index (admins).
     pub fn revoke(&mut self, who: &Writer, index: u64, at_ms: u64) -> Result<Applied, SpaceError> {
-        let list = self.root(doc::STATUS_LIST)?;
+        let list = self.root(&schema::STATUS_LIST)?;
         self.local_write(who, at_ms, |tx| {
             tx.put(&list, index.to_string(), true)?;
             Ok(())
@@ -1211,7 +1223,7 @@ impl Space {
 
     /// Whether the credential with this status index is revoked.
     pub fn is_revoked(&self, index: u64) -> bool {
-        self.root(doc::STATUS_LIST).is_ok_and(|list| {
+        self.root(&schema::STATUS_LIST).is_ok_and(|list| {
             matches!(
                 self.doc.get(&list, index.to_string().as_str()),
                 Ok(Some((automerge::Value::Scalar(v), _))) if matches!(v.as_ref(), ScalarValue::Boolean(true))
@@ -1228,6 +1240,88 @@ impl Space {
         )?)
     }
 
+    /// The space's schema version (`meta.version`; [`crate::schema`]).
+    pub fn schema_version(&self) -> u64 {
+        doc::schema_version(&self.doc, None)
+    }
+
+    /// Migrates the space, as `who` (an admin or the owner), to schema version `to_version`:
+    /// one change that makes the root containers the versions in between introduced and
+    /// raises `meta.version` (docs/rules.md §4.1).
+    pub fn migrate(
+        &mut self,
+        who: &Writer,
+        to_version: u64,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        let from = self.schema_version();
+        if to_version <= from {
+            return Err(SpaceError::Invalid(format!(
+                "the space is at schema version {from} already"
+            )));
+        }
+        if !schema::is_known(to_version) {
+            return Err(SpaceError::Invalid(format!(
+                "schema version {to_version} is unknown; this node knows up to {}",
+                schema::LATEST_VERSION
+            )));
+        }
+        let meta = self.root(&schema::META)?;
+        self.local_write(who, at_ms, |tx| {
+            for c in schema::added_between(from, to_version) {
+                tx.put_object(ROOT, c.name, c.kind.obj_type())?;
+            }
+            tx.put(&meta, doc::VERSION, ScalarValue::Uint(to_version))?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Defines (or redefines) role `name` with a rank and permissions, as `who`: it needs the
+    /// `roles` permission, and the role must rank below its own (schema version 2 and later).
+    pub fn define_role(
+        &mut self,
+        who: &Writer,
+        name: &str,
+        rank: u64,
+        may: Permissions,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        let name = RoleName::parse(name).map_err(SpaceError::Invalid)?;
+        if self.schema_version() < schema::ROLES.since {
+            return Err(SpaceError::Invalid(format!(
+                "this space is at schema version {}; roles are defined from version {}: \
+                 migrate it first",
+                self.schema_version(),
+                schema::ROLES.since
+            )));
+        }
+        let roles = self.root(&schema::ROLES)?;
+        self.local_write(who, at_ms, |tx| {
+            let def = tx.put_object(&roles, name.as_str(), ObjType::Map)?;
+            tx.put(&def, doc::RANK, ScalarValue::Uint(rank))?;
+            tx.put(&def, doc::MAY, may.to_json())?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// The roles this space defines, by name.
+    pub fn roles(&self) -> Vec<RoleDef> {
+        doc::role_names(&self.doc, None)
+            .iter()
+            .filter_map(|n| doc::role_def(&self.doc, n, None))
+            .collect()
+    }
+
+    /// A role's rank here: built-in, or as the space defines it (`None` if it does not).
+    pub fn role_rank(&self, role: &Role) -> Option<u64> {
+        match role {
+            Role::Custom(name) => doc::role_def(&self.doc, name, None).map(|d| d.rank),
+            r => r.builtin_rank(),
+        }
+    }
+
     /// Posts a message as `key`'s timite. Returns the applied change and the message id.
     pub fn post(
         &mut self,
@@ -1241,8 +1335,8 @@ impl Space {
             )));
         }
         let author = who.did();
-        let timeline =
-            doc::root_obj(&self.doc, doc::TIMELINE, None).ok_or(SpaceError::NotReady(self.id))?;
+        let timeline = doc::root_obj(&self.doc, &schema::TIMELINE, None)
+            .ok_or(SpaceError::NotReady(self.id))?;
         let len = self.doc.length(&timeline);
         self.local_write(who, at_ms, |tx| {
             let msg = tx.insert_object(&timeline, len, ObjType::Map)?;
@@ -1255,7 +1349,7 @@ impl Space {
 
     /// The space's meta, once the genesis has arrived.
     pub fn meta(&self) -> Option<SpaceMeta> {
-        let meta = doc::root_obj(&self.doc, doc::META, None)?;
+        let meta = doc::root_obj(&self.doc, &schema::META, None)?;
         Some(SpaceMeta {
             name: doc::get_str(&self.doc, &meta, doc::NAME)?,
             purpose: doc::get_str(&self.doc, &meta, doc::PURPOSE).unwrap_or_default(),
@@ -1272,7 +1366,7 @@ impl Space {
 
     /// The members, sorted by DID, with their reputation and declared abilities.
     pub fn members(&self) -> Vec<MemberView> {
-        let Some(members) = doc::root_obj(&self.doc, doc::MEMBERS, None) else {
+        let Some(members) = doc::root_obj(&self.doc, &schema::MEMBERS, None) else {
             return vec![];
         };
         let contributions = self.contributions();
@@ -1289,7 +1383,7 @@ impl Space {
 
     /// How many members [`Space::members`] lists, without counting anyone's messages.
     pub fn member_count(&self) -> usize {
-        let Some(members) = doc::root_obj(&self.doc, doc::MEMBERS, None) else {
+        let Some(members) = doc::root_obj(&self.doc, &schema::MEMBERS, None) else {
             return 0;
         };
         self.doc
@@ -1370,7 +1464,7 @@ impl Space {
 
     /// Number of messages in the timeline.
     pub fn message_count(&self) -> usize {
-        doc::root_obj(&self.doc, doc::TIMELINE, None).map_or(0, |t| self.doc.length(&t))
+        doc::root_obj(&self.doc, &schema::TIMELINE, None).map_or(0, |t| self.doc.length(&t))
     }
 
     /// One message by id.

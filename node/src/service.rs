@@ -451,7 +451,9 @@ impl Service {
         role: &str,
     ) -> ServiceResult<ChangeHash> {
         let role = Role::parse(role).ok_or_else(|| {
-            invalid("role must be one of admin, moderator, member, guest, banned")
+            invalid(
+                "role must be admin, moderator, member, guest, banned or a role the space defines",
+            )
         })?;
         self.moderate(caller, space, Act::SetRole(member, role))
             .await

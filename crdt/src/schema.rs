@@ -1,0 +1,211 @@
+//! The schema of a space document, in one table: every root container, its Automerge type, the
+//! schema version that introduced it, and the policy (the rule function of [`crate::rules`])
+//! that judges writes into it.
+//!
+//! A space records its schema version in `meta.version`. The genesis creates the containers of
+//! its version (today [`GENESIS_VERSION`]); a newer node brings more containers to an existing
+//! space with a **migration**: one signed change, by a timite with the `migrate` permission
+//! (admins and the owner), that makes exactly the containers the versions between the space's
+//! and the target introduced, empty and of their types, and raises `meta.version`. Nothing else
+//! ever writes at the document root. A node refuses a migration to a version it does not know
+//! ([`crate::Rejection::UnknownSchema`]); a newer node adds rows to [`CONTAINERS`] and raises
+//! [`LATEST_VERSION`], and the same rule accepts it (docs/rules.md §4.1).
+//!
+//! Every list of containers in this crate (the genesis `Space::create` writes, `check_genesis`,
+//! where an object sits for the rules, the readers of `Space`) comes from [`CONTAINERS`].
+
+use automerge::ObjType;
+
+/// The schema version every space starts at: `Space::create` writes it in `meta.version`.
+pub const GENESIS_VERSION: u64 = 1;
+
+/// The newest schema version this node knows: it judges migrations up to it and refuses
+/// migrations beyond it.
+pub const LATEST_VERSION: u64 = 2;
+
+/// The Automerge type of a root container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A map.
+    Map,
+    /// A list.
+    List,
+}
+
+impl Kind {
+    /// The Automerge object type.
+    pub fn obj_type(self) -> ObjType {
+        match self {
+            Self::Map => ObjType::Map,
+            Self::List => ObjType::List,
+        }
+    }
+
+    /// Whether an Automerge object type is this kind.
+    pub fn is(self, t: ObjType) -> bool {
+        matches!(
+            (self, t),
+            (Self::Map, ObjType::Map) | (Self::List, ObjType::List)
+        )
+    }
+}
+
+/// Which rule judges the writes into a container: one `check_*` function of [`crate::rules`]
+/// per policy (docs/rules.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Policy {
+    /// The space's descriptive fields: admins, known keys only.
+    Meta,
+    /// Member entries: self-join, leave, roles, kicks.
+    Members,
+    /// Messages: members post, authors and moderators delete.
+    Timeline,
+    /// Invites: admins.
+    Invites,
+    /// Ratings between members.
+    Ratings,
+    /// Records of credentials issued in the space's name: admins.
+    Issued,
+    /// Revocations: admins, final.
+    StatusList,
+    /// Role definitions (ranks and permissions): timites with the `roles` permission.
+    Roles,
+}
+
+/// A root container of the space document.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Container {
+    /// Its key at the document root.
+    pub name: &'static str,
+    /// Its Automerge type.
+    pub kind: Kind,
+    /// The schema version that introduced it.
+    pub since: u64,
+    /// The rule that judges writes into it.
+    pub policy: Policy,
+}
+
+/// `meta`: name, purpose, creator, version, visibility, requirements.
+pub const META: Container = Container {
+    name: "meta",
+    kind: Kind::Map,
+    since: 1,
+    policy: Policy::Meta,
+};
+/// `members`: DID → member entry.
+pub const MEMBERS: Container = Container {
+    name: "members",
+    kind: Kind::Map,
+    since: 1,
+    policy: Policy::Members,
+};
+/// `timeline`: the messages, in order.
+pub const TIMELINE: Container = Container {
+    name: "timeline",
+    kind: Kind::List,
+    since: 1,
+    policy: Policy::Timeline,
+};
+/// `invites`: DID → invite.
+pub const INVITES: Container = Container {
+    name: "invites",
+    kind: Kind::Map,
+    since: 1,
+    policy: Policy::Invites,
+};
+/// `ratings`: `"<rater> <ratee>"` → 1 to 5.
+pub const RATINGS: Container = Container {
+    name: "ratings",
+    kind: Kind::Map,
+    since: 1,
+    policy: Policy::Ratings,
+};
+/// `issued`: credential id → issuance record.
+pub const ISSUED: Container = Container {
+    name: "issued",
+    kind: Kind::Map,
+    since: 1,
+    policy: Policy::Issued,
+};
+/// `status_list`: status index → revoked.
+pub const STATUS_LIST: Container = Container {
+    name: "status_list",
+    kind: Kind::Map,
+    since: 1,
+    policy: Policy::StatusList,
+};
+/// `roles` (version 2): role name → `{ rank, may }`, the roles a space defines beyond the
+/// built-in six.
+pub const ROLES: Container = Container {
+    name: "roles",
+    kind: Kind::Map,
+    since: 2,
+    policy: Policy::Roles,
+};
+
+/// Every root container, in the order the genesis and migrations make them.
+pub const CONTAINERS: &[&Container] = &[
+    &META,
+    &MEMBERS,
+    &TIMELINE,
+    &INVITES,
+    &RATINGS,
+    &ISSUED,
+    &STATUS_LIST,
+    &ROLES,
+];
+
+/// The container named `name`, if this node knows one.
+pub fn container(name: &str) -> Option<&'static Container> {
+    CONTAINERS.iter().copied().find(|c| c.name == name)
+}
+
+/// Whether this node knows schema version `version`.
+pub fn is_known(version: u64) -> bool {
+    (GENESIS_VERSION..=LATEST_VERSION).contains(&version)
+}
+
+/// The containers a space at schema version `version` holds.
+pub fn containers_at(version: u64) -> impl Iterator<Item = &'static Container> {
+    CONTAINERS
+        .iter()
+        .copied()
+        .filter(move |c| c.since <= version)
+}
+
+/// The containers a migration from version `from` to version `to` makes.
+pub fn added_between(from: u64, to: u64) -> impl Iterator<Item = &'static Container> {
+    CONTAINERS
+        .iter()
+        .copied()
+        .filter(move |c| from < c.since && c.since <= to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_consistent() {
+        for (i, c) in CONTAINERS.iter().enumerate() {
+            assert!(is_known(c.since), "{} has an unknown version", c.name);
+            assert!(
+                CONTAINERS[..i]
+                    .iter()
+                    .all(|d| d.name != c.name && d.policy != c.policy),
+                "{} is named twice",
+                c.name
+            );
+            // Containers are listed by version: migrations make them in table order.
+            assert!(CONTAINERS[..i].iter().all(|d| d.since <= c.since));
+        }
+        assert!(container(META.name).is_some_and(|c| c.since == GENESIS_VERSION));
+        assert!(container(MEMBERS.name).is_some_and(|c| c.since == GENESIS_VERSION));
+        // Every version after the genesis adds at least one container.
+        for v in GENESIS_VERSION + 1..=LATEST_VERSION {
+            assert!(added_between(v - 1, v).next().is_some(), "version {v}");
+        }
+    }
+}
