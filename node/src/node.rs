@@ -180,11 +180,25 @@ enum Command {
     Shutdown(Reply<()>),
 }
 
-/// Work done off the loop, coming back to the actor as engine inputs.
-#[derive(Debug)]
+/// Work done off the loop, coming back to the actor.
 enum Internal {
     /// An input for the engine (a flush completed, a presentation was signed).
     Engine(Input),
+    /// A local write prepared off the loop (an import whose signatures were checked).
+    Write {
+        who: Did,
+        write: Write,
+        on_done: OnDone,
+    },
+}
+
+impl std::fmt::Debug for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Engine(input) => f.debug_tuple("Engine").field(input).finish(),
+            Self::Write { who, .. } => f.debug_struct("Write").field("who", who).finish(),
+        }
+    }
 }
 
 /// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
@@ -657,7 +671,10 @@ impl Actor {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
-                Some(Internal::Engine(input)) = internal.recv() => self.input(input),
+                Some(done) = internal.recv() => match done {
+                    Internal::Engine(input) => self.input(input),
+                    Internal::Write { who, write, on_done } => self.write(who, write, on_done),
+                },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
                 _ = redial.tick() => self.redial(),
@@ -1114,15 +1131,7 @@ impl Actor {
                 space,
                 envelopes,
                 reply,
-            } => {
-                let on_done = expect(reply, |a| match a {
-                    Answer::Imported(i) => Some(i),
-                    _ => None,
-                });
-                // Imports are checked by the node, not written as a timite.
-                let who = self.keys.timite.did();
-                self.write(who, Write::Import { space, envelopes }, on_done);
-            }
+            } => self.import(space, envelopes, reply),
             Command::Dial(addr, reply) => {
                 let r = match peer_of(&addr) {
                     Some(_) => {
@@ -1154,6 +1163,42 @@ impl Actor {
                 let _ = reply.send(Ok(peers.len()));
             }
         }
+    }
+
+    /// Imports a file's changes: their signatures are checked off the loop (on every core),
+    /// then the engine tries them, all or nothing.
+    fn import(&mut self, space: SpaceId, envelopes: Vec<Envelope>, reply: Reply<Imported>) {
+        // Imports are checked by the node, not written as a timite.
+        let who = self.keys.timite.did();
+        let internal = self.internal.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let mut checked = Vec::with_capacity(envelopes.len());
+            for (i, r) in tim_crdt::check_envelopes(envelopes).into_iter().enumerate() {
+                match r {
+                    Ok(c) => checked.push(c),
+                    Err((author, r)) => {
+                        warn!(%space, %author, reason = r.code(), "import refused: {r}");
+                        let e = NodeError::Refused(format!(
+                            "change {} of the file (by {author}) fails verification: {r}; nothing was imported",
+                            i + 1
+                        ));
+                        return drop(reply.send(Err(e)));
+                    }
+                }
+            }
+            info!(%space, changes = checked.len(), check_ms = started.elapsed().as_millis() as u64, "import: signatures checked");
+            let on_done = expect(reply, |a| match a {
+                Answer::Imported(i) => Some(i),
+                _ => None,
+            });
+            let write = Write::Import { space, checked };
+            let _ = internal.blocking_send(Internal::Write {
+                who,
+                write,
+                on_done,
+            });
+        });
     }
 
     /// Issues a credential in a space's name: the issuance is recorded in the space (so every
