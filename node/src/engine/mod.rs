@@ -298,6 +298,14 @@ pub enum Output {
         /// Credential ids to present.
         credentials: Vec<String>,
     },
+    /// Save this copy of a space's document as its snapshot (off the loop); a later
+    /// snapshot of the same space replaces an earlier one, never the other way round.
+    Snapshot {
+        /// The space.
+        space: SpaceId,
+        /// The document.
+        document: Box<tim_crdt::Document>,
+    },
     /// A local write is done (durable) or failed.
     Done {
         /// Who waits.
@@ -570,8 +578,12 @@ impl<S: SpaceStore> Engine<S> {
 
     /// Saves a snapshot of every space (at shutdown).
     pub fn snapshot_all(&mut self) {
-        for id in self.spaces.keys().copied().collect::<Vec<_>>() {
-            self.snapshot(id);
+        for (id, space) in &self.spaces {
+            if space.is_ready() {
+                if let Err(e) = self.store.put_snapshot(id, &space.save()) {
+                    warn!(space = %id, "snapshot failed: {e}");
+                }
+            }
         }
     }
 
@@ -1436,13 +1448,14 @@ impl<S: SpaceStore> Engine<S> {
         Ok(self.store.remove_space(&id)?)
     }
 
+    /// Asks for a snapshot: a copy of the document, saved off the engine (saving a big
+    /// document takes a quarter of a second). It holds only stored changes.
     fn snapshot(&mut self, id: SpaceId) {
-        if let Some(space) = self.spaces.get(&id) {
-            if space.is_ready() {
-                if let Err(e) = self.store.put_snapshot(&id, &space.save()) {
-                    warn!(space = %id, "snapshot failed: {e}");
-                }
-            }
+        if let Some(space) = self.spaces.get(&id).filter(|s| s.is_ready()) {
+            self.out.push(Output::Snapshot {
+                space: id,
+                document: Box::new(space.document()),
+            });
         }
         self.since_snapshot.insert(id, 0);
     }
