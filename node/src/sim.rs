@@ -441,6 +441,22 @@ impl Sim {
         self.input(i, Input::SyncRequest { from, channel, msg });
     }
 
+    /// Hands a sync request to node `i` as if node `from` sent it (a node turned hostile).
+    pub fn inject_sync_from(&mut self, i: usize, from: usize, msg: SyncMessage) {
+        if !self.is_up(i) {
+            return;
+        }
+        self.next_channel += 1;
+        let channel = self.next_channel;
+        let from = self.nodes[from].peer;
+        self.input(i, Input::SyncRequest { from, channel, msg });
+    }
+
+    /// Whether node `i` refuses node `j` (banned it).
+    pub fn refuses(&self, i: usize, j: usize) -> bool {
+        self.nodes[i].banned.contains(&j)
+    }
+
     fn input(&mut self, i: usize, input: Input) {
         let now = self.now;
         let Some(engine) = self.nodes[i].engine.as_mut() else {

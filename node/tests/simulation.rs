@@ -305,3 +305,155 @@ fn a_crash_between_write_and_flush_loses_only_the_unacknowledged_write_and_forks
         assert!(texts.contains(&"kept".to_string()) && texts.contains(&"after".to_string()));
     }
 }
+
+/// The texts of a space's timeline on node `i`, in document order.
+fn texts(sim: &Sim, i: usize, space: SpaceId) -> Vec<String> {
+    sim.engine(i)
+        .and_then(|e| e.ready_space(space).ok())
+        .map(|s| s.timeline().into_iter().map(|m| m.text).collect())
+        .unwrap_or_default()
+}
+
+/// A late joiner gets a thousand messages by sync.
+#[test]
+fn a_late_joiner_gets_a_thousand_messages() {
+    let mut sim = Sim::new(3, 2, NetFaults::default());
+    let t = sim.write(
+        0,
+        Write::Create {
+            name: "history".into(),
+            purpose: String::new(),
+            visibility: Visibility::Public,
+            expires_at: None,
+        },
+    );
+    sim.run_for(100);
+    let Some(Ok(Answer::Space(s))) = sim.answer(0, t) else {
+        panic!("create: {:?}", sim.answer(0, t));
+    };
+    let space = s.id;
+    for k in 0..1000 {
+        sim.write(
+            0,
+            Write::Post {
+                space,
+                text: format!("m{k}"),
+            },
+        );
+    }
+    sim.run_for(1_000);
+    sim.write(
+        1,
+        Write::Join {
+            space,
+            present: vec![],
+        },
+    );
+    assert!(sim.settle(space, 1000, 60_000), "{}", sim.describe(space));
+    assert_eq!(texts(&sim, 0, space), texts(&sim, 1, space));
+}
+
+/// A node cut off by a partition catches up by itself once it heals, both ways.
+#[test]
+fn a_partitioned_node_catches_up_by_itself_when_the_partition_heals() {
+    let mut sim = Sim::new(5, 3, NetFaults::default());
+    let space = community(&mut sim).unwrap();
+    assert!(sim.settle(space, 0, 30_000));
+    sim.partition(&[2]);
+    sim.write(
+        0,
+        Write::Post {
+            space,
+            text: "majority".into(),
+        },
+    );
+    sim.write(
+        2,
+        Write::Post {
+            space,
+            text: "minority".into(),
+        },
+    );
+    sim.run_for(5_000);
+    assert_eq!(texts(&sim, 2, space), ["minority"]);
+    sim.heal();
+    assert!(sim.settle(space, 2, 60_000), "{}", sim.describe(space));
+}
+
+/// A ban issued on one side of a partition while the banned member posts on the other is
+/// resolved the same way on every node, and the banned member's later writes are refused.
+#[test]
+fn a_ban_during_a_partition_resolves_the_same_on_every_node() {
+    let mut sim = Sim::new(9, 3, NetFaults::default());
+    let space = community(&mut sim).unwrap();
+    assert!(sim.settle(space, 0, 30_000));
+    let banned = sim.did(2);
+    sim.partition(&[2]);
+    let ban = sim.write(
+        0,
+        Write::Moderate {
+            space,
+            act: tim_node::Act::SetRole(banned, Role::Banned),
+        },
+    );
+    sim.write(
+        2,
+        Write::Post {
+            space,
+            text: "concurrent".into(),
+        },
+    );
+    sim.run_for(2_000);
+    assert!(matches!(sim.answer(0, ban), Some(Ok(Answer::Change(_)))));
+    sim.heal();
+    assert!(sim.settle(space, 0, 60_000), "{}", sim.describe(space));
+    for i in 0..3 {
+        let s = sim.engine(i).unwrap().ready_space(space).unwrap();
+        assert_eq!(s.role_of(&banned), Some(Role::Banned), "node {i}");
+        assert_eq!(texts(&sim, i, space), texts(&sim, 0, space));
+    }
+    let after = sim.write(
+        2,
+        Write::Post {
+            space,
+            text: "after the ban".into(),
+        },
+    );
+    sim.run_for(1_000);
+    let refused = sim.answer(2, after);
+    assert!(
+        matches!(refused, Some(Err(e)) if e.to_string().contains("banned")),
+        "{refused:?}"
+    );
+}
+
+/// A node that keeps serving invalid changes by sync is banned by the node it serves; the
+/// others are not.
+#[test]
+fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
+    let mut sim = Sim::new(11, 3, NetFaults::default());
+    let space = community(&mut sim).unwrap();
+    assert!(sim.settle(space, 0, 30_000));
+    for _ in 0..3 {
+        let env = hostile(&mut sim, 0, space).expect("a forged change");
+        let msg = SyncMessage {
+            space,
+            automerge: None,
+            envelopes: vec![env],
+        };
+        sim.inject_sync_from(0, 2, msg);
+        sim.run_for(100);
+    }
+    assert!(sim.refuses(0, 2), "node 0 still talks to node 2");
+    assert!(!sim.refuses(0, 1) && !sim.refuses(1, 2));
+    // The space itself is untouched by the forgeries.
+    sim.write(
+        1,
+        Write::Post {
+            space,
+            text: "still fine".into(),
+        },
+    );
+    sim.run_for(2_000);
+    assert_eq!(texts(&sim, 0, space), ["still fine"]);
+}
