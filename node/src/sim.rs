@@ -134,6 +134,10 @@ pub struct Sim {
     faults: NetFaults,
     /// Partition: each node's side; nodes on different sides cannot talk.
     side: Vec<u8>,
+    /// Links cut one by one (both directions), beside partitions.
+    cut: BTreeSet<(usize, usize)>,
+    /// Gossip messages each node sent on (published or forwarded), by message id.
+    sent: BTreeSet<(usize, Vec<u8>)>,
     /// Sync requests in flight: the responder's channel → (requester, its request id).
     channels: BTreeMap<(usize, ChannelId), (usize, RequestId)>,
     next_channel: ChannelId,
@@ -192,6 +196,8 @@ impl Sim {
             seq: 0,
             faults,
             side: vec![0; n],
+            cut: BTreeSet::new(),
+            sent: BTreeSet::new(),
             channels: BTreeMap::new(),
             next_channel: 0,
             acknowledged: Vec::new(),
@@ -277,6 +283,7 @@ impl Sim {
             && self.is_up(a)
             && self.is_up(b)
             && self.side[a] == self.side[b]
+            && !self.cut.contains(&(a.min(b), a.max(b)))
             && !self.nodes[a].banned.contains(&b)
             && !self.nodes[b].banned.contains(&a)
     }
@@ -369,11 +376,31 @@ impl Sim {
         self.relink(&old);
     }
 
-    /// Heals every partition.
+    /// Heals every partition and cut link.
     pub fn heal(&mut self) {
         let old = self.side.clone();
         self.side = vec![0; self.nodes.len()];
+        let cut = std::mem::take(&mut self.cut);
         self.relink(&old);
+        for (a, b) in cut {
+            if self.linked(a, b) {
+                self.connect(a, b);
+            }
+        }
+    }
+
+    /// Cuts the link between `a` and `b` (they no longer talk; others still do).
+    pub fn cut(&mut self, a: usize, b: usize) {
+        if self.cut.insert((a.min(b), a.max(b))) && self.is_up(a) && self.is_up(b) {
+            let (pa, pb) = (self.nodes[a].peer, self.nodes[b].peer);
+            self.deliver_later(a, Input::Disconnected(pb));
+            self.deliver_later(b, Input::Disconnected(pa));
+        }
+    }
+
+    /// Whether node `i` sent this gossip message on (published or forwarded it).
+    pub fn sent_gossip(&self, i: usize, data: &[u8]) -> bool {
+        self.sent.contains(&(i, message_id(data)))
     }
 
     fn relink(&mut self, old: &[u8]) {
@@ -424,6 +451,21 @@ impl Sim {
             Input::Gossip {
                 from: rogue,
                 id: MessageId::new(&id),
+                space,
+                data,
+            },
+        );
+    }
+
+    /// Hands a gossip message to node `i` as if node `from` forwarded it.
+    pub fn inject_gossip_from(&mut self, i: usize, from: usize, space: SpaceId, data: Vec<u8>) {
+        let life = self.nodes[i].life;
+        self.after(
+            0,
+            Event::Gossip {
+                node: i,
+                life,
+                from,
                 space,
                 data,
             },
@@ -504,9 +546,10 @@ impl Sim {
                     self.deliver_later(j, Input::SyncResponse { request, response });
                 }
                 Output::Publish { space, data } => {
-                    let id = message_id(&data);
-                    self.nodes[i].seen.insert(id);
-                    self.flood(i, None, space, data);
+                    // Gossipsub refuses to publish a message it has seen (`Duplicate`).
+                    if self.nodes[i].seen.insert(message_id(&data)) {
+                        self.flood(i, None, space, data);
+                    }
                 }
                 Output::Verdict { id, verdict, .. } => {
                     let key = id.0.clone();
@@ -595,6 +638,7 @@ impl Sim {
     /// Sends a gossip message from node `i` to every linked peer that hosts the space and has
     /// not seen it (except where it came from).
     fn flood(&mut self, i: usize, except: Option<usize>, space: SpaceId, data: Vec<u8>) {
+        self.sent.insert((i, message_id(&data)));
         for j in 0..self.nodes.len() {
             if Some(j) == except
                 || !self.linked(i, j)

@@ -457,3 +457,57 @@ fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
     sim.run_for(2_000);
     assert_eq!(texts(&sim, 0, space), ["still fine"]);
 }
+
+/// Issue 11's defect: a change that waited for its dependencies was ignored by gossipsub
+/// when it came, and the node's own republish of it once released was refused as already
+/// published, so it travelled only by sync. Now its verdict waits, and once released it is
+/// accepted and forwarded by gossip.
+#[test]
+fn a_change_released_from_waiting_is_forwarded_by_gossip() {
+    let mut sim = Sim::new(13, 3, NetFaults::default());
+    let space = community(&mut sim).unwrap();
+    assert!(sim.settle(space, 0, 30_000));
+    // Node 0 writes two changes while nobody hears it.
+    sim.cut(0, 1);
+    sim.cut(0, 2);
+    sim.write(
+        0,
+        Write::Post {
+            space,
+            text: "first".into(),
+        },
+    );
+    sim.write(
+        0,
+        Write::Post {
+            space,
+            text: "second".into(),
+        },
+    );
+    sim.run_for(200);
+    let envelopes = sim
+        .engine(0)
+        .unwrap()
+        .ready_space(space)
+        .unwrap()
+        .envelopes_in_order();
+    let (first, second) = (
+        envelopes[envelopes.len() - 2].encode(),
+        envelopes[envelopes.len() - 1].encode(),
+    );
+    // Node 1 hears the second before the first (as gossip can reorder), through node 2.
+    sim.inject_gossip_from(1, 2, space, second.clone());
+    sim.run_for(10);
+    assert!(
+        !sim.sent_gossip(1, &second),
+        "forwarded before it could be checked"
+    );
+    sim.inject_gossip_from(1, 2, space, first.clone());
+    sim.run_for(10);
+    assert!(sim.sent_gossip(1, &first));
+    assert!(
+        sim.sent_gossip(1, &second),
+        "the released change was not forwarded by gossip"
+    );
+    assert_eq!(texts(&sim, 1, space), ["first", "second"]);
+}
