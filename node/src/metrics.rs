@@ -15,6 +15,8 @@ pub(crate) struct NodeMetrics {
     pub(crate) changes_stored: Counter,
     /// Changes refused, whatever their path.
     pub(crate) changes_rejected: Counter,
+    /// Connections from banned peers closed as they were established.
+    pub(crate) peers_refused: Counter,
 }
 
 impl NodeMetrics {
@@ -35,6 +37,11 @@ impl NodeMetrics {
             "changes_rejected",
             "Changes refused (bad signature, rules, malformed)",
             self.changes_rejected.clone(),
+        );
+        tim.register(
+            "peers_refused",
+            "Connections of banned peers closed as they were established",
+            self.peers_refused.clone(),
         );
     }
 }

@@ -1553,6 +1553,7 @@ impl Actor {
             } => {
                 if self.engine.banned(&peer_id, now_ms()) {
                     debug!(peer = %peer_id, "refusing a banned peer");
+                    self.metrics.peers_refused.inc();
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }

@@ -1,6 +1,9 @@
 //! Acknowledged writes under concurrency: many posters at once each get their answer (one
-//! shared fsync per round), and everything acknowledged is there after a restart. (That what a
-//! node has shown survives `kill -9` is tested on `tim` processes, in `tim/tests/durability.rs`.)
+//! shared fsync per round), and everything acknowledged is there after a restart. The restart
+//! here follows a graceful shutdown (an in-process node cannot be `kill -9`ed), so it does not
+//! show durability: that acknowledged posts, and what a node has shown of its peers' changes,
+//! survive `kill -9` sent right after the answer is tested on `tim` processes, in
+//! `tim/tests/durability.rs`.
 
 mod common;
 

@@ -5,8 +5,6 @@ mod common;
 
 use common::JOIN;
 
-use std::time::Duration;
-
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ObjType, ReadDoc, ROOT};
 use common::{eventually, node};
@@ -52,8 +50,14 @@ async fn every_kind_of_bad_envelope_is_refused_everywhere_and_nothing_is_stored(
         .unwrap();
     a.handle.post(space.id, "legit").await.unwrap();
     common::converged(&[&a.handle, &b.handle, &rogue.handle], space.id, 1).await;
-    // Let the gossipsub mesh form so the rogue's messages reach both honest nodes.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The rogue publishes to every peer it knows subscribes to the space (flood publishing):
+    // wait until it knows both honest nodes do.
+    eventually(
+        10,
+        "the rogue to know a's and b's subscriptions",
+        || async { common::topic_peers(&rogue.handle, space.id) >= 2 },
+    )
+    .await;
     let before_a = a.handle.export(space.id).await.unwrap().1.len();
     let heads = a.handle.timeline(space.id).await.unwrap().heads;
 

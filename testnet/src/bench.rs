@@ -329,6 +329,10 @@ fn ms(d: Duration) -> f64 {
 
 /// The `tim node run` arguments of bench nodes: no rate limit (the bench is the load).
 const NODE_ARGS: &[&str] = &["--rate-limit", "0"];
+/// The nodes' gossipsub `mesh_n_low`: a mesh this full is one gossipsub keeps.
+const MESH_N_LOW: usize = 5;
+/// How long a cluster's gossipsub mesh may take to form.
+const MESH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Sums the samples of a metric (OpenMetrics text) whose labels contain `filter`.
 fn metric(text: &str, name: &str, filter: &str) -> f64 {
@@ -423,8 +427,8 @@ async fn post_and_watch(
             }
         })
     };
-    // Event streams are open once their first byte can arrive; give them a moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No wait for the event streams: a node subscribes a stream before it answers the
+    // request, and `watch` returns once every node has answered.
     let sent: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::default();
     let started = Instant::now();
     let per_writer = count.div_ceil(writers);
@@ -489,8 +493,10 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
     for run in 1..=opts.runs {
         say(&format!("B1 {n} nodes, run {run}/{}", opts.runs));
         let (mut cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
-        // Let gossipsub build its mesh (a few heartbeats).
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Let gossipsub build its mesh: every node meshed with the others (up to mesh_n_low).
+        cluster
+            .wait_mesh(space, (n - 1).min(MESH_N_LOW), MESH_TIMEOUT)
+            .await?;
         let before = wire(&cluster).await?;
         let result = post_and_watch(&cluster, space, opts.messages, opts.rate, 1).await;
         let after = wire(&cluster).await;
@@ -539,7 +545,9 @@ async fn saturation(exe: &Path, say: Say<'_>) -> Result<Saturation> {
     const NODES: usize = 3;
     const STEP: Duration = Duration::from_secs(3);
     let (mut cluster, space) = cluster_with_space(exe, NODES, NODE_ARGS).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster
+        .wait_mesh(space, (NODES - 1).min(MESH_N_LOW), MESH_TIMEOUT)
+        .await?;
     let mut steps = Vec::new();
     let mut sustained: f64 = 0.0;
     let mut rate = 100.0;

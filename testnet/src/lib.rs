@@ -1,12 +1,14 @@
 //! Local Tim testnets: N real `tim` node processes on 127.0.0.1, driven through their public
-//! API, with faults injected from outside (SIGKILL, disconnection).
+//! API, with faults injected from outside (SIGKILL, SIGSTOP, disconnection).
 //!
 //! [`demo`] is the main job: it federates a space across nodes, measures how long each message
 //! takes to reach every node, kills a node with SIGKILL, restarts it and shows that it kept its
-//! data and caught up.
+//! data and caught up. [`chaos`] runs writers under seeded faults (kill -9, pauses,
+//! partitions) and checks that no acknowledged write is lost and every node converges.
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod chaos;
 pub mod charts;
 pub mod micro;
 
@@ -279,6 +281,42 @@ impl Cluster {
             {
                 let _ = n.child.start_kill();
             }
+        }
+    }
+
+    /// Waits until every node's gossipsub mesh for `space` holds at least `peers` peers (read
+    /// from each node's `/metrics`, `gossipsub_mesh_peer_counts`); returns the time it took.
+    pub async fn wait_mesh(
+        &self,
+        space: SpaceId,
+        peers: usize,
+        timeout: Duration,
+    ) -> Result<Duration> {
+        let start = Instant::now();
+        let topic = format!("topic_hash=\"{}\"", space.topic());
+        loop {
+            let mut least = usize::MAX;
+            for n in &self.nodes {
+                let text = n.client.metrics().await.unwrap_or_default();
+                let mesh: usize = text
+                    .lines()
+                    .filter(|l| l.starts_with("gossipsub_mesh_peer_counts{") && l.contains(&topic))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .map(|v| v as usize)
+                    .sum();
+                least = least.min(mesh);
+            }
+            if least >= peers {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "the gossipsub mesh did not form within {} s (a node has {least} mesh peers, \
+                     {peers} wanted)",
+                    timeout.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
