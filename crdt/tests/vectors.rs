@@ -83,12 +83,18 @@ fn op_row(n: u64, op: &automerge::legacy::Op, alice: &str, alice_did: &str) -> S
 #[test]
 fn protocol_md_test_vectors() {
     let s13 = section13();
-    // Version-1 actor ids (the bare key) keep the vectors short; a node writes session actors
-    // (section 1.3), which only lengthen the actor field.
-    let alice = Writer::version_1(SigningKey::from_bytes(&[1; 32]));
-    let alice_hex = hex::encode(alice.verifying_key().as_bytes());
+    // A session actor (section 1.3): the key followed by the session id the section documents.
+    let session: [u8; 16] = hex::decode(field(s13, "alice session"))
+        .unwrap()
+        .try_into()
+        .expect("a 16-byte session id");
+    let alice = Writer::new(SigningKey::from_bytes(&[1; 32]), session);
+    let key_hex = hex::encode(alice.verifying_key().as_bytes());
+    let alice_hex = alice.actor().to_hex_string();
     let alice_did = Did::from_key(&alice.verifying_key()).to_string();
-    assert_eq!(field(s13, "alice public key"), alice_hex);
+    assert_eq!(field(s13, "alice public key"), key_hex);
+    assert_eq!(field(s13, "alice actor"), alice_hex);
+    assert_eq!(alice_hex, format!("{key_hex}{}", hex::encode(session)));
     assert_eq!(field(s13, "alice DID"), alice_did);
 
     // The genesis: hash, space id (section 3), bytes, signature, operations.
@@ -112,6 +118,7 @@ fn protocol_md_test_vectors() {
     let change = Change::from_bytes(genesis.envelope.change.clone()).unwrap();
     assert_eq!(change.timestamp(), 1_700_000_000_000, "milliseconds");
     assert_eq!((change.seq(), change.start_op().get()), (1, 1));
+    assert_eq!(change.actor_id(), alice.actor());
     assert!(change.deps().is_empty());
     let ops = change.decode().operations;
     assert_eq!(ops.len(), 16);
@@ -137,6 +144,7 @@ fn protocol_md_test_vectors() {
     let post_change = Change::from_bytes(post.envelope.change.clone()).unwrap();
     assert_eq!(post_change.timestamp(), 1_700_000_001_000, "milliseconds");
     assert_eq!(post_change.start_op().get(), ops.len() as u64 + 1);
+    assert_eq!(post_change.actor_id(), alice.actor());
     let envelope = post.envelope.encode();
     assert_eq!(
         block(s13, "The post's envelope, full hex"),

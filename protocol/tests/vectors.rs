@@ -88,6 +88,22 @@ fn identities() {
         field(s13, "alice PeerId"),
         bs58::encode(&peer).into_string()
     );
+    // Section 1.3: a session actor is the key followed by a 16-byte session id, and the
+    // message id of section 9 names it.
+    let session = hex::decode(field(s13, "alice session")).unwrap();
+    assert_eq!(session.len(), 16);
+    let actor = [public.as_bytes().as_slice(), &session].concat();
+    assert_eq!(field(s13, "alice actor"), hex::encode(&actor));
+    assert_eq!(
+        field(s13, "message id"),
+        format!("17@{}", hex::encode(&actor))
+    );
+}
+
+/// The actor id in a change's header (after the dependencies): its length byte and bytes.
+fn header_actor(change: &[u8], deps: usize) -> &[u8] {
+    let at = 12 + 32 * deps;
+    &change[at + 1..at + 1 + usize::from(change[at])]
 }
 
 #[test]
@@ -103,6 +119,10 @@ fn genesis_change_hash_space_id_and_signature() {
     assert_eq!(field(s13, "genesis hash"), hex::encode(hash));
     assert_eq!(change[8], 0x01, "chunk type: change");
     assert_eq!(change[11], 0x00, "no dependencies");
+    assert_eq!(
+        hex::encode(header_actor(&change, 0)),
+        field(s13, "alice actor")
+    );
     let space = SpaceId::from_genesis(&ChangeHash::from(hash));
     assert_eq!(field(s13, "space id"), space.to_string());
     assert_eq!(field(s13, "topic"), space.topic());
@@ -136,6 +156,10 @@ fn post_envelope_and_signed_bytes() {
     // One dependency: the genesis.
     assert_eq!(env.change[11], 0x01);
     assert_eq!(hex::encode(&env.change[12..44]), field(s13, "genesis hash"));
+    assert_eq!(
+        hex::encode(header_actor(&env.change, 1)),
+        field(s13, "alice actor")
+    );
     let hash = ChangeHash::from(hash);
     env.verify_signature(&hash).unwrap();
 
