@@ -51,18 +51,6 @@ impl Writer {
         }
     }
 
-    /// A writer whose actor id is the bare key: the form of protocol version 1, before
-    /// sessions. Tests only (docs/protocol.md §13's vectors use it); a node never writes so.
-    #[cfg(feature = "test-utils")]
-    pub fn version_1(key: SigningKey) -> Self {
-        let public = key.verifying_key();
-        Self {
-            did: Did::from_key(&public),
-            actor: ActorId::from(public.as_bytes().as_slice()),
-            key,
-        }
-    }
-
     /// The timite's DID.
     pub fn did(&self) -> Did {
         self.did
