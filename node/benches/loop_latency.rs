@@ -1,0 +1,75 @@
+//! How responsive a node's loop stays while it does heavy work: a real node imports a space
+//! file of `CHANGES` signed changes (signatures checked off the loop, then applied and
+//! stored), while another task asks the node for its status every millisecond. Prints the
+//! status calls' latency (p50, p99, max) during the import, and the import's own time.
+//!
+//! `cargo bench -p tim-node --bench loop_latency` (release build; `CHANGES=n` changes the
+//! size, default 20,000).
+
+use std::time::{Duration, Instant};
+
+use tim_did::{Identity, Keystore};
+use tim_node::{NetConfig, NodeConfig};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let changes: usize = std::env::var("CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    // The file: a space of `changes` posts by one author, built in process.
+    let author = tim_crdt::test_utils::writer(7);
+    let (mut space, genesis) = tim_crdt::Space::create(&author, "big", "", 1_000).unwrap();
+    let mut envelopes = vec![genesis.envelope];
+    for i in 0..changes {
+        let (applied, _) = space
+            .post(&author, &format!("message {i}"), 2_000 + i as u64)
+            .unwrap();
+        envelopes.push(applied.envelope);
+    }
+    let id = space.id();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = Keystore::in_memory(Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+    let cfg = NodeConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: vec![],
+        net: NetConfig::default(),
+        flush: tim_node::FlushMode::Group,
+    };
+    let handle = tim_node::start(keys, tmp.path(), cfg).await.unwrap();
+    let probe = handle.clone();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let prober = tokio::spawn(async move {
+        let mut lat = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let t = Instant::now();
+            probe.status().await.unwrap();
+            lat.push(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        lat
+    });
+    let t = Instant::now();
+    let imported = handle.import(id, envelopes).await.unwrap();
+    let import = t.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut lat = prober.await.unwrap();
+    lat.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "import of {} changes: {:.0} ms; status during it: n={} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        imported.applied,
+        ms(import),
+        lat.len(),
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        ms(*lat.last().unwrap()),
+    );
+    handle.shutdown().await.unwrap();
+}
