@@ -12,7 +12,7 @@ pub mod engine;
 mod error;
 pub mod home;
 mod metrics;
-mod network;
+mod net;
 mod node;
 pub mod service;
 #[cfg(feature = "test-utils")]
@@ -21,7 +21,7 @@ mod store;
 mod web;
 
 pub use error::NodeError;
-pub use network::NetConfig;
+pub use net::NetConfig;
 pub use node::{peer_id_of, start, Act, CredentialKind, Handle, NodeConfig};
 pub use store::{FlushMode, MemStore, SpaceStore, Store, StoreError};
 pub use tim_crdt::{Role, Visibility};

@@ -1,10 +1,11 @@
-//! The node actor: one task owns the swarm, the spaces and the store; callers hold a cheap
-//! [`Handle`] whose methods send a command with a `oneshot` reply.
+//! The node actor: one task owns the swarm and the engine; callers hold a cheap [`Handle`]
+//! whose methods send a command with a `oneshot` reply.
 //!
-//! Data flow of a post: `Handle::post` → the actor builds the change with
-//! [`Space::post`] (signed, judged by the rules, applied) → stores the envelope → publishes it
-//! on the space's gossipsub topic → flushes the store in a spawned task → replies. A peer
-//! receiving it runs [`Space::ingest`] before telling gossipsub to accept (and forward) it.
+//! The actor only moves events: API commands, swarm events, timers and work finished off the
+//! loop become [`Input`]s of the engine (`crate::engine`), and the engine's [`Output`]s are
+//! carried out on the swarm, the store and the callers' replies. What is the node's own rather
+//! than a space's (credentials it issued or holds, its trust policy, the peer book) is kept
+//! here (`passport.rs` for credentials).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,25 +18,28 @@ use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
-use tim_crdt::admission::Requirement;
-use tim_crdt::{Role, Space, Visibility, Writer};
-use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
+use tim_crdt::{Space, Writer};
+use tim_did::credential;
 use tim_did::{Identity, Keystore};
-use tim_protocol::api::{
-    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
-    TrustEntry,
-};
-use tim_protocol::wire::{SyncMessage, SyncResponse};
-use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tim_protocol::api::{Imported, NodeStatus, SpaceEvent, Timeline, TimiteView, TrustEntry};
+use tim_protocol::wire::SyncResponse;
+use tim_protocol::{Did, Envelope, SpaceId};
+use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 
 use crate::admission::SsiAdmission;
 use crate::engine::{self, Answer, ChannelId, Engine, Input, Output, RequestId, Token, Write};
 use crate::metrics::NodeMetrics;
-use crate::network::{build_swarm, Behaviour, BehaviourEvent, NetConfig};
-use crate::store::{FlushMode, SpaceStore, Store};
+use crate::net::{build_swarm, Behaviour, BehaviourEvent};
+use crate::store::{SpaceStore, Store};
 use crate::NodeError;
+
+mod handle;
+mod passport;
+
+pub use handle::{Act, CredentialKind, Handle, NodeConfig};
+use handle::{Command, Reply};
+use passport::{concerns, credential_location};
 
 /// Capacity of the command channel from handles to the actor.
 pub(crate) const COMMAND_CAPACITY: usize = 256;
@@ -51,134 +55,6 @@ pub(crate) const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) const MAX_REDIALS_PER_TICK: usize = 16;
 /// Capacity of the channel on which work done off the loop comes back to the actor.
 pub(crate) const INTERNAL_CAPACITY: usize = 256;
-
-/// Settings of a node.
-#[derive(Debug, Clone)]
-pub struct NodeConfig {
-    /// Addresses to listen on.
-    pub listen: Vec<Multiaddr>,
-    /// Peers to dial at start (each with `/p2p/<peer id>`).
-    pub bootstrap: Vec<Multiaddr>,
-    /// Network settings.
-    pub net: NetConfig,
-    /// How acknowledged writes reach the disk.
-    pub flush: FlushMode,
-}
-
-type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
-
-/// Issuer (`urn:tim:space:<id>` or DID) → weight.
-type TrustPolicy = HashMap<String, f64>;
-
-/// A moderation act by the hosted timite; the rules decide whether it may.
-#[derive(Debug, Clone)]
-pub enum Act {
-    /// Invite a timite to an invite-only space, valid for a while.
-    Invite(Did, Duration),
-    /// Set a member's role (`Role::Banned` bans).
-    SetRole(Did, Role),
-    /// Remove a member.
-    Kick(Did),
-    /// Delete a message by id.
-    DeleteMessage(String),
-    /// Rate a member from 1 to 5.
-    Rate(Did, u8),
-    /// Set the join requirements.
-    SetRequirements(Vec<Requirement>),
-    /// Declare the acting timite's own abilities in the space (replacing the list).
-    DeclareAbilities(Vec<String>),
-}
-
-/// The kind of credential to issue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// Membership and role in the space.
-    Membership,
-    /// Reputation in the space, computed from its document.
-    Reputation,
-    /// An ability, attested by the issuer.
-    Ability {
-        /// The ability.
-        ability: String,
-        /// Its level.
-        level: String,
-    },
-}
-
-impl CredentialKind {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Membership => "membership",
-            Self::Reputation => "reputation",
-            Self::Ability { .. } => "ability",
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Command {
-    Status(Did, Reply<NodeStatus>),
-    Timites(Reply<Vec<TimiteView>>),
-    AddTimite(Reply<TimiteView>),
-    ListSpaces(Reply<Vec<SpaceSummary>>),
-    Space(SpaceId, Reply<SpaceSummary>),
-    Create {
-        who: Did,
-        name: String,
-        purpose: String,
-        visibility: Visibility,
-        ttl: Option<Duration>,
-        reply: Reply<SpaceSummary>,
-    },
-    Moderate {
-        who: Did,
-        space: SpaceId,
-        act: Act,
-        reply: Reply<ChangeHash>,
-    },
-    Join {
-        who: Did,
-        space: SpaceId,
-        via: Vec<Multiaddr>,
-        present: Vec<String>,
-        reply: Reply<SpaceSummary>,
-    },
-    Post {
-        who: Did,
-        space: SpaceId,
-        text: String,
-        reply: Reply<Posted>,
-    },
-    Timeline(SpaceId, Reply<Timeline>),
-    Members(SpaceId, Reply<Vec<MemberView>>),
-    Export(SpaceId, Reply<(Vec<u8>, Vec<Envelope>)>),
-    Import {
-        space: SpaceId,
-        envelopes: Vec<Envelope>,
-        reply: Reply<Imported>,
-    },
-    Dial(Multiaddr, Reply<()>),
-    PublishRaw(SpaceId, Vec<u8>, Reply<()>),
-    SyncRaw(PeerId, SyncMessage, Reply<()>),
-    Issue {
-        who: Did,
-        space: SpaceId,
-        subject: Did,
-        kind: CredentialKind,
-        valid_for: Option<Duration>,
-        reply: Reply<serde_json::Value>,
-    },
-    Revoke(Did, String, Reply<ChangeHash>),
-    Credentials(Did, Reply<Vec<serde_json::Value>>),
-    Credential(Did, String, Reply<serde_json::Value>),
-    ExportJwt(Did, String, Reply<String>),
-    Trust(Reply<Vec<TrustEntry>>),
-    SetTrust(String, Option<f64>, Reply<()>),
-    HoldCredential(Did, serde_json::Value, Reply<String>),
-    SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
-    DisconnectAll(Reply<usize>),
-    Shutdown(Reply<()>),
-}
 
 /// Work done off the loop, coming back to the actor.
 enum Internal {
@@ -209,305 +85,6 @@ impl std::fmt::Debug for Internal {
                 .field("number", number)
                 .finish_non_exhaustive(),
         }
-    }
-}
-
-/// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
-#[derive(Debug, Clone)]
-pub struct Handle {
-    tx: mpsc::Sender<Command>,
-    events: broadcast::Sender<SpaceEvent>,
-    node_did: Did,
-    timite: Did,
-    store: Store,
-    registry: Arc<prometheus_client::registry::Registry>,
-}
-
-impl Handle {
-    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, NodeError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(make(tx)).await.map_err(|_| NodeError::Gone)?;
-        rx.await.map_err(|_| NodeError::Gone)?
-    }
-
-    /// The node's DID.
-    pub fn node_did(&self) -> Did {
-        self.node_did
-    }
-
-    /// The hosted timite this handle acts as (at first, the node's first timite).
-    pub fn timite(&self) -> Did {
-        self.timite
-    }
-
-    /// A handle acting as another hosted timite: its writes are signed with that timite's key.
-    /// Calls fail with [`NodeError::Forbidden`] if the node does not host it.
-    pub fn acting_as(&self, timite: Did) -> Self {
-        Self {
-            timite,
-            ..self.clone()
-        }
-    }
-
-    /// The node's store (the API keeps its tokens there).
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The node's metrics in the OpenMetrics text format.
-    pub fn metrics(&self) -> String {
-        crate::metrics::encode(&self.registry)
-    }
-
-    /// The timites this node hosts.
-    pub async fn timites(&self) -> Result<Vec<TimiteView>, NodeError> {
-        self.call(Command::Timites).await
-    }
-
-    /// Makes a new hosted timite (its key saved in the home's `timites/` directory).
-    pub async fn add_timite(&self) -> Result<TimiteView, NodeError> {
-        self.call(Command::AddTimite).await
-    }
-
-    /// Who and where this node is.
-    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
-        self.call(|r| Command::Status(self.timite, r)).await
-    }
-
-    /// Hosted spaces.
-    pub async fn spaces(&self) -> Result<Vec<SpaceSummary>, NodeError> {
-        self.call(Command::ListSpaces).await
-    }
-
-    /// One hosted space.
-    pub async fn space(&self, space: SpaceId) -> Result<SpaceSummary, NodeError> {
-        self.call(|r| Command::Space(space, r)).await
-    }
-
-    /// Creates a public space with the hosted timite as owner; returns once it is durable.
-    pub async fn create_space(&self, name: &str, purpose: &str) -> Result<SpaceSummary, NodeError> {
-        self.create_space_with(name, purpose, Visibility::Public, None)
-            .await
-    }
-
-    /// Creates a space with a visibility; an ephemeral one needs a time to live.
-    pub async fn create_space_with(
-        &self,
-        name: &str,
-        purpose: &str,
-        visibility: Visibility,
-        ttl: Option<Duration>,
-    ) -> Result<SpaceSummary, NodeError> {
-        self.call(|reply| Command::Create {
-            who: self.timite,
-            name: name.to_string(),
-            purpose: purpose.to_string(),
-            visibility,
-            ttl,
-            reply,
-        })
-        .await
-    }
-
-    /// Performs a moderation act as the hosted timite; returns the change once durable.
-    pub async fn moderate(&self, space: SpaceId, act: Act) -> Result<ChangeHash, NodeError> {
-        self.call(|reply| Command::Moderate {
-            who: self.timite,
-            space,
-            act,
-            reply,
-        })
-        .await
-    }
-
-    /// Issues a credential in a space's name as the hosted timite (an admin): the issuance is
-    /// recorded in the space (so every node can tell the issuer was an admin), then signed.
-    pub async fn issue_credential(
-        &self,
-        space: SpaceId,
-        subject: Did,
-        kind: CredentialKind,
-        valid_for: Option<Duration>,
-    ) -> Result<serde_json::Value, NodeError> {
-        self.call(|reply| Command::Issue {
-            who: self.timite,
-            space,
-            subject,
-            kind,
-            valid_for,
-            reply,
-        })
-        .await
-    }
-
-    /// Every credential this node issued or holds.
-    pub async fn credentials(&self) -> Result<Vec<serde_json::Value>, NodeError> {
-        self.call(|r| Command::Credentials(self.timite, r)).await
-    }
-
-    /// One credential by id.
-    pub async fn credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
-        self.call(|r| Command::Credential(self.timite, id.to_string(), r))
-            .await
-    }
-
-    /// The JWT (VC-JOSE, EdDSA) form of a credential this node's timite issued.
-    pub async fn credential_jwt(&self, id: &str) -> Result<String, NodeError> {
-        self.call(|r| Command::ExportJwt(self.timite, id.to_string(), r))
-            .await
-    }
-
-    /// Keeps a credential (already verified by the caller); returns its id.
-    pub async fn hold_credential(&self, vc: serde_json::Value) -> Result<String, NodeError> {
-        self.call(|r| Command::HoldCredential(self.timite, vc, r))
-            .await
-    }
-
-    /// Revokes a credential this node issued, in its space's status list (admins).
-    pub async fn revoke_credential(&self, id: &str) -> Result<ChangeHash, NodeError> {
-        self.call(|r| Command::Revoke(self.timite, id.to_string(), r))
-            .await
-    }
-
-    /// The checks only the issuing space can answer: the issuer was an admin when it issued
-    /// (the issuance is recorded), and the credential is not revoked (none when this node does
-    /// not host the issuing space); with `trust`, also whether this node's trust policy counts
-    /// the issuer.
-    pub async fn space_checks(
-        &self,
-        credential: serde_json::Value,
-        trust: bool,
-    ) -> Result<Vec<Check>, NodeError> {
-        self.call(|r| Command::SpaceChecks(credential, trust, r))
-            .await
-    }
-
-    /// The node's trust policy.
-    pub async fn trust(&self) -> Result<Vec<TrustEntry>, NodeError> {
-        self.call(Command::Trust).await
-    }
-
-    /// Sets the weight (0 to 1) of an issuing space (`urn:tim:space:<id>`) or issuer DID, or
-    /// removes it with `None`.
-    pub async fn set_trust(&self, issuer: &str, weight: Option<f64>) -> Result<(), NodeError> {
-        self.call(|r| Command::SetTrust(issuer.to_string(), weight, r))
-            .await
-    }
-
-    /// Sends a raw sync message to a connected peer (fault injection: a rogue node serving
-    /// changes by sync).
-    pub async fn sync_raw(&self, peer: PeerId, msg: SyncMessage) -> Result<(), NodeError> {
-        self.call(|r| Command::SyncRaw(peer, msg, r)).await
-    }
-
-    /// Joins a space: finds hosts (the `via` peers, connected peers, Kademlia providers), syncs
-    /// its history, adds the timite as a member. Fails after `timeout` if no host answers.
-    pub async fn join(
-        &self,
-        space: SpaceId,
-        via: Vec<Multiaddr>,
-        timeout: Duration,
-    ) -> Result<SpaceSummary, NodeError> {
-        self.join_presenting(space, via, vec![], timeout).await
-    }
-
-    /// Joins presenting credentials (by id, from this node's passport) for the space's
-    /// requirements: a presentation bound to the space and to its current heads goes into the
-    /// join change, and every node checks it.
-    pub async fn join_presenting(
-        &self,
-        space: SpaceId,
-        via: Vec<Multiaddr>,
-        present: Vec<String>,
-        timeout: Duration,
-    ) -> Result<SpaceSummary, NodeError> {
-        let call = self.call(|reply| Command::Join {
-            who: self.timite,
-            space,
-            via,
-            present,
-            reply,
-        });
-        tokio::time::timeout(timeout, call).await.map_err(|_| {
-            NodeError::Timeout(format!(
-                "no host of space {space} answered within {}s; pass --via with the address of a \
-                 node that hosts it",
-                timeout.as_secs()
-            ))
-        })?
-    }
-
-    /// Posts a message as the hosted timite; returns once it is durable.
-    pub async fn post(&self, space: SpaceId, text: &str) -> Result<Posted, NodeError> {
-        self.call(|reply| Command::Post {
-            who: self.timite,
-            space,
-            text: text.to_string(),
-            reply,
-        })
-        .await
-    }
-
-    /// The timeline of a space.
-    pub async fn timeline(&self, space: SpaceId) -> Result<Timeline, NodeError> {
-        self.call(|r| Command::Timeline(space, r)).await
-    }
-
-    /// The members of a space.
-    pub async fn members(&self, space: SpaceId) -> Result<Vec<MemberView>, NodeError> {
-        self.call(|r| Command::Members(space, r)).await
-    }
-
-    /// The Automerge document of a space and the envelope of every change in it.
-    pub async fn export(&self, space: SpaceId) -> Result<(Vec<u8>, Vec<Envelope>), NodeError> {
-        self.call(|r| Command::Export(space, r)).await
-    }
-
-    /// Imports signed changes of a space; each goes through the same checks as any other.
-    pub async fn import(
-        &self,
-        space: SpaceId,
-        envelopes: Vec<Envelope>,
-    ) -> Result<Imported, NodeError> {
-        self.call(|reply| Command::Import {
-            space,
-            envelopes,
-            reply,
-        })
-        .await
-    }
-
-    /// Dials a peer.
-    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
-        self.call(|r| Command::Dial(addr, r)).await
-    }
-
-    /// Closes every connection (fault injection); remembered peers are redialled later.
-    pub async fn disconnect_all(&self) -> Result<usize, NodeError> {
-        self.call(Command::DisconnectAll).await
-    }
-
-    /// Publishes raw bytes on a space's topic without any check (fault injection: lets a
-    /// testnet play a rogue node).
-    pub async fn publish_raw(&self, space: SpaceId, bytes: Vec<u8>) -> Result<(), NodeError> {
-        self.call(|r| Command::PublishRaw(space, bytes, r)).await
-    }
-
-    /// Saves snapshots, flushes the store and stops the node.
-    pub async fn shutdown(&self) -> Result<(), NodeError> {
-        self.call(Command::Shutdown).await
-    }
-
-    /// Makes the node's store refuse writes of changes (or accept them again): fault
-    /// injection for tests.
-    #[cfg(feature = "test-utils")]
-    pub fn fail_store_writes(&self, on: bool) {
-        self.store.fail_writes(on);
-    }
-
-    /// Live events of every hosted space.
-    pub fn subscribe(&self) -> broadcast::Receiver<SpaceEvent> {
-        self.events.subscribe()
     }
 }
 
@@ -641,23 +218,6 @@ struct Actor {
     /// dropped).
     snapshots: u64,
     latest_snapshot: HashMap<SpaceId, u64>,
-}
-
-/// Whether a credential is about `who` (its subject) or was issued by `who`.
-fn concerns(vc: &serde_json::Value, who: &Did) -> bool {
-    let who = who.to_string();
-    vc["credentialSubject"]["id"].as_str() == Some(who.as_str())
-        || vc["issuer"].as_str() == Some(who.as_str())
-}
-
-/// The issuing space and status list index of a Tim credential.
-fn credential_location(vc: &serde_json::Value) -> Option<(SpaceId, u64)> {
-    let space = credential::credential_space(vc)?;
-    let index = vc["credentialStatus"]["statusListIndex"]
-        .as_str()?
-        .parse()
-        .ok()?;
-    Some((space, index))
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -1246,122 +806,6 @@ impl Actor {
         });
     }
 
-    /// Issues a credential in a space's name: the issuance is recorded in the space (so every
-    /// node can tell the issuer was an admin), then, once that is durable, the credential is
-    /// signed off the loop, stored and flushed.
-    fn issue(
-        &mut self,
-        who: Did,
-        id: SpaceId,
-        subject: Did,
-        kind: CredentialKind,
-        valid_for: Option<Duration>,
-        reply: Reply<serde_json::Value>,
-    ) {
-        let identity = match self.identity(&who) {
-            Ok(i) => i,
-            Err(e) => return drop(reply.send(Err(e))),
-        };
-        let now = now_ms();
-        let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
-        let prepared = self.engine.ready_space(id).and_then(|s| {
-            let member = s
-                .member(&subject)
-                .ok_or_else(|| NodeError::Invalid(format!("{subject} is not a member of {id}")))?;
-            Ok(match &kind {
-                CredentialKind::Membership => Claim::Membership {
-                    role: member.role,
-                    since: secs(member.joined_at),
-                },
-                CredentialKind::Reputation => {
-                    let r = s.reputation(&subject);
-                    Claim::Reputation {
-                        score: r.score,
-                        contributions: r.contributions,
-                        ratings_received: r.ratings_received,
-                        average_rating: r.average_rating,
-                        period_start: secs(s.meta().map_or(0, |m| m.created_at)),
-                        period_end: secs(now),
-                    }
-                }
-                CredentialKind::Ability { ability, level } => Claim::Ability {
-                    ability: ability.clone(),
-                    level: level.clone(),
-                    attested_by: who,
-                },
-            })
-        });
-        let claim = match prepared {
-            Ok(c) => c,
-            Err(e) => return drop(reply.send(Err(e))),
-        };
-        let cid = credential::new_credential_id();
-        let write = Write::RecordIssued {
-            space: id,
-            id: cid.clone(),
-            subject,
-            kind: kind.name(),
-        };
-        let store = self.store.clone();
-        let on_done: OnDone = Box::new(move |r| {
-            let index = match r {
-                Ok(Answer::Issued { index, .. }) => index,
-                Ok(_) => {
-                    let e = NodeError::Invalid("unexpected answer from the engine".into());
-                    return drop(reply.send(Err(e)));
-                }
-                Err(e) => return drop(reply.send(Err(e))),
-            };
-            info!(space = %id, credential = %cid, subject = %subject, kind = kind.name(), "credential issued");
-            let req = CredentialRequest {
-                id: cid,
-                space: id,
-                subject,
-                claim,
-                valid_from: secs(now),
-                valid_until: valid_for.map(|d| secs(now + d.as_millis() as u64)),
-                status: Some(StatusEntry { index }),
-            };
-            tokio::spawn(async move {
-                let result = async {
-                    let vc = credential::issue(&identity, &req)
-                        .await
-                        .map_err(|e| NodeError::Invalid(e.to_string()))?;
-                    let bytes =
-                        serde_json::to_vec(&vc).map_err(|e| NodeError::Invalid(e.to_string()))?;
-                    store.put_credential(&req.id, &bytes)?;
-                    store.flush().await?;
-                    Ok(vc)
-                }
-                .await;
-                let _ = reply.send(result);
-            });
-        });
-        self.write(who, write, on_done);
-    }
-
-    /// The issuing space and status index of a stored credential.
-    /// A credential this node issued or holds.
-    fn stored_credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
-        let bytes = self
-            .store
-            .credential(id)?
-            .ok_or_else(|| NodeError::NotFound(format!("no credential {id} on this node")))?;
-        serde_json::from_slice(&bytes).map_err(|e| NodeError::Storage(e.to_string()))
-    }
-
-    /// A stored credential that `who` holds (its subject) or issued.
-    fn own_credential(&self, who: &Did, id: &str) -> Result<serde_json::Value, NodeError> {
-        let vc = self.stored_credential(id)?;
-        if concerns(&vc, who) {
-            Ok(vc)
-        } else {
-            Err(NodeError::Forbidden(format!(
-                "credential {id} belongs to another timite"
-            )))
-        }
-    }
-
     /// The key of a hosted timite.
     fn identity(&self, who: &Did) -> Result<Identity, NodeError> {
         self.timites.get(who).cloned().ok_or_else(|| {
@@ -1377,71 +821,6 @@ impl Actor {
                 default: t.did() == self.keys.timite.did(),
             })
             .collect()
-    }
-
-    /// How much this node counts credentials of an issuing space and issuer: the policy's
-    /// weight for the space, else for the issuer DID, else 1 for spaces this node hosts (it can
-    /// check their admins and revocations), else 0.
-    fn trust_weight(&self, policy: &TrustPolicy, space: Option<SpaceId>, issuer: &str) -> f64 {
-        space
-            .and_then(|s| policy.get(&credential::space_iri(&s)).copied())
-            .or_else(|| policy.get(issuer).copied())
-            .unwrap_or_else(|| {
-                if space.is_some_and(|s| self.engine.space(&s).is_some()) {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-    }
-
-    /// The trust policy, read once per use.
-    fn trust_policy(&self) -> TrustPolicy {
-        self.store.trust().unwrap_or_default().into_iter().collect()
-    }
-
-    fn trust_check(&self, vc: &serde_json::Value) -> Check {
-        let space = credential::credential_space(vc);
-        let issuer = vc["issuer"].as_str().unwrap_or_default();
-        let weight = self.trust_weight(&self.trust_policy(), space, issuer);
-        Check {
-            name: "trusted by this node".into(),
-            outcome: if weight > 0.0 {
-                Ok(format!("weight {weight}"))
-            } else {
-                Err(format!(
-                    "this node's trust policy does not count {} (tim trust set)",
-                    space.map_or_else(|| issuer.to_string(), |s| credential::space_iri(&s))
-                ))
-            },
-        }
-    }
-
-    /// Reputation a member brought in its join presentation, weighted by the trust policy
-    /// (revoked credentials of hosted spaces count nothing).
-    fn imported_reputation(&self, policy: &TrustPolicy, space: &Space, did: &Did) -> Option<f64> {
-        let vp: serde_json::Value = serde_json::from_str(&space.presentation_of(did)?).ok()?;
-        let mut total = None;
-        for vc in credential::credentials_in(&vp) {
-            let is_reputation = credential::has_type(&vc, "TimReputationCredential");
-            let Some(score) = vc["credentialSubject"]["score"]
-                .as_f64()
-                .filter(|_| is_reputation)
-            else {
-                continue;
-            };
-            let revoked = credential_location(&vc)
-                .is_some_and(|(s, i)| self.engine.space(&s).is_some_and(|s| s.is_revoked(i)));
-            let weight = self.trust_weight(
-                policy,
-                credential::credential_space(&vc),
-                vc["issuer"].as_str().unwrap_or_default(),
-            );
-            if weight > 0.0 && !revoked {
-                *total.get_or_insert(0.0) += weight * score;
-            }
-        }
-        total
     }
 
     fn dial(&mut self, addr: Multiaddr) {
@@ -1487,56 +866,6 @@ impl Actor {
         for addr in disconnected {
             self.dial(addr);
         }
-    }
-
-    fn space_checks(&self, vc: &serde_json::Value) -> Vec<Check> {
-        let check = |name: &str, outcome: Result<String, String>| Check {
-            name: name.to_string(),
-            outcome,
-        };
-        let Some(space) = credential::credential_space(vc) else {
-            return vec![];
-        };
-        let Some(s) = self.engine.space(&space).filter(|s| s.is_ready()) else {
-            return vec![];
-        };
-        let id = vc["id"].as_str().unwrap_or_default();
-        let mut out = vec![match s.issued(id) {
-            Some(rec)
-                if vc["issuer"].as_str() == Some(rec.issuer.to_string().as_str())
-                    && vc["credentialSubject"]["id"].as_str()
-                        == Some(rec.subject.to_string().as_str()) =>
-            {
-                check(
-                    "issued by an admin of the space",
-                    Ok(format!("recorded in space {space} by {}", rec.issuer)),
-                )
-            }
-            Some(_) => check(
-                "issued by an admin of the space",
-                Err("the space's record names another issuer or subject".into()),
-            ),
-            None => check(
-                "issued by an admin of the space",
-                Err(format!(
-                    "space {space} has no record of {id}: its issuer was not an admin there"
-                )),
-            ),
-        }];
-        if let Some((_, index)) = credential_location(vc) {
-            out.push(if s.is_revoked(index) {
-                check(
-                    "revocation",
-                    Err(format!("revoked (status list index {index})")),
-                )
-            } else {
-                check(
-                    "revocation",
-                    Ok(format!("not revoked (status list index {index})")),
-                )
-            });
-        }
-        out
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {

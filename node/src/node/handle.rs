@@ -1,0 +1,445 @@
+//! [`Handle`]: the cheap, cloneable front of a running node. Each method sends a [`Command`]
+//! to the actor on a bounded channel and awaits its `oneshot` reply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use tim_crdt::admission::Requirement;
+use tim_crdt::{Role, Visibility};
+use tim_did::credential::Check;
+use tim_protocol::api::{
+    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
+    TrustEntry,
+};
+use tim_protocol::wire::SyncMessage;
+use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::net::NetConfig;
+use crate::store::{FlushMode, Store};
+use crate::NodeError;
+
+/// Settings of a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start (each with `/p2p/<peer id>`).
+    pub bootstrap: Vec<Multiaddr>,
+    /// Network settings.
+    pub net: NetConfig,
+    /// How acknowledged writes reach the disk.
+    pub flush: FlushMode,
+}
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
+
+/// A moderation act by the hosted timite; the rules decide whether it may.
+#[derive(Debug, Clone)]
+pub enum Act {
+    /// Invite a timite to an invite-only space, valid for a while.
+    Invite(Did, Duration),
+    /// Set a member's role (`Role::Banned` bans).
+    SetRole(Did, Role),
+    /// Remove a member.
+    Kick(Did),
+    /// Delete a message by id.
+    DeleteMessage(String),
+    /// Rate a member from 1 to 5.
+    Rate(Did, u8),
+    /// Set the join requirements.
+    SetRequirements(Vec<Requirement>),
+    /// Declare the acting timite's own abilities in the space (replacing the list).
+    DeclareAbilities(Vec<String>),
+}
+
+/// The kind of credential to issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// Membership and role in the space.
+    Membership,
+    /// Reputation in the space, computed from its document.
+    Reputation,
+    /// An ability, attested by the issuer.
+    Ability {
+        /// The ability.
+        ability: String,
+        /// Its level.
+        level: String,
+    },
+}
+
+impl CredentialKind {
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Self::Membership => "membership",
+            Self::Reputation => "reputation",
+            Self::Ability { .. } => "ability",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum Command {
+    Status(Did, Reply<NodeStatus>),
+    Timites(Reply<Vec<TimiteView>>),
+    AddTimite(Reply<TimiteView>),
+    ListSpaces(Reply<Vec<SpaceSummary>>),
+    Space(SpaceId, Reply<SpaceSummary>),
+    Create {
+        who: Did,
+        name: String,
+        purpose: String,
+        visibility: Visibility,
+        ttl: Option<Duration>,
+        reply: Reply<SpaceSummary>,
+    },
+    Moderate {
+        who: Did,
+        space: SpaceId,
+        act: Act,
+        reply: Reply<ChangeHash>,
+    },
+    Join {
+        who: Did,
+        space: SpaceId,
+        via: Vec<Multiaddr>,
+        present: Vec<String>,
+        reply: Reply<SpaceSummary>,
+    },
+    Post {
+        who: Did,
+        space: SpaceId,
+        text: String,
+        reply: Reply<Posted>,
+    },
+    Timeline(SpaceId, Reply<Timeline>),
+    Members(SpaceId, Reply<Vec<MemberView>>),
+    Export(SpaceId, Reply<(Vec<u8>, Vec<Envelope>)>),
+    Import {
+        space: SpaceId,
+        envelopes: Vec<Envelope>,
+        reply: Reply<Imported>,
+    },
+    Dial(Multiaddr, Reply<()>),
+    PublishRaw(SpaceId, Vec<u8>, Reply<()>),
+    SyncRaw(PeerId, SyncMessage, Reply<()>),
+    Issue {
+        who: Did,
+        space: SpaceId,
+        subject: Did,
+        kind: CredentialKind,
+        valid_for: Option<Duration>,
+        reply: Reply<serde_json::Value>,
+    },
+    Revoke(Did, String, Reply<ChangeHash>),
+    Credentials(Did, Reply<Vec<serde_json::Value>>),
+    Credential(Did, String, Reply<serde_json::Value>),
+    ExportJwt(Did, String, Reply<String>),
+    Trust(Reply<Vec<TrustEntry>>),
+    SetTrust(String, Option<f64>, Reply<()>),
+    HoldCredential(Did, serde_json::Value, Reply<String>),
+    SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
+    DisconnectAll(Reply<usize>),
+    Shutdown(Reply<()>),
+}
+
+/// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    pub(super) tx: mpsc::Sender<Command>,
+    pub(super) events: broadcast::Sender<SpaceEvent>,
+    pub(super) node_did: Did,
+    pub(super) timite: Did,
+    pub(super) store: Store,
+    pub(super) registry: Arc<prometheus_client::registry::Registry>,
+}
+
+impl Handle {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| NodeError::Gone)?;
+        rx.await.map_err(|_| NodeError::Gone)?
+    }
+
+    /// The node's DID.
+    pub fn node_did(&self) -> Did {
+        self.node_did
+    }
+
+    /// The hosted timite this handle acts as (at first, the node's first timite).
+    pub fn timite(&self) -> Did {
+        self.timite
+    }
+
+    /// A handle acting as another hosted timite: its writes are signed with that timite's key.
+    /// Calls fail with [`NodeError::Forbidden`] if the node does not host it.
+    pub fn acting_as(&self, timite: Did) -> Self {
+        Self {
+            timite,
+            ..self.clone()
+        }
+    }
+
+    /// The node's store (the API keeps its tokens there).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The node's metrics in the OpenMetrics text format.
+    pub fn metrics(&self) -> String {
+        crate::metrics::encode(&self.registry)
+    }
+
+    /// The timites this node hosts.
+    pub async fn timites(&self) -> Result<Vec<TimiteView>, NodeError> {
+        self.call(Command::Timites).await
+    }
+
+    /// Makes a new hosted timite (its key saved in the home's `timites/` directory).
+    pub async fn add_timite(&self) -> Result<TimiteView, NodeError> {
+        self.call(Command::AddTimite).await
+    }
+
+    /// Who and where this node is.
+    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+        self.call(|r| Command::Status(self.timite, r)).await
+    }
+
+    /// Hosted spaces.
+    pub async fn spaces(&self) -> Result<Vec<SpaceSummary>, NodeError> {
+        self.call(Command::ListSpaces).await
+    }
+
+    /// One hosted space.
+    pub async fn space(&self, space: SpaceId) -> Result<SpaceSummary, NodeError> {
+        self.call(|r| Command::Space(space, r)).await
+    }
+
+    /// Creates a public space with the hosted timite as owner; returns once it is durable.
+    pub async fn create_space(&self, name: &str, purpose: &str) -> Result<SpaceSummary, NodeError> {
+        self.create_space_with(name, purpose, Visibility::Public, None)
+            .await
+    }
+
+    /// Creates a space with a visibility; an ephemeral one needs a time to live.
+    pub async fn create_space_with(
+        &self,
+        name: &str,
+        purpose: &str,
+        visibility: Visibility,
+        ttl: Option<Duration>,
+    ) -> Result<SpaceSummary, NodeError> {
+        self.call(|reply| Command::Create {
+            who: self.timite,
+            name: name.to_string(),
+            purpose: purpose.to_string(),
+            visibility,
+            ttl,
+            reply,
+        })
+        .await
+    }
+
+    /// Performs a moderation act as the hosted timite; returns the change once durable.
+    pub async fn moderate(&self, space: SpaceId, act: Act) -> Result<ChangeHash, NodeError> {
+        self.call(|reply| Command::Moderate {
+            who: self.timite,
+            space,
+            act,
+            reply,
+        })
+        .await
+    }
+
+    /// Issues a credential in a space's name as the hosted timite (an admin): the issuance is
+    /// recorded in the space (so every node can tell the issuer was an admin), then signed.
+    pub async fn issue_credential(
+        &self,
+        space: SpaceId,
+        subject: Did,
+        kind: CredentialKind,
+        valid_for: Option<Duration>,
+    ) -> Result<serde_json::Value, NodeError> {
+        self.call(|reply| Command::Issue {
+            who: self.timite,
+            space,
+            subject,
+            kind,
+            valid_for,
+            reply,
+        })
+        .await
+    }
+
+    /// Every credential this node issued or holds.
+    pub async fn credentials(&self) -> Result<Vec<serde_json::Value>, NodeError> {
+        self.call(|r| Command::Credentials(self.timite, r)).await
+    }
+
+    /// One credential by id.
+    pub async fn credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
+        self.call(|r| Command::Credential(self.timite, id.to_string(), r))
+            .await
+    }
+
+    /// The JWT (VC-JOSE, EdDSA) form of a credential this node's timite issued.
+    pub async fn credential_jwt(&self, id: &str) -> Result<String, NodeError> {
+        self.call(|r| Command::ExportJwt(self.timite, id.to_string(), r))
+            .await
+    }
+
+    /// Keeps a credential (already verified by the caller); returns its id.
+    pub async fn hold_credential(&self, vc: serde_json::Value) -> Result<String, NodeError> {
+        self.call(|r| Command::HoldCredential(self.timite, vc, r))
+            .await
+    }
+
+    /// Revokes a credential this node issued, in its space's status list (admins).
+    pub async fn revoke_credential(&self, id: &str) -> Result<ChangeHash, NodeError> {
+        self.call(|r| Command::Revoke(self.timite, id.to_string(), r))
+            .await
+    }
+
+    /// The checks only the issuing space can answer: the issuer was an admin when it issued
+    /// (the issuance is recorded), and the credential is not revoked (none when this node does
+    /// not host the issuing space); with `trust`, also whether this node's trust policy counts
+    /// the issuer.
+    pub async fn space_checks(
+        &self,
+        credential: serde_json::Value,
+        trust: bool,
+    ) -> Result<Vec<Check>, NodeError> {
+        self.call(|r| Command::SpaceChecks(credential, trust, r))
+            .await
+    }
+
+    /// The node's trust policy.
+    pub async fn trust(&self) -> Result<Vec<TrustEntry>, NodeError> {
+        self.call(Command::Trust).await
+    }
+
+    /// Sets the weight (0 to 1) of an issuing space (`urn:tim:space:<id>`) or issuer DID, or
+    /// removes it with `None`.
+    pub async fn set_trust(&self, issuer: &str, weight: Option<f64>) -> Result<(), NodeError> {
+        self.call(|r| Command::SetTrust(issuer.to_string(), weight, r))
+            .await
+    }
+
+    /// Sends a raw sync message to a connected peer (fault injection: a rogue node serving
+    /// changes by sync).
+    pub async fn sync_raw(&self, peer: PeerId, msg: SyncMessage) -> Result<(), NodeError> {
+        self.call(|r| Command::SyncRaw(peer, msg, r)).await
+    }
+
+    /// Joins a space: finds hosts (the `via` peers, connected peers, Kademlia providers), syncs
+    /// its history, adds the timite as a member. Fails after `timeout` if no host answers.
+    pub async fn join(
+        &self,
+        space: SpaceId,
+        via: Vec<Multiaddr>,
+        timeout: Duration,
+    ) -> Result<SpaceSummary, NodeError> {
+        self.join_presenting(space, via, vec![], timeout).await
+    }
+
+    /// Joins presenting credentials (by id, from this node's passport) for the space's
+    /// requirements: a presentation bound to the space and to its current heads goes into the
+    /// join change, and every node checks it.
+    pub async fn join_presenting(
+        &self,
+        space: SpaceId,
+        via: Vec<Multiaddr>,
+        present: Vec<String>,
+        timeout: Duration,
+    ) -> Result<SpaceSummary, NodeError> {
+        let call = self.call(|reply| Command::Join {
+            who: self.timite,
+            space,
+            via,
+            present,
+            reply,
+        });
+        tokio::time::timeout(timeout, call).await.map_err(|_| {
+            NodeError::Timeout(format!(
+                "no host of space {space} answered within {}s; pass --via with the address of a \
+                 node that hosts it",
+                timeout.as_secs()
+            ))
+        })?
+    }
+
+    /// Posts a message as the hosted timite; returns once it is durable.
+    pub async fn post(&self, space: SpaceId, text: &str) -> Result<Posted, NodeError> {
+        self.call(|reply| Command::Post {
+            who: self.timite,
+            space,
+            text: text.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// The timeline of a space.
+    pub async fn timeline(&self, space: SpaceId) -> Result<Timeline, NodeError> {
+        self.call(|r| Command::Timeline(space, r)).await
+    }
+
+    /// The members of a space.
+    pub async fn members(&self, space: SpaceId) -> Result<Vec<MemberView>, NodeError> {
+        self.call(|r| Command::Members(space, r)).await
+    }
+
+    /// The Automerge document of a space and the envelope of every change in it.
+    pub async fn export(&self, space: SpaceId) -> Result<(Vec<u8>, Vec<Envelope>), NodeError> {
+        self.call(|r| Command::Export(space, r)).await
+    }
+
+    /// Imports signed changes of a space; each goes through the same checks as any other.
+    pub async fn import(
+        &self,
+        space: SpaceId,
+        envelopes: Vec<Envelope>,
+    ) -> Result<Imported, NodeError> {
+        self.call(|reply| Command::Import {
+            space,
+            envelopes,
+            reply,
+        })
+        .await
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
+        self.call(|r| Command::Dial(addr, r)).await
+    }
+
+    /// Closes every connection (fault injection); remembered peers are redialled later.
+    pub async fn disconnect_all(&self) -> Result<usize, NodeError> {
+        self.call(Command::DisconnectAll).await
+    }
+
+    /// Publishes raw bytes on a space's topic without any check (fault injection: lets a
+    /// testnet play a rogue node).
+    pub async fn publish_raw(&self, space: SpaceId, bytes: Vec<u8>) -> Result<(), NodeError> {
+        self.call(|r| Command::PublishRaw(space, bytes, r)).await
+    }
+
+    /// Saves snapshots, flushes the store and stops the node.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.call(Command::Shutdown).await
+    }
+
+    /// Makes the node's store refuse writes of changes (or accept them again): fault
+    /// injection for tests.
+    #[cfg(feature = "test-utils")]
+    pub fn fail_store_writes(&self, on: bool) {
+        self.store.fail_writes(on);
+    }
+
+    /// Live events of every hosted space.
+    pub fn subscribe(&self) -> broadcast::Receiver<SpaceEvent> {
+        self.events.subscribe()
+    }
+}
