@@ -315,13 +315,12 @@ impl Actor {
                         .report_message_validation_result(&id, &from, verdict);
                 }
                 Output::Flush(flush) => {
-                    let store = self.store.clone();
+                    // The flush thread hands the result straight back to the loop.
                     let internal = self.internal.clone();
-                    tokio::spawn(async move {
-                        let result = store.flush().await.map_err(|e| e.to_string());
-                        let _ = internal
-                            .send(Internal::Engine(Input::Flushed { flush, result }))
-                            .await;
+                    self.store.flush_then(move |r| {
+                        let result = r.map_err(|e| e.to_string());
+                        let input = Input::Flushed { flush, result };
+                        let _ = internal.blocking_send(Internal::Engine(input));
                     });
                 }
                 Output::Host(id) => {
