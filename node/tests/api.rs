@@ -823,12 +823,17 @@ async fn tokens_are_rate_limited_each_on_its_own_and_expire() {
     limited.problem(429, "rate-limited");
     // Another token has its own bucket.
     api.get("/v1/me", &short).await.ok(200);
-    // Buckets refill at 1 per second, and the short token expires.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    api.get("/v1/me", ADMIN).await.ok(200);
-    api.get("/v1/me", &short)
-        .await
-        .problem(401, "token-expired");
+    // Buckets refill at 1 per second, and the short token expires after its second.
+    common::eventually(5, "the admin bucket to refill", || async {
+        api.get("/v1/me", ADMIN).await.status.as_u16() == 200
+    })
+    .await;
+    let refused = common::poll(5, "the short token to expire", || async {
+        let answer = api.get("/v1/me", &short).await;
+        (answer.status.as_u16() == 401).then_some(answer)
+    })
+    .await;
+    refused.problem(401, "token-expired");
     n.handle.shutdown().await.unwrap();
 }
 

@@ -51,24 +51,38 @@ async fn listening(handle: Handle, dir: PathBuf, keys: Keystore) -> TestNode {
         )
         .with_test_writer()
         .try_init();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let addr = poll(10, "the node to listen", || async {
         let status = handle.status().await.unwrap();
-        if let Some(a) = status.listen.first() {
-            return TestNode {
-                addr: a.parse().unwrap(),
-                handle,
-                dir,
-                keys,
-            };
-        }
-        assert!(Instant::now() < deadline, "node did not listen");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        status.listen.first().map(|a| a.parse().unwrap())
+    })
+    .await;
+    TestNode {
+        addr,
+        handle,
+        dir,
+        keys,
     }
 }
 
 pub(crate) async fn node(tmp: &tempfile::TempDir, seed: u8) -> TestNode {
     node_in(tmp.path().join(format!("n{seed}")), keys(seed), vec![]).await
+}
+
+/// Polls `get` until it gives a value, or panics after `secs` seconds with `what`: every
+/// wait of these tests is on a condition, with a deadline.
+pub(crate) async fn poll<T, F, Fut>(secs: u64, what: &str, mut get: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = get().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// Waits until `check` holds, or panics after `secs` seconds with `what`.
@@ -77,11 +91,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let check = &mut check;
+    poll(secs, what, || {
+        let ready = check();
+        async move { ready.await.then_some(()) }
+    })
+    .await
 }
 
 /// Waits until every node has the space with identical heads and `messages` messages.
@@ -124,14 +139,11 @@ pub(crate) fn topic_peers(node: &Handle, space: SpaceId) -> usize {
 /// Restarts a node on its store once the previous node (every handle dropped) has released
 /// it.
 pub(crate) async fn restart(dir: PathBuf, keys: Keystore) -> TestNode {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match start(keys.clone(), &dir, config(vec![])).await {
-            Ok(handle) => return listening(handle, dir, keys).await,
-            Err(e) => assert!(Instant::now() < deadline, "store still locked: {e}"),
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let handle = poll(10, "the store to be released", || async {
+        start(keys.clone(), &dir, config(vec![])).await.ok()
+    })
+    .await;
+    listening(handle, dir, keys).await
 }
 
 /// How long a test join may take.
