@@ -9,48 +9,12 @@ use ed25519_dalek::SigningKey;
 use tim_crdt::{Space, SyncState, Writer};
 use tim_protocol::{Did, Envelope, SpaceId};
 
-const DOC: &str = include_str!("../../docs/protocol.md");
+#[path = "../../protocol/tests/spec/mod.rs"]
+mod spec;
+use spec::{block, field, flat, section, DOC};
 
 fn section13() -> &'static str {
-    &DOC[DOC.find("\n## 13.").expect("section 13")..]
-}
-
-/// The value after `label` (followed by two or more spaces) on its line, joined with the
-/// indented continuation lines below it.
-fn field(text: &str, label: &str) -> String {
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some(rest) = line.strip_prefix(label) {
-            if rest.starts_with("  ") {
-                let mut value = rest.trim().to_string();
-                for next in lines.by_ref() {
-                    if next.starts_with(' ') && !next.trim().is_empty() {
-                        value.push_str(next.trim());
-                    } else {
-                        break;
-                    }
-                }
-                return value;
-            }
-        }
-    }
-    panic!("docs/protocol.md has no field `{label}`");
-}
-
-/// The fenced block after the first line containing `marker`, whitespace removed.
-fn block(text: &str, marker: &str) -> String {
-    let at = text
-        .find(marker)
-        .unwrap_or_else(|| panic!("docs/protocol.md has no `{marker}`"));
-    let open = at + text[at..].find("```").expect("a fenced block") + 3;
-    let body = &text[open..];
-    let body = &body[body.find('\n').unwrap() + 1..];
-    let close = body.find("```").expect("a closed block");
-    body[..close].split_whitespace().collect()
-}
-
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect()
+    section("## 13.")
 }
 
 /// One row of section 13.1's operation table, as the document writes it.

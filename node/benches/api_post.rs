@@ -6,16 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use tim_did::{Identity, Keystore};
 use tim_node::api::{ApiConfig, RateLimit};
-use tim_node::{NetConfig, NodeConfig};
+
+mod common;
+use common::percentile;
 
 const ADMIN: &str = "bench-admin-token";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
 
 fn report(what: &str, mut lat: Vec<Duration>, wall: Duration) {
     lat.sort();
@@ -77,14 +73,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let tmp = tempfile::tempdir().unwrap();
-    let keys = Keystore::in_memory(Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
-    let cfg = NodeConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        bootstrap: vec![],
-        net: NetConfig::default(),
-        flush: tim_node::FlushMode::Group,
-    };
-    let handle = tim_node::start(keys, tmp.path(), cfg).await.unwrap();
+    let handle = common::one_node(tmp.path()).await;
     let app = tim_node::api::router_with(
         handle.clone(),
         ADMIN.into(),

@@ -8,12 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use tim_did::{Identity, Keystore};
-use tim_node::{NetConfig, NodeConfig};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+mod common;
+use common::percentile;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -34,14 +30,7 @@ async fn main() {
     let id = space.id();
 
     let tmp = tempfile::tempdir().unwrap();
-    let keys = Keystore::in_memory(Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
-    let cfg = NodeConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        bootstrap: vec![],
-        net: NetConfig::default(),
-        flush: tim_node::FlushMode::Group,
-    };
-    let handle = tim_node::start(keys, tmp.path(), cfg).await.unwrap();
+    let handle = common::one_node(tmp.path()).await;
     let probe = handle.clone();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = done.clone();

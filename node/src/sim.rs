@@ -472,25 +472,15 @@ impl Sim {
         );
     }
 
-    /// Hands a sync request to node `i` as if a peer outside the simulation sent it.
-    pub fn inject_sync(&mut self, i: usize, msg: SyncMessage) {
+    /// Hands a sync request to node `i` as if node `from` sent it (a node turned hostile),
+    /// or, with `None`, a peer outside the simulation.
+    pub fn inject_sync(&mut self, i: usize, from: Option<usize>, msg: SyncMessage) {
         if !self.is_up(i) {
             return;
         }
         self.next_channel += 1;
         let channel = self.next_channel;
-        let from = PeerId::random();
-        self.input(i, Input::SyncRequest { from, channel, msg });
-    }
-
-    /// Hands a sync request to node `i` as if node `from` sent it (a node turned hostile).
-    pub fn inject_sync_from(&mut self, i: usize, from: usize, msg: SyncMessage) {
-        if !self.is_up(i) {
-            return;
-        }
-        self.next_channel += 1;
-        let channel = self.next_channel;
-        let from = self.nodes[from].peer;
+        let from = from.map_or_else(PeerId::random, |j| self.nodes[j].peer);
         self.input(i, Input::SyncRequest { from, channel, msg });
     }
 

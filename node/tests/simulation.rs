@@ -130,7 +130,7 @@ fn run(seed: u64) -> Result<(), String> {
                             automerge: None,
                             envelopes: vec![env],
                         };
-                        sim.inject_sync(pick, msg);
+                        sim.inject_sync(pick, None, msg);
                     }
                 }
             }
@@ -441,7 +441,7 @@ fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
             automerge: None,
             envelopes: vec![env],
         };
-        sim.inject_sync_from(0, 2, msg);
+        sim.inject_sync(0, Some(2), msg);
         sim.run_for(100);
     }
     assert!(sim.refuses(0, 2), "node 0 still talks to node 2");

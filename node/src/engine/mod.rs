@@ -426,34 +426,41 @@ impl<S: SpaceStore> Engine<S> {
     /// that host them.
     pub fn load(&mut self) -> Result<Vec<Output>, NodeError> {
         for id in self.store.spaces()? {
-            let t = std::time::Instant::now();
-            let snapshot = self.store.snapshot(&id)?;
-            let envelopes = self.store.envelopes(&id)?;
-            let count = envelopes.len();
-            let restored = Space::load_stored(id, snapshot.as_deref(), envelopes)?;
-            if let Some(e) = &restored.snapshot_error {
-                warn!(space = %id, "the snapshot does not load ({e}); rebuilt from the changes");
-            }
-            if !restored.waiting.is_empty() {
-                warn!(space = %id, changes = restored.waiting.len(), "stored changes wait for dependencies; sync brings them");
-            }
-            if !restored.refused.is_empty() {
-                for (hash, r) in &restored.refused {
-                    warn!(space = %id, change = %hash, reason = r.code(), "stored change refused; deleted: {r}");
-                }
-                let refused: Vec<ChangeHash> = restored.refused.iter().map(|(h, _)| *h).collect();
-                self.store.remove_envelopes(&id, &refused)?;
-            }
-            info!(
-                space = %id,
-                changes = count,
-                total_ms = t.elapsed().as_millis() as u64,
-                "restored space from disk"
-            );
+            let space = self.restore(id)?;
             self.stale.insert(id);
-            self.host(restored.space);
+            self.host(space);
         }
         Ok(std::mem::take(&mut self.out))
+    }
+
+    /// Rebuilds a space from the store: its snapshot and changes. Changes that wait for a
+    /// dependency are kept (sync brings it); changes refused are deleted from the store.
+    fn restore(&mut self, id: SpaceId) -> Result<Space, NodeError> {
+        let t = std::time::Instant::now();
+        let snapshot = self.store.snapshot(&id)?;
+        let envelopes = self.store.envelopes(&id)?;
+        let count = envelopes.len();
+        let restored = Space::load_stored(id, snapshot.as_deref(), envelopes)?;
+        if let Some(e) = &restored.snapshot_error {
+            warn!(space = %id, "the snapshot does not load ({e}); rebuilt from the changes");
+        }
+        if !restored.waiting.is_empty() {
+            warn!(space = %id, changes = restored.waiting.len(), "stored changes wait for dependencies; sync brings them");
+        }
+        if !restored.refused.is_empty() {
+            for (hash, r) in &restored.refused {
+                warn!(space = %id, change = %hash, reason = r.code(), "stored change refused; deleted: {r}");
+            }
+            let refused: Vec<ChangeHash> = restored.refused.iter().map(|(h, _)| *h).collect();
+            self.store.remove_envelopes(&id, &refused)?;
+        }
+        info!(
+            space = %id,
+            changes = count,
+            total_ms = t.elapsed().as_millis() as u64,
+            "restored space from disk"
+        );
+        Ok(restored.space)
     }
 
     /// Handles one input at time `now` (milliseconds since the Unix epoch, virtual in the
@@ -809,20 +816,14 @@ impl<S: SpaceStore> Engine<S> {
     /// Rebuilds a space from the store after a failed write (what the store holds is what
     /// the node has).
     fn reload(&mut self, id: SpaceId) {
-        let restored = self.store.snapshot(&id).and_then(|snapshot| {
-            let envelopes = self.store.envelopes(&id)?;
-            Ok(Space::load_stored(id, snapshot.as_deref(), envelopes))
-        });
-        match restored {
-            Ok(Ok(r)) => {
-                let mut space = r.space;
+        match self.restore(id) {
+            Ok(mut space) => {
                 if let Some(v) = &self.verifier {
                     space.set_verifier(v.clone());
                 }
                 self.spaces.insert(id, space);
             }
-            Ok(Err(e)) => warn!(space = %id, "cannot reload the space from the store: {e}"),
-            Err(e) => warn!(space = %id, "cannot read the space from the store: {e}"),
+            Err(e) => warn!(space = %id, "cannot reload the space from the store: {e}"),
         }
     }
 
