@@ -352,7 +352,7 @@ impl Space {
         let mut rest = Vec::new();
         let mut unreadable = Vec::new();
         for (hash, env) in envelopes {
-            if let Some(h) = hash.filter(|h| space.doc.get_change_meta_by_hash(h).is_some()) {
+            if let Some(h) = hash.filter(|h| space.doc.get_change_by_hash(h).is_some()) {
                 if in_snapshot.insert(h, env).is_some() {
                     return Err(SpaceError::Invalid(format!(
                         "two stored changes are filed under the hash {}",
@@ -721,7 +721,7 @@ impl Space {
         }
         if refused
             .iter()
-            .any(|h| self.doc.get_change_meta_by_hash(h).is_some())
+            .any(|h| self.doc.get_change_by_hash(h).is_some())
         {
             // A refused change was applied (with its batch, or by a local transaction).
             if let Err(e) = self.rebuild(accepted.iter().map(|(c, _)| &c.change)) {
@@ -773,7 +773,7 @@ impl Space {
                 .change
                 .deps()
                 .iter()
-                .find(|d| self.doc.get_change_meta_by_hash(d).is_none())
+                .find(|d| self.doc.get_change_by_hash(d).is_none())
             {
                 Err(Rejection::Apply(format!(
                     "its dependency {} is not in the document",
@@ -804,7 +804,7 @@ impl Space {
     fn keep(&mut self, accepted: Vec<(Checked, Vec<Effect>)>, out: &mut Admitted) {
         let (held, back): (Vec<_>, Vec<_>) = accepted
             .into_iter()
-            .partition(|(c, _)| self.doc.get_change_meta_by_hash(&c.change.hash()).is_some());
+            .partition(|(c, _)| self.doc.get_change_by_hash(&c.change.hash()).is_some());
         if !back.is_empty() {
             // Clears Automerge's queue of held-back changes.
             let rebuilt = match self.rebuild(std::iter::empty()) {
@@ -1178,8 +1178,8 @@ impl Space {
             .flat_map(move |timeline| {
                 self.doc
                     .list_range(&timeline, ..)
-                    .filter(|item| matches!(item.value, automerge::ValueRef::Object(ObjType::Map)))
-                    .map(|item| item.id())
+                    .filter(|item| matches!(item.value, automerge::Value::Object(ObjType::Map)))
+                    .map(|item| item.id)
                     .collect::<Vec<_>>()
             })
     }

@@ -59,7 +59,7 @@ impl Space {
             msg.need.sort();
             msg.need.dedup();
         }
-        msg.flags = None;
+        msg.supported_capabilities = None;
         msg.version = MessageVersion::V1;
         Some(SyncMessage {
             space: self.id(),
@@ -95,7 +95,7 @@ impl Space {
                         "an automerge sync message must not carry changes; send envelopes".into(),
                     ));
                 }
-                m.flags = None;
+                m.supported_capabilities = None;
                 Some(m)
             }
             None => None,
