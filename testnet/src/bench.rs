@@ -405,16 +405,44 @@ async fn cluster_with_space(exe: &Path, n: usize, args: &[&str]) -> Result<(Clus
     Ok((cluster, space))
 }
 
-/// Posts `count` messages at `rate` per second from `writers` concurrent loops spread over
-/// the nodes, and measures when each reaches every other node. Returns the latencies (ms),
-/// deliveries lost, the achieved rate and the size of the posted changes.
-async fn post_and_watch(
-    cluster: &Cluster,
-    space: SpaceId,
+/// How long after the last post of B1 or B3 a delivery may take before it counts as lost.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What [`post_and_watch`] posts, and how.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    /// Messages in all.
     count: usize,
+    /// Messages per second, all writers together.
     rate: f64,
+    /// Concurrent posting loops (each waits for its post's answer before the next).
     writers: usize,
-) -> Result<(Vec<f64>, usize, f64)> {
+    /// The first `posters` nodes post, round-robin; every other node only receives.
+    posters: usize,
+    /// How long after the last post a delivery may take before it counts as lost.
+    deliver_within: Duration,
+}
+
+/// What [`post_and_watch`] measured.
+#[derive(Debug, Default)]
+struct Delivered {
+    /// Post → seen on the event stream of a node other than the poster, per (message, node)
+    /// pair (ms).
+    latencies: Vec<f64>,
+    /// (message, node) pairs not seen within the deadline.
+    lost: usize,
+    /// Achieved posting rate (messages/s).
+    achieved: f64,
+}
+
+/// Concurrent posting loops for `rate` messages per second: one per 100/s, as B3 does.
+fn writers_for(rate: f64) -> usize {
+    ((rate / 100.0).ceil() as usize).clamp(1, 32)
+}
+
+/// Posts as `load` says and measures when each message reaches every node but its poster
+/// (through [`watch`]).
+async fn post_and_watch(cluster: &Cluster, space: SpaceId, load: Load) -> Result<Delivered> {
     let mut arrivals = watch(cluster, space).await?;
     // Drained while posting: a full channel would hold the event streams back and make
     // arrivals look late.
@@ -431,12 +459,12 @@ async fn post_and_watch(
     // request, and `watch` returns once every node has answered.
     let sent: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::default();
     let started = Instant::now();
-    let per_writer = count.div_ceil(writers);
-    let interval = Duration::from_secs_f64(writers as f64 / rate);
+    let writers = load.writers.max(1);
+    let per_writer = load.count.div_ceil(writers);
+    let interval = Duration::from_secs_f64(writers as f64 / load.rate);
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let clients: Vec<(usize, Client)> = cluster
-            .nodes
+        let clients: Vec<(usize, Client)> = cluster.nodes[..load.posters.max(1)]
             .iter()
             .map(|n| (n.index, n.client.clone()))
             .collect();
@@ -459,9 +487,10 @@ async fn post_and_watch(
     for t in tasks {
         t.await.context("a posting task panicked")??;
     }
-    let achieved = (per_writer * writers) as f64 / started.elapsed().as_secs_f64();
-    let expected = per_writer * writers * (cluster.nodes.len() - 1);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let posted = per_writer * writers;
+    let achieved = posted as f64 / started.elapsed().as_secs_f64();
+    let expected = posted * (cluster.nodes.len() - 1);
+    let deadline = Instant::now() + load.deliver_within;
     let sent = sent.lock().await;
     let from_others = |seen: &[(usize, String, Instant)]| {
         seen.iter()
@@ -481,7 +510,11 @@ async fn post_and_watch(
         })
         .collect();
     let lost = expected.saturating_sub(latencies.len());
-    Ok((latencies, lost, achieved))
+    Ok(Delivered {
+        latencies,
+        lost,
+        achieved,
+    })
 }
 
 /// B1 and B2 for `n` nodes.
@@ -498,11 +531,22 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
             .wait_mesh(space, (n - 1).min(MESH_N_LOW), MESH_TIMEOUT)
             .await?;
         let before = wire(&cluster).await?;
-        let result = post_and_watch(&cluster, space, opts.messages, opts.rate, 1).await;
+        let load = Load {
+            count: opts.messages,
+            rate: opts.rate,
+            writers: 1,
+            posters: n,
+            deliver_within: DELIVERY_TIMEOUT,
+        };
+        let result = post_and_watch(&cluster, space, load).await;
         let after = wire(&cluster).await;
         let sizes = cluster.nodes[0].client.export_signatures(space).await;
         cluster.stop().await;
-        let (lat, l, _) = result?;
+        let Delivered {
+            latencies: lat,
+            lost: l,
+            ..
+        } = result?;
         let after = after?;
         let delivered = lat.len().max(1) as f64;
         bytes.push((after.bytes_in - before.bytes_in) / delivered);
@@ -560,10 +604,19 @@ async fn saturation(exe: &Path, say: Say<'_>) -> Result<Saturation> {
                 .map(|p| cpu_time(*p).unwrap_or_default())
                 .collect();
             let t0 = Instant::now();
-            let count = (rate * STEP.as_secs_f64()) as usize;
-            let writers = ((rate / 100.0).ceil() as usize).clamp(1, 32);
-            let (lat, lost, achieved) =
-                post_and_watch(&cluster, space, count, rate, writers).await?;
+            let load = Load {
+                count: (rate * STEP.as_secs_f64()) as usize,
+                rate,
+                writers: writers_for(rate),
+                posters: NODES,
+                deliver_within: DELIVERY_TIMEOUT,
+            };
+            let Delivered {
+                latencies: lat,
+                lost,
+                achieved,
+                ..
+            } = post_and_watch(&cluster, space, load).await?;
             let wall = t0.elapsed().as_secs_f64();
             let cpu = pids
                 .iter()
