@@ -1415,11 +1415,11 @@ pub fn table(r: &Results) -> String {
     let mut o = String::new();
     let m = &r.machine;
     o += &format!(
-        "machine: {} ({} cores), {:.1} GiB, Linux {}; {}; {}; {} run(s) per setting\n\n",
+        "machine: {} ({} cores), {:.1} GiB, Linux {}; {}; {}; {} run(s) per setting\n",
         m.cpu, m.cores, m.memory_gib, m.kernel, m.tim, m.date, r.runs
     );
     if !r.propagation.is_empty() {
-        o += "B1/B2 propagation (post -> applied on each other node; median over runs, range)\n";
+        o += "\nB1/B2 propagation (post -> applied on each other node; median over runs, range)\n";
         o += "  nodes  p50                  p99                  max                  lost  bytes/delivery  gossip msgs/delivery  dups/delivery\n";
     }
     for p in &r.propagation {
