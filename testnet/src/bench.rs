@@ -13,6 +13,9 @@
 //! | B7 | durability: one fsync per acknowledged change versus group commit |
 //! | B8 | crypto: sign, verify, did:key resolve, envelope and credential verify per second |
 //! | S | scale: many spaces on one node (RSS, start-up) |
+//! | B9 | live path against space size: 3 nodes share a space of 0/10k/50k/100k messages: probes (ack, propagation), a sustained fill (lag, lost), RSS |
+//!
+//! [`Options::scenarios`] selects the parts to run (`tim testnet bench --only b1,b9`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,11 +29,87 @@ use tim_protocol::wire::ExportBundle;
 use tim_protocol::{Envelope, SpaceId};
 use tokio::sync::Mutex;
 
-use crate::{charts, micro, watch, Cluster};
+use crate::{charts, micro, watch, Cluster, CONVERGE_TIMEOUT};
+
+/// A part of the bench that [`Options::scenarios`] selects. Some parts measure several
+/// scenarios at once: B1 also gives B2, and B4 gives B3i, B5 and B6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// B1 propagation and B2 amplification.
+    B1,
+    /// B3 saturation.
+    B3,
+    /// B3i ingest, B4 late joiner, B5 Automerge baseline, B6 restart.
+    B4,
+    /// B7 durability.
+    B7,
+    /// B8 crypto.
+    B8,
+    /// S: many spaces on one node.
+    Scale,
+    /// B9 live path against space size.
+    B9,
+}
+
+impl Scenario {
+    /// Every part, in the order the bench runs them.
+    pub const ALL: [Scenario; 7] = [
+        Self::B1,
+        Self::B3,
+        Self::B4,
+        Self::B9,
+        Self::B7,
+        Self::B8,
+        Self::Scale,
+    ];
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = String;
+
+    /// `b1` … `b9` or `scale`, in any case; a scenario measured within another part names that
+    /// part (`b2` is `b1`; `b3i`, `b5` and `b6` are `b4`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "b1" | "b2" => Self::B1,
+            "b3" => Self::B3,
+            "b3i" | "b4" | "b5" | "b6" => Self::B4,
+            "b7" => Self::B7,
+            "b8" => Self::B8,
+            "s" | "scale" => Self::Scale,
+            "b9" => Self::B9,
+            other => {
+                return Err(format!(
+                    "unknown scenario `{other}`: expected b1, b2, b3, b3i, b4, b5, b6, b7, b8, \
+                     b9 or scale"
+                ))
+            }
+        })
+    }
+}
+
+/// Space sizes from a comma-separated list (`0,10000,50000`); an empty list or `none` is no
+/// size at all.
+pub fn parse_sizes(s: &str) -> Result<Vec<usize>, String> {
+    let s = s.trim();
+    if s.is_empty() || s.eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|part| {
+            let part = part.trim().replace('_', "");
+            part.parse::<usize>().map_err(|_| {
+                format!("`{part}` is not a number of messages: expected e.g. 0,10000,50000 or none")
+            })
+        })
+        .collect()
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The parts to run (the others are skipped).
+    pub scenarios: Vec<Scenario>,
     /// Cluster sizes for B1/B2.
     pub nodes: Vec<usize>,
     /// Runs per setting (medians and ranges over them).
@@ -43,6 +122,12 @@ pub struct Options {
     pub late: Vec<usize>,
     /// Space counts on one node for the scale test.
     pub spaces: Vec<usize>,
+    /// Space sizes for B9 (messages already in the space).
+    pub b9: Vec<usize>,
+    /// B9's sustained fill: messages per second posted on node 1.
+    pub b9_rate: f64,
+    /// B9's sustained fill: how long it posts, in seconds.
+    pub b9_seconds: f64,
     /// Where to write the report (Markdown, JSON, SVG charts).
     pub out: Option<PathBuf>,
 }
@@ -51,12 +136,16 @@ impl Options {
     /// The full run described in docs/benchmarks.md.
     pub fn full() -> Self {
         Self {
+            scenarios: Scenario::ALL.to_vec(),
             nodes: vec![3, 5, 10],
             runs: 3,
             messages: 200,
             rate: 20.0,
             late: vec![1_000, 10_000, 100_000],
             spaces: vec![1_000, 10_000],
+            b9: vec![0, 10_000, 50_000, 100_000],
+            b9_rate: 1_000.0,
+            b9_seconds: 5.0,
             out: None,
         }
     }
@@ -64,14 +153,22 @@ impl Options {
     /// A run of a minute or two, for trying it out.
     pub fn quick() -> Self {
         Self {
+            scenarios: Scenario::ALL.to_vec(),
             nodes: vec![3],
             runs: 1,
             messages: 50,
             rate: 20.0,
             late: vec![1_000],
             spaces: vec![100],
+            b9: vec![0, 1_000],
+            b9_rate: 1_000.0,
+            b9_seconds: 1.0,
             out: None,
         }
+    }
+
+    fn runs(&self, scenario: Scenario) -> bool {
+        self.scenarios.contains(&scenario)
     }
 }
 
@@ -266,6 +363,41 @@ pub struct Scale {
     pub restart_rss_mb: f64,
 }
 
+/// B9 for one space size: the live path (post on node 1, seen on nodes 2 and 3) in a space
+/// that already holds `messages` messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct LivePath {
+    /// Messages in the space before the probes.
+    pub messages: usize,
+    /// Import of the space into node 1 (ms).
+    pub import_ms: f64,
+    /// Nodes 2 and 3, joining at the same time, each until it holds every message (ms).
+    pub join_ms: Vec<f64>,
+    /// Probes: round trip of each `POST` on node 1 (ms).
+    pub ack: Dist,
+    /// Probes: post on node 1 → event on node 2 or 3 (ms).
+    pub propagation: Dist,
+    /// Probe deliveries not seen within the deadline.
+    pub probe_lost: usize,
+    /// Fill: asked posting rate (messages/s).
+    pub fill_target: f64,
+    /// Fill: achieved posting rate (messages/s).
+    pub fill_achieved: f64,
+    /// Fill: messages posted.
+    pub fill_posted: usize,
+    /// Fill: round trip of each `POST` (ms).
+    pub fill_ack: Dist,
+    /// Fill: lag of each message on each follower, post → event (ms).
+    pub fill_lag: Dist,
+    /// Fill deliveries (message, follower) not seen within the deadline.
+    pub fill_lost: usize,
+    /// Messages the followers lack after that deadline, by their space summaries (a delivery
+    /// the event stream missed is lost but not missing).
+    pub missing: usize,
+    /// RSS of nodes 1, 2 and 3 after the fill (MB).
+    pub rss_mb: Vec<f64>,
+}
+
 /// One goal and where Tim stands.
 #[derive(Debug, Clone, Serialize)]
 pub struct Goal {
@@ -317,6 +449,8 @@ pub struct Results {
     pub crypto: Option<micro::Crypto>,
     /// Scale.
     pub scale: Vec<Scale>,
+    /// B9.
+    pub live_path: Vec<LivePath>,
     /// The goals.
     pub goals: Vec<Goal>,
     /// Scenarios that failed, with why.
@@ -405,16 +539,48 @@ async fn cluster_with_space(exe: &Path, n: usize, args: &[&str]) -> Result<(Clus
     Ok((cluster, space))
 }
 
-/// Posts `count` messages at `rate` per second from `writers` concurrent loops spread over
-/// the nodes, and measures when each reaches every other node. Returns the latencies (ms),
-/// deliveries lost, the achieved rate and the size of the posted changes.
-async fn post_and_watch(
-    cluster: &Cluster,
-    space: SpaceId,
+/// How long after the last post of B1 or B3 a delivery may take before it counts as lost.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What [`post_and_watch`] posts, and how.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    /// Messages in all.
     count: usize,
+    /// Messages per second, all writers together.
     rate: f64,
+    /// Concurrent posting loops (each waits for its post's answer before the next).
     writers: usize,
-) -> Result<(Vec<f64>, usize, f64)> {
+    /// The first `posters` nodes post, round-robin; every other node only receives.
+    posters: usize,
+    /// How long after the last post a delivery may take before it counts as lost.
+    deliver_within: Duration,
+}
+
+/// What [`post_and_watch`] measured.
+#[derive(Debug, Default)]
+struct Delivered {
+    /// Post → seen on the event stream of a node other than the poster, per (message, node)
+    /// pair (ms).
+    latencies: Vec<f64>,
+    /// Round trip of each `POST` (ms).
+    acks: Vec<f64>,
+    /// (message, node) pairs not seen within the deadline.
+    lost: usize,
+    /// Messages posted.
+    posted: usize,
+    /// Achieved posting rate (messages/s).
+    achieved: f64,
+}
+
+/// Concurrent posting loops for `rate` messages per second: one per 100/s, as B3 does.
+fn writers_for(rate: f64) -> usize {
+    ((rate / 100.0).ceil() as usize).clamp(1, 32)
+}
+
+/// Posts as `load` says and measures when each message reaches every node but its poster
+/// (through [`watch`]).
+async fn post_and_watch(cluster: &Cluster, space: SpaceId, load: Load) -> Result<Delivered> {
     let mut arrivals = watch(cluster, space).await?;
     // Drained while posting: a full channel would hold the event streams back and make
     // arrivals look late.
@@ -430,17 +596,18 @@ async fn post_and_watch(
     // No wait for the event streams: a node subscribes a stream before it answers the
     // request, and `watch` returns once every node has answered.
     let sent: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::default();
+    let acks: Arc<Mutex<Vec<f64>>> = Arc::default();
     let started = Instant::now();
-    let per_writer = count.div_ceil(writers);
-    let interval = Duration::from_secs_f64(writers as f64 / rate);
+    let writers = load.writers.max(1);
+    let per_writer = load.count.div_ceil(writers);
+    let interval = Duration::from_secs_f64(writers as f64 / load.rate);
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let clients: Vec<(usize, Client)> = cluster
-            .nodes
+        let clients: Vec<(usize, Client)> = cluster.nodes[..load.posters.max(1)]
             .iter()
             .map(|n| (n.index, n.client.clone()))
             .collect();
-        let sent = sent.clone();
+        let (sent, acks) = (sent.clone(), acks.clone());
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -451,6 +618,7 @@ async fn post_and_watch(
                 let posted = client
                     .post_message(space, &format!("writer {w} message {i}"))
                     .await?;
+                acks.lock().await.push(ms(t0.elapsed()));
                 sent.lock().await.insert(posted.id, (*index, t0));
             }
             anyhow::Ok(())
@@ -459,9 +627,10 @@ async fn post_and_watch(
     for t in tasks {
         t.await.context("a posting task panicked")??;
     }
-    let achieved = (per_writer * writers) as f64 / started.elapsed().as_secs_f64();
-    let expected = per_writer * writers * (cluster.nodes.len() - 1);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let posted = per_writer * writers;
+    let achieved = posted as f64 / started.elapsed().as_secs_f64();
+    let expected = posted * (cluster.nodes.len() - 1);
+    let deadline = Instant::now() + load.deliver_within;
     let sent = sent.lock().await;
     let from_others = |seen: &[(usize, String, Instant)]| {
         seen.iter()
@@ -481,7 +650,14 @@ async fn post_and_watch(
         })
         .collect();
     let lost = expected.saturating_sub(latencies.len());
-    Ok((latencies, lost, achieved))
+    let acks = std::mem::take(&mut *acks.lock().await);
+    Ok(Delivered {
+        latencies,
+        acks,
+        lost,
+        posted,
+        achieved,
+    })
 }
 
 /// B1 and B2 for `n` nodes.
@@ -498,11 +674,22 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
             .wait_mesh(space, (n - 1).min(MESH_N_LOW), MESH_TIMEOUT)
             .await?;
         let before = wire(&cluster).await?;
-        let result = post_and_watch(&cluster, space, opts.messages, opts.rate, 1).await;
+        let load = Load {
+            count: opts.messages,
+            rate: opts.rate,
+            writers: 1,
+            posters: n,
+            deliver_within: DELIVERY_TIMEOUT,
+        };
+        let result = post_and_watch(&cluster, space, load).await;
         let after = wire(&cluster).await;
         let sizes = cluster.nodes[0].client.export_signatures(space).await;
         cluster.stop().await;
-        let (lat, l, _) = result?;
+        let Delivered {
+            latencies: lat,
+            lost: l,
+            ..
+        } = result?;
         let after = after?;
         let delivered = lat.len().max(1) as f64;
         bytes.push((after.bytes_in - before.bytes_in) / delivered);
@@ -560,10 +747,19 @@ async fn saturation(exe: &Path, say: Say<'_>) -> Result<Saturation> {
                 .map(|p| cpu_time(*p).unwrap_or_default())
                 .collect();
             let t0 = Instant::now();
-            let count = (rate * STEP.as_secs_f64()) as usize;
-            let writers = ((rate / 100.0).ceil() as usize).clamp(1, 32);
-            let (lat, lost, achieved) =
-                post_and_watch(&cluster, space, count, rate, writers).await?;
+            let load = Load {
+                count: (rate * STEP.as_secs_f64()) as usize,
+                rate,
+                writers: writers_for(rate),
+                posters: NODES,
+                deliver_within: DELIVERY_TIMEOUT,
+            };
+            let Delivered {
+                latencies: lat,
+                lost,
+                achieved,
+                ..
+            } = post_and_watch(&cluster, space, load).await?;
             let wall = t0.elapsed().as_secs_f64();
             let cpu = pids
                 .iter()
@@ -717,6 +913,160 @@ async fn late_join(
         round_trips: Spread::of(trips),
         restart_ms: biggest.then(|| Spread::of(restart)),
         restart_rss_mb: biggest.then(|| Spread::of(restart_rss)),
+    })
+}
+
+/// B9's probes: messages posted on node 1, spaced like B1's.
+const B9_PROBES: usize = 80;
+/// B9's probe rate (messages/s).
+const B9_PROBE_RATE: f64 = 20.0;
+/// How long after B9's last post a delivery may take before it counts as lost: long, since
+/// lag in a big space is what B9 measures.
+const B9_DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// B9 for a space of `messages` messages (the first `messages + 4` of `envelopes`): imported
+/// into node 1 of 3; nodes 2 and 3 join and catch up; then probes, then a sustained fill, all
+/// posted on node 1 and timed on the event streams of nodes 2 and 3.
+async fn live_path(
+    exe: &Path,
+    space: SpaceId,
+    envelopes: &[Envelope],
+    messages: usize,
+    opts: &Options,
+    say: Say<'_>,
+) -> Result<LivePath> {
+    say(&format!("B9 {messages} messages: import into node 1"));
+    let mut cluster = Cluster::start_with(exe, 3, None, None, NODE_ARGS).await?;
+    let result = live_path_on(&cluster, space, envelopes, messages, opts, say).await;
+    cluster.stop().await;
+    result
+}
+
+async fn live_path_on(
+    cluster: &Cluster,
+    space: SpaceId,
+    envelopes: &[Envelope],
+    messages: usize,
+    opts: &Options,
+    say: Say<'_>,
+) -> Result<LivePath> {
+    let host = &cluster.nodes[0];
+    let bundle = ExportBundle {
+        space,
+        envelopes: envelopes.to_vec(),
+    }
+    .encode();
+    let t = Instant::now();
+    let imported = host.client.import(bundle).await?;
+    let import_ms = ms(t.elapsed());
+    if imported.applied != envelopes.len() {
+        bail!(
+            "node 1 imported {} of {} changes",
+            imported.applied,
+            envelopes.len()
+        );
+    }
+    // Node 1's own timite becomes a member, so that it may post: at once, the history is here.
+    host.client.join(space, vec![], vec![]).await?;
+
+    say(&format!("B9 {messages} messages: nodes 2 and 3 join"));
+    let via = host.listen[..1].to_vec();
+    let joins = cluster.nodes[1..].iter().map(|node| {
+        let via = via.clone();
+        async move {
+            let t = Instant::now();
+            node.client.join(space, via, vec![]).await?;
+            // The join answers once the node is a member, possibly before the last sync round.
+            while node.client.space(space).await?.messages < messages {
+                if t.elapsed() > CATCH_UP_LIMIT {
+                    bail!(
+                        "node {} did not get all {messages} messages within {} s of joining",
+                        node.index,
+                        CATCH_UP_LIMIT.as_secs()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(ms(t.elapsed()))
+        }
+    });
+    let join_ms = futures::future::try_join_all(joins).await?;
+    // Every node has every change (the joins included): the probes start from a settled space.
+    let t = Instant::now();
+    loop {
+        let mut heads = Vec::new();
+        for node in &cluster.nodes {
+            heads.push(node.client.space(space).await?.heads);
+        }
+        if heads.windows(2).all(|w| w[0] == w[1]) {
+            break;
+        }
+        if t.elapsed() > CONVERGE_TIMEOUT {
+            bail!(
+                "the 3 nodes' heads still differ {} s after the joins",
+                CONVERGE_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.wait_mesh(space, 2, MESH_TIMEOUT).await?;
+
+    say(&format!(
+        "B9 {messages} messages: {B9_PROBES} probes at {B9_PROBE_RATE}/s"
+    ));
+    let probes = post_and_watch(
+        cluster,
+        space,
+        Load {
+            count: B9_PROBES,
+            rate: B9_PROBE_RATE,
+            writers: 1,
+            posters: 1,
+            deliver_within: B9_DELIVERY_TIMEOUT,
+        },
+    )
+    .await?;
+
+    say(&format!(
+        "B9 {messages} messages: fill at {}/s for {} s",
+        opts.b9_rate, opts.b9_seconds
+    ));
+    let fill = post_and_watch(
+        cluster,
+        space,
+        Load {
+            count: (opts.b9_rate * opts.b9_seconds).round().max(1.0) as usize,
+            rate: opts.b9_rate,
+            writers: writers_for(opts.b9_rate),
+            posters: 1,
+            deliver_within: B9_DELIVERY_TIMEOUT,
+        },
+    )
+    .await?;
+    let expected = messages + probes.posted + fill.posted;
+    let mut missing = 0;
+    for node in &cluster.nodes[1..] {
+        missing += expected.saturating_sub(node.client.space(space).await?.messages);
+    }
+    Ok(LivePath {
+        messages,
+        import_ms,
+        join_ms,
+        ack: Dist::of(&probes.acks),
+        propagation: Dist::of(&probes.latencies),
+        probe_lost: probes.lost,
+        fill_target: opts.b9_rate,
+        fill_achieved: fill.achieved,
+        fill_posted: fill.posted,
+        fill_ack: Dist::of(&fill.acks),
+        fill_lag: Dist::of(&fill.latencies),
+        fill_lost: fill.lost,
+        missing,
+        rss_mb: cluster
+            .nodes
+            .iter()
+            .map(|n| n.pid().map_or(0.0, rss_mb))
+            .collect(),
     })
 }
 
@@ -888,49 +1238,85 @@ pub async fn run(
         durability: Vec::new(),
         crypto: None,
         scale: Vec::new(),
+        live_path: Vec::new(),
         goals: Vec::new(),
         errors: Vec::new(),
     };
-    for &n in &opts.nodes {
+    let nodes: &[usize] = if opts.runs(Scenario::B1) {
+        &opts.nodes
+    } else {
+        &[]
+    };
+    for &n in nodes {
         let what = format!("B1 {n} nodes");
         if let Some(p) = attempt(&mut r.errors, &what, propagation(exe, n, opts, say)).await {
             r.propagation.push(p);
         }
     }
-    r.saturation = attempt(&mut r.errors, "B3", saturation(exe, say)).await;
-    if let Some(&biggest) = opts.late.iter().max() {
+    if opts.runs(Scenario::B3) {
+        r.saturation = attempt(&mut r.errors, "B3", saturation(exe, say)).await;
+    }
+    let late: &[usize] = if opts.runs(Scenario::B4) {
+        &opts.late
+    } else {
+        &[]
+    };
+    let live: &[usize] = if opts.runs(Scenario::B9) {
+        &opts.b9
+    } else {
+        &[]
+    };
+    // One signed space serves B4 and B9: its first changes, in order, are a space of their own.
+    if let Some(&biggest) = late.iter().chain(live).max() {
         say(&format!("signing a space of {biggest} messages"));
         let maker = in_process.clone();
         let (space, envelopes) = tokio::task::spawn_blocking(move || maker.signed_space(biggest))
             .await
             .context("signing panicked")??;
-        for &m in &opts.late {
-            // The first changes of a space, in order, are a space of their own.
-            let prefix = &envelopes[..m + 4];
-            let what = format!("B4 {m} messages");
-            let late = late_join(exe, space, prefix, m, m == biggest, opts.runs, say);
-            if let Some(l) = attempt(&mut r.errors, &what, late).await {
-                r.late_join.push(l);
+        let prefix = |m: usize| &envelopes[..m + 4];
+        if let Some(&biggest) = late.iter().max() {
+            for &m in late {
+                let what = format!("B4 {m} messages");
+                let l = late_join(exe, space, prefix(m), m, m == biggest, opts.runs, say);
+                if let Some(l) = attempt(&mut r.errors, &what, l).await {
+                    r.late_join.push(l);
+                }
+            }
+            say(&format!("B5 bare Automerge, {biggest} messages"));
+            let measurer = in_process.clone();
+            let baseline = async {
+                tokio::task::spawn_blocking(move || measurer.automerge_baseline(biggest)).await?
+            };
+            r.automerge = attempt(&mut r.errors, "B5", baseline).await;
+        }
+        for &m in live {
+            let what = format!("B9 {m} messages");
+            let l = live_path(exe, space, prefix(m), m, opts, say);
+            if let Some(l) = attempt(&mut r.errors, &what, l).await {
+                r.live_path.push(l);
             }
         }
-        say(&format!("B5 bare Automerge, {biggest} messages"));
-        let measurer = in_process.clone();
-        let baseline = async {
-            tokio::task::spawn_blocking(move || measurer.automerge_baseline(biggest)).await?
-        };
-        r.automerge = attempt(&mut r.errors, "B5", baseline).await;
     }
-    r.durability = attempt(&mut r.errors, "B7", durability(exe, opts.runs, say))
-        .await
-        .unwrap_or_default();
-    say("B8 crypto");
-    r.crypto = attempt(
-        &mut r.errors,
-        "B8",
-        in_process.crypto(Duration::from_secs(5)),
-    )
-    .await;
-    for &count in &opts.spaces {
+    if opts.runs(Scenario::B7) {
+        r.durability = attempt(&mut r.errors, "B7", durability(exe, opts.runs, say))
+            .await
+            .unwrap_or_default();
+    }
+    if opts.runs(Scenario::B8) {
+        say("B8 crypto");
+        r.crypto = attempt(
+            &mut r.errors,
+            "B8",
+            in_process.crypto(Duration::from_secs(5)),
+        )
+        .await;
+    }
+    let spaces: &[usize] = if opts.runs(Scenario::Scale) {
+        &opts.spaces
+    } else {
+        &[]
+    };
+    for &count in spaces {
         let what = format!("scale {count} spaces");
         if let Some(s) = attempt(&mut r.errors, &what, scale(exe, count, say)).await {
             r.scale.push(s);
@@ -1029,11 +1415,13 @@ pub fn table(r: &Results) -> String {
     let mut o = String::new();
     let m = &r.machine;
     o += &format!(
-        "machine: {} ({} cores), {:.1} GiB, Linux {}; {}; {}; {} run(s) per setting\n\n",
+        "machine: {} ({} cores), {:.1} GiB, Linux {}; {}; {}; {} run(s) per setting\n",
         m.cpu, m.cores, m.memory_gib, m.kernel, m.tim, m.date, r.runs
     );
-    o += "B1/B2 propagation (post -> applied on each other node; median over runs, range)\n";
-    o += "  nodes  p50                  p99                  max                  lost  bytes/delivery  gossip msgs/delivery  dups/delivery\n";
+    if !r.propagation.is_empty() {
+        o += "\nB1/B2 propagation (post -> applied on each other node; median over runs, range)\n";
+        o += "  nodes  p50                  p99                  max                  lost  bytes/delivery  gossip msgs/delivery  dups/delivery\n";
+    }
     for p in &r.propagation {
         o += &format!(
             "  {:<5}  {:<20} {:<20} {:<20} {:<5} {:<15} {:<21} {}\n",
@@ -1144,10 +1532,59 @@ pub fn table(r: &Results) -> String {
             );
         }
     }
+    if !r.live_path.is_empty() {
+        o += "\nB9 live path against space size (3 nodes: node 1 posts, nodes 2 and 3 follow; one run per size)\n";
+        o += "  messages  import ms  joins ms (2, 3)     probes: ack p50/p99 ms  propagation p50/p99/max ms  lost\n";
+        for l in &r.live_path {
+            o += &format!(
+                "  {:<9} {:<10} {:<19} {:<23} {:<27} {}\n",
+                l.messages,
+                num(l.import_ms),
+                l.join_ms
+                    .iter()
+                    .map(|j| num(*j))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                format!("{} / {}", num(l.ack.p50), num(l.ack.p99)),
+                format!(
+                    "{} / {} / {}",
+                    num(l.propagation.p50),
+                    num(l.propagation.p99),
+                    num(l.propagation.max)
+                ),
+                l.probe_lost
+            );
+        }
+        o += "  messages  fill: asked/s  achieved/s  ack p99 ms  lag p50/p99/max ms        lost  missing  RSS MB (1 2 3)\n";
+        for l in &r.live_path {
+            o += &format!(
+                "  {:<9} {:<14} {:<11.0} {:<11} {:<25} {:<5} {:<8} {}\n",
+                l.messages,
+                num(l.fill_target),
+                l.fill_achieved,
+                num(l.fill_ack.p99),
+                format!(
+                    "{} / {} / {}",
+                    num(l.fill_lag.p50),
+                    num(l.fill_lag.p99),
+                    num(l.fill_lag.max)
+                ),
+                l.fill_lost,
+                l.missing,
+                l.rss_mb
+                    .iter()
+                    .map(|m| format!("{m:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
     for e in &r.errors {
         o += &format!("\nFAILED {e}\n");
     }
-    o += "\nGoals\n";
+    if !r.goals.is_empty() {
+        o += "\nGoals\n";
+    }
     for g in &r.goals {
         o += &format!(
             "  {} {:<6} {:<75} {}\n",
@@ -1239,6 +1676,28 @@ pub fn write_report(r: &Results, dir: &Path, command: &str) -> Result<()> {
         )?;
         charts_md += "![B4 late join](b4-late-join.svg)\n\n";
     }
+    if !r.live_path.is_empty() {
+        let pts = |f: fn(&LivePath) -> f64| {
+            r.live_path
+                .iter()
+                .map(|l| (l.messages as f64, f(l)))
+                .collect()
+        };
+        charts::lines(
+            &dir.join("b9-live-path.svg"),
+            "B9: live path against space size (3 nodes)",
+            "messages already in the space",
+            "ms",
+            &[
+                ("propagation p50".into(), pts(|l| l.propagation.p50)),
+                ("propagation p99".into(), pts(|l| l.propagation.p99)),
+                ("fill lag p99".into(), pts(|l| l.fill_lag.p99)),
+                ("fill lag max".into(), pts(|l| l.fill_lag.max)),
+            ],
+            true,
+        )?;
+        charts_md += "![B9 live path](b9-live-path.svg)\n\n";
+    }
     let mut md = format!(
         "# Tim benchmark report\n\nCommand: `{command}`\n\n```text\n{}```\n\n{charts_md}",
         table(r)
@@ -1267,6 +1726,22 @@ mod tests {
         assert_eq!(metric(text, "libp2p_bandwidth_bytes_total", ""), 127.0);
         assert_eq!(metric(text, "tim_sync_requests_sent_total", ""), 3.0);
         assert_eq!(metric(text, "absent_total", ""), 0.0);
+    }
+
+    #[test]
+    fn scenarios_and_sizes_parse() {
+        use Scenario::*;
+        let parsed: Vec<Scenario> = ["b1", "B2", "b3", "b3i", "b6", "b7", "b8", "b9", "scale"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(parsed, [B1, B1, B3, B4, B4, B7, B8, B9, Scale]);
+        assert!("b10".parse::<Scenario>().unwrap_err().contains("b10"));
+        assert_eq!(parse_sizes("0,10000, 50_000").unwrap(), [0, 10_000, 50_000]);
+        assert_eq!(parse_sizes("none").unwrap(), Vec::<usize>::new());
+        assert_eq!(parse_sizes("").unwrap(), Vec::<usize>::new());
+        assert!(parse_sizes("10k").unwrap_err().contains("10k"));
+        assert!(Options::quick().b9.contains(&0) && Options::full().runs(Scenario::B9));
     }
 
     #[test]

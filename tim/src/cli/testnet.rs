@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use tim_testnet::bench::{parse_sizes, Scenario};
 
 use crate::bench_support::Micro;
 use crate::output::Out;
@@ -28,9 +29,14 @@ pub(crate) enum TestnetCommand {
         dir: Option<PathBuf>,
     },
     /// Measure Tim against its goals (docs/benchmarks.md): propagation, amplification,
-    /// saturation, late joiners, restart, durability, crypto, scale. Prints a table (`--json`
-    /// for JSON); `--out DIR` also writes a Markdown report with SVG charts.
+    /// saturation, late joiners, restart, durability, crypto, scale, the live path against
+    /// space size. Prints a table (`--json` for JSON); `--out DIR` also writes a Markdown
+    /// report with SVG charts.
     Bench {
+        /// Run only these scenarios (comma-separated): b1 (with b2), b3, b4 (with b3i, b5,
+        /// b6), b7, b8, b9, scale. Default: all.
+        #[arg(long, value_delimiter = ',')]
+        only: Option<Vec<Scenario>>,
         /// Cluster sizes for propagation (comma-separated).
         #[arg(long, value_delimiter = ',')]
         nodes: Option<Vec<usize>>,
@@ -43,7 +49,19 @@ pub(crate) enum TestnetCommand {
         /// Space counts for the scale test (comma-separated).
         #[arg(long, value_delimiter = ',')]
         spaces: Option<Vec<usize>>,
-        /// A short run (3 nodes, 1 run, 1k messages, 100 spaces) unless other flags say more.
+        /// B9: sizes of the shared space in messages (comma-separated; `none` skips B9).
+        /// Default: 0,10000,50000,100000.
+        // A path clap takes as one value: its parser reads the whole list.
+        #[arg(long, value_name = "SIZES", value_parser = parse_sizes)]
+        b9: Option<std::vec::Vec<usize>>,
+        /// B9: posting rate of the sustained fill on node 1 (messages/s).
+        #[arg(long, value_name = "PER_SECOND")]
+        b9_rate: Option<f64>,
+        /// B9: how long the sustained fill posts (seconds).
+        #[arg(long, value_name = "SECONDS")]
+        b9_seconds: Option<f64>,
+        /// A short run (3 nodes, 1 run, 1k messages, 100 spaces; B9 at 0 and 1,000 messages
+        /// with a 1 s fill) unless other flags say more.
         #[arg(long)]
         quick: bool,
         /// Directory for report.md, results.json and the charts.
@@ -77,10 +95,14 @@ pub(crate) enum TestnetCommand {
 /// `tim testnet …`.
 pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
     if let TestnetCommand::Bench {
+        only,
         nodes,
         runs,
         late,
         spaces,
+        b9,
+        b9_rate,
+        b9_seconds,
         quick,
         out: dir,
     } = command
@@ -95,6 +117,13 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         opts.runs = runs.unwrap_or(opts.runs).max(1);
         opts.late = late.unwrap_or(opts.late);
         opts.spaces = spaces.unwrap_or(opts.spaces);
+        opts.scenarios = only.unwrap_or(opts.scenarios);
+        opts.b9 = b9.unwrap_or(opts.b9);
+        opts.b9_rate = b9_rate.unwrap_or(opts.b9_rate);
+        opts.b9_seconds = b9_seconds.unwrap_or(opts.b9_seconds);
+        if !(opts.b9_rate > 0.0 && opts.b9_seconds > 0.0) {
+            bail!("--b9-rate and --b9-seconds must be more than 0");
+        }
         opts.out = dir;
         let bar = out.spinner("benchmarking…".into());
         let say = |what: &str| bar.set_message(what.to_string());

@@ -1,0 +1,59 @@
+//! Process level: `tim testnet bench --quick --only b9` on real node processes. B9's quick
+//! sizes (0 and 1,000 messages) each give a row, every probe and fill message reaches both
+//! followers, the other scenarios are skipped, and the report has B9's table and chart. The
+//! figures are printed, not asserted: timing goals belong to the bench.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn quick_b9_measures_each_size_and_writes_its_report() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = Command::new(env!("CARGO_BIN_EXE_tim"))
+        .args(["--json", "testnet", "bench", "--quick", "--only", "b9"])
+        .arg("--out")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tim");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let r: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("no JSON results ({e}):\n{stdout}\n{stderr}"));
+    let report = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+    eprintln!("{report}");
+
+    assert_eq!(r["errors"], Value::Array(vec![]), "{report}");
+    for skipped in ["propagation", "late_join", "durability", "scale"] {
+        assert_eq!(r[skipped], Value::Array(vec![]), "{skipped} ran:\n{report}");
+    }
+    assert!(
+        r["saturation"].is_null() && r["crypto"].is_null(),
+        "{report}"
+    );
+
+    let rows = r["live_path"].as_array().expect("live_path rows");
+    let sizes: Vec<u64> = rows.iter().filter_map(|l| l["messages"].as_u64()).collect();
+    assert_eq!(sizes, [0, 1000], "{report}");
+    for l in rows {
+        // 80 probes, each seen by nodes 2 and 3.
+        assert_eq!(l["propagation"]["n"], 160, "{l}");
+        assert_eq!(l["ack"]["n"], 80, "{l}");
+        assert_eq!(l["probe_lost"], 0, "{l}");
+        let posted = l["fill_posted"].as_u64().expect("fill_posted");
+        assert!(posted > 0, "{l}");
+        assert_eq!(l["fill_lag"]["n"].as_u64(), Some(2 * posted), "{l}");
+        assert_eq!(l["fill_lost"], 0, "{l}");
+        assert_eq!(l["missing"], 0, "{l}");
+        assert_eq!(l["join_ms"].as_array().map(Vec::len), Some(2), "{l}");
+        let rss = l["rss_mb"].as_array().expect("rss_mb");
+        assert!(
+            rss.len() == 3 && rss.iter().all(|m| m.as_f64() > Some(0.0)),
+            "{l}"
+        );
+    }
+    assert!(report.contains("B9 live path"), "{report}");
+    assert!(dir.path().join("b9-live-path.svg").exists());
+}
