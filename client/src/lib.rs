@@ -7,12 +7,12 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    CreateSpace, DeclareAbilities, Done, Imported, InviteRequest, IssueRequest, JoinSpace, Me,
-    MemberView, NewToken, NodeStatus, PostMessage, Posted, Problem, RateRequest, SetRole,
-    SpaceEvent, SpaceSummary, Timeline, TimiteView, TokenInfo, TokenIssued, TrustEntry,
-    VerifyReport,
+    CreateSpace, CredentialsQuery, DeclareAbilities, Done, Imported, InviteRequest, IssueRequest,
+    JoinSpace, Me, MemberView, MembersQuery, NewToken, NodeStatus, PostMessage, Posted, Problem,
+    RateRequest, SetRole, SpaceEvent, SpaceSummary, Timeline, TimelinePage, TimelineQuery,
+    TimiteView, TokenInfo, TokenIssued, TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
-use tim_protocol::{Did, SpaceId};
+use tim_protocol::{CredentialId, Did, SpaceId};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,54 @@ pub enum ClientError {
     /// The answer did not decode.
     #[error("unexpected answer from the node: {0}")]
     Decode(String),
+    /// The timeline changed between the pages of every attempt to read it whole.
+    #[error("the timeline kept changing while it was read page by page ({0} attempts)")]
+    Unsettled(usize),
+}
+
+/// A page of a list sorted by a key (members by DID, credentials by id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, K> {
+    /// The entries, in key order.
+    pub items: Vec<T>,
+    /// Where the next page starts (its `after`), from the answer's `Link` header; `None` on the
+    /// last page.
+    pub next_after: Option<K>,
+}
+
+/// How many times [`Client::timeline`] reads the pages again when the timeline changed
+/// between two of them.
+const WHOLE_TIMELINE_ATTEMPTS: usize = 5;
+
+/// The `after` parameter of the `rel="next"` link of a `Link` header, percent-decoded.
+fn next_after(link: &str) -> Option<String> {
+    let target = link
+        .split(',')
+        .find(|l| l.split(';').skip(1).any(|p| p.trim() == "rel=\"next\""))?;
+    let url = target.trim().strip_prefix('<')?.split('>').next()?;
+    let raw = url
+        .split_once('?')?
+        .1
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("after="))?;
+    percent_decode(raw)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl ClientError {
@@ -152,6 +200,32 @@ impl Client {
         Self::json(self.send(req, &url).await?).await
     }
 
+    /// A page of a list: the JSON array and the cursor of its `Link: <…>; rel="next"`.
+    async fn get_page<Q: Serialize, T: DeserializeOwned, K: std::str::FromStr>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<Page<T, K>, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let req = self.http.get(&url).query(query).timeout(CALL_TIMEOUT);
+        let resp = self.send(req, &url).await?;
+        let next_after = match resp.headers().get(reqwest::header::LINK) {
+            Some(link) => {
+                let after = link.to_str().ok().and_then(next_after).ok_or_else(|| {
+                    ClientError::Decode(format!("a Link header without a next page: {link:?}"))
+                })?;
+                Some(after.parse().map_err(|_| {
+                    ClientError::Decode(format!("`{after}` is not the key of a page"))
+                })?)
+            }
+            None => None,
+        };
+        Ok(Page {
+            items: Self::json(resp).await?,
+            next_after,
+        })
+    }
+
     async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ClientError> {
         let url = format!("{}{path}", self.base);
         let resp = self
@@ -249,9 +323,26 @@ impl Client {
             .await
     }
 
-    /// `GET /v1/passport`.
+    /// `GET /v1/passport`: one page of the passport, sorted by credential id.
+    pub async fn credentials_page(
+        &self,
+        query: &CredentialsQuery,
+    ) -> Result<Page<serde_json::Value, CredentialId>, ClientError> {
+        self.get_page("/v1/passport", query).await
+    }
+
+    /// The whole passport: every page of `GET /v1/passport`.
     pub async fn credentials(&self) -> Result<Vec<serde_json::Value>, ClientError> {
-        self.get("/v1/passport").await
+        let mut query = CredentialsQuery::default();
+        let mut all = Vec::new();
+        loop {
+            let page = self.credentials_page(&query).await?;
+            all.extend(page.items);
+            match page.next_after {
+                Some(after) => query.after = Some(after),
+                None => return Ok(all),
+            }
+        }
     }
 
     /// `GET /v1/passport/{cid}`.
@@ -387,14 +478,73 @@ impl Client {
         self.post(&format!("/v1/spaces/{id}/messages"), &body).await
     }
 
-    /// `GET /v1/spaces/{id}/messages`.
-    pub async fn timeline(&self, id: SpaceId) -> Result<Timeline, ClientError> {
-        self.get(&format!("/v1/spaces/{id}/messages")).await
+    /// `GET /v1/spaces/{id}/messages`: one page of the timeline, newest first.
+    pub async fn timeline_page(
+        &self,
+        id: SpaceId,
+        query: &TimelineQuery,
+    ) -> Result<TimelinePage, ClientError> {
+        let path = format!("/v1/spaces/{id}/messages");
+        let url = format!("{}{path}", self.base);
+        let req = self.http.get(&url).query(query).timeout(CALL_TIMEOUT);
+        Self::json(self.send(req, &url).await?).await
     }
 
-    /// `GET /v1/spaces/{id}/members`.
+    /// The whole timeline, oldest first: every page of `GET /v1/spaces/{id}/messages`, from the
+    /// newest back, all read at the same heads (read again if the timeline changed in
+    /// between; [`ClientError::Unsettled`] if it changed every time). For tools and tests: a
+    /// big space's timeline is big.
+    pub async fn timeline(&self, id: SpaceId) -> Result<Timeline, ClientError> {
+        'attempt: for _ in 0..WHOLE_TIMELINE_ATTEMPTS {
+            let mut query = TimelineQuery {
+                limit: Some(MAX_TIMELINE_PAGE),
+                ..TimelineQuery::default()
+            };
+            let first = self.timeline_page(id, &query).await?;
+            let (space, heads) = (first.space, first.heads);
+            let mut messages = first.messages;
+            let mut before = first.next_before;
+            while let Some(cursor) = before {
+                query.before = Some(cursor);
+                let page = self.timeline_page(id, &query).await?;
+                if page.heads != heads {
+                    continue 'attempt;
+                }
+                messages.extend(page.messages);
+                before = page.next_before;
+            }
+            messages.reverse();
+            return Ok(Timeline {
+                space,
+                heads,
+                messages,
+            });
+        }
+        Err(ClientError::Unsettled(WHOLE_TIMELINE_ATTEMPTS))
+    }
+
+    /// `GET /v1/spaces/{id}/members`: one page of the members, sorted by DID.
+    pub async fn members_page(
+        &self,
+        id: SpaceId,
+        query: &MembersQuery,
+    ) -> Result<Page<MemberView, Did>, ClientError> {
+        self.get_page(&format!("/v1/spaces/{id}/members"), query)
+            .await
+    }
+
+    /// Every member of a space: every page of `GET /v1/spaces/{id}/members`.
     pub async fn members(&self, id: SpaceId) -> Result<Vec<MemberView>, ClientError> {
-        self.get(&format!("/v1/spaces/{id}/members")).await
+        let mut query = MembersQuery::default();
+        let mut all = Vec::new();
+        loop {
+            let page = self.members_page(id, &query).await?;
+            all.extend(page.items);
+            match page.next_after {
+                Some(after) => query.after = Some(after),
+                None => return Ok(all),
+            }
+        }
     }
 
     /// `GET /v1/spaces/{id}/export/document`: the Automerge document.
@@ -473,5 +623,21 @@ impl Client {
             }
             futures::stream::iter(out)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_page_is_read_from_the_link_header() {
+        let link = "</v1/spaces/ab/members?after=did%3Akey%3Az6Mk&limit=2>; rel=\"next\"";
+        assert_eq!(next_after(link).as_deref(), Some("did:key:z6Mk"));
+        let two = "</a?after=x>; rel=\"prev\", </b?limit=1&after=y%2Dz>; rel=\"next\"";
+        assert_eq!(next_after(two).as_deref(), Some("y-z"));
+        assert_eq!(next_after("</a?after=x>; rel=\"prev\""), None);
+        assert_eq!(next_after("</a?limit=3>; rel=\"next\""), None);
+        assert_eq!(percent_decode("%zz"), None);
     }
 }

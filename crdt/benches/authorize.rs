@@ -1,4 +1,5 @@
-//! Cost of the one way in, per change, on a space of 10k messages. Prints figures.
+//! Cost of the one way in, per change, on a space of 10k messages; then, grown to 100k
+//! messages, the time to read a page of its timeline. Prints figures.
 //!
 //! `cargo bench -p tim-crdt --bench authorize`
 
@@ -7,7 +8,7 @@ use std::time::Instant;
 use tim_crdt::rules::authorize;
 use tim_crdt::test_utils::{forge, root};
 use tim_crdt::Writer;
-use tim_crdt::{Ingested, Space};
+use tim_crdt::{Ingested, PageFrom, Space};
 use tim_protocol::{ChangeHash, Did};
 
 const MESSAGES: usize = 10_000;
@@ -163,4 +164,65 @@ fn main() {
         start,
     );
     let _ = ChangeHash::from([0; 32]);
+
+    pages(space, &members);
+}
+
+/// Messages in the space whose pages are timed.
+const PAGED_MESSAGES: usize = 100_000;
+
+/// Reading a big space a page at a time (crdt/src/page.rs), against reading it whole.
+fn pages(mut space: Space, members: &[Writer]) {
+    let start = Instant::now();
+    let mut i = space.message_count();
+    while space.message_count() < PAGED_MESSAGES {
+        let k = &members[i % members.len()];
+        space
+            .post(k, &format!("message number {i}"), 10 + i as u64)
+            .unwrap();
+        i += 1;
+    }
+    println!(
+        "\n{PAGED_MESSAGES} messages (grown in {:.1} s):",
+        start.elapsed().as_secs_f64()
+    );
+    let time = |label: &str, reps: u32, f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        let each = start.elapsed() / reps;
+        println!("{label:<58} {:>9.3} ms", each.as_secs_f64() * 1e3);
+    };
+    let latest = space.timeline_page(&PageFrom::Latest, 50).unwrap();
+    assert_eq!(latest.messages.len(), 50);
+    time("timeline page: the latest 50", 100, &mut || {
+        std::hint::black_box(space.timeline_page(&PageFrom::Latest, 50).unwrap());
+    });
+    let middle = space.timeline()[PAGED_MESSAGES / 2].id.parse().unwrap();
+    let before = PageFrom::Before(middle);
+    time(
+        "timeline page: 50 before a message in the middle",
+        100,
+        &mut || {
+            std::hint::black_box(space.timeline_page(&before, 50).unwrap());
+        },
+    );
+    time(
+        "timeline page: 500 before a message in the middle",
+        20,
+        &mut || {
+            std::hint::black_box(space.timeline_page(&before, 500).unwrap());
+        },
+    );
+    time(
+        "members page: the first 50 (counts every author)",
+        5,
+        &mut || {
+            std::hint::black_box(space.members_page(None, 50));
+        },
+    );
+    time("the whole timeline (what a page replaces)", 3, &mut || {
+        std::hint::black_box(space.timeline());
+    });
 }

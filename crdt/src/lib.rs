@@ -20,6 +20,7 @@
 pub mod admission;
 mod doc;
 mod error;
+mod page;
 pub mod roles;
 pub mod rules;
 pub mod schema;
@@ -31,6 +32,7 @@ mod writer;
 
 pub use automerge::sync::State as SyncState;
 pub use error::{Rejection, SpaceError};
+pub use page::{MemberPage, MessagePage, PageError, PageFrom};
 pub use roles::{Permission, Permissions, Role, RoleDef, RoleName};
 pub use rules::Visibility;
 pub use space::{

@@ -1150,7 +1150,7 @@ impl Space {
     }
 
     /// Messages per author in the timeline (reads only the authors, not the texts).
-    fn contributions(&self) -> HashMap<Did, u64> {
+    pub(crate) fn contributions(&self) -> HashMap<Did, u64> {
         // Counted by the author's text, each distinct author parsed once (a did:key parse
         // decodes base58: once per message, it dominated reading a big space's members).
         let mut by_text: HashMap<String, u64> = HashMap::new();
@@ -1426,7 +1426,12 @@ impl Space {
         self.member_view(*did, &entry, earned)
     }
 
-    fn member_view(&self, did: Did, entry: &automerge::ObjId, earned: u64) -> Option<MemberView> {
+    pub(crate) fn member_view(
+        &self,
+        did: Did,
+        entry: &automerge::ObjId,
+        earned: u64,
+    ) -> Option<MemberView> {
         Some(MemberView {
             role: doc::get_str(&self.doc, entry, doc::ROLE)?,
             joined_at: doc::get_millis(&self.doc, entry, doc::JOINED_AT).unwrap_or(0),
@@ -1498,7 +1503,7 @@ impl Space {
         self.message_at(&obj)
     }
 
-    fn message_at(&self, obj: &automerge::ObjId) -> Option<MessageView> {
+    pub(crate) fn message_at(&self, obj: &automerge::ObjId) -> Option<MessageView> {
         Some(MessageView {
             id: obj.to_string(),
             author: doc::get_str(&self.doc, obj, doc::AUTHOR)?.parse().ok()?,

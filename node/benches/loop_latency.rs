@@ -1,7 +1,8 @@
 //! How responsive a node's loop stays while it does heavy work: a real node imports a space
 //! file of `CHANGES` signed changes (signatures checked off the loop, then applied and
 //! stored), while another task asks the node for its status every millisecond. Prints the
-//! status calls' latency (p50, p99, max) during the import, and the import's own time.
+//! status calls' latency (p50, p99, max) during the import, and the import's own time; then the
+//! time to get the space's first timeline page over HTTP.
 //!
 //! `cargo bench -p tim-node --bench loop_latency` (release build; `CHANGES=n` changes the
 //! size, default 20,000).
@@ -58,6 +59,36 @@ async fn main() {
         lat.len(),
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99)),
+        ms(*lat.last().unwrap()),
+    );
+
+    // The imported space's first timeline page over HTTP, as a client or the web page asks.
+    let app = tim_node::api::router(handle.clone(), "bench-admin-token".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/v1/spaces/{id}/messages",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut lat = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let resp = http
+            .get(&url)
+            .bearer_auth("bench-admin-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let page: tim_protocol::api::TimelinePage = resp.json().await.unwrap();
+        assert_eq!(page.messages.len(), 50.min(changes));
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    println!(
+        "first timeline page (50 of {changes} messages) over HTTP: p50 {:.2} ms  max {:.2} ms",
+        ms(percentile(&lat, 0.5)),
         ms(*lat.last().unwrap()),
     );
     handle.shutdown().await.unwrap();

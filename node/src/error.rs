@@ -19,6 +19,9 @@ pub enum NodeError {
     /// No such thing (credential, token).
     #[error("{0}")]
     NotFound(String),
+    /// A timeline cursor names no message of the space's timeline.
+    #[error("{0}")]
+    UnknownMessage(String),
     /// The space's rules refuse it.
     #[error("refused: {0}")]
     Refused(String),

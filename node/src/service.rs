@@ -18,11 +18,13 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 use tim_crdt::admission::Requirement;
+use tim_crdt::PageFrom;
 use tim_did::credential::{credentials_in, is_presentation, verify_document};
 use tim_protocol::api::{
-    Challenge, CheckView, CreateSpace, Imported, InviteRequest, IssueRequest, JoinSpace, Login,
-    MemberView, NewToken, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
-    TokenInfo, TokenIssued, TrustEntry, VerifyReport,
+    Challenge, CheckView, CreateSpace, CredentialsQuery, Imported, InviteRequest, IssueRequest,
+    JoinSpace, Login, MemberView, MembersQuery, NewToken, NodeStatus, Posted, SpaceEvent,
+    SpaceSummary, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued, TrustEntry,
+    VerifyReport, DEFAULT_TIMELINE_PAGE, MAX_LIST_PAGE, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::{ChangeHash, CredentialId, Did, MessageId, SpaceId};
@@ -117,6 +119,30 @@ pub enum ServiceError {
     /// The bytes are not a signature bundle.
     #[error("the body is not a Tim signature bundle: {0}")]
     MalformedBundle(String),
+    /// A page was asked for with a limit out of bounds, or with cursors both ways.
+    #[error("{0}")]
+    InvalidPage(String),
+}
+
+/// A page of a list sorted by a key (members by DID, credentials by id), and the key to list
+/// after for the next page (none on the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage<T, K> {
+    /// The entries, in key order.
+    pub items: Vec<T>,
+    /// The key of the last entry, when more follow.
+    pub next_after: Option<K>,
+}
+
+/// The number of entries a page asked for with `limit` holds: `default` if none, refused
+/// outside 1 to `max`.
+fn page_limit(limit: Option<usize>, default: usize, max: usize) -> ServiceResult<usize> {
+    match limit.unwrap_or(default) {
+        n @ 1.. if n <= max => Ok(n),
+        n => Err(ServiceError::InvalidPage(format!(
+            "limit must be 1 to {max}; {n} was asked for"
+        ))),
+    }
 }
 
 /// The result of a use case.
@@ -400,9 +426,26 @@ impl Service {
 
     // Messages.
 
-    /// The space's timeline.
-    pub async fn timeline(&self, _caller: &Caller, space: SpaceId) -> ServiceResult<Timeline> {
-        Ok(self.node.timeline(space).await?)
+    /// A page of the space's timeline, newest first: the latest messages, or those just
+    /// before or just after a message.
+    pub async fn timeline(
+        &self,
+        _caller: &Caller,
+        space: SpaceId,
+        query: &TimelineQuery,
+    ) -> ServiceResult<TimelinePage> {
+        let limit = page_limit(query.limit, DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE)?;
+        let from = match (&query.before, &query.after) {
+            (None, None) => PageFrom::Latest,
+            (Some(id), None) => PageFrom::Before(id.clone()),
+            (None, Some(id)) => PageFrom::After(id.clone()),
+            (Some(_), Some(_)) => {
+                return Err(ServiceError::InvalidPage(
+                    "give `before` (older messages) or `after` (newer ones), not both".into(),
+                ))
+            }
+        };
+        Ok(self.node.timeline_page(space, from, limit).await?)
     }
 
     /// Posts a message as the caller; answers once it is on disk.
@@ -423,13 +466,20 @@ impl Service {
 
     // Members.
 
-    /// Members with role, reputation, declared abilities and imported reputation.
+    /// A page of the members, sorted by DID, with role, reputation, declared abilities and
+    /// imported reputation.
     pub async fn members(
         &self,
         _caller: &Caller,
         space: SpaceId,
-    ) -> ServiceResult<Vec<MemberView>> {
-        Ok(self.node.members(space).await?)
+        query: &MembersQuery,
+    ) -> ServiceResult<ListPage<MemberView, Did>> {
+        let limit = page_limit(query.limit, MAX_LIST_PAGE, MAX_LIST_PAGE)?;
+        let page = self.node.members_page(space, query.after, limit).await?;
+        Ok(ListPage {
+            items: page.members,
+            next_after: page.next_after,
+        })
     }
 
     /// Removes a member (admins, outranking it).
@@ -542,9 +592,39 @@ impl Service {
             .await?)
     }
 
-    /// The caller's passport: credentials about it, and those it issued.
-    pub async fn credentials(&self, caller: &Caller) -> ServiceResult<Vec<serde_json::Value>> {
-        Ok(self.acting(caller).credentials().await?)
+    /// A page of the caller's passport, sorted by credential id: credentials about it, and
+    /// those it issued.
+    pub async fn credentials(
+        &self,
+        caller: &Caller,
+        query: &CredentialsQuery,
+    ) -> ServiceResult<ListPage<serde_json::Value, CredentialId>> {
+        let limit = page_limit(query.limit, MAX_LIST_PAGE, MAX_LIST_PAGE)?;
+        let id_of = |vc: &serde_json::Value| vc["id"].as_str().unwrap_or_default().to_string();
+        let mut all: Vec<(String, serde_json::Value)> = self
+            .acting(caller)
+            .credentials()
+            .await?
+            .into_iter()
+            .map(|vc| (id_of(&vc), vc))
+            .filter(|(id, _)| {
+                query
+                    .after
+                    .as_ref()
+                    .is_none_or(|a| id.as_str() > a.as_str())
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = all.len() > limit;
+        all.truncate(limit);
+        let next_after = all
+            .last()
+            .filter(|_| more)
+            .and_then(|(id, _)| id.parse().ok());
+        Ok(ListPage {
+            items: all.into_iter().map(|(_, vc)| vc).collect(),
+            next_after,
+        })
     }
 
     /// One credential of the caller's passport.

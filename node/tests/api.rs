@@ -19,12 +19,25 @@ struct Api {
     base: String,
 }
 
-/// An answer: status, content type and body.
-#[derive(Debug)]
+/// An answer: status, content type, `Link` header and body.
 struct Answer {
     status: StatusCode,
     content_type: String,
+    link: Option<String>,
     body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let body = String::from_utf8_lossy(&self.body);
+        let cut = body.char_indices().nth(2000).map_or(body.len(), |(i, _)| i);
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("link", &self.link)
+            .field("body", &&body[..cut])
+            .finish()
+    }
 }
 
 impl Answer {
@@ -89,14 +102,16 @@ impl Api {
             req = req.header("content-type", ct).body(bytes);
         }
         let resp = req.send().await.unwrap();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         Answer {
             status: resp.status(),
-            content_type: resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string(),
+            link: header("link"),
+            content_type: header("content-type").unwrap_or_default(),
             body: resp.bytes().await.unwrap().to_vec(),
         }
     }
@@ -887,5 +902,247 @@ async fn a_token_holds_at_most_sixteen_event_streams() {
         "another token has its own slots"
     );
     drop(streams);
+    n.handle.shutdown().await.unwrap();
+}
+
+/// The texts of a timeline page's messages.
+fn texts(page: &Value) -> Vec<&str> {
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect()
+}
+
+/// The path of a `Link: <path>; rel="next"` header.
+fn next_link(a: &Answer) -> Option<String> {
+    let link = a.link.as_deref()?;
+    assert!(link.ends_with("; rel=\"next\""), "{link}");
+    Some(link.strip_prefix('<')?.split('>').next()?.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timeline_pages_newest_first_by_cursor_both_ways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let space = n.handle.create_space("long", "").await.unwrap().id;
+    let path = format!("/v1/spaces/{space}/messages");
+    let empty = api.get(&path, ADMIN).await.ok(200);
+    assert_eq!(empty["messages"], json!([]));
+    assert_eq!(
+        (&empty["next_before"], &empty["next_after"]),
+        (&Value::Null, &Value::Null)
+    );
+    let mut ids = Vec::new();
+    for i in 0..55 {
+        ids.push(n.handle.post(space, &format!("m{i}")).await.unwrap().id);
+    }
+    let want = |range: std::ops::Range<usize>| -> Vec<String> {
+        range.rev().map(|i| format!("m{i}")).collect()
+    };
+
+    // The default page: the 50 newest, newest first.
+    let latest = api.get(&path, ADMIN).await.ok(200);
+    assert_eq!(texts(&latest), want(5..55));
+    assert_eq!(latest["space"], space.to_string());
+    assert_eq!(latest["heads"].as_array().unwrap().len(), 1);
+    assert_eq!(latest["next_before"], ids[5].as_str());
+    assert_eq!(latest["next_after"], Value::Null);
+
+    // Older, page by page, to the start.
+    let page = api.get(&format!("{path}?limit=20"), ADMIN).await.ok(200);
+    assert_eq!(texts(&page), want(35..55));
+    let before = page["next_before"].as_str().unwrap();
+    let page = api
+        .get(&format!("{path}?limit=20&before={before}"), ADMIN)
+        .await
+        .ok(200);
+    assert_eq!(texts(&page), want(15..35));
+    assert_eq!(page["next_after"], ids[34].as_str());
+    let before = page["next_before"].as_str().unwrap();
+    let oldest = api
+        .get(&format!("{path}?limit=20&before={before}"), ADMIN)
+        .await
+        .ok(200);
+    assert_eq!(texts(&oldest), want(0..15));
+    assert_eq!(oldest["next_before"], Value::Null);
+    assert_eq!(oldest["next_after"], ids[14].as_str());
+
+    // Newer: the messages just after the cursor, listed newest first; forward to the end.
+    let page = api
+        .get(&format!("{path}?limit=3&after={}", ids[10]), ADMIN)
+        .await
+        .ok(200);
+    assert_eq!(texts(&page), want(11..14));
+    assert_eq!(page["next_before"], ids[11].as_str());
+    assert_eq!(page["next_after"], ids[13].as_str());
+    let page = api
+        .get(&format!("{path}?limit=500&after={}", ids[13]), ADMIN)
+        .await
+        .ok(200);
+    assert_eq!(texts(&page), want(14..55));
+    assert_eq!(page["next_after"], Value::Null);
+    let caught_up = api
+        .get(&format!("{path}?after={}", ids[54]), ADMIN)
+        .await
+        .ok(200);
+    assert_eq!(caught_up["messages"], json!([]));
+
+    // A message posted meanwhile is the newer page of the reader who had the newest.
+    n.handle.post(space, "m55").await.unwrap();
+    let page = api
+        .get(&format!("{path}?after={}", ids[54]), ADMIN)
+        .await
+        .ok(200);
+    assert_eq!(texts(&page), ["m55"]);
+
+    // Refusals: an unknown cursor, a malformed one, both ways at once, limits out of bounds.
+    let stranger = format!("1@{}", "ab".repeat(32));
+    let p = api
+        .get(&format!("{path}?before={stranger}"), ADMIN)
+        .await
+        .problem(404, "unknown-message");
+    assert!(p["detail"].as_str().unwrap().contains(&stranger), "{p}");
+    // (A message id is an Automerge object id, unique within its space only: one from another
+    // space may name a message here too.)
+    let p = api
+        .get(&format!("{path}?before=nope"), ADMIN)
+        .await
+        .problem(400, "invalid-query");
+    assert!(p["detail"].as_str().unwrap().contains("before"), "{p}");
+    api.get(&format!("{path}?limit=many"), ADMIN)
+        .await
+        .problem(400, "invalid-query");
+    api.get(&format!("{path}?before={}&after={}", ids[3], ids[1]), ADMIN)
+        .await
+        .problem(400, "invalid-page");
+    for limit in [0, 501] {
+        let p = api
+            .get(&format!("{path}?limit={limit}"), ADMIN)
+            .await
+            .problem(400, "invalid-page");
+        assert!(p["detail"].as_str().unwrap().contains("1 to 500"), "{p}");
+    }
+    api.get(&format!("{path}?limit=500"), ADMIN).await.ok(200);
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_and_passports_page_by_key_with_a_link_to_the_next_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let ann = n.handle.timite().to_string();
+    let ann_t = api.token_for(&ann).await;
+    let sid = api
+        .post("/v1/spaces", &ann_t, json!({"name": "crowd"}))
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut dids = vec![ann.clone()];
+    for _ in 0..4 {
+        let did = api.post("/v1/timites", ADMIN, json!({})).await.ok(201)["did"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let token = api.token_for(&did).await;
+        api.post(&format!("/v1/spaces/{sid}/join"), &token, json!({}))
+            .await
+            .ok(200);
+        dids.push(did);
+    }
+    dids.sort();
+
+    // Members, sorted by DID, two at a time: the Link header leads to the next page.
+    let everyone = api.get(&format!("/v1/spaces/{sid}/members"), &ann_t).await;
+    assert_eq!(everyone.link, None, "one page holds five members");
+    let listed: Vec<_> = everyone
+        .ok(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["did"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, dids);
+    let mut paged = Vec::new();
+    let mut next = Some(format!("/v1/spaces/{sid}/members?limit=2"));
+    while let Some(path) = next {
+        let a = api.get(&path, &ann_t).await;
+        next = next_link(&a);
+        let page = a.ok(200);
+        let page = page.as_array().unwrap();
+        assert!(page.len() <= 2 && !page.is_empty(), "{page:?}");
+        if let Some(n) = &next {
+            assert!(n.contains("limit=2"), "{n}");
+            assert!(
+                n.contains(&format!(
+                    "after={}",
+                    enc(page.last().unwrap()["did"].as_str().unwrap())
+                )),
+                "{n}"
+            );
+        }
+        paged.extend(page.iter().map(|m| m["did"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(paged, dids);
+    // After any DID, member or not.
+    let after_first = api
+        .get(
+            &format!("/v1/spaces/{sid}/members?after={}", enc(&dids[0])),
+            &ann_t,
+        )
+        .await
+        .ok(200);
+    assert_eq!(after_first.as_array().unwrap().len(), 4);
+    api.get(&format!("/v1/spaces/{sid}/members?after=did:web:x"), &ann_t)
+        .await
+        .problem(400, "invalid-query");
+    api.get(&format!("/v1/spaces/{sid}/members?limit=1001"), &ann_t)
+        .await
+        .problem(400, "invalid-page");
+
+    // The passport: credentials this timite issued, sorted by id, two at a time.
+    let mut cids = Vec::new();
+    for did in dids.iter().filter(|d| **d != ann) {
+        let vc = api
+            .post(
+                &format!("/v1/spaces/{sid}/credentials"),
+                &ann_t,
+                json!({"subject": did, "kind": "membership"}),
+            )
+            .await
+            .ok(201);
+        cids.push(vc["id"].as_str().unwrap().to_string());
+    }
+    cids.sort();
+    let mut paged = Vec::new();
+    let mut next = Some("/v1/passport?limit=2".to_string());
+    while let Some(path) = next {
+        let a = api.get(&path, &ann_t).await;
+        next = next_link(&a);
+        paged.extend(
+            a.ok(200)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|vc| vc["id"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_eq!(paged, cids);
+    let all = api.get("/v1/passport", &ann_t).await;
+    assert_eq!(all.link, None);
+    assert_eq!(all.ok(200).as_array().unwrap().len(), 4);
+    let rest = api
+        .get(&format!("/v1/passport?after={}", enc(&cids[1])), &ann_t)
+        .await
+        .ok(200);
+    assert_eq!(rest.as_array().unwrap().len(), 2);
+    api.get("/v1/passport?after=nope", &ann_t)
+        .await
+        .problem(400, "invalid-query");
     n.handle.shutdown().await.unwrap();
 }

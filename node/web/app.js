@@ -6,6 +6,11 @@
   const TOKEN_KEY = 'tim.token';
   const MAX_BACKOFF_MS = 15000;
   const STATUS_EVERY_MS = 15000;
+  // Messages per timeline page, and per page when reading the shown pages again (the API's most).
+  const PAGE = 50;
+  const MAX_PAGE = 500;
+  // How close to the top of the timeline (px) a scroll loads the next older page.
+  const OLDER_AT_PX = 80;
 
   const $ = (id) => document.getElementById(id);
 
@@ -15,6 +20,8 @@
     spaces: [],
     space: null, // the selected space id
     messages: new Map(), // id -> message of the selected space
+    older: null, // cursor of the next older page of the timeline (null: the oldest is shown)
+    loadingOlder: false,
     members: [],
     stream: null, // AbortController of the selected space's event stream
     statusTimer: null,
@@ -292,6 +299,8 @@
     state.space = id;
     $('nav-spaces').href = id ? `#/space/${enc(id)}` : '#/spaces';
     state.messages.clear();
+    state.older = null;
+    renderOlder();
     state.members = [];
     $('timeline').replaceChildren();
     $('members').replaceChildren();
@@ -349,16 +358,30 @@
 
   // ---------- timeline ----------
 
+  const messagesPath = (id, limit, before) =>
+    `/v1/spaces/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`;
+
+  // The latest page of the timeline. Read again (after a reconnection, a lag or a deletion), it
+  // covers as many messages as are shown, so that older pages loaded by scrolling stay and
+  // deleted messages go.
   async function loadTimeline(id) {
-    let t;
+    const shown = state.messages.size;
+    const messages = [];
+    let older = null;
     try {
-      t = await api('GET', `/v1/spaces/${enc(id)}/messages`);
+      let page = await api('GET', messagesPath(id, PAGE));
+      for (;;) {
+        messages.push(...page.messages);
+        older = page.next_before;
+        if (!older || messages.length >= shown) break;
+        page = await api('GET', messagesPath(id, MAX_PAGE, older));
+      }
     } catch (e) {
       if (state.space === id) showError(e.message);
       return;
     }
     if (state.space !== id) return;
-    const keep = new Set(t.messages.map((m) => m.id));
+    const keep = new Set(messages.map((m) => m.id));
     for (const [mid] of state.messages) {
       if (!keep.has(mid)) {
         state.messages.delete(mid);
@@ -366,14 +389,52 @@
         if (li) li.remove();
       }
     }
-    for (const m of t.messages) addMessage(m);
+    for (const m of messages) addMessage(m);
+    state.older = older;
+    renderOlder();
     updateTimelineEmpty();
   }
 
-  const order = (a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  // The next older page, above the shown messages, keeping the view where it is.
+  async function loadOlder() {
+    const id = state.space;
+    if (!id || !state.older || state.loadingOlder) return;
+    state.loadingOlder = true;
+    renderOlder();
+    const list = $('timeline');
+    try {
+      const page = await api('GET', messagesPath(id, PAGE, state.older));
+      if (state.space !== id) return;
+      const fromBottom = list.scrollHeight - list.scrollTop;
+      for (const m of page.messages) addMessage(m, false, true);
+      list.scrollTop = list.scrollHeight - fromBottom;
+      state.older = page.next_before;
+      say(`Loaded ${page.messages.length} older message${page.messages.length === 1 ? '' : 's'}.`);
+    } catch (e) {
+      // The cursor's message is gone from this node's timeline: start again from the latest.
+      if (e.type === 'tim:problem/unknown-message' && state.space === id) loadTimeline(id);
+      else if (state.space === id) showError(e.message);
+    } finally {
+      state.loadingOlder = false;
+      renderOlder();
+    }
+  }
+
+  function renderOlder() {
+    const button = $('load-older');
+    button.hidden = !state.older;
+    button.disabled = state.loadingOlder;
+    button.textContent = state.loadingOlder ? 'Loading older messages…' : 'Load older messages';
+  }
+
+  // By time, then (same millisecond) by the operation counter that starts a message id, which
+  // grows with every change a node sees: compared as a number, not as text.
+  const counter = (id) => Number.parseInt(id, 10) || 0;
+  const order = (a, b) => a.at - b.at || counter(a.id) - counter(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
   // Adds a message in `at` order, once; `live` ones are briefly highlighted as they arrive.
-  function addMessage(m, live) {
+  // The view follows new messages when it is at the bottom, unless `stay` (older pages).
+  function addMessage(m, live, stay) {
     if (state.messages.has(m.id)) return;
     state.messages.set(m.id, m);
     const list = $('timeline');
@@ -396,7 +457,7 @@
       li.addEventListener('animationend', () => li.classList.remove('arrived'), { once: true });
     }
     list.insertBefore(li, before);
-    if (nearBottom || mine) list.scrollTop = list.scrollHeight;
+    if (!stay && (nearBottom || mine)) list.scrollTop = list.scrollHeight;
     updateTimelineEmpty();
   }
 
@@ -813,6 +874,11 @@
         say('Space id selected: press Ctrl+C to copy it.');
       }
     });
+
+    $('load-older').addEventListener('click', loadOlder);
+    $('timeline').addEventListener('scroll', () => {
+      if ($('timeline').scrollTop < OLDER_AT_PX) loadOlder();
+    }, { passive: true });
 
     window.addEventListener('hashchange', route);
   }

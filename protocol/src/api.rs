@@ -1,9 +1,9 @@
 //! JSON types of a node's HTTP API, shared by the node, the CLI and the testnet.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::{ChangeHash, Did, SpaceId};
+use crate::{ChangeHash, CredentialId, Did, MessageId, SpaceId};
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -188,7 +188,8 @@ pub struct MessageView {
     pub at: u64,
 }
 
-/// `GET /v1/spaces/{id}/messages`.
+/// A space's whole timeline, oldest first: what a node holds, and what a client gets by reading
+/// every page of `GET /v1/spaces/{id}/messages` ([`TimelinePage`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Timeline {
     /// The space.
@@ -197,6 +198,81 @@ pub struct Timeline {
     pub heads: Vec<ChangeHash>,
     /// Messages in timeline order.
     pub messages: Vec<MessageView>,
+}
+
+/// Messages in a timeline page unless the request's `limit` says otherwise.
+pub const DEFAULT_TIMELINE_PAGE: usize = 50;
+/// Most messages one timeline page holds.
+pub const MAX_TIMELINE_PAGE: usize = 500;
+/// Entries in a page of members or credentials unless the request's `limit` says otherwise,
+/// and at most.
+pub const MAX_LIST_PAGE: usize = 1000;
+
+/// The query of `GET /v1/spaces/{id}/messages`: which page of the timeline. With neither
+/// `before` nor `after`, the newest messages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineQuery {
+    /// How many messages, 1 to 500 (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<usize>,
+    /// The messages just older than this one (a page's `next_before`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<MessageId>,
+    /// The messages just newer than this one (a page's `next_after`, or the newest message a
+    /// reader has): the `limit` oldest of them, listed newest first like every page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<MessageId>,
+}
+
+/// `GET /v1/spaces/{id}/messages`: a page of the timeline, newest first, with the cursors of
+/// the pages on either side.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct TimelinePage {
+    /// The space.
+    pub space: SpaceId,
+    /// The document heads this page was read at.
+    pub heads: Vec<ChangeHash>,
+    /// Messages, newest first.
+    pub messages: Vec<MessageView>,
+    /// The oldest message of this page, when older messages exist: pass it as `before` for
+    /// the next older page. `null` when this page reaches the start of the timeline (or is
+    /// empty).
+    pub next_before: Option<MessageId>,
+    /// The newest message of this page, when newer messages exist: pass it as `after` for the
+    /// next newer page. `null` when this page reaches the newest message (or is empty: after
+    /// the newest message, ask again later with the same `after`).
+    pub next_after: Option<MessageId>,
+}
+
+/// The query of `GET /v1/spaces/{id}/members`: members sorted by DID, a page at a time. The
+/// next page's address is in the answer's `Link` header (`rel="next"`), absent on the last.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// How many members, 1 to 1000 (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// The members whose DIDs sort after this one (the last DID of the previous page; it need
+    /// not be a member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Did>,
+}
+
+/// The query of `GET /v1/passport`: credentials sorted by id, a page at a time. The next
+/// page's address is in the answer's `Link` header (`rel="next"`), absent on the last.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CredentialsQuery {
+    /// How many credentials, 1 to 1000 (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// The credentials whose ids sort after this one (the last id of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<CredentialId>,
 }
 
 /// A member of a space.

@@ -110,14 +110,9 @@ enum Command {
         /// The message.
         text: String,
     },
-    /// Read a space's timeline.
-    Read {
-        /// Space id.
-        space: SpaceId,
-        /// Keep printing new messages as they arrive.
-        #[arg(long)]
-        follow: bool,
-    },
+    /// Read a space's timeline: the latest messages (50 unless --limit says otherwise), or
+    /// those before or since a message, oldest first.
+    Read(timeline::ReadArgs),
     /// Passports: verifiable credentials and presentations.
     Passport {
         #[command(subcommand)]
@@ -180,7 +175,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Space { command } => space::run(&client()?, out, command).await?,
         Command::Message { command } => timeline::message(&client()?, out, command).await?,
         Command::Post { space, text } => timeline::post(&client()?, out, space, &text).await?,
-        Command::Read { space, follow } => timeline::read(&client()?, out, space, follow).await?,
+        Command::Read(args) => timeline::read(&client()?, out, args).await?,
         Command::Passport {
             command:
                 PassportCommand::Verify {

@@ -2,25 +2,37 @@
 //! invites and ratings.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::Json;
-use tim_protocol::api::{DeclareAbilities, Done, InviteRequest, MemberView, RateRequest, SetRole};
+use tim_protocol::api::{
+    DeclareAbilities, Done, InviteRequest, MemberView, MembersQuery, RateRequest, SetRole,
+};
 use tim_protocol::{Did, SpaceId};
 
-use super::extract::{ApiJson, Id, Ids};
+use super::extract::{ApiJson, ApiQuery, Id, Ids};
+use super::listed;
 use super::problem::{ApiResult, Problems};
 use crate::service::{Caller, Service};
 
 /// Members with role, reputation, declared abilities and (weighted by this node's trust
-/// policy) imported reputation.
+/// policy) imported reputation, sorted by DID, a page at a time.
 #[utoipa::path(get, path = "/v1/spaces/{id}/members", tag = "members",
-    params(("id" = String, Path, description = "Space id")),
-    responses((status = 200, body = [MemberView]), Problems))]
+    params(("id" = String, Path, description = "Space id"), MembersQuery),
+    responses((status = 200, body = [MemberView], headers(("Link" = String,
+        description = "`<…?after=…>; rel=\"next\"`: the next page, absent on the last"))),
+        Problems))]
 pub(super) async fn members(
     State(s): State<Service>,
     caller: Caller,
     Id(id): Id<SpaceId>,
-) -> ApiResult<Json<Vec<MemberView>>> {
-    Ok(Json(s.members(&caller, id).await?))
+    ApiQuery(query): ApiQuery<MembersQuery>,
+) -> ApiResult<Response> {
+    let page = s.members(&caller, id, &query).await?;
+    Ok(listed(
+        page,
+        &format!("/v1/spaces/{id}/members"),
+        query.limit,
+    ))
 }
 
 /// Removes a member (admins, outranking it).

@@ -4,23 +4,26 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use tim_protocol::api::{Done, PostMessage, Posted, Timeline};
+use tim_protocol::api::{Done, PostMessage, Posted, TimelinePage, TimelineQuery};
 use tim_protocol::{MessageId, SpaceId};
 
-use super::extract::{ApiJson, Id, Ids};
+use super::extract::{ApiJson, ApiQuery, Id, Ids};
 use super::problem::{ApiResult, Problems};
 use crate::service::{Caller, Service};
 
-/// A space's timeline.
+/// A page of a space's timeline, newest first: the latest messages, or those just before or
+/// just after a message, with the cursors of the pages on either side (`next_before`,
+/// `next_after`). A cursor that is not a message of the space is `404 unknown-message`.
 #[utoipa::path(get, path = "/v1/spaces/{id}/messages", tag = "messages",
-    params(("id" = String, Path, description = "Space id")),
-    responses((status = 200, body = Timeline), Problems))]
+    params(("id" = String, Path, description = "Space id"), TimelineQuery),
+    responses((status = 200, body = TimelinePage), Problems))]
 pub(super) async fn timeline(
     State(s): State<Service>,
     caller: Caller,
     Id(id): Id<SpaceId>,
-) -> ApiResult<Json<Timeline>> {
-    Ok(Json(s.timeline(&caller, id).await?))
+    ApiQuery(query): ApiQuery<TimelineQuery>,
+) -> ApiResult<Json<TimelinePage>> {
+    Ok(Json(s.timeline(&caller, id, &query).await?))
 }
 
 /// Posts a message; answers once it is on disk.

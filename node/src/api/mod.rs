@@ -16,13 +16,16 @@
 //! (moderation), `passports` (credentials, presentations, trust), `events` (live streams),
 //! `peers` and `status` (health, status, metrics, the OpenAPI document and the web page).
 
+use std::fmt::Display;
 use std::future::Future;
 use std::io;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
-use axum::Router;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Serialize;
 use tokio::net::TcpListener;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
@@ -42,7 +45,7 @@ mod timites;
 mod tokens;
 
 pub use crate::auth::RateLimit;
-use crate::service::Service;
+use crate::service::{ListPage, Service};
 pub use crate::service::{DEFAULT_INVITE_VALIDITY, JOIN_TIMEOUT, MAX_JOIN_TIMEOUT};
 use crate::Handle;
 pub use problem::ApiError;
@@ -170,6 +173,39 @@ pub fn router_for(service: Service) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::Extension(auth))
         .with_state(service)
+}
+
+/// A page of a list as a JSON array, with a `Link` header (RFC 8288) to the next page, if
+/// any: `path` with `after` the page's last key and the `limit` the request gave.
+fn listed<T: Serialize, K: Display>(
+    page: ListPage<T, K>,
+    path: &str,
+    limit: Option<usize>,
+) -> Response {
+    let mut resp = Json(page.items).into_response();
+    if let Some(after) = page.next_after {
+        let limit = limit.map(|l| format!("&limit={l}")).unwrap_or_default();
+        let link = format!(
+            "<{path}?after={}{limit}>; rel=\"next\"",
+            query_value(&after.to_string())
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    resp
+}
+
+/// `s` percent-encoded for a query string: everything but RFC 3986's unreserved characters.
+fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Serves `app` (a [`router`]) on `listener` until `shutdown` completes, then lets open

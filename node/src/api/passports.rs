@@ -4,14 +4,15 @@
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tim_protocol::api::{Done, IssueRequest, TrustEntry, VerifyReport};
+use tim_protocol::api::{CredentialsQuery, Done, IssueRequest, TrustEntry, VerifyReport};
 use tim_protocol::{CredentialId, SpaceId};
 use utoipa::ToSchema;
 
-use super::extract::{Admin, ApiJson, Id};
+use super::extract::{Admin, ApiJson, ApiQuery, Id};
+use super::listed;
 use super::problem::{ApiResult, Problems};
 use crate::service::{Caller, Service};
 
@@ -29,14 +30,20 @@ pub(super) async fn issue_credential(
     Ok((StatusCode::CREATED, Json(vc)))
 }
 
-/// The timite's passport: credentials about it, and those it issued.
-#[utoipa::path(get, path = "/v1/passport", tag = "passport",
-    responses((status = 200, description = "W3C verifiable credentials", body = [Object]), Problems))]
+/// The timite's passport: credentials about it, and those it issued, sorted by id, a page at
+/// a time.
+#[utoipa::path(get, path = "/v1/passport", tag = "passport", params(CredentialsQuery),
+    responses((status = 200, description = "W3C verifiable credentials", body = [Object],
+        headers(("Link" = String,
+            description = "`<…?after=…>; rel=\"next\"`: the next page, absent on the last"))),
+        Problems))]
 pub(super) async fn list_credentials(
     State(s): State<Service>,
     caller: Caller,
-) -> ApiResult<Json<Vec<serde_json::Value>>> {
-    Ok(Json(s.credentials(&caller).await?))
+    ApiQuery(query): ApiQuery<CredentialsQuery>,
+) -> ApiResult<Response> {
+    let page = s.credentials(&caller, &query).await?;
+    Ok(listed(page, "/v1/passport", query.limit))
 }
 
 /// One credential of the timite's passport.

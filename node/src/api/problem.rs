@@ -73,6 +73,9 @@ impl From<NodeError> for ApiError {
         let (status, kind, title) = match e {
             NodeError::UnknownSpace(_) => (StatusCode::NOT_FOUND, "unknown-space", "Unknown space"),
             NodeError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            NodeError::UnknownMessage(_) => {
+                (StatusCode::NOT_FOUND, "unknown-message", "Unknown message")
+            }
             NodeError::Forbidden(_) => (StatusCode::FORBIDDEN, "not-yours", "Not allowed"),
             NodeError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid", "Invalid request"),
             NodeError::Refused(_) => (StatusCode::FORBIDDEN, "refused", "Refused by the rules"),
@@ -160,6 +163,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::MalformedBundle(_) => {
                 Self::bad_value("malformed-bundle", "Not a signature bundle", detail)
             }
+            ServiceError::InvalidPage(_) => Self::bad_value("invalid-page", "Invalid page", detail),
         }
     }
 }

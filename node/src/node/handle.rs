@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use tim_crdt::admission::Requirement;
-use tim_crdt::{Role, Visibility};
+use tim_crdt::{MemberPage, PageFrom, Role, Visibility};
 use tim_did::credential::Check;
 use tim_protocol::api::{
-    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimiteView,
-    TrustEntry,
+    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimelinePage,
+    TimiteView, TrustEntry,
 };
 use tim_protocol::wire::SyncMessage;
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
@@ -115,7 +115,18 @@ pub(super) enum Command {
         reply: Reply<Posted>,
     },
     Timeline(SpaceId, Reply<Timeline>),
-    Members(SpaceId, Reply<Vec<MemberView>>),
+    TimelinePage {
+        space: SpaceId,
+        from: PageFrom,
+        limit: usize,
+        reply: Reply<TimelinePage>,
+    },
+    Members {
+        space: SpaceId,
+        after: Option<Did>,
+        limit: usize,
+        reply: Reply<MemberPage>,
+    },
     Export(SpaceId, Reply<(Vec<u8>, Vec<Envelope>)>),
     Import {
         space: SpaceId,
@@ -381,14 +392,51 @@ impl Handle {
         .await
     }
 
-    /// The timeline of a space.
+    /// The whole timeline of a space, oldest first (the API serves it a page at a time:
+    /// [`Handle::timeline_page`]).
     pub async fn timeline(&self, space: SpaceId) -> Result<Timeline, NodeError> {
         self.call(|r| Command::Timeline(space, r)).await
     }
 
-    /// The members of a space.
+    /// Up to `limit` messages of a space's timeline from `from`, newest first, with the
+    /// cursors of the pages on either side; reads only those messages, however long the
+    /// timeline. A cursor that names no message of the timeline is
+    /// [`NodeError::UnknownMessage`].
+    pub async fn timeline_page(
+        &self,
+        space: SpaceId,
+        from: PageFrom,
+        limit: usize,
+    ) -> Result<TimelinePage, NodeError> {
+        self.call(|reply| Command::TimelinePage {
+            space,
+            from,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Every member of a space, sorted by DID.
     pub async fn members(&self, space: SpaceId) -> Result<Vec<MemberView>, NodeError> {
-        self.call(|r| Command::Members(space, r)).await
+        Ok(self.members_page(space, None, usize::MAX).await?.members)
+    }
+
+    /// Up to `limit` members of a space whose DIDs sort after `after`, with the cursor of the
+    /// next page.
+    pub async fn members_page(
+        &self,
+        space: SpaceId,
+        after: Option<Did>,
+        limit: usize,
+    ) -> Result<MemberPage, NodeError> {
+        self.call(|reply| Command::Members {
+            space,
+            after,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// The Automerge document of a space and the envelope of every change in it.

@@ -21,7 +21,9 @@ use libp2p::{identify, identity, kad, mdns, Multiaddr, PeerId, Swarm};
 use tim_crdt::{Space, Writer};
 use tim_did::credential;
 use tim_did::{Identity, Keystore};
-use tim_protocol::api::{Imported, NodeStatus, SpaceEvent, Timeline, TimiteView, TrustEntry};
+use tim_protocol::api::{
+    Imported, NodeStatus, SpaceEvent, Timeline, TimelinePage, TimiteView, TrustEntry,
+};
 use tim_protocol::wire::SyncResponse;
 use tim_protocol::{Did, Envelope, SpaceId};
 use tokio::sync::{broadcast, mpsc};
@@ -713,14 +715,39 @@ impl Actor {
                 });
                 self.reply_durable(reply, r);
             }
-            Command::Members(id, reply) => {
-                let r = self.engine.ready_space(id).map(|space| {
-                    let mut members = space.members();
+            Command::TimelinePage {
+                space,
+                from,
+                limit,
+                reply,
+            } => {
+                let r = self.engine.ready_space(space).and_then(|s| {
+                    let page = s
+                        .timeline_page(&from, limit)
+                        .map_err(|e| NodeError::UnknownMessage(e.to_string()))?;
+                    Ok(TimelinePage {
+                        space,
+                        heads: s.heads(),
+                        messages: page.messages,
+                        next_before: page.next_before,
+                        next_after: page.next_after,
+                    })
+                });
+                self.reply_durable(reply, r);
+            }
+            Command::Members {
+                space,
+                after,
+                limit,
+                reply,
+            } => {
+                let r = self.engine.ready_space(space).map(|space| {
+                    let mut page = space.members_page(after.as_ref(), limit);
                     let policy = self.trust_policy();
-                    for m in &mut members {
+                    for m in &mut page.members {
                         m.imported_reputation = self.imported_reputation(&policy, space, &m.did);
                     }
-                    members
+                    page
                 });
                 self.reply_durable(reply, r);
             }

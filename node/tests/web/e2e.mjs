@@ -3,8 +3,9 @@
 // A person signs in on node 1's page, opens a space, posts; the message reaches node 2; a reply
 // posted on node 2 (through its API) appears on node 1's page without a reload. Then the member
 // list (roles, reputation), the abilities form and the passport view are checked and full-page
-// screenshots are saved; last, a space made on node 2 is joined by its id and one is created,
-// both through the page's forms.
+// screenshots are saved; then a space made on node 2 is joined by its id and one is created,
+// both through the page's forms. Last, a space with more than a page of messages: the page
+// shows the latest 50 and loads older ones on scrolling up and with its "Load older" button.
 //
 // Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
@@ -253,6 +254,40 @@ try {
   const listed = await call(url1, token1, 'GET', '/v1/spaces');
   if (!listed.some((x) => x.name === 'made on the page')) fail('the space made on the page is not on node 1');
   step('created a space with the form');
+
+  // Paging: a space with more than a page of messages shows only the latest page; scrolling to
+  // the top of the timeline loads the next older page, and so does the "Load older" button.
+  const OLD = 120;
+  const long = await call(url1, token1, 'POST', '/v1/spaces', { name: 'long history', purpose: '', visibility: 'public' });
+  const longPath = `/v1/spaces/${encodeURIComponent(long.id)}/messages`;
+  for (let i = 0; i < OLD; i++) await call(url1, token1, 'POST', longPath, { text: `old ${i}` });
+  await page.evaluate((id) => { location.hash = `#/space/${encodeURIComponent(id)}`; }, long.id);
+  await page.getByTestId('space-name').filter({ hasText: 'long history' }).waitFor();
+  const shown = () => timeline.locator('li.msg .text').allTextContents();
+  const expect = (from) => Array.from({ length: OLD - from }, (_, i) => `old ${from + i}`);
+  await until('the latest page of the long timeline', 10000,
+    async () => JSON.stringify(await shown()) === JSON.stringify(expect(OLD - 50)));
+  const loadOlder = page.getByTestId('load-older');
+  if (!(await loadOlder.isVisible())) fail('no "Load older messages" control with older messages to load');
+  step(`a space of ${OLD} messages opens with the latest 50`);
+  await timeline.evaluate((list) => { list.scrollTop = 0; });
+  await until('an older page after scrolling to the top', 10000,
+    async () => JSON.stringify(await shown()) === JSON.stringify(expect(OLD - 100)));
+  if ((await timeline.evaluate((list) => list.scrollTop)) < 80) {
+    fail('the view jumped to the top after loading older messages');
+  }
+  step('scrolling to the top loaded the next 50, above, keeping the view');
+  await loadOlder.click();
+  await until('the oldest page after "Load older messages"', 10000,
+    async () => JSON.stringify(await shown()) === JSON.stringify(expect(0)));
+  await until('no more "Load older" once the oldest is shown', 5000, async () => !(await loadOlder.isVisible()));
+  // Live messages keep arriving at the bottom.
+  await call(url1, token1, 'POST', longPath, { text: 'new after paging' });
+  await until('a live message after the older pages', 10000, async () => {
+    const t = await shown();
+    return t.length === OLD + 1 && t[OLD] === 'new after paging';
+  });
+  step('the button loaded the oldest page; a live message still arrives at the bottom');
 
   const uncaught = errors.filter((e) => e.startsWith('uncaught'));
   if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);

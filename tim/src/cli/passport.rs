@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use tim_client::Client;
-use tim_protocol::api::{CheckView, IssueRequest, VerifyReport};
-use tim_protocol::{Did, SpaceId};
+use tim_protocol::api::{CheckView, CredentialsQuery, IssueRequest, VerifyReport, MAX_LIST_PAGE};
+use tim_protocol::{CredentialId, Did, SpaceId};
 
 use super::parse_duration;
 use crate::output::Out;
@@ -34,8 +34,16 @@ pub(crate) enum PassportCommand {
         #[arg(long, value_parser = parse_duration)]
         valid: Option<Duration>,
     },
-    /// List the credentials this node issued or holds.
-    List,
+    /// List the credentials this node issued or holds, sorted by id.
+    List {
+        /// How many credentials, at most (1 to 1000).
+        #[arg(long, default_value_t = MAX_LIST_PAGE as u16,
+              value_parser = clap::value_parser!(u16).range(1..=MAX_LIST_PAGE as i64))]
+        limit: u16,
+        /// List the credentials whose ids sort after this one (the hint after a page names it).
+        #[arg(long)]
+        after: Option<CredentialId>,
+    },
     /// Show one credential.
     Show {
         /// Credential id.
@@ -100,9 +108,16 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
                 println!("issued {}", vc["id"].as_str().unwrap_or("?"))
             })?;
         }
-        PassportCommand::List => {
-            let all = client.credentials().await?;
-            out.print(&all, |all| {
+        PassportCommand::List { limit, after } => {
+            let query = CredentialsQuery {
+                limit: Some(usize::from(limit)),
+                after,
+            };
+            let page = client.credentials_page(&query).await?;
+            if let Some(next) = &page.next_after {
+                eprintln!("(more credentials: tim passport list --after {next})");
+            }
+            out.print(&page.items, |all| {
                 if all.is_empty() {
                     println!("no credentials yet");
                 }

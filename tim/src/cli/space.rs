@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use tim_client::Client;
-use tim_protocol::api::{CreateSpace, InviteRequest};
+use tim_protocol::api::{CreateSpace, InviteRequest, MembersQuery, MAX_LIST_PAGE};
 use tim_protocol::{Did, SpaceId};
 
 use super::parse_duration;
@@ -62,10 +62,17 @@ pub(crate) enum SpaceCommand {
         /// The member.
         did: Did,
     },
-    /// List a space's members: role, reputation, declared abilities.
+    /// List a space's members, sorted by DID: role, reputation, declared abilities.
     Members {
         /// Space id.
         space: SpaceId,
+        /// How many members, at most (1 to 1000).
+        #[arg(long, default_value_t = MAX_LIST_PAGE as u16,
+              value_parser = clap::value_parser!(u16).range(1..=MAX_LIST_PAGE as i64))]
+        limit: u16,
+        /// List the members whose DIDs sort after this one (the hint after a page names it).
+        #[arg(long)]
+        after: Option<Did>,
     },
     /// Declare what you can do in a space (replaces your list; none clears it).
     Abilities {
@@ -182,9 +189,20 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             let done = client.set_role(space, &did, "banned").await?;
             out.print(&done, |d| println!("banned {did} (change {})", d.change))?;
         }
-        SpaceCommand::Members { space } => {
-            let members = client.members(space).await?;
-            out.print(&members, |members| {
+        SpaceCommand::Members {
+            space,
+            limit,
+            after,
+        } => {
+            let query = MembersQuery {
+                limit: Some(usize::from(limit)),
+                after,
+            };
+            let page = client.members_page(space, &query).await?;
+            if let Some(next) = &page.next_after {
+                eprintln!("(more members: tim space members {space} --after {next})");
+            }
+            out.print(&page.items, |members| {
                 for m in members {
                     let mut line = format!("{:<10} {}  reputation {}", m.role, m.did, m.reputation);
                     if !m.abilities.is_empty() {

@@ -1,12 +1,15 @@
-//! What members do in a space's timeline: `tim post`, `tim read`, `tim message delete` and
-//! `tim rate`.
+//! What members do in a space's timeline: `tim post`, `tim read` (a page at a time),
+//! `tim message delete` and `tim rate`.
 
 use anyhow::Result;
 use clap::Subcommand;
 use futures::StreamExt;
+use serde::Serialize;
 use tim_client::Client;
-use tim_protocol::api::{MessageView, SpaceEvent};
-use tim_protocol::{Did, SpaceId};
+use tim_protocol::api::{
+    MessageView, SpaceEvent, TimelineQuery, DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE,
+};
+use tim_protocol::{ChangeHash, Did, MessageId, SpaceId};
 
 use crate::output::{format_time, Out};
 
@@ -55,17 +58,74 @@ pub(crate) async fn rate(
     })
 }
 
-/// Prints a timeline; with `follow`, keeps printing new messages (one JSON object per line
-/// with `--json`).
-pub(crate) async fn read(client: &Client, out: Out, space: SpaceId, follow: bool) -> Result<()> {
-    let events = if follow {
+/// Which messages `tim read` prints.
+#[derive(clap::Args)]
+pub(crate) struct ReadArgs {
+    /// Space id.
+    space: SpaceId,
+    /// How many messages, at most (1 to 500).
+    #[arg(long, default_value_t = DEFAULT_TIMELINE_PAGE as u16,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_TIMELINE_PAGE as i64))]
+    limit: u16,
+    /// Print the messages just older than this message id (the hint after a page names it).
+    #[arg(long, value_name = "MESSAGE_ID", conflicts_with_all = ["since", "follow"])]
+    before: Option<MessageId>,
+    /// Print the messages just newer than this message id, the oldest of them first.
+    #[arg(long, value_name = "MESSAGE_ID")]
+    since: Option<MessageId>,
+    /// Keep printing new messages as they arrive (with --since: every message after it first).
+    #[arg(long)]
+    follow: bool,
+}
+
+/// What `tim read --json` prints: a page of the timeline, oldest first, with the cursors of the
+/// pages on either side (as the API gives them).
+#[derive(Serialize)]
+struct ReadPage {
+    space: SpaceId,
+    heads: Vec<ChangeHash>,
+    messages: Vec<MessageView>,
+    next_before: Option<MessageId>,
+    next_after: Option<MessageId>,
+}
+
+/// Prints a page of the timeline, oldest first: the latest messages, or those around a
+/// message. With `follow`, keeps printing new messages (one JSON object per line with
+/// `--json`).
+pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()> {
+    let space = args.space;
+    let events = if args.follow {
         Some(client.events(space).await?)
     } else {
         None
     };
-    let timeline = client.timeline(space).await?;
+    let mut query = TimelineQuery {
+        limit: Some(usize::from(args.limit)),
+        before: args.before,
+        after: args.since,
+    };
+    let page = client.timeline_page(space, &query).await?;
     let Some(events) = events else {
-        return out.print(&timeline, |t| t.messages.iter().for_each(print_message));
+        let mut messages = page.messages;
+        messages.reverse();
+        let shown = ReadPage {
+            space,
+            heads: page.heads,
+            messages,
+            next_before: page.next_before,
+            next_after: page.next_after,
+        };
+        return out.print(&shown, |p| {
+            for m in &p.messages {
+                print_message(m);
+            }
+            if let Some(id) = &p.next_before {
+                eprintln!("(older messages: tim read {space} --before {id})");
+            }
+            if let Some(id) = &p.next_after {
+                eprintln!("(newer messages: tim read {space} --since {id})");
+            }
+        });
     };
     let line = |m: &MessageView| -> Result<()> {
         if out.json {
@@ -75,11 +135,22 @@ pub(crate) async fn read(client: &Client, out: Out, space: SpaceId, follow: bool
         }
         Ok(())
     };
-    for m in &timeline.messages {
-        line(m)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut page = page;
+    loop {
+        for m in page.messages.iter().rev() {
+            line(m)?;
+            seen.insert(m.id.clone());
+        }
+        // From --since, every page up to the newest message before following.
+        match page.next_after.take().filter(|_| query.after.is_some()) {
+            Some(newest) => {
+                query.after = Some(newest);
+                page = client.timeline_page(space, &query).await?;
+            }
+            None => break,
+        }
     }
-    let seen: std::collections::HashSet<String> =
-        timeline.messages.iter().map(|m| m.id.clone()).collect();
     let mut events = Box::pin(events);
     while let Some(e) = events.next().await {
         if let SpaceEvent::Message { message, .. } = e? {
