@@ -134,7 +134,7 @@ impl Space {
             .map_range(&members, (start, Bound::Unbounded))
             .filter_map(|item| {
                 let did: Did = item.key.parse().ok()?;
-                let entry = doc::child_obj(self.doc(), &members, &item.key, None)?;
+                let entry = doc::child_obj(self.doc(), &members, item.key, None)?;
                 // A member has a role ([`Space::member_view`] needs it).
                 doc::get_str(self.doc(), &entry, doc::ROLE).map(|_| (did, entry))
             })
