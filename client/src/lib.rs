@@ -36,6 +36,10 @@ pub enum ClientError {
     /// The timeline changed between the pages of every attempt to read it whole.
     #[error("the timeline kept changing while it was read page by page ({0} attempts)")]
     Unsettled(usize),
+    /// The event stream fell behind the node and skipped this many events: read the timeline
+    /// again from the newest message seen. The stream goes on after it.
+    #[error("the event stream fell behind and skipped {0} events")]
+    Lagged(u64),
 }
 
 /// A page of a list sorted by a key (members by DID, credentials by id).
@@ -590,7 +594,9 @@ impl Client {
             .map(drop)
     }
 
-    /// `GET /v1/spaces/{id}/events`: live events, parsed from server-sent events.
+    /// `GET /v1/spaces/{id}/events`: live events, parsed from server-sent events. An item
+    /// [`ClientError::Lagged`] says the stream skipped events (the node's buffer overflowed);
+    /// the stream goes on after it.
     pub async fn events(
         &self,
         id: SpaceId,
@@ -599,31 +605,43 @@ impl Client {
         let resp = self.send(self.http.get(&url), &url).await?;
         let mut buf = String::new();
         Ok(resp.bytes_stream().flat_map(move |chunk| {
-            let mut out = Vec::new();
-            match chunk {
+            let out = match chunk {
                 Ok(bytes) => {
                     buf.push_str(&String::from_utf8_lossy(&bytes));
-                    while let Some(end) = buf.find("\n\n") {
-                        let frame: String = buf.drain(..end + 2).collect();
-                        let data: String = frame
-                            .lines()
-                            .filter_map(|l| l.strip_prefix("data:"))
-                            .map(str::trim_start)
-                            .collect();
-                        let is_event = !frame.lines().any(|l| l.starts_with("event:"));
-                        if is_event && !data.is_empty() {
-                            out.push(
-                                serde_json::from_str(&data)
-                                    .map_err(|e| ClientError::Decode(e.to_string())),
-                            );
-                        }
-                    }
+                    sse_frames(&mut buf)
                 }
-                Err(e) => out.push(Err(ClientError::Decode(e.to_string()))),
-            }
+                Err(e) => vec![Err(ClientError::Decode(e.to_string()))],
+            };
             futures::stream::iter(out)
         }))
     }
+}
+
+/// Takes the complete server-sent event frames off the front of `buf`: each event of a space's
+/// stream, or [`ClientError::Lagged`] for a `lagged` frame. Keep-alive comments give nothing.
+fn sse_frames(buf: &mut String) -> Vec<Result<SpaceEvent, ClientError>> {
+    let mut out = Vec::new();
+    while let Some(end) = buf.find("\n\n") {
+        let frame: String = buf.drain(..end + 2).collect();
+        let data: String = frame
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim_start)
+            .collect();
+        let kind = frame
+            .lines()
+            .find_map(|l| l.strip_prefix("event:"))
+            .map(str::trim);
+        if kind == Some("lagged") {
+            out.push(Err(data.parse().map_or_else(
+                |_| ClientError::Decode(format!("a lagged event with data {data:?}")),
+                ClientError::Lagged,
+            )));
+        } else if kind.is_none() && !data.is_empty() {
+            out.push(serde_json::from_str(&data).map_err(|e| ClientError::Decode(e.to_string())));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -639,5 +657,22 @@ mod tests {
         assert_eq!(next_after("</a?after=x>; rel=\"prev\""), None);
         assert_eq!(next_after("</a?limit=3>; rel=\"next\""), None);
         assert_eq!(percent_decode("%zz"), None);
+    }
+
+    #[test]
+    fn a_lagged_frame_is_an_error_item_and_the_stream_goes_on() {
+        let mut buf = String::from(
+            ": keep-alive\n\nevent: lagged\ndata: 1791\n\nevent: lagged\ndata: soon\n\ndata: {\"not\": \"an event\"}\n\ndata: {\"partial",
+        );
+        let items = sse_frames(&mut buf);
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(
+            matches!(items[0], Err(ClientError::Lagged(1791))),
+            "{items:?}"
+        );
+        assert!(matches!(items[1], Err(ClientError::Decode(_))), "{items:?}");
+        assert!(matches!(items[2], Err(ClientError::Decode(_))), "{items:?}");
+        // The incomplete frame waits for the rest.
+        assert_eq!(buf, "data: {\"partial");
     }
 }

@@ -356,7 +356,14 @@ async fn watch(cluster: &Cluster, space: SpaceId) -> Result<mpsc::Receiver<Arriv
         let (tx, node) = (tx.clone(), n.index);
         tokio::spawn(async move {
             use futures::StreamExt;
-            while let Some(Ok(e)) = events.next().await {
+            while let Some(item) = events.next().await {
+                // A lagged stream skipped events (counted as lost by whoever waits for them)
+                // and goes on; any other error ends it.
+                let e = match item {
+                    Ok(e) => e,
+                    Err(tim_client::ClientError::Lagged(_)) => continue,
+                    Err(_) => return,
+                };
                 if let SpaceEvent::Message { message, .. } = e {
                     let arrival = Arrival {
                         node,

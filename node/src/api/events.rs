@@ -7,6 +7,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use tim_protocol::api::SpaceEvent;
 use tim_protocol::SpaceId;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::StreamExt as _;
 
 use super::extract::Id;
@@ -15,7 +16,9 @@ use crate::auth::Principal;
 use crate::service::{Caller, Service};
 
 /// Live events of a space (server-sent events; `data` is a JSON [`SpaceEvent`]), including
-/// changes that arrive from other nodes. At most 16 open streams per token.
+/// changes that arrive from other nodes. At most 16 open streams per token. A reader that falls
+/// more than 1,024 events behind the node gets an `event: lagged` frame whose `data` is the
+/// number of events it missed; it should read the timeline again from its newest message.
 #[utoipa::path(get, path = "/v1/spaces/{id}/events", tag = "spaces",
     params(("id" = String, Path, description = "Space id")),
     responses((status = 200, description = "An endless event stream", body = SpaceEvent,
@@ -32,7 +35,9 @@ pub(super) async fn events(
         let _open = &slot;
         Ok(match e {
             Ok(event) => Event::default().json_data(&event).unwrap_or_default(),
-            Err(lagged) => Event::default().event("lagged").data(lagged.to_string()),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                Event::default().event("lagged").data(missed.to_string())
+            }
         })
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

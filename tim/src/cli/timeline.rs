@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use futures::StreamExt;
 use serde::Serialize;
-use tim_client::Client;
+use tim_client::{Client, ClientError};
 use tim_protocol::api::{
     MessageView, SpaceEvent, TimelineQuery, DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE,
 };
@@ -136,6 +136,7 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
         Ok(())
     };
     let mut seen = std::collections::HashSet::new();
+    let mut newest = page.messages.first().map(|m| m.id.clone());
     let mut page = page;
     loop {
         for m in page.messages.iter().rev() {
@@ -144,22 +145,60 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
         }
         // From --since, every page up to the newest message before following.
         match page.next_after.take().filter(|_| query.after.is_some()) {
-            Some(newest) => {
-                query.after = Some(newest);
+            Some(next) => {
+                query.after = Some(next);
                 page = client.timeline_page(space, &query).await?;
+                newest = page.messages.first().map(|m| m.id.clone()).or(newest);
             }
             None => break,
         }
     }
     let mut events = Box::pin(events);
     while let Some(e) = events.next().await {
-        if let SpaceEvent::Message { message, .. } = e? {
-            if !seen.contains(&message.id) {
-                line(&message)?;
+        match e {
+            Ok(SpaceEvent::Message { message, .. }) => {
+                if seen.insert(message.id.clone()) {
+                    line(&message)?;
+                }
+                newest = Some(message.id);
             }
+            Ok(_) => {}
+            Err(ClientError::Lagged(missed)) => {
+                eprintln!("({missed} events skipped by the node's event stream; reading the timeline from the newest message shown)");
+                newest = catch_up(client, space, newest, &mut seen, &line).await?;
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
+}
+
+/// Prints the messages newer than `newest` that were not shown yet, page by page, oldest
+/// first; returns the newest message shown.
+async fn catch_up(
+    client: &Client,
+    space: SpaceId,
+    mut newest: Option<String>,
+    seen: &mut std::collections::HashSet<String>,
+    line: &impl Fn(&MessageView) -> Result<()>,
+) -> Result<Option<String>> {
+    loop {
+        let query = TimelineQuery {
+            limit: Some(500),
+            before: None,
+            after: newest.as_deref().map(str::parse::<MessageId>).transpose()?,
+        };
+        let page = client.timeline_page(space, &query).await?;
+        for m in page.messages.iter().rev() {
+            if seen.insert(m.id.clone()) {
+                line(m)?;
+            }
+        }
+        newest = page.messages.first().map(|m| m.id.clone()).or(newest);
+        if page.next_after.is_none() {
+            return Ok(newest);
+        }
+    }
 }
 
 fn print_message(m: &MessageView) {
