@@ -1,7 +1,8 @@
 //! How the way in scales with a space's size: one space grows to 100k messages by local posts,
 //! and at 0, 10k, 50k and 100k a replica times gossip arrivals (one change at a time, on top of
-//! its heads and concurrent with another), a copy of the document, its save and load, and a
-//! restart from snapshot plus stored changes. Prints figures (docs/benchmarks.md, B9's
+//! its heads and concurrent with another), a save and load of the document, and a restart from
+//! the stored changes with either kind of snapshot: a saved document (older nodes) or the record
+//! of judged heads (`Space::judged_heads`, what a node stores now). Prints figures (docs/benchmarks.md, B9's
 //! in-process half).
 //!
 //! `cargo bench -p tim-crdt --bench size [-- MESSAGES]`
@@ -41,16 +42,16 @@ fn main() {
     };
     let mut made = 0;
     println!(
-        "{:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>10}",
+        "{:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>11} {:>13}",
         "messages",
         "build s",
         "gossip p50",
         "p99 µs",
         "concurrent",
-        "copy ms",
         "save ms",
         "load ms",
-        "restart ms"
+        "from doc ms",
+        "from heads ms"
     );
     for size in [0, 10_000, 50_000, 100_000]
         .into_iter()
@@ -84,27 +85,31 @@ fn main() {
             concurrent.push(start.elapsed());
             space.ingest(second).unwrap();
         }
-        let (document, copy) = timed(|| space.document());
-        let (saved, save) = timed(|| document.save());
+        let (saved, save) = timed(|| space.save());
         let (_, load) = timed(|| automerge::Automerge::load(&saved).unwrap());
         let stored: Vec<(ChangeHash, tim_protocol::Envelope)> = space
             .envelopes()
             .map(|e| (tim_crdt::verify_envelope(e).unwrap(), e.clone()))
             .collect();
-        let (restored, restart) =
-            timed(|| Space::load_stored(space.id(), Some(&saved), stored).unwrap());
+        let (restored, from_doc) =
+            timed(|| Space::load_stored(space.id(), Some(&saved), stored.clone()).unwrap());
+        assert_eq!(restored.space.heads(), space.heads());
+        drop(restored);
+        let record = space.judged_heads();
+        let (restored, from_heads) =
+            timed(|| Space::load_stored(space.id(), Some(&record), stored).unwrap());
         assert_eq!(restored.space.heads(), space.heads());
         println!(
-            "{:>8} {:>10.2} {:>10.0} {:>10.0} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>10.1}",
+            "{:>8} {:>10.2} {:>10.0} {:>10.0} {:>10.0} {:>9.1} {:>9.1} {:>11.1} {:>13.1}",
             size,
             build / 1e3,
             p(&mut gossip, 0.5),
             p(&mut gossip, 0.99),
             p(&mut concurrent, 0.5),
-            copy,
             save,
             load,
-            restart
+            from_doc,
+            from_heads
         );
     }
 }

@@ -36,8 +36,8 @@ pub use page::{MemberPage, MessagePage, PageError, PageFrom};
 pub use roles::{Permission, Permissions, Role, RoleDef, RoleName};
 pub use rules::Visibility;
 pub use space::{
-    check_envelopes, verify_envelope, Applied, BatchIngested, Checked, Document, Effect, Ingested,
-    Restored, Space, SpaceMeta, MAX_PENDING,
+    check_envelopes, verify_envelope, Applied, BatchIngested, Checked, Effect, Ingested, Restored,
+    Space, SpaceMeta, MAX_PENDING,
 };
 pub use sync::SyncReceived;
 pub use writer::{actor_is_author, Writer, SESSION_BYTES};

@@ -61,23 +61,6 @@ pub struct BatchIngested {
     pub duplicates: usize,
 }
 
-/// A copy of a space's document, to save off the caller's thread ([`Space::document`]).
-#[derive(Clone)]
-pub struct Document(Automerge);
-
-impl std::fmt::Debug for Document {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Document").finish_non_exhaustive()
-    }
-}
-
-impl Document {
-    /// The document in Automerge's binary format (what [`Space::save`] gives).
-    pub fn save(&self) -> Vec<u8> {
-        self.0.save()
-    }
-}
-
 /// What the gate did with a batch: applied (in causal order), refused, already here.
 #[derive(Debug, Default)]
 struct Admitted {
@@ -106,6 +89,10 @@ pub struct Restored {
     /// Why the snapshot was set aside, if it did not load (the changes rebuilt the space).
     pub snapshot_error: Option<String>,
 }
+
+/// What a [`Space::judged_heads`] record starts with; 32-byte change hashes follow. (A
+/// snapshot that does not start with it is an Automerge document, as older nodes stored.)
+const JUDGED_HEADS_MAGIC: &[u8] = b"tim judged heads 1\0";
 
 /// How many verified changes may wait for missing dependencies, per space. Beyond this, newer
 /// ones are dropped (sync brings them again).
@@ -342,15 +329,29 @@ impl Space {
     ) -> Result<Restored, SpaceError> {
         let mut space = Self::empty(id);
         let mut snapshot_error = None;
-        if let Some(bytes) = snapshot {
-            match Automerge::load(bytes) {
+        let mut judged = None;
+        match snapshot.map(|b| (b.strip_prefix(JUDGED_HEADS_MAGIC), b)) {
+            Some((Some(heads), _)) if heads.len() % 32 == 0 => {
+                judged = Some(
+                    heads
+                        .chunks_exact(32)
+                        .map(|h| automerge::ChangeHash(h.try_into().expect("32 bytes")))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            Some((Some(_), _)) => {
+                snapshot_error = Some("a judged-heads record of a bad length".into())
+            }
+            Some((None, bytes)) => match Automerge::load(bytes) {
                 Ok(doc) => space.doc = doc,
                 Err(e) => snapshot_error = Some(e.to_string()),
-            }
+            },
+            None => {}
         }
         let mut in_snapshot = HashMap::new();
         let mut rest = Vec::new();
         let mut unreadable = Vec::new();
+        let mut to_parse = Vec::new();
         for (hash, env) in envelopes {
             if let Some(h) = hash.filter(|h| space.doc.get_change_by_hash(h).is_some()) {
                 if in_snapshot.insert(h, env).is_some() {
@@ -361,7 +362,12 @@ impl Space {
                 }
                 continue;
             }
-            let checked = match (Checked::own(env), hash) {
+            to_parse.push((hash, env));
+        }
+        // Parsing is most of a restart without a document snapshot: on every core.
+        let parsed = par_map(to_parse, |(hash, env)| (Checked::own(env), hash));
+        for (checked, hash) in parsed {
+            let checked = match (checked, hash) {
                 (Ok(c), _) => c,
                 // A record that no longer decodes: reported for deletion (sync brings the
                 // change again from a peer).
@@ -384,6 +390,9 @@ impl Space {
         // log, so it is never ahead of the store; one that does not load was set aside above
         // and every change goes through the gate.)
         space.envelopes.extend(in_snapshot);
+        if let Some(heads) = judged {
+            rest = space.take_judged(&heads, rest);
+        }
         let admitted = space.admit(rest);
         unreadable.extend(
             admitted
@@ -397,6 +406,53 @@ impl Space {
             snapshot_error,
             space,
         })
+    }
+
+    /// Applies, as they are and in one Automerge call, the stored changes that are ancestors
+    /// of `heads` (a [`Space::judged_heads`] record: this node judged and stored them all before
+    /// it wrote the record); returns the others, for the gate. If the store lacks an ancestor,
+    /// the record is ignored and every change goes through the gate.
+    fn take_judged(
+        &mut self,
+        heads: &[automerge::ChangeHash],
+        stored: Vec<Checked>,
+    ) -> Vec<Checked> {
+        let index: HashMap<automerge::ChangeHash, usize> = stored
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.change.hash(), i))
+            .collect();
+        let mut below = vec![false; stored.len()];
+        let mut queue: Vec<automerge::ChangeHash> = heads.to_vec();
+        while let Some(h) = queue.pop() {
+            let Some(&i) = index.get(&h) else {
+                return stored;
+            };
+            if !below[i] {
+                below[i] = true;
+                queue.extend(stored[i].change.deps().iter().copied());
+            }
+        }
+        let (judged, rest): (Vec<_>, Vec<_>) =
+            stored.into_iter().zip(below).partition(|(_, below)| *below);
+        let (ready, waiting) = self.causal_order(judged.into_iter().map(|(c, _)| c).collect());
+        if !waiting.is_empty()
+            || self
+                .doc
+                .apply_changes(ready.iter().map(|c| c.change.clone()))
+                .is_err()
+        {
+            // Cannot happen for a record this node wrote; judge everything instead.
+            self.doc = Automerge::new();
+            return ready
+                .into_iter()
+                .chain(waiting)
+                .chain(rest.into_iter().map(|(c, _)| c))
+                .collect();
+        }
+        self.envelopes
+            .extend(ready.into_iter().map(|c| (c.change.hash(), c.envelope)));
+        rest.into_iter().map(|(c, _)| c).collect()
     }
 
     /// Sets what checks presentations in joins (the node's ssi-backed verifier).
@@ -491,10 +547,17 @@ impl Space {
         self.doc.save()
     }
 
-    /// A copy of the document to save elsewhere (another thread): copying costs a fraction of
-    /// saving (30k messages: ~30 ms against ~240 ms).
-    pub fn document(&self) -> Document {
-        Document(self.doc.clone())
+    /// A record of this space's heads, to store once every change it holds is stored: a
+    /// restart takes the stored changes below these heads as they are, without judging them
+    /// again ([`Space::load_stored`]). It replaces a saved document as the snapshot: with
+    /// Automerge 0.6 a loaded document takes twice the memory of one built from its changes,
+    /// and saving one meant copying it first (docs/benchmarks.md).
+    pub fn judged_heads(&self) -> Vec<u8> {
+        let mut out = JUDGED_HEADS_MAGIC.to_vec();
+        for h in self.doc.get_heads() {
+            out.extend_from_slice(&h.0);
+        }
+        out
     }
 
     /// A copy of this space (for trying a batch of changes before committing to it).
@@ -1597,33 +1660,39 @@ const MAX_CHECK_THREADS: usize = 8;
 /// its change: a batch of at least [`PARALLEL_CHECK_MIN`] is split across the machine's cores
 /// (at most [`MAX_CHECK_THREADS`]). A refused envelope comes back as its author and why.
 pub fn check_envelopes(envelopes: Vec<Envelope>) -> Vec<Result<Checked, (Did, Rejection)>> {
-    let check = |env: Envelope| {
+    par_map(envelopes, |env: Envelope| {
         let author = env.author;
         Checked::new(env).map_err(|r| (author, r))
-    };
+    })
+}
+
+/// `f` over `items`, in order: a batch of at least [`PARALLEL_CHECK_MIN`] is split across the
+/// machine's cores (at most [`MAX_CHECK_THREADS`]).
+fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_CHECK_THREADS);
-    if envelopes.len() < PARALLEL_CHECK_MIN || threads < 2 {
-        return envelopes.into_iter().map(check).collect();
+    if items.len() < PARALLEL_CHECK_MIN || threads < 2 {
+        return items.into_iter().map(f).collect();
     }
-    let per = envelopes.len().div_ceil(threads);
+    let per = items.len().div_ceil(threads);
     let mut parts = Vec::with_capacity(threads);
-    let mut rest = envelopes;
+    let mut rest = items;
     while rest.len() > per {
         let tail = rest.split_off(per);
         parts.push(rest);
         rest = tail;
     }
     parts.push(rest);
+    let f = &f;
     std::thread::scope(|s| {
         let running: Vec<_> = parts
             .into_iter()
-            .map(|part| s.spawn(move || part.into_iter().map(check).collect::<Vec<_>>()))
+            .map(|part| s.spawn(move || part.into_iter().map(f).collect::<Vec<_>>()))
             .collect();
         running
             .into_iter()
-            .flat_map(|t| t.join().expect("a signature check thread panicked"))
+            .flat_map(|t| t.join().expect("a worker thread panicked"))
             .collect()
     })
 }

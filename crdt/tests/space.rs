@@ -47,13 +47,19 @@ fn three_replicas_converge_on_identical_heads_and_timelines() {
     assert!(sync_pair(&mut a, &mut b) <= 2);
 }
 
-#[test]
-fn late_joiner_catches_up_with_a_thousand_messages() {
+/// A space named `name` by `key(1)`, who posted `messages` messages into it.
+fn with_posts(name: &str, messages: u64) -> (Writer, Space) {
     let alice = key(1);
-    let (mut a, _) = Space::create(&alice, "big", "", 0).unwrap();
-    for i in 0..1000 {
+    let (mut a, _) = Space::create(&alice, name, "", 0).unwrap();
+    for i in 0..messages {
         a.post(&alice, &format!("message {i}"), i).unwrap();
     }
+    (alice, a)
+}
+
+#[test]
+fn late_joiner_catches_up_with_a_thousand_messages() {
+    let (_, mut a) = with_posts("big", 1000);
     let mut late = Space::empty(a.id());
     let rounds = sync_pair(&mut late, &mut a);
     assert_eq!(late.heads(), a.heads());
@@ -424,4 +430,54 @@ fn a_batch_with_a_reused_sequence_number_keeps_only_what_applies() {
     let restored = Space::load_stored(a.id(), None, stored).unwrap();
     assert!(restored.waiting.is_empty() && restored.refused.is_empty());
     assert_eq!(restored.space.heads(), replica.heads());
+}
+
+#[test]
+fn a_restart_takes_the_changes_below_the_judged_heads_as_stored_and_judges_the_rest() {
+    let (alice, mut a) = with_posts("heads", 300);
+    let record = a.judged_heads();
+    for i in 300..400 {
+        a.post(&alice, &format!("message {i}"), i).unwrap();
+    }
+    let keyed = |space: &Space| -> Vec<_> {
+        space
+            .envelopes()
+            .map(|e| (tim_crdt::verify_envelope(e).unwrap(), e.clone()))
+            .collect()
+    };
+    // Below the record and above it: the same space as before the restart.
+    let restored = Space::load_stored(a.id(), Some(&record), keyed(&a)).unwrap();
+    assert!(restored.snapshot_error.is_none());
+    assert!(restored.refused.is_empty() && restored.waiting.is_empty());
+    assert_eq!(restored.space.heads(), a.heads());
+    assert_eq!(restored.space.timeline(), a.timeline());
+    assert_eq!(restored.space.change_count(), a.change_count());
+    // A stored change above the record that the rules refuse is refused (to delete), as
+    // without a record: a stranger's post.
+    let stranger = key(9);
+    let timeline = root(&automerge::Automerge::load(&a.save()).unwrap(), "timeline");
+    let forged = forge(&a, &stranger, &stranger, 500, |tx, _| {
+        tx.insert(&timeline, 0, "not a member").unwrap();
+    });
+    let mut stored = keyed(&a);
+    let forged_hash = tim_crdt::verify_envelope(&forged).unwrap();
+    stored.push((forged_hash, forged));
+    let restored = Space::load_stored(a.id(), Some(&record), stored.clone()).unwrap();
+    assert_eq!(restored.refused.len(), 1, "{:?}", restored.refused);
+    assert_eq!(restored.refused[0].0, forged_hash);
+    assert_eq!(restored.space.heads(), a.heads());
+    // A record naming a change the store lacks is ignored: everything goes through the gate.
+    let other_record = {
+        let (other, _) = Space::create(&key(2), "other", "", 0).unwrap();
+        other.judged_heads()
+    };
+    let restored = Space::load_stored(a.id(), Some(&other_record), stored).unwrap();
+    assert_eq!(restored.refused.len(), 1);
+    assert_eq!(restored.space.heads(), a.heads());
+    // A record of a bad length is set aside with its reason; the changes still load.
+    let mut bad = record.clone();
+    bad.push(0);
+    let restored = Space::load_stored(a.id(), Some(&bad), keyed(&a)).unwrap();
+    assert!(restored.snapshot_error.is_some());
+    assert_eq!(restored.space.heads(), a.heads());
 }

@@ -25,7 +25,7 @@ use crate::engine::{
     self, Answer, ChannelId, Engine, Input, Output, RequestId, Token, Write, ANTI_ENTROPY_MS,
 };
 use crate::metrics::NodeMetrics;
-use crate::store::{MemStore, SpaceStore};
+use crate::store::MemStore;
 use crate::NodeError;
 
 /// Milliseconds of virtual time at which the simulation starts (any fixed date).
@@ -613,12 +613,6 @@ impl Sim {
                         self.acknowledged.push((i, p.clone()));
                     }
                     self.nodes[i].answers.insert(token, result);
-                }
-                Output::Snapshot { space, document } => {
-                    let store = &self.nodes[i].store;
-                    store
-                        .put_snapshot(&space, &document.save())
-                        .expect("the simulated store keeps snapshots");
                 }
                 Output::FindHosts(_) | Output::Event(_) => {}
             }

@@ -37,12 +37,10 @@ use crate::NodeError;
 
 /// Most sync rounds in one session before it is cut off.
 pub(crate) const MAX_SYNC_ROUNDS: u32 = 200;
-/// A snapshot is saved after this many changes applied to a space since the last one, or
-/// after [`SNAPSHOT_FRACTION`] of its changes if that is more.
+/// A snapshot (the record of a space's judged heads, `Space::judged_heads`) is stored after
+/// this many changes applied to a space since the last one: a restart judges at most these
+/// again.
 pub(crate) const SNAPSHOT_EVERY: usize = 1000;
-/// A snapshot saves the whole document, so in a big space it waits until one change in this
-/// many is new: its cost per change stays flat, and a restart replays at most that share.
-pub(crate) const SNAPSHOT_FRACTION: usize = 8;
 /// How often each space syncs with one of its peers, whatever else happens (milliseconds).
 pub(crate) const ANTI_ENTROPY_MS: u64 = 10_000;
 /// Invalid sync messages or changes a peer may serve before it is banned.
@@ -297,14 +295,6 @@ pub enum Output {
         challenge: String,
         /// Credential ids to present.
         credentials: Vec<String>,
-    },
-    /// Save this copy of a space's document as its snapshot (off the loop); a later
-    /// snapshot of the same space replaces an earlier one, never the other way round.
-    Snapshot {
-        /// The space.
-        space: SpaceId,
-        /// The document.
-        document: Box<tim_crdt::Document>,
     },
     /// A local write is done (durable) or failed.
     Done {
@@ -583,14 +573,11 @@ impl<S: SpaceStore> Engine<S> {
         })
     }
 
-    /// Saves a snapshot of every space (at shutdown).
+    /// Stores the snapshot of every space (at shutdown).
     pub fn snapshot_all(&mut self) {
-        for (id, space) in &self.spaces {
-            if space.is_ready() {
-                if let Err(e) = self.store.put_snapshot(id, &space.save()) {
-                    warn!(space = %id, "snapshot failed: {e}");
-                }
-            }
+        let ids: Vec<SpaceId> = self.spaces.keys().copied().collect();
+        for id in ids {
+            self.snapshot(id);
         }
     }
 
@@ -804,10 +791,9 @@ impl<S: SpaceStore> Engine<S> {
         for a in applied {
             self.emit(id, a);
         }
-        let total = self.spaces.get(&id).map_or(0, Space::change_count);
         let count = self.since_snapshot.entry(id).or_default();
         *count += applied.len();
-        if *count >= SNAPSHOT_EVERY.max(total / SNAPSHOT_FRACTION) {
+        if *count >= SNAPSHOT_EVERY {
             self.snapshot(id);
         }
         Ok(())
@@ -1449,14 +1435,13 @@ impl<S: SpaceStore> Engine<S> {
         Ok(self.store.remove_space(&id)?)
     }
 
-    /// Asks for a snapshot: a copy of the document, saved off the engine (saving a big
-    /// document takes a quarter of a second). It holds only stored changes.
+    /// Stores the record of a space's judged heads, right after the changes below them (the
+    /// store keeps writes in order, so the record is never ahead of the changes).
     fn snapshot(&mut self, id: SpaceId) {
         if let Some(space) = self.spaces.get(&id).filter(|s| s.is_ready()) {
-            self.out.push(Output::Snapshot {
-                space: id,
-                document: Box::new(space.document()),
-            });
+            if let Err(e) = self.store.put_snapshot(&id, &space.judged_heads()) {
+                warn!(space = %id, "snapshot failed: {e}");
+            }
         }
         self.since_snapshot.insert(id, 0);
     }

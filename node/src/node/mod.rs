@@ -33,7 +33,7 @@ use crate::admission::SsiAdmission;
 use crate::engine::{self, Answer, ChannelId, Engine, Input, Output, RequestId, Token, Write};
 use crate::metrics::NodeMetrics;
 use crate::net::{build_swarm, Behaviour, BehaviourEvent};
-use crate::store::{SpaceStore, Store};
+use crate::store::Store;
 use crate::NodeError;
 
 mod handle;
@@ -62,12 +62,6 @@ pub(crate) const INTERNAL_CAPACITY: usize = 256;
 enum Internal {
     /// An input for the engine (a flush completed, a presentation was signed).
     Engine(Input),
-    /// A snapshot saved off the loop, numbered in the order it was asked for.
-    Snapshot {
-        space: SpaceId,
-        number: u64,
-        bytes: Vec<u8>,
-    },
     /// A local write prepared off the loop (an import whose signatures were checked).
     Write {
         who: Did,
@@ -81,11 +75,6 @@ impl std::fmt::Debug for Internal {
         match self {
             Self::Engine(input) => f.debug_tuple("Engine").field(input).finish(),
             Self::Write { who, .. } => f.debug_struct("Write").field("who", who).finish(),
-            Self::Snapshot { space, number, .. } => f
-                .debug_struct("Snapshot")
-                .field("space", space)
-                .field("number", number)
-                .finish_non_exhaustive(),
         }
     }
 }
@@ -155,8 +144,6 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         events,
         remembered: HashMap::new(),
         metrics,
-        snapshots: 0,
-        latest_snapshot: HashMap::new(),
     };
     actor.carry_out(loaded);
     for addr in cfg.bootstrap {
@@ -216,10 +203,6 @@ struct Actor {
     remembered: HashMap<PeerId, Multiaddr>,
     /// Counters served at `GET /metrics`.
     metrics: NodeMetrics,
-    /// Snapshots asked for, and the latest one per space (an earlier one finishing later is
-    /// dropped).
-    snapshots: u64,
-    latest_snapshot: HashMap<SpaceId, u64>,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -253,7 +236,6 @@ impl Actor {
                 Some(done) = internal.recv() => match done {
                     Internal::Engine(input) => self.input(input),
                     Internal::Write { who, write, on_done } => self.write(who, write, on_done),
-                    Internal::Snapshot { space, number, bytes } => self.snapshot_saved(space, number, &bytes),
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
@@ -375,39 +357,12 @@ impl Actor {
                     challenge,
                     credentials,
                 } => self.present(token, who, space, challenge, credentials),
-                Output::Snapshot { space, document } => {
-                    self.snapshots += 1;
-                    let number = self.snapshots;
-                    self.latest_snapshot.insert(space, number);
-                    let internal = self.internal.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let bytes = document.save();
-                        let _ = internal.blocking_send(Internal::Snapshot {
-                            space,
-                            number,
-                            bytes,
-                        });
-                    });
-                }
                 Output::Done { token, result } => {
                     if let Some(on_done) = self.replies.remove(&token) {
                         on_done(result);
                     }
                 }
             }
-        }
-    }
-
-    /// Stores a snapshot saved off the loop, unless a later one was asked for meanwhile or the
-    /// space is gone.
-    fn snapshot_saved(&mut self, space: SpaceId, number: u64, bytes: &[u8]) {
-        if self.latest_snapshot.get(&space) != Some(&number) || self.engine.space(&space).is_none()
-        {
-            return;
-        }
-        self.latest_snapshot.remove(&space);
-        if let Err(e) = self.store.put_snapshot(&space, bytes) {
-            warn!(%space, "snapshot failed: {e}");
         }
     }
 

@@ -3,7 +3,8 @@
 //! Trees:
 //! * `envelopes`: `space id (32) || change hash (32)` → encoded [`Envelope`];
 //! * `spaces`: `space id` → `1` for every hosted space;
-//! * `snapshots`: `space id` → `Automerge::save()` output, to load big spaces fast;
+//! * `snapshots`: `space id` → the space's judged-heads record (`Space::judged_heads`; a saved
+//!   Automerge document in older stores), to load big spaces fast;
 //! * `peers`: PeerId bytes → a multiaddr the peer listened on (the peer book);
 //! * `credentials`: credential id → its JSON (credentials this node issued or holds);
 //! * `trust`: issuer (`urn:tim:space:<id>` or a DID) → weight (f64, big-endian bytes);
