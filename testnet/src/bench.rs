@@ -4,6 +4,7 @@
 //! | scenario | what |
 //! |---|---|
 //! | B1 | propagation: post on one node → applied on every other (SSE), N nodes |
+//! | B1m | many spaces: 50 spaces spread over 5 nodes (each on 3), posts into seeded random spaces: propagation to the space's other hosts, lost, RSS, bytes per delivery |
 //! | B2 | amplification: bytes and gossip messages on the wire per delivered message, duplicates |
 //! | B3 | saturation: raise the posting rate until p99 > 1 s or a message is lost; CPU, RSS |
 //! | B3i | ingest of already-signed changes by one node (`/v1/import`: verify, authorize, apply, store) |
@@ -29,7 +30,7 @@ use tim_protocol::wire::ExportBundle;
 use tim_protocol::{Envelope, SpaceId};
 use tokio::sync::Mutex;
 
-use crate::{charts, micro, watch, Cluster, CONVERGE_TIMEOUT};
+use crate::{charts, micro, watch_spaces, Cluster, CONVERGE_TIMEOUT};
 
 /// A part of the bench that [`Options::scenarios`] selects. Some parts measure several
 /// scenarios at once: B1 also gives B2, and B4 gives B3i, B5 and B6.
@@ -37,6 +38,8 @@ use crate::{charts, micro, watch, Cluster, CONVERGE_TIMEOUT};
 pub enum Scenario {
     /// B1 propagation and B2 amplification.
     B1,
+    /// B1m: propagation with many spaces spread over a few nodes.
+    B1m,
     /// B3 saturation.
     B3,
     /// B3i ingest, B4 late joiner, B5 Automerge baseline, B6 restart.
@@ -53,8 +56,9 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every part, in the order the bench runs them.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Self::B1,
+        Self::B1m,
         Self::B3,
         Self::B4,
         Self::B9,
@@ -67,11 +71,12 @@ impl Scenario {
 impl std::str::FromStr for Scenario {
     type Err = String;
 
-    /// `b1` … `b9` or `scale`, in any case; a scenario measured within another part names that
+    /// `b1` … `b9`, `b1m` or `scale`, in any case; a scenario measured within another part names that
     /// part (`b2` is `b1`; `b3i`, `b5` and `b6` are `b4`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
             "b1" | "b2" => Self::B1,
+            "b1m" => Self::B1m,
             "b3" => Self::B3,
             "b3i" | "b4" | "b5" | "b6" => Self::B4,
             "b7" => Self::B7,
@@ -80,8 +85,8 @@ impl std::str::FromStr for Scenario {
             "b9" => Self::B9,
             other => {
                 return Err(format!(
-                    "unknown scenario `{other}`: expected b1, b2, b3, b3i, b4, b5, b6, b7, b8, \
-                     b9 or scale"
+                    "unknown scenario `{other}`: expected b1, b1m, b2, b3, b3i, b4, b5, b6, b7, \
+                     b8, b9 or scale"
                 ))
             }
         })
@@ -116,8 +121,14 @@ pub struct Options {
     pub runs: usize,
     /// Messages posted per B1 run.
     pub messages: usize,
-    /// Posting rate of B1, messages per second.
+    /// Posting rate of B1 and B1m, messages per second.
     pub rate: f64,
+    /// B1m: nodes.
+    pub b1m_nodes: usize,
+    /// B1m: spaces, created round-robin on the nodes, each joined by the next two.
+    pub b1m_spaces: usize,
+    /// B1m: messages posted, each into a (seeded) random space.
+    pub b1m_messages: usize,
     /// Space sizes for B4 (the biggest also serves B3i, B5, B6).
     pub late: Vec<usize>,
     /// Space counts on one node for the scale test.
@@ -137,10 +148,13 @@ impl Options {
     pub fn full() -> Self {
         Self {
             scenarios: Scenario::ALL.to_vec(),
-            nodes: vec![3, 5, 10],
+            nodes: vec![3, 10, 20],
             runs: 3,
             messages: 200,
             rate: 20.0,
+            b1m_nodes: 5,
+            b1m_spaces: 50,
+            b1m_messages: 200,
             late: vec![1_000, 10_000, 100_000],
             spaces: vec![1_000, 10_000],
             b9: vec![0, 10_000, 50_000, 100_000],
@@ -158,6 +172,9 @@ impl Options {
             runs: 1,
             messages: 50,
             rate: 20.0,
+            b1m_nodes: 3,
+            b1m_spaces: 4,
+            b1m_messages: 20,
             late: vec![1_000],
             spaces: vec![100],
             b9: vec![0, 1_000],
@@ -280,6 +297,42 @@ pub struct Propagation {
     pub duplicates_per_delivery: Spread,
     /// Size of one signed change on the wire (bytes, median).
     pub envelope_bytes: f64,
+}
+
+/// B1m: many spaces spread over a few nodes, one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManySpaces {
+    /// Nodes.
+    pub nodes: usize,
+    /// Spaces.
+    pub spaces: usize,
+    /// Nodes hosting each space (its creator and the next ones round the ring).
+    pub hosts_per_space: usize,
+    /// Spaces hosted by each node.
+    pub spaces_per_node: Vec<usize>,
+    /// Creating and joining every space, until each space's hosts agree and are meshed (s).
+    pub setup_s: f64,
+    /// Messages posted.
+    pub messages: usize,
+    /// Asked posting rate, all spaces together (messages/s).
+    pub rate: f64,
+    /// Achieved posting rate.
+    pub achieved: f64,
+    /// Deliveries expected: each message on each other host of its space.
+    pub deliveries: usize,
+    /// Post → applied on another host of the space (ms).
+    pub latency: Dist,
+    /// Deliveries not seen within the deadline.
+    pub lost: usize,
+    /// Bytes received on the wire, all nodes, per delivered message.
+    pub bytes_per_delivery: f64,
+    /// Gossip messages received (duplicates included) per delivered message.
+    pub gossip_per_delivery: f64,
+    /// RSS of each node after the posts (MB).
+    pub rss_mb: Vec<f64>,
+    /// Every latency sample (ms), for the chart.
+    #[serde(skip)]
+    pub samples: Vec<f64>,
 }
 
 /// One step of B3.
@@ -437,6 +490,8 @@ pub struct Results {
     pub runs: usize,
     /// B1, B2.
     pub propagation: Vec<Propagation>,
+    /// B1m.
+    pub many_spaces: Option<ManySpaces>,
     /// B3.
     pub saturation: Option<Saturation>,
     /// B3i, B4, B6.
@@ -467,6 +522,12 @@ const NODE_ARGS: &[&str] = &["--rate-limit", "0"];
 const MESH_N_LOW: usize = 5;
 /// How long a cluster's gossipsub mesh may take to form.
 const MESH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long the mesh of `n` nodes may take to form: [`MESH_TIMEOUT`], plus a second a node
+/// beyond 10 (on two cores, 20 node processes share the heartbeats and the dials).
+fn mesh_timeout(n: usize) -> Duration {
+    MESH_TIMEOUT + Duration::from_secs(n.saturating_sub(10) as u64)
+}
 
 /// Sums the samples of a metric (OpenMetrics text) whose labels contain `filter`.
 fn metric(text: &str, name: &str, filter: &str) -> f64 {
@@ -579,47 +640,81 @@ fn writers_for(rate: f64) -> usize {
 }
 
 /// Posts as `load` says and measures when each message reaches every node but its poster
-/// (through [`watch`]).
+/// (through [`watch_spaces`]).
 async fn post_and_watch(cluster: &Cluster, space: SpaceId, load: Load) -> Result<Delivered> {
-    let mut arrivals = watch(cluster, space).await?;
+    let writers = load.writers.max(1);
+    let per_writer = load.count.div_ceil(writers);
+    let posters = load.posters.max(1);
+    // Message i of writer w is the plan's item i * writers + w, posted on node (w + i) % posters.
+    let plan = (0..per_writer)
+        .flat_map(|i| (0..writers).map(move |w| (0, (w + i) % posters)))
+        .collect();
+    let every: Vec<usize> = (0..cluster.nodes.len()).collect();
+    post_and_watch_spaces(cluster, &[(space, every)], plan, load).await
+}
+
+/// A posted message: its space and its id (unique only within that space).
+type Posting = (SpaceId, String);
+
+/// Posts `plan`'s messages, each a (space, poster) pair: an index into `spaces` and the
+/// 0-based node that posts it, which must host that space. `spaces` lists each space with its
+/// hosts, and a message should reach every host of its space but its poster (through
+/// [`watch_spaces`]). Of `load`, only the rate, the writers and the deadline count: writer `w`
+/// posts the plan's items `w`, `w + writers`, …
+async fn post_and_watch_spaces(
+    cluster: &Cluster,
+    spaces: &[(SpaceId, Vec<usize>)],
+    plan: Vec<(usize, usize)>,
+    load: Load,
+) -> Result<Delivered> {
+    let mut arrivals = watch_spaces(cluster, spaces).await?;
     // Drained while posting: a full channel would hold the event streams back and make
     // arrivals look late.
-    let seen: Arc<Mutex<Vec<(usize, String, Instant)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(usize, Posting, Instant)>>> = Arc::default();
     let collector = {
         let seen = seen.clone();
         tokio::spawn(async move {
             while let Some(a) = arrivals.recv().await {
-                seen.lock().await.push((a.node, a.message, a.at));
+                seen.lock().await.push((a.node, (a.space, a.message), a.at));
             }
         })
     };
     // No wait for the event streams: a node subscribes a stream before it answers the
-    // request, and `watch` returns once every node has answered.
-    let sent: Arc<Mutex<HashMap<String, (usize, Instant)>>> = Arc::default();
+    // request, and `watch_spaces` returns once every stream has been answered.
+    // Keyed by space and message: a message id is unique only within its space.
+    let sent: Arc<Mutex<HashMap<Posting, (usize, Instant)>>> = Arc::default();
     let acks: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let expected: usize = plan
+        .iter()
+        .map(|&(s, _)| spaces[s].1.len().saturating_sub(1))
+        .sum();
+    let posted = plan.len();
     let started = Instant::now();
     let writers = load.writers.max(1);
-    let per_writer = load.count.div_ceil(writers);
     let interval = Duration::from_secs_f64(writers as f64 / load.rate);
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let clients: Vec<(usize, Client)> = cluster.nodes[..load.posters.max(1)]
+        let mine: Vec<(SpaceId, usize, Client)> = plan
             .iter()
-            .map(|n| (n.index, n.client.clone()))
+            .skip(w)
+            .step_by(writers)
+            .map(|&(s, poster)| {
+                let node = &cluster.nodes[poster];
+                (spaces[s].0, node.index, node.client.clone())
+            })
             .collect();
         let (sent, acks) = (sent.clone(), acks.clone());
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            for i in 0..per_writer {
+            for (i, (space, index, client)) in mine.into_iter().enumerate() {
                 tick.tick().await;
-                let (index, client) = &clients[(w + i) % clients.len()];
                 let t0 = Instant::now();
                 let posted = client
                     .post_message(space, &format!("writer {w} message {i}"))
                     .await?;
                 acks.lock().await.push(ms(t0.elapsed()));
-                sent.lock().await.insert(posted.id, (*index, t0));
+                sent.lock().await.insert((space, posted.id), (index, t0));
             }
             anyhow::Ok(())
         }));
@@ -627,12 +722,10 @@ async fn post_and_watch(cluster: &Cluster, space: SpaceId, load: Load) -> Result
     for t in tasks {
         t.await.context("a posting task panicked")??;
     }
-    let posted = per_writer * writers;
     let achieved = posted as f64 / started.elapsed().as_secs_f64();
-    let expected = posted * (cluster.nodes.len() - 1);
     let deadline = Instant::now() + load.deliver_within;
     let sent = sent.lock().await;
-    let from_others = |seen: &[(usize, String, Instant)]| {
+    let from_others = |seen: &[(usize, Posting, Instant)]| {
         seen.iter()
             .filter(|(node, id, _)| sent.get(id).is_some_and(|(from, _)| from != node))
             .count()
@@ -671,7 +764,7 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
         let (mut cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
         // Let gossipsub build its mesh: every node meshed with the others (up to mesh_n_low).
         cluster
-            .wait_mesh(space, (n - 1).min(MESH_N_LOW), MESH_TIMEOUT)
+            .wait_mesh(space, (n - 1).min(MESH_N_LOW), mesh_timeout(n))
             .await?;
         let before = wire(&cluster).await?;
         let load = Load {
@@ -724,6 +817,188 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
         gossip_per_delivery: Spread::of(gossip),
         duplicates_per_delivery: Spread::of(dups),
         envelope_bytes: Spread::of(envelope).median,
+    })
+}
+
+/// B1m's hosts per space: its creator and the next two nodes round the ring.
+const B1M_HOSTS: usize = 3;
+/// Seed of B1m's choice of space and poster for each message.
+const B1M_SEED: u64 = 0x0071_53b1;
+/// Concurrent space creations or joins while B1m sets up.
+const B1M_SETUP_CONCURRENCY: usize = 8;
+
+/// SplitMix64: a seeded, reproducible stream of numbers (the testnet crate has no `rand`).
+#[derive(Debug)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (n > 0; the bias is negligible for the small `n` used here).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The hosts of each of `spaces` spaces on `nodes` nodes (0-based): space `s` is created on
+/// node `s % nodes` and joined by the next `hosts - 1` nodes round the ring.
+fn spread(spaces: usize, nodes: usize, hosts: usize) -> Vec<Vec<usize>> {
+    let hosts = hosts.min(nodes);
+    (0..spaces)
+        .map(|s| (0..hosts).map(|k| (s + k) % nodes).collect())
+        .collect()
+}
+
+/// B1m: `opts.b1m_spaces` spaces spread over `opts.b1m_nodes` nodes, each on
+/// [`B1M_HOSTS`] of them; then `opts.b1m_messages` messages at `opts.rate`, each into a random
+/// space (seeded) from a random host of it, timed on the event streams of its other hosts.
+async fn many_spaces(exe: &Path, opts: &Options, say: Say<'_>) -> Result<ManySpaces> {
+    let (n, count) = (opts.b1m_nodes, opts.b1m_spaces);
+    if n < 2 || count == 0 {
+        bail!("B1m needs at least 2 nodes and 1 space (--b1m-nodes {n}, --b1m-spaces {count})");
+    }
+    say(&format!("B1m: starting {n} nodes"));
+    let mut cluster = Cluster::start_with(exe, n, None, None, NODE_ARGS).await?;
+    let result = many_spaces_on(&cluster, opts, say).await;
+    cluster.stop().await;
+    result
+}
+
+async fn many_spaces_on(cluster: &Cluster, opts: &Options, say: Say<'_>) -> Result<ManySpaces> {
+    use futures::{StreamExt, TryStreamExt};
+    let (n, count) = (cluster.nodes.len(), opts.b1m_spaces);
+    let hosts = spread(count, n, B1M_HOSTS);
+    let started = Instant::now();
+    say(&format!("B1m: creating {count} spaces on {n} nodes"));
+    let ids: Vec<SpaceId> = futures::stream::iter(hosts.iter().enumerate())
+        .map(|(s, on)| async move {
+            let node = &cluster.nodes[on[0]];
+            let space = node.client.create_space(&format!("b1m {s}"), "").await?;
+            anyhow::Ok(space.id)
+        })
+        .buffered(B1M_SETUP_CONCURRENCY)
+        .try_collect()
+        .await?;
+    say(&format!(
+        "B1m: joining each space on {} more nodes",
+        hosts[0].len() - 1
+    ));
+    let joins = ids.iter().zip(&hosts).flat_map(|(&space, on)| {
+        let via = cluster.nodes[on[0]].listen[..1].to_vec();
+        on[1..].iter().map(move |&i| {
+            let via = via.clone();
+            async move {
+                cluster.nodes[i].client.join(space, via, vec![]).await?;
+                anyhow::Ok(())
+            }
+        })
+    });
+    futures::stream::iter(joins)
+        .buffer_unordered(B1M_SETUP_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    // Every host of every space holds the same heads (the joins included).
+    let mut pending: Vec<usize> = (0..count).collect();
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for s in pending {
+            let mut heads = Vec::new();
+            for &i in &hosts[s] {
+                heads.push(
+                    cluster.nodes[i]
+                        .client
+                        .space(ids[s])
+                        .await
+                        .ok()
+                        .map(|x| x.heads),
+                );
+            }
+            if heads.iter().any(Option::is_none) || heads.windows(2).any(|w| w[0] != w[1]) {
+                still.push(s);
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        if started.elapsed() > CONVERGE_TIMEOUT + Duration::from_secs(count as u64) {
+            bail!(
+                "{} of {count} spaces still differ between their hosts {:.0} s after the \
+                 start (the first: space {} on nodes {:?})",
+                pending.len(),
+                started.elapsed().as_secs_f64(),
+                ids[pending[0]],
+                hosts[pending[0]].iter().map(|i| i + 1).collect::<Vec<_>>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let watched: Vec<(SpaceId, Vec<usize>)> = ids.iter().copied().zip(hosts.clone()).collect();
+    say(&format!("B1m: waiting for {count} gossipsub meshes"));
+    cluster
+        .wait_meshes(
+            &watched,
+            (hosts[0].len() - 1).min(MESH_N_LOW),
+            mesh_timeout(n) + Duration::from_secs(count as u64 / 5),
+        )
+        .await?;
+    let setup_s = started.elapsed().as_secs_f64();
+
+    let mut rng = SplitMix(B1M_SEED);
+    let plan: Vec<(usize, usize)> = (0..opts.b1m_messages)
+        .map(|_| {
+            let s = rng.below(count);
+            (s, hosts[s][rng.below(hosts[s].len())])
+        })
+        .collect();
+    say(&format!(
+        "B1m: {} messages at {}/s into {count} spaces",
+        plan.len(),
+        opts.rate
+    ));
+    let before = wire(cluster).await?;
+    let load = Load {
+        count: plan.len(),
+        rate: opts.rate,
+        writers: 1,
+        posters: n,
+        deliver_within: DELIVERY_TIMEOUT,
+    };
+    let delivered = post_and_watch_spaces(cluster, &watched, plan.clone(), load).await?;
+    let after = wire(cluster).await?;
+    let got = delivered.latencies.len().max(1) as f64;
+    let mut spaces_per_node = vec![0; n];
+    for on in &hosts {
+        for &i in on {
+            spaces_per_node[i] += 1;
+        }
+    }
+    Ok(ManySpaces {
+        nodes: n,
+        spaces: count,
+        hosts_per_space: hosts[0].len(),
+        spaces_per_node,
+        setup_s,
+        messages: delivered.posted,
+        rate: opts.rate,
+        achieved: delivered.achieved,
+        deliveries: plan.iter().map(|&(s, _)| hosts[s].len() - 1).sum(),
+        latency: Dist::of(&delivered.latencies),
+        lost: delivered.lost,
+        bytes_per_delivery: (after.bytes_in - before.bytes_in) / got,
+        gossip_per_delivery: (after.gossip_unfiltered - before.gossip_unfiltered) / got,
+        rss_mb: cluster
+            .nodes
+            .iter()
+            .map(|node| node.pid().map_or(0.0, rss_mb))
+            .collect(),
+        samples: delivered.latencies,
     })
 }
 
@@ -1232,6 +1507,7 @@ pub async fn run(
         machine: machine(exe),
         runs: opts.runs,
         propagation: Vec::new(),
+        many_spaces: None,
         saturation: None,
         late_join: Vec::new(),
         automerge: None,
@@ -1252,6 +1528,9 @@ pub async fn run(
         if let Some(p) = attempt(&mut r.errors, &what, propagation(exe, n, opts, say)).await {
             r.propagation.push(p);
         }
+    }
+    if opts.runs(Scenario::B1m) {
+        r.many_spaces = attempt(&mut r.errors, "B1m", many_spaces(exe, opts, say)).await;
     }
     if opts.runs(Scenario::B3) {
         r.saturation = attempt(&mut r.errors, "B3", saturation(exe, say)).await;
@@ -1336,7 +1615,9 @@ fn goals(r: &Results) -> Vec<Goal> {
             met,
         });
     };
-    if let Some(p) = r.propagation.iter().max_by_key(|p| p.nodes) {
+    // The goal is at 10 nodes: that size if it ran, else the biggest.
+    let at_ten = r.propagation.iter().find(|p| p.nodes == 10);
+    if let Some(p) = at_ten.or_else(|| r.propagation.iter().max_by_key(|p| p.nodes)) {
         goal(
             "B1",
             &format!(
@@ -1433,6 +1714,39 @@ pub fn table(r: &Results) -> String {
             p.bytes_per_delivery.show(""),
             p.gossip_per_delivery.show(""),
             p.duplicates_per_delivery.show("")
+        );
+    }
+    if let Some(b) = &r.many_spaces {
+        o += &format!(
+            "\nB1m many spaces: {} spaces on {} nodes, each on {} (spaces per node: {}); set up in {:.1} s; one run\n",
+            b.spaces,
+            b.nodes,
+            b.hosts_per_space,
+            b.spaces_per_node
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            b.setup_s
+        );
+        o += "  messages  asked/s  achieved/s  deliveries  p50 ms   p99 ms   max ms   lost  bytes/delivery  gossip msgs/delivery  RSS MB per node\n";
+        o += &format!(
+            "  {:<9} {:<8} {:<11.1} {:<11} {:<8} {:<8} {:<8} {:<5} {:<15.0} {:<21.2} {}\n",
+            b.messages,
+            num(b.rate),
+            b.achieved,
+            b.deliveries,
+            num(b.latency.p50),
+            num(b.latency.p99),
+            num(b.latency.max),
+            b.lost,
+            b.bytes_per_delivery,
+            b.gossip_per_delivery,
+            b.rss_mb
+                .iter()
+                .map(|m| format!("{m:.0}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     if let Some(s) = &r.saturation {
@@ -1634,6 +1948,18 @@ pub fn write_report(r: &Results, dir: &Path, command: &str) -> Result<()> {
         )?;
         charts_md += "![B1 latency CDF](b1-latency-cdf.svg)\n\n![B1 scaling](b1-scaling.svg)\n\n";
     }
+    if let Some(b) = &r.many_spaces {
+        charts::cdf(
+            &dir.join("b1m-latency-cdf.svg"),
+            &format!(
+                "B1m: post to applied on another host ({} spaces on {} nodes)",
+                b.spaces, b.nodes
+            ),
+            "latency (ms)",
+            &[(format!("{} spaces", b.spaces), b.samples.clone())],
+        )?;
+        charts_md += "![B1m latency CDF](b1m-latency-cdf.svg)\n\n";
+    }
     if let Some(s) = &r.saturation {
         let pts = |f: fn(&RateStep) -> f64| s.steps.iter().map(|st| (st.achieved, f(st))).collect();
         charts::lines(
@@ -1731,17 +2057,39 @@ mod tests {
     #[test]
     fn scenarios_and_sizes_parse() {
         use Scenario::*;
-        let parsed: Vec<Scenario> = ["b1", "B2", "b3", "b3i", "b6", "b7", "b8", "b9", "scale"]
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
-        assert_eq!(parsed, [B1, B1, B3, B4, B4, B7, B8, B9, Scale]);
+        let parsed: Vec<Scenario> = [
+            "b1", "B2", "b1m", "b3", "b3i", "b6", "b7", "b8", "b9", "scale",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        assert_eq!(parsed, [B1, B1, B1m, B3, B4, B4, B7, B8, B9, Scale]);
         assert!("b10".parse::<Scenario>().unwrap_err().contains("b10"));
         assert_eq!(parse_sizes("0,10000, 50_000").unwrap(), [0, 10_000, 50_000]);
         assert_eq!(parse_sizes("none").unwrap(), Vec::<usize>::new());
         assert_eq!(parse_sizes("").unwrap(), Vec::<usize>::new());
         assert!(parse_sizes("10k").unwrap_err().contains("10k"));
         assert!(Options::quick().b9.contains(&0) && Options::full().runs(Scenario::B9));
+    }
+
+    #[test]
+    fn b1m_spreads_spaces_round_the_ring() {
+        let hosts = spread(50, 5, B1M_HOSTS);
+        assert_eq!(hosts[0], [0, 1, 2]);
+        assert_eq!(hosts[4], [4, 0, 1]);
+        let mut per_node = [0; 5];
+        for on in &hosts {
+            for &i in on {
+                per_node[i] += 1;
+            }
+        }
+        assert_eq!(per_node, [30; 5]);
+        // Fewer nodes than hosts: every node hosts every space.
+        assert_eq!(spread(4, 2, B1M_HOSTS), [[0, 1], [1, 0], [0, 1], [1, 0]]);
+        let (mut a, mut b) = (SplitMix(B1M_SEED), SplitMix(B1M_SEED));
+        let draws: Vec<usize> = (0..100).map(|_| a.below(50)).collect();
+        assert_eq!(draws, (0..100).map(|_| b.below(50)).collect::<Vec<_>>());
+        assert!(draws.iter().all(|&d| d < 50) && draws.iter().any(|&d| d != draws[0]));
     }
 
     #[test]

@@ -292,28 +292,67 @@ impl Cluster {
         peers: usize,
         timeout: Duration,
     ) -> Result<Duration> {
+        let every: Vec<usize> = (0..self.nodes.len()).collect();
+        self.wait_meshes(&[(space, every)], peers, timeout).await
+    }
+
+    /// [`Cluster::wait_mesh`] for several spaces at once, each on the nodes listed with it
+    /// (0-based indices): every listed node's mesh for that space holds at least `peers`
+    /// peers. Each node's metrics are read once per round, however many spaces it hosts. On
+    /// timeout, the error names the node furthest behind and how many peers it is connected
+    /// to, which tells a mesh still forming from a cluster that never connected.
+    pub async fn wait_meshes(
+        &self,
+        spaces: &[(SpaceId, Vec<usize>)],
+        peers: usize,
+        timeout: Duration,
+    ) -> Result<Duration> {
         let start = Instant::now();
-        let topic = format!("topic_hash=\"{}\"", space.topic());
+        let topics: Vec<String> = spaces
+            .iter()
+            .map(|(space, _)| format!("topic_hash=\"{}\"", space.topic()))
+            .collect();
         loop {
-            let mut least = usize::MAX;
+            let mut texts = Vec::with_capacity(self.nodes.len());
             for n in &self.nodes {
-                let text = n.client.metrics().await.unwrap_or_default();
-                let mesh: usize = text
-                    .lines()
-                    .filter(|l| l.starts_with("gossipsub_mesh_peer_counts{") && l.contains(&topic))
-                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                    .map(|v| v as usize)
-                    .sum();
-                least = least.min(mesh);
+                texts.push(n.client.metrics().await.unwrap_or_default());
             }
-            if least >= peers {
+            // The (mesh peers, node, space) furthest behind.
+            let mut least: Option<(usize, usize, usize)> = None;
+            for (s, (_, on)) in spaces.iter().enumerate() {
+                for &i in on {
+                    let mesh: usize = texts[i]
+                        .lines()
+                        .filter(|l| {
+                            l.starts_with("gossipsub_mesh_peer_counts{") && l.contains(&topics[s])
+                        })
+                        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                        .map(|v| v as usize)
+                        .sum();
+                    if least.is_none_or(|(m, _, _)| mesh < m) {
+                        least = Some((mesh, i, s));
+                    }
+                }
+            }
+            let Some((mesh, i, s)) = least.filter(|(m, _, _)| *m < peers) else {
                 return Ok(start.elapsed());
-            }
+            };
             if start.elapsed() > timeout {
+                let node = &self.nodes[i];
+                let connected = node
+                    .client
+                    .status()
+                    .await
+                    .map_or("unknown".into(), |st| st.connected_peers.to_string());
                 bail!(
-                    "the gossipsub mesh did not form within {} s (a node has {least} mesh peers, \
-                     {peers} wanted)",
-                    timeout.as_secs()
+                    "the gossipsub mesh did not form within {} s: node {} has {mesh} mesh peers \
+                     for space {} ({peers} wanted) and is connected to {connected} of the {} \
+                     other nodes; see {}",
+                    timeout.as_secs(),
+                    node.index,
+                    spaces[s].0,
+                    self.nodes.len() - 1,
+                    node.home.join("node.log").display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -344,40 +383,99 @@ impl Cluster {
 /// Arrival of a message on a node, as seen through its event stream.
 struct Arrival {
     node: usize,
+    /// The space: a message id (`counter@actor`) is unique only within its space.
+    space: SpaceId,
     message: String,
     at: Instant,
 }
 
+/// Capacity of the channel that [`watch`] reports arrivals on (its reader drains it).
+const ARRIVALS: usize = 1024;
+
 /// Follows the events of `space` on every node, reporting arrivals.
 async fn watch(cluster: &Cluster, space: SpaceId) -> Result<mpsc::Receiver<Arrival>> {
-    let (tx, rx) = mpsc::channel(1024);
-    for n in &cluster.nodes {
-        let mut events = Box::pin(n.client.events(space).await?);
-        let (tx, node) = (tx.clone(), n.index);
-        tokio::spawn(async move {
-            use futures::StreamExt;
-            while let Some(item) = events.next().await {
-                // A lagged stream skipped events (counted as lost by whoever waits for them)
-                // and goes on; any other error ends it.
-                let e = match item {
-                    Ok(e) => e,
-                    Err(tim_client::ClientError::Lagged(_)) => continue,
-                    Err(_) => return,
-                };
-                if let SpaceEvent::Message { message, .. } = e {
-                    let arrival = Arrival {
-                        node,
-                        message: message.id,
-                        at: Instant::now(),
-                    };
-                    if tx.send(arrival).await.is_err() {
-                        return;
-                    }
-                }
+    let every: Vec<usize> = (0..cluster.nodes.len()).collect();
+    watch_spaces(cluster, &[(space, every)]).await
+}
+
+/// Event streams one token may hold open on a node (the node's `MAX_STREAMS_PER_TOKEN`).
+const STREAMS_PER_TOKEN: usize = 16;
+/// Lifetime of the extra tokens [`watch_spaces`] makes (s): longer than any bench step.
+const WATCH_TOKEN_TTL: u64 = 3600;
+
+/// Follows the events of each space on the nodes listed with it (0-based indices), reporting
+/// every arrival on one channel. A node follows its first [`STREAMS_PER_TOKEN`] spaces with
+/// the cluster's client and each further batch with a token made for it (same timite), since
+/// a node caps the streams of one token.
+async fn watch_spaces(
+    cluster: &Cluster,
+    spaces: &[(SpaceId, Vec<usize>)],
+) -> Result<mpsc::Receiver<Arrival>> {
+    let (tx, rx) = mpsc::channel(ARRIVALS);
+    let mut per_node: Vec<Vec<SpaceId>> = vec![Vec::new(); cluster.nodes.len()];
+    for (space, on) in spaces {
+        for &i in on {
+            per_node[i].push(*space);
+        }
+    }
+    for (n, followed) in cluster.nodes.iter().zip(per_node) {
+        for (batch, chunk) in followed.chunks(STREAMS_PER_TOKEN).enumerate() {
+            let client = if batch == 0 {
+                n.client.clone()
+            } else {
+                let me = n.client.me().await?;
+                let issued = n
+                    .client
+                    .new_token(&tim_protocol::api::NewToken {
+                        did: me.did,
+                        label: format!("testnet watcher {batch}"),
+                        ttl_secs: Some(WATCH_TOKEN_TTL),
+                    })
+                    .await
+                    .with_context(|| format!("node {}: cannot make a watcher token", n.index))?;
+                Client::new(n.client.base(), &issued.token)
+            };
+            for space in chunk {
+                follow(&client, *space, n.index, tx.clone()).await?;
             }
-        });
+        }
     }
     Ok(rx)
+}
+
+/// Follows the events of `space` on one node (`node` is its 1-based index), reporting arrivals
+/// on `tx` until it is closed.
+async fn follow(
+    client: &Client,
+    space: SpaceId,
+    node: usize,
+    tx: mpsc::Sender<Arrival>,
+) -> Result<()> {
+    let mut events = Box::pin(client.events(space).await?);
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        while let Some(item) = events.next().await {
+            // A lagged stream skipped events (counted as lost by whoever waits for them) and
+            // goes on; any other error ends it.
+            let e = match item {
+                Ok(e) => e,
+                Err(tim_client::ClientError::Lagged(_)) => continue,
+                Err(_) => return,
+            };
+            if let SpaceEvent::Message { message, .. } = e {
+                let arrival = Arrival {
+                    node,
+                    space,
+                    message: message.id,
+                    at: Instant::now(),
+                };
+                if tx.send(arrival).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 fn ms(d: Duration) -> String {

@@ -1,17 +1,18 @@
-//! Process level: `tim testnet bench --quick --only b9` on real node processes. B9's quick
+//! Process level: `tim testnet bench --quick --only b9,b1m` on real node processes. B9's quick
 //! sizes (0 and 1,000 messages) each give a row, every probe and fill message reaches both
-//! followers, the other scenarios are skipped, and the report has B9's table and chart. The
-//! figures are printed, not asserted: timing goals belong to the bench.
+//! followers; B1m's quick run (4 spaces on 3 nodes, 20 messages) gives its row with every
+//! delivery seen; the other scenarios are skipped, and the report has both tables and charts.
+//! The figures are printed, not asserted: timing goals belong to the bench.
 
 use std::process::Command;
 
 use serde_json::Value;
 
 #[test]
-fn quick_b9_measures_each_size_and_writes_its_report() {
+fn quick_b9_and_b1m_measure_and_write_their_report() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let out = Command::new(env!("CARGO_BIN_EXE_tim"))
-        .args(["--json", "testnet", "bench", "--quick", "--only", "b9"])
+        .args(["--json", "testnet", "bench", "--quick", "--only", "b9,b1m"])
         .arg("--out")
         .arg(dir.path())
         .env("RUST_LOG", "warn")
@@ -56,4 +57,23 @@ fn quick_b9_measures_each_size_and_writes_its_report() {
     }
     assert!(report.contains("B9 live path"), "{report}");
     assert!(dir.path().join("b9-live-path.svg").exists());
+
+    // B1m: 4 spaces on 3 nodes, each on all 3; 20 messages, each seen by 2 other hosts.
+    let b = &r["many_spaces"];
+    assert_eq!(b["nodes"], 3, "{b}");
+    assert_eq!(b["spaces"], 4, "{b}");
+    assert_eq!(b["hosts_per_space"], 3, "{b}");
+    assert_eq!(b["spaces_per_node"], serde_json::json!([4, 4, 4]), "{b}");
+    assert_eq!(b["messages"], 20, "{b}");
+    assert_eq!(b["deliveries"], 40, "{b}");
+    assert_eq!(b["latency"]["n"], 40, "{b}");
+    assert_eq!(b["lost"], 0, "{b}");
+    let rss = b["rss_mb"].as_array().expect("rss_mb");
+    assert!(
+        rss.len() == 3 && rss.iter().all(|m| m.as_f64() > Some(0.0)),
+        "{b}"
+    );
+    assert!(b["bytes_per_delivery"].as_f64() > Some(0.0), "{b}");
+    assert!(report.contains("B1m many spaces"), "{report}");
+    assert!(dir.path().join("b1m-latency-cdf.svg").exists());
 }

@@ -28,18 +28,28 @@ pub(crate) enum TestnetCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Measure Tim against its goals (docs/benchmarks.md): propagation, amplification,
-    /// saturation, late joiners, restart, durability, crypto, scale, the live path against
+    /// Measure Tim against its goals (docs/benchmarks.md): propagation, many spaces,
+    /// amplification, saturation, late joiners, restart, durability, crypto, scale, the live path against
     /// space size. Prints a table (`--json` for JSON); `--out DIR` also writes a Markdown
     /// report with SVG charts.
     Bench {
-        /// Run only these scenarios (comma-separated): b1 (with b2), b3, b4 (with b3i, b5,
-        /// b6), b7, b8, b9, scale. Default: all.
+        /// Run only these scenarios (comma-separated): b1 (with b2), b1m, b3, b4 (with b3i,
+        /// b5, b6), b7, b8, b9, scale. Default: all.
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<Scenario>>,
-        /// Cluster sizes for propagation (comma-separated).
+        /// Cluster sizes for propagation (comma-separated). Default: 3,10,20.
         #[arg(long, value_delimiter = ',')]
         nodes: Option<Vec<usize>>,
+        /// B1m: nodes the spaces are spread over (at least 2). Default: 5.
+        #[arg(long, value_name = "N")]
+        b1m_nodes: Option<usize>,
+        /// B1m: spaces, each created on one node (round robin) and joined by the next two.
+        /// Default: 50.
+        #[arg(long, value_name = "N")]
+        b1m_spaces: Option<usize>,
+        /// B1m: messages posted at 20/s, each into a random space (seeded). Default: 200.
+        #[arg(long, value_name = "N")]
+        b1m_messages: Option<usize>,
         /// Runs per setting.
         #[arg(long)]
         runs: Option<usize>,
@@ -60,8 +70,9 @@ pub(crate) enum TestnetCommand {
         /// B9: how long the sustained fill posts (seconds).
         #[arg(long, value_name = "SECONDS")]
         b9_seconds: Option<f64>,
-        /// A short run (3 nodes, 1 run, 1k messages, 100 spaces; B9 at 0 and 1,000 messages
-        /// with a 1 s fill) unless other flags say more.
+        /// A short run (3 nodes, 1 run, 1k messages, 100 spaces; B1m with 4 spaces on 3 nodes
+        /// and 20 messages; B9 at 0 and 1,000 messages with a 1 s fill) unless other flags say
+        /// more.
         #[arg(long)]
         quick: bool,
         /// Directory for report.md, results.json and the charts.
@@ -97,6 +108,9 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
     if let TestnetCommand::Bench {
         only,
         nodes,
+        b1m_nodes,
+        b1m_spaces,
+        b1m_messages,
         runs,
         late,
         spaces,
@@ -114,6 +128,15 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
             tim_testnet::bench::Options::full()
         };
         opts.nodes = nodes.unwrap_or(opts.nodes);
+        if opts.nodes.iter().any(|&n| n < 2) {
+            bail!("--nodes: every cluster size must be at least 2 (a post needs another node)");
+        }
+        opts.b1m_nodes = b1m_nodes.unwrap_or(opts.b1m_nodes);
+        opts.b1m_spaces = b1m_spaces.unwrap_or(opts.b1m_spaces);
+        opts.b1m_messages = b1m_messages.unwrap_or(opts.b1m_messages);
+        if opts.b1m_nodes < 2 || opts.b1m_spaces == 0 || opts.b1m_messages == 0 {
+            bail!("--b1m-nodes must be at least 2, --b1m-spaces and --b1m-messages at least 1");
+        }
         opts.runs = runs.unwrap_or(opts.runs).max(1);
         opts.late = late.unwrap_or(opts.late);
         opts.spaces = spaces.unwrap_or(opts.spaces);
