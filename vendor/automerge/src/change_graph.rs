@@ -203,11 +203,19 @@ impl ChangeGraph {
         changes: &mut BTreeSet<ChangeHash>,
         heads: &[ChangeHash],
     ) {
-        let nodes = self.heads_to_nodes(heads);
-        self.traverse_ancestors(nodes, |node, _idx| {
-            let hash = &self.hashes[node.hash_idx.0 as usize];
-            changes.remove(hash);
-            true
+        // Tim's patch (vendor/automerge/VENDORED.md): a change is an ancestor of `heads` if and
+        // only if the clock of `heads` covers its actor at its sequence number (an actor's
+        // changes each depend on its previous one). The walk over every ancestor this replaces
+        // cost time proportional to the document on every sync message received.
+        let clock = self.calculate_clock(self.heads_to_nodes(heads));
+        changes.retain(|hash| {
+            let Some(idx) = self.nodes_by_hash.get(hash) else {
+                return true;
+            };
+            let node = &self.nodes[idx.0 as usize];
+            !clock
+                .get_for_actor(&node.actor_index)
+                .is_some_and(|d| d.seq >= node.seq)
         });
     }
 
