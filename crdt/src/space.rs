@@ -436,23 +436,29 @@ impl Space {
         let (judged, rest): (Vec<_>, Vec<_>) =
             stored.into_iter().zip(below).partition(|(_, below)| *below);
         let (ready, waiting) = self.causal_order(judged.into_iter().map(|(c, _)| c).collect());
-        if !waiting.is_empty()
-            || self
-                .doc
-                .apply_changes(ready.iter().map(|c| c.change.clone()))
-                .is_err()
-        {
+        let rest = rest.into_iter().map(|(c, _)| c);
+        if !waiting.is_empty() {
             // Cannot happen for a record this node wrote; judge everything instead.
+            return ready.into_iter().chain(waiting).chain(rest).collect();
+        }
+        // The document takes each parsed change (no second copy of 100k of them); the
+        // envelopes are kept beside it.
+        let mut kept = Vec::with_capacity(ready.len());
+        let changes = ready.into_iter().map(|c| {
+            kept.push((c.change.hash(), c.envelope));
+            c.change
+        });
+        if self.doc.apply_changes(changes).is_err() {
+            // Cannot happen either; parse them again and judge everything.
             self.doc = Automerge::new();
-            return ready
+            return kept
                 .into_iter()
-                .chain(waiting)
-                .chain(rest.into_iter().map(|(c, _)| c))
+                .filter_map(|(_, env)| Checked::own(env).ok())
+                .chain(rest)
                 .collect();
         }
-        self.envelopes
-            .extend(ready.into_iter().map(|c| (c.change.hash(), c.envelope)));
-        rest.into_iter().map(|(c, _)| c).collect()
+        self.envelopes.extend(kept);
+        rest.collect()
     }
 
     /// Sets what checks presentations in joins (the node's ssi-backed verifier).
