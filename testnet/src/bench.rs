@@ -1461,7 +1461,15 @@ fn machine(exe: &Path) -> Machine {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let profile = if exe.components().any(|c| c.as_os_str() == "release") {
+    // This process's own build when it measures itself (the usual case); otherwise, a guess
+    // from the path (`target/release/tim`).
+    let own = std::env::current_exe().is_ok_and(|e| e == exe);
+    let release = if own {
+        !cfg!(debug_assertions)
+    } else {
+        exe.components().any(|c| c.as_os_str() == "release")
+    };
+    let profile = if release {
         "release"
     } else {
         "debug build: figures are not representative"
