@@ -18,6 +18,7 @@
 //!
 //! [`Options::scenarios`] selects the parts to run (`tim testnet bench --only b1,b9`).
 
+use crate::rng::Rng;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -827,25 +828,6 @@ const B1M_SEED: u64 = 0x0071_53b1;
 /// Concurrent space creations or joins while B1m sets up.
 const B1M_SETUP_CONCURRENCY: usize = 8;
 
-/// SplitMix64: a seeded, reproducible stream of numbers (the testnet crate has no `rand`).
-#[derive(Debug)]
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (n > 0; the bias is negligible for the small `n` used here).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// The hosts of each of `spaces` spaces on `nodes` nodes (0-based): space `s` is created on
 /// node `s % nodes` and joined by the next `hosts - 1` nodes round the ring.
 fn spread(spaces: usize, nodes: usize, hosts: usize) -> Vec<Vec<usize>> {
@@ -950,7 +932,7 @@ async fn many_spaces_on(cluster: &Cluster, opts: &Options, say: Say<'_>) -> Resu
         .await?;
     let setup_s = started.elapsed().as_secs_f64();
 
-    let mut rng = SplitMix(B1M_SEED);
+    let mut rng = Rng(B1M_SEED);
     let plan: Vec<(usize, usize)> = (0..opts.b1m_messages)
         .map(|_| {
             let s = rng.below(count);
@@ -2094,7 +2076,7 @@ mod tests {
         assert_eq!(per_node, [30; 5]);
         // Fewer nodes than hosts: every node hosts every space.
         assert_eq!(spread(4, 2, B1M_HOSTS), [[0, 1], [1, 0], [0, 1], [1, 0]]);
-        let (mut a, mut b) = (SplitMix(B1M_SEED), SplitMix(B1M_SEED));
+        let (mut a, mut b) = (Rng(B1M_SEED), Rng(B1M_SEED));
         let draws: Vec<usize> = (0..100).map(|_| a.below(50)).collect();
         assert_eq!(draws, (0..100).map(|_| b.below(50)).collect::<Vec<_>>());
         assert!(draws.iter().all(|&d| d < 50) && draws.iter().any(|&d| d != draws[0]));

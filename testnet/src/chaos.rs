@@ -21,6 +21,7 @@
 //! answers (its sockets stay open, its peers time out), the majority goes on writing, and
 //! SIGCONT heals it.
 
+use crate::rng::Rng;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,24 +221,8 @@ pub fn summary(r: &ChaosReport) -> String {
     s
 }
 
-/// SplitMix64: small, seedable, good enough to draw a fault schedule.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
+/// The draws a fault schedule needs, on top of [`Rng`].
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
     /// Uniform in `lo..=hi`, to the millisecond.
     fn between(&mut self, (lo, hi): (Duration, Duration)) -> Duration {
         let (lo, hi) = (

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod chaos;
 pub mod charts;
 pub mod micro;
+mod rng;
 
 use std::collections::HashMap;
 use std::net::{TcpListener, UdpSocket};

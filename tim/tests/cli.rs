@@ -1,21 +1,11 @@
 //! The `tim` command line as a user meets it: completions, `--json` anywhere on the line, and
 //! one `error:` line with exit code 1 on failure.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn tim(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tim"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("TIM_NODE")
-        .env_remove("TIM_TOKEN")
-        .env_remove("TIM_HOME")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run tim")
-}
+use std::process::Output;
+
+use common::tim;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

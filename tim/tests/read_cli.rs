@@ -2,24 +2,15 @@
 //! on standard error; `--before` and `--since` page from a message. `tim space members` pages
 //! the same way by DID.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+
+use common::tim;
 
 use tim_client::Client;
 use tim_protocol::api::NewToken;
 use tim_testnet::Cluster;
-
-fn tim(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tim"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("TIM_NODE")
-        .env_remove("TIM_TOKEN")
-        .env_remove("TIM_HOME")
-        .output()
-        .expect("run tim")
-}
 
 /// The texts `tim read` printed (`[time] author: text` lines), and its standard error.
 fn read(home: &Path, space: &str, args: &[&str]) -> (Vec<String>, String) {
