@@ -1458,19 +1458,7 @@ impl Space {
 
     /// The members, sorted by DID, with their reputation and declared abilities.
     pub fn members(&self) -> Vec<MemberView> {
-        let Some(members) = doc::root_obj(&self.doc, &schema::MEMBERS, None) else {
-            return vec![];
-        };
-        let contributions = self.contributions();
-        self.doc
-            .keys(&members)
-            .filter_map(|k| {
-                let entry = doc::child_obj(&self.doc, &members, &k, None)?;
-                let did: Did = k.parse().ok()?;
-                let earned = contributions.get(&did).copied().unwrap_or(0);
-                self.member_view(did, &entry, earned)
-            })
-            .collect()
+        self.members_page(None, usize::MAX).members
     }
 
     /// How many members [`Space::members`] lists, without counting anyone's messages.

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::tim;
+use common::{tim, tim_command};
 
 use tim_client::Client;
 use tim_protocol::api::NewToken;
@@ -92,6 +92,43 @@ async fn tim_read_prints_the_latest_page_and_pages_from_a_message() {
         &["read", &space, "--before", &ids[3], "--since", &ids[1]],
     );
     assert_eq!(out.status.code(), Some(2));
+
+    // --follow from a message: every newer page first (pages of 2 here), then live messages.
+    let mut follow = tim_command(home)
+        .args([
+            "read", &space, "--since", &ids[1], "--limit", "2", "--follow",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tim read --follow");
+    // Lines arrive on a channel, so that a missing one fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().expect("piped");
+    std::thread::spawn(move || {
+        for l in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            if tx.send(l.expect("utf-8 output")).is_err() {
+                return;
+            }
+        }
+    });
+    let next_text = || {
+        let l = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("tim read --follow printed nothing more within 30 s");
+        l.split_once(": ")
+            .expect("[time] author: text")
+            .1
+            .to_string()
+    };
+    let followed: Vec<String> = (0..5).map(|_| next_text()).collect();
+    assert_eq!(followed, texts(2..7));
+    node.client
+        .post_message(space.parse().unwrap(), "live")
+        .await
+        .unwrap();
+    assert_eq!(next_text(), "live");
+    follow.kill().unwrap();
+    follow.wait().unwrap();
 
     // Members by DID, one at a time.
     let second = node.client.new_timite().await.unwrap().did;

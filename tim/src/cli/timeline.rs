@@ -99,7 +99,7 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
     } else {
         None
     };
-    let mut query = TimelineQuery {
+    let query = TimelineQuery {
         limit: Some(usize::from(args.limit)),
         before: args.before,
         after: args.since,
@@ -136,22 +136,14 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
         Ok(())
     };
     let mut seen = std::collections::HashSet::new();
+    for m in page.messages.iter().rev() {
+        line(m)?;
+        seen.insert(m.id.clone());
+    }
     let mut newest = page.messages.first().map(|m| m.id.clone());
-    let mut page = page;
-    loop {
-        for m in page.messages.iter().rev() {
-            line(m)?;
-            seen.insert(m.id.clone());
-        }
-        // From --since, every page up to the newest message before following.
-        match page.next_after.take().filter(|_| query.after.is_some()) {
-            Some(next) => {
-                query.after = Some(next);
-                page = client.timeline_page(space, &query).await?;
-                newest = page.messages.first().map(|m| m.id.clone()).or(newest);
-            }
-            None => break,
-        }
+    // From --since, every page up to the newest message before following.
+    if query.after.is_some() && page.next_after.is_some() {
+        newest = catch_up(client, space, query.limit, newest, &mut seen, &line).await?;
     }
     let mut events = Box::pin(events);
     while let Some(e) = events.next().await {
@@ -165,7 +157,7 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
             Ok(_) => {}
             Err(ClientError::Lagged(missed)) => {
                 eprintln!("({missed} events skipped by the node's event stream; reading the timeline from the newest message shown)");
-                newest = catch_up(client, space, newest, &mut seen, &line).await?;
+                newest = catch_up(client, space, query.limit, newest, &mut seen, &line).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -173,18 +165,19 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
     Ok(())
 }
 
-/// Prints the messages newer than `newest` that were not shown yet, page by page, oldest
-/// first; returns the newest message shown.
+/// Prints the messages newer than `newest` that were not shown yet, in pages of `limit`,
+/// oldest first; returns the newest message shown.
 async fn catch_up(
     client: &Client,
     space: SpaceId,
+    limit: Option<usize>,
     mut newest: Option<String>,
     seen: &mut std::collections::HashSet<String>,
     line: &impl Fn(&MessageView) -> Result<()>,
 ) -> Result<Option<String>> {
     loop {
         let query = TimelineQuery {
-            limit: Some(500),
+            limit,
             before: None,
             after: newest.as_deref().map(str::parse::<MessageId>).transpose()?,
         };

@@ -3,17 +3,20 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `tim --home HOME ARGS…` to completion, with no `TIM_*` variables from the caller's
-/// environment and warnings-only logs.
-pub(crate) fn tim(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tim"))
-        .arg("--home")
+/// `tim --home HOME`, with no `TIM_*` variables from the caller's environment and
+/// warnings-only logs; add the arguments.
+pub(crate) fn tim_command(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tim"));
+    c.arg("--home")
         .arg(home)
-        .args(args)
         .env_remove("TIM_NODE")
         .env_remove("TIM_TOKEN")
         .env_remove("TIM_HOME")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run tim")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+/// Runs `tim --home HOME ARGS…` to completion ([`tim_command`]).
+pub(crate) fn tim(home: &Path, args: &[&str]) -> Output {
+    tim_command(home).args(args).output().expect("run tim")
 }
