@@ -193,6 +193,14 @@ pub(crate) fn has_str(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> bool {
     )
 }
 
+/// Whether `obj` holds the boolean `true` under `key`.
+pub(crate) fn is_true(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> bool {
+    matches!(
+        doc.get(obj, key),
+        Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+    )
+}
+
 /// A timestamp (or unsigned integer) under `key` in `obj`, as milliseconds.
 pub(crate) fn get_millis(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<u64> {
     match doc.get(obj, key).ok()?? {

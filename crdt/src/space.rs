@@ -1315,12 +1315,8 @@ impl Space {
 
     /// Whether the credential with this status index is revoked.
     pub fn is_revoked(&self, index: u64) -> bool {
-        self.root(&schema::STATUS_LIST).is_ok_and(|list| {
-            matches!(
-                self.doc.get(&list, index.to_string().as_str()),
-                Ok(Some((automerge::Value::Scalar(v), _))) if matches!(v.as_ref(), ScalarValue::Boolean(true))
-            )
-        })
+        self.root(&schema::STATUS_LIST)
+            .is_ok_and(|list| doc::is_true(&self.doc, &list, &index.to_string()))
     }
 
     /// The role of `did` now, if a member.
@@ -1545,6 +1541,38 @@ impl Space {
     /// Whether `did` is a member now.
     pub fn is_member(&self, did: &Did) -> bool {
         self.member_entry(did).is_some()
+    }
+
+    /// Whether only its members may read the space (`docs/privacy.md`): an invite-only
+    /// space. A space whose history has not arrived counts as private.
+    pub fn is_private(&self) -> bool {
+        self.meta()
+            .is_none_or(|m| m.visibility == Visibility::InviteOnly)
+    }
+
+    /// Whether `did` may read the space: anyone for a public or ephemeral space; for a
+    /// private one, a member who is not banned.
+    pub fn may_read(&self, did: &Did) -> bool {
+        !self.is_private() || self.role_of(did).is_some_and(|r| r != Role::Banned)
+    }
+
+    /// Whether a node hosting `did` may sync the space at `now_ms`: a reader, or, for a
+    /// private space, the holder of an unused invite that has not expired (its node needs
+    /// the history to join).
+    pub fn may_sync(&self, did: &Did, now_ms: u64) -> bool {
+        self.may_read(did) || self.has_open_invite(did, now_ms)
+    }
+
+    fn has_open_invite(&self, did: &Did, now_ms: u64) -> bool {
+        let Some(invite) = self
+            .root(&schema::INVITES)
+            .ok()
+            .and_then(|invites| doc::child_obj(&self.doc, &invites, &did.to_string(), None))
+        else {
+            return false;
+        };
+        !doc::is_true(&self.doc, &invite, doc::USED)
+            && doc::get_millis(&self.doc, &invite, doc::EXPIRES_AT).is_some_and(|t| t > now_ms)
     }
 
     /// Number of messages in the timeline.

@@ -65,6 +65,7 @@ impl Space {
             space: self.id(),
             automerge: Some(msg.encode()),
             envelopes,
+            access: None,
         })
     }
 

@@ -23,7 +23,7 @@ proptest! {
         bytes.push(0); // have: none
         bytes.push(0); // changes: none
         let mut state = SyncState::new();
-        let msg = SyncMessage { space: space.id(), automerge: Some(bytes), envelopes: vec![] };
+        let msg = SyncMessage { space: space.id(), automerge: Some(bytes), envelopes: vec![], access: None };
         // The bytes are a well-formed Automerge sync message naming arbitrary, unsorted hashes.
         prop_assert!(space.receive_sync(&mut state, msg).is_ok());
         // Whatever was received, answering must not panic (Automerge asserts sorted hashes

@@ -8,9 +8,10 @@
 //! HTTP: the API maps a [`ServiceError`] to a problem document and a status
 //! (`crate::api::problem`).
 //!
-//! Reads of hosted spaces (summaries, timelines, members, exports, events) are open to every
-//! timite of the node, as they have always been; writes act as the caller, so the space's
-//! rules judge them under the caller's key. Node-wide settings (timites, trust, peers,
+//! Reads of hosted spaces (summaries, timelines, members, exports, events) act as the caller
+//! too: a public space is open to every timite of the node, a private (invite-only) one only
+//! to its members, and to anyone else it does not exist (`docs/privacy.md`). Writes act as the
+//! caller, so the space's rules judge them under the caller's key. Node-wide settings (timites, trust, peers,
 //! imports, fault injection) are for the operator.
 
 use std::sync::Arc;
@@ -300,13 +301,13 @@ impl Service {
     // Spaces.
 
     /// The spaces this node hosts.
-    pub async fn spaces(&self, _caller: &Caller) -> ServiceResult<Vec<SpaceSummary>> {
-        Ok(self.node.spaces().await?)
+    pub async fn spaces(&self, caller: &Caller) -> ServiceResult<Vec<SpaceSummary>> {
+        Ok(self.acting(caller).spaces().await?)
     }
 
     /// One hosted space.
-    pub async fn space(&self, _caller: &Caller, space: SpaceId) -> ServiceResult<SpaceSummary> {
-        Ok(self.node.space(space).await?)
+    pub async fn space(&self, caller: &Caller, space: SpaceId) -> ServiceResult<SpaceSummary> {
+        Ok(self.acting(caller).space(space).await?)
     }
 
     /// Creates a space with the caller as owner. An ephemeral space needs a time to live; no
@@ -377,21 +378,17 @@ impl Service {
     }
 
     /// The space's Automerge document.
-    pub async fn export_document(
-        &self,
-        _caller: &Caller,
-        space: SpaceId,
-    ) -> ServiceResult<Vec<u8>> {
-        Ok(self.node.export(space).await?.0)
+    pub async fn export_document(&self, caller: &Caller, space: SpaceId) -> ServiceResult<Vec<u8>> {
+        Ok(self.acting(caller).export(space).await?.0)
     }
 
     /// The signed envelopes of every change of the space.
     pub async fn export_signatures(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         space: SpaceId,
     ) -> ServiceResult<ExportBundle> {
-        let (_, envelopes) = self.node.export(space).await?;
+        let (_, envelopes) = self.acting(caller).export(space).await?;
         Ok(ExportBundle { space, envelopes })
     }
 
@@ -408,20 +405,35 @@ impl Service {
     /// other nodes. A receiver that falls behind gets a [`BroadcastStreamRecvError::Lagged`].
     pub async fn events(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         space: SpaceId,
     ) -> ServiceResult<impl Stream<Item = Result<SpaceEvent, BroadcastStreamRecvError>> + use<>>
     {
-        match self.node.space(space).await {
-            Ok(_) | Err(NodeError::NotReady(_)) => {}
+        // A space still syncing counts as private until its history has arrived: only its
+        // joiner can open the stream.
+        let private = match self.acting(caller).space(space).await {
+            Ok(s) => s.visibility == Visibility::InviteOnly.as_str(),
+            Err(NodeError::NotReady(_)) => true,
             Err(e) => return Err(e.into()),
-        }
-        Ok(
-            BroadcastStream::new(self.node.subscribe()).filter(move |e| match e {
+        };
+        let me = caller.timite;
+        // A member removed or banned from a private space reads nothing after that.
+        let shut_out = move |e: &SpaceEvent| {
+            private
+                && match e {
+                    SpaceEvent::Removed { did, .. } => *did == me,
+                    SpaceEvent::RoleChanged { did, role, .. } => {
+                        *did == me && role == Role::Banned.as_str()
+                    }
+                    _ => false,
+                }
+        };
+        Ok(BroadcastStream::new(self.node.subscribe())
+            .filter(move |e| match e {
                 Ok(event) => event.space() == space,
                 Err(_) => true,
-            }),
-        )
+            })
+            .take_while(move |e| !e.as_ref().is_ok_and(&shut_out)))
     }
 
     // Messages.
@@ -430,7 +442,7 @@ impl Service {
     /// before or just after a message.
     pub async fn timeline(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         space: SpaceId,
         query: &TimelineQuery,
     ) -> ServiceResult<TimelinePage> {
@@ -445,7 +457,10 @@ impl Service {
                 ))
             }
         };
-        Ok(self.node.timeline_page(space, from, limit).await?)
+        Ok(self
+            .acting(caller)
+            .timeline_page(space, from, limit)
+            .await?)
     }
 
     /// Posts a message as the caller; answers once it is on disk.
@@ -470,12 +485,15 @@ impl Service {
     /// imported reputation.
     pub async fn members(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         space: SpaceId,
         query: &MembersQuery,
     ) -> ServiceResult<ListPage<MemberView, Did>> {
         let limit = page_limit(query.limit, MAX_LIST_PAGE, MAX_LIST_PAGE)?;
-        let page = self.node.members_page(space, query.after, limit).await?;
+        let page = self
+            .acting(caller)
+            .members_page(space, query.after, limit)
+            .await?;
         Ok(ListPage {
             items: page.members,
             next_after: page.next_after,

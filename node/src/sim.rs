@@ -293,6 +293,7 @@ impl Sim {
     fn boot(&mut self, i: usize) {
         let writer = engine::new_writer(&self.nodes[i].key, &mut self.rng);
         let mut e = Engine::new(
+            self.nodes[i].peer,
             self.nodes[i].store.clone(),
             [writer],
             None,

@@ -129,6 +129,7 @@ fn run(seed: u64) -> Result<(), String> {
                             space,
                             automerge: None,
                             envelopes: vec![env],
+                            access: None,
                         };
                         sim.inject_sync(pick, None, msg);
                     }
@@ -440,6 +441,7 @@ fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
             space,
             automerge: None,
             envelopes: vec![env],
+            access: None,
         };
         sim.inject_sync(0, Some(2), msg);
         sim.run_for(100);

@@ -7,6 +7,7 @@
 //! panics.
 #![deny(missing_docs)]
 
+mod access;
 pub mod api;
 mod change_hash;
 pub mod codec;
@@ -17,6 +18,7 @@ mod message_id;
 mod space_id;
 pub mod wire;
 
+pub use access::SyncAccess;
 pub use change_hash::ChangeHash;
 pub use credential_id::{CredentialId, CredentialIdError};
 pub use did::{Did, DidError};

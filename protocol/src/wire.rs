@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError};
 use crate::envelope::EnvelopeWire;
-use crate::{Envelope, EnvelopeError, SpaceId};
+use crate::{Did, Envelope, EnvelopeError, SpaceId, SyncAccess};
 
 /// Version of the envelope layout, its first CBOR element.
 pub const ENVELOPE_VERSION: u64 = 1;
@@ -55,6 +55,21 @@ pub struct SyncMessage {
     pub automerge: Option<Vec<u8>>,
     /// The changes the sender believes the receiver lacks.
     pub envelopes: Vec<Envelope>,
+    /// For a private space, a timite's word that the sending node may sync it
+    /// ([`SyncAccess`]); `None` for a public one.
+    pub access: Option<SyncAccess>,
+}
+
+impl SyncMessage {
+    /// A message with nothing to say about `space`.
+    pub fn empty(space: SpaceId) -> Self {
+        Self {
+            space,
+            automerge: None,
+            envelopes: vec![],
+            access: None,
+        }
+    }
 }
 
 /// A response to a [`SyncMessage`] request.
@@ -130,13 +145,73 @@ impl std::fmt::Display for RefusalReason {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct SyncWire(
-    u64,
-    #[serde(with = "serde_bytes")] Vec<u8>,
-    Option<serde_bytes::ByteBuf>,
-    Vec<EnvelopeWire>,
-);
+/// `[version, space, automerge, envelopes]`, plus `access` as a fifth element when present
+/// (a private space's sync; `docs/protocol.md` section 7.2). Older nodes know only the
+/// 4-element form.
+struct SyncWire {
+    version: u64,
+    space: serde_bytes::ByteBuf,
+    automerge: Option<serde_bytes::ByteBuf>,
+    envelopes: Vec<EnvelopeWire>,
+    access: Option<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)>,
+}
+
+impl Serialize for SyncWire {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(if self.access.is_some() { 5 } else { 4 })?;
+        t.serialize_element(&self.version)?;
+        t.serialize_element(&self.space)?;
+        t.serialize_element(&self.automerge)?;
+        t.serialize_element(&self.envelopes)?;
+        if let Some(access) = &self.access {
+            t.serialize_element(access)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SyncWire {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SyncWire;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sync message: an array of 4 or 5 elements")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SyncWire, A::Error> {
+                use serde::de::Error;
+                let version = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let space = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let automerge = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(2, &self))?;
+                let envelopes = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(3, &self))?;
+                let access = seq.next_element()?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(6, &self));
+                }
+                Ok(SyncWire {
+                    version,
+                    space,
+                    automerge,
+                    envelopes,
+                    access,
+                })
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
+}
 
 /// `[version, status, sync message]`, plus `reason` as a fourth element when present (status
 /// 2 only). Older nodes know only the 3-element form.
@@ -221,16 +296,28 @@ pub enum SyncDecodeError {
 
 impl SyncMessage {
     fn to_wire(&self) -> SyncWire {
-        SyncWire(
-            SYNC_VERSION,
-            self.space.as_bytes().to_vec(),
-            self.automerge.clone().map(serde_bytes::ByteBuf::from),
-            self.envelopes.iter().map(Envelope::to_wire).collect(),
-        )
+        SyncWire {
+            version: SYNC_VERSION,
+            space: serde_bytes::ByteBuf::from(self.space.as_bytes().to_vec()),
+            automerge: self.automerge.clone().map(serde_bytes::ByteBuf::from),
+            envelopes: self.envelopes.iter().map(Envelope::to_wire).collect(),
+            access: self.access.as_ref().map(|a| {
+                (
+                    serde_bytes::ByteBuf::from(a.timite.public_bytes().to_vec()),
+                    serde_bytes::ByteBuf::from(a.signature.to_vec()),
+                )
+            }),
+        }
     }
 
     fn from_wire(w: SyncWire) -> Result<Self, SyncDecodeError> {
-        let SyncWire(version, space, automerge, envelopes) = w;
+        let SyncWire {
+            version,
+            space,
+            automerge,
+            envelopes,
+            access,
+        } = w;
         if version != SYNC_VERSION {
             return Err(SyncDecodeError::Version(version));
         }
@@ -249,14 +336,29 @@ impl SyncMessage {
             .into_iter()
             .map(Envelope::from_wire)
             .collect::<Result<_, _>>()?;
+        let access = access
+            .map(|(timite, signature)| {
+                let timite = Did::from_public_bytes(&timite)
+                    .map_err(|e| SyncDecodeError::Invalid(format!("access timite: {e}")))?;
+                let signature = <[u8; 64]>::try_from(signature.as_slice()).map_err(|_| {
+                    SyncDecodeError::Invalid(format!(
+                        "access signature: expected 64 bytes, got {}",
+                        signature.len()
+                    ))
+                })?;
+                Ok::<_, SyncDecodeError>(SyncAccess { timite, signature })
+            })
+            .transpose()?;
         Ok(Self {
             space,
             automerge,
             envelopes,
+            access,
         })
     }
 
-    /// Encodes as CBOR: `[1, space: bytes(32), automerge: bytes / null, [envelope…]]`.
+    /// Encodes as CBOR: `[1, space: bytes(32), automerge: bytes / null, [envelope…]]`, with
+    /// `[timite: bytes(32), signature: bytes(64)]` as a fifth element when it carries an access.
     pub fn encode(&self) -> Vec<u8> {
         codec::encode(&self.to_wire())
     }
@@ -287,14 +389,7 @@ impl SyncResponse {
     /// sync message is then empty but names the space), or `[1, 2, sync message, reason]` for
     /// a refusal (the sync message again empty, naming the space).
     pub fn encode(&self) -> Vec<u8> {
-        let empty = |space: SpaceId| {
-            SyncMessage {
-                space,
-                automerge: None,
-                envelopes: vec![],
-            }
-            .to_wire()
-        };
+        let empty = |space: SpaceId| SyncMessage::empty(space).to_wire();
         let (status, msg, reason) = match self {
             Self::Sync(m) => (Self::STATUS_SYNC, m.to_wire(), None),
             Self::UnknownSpace(space) => (Self::STATUS_UNKNOWN_SPACE, empty(*space), None),
@@ -404,8 +499,24 @@ mod tests {
             space,
             automerge: Some(vec![0x42, 1]),
             envelopes: vec![env],
+            access: None,
         };
         assert_eq!(SyncMessage::decode(&msg.encode()).unwrap(), msg);
+        // With an access: a fifth element, [timite key, signature].
+        let with_access = SyncMessage {
+            access: Some(SyncAccess::sign(&key, &space, b"a peer")),
+            ..msg.clone()
+        };
+        let bytes = with_access.encode();
+        assert_eq!(bytes[0], 0x85);
+        assert_eq!(SyncMessage::decode(&bytes).unwrap(), with_access);
+        // A signature of the wrong length, or a key that is not one, is refused.
+        let mut wire = with_access.to_wire();
+        wire.access.as_mut().unwrap().1.pop();
+        assert!(SyncMessage::decode(&codec::encode(&wire)).is_err());
+        let mut wire = with_access.to_wire();
+        wire.access.as_mut().unwrap().0 = serde_bytes::ByteBuf::from(vec![0; 31]);
+        assert!(SyncMessage::decode(&codec::encode(&wire)).is_err());
         let resp = SyncResponse::Sync(msg);
         assert_eq!(SyncResponse::decode(&resp.encode()).unwrap(), resp);
         let unknown = SyncResponse::UnknownSpace(space);
@@ -428,11 +539,7 @@ mod tests {
         let body = format!("84015820{}f680", "ab".repeat(32));
         let cases = [
             (
-                SyncResponse::Sync(SyncMessage {
-                    space,
-                    automerge: None,
-                    envelopes: vec![],
-                }),
+                SyncResponse::Sync(SyncMessage::empty(space)),
                 format!("830100{body}"),
             ),
             (SyncResponse::UnknownSpace(space), format!("830101{body}")),
@@ -486,6 +593,7 @@ mod tests {
                 &ChangeHash::from([2; 32]),
                 &key,
             )],
+            access: Some(SyncAccess::sign(&key, &space, b"a peer")),
         }
     }
 

@@ -133,6 +133,7 @@ fn sync_examples() {
         space,
         automerge: None,
         envelopes: vec![],
+        access: None,
     };
     // Section 7.2.
     let s72 = flat(section("### 7.2"));

@@ -27,7 +27,7 @@ use tim_crdt::admission::AdmissionVerifier;
 use tim_crdt::{Applied, Effect, Ingested, Space, SyncReceived, SyncState, Visibility, Writer};
 use tim_protocol::api::{Imported, Posted, SpaceEvent, SpaceSummary};
 use tim_protocol::wire::{RefusalReason, SyncMessage, SyncResponse};
-use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
+use tim_protocol::{ChangeHash, Did, Envelope, SpaceId, SyncAccess};
 use tracing::{debug, info, info_span, warn};
 
 use crate::metrics::NodeMetrics;
@@ -317,11 +317,15 @@ struct JoinWaiter {
 #[derive(Debug, Default)]
 struct AfterFlush {
     publish: Vec<(SpaceId, Envelope)>,
+    /// The peer the changes came from (a private space's changes are not pushed back).
+    from: Option<PeerId>,
     answers: Vec<(Token, Answer)>,
 }
 
 /// The node's engine over a store `S`.
 pub struct Engine<S> {
+    /// This node's libp2p identity (the accesses it shows are bound to it).
+    me: PeerId,
     store: S,
     verifier: Option<Arc<dyn AdmissionVerifier>>,
     metrics: NodeMetrics,
@@ -341,6 +345,13 @@ pub struct Engine<S> {
     hosts: HashMap<PeerId, HashSet<SpaceId>>,
     /// Peers subscribed to each space's topic.
     subscribers: HashMap<SpaceId, HashSet<PeerId>>,
+    /// For private spaces: the timite whose access each peer showed last, checked again
+    /// before anything is pushed to the peer (`docs/privacy.md`).
+    vouchers: HashMap<(PeerId, SpaceId), Did>,
+    /// Sync requests that push a private space's new changes (their answers end there).
+    pushes: HashSet<RequestId>,
+    /// The time of the input being handled.
+    now: u64,
     /// Invalid things each peer served by sync (gossip has its own peer scoring).
     strikes: HashMap<PeerId, u32>,
     /// Peers refused until the given time (milliseconds).
@@ -380,12 +391,14 @@ impl<S: SpaceStore> Engine<S> {
     /// An engine over `store`, writing as `writers`, checking join presentations with
     /// `verifier`. Spaces in the store are loaded ([`Engine::load`]) before anything else.
     pub(crate) fn new(
+        me: PeerId,
         store: S,
         writers: impl IntoIterator<Item = Writer>,
         verifier: Option<Arc<dyn AdmissionVerifier>>,
         metrics: NodeMetrics,
     ) -> Self {
         Self {
+            me,
             store,
             verifier,
             metrics,
@@ -399,6 +412,9 @@ impl<S: SpaceStore> Engine<S> {
             connected: HashSet::new(),
             hosts: HashMap::new(),
             subscribers: HashMap::new(),
+            vouchers: HashMap::new(),
+            pushes: HashSet::new(),
+            now: 0,
             strikes: HashMap::new(),
             banned: HashMap::new(),
             stale: HashSet::new(),
@@ -417,6 +433,11 @@ impl<S: SpaceStore> Engine<S> {
     pub fn load(&mut self) -> Result<Vec<Output>, NodeError> {
         for id in self.store.spaces()? {
             let space = self.restore(id)?;
+            for peer in self.store.private_hosts(&id)? {
+                if let Ok(peer) = PeerId::from_bytes(&peer) {
+                    self.hosts.entry(peer).or_default().insert(id);
+                }
+            }
             self.stale.insert(id);
             self.host(space);
         }
@@ -456,6 +477,7 @@ impl<S: SpaceStore> Engine<S> {
     /// Handles one input at time `now` (milliseconds since the Unix epoch, virtual in the
     /// simulator) and returns what to do.
     pub fn handle(&mut self, input: Input, now: u64, rng: &mut impl RngCore) -> Vec<Output> {
+        self.now = now;
         match input {
             Input::Connected { peer, first } => self.on_connected(peer, first, now),
             Input::Disconnected(peer) => {
@@ -465,6 +487,7 @@ impl<S: SpaceStore> Engine<S> {
                 for s in self.subscribers.values_mut() {
                     s.remove(&peer);
                 }
+                self.vouchers.retain(|(p, _), _| *p != peer);
             }
             Input::Subscribed(peer, id) => self.on_subscribed(peer, id),
             Input::Unsubscribed(peer, id) => {
@@ -488,6 +511,7 @@ impl<S: SpaceStore> Engine<S> {
                 self.on_sync_response(request, response, now)
             }
             Input::SyncFailed(request) => {
+                self.pushes.remove(&request);
                 if let Some((peer, id)) = self.requests.remove(&request) {
                     debug!(%peer, space = %id, "sync request failed");
                     self.sessions.remove(&(peer, id));
@@ -536,6 +560,36 @@ impl<S: SpaceStore> Engine<S> {
         } else {
             Err(NodeError::NotReady(id))
         }
+    }
+
+    /// A hosted space whose history has arrived, if `who` may read it (`Space::may_read`).
+    /// A private space `who` may not read is [`NodeError::UnknownSpace`], as is one still
+    /// syncing that `who` is not joining: its existence does not leak.
+    pub fn readable_space(&self, who: &Did, id: SpaceId) -> Result<&Space, NodeError> {
+        match self.ready_space(id) {
+            Ok(space) if space.may_read(who) => Ok(space),
+            Err(NodeError::NotReady(_))
+                if self
+                    .joins
+                    .get(&id)
+                    .is_some_and(|w| w.iter().any(|w| w.who == *who)) =>
+            {
+                Err(NodeError::NotReady(id))
+            }
+            Ok(_) | Err(NodeError::NotReady(_)) => Err(NodeError::UnknownSpace(id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The summary of a space `who` may read ([`Engine::readable_space`]).
+    pub fn summary_for(&self, who: &Did, id: SpaceId) -> Result<SpaceSummary, NodeError> {
+        self.readable_space(who, id).and_then(|_| self.summary(id))
+    }
+
+    /// [`Engine::readable_space`], for a write as `who`.
+    fn readable_space_mut(&mut self, who: &Did, id: SpaceId) -> Result<&mut Space, NodeError> {
+        self.readable_space(who, id)?;
+        self.ready_space_mut(id)
     }
 
     fn ready_space_mut(&mut self, id: SpaceId) -> Result<&mut Space, NodeError> {
@@ -607,7 +661,11 @@ impl<S: SpaceStore> Engine<S> {
             space.set_verifier(v.clone());
         }
         let id = space.id();
-        self.out.push(Output::Host(id));
+        // A private space (or one whose history has not arrived) gets no gossipsub topic and
+        // no provider record: its changes go by sync to peers that show an access.
+        if !space.is_private() {
+            self.out.push(Output::Host(id));
+        }
         self.spaces.insert(id, space);
     }
 
@@ -705,7 +763,7 @@ impl<S: SpaceStore> Engine<S> {
             }
             Write::Post { space, text } => {
                 let r = self
-                    .ready_space_mut(space)
+                    .readable_space_mut(&who, space)
                     .and_then(|s| s.post(&me, &text, now).map_err(NodeError::from));
                 match r {
                     Ok((applied, id)) => {
@@ -721,7 +779,7 @@ impl<S: SpaceStore> Engine<S> {
             }
             Write::Moderate { space, act } => {
                 let r = self
-                    .ready_space_mut(space)
+                    .readable_space_mut(&who, space)
                     .and_then(|s| moderate(s, &me, act, now).map_err(NodeError::from));
                 match r {
                     Ok(applied) => {
@@ -737,7 +795,7 @@ impl<S: SpaceStore> Engine<S> {
                 subject,
                 kind,
             } => {
-                let r = self.ready_space_mut(space).and_then(|s| {
+                let r = self.readable_space_mut(&who, space).and_then(|s| {
                     s.record_issued(&me, &id, &subject, kind, now)
                         .map_err(NodeError::from)
                 });
@@ -756,7 +814,7 @@ impl<S: SpaceStore> Engine<S> {
             }
             Write::Revoke { space, index } => {
                 let r = self
-                    .ready_space_mut(space)
+                    .readable_space_mut(&who, space)
                     .and_then(|s| s.revoke(&me, index, now).map_err(NodeError::from));
                 match r {
                     Ok(applied) => {
@@ -822,6 +880,7 @@ impl<S: SpaceStore> Engine<S> {
         let publish = applied.into_iter().map(|a| (id, a.envelope)).collect();
         self.after_flush(AfterFlush {
             publish,
+            from: None,
             answers: vec![(token, answer)],
         });
     }
@@ -840,11 +899,13 @@ impl<S: SpaceStore> Engine<S> {
         match result {
             Ok(()) => {
                 for (space, env) in then.publish {
-                    if self.spaces.contains_key(&space) {
-                        self.out.push(Output::Publish {
+                    match self.spaces.get(&space).map(Space::is_private) {
+                        Some(false) => self.out.push(Output::Publish {
                             space,
                             data: env.encode(),
-                        });
+                        }),
+                        Some(true) => self.push(space, env, then.from),
+                        None => {}
                     }
                 }
                 for (token, answer) in then.answers {
@@ -938,6 +999,9 @@ impl<S: SpaceStore> Engine<S> {
         if !self.joins.contains_key(&id) || !self.spaces.get(&id).is_some_and(Space::is_ready) {
             return;
         }
+        if !self.spaces[&id].is_private() {
+            self.out.push(Output::Host(id));
+        }
         for JoinWaiter {
             token,
             who,
@@ -989,6 +1053,7 @@ impl<S: SpaceStore> Engine<S> {
                 match self.summary(id) {
                     Ok(s) => self.after_flush(AfterFlush {
                         publish: vec![(id, applied.envelope)],
+                        from: None,
                         answers: vec![(token, Answer::Space(s))],
                     }),
                     Err(e) => self.done(token, Err(e)),
@@ -1074,6 +1139,7 @@ impl<S: SpaceStore> Engine<S> {
         }
         self.after_flush(AfterFlush {
             publish: vec![],
+            from: None,
             answers: vec![(token, Answer::Imported(imported))],
         });
     }
@@ -1160,6 +1226,7 @@ impl<S: SpaceStore> Engine<S> {
                 if !to_publish.is_empty() {
                     self.after_flush(AfterFlush {
                         publish: to_publish,
+                        from: Some(from),
                         answers: vec![],
                     });
                 }
@@ -1192,19 +1259,33 @@ impl<S: SpaceStore> Engine<S> {
         let Some(space) = self.spaces.get(&id) else {
             return;
         };
-        let state = self.sync_states.entry((peer, id)).or_default();
-        let msg = space.generate_sync(state).unwrap_or(SyncMessage {
+        let msg = if self.entitled(peer, id) {
+            let state = self.sync_states.entry((peer, id)).or_default();
             // Nothing new for this peer, but ask anyway: the peer may have news.
-            space: id,
-            automerge: None,
-            envelopes: vec![],
-        });
-        self.send_sync(peer, id, msg);
-        self.sessions.insert((peer, id), 1);
+            space
+                .generate_sync(state)
+                .unwrap_or_else(|| SyncMessage::empty(id))
+        } else {
+            // A private space, and the peer has not shown an access that holds: only this
+            // node's access goes out (no heads, no changes); the peer's answer shows its own.
+            SyncMessage::empty(id)
+        };
+        if self.send_sync(peer, id, msg).is_some() {
+            self.sessions.insert((peer, id), 1);
+        }
     }
 
-    /// Sends a sync request, counted as one round trip.
-    fn send_sync(&mut self, peer: PeerId, id: SpaceId, msg: SyncMessage) {
+    /// Sends a sync request, counted as one round trip, with this node's access if the space
+    /// is private; returns its id, or `None` if no hosted timite may sync the space.
+    fn send_sync(&mut self, peer: PeerId, id: SpaceId, mut msg: SyncMessage) -> Option<RequestId> {
+        if self.private_ready(id) {
+            msg.access = Some(self.access(id)?);
+        } else if let Some(waiter) = self.joins.get(&id).and_then(|w| w.first()) {
+            // A joiner's node has no history yet: it shows the joiner's access (an open
+            // invite, for a private space; a public space's host ignores it).
+            let who = waiter.who;
+            msg.access = self.sign_access(&who, id);
+        }
         self.metrics.sync_requests.inc();
         let request = self.request_id();
         self.requests.insert(request, (peer, id));
@@ -1213,9 +1294,116 @@ impl<S: SpaceStore> Engine<S> {
             request,
             msg,
         });
+        Some(request)
     }
 
-    /// Keeps what a peer sent by sync and logs refusals.
+    /// Whether this node may send `peer` what it holds of the space `id`: always for a public
+    /// space (or one whose history has not arrived); for a private one, only if the peer
+    /// showed an access whose timite may still sync it.
+    fn entitled(&self, peer: PeerId, id: SpaceId) -> bool {
+        !self.private_ready(id)
+            || self.vouchers.get(&(peer, id)).is_some_and(|who| {
+                self.spaces
+                    .get(&id)
+                    .is_some_and(|s| s.may_sync(who, self.now))
+            })
+    }
+
+    /// Whether `id` is a private space whose history is here.
+    fn private_ready(&self, id: SpaceId) -> bool {
+        self.spaces
+            .get(&id)
+            .is_some_and(|s| s.is_ready() && s.is_private())
+    }
+
+    /// This node's access to the private space `id`: signed, for this node, by the first
+    /// hosted timite (by DID) that may sync it now.
+    fn access(&self, id: SpaceId) -> Option<SyncAccess> {
+        let space = self.spaces.get(&id)?;
+        let mut timites: Vec<&Did> = self
+            .writers
+            .keys()
+            .filter(|t| space.may_sync(t, self.now))
+            .collect();
+        timites.sort();
+        let who = **timites.first()?;
+        self.sign_access(&who, id)
+    }
+
+    fn sign_access(&self, who: &Did, id: SpaceId) -> Option<SyncAccess> {
+        let w = self.writers.get(who)?;
+        Some(SyncAccess::sign(w.signing_key(), &id, &self.me.to_bytes()))
+    }
+
+    /// Whether `peer` may be served the space `id`: always for a public space (or one whose
+    /// history has not arrived: there is nothing to leak); for a private one, only with an
+    /// access signed for `peer` by a timite that may sync it now. A peer whose access holds
+    /// is recorded as a host (on disk, so that the two sync again after a restart); one whose
+    /// access fails is forgotten.
+    fn admit(&mut self, peer: PeerId, id: SpaceId, access: Option<&SyncAccess>) -> bool {
+        if !self.private_ready(id) {
+            return true;
+        }
+        let space = &self.spaces[&id];
+        let voucher = access
+            .filter(|a| a.verifies(&id, &peer.to_bytes()) && space.may_sync(&a.timite, self.now))
+            .map(|a| a.timite);
+        let Some(voucher) = voucher else {
+            debug!(%peer, space = %id, "no valid access to a private space; not served");
+            self.forget_host(peer, id);
+            return false;
+        };
+        if self.vouchers.insert((peer, id), voucher).is_none() {
+            self.hosts.entry(peer).or_default().insert(id);
+            if let Err(e) = self.store.put_private_host(&id, &peer.to_bytes()) {
+                warn!(%peer, space = %id, "cannot record the private space's host: {e}");
+            }
+        }
+        true
+    }
+
+    fn forget_host(&mut self, peer: PeerId, id: SpaceId) {
+        self.vouchers.remove(&(peer, id));
+        if let Some(h) = self.hosts.get_mut(&peer) {
+            h.remove(&id);
+        }
+        if let Err(e) = self.store.remove_private_host(&id, &peer.to_bytes()) {
+            warn!(%peer, space = %id, "cannot forget the private space's host: {e}");
+        }
+    }
+
+    /// Pushes a private space's change (on disk already) to every connected peer whose
+    /// access still holds, except the one it came from: the live path of a private space,
+    /// which has no gossipsub topic. Each node pushes a change once, when it first keeps it.
+    fn push(&mut self, id: SpaceId, env: Envelope, from: Option<PeerId>) {
+        let Some(space) = self.spaces.get(&id) else {
+            return;
+        };
+        let mut to: Vec<PeerId> = self
+            .vouchers
+            .iter()
+            .filter(|((p, s), who)| {
+                *s == id
+                    && Some(*p) != from
+                    && self.connected.contains(p)
+                    && space.may_sync(who, self.now)
+            })
+            .map(|((p, _), _)| *p)
+            .collect();
+        to.sort();
+        for peer in to {
+            let msg = SyncMessage {
+                envelopes: vec![env.clone()],
+                ..SyncMessage::empty(id)
+            };
+            if let Some(request) = self.send_sync(peer, id, msg) {
+                self.pushes.insert(request);
+            }
+        }
+    }
+
+    /// Keeps what a peer sent by sync and logs refusals. A private space's new changes are
+    /// pushed on to its other hosts once on disk.
     fn absorb_sync(&mut self, id: SpaceId, received: SyncReceived, peer: PeerId, now: u64) {
         if let Some((_, r)) = received.rejected.iter().find(|(_, r)| r.blames_sender()) {
             let code = r.code();
@@ -1229,6 +1417,17 @@ impl<S: SpaceStore> Engine<S> {
         }
         if let Err(e) = self.absorb(id, &received.applied) {
             warn!(%peer, space = %id, "changes received by sync are not kept: {e}");
+        } else if self.private_ready(id) && !received.applied.is_empty() {
+            let publish = received
+                .applied
+                .into_iter()
+                .map(|a| (id, a.envelope))
+                .collect();
+            self.after_flush(AfterFlush {
+                publish,
+                from: Some(peer),
+                answers: vec![],
+            });
         }
     }
 
@@ -1236,23 +1435,41 @@ impl<S: SpaceStore> Engine<S> {
         let id = msg.space;
         let span = info_span!("sync_request", space = %id, %peer);
         let _enter = span.enter();
-        let Some(space) = self.spaces.get_mut(&id) else {
+        // A private space is not served without an access that holds, and its existence
+        // does not leak: the answer is the same as for a space this node does not host.
+        if !self.spaces.contains_key(&id) || !self.admit(peer, id, msg.access.as_ref()) {
             self.out.push(Output::Respond {
                 channel,
                 response: SyncResponse::UnknownSpace(id),
             });
             return;
-        };
+        }
         self.hosts.entry(peer).or_default().insert(id);
+        let private = self.private_ready(id);
+        // A push (a private space's new changes, no Automerge part) gets an empty answer.
+        let pushed = msg.automerge.is_none() && !msg.envelopes.is_empty();
+        let sent = msg.envelopes.len();
+        let space = self.spaces.get_mut(&id).expect("checked above");
         let state = self.sync_states.entry((peer, id)).or_default();
         let response = match space.receive_sync(state, msg) {
             Ok(received) => {
-                let next = space.generate_sync(state).unwrap_or(SyncMessage {
-                    space: id,
-                    automerge: None,
-                    envelopes: vec![],
-                });
+                let waiting =
+                    received.applied.len() + received.duplicates + received.rejected.len() < sent;
+                let mut next = if pushed {
+                    SyncMessage::empty(id)
+                } else {
+                    space
+                        .generate_sync(state)
+                        .unwrap_or_else(|| SyncMessage::empty(id))
+                };
                 self.absorb_sync(id, received, peer, now);
+                if private {
+                    next.access = self.access(id);
+                }
+                if pushed && waiting {
+                    // A pushed change waits for what this node lacks: ask the pusher.
+                    self.start_sync(peer, id);
+                }
                 SyncResponse::Sync(next)
             }
             Err(e) => {
@@ -1273,6 +1490,13 @@ impl<S: SpaceStore> Engine<S> {
         let Some((peer, id)) = self.requests.remove(&request) else {
             return;
         };
+        if self.pushes.remove(&request) {
+            // A push's answer says nothing; an unknown space means the access failed there.
+            if matches!(response, SyncResponse::UnknownSpace(_)) {
+                self.forget_host(peer, id);
+            }
+            return;
+        }
         let span = info_span!("sync_response", space = %id, %peer);
         let _enter = span.enter();
         let msg = match response {
@@ -1284,9 +1508,7 @@ impl<S: SpaceStore> Engine<S> {
             }
             SyncResponse::UnknownSpace(_) => {
                 self.sessions.remove(&(peer, id));
-                if let Some(h) = self.hosts.get_mut(&peer) {
-                    h.remove(&id);
-                }
+                self.forget_host(peer, id);
                 return;
             }
             SyncResponse::Refused { reason, .. } => {
@@ -1297,9 +1519,15 @@ impl<S: SpaceStore> Engine<S> {
                 return;
             }
         };
-        let Some(space) = self.spaces.get_mut(&id) else {
+        if !self.spaces.contains_key(&id) || !self.admit(peer, id, msg.access.as_ref()) {
+            // A peer that serves a private space without an access that holds gets nothing
+            // more of it from this node.
+            self.sessions.remove(&(peer, id));
             return;
-        };
+        }
+        let was_ready = self.private_ready(id);
+        let access = msg.access.clone();
+        let space = self.spaces.get_mut(&id).expect("checked above");
         let state = self.sync_states.entry((peer, id)).or_default();
         let received = match space.receive_sync(state, msg) {
             Ok(r) => r,
@@ -1313,20 +1541,27 @@ impl<S: SpaceStore> Engine<S> {
         let next = space.generate_sync(state);
         let rejected = !received.rejected.is_empty();
         self.absorb_sync(id, received, peer, now);
+        if !was_ready && self.private_ready(id) {
+            // A joiner's node that just received a private space's history can now check
+            // the access its host showed, and record the host to push to.
+            self.admit(peer, id, access.as_ref());
+        }
         let rounds = self.sessions.get(&(peer, id)).copied().unwrap_or(0) + 1;
-        match next {
+        let continued = match next {
             Some(msg)
                 if rounds <= MAX_SYNC_ROUNDS && !rejected && self.connected.contains(&peer) =>
             {
-                self.send_sync(peer, id, msg);
-                self.sessions.insert((peer, id), rounds);
+                self.send_sync(peer, id, msg).is_some()
             }
-            _ => {
-                self.sessions.remove(&(peer, id));
-                // Caught up with a peer since start.
-                self.stale.remove(&id);
-                self.maybe_complete_join(id, now);
-            }
+            _ => false,
+        };
+        if continued {
+            self.sessions.insert((peer, id), rounds);
+        } else {
+            self.sessions.remove(&(peer, id));
+            // Caught up with a peer since start.
+            self.stale.remove(&id);
+            self.maybe_complete_join(id, now);
         }
     }
 

@@ -85,8 +85,8 @@ pub(super) enum Command {
     Status(Did, Reply<NodeStatus>),
     Timites(Reply<Vec<TimiteView>>),
     AddTimite(Reply<TimiteView>),
-    ListSpaces(Reply<Vec<SpaceSummary>>),
-    Space(SpaceId, Reply<SpaceSummary>),
+    ListSpaces(Did, Reply<Vec<SpaceSummary>>),
+    Space(Did, SpaceId, Reply<SpaceSummary>),
     Create {
         who: Did,
         name: String,
@@ -114,20 +114,22 @@ pub(super) enum Command {
         text: String,
         reply: Reply<Posted>,
     },
-    Timeline(SpaceId, Reply<Timeline>),
+    Timeline(Did, SpaceId, Reply<Timeline>),
     TimelinePage {
+        who: Did,
         space: SpaceId,
         from: PageFrom,
         limit: usize,
         reply: Reply<TimelinePage>,
     },
     Members {
+        who: Did,
         space: SpaceId,
         after: Option<Did>,
         limit: usize,
         reply: Reply<MemberPage>,
     },
-    Export(SpaceId, Reply<(Vec<u8>, Vec<Envelope>)>),
+    Export(Did, SpaceId, Reply<(Vec<u8>, Vec<Envelope>)>),
     Import {
         space: SpaceId,
         envelopes: Vec<Envelope>,
@@ -218,14 +220,15 @@ impl Handle {
         self.call(|r| Command::Status(self.timite, r)).await
     }
 
-    /// Hosted spaces.
+    /// Hosted spaces the hosted timite may read (a private space only if it is a member).
     pub async fn spaces(&self) -> Result<Vec<SpaceSummary>, NodeError> {
-        self.call(Command::ListSpaces).await
+        self.call(|r| Command::ListSpaces(self.timite, r)).await
     }
 
-    /// One hosted space.
+    /// One hosted space. Reads answer [`NodeError::UnknownSpace`] for a private space the
+    /// hosted timite may not read (`docs/privacy.md`), as they do for one not hosted.
     pub async fn space(&self, space: SpaceId) -> Result<SpaceSummary, NodeError> {
-        self.call(|r| Command::Space(space, r)).await
+        self.call(|r| Command::Space(self.timite, space, r)).await
     }
 
     /// Creates a public space with the hosted timite as owner; returns once it is durable.
@@ -395,7 +398,8 @@ impl Handle {
     /// The whole timeline of a space, oldest first (the API serves it a page at a time:
     /// [`Handle::timeline_page`]).
     pub async fn timeline(&self, space: SpaceId) -> Result<Timeline, NodeError> {
-        self.call(|r| Command::Timeline(space, r)).await
+        self.call(|r| Command::Timeline(self.timite, space, r))
+            .await
     }
 
     /// Up to `limit` messages of a space's timeline from `from`, newest first, with the
@@ -409,6 +413,7 @@ impl Handle {
         limit: usize,
     ) -> Result<TimelinePage, NodeError> {
         self.call(|reply| Command::TimelinePage {
+            who: self.timite,
             space,
             from,
             limit,
@@ -431,6 +436,7 @@ impl Handle {
         limit: usize,
     ) -> Result<MemberPage, NodeError> {
         self.call(|reply| Command::Members {
+            who: self.timite,
             space,
             after,
             limit,
@@ -441,7 +447,7 @@ impl Handle {
 
     /// The Automerge document of a space and the envelope of every change in it.
     pub async fn export(&self, space: SpaceId) -> Result<(Vec<u8>, Vec<Envelope>), NodeError> {
-        self.call(|r| Command::Export(space, r)).await
+        self.call(|r| Command::Export(self.timite, space, r)).await
     }
 
     /// Imports signed changes of a space; each goes through the same checks as any other.

@@ -124,7 +124,13 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         .map(|t| engine::new_writer(t.signing_key(), &mut rng))
         .collect();
     let verifier: Arc<dyn tim_crdt::admission::AdmissionVerifier> = Arc::new(SsiAdmission);
-    let mut engine = Engine::new(store.clone(), writers, Some(verifier), metrics.clone());
+    let mut engine = Engine::new(
+        *swarm.local_peer_id(),
+        store.clone(),
+        writers,
+        Some(verifier),
+        metrics.clone(),
+    );
     let loaded = engine.load()?;
     let mut actor = Actor {
         swarm,
@@ -470,16 +476,18 @@ impl Actor {
                     version: env!("CARGO_PKG_VERSION").to_string(),
                 }));
             }
-            Command::ListSpaces(reply) => {
+            Command::ListSpaces(who, reply) => {
                 let mut ids: Vec<SpaceId> = self.engine.spaces().map(Space::id).collect();
                 ids.sort();
                 let list = ids
                     .into_iter()
-                    .filter_map(|id| self.engine.summary(id).ok())
+                    .filter_map(|id| self.engine.summary_for(&who, id).ok())
                     .collect();
                 self.reply_when_durable(reply, list);
             }
-            Command::Space(id, reply) => self.reply_durable(reply, self.engine.summary(id)),
+            Command::Space(who, id, reply) => {
+                self.reply_durable(reply, self.engine.summary_for(&who, id));
+            }
             Command::Create {
                 who,
                 name,
@@ -662,8 +670,8 @@ impl Actor {
                 });
                 self.write(who, Write::Post { space, text }, on_done);
             }
-            Command::Timeline(id, reply) => {
-                let r = self.engine.ready_space(id).map(|s| Timeline {
+            Command::Timeline(who, id, reply) => {
+                let r = self.engine.readable_space(&who, id).map(|s| Timeline {
                     space: id,
                     heads: s.heads(),
                     messages: s.timeline(),
@@ -671,12 +679,13 @@ impl Actor {
                 self.reply_durable(reply, r);
             }
             Command::TimelinePage {
+                who,
                 space,
                 from,
                 limit,
                 reply,
             } => {
-                let r = self.engine.ready_space(space).and_then(|s| {
+                let r = self.engine.readable_space(&who, space).and_then(|s| {
                     let page = s
                         .timeline_page(&from, limit)
                         .map_err(|e| NodeError::UnknownMessage(e.to_string()))?;
@@ -691,12 +700,13 @@ impl Actor {
                 self.reply_durable(reply, r);
             }
             Command::Members {
+                who,
                 space,
                 after,
                 limit,
                 reply,
             } => {
-                let r = self.engine.ready_space(space).map(|space| {
+                let r = self.engine.readable_space(&who, space).map(|space| {
                     let mut page = space.members_page(after.as_ref(), limit);
                     let policy = self.trust_policy();
                     for m in &mut page.members {
@@ -706,10 +716,10 @@ impl Actor {
                 });
                 self.reply_durable(reply, r);
             }
-            Command::Export(id, reply) => {
+            Command::Export(who, id, reply) => {
                 let r = self
                     .engine
-                    .ready_space(id)
+                    .readable_space(&who, id)
                     .map(|s| (s.save(), s.envelopes_in_order()));
                 self.reply_durable(reply, r);
             }

@@ -53,7 +53,7 @@ impl Actor {
         };
         let now = now_ms();
         let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
-        let prepared = self.engine.ready_space(id).and_then(|s| {
+        let prepared = self.engine.readable_space(&who, id).and_then(|s| {
             let member = s
                 .member(&subject)
                 .ok_or_else(|| NodeError::Invalid(format!("{subject} is not a member of {id}")))?;

@@ -13,6 +13,7 @@ struct Data {
     spaces: BTreeSet<SpaceId>,
     envelopes: BTreeMap<(SpaceId, ChangeHash), Envelope>,
     snapshots: BTreeMap<SpaceId, Vec<u8>>,
+    private_hosts: BTreeSet<(SpaceId, Vec<u8>)>,
 }
 
 #[derive(Debug, Default)]
@@ -112,8 +113,36 @@ impl SpaceStore for MemStore {
         Ok(self.lock().written.snapshots.get(space).cloned())
     }
 
+    fn put_private_host(&self, space: &SpaceId, peer: &[u8]) -> Result<(), StoreError> {
+        self.lock()
+            .written
+            .private_hosts
+            .insert((*space, peer.to_vec()));
+        Ok(())
+    }
+
+    fn remove_private_host(&self, space: &SpaceId, peer: &[u8]) -> Result<(), StoreError> {
+        self.lock()
+            .written
+            .private_hosts
+            .remove(&(*space, peer.to_vec()));
+        Ok(())
+    }
+
+    fn private_hosts(&self, space: &SpaceId) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .lock()
+            .written
+            .private_hosts
+            .iter()
+            .filter(|(s, _)| s == space)
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+
     fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError> {
         let mut inner = self.lock();
+        inner.written.private_hosts.retain(|(s, _)| s != space);
         let before = inner.written.envelopes.len();
         inner.written.envelopes.retain(|(s, _), _| s != space);
         inner.written.snapshots.remove(space);

@@ -32,6 +32,14 @@ pub trait SpaceStore {
     fn put_snapshot(&self, space: &SpaceId, bytes: &[u8]) -> Result<(), StoreError>;
     /// A space's snapshot, if any.
     fn snapshot(&self, space: &SpaceId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Records that the node `peer` (PeerId bytes) showed a valid access to the private space
+    /// `space`, so that this node syncs it with that peer after a restart
+    /// (`docs/privacy.md`).
+    fn put_private_host(&self, space: &SpaceId, peer: &[u8]) -> Result<(), StoreError>;
+    /// Forgets a private space's host (its access no longer holds).
+    fn remove_private_host(&self, space: &SpaceId, peer: &[u8]) -> Result<(), StoreError>;
+    /// The recorded hosts of a private space (PeerId bytes).
+    fn private_hosts(&self, space: &SpaceId) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Deletes everything stored about a space; returns how many changes were removed.
     fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError>;
 }

@@ -49,6 +49,8 @@ pub struct Store {
     spaces: sled::Tree,
     snapshots: sled::Tree,
     peers: sled::Tree,
+    /// Hosts of private spaces: space id (32 bytes) ++ PeerId bytes → nothing.
+    private_hosts: sled::Tree,
     credentials: sled::Tree,
     trust: sled::Tree,
     tokens: sled::Tree,
@@ -128,6 +130,7 @@ impl Store {
             spaces: db.open_tree("spaces")?,
             snapshots: db.open_tree("snapshots")?,
             peers: db.open_tree("peers")?,
+            private_hosts: db.open_tree("private_hosts")?,
             credentials: db.open_tree("credentials")?,
             trust: db.open_tree("trust")?,
             tokens: db.open_tree("tokens")?,
@@ -360,7 +363,30 @@ impl super::SpaceStore for Store {
     }
 
     /// Deletes everything stored about a space; returns how many changes were removed.
+    fn put_private_host(&self, space: &SpaceId, peer: &[u8]) -> Result<(), StoreError> {
+        self.private_hosts
+            .insert([space.as_bytes(), peer].concat(), &[])?;
+        Ok(())
+    }
+
+    fn remove_private_host(&self, space: &SpaceId, peer: &[u8]) -> Result<(), StoreError> {
+        self.private_hosts
+            .remove([space.as_bytes(), peer].concat())?;
+        Ok(())
+    }
+
+    fn private_hosts(&self, space: &SpaceId) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.private_hosts
+            .scan_prefix(space.as_bytes())
+            .keys()
+            .map(|k| Ok(k?[32..].to_vec()))
+            .collect()
+    }
+
     fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError> {
+        for key in self.private_hosts.scan_prefix(space.as_bytes()).keys() {
+            self.private_hosts.remove(key?)?;
+        }
         let mut batch = sled::Batch::default();
         let mut n = 0;
         for key in self.envelopes.scan_prefix(space.as_bytes()).keys() {
