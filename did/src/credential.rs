@@ -140,11 +140,25 @@ impl Claim {
     }
 }
 
-/// A credential's status entry: its bit in the issuing space's Bitstring Status List.
+/// A credential's status entry (`BitstringStatusListEntry`): its bit in a status list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusEntry {
-    /// The bit's index.
+    /// The bit's index in the list (`statusListIndex`).
     pub index: u64,
+    /// The status list credential's URL (`statusListCredential`).
+    pub list: String,
+}
+
+impl StatusEntry {
+    /// An entry of the space's status list as only Tim nodes read it:
+    /// `urn:tim:space:<id>/status`, at the credential's status index in the space document
+    /// (what a node without a public URL names; outside verifiers cannot fetch it).
+    pub fn in_space(space: &SpaceId, index: u64) -> Self {
+        Self {
+            index,
+            list: format!("{}/status", space_iri(space)),
+        }
+    }
 }
 
 /// Everything needed to issue a credential.
@@ -234,13 +248,12 @@ pub fn credential_json(issuer: &Did, req: &CredentialRequest) -> Value {
         vc["validUntil"] = json!(until);
     }
     if let Some(status) = &req.status {
-        let list = format!("{}/status", space_iri(&req.space));
         vc["credentialStatus"] = json!({
-            "id": format!("{list}#{}", status.index),
+            "id": format!("{}#{}", status.list, status.index),
             "type": "BitstringStatusListEntry",
             "statusPurpose": "revocation",
             "statusListIndex": status.index.to_string(),
-            "statusListCredential": list,
+            "statusListCredential": status.list,
         });
     }
     vc
@@ -248,8 +261,14 @@ pub fn credential_json(issuer: &Did, req: &CredentialRequest) -> Value {
 
 /// Issues a credential signed by `issuer` with an `eddsa-rdfc-2022` Data Integrity proof.
 pub async fn issue(issuer: &Identity, req: &CredentialRequest) -> Result<Value, CredentialError> {
-    let unsigned: JsonCredential = serde_json::from_value(credential_json(&issuer.did(), req))
-        .map_err(|e| CredentialError::Malformed(e.to_string()))?;
+    sign(issuer, credential_json(&issuer.did(), req)).await
+}
+
+/// Signs an unsigned credential (JSON) as `issuer`, `eddsa-rdfc-2022`, proof purpose
+/// `assertionMethod`.
+pub(crate) async fn sign(issuer: &Identity, unsigned: Value) -> Result<Value, CredentialError> {
+    let unsigned: JsonCredential =
+        serde_json::from_value(unsigned).map_err(|e| CredentialError::Malformed(e.to_string()))?;
     let signed = AnySuite::EdDsaRdfc2022
         .sign(
             unsigned,

@@ -99,7 +99,7 @@ async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
             },
             valid_from: "2026-01-01T00:00:00Z".into(),
             valid_until: None,
-            status: Some(StatusEntry { index: 99 }),
+            status: Some(StatusEntry::in_space(&space.id, 99)),
         },
     )
     .await

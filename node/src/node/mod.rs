@@ -41,7 +41,7 @@ mod passport;
 
 pub use handle::{Act, CredentialKind, Handle, NodeConfig};
 use handle::{Command, Reply};
-use passport::{concerns, credential_location};
+use passport::concerns;
 
 /// Capacity of the command channel from handles to the actor.
 pub(crate) const COMMAND_CAPACITY: usize = 256;
@@ -144,6 +144,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         events,
         remembered: HashMap::new(),
         metrics,
+        public_url: cfg.public_url,
     };
     actor.carry_out(loaded);
     for addr in cfg.bootstrap {
@@ -203,6 +204,8 @@ struct Actor {
     remembered: HashMap<PeerId, Multiaddr>,
     /// Counters served at `GET /metrics`.
     metrics: NodeMetrics,
+    /// Where outside verifiers reach this node's API (status lists).
+    public_url: Option<String>,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -541,9 +544,15 @@ impl Actor {
             } => self.issue(who, space, subject, kind, valid_for, reply),
             Command::Revoke(who, id, reply) => {
                 let located = self.own_credential(&who, &id).and_then(|vc| {
-                    credential_location(&vc).ok_or_else(|| {
-                        NodeError::Invalid(format!("credential {id} has no Tim status entry"))
-                    })
+                    let space = credential::credential_space(&vc).ok_or_else(|| {
+                        NodeError::Invalid(format!("credential {id} names no Tim space"))
+                    })?;
+                    let rec = self.engine.ready_space(space)?.issued(&id).ok_or_else(|| {
+                        NodeError::Invalid(format!(
+                            "space {space} has no record of credential {id}"
+                        ))
+                    })?;
+                    Ok((space, rec.status_index))
                 });
                 match located {
                     Ok((space, index)) => {
@@ -556,6 +565,7 @@ impl Actor {
                     Err(e) => drop(reply.send(Err(e))),
                 }
             }
+            Command::StatusList(space, issuer, reply) => self.status_list(space, issuer, reply),
             Command::Credentials(who, reply) => {
                 let r = self
                     .store
