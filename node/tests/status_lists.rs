@@ -78,21 +78,30 @@ async fn digital_bazaar_refuses_a_revoked_credential_after_fetching_its_status_l
     let r = outside_verdict(&kept).await;
     assert_eq!(r["verified"], true, "the other credential stands: {r}");
 
-    // The list itself, as any client fetches it: no token, signed by the issuer, short-lived.
+    // The list itself, as any client fetches it: no token, signed by the issuer, short-lived;
+    // the node answers the same signed list until its bits change.
     let http = reqwest::Client::new();
-    let list: Value = http
-        .get(&list_url)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetch = || async {
+        http.get(&list_url)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let list = fetch().await;
+    assert_eq!(fetch().await, list, "signed once, answered again");
     assert_eq!(list["id"], list_url.as_str());
     assert_eq!(list["issuer"], me.to_string());
     assert_eq!(list["type"][1], "BitstringStatusListCredential");
+    let (from, until) = (list["validFrom"].as_str(), list["validUntil"].as_str());
+    assert!(
+        from.is_some() && until.is_some() && from < until,
+        "{list:#}"
+    );
     assert_eq!(list["credentialSubject"]["type"], "BitstringStatusList");
     assert_eq!(list["credentialSubject"]["statusPurpose"], "revocation");
     let report = verify_credential(&list, now()).await;

@@ -41,7 +41,7 @@ mod passport;
 
 pub use handle::{Act, CredentialKind, Handle, NodeConfig};
 use handle::{Command, Reply};
-use passport::concerns;
+use passport::{concerns, SignedList};
 
 /// Capacity of the command channel from handles to the actor.
 pub(crate) const COMMAND_CAPACITY: usize = 256;
@@ -68,6 +68,8 @@ enum Internal {
         write: Write,
         on_done: OnDone,
     },
+    /// A status list signed off the loop, to answer again while it is fresh.
+    StatusListSigned(SpaceId, Did, SignedList),
 }
 
 impl std::fmt::Debug for Internal {
@@ -75,6 +77,11 @@ impl std::fmt::Debug for Internal {
         match self {
             Self::Engine(input) => f.debug_tuple("Engine").field(input).finish(),
             Self::Write { who, .. } => f.debug_struct("Write").field("who", who).finish(),
+            Self::StatusListSigned(space, issuer, _) => f
+                .debug_tuple("StatusListSigned")
+                .field(space)
+                .field(issuer)
+                .finish(),
         }
     }
 }
@@ -145,6 +152,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         remembered: HashMap::new(),
         metrics,
         public_url: cfg.public_url,
+        status_lists: HashMap::new(),
     };
     actor.carry_out(loaded);
     for addr in cfg.bootstrap {
@@ -206,6 +214,9 @@ struct Actor {
     metrics: NodeMetrics,
     /// Where outside verifiers reach this node's API (status lists).
     public_url: Option<String>,
+    /// The status list signed last per space and issuer (one entry per issuer that issued
+    /// there and was asked for its list).
+    status_lists: HashMap<(SpaceId, Did), SignedList>,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -239,6 +250,9 @@ impl Actor {
                 Some(done) = internal.recv() => match done {
                     Internal::Engine(input) => self.input(input),
                     Internal::Write { who, write, on_done } => self.write(who, write, on_done),
+                    Internal::StatusListSigned(space, issuer, signed) => {
+                        self.status_lists.insert((space, issuer), signed);
+                    }
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),

@@ -11,7 +11,7 @@ use tim_did::status_list::{self, StatusListRequest};
 use tim_protocol::{Did, SpaceId};
 use tracing::info;
 
-use super::{now_ms, Actor, CredentialKind, OnDone, Reply};
+use super::{now_ms, Actor, CredentialKind, Internal, OnDone, Reply};
 use crate::engine::{Answer, Write};
 use crate::NodeError;
 
@@ -38,7 +38,22 @@ pub(super) fn revoked_in(space: &Space, vc: &serde_json::Value) -> Option<bool> 
 const MAX_ID_TRIES: usize = 64;
 
 /// How long a signed status list is valid: verifiers fetch a fresh one after that.
-pub(crate) const STATUS_LIST_VALIDITY: Duration = Duration::from_secs(300);
+const STATUS_LIST_VALIDITY: Duration = Duration::from_secs(300);
+
+/// How long a signed status list is answered again (while its bits are unchanged), so that
+/// what a verifier gets is valid for at least the other half of [`STATUS_LIST_VALIDITY`].
+const STATUS_LIST_REUSE: Duration = Duration::from_secs(150);
+
+/// A status list this node signed last for an issuer and a space.
+#[derive(Debug)]
+pub(super) struct SignedList {
+    /// The positions set in it, sorted.
+    revoked: Vec<u64>,
+    /// When it was signed (its `validFrom`), ms since the Unix epoch.
+    signed_at_ms: u64,
+    /// The signed `BitstringStatusListCredential`.
+    vc: serde_json::Value,
+}
 
 impl Actor {
     /// Issues a credential in a space's name: the issuance is recorded in the space (so every
@@ -185,8 +200,11 @@ impl Actor {
 
     /// The issuer's signed status list for a space, as served at
     /// `<public URL>/v1/status-lists/<space>/<issuer>`: only this node can sign it (it holds
-    /// the issuer's key) and it says nothing of an issuer that never issued in the space.
+    /// the issuer's key) and it says nothing of an issuer that never issued in the space. The
+    /// list signed last is answered again while its bits are the space's and it is younger than
+    /// [`STATUS_LIST_REUSE`]; otherwise a new one is signed off the loop and kept.
     pub(super) fn status_list(&self, space: SpaceId, issuer: Did, reply: Reply<serde_json::Value>) {
+        let now = now_ms();
         let prepared = (|| {
             let base = self.public_url.as_ref().ok_or_else(|| {
                 NodeError::NotFound(
@@ -204,15 +222,16 @@ impl Actor {
                     "{issuer} issued no credential in space {space}"
                 )));
             }
-            let now = now_ms();
+            let mut revoked: Vec<u64> = issued
+                .into_iter()
+                .filter(|(_, revoked)| *revoked)
+                .map(|(index, _)| status_list::list_position(index))
+                .collect();
+            revoked.sort_unstable();
             let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
             let req = StatusListRequest {
                 url: status_list::status_list_url(base, &space, &issuer),
-                revoked: issued
-                    .into_iter()
-                    .filter(|(_, revoked)| *revoked)
-                    .map(|(index, _)| status_list::list_position(index))
-                    .collect(),
+                revoked,
                 valid_from: secs(now),
                 valid_until: secs(now + STATUS_LIST_VALIDITY.as_millis() as u64),
             };
@@ -222,10 +241,28 @@ impl Actor {
             Ok(p) => p,
             Err(e) => return drop(reply.send(Err(e))),
         };
+        if let Some(last) = self.status_lists.get(&(space, issuer)) {
+            if last.revoked == req.revoked
+                && now < last.signed_at_ms + STATUS_LIST_REUSE.as_millis() as u64
+            {
+                return drop(reply.send(Ok(last.vc.clone())));
+            }
+        }
+        let internal = self.internal.clone();
         tokio::spawn(async move {
             let r = status_list::issue_status_list(&identity, &req)
                 .await
                 .map_err(|e| NodeError::Invalid(e.to_string()));
+            if let Ok(vc) = &r {
+                let signed = SignedList {
+                    revoked: req.revoked,
+                    signed_at_ms: now,
+                    vc: vc.clone(),
+                };
+                let _ = internal
+                    .send(Internal::StatusListSigned(space, issuer, signed))
+                    .await;
+            }
             let _ = reply.send(r);
         });
     }
