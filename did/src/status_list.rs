@@ -96,6 +96,51 @@ pub fn bit(bits: &[u8], position: u64) -> Option<bool> {
     Some(byte & (0x80 >> (position % 8)) != 0)
 }
 
+/// Whether a credential names an HTTP(S) status list (which its issuer's node serves), as
+/// opposed to `urn:tim:space:<id>/status`, which only Tim nodes read.
+pub fn fetchable_list(credential: &Value) -> Option<&str> {
+    credential["credentialStatus"]["statusListCredential"]
+        .as_str()
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+}
+
+/// Whether `credential` is revoked according to the status list among `lists` that it names
+/// (same `id` as its `statusListCredential`, same issuer, `statusPurpose` `revocation`).
+/// The lists' proofs and validity are the caller's to check (a presentation's verification
+/// checks every credential it carries). `Err` says why the lists cannot tell.
+pub fn revoked_by(credential: &Value, lists: &[Value]) -> Result<bool, CredentialError> {
+    let check = |why: String| CredentialError::Check(why);
+    let url = fetchable_list(credential)
+        .ok_or_else(|| check("the credential names no HTTP(S) status list".into()))?;
+    let list = lists
+        .iter()
+        .find(|l| l["id"].as_str() == Some(url))
+        .ok_or_else(|| check(format!("no status list {url} comes with it")))?;
+    if !credential::has_type(list, "BitstringStatusListCredential") {
+        return Err(check(format!(
+            "{url} is not a BitstringStatusListCredential"
+        )));
+    }
+    if list["issuer"] != credential["issuer"] {
+        return Err(check(format!(
+            "the status list {url} is not signed by the credential's issuer"
+        )));
+    }
+    let subject = &list["credentialSubject"];
+    if subject["statusPurpose"] != "revocation" || subject["type"] != "BitstringStatusList" {
+        return Err(check(format!("{url} is not a revocation list")));
+    }
+    let position: u64 = credential["credentialStatus"]["statusListIndex"]
+        .as_str()
+        .and_then(|i| i.parse().ok())
+        .ok_or_else(|| check("statusListIndex is not a decimal string".into()))?;
+    let encoded = subject["encodedList"]
+        .as_str()
+        .ok_or_else(|| check(format!("{url} has no encodedList")))?;
+    bit(&decode_list(encoded)?, position)
+        .ok_or_else(|| check(format!("{url} is shorter than index {position}")))
+}
+
 /// Everything needed to sign a status list.
 #[derive(Debug, Clone)]
 pub struct StatusListRequest {

@@ -384,7 +384,9 @@ impl Actor {
     }
 
     /// Signs a joiner's presentation off the loop (JSON-LD canonicalisation costs
-    /// milliseconds) and hands it back to the engine.
+    /// milliseconds) and hands it back to the engine. The presentation also carries the
+    /// issuers' current status lists of the credentials that name one (fetched over HTTP), so
+    /// that every node of the space can check they were not revoked.
     fn present(
         &mut self,
         token: Token,
@@ -415,10 +417,15 @@ impl Actor {
         };
         tokio::spawn(async move {
             let domain = credential::space_iri(&space);
-            let presentation = credential::present(&me, credentials, &domain, &challenge)
-                .await
-                .map(|vp| vp.to_string())
-                .map_err(|e| NodeError::Invalid(e.to_string()));
+            let presentation = async {
+                let mut carried = passport::fetch_status_lists(&credentials).await?;
+                carried.splice(0..0, credentials);
+                credential::present(&me, carried, &domain, &challenge)
+                    .await
+                    .map(|vp| vp.to_string())
+                    .map_err(|e| NodeError::Invalid(e.to_string()))
+            }
+            .await;
             let input = Input::Presented {
                 token,
                 who,

@@ -55,6 +55,56 @@ pub(super) struct SignedList {
     vc: serde_json::Value,
 }
 
+/// How long fetching a status list from its issuer's node may take.
+const STATUS_LIST_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The status lists that `credentials` name over HTTP(S), fetched from their issuers' nodes
+/// (one request per list), for a presentation to carry.
+pub(super) async fn fetch_status_lists(
+    credentials: &[serde_json::Value],
+) -> Result<Vec<serde_json::Value>, NodeError> {
+    let mut urls: Vec<&str> = credentials
+        .iter()
+        .filter_map(status_list::fetchable_list)
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    if urls.is_empty() {
+        return Ok(vec![]);
+    }
+    let http = reqwest::Client::builder()
+        .timeout(STATUS_LIST_FETCH_TIMEOUT)
+        .build()
+        .map_err(|e| NodeError::Invalid(format!("no HTTP client: {e}")))?;
+    let mut lists = Vec::with_capacity(urls.len());
+    for url in urls {
+        let failed = |e: String| {
+            NodeError::Invalid(format!(
+                "cannot fetch the status list {url} from its issuer's node: {e}"
+            ))
+        };
+        let mut resp = http
+            .get(url)
+            .header("accept", "application/vc, application/json")
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| failed(e.to_string()))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| failed(e.to_string()))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > status_list::MAX_LIST_BYTES {
+                return Err(failed(format!(
+                    "larger than {} bytes",
+                    status_list::MAX_LIST_BYTES
+                )));
+            }
+        }
+        lists.push(serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?);
+    }
+    Ok(lists)
+}
+
 impl Actor {
     /// Issues a credential in a space's name: the issuance is recorded in the space (so every
     /// node can tell the issuer was an admin), then, once that is durable, the credential is
