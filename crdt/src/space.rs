@@ -1303,6 +1303,20 @@ impl Space {
         })
     }
 
+    /// The status indices of the credentials `issuer` issued in this space's name, each with
+    /// whether it is revoked.
+    pub fn issued_by(&self, issuer: &Did) -> Vec<(u64, bool)> {
+        let Ok(issued) = self.root(&schema::ISSUED) else {
+            return vec![];
+        };
+        self.doc
+            .keys(&issued)
+            .filter_map(|id| self.issued(&id))
+            .filter(|rec| rec.issuer == *issuer)
+            .map(|rec| (rec.status_index, self.is_revoked(rec.status_index)))
+            .collect()
+    }
+
     /// Revokes the credential with this status index (admins).
     pub fn revoke(&mut self, who: &Writer, index: u64, at_ms: u64) -> Result<Applied, SpaceError> {
         let list = self.root(&schema::STATUS_LIST)?;

@@ -37,7 +37,7 @@ async fn main() {
         },
         valid_from: "2026-11-24T10:00:00Z".into(),
         valid_until: Some("2027-11-24T10:00:00Z".into()),
-        status: Some(StatusEntry { index: 17 }),
+        status: Some(StatusEntry::in_space(&SpaceId::from([7; 32]), 17)),
     };
     let n = 200;
     let start = Instant::now();

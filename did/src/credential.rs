@@ -140,11 +140,25 @@ impl Claim {
     }
 }
 
-/// A credential's status entry: its bit in the issuing space's Bitstring Status List.
+/// A credential's status entry (`BitstringStatusListEntry`): its bit in a status list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusEntry {
-    /// The bit's index.
+    /// The bit's index in the list (`statusListIndex`).
     pub index: u64,
+    /// The status list credential's URL (`statusListCredential`).
+    pub list: String,
+}
+
+impl StatusEntry {
+    /// An entry of the space's status list as only Tim nodes read it:
+    /// `urn:tim:space:<id>/status`, at the credential's status index in the space document
+    /// (what a node without a public URL names; outside verifiers cannot fetch it).
+    pub fn in_space(space: &SpaceId, index: u64) -> Self {
+        Self {
+            index,
+            list: format!("{}/status", space_iri(space)),
+        }
+    }
 }
 
 /// Everything needed to issue a credential.
@@ -234,13 +248,12 @@ pub fn credential_json(issuer: &Did, req: &CredentialRequest) -> Value {
         vc["validUntil"] = json!(until);
     }
     if let Some(status) = &req.status {
-        let list = format!("{}/status", space_iri(&req.space));
         vc["credentialStatus"] = json!({
-            "id": format!("{list}#{}", status.index),
+            "id": format!("{}#{}", status.list, status.index),
             "type": "BitstringStatusListEntry",
             "statusPurpose": "revocation",
             "statusListIndex": status.index.to_string(),
-            "statusListCredential": list,
+            "statusListCredential": status.list,
         });
     }
     vc
@@ -248,8 +261,14 @@ pub fn credential_json(issuer: &Did, req: &CredentialRequest) -> Value {
 
 /// Issues a credential signed by `issuer` with an `eddsa-rdfc-2022` Data Integrity proof.
 pub async fn issue(issuer: &Identity, req: &CredentialRequest) -> Result<Value, CredentialError> {
-    let unsigned: JsonCredential = serde_json::from_value(credential_json(&issuer.did(), req))
-        .map_err(|e| CredentialError::Malformed(e.to_string()))?;
+    sign(issuer, credential_json(&issuer.did(), req)).await
+}
+
+/// Signs an unsigned credential (JSON) as `issuer`, `eddsa-rdfc-2022`, proof purpose
+/// `assertionMethod`.
+pub(crate) async fn sign(issuer: &Identity, unsigned: Value) -> Result<Value, CredentialError> {
+    let unsigned: JsonCredential =
+        serde_json::from_value(unsigned).map_err(|e| CredentialError::Malformed(e.to_string()))?;
     let signed = AnySuite::EdDsaRdfc2022
         .sign(
             unsigned,
@@ -262,11 +281,32 @@ pub async fn issue(issuer: &Identity, req: &CredentialRequest) -> Result<Value, 
     serde_json::to_value(&signed).map_err(|e| CredentialError::Malformed(e.to_string()))
 }
 
-/// Verifies a credential's proof offline (did:key issuers only need their DID).
+/// Verifies a credential's proof offline (did:key issuers only need their DID), now.
 pub async fn verify_proof(credential: &Value) -> Result<(), CredentialError> {
+    verify_proof_with(
+        credential,
+        VerificationParameters::from_resolver(resolver()),
+    )
+    .await
+}
+
+/// Verifies a credential's proof offline as of `now` (seconds since the Unix epoch): ssi also
+/// checks the credential's validity period, and must do so at the time of the verdict, not at
+/// the moment the code runs (a join is judged at its own time on every node, whenever the node
+/// receives it).
+pub async fn verify_proof_at(credential: &Value, now: i64) -> Result<(), CredentialError> {
+    let at = ssi::claims::chrono::DateTime::from_timestamp(now, 0)
+        .ok_or_else(|| CredentialError::Check(format!("{now} is not a representable time")))?;
+    let params = VerificationParameters::from_resolver(resolver()).with_date_time(at);
+    verify_proof_with(credential, params).await
+}
+
+async fn verify_proof_with(
+    credential: &Value,
+    params: VerificationParameters<VerificationMethodDIDResolver<AnyDidMethod, AnyMethod>>,
+) -> Result<(), CredentialError> {
     let vc: AnyDataIntegrity<JsonCredential> = serde_json::from_value(credential.clone())
         .map_err(|e| CredentialError::Malformed(e.to_string()))?;
-    let params = VerificationParameters::from_resolver(resolver());
     match vc.verify(params).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(invalid)) => Err(CredentialError::Proof(invalid.to_string())),
@@ -599,7 +639,15 @@ pub async fn verify_credential(credential: &Value, now: i64) -> Report {
     if credential["credentialSubject"].is_null() {
         report.fail("subject", "no credentialSubject");
     }
-    match verify_proof(credential).await {
+    // ssi checks the validity period along with the signature; as of a time inside the period
+    // (ssi counts `validUntil` itself as expired), the proof check is about the signature
+    // alone, and the period is reported on its own.
+    let from = parse_time(credential, "validFrom").ok().flatten();
+    let until = parse_time(credential, "validUntil").ok().flatten();
+    let proof_time = now
+        .max(from.unwrap_or(now))
+        .min(until.map_or(i64::MAX, |u| u - 1));
+    match verify_proof_at(credential, proof_time).await {
         Ok(()) => report.pass(
             "proof",
             format!(
@@ -645,7 +693,9 @@ fn check_validity(doc: &Value, now: i64) -> Result<String, String> {
 }
 
 /// Verifies a presentation offline at time `now`: its proof by the holder, its binding to
-/// `domain` and `challenge`, and every credential in it (each about the holder).
+/// `domain` and `challenge`, and every credential in it (each about the holder, but for the
+/// status lists it carries as evidence of the others' status, which must be valid at `now`
+/// too).
 pub async fn verify_presentation(
     presentation: &Value,
     domain: Option<&str>,
@@ -697,7 +747,12 @@ pub async fn verify_presentation(
             });
         }
         let subject = vc["credentialSubject"]["id"].as_str().unwrap_or_default();
-        if subject == holder {
+        if has_type(vc, "BitstringStatusListCredential") {
+            report.pass(
+                &format!("credential {} subject", i + 1),
+                "a status list: evidence of the other credentials' status",
+            );
+        } else if subject == holder {
             report.pass(&format!("credential {} subject", i + 1), "is the holder");
         } else {
             report.fail(

@@ -6,6 +6,9 @@
 #![deny(missing_docs)]
 
 pub mod credential;
+pub mod status_list;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
 
 use std::fs;
 use std::io::Write;

@@ -24,7 +24,7 @@ fn request(subject: &Identity) -> CredentialRequest {
         },
         valid_from: "2026-11-24T10:00:00Z".into(),
         valid_until: Some("2027-11-24T10:00:00Z".into()),
-        status: Some(StatusEntry { index: 17 }),
+        status: Some(StatusEntry::in_space(&SpaceId::from([7; 32]), 17)),
     }
 }
 
@@ -193,4 +193,52 @@ async fn the_issuer_exports_a_jwt_form_that_verifies_and_breaks_when_tampered() 
     assert!(verify_jwt(&parts.join(".")).await.is_err());
     // Only the issuer can make the JWT form.
     assert!(issue_jwt(&subject, &vc).await.is_err());
+}
+
+/// A status list is a standard credential (it expands with the built-in contexts and its
+/// proof verifies), and it answers for a credential only if it is the list the credential
+/// names, by the credential's issuer.
+#[tokio::test]
+async fn a_status_list_answers_for_the_credentials_of_its_issuer_only() {
+    use tim_did::status_list::{issue_status_list, revoked_by, StatusListRequest};
+    let (issuer, subject) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+    let url = "http://127.0.0.1:4711/v1/status-lists/x/y";
+    let with_bit = |index: u64| CredentialRequest {
+        status: Some(StatusEntry {
+            index,
+            list: url.into(),
+        }),
+        ..request(&subject)
+    };
+    let (revoked, kept) = (
+        issue(&issuer, &with_bit(5)).await.unwrap(),
+        issue(&issuer, &with_bit(6)).await.unwrap(),
+    );
+    let list_req = StatusListRequest {
+        url: url.into(),
+        revoked: vec![5],
+        valid_from: "2026-11-24T10:00:00Z".into(),
+        valid_until: "2026-11-24T10:05:00Z".into(),
+    };
+    let list = issue_status_list(&issuer, &list_req).await.unwrap();
+    let doc = CompactJsonLd(serde_json::from_value(list.clone()).unwrap());
+    doc.expand(&ContextLoader::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {list:#}"));
+    // Judged at the time given, not at the machine's clock (long past this list's five
+    // minutes): a join carrying it is judged alike by a node that receives it a year later.
+    let report = verify_credential(&list, 1_795_514_500).await;
+    assert!(report.ok(), "{report:?}");
+    let late = verify_credential(&list, 1_795_514_800).await;
+    assert_eq!(late.first_failure().unwrap().name, "validity period");
+
+    assert!(revoked_by(&revoked, std::slice::from_ref(&list)).unwrap());
+    assert!(!revoked_by(&kept, std::slice::from_ref(&list)).unwrap());
+    let e = revoked_by(&kept, &[]).unwrap_err().to_string();
+    assert!(e.contains("no status list"), "{e}");
+    let forged = issue_status_list(&Identity::from_seed([3; 32]), &list_req)
+        .await
+        .unwrap();
+    let e = revoked_by(&kept, &[forged]).unwrap_err().to_string();
+    assert!(e.contains("not signed by the credential's issuer"), "{e}");
 }

@@ -2,52 +2,11 @@
 //! (`interop/js`, run with Node.js) verifies what Tim issues, and Tim verifies what it issues.
 //! The npm packages are installed (from the lock file) on first use.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
-use serde_json::{json, Value};
+use serde_json::json;
 use tim_did::credential::{issue, present, verify_proof, Claim, CredentialRequest};
+use tim_did::test_utils::{ensure_installed, js};
 use tim_did::Identity;
 use tim_protocol::SpaceId;
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/js")
-}
-
-fn ensure_installed() {
-    let dir = interop_dir();
-    if dir.join("node_modules/@digitalbazaar/vc").exists() && dir.join("node_modules/jose").exists()
-    {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .expect("npm (Node.js) is needed for the interop test");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
-
-fn js(command: &str, input: &Value) -> Value {
-    let mut child = Command::new("node")
-        .arg(interop_dir().join("tim-interop.mjs"))
-        .arg(command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node is needed for the interop test");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 #[tokio::test]
 async fn tim_and_digital_bazaar_verify_each_others_credentials() {

@@ -1,9 +1,14 @@
 // An independent verifier and issuer for Tim's interop tests, built on Digital Bazaar's
 // JavaScript VC stack (@digitalbazaar/vc, data-integrity, eddsa-rdfc-2022-cryptosuite).
-// It never touches the network: contexts come from the security document loader's static
-// set, and did:key documents are derived from the DID itself.
+// Contexts come from the security document loader's static set and did:key documents are
+// derived from the DID itself; the only documents fetched over HTTP(S) are the status list
+// credentials that `verify-credential-status` dereferences.
 //
 //   node tim-interop.mjs verify-credential   < credential.json
+//   node tim-interop.mjs verify-credential-status < credential.json
+//       (also checks revocation: fetches the credential's BitstringStatusListCredential,
+//        verifies its proof and issuer, and reads the credential's bit, through
+//        @digitalbazaar/vc-bitstring-status-list)
 //   node tim-interop.mjs verify-presentation < {"presentation", "domain", "challenge"}
 //   node tim-interop.mjs issue               < {"seed": hex32, "subject": did, "validFrom": …}
 //   node tim-interop.mjs verify-jwt          < {"jwt": "…"}   (with the `jose` library)
@@ -15,6 +20,7 @@ import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-crypt
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import * as DidKey from '@digitalbazaar/did-method-key';
 import {securityLoader} from '@digitalbazaar/security-document-loader';
+import {checkStatus as checkBitstringStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import * as jose from 'jose';
 
 const didKeyDriver = DidKey.driver();
@@ -37,6 +43,7 @@ function errorText(result) {
     for (const e of r.error?.errors || []) errors.push(String(e.message || e));
     for (const x of r.results || []) walk(x);
     for (const x of r.credentialResults || []) walk(x);
+    if (r.statusResult) walk(r.statusResult);
     if (r.presentationResult) walk(r.presentationResult);
   };
   walk(result);
@@ -45,12 +52,50 @@ function errorText(result) {
 
 const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022});
 
+// The static loader first; a URL it does not know, if HTTP(S), is fetched (a status list).
+async function fetchingLoader(url) {
+  try {
+    return await documentLoader(url);
+  } catch (e) {
+    if (!/^https?:\/\//.test(url)) throw e;
+    const res = await fetch(url, {headers: {accept: 'application/vc, application/json'}});
+    if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+    return {contextUrl: null, documentUrl: url, document: await res.json()};
+  }
+}
+
+// A `checkStatus` for @digitalbazaar/vc: the Bitstring Status List check (which fetches the
+// list, verifies its proof and that its issuer is the credential's, and reads the bit), then
+// a set bit fails the credential.
+async function checkStatus({credential}) {
+  const result = await checkBitstringStatus({
+    credential, suite, documentLoader: fetchingLoader,
+    verifyBitstringStatusListCredential: true, verifyMatchingIssuers: true,
+  });
+  if (!result.verified) return result;
+  const revoked = result.results.filter(r => r.status);
+  if (revoked.length > 0) {
+    const where = revoked.map(r =>
+      `${r.credentialStatus.statusListCredential} index ${r.credentialStatus.statusListIndex}`);
+    return {verified: false, results: result.results,
+      error: new Error(`the credential is revoked (${where.join(', ')})`)};
+  }
+  return result;
+}
+
 async function main() {
   const command = process.argv[2];
   const input = await readStdin();
   if (command === 'verify-credential') {
     const result = await vc.verifyCredential({credential: input, suite, documentLoader});
     console.log(JSON.stringify({verified: result.verified, error: errorText(result)}));
+  } else if (command === 'verify-credential-status') {
+    const result = await vc.verifyCredential({credential: input, suite, documentLoader, checkStatus});
+    console.log(JSON.stringify({
+      verified: result.verified,
+      statusChecked: (result.statusResult?.results || []).length,
+      error: errorText(result),
+    }));
   } else if (command === 'verify-presentation') {
     const result = await vc.verify({
       presentation: input.presentation,

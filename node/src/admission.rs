@@ -1,7 +1,11 @@
-//! The node's [`AdmissionVerifier`]: checks a joiner's presentation with ssi (offline, did:key).
+//! The node's [`AdmissionVerifier`]: checks a joiner's presentation with ssi (offline, did:key),
+//! and the revocation of every credential that names an HTTP(S) status list, from the issuer's
+//! signed list that the presentation carries (valid at the join's time, like everything in
+//! it), so every node reads the same bits.
 
 use tim_crdt::admission::{AdmissionVerifier, PresentedCredential};
 use tim_did::credential::{credential_space, credentials_in, has_type, verify_presentation};
+use tim_did::status_list::{fetchable_list, revoked_by};
 use tim_protocol::Did;
 
 /// Verifies presentations carried by join changes.
@@ -39,7 +43,30 @@ impl AdmissionVerifier for SsiAdmission {
             let reason = failed.outcome.as_ref().err().cloned().unwrap_or_default();
             return Err(format!("{}: {reason}", failed.name));
         }
-        Ok(credentials_in(&vp).iter().filter_map(presented).collect())
+        let carried = credentials_in(&vp);
+        let lists: Vec<serde_json::Value> = carried
+            .iter()
+            .filter(|c| has_type(c, "BitstringStatusListCredential"))
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for (i, vc) in carried.iter().enumerate() {
+            let Some(p) = presented(vc) else { continue };
+            if let Some(url) = fetchable_list(vc) {
+                match revoked_by(vc, &lists) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        return Err(format!(
+                            "credential {} is revoked (its issuer's status list {url})",
+                            i + 1
+                        ))
+                    }
+                    Err(e) => return Err(format!("credential {} status: {e}", i + 1)),
+                }
+            }
+            out.push(p);
+        }
+        Ok(out)
     }
 }
 

@@ -154,6 +154,7 @@ async fn nodes_federate_over_quic_alone() {
             bootstrap: vec![],
             net: tim_node::NetConfig::default(),
             flush: tim_node::FlushMode::Group,
+            public_url: None,
         };
         async move { tim_node::start(keys(seed), &dir, cfg).await.unwrap() }
     };

@@ -99,7 +99,7 @@ async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
             },
             valid_from: "2026-01-01T00:00:00Z".into(),
             valid_until: None,
-            status: Some(StatusEntry { index: 99 }),
+            status: Some(StatusEntry::in_space(&space.id, 99)),
         },
     )
     .await
@@ -283,6 +283,126 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
             Instant::now() < deadline,
             "timed out waiting for d and b to refuse the forced join"
         );
+    }
+    for n in [&d.handle, &b.handle] {
+        let members = n.members(s2.id).await.unwrap();
+        assert!(members.iter().any(|m| m.did == ann));
+        assert!(
+            !members.iter().any(|m| m.did == bob),
+            "bob must not be admitted anywhere"
+        );
+    }
+}
+
+/// Admission follows the issuer's status list. S1's credentials name their issuer's list on
+/// node a (served on 127.0.0.1); a joiner's node fetches it into the join presentation, and
+/// every node of S2 reads the credential's bit there. Ann's credential admits her; Bob's,
+/// revoked on a, is refused by his own node and, when his node gossips the join anyway, by
+/// every node, as is a join whose presentation leaves the list out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_revoked_on_its_issuers_node_admits_nowhere() {
+    use tim_crdt::admission::Requirement;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, _api) = common::node_with_api(&tmp, 1, "admin-token").await;
+    let (b, c, d) = (
+        node(&tmp, 2).await,
+        node(&tmp, 3).await,
+        node(&tmp, 4).await,
+    );
+    let (ann, bob) = (b.keys.timite.did(), c.keys.timite.did());
+    let s1 = a.handle.create_space("workshop", "").await.unwrap();
+    for n in [&b, &c] {
+        n.handle
+            .join(s1.id, vec![a.addr.clone()], JOIN)
+            .await
+            .unwrap();
+    }
+    eventually(10, "a to see ann and bob in S1", || async {
+        a.handle
+            .members(s1.id)
+            .await
+            .is_ok_and(|m| m.iter().any(|m| m.did == ann) && m.iter().any(|m| m.did == bob))
+    })
+    .await;
+    let mut held = Vec::new();
+    for (n, who) in [(&b, ann), (&c, bob)] {
+        let vc = a
+            .handle
+            .issue_credential(s1.id, who, CredentialKind::Membership, None)
+            .await
+            .unwrap();
+        held.push(n.handle.hold_credential(vc).await.unwrap());
+    }
+    a.handle.revoke_credential(&held[1]).await.unwrap();
+
+    let s2 = d.handle.create_space("guild", "").await.unwrap();
+    d.handle
+        .moderate(
+            s2.id,
+            Act::SetRequirements(vec![Requirement::Membership {
+                spaces: vec![s1.id],
+            }]),
+        )
+        .await
+        .unwrap();
+    b.handle
+        .join_presenting(s2.id, vec![d.addr.clone()], vec![held[0].clone()], JOIN)
+        .await
+        .unwrap();
+    eventually(10, "d to admit ann", || async {
+        d.handle
+            .members(s2.id)
+            .await
+            .is_ok_and(|m| m.iter().any(|m| m.did == ann))
+    })
+    .await;
+    let err = c
+        .handle
+        .join_presenting(s2.id, vec![d.addr.clone()], vec![held[1].clone()], JOIN)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is revoked"), "{err}");
+
+    // Bob's node bypasses its own check: the revoked credential with its list, and the same
+    // credential without any list. Every node refuses both.
+    let bob_vc = c.handle.credentials().await.unwrap().remove(0);
+    let list_url = bob_vc["credentialStatus"]["statusListCredential"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list: serde_json::Value = reqwest::get(&list_url).await.unwrap().json().await.unwrap();
+    let (doc, _) = d.handle.export(s2.id).await.unwrap();
+    let heads = d.handle.timeline(s2.id).await.unwrap().heads;
+    c.handle.dial(b.addr.clone()).await.unwrap();
+    for carried in [vec![bob_vc.clone(), list], vec![bob_vc]] {
+        let vp = tim_did::credential::present(
+            &c.keys.timite,
+            carried,
+            &tim_did::credential::space_iri(&s2.id),
+            &heads[0].to_string(),
+        )
+        .await
+        .unwrap();
+        let before = (
+            d.handle.status().await.unwrap().rejected_changes,
+            b.handle.status().await.unwrap().rejected_changes,
+        );
+        // As in the test above: a fresh copy every 300 ms until d and b have refused one.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for attempt in 0.. {
+            let forced = forced_join(&doc, s2.id, &c.keys.timite, &vp.to_string(), attempt);
+            c.handle.publish_raw(s2.id, forced.encode()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if d.handle.status().await.unwrap().rejected_changes > before.0
+                && b.handle.status().await.unwrap().rejected_changes > before.1
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for d and b to refuse the forced join"
+            );
+        }
     }
     for n in [&d.handle, &b.handle] {
         let members = n.members(s2.id).await.unwrap();

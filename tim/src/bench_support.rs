@@ -146,7 +146,7 @@ fn credential_request() -> CredentialRequest {
         },
         valid_from: "2026-11-24T10:00:00Z".into(),
         valid_until: Some("2027-11-24T10:00:00Z".into()),
-        status: Some(StatusEntry { index: 1 }),
+        status: Some(StatusEntry::in_space(&[7; 32].into(), 1)),
     }
 }
 

@@ -1,10 +1,14 @@
-//! `tim passport verify` checks any credential offline and exits non-zero when a check fails.
+//! `tim passport verify` checks any credential offline and exits non-zero when a check fails;
+//! `tim node run` names its status lists under its public URL and serves them.
 
+use std::path::Path;
 use std::process::Command;
 
 use tim_did::credential::{issue, Claim, CredentialRequest};
 use tim_did::Identity;
+use tim_protocol::api::IssueRequest;
 use tim_protocol::SpaceId;
+use tim_testnet::Cluster;
 
 fn verify(path: &std::path::Path) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tim"))
@@ -58,4 +62,74 @@ async fn passport_verify_prints_each_check_and_fails_on_tampering() {
     std::fs::write(&jwt_file, format!("{jwt}x")).unwrap();
     let (ok, out) = verify(&jwt_file);
     assert!(!ok, "{out}");
+}
+
+/// Issues a membership credential to the node's own timite in a new space; returns it with
+/// the timite's DID and the space.
+async fn issued(client: &tim_client::Client) -> (serde_json::Value, String, SpaceId) {
+    let me = client.status().await.unwrap().timite;
+    let space = client.create_space("guild", "").await.unwrap().id;
+    let req = IssueRequest {
+        subject: me,
+        kind: "membership".into(),
+        ability: None,
+        level: None,
+        valid_for_secs: Some(3600),
+    };
+    let vc = client.issue_credential(space, &req).await.unwrap();
+    (vc, me.to_string(), space)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_names_and_serves_its_status_lists_at_its_public_url() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tim"));
+    // By default the public URL is the API's own address on loopback.
+    let mut cluster = Cluster::start(exe, 1, None, None).await.unwrap();
+    let client = cluster.nodes[0].client.clone();
+    let (vc, me, space) = issued(&client).await;
+    let url = format!("{}/v1/status-lists/{space}/{me}", client.base());
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(vc["credentialStatus"]["statusListCredential"], url.as_str());
+    let list: serde_json::Value = reqwest::get(&url)
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["id"], url.as_str());
+    assert_eq!(list["issuer"], me.as_str());
+    cluster.stop().await;
+
+    // An operator's URL (a reverse proxy in front of the API) is what credentials name.
+    let mut cluster = Cluster::start_with(
+        exe,
+        1,
+        None,
+        None,
+        &["--public-url", "https://tim.example.org/node/"],
+    )
+    .await
+    .unwrap();
+    let (vc, me, space) = issued(&cluster.nodes[0].client).await;
+    assert_eq!(
+        vc["credentialStatus"]["statusListCredential"],
+        format!("https://tim.example.org/node/v1/status-lists/{space}/{me}")
+    );
+    cluster.stop().await;
+
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(exe)
+        .arg("--home")
+        .arg(home.path())
+        .args(["node", "run", "--public-url", "tim.example.org"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("must start with http:// or https://"),
+        "{stderr}"
+    );
 }

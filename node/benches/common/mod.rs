@@ -14,6 +14,7 @@ pub(crate) async fn one_node(dir: &Path) -> Handle {
         bootstrap: vec![],
         net: NetConfig::default(),
         flush: tim_node::FlushMode::Group,
+        public_url: None,
     };
     tim_node::start(keys, dir, cfg).await.unwrap()
 }

@@ -41,6 +41,7 @@ mod peers;
 mod problem;
 mod spaces;
 mod status;
+mod status_lists;
 mod timites;
 mod tokens;
 
@@ -133,6 +134,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
     let public = OpenApiRouter::new()
         .routes(routes!(tokens::challenge))
         .routes(routes!(tokens::login))
+        .routes(routes!(status_lists::status_list))
         .route_layer(middleware::from_fn(extract::throttle_anonymous))
         .routes(routes!(status::health));
     authed.merge(public).split_for_parts()

@@ -31,6 +31,11 @@ pub struct NodeConfig {
     pub net: NetConfig,
     /// How acknowledged writes reach the disk.
     pub flush: FlushMode,
+    /// The base URL (`http(s)://host[:port]`) at which outside verifiers reach this node's
+    /// API: credentials it issues name their status list under it
+    /// (`<base>/v1/status-lists/<space>/<issuer>`). `None` for a node without a reachable
+    /// API: its credentials name `urn:tim:space:<id>/status`, which only Tim nodes read.
+    pub public_url: Option<String>,
 }
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
@@ -147,6 +152,7 @@ pub(super) enum Command {
         reply: Reply<serde_json::Value>,
     },
     Revoke(Did, String, Reply<ChangeHash>),
+    StatusList(SpaceId, Did, Reply<serde_json::Value>),
     Credentials(Did, Reply<Vec<serde_json::Value>>),
     Credential(Did, String, Reply<serde_json::Value>),
     ExportJwt(Did, String, Reply<String>),
@@ -314,6 +320,16 @@ impl Handle {
     pub async fn revoke_credential(&self, id: &str) -> Result<ChangeHash, NodeError> {
         self.call(|r| Command::Revoke(self.timite, id.to_string(), r))
             .await
+    }
+
+    /// `issuer`'s signed status list (a `BitstringStatusListCredential`) for the credentials
+    /// it issued in `space`, if this node holds the issuer's key and has a public URL.
+    pub async fn status_list(
+        &self,
+        space: SpaceId,
+        issuer: Did,
+    ) -> Result<serde_json::Value, NodeError> {
+        self.call(|r| Command::StatusList(space, issuer, r)).await
     }
 
     /// The checks only the issuing space can answer: the issuer was an admin when it issued

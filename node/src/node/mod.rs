@@ -41,7 +41,7 @@ mod passport;
 
 pub use handle::{Act, CredentialKind, Handle, NodeConfig};
 use handle::{Command, Reply};
-use passport::{concerns, credential_location};
+use passport::{concerns, SignedList};
 
 /// Capacity of the command channel from handles to the actor.
 pub(crate) const COMMAND_CAPACITY: usize = 256;
@@ -68,6 +68,8 @@ enum Internal {
         write: Write,
         on_done: OnDone,
     },
+    /// A status list signed off the loop, to answer again while it is fresh.
+    StatusListSigned(SpaceId, Did, SignedList),
 }
 
 impl std::fmt::Debug for Internal {
@@ -75,6 +77,11 @@ impl std::fmt::Debug for Internal {
         match self {
             Self::Engine(input) => f.debug_tuple("Engine").field(input).finish(),
             Self::Write { who, .. } => f.debug_struct("Write").field("who", who).finish(),
+            Self::StatusListSigned(space, issuer, _) => f
+                .debug_tuple("StatusListSigned")
+                .field(space)
+                .field(issuer)
+                .finish(),
         }
     }
 }
@@ -150,6 +157,8 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         events,
         remembered: HashMap::new(),
         metrics,
+        public_url: cfg.public_url,
+        status_lists: HashMap::new(),
     };
     actor.carry_out(loaded);
     for addr in cfg.bootstrap {
@@ -209,6 +218,11 @@ struct Actor {
     remembered: HashMap<PeerId, Multiaddr>,
     /// Counters served at `GET /metrics`.
     metrics: NodeMetrics,
+    /// Where outside verifiers reach this node's API (status lists).
+    public_url: Option<String>,
+    /// The status list signed last per space and issuer (one entry per issuer that issued
+    /// there and was asked for its list).
+    status_lists: HashMap<(SpaceId, Did), SignedList>,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -242,6 +256,9 @@ impl Actor {
                 Some(done) = internal.recv() => match done {
                     Internal::Engine(input) => self.input(input),
                     Internal::Write { who, write, on_done } => self.write(who, write, on_done),
+                    Internal::StatusListSigned(space, issuer, signed) => {
+                        self.status_lists.insert((space, issuer), signed);
+                    }
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
@@ -373,7 +390,9 @@ impl Actor {
     }
 
     /// Signs a joiner's presentation off the loop (JSON-LD canonicalisation costs
-    /// milliseconds) and hands it back to the engine.
+    /// milliseconds) and hands it back to the engine. The presentation also carries the
+    /// issuers' current status lists of the credentials that name one (fetched over HTTP), so
+    /// that every node of the space can check they were not revoked.
     fn present(
         &mut self,
         token: Token,
@@ -404,10 +423,15 @@ impl Actor {
         };
         tokio::spawn(async move {
             let domain = credential::space_iri(&space);
-            let presentation = credential::present(&me, credentials, &domain, &challenge)
-                .await
-                .map(|vp| vp.to_string())
-                .map_err(|e| NodeError::Invalid(e.to_string()));
+            let presentation = async {
+                let mut carried = passport::fetch_status_lists(&credentials).await?;
+                carried.splice(0..0, credentials);
+                credential::present(&me, carried, &domain, &challenge)
+                    .await
+                    .map(|vp| vp.to_string())
+                    .map_err(|e| NodeError::Invalid(e.to_string()))
+            }
+            .await;
             let input = Input::Presented {
                 token,
                 who,
@@ -549,9 +573,15 @@ impl Actor {
             } => self.issue(who, space, subject, kind, valid_for, reply),
             Command::Revoke(who, id, reply) => {
                 let located = self.own_credential(&who, &id).and_then(|vc| {
-                    credential_location(&vc).ok_or_else(|| {
-                        NodeError::Invalid(format!("credential {id} has no Tim status entry"))
-                    })
+                    let space = credential::credential_space(&vc).ok_or_else(|| {
+                        NodeError::Invalid(format!("credential {id} names no Tim space"))
+                    })?;
+                    let rec = self.engine.ready_space(space)?.issued(&id).ok_or_else(|| {
+                        NodeError::Invalid(format!(
+                            "space {space} has no record of credential {id}"
+                        ))
+                    })?;
+                    Ok((space, rec.status_index))
                 });
                 match located {
                     Ok((space, index)) => {
@@ -564,6 +594,7 @@ impl Actor {
                     Err(e) => drop(reply.send(Err(e))),
                 }
             }
+            Command::StatusList(space, issuer, reply) => self.status_list(space, issuer, reply),
             Command::Credentials(who, reply) => {
                 let r = self
                     .store

@@ -2,15 +2,16 @@
 //! only an issuing space can answer, and the trust policy that weighs issuers. (A space's
 //! record of issuance and its status list live in the space, judged by the engine.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tim_crdt::Space;
 use tim_did::credential::{self, Check, Claim, CredentialRequest, StatusEntry};
+use tim_did::status_list::{self, StatusListRequest};
 use tim_protocol::{Did, SpaceId};
 use tracing::info;
 
-use super::{now_ms, Actor, CredentialKind, OnDone, Reply};
+use super::{now_ms, Actor, CredentialKind, Internal, OnDone, Reply};
 use crate::engine::{Answer, Write};
 use crate::NodeError;
 
@@ -24,14 +25,84 @@ pub(super) fn concerns(vc: &serde_json::Value, who: &Did) -> bool {
         || vc["issuer"].as_str() == Some(who.as_str())
 }
 
-/// The issuing space and status list index of a Tim credential.
-pub(super) fn credential_location(vc: &serde_json::Value) -> Option<(SpaceId, u64)> {
-    let space = credential::credential_space(vc)?;
-    let index = vc["credentialStatus"]["statusListIndex"]
-        .as_str()?
-        .parse()
-        .ok()?;
-    Some((space, index))
+/// Whether the space revoked a credential it issued (found by its id in the space's
+/// issuance records: a credential names its bit by a position in a status list, the space
+/// document by its status index); `None` if the space has no record of it.
+pub(super) fn revoked_in(space: &Space, vc: &serde_json::Value) -> Option<bool> {
+    let rec = space.issued(vc["id"].as_str()?)?;
+    Some(space.is_revoked(rec.status_index))
+}
+
+/// How many credential ids [`Actor::new_credential`] tries for a free status list position
+/// before giving up (each try fails with the probability that a position is taken).
+const MAX_ID_TRIES: usize = 64;
+
+/// How long a signed status list is valid: verifiers fetch a fresh one after that.
+const STATUS_LIST_VALIDITY: Duration = Duration::from_secs(300);
+
+/// How long a signed status list is answered again (while its bits are unchanged), so that
+/// what a verifier gets is valid for at least the other half of [`STATUS_LIST_VALIDITY`].
+const STATUS_LIST_REUSE: Duration = Duration::from_secs(150);
+
+/// A status list this node signed last for an issuer and a space.
+#[derive(Debug)]
+pub(super) struct SignedList {
+    /// The positions set in it, sorted.
+    revoked: Vec<u64>,
+    /// When it was signed (its `validFrom`), ms since the Unix epoch.
+    signed_at_ms: u64,
+    /// The signed `BitstringStatusListCredential`.
+    vc: serde_json::Value,
+}
+
+/// How long fetching a status list from its issuer's node may take.
+const STATUS_LIST_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The status lists that `credentials` name over HTTP(S), fetched from their issuers' nodes
+/// (one request per list), for a presentation to carry.
+pub(super) async fn fetch_status_lists(
+    credentials: &[serde_json::Value],
+) -> Result<Vec<serde_json::Value>, NodeError> {
+    let mut urls: Vec<&str> = credentials
+        .iter()
+        .filter_map(status_list::fetchable_list)
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    if urls.is_empty() {
+        return Ok(vec![]);
+    }
+    let http = reqwest::Client::builder()
+        .timeout(STATUS_LIST_FETCH_TIMEOUT)
+        .build()
+        .map_err(|e| NodeError::Invalid(format!("no HTTP client: {e}")))?;
+    let mut lists = Vec::with_capacity(urls.len());
+    for url in urls {
+        let failed = |e: String| {
+            NodeError::Invalid(format!(
+                "cannot fetch the status list {url} from its issuer's node: {e}"
+            ))
+        };
+        let mut resp = http
+            .get(url)
+            .header("accept", "application/vc, application/json")
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| failed(e.to_string()))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| failed(e.to_string()))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > status_list::MAX_LIST_BYTES {
+                return Err(failed(format!(
+                    "larger than {} bytes",
+                    status_list::MAX_LIST_BYTES
+                )));
+            }
+        }
+        lists.push(serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?);
+    }
+    Ok(lists)
 }
 
 impl Actor {
@@ -84,7 +155,10 @@ impl Actor {
             Ok(c) => c,
             Err(e) => return drop(reply.send(Err(e))),
         };
-        let cid = credential::new_credential_id();
+        let (cid, status) = match self.new_credential(id, &who) {
+            Ok(c) => c,
+            Err(e) => return drop(reply.send(Err(e))),
+        };
         let write = Write::RecordIssued {
             space: id,
             id: cid.clone(),
@@ -93,8 +167,8 @@ impl Actor {
         };
         let store = self.store.clone();
         let on_done: OnDone = Box::new(move |r| {
-            let index = match r {
-                Ok(Answer::Issued { index, .. }) => index,
+            match r {
+                Ok(Answer::Issued { .. }) => {}
                 Ok(_) => {
                     let e = NodeError::Invalid("unexpected answer from the engine".into());
                     return drop(reply.send(Err(e)));
@@ -109,7 +183,7 @@ impl Actor {
                 claim,
                 valid_from: secs(now),
                 valid_until: valid_for.map(|d| secs(now + d.as_millis() as u64)),
-                status: Some(StatusEntry { index }),
+                status: Some(status),
             };
             tokio::spawn(async move {
                 let result = async {
@@ -129,7 +203,120 @@ impl Actor {
         self.write(who, write, on_done);
     }
 
-    /// The issuing space and status index of a stored credential.
+    /// A new credential id for `issuer` in `space`, and its status entry. With a public URL,
+    /// the entry is a position in the issuer's status list served by this node, and the id
+    /// is drawn again until that position is free among the issuer's credentials in the space
+    /// (this node issues all of them, one at a time, so the positions stay distinct); without
+    /// one, the space document's own status index.
+    fn new_credential(
+        &self,
+        space: SpaceId,
+        issuer: &Did,
+    ) -> Result<(String, StatusEntry), NodeError> {
+        let Some(base) = &self.public_url else {
+            let cid = credential::new_credential_id();
+            let index = space.status_index(&cid);
+            return Ok((cid, StatusEntry::in_space(&space, index)));
+        };
+        let taken: HashSet<u64> = self
+            .engine
+            .ready_space(space)?
+            .issued_by(issuer)
+            .into_iter()
+            .map(|(index, _)| status_list::list_position(index))
+            .collect();
+        (0..MAX_ID_TRIES)
+            .map(|_| credential::new_credential_id())
+            .find_map(|cid| {
+                let position = status_list::list_position(space.status_index(&cid));
+                (!taken.contains(&position)).then(|| {
+                    let list = status_list::status_list_url(base, &space, issuer);
+                    (
+                        cid,
+                        StatusEntry {
+                            index: position,
+                            list,
+                        },
+                    )
+                })
+            })
+            .ok_or_else(|| {
+                NodeError::Invalid(format!(
+                    "the status list of {issuer} in space {space} is full ({} credentials)",
+                    taken.len()
+                ))
+            })
+    }
+
+    /// The issuer's signed status list for a space, as served at
+    /// `<public URL>/v1/status-lists/<space>/<issuer>`: only this node can sign it (it holds
+    /// the issuer's key) and it says nothing of an issuer that never issued in the space. The
+    /// list signed last is answered again while its bits are the space's and it is younger than
+    /// [`STATUS_LIST_REUSE`]; otherwise a new one is signed off the loop and kept.
+    pub(super) fn status_list(&self, space: SpaceId, issuer: Did, reply: Reply<serde_json::Value>) {
+        let now = now_ms();
+        let prepared = (|| {
+            let base = self.public_url.as_ref().ok_or_else(|| {
+                NodeError::NotFound(
+                    "this node serves no status lists (it has no public URL)".into(),
+                )
+            })?;
+            let identity = self.timites.get(&issuer).cloned().ok_or_else(|| {
+                NodeError::NotFound(format!(
+                    "this node does not hold the key of {issuer}; its issuer's node serves its status list"
+                ))
+            })?;
+            let issued = self.engine.ready_space(space)?.issued_by(&issuer);
+            if issued.is_empty() {
+                return Err(NodeError::NotFound(format!(
+                    "{issuer} issued no credential in space {space}"
+                )));
+            }
+            let mut revoked: Vec<u64> = issued
+                .into_iter()
+                .filter(|(_, revoked)| *revoked)
+                .map(|(index, _)| status_list::list_position(index))
+                .collect();
+            revoked.sort_unstable();
+            let secs = |ms: u64| credential::format_time((ms / 1000) as i64);
+            let req = StatusListRequest {
+                url: status_list::status_list_url(base, &space, &issuer),
+                revoked,
+                valid_from: secs(now),
+                valid_until: secs(now + STATUS_LIST_VALIDITY.as_millis() as u64),
+            };
+            Ok((identity, req))
+        })();
+        let (identity, req) = match prepared {
+            Ok(p) => p,
+            Err(e) => return drop(reply.send(Err(e))),
+        };
+        if let Some(last) = self.status_lists.get(&(space, issuer)) {
+            if last.revoked == req.revoked
+                && now < last.signed_at_ms + STATUS_LIST_REUSE.as_millis() as u64
+            {
+                return drop(reply.send(Ok(last.vc.clone())));
+            }
+        }
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            let r = status_list::issue_status_list(&identity, &req)
+                .await
+                .map_err(|e| NodeError::Invalid(e.to_string()));
+            if let Ok(vc) = &r {
+                let signed = SignedList {
+                    revoked: req.revoked,
+                    signed_at_ms: now,
+                    vc: vc.clone(),
+                };
+                let _ = internal
+                    .send(Internal::StatusListSigned(space, issuer, signed))
+                    .await;
+            }
+            let _ = reply.send(r);
+        });
+    }
+
     /// A credential this node issued or holds.
     pub(super) fn stored_credential(&self, id: &str) -> Result<serde_json::Value, NodeError> {
         let bytes = self
@@ -216,8 +403,10 @@ impl Actor {
             else {
                 continue;
             };
-            let revoked = credential_location(&vc)
-                .is_some_and(|(s, i)| self.engine.space(&s).is_some_and(|s| s.is_revoked(i)));
+            let revoked = credential::credential_space(&vc)
+                .and_then(|s| self.engine.space(&s))
+                .and_then(|s| revoked_in(s, &vc))
+                .unwrap_or(false);
             let weight = self.trust_weight(
                 policy,
                 credential::credential_space(&vc),
@@ -264,16 +453,17 @@ impl Actor {
                 )),
             ),
         }];
-        if let Some((_, index)) = credential_location(vc) {
+        if let Some(rec) = s.issued(id) {
+            let index = rec.status_index;
             out.push(if s.is_revoked(index) {
                 check(
                     "revocation",
-                    Err(format!("revoked (status list index {index})")),
+                    Err(format!("revoked (status index {index} in the space)")),
                 )
             } else {
                 check(
                     "revocation",
-                    Ok(format!("not revoked (status list index {index})")),
+                    Ok(format!("not revoked (status index {index} in the space)")),
                 )
             });
         }

@@ -32,6 +32,7 @@ fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
             heartbeat: Duration::from_millis(200),
         },
         flush: tim_node::FlushMode::Group,
+        public_url: None,
     }
 }
 
@@ -39,6 +40,26 @@ fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
 pub(crate) async fn node_in(dir: PathBuf, keys: Keystore, bootstrap: Vec<Multiaddr>) -> TestNode {
     let handle = start(keys.clone(), &dir, config(bootstrap)).await.unwrap();
     listening(handle, dir, keys).await
+}
+
+/// Starts a node whose public URL is its own API, served (with `admin_token`) on a fresh
+/// 127.0.0.1 port; returns the node and the API's base URL.
+pub(crate) async fn node_with_api(
+    tmp: &tempfile::TempDir,
+    seed: u8,
+    admin_token: &str,
+) -> (TestNode, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let cfg = NodeConfig {
+        public_url: Some(base.clone()),
+        ..config(vec![])
+    };
+    let dir = tmp.path().join(format!("n{seed}"));
+    let handle = start(keys(seed), &dir, cfg).await.unwrap();
+    let app = tim_node::api::router(handle.clone(), admin_token.to_string());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (listening(handle, dir, keys(seed)).await, base)
 }
 
 /// Waits until a started node listens.

@@ -37,6 +37,11 @@ pub(crate) enum NodeCommand {
         /// writers, `each` does one fsync per write.
         #[arg(long, value_enum, default_value_t = Flush::Group)]
         flush: Flush,
+        /// The base URL at which outside verifiers reach this node's API
+        /// (`https://tim.example.org`): credentials it issues name their status list under it.
+        /// Defaults to `http://127.0.0.1:<API port>`, which only this machine can reach.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
 }
 
@@ -68,6 +73,7 @@ pub(crate) async fn run(home: &Path, out: Out, command: NodeCommand) -> Result<(
             mdns,
             rate_limit,
             flush,
+            public_url,
         } => {
             let rate_limit = RateLimit {
                 per_sec: rate_limit,
@@ -81,10 +87,24 @@ pub(crate) async fn run(home: &Path, out: Out, command: NodeCommand) -> Result<(
                     ..NetConfig::default()
                 },
                 flush: flush.into(),
+                public_url: public_url.map(|u| parse_public_url(&u)).transpose()?,
             };
             run_node(home, out, cfg, api, rate_limit).await
         }
     }
+}
+
+/// `--public-url`: an absolute `http` or `https` URL, kept without a trailing `/`.
+fn parse_public_url(url: &str) -> Result<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| format!("--public-url `{url}` must start with http:// or https://"))?;
+    anyhow::ensure!(
+        !rest.is_empty() && !rest.contains(['?', '#', ' ']),
+        "--public-url `{url}` must be a base URL: scheme, host, optional port and path"
+    );
+    Ok(url.trim_end_matches('/').to_string())
 }
 
 fn parse_addrs(v: &[String], what: &str) -> Result<Vec<libp2p::Multiaddr>> {
@@ -99,7 +119,7 @@ fn parse_addrs(v: &[String], what: &str) -> Result<Vec<libp2p::Multiaddr>> {
 async fn run_node(
     home: &Path,
     out: Out,
-    cfg: NodeConfig,
+    mut cfg: NodeConfig,
     api: SocketAddr,
     rate_limit: RateLimit,
 ) -> Result<()> {
@@ -112,6 +132,8 @@ async fn run_node(
         .await
         .with_context(|| format!("cannot bind the API to {api}"))?;
     let api_addr = listener.local_addr()?;
+    cfg.public_url
+        .get_or_insert_with(|| format!("http://127.0.0.1:{}", api_addr.port()));
     let wanted = cfg.listen.len();
     let handle = tim_node::start(keys.clone(), &home.join(home::DATA_DIR), cfg)
         .await
