@@ -89,7 +89,7 @@ fn main() {
         let (_, load) = timed(|| automerge::Automerge::load(&saved).unwrap());
         let stored: Vec<(ChangeHash, tim_protocol::Envelope)> = space
             .envelopes()
-            .map(|e| (tim_crdt::verify_envelope(e).unwrap(), e.clone()))
+            .map(|e| (tim_crdt::verify_envelope(&e).unwrap(), e))
             .collect();
         let (restored, from_doc) =
             timed(|| Space::load_stored(space.id(), Some(&saved), stored.clone()).unwrap());

@@ -157,20 +157,48 @@ pub(crate) fn tim_hash(h: &automerge::ChangeHash) -> ChangeHash {
     ChangeHash::from(h.0)
 }
 
-/// A space: its Automerge document plus the signed envelope of every change in it.
+/// A space: its Automerge document plus what the envelope of every change in it adds to the
+/// change.
 pub struct Space {
     id: SpaceId,
     verifier: Option<Arc<dyn AdmissionVerifier>>,
     doc: Automerge,
-    envelopes: HashMap<automerge::ChangeHash, Envelope>,
+    /// The author and signature of every applied change, by hash: with the change the
+    /// document holds, its envelope (see [`Signed`]).
+    signed: HashMap<automerge::ChangeHash, Signed>,
     pending: HashMap<automerge::ChangeHash, Checked>,
+}
+
+/// What an applied change's envelope adds to the change the document already holds (Automerge
+/// keeps every change's bytes in its history): the envelope is rebuilt from the two on demand
+/// ([`Space::envelope`]), instead of holding every change's bytes twice (at 100k messages,
+/// ~45 MB; docs/benchmarks.md).
+#[derive(Clone)]
+struct Signed {
+    author: Did,
+    signature: [u8; 64],
+    /// The envelope's bytes when they are not the document's copy of the change (a compressed
+    /// chunk), so that a rebuilt envelope is the received one byte for byte.
+    bytes: Option<Box<[u8]>>,
+}
+
+impl Signed {
+    fn of(envelope: &Envelope, change: &Change) -> Self {
+        let bytes =
+            (envelope.change != change.raw_bytes()).then(|| envelope.change.as_slice().into());
+        Self {
+            author: envelope.author,
+            signature: envelope.signature,
+            bytes,
+        }
+    }
 }
 
 impl std::fmt::Debug for Space {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Space")
             .field("id", &self.id)
-            .field("changes", &self.envelopes.len())
+            .field("changes", &self.signed.len())
             .field("pending", &self.pending.len())
             .finish()
     }
@@ -183,7 +211,7 @@ impl Space {
             id,
             verifier: None,
             doc: Automerge::new(),
-            envelopes: HashMap::new(),
+            signed: HashMap::new(),
             pending: HashMap::new(),
         }
     }
@@ -353,8 +381,10 @@ impl Space {
         let mut unreadable = Vec::new();
         let mut to_parse = Vec::new();
         for (hash, env) in envelopes {
-            if let Some(h) = hash.filter(|h| space.doc.get_change_by_hash(h).is_some()) {
-                if in_snapshot.insert(h, env).is_some() {
+            if let Some((h, change)) =
+                hash.and_then(|h| space.doc.get_change_by_hash(&h).map(|c| (h, c)))
+            {
+                if in_snapshot.insert(h, Signed::of(&env, change)).is_some() {
                     return Err(SpaceError::Invalid(format!(
                         "two stored changes are filed under the hash {}",
                         tim_hash(&h)
@@ -389,7 +419,7 @@ impl Space {
         // (A snapshot is saved only after the changes it holds were stored, in the same sled
         // log, so it is never ahead of the store; one that does not load was set aside above
         // and every change goes through the gate.)
-        space.envelopes.extend(in_snapshot);
+        space.signed.extend(in_snapshot);
         if let Some(heads) = judged {
             rest = space.take_judged(&heads, rest);
         }
@@ -441,23 +471,24 @@ impl Space {
             // Cannot happen for a record this node wrote; judge everything instead.
             return ready.into_iter().chain(waiting).chain(rest).collect();
         }
-        // The document takes each parsed change (no second copy of 100k of them); the
-        // envelopes are kept beside it.
-        let mut kept = Vec::with_capacity(ready.len());
-        let changes = ready.into_iter().map(|c| {
-            kept.push((c.change.hash(), c.envelope));
-            c.change
-        });
+        // The document takes each parsed change (no second copy of 100k of them); the author
+        // and signature are kept beside it.
+        let kept: Vec<_> = ready
+            .iter()
+            .map(|c| (c.change.hash(), Signed::of(&c.envelope, &c.change)))
+            .collect();
+        let (changes, envelopes): (Vec<_>, Vec<_>) =
+            ready.into_iter().map(|c| (c.change, c.envelope)).unzip();
         if self.doc.apply_changes(changes).is_err() {
             // Cannot happen either; parse them again and judge everything.
             self.doc = Automerge::new();
-            return kept
+            return envelopes
                 .into_iter()
-                .filter_map(|(_, env)| Checked::own(env).ok())
+                .filter_map(|env| Checked::own(env).ok())
                 .chain(rest)
                 .collect();
         }
-        self.envelopes.extend(kept);
+        self.signed.extend(kept);
         rest.collect()
     }
 
@@ -480,12 +511,12 @@ impl Space {
 
     /// Whether the genesis has arrived.
     pub fn is_ready(&self) -> bool {
-        !self.envelopes.is_empty()
+        !self.signed.is_empty()
     }
 
     /// Number of changes applied.
     pub fn change_count(&self) -> usize {
-        self.envelopes.len()
+        self.signed.len()
     }
 
     /// Dependencies of waiting changes that are neither applied nor waiting themselves: what
@@ -496,7 +527,7 @@ impl Space {
             .pending
             .values()
             .flat_map(|c| c.change.deps().iter().copied())
-            .filter(|d| !self.envelopes.contains_key(d) && !self.pending.contains_key(d))
+            .filter(|d| !self.signed.contains_key(d) && !self.pending.contains_key(d))
             .collect();
         out.sort();
         out.dedup();
@@ -515,14 +546,16 @@ impl Space {
         h
     }
 
-    /// The envelope of an applied change.
-    pub fn envelope(&self, hash: &ChangeHash) -> Option<&Envelope> {
-        self.envelopes.get(&am_hash(hash))
+    /// The envelope of an applied change (rebuilt from the document's copy of the change).
+    pub fn envelope(&self, hash: &ChangeHash) -> Option<Envelope> {
+        self.envelope_by_am_hash(&am_hash(hash))
     }
 
     /// Every applied change's envelope, in no particular order.
-    pub fn envelopes(&self) -> impl Iterator<Item = &Envelope> {
-        self.envelopes.values()
+    pub fn envelopes(&self) -> impl Iterator<Item = Envelope> + '_ {
+        self.signed
+            .keys()
+            .filter_map(|h| self.envelope_by_am_hash(h))
     }
 
     /// Every applied change's envelope in causal order (each after its dependencies), so that
@@ -531,12 +564,24 @@ impl Space {
         self.doc
             .get_changes(&[])
             .iter()
-            .filter_map(|c| self.envelopes.get(&c.hash()).cloned())
+            .filter_map(|c| self.envelope_of(c))
             .collect()
     }
 
-    pub(crate) fn envelope_by_am_hash(&self, hash: &automerge::ChangeHash) -> Option<&Envelope> {
-        self.envelopes.get(hash)
+    fn envelope_by_am_hash(&self, hash: &automerge::ChangeHash) -> Option<Envelope> {
+        self.envelope_of(self.doc.get_change_by_hash(hash)?)
+    }
+
+    /// The envelope of `change`, if it is an applied change of this space.
+    pub(crate) fn envelope_of(&self, change: &Change) -> Option<Envelope> {
+        let signed = self.signed.get(&change.hash())?;
+        let bytes = signed.bytes.as_deref().unwrap_or(change.raw_bytes());
+        Some(Envelope {
+            space: self.id,
+            author: signed.author,
+            change: bytes.to_vec(),
+            signature: signed.signature,
+        })
     }
 
     pub(crate) fn doc(&self) -> &Automerge {
@@ -572,7 +617,7 @@ impl Space {
             id: self.id,
             verifier: self.verifier.clone(),
             doc: self.doc.clone(),
-            envelopes: self.envelopes.clone(),
+            signed: self.signed.clone(),
             pending: self.pending.clone(),
         })
     }
@@ -602,7 +647,7 @@ impl Space {
         change
             .deps()
             .iter()
-            .filter(|d| !self.envelopes.contains_key(*d))
+            .filter(|d| !self.signed.contains_key(*d))
             .map(tim_hash)
             .collect()
     }
@@ -619,7 +664,7 @@ impl Space {
         let change = decode_change(&env)?;
         let hash = change.hash();
         // Known already: no need to check its signature again (it cannot get in twice).
-        if self.envelopes.contains_key(&hash) || self.pending.contains_key(&hash) {
+        if self.signed.contains_key(&hash) || self.pending.contains_key(&hash) {
             return Ok(Ingested::Duplicate);
         }
         let checked = Checked::verify(env, change)?;
@@ -705,7 +750,7 @@ impl Space {
                 let got = c.envelope.space;
                 let expected = self.id;
                 out.reject(&c, Rejection::WrongSpace { expected, got });
-            } else if self.envelopes.contains_key(&hash)
+            } else if self.signed.contains_key(&hash)
                 || self.pending.contains_key(&hash)
                 || !seen.insert(hash)
             {
@@ -744,12 +789,7 @@ impl Space {
         for c in ready {
             if self.builds_on_refused(&c, &refused, out) {
                 refused.insert(c.change.hash());
-            } else if c
-                .change
-                .deps()
-                .iter()
-                .all(|d| self.envelopes.contains_key(d))
-            {
+            } else if c.change.deps().iter().all(|d| self.signed.contains_key(d)) {
                 match self.judge(&c) {
                     Ok(effects) => accepted.push((c, effects)),
                     Err(r) => {
@@ -886,7 +926,8 @@ impl Space {
             }
         }
         for (c, effects) in held {
-            self.envelopes.insert(c.change.hash(), c.envelope.clone());
+            self.signed
+                .insert(c.change.hash(), Signed::of(&c.envelope, &c.change));
             out.applied.push(Applied {
                 hash: tim_hash(&c.change.hash()),
                 envelope: c.envelope,
@@ -912,7 +953,7 @@ impl Space {
                 if let Some(&j) = index.get(d) {
                     indegree[i] += 1;
                     children.entry(j).or_default().push(i);
-                } else if !self.envelopes.contains_key(d) {
+                } else if !self.signed.contains_key(d) {
                     blocked[i] = true;
                 }
             }
@@ -982,18 +1023,24 @@ impl Space {
         Ok((admitted.applied.swap_remove(i), out))
     }
 
-    /// Rebuilds the document from the kept envelopes and `more` (drops refused changes that
+    /// Rebuilds the document from the kept changes and `more` (drops refused changes that
     /// were applied with their batch or by a local transaction). Costs time proportional to
     /// the space; only a refused local write, or a refused change that builds on another of
     /// its batch, comes here.
     fn rebuild<'c>(&mut self, more: impl Iterator<Item = &'c Change>) -> Result<(), SpaceError> {
         let mut doc = Automerge::new();
         let mut changes = self
-            .envelopes
-            .values()
-            .map(|e| Change::from_bytes(e.change.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| SpaceError::Invalid(e.to_string()))?;
+            .signed
+            .keys()
+            .map(|h| {
+                self.doc.get_change_by_hash(h).cloned().ok_or_else(|| {
+                    SpaceError::Invalid(format!(
+                        "kept change {} is not in the document",
+                        tim_hash(h)
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         changes.extend(more.cloned());
         doc.apply_changes(changes)?;
         self.doc = doc;

@@ -40,15 +40,17 @@ impl Space {
             let Ok(change) = Change::from_bytes(chunk.to_vec()) else {
                 continue;
             };
-            let hash = change.hash();
-            match self.envelope_by_am_hash(&hash) {
-                Some(env) if bytes < SYNC_ENVELOPE_BUDGET_BYTES => {
+            let envelope = (bytes < SYNC_ENVELOPE_BUDGET_BYTES)
+                .then(|| self.envelope_of(&change))
+                .flatten();
+            match envelope {
+                Some(env) => {
                     bytes += env.change.len();
-                    envelopes.push(env.clone());
+                    envelopes.push(env);
                 }
                 // Over budget (or unknown): not sent, so forget having sent it.
-                _ => {
-                    state.sent_hashes.remove(&hash);
+                None => {
+                    state.sent_hashes.remove(&change.hash());
                 }
             }
         }

@@ -67,9 +67,9 @@ fn late_joiner_catches_up_with_a_thousand_messages() {
     assert_eq!(late.timeline()[999].text, "message 999");
     assert!(rounds <= 4, "took {rounds} rounds");
     // Reloading from envelopes gives the same state.
-    let reloaded = Space::load(a.id(), None, a.envelopes().cloned()).unwrap();
+    let reloaded = Space::load(a.id(), None, a.envelopes()).unwrap();
     assert_eq!(reloaded.heads(), a.heads());
-    let from_snapshot = Space::load(a.id(), Some(&a.save()), a.envelopes().cloned()).unwrap();
+    let from_snapshot = Space::load(a.id(), Some(&a.save()), a.envelopes()).unwrap();
     assert_eq!(from_snapshot.timeline(), a.timeline());
     // As the node loads: envelopes keyed by hash, a snapshot of the first 500 messages.
     let envelopes = a.envelopes_in_order();
@@ -108,7 +108,7 @@ fn late_joiner_catches_up_with_a_thousand_messages() {
     assert_eq!(restored.space.change_count(), 900);
     assert_eq!(restored.space.pending_count(), 100);
     let mut restored = restored.space;
-    let lost = a.envelope(&lost).unwrap().clone();
+    let lost = a.envelope(&lost).unwrap();
     assert!(matches!(
         restored.ingest(lost).unwrap(),
         Ingested::Applied { applied, .. } if applied.len() == 101
@@ -425,7 +425,7 @@ fn a_batch_with_a_reused_sequence_number_keeps_only_what_applies() {
     // What the replica holds reloads from its store.
     let stored: Vec<_> = replica
         .envelopes()
-        .map(|e| (tim_crdt::verify_envelope(e).unwrap(), e.clone()))
+        .map(|e| (tim_crdt::verify_envelope(&e).unwrap(), e))
         .collect();
     let restored = Space::load_stored(a.id(), None, stored).unwrap();
     assert!(restored.waiting.is_empty() && restored.refused.is_empty());
@@ -442,7 +442,7 @@ fn a_restart_takes_the_changes_below_the_judged_heads_as_stored_and_judges_the_r
     let keyed = |space: &Space| -> Vec<_> {
         space
             .envelopes()
-            .map(|e| (tim_crdt::verify_envelope(e).unwrap(), e.clone()))
+            .map(|e| (tim_crdt::verify_envelope(&e).unwrap(), e))
             .collect()
     };
     // Below the record and above it: the same space as before the restart.

@@ -29,6 +29,12 @@ use tokio::sync::mpsc;
 
 /// How long a node may take to start and write its address file.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Environment variable naming a command that node processes run under (split at whitespace,
+/// the node's command line appended), for measuring them: e.g.
+/// `env LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=/tmp/ht/node.$$`
+/// profiles each node's heap with heaptrack (`env` execs the node, so the process id the
+/// testnet measures and signals stays the node's). Unset, nodes run as they are.
+pub const NODE_WRAPPER_VAR: &str = "TIM_TESTNET_NODE_WRAPPER";
 /// How long the demo waits for convergence.
 pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -97,7 +103,15 @@ async fn spawn_node(
         .create(true)
         .append(true)
         .open(home.join("node.log"))?;
-    let mut cmd = Command::new(exe);
+    let wrapper = std::env::var(NODE_WRAPPER_VAR).unwrap_or_default();
+    let mut cmd = match wrapper.split_whitespace().collect::<Vec<_>>().split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.arg("--home")
         .arg(home)
         .args(["node", "run", "--api", "127.0.0.1:0"])
