@@ -394,7 +394,8 @@ impl Handle {
         tokio::time::timeout(timeout, call).await.map_err(|_| {
             NodeError::Timeout(format!(
                 "no host of space {space} answered within {}s; pass --via with the address of a \
-                 node that hosts it",
+                 node that hosts it (an invite-only space is not announced, and its hosts answer \
+                 only its members and invitees)",
                 timeout.as_secs()
             ))
         })?

@@ -173,7 +173,15 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                 expires_in_secs: Some(valid.as_secs()),
             };
             let done = client.invite(space, &req).await?;
-            out.print(&done, |d| println!("invited {did} (change {})", d.change))?;
+            // An invite-only space is not announced on the network: the invitee joins through
+            // this node's address.
+            let via = client.status().await?.listen.into_iter().next();
+            out.print(&done, |d| {
+                println!("invited {did} (change {})", d.change);
+                if let Some(addr) = &via {
+                    println!("they join with: tim space join {space} --via {addr}");
+                }
+            })?;
         }
         SpaceCommand::Role { space, did, role } => {
             let done = client.set_role(space, &did, &role).await?;
