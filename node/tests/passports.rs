@@ -8,7 +8,7 @@ use common::JOIN;
 
 use std::time::{Duration, Instant};
 
-use common::{converged, eventually, node};
+use common::{converged, eventually, node, TestNode};
 use tim_did::credential::{issue, verify_credential, Claim, CredentialRequest, StatusEntry};
 use tim_node::{Act, CredentialKind, NodeError};
 
@@ -261,31 +261,60 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
     )
     .await
     .unwrap();
-    let before = (
-        d.handle.status().await.unwrap().rejected_changes,
-        b.handle.status().await.unwrap().rejected_changes,
-    );
     // c publishes to the peers it knows subscribe to S2. It learns b's subscription only once
-    // connected to b, so it dials b and sends a fresh copy (a new message id) every 300 ms
-    // until both have refused one: d refuses and does not forward, so b must hear it from c.
+    // connected to b, so it dials b first.
     c.handle.dial(b.addr.clone()).await.unwrap();
+    force_join_until_refused(&c, [&d, &b], s2.id, &doc, &vp.to_string()).await;
+    assert_admitted_nowhere(&[&d.handle, &b.handle], s2.id, ann, bob).await;
+}
+
+/// `c` publishes a join carrying `presentation`, built on `doc`, as a fresh copy (a new
+/// message id) every 300 ms until every node of `refusers` has refused one: a node that
+/// refuses does not forward, so each must hear it from `c`.
+async fn force_join_until_refused(
+    c: &TestNode,
+    refusers: [&TestNode; 2],
+    space: tim_protocol::SpaceId,
+    doc: &[u8],
+    presentation: &str,
+) {
+    let rejected = || async {
+        let mut n = Vec::new();
+        for r in refusers {
+            n.push(r.handle.status().await.unwrap().rejected_changes);
+        }
+        n
+    };
+    let before = rejected().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     for attempt in 0.. {
-        let forced = forced_join(&doc, s2.id, &c.keys.timite, &vp.to_string(), attempt);
-        c.handle.publish_raw(s2.id, forced.encode()).await.unwrap();
+        let forced = forced_join(doc, space, &c.keys.timite, presentation, attempt);
+        c.handle.publish_raw(space, forced.encode()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if d.handle.status().await.unwrap().rejected_changes > before.0
-            && b.handle.status().await.unwrap().rejected_changes > before.1
+        if rejected()
+            .await
+            .iter()
+            .zip(&before)
+            .all(|(now, was)| now > was)
         {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for d and b to refuse the forced join"
+            "timed out waiting for every node to refuse the forced join"
         );
     }
-    for n in [&d.handle, &b.handle] {
-        let members = n.members(s2.id).await.unwrap();
+}
+
+/// On every node of `nodes`, `ann` is a member of `space` and `bob` is not.
+async fn assert_admitted_nowhere(
+    nodes: &[&tim_node::Handle],
+    space: tim_protocol::SpaceId,
+    ann: tim_protocol::Did,
+    bob: tim_protocol::Did,
+) {
+    for n in nodes {
+        let members = n.members(space).await.unwrap();
         assert!(members.iter().any(|m| m.did == ann));
         assert!(
             !members.iter().any(|m| m.did == bob),
@@ -383,35 +412,9 @@ async fn a_credential_revoked_on_its_issuers_node_admits_nowhere() {
         )
         .await
         .unwrap();
-        let before = (
-            d.handle.status().await.unwrap().rejected_changes,
-            b.handle.status().await.unwrap().rejected_changes,
-        );
-        // As in the test above: a fresh copy every 300 ms until d and b have refused one.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for attempt in 0.. {
-            let forced = forced_join(&doc, s2.id, &c.keys.timite, &vp.to_string(), attempt);
-            c.handle.publish_raw(s2.id, forced.encode()).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            if d.handle.status().await.unwrap().rejected_changes > before.0
-                && b.handle.status().await.unwrap().rejected_changes > before.1
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for d and b to refuse the forced join"
-            );
-        }
+        force_join_until_refused(&c, [&d, &b], s2.id, &doc, &vp.to_string()).await;
     }
-    for n in [&d.handle, &b.handle] {
-        let members = n.members(s2.id).await.unwrap();
-        assert!(members.iter().any(|m| m.did == ann));
-        assert!(
-            !members.iter().any(|m| m.did == bob),
-            "bob must not be admitted anywhere"
-        );
-    }
+    assert_admitted_nowhere(&[&d.handle, &b.handle], s2.id, ann, bob).await;
 }
 
 /// A join change by `who` carrying `presentation`, built directly on the document, signed.
