@@ -120,6 +120,9 @@ struct SimNode {
     /// Answers to local writes.
     answers: BTreeMap<Token, Result<Answer, NodeError>>,
     next_token: Token,
+    /// Every sync message and gossip message delivered to this node, encoded as on the
+    /// wire, with the virtual time of delivery: what a peer learns from the network.
+    received: Vec<(u64, Vec<u8>)>,
 }
 
 /// The simulation.
@@ -184,6 +187,7 @@ impl Sim {
                 banned: BTreeSet::new(),
                 outstanding: BTreeMap::new(),
                 answers: BTreeMap::new(),
+                received: Vec::new(),
                 next_token: 0,
             });
         }
@@ -429,6 +433,17 @@ impl Sim {
         let who = Did::from_key(&node.key.verifying_key());
         self.input(i, Input::Write { token, who, write });
         token
+    }
+
+    /// Whether any sync or gossip message delivered to node `i` at or after virtual time
+    /// `since` contains `bytes` (a message text, say): what the node could learn from the
+    /// network, whether or not it kept it.
+    pub fn received_bytes(&self, i: usize, since: u64, bytes: &[u8]) -> bool {
+        self.nodes[i]
+            .received
+            .iter()
+            .filter(|(t, _)| *t >= since)
+            .any(|(_, wire)| wire.windows(bytes.len()).any(|w| w == bytes))
     }
 
     /// The answer to a local write, once it has come.
@@ -680,6 +695,14 @@ impl Sim {
                             return;
                         }
                     }
+                    let wire = match input.as_ref() {
+                        Input::SyncRequest { msg, .. } => Some(msg.encode()),
+                        Input::SyncResponse { response, .. } => Some(response.encode()),
+                        _ => None,
+                    };
+                    if let Some(wire) = wire {
+                        self.nodes[node].received.push((self.now, wire));
+                    }
                     self.input(node, *input);
                 }
             }
@@ -697,6 +720,7 @@ impl Sim {
                 if !self.nodes[node].seen.insert(id.clone()) {
                     return;
                 }
+                self.nodes[node].received.push((self.now, data.clone()));
                 self.nodes[node]
                     .validating
                     .insert(id.clone(), (from, space, data.clone()));

@@ -239,7 +239,19 @@ fn a_private_space_reaches_its_members_and_nobody_else() {
             "seed {seed}: the uninvited node holds the space"
         );
 
+        // What the uninvited node received from the network, whether or not it kept it: no
+        // message text (Automerge stores short strings as their UTF-8 bytes).
+        for i in 0..3 {
+            let text = format!("from {i}");
+            assert!(!sim.received_bytes(3, 0, text.as_bytes()), "seed {seed}");
+            assert!(
+                sim.received_bytes((i + 1) % 3, 0, text.as_bytes()),
+                "seed {seed}: the check finds nothing"
+            );
+        }
+
         let removed = sim.did(2);
+        let removal = sim.now();
         moderate(&mut sim, space, Act::Kick(removed));
         post(&mut sim, 0, space, "after the removal, from 0");
         post(&mut sim, 1, space, "after the removal, from 1");
@@ -252,6 +264,13 @@ fn a_private_space_reaches_its_members_and_nobody_else() {
             seen.iter().all(|t| !t.starts_with("after the removal")),
             "seed {seed}: the removed member's node got {seen:?}"
         );
+        for (node, received) in [(1, true), (2, false), (3, false)] {
+            assert_eq!(
+                sim.received_bytes(node, removal, b"after the removal, from 0"),
+                received,
+                "seed {seed}, node {node}"
+            );
+        }
         assert!(sim
             .engine(3)
             .unwrap()
