@@ -344,9 +344,11 @@ pub struct Engine<S> {
     hosts: HashMap<PeerId, HashSet<SpaceId>>,
     /// Peers subscribed to each space's topic.
     subscribers: HashMap<SpaceId, HashSet<PeerId>>,
-    /// Invalid things each peer served by sync (gossip has its own peer scoring).
+    /// Invalid things each peer served by sync (gossip has its own peer scoring). Kept in the
+    /// store with the bans (`SpaceStore::put_penalty`), so a restart forgives no one.
     strikes: HashMap<PeerId, u32>,
-    /// Peers refused until the given time (milliseconds).
+    /// Peers refused until the given time (milliseconds): struck out by sync, or graylisted
+    /// by gossipsub's score.
     banned: HashMap<PeerId, u64>,
     /// Spaces loaded at start and not synced with any peer since: possibly behind.
     stale: HashSet<SpaceId>,

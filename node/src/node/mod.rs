@@ -865,6 +865,9 @@ impl Actor {
     /// Bans a peer whose gossipsub score is below the graylist threshold (gossipsub already
     /// ignores what it sends; the ban also closes its connections and refuses its syncs).
     fn drop_if_graylisted(&mut self, peer: PeerId) {
+        if self.engine.banned(&peer, now_ms()) {
+            return; // Already dropped; its connections are closing.
+        }
         let score = self.swarm.behaviour().gossipsub.peer_score(&peer);
         if let Some(score) = score.filter(|s| *s < GRAYLIST_THRESHOLD) {
             warn!(%peer, score, "peer graylisted by its gossipsub score");
