@@ -7,10 +7,10 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    CreateSpace, CredentialsQuery, DeclareAbilities, Done, Imported, InviteRequest, IssueRequest,
-    JoinSpace, Me, MemberView, MembersQuery, NewToken, NodeStatus, PostMessage, Posted, Problem,
-    RateRequest, SetRole, SpaceEvent, SpaceSummary, Timeline, TimelinePage, TimelineQuery,
-    TimiteView, TokenInfo, TokenIssued, TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
+    CreateSpace, CredentialsQuery, DeclareAbilities, Done, GossipPeers, Imported, InviteRequest,
+    IssueRequest, JoinSpace, Me, MemberView, MembersQuery, NewToken, NodeStatus, PostMessage,
+    Posted, Problem, RateRequest, SetRole, SpaceEvent, SpaceSummary, Timeline, TimelinePage,
+    TimelineQuery, TimiteView, TokenInfo, TokenIssued, TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::{CredentialId, Did, SpaceId};
 
@@ -247,10 +247,16 @@ impl Client {
         self.get("/v1/status").await
     }
 
-    /// `GET /metrics`: the node's metrics, OpenMetrics text.
+    /// `GET /metrics` (operator): the node's metrics, OpenMetrics text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let bytes = self.get_bytes("/metrics").await?;
         String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// `GET /v1/peers/gossip/{space}` (operator): the node's gossipsub mesh and known
+    /// subscribers for the space's topic.
+    pub async fn gossip_peers(&self, space: SpaceId) -> Result<GossipPeers, ClientError> {
+        self.get(&format!("/v1/peers/gossip/{space}")).await
     }
 
     /// `GET /v1/spaces`.
@@ -592,6 +598,15 @@ impl Client {
         self.send(self.http.post(&url).timeout(CALL_TIMEOUT), &url)
             .await
             .map(drop)
+    }
+
+    /// `POST /v1/faults/flood`: the node publishes `count` invalid changes on the space's
+    /// topic at `per_sec` (operator; answers once the flood has started).
+    pub async fn flood(&self, space: SpaceId, count: u32, per_sec: f64) -> Result<(), ClientError> {
+        let url = format!("{}/v1/faults/flood", self.base);
+        let body = serde_json::json!({ "space": space, "count": count, "per_sec": per_sec });
+        let req = self.http.post(&url).json(&body).timeout(CALL_TIMEOUT);
+        self.send(req, &url).await.map(drop)
     }
 
     /// `GET /v1/spaces/{id}/events`: live events, parsed from server-sent events. An item

@@ -23,5 +23,5 @@ mod web;
 pub use error::NodeError;
 pub use net::NetConfig;
 pub use node::{peer_id_of, start, Act, CredentialKind, Handle, NodeConfig};
-pub use store::{FlushMode, MemStore, SpaceStore, Store, StoreError};
+pub use store::{FlushMode, MemStore, Penalty, SpaceStore, Store, StoreError};
 pub use tim_crdt::{Role, Visibility};

@@ -278,7 +278,9 @@ async fn every_route_succeeds_for_the_timite_allowed_to_use_it() {
         (me["did"].as_str(), me["admin"].as_bool()),
         (Some(&*bob), Some(false))
     );
-    let metrics = api.get("/metrics", &bob_t).await;
+    // Metrics are the operator's.
+    api.get("/metrics", &bob_t).await.problem(403, "admin-only");
+    let metrics = api.get("/metrics", ADMIN).await;
     assert!(metrics
         .content_type
         .starts_with("application/openmetrics-text"));
@@ -1145,4 +1147,69 @@ async fn members_and_passports_page_by_key_with_a_link_to_the_next_page() {
         .await
         .problem(400, "invalid-query");
     n.handle.shutdown().await.unwrap();
+}
+
+/// The series of a metrics text (sample lines without their values).
+fn series(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| Some(l.rsplit_once(' ')?.0.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_the_operators_and_name_no_space_or_timite_whatever_the_number_of_spaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n1, n2) = (common::node(&tmp, 1).await, common::node(&tmp, 2).await);
+    let api = Api::new(common::serve_api(&n1.handle, ADMIN, ApiConfig::default()).await);
+    let first = n1.handle.create_space("one", "").await.unwrap();
+    n2.handle
+        .join(first.id, vec![n1.addr.clone()], common::JOIN)
+        .await
+        .unwrap();
+    n2.handle.post(first.id, "hello").await.unwrap();
+    common::converged(&[&n1.handle, &n2.handle], first.id, 1).await;
+    let before = api.get("/metrics", ADMIN).await.ok(200);
+    let before = before.as_str().unwrap().to_string();
+    assert!(
+        before.contains("\ngossipsub_topic_msg_recv_counts_total "),
+        "gossip counts, summed over spaces: {before}"
+    );
+
+    let mut spaces = vec![first.id];
+    for i in 0..5 {
+        let s = n1.handle.create_space(&format!("s{i}"), "").await.unwrap();
+        n2.handle
+            .join(s.id, vec![n1.addr.clone()], common::JOIN)
+            .await
+            .unwrap();
+        n2.handle.post(s.id, "hi").await.unwrap();
+        common::converged(&[&n1.handle, &n2.handle], s.id, 1).await;
+        spaces.push(s.id);
+    }
+    let text = api.get("/metrics", ADMIN).await.ok(200);
+    let text = text.as_str().unwrap();
+    for id in &spaces {
+        assert!(!text.contains(&id.to_string()), "space {id} named: {text}");
+    }
+    for did in [n1.handle.timite(), n2.handle.timite(), n1.handle.node_did()] {
+        assert!(!text.contains(&did.to_string()), "{did} named: {text}");
+    }
+    assert!(!text.contains("tim/space/"), "a topic named: {text}");
+    // A counter's series appears once it is first counted (an ignored gossip message, say),
+    // so a family may gain its one unlabelled series; what must not happen is a labelled
+    // series per space.
+    let (one, six) = (series(&before), series(text));
+    let new: Vec<&String> = six
+        .iter()
+        .filter(|s| !one.contains(s) && s.contains('{'))
+        .collect();
+    assert!(new.is_empty(), "series that came with more spaces: {new:?}");
+
+    // A timite's token is refused; so is no token.
+    let bob = n1.handle.timite().to_string();
+    let bob_t = api.token_for(&bob).await;
+    api.get("/metrics", &bob_t).await.problem(403, "admin-only");
+    let anon = api.raw(Method::GET, "/metrics", None, None).await;
+    assert_eq!(anon.status.as_u16(), 401, "{anon:?}");
 }

@@ -55,7 +55,7 @@ async fn every_kind_of_bad_envelope_is_refused_everywhere_and_nothing_is_stored(
     eventually(
         10,
         "the rogue to know a's and b's subscriptions",
-        || async { common::topic_peers(&rogue.handle, space.id) >= 2 },
+        || async { common::topic_peers(&rogue.handle, space.id).await >= 2 },
     )
     .await;
     let before_a = a.handle.export(space.id).await.unwrap().1.len();

@@ -59,7 +59,7 @@ async fn a_rogue_non_member_is_refused_by_gossip_and_by_sync_everywhere() {
     eventually(
         10,
         "the rogue to know a's and b's subscriptions",
-        || async { common::topic_peers(&rogue.handle, space.id) >= 2 },
+        || async { common::topic_peers(&rogue.handle, space.id).await >= 2 },
     )
     .await;
     let heads = a.handle.timeline(space.id).await.unwrap().heads;
@@ -235,4 +235,22 @@ async fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
     .await;
     assert_eq!(a.handle.status().await.unwrap().connected_peers, 0);
     assert_eq!(a.handle.status().await.unwrap().rejected_changes, 3);
+
+    // The ban is on disk: restarted on its store, a still refuses the rogue.
+    let (dir, keys) = (a.dir.clone(), a.keys.clone());
+    drop(a);
+    let a = common::restart(dir, keys).await;
+    rogue.handle.dial(a.addr.clone()).await.unwrap();
+    eventually(
+        10,
+        "the restarted node to refuse the banned peer",
+        || async {
+            a.handle
+                .metrics()
+                .lines()
+                .any(|l| l.starts_with("tim_peers_refused_total ") && !l.ends_with(" 0"))
+        },
+    )
+    .await;
+    assert_eq!(a.handle.status().await.unwrap().connected_peers, 0);
 }

@@ -26,6 +26,16 @@ pub struct NodeStatus {
     pub version: String,
 }
 
+/// `GET /v1/peers/gossip/{space}` (operator): the node's gossipsub view of one space, which
+/// `/metrics` does not break down by space.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct GossipPeers {
+    /// Peers in the node's mesh for the space's topic.
+    pub mesh: usize,
+    /// Connected peers known to subscribe to the space's topic.
+    pub subscribed: usize,
+}
+
 /// A space as listed by `GET /v1/spaces`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct SpaceSummary {

@@ -53,16 +53,19 @@ pub enum Scenario {
     Scale,
     /// B9 live path against space size.
     B9,
+    /// B10: a peer floods invalid changes; honest propagation before and during.
+    Flood,
 }
 
 impl Scenario {
     /// Every part, in the order the bench runs them.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Self::B1,
         Self::B1m,
         Self::B3,
         Self::B4,
         Self::B9,
+        Self::Flood,
         Self::B7,
         Self::B8,
         Self::Scale,
@@ -72,7 +75,7 @@ impl Scenario {
 impl std::str::FromStr for Scenario {
     type Err = String;
 
-    /// `b1` … `b9`, `b1m` or `scale`, in any case; a scenario measured within another part names that
+    /// `b1` … `b10`, `b1m`, `flood` (`b10`) or `scale`, in any case; a scenario measured within another part names that
     /// part (`b2` is `b1`; `b3i`, `b5` and `b6` are `b4`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
@@ -84,10 +87,11 @@ impl std::str::FromStr for Scenario {
             "b8" => Self::B8,
             "s" | "scale" => Self::Scale,
             "b9" => Self::B9,
+            "b10" | "flood" => Self::Flood,
             other => {
                 return Err(format!(
                     "unknown scenario `{other}`: expected b1, b1m, b2, b3, b3i, b4, b5, b6, b7, \
-                     b8, b9 or scale"
+                     b8, b9, b10 (flood) or scale"
                 ))
             }
         })
@@ -452,6 +456,28 @@ pub struct LivePath {
     pub rss_mb: Vec<f64>,
 }
 
+/// B10: one node floods the space with invalid changes at [`FLOOD_FACTOR`] times the honest
+/// rate while the honest nodes post; their propagation is measured before (quiet) and during.
+#[derive(Debug, Clone, Serialize)]
+pub struct Flood {
+    /// Nodes, the flooder included.
+    pub nodes: usize,
+    /// Honest posting rate (messages/s, all honest nodes together).
+    pub honest_rate: f64,
+    /// The flooder's rate of invalid changes (messages/s).
+    pub flood_rate: f64,
+    /// Honest propagation without a flood (ms).
+    pub quiet: Dist,
+    /// Honest propagation while the flood starts and runs (ms).
+    pub flooded: Dist,
+    /// Deliveries lost, quiet and flooded.
+    pub lost: (usize, usize),
+    /// Flood start → the flooder banned, on each honest node (ms; none if it never was).
+    pub graylisted_ms: Vec<Option<f64>>,
+    /// Invalid changes each honest node judged before it dropped the flooder.
+    pub rejected: Vec<u64>,
+}
+
 /// One goal and where Tim stands.
 #[derive(Debug, Clone, Serialize)]
 pub struct Goal {
@@ -507,6 +533,8 @@ pub struct Results {
     pub scale: Vec<Scale>,
     /// B9.
     pub live_path: Vec<LivePath>,
+    /// B10.
+    pub flood: Option<Flood>,
     /// The goals.
     pub goals: Vec<Goal>,
     /// Scenarios that failed, with why.
@@ -818,6 +846,96 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
         gossip_per_delivery: Spread::of(gossip),
         duplicates_per_delivery: Spread::of(dups),
         envelope_bytes: Spread::of(envelope).median,
+    })
+}
+
+/// B10's cluster: four honest nodes and the flooder.
+const FLOOD_NODES: usize = 5;
+/// How much faster than the honest nodes the flooder publishes.
+pub const FLOOD_FACTOR: f64 = 100.0;
+/// How long the flooder may take to be dropped by every honest node.
+const GRAYLIST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// B10: honest nodes post at `opts.rate` (quiet), then again while the last node floods the
+/// space with invalid changes at [`FLOOD_FACTOR`] times that rate; the honest nodes' scores
+/// of the flooder should graylist it (they ban it), and their propagation should not suffer.
+async fn flood(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Flood> {
+    let n = FLOOD_NODES;
+    say(&format!("B10 flood, {n} nodes"));
+    let (mut cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
+    let result = flood_on(&cluster, space, opts, say).await;
+    cluster.stop().await;
+    result
+}
+
+async fn flood_on(
+    cluster: &Cluster,
+    space: SpaceId,
+    opts: &Options,
+    say: Say<'_>,
+) -> Result<Flood> {
+    let n = cluster.nodes.len();
+    let honest: Vec<usize> = (0..n - 1).collect();
+    cluster
+        .wait_mesh(space, (n - 1).min(MESH_N_LOW), mesh_timeout(n))
+        .await?;
+    let load = Load {
+        count: opts.messages,
+        rate: opts.rate,
+        writers: 1,
+        posters: n - 1,
+        deliver_within: DELIVERY_TIMEOUT,
+    };
+    let plan = |load: Load| -> Vec<(usize, usize)> {
+        (0..load.count).map(|i| (0, i % load.posters)).collect()
+    };
+    let spaces = [(space, honest.clone())];
+    say("B10 quiet");
+    let quiet = post_and_watch_spaces(cluster, &spaces, plan(load), load).await?;
+
+    let flood_rate = opts.rate * FLOOD_FACTOR;
+    // The flood lasts as long as the honest posting.
+    let count = (opts.messages as f64 * FLOOD_FACTOR) as u32;
+    say(&format!("B10 flood at {flood_rate:.0}/s"));
+    let graylisted = |text: &str| metric(text, "tim_peers_graylisted_total", "") >= 1.0;
+    let started = Instant::now();
+    cluster.nodes[n - 1]
+        .client
+        .flood(space, count, flood_rate)
+        .await?;
+    let watch = async {
+        let mut at: Vec<Option<f64>> = vec![None; n - 1];
+        while at.iter().any(Option::is_none) && started.elapsed() < GRAYLIST_TIMEOUT {
+            for &i in &honest {
+                if at[i].is_none() {
+                    let text = cluster.nodes[i].client.metrics().await.unwrap_or_default();
+                    if graylisted(&text) {
+                        at[i] = Some(ms(started.elapsed()));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        at
+    };
+    let (flooded, graylisted_ms) = tokio::join!(
+        post_and_watch_spaces(cluster, &spaces, plan(load), load),
+        watch
+    );
+    let flooded = flooded?;
+    let mut rejected = Vec::new();
+    for &i in &honest {
+        rejected.push(cluster.nodes[i].client.status().await?.rejected_changes);
+    }
+    Ok(Flood {
+        nodes: n,
+        honest_rate: opts.rate,
+        flood_rate,
+        quiet: Dist::of(&quiet.latencies),
+        flooded: Dist::of(&flooded.latencies),
+        lost: (quiet.lost, flooded.lost),
+        graylisted_ms,
+        rejected,
     })
 }
 
@@ -1505,6 +1623,7 @@ pub async fn run(
         crypto: None,
         scale: Vec::new(),
         live_path: Vec::new(),
+        flood: None,
         goals: Vec::new(),
         errors: Vec::new(),
     };
@@ -1565,6 +1684,9 @@ pub async fn run(
                 r.live_path.push(l);
             }
         }
+    }
+    if opts.runs(Scenario::Flood) {
+        r.flood = attempt(&mut r.errors, "B10", flood(exe, opts, say)).await;
     }
     if opts.runs(Scenario::B7) {
         r.durability = attempt(&mut r.errors, "B7", durability(exe, opts.runs, say))
@@ -1666,6 +1788,27 @@ fn goals(r: &Results) -> Vec<Goal> {
                 l.messages >= 100_000 && t.median < 500.0 && m.median < 100.0,
             );
         }
+    }
+    if let Some(f) = &r.flood {
+        let banned = f.graylisted_ms.iter().all(Option::is_some);
+        let ratio = f.flooded.p99 / f.quiet.p99.max(f64::EPSILON);
+        goal(
+            "B10",
+            "a flooder at 100x is graylisted; honest p99 within 2x of quiet",
+            format!(
+                "graylisted by {} of {} in {} ms; p99 {} ms vs {} ms quiet ({ratio:.2}x)",
+                f.graylisted_ms.iter().flatten().count(),
+                f.graylisted_ms.len(),
+                num(f
+                    .graylisted_ms
+                    .iter()
+                    .flatten()
+                    .fold(0.0, |a: f64, b| a.max(*b))),
+                num(f.flooded.p99),
+                num(f.quiet.p99)
+            ),
+            banned && ratio <= 2.0,
+        );
     }
     if let Some(s) = r.scale.iter().max_by_key(|s| s.spaces) {
         goal(
@@ -1883,6 +2026,42 @@ pub fn table(r: &Results) -> String {
             );
         }
     }
+    if let Some(f) = &r.flood {
+        o += &format!(
+            "\nB10 flood ({} nodes: {} honest posting {}/s in all, 1 publishing invalid changes at {}/s)\n",
+            f.nodes,
+            f.nodes - 1,
+            num(f.honest_rate),
+            num(f.flood_rate)
+        );
+        o += "  phase    p50 ms   p99 ms   max ms   lost\n";
+        for (phase, d, lost) in [
+            ("quiet", &f.quiet, f.lost.0),
+            ("flooded", &f.flooded, f.lost.1),
+        ] {
+            o += &format!(
+                "  {:<8} {:<8} {:<8} {:<8} {}\n",
+                phase,
+                num(d.p50),
+                num(d.p99),
+                num(d.max),
+                lost
+            );
+        }
+        o += &format!(
+            "  flooder banned after (ms, per honest node): {}; invalid changes judged: {}\n",
+            f.graylisted_ms
+                .iter()
+                .map(|g| g.map_or("never".into(), num))
+                .collect::<Vec<_>>()
+                .join(", "),
+            f.rejected
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     for e in &r.errors {
         o += &format!("\nFAILED {e}\n");
     }
@@ -2048,13 +2227,16 @@ mod tests {
     fn scenarios_and_sizes_parse() {
         use Scenario::*;
         let parsed: Vec<Scenario> = [
-            "b1", "B2", "b1m", "b3", "b3i", "b6", "b7", "b8", "b9", "scale",
+            "b1", "B2", "b1m", "b3", "b3i", "b6", "b7", "b8", "b9", "b10", "flood", "scale",
         ]
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-        assert_eq!(parsed, [B1, B1, B1m, B3, B4, B4, B7, B8, B9, Scale]);
-        assert!("b10".parse::<Scenario>().unwrap_err().contains("b10"));
+        assert_eq!(
+            parsed,
+            [B1, B1, B1m, B3, B4, B4, B7, B8, B9, Flood, Flood, Scale]
+        );
+        assert!("b11".parse::<Scenario>().unwrap_err().contains("b11"));
         assert_eq!(parse_sizes("0,10000, 50_000").unwrap(), [0, 10_000, 50_000]);
         assert_eq!(parse_sizes("none").unwrap(), Vec::<usize>::new());
         assert_eq!(parse_sizes("").unwrap(), Vec::<usize>::new());

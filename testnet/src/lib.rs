@@ -300,7 +300,7 @@ impl Cluster {
     }
 
     /// Waits until every node's gossipsub mesh for `space` holds at least `peers` peers (read
-    /// from each node's `/metrics`, `gossipsub_mesh_peer_counts`); returns the time it took.
+    /// from each node's `GET /v1/peers/gossip/{space}`); returns the time it took.
     pub async fn wait_mesh(
         &self,
         space: SpaceId,
@@ -313,9 +313,9 @@ impl Cluster {
 
     /// [`Cluster::wait_mesh`] for several spaces at once, each on the nodes listed with it
     /// (0-based indices): every listed node's mesh for that space holds at least `peers`
-    /// peers. Each node's metrics are read once per round, however many spaces it hosts. On
-    /// timeout, the error names the node furthest behind and how many peers it is connected
-    /// to, which tells a mesh still forming from a cluster that never connected.
+    /// peers. Each round asks each listed node about each of its spaces. On timeout, the
+    /// error names the node furthest behind and how many peers it is connected to, which
+    /// tells a mesh still forming from a cluster that never connected.
     pub async fn wait_meshes(
         &self,
         spaces: &[(SpaceId, Vec<usize>)],
@@ -323,27 +323,16 @@ impl Cluster {
         timeout: Duration,
     ) -> Result<Duration> {
         let start = Instant::now();
-        let topics: Vec<String> = spaces
-            .iter()
-            .map(|(space, _)| format!("topic_hash=\"{}\"", space.topic()))
-            .collect();
         loop {
-            let mut texts = Vec::with_capacity(self.nodes.len());
-            for n in &self.nodes {
-                texts.push(n.client.metrics().await.unwrap_or_default());
-            }
             // The (mesh peers, node, space) furthest behind.
             let mut least: Option<(usize, usize, usize)> = None;
-            for (s, (_, on)) in spaces.iter().enumerate() {
+            for (s, (space, on)) in spaces.iter().enumerate() {
                 for &i in on {
-                    let mesh: usize = texts[i]
-                        .lines()
-                        .filter(|l| {
-                            l.starts_with("gossipsub_mesh_peer_counts{") && l.contains(&topics[s])
-                        })
-                        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                        .map(|v| v as usize)
-                        .sum();
+                    let mesh = self.nodes[i]
+                        .client
+                        .gossip_peers(*space)
+                        .await
+                        .map_or(0, |g| g.mesh);
                     if least.is_none_or(|(m, _, _)| mesh < m) {
                         least = Some((mesh, i, s));
                     }

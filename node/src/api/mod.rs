@@ -130,6 +130,8 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         )
         .routes(routes!(peers::add_peer))
         .routes(routes!(peers::disconnect))
+        .routes(routes!(peers::gossip_peers))
+        .routes(routes!(peers::flood))
         .route_layer(middleware::from_fn(extract::require_token));
     let public = OpenApiRouter::new()
         .routes(routes!(tokens::challenge))

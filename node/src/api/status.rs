@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::{Json, Router};
 use tim_protocol::api::NodeStatus;
 
+use super::extract::Admin;
 use super::problem::{ApiResult, Problems};
 use crate::service::{Caller, Service};
 
@@ -29,13 +30,14 @@ pub(super) async fn status(
     Ok(Json(s.status(&caller).await?))
 }
 
-/// The node's metrics (OpenMetrics text): its own counters, bytes on the wire, gossipsub
-/// message counts including duplicates.
+/// The node's metrics (OpenMetrics text; operator): its own counters, bytes on the wire,
+/// gossipsub message counts including duplicates, mesh sizes and peer scores, summed over
+/// spaces (no label names a space or a timite).
 #[utoipa::path(get, path = "/metrics", tag = "node",
     responses((status = 200, body = String,
                content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
               Problems))]
-pub(super) async fn metrics(State(s): State<Service>) -> impl IntoResponse {
+pub(super) async fn metrics(_: Admin, State(s): State<Service>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

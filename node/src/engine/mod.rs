@@ -32,7 +32,7 @@ use tracing::{debug, info, info_span, warn};
 
 use crate::metrics::NodeMetrics;
 use crate::node::Act;
-use crate::store::SpaceStore;
+use crate::store::{Penalty, SpaceStore};
 use crate::NodeError;
 
 /// Most sync rounds in one session before it is cut off.
@@ -158,6 +158,9 @@ pub enum Input {
     },
     /// The last connection to a peer closed.
     Disconnected(PeerId),
+    /// Gossipsub's score of a peer fell below the graylist threshold (it delivered invalid
+    /// messages): the peer is banned like one that struck out by sync.
+    Graylisted(PeerId),
     /// A peer subscribed to a space's topic.
     Subscribed(PeerId, SpaceId),
     /// A peer unsubscribed from a space's topic.
@@ -352,9 +355,11 @@ pub struct Engine<S> {
     pushes: HashSet<RequestId>,
     /// The time of the input being handled.
     now: u64,
-    /// Invalid things each peer served by sync (gossip has its own peer scoring).
+    /// Invalid things each peer served by sync (gossip has its own peer scoring). Kept in the
+    /// store with the bans (`SpaceStore::put_penalty`), so a restart forgives no one.
     strikes: HashMap<PeerId, u32>,
-    /// Peers refused until the given time (milliseconds).
+    /// Peers refused until the given time (milliseconds): struck out by sync, or graylisted
+    /// by gossipsub's score.
     banned: HashMap<PeerId, u64>,
     /// Spaces loaded at start and not synced with any peer since: possibly behind.
     stale: HashSet<SpaceId>,
@@ -431,6 +436,7 @@ impl<S: SpaceStore> Engine<S> {
     /// missing a dependency wait for sync, refused ones are deleted) and returns the outputs
     /// that host them.
     pub fn load(&mut self) -> Result<Vec<Output>, NodeError> {
+        self.load_penalties()?;
         for id in self.store.spaces()? {
             let space = self.restore(id)?;
             for peer in self.store.private_hosts(&id)? {
@@ -520,6 +526,11 @@ impl<S: SpaceStore> Engine<S> {
             Input::Flushed { flush, result } => self.on_flushed(flush, result),
             Input::AntiEntropy => self.anti_entropy(rng),
             Input::Expiry => self.expire(now),
+            Input::Graylisted(peer) => {
+                if !self.banned(&peer, now) {
+                    self.ban(peer, "graylisted by the gossipsub peer score", now);
+                }
+            }
             Input::Write { token, who, write } => self.on_write(token, who, write, now),
             Input::Presented {
                 token,
@@ -705,11 +716,41 @@ impl<S: SpaceStore> Engine<S> {
         match self.banned.get(peer) {
             Some(until) if *until > now => true,
             Some(_) => {
-                self.banned.remove(peer);
-                self.out.push(Output::Unban(*peer));
+                self.unban(*peer);
                 false
             }
             None => false,
+        }
+    }
+
+    /// Strikes and bans recorded before a restart (bans run out as they would have).
+    fn load_penalties(&mut self) -> Result<(), NodeError> {
+        for (bytes, penalty) in self.store.penalties()? {
+            let Ok(peer) = PeerId::from_bytes(&bytes) else {
+                warn!("a stored peer penalty names no valid peer; forgotten");
+                self.store.put_penalty(&bytes, None)?;
+                continue;
+            };
+            if penalty.strikes > 0 {
+                self.strikes.insert(peer, penalty.strikes);
+            }
+            if penalty.banned_until > 0 {
+                self.banned.insert(peer, penalty.banned_until);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a peer's strikes and ban in the store, so a restart does not forgive it.
+    fn save_penalty(&self, peer: PeerId) {
+        let strikes = self.strikes.get(&peer).copied().unwrap_or(0);
+        let banned_until = self.banned.get(&peer).copied().unwrap_or(0);
+        let penalty = (strikes > 0 || banned_until > 0).then_some(Penalty {
+            strikes,
+            banned_until,
+        });
+        if let Err(e) = self.store.put_penalty(&peer.to_bytes(), penalty) {
+            warn!(%peer, "cannot record the peer's strikes or ban: {e}");
         }
     }
 
@@ -720,12 +761,31 @@ impl<S: SpaceStore> Engine<S> {
         let n = self.strikes.entry(peer).or_default();
         *n += 1;
         if *n >= MAX_STRIKES {
-            warn!(%peer, "peer banned for {} s: it served invalid data by sync ({why})", PEER_BAN_MS / 1000);
-            self.strikes.remove(&peer);
-            self.banned.insert(peer, now + PEER_BAN_MS);
-            self.connected.remove(&peer);
-            self.out.push(Output::Ban(peer));
+            self.ban(
+                peer,
+                &format!("it served invalid data by sync ({why})"),
+                now,
+            );
+        } else {
+            self.save_penalty(peer);
         }
+    }
+
+    /// Refuses a peer for [`PEER_BAN_MS`] (its strikes start again after).
+    fn ban(&mut self, peer: PeerId, why: &str, now: u64) {
+        warn!(%peer, "peer banned for {} s: {why}", PEER_BAN_MS / 1000);
+        self.strikes.remove(&peer);
+        self.banned.insert(peer, now + PEER_BAN_MS);
+        self.connected.remove(&peer);
+        self.save_penalty(peer);
+        self.out.push(Output::Ban(peer));
+    }
+
+    /// Ends a peer's ban.
+    fn unban(&mut self, peer: PeerId) {
+        self.banned.remove(&peer);
+        self.save_penalty(peer);
+        self.out.push(Output::Unban(peer));
     }
 
     // ---- local writes ----
@@ -1646,8 +1706,7 @@ impl<S: SpaceStore> Engine<S> {
             .collect();
         ended.sort();
         for peer in ended {
-            self.banned.remove(&peer);
-            self.out.push(Output::Unban(peer));
+            self.unban(peer);
         }
     }
 

@@ -9,8 +9,8 @@ use tim_crdt::admission::Requirement;
 use tim_crdt::{MemberPage, PageFrom, Role, Visibility};
 use tim_did::credential::Check;
 use tim_protocol::api::{
-    Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline, TimelinePage,
-    TimiteView, TrustEntry,
+    GossipPeers, Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline,
+    TimelinePage, TimiteView, TrustEntry,
 };
 use tim_protocol::wire::SyncMessage;
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
@@ -161,6 +161,7 @@ pub(super) enum Command {
     HoldCredential(Did, serde_json::Value, Reply<String>),
     SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
+    GossipPeers(SpaceId, Reply<GossipPeers>),
     Shutdown(Reply<()>),
 }
 
@@ -172,7 +173,7 @@ pub struct Handle {
     pub(super) node_did: Did,
     pub(super) timite: Did,
     pub(super) store: Store,
-    pub(super) registry: Arc<prometheus_client::registry::Registry>,
+    pub(super) registries: Arc<crate::metrics::Registries>,
 }
 
 impl Handle {
@@ -208,7 +209,7 @@ impl Handle {
 
     /// The node's metrics in the OpenMetrics text format.
     pub fn metrics(&self) -> String {
-        crate::metrics::encode(&self.registry)
+        crate::metrics::encode(&self.registries)
     }
 
     /// The timites this node hosts.
@@ -489,6 +490,11 @@ impl Handle {
     /// Closes every connection (fault injection); remembered peers are redialled later.
     pub async fn disconnect_all(&self) -> Result<usize, NodeError> {
         self.call(Command::DisconnectAll).await
+    }
+
+    /// The node's gossipsub mesh and known subscribers for a space's topic.
+    pub async fn gossip_peers(&self, space: SpaceId) -> Result<GossipPeers, NodeError> {
+        self.call(|r| Command::GossipPeers(space, r)).await
     }
 
     /// Publishes raw bytes on a space's topic without any check (fault injection: lets a

@@ -22,7 +22,7 @@ use tim_crdt::{Space, Writer};
 use tim_did::credential;
 use tim_did::{Identity, Keystore};
 use tim_protocol::api::{
-    Imported, NodeStatus, SpaceEvent, Timeline, TimelinePage, TimiteView, TrustEntry,
+    GossipPeers, Imported, NodeStatus, SpaceEvent, Timeline, TimelinePage, TimiteView, TrustEntry,
 };
 use tim_protocol::wire::SyncResponse;
 use tim_protocol::{Did, Envelope, SpaceId};
@@ -31,8 +31,10 @@ use tracing::{debug, info, warn};
 
 use crate::admission::SsiAdmission;
 use crate::engine::{self, Answer, ChannelId, Engine, Input, Output, RequestId, Token, Write};
-use crate::metrics::NodeMetrics;
-use crate::net::{build_swarm, Behaviour, BehaviourEvent};
+use crate::metrics::{NodeMetrics, Registries};
+use crate::net::{
+    build_swarm, listen_all, space_topic_params, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD,
+};
 use crate::store::Store;
 use crate::NodeError;
 
@@ -107,13 +109,11 @@ pub fn peer_id_of(id: &Identity) -> PeerId {
 /// loaded before the network starts, so they are served at once.
 pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::Result<Handle> {
     let store = Store::open_with(data_dir, cfg.flush)?;
-    let mut registry = prometheus_client::registry::Registry::default();
+    let mut registries = Registries::default();
     let metrics = NodeMetrics::default();
-    metrics.register(&mut registry);
-    let mut swarm = build_swarm(to_libp2p_keypair(&keys.node), &cfg.net, &mut registry)?;
-    for addr in &cfg.listen {
-        swarm.listen_on(addr.clone())?;
-    }
+    metrics.register(&mut registries.node);
+    let mut swarm = build_swarm(to_libp2p_keypair(&keys.node), &cfg.net, &mut registries)?;
+    let listening = listen_all(&mut swarm, &cfg.listen, cfg.net.reuse_port).await?;
     let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
     let (internal, internal_rx) = mpsc::channel(INTERNAL_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
@@ -123,7 +123,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         node_did: keys.node.did(),
         timite: keys.timite.did(),
         store: store.clone(),
-        registry: Arc::new(registry),
+        registries: Arc::new(registries),
     };
     let mut rng = rand::thread_rng();
     let writers: Vec<Writer> = keys
@@ -160,6 +160,9 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         public_url: cfg.public_url,
         status_lists: HashMap::new(),
     };
+    for event in listening {
+        actor.on_swarm_event(event);
+    }
     actor.carry_out(loaded);
     for addr in cfg.bootstrap {
         actor.dial(addr);
@@ -263,7 +266,10 @@ impl Actor {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
                 _ = redial.tick() => self.redial(),
-                _ = expiry.tick() => self.input(Input::Expiry),
+                _ = expiry.tick() => {
+                    self.drop_graylisted();
+                    self.input(Input::Expiry);
+                }
             }
         }
         self.stop().await;
@@ -316,10 +322,14 @@ impl Actor {
                     }
                 }
                 Output::Verdict { id, from, verdict } => {
+                    let reject = verdict == MessageAcceptance::Reject;
                     self.swarm
                         .behaviour_mut()
                         .gossipsub
                         .report_message_validation_result(&id, &from, verdict);
+                    if reject {
+                        self.drop_if_graylisted(from);
+                    }
                 }
                 Output::Flush(flush) => {
                     // The flush thread hands the result straight back to the loop.
@@ -332,7 +342,12 @@ impl Actor {
                 }
                 Output::Host(id) => {
                     let topic = IdentTopic::new(id.topic());
-                    if let Err(e) = self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
+                    let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+                    if let Err(e) = gossipsub.set_topic_params(topic.clone(), space_topic_params())
+                    {
+                        warn!(space = %id, "cannot score the space topic: {e}");
+                    }
+                    if let Err(e) = gossipsub.subscribe(&topic) {
                         warn!(space = %id, "cannot subscribe to the space topic: {e}");
                     }
                     if let Err(e) = self
@@ -782,6 +797,18 @@ impl Actor {
                     .map_err(|e| NodeError::Invalid(format!("publish: {e}")));
                 let _ = reply.send(r);
             }
+            Command::GossipPeers(space, reply) => {
+                let topic = IdentTopic::new(space.topic()).hash();
+                let gossipsub = &self.swarm.behaviour().gossipsub;
+                let peers = GossipPeers {
+                    mesh: gossipsub.mesh_peers(&topic).count(),
+                    subscribed: gossipsub
+                        .all_peers()
+                        .filter(|(_, topics)| topics.contains(&&topic))
+                        .count(),
+                };
+                let _ = reply.send(Ok(peers));
+            }
             Command::DisconnectAll(reply) => {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 for p in &peers {
@@ -873,6 +900,29 @@ impl Actor {
                 warn!(%peer, "cannot remember peer: {e}");
             }
             self.remembered.insert(peer, addr);
+        }
+    }
+
+    /// Bans a peer whose gossipsub score is below the graylist threshold (gossipsub already
+    /// ignores what it sends; the ban also closes its connections and refuses its syncs).
+    fn drop_if_graylisted(&mut self, peer: PeerId) {
+        if self.engine.banned(&peer, now_ms()) {
+            return; // Already dropped; its connections are closing.
+        }
+        let score = self.swarm.behaviour().gossipsub.peer_score(&peer);
+        if let Some(score) = score.filter(|s| *s < GRAYLIST_THRESHOLD) {
+            warn!(%peer, score, "peer graylisted by its gossipsub score");
+            self.metrics.peers_graylisted.inc();
+            self.input(Input::Graylisted(peer));
+        }
+    }
+
+    /// [`Actor::drop_if_graylisted`] for every connected peer: scores also fall for reasons
+    /// other than a rejected message (broken promises, re-grafting during a backoff).
+    fn drop_graylisted(&mut self) {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in peers {
+            self.drop_if_graylisted(peer);
         }
     }
 

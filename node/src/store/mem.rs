@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tim_protocol::{ChangeHash, Envelope, SpaceId};
 
-use super::{SpaceStore, StoreError};
+use super::{Penalty, SpaceStore, StoreError};
 
 #[derive(Debug, Clone, Default)]
 struct Data {
@@ -14,6 +14,7 @@ struct Data {
     envelopes: BTreeMap<(SpaceId, ChangeHash), Envelope>,
     snapshots: BTreeMap<SpaceId, Vec<u8>>,
     private_hosts: BTreeSet<(SpaceId, Vec<u8>)>,
+    penalties: BTreeMap<Vec<u8>, Penalty>,
 }
 
 #[derive(Debug, Default)]
@@ -148,5 +149,24 @@ impl SpaceStore for MemStore {
         inner.written.snapshots.remove(space);
         inner.written.spaces.remove(space);
         Ok(before - inner.written.envelopes.len())
+    }
+
+    fn put_penalty(&self, peer: &[u8], penalty: Option<Penalty>) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        match penalty {
+            Some(p) => drop(inner.written.penalties.insert(peer.to_vec(), p)),
+            None => drop(inner.written.penalties.remove(peer)),
+        }
+        Ok(())
+    }
+
+    fn penalties(&self) -> Result<Vec<(Vec<u8>, Penalty)>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .written
+            .penalties
+            .iter()
+            .map(|(k, p)| (k.clone(), *p))
+            .collect())
     }
 }

@@ -42,4 +42,39 @@ pub trait SpaceStore {
     fn private_hosts(&self, space: &SpaceId) -> Result<Vec<Vec<u8>>, StoreError>;
     /// Deletes everything stored about a space; returns how many changes were removed.
     fn remove_space(&self, space: &SpaceId) -> Result<usize, StoreError>;
+    /// Records a peer's strikes and ban (by its PeerId bytes), or forgets them (`None`).
+    fn put_penalty(&self, peer: &[u8], penalty: Option<Penalty>) -> Result<(), StoreError>;
+    /// Every peer with strikes or a ban.
+    fn penalties(&self) -> Result<Vec<(Vec<u8>, Penalty)>, StoreError>;
+}
+
+/// What a peer has against it: invalid things it served by sync, and when its ban ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Penalty {
+    /// Strikes since its last ban.
+    pub strikes: u32,
+    /// End of its ban (milliseconds since the Unix epoch); 0 if not banned.
+    pub banned_until: u64,
+}
+
+impl Penalty {
+    /// Stored form: strikes (u32) then the ban's end (u64), big-endian.
+    pub(crate) fn encode(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&self.strikes.to_be_bytes());
+        b[4..].copy_from_slice(&self.banned_until.to_be_bytes());
+        b
+    }
+
+    /// Reads the stored form.
+    pub(crate) fn decode(b: &[u8]) -> Result<Self, StoreError> {
+        let b: [u8; 12] = b
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("a peer penalty of {} bytes", b.len())))?;
+        let (strikes, until) = b.split_at(4);
+        Ok(Self {
+            strikes: u32::from_be_bytes(strikes.try_into().expect("4 bytes")),
+            banned_until: u64::from_be_bytes(until.try_into().expect("8 bytes")),
+        })
+    }
 }

@@ -8,7 +8,9 @@
 //! * `peers`: PeerId bytes → a multiaddr the peer listened on (the peer book);
 //! * `credentials`: credential id → its JSON (credentials this node issued or holds);
 //! * `trust`: issuer (`urn:tim:space:<id>` or a DID) → weight (f64, big-endian bytes);
-//! * `tokens`: SHA-256 of an API token → its [`TokenInfo`] (JSON); the secret is never stored.
+//! * `tokens`: SHA-256 of an API token → its [`TokenInfo`] (JSON); the secret is never stored;
+//! * `penalties`: PeerId bytes → the peer's strikes and the end of its ban
+//!   ([`Penalty`](super::Penalty), 12 bytes), so a restart does not forgive a peer.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -54,6 +56,7 @@ pub struct Store {
     credentials: sled::Tree,
     trust: sled::Tree,
     tokens: sled::Tree,
+    penalties: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -134,6 +137,7 @@ impl Store {
             credentials: db.open_tree("credentials")?,
             trust: db.open_tree("trust")?,
             tokens: db.open_tree("tokens")?,
+            penalties: db.open_tree("penalties")?,
         })
     }
 
@@ -397,5 +401,23 @@ impl super::SpaceStore for Store {
         self.snapshots.remove(space.as_bytes())?;
         self.spaces.remove(space.as_bytes())?;
         Ok(n)
+    }
+
+    fn put_penalty(&self, peer: &[u8], penalty: Option<super::Penalty>) -> Result<(), StoreError> {
+        match penalty {
+            Some(p) => drop(self.penalties.insert(peer, &p.encode())?),
+            None => drop(self.penalties.remove(peer)?),
+        }
+        Ok(())
+    }
+
+    fn penalties(&self) -> Result<Vec<(Vec<u8>, super::Penalty)>, StoreError> {
+        self.penalties
+            .iter()
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((k.to_vec(), super::Penalty::decode(&v)?))
+            })
+            .collect()
     }
 }

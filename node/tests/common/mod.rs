@@ -30,6 +30,7 @@ fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
         net: NetConfig {
             mdns: false,
             heartbeat: Duration::from_millis(200),
+            ..NetConfig::default()
         },
         flush: tim_node::FlushMode::Group,
         public_url: None,
@@ -135,26 +136,10 @@ pub(crate) async fn converged(nodes: &[&Handle], space: SpaceId, messages: usize
     .await;
 }
 
-/// Sums a gossipsub gauge of the node's metrics over the space's topic.
-fn topic_gauge(node: &Handle, name: &str, space: SpaceId) -> usize {
-    let (name, topic) = (format!("{name}{{"), format!("\"{}\"", space.topic()));
-    node.metrics()
-        .lines()
-        .filter(|l| l.starts_with(&name) && l.contains(&topic))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|v| v as usize)
-        .sum()
-}
-
-/// Peers in the node's gossipsub mesh for the space's topic (`gossipsub_mesh_peer_counts`).
-pub(crate) fn mesh_peers(node: &Handle, space: SpaceId) -> usize {
-    topic_gauge(node, "gossipsub_mesh_peer_counts", space)
-}
-
-/// Connected peers the node knows to subscribe to the space's topic
-/// (`gossipsub_topic_peers_counts`): those it publishes to even if it is not subscribed.
-pub(crate) fn topic_peers(node: &Handle, space: SpaceId) -> usize {
-    topic_gauge(node, "gossipsub_topic_peers_counts", space)
+/// Connected peers the node knows to subscribe to the space's topic: those it publishes to
+/// even if it is not subscribed.
+pub(crate) async fn topic_peers(node: &Handle, space: SpaceId) -> usize {
+    node.gossip_peers(space).await.unwrap().subscribed
 }
 
 /// Restarts a node on its store once the previous node (every handle dropped) has released

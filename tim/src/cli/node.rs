@@ -29,6 +29,10 @@ pub(crate) enum NodeCommand {
         /// Discover peers on the LAN with mDNS.
         #[arg(long)]
         mdns: bool,
+        /// Share a TCP listen port with another process (SO_REUSEPORT); without it the node
+        /// refuses to start on a port in use.
+        #[arg(long)]
+        reuse_port: bool,
         /// API requests per second each token may make, in bursts of twice that; 0 turns the
         /// limit off.
         #[arg(long, default_value_t = RateLimit::default().per_sec)]
@@ -71,6 +75,7 @@ pub(crate) async fn run(home: &Path, out: Out, command: NodeCommand) -> Result<(
             peer,
             api,
             mdns,
+            reuse_port,
             rate_limit,
             flush,
             public_url,
@@ -84,6 +89,7 @@ pub(crate) async fn run(home: &Path, out: Out, command: NodeCommand) -> Result<(
                 bootstrap: parse_addrs(&peer, "--peer")?,
                 net: NetConfig {
                     mdns,
+                    reuse_port,
                     ..NetConfig::default()
                 },
                 flush: flush.into(),
@@ -134,19 +140,11 @@ async fn run_node(
     let api_addr = listener.local_addr()?;
     cfg.public_url
         .get_or_insert_with(|| format!("http://127.0.0.1:{}", api_addr.port()));
-    let wanted = cfg.listen.len();
+    // `start` returns once every listener is bound, so the addresses printed are complete.
     let handle = tim_node::start(keys.clone(), &home.join(home::DATA_DIR), cfg)
         .await
         .context("cannot start the node")?;
-    // Wait (briefly) until every listener is up, so the addresses printed are complete.
-    let mut status = handle.status().await?;
-    for _ in 0..100 {
-        if status.listen.len() >= wanted {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        status = handle.status().await?;
-    }
+    let status = handle.status().await?;
     let info = RuntimeInfo {
         api: format!("http://{api_addr}"),
         listen: status.listen.clone(),

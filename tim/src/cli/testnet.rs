@@ -34,7 +34,7 @@ pub(crate) enum TestnetCommand {
     /// report with SVG charts.
     Bench {
         /// Run only these scenarios (comma-separated): b1 (with b2), b1m, b3, b4 (with b3i,
-        /// b5, b6), b7, b8, b9, scale. Default: all.
+        /// b5, b6), b7, b8, b9, b10 (flood), scale. Default: all.
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<Scenario>>,
         /// Cluster sizes for propagation (comma-separated). Default: 3,10,20.
