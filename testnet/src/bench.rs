@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use tim_client::Client;
+use tim_protocol::api::{CreateSpace, InviteRequest};
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::{Envelope, SpaceId};
 use tokio::sync::Mutex;
@@ -144,6 +145,8 @@ pub struct Options {
     pub b9_rate: f64,
     /// B9's sustained fill: how long it posts, in seconds.
     pub b9_seconds: f64,
+    /// B1 in an invite-only space (its live path is pushes by sync, not gossip).
+    pub private: bool,
     /// Where to write the report (Markdown, JSON, SVG charts).
     pub out: Option<PathBuf>,
 }
@@ -165,6 +168,7 @@ impl Options {
             b9: vec![0, 10_000, 50_000, 100_000],
             b9_rate: 1_000.0,
             b9_seconds: 5.0,
+            private: false,
             out: None,
         }
     }
@@ -185,6 +189,7 @@ impl Options {
             b9: vec![0, 1_000],
             b9_rate: 1_000.0,
             b9_seconds: 1.0,
+            private: false,
             out: None,
         }
     }
@@ -629,6 +634,37 @@ async fn cluster_with_space(exe: &Path, n: usize, args: &[&str]) -> Result<(Clus
     Ok((cluster, space))
 }
 
+/// Starts `n` nodes, creates an invite-only space on node 1, invites every other node's timite
+/// and has it join through node 1.
+async fn cluster_with_private_space(exe: &Path, n: usize) -> Result<(Cluster, SpaceId)> {
+    let cluster = Cluster::start_with(exe, n, None, None, NODE_ARGS).await?;
+    let first = &cluster.nodes[0];
+    let space = first
+        .client
+        .create_space_with(&CreateSpace {
+            name: "bench".into(),
+            purpose: "measuring".into(),
+            visibility: Some("invite-only".into()),
+            ttl_secs: None,
+        })
+        .await?
+        .id;
+    let via = first.listen[..1].to_vec();
+    for node in &cluster.nodes[1..] {
+        let did = node.client.status().await?.timite;
+        let invite = InviteRequest {
+            did,
+            expires_in_secs: None,
+        };
+        first.client.invite(space, &invite).await?;
+        node.client.join(space, via.clone(), vec![]).await?;
+    }
+    if cluster.converge(space, 0).await.is_none() {
+        bail!("the {n} nodes did not converge after joining the private space");
+    }
+    Ok((cluster, space))
+}
+
 /// How long after the last post of B1 or B3 a delivery may take before it counts as lost.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -790,11 +826,18 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
     let (mut bytes, mut gossip, mut dups, mut envelope) = (vec![], vec![], vec![], vec![]);
     for run in 1..=opts.runs {
         say(&format!("B1 {n} nodes, run {run}/{}", opts.runs));
-        let (mut cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
-        // Let gossipsub build its mesh: every node meshed with the others (up to mesh_n_low).
-        cluster
-            .wait_mesh(space, (n - 1).min(MESH_N_LOW), mesh_timeout(n))
-            .await?;
+        let (mut cluster, space) = if opts.private {
+            // No topic, no mesh: members' nodes push to each other once joined.
+            cluster_with_private_space(exe, n).await?
+        } else {
+            let (cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
+            // Let gossipsub build its mesh: every node meshed with the others (up to
+            // mesh_n_low).
+            cluster
+                .wait_mesh(space, (n - 1).min(MESH_N_LOW), mesh_timeout(n))
+                .await?;
+            (cluster, space)
+        };
         let before = wire(&cluster).await?;
         let load = Load {
             count: opts.messages,

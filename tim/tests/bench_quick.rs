@@ -77,3 +77,36 @@ fn quick_b9_and_b1m_measure_and_write_their_report() {
     assert!(report.contains("B1m many spaces"), "{report}");
     assert!(dir.path().join("b1m-latency-cdf.svg").exists());
 }
+
+/// `tim testnet bench --quick --only b1 --private`: B1 in an invite-only space on 3 nodes.
+/// Every post reaches both other members, and none of it travels by gossip (a private space
+/// has no topic): its live path is pushes by sync.
+#[test]
+fn quick_private_b1_delivers_every_post_without_gossip() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tim"))
+        .args([
+            "--json",
+            "testnet",
+            "bench",
+            "--quick",
+            "--only",
+            "b1",
+            "--private",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tim");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let r: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("no JSON results ({e}):\n{stdout}\n{stderr}"));
+    assert_eq!(r["errors"], Value::Array(vec![]), "{stdout}");
+    let b1 = &r["propagation"][0];
+    eprintln!("{b1}");
+    assert_eq!(b1["nodes"], 3, "{b1}");
+    assert_eq!(b1["lost"], 0, "{b1}");
+    // 50 posts (quick), each seen by the 2 other members.
+    assert_eq!(b1["runs"][0]["n"], 100, "{b1}");
+    assert_eq!(b1["gossip_per_delivery"]["median"], 0.0, "{b1}");
+}

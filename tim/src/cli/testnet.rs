@@ -70,6 +70,10 @@ pub(crate) enum TestnetCommand {
         /// B9: how long the sustained fill posts (seconds).
         #[arg(long, value_name = "SECONDS")]
         b9_seconds: Option<f64>,
+        /// B1: measure in an invite-only space (no gossip topic: changes are pushed by sync to
+        /// the members' nodes; docs/privacy.md) instead of a public one.
+        #[arg(long)]
+        private: bool,
         /// A short run (3 nodes, 1 run, 1k messages, 100 spaces; B1m with 4 spaces on 3 nodes
         /// and 20 messages; B9 at 0 and 1,000 messages with a 1 s fill) unless other flags say
         /// more.
@@ -117,6 +121,7 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         b9,
         b9_rate,
         b9_seconds,
+        private,
         quick,
         out: dir,
     } = command
@@ -147,6 +152,7 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         if !(opts.b9_rate > 0.0 && opts.b9_seconds > 0.0) {
             bail!("--b9-rate and --b9-seconds must be more than 0");
         }
+        opts.private = private;
         opts.out = dir;
         let bar = out.spinner("benchmarking…".into());
         let say = |what: &str| bar.set_message(what.to_string());
