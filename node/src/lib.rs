@@ -8,6 +8,7 @@
 mod admission;
 pub mod api;
 pub mod auth;
+pub mod e2ee;
 pub mod engine;
 mod error;
 pub mod home;
