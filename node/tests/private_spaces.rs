@@ -276,6 +276,32 @@ fn a_private_space_reaches_its_members_and_nobody_else() {
             .unwrap()
             .space(&space)
             .is_none_or(|s| !s.is_ready()));
+
+        // Its caller gives the join up: the space that never came is not kept, not even
+        // across a crash and restart (the answer comes once the drop is on disk).
+        let cancel = sim.write(3, Write::CancelJoin { space });
+        sim.run_for(1_000);
+        let cancelled = sim.answer(3, cancel);
+        assert!(
+            matches!(cancelled, Some(Ok(Answer::JoinCancelled { dropped: true }))),
+            "seed {seed}: {cancelled:?}"
+        );
+        assert!(
+            sim.engine(3).unwrap().space(&space).is_none(),
+            "seed {seed}"
+        );
+        let waiting = sim.answer(3, joins[2]);
+        assert!(
+            matches!(waiting, Some(Err(NodeError::Timeout(_)))),
+            "seed {seed}: {waiting:?}"
+        );
+        sim.crash(3);
+        sim.restart(3);
+        sim.run_for(1_000);
+        assert!(
+            sim.engine(3).unwrap().space(&space).is_none(),
+            "seed {seed}: the space came back after a restart"
+        );
     }
 }
 

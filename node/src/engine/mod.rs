@@ -116,6 +116,13 @@ pub enum Write {
         /// Credentials to present.
         present: Vec<String>,
     },
+    /// Give up the timite's join of a space (its caller stopped waiting): a space whose
+    /// history never arrived and that nobody else is joining is dropped, so that no phantom
+    /// space stays hosted or comes back at the next start.
+    CancelJoin {
+        /// The space.
+        space: SpaceId,
+    },
     /// Import signed changes of a space, all or nothing. Their signatures were checked off
     /// the engine ([`tim_crdt::check_envelopes`]: it costs ~45 µs a change).
     Import {
@@ -144,6 +151,11 @@ pub enum Answer {
     },
     /// An import.
     Imported(Imported),
+    /// A join given up; whether the space was dropped with it.
+    JoinCancelled {
+        /// The space's history had not arrived: it is no longer hosted.
+        dropped: bool,
+    },
 }
 
 /// Something that happened, for the engine to decide on.
@@ -886,6 +898,7 @@ impl<S: SpaceStore> Engine<S> {
                 }
             }
             Write::Join { space, present } => self.join(token, who, space, present, now),
+            Write::CancelJoin { space } => self.cancel_join(token, who, space),
             Write::Import { space, checked } => self.import(token, space, checked),
         }
     }
@@ -1053,6 +1066,34 @@ impl<S: SpaceStore> Engine<S> {
         }
         // A space whose history is already here (an import) completes at once.
         self.maybe_complete_join(id, now);
+    }
+
+    fn cancel_join(&mut self, token: Token, who: Did, id: SpaceId) {
+        if let Some(waiters) = self.joins.remove(&id) {
+            let (gone, kept): (Vec<_>, Vec<_>) = waiters.into_iter().partition(|w| w.who == who);
+            for w in gone {
+                let e = NodeError::Timeout(format!("the join of space {id} was given up"));
+                self.done(w.token, Err(e));
+            }
+            if !kept.is_empty() {
+                self.joins.insert(id, kept);
+            }
+        }
+        let phantom =
+            self.spaces.get(&id).is_some_and(|s| !s.is_ready()) && !self.joins.contains_key(&id);
+        if !phantom {
+            return self.done(token, Ok(Answer::JoinCancelled { dropped: false }));
+        }
+        info!(space = %id, "join given up; the space's history never arrived: dropped");
+        match self.drop_space(id) {
+            // Answered once the drop is on disk.
+            Ok(_) => self.after_flush(AfterFlush {
+                publish: vec![],
+                from: None,
+                answers: vec![(token, Answer::JoinCancelled { dropped: true })],
+            }),
+            Err(e) => self.done(token, Err(e)),
+        }
     }
 
     fn maybe_complete_join(&mut self, id: SpaceId, now: u64) {
@@ -1723,6 +1764,7 @@ impl<S: SpaceStore> Engine<S> {
         self.sessions.retain(|(_, s), _| *s != id);
         self.since_snapshot.remove(&id);
         self.subscribers.remove(&id);
+        self.vouchers.retain(|(_, s), _| *s != id);
         for h in self.hosts.values_mut() {
             h.remove(&id);
         }

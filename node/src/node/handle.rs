@@ -113,6 +113,11 @@ pub(super) enum Command {
         present: Vec<String>,
         reply: Reply<SpaceSummary>,
     },
+    CancelJoin {
+        who: Did,
+        space: SpaceId,
+        reply: Reply<()>,
+    },
     Post {
         who: Did,
         space: SpaceId,
@@ -392,14 +397,23 @@ impl Handle {
             present,
             reply,
         });
-        tokio::time::timeout(timeout, call).await.map_err(|_| {
-            NodeError::Timeout(format!(
+        let Ok(joined) = tokio::time::timeout(timeout, call).await else {
+            // Give the join up, so that a space whose history never came is not kept.
+            let _ = self
+                .call(|reply| Command::CancelJoin {
+                    who: self.timite,
+                    space,
+                    reply,
+                })
+                .await;
+            return Err(NodeError::Timeout(format!(
                 "no host of space {space} answered within {}s; pass --via with the address of a \
                  node that hosts it (an invite-only space is not announced, and its hosts answer \
                  only its members and invitees)",
                 timeout.as_secs()
-            ))
-        })?
+            )));
+        };
+        joined
     }
 
     /// Posts a message as the hosted timite; returns once it is durable.

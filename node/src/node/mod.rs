@@ -566,6 +566,13 @@ impl Actor {
                 });
                 self.write(who, Write::Join { space, present }, on_done);
             }
+            Command::CancelJoin { who, space, reply } => {
+                let on_done = expect(reply, |a| match a {
+                    Answer::JoinCancelled { .. } => Some(()),
+                    _ => None,
+                });
+                self.write(who, Write::CancelJoin { space }, on_done);
+            }
             Command::Moderate {
                 who,
                 space,
