@@ -187,13 +187,7 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
         .join_presenting(s2.id, vec![d.addr.clone()], vec![ann_cred], JOIN)
         .await
         .unwrap();
-    eventually(10, "d to admit ann", || async {
-        d.handle
-            .members(s2.id)
-            .await
-            .is_ok_and(|m| m.iter().any(|m| m.did == ann))
-    })
-    .await;
+    sees_member(&d.handle, s2.id, ann, "d to admit ann").await;
 
     // d's trust policy decides how much ann's imported reputation counts in its member list:
     // nothing until d trusts S1 (d does not host it), then weight × score.
@@ -225,13 +219,7 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
         .join(s1.id, vec![a.addr.clone()], JOIN)
         .await
         .unwrap();
-    eventually(10, "a to see bob join S1", || async {
-        a.handle
-            .members(s1.id)
-            .await
-            .is_ok_and(|m| m.iter().any(|m| m.did == bob))
-    })
-    .await;
+    sees_member(&a.handle, s1.id, bob, "a to see bob join S1").await;
     let low = a
         .handle
         .issue_credential(s1.id, bob, CredentialKind::Reputation, None)
@@ -378,13 +366,7 @@ async fn a_credential_revoked_on_its_issuers_node_admits_nowhere() {
         .join_presenting(s2.id, vec![d.addr.clone()], vec![held[0].clone()], JOIN)
         .await
         .unwrap();
-    eventually(10, "d to admit ann", || async {
-        d.handle
-            .members(s2.id)
-            .await
-            .is_ok_and(|m| m.iter().any(|m| m.did == ann))
-    })
-    .await;
+    sees_member(&d.handle, s2.id, ann, "d to admit ann").await;
     let err = c
         .handle
         .join_presenting(s2.id, vec![d.addr.clone()], vec![held[1].clone()], JOIN)
@@ -449,4 +431,19 @@ fn forced_join(
         &tim_protocol::ChangeHash::from(change.hash().0),
         key,
     )
+}
+
+/// Waits until `node` lists `did` among the members of `space`.
+async fn sees_member(
+    node: &tim_node::Handle,
+    space: tim_protocol::SpaceId,
+    did: tim_protocol::Did,
+    what: &str,
+) {
+    eventually(10, what, || async {
+        node.members(space)
+            .await
+            .is_ok_and(|m| m.iter().any(|m| m.did == did))
+    })
+    .await;
 }

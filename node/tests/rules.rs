@@ -226,13 +226,7 @@ async fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
     .await;
     rogue.handle.dial(a.addr.clone()).await.unwrap();
     // a closes the banned peer's connection as it is established, and counts it.
-    eventually(10, "the refusal of the banned peer", || async {
-        a.handle
-            .metrics()
-            .lines()
-            .any(|l| l.starts_with("tim_peers_refused_total ") && !l.ends_with(" 0"))
-    })
-    .await;
+    refused_a_banned_peer(&a.handle, "the refusal of the banned peer").await;
     assert_eq!(a.handle.status().await.unwrap().connected_peers, 0);
     assert_eq!(a.handle.status().await.unwrap().rejected_changes, 3);
 
@@ -241,16 +235,17 @@ async fn a_peer_that_keeps_serving_invalid_changes_by_sync_is_banned() {
     drop(a);
     let a = common::restart(dir, keys).await;
     rogue.handle.dial(a.addr.clone()).await.unwrap();
-    eventually(
-        10,
-        "the restarted node to refuse the banned peer",
-        || async {
-            a.handle
-                .metrics()
-                .lines()
-                .any(|l| l.starts_with("tim_peers_refused_total ") && !l.ends_with(" 0"))
-        },
-    )
-    .await;
+    refused_a_banned_peer(&a.handle, "the restarted node to refuse the banned peer").await;
     assert_eq!(a.handle.status().await.unwrap().connected_peers, 0);
+}
+
+/// Waits until `node` has closed a banned peer's connection as it was established (its
+/// `tim_peers_refused_total` counter).
+async fn refused_a_banned_peer(node: &tim_node::Handle, what: &str) {
+    eventually(10, what, || async {
+        node.metrics()
+            .lines()
+            .any(|l| l.starts_with("tim_peers_refused_total ") && !l.ends_with(" 0"))
+    })
+    .await;
 }

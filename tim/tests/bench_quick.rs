@@ -8,21 +8,26 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[test]
-fn quick_b9_and_b1m_measure_and_write_their_report() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+/// `tim --json testnet bench --quick ARGS…` on real node processes; its JSON results.
+fn quick_bench(args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_tim"))
-        .args(["--json", "testnet", "bench", "--quick", "--only", "b9,b1m"])
-        .arg("--out")
-        .arg(dir.path())
+        .args(["--json", "testnet", "bench", "--quick"])
+        .args(args)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run tim");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
-    let r: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("no JSON results ({e}):\n{stdout}\n{stderr}"));
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("no JSON results ({e}):\n{stdout}\n{stderr}"))
+}
+
+#[test]
+fn quick_b9_and_b1m_measure_and_write_their_report() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = dir.path().to_str().expect("a UTF-8 path");
+    let r = quick_bench(&["--only", "b9,b1m", "--out", out]);
     let report = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
     eprintln!("{report}");
 
@@ -83,25 +88,8 @@ fn quick_b9_and_b1m_measure_and_write_their_report() {
 /// has no topic): its live path is pushes by sync.
 #[test]
 fn quick_private_b1_delivers_every_post_without_gossip() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tim"))
-        .args([
-            "--json",
-            "testnet",
-            "bench",
-            "--quick",
-            "--only",
-            "b1",
-            "--private",
-        ])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run tim");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
-    let r: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("no JSON results ({e}):\n{stdout}\n{stderr}"));
-    assert_eq!(r["errors"], Value::Array(vec![]), "{stdout}");
+    let r = quick_bench(&["--only", "b1", "--private"]);
+    assert_eq!(r["errors"], Value::Array(vec![]), "{r}");
     let b1 = &r["propagation"][0];
     eprintln!("{b1}");
     assert_eq!(b1["nodes"], 3, "{b1}");

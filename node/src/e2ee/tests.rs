@@ -68,6 +68,15 @@ impl Net {
         Ctl { id, author, bytes }
     }
 
+    /// Three members A, B and C in a group A created, the create delivered to B and C.
+    fn three() -> (Self, Did, Did, Did) {
+        let (mut n, d) = Net::new(3);
+        let (a, b, c) = (d[0], d[1], d[2]);
+        let create = n.create(a, &[a, b, c]);
+        n.deliver_all(&[b, c], &create);
+        (n, a, b, c)
+    }
+
     fn create(&mut self, who: Did, members: &[Did]) -> Ctl {
         let rng = Rng::from_rng(&self.rng).unwrap();
         Self::ctl(who, self.g(who).create(members, &rng).unwrap())
@@ -145,10 +154,7 @@ fn three_members_read_each_other() {
 /// A removed member reads nothing written after its removal; the others do.
 #[test]
 fn removed_member_cannot_read_after_removal() {
-    let (mut n, d) = Net::new(3);
-    let (a, b, c) = (d[0], d[1], d[2]);
-    let create = n.create(a, &[a, b, c]);
-    n.deliver_all(&[b, c], &create);
+    let (mut n, a, b, c) = Net::three();
     let before = n.post(b, "before");
     let rm = n.remove(a, c);
     assert!(matches!(
@@ -188,10 +194,7 @@ fn removed_member_cannot_read_after_removal() {
 #[test]
 fn remove_concurrent_with_post() {
     for removal_first_at_b in [false, true] {
-        let (mut n, d) = Net::new(3);
-        let (a, b, c) = (d[0], d[1], d[2]);
-        let create = n.create(a, &[a, b, c]);
-        n.deliver_all(&[b, c], &create);
+        let (mut n, a, b, c) = Net::three();
         let rm = n.remove(a, c);
         let concurrent = n.post(b, "B, concurrent with the removal");
         if removal_first_at_b {
@@ -265,10 +268,7 @@ fn remove_concurrent_with_add_then_rule_a_update() {
 #[test]
 fn remove_concurrent_with_removed_members_update() {
     for removal_first_at_b in [false, true] {
-        let (mut n, d) = Net::new(3);
-        let (a, b, c) = (d[0], d[1], d[2]);
-        let create = n.create(a, &[a, b, c]);
-        n.deliver_all(&[b, c], &create);
+        let (mut n, a, b, c) = Net::three();
         let rm = n.remove(a, c);
         let c_upd = n.update(c);
 
@@ -337,10 +337,7 @@ fn remove_concurrent_with_removed_members_update() {
 /// passing for another reason.
 #[test]
 fn without_rule_b_the_removed_members_secret_would_be_current() {
-    let (mut n, d) = Net::new(3);
-    let (a, b, c) = (d[0], d[1], d[2]);
-    let create = n.create(a, &[a, b, c]);
-    n.deliver_all(&[b, c], &create);
+    let (mut n, _, b, c) = Net::three();
     let c_upd = n.update(c);
     let Processed::Applied { new_secrets, .. } = n.deliver(b, &c_upd) else {
         panic!("B is a member");
@@ -355,10 +352,7 @@ fn without_rule_b_the_removed_members_secret_would_be_current() {
 /// (b)), and rule (a)'s update is what gives them a secret the leaver lacks.
 #[test]
 fn a_leavers_own_removal_secret_is_retired() {
-    let (mut n, d) = Net::new(3);
-    let (a, b, c) = (d[0], d[1], d[2]);
-    let create = n.create(a, &[a, b, c]);
-    n.deliver_all(&[b, c], &create);
+    let (mut n, a, b, c) = Net::three();
     let leave = n.remove(c, c);
     for who in [a, b] {
         let Processed::Applied {
