@@ -1607,8 +1607,12 @@ impl Space {
     /// Whether only its members may read the space (`docs/privacy.md`): an invite-only
     /// space. A space whose history has not arrived counts as private.
     pub fn is_private(&self) -> bool {
-        self.meta()
-            .is_none_or(|m| m.visibility == Visibility::InviteOnly)
+        // Asked on every sync message of the space: read the one field, not the whole meta.
+        let Some(meta) = doc::root_obj(&self.doc, &schema::META, None) else {
+            return true;
+        };
+        doc::get_str(&self.doc, &meta, doc::VISIBILITY).and_then(|v| Visibility::parse(&v))
+            == Some(Visibility::InviteOnly)
     }
 
     /// Whether `did` may read the space: anyone for a public or ephemeral space; for a

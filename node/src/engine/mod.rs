@@ -1468,6 +1468,10 @@ impl<S: SpaceStore> Engine<S> {
         if let Some(h) = self.hosts.get_mut(&peer) {
             h.remove(&id);
         }
+        // Only a private space's hosts are on disk (a public space's answer costs no write).
+        if !self.private_ready(id) {
+            return;
+        }
         if let Err(e) = self.store.remove_private_host(&id, &peer.to_bytes()) {
             warn!(%peer, space = %id, "cannot forget the private space's host: {e}");
         }
