@@ -14,8 +14,17 @@
 //! ├── issued: Map    { <credential id>: Map { subject: Str(DID), kind: Str, issuer: Str(DID),
 //! │                                           status_index: Uint, at: Timestamp } }
 //! ├── status_list: Map { <status index, decimal>: Boolean(true) }   (revoked credentials)
-//! └── roles: Map     { <role name>: Map { rank: Uint, may: Str(JSON list of permissions) } }
-//!                    (schema version 2, made by a migration)
+//! ├── roles: Map     { <role name>: Map { rank: Uint, may: Str(JSON list of permissions) } }
+//! │                  (schema version 2, made by a migration)
+//! ├── keys: Map      { <DID>: Map { identity: Bytes(32), bundle: Bytes } }       (version 3)
+//! └── group: List    [ Map { author: Str(DID), op: Str, subject?: Str(DID), ctl: Bytes } ]
+//!                    (version 3)
+//! ```
+//! An end-to-end encrypted space (docs/privacy.md) starts at schema version 3 with
+//! `meta.encryption` (the scheme, [`crate::encryption::ENCRYPTION_SCHEME`]), `meta.history` and, for a direct
+//! message space, `meta.kind = "dm"`; its messages carry `ct: Bytes` instead of `text`:
+//! ```text
+//! timeline: List [ Map { author: Str(DID), ct: Bytes, at: Timestamp } ]
 //! ```
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 
@@ -47,6 +56,14 @@ pub(crate) const TEXT: &str = "text";
 pub(crate) const AT: &str = "at";
 pub(crate) const RANK: &str = "rank";
 pub(crate) const MAY: &str = "may";
+pub(crate) const ENCRYPTION: &str = "encryption";
+pub(crate) const HISTORY: &str = "history";
+pub(crate) const IDENTITY: &str = "identity";
+pub(crate) const BUNDLE: &str = "bundle";
+pub(crate) const OP: &str = "op";
+pub(crate) const CTL: &str = "ctl";
+pub(crate) const CT: &str = "ct";
+pub(crate) const DM: &str = "dm";
 
 /// The id of a map or list stored under `key` in `obj`, at `heads` (or now).
 pub(crate) fn child_obj(

@@ -19,6 +19,7 @@
 
 pub mod admission;
 mod doc;
+pub mod encryption;
 mod error;
 mod page;
 pub mod roles;

@@ -21,6 +21,7 @@ use tim_protocol::Did;
 
 use crate::admission::{meets, parse_requirements, AdmissionVerifier};
 use crate::doc;
+use crate::encryption::{ControlOp, IDENTITY_BYTES, MAX_BUNDLE_BYTES, MAX_CTL_BYTES, MAX_CT_BYTES};
 use crate::roles::{Grant, Permission, Permissions, RoleName};
 use crate::schema::{self, Container, Policy};
 use crate::writer::{is_v1_actor, same_author};
@@ -115,6 +116,17 @@ pub enum Effect {
         /// Its name.
         name: RoleName,
     },
+    /// A member published (or replaced) its public encryption keys.
+    KeysPublished {
+        /// The member.
+        did: Did,
+    },
+    /// A control message of the encryption group was added; its id is the Automerge object id
+    /// of its map.
+    Control {
+        /// Control message id.
+        id: String,
+    },
     /// The space's schema was migrated to a newer version.
     Migrated {
         /// The version before.
@@ -165,6 +177,21 @@ impl At<'_> {
     }
 
     /// The role of `did` at these heads, `None` if not a member.
+    /// Whether the group holds a control message `op` here.
+    fn has_control(&self, roots: &Roots, op: ControlOp) -> bool {
+        let Some(group) = roots.get(&schema::GROUP) else {
+            return false;
+        };
+        let items: Vec<ObjId> = match self.heads {
+            Some(h) => self.doc.list_range_at(group, .., h).map(|i| i.id).collect(),
+            None => self.doc.list_range(group, ..).map(|i| i.id).collect(),
+        };
+        items.iter().any(|i| {
+            self.get_str(i, doc::OP)
+                .is_some_and(|o| ControlOp::parse(&o) == Some(op))
+        })
+    }
+
     fn role(&self, members: &ObjId, did: &str) -> Option<Role> {
         let entry = self.child(members, did)?;
         Role::parse(&self.get_str(&entry, doc::ROLE)?)
@@ -208,6 +235,10 @@ enum Place {
     IssuedEntry(String),
     /// The definition of this role.
     RoleDef(String),
+    /// The published encryption keys of this DID.
+    KeysEntry(String),
+    /// A control message of the encryption group.
+    Control,
     /// Anything else (nested deeper).
     Other,
 }
@@ -256,9 +287,11 @@ impl Roots {
                 Policy::Invites => Place::Invite(k.to_string()),
                 Policy::Issued => Place::IssuedEntry(k.to_string()),
                 Policy::Roles => Place::RoleDef(k.to_string()),
+                Policy::Keys => Place::KeysEntry(k.to_string()),
                 _ => Place::Other,
             },
             (Place::Root(c), None) if c.policy == Policy::Timeline => Place::Message,
+            (Place::Root(c), None) if c.policy == Policy::Group => Place::Control,
             _ => Place::Other,
         }
     }
@@ -354,6 +387,21 @@ struct Judge<'a> {
     deps: Vec<String>,
     /// Role definitions this change makes: each must get a `rank` and a `may`.
     defining: Vec<RoleBeingDefined>,
+    /// The space is end-to-end encrypted (`meta.encryption`, set at its genesis).
+    encrypted: bool,
+    /// The keys entry this change makes, and whether it got its identity and bundle.
+    keys_made: Option<(OpId, bool, bool)>,
+    /// The control message this change makes (one at most), and its fields.
+    control: Option<ControlBeingMade>,
+}
+
+/// A control message this change makes, and what it wrote into it.
+struct ControlBeingMade {
+    map: OpId,
+    author: bool,
+    op: Option<ControlOp>,
+    subject: Option<String>,
+    ctl: bool,
 }
 
 /// A role definition this change makes, and which of its fields it wrote.
@@ -404,6 +452,7 @@ impl<'a> Judge<'a> {
             .get_str(&meta, doc::VISIBILITY)
             .and_then(|v| Visibility::parse(&v))
             .unwrap_or(Visibility::Public);
+        let encrypted = at.get_str(&meta, doc::ENCRYPTION).is_some();
         let who = match role {
             Some(r) => format!("{} is {}", author.short(), article(&r)),
             None => format!("{} is not a member", author.short()),
@@ -429,6 +478,9 @@ impl<'a> Judge<'a> {
             presentation: None,
             deps: change.deps().iter().map(|d| d.to_string()).collect(),
             defining: Vec::new(),
+            encrypted,
+            keys_made: None,
+            control: None,
             author_str,
             at,
         })
@@ -456,6 +508,17 @@ impl<'a> Judge<'a> {
                 "the definition of role `{}` needs both `rank` and `may`",
                 d.name
             ));
+        }
+        if let Some((_, identity, bundle)) = self.keys_made {
+            if !identity || !bundle {
+                return deny(format!(
+                    "{}; a keys entry is made with its `identity` and `bundle`",
+                    self.who
+                ));
+            }
+        }
+        if let Some(c) = self.control.take() {
+            self.check_control_made(c)?;
         }
         if self.self_join {
             self.check_admission(verifier)?;
@@ -641,12 +704,16 @@ impl<'a> Judge<'a> {
                 Policy::Issued => self.check_issued(key, op)?,
                 Policy::StatusList => self.check_status_list(key, op)?,
                 Policy::Roles => self.check_roles(&op_id, key, op)?,
+                Policy::Keys => self.check_keys(&op_id, key, op)?,
+                Policy::Group => self.check_group(&op_id, op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
-            Place::Message => self.check_message(&obj)?,
+            Place::Message => self.check_message(&obj, key, op)?,
             Place::Invite(did) => self.check_invite(did, &obj, key, op)?,
             Place::IssuedEntry(id) => self.check_issued_entry(id, &obj, key, op)?,
             Place::RoleDef(name) => self.check_role_def(name, &obj, key, op)?,
+            Place::KeysEntry(did) => self.check_keys_entry(did, &obj, key, op)?,
+            Place::Control => self.check_control(&obj, key, op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {
@@ -831,11 +898,213 @@ impl<'a> Judge<'a> {
         Ok(())
     }
 
-    fn check_message(&mut self, obj: &OpId) -> Result<(), Rejection> {
+    fn check_message(
+        &mut self,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
         if !same_author(obj.actor(), &self.actor) {
             return deny(format!("{}; only a message's author may edit it", self.who));
         }
-        self.may(Permission::Post, "editing a message")
+        self.may(Permission::Post, "editing a message")?;
+        match (key, &op.action) {
+            (Some(doc::TEXT), _) if self.encrypted => deny(format!(
+                "{}; this space is end-to-end encrypted: a message carries `ct`, not `text`",
+                self.who
+            )),
+            (Some(doc::CT), _) if !self.encrypted => {
+                deny("`ct` is for end-to-end encrypted spaces only".into())
+            }
+            (Some(doc::CT), OpType::Put(ScalarValue::Bytes(b))) if b.len() <= MAX_CT_BYTES => {
+                Ok(())
+            }
+            (Some(doc::CT), _) => deny(format!("`ct` is at most {MAX_CT_BYTES} bytes")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The encryption containers are written only in an encrypted space.
+    fn encrypted_only(&self, what: &str) -> Result<(), Rejection> {
+        if self.encrypted {
+            Ok(())
+        } else {
+            deny(format!("{what} is for end-to-end encrypted spaces only"))
+        }
+    }
+
+    /// `keys`: each member makes its own entry, once (its identity key never changes).
+    fn check_keys(
+        &mut self,
+        op_id: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        self.encrypted_only("`keys`")?;
+        if key != Some(self.author_str.as_str()) {
+            return deny(format!(
+                "{}; a timite publishes only its own keys",
+                self.who
+            ));
+        }
+        match &op.action {
+            OpType::Make(automerge::ObjType::Map) => {}
+            _ => return deny("a keys entry is a map, never deleted".into()),
+        }
+        if self.in_root(&schema::KEYS, &self.author_str).is_some() {
+            return deny(format!(
+                "{}; its keys entry exists: an encryption identity never changes",
+                self.who
+            ));
+        }
+        self.keys_made = Some((op_id.clone(), false, false));
+        Ok(())
+    }
+
+    fn check_keys_entry(
+        &mut self,
+        did: &str,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if did != self.author_str {
+            return deny(format!(
+                "{}; a timite publishes only its own keys",
+                self.who
+            ));
+        }
+        let fresh = self.created_here(obj);
+        match (key, &op.action) {
+            (Some(doc::IDENTITY), OpType::Put(ScalarValue::Bytes(b)))
+                if fresh && b.len() == IDENTITY_BYTES =>
+            {
+                if let Some(k) = self.keys_made.as_mut() {
+                    k.1 = true;
+                }
+            }
+            (Some(doc::IDENTITY), _) => {
+                return deny(format!(
+                    "an identity key is {IDENTITY_BYTES} bytes, set once with its entry"
+                ))
+            }
+            (Some(doc::BUNDLE), OpType::Put(ScalarValue::Bytes(b)))
+                if b.len() <= MAX_BUNDLE_BYTES =>
+            {
+                if let Some(k) = self.keys_made.as_mut() {
+                    k.2 = true;
+                }
+            }
+            (Some(doc::BUNDLE), _) => {
+                return deny(format!("a key bundle is at most {MAX_BUNDLE_BYTES} bytes"))
+            }
+            _ => return deny("a keys entry holds `identity` and `bundle` only".into()),
+        }
+        self.effects.push(Effect::KeysPublished {
+            did: Self::target_did(did)?,
+        });
+        Ok(())
+    }
+
+    /// `group`: members insert control messages (one a change), never edit or delete them.
+    fn check_group(&mut self, op_id: &OpId, op: &automerge::legacy::Op) -> Result<(), Rejection> {
+        self.encrypted_only("`group`")?;
+        self.member_writing("a control message")?;
+        if !op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
+            return deny(format!(
+                "{}; control messages are only inserted, as maps, never edited or deleted",
+                self.who
+            ));
+        }
+        if self.control.is_some() {
+            return deny("a change carries one control message at most".into());
+        }
+        self.control = Some(ControlBeingMade {
+            map: op_id.clone(),
+            author: false,
+            op: None,
+            subject: None,
+            ctl: false,
+        });
+        self.effects.push(Effect::Control {
+            id: format!("{}@{}", op_id.counter(), self.actor),
+        });
+        Ok(())
+    }
+
+    fn check_control(
+        &mut self,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let Some(c) = self.control.as_mut().filter(|c| &c.map == obj) else {
+            return deny(format!("{}; control messages are never edited", self.who));
+        };
+        match (key, &op.action) {
+            // (`check_op` checked that it is the author's own DID.)
+            (Some(doc::AUTHOR), _) => c.author = true,
+            (Some(doc::OP), OpType::Put(ScalarValue::Str(v))) if ControlOp::parse(v).is_some() => {
+                c.op = ControlOp::parse(v);
+            }
+            (Some(doc::SUBJECT), OpType::Put(ScalarValue::Str(v))) => {
+                Self::target_did(v)?;
+                c.subject = Some(v.to_string());
+            }
+            (Some(doc::CTL), OpType::Put(ScalarValue::Bytes(b))) if b.len() <= MAX_CTL_BYTES => {
+                c.ctl = true;
+            }
+            _ => {
+                return deny(format!(
+                    "a control message is `author`, `op` (create, add, remove, update),                      `subject` (a DID) and `ctl` (at most {MAX_CTL_BYTES} bytes)"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// A control message, once the change wrote all of it: complete, and allowed at the
+    /// change's dependencies (docs/rules.md §5: the group follows `members`).
+    fn check_control_made(&self, c: ControlBeingMade) -> Result<(), Rejection> {
+        let (true, Some(op), true) = (c.author, c.op, c.ctl) else {
+            return deny("a control message needs `author`, `op` and `ctl`".into());
+        };
+        if op.has_subject() != c.subject.is_some() {
+            return deny(format!(
+                "a control message `{}` {} a `subject`",
+                op.as_str(),
+                if op.has_subject() { "needs" } else { "has no" }
+            ));
+        }
+        match (op, c.subject) {
+            (ControlOp::Create, _) => {
+                if self.role != Some(Role::Owner) {
+                    return deny(format!("{}; only the owner creates the group", self.who));
+                }
+                if self.at.has_control(&self.roots, ControlOp::Create) {
+                    return deny("the group is created once".into());
+                }
+            }
+            (ControlOp::Add, Some(x)) => {
+                self.may(Permission::Invite, "adding a member to the group")?;
+                if !matches!(self.at.role(&self.members, &x), Some(r) if r != Role::Banned) {
+                    return deny(format!(
+                        "{}; only a member is added to the group, after its join",
+                        self.who
+                    ));
+                }
+            }
+            (ControlOp::Remove, Some(x)) => {
+                if matches!(self.at.role(&self.members, &x), Some(r) if r != Role::Banned) {
+                    return deny(format!(
+                        "{}; a member is removed from the group only after it left, was                          removed or banned",
+                        self.who
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn check_invites(
@@ -1275,6 +1544,31 @@ pub fn check_genesis(doc: &Automerge, author: &Did) -> Result<(), Rejection> {
         }
         Some(_) => {}
         None => return bad("meta.visibility must be public, invite-only or ephemeral"),
+    }
+    if let Some(scheme) = doc::get_str(doc, &meta, doc::ENCRYPTION) {
+        if scheme != crate::encryption::ENCRYPTION_SCHEME {
+            return Err(Rejection::BadGenesis(format!(
+                "meta.encryption `{scheme}` is not a scheme this node knows"
+            )));
+        }
+        if version < crate::encryption::ENCRYPTED_VERSION
+            || Visibility::parse(&visibility) != Some(Visibility::InviteOnly)
+        {
+            return bad("an encrypted space is invite-only, at schema version 3 or later");
+        }
+        if !doc::get_str(doc, &meta, doc::HISTORY)
+            .is_some_and(|h| crate::encryption::History::parse(&h).is_some())
+        {
+            return bad("an encrypted space's meta.history is shared or since-join");
+        }
+    } else if doc::get_str(doc, &meta, doc::HISTORY).is_some() {
+        return bad("meta.history is for encrypted spaces");
+    }
+    if doc::get_str(doc, &meta, doc::KIND).is_some_and(|k| k != doc::DM)
+        || (doc::get_str(doc, &meta, doc::KIND).is_some()
+            && doc::get_str(doc, &meta, doc::ENCRYPTION).is_none())
+    {
+        return bad("meta.kind is `dm`, for encrypted spaces only");
     }
     let member_keys: Vec<String> = doc.keys(&members).collect();
     if member_keys != [author.to_string()] {

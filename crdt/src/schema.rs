@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 2;
+pub const LATEST_VERSION: u64 = 3;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +71,10 @@ pub enum Policy {
     StatusList,
     /// Role definitions (ranks and permissions): timites with the `roles` permission.
     Roles,
+    /// Members' public encryption keys: each member its own (docs/privacy.md §4.2).
+    Keys,
+    /// The encryption group's control messages: members, insert only (docs/privacy.md §4.2).
+    Group,
 }
 
 /// A root container of the space document.
@@ -145,6 +149,21 @@ pub const ROLES: Container = Container {
     policy: Policy::Roles,
 };
 
+/// `keys` (version 3): DID → `{ identity, bundle }`, a member's public encryption keys.
+pub const KEYS: Container = Container {
+    name: "keys",
+    kind: Kind::Map,
+    since: 3,
+    policy: Policy::Keys,
+};
+/// `group` (version 3): the encryption group's control messages, in order.
+pub const GROUP: Container = Container {
+    name: "group",
+    kind: Kind::List,
+    since: 3,
+    policy: Policy::Group,
+};
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -155,6 +174,8 @@ pub const CONTAINERS: &[&Container] = &[
     &ISSUED,
     &STATUS_LIST,
     &ROLES,
+    &KEYS,
+    &GROUP,
 ];
 
 /// The container named `name`, if this node knows one.

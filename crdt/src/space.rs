@@ -10,6 +10,7 @@ use tim_protocol::wire::{MAX_NAME_BYTES, MAX_PURPOSE_BYTES, MAX_TEXT_BYTES};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 
 use crate::admission::{AdmissionVerifier, Requirement};
+use crate::encryption::{Encryption, ENCRYPTED_VERSION, ENCRYPTION_SCHEME};
 use crate::roles::{Permissions, RoleDef, RoleName};
 pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
@@ -160,9 +161,9 @@ pub(crate) fn tim_hash(h: &automerge::ChangeHash) -> ChangeHash {
 /// A space: its Automerge document plus what the envelope of every change in it adds to the
 /// change.
 pub struct Space {
-    id: SpaceId,
+    pub(crate) id: SpaceId,
     verifier: Option<Arc<dyn AdmissionVerifier>>,
-    doc: Automerge,
+    pub(crate) doc: Automerge,
     /// The author and signature of every applied change, by hash: with the change the
     /// document holds, its envelope (see [`Signed`]).
     signed: HashMap<automerge::ChangeHash, Signed>,
@@ -235,6 +236,20 @@ impl Space {
         expires_at_ms: Option<u64>,
         at_ms: u64,
     ) -> Result<(Self, Applied), SpaceError> {
+        Self::create_inner(who, name, purpose, visibility, expires_at_ms, None, at_ms)
+    }
+
+    /// The genesis of every space; an encrypted one starts at the schema version that brings
+    /// its containers.
+    pub(crate) fn create_inner(
+        who: &Writer,
+        name: &str,
+        purpose: &str,
+        visibility: Visibility,
+        expires_at_ms: Option<u64>,
+        encryption: Option<Encryption>,
+        at_ms: u64,
+    ) -> Result<(Self, Applied), SpaceError> {
         if visibility == Visibility::Ephemeral && expires_at_ms.is_none() {
             return Err(SpaceError::Invalid(
                 "an ephemeral space needs a time to live".into(),
@@ -256,7 +271,11 @@ impl Space {
         let mut tx = scratch.transaction();
         // The containers of the genesis version, in the schema's order (docs/protocol.md §13
         // shows the operations this writes).
-        for c in schema::containers_at(schema::GENESIS_VERSION) {
+        let version = match encryption {
+            Some(_) => ENCRYPTED_VERSION,
+            None => schema::GENESIS_VERSION,
+        };
+        for c in schema::containers_at(version) {
             let obj = tx.put_object(ROOT, c.name, c.kind.obj_type())?;
             match c.policy {
                 Policy::Meta => {
@@ -264,12 +283,15 @@ impl Space {
                     tx.put(&obj, doc::PURPOSE, purpose)?;
                     tx.put(&obj, doc::CREATED_BY, creator.to_string())?;
                     tx.put(&obj, doc::CREATED_AT, ScalarValue::Timestamp(millis(at_ms)))?;
-                    tx.put(
-                        &obj,
-                        doc::VERSION,
-                        ScalarValue::Uint(schema::GENESIS_VERSION),
-                    )?;
+                    tx.put(&obj, doc::VERSION, ScalarValue::Uint(version))?;
                     tx.put(&obj, doc::VISIBILITY, visibility.as_str())?;
+                    if let Some(e) = encryption {
+                        tx.put(&obj, doc::ENCRYPTION, ENCRYPTION_SCHEME)?;
+                        tx.put(&obj, doc::HISTORY, e.history.as_str())?;
+                        if e.dm {
+                            tx.put(&obj, doc::KIND, doc::DM)?;
+                        }
+                    }
                     if let Some(t) = expires_at_ms {
                         tx.put(&obj, doc::EXPIRES_AT, ScalarValue::Timestamp(millis(t)))?;
                     }
@@ -980,7 +1002,7 @@ impl Space {
     /// Makes a local change as `who`: the closure writes through a transaction, which commits
     /// the change into the document; the change is then signed and goes through the gate like
     /// any other ([`Space::admit`]), which takes it out again if the rules refuse it.
-    fn local_write<R>(
+    pub(crate) fn local_write<R>(
         &mut self,
         who: &Writer,
         at_ms: u64,
@@ -1654,11 +1676,19 @@ impl Space {
     }
 
     pub(crate) fn message_at(&self, obj: &automerge::ObjId) -> Option<MessageView> {
+        // An encrypted message's text is the reader's to decrypt (node/src/e2ee).
+        let (text, encrypted) = match doc::get_str(&self.doc, obj, doc::TEXT) {
+            Some(t) => (t, false),
+            None if self.doc.get(obj, doc::CT).ok()?.is_some() => (String::new(), true),
+            None => return None,
+        };
         Some(MessageView {
             id: obj.to_string(),
             author: doc::get_str(&self.doc, obj, doc::AUTHOR)?.parse().ok()?,
-            text: doc::get_str(&self.doc, obj, doc::TEXT)?,
+            text,
             at: doc::get_millis(&self.doc, obj, doc::AT).unwrap_or(0),
+            encrypted,
+            unreadable: None,
         })
     }
 
@@ -1786,6 +1816,6 @@ fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U>
 
 /// Milliseconds as Automerge's signed timestamp (saturating; times past year 292 million are
 /// not a concern).
-fn millis(ms: u64) -> i64 {
+pub(crate) fn millis(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }

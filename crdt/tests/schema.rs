@@ -72,7 +72,7 @@ fn a_v1_space_migrated_to_v2_by_its_owner_is_accepted_by_replicas_and_converges(
     sync_pair(&mut a, &mut b);
 
     // The owner migrates while the member, on another replica, posts (concurrent writes).
-    let migration = a.migrate(&owner, LATEST_VERSION, 3).unwrap();
+    let migration = a.migrate(&owner, 2, 3).unwrap();
     assert_eq!(migration.effects, vec![Effect::Migrated { from: 1, to: 2 }]);
     assert_eq!(a.schema_version(), 2);
     b.post(&member, "written at version 1", 3).unwrap();
@@ -203,8 +203,12 @@ fn migrations_and_root_writes_are_refused_with_their_typed_reasons() {
     assert_eq!(s.ingest(env).unwrap_err().code(), "bad_migration");
     // meta.version is never set outside a migration.
     let env = forge(&s, &owner, &owner, 60, |tx, d| {
-        tx.put(root(d, "meta"), "version", ScalarValue::Uint(3))
-            .unwrap();
+        tx.put(
+            root(d, "meta"),
+            "version",
+            ScalarValue::Uint(LATEST_VERSION + 1),
+        )
+        .unwrap();
     });
     assert_eq!(s.ingest(env).unwrap_err().code(), "unknown_schema");
 }

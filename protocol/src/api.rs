@@ -192,10 +192,19 @@ pub struct MessageView {
     pub id: String,
     /// The author.
     pub author: Did,
-    /// The text.
+    /// The text: in an end-to-end encrypted space, what the reading timite decrypted (empty
+    /// when it cannot, with `unreadable` saying why).
     pub text: String,
     /// When the author's node says it was posted, milliseconds since the Unix epoch.
     pub at: u64,
+    /// The message is end-to-end encrypted: stored and relayed as ciphertext
+    /// (docs/privacy.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
+    /// Why the reading timite cannot decrypt an encrypted message (e.g. written before it
+    /// joined a space that keeps history from newcomers, or its keys have not arrived yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// A space's whole timeline, oldest first: what a node holds, and what a client gets by reading
