@@ -280,6 +280,7 @@ impl Client {
             purpose: purpose.into(),
             visibility: None,
             ttl_secs: None,
+            encrypted: None,
         };
         self.create_space_with(&body).await
     }

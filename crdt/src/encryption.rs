@@ -290,6 +290,30 @@ impl Space {
         Some((tim_hash(&change.hash()), past))
     }
 
+    /// Every member and its role (banned ones included), by DID: what the encryption group
+    /// follows, without counting anyone's messages.
+    pub fn member_roles(&self) -> Vec<(Did, crate::Role)> {
+        let Some(members) = doc::root_obj(&self.doc, &schema::MEMBERS, None) else {
+            return Vec::new();
+        };
+        self.doc
+            .map_range(&members, ..)
+            .filter_map(|item| {
+                let did: Did = item.key.parse().ok()?;
+                let entry = doc::child_obj(&self.doc, &members, item.key, None)?;
+                let role = crate::Role::parse(&doc::get_str(&self.doc, &entry, doc::ROLE)?)?;
+                Some((did, role))
+            })
+            .collect()
+    }
+
+    /// Who issued `did`'s invite, if it has one.
+    pub fn invited_by(&self, did: &Did) -> Option<Did> {
+        let invites = doc::root_obj(&self.doc, &schema::INVITES, None)?;
+        let invite = doc::child_obj(&self.doc, &invites, &did.to_string(), None)?;
+        doc::get_str(&self.doc, &invite, doc::BY)?.parse().ok()
+    }
+
     /// Posts ciphertext (`ct`, made by the author's encryption group) as `who`. Returns the
     /// applied change and the message id.
     pub fn post_encrypted(

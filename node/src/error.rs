@@ -28,6 +28,14 @@ pub enum NodeError {
     /// The space is known but its history has not arrived yet.
     #[error("space {0} is still syncing; its history has not arrived from any peer yet")]
     NotReady(SpaceId),
+    /// The acting timite is a member of an end-to-end encrypted space, but the group's keys
+    /// have not reached it yet.
+    #[error(
+        "the keys of end-to-end encrypted space {0} have not reached this timite yet: a \
+         member's node adds it to the encryption group once it sees the join and the published \
+         keys (docs/privacy.md §4.4); try again in a moment"
+    )]
+    KeysPending(SpaceId),
     /// Nothing answered in time.
     #[error("{0}")]
     Timeout(String),

@@ -40,6 +40,28 @@ use crate::{Act, CredentialKind, Handle, NodeError, Role, Visibility};
 pub const DEFAULT_INVITE_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long a join waits for a host to answer unless the request says otherwise.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a join or a post in an end-to-end encrypted space waits for the group's keys to
+/// reach a member who just joined.
+pub const KEYS_WAIT: Duration = Duration::from_secs(15);
+
+/// Tries `attempt` until it answers or [`KEYS_WAIT`] has passed (its last try is told so,
+/// and must answer), pausing 20 ms, doubling up to 500 ms, between tries.
+async fn wait_for_keys<T, F, A>(mut attempt: F) -> T
+where
+    F: FnMut(bool) -> A,
+    A: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + KEYS_WAIT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let last = tokio::time::Instant::now() >= deadline;
+        if let Some(answer) = attempt(last).await {
+            return answer;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
 /// Longest join wait a request may ask for.
 pub const MAX_JOIN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -334,10 +356,24 @@ impl Service {
             }
             _ => {}
         }
-        Ok(self
-            .acting(caller)
-            .create_space_with(&req.name, &req.purpose, visibility, ttl)
-            .await?)
+        let handle = self.acting(caller);
+        Ok(match (visibility, req.encrypted) {
+            (Visibility::InviteOnly, Some(false)) => {
+                handle
+                    .create_private_space(&req.name, &req.purpose, None)
+                    .await?
+            }
+            (_, Some(true)) if visibility != Visibility::InviteOnly => {
+                return Err(invalid(
+                    "only an invite-only space is end-to-end encrypted",
+                ))
+            }
+            _ => {
+                handle
+                    .create_space_with(&req.name, &req.purpose, visibility, ttl)
+                    .await?
+            }
+        })
     }
 
     /// Joins a space as the caller: finds hosts (or dials `via`), syncs its history, presents
@@ -360,10 +396,26 @@ impl Service {
                 MAX_JOIN_TIMEOUT.as_secs()
             )));
         }
-        Ok(self
-            .acting(caller)
+        let handle = self.acting(caller);
+        let joined = handle
             .join_presenting(space, via, req.present.clone(), timeout)
-            .await?)
+            .await?;
+        if !joined.encrypted {
+            return Ok(joined);
+        }
+        // An encrypted space: the join is done, the keys come from a member's node (its
+        // inviter's, or the owner's). Wait a little for them, so that the new member reads
+        // at once; without them, the summary says `keys_pending`.
+        Ok(wait_for_keys(|last| {
+            let handle = handle.clone();
+            async move {
+                match handle.space(space).await {
+                    Ok(s) if s.keys_pending && !last => None,
+                    r => Some(r),
+                }
+            }
+        })
+        .await?)
     }
 
     /// Sets what joiners must present (the space's admins).
@@ -463,9 +515,21 @@ impl Service {
             .await?)
     }
 
-    /// Posts a message as the caller; answers once it is on disk.
+    /// Posts a message as the caller; answers once it is on disk. In an end-to-end encrypted
+    /// space the caller just joined, it waits (up to [`KEYS_WAIT`]) for a member's node to add
+    /// it to the encryption group.
     pub async fn post(&self, caller: &Caller, space: SpaceId, text: &str) -> ServiceResult<Posted> {
-        Ok(self.acting(caller).post(space, text).await?)
+        let handle = self.acting(caller);
+        Ok(wait_for_keys(|last| {
+            let (handle, text) = (handle.clone(), text.to_string());
+            async move {
+                match handle.post(space, &text).await {
+                    Err(NodeError::KeysPending(_)) if !last => None,
+                    r => Some(r),
+                }
+            }
+        })
+        .await?)
     }
 
     /// Deletes a message (its author, or a moderator).

@@ -17,7 +17,7 @@ use libp2p::PeerId;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
-use tim_protocol::api::Posted;
+use tim_protocol::api::{MessageView, Posted};
 use tim_protocol::wire::SyncMessage;
 use tim_protocol::{Did, SpaceId};
 
@@ -260,6 +260,38 @@ impl Sim {
     /// Node `i`'s engine, if it runs.
     pub fn engine(&self, i: usize) -> Option<&Engine<MemStore>> {
         self.nodes[i].engine.as_ref()
+    }
+
+    /// Space `space`'s timeline as node `i`'s timite reads it (encrypted messages decrypted
+    /// with its group, or marked unreadable); empty if the node does not run or hold it.
+    pub fn read(&mut self, i: usize, space: SpaceId) -> Vec<MessageView> {
+        let who = self.did(i);
+        let Some(engine) = self.nodes[i].engine.as_mut() else {
+            return Vec::new();
+        };
+        let mut messages = engine
+            .space(&space)
+            .map(|s| s.timeline())
+            .unwrap_or_default();
+        engine.reveal(&who, space, &mut messages);
+        messages
+    }
+
+    /// What node `i`'s timite decrypts of ciphertext `ct`, a message by `author` at `at` in
+    /// `space`.
+    pub fn decrypt(
+        &mut self,
+        i: usize,
+        space: SpaceId,
+        ct: &[u8],
+        author: &Did,
+        at: u64,
+    ) -> Result<String, String> {
+        let who = self.did(i);
+        match self.nodes[i].engine.as_mut() {
+            Some(e) => e.decrypt_as(&who, space, ct, author, at),
+            None => Err("the node is down".into()),
+        }
     }
 
     /// Posts acknowledged so far, with the node that made them.

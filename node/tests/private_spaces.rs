@@ -38,6 +38,7 @@ async fn a_private_space_is_invisible_to_a_timite_that_is_not_a_member() {
         purpose: String::new(),
         visibility: Some(visibility.into()),
         ttl_secs: None,
+        encrypted: None,
     };
     let private = service
         .create_space(&ann, &create("invite-only"))
@@ -151,6 +152,7 @@ fn create(sim: &mut Sim, visibility: Visibility) -> SpaceId {
             purpose: String::new(),
             visibility,
             expires_at: None,
+            encryption: None,
         },
     );
     sim.run_for(200);

@@ -59,6 +59,7 @@ async fn use_cases_check_the_caller_and_answer_typed_errors() {
                 purpose: String::new(),
                 visibility: Some("secret".into()),
                 ttl_secs: None,
+                encrypted: None,
             },
         )
         .await;
@@ -71,6 +72,7 @@ async fn use_cases_check_the_caller_and_answer_typed_errors() {
                 purpose: String::new(),
                 visibility: None,
                 ttl_secs: None,
+                encrypted: None,
             },
         )
         .await

@@ -23,6 +23,7 @@ fn community(sim: &mut Sim) -> Result<SpaceId, String> {
             purpose: String::new(),
             visibility: Visibility::Public,
             expires_at: None,
+            encryption: None,
         },
     );
     sim.run_for(200);
@@ -326,6 +327,7 @@ fn a_late_joiner_gets_a_thousand_messages() {
             purpose: String::new(),
             visibility: Visibility::Public,
             expires_at: None,
+            encryption: None,
         },
     );
     sim.run_for(100);

@@ -63,6 +63,13 @@ pub struct SpaceSummary {
     /// What joiners must present, in words (empty: nothing).
     #[serde(default)]
     pub requirements: Vec<String>,
+    /// Messages are end-to-end encrypted: only members' nodes read them (docs/privacy.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
+    /// The asking timite is a member of this encrypted space, but the group's keys have not
+    /// reached it yet: it reads and writes once a member's node adds it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keys_pending: bool,
 }
 
 /// `POST /v1/spaces`.
@@ -79,6 +86,11 @@ pub struct CreateSpace {
     /// Time to live of an ephemeral space, in seconds (required for, and only for, ephemeral).
     #[serde(default)]
     pub ttl_secs: Option<u64>,
+    /// Whether an invite-only space is end-to-end encrypted (docs/privacy.md): default yes;
+    /// `false` keeps it readable by the nodes its members' nodes sync with. Other spaces are
+    /// never encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
 }
 
 /// `POST /v1/spaces/{id}/invites`.

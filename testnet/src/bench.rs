@@ -646,6 +646,7 @@ async fn cluster_with_private_space(exe: &Path, n: usize) -> Result<(Cluster, Sp
             purpose: "measuring".into(),
             visibility: Some("invite-only".into()),
             ttl_secs: None,
+            encrypted: None,
         })
         .await?
         .id;

@@ -80,6 +80,11 @@ impl From<NodeError> for ApiError {
             NodeError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid", "Invalid request"),
             NodeError::Refused(_) => (StatusCode::FORBIDDEN, "refused", "Refused by the rules"),
             NodeError::NotReady(_) => (StatusCode::CONFLICT, "not-ready", "Space still syncing"),
+            NodeError::KeysPending(_) => (
+                StatusCode::CONFLICT,
+                "keys-pending",
+                "Encryption keys not here yet",
+            ),
             NodeError::Timeout(_) => (StatusCode::NOT_FOUND, "no-host", "No host answered"),
             NodeError::Storage(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,8 +1,8 @@
 //! End-to-end encryption of a space's messages: p2panda-encryption 0.7.1's "data scheme"
 //! (DCGKA) for one group, in Tim's terms. docs/privacy.md is the design.
 //!
-//! This module is the foundation only: it is not yet wired into spaces (no schema containers,
-//! no rules, no engine hooks). It gives the engine what it will call:
+//! The space document carries the clear structure (crdt's `encryption` module: `keys`,
+//! `group`, messages' `ct`); the engine's duties (node/src/engine/e2ee.rs) call this module:
 //!
 //! * [`Keys`]: a timite's long-term key material (an X25519 encryption identity and a signed
 //!   pre-key), and the public [`Bundle`] it publishes (privacy.md §3.1);
@@ -12,7 +12,10 @@
 //!   the state round-trips through CBOR ([`Group::to_bytes`], [`Group::from_bytes`]) for sled;
 //! * the two concurrency rules of privacy.md §3.3: [`update_issuer`] (a) and
 //!   [`Group::retire_concurrent_secrets`] with the automatic retirement in
-//!   [`Group::process_control`] (b).
+//!   [`Group::process_control`] (b);
+//! * [`MemberState`]: what a node keeps per hosted member and space, and [`Body`], a
+//!   message's plaintext bound to its clear fields;
+//! * [`seal`] and [`open`]: the state at rest, under a key the timite's identity derives.
 //!
 //! Member ids are the 32-byte Ed25519 keys of did:keys ([`Did`](tim_protocol::Did)); operation
 //! ids are the hashes of the changes that carry control messages
@@ -26,7 +29,9 @@
 
 mod group;
 mod keys;
+mod member;
 mod rules;
+mod seal;
 
 pub use group::{
     ControlKind, Group, Processed, SecretId, MAX_CIPHERTEXT_BYTES, MAX_CONTROL_BYTES,
@@ -34,7 +39,9 @@ pub use group::{
 };
 pub use keys::{Bundle, Keys, MAX_BUNDLE_BYTES, PREKEY_LIFETIME_SECS};
 pub use p2panda_encryption::Rng;
+pub use member::{op_id, Body, MemberState};
 pub use rules::update_issuer;
+pub use seal::{open, seal};
 
 use tim_protocol::codec::CodecError;
 use tim_protocol::Did;

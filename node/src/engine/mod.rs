@@ -17,13 +17,16 @@
 //! node signs leaves it before it is durable: its own changes are published, and their
 //! writers answered, only when the flush that covers them completes ([`Input::Flushed`]).
 
-use std::collections::{HashMap, HashSet};
+mod e2ee;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use libp2p::gossipsub::{MessageAcceptance, MessageId};
 use libp2p::PeerId;
 use rand::RngCore;
 use tim_crdt::admission::AdmissionVerifier;
+use tim_crdt::encryption::Encryption;
 use tim_crdt::{Applied, Effect, Ingested, Space, SyncReceived, SyncState, Visibility, Writer};
 use tim_protocol::api::{Imported, Posted, SpaceEvent, SpaceSummary};
 use tim_protocol::wire::{RefusalReason, SyncMessage, SyncResponse};
@@ -75,6 +78,8 @@ pub enum Write {
         visibility: Visibility,
         /// When an ephemeral space expires (milliseconds since the Unix epoch).
         expires_at: Option<u64>,
+        /// End-to-end encryption (an invite-only space).
+        encryption: Option<Encryption>,
     },
     /// Post a message.
     Post {
@@ -380,6 +385,17 @@ pub struct Engine<S> {
     since_snapshot: HashMap<SpaceId, usize>,
     flushes: HashMap<FlushId, AfterFlush>,
     next_flush: FlushId,
+    /// Hosted timites' encryption keys, opened from the store.
+    e2ee_keys: HashMap<Did, crate::e2ee::Keys>,
+    /// Hosted members' encryption states of encrypted spaces, opened from the store.
+    e2ee: HashMap<(SpaceId, Did), crate::e2ee::MemberState>,
+    /// Encrypted spaces whose changes the encryption duties have not looked at yet.
+    e2ee_dirty: BTreeSet<SpaceId>,
+    /// Members a hosted timite removed or banned from an encrypted space, whose rotation
+    /// falls to it (engine/e2ee.rs).
+    e2ee_removals: HashMap<(SpaceId, Did), BTreeSet<Did>>,
+    /// The key agreement's random source (engine/e2ee.rs).
+    lib_rng: crate::e2ee::Rng,
     /// Whether anyone follows live events (building some of them reads the space).
     pub(crate) listening: bool,
     out: Vec<Output>,
@@ -439,6 +455,11 @@ impl<S: SpaceStore> Engine<S> {
             since_snapshot: HashMap::new(),
             flushes: HashMap::new(),
             next_flush: 0,
+            e2ee_keys: HashMap::new(),
+            e2ee: HashMap::new(),
+            e2ee_dirty: BTreeSet::new(),
+            e2ee_removals: HashMap::new(),
+            lib_rng: crate::e2ee::Rng::default(),
             listening: false,
             out: Vec::new(),
         }
@@ -458,6 +479,8 @@ impl<S: SpaceStore> Engine<S> {
             }
             self.stale.insert(id);
             self.host(space);
+            // Duties a crash may have cut short are done at the first input.
+            self.e2ee_touch(id, &[]);
         }
         Ok(std::mem::take(&mut self.out))
     }
@@ -543,7 +566,7 @@ impl<S: SpaceStore> Engine<S> {
                     self.ban(peer, "graylisted by the gossipsub peer score", now);
                 }
             }
-            Input::Write { token, who, write } => self.on_write(token, who, write, now),
+            Input::Write { token, who, write } => self.on_write(token, who, write, now, rng),
             Input::Presented {
                 token,
                 who,
@@ -562,6 +585,7 @@ impl<S: SpaceStore> Engine<S> {
                 self.out.push(Output::SendSync { to, request, msg });
             }
         }
+        self.e2ee_duties(rng);
         std::mem::take(&mut self.out)
     }
 
@@ -605,8 +629,12 @@ impl<S: SpaceStore> Engine<S> {
     }
 
     /// The summary of a space `who` may read ([`Engine::readable_space`]).
-    pub fn summary_for(&self, who: &Did, id: SpaceId) -> Result<SpaceSummary, NodeError> {
-        self.readable_space(who, id).and_then(|_| self.summary(id))
+    pub fn summary_for(&mut self, who: &Did, id: SpaceId) -> Result<SpaceSummary, NodeError> {
+        let mut summary = self.readable_space(who, id).and_then(|_| self.summary(id))?;
+        summary.keys_pending = summary.encrypted
+            && self.spaces[&id].is_member(who)
+            && !self.keys_ready(who, id);
+        Ok(summary)
     }
 
     /// [`Engine::readable_space`], for a write as `who`.
@@ -647,6 +675,8 @@ impl<S: SpaceStore> Engine<S> {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            encrypted: space.encryption().is_some(),
+            keys_pending: false,
         })
     }
 
@@ -802,7 +832,14 @@ impl<S: SpaceStore> Engine<S> {
 
     // ---- local writes ----
 
-    fn on_write(&mut self, token: Token, who: Did, write: Write, now: u64) {
+    fn on_write(
+        &mut self,
+        token: Token,
+        who: Did,
+        write: Write,
+        now: u64,
+        rng: &mut impl RngCore,
+    ) {
         let span = info_span!("write", timite = %who);
         let _enter = span.enter();
         let me = match self.writer(&who) {
@@ -815,9 +852,18 @@ impl<S: SpaceStore> Engine<S> {
                 purpose,
                 visibility,
                 expires_at,
+                encryption,
             } => {
-                let created = Space::create_with(&me, &name, &purpose, visibility, expires_at, now)
-                    .map_err(NodeError::from);
+                let created = match encryption {
+                    Some(e) if visibility == Visibility::InviteOnly => {
+                        Space::create_encrypted(&me, &name, &purpose, e, now)
+                    }
+                    Some(_) => Err(tim_crdt::SpaceError::Invalid(
+                        "only an invite-only space is end-to-end encrypted".into(),
+                    )),
+                    None => Space::create_with(&me, &name, &purpose, visibility, expires_at, now),
+                }
+                .map_err(NodeError::from);
                 let (space, genesis) = match created {
                     Ok(c) => c,
                     Err(e) => return self.done(token, Err(e)),
@@ -834,9 +880,21 @@ impl<S: SpaceStore> Engine<S> {
                 }
             }
             Write::Post { space, text } => {
-                let r = self
-                    .readable_space_mut(&who, space)
-                    .and_then(|s| s.post(&me, &text, now).map_err(NodeError::from));
+                let encrypted = self
+                    .readable_space(&who, space)
+                    .map(|s| s.encryption().is_some());
+                let r = match encrypted {
+                    Ok(true) => self
+                        .e2ee_encrypt(space, who, &text, now, rng)
+                        .and_then(|ct| self.readable_space_mut(&who, space).map(|s| (s, ct)))
+                        .and_then(|(s, ct)| {
+                            s.post_encrypted(&me, &ct, now).map_err(NodeError::from)
+                        }),
+                    Ok(false) => self
+                        .readable_space_mut(&who, space)
+                        .and_then(|s| s.post(&me, &text, now).map_err(NodeError::from)),
+                    Err(e) => Err(e),
+                };
                 match r {
                     Ok((applied, id)) => {
                         let posted = Posted {
@@ -919,6 +977,7 @@ impl<S: SpaceStore> Engine<S> {
             return Err(e.into());
         }
         self.metrics.changes_stored.inc_by(applied.len() as u64);
+        self.e2ee_touch(id, applied);
         for a in applied {
             self.emit(id, a);
         }
@@ -998,14 +1057,20 @@ impl<S: SpaceStore> Engine<S> {
     }
 
     fn emit(&mut self, id: SpaceId, applied: &Applied) {
-        let Some(space) = self.spaces.get(&id) else {
-            return;
-        };
         for effect in &applied.effects {
+            let Some(space) = self.spaces.get(&id) else {
+                return;
+            };
             let event = match effect {
-                Effect::Message { id: msg } if self.listening => space
-                    .message(msg)
-                    .map(|message| SpaceEvent::Message { space: id, message }),
+                Effect::Message { id: msg } if self.listening => {
+                    let Some(mut message) = space.message(msg) else {
+                        continue;
+                    };
+                    if message.encrypted {
+                        self.reveal_for_event(id, &mut message);
+                    }
+                    Some(SpaceEvent::Message { space: id, message })
+                }
                 Effect::Joined { did } => {
                     info!(space = %id, member = %did, "member joined");
                     // A member's view counts its messages: a scan of the timeline.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use tim_crdt::admission::Requirement;
+use tim_crdt::encryption::{Encryption, History};
 use tim_crdt::{MemberPage, PageFrom, Role, Visibility};
 use tim_did::credential::Check;
 use tim_protocol::api::{
@@ -98,6 +99,7 @@ pub(super) enum Command {
         purpose: String,
         visibility: Visibility,
         ttl: Option<Duration>,
+        encryption: Option<Encryption>,
         reply: Reply<SpaceSummary>,
     },
     Moderate {
@@ -249,7 +251,9 @@ impl Handle {
             .await
     }
 
-    /// Creates a space with a visibility; an ephemeral one needs a time to live.
+    /// Creates a space with a visibility; an ephemeral one needs a time to live. An
+    /// invite-only space is end-to-end encrypted, with history shared with newcomers
+    /// (docs/privacy.md).
     pub async fn create_space_with(
         &self,
         name: &str,
@@ -257,12 +261,41 @@ impl Handle {
         visibility: Visibility,
         ttl: Option<Duration>,
     ) -> Result<SpaceSummary, NodeError> {
+        let encryption = (visibility == Visibility::InviteOnly).then_some(Encryption {
+            history: History::Shared,
+            dm: false,
+        });
+        self.create(name, purpose, visibility, ttl, encryption)
+            .await
+    }
+
+    /// Creates an invite-only space, end-to-end encrypted as `encryption` says, or not at all
+    /// (`None`: members' nodes and the nodes they sync with read it in the clear).
+    pub async fn create_private_space(
+        &self,
+        name: &str,
+        purpose: &str,
+        encryption: Option<Encryption>,
+    ) -> Result<SpaceSummary, NodeError> {
+        self.create(name, purpose, Visibility::InviteOnly, None, encryption)
+            .await
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        purpose: &str,
+        visibility: Visibility,
+        ttl: Option<Duration>,
+        encryption: Option<Encryption>,
+    ) -> Result<SpaceSummary, NodeError> {
         self.call(|reply| Command::Create {
             who: self.timite,
             name: name.to_string(),
             purpose: purpose.to_string(),
             visibility,
             ttl,
+            encryption,
             reply,
         })
         .await

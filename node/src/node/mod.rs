@@ -525,7 +525,8 @@ impl Actor {
                 self.reply_when_durable(reply, list);
             }
             Command::Space(who, id, reply) => {
-                self.reply_durable(reply, self.engine.summary_for(&who, id));
+                let summary = self.engine.summary_for(&who, id);
+                self.reply_durable(reply, summary);
             }
             Command::Create {
                 who,
@@ -533,6 +534,7 @@ impl Actor {
                 purpose,
                 visibility,
                 ttl,
+                encryption,
                 reply,
             } => {
                 let write = Write::Create {
@@ -540,6 +542,7 @@ impl Actor {
                     purpose,
                     visibility,
                     expires_at: ttl.map(|t| now_ms() + t.as_millis() as u64),
+                    encryption,
                 };
                 let on_done = expect(reply, |a| match a {
                     Answer::Space(s) => Some(s),
@@ -729,6 +732,10 @@ impl Actor {
                     heads: s.heads(),
                     messages: s.timeline(),
                 });
+                let r = r.map(|mut t| {
+                    self.engine.reveal(&who, id, &mut t.messages);
+                    t
+                });
                 self.reply_durable(reply, r);
             }
             Command::TimelinePage {
@@ -749,6 +756,10 @@ impl Actor {
                         next_before: page.next_before,
                         next_after: page.next_after,
                     })
+                });
+                let r = r.map(|mut p| {
+                    self.engine.reveal(&who, space, &mut p.messages);
+                    p
                 });
                 self.reply_durable(reply, r);
             }

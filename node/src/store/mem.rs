@@ -15,6 +15,7 @@ struct Data {
     snapshots: BTreeMap<SpaceId, Vec<u8>>,
     private_hosts: BTreeSet<(SpaceId, Vec<u8>)>,
     penalties: BTreeMap<Vec<u8>, Penalty>,
+    sealed: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +159,18 @@ impl SpaceStore for MemStore {
             None => drop(inner.written.penalties.remove(peer)),
         }
         Ok(())
+    }
+
+    fn put_sealed(&self, key: &[u8], sealed: &[u8]) -> Result<(), StoreError> {
+        self.lock()
+            .written
+            .sealed
+            .insert(key.to_vec(), sealed.to_vec());
+        Ok(())
+    }
+
+    fn sealed(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().written.sealed.get(key).cloned())
     }
 
     fn penalties(&self) -> Result<Vec<(Vec<u8>, Penalty)>, StoreError> {

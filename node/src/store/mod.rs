@@ -46,6 +46,11 @@ pub trait SpaceStore {
     fn put_penalty(&self, peer: &[u8], penalty: Option<Penalty>) -> Result<(), StoreError>;
     /// Every peer with strikes or a ban.
     fn penalties(&self) -> Result<Vec<(Vec<u8>, Penalty)>, StoreError>;
+    /// Replaces a sealed end-to-end encryption record (a timite's keys, or its group state of
+    /// a space: `crate::e2ee`), written like changes: durable at the next flush.
+    fn put_sealed(&self, key: &[u8], sealed: &[u8]) -> Result<(), StoreError>;
+    /// A sealed record, if any.
+    fn sealed(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// What a peer has against it: invalid things it served by sync, and when its ban ends.

@@ -11,6 +11,8 @@
 //! * `tokens`: SHA-256 of an API token → its [`TokenInfo`] (JSON); the secret is never stored;
 //! * `penalties`: PeerId bytes → the peer's strikes and the end of its ban
 //!   ([`Penalty`](super::Penalty), 12 bytes), so a restart does not forgive a peer.
+//! * `e2ee`: sealed end-to-end encryption records (`crate::e2ee::Sealed`): `k` ‖ timite
+//!   key → its encryption keys; space id ‖ timite key → its group state of the space.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -57,6 +59,7 @@ pub struct Store {
     trust: sled::Tree,
     tokens: sled::Tree,
     penalties: sled::Tree,
+    e2ee: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -138,6 +141,7 @@ impl Store {
             trust: db.open_tree("trust")?,
             tokens: db.open_tree("tokens")?,
             penalties: db.open_tree("penalties")?,
+            e2ee: db.open_tree("e2ee")?,
         })
     }
 
@@ -409,6 +413,15 @@ impl super::SpaceStore for Store {
             None => drop(self.penalties.remove(peer)?),
         }
         Ok(())
+    }
+
+    fn put_sealed(&self, key: &[u8], sealed: &[u8]) -> Result<(), StoreError> {
+        self.e2ee.insert(key, sealed)?;
+        Ok(())
+    }
+
+    fn sealed(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.e2ee.get(key)?.map(|v| v.to_vec()))
     }
 
     fn penalties(&self) -> Result<Vec<(Vec<u8>, super::Penalty)>, StoreError> {

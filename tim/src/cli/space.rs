@@ -138,6 +138,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                     purpose,
                     visibility: Some(visibility),
                     ttl_secs: ttl.map(|t| t.as_secs()),
+                    encrypted: None,
                 })
                 .await?;
             out.print(&s, |s| println!("{}", s.id))?;
