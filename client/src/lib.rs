@@ -7,10 +7,11 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    CreateSpace, CredentialsQuery, DeclareAbilities, Done, GossipPeers, Imported, InviteRequest,
-    IssueRequest, JoinSpace, Me, MemberView, MembersQuery, NewToken, NodeStatus, PostMessage,
-    Posted, Problem, RateRequest, SetRole, SpaceEvent, SpaceSummary, Timeline, TimelinePage,
-    TimelineQuery, TimiteView, TokenInfo, TokenIssued, TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
+    CreateSpace, CredentialsQuery, DeclareAbilities, DirectMessage, DirectMessageRequest, Done,
+    GossipPeers, Imported, InviteRequest, IssueRequest, JoinSpace, Me, MemberView, MembersQuery,
+    NewToken, NodeStatus, PostMessage, Posted, Problem, RateRequest, SetRole, SpaceEvent,
+    SpaceSummary, Timeline, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued,
+    TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::{CredentialId, Did, SpaceId};
 
@@ -487,6 +488,16 @@ impl Client {
     pub async fn post_message(&self, id: SpaceId, text: &str) -> Result<Posted, ClientError> {
         let body = PostMessage { text: text.into() };
         self.post(&format!("/v1/spaces/{id}/messages"), &body).await
+    }
+
+    /// `POST /v1/dms`: a direct message to `to` (in their encrypted space of two, made if
+    /// need be).
+    pub async fn direct_message(&self, to: Did, text: &str) -> Result<DirectMessage, ClientError> {
+        let body = DirectMessageRequest {
+            to,
+            text: text.into(),
+        };
+        self.post("/v1/dms", &body).await
     }
 
     /// `GET /v1/spaces/{id}/messages`: one page of the timeline, newest first.

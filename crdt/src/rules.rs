@@ -1556,8 +1556,9 @@ pub fn check_genesis(doc: &Automerge, author: &Did) -> Result<(), Rejection> {
         {
             return bad("an encrypted space is invite-only, at schema version 3 or later");
         }
-        if !doc::get_str(doc, &meta, doc::HISTORY)
-            .is_some_and(|h| crate::encryption::History::parse(&h).is_some())
+        if doc::get_str(doc, &meta, doc::HISTORY)
+            .and_then(|h| crate::encryption::History::parse(&h))
+            .is_none()
         {
             return bad("an encrypted space's meta.history is shared or since-join");
         }

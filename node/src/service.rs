@@ -19,13 +19,15 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 use tim_crdt::admission::Requirement;
+use tim_crdt::encryption::{Encryption, History};
 use tim_crdt::PageFrom;
 use tim_did::credential::{credentials_in, is_presentation, verify_document};
 use tim_protocol::api::{
-    Challenge, CheckView, CreateSpace, CredentialsQuery, Imported, InviteRequest, IssueRequest,
-    JoinSpace, Login, MemberView, MembersQuery, NewToken, NodeStatus, Posted, SpaceEvent,
-    SpaceSummary, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued, TrustEntry,
-    VerifyReport, DEFAULT_TIMELINE_PAGE, MAX_LIST_PAGE, MAX_TIMELINE_PAGE,
+    Challenge, CheckView, CreateSpace, CredentialsQuery, DirectMessage, DirectMessageRequest,
+    Imported, InviteRequest, IssueRequest, JoinSpace, Login, MemberView, MembersQuery, NewToken,
+    NodeStatus, Posted, SpaceEvent, SpaceSummary, TimelinePage, TimelineQuery, TimiteView,
+    TokenInfo, TokenIssued, TrustEntry, VerifyReport, DEFAULT_TIMELINE_PAGE, MAX_LIST_PAGE,
+    MAX_TIMELINE_PAGE,
 };
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::{ChangeHash, CredentialId, Did, MessageId, SpaceId};
@@ -40,6 +42,16 @@ use crate::{Act, CredentialKind, Handle, NodeError, Role, Visibility};
 pub const DEFAULT_INVITE_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long a join waits for a host to answer unless the request says otherwise.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the invite to a direct-message space stays valid.
+pub const DM_INVITE_VALIDITY: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The purpose of the direct-message space of two timites: names both, in DID order, so
+/// that either finds it.
+fn dm_purpose(a: &Did, b: &Did) -> String {
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    format!("direct messages between {first} and {second}")
+}
+
 /// How long a join or a post in an end-to-end encrypted space waits for the group's keys to
 /// reach a member who just joined.
 pub const KEYS_WAIT: Duration = Duration::from_secs(15);
@@ -364,9 +376,7 @@ impl Service {
                     .await?
             }
             (_, Some(true)) if visibility != Visibility::InviteOnly => {
-                return Err(invalid(
-                    "only an invite-only space is end-to-end encrypted",
-                ))
+                return Err(invalid("only an invite-only space is end-to-end encrypted"))
             }
             _ => {
                 handle
@@ -530,6 +540,53 @@ impl Service {
             }
         })
         .await?)
+    }
+
+    /// Sends a direct message from the caller to another timite: posts it in their
+    /// direct-message space (an end-to-end encrypted, invite-only space of two), made and the
+    /// other invited if there is none yet (docs/privacy.md §4.8). The other reads it once it
+    /// joins (`tim space join SPACE --via ADDR`, the line `tim dm` prints).
+    pub async fn direct_message(
+        &self,
+        caller: &Caller,
+        req: &DirectMessageRequest,
+    ) -> ServiceResult<DirectMessage> {
+        let (me, to) = (caller.timite, req.to);
+        if to == me {
+            return Err(invalid("a direct message goes to another timite"));
+        }
+        let handle = self.acting(caller);
+        let purpose = dm_purpose(&me, &to);
+        let existing = handle
+            .spaces()
+            .await?
+            .into_iter()
+            .filter(|s| s.dm && s.purpose == purpose)
+            .min_by_key(|s| (s.created_at, s.id));
+        let (space, created) = match existing {
+            Some(s) => (s.id, false),
+            None => {
+                let encryption = Encryption {
+                    history: History::Shared,
+                    dm: true,
+                };
+                let s = handle
+                    .create_private_space("dm", &purpose, Some(encryption))
+                    .await?;
+                handle
+                    .moderate(s.id, Act::Invite(to, DM_INVITE_VALIDITY))
+                    .await?;
+                (s.id, true)
+            }
+        };
+        let posted = self.post(caller, space, &req.text).await?;
+        let waiting = !handle.members(space).await?.iter().any(|m| m.did == to);
+        Ok(DirectMessage {
+            space,
+            created,
+            waiting,
+            posted,
+        })
     }
 
     /// Deletes a message (its author, or a moderator).

@@ -66,6 +66,9 @@ pub struct SpaceSummary {
     /// Messages are end-to-end encrypted: only members' nodes read them (docs/privacy.md).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub encrypted: bool,
+    /// A direct-message space between two timites (`tim dm`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dm: bool,
     /// The asking timite is a member of this encrypted space, but the group's keys have not
     /// reached it yet: it reads and writes once a member's node adds it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -184,6 +187,28 @@ pub struct JoinSpace {
 pub struct PostMessage {
     /// The text, 1 to 16 KiB.
     pub text: String,
+}
+
+/// `POST /v1/dms`: a direct message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct DirectMessageRequest {
+    /// To whom.
+    pub to: Did,
+    /// The text, 1 to 16 KiB.
+    pub text: String,
+}
+
+/// The answer to a direct message: the two timites' encrypted space, and the post.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct DirectMessage {
+    /// The direct-message space (end-to-end encrypted, invite-only, two members).
+    pub space: SpaceId,
+    /// The space was made by this message (and the other timite invited to it).
+    pub created: bool,
+    /// The other timite has not joined yet: it reads the message once it joins.
+    pub waiting: bool,
+    /// The post.
+    pub posted: Posted,
 }
 
 /// The answer to a post: returned only once the change is flushed to disk.

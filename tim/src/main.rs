@@ -110,6 +110,14 @@ enum Command {
         /// The message.
         text: String,
     },
+    /// Send a direct message: posted, end-to-end encrypted, in your space of two with that
+    /// timite (made, and the other invited, the first time; it prints how they join).
+    Dm {
+        /// To whom (did:key).
+        did: Did,
+        /// The message.
+        text: String,
+    },
     /// Read a space's timeline: the latest messages (50 unless --limit says otherwise), or
     /// those before or since a message, oldest first.
     Read(timeline::ReadArgs),
@@ -176,6 +184,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Message { command } => timeline::message(&client()?, out, command).await?,
         Command::Post { space, text } => timeline::post(&client()?, out, space, &text).await?,
         Command::Read(args) => timeline::read(&client()?, out, args).await?,
+        Command::Dm { did, text } => timeline::dm(&client()?, out, did, &text).await?,
         Command::Passport {
             command:
                 PassportCommand::Verify {

@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use tim_protocol::api::{Done, PostMessage, Posted, TimelinePage, TimelineQuery};
+use tim_protocol::api::{
+    DirectMessage, DirectMessageRequest, Done, PostMessage, Posted, TimelinePage, TimelineQuery,
+};
 use tim_protocol::{MessageId, SpaceId};
 
 use super::extract::{ApiJson, ApiQuery, Id, Ids};
@@ -38,6 +40,21 @@ pub(super) async fn post_message(
 ) -> ApiResult<impl IntoResponse> {
     let posted = s.post(&caller, id, &body.text).await?;
     Ok((StatusCode::CREATED, Json(posted)))
+}
+
+/// Sends a direct message: posts it in the caller's end-to-end encrypted space with the
+/// other timite, made (and the other invited) if there is none yet. The other reads it once
+/// it joins that space.
+#[utoipa::path(post, path = "/v1/dms", tag = "messages",
+    request_body = DirectMessageRequest,
+    responses((status = 201, body = DirectMessage), Problems))]
+pub(super) async fn direct_message(
+    State(s): State<Service>,
+    caller: Caller,
+    ApiJson(body): ApiJson<DirectMessageRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let sent = s.direct_message(&caller, &body).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
 }
 
 /// Deletes a message (its author, or a moderator).

@@ -103,6 +103,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(spaces::join_space))
         .routes(routes!(messages::timeline, messages::post_message))
         .routes(routes!(messages::delete_message))
+        .routes(routes!(messages::direct_message))
         .routes(routes!(members::members))
         .routes(routes!(members::kick))
         .routes(routes!(members::set_role))

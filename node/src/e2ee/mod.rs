@@ -38,8 +38,8 @@ pub use group::{
     MAX_STATE_BYTES,
 };
 pub use keys::{Bundle, Keys, MAX_BUNDLE_BYTES, PREKEY_LIFETIME_SECS};
-pub use p2panda_encryption::Rng;
 pub use member::{op_id, Body, MemberState};
+pub use p2panda_encryption::Rng;
 pub use rules::update_issuer;
 pub use seal::{open, seal};
 

@@ -68,11 +68,7 @@ impl<S: SpaceStore> Engine<S> {
     /// encrypted, and notes the removals and bans hosted timites made: their rotation falls
     /// to them (docs/privacy.md §4.4).
     pub(super) fn e2ee_touch(&mut self, id: SpaceId, applied: &[Applied]) {
-        if !self
-            .spaces
-            .get(&id)
-            .is_some_and(|s| s.encryption().is_some())
-        {
+        if self.spaces.get(&id).and_then(Space::encryption).is_none() {
             return;
         }
         self.e2ee_dirty.insert(id);
@@ -214,7 +210,12 @@ impl<S: SpaceStore> Engine<S> {
         Ok(())
     }
 
-    fn e2ee_step(&mut self, id: SpaceId, who: Did, rng: &mut impl RngCore) -> Result<(), NodeError> {
+    fn e2ee_step(
+        &mut self,
+        id: SpaceId,
+        who: Did,
+        rng: &mut impl RngCore,
+    ) -> Result<(), NodeError> {
         let writer = self.writer(&who)?;
         let keys = self.e2ee_keys(&who, rng)?;
         if self.ready_space_mut(id)?.keys_of(&who).is_none() {
@@ -260,7 +261,11 @@ impl<S: SpaceStore> Engine<S> {
                 st.group.create(&[writer.did()], &self.lib_rng)?,
             ),
             Duty::Add(x) => (ControlOp::Add, Some(x), st.group.add(x, &self.lib_rng)?),
-            Duty::Remove(x) => (ControlOp::Remove, Some(x), st.group.remove(x, &self.lib_rng)?),
+            Duty::Remove(x) => (
+                ControlOp::Remove,
+                Some(x),
+                st.group.remove(x, &self.lib_rng)?,
+            ),
             Duty::Update => (ControlOp::Update, None, st.group.update(&self.lib_rng)?),
         };
         let now = self.now;
@@ -517,7 +522,10 @@ fn process(space: &Space, st: &mut MemberState, c: &ControlView, controls: &[Con
     if !clear_matches {
         warn!(space = %space.id(), control = %c.id, "a control message's clear fields do not say what it does");
     }
-    let past = space.control_past(&c.id).map(|(_, p)| p).unwrap_or_default();
+    let past = space
+        .control_past(&c.id)
+        .map(|(_, p)| p)
+        .unwrap_or_default();
     if let ControlKind::Remove { removed } = kind {
         // Rule (b): secrets the removed member brought concurrently with its removal.
         let past_ops: BTreeSet<_> = past.iter().map(|p| e2ee::op_id(p)).collect();

@@ -630,10 +630,11 @@ impl<S: SpaceStore> Engine<S> {
 
     /// The summary of a space `who` may read ([`Engine::readable_space`]).
     pub fn summary_for(&mut self, who: &Did, id: SpaceId) -> Result<SpaceSummary, NodeError> {
-        let mut summary = self.readable_space(who, id).and_then(|_| self.summary(id))?;
-        summary.keys_pending = summary.encrypted
-            && self.spaces[&id].is_member(who)
-            && !self.keys_ready(who, id);
+        let mut summary = self
+            .readable_space(who, id)
+            .and_then(|_| self.summary(id))?;
+        summary.keys_pending =
+            summary.encrypted && self.spaces[&id].is_member(who) && !self.keys_ready(who, id);
         Ok(summary)
     }
 
@@ -676,6 +677,7 @@ impl<S: SpaceStore> Engine<S> {
                 .map(ToString::to_string)
                 .collect(),
             encrypted: space.encryption().is_some(),
+            dm: space.encryption().is_some_and(|e| e.dm),
             keys_pending: false,
         })
     }
@@ -832,14 +834,7 @@ impl<S: SpaceStore> Engine<S> {
 
     // ---- local writes ----
 
-    fn on_write(
-        &mut self,
-        token: Token,
-        who: Did,
-        write: Write,
-        now: u64,
-        rng: &mut impl RngCore,
-    ) {
+    fn on_write(&mut self, token: Token, who: Did, write: Write, now: u64, rng: &mut impl RngCore) {
         let span = info_span!("write", timite = %who);
         let _enter = span.enter();
         let me = match self.writer(&who) {

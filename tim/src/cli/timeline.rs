@@ -32,6 +32,30 @@ pub(crate) async fn post(client: &Client, out: Out, space: SpaceId, text: &str) 
     })
 }
 
+/// `tim dm DID TEXT`.
+pub(crate) async fn dm(client: &Client, out: Out, to: Did, text: &str) -> Result<()> {
+    let sent = client.direct_message(to, text).await?;
+    // The space is not announced: the other joins through this node's address.
+    let via = match sent.waiting {
+        true => client.status().await?.listen.into_iter().next(),
+        false => None,
+    };
+    out.print(&sent, |d| {
+        println!(
+            "sent {} in {} (end-to-end encrypted{})",
+            d.posted.id,
+            d.space,
+            if d.created { ", new" } else { "" }
+        );
+        if d.waiting {
+            println!("waiting for {to} to join; they read it once they do");
+            if let Some(addr) = &via {
+                println!("they join with: tim space join {} --via {addr}", d.space);
+            }
+        }
+    })
+}
+
 /// `tim message …`.
 pub(crate) async fn message(client: &Client, out: Out, command: MessageCommand) -> Result<()> {
     match command {
@@ -195,5 +219,12 @@ async fn catch_up(
 }
 
 fn print_message(m: &MessageView) {
-    println!("[{}] {}: {}", format_time(m.at), m.author.short(), m.text);
+    match &m.unreadable {
+        None => println!("[{}] {}: {}", format_time(m.at), m.author.short(), m.text),
+        Some(why) => println!(
+            "[{}] {}: (encrypted; not readable here: {why})",
+            format_time(m.at),
+            m.author.short()
+        ),
+    }
 }
