@@ -147,6 +147,9 @@ pub struct Options {
     pub b9_seconds: f64,
     /// B1 in an invite-only space (its live path is pushes by sync, not gossip).
     pub private: bool,
+    /// With `private`: the invite-only space is not end-to-end encrypted (to measure what
+    /// encryption costs).
+    pub plain: bool,
     /// Where to write the report (Markdown, JSON, SVG charts).
     pub out: Option<PathBuf>,
 }
@@ -169,6 +172,7 @@ impl Options {
             b9_rate: 1_000.0,
             b9_seconds: 5.0,
             private: false,
+            plain: false,
             out: None,
         }
     }
@@ -190,6 +194,7 @@ impl Options {
             b9_rate: 1_000.0,
             b9_seconds: 1.0,
             private: false,
+            plain: false,
             out: None,
         }
     }
@@ -636,7 +641,11 @@ async fn cluster_with_space(exe: &Path, n: usize, args: &[&str]) -> Result<(Clus
 
 /// Starts `n` nodes, creates an invite-only space on node 1, invites every other node's timite
 /// and has it join through node 1.
-async fn cluster_with_private_space(exe: &Path, n: usize) -> Result<(Cluster, SpaceId)> {
+async fn cluster_with_private_space(
+    exe: &Path,
+    n: usize,
+    encrypted: bool,
+) -> Result<(Cluster, SpaceId)> {
     let cluster = Cluster::start_with(exe, n, None, None, NODE_ARGS).await?;
     let first = &cluster.nodes[0];
     let space = first
@@ -646,7 +655,7 @@ async fn cluster_with_private_space(exe: &Path, n: usize) -> Result<(Cluster, Sp
             purpose: "measuring".into(),
             visibility: Some("invite-only".into()),
             ttl_secs: None,
-            encrypted: None,
+            encrypted: Some(encrypted),
         })
         .await?
         .id;
@@ -829,7 +838,7 @@ async fn propagation(exe: &Path, n: usize, opts: &Options, say: Say<'_>) -> Resu
         say(&format!("B1 {n} nodes, run {run}/{}", opts.runs));
         let (mut cluster, space) = if opts.private {
             // No topic, no mesh: members' nodes push to each other once joined.
-            cluster_with_private_space(exe, n).await?
+            cluster_with_private_space(exe, n, !opts.plain).await?
         } else {
             let (cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
             // Let gossipsub build its mesh: every node meshed with the others (up to

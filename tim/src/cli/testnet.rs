@@ -74,6 +74,10 @@ pub(crate) enum TestnetCommand {
         /// the members' nodes; docs/privacy.md) instead of a public one.
         #[arg(long)]
         private: bool,
+        /// With --private: the space is not end-to-end encrypted (to compare the cost of
+        /// encryption).
+        #[arg(long, requires = "private")]
+        plain: bool,
         /// A short run (3 nodes, 1 run, 1k messages, 100 spaces; B1m with 4 spaces on 3 nodes
         /// and 20 messages; B9 at 0 and 1,000 messages with a 1 s fill) unless other flags say
         /// more.
@@ -122,6 +126,7 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         b9_rate,
         b9_seconds,
         private,
+        plain,
         quick,
         out: dir,
     } = command
@@ -153,6 +158,7 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
             bail!("--b9-rate and --b9-seconds must be more than 0");
         }
         opts.private = private;
+        opts.plain = plain;
         opts.out = dir;
         let bar = out.spinner("benchmarking…".into());
         let say = |what: &str| bar.set_message(what.to_string());
