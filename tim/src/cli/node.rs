@@ -130,6 +130,8 @@ async fn run_node(
     rate_limit: RateLimit,
 ) -> Result<()> {
     let keys = open_keys(home)?;
+    // Held until the node stops: a second node on this home stops here.
+    let _lock = home::lock(home)?;
     let token = match home::read_token(home) {
         Ok(t) => t,
         Err(_) => home::new_token(home)?,
