@@ -89,6 +89,7 @@ impl From<NodeError> for ApiError {
                 "keys-pending",
                 "Encryption keys not here yet",
             ),
+            NodeError::Expired(_) => (StatusCode::GONE, "expired", "Space expired"),
             NodeError::Timeout(_) => (StatusCode::NOT_FOUND, "no-host", "No host answered"),
             NodeError::Storage(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
