@@ -11,7 +11,7 @@ use tim_node::home::{self, RuntimeInfo};
 use tim_node::{FlushMode, NetConfig, NodeConfig};
 
 use super::open_keys;
-use crate::output::Out;
+use crate::output::{outln, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum NodeCommand {
@@ -159,14 +159,14 @@ async fn run_node(
         &serde_json::to_vec_pretty(&info)?,
     )?;
     out.print(&info, |info| {
-        println!("tim node running");
-        println!("  node DID : {}", info.node_did);
-        println!("  timite   : {}", info.timite);
+        outln!("tim node running")?;
+        outln!("  node DID : {}", info.node_did)?;
+        outln!("  timite   : {}", info.timite)?;
         for a in &info.listen {
-            println!("  listen   : {a}");
+            outln!("  listen   : {a}")?;
         }
-        println!("  API      : {}", info.api);
-        println!("  spaces   : {}", status.spaces);
+        outln!("  API      : {}", info.api)?;
+        outln!("  spaces   : {}", status.spaces)
     })?;
     let app = tim_node::api::router_with(handle.clone(), token, ApiConfig { rate_limit });
     // On SIGINT/SIGTERM: stop accepting requests, give open ones (event streams never end by
