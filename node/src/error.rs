@@ -25,6 +25,9 @@ pub enum NodeError {
     /// The space's rules refuse it.
     #[error("refused: {0}")]
     Refused(String),
+    /// The space was ephemeral and has expired: it is deleted.
+    #[error("space {0} was ephemeral and has expired: its messages are deleted and it cannot be joined again")]
+    Expired(SpaceId),
     /// The space is known but its history has not arrived yet.
     #[error("space {0} is still syncing; its history has not arrived from any peer yet")]
     NotReady(SpaceId),

@@ -6,6 +6,7 @@
 //! ├── timite.key        hosted timite's Ed25519 seed (0600)
 //! ├── api.token         bearer token for the API (0600)
 //! ├── data/             sled database
+//! ├── node.lock         locked by the running node, holds its process id
 //! └── node.json         written by a running node: API URL, listen addresses, DIDs
 //! ```
 
@@ -22,6 +23,70 @@ pub const TOKEN_FILE: &str = "api.token";
 pub const RUNTIME_FILE: &str = "node.json";
 /// Name of the data directory.
 pub const DATA_DIR: &str = "data";
+/// Name of the file a running node holds locked ([`lock`]).
+pub const LOCK_FILE: &str = "node.lock";
+
+/// Why a node may not run on a home.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// Another process holds the home's lock.
+    #[error(
+        "a node is already running on this home{}: stop it first, or run this one with another --home",
+        .pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Running {
+        /// The running node's process id, if it has written it yet.
+        pid: Option<u32>,
+    },
+    /// The lock file could not be opened, locked or written.
+    #[error("cannot lock {}: {source}", .path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The lock a running node holds on its home, so that a second node on the same home stops at
+/// once with [`LockError::Running`] instead of failing on the store. The operating system
+/// releases it when the process ends, however it ends; dropping it releases it too.
+#[derive(Debug)]
+pub struct HomeLock {
+    _file: fs::File,
+}
+
+/// Locks `home` for a node of this process, and writes the process id into the lock file.
+pub fn lock(home: &Path) -> Result<HomeLock, LockError> {
+    let path = home.join(LOCK_FILE);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            // Empty while that node has not written its id yet.
+            let pid = fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            return Err(LockError::Running { pid });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.set_len(0).map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    Ok(HomeLock { _file: file })
+}
 
 /// What a running node writes into its home so clients can find it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

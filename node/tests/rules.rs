@@ -163,14 +163,15 @@ async fn an_ephemeral_space_is_deleted_everywhere_after_its_ttl() {
         a.handle.spaces().await.unwrap().is_empty() && b.handle.spaces().await.unwrap().is_empty()
     })
     .await;
+    // Each node says it expired.
     for n in [&a.handle, &b.handle] {
         assert!(matches!(
             n.timeline(space.id).await,
-            Err(NodeError::UnknownSpace(_))
+            Err(NodeError::Expired(_))
         ));
         assert!(matches!(
             n.export(space.id).await,
-            Err(NodeError::UnknownSpace(_))
+            Err(NodeError::Expired(_))
         ));
     }
     // Nobody serves it any more: a fresh node cannot join it.

@@ -14,6 +14,7 @@ pub mod micro;
 mod rng;
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -494,32 +495,40 @@ fn short(s: &str) -> String {
     }
 }
 
-/// Runs the demo with `n` nodes and prints its transcript. Returns whether everything
+/// Runs the demo with `n` nodes and writes its transcript to `out`. Returns whether everything
 /// converged. `progress` is told as the nodes start.
-pub async fn demo(exe: &Path, n: usize, progress: Option<Progress<'_>>) -> Result<bool> {
+pub async fn demo(
+    exe: &Path,
+    n: usize,
+    progress: Option<Progress<'_>>,
+    out: &mut (dyn Write + Send),
+) -> Result<bool> {
     let started = Instant::now();
-    println!("== Tim testnet demo: {n} nodes on 127.0.0.1 ==");
+    writeln!(out, "== Tim testnet demo: {n} nodes on 127.0.0.1 ==")?;
     let mut cluster = Cluster::start(exe, n, None, progress).await?;
-    println!(
+    writeln!(
+        out,
         "started {n} node processes in {} ({})",
         ms(started.elapsed()),
         cluster.dir().display()
-    );
+    )?;
     for node in &cluster.nodes {
         let s = node.client.status().await?;
-        println!(
+        writeln!(
+            out,
             "  node {}  {}  {}  api {}",
             node.index,
             s.node_did.short(),
             node.listen.first().map(String::as_str).unwrap_or("-"),
             node.client.base()
-        );
+        )?;
     }
-    let result = run_demo(&mut cluster, n).await;
+    let result = run_demo(&mut cluster, n, out).await;
     cluster.stop().await;
     let ok = result?;
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "RESULT: {} (total {:.1} s)",
         if ok {
             "all nodes converged"
@@ -527,51 +536,54 @@ pub async fn demo(exe: &Path, n: usize, progress: Option<Progress<'_>>) -> Resul
             "NOT CONVERGED"
         },
         started.elapsed().as_secs_f64()
-    );
+    )?;
     Ok(ok)
 }
 
-async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
+async fn run_demo(cluster: &mut Cluster, n: usize, out: &mut (dyn Write + Send)) -> Result<bool> {
     let first = &cluster.nodes[0];
     let space = first
         .client
         .create_space("demo", "a space federated across a local testnet")
         .await?;
-    println!("\nnode 1 created space \"demo\"\n  id {}", space.id);
+    writeln!(out, "\nnode 1 created space \"demo\"\n  id {}", space.id)?;
     let via = vec![first.listen[0].clone()];
     for node in &cluster.nodes[1..] {
         let t = Instant::now();
         let s = node.client.join(space.id, via.clone(), vec![]).await?;
-        println!(
+        writeln!(
+            out,
             "node {} joined via node 1 in {} ({} members now)",
             node.index,
             ms(t.elapsed()),
             s.members
-        );
+        )?;
     }
 
     let mut arrivals = watch(cluster, space.id).await?;
-    println!("\neach node posts one message:");
+    writeln!(out, "\neach node posts one message:")?;
     let mut posted: Vec<(String, usize, Instant, String)> = Vec::new();
     for node in &cluster.nodes {
         let text = format!("hello from node {}", node.index);
         let t = Instant::now();
         let p = node.client.post_message(space.id, &text).await?;
-        println!(
+        writeln!(
+            out,
             "  node {} posted \"{text}\" (acknowledged in {})",
             node.index,
             ms(t.elapsed())
-        );
+        )?;
         posted.push((p.id, node.index, t, text));
     }
     let Some(took) = cluster.converge(space.id, n).await else {
-        println!(
+        writeln!(
+            out,
             "nodes did not converge within {}s",
             CONVERGE_TIMEOUT.as_secs()
-        );
+        )?;
         return Ok(false);
     };
-    println!("converged {} after the last post", ms(took));
+    writeln!(out, "converged {} after the last post", ms(took))?;
 
     // Latency: from the post request until the message was applied on each other node.
     let mut seen: HashMap<(String, usize), Instant> = HashMap::new();
@@ -585,7 +597,7 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
             Err(_) => {}
         }
     }
-    println!("\npropagation (post sent → applied on the node):");
+    writeln!(out, "\npropagation (post sent → applied on the node):")?;
     let mut latencies = Vec::new();
     for (id, from, t0, text) in &posted {
         let mut parts = Vec::new();
@@ -602,19 +614,20 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
                 None => parts.push(format!("node {}: (event not seen)", node.index)),
             }
         }
-        println!("  \"{text}\"  {}", parts.join("  "));
+        writeln!(out, "  \"{text}\"  {}", parts.join("  "))?;
     }
     latencies.sort();
     if let (Some(min), Some(max)) = (latencies.first(), latencies.last()) {
-        println!(
+        writeln!(
+            out,
             "  min {}  median {}  max {}",
             ms(*min),
             ms(latencies[latencies.len() / 2]),
             ms(*max)
-        );
+        )?;
     }
 
-    println!("\ntimeline as each node sees it:");
+    writeln!(out, "\ntimeline as each node sees it:")?;
     let mut all_heads = Vec::new();
     for node in &cluster.nodes {
         let t = node.client.timeline(space.id).await?;
@@ -623,11 +636,12 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
             .iter()
             .map(|m| format!("\"{}\"", m.text))
             .collect();
-        println!("  node {}: {}", node.index, texts.join(", "));
+        writeln!(out, "  node {}: {}", node.index, texts.join(", "))?;
         all_heads.push(t.heads);
     }
     let identical = all_heads.windows(2).all(|w| w[0] == w[1]);
-    println!(
+    writeln!(
+        out,
         "heads identical on all nodes: {} ({})",
         if identical { "yes" } else { "NO" },
         all_heads[0]
@@ -635,7 +649,7 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
             .map(|h| short(&h.to_string()))
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     if !identical {
         return Ok(false);
     }
@@ -643,11 +657,12 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
     // Fault: SIGKILL the last node, post meanwhile, restart it.
     let victim = n - 1;
     let before = cluster.nodes[victim].client.timeline(space.id).await?;
-    println!(
+    writeln!(
+        out,
         "\nfault: SIGKILL node {} (it holds {} messages)",
         victim + 1,
         before.messages.len()
-    );
+    )?;
     cluster.kill(victim).await?;
     for node in &cluster.nodes[..2.min(victim)] {
         node.client
@@ -662,10 +677,11 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
             .await?;
     }
     let meanwhile = 2.min(victim);
-    println!(
+    writeln!(
+        out,
         "  {meanwhile} messages posted while node {} was down",
         victim + 1
-    );
+    )?;
     let t = Instant::now();
     cluster.restart(victim).await?;
     let restarted = cluster.nodes[victim].client.timeline(space.id).await?;
@@ -673,61 +689,71 @@ async fn run_demo(cluster: &mut Cluster, n: usize) -> Result<bool> {
         .messages
         .iter()
         .all(|m| restarted.messages.iter().any(|r| r.id == m.id));
-    println!(
+    writeln!(
+        out,
         "restarted node {} in {}: it kept all {} messages from before the kill: {}",
         victim + 1,
         ms(t.elapsed()),
         before.messages.len(),
         if kept { "yes" } else { "NO" }
-    );
+    )?;
     let Some(_) = cluster.converge(space.id, n + meanwhile).await else {
-        println!(
+        writeln!(
+            out,
             "node {} did not catch up within {}s",
             victim + 1,
             CONVERGE_TIMEOUT.as_secs()
-        );
+        )?;
         return Ok(false);
     };
-    println!(
+    writeln!(
+        out,
         "node {} caught up with the {meanwhile} messages posted meanwhile, {} after restart",
         victim + 1,
         ms(t.elapsed())
-    );
+    )?;
     let last = cluster.nodes[victim].client.timeline(space.id).await?;
     let first = cluster.nodes[0].client.timeline(space.id).await?;
-    println!(
+    writeln!(
+        out,
         "heads identical after restart: {}",
         if last.heads == first.heads {
             "yes"
         } else {
             "NO"
         }
-    );
+    )?;
     Ok(kept && last.heads == first.heads)
 }
 
-/// Runs `n` nodes until Ctrl-C, printing where each one is. `progress` is told as they start.
+/// Runs `n` nodes until Ctrl-C, writing where each one is to `out`. `progress` is told as they
+/// start.
 pub async fn up(
     exe: &Path,
     n: usize,
     dir: Option<PathBuf>,
     progress: Option<Progress<'_>>,
+    out: &mut (dyn Write + Send),
 ) -> Result<()> {
     if n == 0 {
         bail!("--nodes must be at least 1");
     }
     let mut cluster = Cluster::start(exe, n, dir, progress).await?;
-    println!("testnet of {n} nodes in {}", cluster.dir().display());
+    writeln!(out, "testnet of {n} nodes in {}", cluster.dir().display())?;
     for node in &cluster.nodes {
-        println!(
+        writeln!(
+            out,
             "  node {}  api {}  home {}  p2p {}",
             node.index,
             node.client.base(),
             node.home.display(),
             node.listen.first().map(String::as_str).unwrap_or("-")
-        );
+        )?;
     }
-    println!("talk to a node with: tim --home <home> space list    (Ctrl-C stops the testnet)");
+    writeln!(
+        out,
+        "talk to a node with: tim --home <home> space list    (Ctrl-C stops the testnet)"
+    )?;
     tokio::signal::ctrl_c().await?;
     cluster.stop().await;
     Ok(())

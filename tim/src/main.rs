@@ -5,25 +5,33 @@
 //! `--node URL` (`$TIM_NODE`) names, with `--token` (`$TIM_TOKEN`) or the home's `api.token`.
 //!
 //! Output: human text on standard output, or with `--json` one JSON document (for
-//! `read --follow`, one JSON object per line). Progress of long work (joining a space,
+//! `read --follow`, one JSON object per line). Text other timites wrote is shown with its
+//! control characters escaped ([`output::shown`]). Progress of long work (joining a space,
 //! importing one, starting a testnet) is a spinner on standard error, shown only on a terminal
-//! and never with `--json`. On failure `tim` prints one line `error: <reason>` to standard
-//! error and exits with 1 (2 for a usage error). `tim completions SHELL` prints a completion
-//! script.
+//! and never with `--json`; logs are coloured only on a terminal too. On failure `tim` prints
+//! one line to standard error and exits with 1 (2 for a usage error): `error: <reason>`, or
+//! with `--json` a JSON object ([`error_json`]). When the reader of its output goes away (`tim
+//! read SPACE | head -1`), `tim` stops quietly with exit code 0. `tim completions SHELL`
+//! prints a completion script.
 //!
 //! This file holds the top level of the command line and its dispatch; each command group
 //! lives in a module of [`cli`], and [`output`] prints.
+
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench_support;
 mod cli;
 mod output;
 
-use std::io::Write;
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
+use tim_client::ClientError;
 use tim_node::home;
 use tim_protocol::{Did, SpaceId};
 
@@ -32,7 +40,7 @@ use crate::cli::{
     NodeCommand, PassportCommand, SpaceCommand, TestnetCommand, TimiteCommand, TokenCommand,
     TrustCommand,
 };
-use crate::output::{one_line, Out};
+use crate::output::{errln, one_line, pipe_closed, safe_json, shown, Out, Stream};
 
 #[derive(Parser)]
 #[command(
@@ -144,28 +152,109 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let json = json_asked(std::env::args_os());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, json),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("warn,tim_node=info,libp2p_kad=error")
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {}", one_line(&e.into()));
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|e| anyhow::Error::new(e).context("cannot start the runtime"))
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader has what it wanted (`tim read SPACE | head -1`).
+        Err(_) if pipe_closed() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            let line = if json {
+                safe_json(error_json(&e).to_string())
+            } else {
+                format!("error: {}", shown(&one_line(&e)))
+            };
+            // Nothing more to do if standard error is gone too.
+            let _ = errln!("{line}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the command line asks for `--json` (before any `--`), read before it is parsed so
+/// that a usage error is JSON too.
+fn json_asked(args: impl Iterator<Item = OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--json")
+}
+
+/// A failure as one JSON object (`--json`): `{"error": "<the one-line reason>"}`, plus the
+/// fields of the problem document (`type`, `title`, `status`, `detail`) when the node refused
+/// the request.
+fn error_json(e: &anyhow::Error) -> serde_json::Value {
+    let problem = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<ClientError>() {
+            Some(ClientError::Api(p)) => serde_json::to_value(p).ok(),
+            _ => None,
+        });
+    let mut v = problem.unwrap_or_else(|| serde_json::json!({}));
+    v["error"] = one_line(e).into();
+    v
+}
+
+/// A command line clap refuses: help and version as clap prints them, anything else as one
+/// line on standard error (JSON with `--json`), exit code 2.
+fn usage_error(e: clap::Error, json: bool) -> ExitCode {
+    let text = e.to_string();
+    let reason = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => missing_command(&text),
+        // `error: <what>`, then tips, the usage line and a pointer to --help.
+        _ => text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    let line = if json {
+        safe_json(serde_json::json!({ "error": reason }).to_string())
+    } else {
+        format!("error: {reason}")
+    };
+    let _ = errln!("{line}");
+    ExitCode::from(2)
+}
+
+/// What is wrong with a command given without its subcommand (`tim space`), from the help clap
+/// would print: `` `tim space` needs a command: create, invite, … ``.
+fn missing_command(help: &str) -> String {
+    let usage = help
+        .lines()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .unwrap_or("tim");
+    let command: Vec<&str> = usage
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<']))
+        .collect();
+    let command = command.join(" ");
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    format!(
+        "`{command}` needs a command: {} (`{command} --help` says more)",
+        commands.join(", ")
+    )
 }
 
 /// Runs one command.
@@ -202,11 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tim", &mut script);
-            match std::io::stdout().write_all(&script) {
-                // `tim completions bash | head` is not a failure.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                r => r.context("cannot write the completion script")?,
-            }
+            Stream::Stdout.write_all(&script)?;
         }
     }
     Ok(())

@@ -1,24 +1,19 @@
-//! The `tim` command line as a user meets it: completions, `--json` anywhere on the line, and
-//! one `error:` line with exit code 1 on failure.
+//! The `tim` command line as a user meets it: completions, `--json` anywhere on the line, one
+//! `error:` line with exit code 1 on failure (2 for a usage error; a JSON object with
+//! `--json`), and a quiet end when its reader closes the pipe.
 
 mod common;
 
+use std::path::Path;
 use std::process::Output;
 
-use common::tim;
+use common::{one_error_line, one_json_error, text, tim, tim_command};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts that `out` failed with code 1 and exactly one stderr line `error: …`; returns it.
-fn one_error_line(out: &Output) -> String {
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "want one stderr line, got: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    lines[0].to_string()
+/// `tim ARGS…` talking to a URL where no node listens: port 1 of the loopback, where the
+/// connection is refused at once.
+fn at_no_node(home: &Path, args: &[&str]) -> Output {
+    let node = ["--node", "http://127.0.0.1:1", "--token", "x"];
+    tim(home, &[&node[..], args].concat())
 }
 
 #[test]
@@ -40,26 +35,87 @@ fn no_running_node_is_one_error_line_and_exit_code_1() {
     let line = one_error_line(&out);
     assert!(line.contains("no running node found"), "{line}");
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
-    // The same with --json: the error stays one text line on stderr.
+    // The same with --json: one JSON object on stderr.
     let out = tim(home.path(), &["--json", "whoami"]);
-    one_error_line(&out);
+    let error = one_json_error(&out, 1);
+    let reason = error["error"].as_str().unwrap();
+    assert!(reason.contains("no running node found"), "{error}");
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn usage_errors_are_one_line_and_json_with_json() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        &["space", "frobnicate"][..],
+        &["space"],
+        &["read", "not-a-space-id"],
+    ] {
+        let out = tim(home.path(), args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        let out = tim(home.path(), &[&["--json"], args].concat());
+        let error = one_json_error(&out, 2);
+        assert!(!error["error"].as_str().unwrap().is_empty(), "{error}");
+    }
+    // A command without its subcommand names the ones it takes.
+    let line = text(&tim(home.path(), &["space"]).stderr);
+    assert!(
+        line.contains("`tim space` needs a command: create,"),
+        "{line}"
+    );
+    assert!(!line.contains("help,"), "{line}");
+}
+
+#[test]
+fn printing_to_a_closed_pipe_ends_quietly_with_exit_code_0() {
+    let home = tempfile::tempdir().unwrap();
+    assert!(tim(home.path(), &["init"]).status.success());
+    for args in [&["id", "show"][..], &["--json", "id", "show"]] {
+        // The reader is gone before tim writes anything: every write finds the pipe closed.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = tim_command(home.path())
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn a_corrupt_import_file_is_named_as_not_a_tim_export() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("garden.automerge.sigs");
+    // The start of a bundle (a CBOR array of three), cut short.
+    std::fs::write(&file, [0x83, 0x01, 0x58, 0x20, 0xab]).unwrap();
+    // Checked before the node is asked: no node needs to listen at the URL.
+    let out = at_no_node(home.path(), &["space", "import", file.to_str().unwrap()]);
+    let line = one_error_line(&out);
+    assert!(
+        line.contains(&format!(
+            "{} is not a Tim export (truncated or corrupt)",
+            file.display()
+        )),
+        "{line}"
+    );
+    assert!(line.contains("truncated?"), "{line}");
+    assert!(!line.contains("Io(") && !line.contains("Error {"), "{line}");
 }
 
 #[test]
 fn unreachable_node_is_one_error_line_with_the_cause() {
     let home = tempfile::tempdir().unwrap();
-    // Nothing listens on port 1 of the loopback: the connection is refused at once.
-    let out = tim(
-        home.path(),
-        &[
-            "--node",
-            "http://127.0.0.1:1",
-            "--token",
-            "x",
-            "token",
-            "list",
-        ],
-    );
+    let out = at_no_node(home.path(), &["token", "list"]);
     let line = one_error_line(&out);
     assert!(
         line.contains("cannot reach the node at http://127.0.0.1:1"),
@@ -110,8 +166,11 @@ fn a_failed_offline_verification_says_why_on_one_line() {
         home.path(),
         &["--json", "passport", "verify", file.to_str().unwrap()],
     );
-    let line = one_error_line(&out);
-    assert!(line.contains("does not verify"), "{line}");
+    let error = one_json_error(&out, 1);
+    assert!(
+        error["error"].as_str().unwrap().contains("does not verify"),
+        "{error}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["verified"], false, "{report}");
     assert!(report["checks"].as_array().is_some_and(|c| !c.is_empty()));

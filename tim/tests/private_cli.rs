@@ -6,19 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{tim, tim_command};
+use common::{ok, tim_command, timite_with_token};
 use tim_testnet::Cluster;
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let out = tim(home, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "tim {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invite_only_space_is_read_by_its_members_only() {
@@ -57,8 +46,7 @@ async fn an_invite_only_space_is_read_by_its_members_only() {
     assert!(ok(&owner, &["read", &space]).contains("hello from the guest"));
 
     // A second timite on the owner's node, with its own token: no such space for it.
-    let stranger = ok(&owner, &["timite", "new"]).trim().to_string();
-    let token = ok(&owner, &["token", "new", &stranger]).trim().to_string();
+    let (_, token) = timite_with_token(&owner);
     let out = tim_command(&owner)
         .args(["--token", &token, "read", &space])
         .output()

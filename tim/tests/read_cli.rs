@@ -6,11 +6,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{tim, tim_command};
+use common::{one_node, tim, tim_command, Lines};
 
 use tim_client::Client;
 use tim_protocol::api::NewToken;
-use tim_testnet::Cluster;
 
 /// The texts `tim read` printed (`[time] author: text` lines), and its standard error.
 fn read(home: &Path, space: &str, args: &[&str]) -> (Vec<String>, String) {
@@ -31,8 +30,7 @@ fn read(home: &Path, space: &str, args: &[&str]) -> (Vec<String>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tim_read_prints_the_latest_page_and_pages_from_a_message() {
-    let exe = Path::new(env!("CARGO_BIN_EXE_tim"));
-    let mut cluster = Cluster::start(exe, 1, None, None).await.unwrap();
+    let mut cluster = one_node(&[]).await;
     let node = &cluster.nodes[0];
     let home = node.home.as_path();
     let space = node.client.create_space("pages", "").await.unwrap().id;
@@ -94,28 +92,15 @@ async fn tim_read_prints_the_latest_page_and_pages_from_a_message() {
     assert_eq!(out.status.code(), Some(2));
 
     // --follow from a message: every newer page first (pages of 2 here), then live messages.
-    let mut follow = tim_command(home)
-        .args([
-            "read", &space, "--since", &ids[1], "--limit", "2", "--follow",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run tim read --follow");
-    // Lines arrive on a channel, so that a missing one fails the test instead of hanging it.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = follow.stdout.take().expect("piped");
-    std::thread::spawn(move || {
-        for l in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-            if tx.send(l.expect("utf-8 output")).is_err() {
-                return;
-            }
-        }
-    });
+    let mut command = tim_command(home);
+    command.args([
+        "read", &space, "--since", &ids[1], "--limit", "2", "--follow",
+    ]);
+    let follow = Lines::spawn(command);
     let next_text = || {
-        let l = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("tim read --follow printed nothing more within 30 s");
-        l.split_once(": ")
+        follow
+            .next()
+            .split_once(": ")
             .expect("[time] author: text")
             .1
             .to_string()
@@ -127,8 +112,7 @@ async fn tim_read_prints_the_latest_page_and_pages_from_a_message() {
         .await
         .unwrap();
     assert_eq!(next_text(), "live");
-    follow.kill().unwrap();
-    follow.wait().unwrap();
+    drop(follow);
 
     // Members by DID, one at a time.
     let second = node.client.new_timite().await.unwrap().did;

@@ -69,7 +69,11 @@ impl ApiError {
 
 impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
-        let detail = e.to_string();
+        let detail = match &e {
+            // The title says it is refused; the detail says why.
+            NodeError::Refused(reason) => reason.clone(),
+            e => e.to_string(),
+        };
         let (status, kind, title) = match e {
             NodeError::UnknownSpace(_) => (StatusCode::NOT_FOUND, "unknown-space", "Unknown space"),
             NodeError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
@@ -85,6 +89,7 @@ impl From<NodeError> for ApiError {
                 "keys-pending",
                 "Encryption keys not here yet",
             ),
+            NodeError::Expired(_) => (StatusCode::GONE, "expired", "Space expired"),
             NodeError::Timeout(_) => (StatusCode::NOT_FOUND, "no-host", "No host answered"),
             NodeError::Storage(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

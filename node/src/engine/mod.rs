@@ -55,6 +55,8 @@ pub(crate) const PEER_BAN_MS: u64 = 600_000;
 pub(crate) const HELD_VERDICT_MS: u64 = 30_000;
 /// Most gossip messages whose verdict is held at once.
 pub(crate) const MAX_HELD_VERDICTS: usize = tim_crdt::MAX_PENDING;
+/// Most expired ephemeral spaces remembered (in memory), to answer that they expired.
+pub(crate) const REMEMBERED_EXPIRIES: usize = 1024;
 
 /// Names a sync request this engine sent, to match its response.
 pub type RequestId = u64;
@@ -382,6 +384,8 @@ pub struct Engine<S> {
     stale: HashSet<SpaceId>,
     /// Gossip messages whose change waits for dependencies, by change hash.
     held: HashMap<ChangeHash, (MessageId, PeerId, u64)>,
+    /// Ephemeral spaces deleted when they expired since the start, the latest last.
+    expired: std::collections::VecDeque<SpaceId>,
     since_snapshot: HashMap<SpaceId, usize>,
     flushes: HashMap<FlushId, AfterFlush>,
     next_flush: FlushId,
@@ -452,6 +456,7 @@ impl<S: SpaceStore> Engine<S> {
             banned: HashMap::new(),
             stale: HashSet::new(),
             held: HashMap::new(),
+            expired: Default::default(),
             since_snapshot: HashMap::new(),
             flushes: HashMap::new(),
             next_flush: 0,
@@ -601,7 +606,7 @@ impl<S: SpaceStore> Engine<S> {
 
     /// A hosted space whose history has arrived.
     pub fn ready_space(&self, id: SpaceId) -> Result<&Space, NodeError> {
-        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
+        let space = self.spaces.get(&id).ok_or_else(|| self.unknown(id))?;
         if space.is_ready() {
             Ok(space)
         } else {
@@ -645,10 +650,10 @@ impl<S: SpaceStore> Engine<S> {
     }
 
     fn ready_space_mut(&mut self, id: SpaceId) -> Result<&mut Space, NodeError> {
-        let space = self
-            .spaces
-            .get_mut(&id)
-            .ok_or(NodeError::UnknownSpace(id))?;
+        if !self.spaces.contains_key(&id) {
+            return Err(self.unknown(id));
+        }
+        let space = self.spaces.get_mut(&id).expect("checked above");
         if space.is_ready() {
             Ok(space)
         } else {
@@ -658,7 +663,7 @@ impl<S: SpaceStore> Engine<S> {
 
     /// A space's summary.
     pub fn summary(&self, id: SpaceId) -> Result<SpaceSummary, NodeError> {
-        let space = self.spaces.get(&id).ok_or(NodeError::UnknownSpace(id))?;
+        let space = self.spaces.get(&id).ok_or_else(|| self.unknown(id))?;
         let meta = space.meta().ok_or(NodeError::NotReady(id))?;
         Ok(SpaceSummary {
             id,
@@ -680,6 +685,15 @@ impl<S: SpaceStore> Engine<S> {
             dm: space.encryption().is_some_and(|e| e.dm),
             keys_pending: false,
         })
+    }
+
+    /// Why a space is not here: it expired (if remembered), or was never hosted.
+    fn unknown(&self, id: SpaceId) -> NodeError {
+        if self.expired.contains(&id) {
+            NodeError::Expired(id)
+        } else {
+            NodeError::UnknownSpace(id)
+        }
     }
 
     /// Stores the snapshot of every space (at shutdown).
@@ -1101,9 +1115,12 @@ impl<S: SpaceStore> Engine<S> {
     // ---- joins and imports ----
 
     fn join(&mut self, token: Token, who: Did, id: SpaceId, present: Vec<String>, now: u64) {
+        if self.expired.contains(&id) {
+            return self.done(token, Err(NodeError::Expired(id)));
+        }
         if let Some(space) = self.spaces.get(&id) {
             if space.is_ready() && space.is_member(&who) {
-                let r = self.summary(id).map(Answer::Space);
+                let r = self.joined(&who, id);
                 return self.done(token, r);
             }
         } else {
@@ -1170,7 +1187,7 @@ impl<S: SpaceStore> Engine<S> {
         } in self.joins.remove(&id).unwrap_or_default()
         {
             if self.spaces[&id].is_member(&who) {
-                let r = self.summary(id).map(Answer::Space);
+                let r = self.joined(&who, id);
                 self.done(token, r);
             } else if present.is_empty() {
                 self.join_as(token, who, id, None, now);
@@ -1185,6 +1202,17 @@ impl<S: SpaceStore> Engine<S> {
                 });
             }
         }
+    }
+
+    /// The answer to `who` joining a ready space it already has an entry in: the space, unless
+    /// the entry is a ban (which a join does not lift).
+    fn joined(&self, who: &Did, id: SpaceId) -> Result<Answer, NodeError> {
+        if self.spaces[&id].role_of(who) == Some(tim_crdt::Role::Banned) {
+            return Err(NodeError::Forbidden(format!(
+                "{who} is banned from space {id}; it may join again only once an admin gives it another role"
+            )));
+        }
+        self.summary(id).map(Answer::Space)
     }
 
     /// Adds `who` to a ready space, with a presentation if it carries one.
@@ -1774,11 +1802,12 @@ impl<S: SpaceStore> Engine<S> {
         expired.sort();
         for id in expired {
             for w in self.joins.remove(&id).unwrap_or_default() {
-                self.done(
-                    w.token,
-                    Err(NodeError::Invalid(format!("space {id} has expired"))),
-                );
+                self.done(w.token, Err(NodeError::Expired(id)));
             }
+            if self.expired.len() == REMEMBERED_EXPIRIES {
+                self.expired.pop_front();
+            }
+            self.expired.push_back(id);
             match self.drop_space(id) {
                 Ok(n) => info!(space = %id, changes = n, "ephemeral space expired; deleted"),
                 Err(e) => warn!(space = %id, "cannot delete expired space: {e}"),

@@ -10,7 +10,7 @@ use tim_did::Keystore;
 use tim_node::home;
 
 use super::open_keys;
-use crate::output::Out;
+use crate::output::{outln, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum IdCommand {
@@ -28,9 +28,9 @@ pub(crate) fn init(home: &Path, out: Out) -> Result<()> {
         "node": keys.node.did(),
     });
     out.print(&v, |_| {
-        println!("initialised {}", home.display());
-        println!("timite DID: {}", keys.timite.did());
-        println!("node DID:   {}", keys.node.did());
+        outln!("initialised {}", home.display())?;
+        outln!("timite DID: {}", keys.timite.did())?;
+        outln!("node DID:   {}", keys.node.did())
     })
 }
 
@@ -46,9 +46,9 @@ pub(crate) fn run(home: &Path, out: Out, command: IdCommand) -> Result<()> {
                 "peer_id": peer_id.to_string(),
             });
             out.print(&v, |_| {
-                println!("timite DID: {}", keys.timite.did());
-                println!("node DID:   {}", keys.node.did());
-                println!("peer id:    {peer_id}");
+                outln!("timite DID: {}", keys.timite.did())?;
+                outln!("node DID:   {}", keys.node.did())?;
+                outln!("peer id:    {peer_id}")
             })
         }
     }
@@ -58,10 +58,10 @@ pub(crate) fn run(home: &Path, out: Out, command: IdCommand) -> Result<()> {
 pub(crate) async fn whoami(client: &Client, out: Out) -> Result<()> {
     let me = client.me().await?;
     out.print(&me, |me| {
-        println!("{}", me.did);
+        outln!("{}", me.did)?;
         match &me.token_id {
-            Some(id) if !me.admin => println!("token {id}"),
-            _ => println!("admin token"),
+            Some(id) if !me.admin => outln!("token {id}"),
+            _ => outln!("admin token"),
         }
     })
 }

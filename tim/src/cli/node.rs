@@ -11,7 +11,7 @@ use tim_node::home::{self, RuntimeInfo};
 use tim_node::{FlushMode, NetConfig, NodeConfig};
 
 use super::open_keys;
-use crate::output::Out;
+use crate::output::{outln, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum NodeCommand {
@@ -130,6 +130,8 @@ async fn run_node(
     rate_limit: RateLimit,
 ) -> Result<()> {
     let keys = open_keys(home)?;
+    // Held until the node stops: a second node on this home stops here.
+    let _lock = home::lock(home)?;
     let token = match home::read_token(home) {
         Ok(t) => t,
         Err(_) => home::new_token(home)?,
@@ -157,14 +159,14 @@ async fn run_node(
         &serde_json::to_vec_pretty(&info)?,
     )?;
     out.print(&info, |info| {
-        println!("tim node running");
-        println!("  node DID : {}", info.node_did);
-        println!("  timite   : {}", info.timite);
+        outln!("tim node running")?;
+        outln!("  node DID : {}", info.node_did)?;
+        outln!("  timite   : {}", info.timite)?;
         for a in &info.listen {
-            println!("  listen   : {a}");
+            outln!("  listen   : {a}")?;
         }
-        println!("  API      : {}", info.api);
-        println!("  spaces   : {}", status.spaces);
+        outln!("  API      : {}", info.api)?;
+        outln!("  spaces   : {}", status.spaces)
     })?;
     let app = tim_node::api::router_with(handle.clone(), token, ApiConfig { rate_limit });
     // On SIGINT/SIGTERM: stop accepting requests, give open ones (event streams never end by

@@ -11,7 +11,7 @@ use tim_protocol::api::{CheckView, CredentialsQuery, IssueRequest, VerifyReport,
 use tim_protocol::{CredentialId, Did, SpaceId};
 
 use super::parse_duration;
-use crate::output::Out;
+use crate::output::{errln, outln, safe_json, shown, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum PassportCommand {
@@ -105,7 +105,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
             };
             let vc = client.issue_credential(space, &req).await?;
             out.print(&vc, |vc| {
-                println!("issued {}", vc["id"].as_str().unwrap_or("?"))
+                outln!("issued {}", shown(vc["id"].as_str().unwrap_or("?")))
             })?;
         }
         PassportCommand::List { limit, after } => {
@@ -115,33 +115,34 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
             };
             let page = client.credentials_page(&query).await?;
             if let Some(next) = &page.next_after {
-                eprintln!("(more credentials: tim passport list --after {next})");
+                errln!("(more credentials: tim passport list --after {next})")?;
             }
             out.print(&page.items, |all| {
                 if all.is_empty() {
-                    println!("no credentials yet");
+                    outln!("no credentials yet")?;
                 }
                 for vc in all {
                     let types: Vec<&str> = vc["type"]
                         .as_array()
                         .map(|t| t.iter().filter_map(|t| t.as_str()).collect())
                         .unwrap_or_default();
-                    println!(
+                    let field =
+                        |v: &serde_json::Value| shown(v.as_str().unwrap_or("?")).to_string();
+                    outln!(
                         "{}  {:<26} subject {}  issuer {}",
-                        vc["id"].as_str().unwrap_or("?"),
-                        types.last().copied().unwrap_or("?"),
-                        vc["credentialSubject"]["id"].as_str().unwrap_or("?"),
-                        vc["issuer"].as_str().unwrap_or("?"),
-                    );
+                        field(&vc["id"]),
+                        shown(types.last().copied().unwrap_or("?")).to_string(),
+                        field(&vc["credentialSubject"]["id"]),
+                        field(&vc["issuer"]),
+                    )?;
                 }
+                Ok(())
             })?;
         }
         PassportCommand::Show { id } => {
             // A credential is JSON already: the same document either way.
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&client.credential(&id).await?)?
-            );
+            let vc = client.credential(&id).await?;
+            outln!("{}", safe_json(serde_json::to_string_pretty(&vc)?))?;
         }
         PassportCommand::Export {
             id,
@@ -158,13 +159,13 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
                     std::fs::write(&path, text)
                         .with_context(|| format!("cannot write {}", path.display()))?;
                     out.print(&serde_json::json!({ "wrote": path }), |_| {
-                        eprintln!("wrote {}", path.display())
+                        errln!("wrote {}", path.display())
                     })?;
                 }
                 None if format == "jwt" => {
-                    out.print(&serde_json::json!({ "jwt": text }), |_| println!("{text}"))?
+                    out.print(&serde_json::json!({ "jwt": text }), |_| outln!("{text}"))?
                 }
-                None => println!("{text}"),
+                None => outln!("{}", safe_json(text))?,
             }
         }
         PassportCommand::Import { file } => {
@@ -174,12 +175,15 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
                 .with_context(|| format!("{} is not JSON", file.display()))?;
             let held = client.hold_credential(&vc).await?;
             out.print(&held, |held| {
-                println!("verified and kept {}", held["id"].as_str().unwrap_or("?"))
+                outln!(
+                    "verified and kept {}",
+                    shown(held["id"].as_str().unwrap_or("?"))
+                )
             })?;
         }
         PassportCommand::Revoke { id } => {
             let done = client.revoke_credential(&id).await?;
-            out.print(&done, |d| println!("revoked {id} (change {})", d.change))?;
+            out.print(&done, |d| outln!("revoked {id} (change {})", d.change))?;
         }
         PassportCommand::Verify { .. } => unreachable!("main dispatches it to verify_file"),
     }
@@ -233,12 +237,16 @@ pub(crate) async fn verify_file(
     out.print(&view, |view| {
         for c in &view.checks {
             let status = if c.ok { "ok" } else { "FAILED" };
-            println!("{status:<7} {:<28} {}", c.name, c.detail);
+            outln!(
+                "{status:<7} {:<28} {}",
+                shown(&c.name).to_string(),
+                shown(&c.detail)
+            )?;
         }
         if view.verified {
-            println!("the {what} verifies");
+            outln!("the {what} verifies")
         } else {
-            println!("the {what} does NOT verify");
+            outln!("the {what} does NOT verify")
         }
     })?;
     if let Some(failed) = view.checks.iter().find(|c| !c.ok) {

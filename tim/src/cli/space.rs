@@ -4,14 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use tim_client::Client;
 use tim_protocol::api::{CreateSpace, InviteRequest, MembersQuery, MAX_LIST_PAGE};
+use tim_protocol::wire::ExportBundle;
 use tim_protocol::{Did, SpaceId};
 
 use super::parse_duration;
-use crate::output::Out;
+use crate::output::{errln, outln, shown, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum SpaceCommand {
@@ -141,7 +142,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                     encrypted: None,
                 })
                 .await?;
-            out.print(&s, |s| println!("{}", s.id))?;
+            out.print(&s, |s| outln!("{}", s.id))?;
         }
         SpaceCommand::Require {
             space,
@@ -164,9 +165,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             let done = client
                 .set_requirements(space, &serde_json::Value::Array(reqs))
                 .await?;
-            out.print(&done, |d| {
-                println!("requirements set (change {})", d.change)
-            })?;
+            out.print(&done, |d| outln!("requirements set (change {})", d.change))?;
         }
         SpaceCommand::Invite { space, did, valid } => {
             let req = InviteRequest {
@@ -178,25 +177,26 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             // this node's address.
             let via = client.status().await?.listen.into_iter().next();
             out.print(&done, |d| {
-                println!("invited {did} (change {})", d.change);
+                outln!("invited {did} (change {})", d.change)?;
                 if let Some(addr) = &via {
-                    println!("they join with: tim space join {space} --via {addr}");
+                    outln!("they join with: tim space join {space} --via {addr}")?;
                 }
+                Ok(())
             })?;
         }
         SpaceCommand::Role { space, did, role } => {
             let done = client.set_role(space, &did, &role).await?;
             out.print(&done, |d| {
-                println!("{did} is now {role} (change {})", d.change)
+                outln!("{did} is now {role} (change {})", d.change)
             })?;
         }
         SpaceCommand::Kick { space, did } => {
             let done = client.kick(space, &did).await?;
-            out.print(&done, |d| println!("removed {did} (change {})", d.change))?;
+            out.print(&done, |d| outln!("removed {did} (change {})", d.change))?;
         }
         SpaceCommand::Ban { space, did } => {
             let done = client.set_role(space, &did, "banned").await?;
-            out.print(&done, |d| println!("banned {did} (change {})", d.change))?;
+            out.print(&done, |d| outln!("banned {did} (change {})", d.change))?;
         }
         SpaceCommand::Members {
             space,
@@ -209,32 +209,38 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             };
             let page = client.members_page(space, &query).await?;
             if let Some(next) = &page.next_after {
-                eprintln!("(more members: tim space members {space} --after {next})");
+                errln!("(more members: tim space members {space} --after {next})")?;
             }
             out.print(&page.items, |members| {
                 for m in members {
-                    let mut line = format!("{:<10} {}  reputation {}", m.role, m.did, m.reputation);
+                    let mut line = format!(
+                        "{:<10} {}  reputation {}",
+                        shown(&m.role).to_string(),
+                        m.did,
+                        m.reputation
+                    );
                     if !m.abilities.is_empty() {
-                        line.push_str(&format!("  abilities {}", m.abilities.join(", ")));
+                        line.push_str(&format!("  abilities {}", shown(&m.abilities.join(", "))));
                     }
                     if let Some(r) = m.imported_reputation {
                         line.push_str(&format!("  imported reputation {r}"));
                     }
-                    println!("{line}");
+                    outln!("{line}")?;
                 }
+                Ok(())
             })?;
         }
         SpaceCommand::Abilities { space, abilities } => {
             let done = client.declare_abilities(space, abilities.clone()).await?;
             out.print(&done, |d| {
                 if abilities.is_empty() {
-                    println!("cleared your abilities in {space} (change {})", d.change);
+                    outln!("cleared your abilities in {space} (change {})", d.change)
                 } else {
-                    println!(
+                    outln!(
                         "your abilities in {space}: {} (change {})",
-                        abilities.join(", "),
+                        shown(&abilities.join(", ")),
                         d.change
-                    );
+                    )
                 }
             })?;
         }
@@ -247,9 +253,11 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             let s = client.join(space, via, present).await?;
             bar.finish_and_clear();
             out.print(&s, |s| {
-                println!(
+                outln!(
                     "joined \"{}\": {} members, {} messages",
-                    s.name, s.members, s.messages
+                    shown(&s.name),
+                    s.members,
+                    s.messages
                 )
             })?;
         }
@@ -257,16 +265,20 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             let spaces = client.spaces().await?;
             out.print(&spaces, |spaces| {
                 if spaces.is_empty() {
-                    println!(
+                    outln!(
                         "no spaces yet (tim space create NAME, or tim space join ID --via ADDR)"
-                    );
+                    )?;
                 }
                 for s in spaces {
-                    println!(
+                    outln!(
                         "{}  {:<24} {:>3} members {:>6} messages",
-                        s.id, s.name, s.members, s.messages
-                    );
+                        s.id,
+                        shown(&s.name).to_string(),
+                        s.members,
+                        s.messages
+                    )?;
                 }
+                Ok(())
             })?;
         }
         SpaceCommand::Export { space, out: file } => {
@@ -285,16 +297,16 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                 "signatures_bytes": sigs.len(),
             });
             out.print(&v, |_| {
-                println!(
+                outln!(
                     "wrote {} ({} bytes, Automerge document)",
                     file.display(),
                     doc.len()
-                );
-                println!(
+                )?;
+                outln!(
                     "wrote {} ({} bytes, signed changes)",
                     sigs_path.display(),
                     sigs.len()
-                );
+                )
             })?;
         }
         SpaceCommand::Import { file } => {
@@ -309,6 +321,12 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                     path.display()
                 )
             })?;
+            if let Err(e) = ExportBundle::decode(&bundle) {
+                bail!(
+                    "{} is not a Tim export (truncated or corrupt): {e}",
+                    path.display()
+                );
+            }
             let bar = out.spinner(format!(
                 "importing {} ({} bytes): verifying every signature…",
                 path.display(),
@@ -317,9 +335,11 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             let imported = client.import(bundle).await?;
             bar.finish_and_clear();
             out.print(&imported, |i| {
-                println!(
+                outln!(
                     "imported space {}: {} new changes, {} already here (every signature verified)",
-                    i.space, i.applied, i.known
+                    i.space,
+                    i.applied,
+                    i.known
                 )
             })?;
         }

@@ -1,6 +1,7 @@
 //! `tim testnet …`: local multi-node testnets of real `tim` processes on 127.0.0.1 (this very
 //! executable runs the nodes), and the benchmarks.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use clap::Subcommand;
 use tim_testnet::bench::{parse_sizes, Scenario};
 
 use crate::bench_support::Micro;
-use crate::output::Out;
+use crate::output::{errln, Out, Stream};
 
 #[derive(Subcommand)]
 pub(crate) enum TestnetCommand {
@@ -168,9 +169,11 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         if let Some(dir) = &opts.out {
             let command: Vec<String> = std::env::args().collect();
             tim_testnet::bench::write_report(&results, dir, &command.join(" "))?;
-            eprintln!("report written to {}", dir.join("report.md").display());
+            errln!("report written to {}", dir.join("report.md").display())?;
         }
-        return out.print(&results, |r| print!("{}", tim_testnet::bench::table(r)));
+        return out.print(&results, |r| {
+            Stream::Stdout.write_all(tim_testnet::bench::table(r).as_bytes())
+        });
     }
     if let TestnetCommand::Chaos {
         seed,
@@ -200,12 +203,12 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
             if nodes < 2 {
                 bail!("a demo needs at least 2 nodes");
             }
-            if !tim_testnet::demo(&exe, nodes, Some(progress)).await? {
+            if !tim_testnet::demo(&exe, nodes, Some(progress), &mut Stream::Stdout).await? {
                 bail!("the testnet did not converge (see the transcript above)");
             }
         }
         TestnetCommand::Up { nodes, dir } => {
-            tim_testnet::up(&exe, nodes, dir, Some(progress)).await?
+            tim_testnet::up(&exe, nodes, dir, Some(progress), &mut Stream::Stdout).await?
         }
         TestnetCommand::Bench { .. } | TestnetCommand::Chaos { .. } => {
             unreachable!("matched above")
@@ -229,7 +232,7 @@ async fn chaos(
             .map(|d| d.as_nanos() as u64)
             .unwrap_or_default()
     });
-    eprintln!("chaos seed {seed} (rerun with --seed {seed})");
+    errln!("chaos seed {seed} (rerun with --seed {seed})")?;
     let mut cfg = tim_testnet::chaos::ChaosConfig::new(seed, nodes, secs);
     cfg.writers_per_node = writers;
     cfg.dir = dir;
@@ -239,7 +242,9 @@ async fn chaos(
     let report = tim_testnet::chaos::run(&exe, &cfg, &say).await;
     bar.finish_and_clear();
     let report = report?;
-    out.print(&report, |r| print!("{}", tim_testnet::chaos::summary(r)))?;
+    out.print(&report, |r| {
+        Stream::Stdout.write_all(tim_testnet::chaos::summary(r).as_bytes())
+    })?;
     if !report.ok() {
         bail!("chaos seed {seed} failed a check (see the report above)");
     }

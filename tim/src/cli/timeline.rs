@@ -1,5 +1,5 @@
-//! What members do in a space's timeline: `tim post`, `tim read` (a page at a time),
-//! `tim message delete` and `tim rate`.
+//! What members do in a space's timeline: `tim post`, `tim read` (a page at a time, or
+//! following the space's events), `tim message delete` and `tim rate`.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -11,7 +11,7 @@ use tim_protocol::api::{
 };
 use tim_protocol::{ChangeHash, Did, MessageId, SpaceId};
 
-use crate::output::{format_time, Out};
+use crate::output::{errln, format_time, outln, safe_json, shown, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum MessageCommand {
@@ -27,9 +27,7 @@ pub(crate) enum MessageCommand {
 /// `tim post SPACE TEXT`.
 pub(crate) async fn post(client: &Client, out: Out, space: SpaceId, text: &str) -> Result<()> {
     let posted = client.post_message(space, text).await?;
-    out.print(&posted, |p| {
-        println!("posted {} (change {})", p.id, p.change)
-    })
+    out.print(&posted, |p| outln!("posted {} (change {})", p.id, p.change))
 }
 
 /// `tim dm DID TEXT`.
@@ -41,18 +39,19 @@ pub(crate) async fn dm(client: &Client, out: Out, to: Did, text: &str) -> Result
         false => None,
     };
     out.print(&sent, |d| {
-        println!(
+        outln!(
             "sent {} in {} (end-to-end encrypted{})",
             d.posted.id,
             d.space,
             if d.created { ", new" } else { "" }
-        );
+        )?;
         if d.waiting {
-            println!("waiting for {to} to join; they read it once they do");
+            outln!("waiting for {to} to join; they read it once they do")?;
             if let Some(addr) = &via {
-                println!("they join with: tim space join {} --via {addr}", d.space);
+                outln!("they join with: tim space join {} --via {addr}", d.space)?;
             }
         }
+        Ok(())
     })
 }
 
@@ -61,9 +60,7 @@ pub(crate) async fn message(client: &Client, out: Out, command: MessageCommand) 
     match command {
         MessageCommand::Delete { space, message } => {
             let done = client.delete_message(space, &message).await?;
-            out.print(&done, |d| {
-                println!("deleted {message} (change {})", d.change)
-            })
+            out.print(&done, |d| outln!("deleted {message} (change {})", d.change))
         }
     }
 }
@@ -78,7 +75,7 @@ pub(crate) async fn rate(
 ) -> Result<()> {
     let done = client.rate(space, did, score).await?;
     out.print(&done, |d| {
-        println!("rated {did} {score}/5 (change {})", d.change)
+        outln!("rated {did} {score}/5 (change {})", d.change)
     })
 }
 
@@ -97,7 +94,8 @@ pub(crate) struct ReadArgs {
     /// Print the messages just newer than this message id, the oldest of them first.
     #[arg(long, value_name = "MESSAGE_ID")]
     since: Option<MessageId>,
-    /// Keep printing new messages as they arrive (with --since: every message after it first).
+    /// Keep printing new messages as they arrive (with --since: every message after it first),
+    /// and a line for each join, role change, removal and deletion.
     #[arg(long)]
     follow: bool,
 }
@@ -114,8 +112,9 @@ struct ReadPage {
 }
 
 /// Prints a page of the timeline, oldest first: the latest messages, or those around a
-/// message. With `follow`, keeps printing new messages (one JSON object per line with
-/// `--json`).
+/// message. With `follow`, keeps printing new messages and the space's other events (one JSON
+/// object per line with `--json`: messages as in the page, other events as the event stream
+/// carries them, with their `kind`).
 pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()> {
     let space = args.space;
     let events = if args.follow {
@@ -132,30 +131,31 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
     let Some(events) = events else {
         let mut messages = page.messages;
         messages.reverse();
-        let shown = ReadPage {
+        let page = ReadPage {
             space,
             heads: page.heads,
             messages,
             next_before: page.next_before,
             next_after: page.next_after,
         };
-        return out.print(&shown, |p| {
+        return out.print(&page, |p| {
             for m in &p.messages {
-                print_message(m);
+                print_message(m)?;
             }
             if let Some(id) = &p.next_before {
-                eprintln!("(older messages: tim read {space} --before {id})");
+                errln!("(older messages: tim read {space} --before {id})")?;
             }
             if let Some(id) = &p.next_after {
-                eprintln!("(newer messages: tim read {space} --since {id})");
+                errln!("(newer messages: tim read {space} --since {id})")?;
             }
+            Ok(())
         });
     };
     let line = |m: &MessageView| -> Result<()> {
         if out.json {
-            println!("{}", serde_json::to_string(m)?);
+            outln!("{}", safe_json(serde_json::to_string(m)?))?;
         } else {
-            print_message(m);
+            print_message(m)?;
         }
         Ok(())
     };
@@ -178,9 +178,10 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
                 }
                 newest = Some(message.id);
             }
-            Ok(_) => {}
+            Ok(other) if out.json => outln!("{}", safe_json(serde_json::to_string(&other)?))?,
+            Ok(other) => print_event(&other)?,
             Err(ClientError::Lagged(missed)) => {
-                eprintln!("({missed} events skipped by the node's event stream; reading the timeline from the newest message shown)");
+                errln!("({missed} events skipped by the node's event stream; reading the timeline from the newest message shown)")?;
                 newest = catch_up(client, space, query.limit, newest, &mut seen, &line).await?;
             }
             Err(e) => return Err(e.into()),
@@ -218,13 +219,42 @@ async fn catch_up(
     }
 }
 
-fn print_message(m: &MessageView) {
+/// `[HH:MM:SS] …author: text`, on one line.
+/// An encrypted message this timite cannot decrypt says so, and why.
+fn print_message(m: &MessageView) -> std::io::Result<()> {
     match &m.unreadable {
-        None => println!("[{}] {}: {}", format_time(m.at), m.author.short(), m.text),
-        Some(why) => println!(
-            "[{}] {}: (encrypted; not readable here: {why})",
+        None => outln!(
+            "[{}] {}: {}",
             format_time(m.at),
-            m.author.short()
+            m.author.short(),
+            shown(&m.text)
+        ),
+        Some(why) => outln!(
+            "[{}] {}: (encrypted; not readable here: {})",
+            format_time(m.at),
+            m.author.short(),
+            shown(why)
         ),
     }
+}
+
+/// An event other than a message, on one line: `[HH:MM:SS] * …member what happened`, at the
+/// time it arrived (events carry no time).
+fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
+    let what = match e {
+        SpaceEvent::Joined { member, .. } => {
+            format!("{} joined as {}", member.did.short(), shown(&member.role))
+        }
+        SpaceEvent::RoleChanged { did, role, .. } => {
+            format!("{} is now {}", did.short(), shown(role))
+        }
+        SpaceEvent::Removed { did, .. } => format!("{} left or was removed", did.short()),
+        SpaceEvent::MessageDeleted { .. } => "a message was deleted".to_string(),
+        // Messages are printed as they come; an event this version does not know is skipped.
+        _ => return Ok(()),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    outln!("[{}] * {what}", format_time(now))
 }

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use tim_client::Client;
 
-use crate::output::Out;
+use crate::output::{outln, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum TimiteCommand {
@@ -22,13 +22,14 @@ pub(crate) async fn run(client: &Client, out: Out, command: TimiteCommand) -> Re
             out.print(&timites, |all| {
                 for t in all {
                     let default = if t.default { "  (default)" } else { "" };
-                    println!("{}{default}", t.did);
+                    outln!("{}{default}", t.did)?;
                 }
+                Ok(())
             })?;
         }
         TimiteCommand::New => {
             let t = client.new_timite().await?;
-            out.print(&t, |t| println!("{}", t.did))?;
+            out.print(&t, |t| outln!("{}", t.did))?;
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ use tim_protocol::api::NewToken;
 use tim_protocol::Did;
 
 use super::parse_duration;
-use crate::output::{format_date, Out};
+use crate::output::{errln, format_date, outln, shown, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum TokenCommand {
@@ -44,38 +44,39 @@ pub(crate) async fn run(client: &Client, out: Out, command: TokenCommand) -> Res
             };
             let issued = client.new_token(&req).await?;
             out.print(&issued, |t| {
-                println!("{}", t.token);
-                eprintln!(
+                outln!("{}", t.token)?;
+                errln!(
                     "token {} for {}: shown once; the node keeps only its hash; revoke with `tim token revoke {}`",
                     t.info.id, t.info.did, t.info.id
-                );
+                )
             })?;
         }
         TokenCommand::List => {
             let tokens = client.tokens().await?;
             out.print(&tokens, |all| {
                 if all.is_empty() {
-                    println!("no tokens (besides the admin token in the node's home)");
+                    outln!("no tokens (besides the admin token in the node's home)")?;
                 }
                 for t in all {
                     let expires = t
                         .expires_at
                         .map(|ms| format!("expires {}", format_date(ms)))
                         .unwrap_or_else(|| "no expiry".into());
-                    println!(
+                    outln!(
                         "{}  {}  made {}  {expires}  {}",
                         t.id,
                         t.did,
                         format_date(t.created_at),
-                        t.label
-                    );
+                        shown(&t.label)
+                    )?;
                 }
+                Ok(())
             })?;
         }
         TokenCommand::Revoke { id } => {
             client.revoke_token(&id).await?;
             out.print(&serde_json::json!({ "revoked": id }), |_| {
-                println!("revoked token {id}")
+                outln!("revoked token {id}")
             })?;
         }
     }

@@ -1,12 +1,12 @@
 //! `tim trust …`: this node's trust policy, which issuers' credentials count and how much.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Subcommand;
 use tim_client::Client;
 use tim_protocol::api::TrustEntry;
 use tim_protocol::SpaceId;
 
-use crate::output::Out;
+use crate::output::{outln, shown, Out};
 
 #[derive(Subcommand)]
 pub(crate) enum TrustCommand {
@@ -37,11 +37,12 @@ pub(crate) async fn run(client: &Client, out: Out, command: TrustCommand) -> Res
             let policy = client.trust().await?;
             out.print(&policy, |policy| {
                 if policy.is_empty() {
-                    println!("no entries: only spaces this node hosts count (weight 1)");
+                    outln!("no entries: only spaces this node hosts count (weight 1)")?;
                 }
                 for e in policy {
-                    println!("{:<6} {}", e.weight, e.issuer);
+                    outln!("{:<6} {}", e.weight, shown(&e.issuer))?;
                 }
+                Ok(())
             })?;
         }
         TrustCommand::Set { issuer, weight } => {
@@ -51,16 +52,25 @@ pub(crate) async fn run(client: &Client, out: Out, command: TrustCommand) -> Res
             };
             client.set_trust(&entry).await?;
             out.print(&entry, |e| {
-                println!("{} now counts with weight {}", e.issuer, e.weight)
+                outln!("{} now counts with weight {}", shown(&e.issuer), e.weight)
             })?;
         }
         TrustCommand::Remove { issuer } => {
+            let issuer = as_issuer(issuer);
+            if !client.trust().await?.iter().any(|e| e.issuer == issuer) {
+                bail!(
+                    "the trust policy has no entry for {}; `tim trust list` shows its entries",
+                    shown(&issuer)
+                );
+            }
             let entry = TrustEntry {
-                issuer: as_issuer(issuer),
+                issuer,
                 weight: 0.0,
             };
             client.set_trust(&entry).await?;
-            out.print(&entry, |e| println!("{} removed from the policy", e.issuer))?;
+            out.print(&entry, |e| {
+                outln!("{} removed from the policy", shown(&e.issuer))
+            })?;
         }
     }
     Ok(())
