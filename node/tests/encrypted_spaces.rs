@@ -283,3 +283,50 @@ fn a_member_keeps_its_keys_across_a_crash() {
         }
     }
 }
+
+/// kill -9 during a rotation: node 0 kicks node 2's timite and crashes a few virtual
+/// milliseconds later (before or after the flush that carries the kick and its rotation),
+/// then restarts. Whatever survived, the members agree: if node 2's timite is no longer a
+/// member, the group was rotated and what is written afterwards is closed to it; if the kick
+/// was lost, it is still a member and reads on.
+#[test]
+fn a_crash_during_a_rotation_leaves_no_removed_member_reading() {
+    for seed in 0..SEEDS {
+        let mut sim = Sim::new(seed, 3, NetFaults::default());
+        let space = with_members(&mut sim, &[1, 2]);
+        let removed = sim.did(2);
+        sim.write(
+            0,
+            Write::Moderate {
+                space,
+                act: Act::Kick(removed),
+            },
+        );
+        sim.run_for(seed % 4 * 3);
+        sim.crash(0);
+        sim.run_for(1_000);
+        sim.restart(0);
+        sim.run_for(12_000);
+        post(&mut sim, 1, space, "after the crash");
+        sim.run_for(3_000);
+        let still_member = sim
+            .engine(1)
+            .unwrap()
+            .space(&space)
+            .unwrap()
+            .is_member(&removed);
+        let (ct, m) = sealed_message(&mut sim, 1, space, "after the crash");
+        let read = sim.decrypt(2, space, &ct, &m.author, m.at);
+        assert_eq!(
+            read.is_ok(),
+            still_member,
+            "seed {seed}: member {still_member}, reads {read:?}"
+        );
+        for i in [0, 1] {
+            assert!(
+                readable(&sim.read(i, space)).contains(&"after the crash".to_string()),
+                "seed {seed}, node {i}"
+            );
+        }
+    }
+}
