@@ -330,3 +330,14 @@ fn a_crash_during_a_rotation_leaves_no_removed_member_reading() {
         }
     }
 }
+
+/// The longest text a post may have is encrypted, stored and read back whole.
+#[test]
+fn the_longest_text_is_encrypted_and_read() {
+    let mut sim = Sim::new(1, 2, NetFaults::default());
+    let space = with_members(&mut sim, &[1]);
+    let longest = "é".repeat(tim_protocol::wire::MAX_TEXT_BYTES / 2);
+    post(&mut sim, 0, space, &longest);
+    sim.run_for(2_000);
+    assert_eq!(readable(&sim.read(1, space)), [longest]);
+}

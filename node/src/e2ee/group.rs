@@ -32,8 +32,9 @@ use super::E2eeError;
 /// (docs/protocol.md §11), which caps a rotation at about 300 members (privacy.md §2.4).
 pub const MAX_CONTROL_BYTES: usize = 128 * 1024;
 
-/// Bound on one encoded ciphertext: a message text's bound (16 KiB) plus the framing.
-pub const MAX_CIPHERTEXT_BYTES: usize = 16 * 1024 + 128;
+/// Bound on one encoded ciphertext: the document's bound on a message's `ct` (a text's
+/// 16 KiB, the clear fields its plaintext binds, and the framing).
+pub const MAX_CIPHERTEXT_BYTES: usize = tim_crdt::encryption::MAX_CT_BYTES;
 
 /// Bound on a stored group state.
 pub const MAX_STATE_BYTES: usize = 16 * 1024 * 1024;
