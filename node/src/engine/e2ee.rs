@@ -64,14 +64,29 @@ enum Duty {
 }
 
 impl<S: SpaceStore> Engine<S> {
-    /// Marks a space whose changes were applied for the encryption duties, if it is
-    /// encrypted, and notes the removals and bans hosted timites made: their rotation falls
-    /// to them (docs/privacy.md §4.4).
+    /// Marks an encrypted space for the encryption duties when applied changes touch what
+    /// they follow (members, roles, keys, the group, the schema; posts do not), or always when
+    /// `applied` is empty (a space just loaded), and notes the removals and bans hosted
+    /// timites made: their rotation falls to them (docs/privacy.md §4.4).
     pub(super) fn e2ee_touch(&mut self, id: SpaceId, applied: &[Applied]) {
         if self.spaces.get(&id).and_then(Space::encryption).is_none() {
             return;
         }
-        self.e2ee_dirty.insert(id);
+        let relevant = applied.is_empty()
+            || applied.iter().flat_map(|a| &a.effects).any(|e| {
+                matches!(
+                    e,
+                    Effect::Joined { .. }
+                        | Effect::Removed { .. }
+                        | Effect::RoleChanged { .. }
+                        | Effect::KeysPublished { .. }
+                        | Effect::Control { .. }
+                        | Effect::Migrated { .. }
+                )
+            });
+        if relevant {
+            self.e2ee_dirty.insert(id);
+        }
         for a in applied {
             let author = a.envelope.author;
             if !self.writers.contains_key(&author) {
@@ -117,6 +132,8 @@ impl<S: SpaceStore> Engine<S> {
                     warn!(space = %id, timite = %who, "encryption duties failed: {e}");
                 }
             }
+            // Removals by timites that are no longer members fall to the others.
+            self.e2ee_removals.retain(|(s, _), _| *s != id);
         }
         if !self.e2ee_dirty.is_empty() {
             warn!(
@@ -159,27 +176,48 @@ impl<S: SpaceStore> Engine<S> {
         who: &Did,
         rng: &mut impl RngCore,
     ) -> Result<MemberState, NodeError> {
-        if let Some(st) = self.e2ee.remove(&(id, *who)) {
-            return Ok(st);
-        }
-        let writer = self.writer(who)?;
-        let slot = state_slot(&id, who);
-        match self.store.sealed(&slot)? {
-            // A state that does not open is an error, never a silent reset (a reset would
-            // lose the secrets that read the history).
-            Some(sealed) => {
-                let bytes = open(writer.signing_key(), &slot, &sealed).ok_or_else(|| {
-                    NodeError::Storage(format!(
-                        "the encryption state of {who} in space {id} does not open"
-                    ))
-                })?;
-                Ok(MemberState::from_bytes(&bytes)?)
-            }
+        match self.e2ee_stored(id, who)? {
+            Some(st) => Ok(st),
             None => {
                 let keys = self.e2ee_keys(who, rng)?;
                 Ok(MemberState::new(Group::new(*who, &keys)))
             }
         }
+    }
+
+    /// Takes `who`'s state of space `id` out of the cache or the store, if it has one.
+    fn e2ee_stored(&mut self, id: SpaceId, who: &Did) -> Result<Option<MemberState>, NodeError> {
+        if let Some(st) = self.e2ee.remove(&(id, *who)) {
+            return Ok(Some(st));
+        }
+        let writer = self.writer(who)?;
+        let slot = state_slot(&id, who);
+        let Some(sealed) = self.store.sealed(&slot)? else {
+            return Ok(None);
+        };
+        // A state that does not open is an error, never a silent reset (a reset would lose
+        // the secrets that read the history).
+        let bytes = open(writer.signing_key(), &slot, &sealed).ok_or_else(|| {
+            NodeError::Storage(format!(
+                "the encryption state of {who} in space {id} does not open"
+            ))
+        })?;
+        Ok(Some(MemberState::from_bytes(&bytes)?))
+    }
+
+    /// Reads with `who`'s state of space `id`, if it has one (reads never make keys).
+    fn with_state<T>(
+        &mut self,
+        id: SpaceId,
+        who: &Did,
+        read: impl FnOnce(&Self, Option<&MemberState>) -> T,
+    ) -> Result<T, NodeError> {
+        let st = self.e2ee_stored(id, who)?;
+        let out = read(self, st.as_ref());
+        if let Some(st) = st {
+            self.e2ee.insert((id, *who), st);
+        }
+        Ok(out)
     }
 
     /// Seals and stores `who`'s state of space `id`, and keeps it in the cache.
@@ -306,9 +344,7 @@ impl<S: SpaceStore> Engine<S> {
         rng: &mut impl RngCore,
     ) -> Result<Vec<u8>, NodeError> {
         let st = self.e2ee_take(id, &who, rng)?;
-        let ready = st.group.current_secret().ok().flatten().is_some()
-            && st.group.members().is_ok_and(|m| m.contains(&who));
-        let r = if ready {
+        let r = if can_write(&st, &who) {
             let body = Body {
                 text: text.to_string(),
                 author: who,
@@ -331,29 +367,27 @@ impl<S: SpaceStore> Engine<S> {
         if !messages.iter().any(|m| m.encrypted) {
             return;
         }
-        let st = match self.e2ee_take(id, who, &mut rand::rngs::OsRng) {
-            Ok(st) => st,
-            Err(e) => {
-                let why = format!("{e}");
-                for m in messages.iter_mut().filter(|m| m.encrypted) {
-                    m.unreadable = Some(why.clone());
-                }
-                return;
-            }
-        };
-        if let Some(space) = self.spaces.get(&id) {
+        let revealed = self.with_state(id, who, |engine, st| {
+            let space = engine.spaces.get(&id);
             for m in messages.iter_mut().filter(|m| m.encrypted) {
-                let opened = space
-                    .ciphertext(&m.id)
-                    .ok_or_else(|| "the message has no ciphertext".to_string())
-                    .and_then(|ct| decrypt(&st.group, id, &ct, &m.author, m.at));
+                let opened = match (st, space) {
+                    (Some(st), Some(space)) => space
+                        .ciphertext(&m.id)
+                        .ok_or_else(|| "the message has no ciphertext".to_string())
+                        .and_then(|ct| decrypt(&st.group, id, &ct, &m.author, m.at)),
+                    _ => Err(NO_KEYS.to_string()),
+                };
                 match opened {
                     Ok(text) => m.text = text,
                     Err(why) => m.unreadable = Some(why),
                 }
             }
+        });
+        if let Err(e) = revealed {
+            for m in messages.iter_mut().filter(|m| m.encrypted) {
+                m.unreadable = Some(e.to_string());
+            }
         }
-        self.e2ee.insert((id, *who), st);
     }
 
     /// Decrypts `ct`, a message by `author` at `at` in space `id`, as `who` (tests and
@@ -366,12 +400,11 @@ impl<S: SpaceStore> Engine<S> {
         author: &Did,
         at: u64,
     ) -> Result<String, String> {
-        let st = self
-            .e2ee_take(id, who, &mut rand::rngs::OsRng)
-            .map_err(|e| e.to_string())?;
-        let r = decrypt(&st.group, id, ct, author, at);
-        self.e2ee.insert((id, *who), st);
-        r
+        self.with_state(id, who, |_, st| match st {
+            Some(st) => decrypt(&st.group, id, ct, author, at),
+            None => Err(NO_KEYS.to_string()),
+        })
+        .map_err(|e| e.to_string())?
     }
 
     /// The text of an encrypted message for a live event: decrypted by the first hosted
@@ -398,16 +431,18 @@ impl<S: SpaceStore> Engine<S> {
 
     /// Whether `who` can write in encrypted space `id` now (its group holds a secret).
     pub fn keys_ready(&mut self, who: &Did, id: SpaceId) -> bool {
-        match self.e2ee_take(id, who, &mut rand::rngs::OsRng) {
-            Ok(st) => {
-                let ready = st.group.current_secret().ok().flatten().is_some()
-                    && st.group.members().is_ok_and(|m| m.contains(who));
-                self.e2ee.insert((id, *who), st);
-                ready
-            }
-            Err(_) => false,
-        }
+        self.with_state(id, who, |_, st| st.is_some_and(|st| can_write(st, who)))
+            .unwrap_or(false)
     }
+}
+
+/// Why a member without any group state reads nothing.
+const NO_KEYS: &str = "this timite holds no keys of the space yet";
+
+/// Whether `who`'s group holds a secret to write with.
+fn can_write(st: &MemberState, who: &Did) -> bool {
+    st.group.current_secret().ok().flatten().is_some()
+        && st.group.members().is_ok_and(|m| m.contains(who))
 }
 
 fn decrypt(group: &Group, id: SpaceId, ct: &[u8], author: &Did, at: u64) -> Result<String, String> {
