@@ -5,7 +5,7 @@ use automerge::Automerge;
 use ed25519_dalek::SigningKey;
 use tim_protocol::{ChangeHash, Envelope};
 
-use crate::{Space, SyncState, Writer};
+use crate::{Ingested, Rejection, Space, SyncState, Writer};
 
 /// A writer with a key and a session id made from `seed` (tests only: real sessions are
 /// random).
@@ -14,6 +14,17 @@ pub fn writer(seed: u8) -> Writer {
         SigningKey::from_bytes(&[seed; 32]),
         [seed; crate::SESSION_BYTES],
     )
+}
+
+/// Asserts that a change was refused for a reason that mentions `words`.
+pub fn assert_refused(r: Result<Ingested, Rejection>, words: &str) {
+    match r {
+        Err(e) => assert!(
+            e.to_string().contains(words),
+            "reason `{e}` lacks `{words}`"
+        ),
+        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
+    }
 }
 
 /// Runs the sync protocol between two replicas until neither has anything to say; returns the

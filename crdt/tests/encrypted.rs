@@ -5,26 +5,14 @@
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ScalarValue};
 use tim_crdt::encryption::{ControlOp, Encryption, History, ENCRYPTION_SCHEME};
-use tim_crdt::test_utils::{forge, root, sync_pair};
-use tim_crdt::{Effect, Ingested, Rejection, Role, Space, Visibility, Writer};
+use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair};
+use tim_crdt::{Effect, Role, Space, Visibility, Writer};
 use tim_protocol::Did;
 
-fn key(seed: u8) -> Writer {
-    tim_crdt::test_utils::writer(seed)
-}
+use tim_crdt::test_utils::writer as key;
 
 fn did(k: &Writer) -> Did {
-    Did::from_key(&k.verifying_key())
-}
-
-fn refused(r: Result<Ingested, Rejection>, words: &str) {
-    match r {
-        Err(e) => assert!(
-            e.to_string().contains(words),
-            "reason `{e}` lacks `{words}`"
-        ),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
+    k.did()
 }
 
 const SHARED: Encryption = Encryption {
@@ -147,13 +135,13 @@ fn each_forbidden_encryption_write_is_refused_with_its_reason() {
         tx.put(&k, "identity", ScalarValue::Bytes(vec![9; 32]))
             .unwrap();
     });
-    refused(s.ingest(e), "only its own keys");
+    assert_refused(s.ingest(e), "only its own keys");
     let e = forge(&s, &member, &member, 31, |tx, d| {
         let (_, entry) = d.get(&keys_obj, did(&member).to_string()).unwrap().unwrap();
         tx.put(&entry, "identity", ScalarValue::Bytes(vec![9; 32]))
             .unwrap();
     });
-    refused(s.ingest(e), "set once");
+    assert_refused(s.ingest(e), "set once");
     let e = forge(&s, &member, &member, 32, |tx, _| {
         let k = tx
             .put_object(&keys_obj, did(&member).to_string(), ObjType::Map)
@@ -163,19 +151,19 @@ fn each_forbidden_encryption_write_is_refused_with_its_reason() {
         tx.put(&k, "bundle", ScalarValue::Bytes(vec![9; 8]))
             .unwrap();
     });
-    refused(s.ingest(e), "never changes");
+    assert_refused(s.ingest(e), "never changes");
     let group_obj = root(&automerge::Automerge::load(&s.save()).unwrap(), "group");
     let e = forge(&s, &owner, &owner, 33, |tx, d| {
         let (_, first) = d.get(&group_obj, 0).unwrap().unwrap();
         tx.put(&first, "ctl", ScalarValue::Bytes(vec![0])).unwrap();
     });
-    refused(s.ingest(e), "never edited");
+    assert_refused(s.ingest(e), "never edited");
     let e = forge(&s, &owner, &owner, 34, |tx, _| {
         let c = tx.insert_object(&group_obj, 2, ObjType::Map).unwrap();
         tx.put(&c, "author", did(&owner).to_string()).unwrap();
         tx.put(&c, "op", "update").unwrap();
     });
-    refused(s.ingest(e), "needs `author`, `op` and `ctl`");
+    assert_refused(s.ingest(e), "needs `author`, `op` and `ctl`");
     let e = forge(&s, &owner, &owner, 35, |tx, _| {
         for i in 2..4 {
             let c = tx.insert_object(&group_obj, i, ObjType::Map).unwrap();
@@ -184,11 +172,11 @@ fn each_forbidden_encryption_write_is_refused_with_its_reason() {
             tx.put(&c, "ctl", ScalarValue::Bytes(vec![1])).unwrap();
         }
     });
-    refused(s.ingest(e), "one control message at most");
+    assert_refused(s.ingest(e), "one control message at most");
     let e = forge(&s, &owner, &owner, 36, |tx, _| {
         tx.delete(&group_obj, 0).unwrap();
     });
-    refused(s.ingest(e), "never edited or deleted");
+    assert_refused(s.ingest(e), "never edited or deleted");
     assert_eq!(s.controls().len(), 2);
 }
 
@@ -207,17 +195,17 @@ fn public_spaces_hold_no_ciphertext_and_no_group() {
         tx.put(&m, "author", did(&owner).to_string()).unwrap();
         tx.put(&m, "ct", ScalarValue::Bytes(vec![1, 2, 3])).unwrap();
     });
-    refused(s.ingest(e), "for end-to-end encrypted spaces only");
+    assert_refused(s.ingest(e), "for end-to-end encrypted spaces only");
     let e = forge(&s, &owner, &owner, 5, |tx, _| {
         let c = tx.insert_object(&group, 0, ObjType::Map).unwrap();
         tx.put(&c, "op", "create").unwrap();
     });
-    refused(s.ingest(e), "for end-to-end encrypted spaces only");
+    assert_refused(s.ingest(e), "for end-to-end encrypted spaces only");
     // And meta.encryption is set at the genesis only.
     let meta = root(&doc, "meta");
     let e = forge(&s, &owner, &owner, 6, |tx, _| {
         tx.put(&meta, "encryption", ENCRYPTION_SCHEME).unwrap();
     });
-    refused(s.ingest(e), "cannot be changed");
+    assert_refused(s.ingest(e), "cannot be changed");
     assert_eq!(s.role_of(&did(&owner)), Some(Role::Owner));
 }
