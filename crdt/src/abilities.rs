@@ -10,7 +10,7 @@
 //!                  target: Str(DID | "auto"), candidates: Str(JSON list of DIDs),
 //!                  at: Timestamp, deadline: Timestamp,
 //!                  "claim <DID>": Timestamp, "progress <DID>": Str, "result <DID>": Str(JSON),
-//!                  "failure <DID>": Str, cancelled: Timestamp, rating: Int(1..=5) } ]
+//!                  "failure <DID>": Str, "rating <DID>": Int(1..=5), cancelled: Timestamp } ]
 //! ```
 //! A request's state is not stored: it is [`Record::state`], computed from its keys, so two
 //! concurrent claims, or a result concurrent with a cancellation, resolve the same way on
@@ -53,7 +53,6 @@ pub(crate) const TARGET: &str = "target";
 pub(crate) const CANDIDATES: &str = "candidates";
 pub(crate) const DEADLINE: &str = "deadline";
 pub(crate) const CANCELLED: &str = "cancelled";
-pub(crate) const RATING: &str = "rating";
 
 /// Checks an ability name: 3 to [`MAX_NAME_BYTES`] bytes, dot-separated segments of lowercase
 /// ASCII letters, digits, `-` and `_`, each starting with a letter, at least two segments
@@ -172,15 +171,12 @@ impl Step {
                 "progress" => Self::Progress,
                 "result" => Self::Result,
                 "failure" => Self::Failure,
+                "rating" => Self::Rate,
                 _ => return None,
             };
             return Some((step, Some(did)));
         }
-        match key {
-            CANCELLED => Some((Self::Cancel, None)),
-            RATING => Some((Self::Rate, None)),
-            _ => None,
-        }
+        (key == CANCELLED).then_some((Self::Cancel, None))
     }
 
     fn key(self, did: &Did) -> String {
@@ -189,13 +185,10 @@ impl Step {
             Self::Progress => "progress",
             Self::Result => "result",
             Self::Failure => "failure",
-            Self::Cancel => CANCELLED,
-            Self::Rate => RATING,
+            Self::Rate => "rating",
+            Self::Cancel => return CANCELLED.to_string(),
         };
-        match self {
-            Self::Cancel | Self::Rate => kind.to_string(),
-            _ => format!("{kind} {did}"),
-        }
+        format!("{kind} {did}")
     }
 }
 
@@ -215,7 +208,8 @@ pub(crate) struct Record {
     results: HashMap<String, String>,
     failures: HashMap<String, String>,
     pub(crate) cancelled: bool,
-    pub(crate) rating: Option<i64>,
+    /// The requester's ratings, by the claimant whose outcome each rates.
+    pub(crate) ratings: HashMap<String, i64>,
 }
 
 fn millis_of(s: Option<ScalarValue>) -> Option<i64> {
@@ -242,7 +236,7 @@ impl Record {
             results: HashMap::new(),
             failures: HashMap::new(),
             cancelled: false,
-            rating: None,
+            ratings: HashMap::new(),
         };
         for key in view.keys(obj) {
             match Step::of_key(&key) {
@@ -260,7 +254,11 @@ impl Record {
                     into.insert(did.to_string(), text);
                 }
                 Some((Step::Cancel, _)) => r.cancelled = true,
-                Some((Step::Rate, _)) => r.rating = millis_of(view.scalar(obj, &key)),
+                Some((Step::Rate, Some(did))) => {
+                    if let Some(score) = millis_of(view.scalar(obj, &key)) {
+                        r.ratings.insert(did.to_string(), score);
+                    }
+                }
                 _ => {}
             }
         }
@@ -272,14 +270,23 @@ impl Record {
         self.candidates.iter().position(|c| c == did)
     }
 
-    /// The winning claim: among the claims (which are pairwise concurrent: a claim that saw
-    /// another is refused), the claimant asked first; the DID breaks a tie (a claimant's own
-    /// concurrent claims share one key).
+    /// Whether `did` posted a result or a failure.
+    fn has_outcome(&self, did: &str) -> bool {
+        self.results.contains_key(did) || self.failures.contains_key(did)
+    }
+
+    /// The winning claim. Claims are pairwise concurrent (a claim that saw another is
+    /// refused); among them a claimant with an outcome wins over one without (so an outcome
+    /// is superseded only by a concurrent outcome), then the claimant asked first; the DID
+    /// breaks a tie (a claimant's own concurrent claims share one key).
     pub(crate) fn winner(&self) -> Option<&str> {
-        self.claims
-            .iter()
-            .map(|(d, _)| d.as_str())
-            .min_by_key(|d| (self.turn_of(d).unwrap_or(usize::MAX), *d))
+        self.claims.iter().map(|(d, _)| d.as_str()).min_by_key(|d| {
+            (
+                !self.has_outcome(d),
+                self.turn_of(d).unwrap_or(usize::MAX),
+                *d,
+            )
+        })
     }
 
     /// The state: the winner's outcome (a result before a failure: a claimant's two sessions
@@ -352,10 +359,6 @@ impl AbilityReputation {
             RequestState::Failed => self.failed += 1,
             RequestState::Claimed => self.in_flight += 1,
             _ => return,
-        }
-        if let Some(score) = r.rating.and_then(|s| u64::try_from(s).ok()) {
-            self.ratings += 1;
-            self.rating_sum += score;
         }
         if let Some(ms) = r.response_ms() {
             self.response_sum += ms;
@@ -521,6 +524,13 @@ impl<'a> Abilities<'a> {
                     .or_default()
                     .add(&r);
             }
+            // A rating counts for the outcome it rated, even one a concurrent outcome
+            // superseded later.
+            for (did, score) in &r.ratings {
+                let rep = out.entry((did.clone(), r.ability.clone())).or_default();
+                rep.ratings += 1;
+                rep.rating_sum += u64::try_from(*score).unwrap_or(0);
+            }
         }
         out
     }
@@ -654,7 +664,7 @@ pub struct RequestView {
     pub failure: Option<String>,
     /// Results posted by claimants who lost a concurrent claim: never accepted.
     pub superseded: Vec<Did>,
-    /// The requester's rating of the outcome.
+    /// The requester's rating of the winning claimant's outcome.
     pub rating: Option<u8>,
     /// Where it is.
     pub state: RequestState,
@@ -706,7 +716,10 @@ impl RequestView {
                 _ => None,
             },
             superseded: dids(&superseded),
-            rating: r.rating.and_then(|s| u8::try_from(s).ok()),
+            rating: winner
+                .as_ref()
+                .and_then(|w| r.ratings.get(w))
+                .and_then(|s| u8::try_from(*s).ok()),
             state,
         })
     }
@@ -862,7 +875,15 @@ impl Space {
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
         let obj = self.request_obj(id)?;
-        let key = step.key(&who.did());
+        // Each step is keyed by its author, but a rating by the claimant whose outcome it
+        // rates: the winner.
+        let keyed_by = match step {
+            Step::Rate => self.request(id).and_then(|r| r.claimant).ok_or_else(|| {
+                SpaceError::Invalid(format!("request {id} has no outcome to rate"))
+            })?,
+            _ => who.did(),
+        };
+        let key = step.key(&keyed_by);
         self.local_write(who, at_ms, |tx| Ok(tx.put(&obj, key, value)?))
             .map(|(a, ())| a)
     }

@@ -258,7 +258,7 @@ impl Judge<'_> {
         if matches!(op.action, OpType::Delete) {
             return deny(format!("{}; a request's steps are never undone", self.who));
         }
-        if keyed_by.is_some_and(|d| d != self.author_str) {
+        if step != Step::Rate && keyed_by.is_some_and(|d| d != self.author_str) {
             return deny(format!(
                 "{}; a timite writes only its own claim, progress and outcome",
                 self.who
@@ -294,7 +294,12 @@ impl Judge<'_> {
                                 state.as_str()
                             ));
                         }
-                        if rec.rating.is_some() {
+                        if keyed_by != rec.winner() {
+                            return deny(format!(
+                                "a rating of request {id} rates its winning claimant's outcome"
+                            ));
+                        }
+                        if keyed_by.is_some_and(|w| rec.ratings.contains_key(w)) {
                             return deny(format!("request {id} is rated already"));
                         }
                         (1..=5).contains(s)
