@@ -26,6 +26,9 @@
 //! ```text
 //! timeline: List [ Map { author: Str(DID), ct: Bytes, at: Timestamp } ]
 //! ```
+//! Version 4 adds `abilities` (Map) and `requests` (List), whose layout is in
+//! [`crate::abilities`].
+//!
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 
 use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};

@@ -414,11 +414,15 @@ fn two() -> (Space, Space, Cast) {
     (a, b, c)
 }
 
-#[test]
-fn two_concurrent_claims_resolve_to_the_same_winner_on_every_replica() {
-    let (mut a, mut b, c) = two();
-    let id = ask(&mut a, &c.carol, Target::Auto, 100);
-    sync_pair(&mut a, &mut b);
+/// carol asks `auto` on `a`, synced to `b`: the request, its two candidates in turn, and
+/// their writers in the same order.
+fn race<'c>(
+    a: &mut Space,
+    b: &mut Space,
+    c: &'c Cast,
+) -> (String, Vec<Did>, &'c Writer, &'c Writer) {
+    let id = ask(a, &c.carol, Target::Auto, 100);
+    sync_pair(a, b);
     let order = a.request(&id).unwrap().candidates;
     assert_eq!(order.len(), 2);
     let by = |d: &Did| {
@@ -429,6 +433,13 @@ fn two_concurrent_claims_resolve_to_the_same_winner_on_every_replica() {
         }
     };
     let (first, second) = (by(&order[0]), by(&order[1]));
+    (id, order, first, second)
+}
+
+#[test]
+fn two_concurrent_claims_resolve_to_the_same_winner_on_every_replica() {
+    let (mut a, mut b, c) = two();
+    let (id, order, first, second) = race(&mut a, &mut b, &c);
     // The second candidate's turn starts one turn later.
     refused_local(b.claim(second, &id, 100 + AUTO_TURN_MS - 1), "its turn");
     let late = 100 + AUTO_TURN_MS;
@@ -461,17 +472,7 @@ fn two_concurrent_claims_resolve_to_the_same_winner_on_every_replica() {
 #[test]
 fn an_outcome_wins_over_a_concurrent_claim_without_one_so_it_is_never_taken_back_by_a_claim() {
     let (mut a, mut b, c) = two();
-    let id = ask(&mut a, &c.carol, Target::Auto, 100);
-    sync_pair(&mut a, &mut b);
-    let order = a.request(&id).unwrap().candidates;
-    let by = |d: &Did| {
-        if *d == did(&c.alice) {
-            &c.alice
-        } else {
-            &c.bob
-        }
-    };
-    let (first, second) = (by(&order[0]), by(&order[1]));
+    let (id, order, first, second) = race(&mut a, &mut b, &c);
     let late = 100 + AUTO_TURN_MS;
     // The second asked claims and completes on b; the first only claims, on a.
     b.claim(second, &id, late).unwrap();
