@@ -26,11 +26,14 @@
 //! ```text
 //! timeline: List [ Map { author: Str(DID), ct: Bytes, at: Timestamp } ]
 //! ```
+//! Version 4 adds `abilities` (Map) and `requests` (List), whose layout is in
+//! [`crate::abilities`].
+//!
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 
-use automerge::{ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
-use crate::roles::{Permissions, RoleDef, RoleName};
+use crate::roles::{Permissions, Role, RoleDef, RoleName};
 use crate::schema::{self, Container};
 
 pub(crate) const SUBJECT: &str = "subject";
@@ -64,6 +67,73 @@ pub(crate) const OP: &str = "op";
 pub(crate) const CTL: &str = "ctl";
 pub(crate) const CT: &str = "ct";
 pub(crate) const DM: &str = "dm";
+
+/// A read view of the document at `heads` (or now): what the rules see at a change's
+/// dependencies, and what readers see now.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub(crate) doc: &'a Automerge,
+    /// `None` reads the current state (the fast path: no history walk).
+    pub(crate) heads: Option<&'a [ChangeHash]>,
+}
+
+impl View<'_> {
+    /// The value under `key` in `obj`.
+    pub(crate) fn get(&self, obj: &ObjId, key: &str) -> Option<(Value<'_>, ObjId)> {
+        match self.heads {
+            Some(h) => self.doc.get_at(obj, key, h),
+            None => self.doc.get(obj, key),
+        }
+        .ok()
+        .flatten()
+    }
+
+    /// The scalar under `key` in `obj`.
+    pub(crate) fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+        match self.get(obj, key)? {
+            (Value::Scalar(s), _) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
+
+    /// The scalar string under `key` in `obj`.
+    pub(crate) fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
+        match self.scalar(obj, key)? {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The object under `key` in `obj`.
+    pub(crate) fn child(&self, obj: &ObjId, key: &str) -> Option<ObjId> {
+        match self.get(obj, key)? {
+            (Value::Object(_), id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The keys of map `obj`.
+    pub(crate) fn keys(&self, obj: &ObjId) -> Vec<String> {
+        match self.heads {
+            Some(h) => self.doc.keys_at(obj, h).collect(),
+            None => self.doc.keys(obj).collect(),
+        }
+    }
+
+    /// The elements of list `obj`, in order.
+    pub(crate) fn list(&self, obj: &ObjId) -> Vec<ObjId> {
+        match self.heads {
+            Some(h) => self.doc.list_range_at(obj, .., h).map(|i| i.id).collect(),
+            None => self.doc.list_range(obj, ..).map(|i| i.id).collect(),
+        }
+    }
+
+    /// The role of `did` in the members map `members`, `None` if not a member.
+    pub(crate) fn role(&self, members: &ObjId, did: &str) -> Option<Role> {
+        let entry = self.child(members, did)?;
+        Role::parse(&self.get_str(&entry, ROLE)?)
+    }
+}
 
 /// The id of a map or list stored under `key` in `obj`, at `heads` (or now).
 pub(crate) fn child_obj(

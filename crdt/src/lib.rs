@@ -17,10 +17,12 @@
 //! The crate is pure: no clocks (times come in as data), no sockets, no files.
 #![deny(missing_docs)]
 
+pub mod abilities;
 pub mod admission;
 mod doc;
 pub mod encryption;
 mod error;
+pub mod json_schema;
 mod page;
 pub mod roles;
 pub mod rules;

@@ -15,12 +15,12 @@
 //! (no writes at all); a space at schema version 2 may define more.
 
 use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
-use automerge::{ActorId, Automerge, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue, Value};
+use automerge::{ActorId, Automerge, ObjId, Prop, ReadDoc, ScalarValue};
 use tim_protocol::wire::MAX_TEXT_BYTES;
 use tim_protocol::Did;
 
 use crate::admission::{meets, parse_requirements, AdmissionVerifier};
-use crate::doc;
+use crate::doc::{self, View};
 use crate::encryption::{ControlOp, IDENTITY_BYTES, MAX_BUNDLE_BYTES, MAX_CTL_BYTES, MAX_CT_BYTES};
 use crate::roles::{Grant, Permission, Permissions, RoleName};
 use crate::schema::{self, Container, Policy};
@@ -28,6 +28,8 @@ use crate::writer::{is_v1_actor, same_author};
 use crate::Rejection;
 
 pub use crate::roles::Role;
+
+mod requests;
 
 /// Who may join a space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,32 @@ pub enum Effect {
         /// Control message id.
         id: String,
     },
+    /// A member declared (or redeclared) an ability.
+    AbilityDeclared {
+        /// The provider.
+        provider: Did,
+        /// The ability's name.
+        name: String,
+    },
+    /// A member withdrew an ability.
+    AbilityWithdrawn {
+        /// The provider.
+        provider: Did,
+        /// The ability's name.
+        name: String,
+    },
+    /// A request was made; its id is the Automerge object id of its map.
+    Requested {
+        /// Request id.
+        id: String,
+    },
+    /// A step of a request: a claim, progress, an outcome, a cancellation or a rating.
+    RequestStep {
+        /// Request id.
+        id: String,
+        /// The step.
+        step: crate::abilities::Step,
+    },
     /// The space's schema was migrated to a newer version.
     Migrated {
         /// The version before.
@@ -136,65 +164,32 @@ pub enum Effect {
     },
 }
 
-/// A read view of the document at a change's dependencies.
+/// A read view of the document at a change's dependencies, with the space's schema version
+/// there.
 struct At<'a> {
-    doc: &'a Automerge,
-    /// `None` when the deps are the current heads (the fast path: no history walk).
-    heads: Option<&'a [ChangeHash]>,
+    view: View<'a>,
     /// The space's schema version there.
     version: u64,
 }
 
+impl<'a> std::ops::Deref for At<'a> {
+    type Target = View<'a>;
+
+    fn deref(&self) -> &View<'a> {
+        &self.view
+    }
+}
+
 impl At<'_> {
-    fn get(&self, obj: &ObjId, key: &str) -> Option<(Value<'_>, ObjId)> {
-        match self.heads {
-            Some(h) => self.doc.get_at(obj, key, h),
-            None => self.doc.get(obj, key),
-        }
-        .ok()
-        .flatten()
-    }
-
-    fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
-        match self.get(obj, key)? {
-            (Value::Scalar(s), _) => Some(s.into_owned()),
-            _ => None,
-        }
-    }
-
-    fn get_str(&self, obj: &ObjId, key: &str) -> Option<String> {
-        match self.scalar(obj, key)? {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        }
-    }
-
-    fn child(&self, obj: &ObjId, key: &str) -> Option<ObjId> {
-        match self.get(obj, key)? {
-            (Value::Object(_), id) => Some(id),
-            _ => None,
-        }
-    }
-
-    /// The role of `did` at these heads, `None` if not a member.
     /// Whether the group holds a control message `op` here.
     fn has_control(&self, roots: &Roots, op: ControlOp) -> bool {
         let Some(group) = roots.get(&schema::GROUP) else {
             return false;
         };
-        let items: Vec<ObjId> = match self.heads {
-            Some(h) => self.doc.list_range_at(group, .., h).map(|i| i.id).collect(),
-            None => self.doc.list_range(group, ..).map(|i| i.id).collect(),
-        };
-        items.iter().any(|i| {
+        self.list(group).iter().any(|i| {
             self.get_str(i, doc::OP)
                 .is_some_and(|o| ControlOp::parse(&o) == Some(op))
         })
-    }
-
-    fn role(&self, members: &ObjId, did: &str) -> Option<Role> {
-        let entry = self.child(members, did)?;
-        Role::parse(&self.get_str(&entry, doc::ROLE)?)
     }
 
     /// What `did` may do at these heads, `None` if not a member.
@@ -239,6 +234,10 @@ enum Place {
     KeysEntry(String),
     /// A control message of the encryption group.
     Control,
+    /// The declaration under this key (`"<provider> <name>"`).
+    Declaration(String),
+    /// An ability request.
+    Request,
     /// Anything else (nested deeper).
     Other,
 }
@@ -288,10 +287,12 @@ impl Roots {
                 Policy::Issued => Place::IssuedEntry(k.to_string()),
                 Policy::Roles => Place::RoleDef(k.to_string()),
                 Policy::Keys => Place::KeysEntry(k.to_string()),
+                Policy::Abilities => Place::Declaration(k.to_string()),
                 _ => Place::Other,
             },
             (Place::Root(c), None) if c.policy == Policy::Timeline => Place::Message,
             (Place::Root(c), None) if c.policy == Policy::Group => Place::Control,
+            (Place::Root(c), None) if c.policy == Policy::Requests => Place::Request,
             _ => Place::Other,
         }
     }
@@ -380,7 +381,7 @@ struct Judge<'a> {
     /// This change marks the author's invite as used.
     used_invite: bool,
     /// The time the author's node stamped on the change (milliseconds since the Unix epoch).
-    join_time: i64,
+    time: i64,
     /// The presentation a self-join carries, if any.
     presentation: Option<String>,
     /// The change's dependencies, hex: the challenges a presentation may answer.
@@ -393,6 +394,10 @@ struct Judge<'a> {
     keys_made: Option<(OpId, bool, bool)>,
     /// The control message this change makes (one at most), and its fields.
     control: Option<ControlBeingMade>,
+    /// Ability declarations this change makes.
+    declaring: Vec<requests::DeclarationBeingMade>,
+    /// The request this change makes (one at most), and its fields.
+    request: Option<requests::RequestBeingMade>,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -434,8 +439,7 @@ impl<'a> Judge<'a> {
         sorted_deps.sort();
         let heads = (sorted_deps != current).then_some(deps);
         let at = At {
-            doc,
-            heads,
+            view: View { doc, heads },
             version: doc::schema_version(doc, heads),
         };
         let roots = Roots::new(doc);
@@ -474,13 +478,15 @@ impl<'a> Judge<'a> {
             effects: Vec::new(),
             self_join: false,
             used_invite: false,
-            join_time: change.timestamp(),
+            time: change.timestamp(),
             presentation: None,
             deps: change.deps().iter().map(|d| d.to_string()).collect(),
             defining: Vec::new(),
             encrypted,
             keys_made: None,
             control: None,
+            declaring: Vec::new(),
+            request: None,
             author_str,
             at,
         })
@@ -519,6 +525,10 @@ impl<'a> Judge<'a> {
         }
         if let Some(c) = self.control.take() {
             self.check_control_made(c)?;
+        }
+        self.check_declarations_made()?;
+        if let Some(r) = self.request.take() {
+            self.check_request_made(r)?;
         }
         if self.self_join {
             self.check_admission(verifier)?;
@@ -568,13 +578,7 @@ impl<'a> Judge<'a> {
         };
         let domain = self.space.iri();
         let credentials = verifier
-            .verify(
-                presentation,
-                &domain,
-                &self.deps,
-                &self.author,
-                self.join_time,
-            )
+            .verify(presentation, &domain, &self.deps, &self.author, self.time)
             .map_err(|e| {
                 Rejection::Unauthorized(format!("{}; its presentation fails: {e}", self.who))
             })?;
@@ -706,6 +710,8 @@ impl<'a> Judge<'a> {
                 Policy::Roles => self.check_roles(&op_id, key, op)?,
                 Policy::Keys => self.check_keys(&op_id, key, op)?,
                 Policy::Group => self.check_group(&op_id, op)?,
+                Policy::Abilities => self.check_abilities(&op_id, key, op)?,
+                Policy::Requests => self.check_requests(&op_id, op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,
@@ -714,6 +720,8 @@ impl<'a> Judge<'a> {
             Place::RoleDef(name) => self.check_role_def(name, &obj, key, op)?,
             Place::KeysEntry(did) => self.check_keys_entry(did, &obj, key, op)?,
             Place::Control => self.check_control(&obj, key, op)?,
+            Place::Declaration(k) => self.check_declaration(k, &obj, key, op)?,
+            Place::Request => self.check_request(&obj, key, op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {
@@ -1272,7 +1280,7 @@ impl<'a> Judge<'a> {
     /// The time the author's node stamped on this change, in milliseconds. Author-claimed:
     /// an invitee could backdate its join to beat an expiry (see docs/rules.md).
     fn join_time_ms(&self) -> i64 {
-        self.join_time
+        self.time
     }
 
     /// `roles[<name>]`: a timite with the `roles` permission defines a role that ranks below

@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 3;
+pub const LATEST_VERSION: u64 = 4;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,10 @@ pub enum Policy {
     Keys,
     /// The encryption group's control messages: members, insert only (docs/privacy.md §4.2).
     Group,
+    /// Ability declarations: each provider its own (docs/abilities.md).
+    Abilities,
+    /// Ability requests and their steps: requester, claimant (docs/abilities.md).
+    Requests,
 }
 
 /// A root container of the space document.
@@ -164,6 +168,21 @@ pub const GROUP: Container = Container {
     policy: Policy::Group,
 };
 
+/// `abilities` (version 4): `"<provider DID> <ability name>"` → declaration.
+pub const ABILITIES: Container = Container {
+    name: "abilities",
+    kind: Kind::Map,
+    since: 4,
+    policy: Policy::Abilities,
+};
+/// `requests` (version 4): the ability requests, in order, each with its steps.
+pub const REQUESTS: Container = Container {
+    name: "requests",
+    kind: Kind::List,
+    since: 4,
+    policy: Policy::Requests,
+};
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -176,6 +195,8 @@ pub const CONTAINERS: &[&Container] = &[
     &ROLES,
     &KEYS,
     &GROUP,
+    &ABILITIES,
+    &REQUESTS,
 ];
 
 /// The container named `name`, if this node knows one.

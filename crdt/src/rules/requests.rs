@@ -1,0 +1,469 @@
+//! The rules of abilities and requests (schema version 4; docs/rules.md §5.3 and
+//! docs/abilities.md §3–§5): each provider declares and withdraws its own abilities; members
+//! with `post` make requests; the target or an `auto` candidate whose turn came claims an open
+//! request; only the winning claimant posts progress and an outcome, validated against its
+//! output schema; only the requester cancels and rates; nothing but a rating follows an
+//! outcome. Every verdict reads the document at the change's dependencies only.
+
+use automerge::legacy::{OpId, OpType};
+use automerge::{ObjType, ScalarValue};
+use serde_json::Value;
+
+use super::{deny, Effect, Judge};
+use crate::abilities::{
+    self, Abilities, Record, RequestState, Step, AUTO, AUTO_TURN_MS, CANDIDATES, CREDENTIAL,
+    DEADLINE, DESCRIPTION, INPUT, INPUT_SCHEMA, MAX_DECLARATIONS, MAX_DESCRIPTION_BYTES,
+    MAX_TIMEOUT_MS, OUTPUT_SCHEMA, PRICE, TARGET,
+};
+use crate::roles::Permission;
+use crate::{doc, json_schema, Rejection};
+
+/// A declaration this change makes, and which of its required fields it wrote.
+pub(super) struct DeclarationBeingMade {
+    map: OpId,
+    name: String,
+    description: bool,
+    input_schema: bool,
+    output_schema: bool,
+}
+
+/// A request this change makes, and its fields.
+#[derive(Default)]
+pub(super) struct RequestBeingMade {
+    map: Option<OpId>,
+    author: bool,
+    ability: Option<String>,
+    input: Option<String>,
+    target: Option<String>,
+    candidates: Option<String>,
+    at: Option<i64>,
+    deadline: Option<i64>,
+}
+
+fn json(what: &str, s: &str) -> Result<Value, Rejection> {
+    serde_json::from_str(s).map_err(|e| Rejection::Unauthorized(format!("{what} is not JSON: {e}")))
+}
+
+impl Judge<'_> {
+    fn abilities(&self) -> Abilities<'_> {
+        Abilities::new(self.at.view)
+    }
+
+    /// `abilities["<A> <name>"]`: a member declares (makes the map, whole) or withdraws
+    /// (deletes it) its own ability, at most [`MAX_DECLARATIONS`] of them.
+    pub(super) fn check_abilities(
+        &mut self,
+        op_id: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let name = match key.and_then(|k| k.split_once(' ')) {
+            Some((did, name)) if did == self.author_str => name.to_string(),
+            _ => {
+                return deny(format!(
+                    "{}; a timite declares and withdraws only its own abilities, under \
+                     `<its DID> <name>`",
+                    self.who
+                ))
+            }
+        };
+        abilities::check_name(&name).map_err(Rejection::Unauthorized)?;
+        self.member_writing("declaring an ability")?;
+        let provider = self.author;
+        match &op.action {
+            OpType::Make(ObjType::Map) => {
+                let a = self.abilities();
+                if a.declaration(&self.author_str, &name).is_none()
+                    && a.count_of(&self.author_str) + self.declaring.len() >= MAX_DECLARATIONS
+                {
+                    return deny(format!(
+                        "{}; a timite declares at most {MAX_DECLARATIONS} abilities in a space",
+                        self.who
+                    ));
+                }
+                self.declaring.push(DeclarationBeingMade {
+                    map: op_id.clone(),
+                    name: name.clone(),
+                    description: false,
+                    input_schema: false,
+                    output_schema: false,
+                });
+                self.effects
+                    .push(Effect::AbilityDeclared { provider, name });
+            }
+            OpType::Delete => self
+                .effects
+                .push(Effect::AbilityWithdrawn { provider, name }),
+            _ => {
+                return deny("a declaration is a map, made whole, or deleted to withdraw it".into())
+            }
+        }
+        Ok(())
+    }
+
+    /// The fields of a declaration, written in the change that makes it.
+    pub(super) fn check_declaration(
+        &mut self,
+        k: &str,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let Some(i) = self.declaring.iter().position(|d| d.map == *obj) else {
+            return deny(format!(
+                "{}; declaration `{k}` is written whole, in the change that makes it: declare \
+                 again to change it",
+                self.who
+            ));
+        };
+        let d = &mut self.declaring[i];
+        match (key, &op.action) {
+            (Some(DESCRIPTION), OpType::Put(ScalarValue::Str(s)))
+                if !s.trim().is_empty() && s.len() <= MAX_DESCRIPTION_BYTES =>
+            {
+                d.description = true;
+            }
+            (Some(DESCRIPTION), _) => {
+                return deny(format!(
+                    "a description is 1 to {MAX_DESCRIPTION_BYTES} bytes of text"
+                ))
+            }
+            (Some(k @ (INPUT_SCHEMA | OUTPUT_SCHEMA)), OpType::Put(ScalarValue::Str(s))) => {
+                json_schema::check(&json(k, s)?)
+                    .map_err(|e| Rejection::Unauthorized(format!("{k}: {e}")))?;
+                if k == INPUT_SCHEMA {
+                    d.input_schema = true;
+                } else {
+                    d.output_schema = true;
+                }
+            }
+            (Some(CREDENTIAL), OpType::Put(ScalarValue::Str(s))) if !s.is_empty() => {}
+            (Some(PRICE), OpType::Put(ScalarValue::Uint(_))) => {}
+            (Some(doc::AT), OpType::Put(ScalarValue::Timestamp(_))) => {}
+            _ => {
+                return deny(
+                    "a declaration holds description, input_schema and output_schema (JSON \
+                     Schemas, as strings), and optionally credential, price (unsigned) and at \
+                     (a timestamp)"
+                        .into(),
+                )
+            }
+        }
+        Ok(())
+    }
+
+    /// Every declaration this change makes has its required fields.
+    pub(super) fn check_declarations_made(&self) -> Result<(), Rejection> {
+        match self
+            .declaring
+            .iter()
+            .find(|d| !(d.description && d.input_schema && d.output_schema))
+        {
+            Some(d) => deny(format!(
+                "the declaration of `{}` needs description, input_schema and output_schema",
+                d.name
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// `requests`: a member with `post` appends a request (one a change), in a space that is
+    /// not end-to-end encrypted; requests are never replaced or deleted.
+    pub(super) fn check_requests(
+        &mut self,
+        op_id: &OpId,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if self.encrypted {
+            return deny(
+                "ability requests are not carried in end-to-end encrypted spaces yet \
+                 (docs/abilities.md §9)"
+                    .into(),
+            );
+        }
+        if !op.insert || !matches!(op.action, OpType::Make(ObjType::Map)) {
+            return deny(format!(
+                "{}; requests are only appended, as maps, never replaced or deleted",
+                self.who
+            ));
+        }
+        self.may(Permission::Post, "requesting an ability")?;
+        if self.request.is_some() {
+            return deny("a change makes one request at most".into());
+        }
+        self.request = Some(RequestBeingMade {
+            map: Some(op_id.clone()),
+            ..RequestBeingMade::default()
+        });
+        self.effects.push(Effect::Requested {
+            id: format!("{}@{}", op_id.counter(), self.actor),
+        });
+        Ok(())
+    }
+
+    /// A write into a request map: a field of the request this change makes, or a step of an
+    /// existing one.
+    pub(super) fn check_request(
+        &mut self,
+        obj: &OpId,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if let Some(r) = self
+            .request
+            .as_mut()
+            .filter(|r| r.map.as_ref() == Some(obj))
+        {
+            match (key, &op.action) {
+                // (`check_op` checked that it is the author's own DID.)
+                (Some(doc::AUTHOR), _) => r.author = true,
+                (Some(k), OpType::Put(ScalarValue::Str(s)))
+                    if [abilities::ABILITY, INPUT, TARGET, CANDIDATES].contains(&k) =>
+                {
+                    let field = match k {
+                        abilities::ABILITY => &mut r.ability,
+                        INPUT => &mut r.input,
+                        TARGET => &mut r.target,
+                        _ => &mut r.candidates,
+                    };
+                    *field = Some(s.to_string());
+                }
+                (Some(doc::AT), OpType::Put(ScalarValue::Timestamp(t))) => r.at = Some(*t),
+                (Some(DEADLINE), OpType::Put(ScalarValue::Timestamp(t))) => r.deadline = Some(*t),
+                _ => {
+                    return deny(
+                        "a new request holds author, ability, input, target, candidates, at \
+                         and deadline; its steps come in later changes"
+                            .into(),
+                    )
+                }
+            }
+            return Ok(());
+        }
+        let id = format!("{}@{}", obj.counter(), obj.actor());
+        let (ex, _) = self
+            .doc
+            .import(&id)
+            .map_err(|e| Rejection::Unauthorized(format!("request {id}: {e}")))?;
+        let Some(rec) = Record::read(&self.at.view, &ex) else {
+            return deny(format!(
+                "{}; request {id} is not complete at this change's dependencies",
+                self.who
+            ));
+        };
+        let k = key.unwrap_or_default();
+        let Some((step, keyed_by)) = Step::of_key(k) else {
+            return deny(format!("`{k}` is not a step of a request"));
+        };
+        if matches!(op.action, OpType::Delete) {
+            return deny(format!("{}; a request's steps are never undone", self.who));
+        }
+        if step != Step::Rate && keyed_by.is_some_and(|d| d != self.author_str) {
+            return deny(format!(
+                "{}; a timite writes only its own claim, progress and outcome",
+                self.who
+            ));
+        }
+        let state = rec.state();
+        match step {
+            Step::Claim | Step::Progress | Step::Result | Step::Failure => {
+                self.check_provider_step(&id, &rec, step, &op.action)?
+            }
+            Step::Cancel | Step::Rate => {
+                if rec.requester != self.author_str {
+                    return deny(format!(
+                        "{}; only the requester cancels or rates request {id}",
+                        self.who
+                    ));
+                }
+                let ok = match (step, &op.action) {
+                    (Step::Cancel, OpType::Put(ScalarValue::Timestamp(_))) => {
+                        if state.is_final() {
+                            return deny(format!(
+                                "request {id} is {}: it can no longer be cancelled",
+                                state.as_str()
+                            ));
+                        }
+                        true
+                    }
+                    (Step::Rate, OpType::Put(ScalarValue::Int(s))) => {
+                        self.may(Permission::Rate, "rating an outcome")?;
+                        if !matches!(state, RequestState::Completed | RequestState::Failed) {
+                            return deny(format!(
+                                "request {id} is {}: only an outcome is rated",
+                                state.as_str()
+                            ));
+                        }
+                        if keyed_by != rec.winner() {
+                            return deny(format!(
+                                "a rating of request {id} rates its winning claimant's outcome"
+                            ));
+                        }
+                        if keyed_by.is_some_and(|w| rec.ratings.contains_key(w)) {
+                            return deny(format!("request {id} is rated already"));
+                        }
+                        (1..=5).contains(s)
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return deny(
+                        "a cancellation is a timestamp; a rating an integer from 1 to 5".into(),
+                    );
+                }
+            }
+        }
+        self.effects.push(Effect::RequestStep { id, step });
+        Ok(())
+    }
+
+    /// A claim, progress or an outcome, by the author (whose own key it writes), before the
+    /// request's deadline by its change's time.
+    fn check_provider_step(
+        &self,
+        id: &str,
+        rec: &Record,
+        step: Step,
+        action: &OpType,
+    ) -> Result<(), Rejection> {
+        if self.time > rec.deadline {
+            return deny(format!(
+                "{}; request {id}'s deadline ({}) passed before this change ({})",
+                self.who, rec.deadline, self.time
+            ));
+        }
+        let state = rec.state();
+        if step == Step::Claim {
+            if state != RequestState::Open {
+                return deny(format!(
+                    "{}; request {id} is {}: only an open request is claimed",
+                    self.who,
+                    state.as_str()
+                ));
+            }
+            let Some(turn) = rec.turn_of(&self.author_str) else {
+                return deny(format!(
+                    "{}; request {id} does not ask it (its target, or an `auto` candidate, \
+                     claims)",
+                    self.who
+                ));
+            };
+            let starts = rec.at + turn as i64 * AUTO_TURN_MS as i64;
+            if self.time < starts {
+                return deny(format!(
+                    "{}; its turn at request {id} starts at {starts}",
+                    self.who
+                ));
+            }
+            return match action {
+                OpType::Put(ScalarValue::Timestamp(t)) if *t == self.time => Ok(()),
+                _ => deny("a claim holds its change's time".into()),
+            };
+        }
+        if rec.winner() != Some(self.author_str.as_str()) {
+            return deny(format!(
+                "{}; only the winning claimant of request {id} posts progress or an outcome",
+                self.who
+            ));
+        }
+        if state != RequestState::Claimed {
+            return deny(format!(
+                "request {id} is {}: nothing but a rating follows",
+                state.as_str()
+            ));
+        }
+        let OpType::Put(ScalarValue::Str(s)) = action else {
+            return deny("progress, a result and a failure are strings".into());
+        };
+        match step {
+            Step::Result => {
+                let output = json("the output", s)?;
+                let Some(d) = self.abilities().declaration(&self.author_str, &rec.ability) else {
+                    return deny(format!(
+                        "{}; it no longer declares {}: post a failure",
+                        self.who, rec.ability
+                    ));
+                };
+                json_schema::validate(&d.spec.output_schema, &output).map_err(|e| {
+                    Rejection::Unauthorized(format!(
+                        "the output fails {}'s output schema: {e}",
+                        rec.ability
+                    ))
+                })
+            }
+            Step::Failure if s.trim().is_empty() => deny("a failure gives its reason".into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// A request, once the change wrote all of it: complete, its time the change's, its
+    /// input valid for its target (or for each `auto` candidate), its candidates exactly who
+    /// it asks, as every node computes them at the change's dependencies.
+    pub(super) fn check_request_made(&self, r: RequestBeingMade) -> Result<(), Rejection> {
+        let (
+            true,
+            Some(ability),
+            Some(input),
+            Some(target),
+            Some(candidates),
+            Some(at),
+            Some(deadline),
+        ) = (
+            r.author,
+            r.ability,
+            r.input,
+            r.target,
+            r.candidates,
+            r.at,
+            r.deadline,
+        )
+        else {
+            return deny(
+                "a request needs author, ability, input, target, candidates, at and deadline"
+                    .into(),
+            );
+        };
+        abilities::check_name(&ability).map_err(Rejection::Unauthorized)?;
+        if at != self.time {
+            return deny("a request's `at` is its change's time".into());
+        }
+        if !(1..=MAX_TIMEOUT_MS as i64).contains(&(deadline - at)) {
+            return deny(format!(
+                "a request's deadline is 1 ms to {MAX_TIMEOUT_MS} ms after it"
+            ));
+        }
+        let input = json("the input", &input)?;
+        let a = self.abilities();
+        let expected = if target == AUTO {
+            let order = a.auto_order(&self.author_str, &ability, &input);
+            if order.is_empty() {
+                return deny(format!("no other member provides {ability} for this input"));
+            }
+            order
+        } else {
+            Self::target_did(&target)?;
+            if target == self.author_str {
+                return deny(format!("{}; nobody asks themself", self.who));
+            }
+            let Some(d) = a
+                .declaration(&target, &ability)
+                .filter(|_| a.is_active(&target))
+            else {
+                return deny(format!("{target} is not a member that declares {ability}"));
+            };
+            json_schema::validate(&d.spec.input_schema, &input).map_err(|e| {
+                Rejection::Unauthorized(format!("the input fails {ability}'s input schema: {e}"))
+            })?;
+            vec![target]
+        };
+        let listed: Vec<String> = serde_json::from_str(&candidates).unwrap_or_default();
+        if listed != expected {
+            return deny(format!(
+                "the request's candidates must be {}, the order every node computes at its \
+                 dependencies",
+                serde_json::to_string(&expected).unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+}
