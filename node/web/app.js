@@ -281,7 +281,9 @@
     $('space-name').textContent = s.name;
     $('space-purpose').textContent = s.purpose;
     $('space-purpose').hidden = !s.purpose;
-    $('space-visibility').textContent = s.visibility;
+    $('space-visibility').textContent = s.encrypted
+      ? `${s.visibility}, end-to-end encrypted${s.keys_pending ? ' (keys not here yet)' : ''}`
+      : s.visibility;
     $('space-counts').textContent = `${plural(s.members, 'member')} · ${plural(s.messages, 'message')}`;
     const exp = $('space-expires');
     exp.replaceChildren();
@@ -442,7 +444,9 @@
     const mine = state.me && m.author === state.me.did;
     const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id },
       el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at)),
-      el('p', { class: 'text', text: m.text }));
+      m.unreadable
+        ? el('p', { class: 'text unreadable', text: `(encrypted; not readable here: ${m.unreadable})` })
+        : el('p', { class: 'text', text: m.text }));
     // Usually the newest: append; otherwise find the first later message.
     let before = null;
     const last = list.lastElementChild && state.messages.get(list.lastElementChild.dataset.id);

@@ -5,7 +5,8 @@
 // list (roles, reputation), the abilities form and the passport view are checked and full-page
 // screenshots are saved; then a space made on node 2 is joined by its id and one is created,
 // both through the page's forms. Last, a space with more than a page of messages: the page
-// shows the latest 50 and loads older ones on scrolling up and with its "Load older" button.
+// shows the latest 50 and loads older ones on scrolling up and with its "Load older" button;
+// and an end-to-end encrypted space shows its decrypted text.
 //
 // Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
@@ -288,6 +289,18 @@ try {
     return t.length === OLD + 1 && t[OLD] === 'new after paging';
   });
   step('the button loaded the oldest page; a live message still arrives at the bottom');
+
+  // An end-to-end encrypted space: the page shows the text node 1's timite decrypts, and says
+  // the space is encrypted; the node stores only ciphertext (tests elsewhere check that).
+  const secret = await call(url1, token1, 'POST', '/v1/spaces', { name: 'encrypted on the page', purpose: '', visibility: 'invite-only' });
+  if (!secret.encrypted) fail('an invite-only space is not end-to-end encrypted');
+  await call(url1, token1, 'POST', `/v1/spaces/${encodeURIComponent(secret.id)}/messages`, { text: 'sealed but readable here' });
+  await page.evaluate((id) => { location.hash = `#/space/${encodeURIComponent(id)}`; }, secret.id);
+  await page.getByTestId('space-name').filter({ hasText: 'encrypted on the page' }).waitFor();
+  await timeline.locator('li.msg .text', { hasText: 'sealed but readable here' }).waitFor();
+  const label = await page.locator('#space-visibility').textContent();
+  if (!label.includes('end-to-end encrypted')) fail(`the space's label does not say it is encrypted: ${label}`);
+  step('an encrypted space shows its decrypted text and says it is encrypted');
 
   const uncaught = errors.filter((e) => e.startsWith('uncaught'));
   if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);
