@@ -17,7 +17,7 @@ use libp2p::PeerId;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
-use tim_protocol::api::{MessageView, Posted};
+use tim_protocol::api::{MessageView, Posted, SpaceSummary};
 use tim_protocol::wire::SyncMessage;
 use tim_protocol::{Did, SpaceId};
 
@@ -275,6 +275,12 @@ impl Sim {
             .unwrap_or_default();
         engine.reveal(&who, space, &mut messages);
         messages
+    }
+
+    /// Space `space`'s summary as node `i`'s timite sees it.
+    pub fn summary(&mut self, i: usize, space: SpaceId) -> Option<SpaceSummary> {
+        let who = self.did(i);
+        self.nodes[i].engine.as_mut()?.summary_for(&who, space).ok()
     }
 
     /// What node `i`'s timite decrypts of ciphertext `ct`, a message by `author` at `at` in

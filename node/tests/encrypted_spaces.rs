@@ -54,23 +54,17 @@ fn with_members(sim: &mut Sim, members: &[usize]) -> SpaceId {
         sim.run_for(300);
         assert!(matches!(sim.answer(0, t), Some(Ok(_))));
     }
-    let joins: Vec<_> = members
-        .iter()
-        .map(|&i| {
-            (
-                i,
-                sim.write(
-                    i,
-                    Write::Join {
-                        space,
-                        present: vec![],
-                    },
-                ),
-            )
-        })
-        .collect();
-    sim.run_for(5_000);
-    for (i, t) in joins {
+    // One after the other: two invitees joining at once can be refused (seed 12: one's
+    // history lacks its invite; a join race noticed in issue 13, not an encryption matter).
+    for &i in members {
+        let t = sim.write(
+            i,
+            Write::Join {
+                space,
+                present: vec![],
+            },
+        );
+        sim.run_for(5_000);
         assert!(
             matches!(sim.answer(i, t), Some(Ok(Answer::Space(_)))),
             "seed {}: node {i} joins: {:?}",
@@ -340,4 +334,51 @@ fn the_longest_text_is_encrypted_and_read() {
     post(&mut sim, 0, space, &longest);
     sim.run_for(2_000);
     assert_eq!(readable(&sim.read(1, space)), [longest]);
+}
+
+/// A member who leaves is rotated out by the smallest remaining member of the group; while
+/// that member's node is down, the others' summary says `rotation_pending`, and once it is
+/// back the rotation happens and the leaver's keys open nothing written after.
+#[test]
+fn a_leave_waits_for_the_smallest_member_and_says_rotation_pending_meanwhile() {
+    let mut tried = 0;
+    for seed in 0..SEEDS * 2 {
+        let mut sim = Sim::new(seed, 3, NetFaults::default());
+        // The one who stays besides the owner must rank smallest (by key) to be the rotator.
+        let key = |sim: &Sim, i: usize| *sim.did(i).public_bytes();
+        let Some(rotator) = [1, 2].into_iter().find(|&i| key(&sim, i) < key(&sim, 0)) else {
+            continue;
+        };
+        tried += 1;
+        let leaver = 3 - rotator;
+        let space = with_members(&mut sim, &[1, 2]);
+        sim.crash(rotator);
+        let did = sim.did(leaver);
+        let t = sim.write(
+            leaver,
+            Write::Moderate {
+                space,
+                act: Act::Kick(did),
+            },
+        );
+        sim.run_for(3_000);
+        assert!(matches!(sim.answer(leaver, t), Some(Ok(_))), "seed {seed}");
+        let pending = |sim: &mut Sim| {
+            sim.summary(0, space)
+                .unwrap_or_else(|| panic!("seed {seed}: node 0 has no summary"))
+                .rotation_pending
+        };
+        assert!(pending(&mut sim), "seed {seed}: no rotation pending");
+        sim.restart(rotator);
+        sim.run_for(15_000);
+        assert!(!pending(&mut sim), "seed {seed}: {}", sim.describe(space));
+        post(&mut sim, 0, space, "after the leave");
+        sim.run_for(2_000);
+        let (ct, m) = sealed_message(&mut sim, 0, space, "after the leave");
+        assert!(
+            sim.decrypt(leaver, space, &ct, &m.author, m.at).is_err(),
+            "seed {seed}"
+        );
+    }
+    assert!(tried >= 4, "only {tried} seeds had the right key order");
 }

@@ -73,6 +73,11 @@ pub struct SpaceSummary {
     /// reached it yet: it reads and writes once a member's node adds it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keys_pending: bool,
+    /// Someone who is no longer a member still holds the group's current secret: what is
+    /// written now stays readable to them until a member's node rotates it (docs/privacy.md
+    /// §4.4). Only for a member of an encrypted space.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotation_pending: bool,
 }
 
 /// `POST /v1/spaces`.

@@ -429,6 +429,21 @@ impl<S: SpaceStore> Engine<S> {
         message.unreadable = Some("no timite of this node can decrypt it".into());
     }
 
+    /// Whether `who`'s group still holds someone who is no longer a member of space `id`
+    /// (left, removed or banned) and has not been rotated out yet.
+    pub fn rotation_pending(&mut self, who: &Did, id: SpaceId) -> bool {
+        self.with_state(id, who, |engine, st| {
+            let (Some(st), Some(space)) = (st, engine.spaces.get(&id)) else {
+                return false;
+            };
+            st.group.members().is_ok_and(|m| {
+                m.iter()
+                    .any(|x| space.role_of(x).is_none_or(|r| r == Role::Banned))
+            })
+        })
+        .unwrap_or(false)
+    }
+
     /// Whether `who` can write in encrypted space `id` now (its group holds a secret).
     pub fn keys_ready(&mut self, who: &Did, id: SpaceId) -> bool {
         self.with_state(id, who, |_, st| st.is_some_and(|st| can_write(st, who)))

@@ -638,8 +638,10 @@ impl<S: SpaceStore> Engine<S> {
         let mut summary = self
             .readable_space(who, id)
             .and_then(|_| self.summary(id))?;
-        summary.keys_pending =
-            summary.encrypted && self.spaces[&id].is_member(who) && !self.keys_ready(who, id);
+        if summary.encrypted && self.spaces[&id].is_member(who) {
+            summary.keys_pending = !self.keys_ready(who, id);
+            summary.rotation_pending = self.rotation_pending(who, id);
+        }
         Ok(summary)
     }
 
@@ -684,6 +686,7 @@ impl<S: SpaceStore> Engine<S> {
             encrypted: space.encryption().is_some(),
             dm: space.encryption().is_some_and(|e| e.dm),
             keys_pending: false,
+            rotation_pending: false,
         })
     }
 
@@ -1468,7 +1471,8 @@ impl<S: SpaceStore> Engine<S> {
     /// is private; returns its id, or `None` if no hosted timite may sync the space.
     fn send_sync(&mut self, peer: PeerId, id: SpaceId, mut msg: SyncMessage) -> Option<RequestId> {
         if self.private_ready(id) {
-            msg.access = Some(self.access(id)?);
+            // A current access, else the one the caller gave (a leave's: `push`).
+            msg.access = Some(self.access(id).or_else(|| msg.access.take())?);
         } else if let Some(waiter) = self.joins.get(&id).and_then(|w| w.first()) {
             // A joiner's node has no history yet: it shows the joiner's access (an open
             // invite, for a private space; a public space's host ignores it).
@@ -1584,9 +1588,17 @@ impl<S: SpaceStore> Engine<S> {
             .map(|((p, _), _)| *p)
             .collect();
         to.sort();
+        // A hosted timite's own leave ends this node's access: that change goes out under its
+        // author's access, which holds at the receivers until they apply it.
+        let leaving = self
+            .writers
+            .contains_key(&env.author)
+            .then(|| self.sign_access(&env.author, id))
+            .flatten();
         for peer in to {
             let msg = SyncMessage {
                 envelopes: vec![env.clone()],
+                access: leaving.clone(),
                 ..SyncMessage::empty(id)
             };
             if let Some(request) = self.send_sync(peer, id, msg) {
