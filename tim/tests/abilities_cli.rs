@@ -258,3 +258,88 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
     }
     cluster.stop().await;
 }
+
+/// What the node says where abilities cannot be used yet: a declaration in a space made before
+/// abilities, by a member who may not migrate it; a request there; a request in an end-to-end
+/// encrypted space (after its owner's declaration migrated it); and a private space's requests
+/// to a timite that is not a member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_abilities_cannot_be_used_the_reason_is_given() {
+    let mut cluster = common::one_node(&[]).await;
+    let home = cluster.nodes[0].home.clone();
+    let owner = did_of(&home);
+    let space = ok(&home, &["space", "create", "old"]).trim().to_string();
+    let (_, token) = common::timite_with_token(&home);
+    let as_member =
+        |args: &[&str]| common::tim(&home, &[&["--token", token.as_str()], args].concat());
+    assert!(as_member(&["space", "join", &space]).status.success());
+    let declare = [
+        "ability",
+        "declare",
+        &space,
+        "text.echo",
+        "--description",
+        "Echoes",
+    ];
+    let line = common::one_error_line(&as_member(&declare));
+    assert!(
+        line.contains("only a timite with the `migrate` permission"),
+        "{line}"
+    );
+    let invoke = [
+        "ability",
+        "invoke",
+        &space,
+        "text.echo",
+        "--input",
+        "{}",
+        "--to",
+        &owner,
+    ];
+    let line = common::one_error_line(&as_member(&invoke));
+    assert!(
+        line.contains("nobody declares abilities in this space yet"),
+        "{line}"
+    );
+    // The owner may migrate: its declaration does.
+    ok(&home, &declare);
+    assert!(as_member(&invoke).status.success());
+
+    let created = ok(
+        &home,
+        &["space", "create", "club", "--visibility", "invite-only"],
+    );
+    let private = created
+        .split_whitespace()
+        .find(|w| w.len() == 64 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no space id in {created:?}"));
+    ok(
+        &home,
+        &[
+            "ability",
+            "declare",
+            private,
+            "text.echo",
+            "--description",
+            "Echoes",
+        ],
+    );
+    let invoke = [
+        "ability",
+        "invoke",
+        private,
+        "text.echo",
+        "--input",
+        "{}",
+        "--to",
+        &owner,
+    ];
+    let line = common::one_error_line(&common::tim(&home, &invoke));
+    assert!(
+        line.contains("not carried in end-to-end encrypted spaces"),
+        "{line}"
+    );
+    let line = common::one_error_line(&as_member(&["ability", "requests", private]));
+    assert!(line.contains("does not host space"), "{line}");
+    cluster.stop().await;
+}
