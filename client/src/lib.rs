@@ -7,11 +7,13 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    CreateSpace, CredentialsQuery, DeclareAbilities, DirectMessage, DirectMessageRequest, Done,
-    GossipPeers, Imported, InviteRequest, IssueRequest, JoinSpace, Me, MemberView, MembersQuery,
-    NewToken, NodeStatus, PostMessage, Posted, Problem, RateRequest, SetRole, SpaceEvent,
-    SpaceSummary, Timeline, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued,
-    TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
+    AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, CreateSpace, CredentialsQuery,
+    DeclareAbilities, DeclareAbility, DirectMessage, DirectMessageRequest, Done, GossipPeers,
+    Imported, InviteRequest, IssueRequest, JoinSpace, Me, MemberView, MembersQuery, NewRequest,
+    NewToken, NodeStatus, PostMessage, Posted, Problem, ProgressNote, RateRequest, RequestFailure,
+    RequestMade, RequestRating, RequestResult, RequestsQuery, SetRole, SpaceEvent, SpaceSummary,
+    Timeline, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued, TrustEntry,
+    VerifyReport, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::{CredentialId, Did, SpaceId};
 
@@ -51,6 +53,74 @@ pub struct Page<T, K> {
     /// Where the next page starts (its `after`), from the answer's `Link` header; `None` on the
     /// last page.
     pub next_after: Option<K>,
+}
+
+/// A step of a request, for [`Client::request_step`]: the last segment of its path and its
+/// body.
+#[derive(Debug, Clone)]
+pub struct RequestStep<B> {
+    name: &'static str,
+    body: B,
+}
+
+impl RequestStep<serde_json::Value> {
+    /// Claim it.
+    pub fn claim() -> Self {
+        Self {
+            name: "claim",
+            body: serde_json::json!({}),
+        }
+    }
+
+    /// Cancel it (its requester).
+    pub fn cancel() -> Self {
+        Self {
+            name: "cancel",
+            body: serde_json::json!({}),
+        }
+    }
+}
+
+impl RequestStep<ProgressNote> {
+    /// Post progress.
+    pub fn progress(note: &str) -> Self {
+        Self {
+            name: "progress",
+            body: ProgressNote { note: note.into() },
+        }
+    }
+}
+
+impl RequestStep<RequestResult> {
+    /// Post the result.
+    pub fn result(output: serde_json::Value) -> Self {
+        Self {
+            name: "result",
+            body: RequestResult { output },
+        }
+    }
+}
+
+impl RequestStep<RequestFailure> {
+    /// Post a failure.
+    pub fn failure(reason: &str) -> Self {
+        Self {
+            name: "failure",
+            body: RequestFailure {
+                reason: reason.into(),
+            },
+        }
+    }
+}
+
+impl RequestStep<RequestRating> {
+    /// Rate the outcome, 1 to 5.
+    pub fn rating(score: u8) -> Self {
+        Self {
+            name: "rating",
+            body: RequestRating { score },
+        }
+    }
 }
 
 /// How many times [`Client::timeline`] reads the pages again when the timeline changed
@@ -482,6 +552,74 @@ impl Client {
             &DeclareAbilities { abilities },
         )
         .await
+    }
+
+    /// `PUT /v1/spaces/{id}/abilities/{name}`: declare (or redeclare) an ability.
+    pub async fn declare_ability(
+        &self,
+        id: SpaceId,
+        name: &str,
+        body: &DeclareAbility,
+    ) -> Result<Done, ClientError> {
+        self.put(&format!("/v1/spaces/{id}/abilities/{name}"), body)
+            .await
+    }
+
+    /// `DELETE /v1/spaces/{id}/abilities/{name}`: withdraw a declaration.
+    pub async fn withdraw_ability(&self, id: SpaceId, name: &str) -> Result<Done, ClientError> {
+        self.delete(&format!("/v1/spaces/{id}/abilities/{name}"))
+            .await
+    }
+
+    /// `GET /v1/spaces/{id}/abilities`: every declaration in the space.
+    pub async fn abilities(&self, id: SpaceId) -> Result<Vec<AbilityView>, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/abilities")).await
+    }
+
+    /// `GET /v1/abilities/search`: ranked providers in the spaces the node hosts.
+    pub async fn search_abilities(
+        &self,
+        query: &AbilitySearchQuery,
+    ) -> Result<Vec<AbilityHit>, ClientError> {
+        let page: Page<AbilityHit, String> = self.get_page("/v1/abilities/search", query).await?;
+        Ok(page.items)
+    }
+
+    /// `POST /v1/spaces/{id}/requests`: ask for an ability.
+    pub async fn request_ability(
+        &self,
+        id: SpaceId,
+        req: &NewRequest,
+    ) -> Result<RequestMade, ClientError> {
+        self.post(&format!("/v1/spaces/{id}/requests"), req).await
+    }
+
+    /// `GET /v1/spaces/{id}/requests`.
+    pub async fn requests(
+        &self,
+        id: SpaceId,
+        query: RequestsQuery,
+    ) -> Result<Vec<AbilityRequest>, ClientError> {
+        let path = format!("/v1/spaces/{id}/requests");
+        let page: Page<AbilityRequest, String> = self.get_page(&path, &query).await?;
+        Ok(page.items)
+    }
+
+    /// `GET /v1/spaces/{id}/requests/{rid}`.
+    pub async fn request(&self, id: SpaceId, rid: &str) -> Result<AbilityRequest, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/requests/{rid}")).await
+    }
+
+    /// `POST /v1/spaces/{id}/requests/{rid}/{step}`: a step of a request (`claim`, `progress`,
+    /// `result`, `failure`, `cancel`, `rating`) with its body.
+    pub async fn request_step<B: Serialize>(
+        &self,
+        id: SpaceId,
+        rid: &str,
+        step: RequestStep<B>,
+    ) -> Result<Done, ClientError> {
+        let path = format!("/v1/spaces/{id}/requests/{rid}/{}", step.name);
+        self.post(&path, &step.body).await
     }
 
     /// `POST /v1/spaces/{id}/messages`.

@@ -5,6 +5,7 @@
 //! them over HTTP. The `tim` binary (crate `tim`) wires both to the command line.
 #![deny(missing_docs)]
 
+mod abilities;
 mod admission;
 pub mod api;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod sim;
 mod store;
 mod web;
 
+pub use abilities::AbilityAct;
 pub use error::NodeError;
 pub use net::NetConfig;
 pub use node::{peer_id_of, start, Act, CredentialKind, Handle, NodeConfig};

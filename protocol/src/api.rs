@@ -5,6 +5,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{ChangeHash, CredentialId, Did, MessageId, SpaceId};
 
+mod abilities;
+pub use abilities::*;
+
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct NodeStatus {
@@ -417,6 +420,56 @@ pub enum SpaceEvent {
         /// The space.
         space: SpaceId,
     },
+    /// A request for an ability was made.
+    RequestCreated {
+        /// The space.
+        space: SpaceId,
+        /// The request, as it is now.
+        request: AbilityRequest,
+    },
+    /// A provider claimed a request.
+    RequestClaimed {
+        /// The space.
+        space: SpaceId,
+        /// The request, as it is now.
+        request: AbilityRequest,
+    },
+    /// The claimant posted progress on a request.
+    RequestProgress {
+        /// The space.
+        space: SpaceId,
+        /// The request, as it is now.
+        request: AbilityRequest,
+    },
+    /// A claimant posted a result (`request.state` is `completed` unless it lost a
+    /// concurrent claim).
+    RequestCompleted {
+        /// The space.
+        space: SpaceId,
+        /// The request, as it is now.
+        request: AbilityRequest,
+    },
+    /// A claimant posted a failure.
+    RequestFailed {
+        /// The space.
+        space: SpaceId,
+        /// The request, as it is now.
+        request: AbilityRequest,
+    },
+    /// The requester cancelled a request.
+    RequestCancelled {
+        /// The space.
+        space: SpaceId,
+        /// The request, as it is now.
+        request: AbilityRequest,
+    },
+    /// The requester rated an outcome.
+    RequestRated {
+        /// The space.
+        space: SpaceId,
+        /// The request, as it is now.
+        request: AbilityRequest,
+    },
 }
 
 impl SpaceEvent {
@@ -428,6 +481,27 @@ impl SpaceEvent {
             | Self::RoleChanged { space, .. }
             | Self::Removed { space, .. }
             | Self::MessageDeleted { space } => *space,
+            Self::RequestCreated { space, .. }
+            | Self::RequestClaimed { space, .. }
+            | Self::RequestProgress { space, .. }
+            | Self::RequestCompleted { space, .. }
+            | Self::RequestFailed { space, .. }
+            | Self::RequestCancelled { space, .. }
+            | Self::RequestRated { space, .. } => *space,
+        }
+    }
+
+    /// The request an event is about, as it is after it.
+    pub fn request(&self) -> Option<&AbilityRequest> {
+        match self {
+            Self::RequestCreated { request, .. }
+            | Self::RequestClaimed { request, .. }
+            | Self::RequestProgress { request, .. }
+            | Self::RequestCompleted { request, .. }
+            | Self::RequestFailed { request, .. }
+            | Self::RequestCancelled { request, .. }
+            | Self::RequestRated { request, .. } => Some(request),
+            _ => None,
         }
     }
 }

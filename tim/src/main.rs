@@ -36,9 +36,9 @@ use tim_node::home;
 use tim_protocol::{Did, SpaceId};
 
 use crate::cli::{
-    id, node, passport, space, testnet, timeline, timite, token, trust, IdCommand, MessageCommand,
-    NodeCommand, PassportCommand, SpaceCommand, TestnetCommand, TimiteCommand, TokenCommand,
-    TrustCommand,
+    ability, id, node, passport, space, testnet, timeline, timite, token, trust, AbilityCommand,
+    IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
+    TimiteCommand, TokenCommand, TrustCommand,
 };
 use crate::output::{errln, one_line, pipe_closed, safe_json, shown, Out, Stream};
 
@@ -129,6 +129,11 @@ enum Command {
     /// Read a space's timeline: the latest messages (50 unless --limit says otherwise), or
     /// those before or since a message, oldest first.
     Read(timeline::ReadArgs),
+    /// Abilities: declare what you can do, find who can do something, ask, answer, rate.
+    Ability {
+        #[command(subcommand)]
+        command: AbilityCommand,
+    },
     /// Passports: verifiable credentials and presentations.
     Passport {
         #[command(subcommand)]
@@ -274,6 +279,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Post { space, text } => timeline::post(&client()?, out, space, &text).await?,
         Command::Read(args) => timeline::read(&client()?, out, args).await?,
         Command::Dm { did, text } => timeline::dm(&client()?, out, did, &text).await?,
+        Command::Ability { command } => ability::run(&client()?, out, command).await?,
         Command::Passport {
             command:
                 PassportCommand::Verify {

@@ -13,8 +13,9 @@
 //! of the [`Service`] with the token's [`Caller`](crate::service::Caller), and turn its answer
 //! into a response, or its error into a problem document ([`ApiError`]). One module per
 //! resource: `tokens` (sign-in, tokens, who am I), `timites`, `spaces`, `messages`, `members`
-//! (moderation), `passports` (credentials, presentations, trust), `events` (live streams),
-//! `peers` and `status` (health, status, metrics, the OpenAPI document and the web page).
+//! (moderation), `abilities` (declarations, search, requests), `passports` (credentials,
+//! presentations, trust), `events` (live streams), `peers` and `status` (health, status,
+//! metrics, the OpenAPI document and the web page).
 
 use std::fmt::Display;
 use std::future::Future;
@@ -32,6 +33,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod abilities;
 mod events;
 mod extract;
 mod members;
@@ -107,7 +109,17 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::members))
         .routes(routes!(members::kick))
         .routes(routes!(members::set_role))
-        .routes(routes!(members::declare_abilities))
+        .routes(routes!(members::declare_abilities, abilities::list))
+        .routes(routes!(abilities::declare, abilities::withdraw))
+        .routes(routes!(abilities::search))
+        .routes(routes!(abilities::requests, abilities::create))
+        .routes(routes!(abilities::request))
+        .routes(routes!(abilities::claim))
+        .routes(routes!(abilities::progress))
+        .routes(routes!(abilities::result))
+        .routes(routes!(abilities::failure))
+        .routes(routes!(abilities::cancel))
+        .routes(routes!(abilities::rate))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))

@@ -33,6 +33,7 @@ use tim_protocol::wire::{RefusalReason, SyncMessage, SyncResponse};
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId, SyncAccess};
 use tracing::{debug, info, info_span, warn};
 
+use crate::abilities::{self, AbilityAct, Failed, Performed};
 use crate::metrics::NodeMetrics;
 use crate::node::Act;
 use crate::store::{Penalty, SpaceStore};
@@ -130,6 +131,14 @@ pub enum Write {
         /// The space.
         space: SpaceId,
     },
+    /// A write about abilities: declare, withdraw, request, claim, progress, an outcome,
+    /// cancel, rate (docs/abilities.md).
+    Ability {
+        /// The space.
+        space: SpaceId,
+        /// The act.
+        act: AbilityAct,
+    },
     /// Import signed changes of a space, all or nothing. Their signatures were checked off
     /// the engine ([`tim_crdt::check_envelopes`]: it costs ~45 µs a change).
     Import {
@@ -155,6 +164,13 @@ pub enum Answer {
         change: ChangeHash,
         /// The status list index.
         index: u64,
+    },
+    /// A write about abilities: its change, and the id of the request it made, if any.
+    Ability {
+        /// The change (after the migration it needed, if any).
+        change: ChangeHash,
+        /// The new request's id.
+        request: Option<String>,
     },
     /// An import.
     Imported(Imported),
@@ -967,6 +983,27 @@ impl<S: SpaceStore> Engine<S> {
                     Err(e) => self.done(token, Err(e)),
                 }
             }
+            Write::Ability { space, act } => {
+                let r = self.readable_space_mut(&who, space).map_err(Failed::from);
+                match r.and_then(|s| abilities::perform(s, &me, act, now)) {
+                    Ok(Performed {
+                        migration,
+                        applied,
+                        request,
+                    }) => {
+                        let change = applied.hash;
+                        let applied = migration.into_iter().chain([applied]).collect();
+                        self.commit(space, applied, token, Answer::Ability { change, request });
+                    }
+                    Err(Failed { error, migrated }) => {
+                        // The migration it made is not on disk: take it back.
+                        if migrated {
+                            self.reload(space);
+                        }
+                        self.done(token, Err(error));
+                    }
+                }
+            }
             Write::Join { space, present } => self.join(token, who, space, present, now),
             Write::CancelJoin { space } => self.cancel_join(token, who, space),
             Write::Import { space, checked } => self.import(token, space, checked),
@@ -1107,6 +1144,12 @@ impl<S: SpaceStore> Engine<S> {
                     })
                 }
                 Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
+                Effect::Requested { id: request } if self.listening => {
+                    abilities::request_event(id, space, request, None)
+                }
+                Effect::RequestStep { id: request, step } if self.listening => {
+                    abilities::request_event(id, space, request, Some(*step))
+                }
                 _ => None,
             };
             if let Some(e) = event {

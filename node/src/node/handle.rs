@@ -7,7 +7,7 @@ use std::time::Duration;
 use libp2p::{Multiaddr, PeerId};
 use tim_crdt::admission::Requirement;
 use tim_crdt::encryption::{Encryption, History};
-use tim_crdt::{MemberPage, PageFrom, Role, Visibility};
+use tim_crdt::{MemberPage, PageFrom, Role, Space, Visibility};
 use tim_did::credential::Check;
 use tim_protocol::api::{
     GossipPeers, Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline,
@@ -17,6 +17,7 @@ use tim_protocol::wire::SyncMessage;
 use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::abilities::AbilityAct;
 use crate::net::NetConfig;
 use crate::store::{FlushMode, Store};
 use crate::NodeError;
@@ -169,7 +170,35 @@ pub(super) enum Command {
     SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
     GossipPeers(SpaceId, Reply<GossipPeers>),
+    Ability {
+        who: Did,
+        space: SpaceId,
+        act: AbilityAct,
+        reply: Reply<(ChangeHash, Option<String>)>,
+    },
+    Read {
+        who: Did,
+        space: SpaceId,
+        read: SpaceRead,
+    },
     Shutdown(Reply<()>),
+}
+
+/// A read of one space on the node's loop ([`Handle::read_space`]): given the space (or why
+/// the acting timite may not read it), it reads what it needs and gives back how to answer
+/// once what it read is on disk.
+pub(super) struct SpaceRead(pub(super) Box<dyn FnOnce(Readable<'_>) -> ReadAnswer + Send>);
+
+/// What a [`SpaceRead`] is given: the space, or why the acting timite may not read it.
+pub(super) type Readable<'a> = Result<&'a Space, NodeError>;
+
+/// How a [`SpaceRead`] answers, told whether the flush after it worked.
+pub(super) type ReadAnswer = Box<dyn FnOnce(Result<(), NodeError>) + Send>;
+
+impl std::fmt::Debug for SpaceRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpaceRead")
+    }
 }
 
 /// A cheap, cloneable handle to a running node. The node stops when every handle is dropped.
@@ -525,6 +554,43 @@ impl Handle {
             space,
             envelopes,
             reply,
+        })
+        .await
+    }
+
+    /// Performs a write about abilities as the hosted timite; returns the change (and the id
+    /// of the request it made, if any) once durable.
+    pub async fn ability(
+        &self,
+        space: SpaceId,
+        act: AbilityAct,
+    ) -> Result<(ChangeHash, Option<String>), NodeError> {
+        self.call(|reply| Command::Ability {
+            who: self.timite,
+            space,
+            act,
+            reply,
+        })
+        .await
+    }
+
+    /// Reads a space the hosted timite may read with `read`, on the node's loop; answers once
+    /// what it read is on disk. A private space it may not read is
+    /// [`NodeError::UnknownSpace`], as for [`Handle::space`].
+    pub async fn read_space<T: Send + 'static>(
+        &self,
+        space: SpaceId,
+        read: impl FnOnce(&Space) -> T + Send + 'static,
+    ) -> Result<T, NodeError> {
+        self.call(|reply| Command::Read {
+            who: self.timite,
+            space,
+            read: SpaceRead(Box::new(move |s: Readable<'_>| -> ReadAnswer {
+                let value = s.map(read);
+                Box::new(move |flushed: Result<(), NodeError>| {
+                    drop(reply.send(flushed.and(value)));
+                })
+            })),
         })
         .await
     }

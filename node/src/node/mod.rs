@@ -804,6 +804,23 @@ impl Actor {
                 };
                 let _ = reply.send(r);
             }
+            Command::Ability {
+                who,
+                space,
+                act,
+                reply,
+            } => {
+                let on_done = expect(reply, |a| match a {
+                    Answer::Ability { change, request } => Some((change, request)),
+                    _ => None,
+                });
+                self.write(who, Write::Ability { space, act }, on_done);
+            }
+            Command::Read { who, space, read } => {
+                let answer = (read.0)(self.engine.readable_space(&who, space));
+                let store = self.store.clone();
+                tokio::spawn(async move { answer(store.flush().await.map_err(NodeError::from)) });
+            }
             Command::Shutdown(reply) => drop(reply.send(Ok(()))),
             Command::PublishRaw(space, bytes, reply) => {
                 let r = self

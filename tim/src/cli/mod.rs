@@ -1,6 +1,7 @@
 //! The command groups of `tim`, one module each, and what they share: the API client of the
 //! home's node, the home's keys, and durations as arguments.
 
+pub(crate) mod ability;
 pub(crate) mod id;
 pub(crate) mod node;
 pub(crate) mod passport;
@@ -19,6 +20,7 @@ use tim_client::Client;
 use tim_did::Keystore;
 use tim_node::home;
 
+pub(crate) use ability::AbilityCommand;
 pub(crate) use id::IdCommand;
 pub(crate) use node::NodeCommand;
 pub(crate) use passport::PassportCommand;

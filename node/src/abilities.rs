@@ -1,0 +1,551 @@
+//! Abilities and requests through the node (docs/abilities.md, "Using it"): the writes the
+//! engine performs as a hosted timite ([`AbilityAct`]), the API's views of the document's
+//! declarations and requests, and the use cases of [`Service`] that the HTTP API and the CLI
+//! call.
+//!
+//! **Schema version.** Abilities need a space at schema version 4. A declaration in an older
+//! space by a timite who may migrate it (an admin or the owner: the `migrate` permission)
+//! migrates it first, in a change of its own committed with the declaration; anyone else is
+//! told who can. A request in an older space is refused: nobody declares anything there yet.
+//!
+//! **Reads act as the caller:** a private space is unknown to a non-member, as elsewhere.
+//! Every reader of a space sees a request's output (it is in the space's document, which
+//! every member's node holds).
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tim_crdt::abilities::{
+    AbilityReputation, AbilitySpec, Declaration, RequestState, RequestView, SearchHit, Target,
+};
+use tim_crdt::{json_schema, schema, Applied, Space, SpaceError, Writer};
+use tim_protocol::api::{
+    AbilityHit, AbilityReputationView, AbilityRequest, AbilitySearchQuery, AbilityView,
+    DeclareAbility, NewRequest, RequestMade, RequestsQuery, SpaceEvent,
+    DEFAULT_REQUEST_TIMEOUT_SECS,
+};
+use tim_protocol::{ChangeHash, SpaceId};
+
+use crate::service::{Caller, Service, ServiceResult};
+use crate::NodeError;
+
+/// A write about abilities by the hosted timite; the rules decide whether it may.
+#[derive(Debug, Clone)]
+pub enum AbilityAct {
+    /// Declare (or redeclare) an ability.
+    Declare(AbilitySpec),
+    /// Withdraw a declaration, by name.
+    Withdraw(String),
+    /// Ask for an ability.
+    Request {
+        /// The ability's name.
+        ability: String,
+        /// The input.
+        input: Value,
+        /// Whom to ask.
+        target: Target,
+        /// How long it stays open.
+        timeout: Duration,
+    },
+    /// Claim a request, by id.
+    Claim(String),
+    /// Post progress on a claimed request.
+    Progress(String, String),
+    /// Post a claimed request's result.
+    Complete(String, Value),
+    /// Post that a claimed request failed, and why.
+    Fail(String, String),
+    /// Cancel one's own request.
+    Cancel(String),
+    /// Rate the outcome of one's own request, 1 to 5.
+    Rate(String, u8),
+}
+
+/// What an [`AbilityAct`] wrote: the migration it needed first, if any, its change, and the
+/// request it made, if any.
+#[derive(Debug)]
+pub(crate) struct Performed {
+    /// The migration to schema version 4.
+    pub(crate) migration: Option<Applied>,
+    /// The act's change.
+    pub(crate) applied: Applied,
+    /// The new request's id.
+    pub(crate) request: Option<String>,
+}
+
+/// Why an [`AbilityAct`] failed, and whether it left a migration in the space that is not
+/// on disk (the engine reloads the space from the store to take it back).
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: NodeError,
+    pub(crate) migrated: bool,
+}
+
+impl From<NodeError> for Failed {
+    fn from(error: NodeError) -> Self {
+        Self {
+            error,
+            migrated: false,
+        }
+    }
+}
+
+impl From<SpaceError> for Failed {
+    fn from(e: SpaceError) -> Self {
+        NodeError::from(e).into()
+    }
+}
+
+/// The schema version abilities need.
+const ABILITIES_VERSION: u64 = schema::ABILITIES.since;
+
+/// Performs `act` as `me` in `s` at `now`; see the [module documentation](self) for the
+/// schema version.
+pub(crate) fn perform(
+    s: &mut Space,
+    me: &Writer,
+    act: AbilityAct,
+    now: u64,
+) -> Result<Performed, Failed> {
+    let version = s.schema_version();
+    if version < ABILITIES_VERSION {
+        let AbilityAct::Declare(spec) = &act else {
+            return Err(NodeError::Invalid(format!(
+                "nobody declares abilities in this space yet: it is at schema version \
+                 {version}, and abilities need version {ABILITIES_VERSION} (an admin's first \
+                 declaration migrates it)"
+            ))
+            .into());
+        };
+        // Checked before migrating, so that a bad declaration leaves the space as it was.
+        tim_crdt::abilities::check_name(&spec.name).map_err(NodeError::Invalid)?;
+        for schema in [&spec.input_schema, &spec.output_schema] {
+            json_schema::check(schema).map_err(NodeError::Invalid)?;
+        }
+        let migration = s.migrate(me, ABILITIES_VERSION, now).map_err(|e| match e {
+            SpaceError::Refused(_) => NodeError::Refused(format!(
+                "this space is at schema version {version}; abilities need version \
+                 {ABILITIES_VERSION}, and only a timite with the `migrate` permission (an \
+                 admin or the owner) can migrate it: its first declaration does"
+            )),
+            e => e.into(),
+        })?;
+        return match act_on(s, me, act, now) {
+            Ok(done) => Ok(Performed {
+                migration: Some(migration),
+                ..done
+            }),
+            Err(f) => Err(Failed {
+                error: f.error,
+                migrated: true,
+            }),
+        };
+    }
+    act_on(s, me, act, now)
+}
+
+/// Performs `act` in a space at schema version 4 or later.
+fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Performed, Failed> {
+    let one = |applied: Applied| Performed {
+        migration: None,
+        applied,
+        request: None,
+    };
+    let known = |s: &Space, id: &str| {
+        s.request(id)
+            .map(drop)
+            .ok_or_else(|| NodeError::NotFound(format!("no request {id} in this space")))
+    };
+    Ok(match act {
+        AbilityAct::Declare(spec) => one(s.declare(me, &spec, now)?),
+        AbilityAct::Withdraw(name) => one(s.withdraw(me, &name, now)?),
+        AbilityAct::Request {
+            ability,
+            input,
+            target,
+            timeout,
+        } => {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            let (applied, id) = s.request_ability(me, &ability, &input, target, ms, now)?;
+            Performed {
+                migration: None,
+                applied,
+                request: Some(id),
+            }
+        }
+        AbilityAct::Claim(id) => {
+            known(s, &id)?;
+            one(s.claim(me, &id, now)?)
+        }
+        AbilityAct::Progress(id, note) => {
+            known(s, &id)?;
+            one(s.progress(me, &id, &note, now)?)
+        }
+        AbilityAct::Complete(id, output) => {
+            known(s, &id)?;
+            one(s.complete(me, &id, &output, now)?)
+        }
+        AbilityAct::Fail(id, reason) => {
+            known(s, &id)?;
+            one(s.fail(me, &id, &reason, now)?)
+        }
+        AbilityAct::Cancel(id) => {
+            known(s, &id)?;
+            one(s.cancel(me, &id, now)?)
+        }
+        AbilityAct::Rate(id, score) => {
+            known(s, &id)?;
+            one(s.rate_request(me, &id, score, now)?)
+        }
+    })
+}
+
+/// The event a request's effect gives: `step` names it (`None`: the request was made).
+pub(crate) fn request_event(
+    space: SpaceId,
+    s: &Space,
+    id: &str,
+    step: Option<tim_crdt::abilities::Step>,
+) -> Option<SpaceEvent> {
+    use tim_crdt::abilities::Step;
+    let request = request_view(s.request(id)?);
+    Some(match step {
+        None => SpaceEvent::RequestCreated { space, request },
+        Some(Step::Claim) => SpaceEvent::RequestClaimed { space, request },
+        Some(Step::Progress) => SpaceEvent::RequestProgress { space, request },
+        Some(Step::Result) => SpaceEvent::RequestCompleted { space, request },
+        Some(Step::Failure) => SpaceEvent::RequestFailed { space, request },
+        Some(Step::Cancel) => SpaceEvent::RequestCancelled { space, request },
+        Some(Step::Rate) => SpaceEvent::RequestRated { space, request },
+    })
+}
+
+/// A request as the API shows it.
+pub(crate) fn request_view(r: RequestView) -> AbilityRequest {
+    AbilityRequest {
+        id: r.id,
+        ability: r.ability,
+        requester: r.requester,
+        target: match r.target {
+            Target::Did(d) => d.to_string(),
+            Target::Auto => tim_crdt::abilities::AUTO.to_string(),
+        },
+        candidates: r.candidates,
+        input: r.input,
+        at: r.at,
+        deadline: r.deadline,
+        state: r.state.as_str().to_string(),
+        claimant: r.claimant,
+        claims: r.claims,
+        progress: r.progress,
+        output: r.output,
+        failure: r.failure,
+        superseded: r.superseded,
+        rating: r.rating,
+    }
+}
+
+fn reputation_view(r: &AbilityReputation) -> AbilityReputationView {
+    AbilityReputationView {
+        completed: r.completed,
+        failed: r.failed,
+        ratings: r.ratings,
+        rating_sum: r.rating_sum,
+        in_flight: r.in_flight,
+        mean_response_ms: r.mean_response_ms,
+        rating_score: r.rating_score(),
+        success_score: r.success_score(),
+        speed_score: r.speed_score(),
+    }
+}
+
+fn ability_view(s: &Space, d: Declaration) -> AbilityView {
+    let reputation = reputation_view(&s.ability_reputation(&d.provider, &d.spec.name));
+    AbilityView {
+        active: s
+            .role_of(&d.provider)
+            .is_some_and(|r| r != tim_crdt::Role::Banned),
+        provider: d.provider,
+        name: d.spec.name,
+        description: d.spec.description,
+        input_schema: d.spec.input_schema,
+        output_schema: d.spec.output_schema,
+        credential: d.spec.credential,
+        price: d.spec.price,
+        at: d.at,
+        reputation,
+    }
+}
+
+fn hit_view(space: SpaceId, space_name: &str, via: &[String], h: SearchHit) -> AbilityHit {
+    let d = h.declaration;
+    AbilityHit {
+        provider: d.provider,
+        name: d.spec.name,
+        description: d.spec.description,
+        space,
+        space_name: space_name.to_string(),
+        score: h.score,
+        text: h.text,
+        attested: h.attested,
+        price: d.spec.price,
+        reputation: reputation_view(&h.reputation),
+        via: via.to_vec(),
+    }
+}
+
+/// Longest request a caller may ask for, in seconds.
+const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
+
+impl Service {
+    async fn ability_act(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        act: AbilityAct,
+    ) -> ServiceResult<(ChangeHash, Option<String>)> {
+        Ok(self
+            .node()
+            .acting_as(caller.timite)
+            .ability(space, act)
+            .await?)
+    }
+
+    async fn ability_step(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        act: AbilityAct,
+    ) -> ServiceResult<ChangeHash> {
+        Ok(self.ability_act(caller, space, act).await?.0)
+    }
+
+    /// Declares (or redeclares) ability `name` as the caller, migrating the space to schema
+    /// version 4 first if it is older and the caller may.
+    pub async fn declare_ability(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        name: &str,
+        req: &DeclareAbility,
+    ) -> ServiceResult<ChangeHash> {
+        let spec = AbilitySpec {
+            name: name.to_string(),
+            description: req.description.clone(),
+            input_schema: req.input_schema.clone(),
+            output_schema: req.output_schema.clone(),
+            credential: req.credential.clone(),
+            price: req.price,
+        };
+        self.ability_step(caller, space, AbilityAct::Declare(spec))
+            .await
+    }
+
+    /// Withdraws the caller's declaration of `name`.
+    pub async fn withdraw_ability(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        name: &str,
+    ) -> ServiceResult<ChangeHash> {
+        self.ability_step(caller, space, AbilityAct::Withdraw(name.to_string()))
+            .await
+    }
+
+    /// Every declaration in the space, with its provider's record, by name then provider.
+    pub async fn abilities(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+    ) -> ServiceResult<Vec<AbilityView>> {
+        Ok(self
+            .node()
+            .acting_as(caller.timite)
+            .read_space(space, |s| {
+                s.abilities()
+                    .into_iter()
+                    .map(|d| ability_view(s, d))
+                    .collect()
+            })
+            .await?)
+    }
+
+    /// Searches the abilities of active members in the spaces of this node the caller may
+    /// read (or in `space` only), best first (docs/abilities.md §6). Each hit names the space
+    /// and this node's addresses, to join it through. (`--network` search, across nodes,
+    /// builds on this.)
+    pub async fn search_abilities(
+        &self,
+        caller: &Caller,
+        query: &AbilitySearchQuery,
+    ) -> ServiceResult<Vec<AbilityHit>> {
+        let handle = self.node().acting_as(caller.timite);
+        let spaces = match query.space {
+            Some(id) => vec![handle.space(id).await?],
+            None => handle.spaces().await?,
+        };
+        let via = handle.status().await?.listen;
+        let mut hits = Vec::new();
+        for summary in spaces {
+            let (id, name, q, via) = (summary.id, summary.name, query.q.clone(), via.clone());
+            let found = handle.read_space(id, move |s| {
+                s.search(&q)
+                    .into_iter()
+                    .map(|h| hit_view(id, &name, &via, h))
+                    .collect::<Vec<_>>()
+            });
+            match found.await {
+                Ok(found) => hits.extend(found),
+                // A space listed a moment ago and gone since (left, expired) has nothing.
+                Err(NodeError::UnknownSpace(_) | NodeError::Expired(_))
+                    if query.space.is_none() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        hits.sort_by(|a, b| {
+            b.score
+                .cmp(&a.score)
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.provider.cmp(&b.provider))
+                .then_with(|| a.space.cmp(&b.space))
+        });
+        Ok(hits)
+    }
+
+    /// Asks for an ability as the caller: of `req.to`, or of the providers the space ranks
+    /// first (`auto`). Answers the request's id once the change is on disk.
+    pub async fn request_ability(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        req: &NewRequest,
+    ) -> ServiceResult<RequestMade> {
+        let secs = req.timeout_secs.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS);
+        if secs == 0 || secs > MAX_TIMEOUT_SECS {
+            return Err(NodeError::Invalid(format!(
+                "timeout_secs is from 1 to {MAX_TIMEOUT_SECS} (30 days); {secs} was asked for"
+            ))
+            .into());
+        }
+        let act = AbilityAct::Request {
+            ability: req.ability.clone(),
+            input: req.input.clone(),
+            target: req.to.map_or(Target::Auto, Target::Did),
+            timeout: Duration::from_secs(secs),
+        };
+        let (change, id) = self.ability_act(caller, space, act).await?;
+        let id = id.ok_or_else(|| NodeError::Invalid("the request made no id".into()))?;
+        Ok(RequestMade { id, change })
+    }
+
+    /// The space's requests, in the space's order: all, those addressed to the caller
+    /// (`mine`), or the open ones.
+    pub async fn requests(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        query: RequestsQuery,
+    ) -> ServiceResult<Vec<AbilityRequest>> {
+        let me = caller.timite;
+        Ok(self
+            .node()
+            .acting_as(me)
+            .read_space(space, move |s| {
+                s.requests()
+                    .into_iter()
+                    .filter(|r| !query.mine || r.candidates.contains(&me))
+                    .filter(|r| !query.open || r.state == RequestState::Open)
+                    .map(request_view)
+                    .collect()
+            })
+            .await?)
+    }
+
+    /// One request.
+    pub async fn request(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+    ) -> ServiceResult<AbilityRequest> {
+        let rid = id.to_string();
+        self.node()
+            .acting_as(caller.timite)
+            .read_space(space, move |s| s.request(&rid).map(request_view))
+            .await?
+            .ok_or_else(|| NodeError::NotFound(format!("no request {id} in space {space}")).into())
+    }
+
+    /// Claims a request as the caller (its target, or an `auto` candidate whose turn came).
+    pub async fn claim_request(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+    ) -> ServiceResult<ChangeHash> {
+        self.ability_step(caller, space, AbilityAct::Claim(id.to_string()))
+            .await
+    }
+
+    /// Posts progress on a request the caller won.
+    pub async fn request_progress(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+        note: &str,
+    ) -> ServiceResult<ChangeHash> {
+        let act = AbilityAct::Progress(id.to_string(), note.to_string());
+        self.ability_step(caller, space, act).await
+    }
+
+    /// Posts the result of a request the caller won.
+    pub async fn request_result(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+        output: Value,
+    ) -> ServiceResult<ChangeHash> {
+        let act = AbilityAct::Complete(id.to_string(), output);
+        self.ability_step(caller, space, act).await
+    }
+
+    /// Posts that a request the caller won failed, and why.
+    pub async fn request_failure(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+        reason: &str,
+    ) -> ServiceResult<ChangeHash> {
+        let act = AbilityAct::Fail(id.to_string(), reason.to_string());
+        self.ability_step(caller, space, act).await
+    }
+
+    /// Cancels the caller's own request.
+    pub async fn cancel_request(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+    ) -> ServiceResult<ChangeHash> {
+        self.ability_step(caller, space, AbilityAct::Cancel(id.to_string()))
+            .await
+    }
+
+    /// Rates the outcome of the caller's own request, 1 to 5.
+    pub async fn rate_request(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+        score: u8,
+    ) -> ServiceResult<ChangeHash> {
+        if !(1..=5).contains(&score) {
+            return Err(NodeError::Invalid(format!("a rating is 1 to 5, not {score}")).into());
+        }
+        self.ability_step(caller, space, AbilityAct::Rate(id.to_string(), score))
+            .await
+    }
+}

@@ -1,0 +1,240 @@
+//! JSON types of abilities and requests (docs/abilities.md): declarations, search hits,
+//! requests and their steps.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{ChangeHash, Did, SpaceId};
+
+/// How long a request stays open unless it says otherwise, in seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 600;
+
+/// The empty JSON Schema: any value.
+fn any_value() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// `PUT /v1/spaces/{id}/abilities/{name}`: declare (or redeclare) an ability, in the shape of
+/// an MCP tool definition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct DeclareAbility {
+    /// What it does, 1 to 1024 bytes.
+    pub description: String,
+    /// JSON Schema of the input (the subset `tim-json-schema/1`, docs/abilities.md §5);
+    /// default `{}`, any value.
+    #[serde(default = "any_value")]
+    pub input_schema: Value,
+    /// JSON Schema of the output; default `{}`, any value.
+    #[serde(default = "any_value")]
+    pub output_schema: Value,
+    /// The id of an ability credential that attests it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// Its price, in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<u64>,
+}
+
+/// A provider's record for one ability, from the requests it won, and the terms of the rank
+/// score it gives (per mille, docs/abilities.md §6).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AbilityReputationView {
+    /// Requests it completed.
+    pub completed: u64,
+    /// Requests it failed.
+    pub failed: u64,
+    /// Ratings its outcomes received.
+    pub ratings: u64,
+    /// Their sum.
+    pub rating_sum: u64,
+    /// Requests it is working on now.
+    pub in_flight: u64,
+    /// Mean time from request to its claim, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_response_ms: Option<u64>,
+    /// The rating term, per mille (500 with no rating).
+    pub rating_score: u64,
+    /// The success term, per mille.
+    pub success_score: u64,
+    /// The speed term, per mille.
+    pub speed_score: u64,
+}
+
+/// An ability declared in a space: `GET /v1/spaces/{id}/abilities`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct AbilityView {
+    /// Who declares it.
+    pub provider: Did,
+    /// Its namespaced name (`text.summarize`).
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of the input.
+    pub input_schema: Value,
+    /// JSON Schema of the output.
+    pub output_schema: Value,
+    /// The id of the ability credential that attests it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// Its price, in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<u64>,
+    /// When it was declared, ms since the Unix epoch.
+    pub at: u64,
+    /// The provider is a member of the space, not banned: it shows in search.
+    pub active: bool,
+    /// The provider's record for it.
+    pub reputation: AbilityReputationView,
+}
+
+/// `GET /v1/abilities/search`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AbilitySearchQuery {
+    /// Words to look for in names and descriptions; empty lists every ability.
+    #[serde(default)]
+    pub q: String,
+    /// Only this space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<SpaceId>,
+}
+
+/// A provider found by a search: who can do it, where, how well, and how to join.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct AbilityHit {
+    /// The provider.
+    pub provider: Did,
+    /// The ability's name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// The space it is declared in.
+    pub space: SpaceId,
+    /// The space's name.
+    pub space_name: String,
+    /// The rank score, per mille: `(400·text + 150·attestation + 200·rating + 150·success +
+    /// 100·speed) / 1000`.
+    pub score: u64,
+    /// How well the query matched its name and description, per mille.
+    pub text: u64,
+    /// Attested by an unrevoked ability credential this space issued to the provider.
+    pub attested: bool,
+    /// Its price, in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<u64>,
+    /// The provider's record for it, with the other terms of the score.
+    pub reputation: AbilityReputationView,
+    /// Addresses of a node hosting the space, to join it through
+    /// (`tim space join SPACE --via ADDR`).
+    pub via: Vec<String>,
+}
+
+/// `POST /v1/spaces/{id}/requests`: ask for an ability.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct NewRequest {
+    /// The ability's name.
+    pub ability: String,
+    /// The input, valid against the provider's input schema.
+    pub input: Value,
+    /// Whom to ask; absent: `auto`, the providers the space ranks first, in turn
+    /// (docs/abilities.md §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Did>,
+    /// How long the request stays open, in seconds (default 600, at most 30 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+/// The answer to a new request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct RequestMade {
+    /// The request's id, the same on every node.
+    pub id: String,
+    /// The change that made it.
+    pub change: ChangeHash,
+}
+
+/// `GET /v1/spaces/{id}/requests`: which requests.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestsQuery {
+    /// Only requests addressed to the caller (it is their target, or an `auto` candidate).
+    #[serde(default)]
+    pub mine: bool,
+    /// Only open requests (nobody claimed them).
+    #[serde(default)]
+    pub open: bool,
+}
+
+/// A request, and where it is (the same on every node that holds the same changes).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct AbilityRequest {
+    /// Its id.
+    pub id: String,
+    /// The ability asked for.
+    pub ability: String,
+    /// Who asked.
+    pub requester: Did,
+    /// Whom it asked: a DID, or `auto`.
+    pub target: String,
+    /// Who may claim, in turn.
+    pub candidates: Vec<Did>,
+    /// The input.
+    pub input: Value,
+    /// When it was made, ms since the Unix epoch.
+    pub at: u64,
+    /// No claim or outcome is accepted after this time, ms since the Unix epoch.
+    pub deadline: u64,
+    /// `open`, `claimed`, `completed`, `failed` or `cancelled`.
+    pub state: String,
+    /// The winning claimant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimant: Option<Did>,
+    /// Every claimant (concurrent claims: one wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Did>,
+    /// The winning claimant's latest progress note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// The result, once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// The reason, once failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Claimants whose results lost to a concurrent claim: never accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<Did>,
+    /// The requester's rating of the outcome, 1 to 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<u8>,
+}
+
+/// `POST /v1/spaces/{id}/requests/{rid}/progress`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ProgressNote {
+    /// How far it is.
+    pub note: String,
+}
+
+/// `POST /v1/spaces/{id}/requests/{rid}/result`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RequestResult {
+    /// The output, valid against the claimant's output schema.
+    pub output: Value,
+}
+
+/// `POST /v1/spaces/{id}/requests/{rid}/failure`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct RequestFailure {
+    /// Why it failed (not blank).
+    pub reason: String,
+}
+
+/// `POST /v1/spaces/{id}/requests/{rid}/rating`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct RequestRating {
+    /// 1 to 5.
+    pub score: u8,
+}

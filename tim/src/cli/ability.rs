@@ -1,0 +1,429 @@
+//! `tim ability …`: declare what you can do in a space, find who can do something, ask them,
+//! and answer, fail or rate requests (docs/abilities.md, "Using it").
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use futures::StreamExt;
+use serde_json::Value;
+use tim_client::{Client, ClientError, RequestStep};
+use tim_protocol::api::{
+    AbilityHit, AbilityRequest, AbilitySearchQuery, DeclareAbility, NewRequest, RequestsQuery,
+};
+use tim_protocol::{Did, SpaceId};
+
+use super::parse_duration;
+use crate::output::{errln, outln, safe_json, shown, Out};
+
+#[derive(Subcommand)]
+pub(crate) enum AbilityCommand {
+    /// Declare an ability in a space (a signed declaration; redeclaring replaces it). In a
+    /// space made before abilities existed, an admin's first declaration migrates it.
+    Declare {
+        /// Space id.
+        space: SpaceId,
+        /// Namespaced name, e.g. text.summarize.
+        name: String,
+        /// What it does (1 to 1024 bytes).
+        #[arg(long)]
+        description: String,
+        /// A file holding the JSON Schema of the input (default: any value).
+        #[arg(long, value_name = "FILE")]
+        input_schema: Option<PathBuf>,
+        /// A file holding the JSON Schema of the output (default: any value).
+        #[arg(long, value_name = "FILE")]
+        output_schema: Option<PathBuf>,
+        /// The id of an ability credential that attests it.
+        #[arg(long, value_name = "CRED_ID")]
+        attested_by: Option<String>,
+        /// Its price, in tokens.
+        #[arg(long, value_name = "TOKENS")]
+        price: Option<u64>,
+    },
+    /// Withdraw your declaration of an ability.
+    Withdraw {
+        /// Space id.
+        space: SpaceId,
+        /// The ability's name.
+        name: String,
+    },
+    /// Find who can do something, ranked: by name and description, attestation, ratings,
+    /// success rate and speed, in the spaces this node hosts.
+    Search {
+        /// Words to look for (quote several); "" lists every ability.
+        query: String,
+        /// Only this space.
+        #[arg(long)]
+        space: Option<SpaceId>,
+        /// Ask other nodes too.
+        #[arg(long)]
+        network: bool,
+    },
+    /// Ask for an ability; prints the request's id (the same on every node).
+    Invoke {
+        /// Space id.
+        space: SpaceId,
+        /// The ability's name.
+        name: String,
+        /// The input, as JSON.
+        #[arg(long)]
+        input: String,
+        /// Ask this provider.
+        #[arg(long, conflicts_with = "auto", required_unless_present = "auto")]
+        to: Option<Did>,
+        /// Let the space choose: the providers it ranks first, in turn.
+        #[arg(long)]
+        auto: bool,
+        /// How long the request stays open (e.g. 30s, 10m, 2h).
+        #[arg(long, value_parser = parse_duration, default_value = "10m")]
+        timeout: Duration,
+        /// Wait for the outcome and print it (and progress as it comes).
+        #[arg(long)]
+        follow: bool,
+    },
+    /// List a space's requests: all of them, those addressed to you, or the unclaimed ones.
+    Requests {
+        /// Space id.
+        space: SpaceId,
+        /// Only requests addressed to you.
+        #[arg(long, conflicts_with = "open")]
+        mine: bool,
+        /// Only requests nobody claimed yet.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Claim a request addressed to you.
+    Claim {
+        /// Space id.
+        space: SpaceId,
+        /// Request id.
+        request: String,
+    },
+    /// Post the result of a request you claimed.
+    Result {
+        /// Space id.
+        space: SpaceId,
+        /// Request id.
+        request: String,
+        /// The output, as JSON.
+        #[arg(long)]
+        output: String,
+    },
+    /// Post that a request you claimed failed, and why.
+    Fail {
+        /// Space id.
+        space: SpaceId,
+        /// Request id.
+        request: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Cancel your request while nobody has answered it.
+    Cancel {
+        /// Space id.
+        space: SpaceId,
+        /// Request id.
+        request: String,
+    },
+    /// Rate the outcome of your request from 1 to 5.
+    Rate {
+        /// Space id.
+        space: SpaceId,
+        /// Request id.
+        request: String,
+        /// 1 to 5.
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=5))]
+        score: u8,
+    },
+}
+
+/// JSON given on the command line, or a reason naming the option.
+fn json_arg(option: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).with_context(|| format!("{option} is not JSON"))
+}
+
+/// A JSON Schema read from a file; none: any value.
+fn schema_file(file: Option<&Path>) -> Result<Value> {
+    let Some(file) = file else {
+        return Ok(serde_json::json!({}));
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))
+}
+
+/// `tim ability …`.
+pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> Result<()> {
+    match command {
+        AbilityCommand::Declare {
+            space,
+            name,
+            description,
+            input_schema,
+            output_schema,
+            attested_by,
+            price,
+        } => {
+            let body = DeclareAbility {
+                description,
+                input_schema: schema_file(input_schema.as_deref())?,
+                output_schema: schema_file(output_schema.as_deref())?,
+                credential: attested_by,
+                price,
+            };
+            let done = client.declare_ability(space, &name, &body).await?;
+            out.print(&done, |d| {
+                outln!("declared {name} in {space} (change {})", d.change)
+            })
+        }
+        AbilityCommand::Withdraw { space, name } => {
+            let done = client.withdraw_ability(space, &name).await?;
+            out.print(&done, |d| outln!("withdrew {name} (change {})", d.change))
+        }
+        AbilityCommand::Search {
+            query,
+            space,
+            network,
+        } => {
+            if network {
+                bail!(
+                    "searching other nodes (--network) is not available yet; without it, tim \
+                     searches the spaces this node hosts"
+                );
+            }
+            let hits = client
+                .search_abilities(&AbilitySearchQuery { q: query, space })
+                .await?;
+            out.print(&hits, |hits| {
+                if hits.is_empty() {
+                    errln!("(no provider found in the spaces this node hosts)")?;
+                }
+                hits.iter().try_for_each(print_hit)
+            })
+        }
+        AbilityCommand::Invoke {
+            space,
+            name,
+            input,
+            to,
+            auto: _,
+            timeout,
+            follow,
+        } => {
+            let req = NewRequest {
+                ability: name,
+                input: json_arg("--input", &input)?,
+                to,
+                timeout_secs: Some(timeout.as_secs()),
+            };
+            invoke(client, out, space, &req, follow).await
+        }
+        AbilityCommand::Requests { space, mine, open } => {
+            let list = client.requests(space, RequestsQuery { mine, open }).await?;
+            let me = client.me().await?.did;
+            out.print(&list, |list| {
+                list.iter().try_for_each(|r| print_request(r, &me))
+            })
+        }
+        AbilityCommand::Claim { space, request } => {
+            step(
+                client,
+                out,
+                space,
+                &request,
+                RequestStep::claim(),
+                "claimed",
+            )
+            .await
+        }
+        AbilityCommand::Result {
+            space,
+            request,
+            output,
+        } => {
+            let result = RequestStep::result(json_arg("--output", &output)?);
+            step(client, out, space, &request, result, "answered").await
+        }
+        AbilityCommand::Fail {
+            space,
+            request,
+            reason,
+        } => {
+            let failure = RequestStep::failure(&reason);
+            step(client, out, space, &request, failure, "failed").await
+        }
+        AbilityCommand::Cancel { space, request } => {
+            step(
+                client,
+                out,
+                space,
+                &request,
+                RequestStep::cancel(),
+                "cancelled",
+            )
+            .await
+        }
+        AbilityCommand::Rate {
+            space,
+            request,
+            score,
+        } => {
+            let rating = RequestStep::rating(score);
+            let what = format!("rated {score}/5:");
+            step(client, out, space, &request, rating, &what).await
+        }
+    }
+}
+
+/// Posts a step of a request and says `what` was done.
+async fn step<B: serde::Serialize>(
+    client: &Client,
+    out: Out,
+    space: SpaceId,
+    request: &str,
+    step: RequestStep<B>,
+    what: &str,
+) -> Result<()> {
+    let done = client.request_step(space, request, step).await?;
+    out.print(&done, |d| outln!("{what} {request} (change {})", d.change))
+}
+
+/// `tim ability invoke`: makes the request and prints its id; with `follow`, waits (until
+/// its deadline) for its outcome on the space's event stream and prints it, with progress.
+async fn invoke(
+    client: &Client,
+    out: Out,
+    space: SpaceId,
+    req: &NewRequest,
+    follow: bool,
+) -> Result<()> {
+    // Listening before the request is made, so that no step of it is missed.
+    let events = if follow {
+        Some(client.events(space).await?)
+    } else {
+        None
+    };
+    let made = client.request_ability(space, req).await?;
+    if out.json && follow {
+        json_line(&made)?;
+    } else {
+        out.print(&made, |m| outln!("{}", m.id))?;
+    }
+    let Some(events) = events else {
+        return Ok(());
+    };
+    let id = made.id;
+    let deadline = client.request(space, &id).await?.deadline;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let wait = Duration::from_millis(deadline.saturating_sub(now));
+    let mut events = Box::pin(events);
+    let outcome = tokio::time::timeout(wait, async {
+        while let Some(e) = events.next().await {
+            let request = match e {
+                Ok(e) => match e.request() {
+                    Some(r) if r.id == id => r.clone(),
+                    _ => continue,
+                },
+                // Events were skipped: read the request itself.
+                Err(ClientError::Lagged(_)) => client.request(space, &id).await?,
+                Err(e) => return Err(anyhow::Error::from(e)),
+            };
+            if out.json {
+                json_line(&request)?;
+            } else if let Some(note) = request.progress.as_deref().filter(|_| !is_final(&request)) {
+                outln!("progress: {}", shown(note))?;
+            }
+            if is_final(&request) {
+                return Ok(Some(request));
+            }
+        }
+        Ok::<_, anyhow::Error>(None)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(Some(request))) if !out.json => print_outcome(&request),
+        Ok(Ok(Some(_))) => Ok(()),
+        Ok(Ok(None)) => bail!("the node's event stream ended before request {id} had an outcome"),
+        Ok(Err(e)) => Err(e),
+        Err(_) => bail!("request {id} had no outcome by its deadline"),
+    }
+}
+
+/// One JSON object on a line (`invoke --follow --json`).
+fn json_line<T: serde::Serialize>(value: &T) -> Result<()> {
+    outln!("{}", safe_json(serde_json::to_string(value)?))?;
+    Ok(())
+}
+
+/// Whether nothing but a rating follows.
+fn is_final(r: &AbilityRequest) -> bool {
+    matches!(r.state.as_str(), "completed" | "failed" | "cancelled")
+}
+
+/// `completed: OUTPUT`, `failed: REASON` or `cancelled`.
+fn print_outcome(r: &AbilityRequest) -> Result<()> {
+    match (&r.output, &r.failure) {
+        (Some(output), _) => outln!("completed: {}", shown(&output.to_string()))?,
+        (_, Some(reason)) => outln!("failed: {}", shown(reason))?,
+        _ => outln!("{}", r.state)?,
+    }
+    Ok(())
+}
+
+/// `NAME  by …PROVIDER in SPACE_NAME (SPACE)  score S …`, then the description.
+fn print_hit(h: &AbilityHit) -> std::io::Result<()> {
+    let rep = &h.reputation;
+    outln!(
+        "{}  by {} in {} ({})  score {} (text {}, rating {}, success {}, speed {}{}){}",
+        h.name,
+        h.provider,
+        shown(&h.space_name),
+        h.space,
+        h.score,
+        h.text,
+        rep.rating_score,
+        rep.success_score,
+        rep.speed_score,
+        if h.attested { ", attested" } else { "" },
+        h.price.map(|p| format!("  price {p}")).unwrap_or_default()
+    )?;
+    outln!("    {}", shown(&h.description))
+}
+
+/// `ID  STATE  ABILITY  from …REQUESTER to …TARGET[, claimed by …][, rated N/5]`, and for the
+/// requester, the output or the reason of the outcome.
+fn print_request(r: &AbilityRequest, me: &Did) -> std::io::Result<()> {
+    let target = match r.target.parse::<Did>() {
+        Ok(d) => d.short(),
+        Err(_) => r.target.clone(),
+    };
+    let claimant = r
+        .claimant
+        .map(|c| format!(", claimed by {}", c.short()))
+        .unwrap_or_default();
+    let rating = r
+        .rating
+        .map(|s| format!(", rated {s}/5"))
+        .unwrap_or_default();
+    outln!(
+        "{}  {}  {}  from {} to {}{claimant}{rating}",
+        r.id,
+        r.state,
+        r.ability,
+        r.requester.short(),
+        shown(&target)
+    )?;
+    if r.requester == *me {
+        match (&r.output, &r.failure) {
+            (Some(output), _) => outln!("    output: {}", shown(&output.to_string()))?,
+            (_, Some(reason)) => outln!("    failure: {}", shown(reason))?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
