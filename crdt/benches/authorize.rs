@@ -124,6 +124,7 @@ fn main() {
     let ctx = tim_crdt::rules::Context {
         space: space.id(),
         verifier: None,
+        notices: None,
     };
     let reps = 2_000;
     let start = Instant::now();

@@ -86,6 +86,7 @@ fn authorize_one(c: &mut Criterion, f: &Fixture) {
     let ctx = Context {
         space: f.base.id(),
         verifier: None,
+        notices: None,
     };
     let mut g = c.benchmark_group("authorize");
     g.measurement_time(Duration::from_secs(3))

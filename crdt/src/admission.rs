@@ -78,6 +78,52 @@ pub struct PresentedCredential {
     pub score: Option<i64>,
     /// For ability: the ability.
     pub ability: Option<String>,
+    /// Where its revocation bit is, when it names an HTTP(S) status list.
+    pub status: Option<StatusRef>,
+}
+
+/// A credential's bit in its issuer's status list (`credentialStatus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRef {
+    /// The list's URL (`statusListCredential`, the list credential's `id`).
+    pub list: String,
+    /// The credential's position in it (`statusListIndex`).
+    pub index: u64,
+}
+
+/// A status list credential whose proof verified: what a revocation notice says
+/// (docs/passports.md, "Revocation that stops admitting").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedStatusList {
+    /// Its `id`: the URL credentials name in `statusListCredential`.
+    pub id: String,
+    /// Its issuer, whose key signed it.
+    pub issuer: Did,
+    /// Its `validFrom`, as written.
+    pub valid_from: String,
+    /// Its `statusPurpose` (`revocation` for the lists a notice may carry).
+    pub purpose: String,
+    /// The decoded bits (bit 0 is the most significant bit of the first byte).
+    pub bits: Vec<u8>,
+}
+
+impl VerifiedStatusList {
+    /// Whether bit `index` is set (a bit beyond the list is clear).
+    pub fn is_set(&self, index: u64) -> bool {
+        usize::try_from(index / 8)
+            .ok()
+            .and_then(|i| self.bits.get(i))
+            .is_some_and(|b| b & (0x80 >> (index % 8)) != 0)
+    }
+
+    /// Whether this list, by the credential's issuer, sets the credential's bit.
+    pub fn revokes(&self, credential: &PresentedCredential) -> bool {
+        credential.issuer == self.issuer
+            && credential
+                .status
+                .as_ref()
+                .is_some_and(|s| s.list == self.id && self.is_set(s.index))
+    }
 }
 
 /// Verifies a presentation for admission. Implemented by the node with ssi.
@@ -93,6 +139,11 @@ pub trait AdmissionVerifier: Send + Sync {
         holder: &Did,
         at_ms: i64,
     ) -> Result<Vec<PresentedCredential>, String>;
+
+    /// Checks a `BitstringStatusListCredential` (JSON) offline: its data model and its
+    /// proof by its issuer's key (not its validity period: a set bit stays set, revocation is
+    /// final). Returns what it says, or why it fails.
+    fn verify_status_list(&self, list: &str) -> Result<VerifiedStatusList, String>;
 }
 
 /// Whether the credentials meet every requirement; `Err` names the first one that is not met.

@@ -27,7 +27,8 @@
 //! timeline: List [ Map { author: Str(DID), ct: Bytes, at: Timestamp } ]
 //! ```
 //! Version 4 adds `abilities` (Map) and `requests` (List), whose layout is in
-//! [`crate::abilities`].
+//! [`crate::abilities`]. Version 5 adds `status_notices` (Map), whose layout is in
+//! [`crate::notices`].
 //!
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 
@@ -164,7 +165,7 @@ pub(crate) fn root_obj(
 
 /// Every value under `key` in `obj` at `heads` (or now): one, or several after concurrent
 /// writes, the one Automerge shows first.
-fn all_values<'a>(
+pub(crate) fn all_values<'a>(
     doc: &'a impl ReadDoc,
     obj: &ObjId,
     key: &str,

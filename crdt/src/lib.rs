@@ -23,6 +23,7 @@ mod doc;
 pub mod encryption;
 mod error;
 pub mod json_schema;
+pub mod notices;
 mod page;
 pub mod roles;
 pub mod rules;

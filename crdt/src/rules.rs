@@ -19,9 +19,10 @@ use automerge::{ActorId, Automerge, ObjId, Prop, ReadDoc, ScalarValue};
 use tim_protocol::wire::MAX_TEXT_BYTES;
 use tim_protocol::Did;
 
-use crate::admission::{meets, parse_requirements, AdmissionVerifier};
+use crate::admission::{parse_requirements, AdmissionVerifier};
 use crate::doc::{self, View};
 use crate::encryption::{ControlOp, IDENTITY_BYTES, MAX_BUNDLE_BYTES, MAX_CTL_BYTES, MAX_CT_BYTES};
+use crate::notices::{meets_after, notice_key, NoticeCache, Notices};
 use crate::roles::{Grant, Permission, Permissions, RoleName};
 use crate::schema::{self, Container, Policy};
 use crate::writer::{is_v1_actor, same_author};
@@ -154,6 +155,12 @@ pub enum Effect {
         id: String,
         /// The step.
         step: crate::abilities::Step,
+    },
+    /// A member put a revocation notice (an issuer's status list that revokes a credential
+    /// presented here).
+    Noticed {
+        /// Its key, `"<list URL> <validFrom>"`.
+        key: String,
     },
     /// The space's schema was migrated to a newer version.
     Migrated {
@@ -335,7 +342,9 @@ pub fn authorize(
     author: &Did,
     context: &Context<'_>,
 ) -> Result<Vec<Effect>, Rejection> {
-    Judge::new(doc, change, author, context.space)?.run(change, context.verifier)
+    let fresh = NoticeCache::default();
+    let cache = context.notices.unwrap_or(&fresh);
+    Judge::new(doc, change, author, context, cache)?.run(change)
 }
 
 /// What the rules need to know beyond the document and the change.
@@ -345,6 +354,8 @@ pub struct Context<'a> {
     pub space: tim_protocol::SpaceId,
     /// Checks presentations; without one, joins into spaces with requirements are refused.
     pub verifier: Option<&'a dyn AdmissionVerifier>,
+    /// Verdicts on revocation notices already made (without one, they are made again).
+    pub notices: Option<&'a NoticeCache>,
 }
 
 impl std::fmt::Debug for Context<'_> {
@@ -359,6 +370,8 @@ impl std::fmt::Debug for Context<'_> {
 struct Judge<'a> {
     at: At<'a>,
     space: tim_protocol::SpaceId,
+    verifier: Option<&'a dyn AdmissionVerifier>,
+    cache: &'a NoticeCache,
     author: Did,
     doc: &'a Automerge,
     roots: Roots,
@@ -430,7 +443,8 @@ impl<'a> Judge<'a> {
         doc: &'a Automerge,
         change: &'a automerge::Change,
         author: &Did,
-        space: tim_protocol::SpaceId,
+        context: &Context<'a>,
+        cache: &'a NoticeCache,
     ) -> Result<Self, Rejection> {
         let deps = change.deps();
         let mut current = doc.get_heads();
@@ -462,7 +476,9 @@ impl<'a> Judge<'a> {
             None => format!("{} is not a member", author.short()),
         };
         Ok(Self {
-            space,
+            space: context.space,
+            verifier: context.verifier,
+            cache,
             author: *author,
             doc,
             roots,
@@ -492,13 +508,20 @@ impl<'a> Judge<'a> {
         })
     }
 
-    fn run(
-        mut self,
-        change: &automerge::Change,
-        verifier: Option<&dyn AdmissionVerifier>,
-    ) -> Result<Vec<Effect>, Rejection> {
+    fn run(mut self, change: &automerge::Change) -> Result<Vec<Effect>, Rejection> {
         if self.role == Some(Role::Banned) {
             return deny(format!("{}; banned timites may not write", self.who));
+        }
+        if self.role.is_some() {
+            if let Some(why) = self
+                .notices()
+                .no_longer_admitted(&self.members, &self.author_str)
+            {
+                return deny(format!(
+                    "{}; it is {why}, so it is treated as banned",
+                    self.who
+                ));
+            }
         }
         let expanded = change.decode();
         if expanded.operations.iter().any(|op| self.is_schema_op(op)) {
@@ -531,7 +554,7 @@ impl<'a> Judge<'a> {
             self.check_request_made(r)?;
         }
         if self.self_join {
-            self.check_admission(verifier)?;
+            self.check_admission()?;
         }
         if self.self_join && self.visibility == Visibility::InviteOnly && !self.used_invite {
             let invite = self.in_root(&schema::INVITES, &self.author_str);
@@ -554,7 +577,7 @@ impl<'a> Judge<'a> {
     }
 
     /// A self-join into a space with requirements must carry a presentation that meets them.
-    fn check_admission(&self, verifier: Option<&dyn AdmissionVerifier>) -> Result<(), Rejection> {
+    fn check_admission(&self) -> Result<(), Rejection> {
         let requirements = match self.at.get_str(&self.meta, doc::REQUIREMENTS) {
             Some(json) => parse_requirements(&json).map_err(Rejection::Unauthorized)?,
             None => return Ok(()),
@@ -573,7 +596,7 @@ impl<'a> Judge<'a> {
                 self.who
             ));
         };
-        let Some(verifier) = verifier else {
+        let Some(verifier) = self.verifier else {
             return deny("this replica cannot check presentations".into());
         };
         let domain = self.space.iri();
@@ -582,8 +605,79 @@ impl<'a> Judge<'a> {
             .map_err(|e| {
                 Rejection::Unauthorized(format!("{}; its presentation fails: {e}", self.who))
             })?;
-        meets(&requirements, &credentials)
-            .map_err(|e| Rejection::Unauthorized(format!("{}; {e}", self.who)))
+        // A notice the join can see counts, even if the presentation's own list is older.
+        meets_after(
+            &requirements,
+            &credentials,
+            &self.notices().revoking_lists(),
+        )
+        .map_err(|e| Rejection::Unauthorized(format!("{}; {e}", self.who)))
+    }
+
+    /// The revocation notices at the change's dependencies.
+    fn notices(&self) -> Notices<'_> {
+        Notices {
+            view: self.at.view,
+            space: self.space,
+            verifier: self.verifier,
+            cache: self.cache,
+        }
+    }
+
+    /// `status_notices["<list URL> <validFrom>"]`: any member puts an issuer's signed
+    /// revocation list that revokes a credential presented here; never changed or deleted.
+    fn check_status_notices(
+        &mut self,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        self.member_writing("posting a revocation notice")?;
+        let Some(k) = key else {
+            return deny("status_notices is a map".into());
+        };
+        let OpType::Put(ScalarValue::Str(json)) = &op.action else {
+            return deny(format!(
+                "{}; a revocation notice is put once, as a status list credential (a string), \
+                 and never changed or deleted",
+                self.who
+            ));
+        };
+        let exists = doc::root_objs(self.doc, &schema::STATUS_NOTICES, self.at.heads)
+            .iter()
+            .any(|copy| self.at.get(copy, k).is_some());
+        if exists {
+            return deny(format!(
+                "{}; the notice `{k}` exists: notices are never changed",
+                self.who
+            ));
+        }
+        let Some(verifier) = self.verifier else {
+            return deny("this replica cannot check status lists".into());
+        };
+        let list = verifier.verify_status_list(json).map_err(|e| {
+            Rejection::Unauthorized(format!("{}; its notice's status list fails: {e}", self.who))
+        })?;
+        let want = notice_key(&list.id, &list.valid_from);
+        if k != want {
+            return deny(format!(
+                "{}; a notice's key is `<list id> <validFrom>`: `{want}`, not `{k}`",
+                self.who
+            ));
+        }
+        if list.purpose != "revocation" {
+            return deny(format!(
+                "{}; {} is not a revocation list (statusPurpose `{}`)",
+                self.who, list.id, list.purpose
+            ));
+        }
+        if !self.notices().revokes_a_member(&self.members, &list) {
+            return deny(format!(
+                "{}; the list `{k}` revokes no credential presented in this space",
+                self.who
+            ));
+        }
+        self.effects.push(Effect::Noticed { key: want });
+        Ok(())
     }
 
     /// The author's rank (0 for a non-member, like `banned`).
@@ -712,6 +806,7 @@ impl<'a> Judge<'a> {
                 Policy::Group => self.check_group(&op_id, op)?,
                 Policy::Abilities => self.check_abilities(&op_id, key, op)?,
                 Policy::Requests => self.check_requests(&op_id, op)?,
+                Policy::StatusNotices => self.check_status_notices(key, op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,

@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 4;
+pub const LATEST_VERSION: u64 = 5;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,9 @@ pub enum Policy {
     Abilities,
     /// Ability requests and their steps: requester, claimant (docs/abilities.md).
     Requests,
+    /// Revocation notices: issuers' signed status lists that revoke a presented credential,
+    /// put by any member, never changed (docs/passports.md).
+    StatusNotices,
 }
 
 /// A root container of the space document.
@@ -183,6 +186,15 @@ pub const REQUESTS: Container = Container {
     policy: Policy::Requests,
 };
 
+/// `status_notices` (version 5): `"<list URL> <validFrom>"` → the issuer's signed status list
+/// credential (JSON), a revocation notice ([`crate::notices`]).
+pub const STATUS_NOTICES: Container = Container {
+    name: "status_notices",
+    kind: Kind::Map,
+    since: 5,
+    policy: Policy::StatusNotices,
+};
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -197,6 +209,7 @@ pub const CONTAINERS: &[&Container] = &[
     &GROUP,
     &ABILITIES,
     &REQUESTS,
+    &STATUS_NOTICES,
 ];
 
 /// The container named `name`, if this node knows one.

@@ -11,6 +11,7 @@ use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 
 use crate::admission::{AdmissionVerifier, Requirement};
 use crate::encryption::{Encryption, ENCRYPTED_VERSION, ENCRYPTION_SCHEME};
+use crate::notices::NoticeCache;
 use crate::roles::{Permissions, RoleDef, RoleName};
 pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
@@ -162,7 +163,9 @@ pub(crate) fn tim_hash(h: &automerge::ChangeHash) -> ChangeHash {
 /// change.
 pub struct Space {
     pub(crate) id: SpaceId,
-    verifier: Option<Arc<dyn AdmissionVerifier>>,
+    pub(crate) verifier: Option<Arc<dyn AdmissionVerifier>>,
+    /// Verdicts on revocation notices already made ([`crate::notices`]).
+    pub(crate) notices: NoticeCache,
     pub(crate) doc: Automerge,
     /// The author and signature of every applied change, by hash: with the change the
     /// document holds, its envelope (see [`Signed`]).
@@ -211,6 +214,7 @@ impl Space {
         Self {
             id,
             verifier: None,
+            notices: NoticeCache::default(),
             doc: Automerge::new(),
             signed: HashMap::new(),
             pending: HashMap::new(),
@@ -523,6 +527,7 @@ impl Space {
         rules::Context {
             space: self.id,
             verifier: self.verifier.as_deref(),
+            notices: Some(&self.notices),
         }
     }
 
@@ -638,6 +643,7 @@ impl Space {
         Ok(Self {
             id: self.id,
             verifier: self.verifier.clone(),
+            notices: self.notices.clone(),
             doc: self.doc.clone(),
             signed: self.signed.clone(),
             pending: self.pending.clone(),
@@ -1402,13 +1408,18 @@ impl Space {
             .is_ok_and(|list| doc::is_true(&self.doc, &list, &index.to_string()))
     }
 
-    /// The role of `did` now, if a member.
+    /// The role of `did` now, if a member: `banned` for a member that revocation notices
+    /// no longer admit ([`Space::no_longer_admitted`]), as the rules treat it.
     pub fn role_of(&self, did: &Did) -> Option<Role> {
-        Role::parse(&doc::get_str(
+        let role = Role::parse(&doc::get_str(
             &self.doc,
             &self.member_entry(did)?,
             doc::ROLE,
-        )?)
+        )?)?;
+        if self.no_longer_admitted(did).is_some() {
+            return Some(Role::Banned);
+        }
+        Some(role)
     }
 
     /// The space's schema version (`meta.version`; [`crate::schema`]).
@@ -1568,8 +1579,14 @@ impl Space {
         entry: &automerge::ObjId,
         earned: u64,
     ) -> Option<MemberView> {
+        let role = doc::get_str(&self.doc, entry, doc::ROLE)?;
+        let no_longer_admitted = self.no_longer_admitted(&did);
         Some(MemberView {
-            role: doc::get_str(&self.doc, entry, doc::ROLE)?,
+            role: match no_longer_admitted {
+                Some(_) => Role::Banned.as_str().to_string(),
+                None => role,
+            },
+            no_longer_admitted,
             joined_at: doc::get_millis(&self.doc, entry, doc::JOINED_AT).unwrap_or(0),
             imported_reputation: None,
             reputation: self.reputation_with(&did, earned).score.unsigned_abs(),

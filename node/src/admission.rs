@@ -1,11 +1,14 @@
 //! The node's [`AdmissionVerifier`]: checks a joiner's presentation with ssi (offline, did:key),
 //! and the revocation of every credential that names an HTTP(S) status list, from the issuer's
 //! signed list that the presentation carries (valid at the join's time, like everything in
-//! it), so every node reads the same bits.
+//! it), so every node reads the same bits. It also checks the status lists that revocation
+//! notices carry (docs/passports.md), offline like presentations.
 
-use tim_crdt::admission::{AdmissionVerifier, PresentedCredential};
-use tim_did::credential::{credential_space, credentials_in, has_type, verify_presentation};
-use tim_did::status_list::{fetchable_list, revoked_by};
+use tim_crdt::admission::{AdmissionVerifier, PresentedCredential, StatusRef, VerifiedStatusList};
+use tim_did::credential::{
+    credential_space, credentials_in, has_type, verify_credential, verify_presentation,
+};
+use tim_did::status_list::{decode_list, fetchable_list, revoked_by};
 use tim_protocol::Did;
 
 /// Verifies presentations carried by join changes.
@@ -68,6 +71,45 @@ impl AdmissionVerifier for SsiAdmission {
         }
         Ok(out)
     }
+
+    fn verify_status_list(&self, list: &str) -> Result<VerifiedStatusList, String> {
+        let vc: serde_json::Value =
+            serde_json::from_str(list).map_err(|e| format!("not JSON: {e}"))?;
+        if !has_type(&vc, "BitstringStatusListCredential") {
+            return Err("not a BitstringStatusListCredential".into());
+        }
+        let field = |v: &serde_json::Value, name: &str| {
+            v.as_str()
+                .map(String::from)
+                .ok_or_else(|| format!("no `{name}`"))
+        };
+        let subject = &vc["credentialSubject"];
+        if subject["type"] != "BitstringStatusList" {
+            return Err("its subject is not a BitstringStatusList".into());
+        }
+        // The proof only, whatever the time: a set bit stays set (revocation is final), so
+        // a list past its validity still says what it said. (`verify_credential` checks the
+        // proof as of a time inside the list's validity period.)
+        let report = futures::executor::block_on(verify_credential(&vc, 0));
+        if let Some(failed) = report
+            .checks
+            .iter()
+            .find(|c| c.name != "validity period" && c.outcome.is_err())
+        {
+            let reason = failed.outcome.as_ref().err().cloned().unwrap_or_default();
+            return Err(format!("{}: {reason}", failed.name));
+        }
+        Ok(VerifiedStatusList {
+            id: field(&vc["id"], "id")?,
+            issuer: field(&vc["issuer"], "issuer")?
+                .parse()
+                .map_err(|e| format!("its issuer is not a DID: {e}"))?,
+            valid_from: field(&vc["validFrom"], "validFrom")?,
+            purpose: field(&subject["statusPurpose"], "statusPurpose")?,
+            bits: decode_list(&field(&subject["encodedList"], "encodedList")?)
+                .map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 fn presented(vc: &serde_json::Value) -> Option<PresentedCredential> {
@@ -87,5 +129,14 @@ fn presented(vc: &serde_json::Value) -> Option<PresentedCredential> {
         issuer: vc["issuer"].as_str()?.parse().ok()?,
         score: subject["score"].as_i64(),
         ability: subject["ability"].as_str().map(String::from),
+        status: fetchable_list(vc).and_then(|list| {
+            Some(StatusRef {
+                list: list.to_string(),
+                index: vc["credentialStatus"]["statusListIndex"]
+                    .as_str()?
+                    .parse()
+                    .ok()?,
+            })
+        }),
     })
 }

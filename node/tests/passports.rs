@@ -252,19 +252,33 @@ async fn a_space_admits_by_reputation_earned_elsewhere_and_every_node_agrees() {
     // c publishes to the peers it knows subscribe to S2. It learns b's subscription only once
     // connected to b, so it dials b first.
     c.handle.dial(b.addr.clone()).await.unwrap();
-    force_join_until_refused(&c, [&d, &b], s2.id, &doc, &vp.to_string()).await;
+    force_join_until_refused(&c, &[&d, &b], s2.id, &doc, &vp.to_string()).await;
     assert_admitted_nowhere(&[&d.handle, &b.handle], s2.id, ann, bob).await;
 }
 
-/// `c` publishes a join carrying `presentation`, built on `doc`, as a fresh copy (a new
-/// message id) every 300 ms until every node of `refusers` has refused one: a node that
-/// refuses does not forward, so each must hear it from `c`.
+/// `c` publishes a join carrying `presentation`, built on `doc`, until every node of
+/// `refusers` has refused one ([`force_until_refused`]).
 async fn force_join_until_refused(
     c: &TestNode,
-    refusers: [&TestNode; 2],
+    refusers: &[&TestNode],
     space: tim_protocol::SpaceId,
     doc: &[u8],
     presentation: &str,
+) {
+    force_until_refused(c, refusers, space, |attempt| {
+        forced_join(doc, space, &c.keys.timite, presentation, attempt)
+    })
+    .await;
+}
+
+/// `c` publishes a change made by `forced` as a fresh copy (a new message id) every 300 ms
+/// until every node of `refusers` has refused one: a node that refuses does not forward, so
+/// each must hear it from `c`.
+async fn force_until_refused(
+    c: &TestNode,
+    refusers: &[&TestNode],
+    space: tim_protocol::SpaceId,
+    forced: impl Fn(i64) -> tim_protocol::Envelope,
 ) {
     let rejected = || async {
         let mut n = Vec::new();
@@ -276,8 +290,10 @@ async fn force_join_until_refused(
     let before = rejected().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     for attempt in 0.. {
-        let forced = forced_join(doc, space, &c.keys.timite, presentation, attempt);
-        c.handle.publish_raw(space, forced.encode()).await.unwrap();
+        c.handle
+            .publish_raw(space, forced(attempt).encode())
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         if rejected()
             .await
@@ -289,7 +305,7 @@ async fn force_join_until_refused(
         }
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for every node to refuse the forced join"
+            "timed out waiting for every node to refuse the forced change"
         );
     }
 }
@@ -394,9 +410,47 @@ async fn a_credential_revoked_on_its_issuers_node_admits_nowhere() {
         )
         .await
         .unwrap();
-        force_join_until_refused(&c, [&d, &b], s2.id, &doc, &vp.to_string()).await;
+        force_join_until_refused(&c, &[&d, &b], s2.id, &doc, &vp.to_string()).await;
     }
     assert_admitted_nowhere(&[&d.handle, &b.handle], s2.id, ann, bob).await;
+
+    // Ann's credential is revoked on a after it admitted her. d, hosting S2 with its owner,
+    // checks the lists presented there (at once rather than after its period), finds her bit
+    // set and posts the list as a notice (migrating S2 to version 5 first). Her post from
+    // before stands; her next one is refused by her own node and, forced, by d.
+    b.handle.post(s2.id, "before the revocation").await.unwrap();
+    converged(&[&d.handle, &b.handle], s2.id, 1).await;
+    assert_eq!(d.handle.check_revocations().await.unwrap(), 0);
+    a.handle.revoke_credential(&held[0]).await.unwrap();
+    assert_eq!(d.handle.check_revocations().await.unwrap(), 1);
+    for n in [&d, &b] {
+        eventually(10, "the notice to undo ann's admission", || async {
+            n.handle.members(s2.id).await.is_ok_and(|m| {
+                m.iter().any(|m| {
+                    m.did == ann
+                        && m.role == "banned"
+                        && m.no_longer_admitted
+                            .as_deref()
+                            .is_some_and(|r| r.contains(&list_url))
+                })
+            })
+        })
+        .await;
+    }
+    let err = b
+        .handle
+        .post(s2.id, "after the revocation")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no longer admitted"), "{err}");
+    let (doc, _) = b.handle.export(s2.id).await.unwrap();
+    force_until_refused(&b, &[&d], s2.id, |attempt| {
+        forced_post(&doc, s2.id, &b.keys.timite, attempt)
+    })
+    .await;
+    converged(&[&d.handle, &b.handle], s2.id, 1).await;
+    // A second check finds nothing new to post.
+    assert_eq!(d.handle.check_revocations().await.unwrap(), 0);
 }
 
 /// A join change by `who` carrying `presentation`, built directly on the document, signed.
@@ -408,6 +462,43 @@ fn forced_join(
     attempt: i64,
 ) -> tim_protocol::Envelope {
     use automerge::transaction::Transactable;
+    forced_change(doc, space, who, attempt, |tx, members| {
+        let entry = tx
+            .put_object(&members, who.did().to_string(), automerge::ObjType::Map)
+            .unwrap();
+        tx.put(&entry, "role", "member").unwrap();
+        tx.put(&entry, "presentation", presentation).unwrap();
+    })
+}
+
+/// A post by `who`, built directly on the document, signed.
+fn forced_post(
+    doc: &[u8],
+    space: tim_protocol::SpaceId,
+    who: &tim_did::Identity,
+    attempt: i64,
+) -> tim_protocol::Envelope {
+    use automerge::transaction::Transactable;
+    use automerge::ReadDoc;
+    forced_change(doc, space, who, attempt, |tx, _| {
+        let timeline = tx.get(automerge::ROOT, "timeline").unwrap().unwrap().1;
+        let m = tx
+            .insert_object(&timeline, 0, automerge::ObjType::Map)
+            .unwrap();
+        tx.put(&m, "author", who.did().to_string()).unwrap();
+        tx.put(&m, "text", "forced").unwrap();
+    })
+}
+
+/// A change by `who` (its key as the actor, not a session's) that `write` makes on the
+/// document, given its members map, signed.
+fn forced_change(
+    doc: &[u8],
+    space: tim_protocol::SpaceId,
+    who: &tim_did::Identity,
+    attempt: i64,
+    write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, automerge::ObjId),
+) -> tim_protocol::Envelope {
     use automerge::ReadDoc;
     let key = who.signing_key();
     let mut doc = automerge::Automerge::load(doc).unwrap();
@@ -416,11 +507,7 @@ fn forced_join(
     ));
     let members = doc.get(automerge::ROOT, "members").unwrap().unwrap().1;
     let mut tx = doc.transaction();
-    let entry = tx
-        .put_object(&members, who.did().to_string(), automerge::ObjType::Map)
-        .unwrap();
-    tx.put(&entry, "role", "member").unwrap();
-    tx.put(&entry, "presentation", presentation).unwrap();
+    write(&mut tx, members);
     tx.commit_with(
         automerge::transaction::CommitOptions::default().with_time(now() * 1000 + attempt),
     );

@@ -358,6 +358,10 @@ pub struct MemberView {
     /// Abilities the member declares in this space.
     #[serde(default)]
     pub abilities: Vec<String>,
+    /// Why the member is no longer admitted, when revocation notices undid the admission its
+    /// join presentation earned (its `role` then reads `banned`; docs/passports.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_longer_admitted: Option<String>,
 }
 
 /// One entry of a node's trust policy.

@@ -109,6 +109,15 @@ pub enum Write {
         /// Its kind.
         kind: &'static str,
     },
+    /// Put a revocation notice (docs/passports.md): an issuer's signed status list that
+    /// revokes a credential presented in the space; a space below the schema version of
+    /// notices is migrated first (the writer must then be an admin).
+    PostNotice {
+        /// The space.
+        space: SpaceId,
+        /// The status list credential, JSON.
+        list: String,
+    },
     /// Revoke the credential with this status index (admins).
     Revoke {
         /// The space.
@@ -1002,6 +1011,24 @@ impl<S: SpaceStore> Engine<S> {
                         }
                         self.done(token, Err(error));
                     }
+                }
+            }
+            Write::PostNotice { space, list } => {
+                let r = self
+                    .readable_space_mut(&who, space)
+                    .map(|s| post_notice(s, &me, &list, now));
+                match r {
+                    Ok((applied, Ok(hash))) => {
+                        self.commit(space, applied, token, Answer::Change(hash));
+                    }
+                    Ok((migrated, Err(e))) => {
+                        // A migration made for a refused notice is not kept either.
+                        if !migrated.is_empty() {
+                            self.reload(space);
+                        }
+                        self.done(token, Err(e.into()));
+                    }
+                    Err(e) => self.done(token, Err(e)),
                 }
             }
             Write::Join { space, present } => self.join(token, who, space, present, now),
@@ -1935,6 +1962,31 @@ impl<S: SpaceStore> Engine<S> {
 enum Held {
     Now(MessageAcceptance),
     Until(ChangeHash),
+}
+
+/// Puts a revocation notice as `me`, migrating the space first to the schema version that has
+/// notices if it is below (the rules decide whether `me` may do either). Returns the changes
+/// applied, and the notice's hash or why it failed (after a migration, if one was made).
+fn post_notice(
+    s: &mut Space,
+    me: &Writer,
+    list: &str,
+    now: u64,
+) -> (Vec<Applied>, Result<ChangeHash, tim_crdt::SpaceError>) {
+    let mut applied = Vec::new();
+    let version = tim_crdt::schema::STATUS_NOTICES.since;
+    if s.schema_version() < version {
+        match s.migrate(me, version, now) {
+            Ok(m) => applied.push(m),
+            Err(e) => return (applied, Err(e)),
+        }
+    }
+    let notice = s.post_notice(me, list, now).map(|n| {
+        let hash = n.hash;
+        applied.push(n);
+        hash
+    });
+    (applied, notice)
 }
 
 /// Performs a moderation act as `me`; the rules decide whether it may.

@@ -161,6 +161,7 @@ pub(super) enum Command {
     },
     Revoke(Did, String, Reply<ChangeHash>),
     StatusList(SpaceId, Did, Reply<serde_json::Value>),
+    CheckRevocations(Reply<usize>),
     Credentials(Did, Reply<Vec<serde_json::Value>>),
     Credential(Did, String, Reply<serde_json::Value>),
     ExportJwt(Did, String, Reply<String>),
@@ -388,6 +389,13 @@ impl Handle {
     pub async fn revoke_credential(&self, id: &str) -> Result<ChangeHash, NodeError> {
         self.call(|r| Command::Revoke(self.timite, id.to_string(), r))
             .await
+    }
+
+    /// Checks revocations now rather than at the next period: fetches the status lists that
+    /// members' presented credentials name and posts a notice of each that revokes one
+    /// (docs/passports.md). Answers how many notices it posted, once the lists are back.
+    pub async fn check_revocations(&self) -> Result<usize, NodeError> {
+        self.call(Command::CheckRevocations).await
     }
 
     /// `issuer`'s signed status list (a `BitstringStatusListCredential`) for the credentials

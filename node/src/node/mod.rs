@@ -40,6 +40,7 @@ use crate::NodeError;
 
 mod handle;
 mod passport;
+mod revocation;
 
 pub use handle::{Act, CredentialKind, Handle, NodeConfig};
 use handle::{Command, Reply};
@@ -72,6 +73,8 @@ enum Internal {
     },
     /// A status list signed off the loop, to answer again while it is fresh.
     StatusListSigned(SpaceId, Did, SignedList),
+    /// Status lists fetched for a revocation check, and who asked for it.
+    StatusListsFetched(revocation::FetchedLists, Option<Reply<usize>>),
 }
 
 impl std::fmt::Debug for Internal {
@@ -83,6 +86,10 @@ impl std::fmt::Debug for Internal {
                 .debug_tuple("StatusListSigned")
                 .field(space)
                 .field(issuer)
+                .finish(),
+            Self::StatusListsFetched(lists, _) => f
+                .debug_tuple("StatusListsFetched")
+                .field(&lists.len())
                 .finish(),
         }
     }
@@ -159,6 +166,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         metrics,
         public_url: cfg.public_url,
         status_lists: HashMap::new(),
+        checking_revocations: false,
     };
     for event in listening {
         actor.on_swarm_event(event);
@@ -226,6 +234,8 @@ struct Actor {
     /// The status list signed last per space and issuer (one entry per issuer that issued
     /// there and was asked for its list).
     status_lists: HashMap<(SpaceId, Did), SignedList>,
+    /// A revocation check is fetching status lists.
+    checking_revocations: bool,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -244,6 +254,10 @@ impl Actor {
         let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         let mut redial = tokio::time::interval(REDIAL_INTERVAL);
         let mut expiry = tokio::time::interval(EXPIRY_CHECK_INTERVAL);
+        let mut revocations = tokio::time::interval_at(
+            tokio::time::Instant::now() + revocation::REVOCATION_CHECK_INTERVAL,
+            revocation::REVOCATION_CHECK_INTERVAL,
+        );
         loop {
             tokio::select! {
                 biased;
@@ -262,10 +276,14 @@ impl Actor {
                     Internal::StatusListSigned(space, issuer, signed) => {
                         self.status_lists.insert((space, issuer), signed);
                     }
+                    Internal::StatusListsFetched(lists, reply) => {
+                        self.on_status_lists_fetched(lists, reply);
+                    }
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
                 _ = redial.tick() => self.redial(),
+                _ = revocations.tick() => self.check_revocations(None),
                 _ = expiry.tick() => {
                     self.drop_graylisted();
                     self.input(Input::Expiry);
@@ -620,6 +638,7 @@ impl Actor {
                 }
             }
             Command::StatusList(space, issuer, reply) => self.status_list(space, issuer, reply),
+            Command::CheckRevocations(reply) => self.check_revocations(Some(reply)),
             Command::Credentials(who, reply) => {
                 let r = self
                     .store

@@ -38,7 +38,7 @@ pub(super) fn revoked_in(space: &Space, vc: &serde_json::Value) -> Option<bool> 
 const MAX_ID_TRIES: usize = 64;
 
 /// How long a signed status list is valid: verifiers fetch a fresh one after that.
-const STATUS_LIST_VALIDITY: Duration = Duration::from_secs(300);
+pub(super) const STATUS_LIST_VALIDITY: Duration = Duration::from_secs(300);
 
 /// How long a signed status list is answered again (while its bits are unchanged), so that
 /// what a verifier gets is valid for at least the other half of [`STATUS_LIST_VALIDITY`].
@@ -72,37 +72,51 @@ pub(super) async fn fetch_status_lists(
     if urls.is_empty() {
         return Ok(vec![]);
     }
-    let http = reqwest::Client::builder()
-        .timeout(STATUS_LIST_FETCH_TIMEOUT)
-        .build()
-        .map_err(|e| NodeError::Invalid(format!("no HTTP client: {e}")))?;
+    let http = status_list_client()?;
     let mut lists = Vec::with_capacity(urls.len());
     for url in urls {
-        let failed = |e: String| {
-            NodeError::Invalid(format!(
-                "cannot fetch the status list {url} from its issuer's node: {e}"
-            ))
-        };
-        let mut resp = http
-            .get(url)
-            .header("accept", "application/vc, application/json")
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| failed(e.to_string()))?;
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| failed(e.to_string()))? {
-            body.extend_from_slice(&chunk);
-            if body.len() > status_list::MAX_LIST_BYTES {
-                return Err(failed(format!(
-                    "larger than {} bytes",
-                    status_list::MAX_LIST_BYTES
-                )));
-            }
-        }
-        lists.push(serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))?);
+        lists.push(fetch_status_list(&http, url).await?);
     }
     Ok(lists)
+}
+
+/// The HTTP client that fetches status lists.
+pub(super) fn status_list_client() -> Result<reqwest::Client, NodeError> {
+    reqwest::Client::builder()
+        .timeout(STATUS_LIST_FETCH_TIMEOUT)
+        .build()
+        .map_err(|e| NodeError::Invalid(format!("no HTTP client: {e}")))
+}
+
+/// Fetches the status list at `url` from its issuer's node (at most
+/// [`status_list::MAX_LIST_BYTES`]).
+pub(super) async fn fetch_status_list(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<serde_json::Value, NodeError> {
+    let failed = |e: String| {
+        NodeError::Invalid(format!(
+            "cannot fetch the status list {url} from its issuer's node: {e}"
+        ))
+    };
+    let mut resp = http
+        .get(url)
+        .header("accept", "application/vc, application/json")
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| failed(e.to_string()))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| failed(e.to_string()))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > status_list::MAX_LIST_BYTES {
+            return Err(failed(format!(
+                "larger than {} bytes",
+                status_list::MAX_LIST_BYTES
+            )));
+        }
+    }
+    serde_json::from_slice(&body).map_err(|e| failed(e.to_string()))
 }
 
 impl Actor {
