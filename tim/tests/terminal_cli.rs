@@ -104,7 +104,7 @@ async fn other_timites_text_reaches_the_reader_escaped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_follow_shows_joins_role_changes_deletions_and_removals() {
+async fn read_follow_shows_joins_role_changes_requests_deletions_and_removals() {
     let mut cluster = one_node(&[]).await;
     let home = cluster.nodes[0].home.clone();
     let space = ok(&home, &["space", "create", "events"]).trim().to_string();
@@ -127,6 +127,30 @@ async fn read_follow_shows_joins_role_changes_deletions_and_removals() {
     said(&format!("* {short} joined as member"));
     ok(&home, &["space", "role", &space, &did, "moderator"]);
     said(&format!("* {short} is now moderator"));
+    // A request for an ability (the owner's declaration migrates the space first).
+    let owner = ok(&home, &["whoami"]).lines().next().unwrap().to_string();
+    ok(
+        &home,
+        &[
+            "ability",
+            "declare",
+            &space,
+            "text.echo",
+            "--description",
+            "says it back",
+        ],
+    );
+    as_other(&[
+        "ability",
+        "invoke",
+        &space,
+        "text.echo",
+        "--input",
+        "{}",
+        "--to",
+        &owner,
+    ]);
+    said(&format!("for text.echo by {short}: open"));
     let posted = as_other(&["--json", "post", &space, HOSTILE]);
     said(&format!("{short}: {ESCAPED}"));
     let id = serde_json::from_str::<serde_json::Value>(&posted).unwrap()["id"]

@@ -250,6 +250,22 @@ fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
         }
         SpaceEvent::Removed { did, .. } => format!("{} left or was removed", did.short()),
         SpaceEvent::MessageDeleted { .. } => "a message was deleted".to_string(),
+        SpaceEvent::RequestCreated { request: r, .. }
+        | SpaceEvent::RequestClaimed { request: r, .. }
+        | SpaceEvent::RequestProgress { request: r, .. }
+        | SpaceEvent::RequestCompleted { request: r, .. }
+        | SpaceEvent::RequestFailed { request: r, .. }
+        | SpaceEvent::RequestCancelled { request: r, .. }
+        | SpaceEvent::RequestRated { request: r, .. } => format!(
+            "request {} for {} by {}: {}{}",
+            r.id,
+            shown(&r.ability),
+            r.requester.short(),
+            shown(&r.state),
+            r.claimant
+                .map(|c| format!(" (claimed by {})", c.short()))
+                .unwrap_or_default()
+        ),
         // Messages are printed as they come; an event this version does not know is skipped.
         _ => return Ok(()),
     };
