@@ -1758,7 +1758,6 @@ impl<S: SpaceStore> Engine<S> {
             }
         };
         self.out.push(Output::Respond { channel, response });
-        self.maybe_complete_join(id, now);
     }
 
     fn on_sync_response(&mut self, request: RequestId, response: SyncResponse, now: u64) {
