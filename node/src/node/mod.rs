@@ -38,9 +38,11 @@ use crate::net::{
 use crate::store::Store;
 use crate::NodeError;
 
+mod ability_index;
 mod handle;
 mod passport;
 
+use ability_index::AbilityIndex;
 pub use handle::{Act, CredentialKind, Handle, NodeConfig};
 use handle::{Command, Reply};
 use passport::{concerns, SignedList};
@@ -59,6 +61,9 @@ pub(crate) const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) const MAX_REDIALS_PER_TICK: usize = 16;
 /// Capacity of the channel on which work done off the loop comes back to the actor.
 pub(crate) const INTERNAL_CAPACITY: usize = 256;
+/// How often the ability index is looked at: publish this node's record if due, drop
+/// expired records (`crate::index`).
+pub(crate) const INDEX_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Work done off the loop, coming back to the actor.
 enum Internal {
@@ -159,7 +164,9 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         metrics,
         public_url: cfg.public_url,
         status_lists: HashMap::new(),
+        index: AbilityIndex::new(cfg.net.index_refresh.as_millis() as u64),
     };
+    actor.join_index();
     for event in listening {
         actor.on_swarm_event(event);
     }
@@ -226,6 +233,8 @@ struct Actor {
     /// The status list signed last per space and issuer (one entry per issuer that issued
     /// there and was asked for its list).
     status_lists: HashMap<(SpaceId, Did), SignedList>,
+    /// The network index of abilities: this node's record and the verified records of peers.
+    index: AbilityIndex,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -244,6 +253,7 @@ impl Actor {
         let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         let mut redial = tokio::time::interval(REDIAL_INTERVAL);
         let mut expiry = tokio::time::interval(EXPIRY_CHECK_INTERVAL);
+        let mut index = tokio::time::interval(INDEX_CHECK_INTERVAL);
         loop {
             tokio::select! {
                 biased;
@@ -266,6 +276,7 @@ impl Actor {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
                 _ = redial.tick() => self.redial(),
+                _ = index.tick() => self.publish_index(),
                 _ = expiry.tick() => {
                     self.drop_graylisted();
                     self.input(Input::Expiry);
@@ -827,6 +838,13 @@ impl Actor {
                 };
                 let _ = reply.send(Ok(peers));
             }
+            Command::NetworkSearch {
+                query,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(Ok(self.network_search(&query, limit)));
+            }
             Command::DisconnectAll(reply) => {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 for p in &peers {
@@ -1012,6 +1030,13 @@ impl Actor {
                 propagation_source,
                 message_id,
                 message,
+            }) if message.topic == self.index.topic => {
+                self.on_index_message(propagation_source, message_id, &message.data)
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
             }) => match self.topics.get(&message.topic) {
                 Some(&space) => self.input(Input::Gossip {
                     from: propagation_source,
@@ -1030,6 +1055,11 @@ impl Actor {
                         );
                 }
             },
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. })
+                if topic == self.index.topic =>
+            {
+                self.index.publisher.newcomer();
+            }
             BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(&id) = self.topics.get(&topic) {
                     self.input(Input::Subscribed(peer_id, id));
