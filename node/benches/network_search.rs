@@ -115,7 +115,7 @@ fn main() {
     let queries: &[(&str, &str)] = &[
         ("one word", "summarize"),
         ("two words", "translate text"),
-        ("a name", "text.summarize0"),
+        ("a name", "text.review0"),
         ("no match", "zzz"),
         ("empty (everything)", ""),
     ];

@@ -493,10 +493,22 @@ impl Cache {
                 }
             }
         }
-        let key = |b: &EntryBody| (b.name.clone(), b.provider, b.space);
-        hits.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| key(a.2).cmp(&key(b.2))));
+        fn key(e: &EntryBody) -> (&str, Did, SpaceId) {
+            (&e.name, e.provider, e.space)
+        }
+        let order = |a: &(u64, &Held, &EntryBody, u64), b: &(u64, &Held, &EntryBody, u64)| {
+            b.0.cmp(&a.0).then_with(|| key(a.2).cmp(&key(b.2)))
+        };
+        // Only the first `limit` are sorted: a short query over a large cache matches many.
+        if limit == 0 {
+            return Vec::new();
+        }
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit - 1, order);
+            hits.truncate(limit);
+        }
+        hits.sort_unstable_by(order);
         hits.into_iter()
-            .take(limit)
             .map(|(score, h, b, text)| NetworkHit {
                 provider: b.provider,
                 ability: b.name.clone(),
@@ -633,10 +645,16 @@ impl Publisher {
         addrs: Vec<String>,
         now: u64,
     ) -> Option<Vec<u8>> {
+        if self
+            .published
+            .as_ref()
+            .is_some_and(|(_, _, at)| now < at + MIN_PUBLISH_MS)
+        {
+            return None; // Not even looked at: rebuilding reads the spaces.
+        }
         let entries = self.update(spaces, hosted, &node.did());
         let due = match &self.published {
             None => !entries.is_empty(),
-            Some((_, _, at)) if now < at + MIN_PUBLISH_MS => false,
             Some((e, a, at)) => {
                 let changed = *e != entries || *a != addrs;
                 changed || (!e.is_empty() && (self.newcomer || now >= at + self.refresh_ms))
