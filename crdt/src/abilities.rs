@@ -384,8 +384,9 @@ pub struct SearchHit {
     pub score: u64,
 }
 
-/// The rank score of a provider for an ability, per mille (docs/abilities.md §6).
-fn score(text: u64, attested: bool, rep: &AbilityReputation) -> u64 {
+/// The rank score of a provider for an ability, per mille (docs/abilities.md §6). The
+/// network index ranks with it too, with no reputation known (docs/abilities.md §10).
+pub fn score(text: u64, attested: bool, rep: &AbilityReputation) -> u64 {
     (400 * text
         + 150 * if attested { 1000 } else { 0 }
         + 200 * rep.rating_score()
@@ -397,7 +398,7 @@ fn score(text: u64, attested: bool, rep: &AbilityReputation) -> u64 {
 /// How well `query` matches an ability, per mille: the mean over the query's words of 1000
 /// (a segment of the name), 600 (inside the name), 300 (inside the description) or 0; an
 /// empty query matches everything at 1000.
-fn text_match(query: &str, name: &str, description: &str) -> u64 {
+pub fn text_match(query: &str, name: &str, description: &str) -> u64 {
     let query = query.to_lowercase();
     let words: Vec<&str> = query.split_whitespace().collect();
     if words.is_empty() || query.trim() == name {

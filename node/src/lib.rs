@@ -13,6 +13,7 @@ pub mod e2ee;
 pub mod engine;
 mod error;
 pub mod home;
+pub mod index;
 mod metrics;
 mod net;
 mod node;

@@ -190,6 +190,9 @@ pub struct NetConfig {
     /// `SO_REUSEPORT`, so without the check of [`listen_all`] a second node on the same port
     /// starts and the kernel splits incoming connections between the two).
     pub reuse_port: bool,
+    /// How often a node publishes its unchanged ability index record (`index.rs`); a record
+    /// lives three of these.
+    pub index_refresh: Duration,
 }
 
 impl Default for NetConfig {
@@ -198,6 +201,7 @@ impl Default for NetConfig {
             mdns: false,
             heartbeat: Duration::from_millis(500),
             reuse_port: false,
+            index_refresh: Duration::from_millis(crate::index::DEFAULT_REFRESH_MS),
         }
     }
 }

@@ -170,6 +170,11 @@ pub(super) enum Command {
     HoldCredential(Did, serde_json::Value, Reply<String>),
     SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
+    NetworkSearch {
+        query: String,
+        limit: usize,
+        reply: Reply<Vec<crate::index::NetworkHit>>,
+    },
     GossipPeers(SpaceId, Reply<GossipPeers>),
     Ability {
         who: Did,
@@ -634,6 +639,24 @@ impl Handle {
     #[cfg(feature = "test-utils")]
     pub fn fail_store_writes(&self, on: bool) {
         self.store.fail_writes(on);
+    }
+
+    /// Providers of abilities matching `query` across the network, best first, at most
+    /// `limit`: from the verified index records of every node (this one's too), each with the
+    /// space and the addresses of the node to join through (`crate::index`). Answered
+    /// locally, without asking peers.
+    pub async fn network_search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::index::NetworkHit>, NodeError> {
+        let query = query.to_string();
+        self.call(|reply| Command::NetworkSearch {
+            query,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// Live events of every hosted space.

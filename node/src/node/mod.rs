@@ -38,10 +38,12 @@ use crate::net::{
 use crate::store::Store;
 use crate::NodeError;
 
+mod ability_index;
 mod handle;
 mod passport;
 mod revocation;
 
+use ability_index::AbilityIndex;
 pub use handle::{Act, CredentialKind, Handle, NodeConfig};
 use handle::{Command, Reply};
 use passport::{concerns, SignedList};
@@ -60,6 +62,9 @@ pub(crate) const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) const MAX_REDIALS_PER_TICK: usize = 16;
 /// Capacity of the channel on which work done off the loop comes back to the actor.
 pub(crate) const INTERNAL_CAPACITY: usize = 256;
+/// How often the ability index is looked at: publish this node's record if due, drop
+/// expired records (`crate::index`).
+pub(crate) const INDEX_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Work done off the loop, coming back to the actor.
 enum Internal {
@@ -167,7 +172,9 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         public_url: cfg.public_url,
         status_lists: HashMap::new(),
         checking_revocations: false,
+        index: AbilityIndex::new(cfg.net.index_refresh.as_millis() as u64),
     };
+    actor.join_index();
     for event in listening {
         actor.on_swarm_event(event);
     }
@@ -236,6 +243,8 @@ struct Actor {
     status_lists: HashMap<(SpaceId, Did), SignedList>,
     /// A revocation check is fetching status lists.
     checking_revocations: bool,
+    /// The network index of abilities: this node's record and the verified records of peers.
+    index: AbilityIndex,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -258,6 +267,7 @@ impl Actor {
             tokio::time::Instant::now() + revocation::REVOCATION_CHECK_INTERVAL,
             revocation::REVOCATION_CHECK_INTERVAL,
         );
+        let mut index = tokio::time::interval(INDEX_CHECK_INTERVAL);
         loop {
             tokio::select! {
                 biased;
@@ -284,6 +294,7 @@ impl Actor {
                 _ = anti_entropy.tick() => self.input(Input::AntiEntropy),
                 _ = redial.tick() => self.redial(),
                 _ = revocations.tick() => self.check_revocations(None),
+                _ = index.tick() => self.publish_index(),
                 _ = expiry.tick() => {
                     self.drop_graylisted();
                     self.input(Input::Expiry);
@@ -863,6 +874,13 @@ impl Actor {
                 };
                 let _ = reply.send(Ok(peers));
             }
+            Command::NetworkSearch {
+                query,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(Ok(self.network_search(&query, limit)));
+            }
             Command::DisconnectAll(reply) => {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 for p in &peers {
@@ -1048,6 +1066,13 @@ impl Actor {
                 propagation_source,
                 message_id,
                 message,
+            }) if message.topic == self.index.topic => {
+                self.on_index_message(propagation_source, message_id, &message.data)
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
             }) => match self.topics.get(&message.topic) {
                 Some(&space) => self.input(Input::Gossip {
                     from: propagation_source,
@@ -1066,6 +1091,11 @@ impl Actor {
                         );
                 }
             },
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { topic, .. })
+                if topic == self.index.topic =>
+            {
+                self.index.publisher.newcomer();
+            }
             BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(&id) = self.topics.get(&topic) {
                     self.input(Input::Subscribed(peer_id, id));

@@ -30,6 +30,8 @@ fn config(bootstrap: Vec<Multiaddr>) -> NodeConfig {
         net: NetConfig {
             mdns: false,
             heartbeat: Duration::from_millis(200),
+            // Ability index records of a node that went away expire within 6 s.
+            index_refresh: Duration::from_secs(2),
             ..NetConfig::default()
         },
         flush: tim_node::FlushMode::Group,
