@@ -12,6 +12,7 @@
 //! Every reader of a space sees a request's output (it is in the space's document, which
 //! every member's node holds).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -24,7 +25,7 @@ use tim_protocol::api::{
     DeclareAbility, NewRequest, RequestMade, RequestsQuery, SpaceEvent,
     DEFAULT_REQUEST_TIMEOUT_SECS,
 };
-use tim_protocol::{ChangeHash, SpaceId};
+use tim_protocol::{ChangeHash, Did, SpaceId};
 
 use crate::service::{Caller, Service, ServiceResult};
 use crate::NodeError;
@@ -294,6 +295,27 @@ fn hit_view(space: SpaceId, space_name: &str, via: &[String], h: SearchHit) -> A
     }
 }
 
+/// Most hits a search takes from the network index.
+const MAX_NETWORK_HITS: usize = 200;
+
+/// A provider the network index knows, as a search hit: no history (reputation is known only
+/// inside the space), joined through the publishing node's addresses.
+fn network_hit_view(n: crate::index::NetworkHit) -> AbilityHit {
+    AbilityHit {
+        provider: n.provider,
+        name: n.ability,
+        description: n.description,
+        space: n.space,
+        space_name: n.space_name,
+        score: n.score,
+        text: n.text,
+        attested: n.attested,
+        price: n.price,
+        reputation: reputation_view(&AbilityReputation::default()),
+        via: n.addrs.iter().map(ToString::to_string).collect(),
+    }
+}
+
 /// Longest request a caller may ask for, in seconds.
 const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
 
@@ -401,6 +423,20 @@ impl Service {
                     if query.space.is_none() => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        if query.network {
+            let here: HashSet<(Did, String, SpaceId)> = hits
+                .iter()
+                .map(|h| (h.provider, h.name.clone(), h.space))
+                .collect();
+            let found = handle.network_search(&query.q, MAX_NETWORK_HITS).await?;
+            hits.extend(
+                found
+                    .into_iter()
+                    .filter(|n| query.space.is_none_or(|s| s == n.space))
+                    .filter(|n| !here.contains(&(n.provider, n.ability.clone(), n.space)))
+                    .map(network_hit_view),
+            );
         }
         hits.sort_by(|a, b| {
             b.score

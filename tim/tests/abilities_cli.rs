@@ -1,7 +1,8 @@
 //! Abilities across three real nodes with the `tim` binary (issue 14): a provider on node 1
-//! declares an ability, a timite on node 3 joins, finds it, asks for it and rates the result;
-//! every node shows the same request history, the provider's ability reputation moves, and the
-//! rules' refusals come back through the API with their reasons.
+//! declares an ability, a timite on node 3 finds it in the network index (`search
+//! --network`), joins through the address it gives, finds it, asks for it and rates the
+//! result; every node shows the same request history, the provider's ability reputation
+//! moves, and the rules' refusals come back through the API with their reasons.
 
 mod common;
 
@@ -57,7 +58,12 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (u16, String) {
 
 /// The hit of `provider` in `tim ability search QUERY --json` on `home`.
 fn hit_of(home: &Path, query: &str, provider: &str) -> Option<Value> {
-    let hits = json_of(home, &["ability", "search", query]);
+    hit_in(home, &["ability", "search", query], provider)
+}
+
+/// The hit of `provider` among what `tim --json ARGS` lists on `home`.
+fn hit_in(home: &Path, args: &[&str], provider: &str) -> Option<Value> {
+    let hits = json_of(home, args);
     hits.as_array()?
         .iter()
         .find(|h| h["provider"] == provider)
@@ -104,8 +110,15 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
         "{declared}"
     );
 
-    // Nodes 2 and 3 join; node 3 finds the provider, where, and how to join.
-    let via = cluster.nodes[0].listen[0].clone();
+    // Node 3, which hosts no space yet, finds the provider in the network index, with the
+    // space and the address to join through; nodes 2 and 3 join.
+    let found = wait_for("the provider in node 3's network index", || {
+        let args = ["ability", "search", "summarize", "--network"];
+        hit_in(requester_home, &args, &provider)
+    });
+    assert_eq!(found["space"], space.as_str(), "{found}");
+    assert!(hit_of(requester_home, "summarize", &provider).is_none());
+    let via = found["via"][0].as_str().expect("an address").to_string();
     for home in &homes[1..] {
         ok(home, &["space", "join", &space, "--via", &via]);
     }

@@ -98,6 +98,11 @@ pub struct AbilitySearchQuery {
     /// Only this space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<SpaceId>,
+    /// Also the network index: providers in public spaces this node does not host, with the
+    /// address of a node to join through (docs/abilities.md §11). They score as providers
+    /// with no history: reputation is known only inside the space.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub network: bool,
 }
 
 /// A provider found by a search: who can do it, where, how well, and how to join.

@@ -57,7 +57,8 @@ pub(crate) enum AbilityCommand {
         /// Only this space.
         #[arg(long)]
         space: Option<SpaceId>,
-        /// Ask other nodes too.
+        /// Also providers in public spaces this node does not host, from the network index
+        /// (each hit says how to join its space).
         #[arg(long)]
         network: bool,
     },
@@ -188,18 +189,23 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             space,
             network,
         } => {
-            if network {
-                bail!(
-                    "searching other nodes (--network) is not available yet; without it, tim \
-                     searches the spaces this node hosts"
-                );
-            }
             let hits = client
-                .search_abilities(&AbilitySearchQuery { q: query, space })
+                .search_abilities(&AbilitySearchQuery {
+                    q: query,
+                    space,
+                    network,
+                })
                 .await?;
             out.print(&hits, |hits| {
                 if hits.is_empty() {
-                    errln!("(no provider found in the spaces this node hosts)")?;
+                    errln!(
+                        "(no provider found{})",
+                        if network {
+                            ""
+                        } else {
+                            " in the spaces this node hosts"
+                        }
+                    )?;
                 }
                 hits.iter().try_for_each(print_hit)
             })
