@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{ok, tim_command, Lines};
 use serde_json::{json, Value};
@@ -26,15 +26,8 @@ fn json_of(home: &Path, args: &[&str]) -> Value {
 }
 
 /// Polls `probe` until it gives a value, failing the test after [`WAIT`] with `what`.
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    common::wait_for(what, WAIT, probe)
 }
 
 /// The request `rid` as `tim ability requests SPACE --json` lists it on `home`.

@@ -4,9 +4,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{ok, one_error_line, one_json_error, one_node, tim, tim_command, timite_with_token};
+use common::{
+    ok, one_error_line, one_json_error, one_node, tim, tim_command, timite_with_token, wait_for,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_banned_timite_rejoining_is_refused_with_the_reason() {
@@ -61,15 +63,10 @@ async fn an_expired_ephemeral_space_says_it_expired() {
     );
     let space = created.trim().to_string();
     // The node checks expiries every second.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let out = loop {
+    let out = wait_for("the space to expire", Duration::from_secs(30), || {
         let out = tim(&home, &["read", &space]);
-        if !out.status.success() {
-            break out;
-        }
-        assert!(Instant::now() < deadline, "the space never expired");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        (!out.status.success()).then_some(out)
+    });
     let line = one_error_line(&out);
     assert!(
         line.contains(&format!("space {space} was ephemeral and has expired")),
@@ -118,15 +115,10 @@ async fn a_second_node_on_a_home_is_refused_and_logs_to_a_file_are_not_coloured(
 
     // The cluster's node logs to node.log (info by default): plain text.
     let log = node.home.join("node.log");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let text = loop {
+    let text = wait_for("a line logged at info", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("INFO") {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "nothing logged at info: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        text.contains("INFO").then_some(text)
+    });
     assert!(
         !text.contains('\u{1b}'),
         "colour codes in a log file: {text:?}"

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `tim --home HOME`, with no `TIM_*` variables from the caller's environment and
 /// warnings-only logs; add the arguments.
@@ -113,5 +113,18 @@ impl Drop for Lines {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` until it gives a value (the one place the CLI tests wait), failing the test
+/// after `within` with `what`.
+pub(crate) fn wait_for<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(start.elapsed() < within, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
