@@ -626,6 +626,11 @@ impl<'a> Judge<'a> {
 
     /// `status_notices["<list URL> <validFrom>"]`: any member puts an issuer's signed
     /// revocation list that revokes a credential presented here; never changed or deleted.
+    /// `chains`: no write is accepted until the chain rules land (docs/abilities.md).
+    fn check_chains(&mut self, _op: &automerge::legacy::Op) -> Result<(), Rejection> {
+        deny(format!("{}; chains are not accepted yet", self.who))
+    }
+
     fn check_status_notices(
         &mut self,
         key: Option<&str>,
@@ -807,6 +812,7 @@ impl<'a> Judge<'a> {
                 Policy::Abilities => self.check_abilities(&op_id, key, op)?,
                 Policy::Requests => self.check_requests(&op_id, op)?,
                 Policy::StatusNotices => self.check_status_notices(key, op)?,
+                Policy::Chains => self.check_chains(op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,

@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 5;
+pub const LATEST_VERSION: u64 = 6;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,9 @@ pub enum Policy {
     /// Revocation notices: issuers' signed status lists that revoke a presented credential,
     /// put by any member, never changed (docs/passports.md).
     StatusNotices,
+    /// Chains of ability requests: signed plans, each step's output the next one's input
+    /// (docs/abilities.md).
+    Chains,
 }
 
 /// A root container of the space document.
@@ -195,6 +198,18 @@ pub const STATUS_NOTICES: Container = Container {
     policy: Policy::StatusNotices,
 };
 
+/// `chains` (version 6): the chains of ability requests, in order (docs/abilities.md).
+pub const CHAINS: Container = Container {
+    name: "chains",
+    kind: Kind::List,
+    since: 6,
+    policy: Policy::Chains,
+};
+
+/// The schema version from which the rules judge what version 6 adds beside `chains`: ability
+/// attestations, chain steps and out-of-band payloads of requests (docs/abilities.md).
+pub const ABILITIES_V2: u64 = CHAINS.since;
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -210,6 +225,7 @@ pub const CONTAINERS: &[&Container] = &[
     &ABILITIES,
     &REQUESTS,
     &STATUS_NOTICES,
+    &CHAINS,
 ];
 
 /// The container named `name`, if this node knows one.
