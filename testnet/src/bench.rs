@@ -15,6 +15,8 @@
 //! | B8 | crypto: sign, verify, did:key resolve, envelope and credential verify per second |
 //! | S | scale: many spaces on one node (RSS, start-up) |
 //! | B9 | live path against space size: 3 nodes share a space of 0/10k/50k/100k messages: probes (ack, propagation), a sustained fill (lag, lost), RSS |
+//! | B10 | flood: a peer publishes invalid changes at 100x the honest rate: honest propagation before and during, time to graylist |
+//! | B11 | invocation: a requester on node 3 asks a provider on node 1 for an ability that does no work; request → result seen by the requester, and its legs; local search |
 //!
 //! [`Options::scenarios`] selects the parts to run (`tim testnet bench --only b1,b9`).
 
@@ -56,17 +58,20 @@ pub enum Scenario {
     B9,
     /// B10: a peer floods invalid changes; honest propagation before and during.
     Flood,
+    /// B11: ability invocation across nodes.
+    Invocation,
 }
 
 impl Scenario {
     /// Every part, in the order the bench runs them.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Self::B1,
         Self::B1m,
         Self::B3,
         Self::B4,
         Self::B9,
         Self::Flood,
+        Self::Invocation,
         Self::B7,
         Self::B8,
         Self::Scale,
@@ -76,7 +81,7 @@ impl Scenario {
 impl std::str::FromStr for Scenario {
     type Err = String;
 
-    /// `b1` … `b10`, `b1m`, `flood` (`b10`) or `scale`, in any case; a scenario measured within another part names that
+    /// `b1` … `b11`, `b1m`, `flood` (`b10`), `invoke` (`b11`) or `scale`, in any case; a scenario measured within another part names that
     /// part (`b2` is `b1`; `b3i`, `b5` and `b6` are `b4`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
@@ -89,10 +94,11 @@ impl std::str::FromStr for Scenario {
             "s" | "scale" => Self::Scale,
             "b9" => Self::B9,
             "b10" | "flood" => Self::Flood,
+            "b11" | "invoke" => Self::Invocation,
             other => {
                 return Err(format!(
                     "unknown scenario `{other}`: expected b1, b1m, b2, b3, b3i, b4, b5, b6, b7, \
-                     b8, b9, b10 (flood) or scale"
+                     b8, b9, b10 (flood), b11 (invoke) or scale"
                 ))
             }
         })
@@ -545,6 +551,8 @@ pub struct Results {
     pub live_path: Vec<LivePath>,
     /// B10.
     pub flood: Option<Flood>,
+    /// B11.
+    pub invocation: Option<Invocation>,
     /// The goals.
     pub goals: Vec<Goal>,
     /// Scenarios that failed, with why.
@@ -990,6 +998,219 @@ async fn flood_on(
         graylisted_ms,
         rejected,
     })
+}
+
+/// B11's cluster size.
+const INVOCATION_NODES: usize = 3;
+/// How long one B11 request may take before it counts as lost.
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// The ability B11 invokes.
+const ECHO: &str = "bench.echo";
+
+/// B11 for the whole run: the legs of each request (ms) and what was lost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invocation {
+    /// Nodes.
+    pub nodes: usize,
+    /// Requests per run.
+    pub requests: usize,
+    /// Request made (the requester's `POST` sent) → the result seen on the requester's node's
+    /// event stream.
+    pub total: Legs,
+    /// Request made → the request seen on the provider's node's event stream.
+    pub to_provider: Legs,
+    /// The provider's claim and result (two acknowledged writes on its node).
+    pub provider: Legs,
+    /// The provider's result acknowledged → seen on the requester's node's event stream.
+    pub to_requester: Legs,
+    /// `GET /v1/abilities/search` on the requester's node.
+    pub search: Legs,
+    /// Requests whose result never arrived within the timeout (all runs).
+    pub lost: usize,
+}
+
+/// p50 and p99 of one leg, over runs.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Legs {
+    /// Median over runs of each run's p50.
+    pub p50: Spread,
+    /// Median over runs of each run's p99.
+    pub p99: Spread,
+}
+
+impl Legs {
+    fn of(runs: &[Dist]) -> Self {
+        Self {
+            p50: Spread::of(runs.iter().map(|d| d.p50)),
+            p99: Spread::of(runs.iter().map(|d| d.p99)),
+        }
+    }
+}
+
+/// One B11 run's samples (ms), per leg.
+#[derive(Default)]
+struct InvocationRun {
+    total: Vec<f64>,
+    to_provider: Vec<f64>,
+    provider: Vec<f64>,
+    to_requester: Vec<f64>,
+    search: Vec<f64>,
+    lost: usize,
+}
+
+/// What the provider's side saw of one request: when its node told of it, when the result
+/// was acknowledged.
+struct Served {
+    id: String,
+    seen: Instant,
+    answered: Instant,
+}
+
+/// B11: node 1's timite declares an ability that does no work; node 3's asks for it, one
+/// request at a time, and waits for the result on its own node's event stream. The provider
+/// is a client of node 1 that claims and answers each request addressed to it as soon as its
+/// node's event stream shows it: what any provider (an agent, a script) does.
+async fn invocation(exe: &Path, opts: &Options, say: Say<'_>) -> Result<Invocation> {
+    let n = INVOCATION_NODES;
+    let mut runs = Vec::new();
+    for run in 1..=opts.runs {
+        say(&format!(
+            "B11 invocation, {n} nodes, run {run}/{}",
+            opts.runs
+        ));
+        let (mut cluster, space) = cluster_with_space(exe, n, NODE_ARGS).await?;
+        let result = invocation_on(&cluster, space, opts.messages).await;
+        cluster.stop().await;
+        runs.push(result?);
+    }
+    let legs = |f: fn(&InvocationRun) -> &Vec<f64>| {
+        Legs::of(&runs.iter().map(|r| Dist::of(f(r))).collect::<Vec<_>>())
+    };
+    Ok(Invocation {
+        nodes: n,
+        requests: opts.messages,
+        total: legs(|r| &r.total),
+        to_provider: legs(|r| &r.to_provider),
+        provider: legs(|r| &r.provider),
+        to_requester: legs(|r| &r.to_requester),
+        search: legs(|r| &r.search),
+        lost: runs.iter().map(|r| r.lost).sum(),
+    })
+}
+
+async fn invocation_on(
+    cluster: &Cluster,
+    space: SpaceId,
+    requests: usize,
+) -> Result<InvocationRun> {
+    use futures::StreamExt;
+    use tim_protocol::api::SpaceEvent;
+
+    let provider = &cluster.nodes[0].client;
+    let requester = &cluster.nodes[cluster.nodes.len() - 1].client;
+    let provider_did = provider.me().await?.did;
+    let declaration = serde_json::from_value(serde_json::json!({
+        "description": "answers with its input, doing no work",
+        "input_schema": {"type": "object"},
+        "output_schema": {"type": "object"},
+    }))?;
+    provider.declare_ability(space, ECHO, &declaration).await?;
+    let seen_at_requester = Instant::now();
+    while requester.abilities(space).await?.is_empty() {
+        if seen_at_requester.elapsed() > CONVERGE_TIMEOUT {
+            bail!("the requester's node never saw the declaration");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // The provider: claims and answers every request addressed to it.
+    let mut provider_events = Box::pin(provider.events(space).await?);
+    let (served_tx, mut served) = tokio::sync::mpsc::unbounded_channel::<Served>();
+    let serving = {
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(event)) = provider_events.next().await {
+                let SpaceEvent::RequestCreated { request, .. } = event else {
+                    continue;
+                };
+                if request.target != provider_did.to_string() {
+                    continue;
+                }
+                let seen = Instant::now();
+                let answered = async {
+                    provider
+                        .request_step(space, &request.id, tim_client::RequestStep::claim())
+                        .await?;
+                    provider
+                        .request_step(
+                            space,
+                            &request.id,
+                            tim_client::RequestStep::result(request.input.clone()),
+                        )
+                        .await
+                };
+                if answered.await.is_ok() {
+                    let answered = Instant::now();
+                    let _ = served_tx.send(Served {
+                        id: request.id,
+                        seen,
+                        answered,
+                    });
+                }
+            }
+        })
+    };
+
+    // The requester: one request at a time, each until its result shows on its own node.
+    let mut requester_events = Box::pin(requester.events(space).await?);
+    let mut run = InvocationRun::default();
+    for i in 0..requests {
+        let t = Instant::now();
+        let query = tim_protocol::api::AbilitySearchQuery {
+            q: ECHO.into(),
+            ..Default::default()
+        };
+        requester.search_abilities(&query).await?;
+        run.search.push(ms(t.elapsed()));
+        let ask = serde_json::from_value(serde_json::json!({
+            "ability": ECHO,
+            "input": {"i": i},
+            "to": provider_did,
+            "timeout_secs": INVOCATION_TIMEOUT.as_secs(),
+        }))?;
+        let asked = Instant::now();
+        let made = requester.request_ability(space, &ask).await?;
+        let completed = tokio::time::timeout(INVOCATION_TIMEOUT, async {
+            while let Some(event) = requester_events.next().await {
+                if let Ok(SpaceEvent::RequestCompleted { request, .. }) = event {
+                    if request.id == made.id {
+                        return Some(Instant::now());
+                    }
+                }
+            }
+            None
+        })
+        .await;
+        let Ok(Some(done)) = completed else {
+            run.lost += 1;
+            continue;
+        };
+        run.total.push(ms(done - asked));
+        // The provider's side reports this request once its result is acknowledged, which may
+        // be just after the result shows here (its node publishes once the result is on disk,
+        // then answers).
+        while let Ok(Some(s)) = tokio::time::timeout(INVOCATION_TIMEOUT, served.recv()).await {
+            if s.id == made.id {
+                run.to_provider.push(ms(s.seen - asked));
+                run.provider.push(ms(s.answered - s.seen));
+                run.to_requester
+                    .push(ms(done.saturating_duration_since(s.answered)));
+                break;
+            }
+        }
+    }
+    serving.abort();
+    Ok(run)
 }
 
 /// B1m's hosts per space: its creator and the next two nodes round the ring.
@@ -1677,6 +1898,7 @@ pub async fn run(
         scale: Vec::new(),
         live_path: Vec::new(),
         flood: None,
+        invocation: None,
         goals: Vec::new(),
         errors: Vec::new(),
     };
@@ -1740,6 +1962,9 @@ pub async fn run(
     }
     if opts.runs(Scenario::Flood) {
         r.flood = attempt(&mut r.errors, "B10", flood(exe, opts, say)).await;
+    }
+    if opts.runs(Scenario::Invocation) {
+        r.invocation = attempt(&mut r.errors, "B11", invocation(exe, opts, say)).await;
     }
     if opts.runs(Scenario::B7) {
         r.durability = attempt(&mut r.errors, "B7", durability(exe, opts.runs, say))
@@ -1861,6 +2086,27 @@ fn goals(r: &Results) -> Vec<Goal> {
                 num(f.quiet.p99)
             ),
             banned && ratio <= 2.0,
+        );
+    }
+    if let Some(i) = &r.invocation {
+        goal(
+            "B11",
+            &format!(
+                "invocation overhead across nodes p50 < 5 ms, p99 < 20 ms on 3 nodes (measured with {})",
+                i.nodes
+            ),
+            format!("p50 {}, p99 {}", i.total.p50.show("ms"), i.total.p99.show("ms")),
+            i.nodes == 3 && i.total.p50.median < 5.0 && i.total.p99.median < 20.0,
+        );
+        goal(
+            "B11",
+            "local ability search < 5 ms",
+            format!(
+                "p50 {}, p99 {}",
+                i.search.p50.show("ms"),
+                i.search.p99.show("ms")
+            ),
+            i.search.p99.median < 5.0,
         );
     }
     if let Some(s) = r.scale.iter().max_by_key(|s| s.spaces) {
@@ -2114,6 +2360,39 @@ pub fn table(r: &Results) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    if let Some(i) = &r.invocation {
+        o += &format!(
+            "\nB11 invocation ({} nodes; requester on node {}, provider on node 1; {} requests per run, one at a time; the provider does no work)\n",
+            i.nodes, i.nodes, i.requests
+        );
+        o += "  leg                                   p50 ms            p99 ms\n";
+        for (leg, p50, p99) in [
+            ("request -> result seen (total)", &i.total.p50, &i.total.p99),
+            (
+                "request -> seen by the provider",
+                &i.to_provider.p50,
+                &i.to_provider.p99,
+            ),
+            (
+                "provider claims and answers",
+                &i.provider.p50,
+                &i.provider.p99,
+            ),
+            (
+                "result answered -> seen by requester",
+                &i.to_requester.p50,
+                &i.to_requester.p99,
+            ),
+            (
+                "local search (requester's node)",
+                &i.search.p50,
+                &i.search.p99,
+            ),
+        ] {
+            o += &format!("  {:<37} {:<17} {}\n", leg, p50.show(""), p99.show(""));
+        }
+        o += &format!("  lost: {}\n", i.lost);
     }
     for e in &r.errors {
         o += &format!("\nFAILED {e}\n");

@@ -98,3 +98,22 @@ fn quick_private_b1_delivers_every_post_without_gossip() {
     assert_eq!(b1["runs"][0]["n"], 100, "{b1}");
     assert_eq!(b1["gossip_per_delivery"]["median"], 0.0, "{b1}");
 }
+
+/// `tim testnet bench --quick --only b11`: B11 on 3 nodes. Every request (50, one at a time)
+/// reaches the provider on node 1 and its result reaches the requester on node 3, each leg
+/// measured once per request.
+#[test]
+fn quick_b11_completes_every_request_across_nodes() {
+    let r = quick_bench(&["--only", "b11"]);
+    assert_eq!(r["errors"], Value::Array(vec![]), "{r}");
+    let b = &r["invocation"];
+    eprintln!("{b}");
+    assert_eq!(b["nodes"], 3, "{b}");
+    assert_eq!(b["requests"], 50, "{b}");
+    assert_eq!(b["lost"], 0, "{b}");
+    for leg in ["total", "to_provider", "provider", "to_requester", "search"] {
+        let p50 = b[leg]["p50"]["median"].as_f64().expect("a p50");
+        assert!(p50 > 0.0, "{leg}: {b}");
+    }
+    assert!(r["propagation"] == Value::Array(vec![]), "{r}");
+}

@@ -31,11 +31,11 @@ pub(crate) enum TestnetCommand {
     },
     /// Measure Tim against its goals (docs/benchmarks.md): propagation, many spaces,
     /// amplification, saturation, late joiners, restart, durability, crypto, scale, the live path against
-    /// space size. Prints a table (`--json` for JSON); `--out DIR` also writes a Markdown
+    /// space size, a flood, ability invocation. Prints a table (`--json` for JSON); `--out DIR` also writes a Markdown
     /// report with SVG charts.
     Bench {
         /// Run only these scenarios (comma-separated): b1 (with b2), b1m, b3, b4 (with b3i,
-        /// b5, b6), b7, b8, b9, b10 (flood), scale. Default: all.
+        /// b5, b6), b7, b8, b9, b10 (flood), b11 (invoke), scale. Default: all.
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<Scenario>>,
         /// Cluster sizes for propagation (comma-separated). Default: 3,10,20.
