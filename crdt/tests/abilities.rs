@@ -436,6 +436,39 @@ fn race<'c>(
     (id, order, first, second)
 }
 
+/// `auto` asks the same provider first on every replica; if it never claims, the second is
+/// asked when the first's turn ends, claims, answers and is rated, the same everywhere, and
+/// the silent first cannot claim what is no longer open.
+#[test]
+fn a_candidate_that_never_claims_is_skipped_after_its_turn_the_same_on_every_replica() {
+    let (mut a, mut b, c) = two();
+    assert_eq!(
+        a.auto_candidates(&did(&c.carol), SUMMARIZE, &input()),
+        b.auto_candidates(&did(&c.carol), SUMMARIZE, &input())
+    );
+    let (id, order, first, second) = race(&mut a, &mut b, &c);
+    assert_eq!(b.request(&id).unwrap().candidates, order);
+    refused_local(b.claim(second, &id, 100 + AUTO_TURN_MS - 1), "its turn");
+    let turn = 100 + AUTO_TURN_MS;
+    b.claim(second, &id, turn).unwrap();
+    b.complete(second, &id, &output(), turn + 1).unwrap();
+    b.rate_request(&c.carol, &id, 5, turn + 2).unwrap();
+    sync_pair(&mut a, &mut b);
+    refused_local(a.claim(first, &id, turn + 3), "open");
+    for s in [&a, &b] {
+        let r = s.request(&id).unwrap();
+        assert_eq!(
+            (r.claimant, r.state, r.rating),
+            (Some(order[1]), RequestState::Completed, Some(5))
+        );
+        assert_eq!(r.claims, [order[1]]);
+    }
+    assert_eq!(
+        a.ability_reputation(&order[1], SUMMARIZE),
+        b.ability_reputation(&order[1], SUMMARIZE)
+    );
+}
+
 #[test]
 fn two_concurrent_claims_resolve_to_the_same_winner_on_every_replica() {
     let (mut a, mut b, c) = two();
