@@ -292,6 +292,7 @@ fn hit_view(space: SpaceId, space_name: &str, via: &[String], h: SearchHit) -> A
         price: d.spec.price,
         reputation: reputation_view(&h.reputation),
         via: via.to_vec(),
+        available: None,
     }
 }
 
@@ -313,8 +314,14 @@ fn network_hit_view(n: crate::index::NetworkHit) -> AbilityHit {
         price: n.price,
         reputation: reputation_view(&AbilityReputation::default()),
         via: n.addrs.iter().map(ToString::to_string).collect(),
+        available: None,
     }
 }
+
+/// How much an unreachable provider's score drops: the weight of the speed term (docs/
+/// abilities.md §6), so reachability orders providers otherwise alike without hiding a far
+/// better one.
+const UNREACHABLE_PENALTY: u64 = 100;
 
 /// Longest request a caller may ask for, in seconds.
 const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
@@ -437,6 +444,13 @@ impl Service {
                     .filter(|n| !here.contains(&(n.provider, n.ability.clone(), n.space)))
                     .map(network_hit_view),
             );
+        }
+        let providers: Vec<Did> = hits.iter().map(|h| h.provider).collect();
+        for (h, available) in hits.iter_mut().zip(handle.availability(providers).await?) {
+            h.available = available;
+            if available == Some(false) {
+                h.score = h.score.saturating_sub(UNREACHABLE_PENALTY);
+            }
         }
         hits.sort_by(|a, b| {
             b.score

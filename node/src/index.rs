@@ -478,6 +478,17 @@ impl Cache {
         self.entries
     }
 
+    /// The peers whose unexpired records list a declaration of `provider`: the nodes that say
+    /// they host it.
+    pub fn hosts_of(&self, provider: &Did, now: u64) -> Vec<PeerId> {
+        self.records
+            .values()
+            .filter(|h| h.body.expires_at > now)
+            .filter(|h| h.body.entries.iter().any(|e| e.body.provider == *provider))
+            .map(|h| h.peer)
+            .collect()
+    }
+
     /// The entries matching `query`, best first, at most `limit`: ranked like a space's
     /// local search (text, attestation) with the reputation terms at their priors, since
     /// reputation is known only inside a space; then by name, provider and space.

@@ -1,7 +1,8 @@
 //! The network index of abilities on real sockets (docs/abilities.md §11): a provider's
 //! declaration in a public space reaches, through a node that never joined the space, a node
 //! that never heard of it; that node joins through the address it found and reads the
-//! declaration in the space; a withdrawal drops it from every node's index.
+//! declaration in the space; a provider's node counts as reachable once connected; a
+//! withdrawal drops it from every node's index.
 
 mod common;
 
@@ -41,6 +42,17 @@ fn now_ms() -> u64 {
     since.unwrap().as_millis() as u64
 }
 
+fn summarize() -> AbilitySpec {
+    AbilitySpec {
+        name: "text.summarize".into(),
+        description: "Shortens a text to a few sentences".into(),
+        input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+        output_schema: json!({"type": "object"}),
+        credential: None,
+        price: None,
+    }
+}
+
 async fn found(node: &Handle, query: &str) -> Vec<NetworkHit> {
     node.network_search(query, 10).await.unwrap()
 }
@@ -69,16 +81,11 @@ async fn a_node_finds_a_provider_in_a_space_it_never_joined_and_joins_through_it
         [42; tim_crdt::SESSION_BYTES],
     );
     write_as(&n1.handle, &w, space, |s, w| {
-        let spec = AbilitySpec {
-            name: "text.summarize".into(),
-            description: "Shortens a text to a few sentences".into(),
-            input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
-            output_schema: json!({"type": "object"}),
-            credential: None,
-            price: None,
-        };
         let migrated = s.migrate(w, 4, now_ms()).unwrap().envelope;
-        vec![migrated, s.declare(w, &spec, now_ms()).unwrap().envelope]
+        vec![
+            migrated,
+            s.declare(w, &summarize(), now_ms()).unwrap().envelope,
+        ]
     })
     .await;
 
@@ -104,6 +111,15 @@ async fn a_node_finds_a_provider_in_a_space_it_never_joined_and_joins_through_it
     assert_eq!(found(&n2.handle, "text").await.len(), 1);
     // Node 1 lists its own entries.
     assert_eq!(found(&n1.handle, "summarize").await.len(), 1);
+    // Availability: node 1 hosts the provider, node 2 is connected to node 1; nobody's index
+    // lists node 3's timite.
+    let available = |n: &Handle, who| {
+        let n = n.clone();
+        async move { n.availability(vec![who]).await.unwrap()[0] }
+    };
+    assert_eq!(available(&n1.handle, provider).await, Some(true));
+    assert_eq!(available(&n2.handle, provider).await, Some(true));
+    assert_eq!(available(&n1.handle, n3.keys.timite.did()).await, None);
 
     // Node 3 joins through the address it found, and reads the declaration in the space.
     assert!(n3.handle.spaces().await.unwrap().is_empty());
@@ -111,6 +127,10 @@ async fn a_node_finds_a_provider_in_a_space_it_never_joined_and_joins_through_it
         .join(hit.space, hit.addrs.clone(), JOIN)
         .await
         .unwrap();
+    eventually(20, "node 3 to reach the provider's node", || async {
+        available(&n3.handle, provider).await == Some(true)
+    })
+    .await;
     let declared = local_copy(&n3.handle, space).await.abilities();
     assert_eq!(declared.len(), 1);
     assert_eq!(
@@ -129,4 +149,24 @@ async fn a_node_finds_a_provider_in_a_space_it_never_joined_and_joins_through_it
         })
         .await;
     }
+
+    // Declared again, then node 1 goes away: its record stays in node 3's index until it
+    // expires, but node 3 can no longer reach the provider.
+    write_as(&n1.handle, &w, space, |s, w| {
+        vec![s.declare(w, &summarize(), now_ms()).unwrap().envelope]
+    })
+    .await;
+    eventually(
+        20,
+        "the declaration to reach node 3's index again",
+        || async { !found(&n3.handle, "summarize").await.is_empty() },
+    )
+    .await;
+    n1.handle.shutdown().await.unwrap();
+    eventually(
+        20,
+        "node 3 to see the provider's node unreachable",
+        || async { available(&n3.handle, provider).await == Some(false) },
+    )
+    .await;
 }

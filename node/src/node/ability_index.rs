@@ -4,6 +4,7 @@
 
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
 use libp2p::PeerId;
+use tim_protocol::Did;
 use tracing::{debug, warn};
 
 use super::{now_ms, Actor};
@@ -94,6 +95,24 @@ impl Actor {
             }
         };
         self.carry_out(vec![Output::Verdict { id, from, verdict }]);
+    }
+
+    /// Whether each provider's node is reachable: `Some(true)` if this node hosts it or is
+    /// connected to a node whose index record lists it, `Some(false)` if only nodes this one
+    /// is not connected to list it, `None` if no record lists it (a provider in invite-only
+    /// spaces, or whose node has not published yet).
+    pub(super) fn availability(&self, providers: &[Did]) -> Vec<Option<bool>> {
+        let now = now_ms();
+        providers
+            .iter()
+            .map(|p| {
+                if self.timites.contains_key(p) {
+                    return Some(true);
+                }
+                let hosts = self.index.cache.hosts_of(p, now);
+                (!hosts.is_empty()).then(|| hosts.iter().any(|h| self.swarm.is_connected(h)))
+            })
+            .collect()
     }
 
     /// Searches the cached index.

@@ -175,6 +175,7 @@ pub(super) enum Command {
         limit: usize,
         reply: Reply<Vec<crate::index::NetworkHit>>,
     },
+    Availability(Vec<Did>, Reply<Vec<Option<bool>>>),
     GossipPeers(SpaceId, Reply<GossipPeers>),
     Ability {
         who: Did,
@@ -657,6 +658,13 @@ impl Handle {
             reply,
         })
         .await
+    }
+
+    /// Whether each provider's node is reachable from this one, as far as this node knows
+    /// (hosted here, or listed in the index record of a connected node; `None`: unknown).
+    pub async fn availability(&self, providers: Vec<Did>) -> Result<Vec<Option<bool>>, NodeError> {
+        self.call(|reply| Command::Availability(providers, reply))
+            .await
     }
 
     /// Live events of every hosted space.

@@ -881,6 +881,9 @@ impl Actor {
             } => {
                 let _ = reply.send(Ok(self.network_search(&query, limit)));
             }
+            Command::Availability(providers, reply) => {
+                let _ = reply.send(Ok(self.availability(&providers)));
+            }
             Command::DisconnectAll(reply) => {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 for p in &peers {

@@ -133,6 +133,11 @@ pub struct AbilityHit {
     /// Addresses of a node hosting the space, to join it through
     /// (`tim space join SPACE --via ADDR`).
     pub via: Vec<String>,
+    /// Whether the provider's node is reachable from the answering node: hosted there, or
+    /// listed in the ability index record of a node it is connected to; absent: unknown (no
+    /// index record lists it). An unreachable provider's `score` is lowered by 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<bool>,
 }
 
 /// `POST /v1/spaces/{id}/requests`: ask for an ability.
