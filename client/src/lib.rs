@@ -1,6 +1,8 @@
 //! A client for a Tim node's HTTP API, used by the `tim` command line and the testnet.
 #![deny(missing_docs)]
 
+pub mod provider;
+
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};

@@ -1058,14 +1058,6 @@ struct InvocationRun {
     lost: usize,
 }
 
-/// What the provider's side saw of one request: when its node told of it, when the result
-/// was acknowledged.
-struct Served {
-    id: String,
-    seen: Instant,
-    answered: Instant,
-}
-
 /// B11: node 1's timite declares an ability that does no work; node 3's asks for it, one
 /// request at a time, and waits for the result on its own node's event stream. The provider
 /// is a client of node 1 that claims and answers each request addressed to it as soon as its
@@ -1104,7 +1096,8 @@ async fn invocation_on(
     requests: usize,
 ) -> Result<InvocationRun> {
     use futures::StreamExt;
-    use tim_protocol::api::SpaceEvent;
+    use tim_client::provider::{self, Served};
+    use tim_protocol::api::{AbilityRequest, SpaceEvent};
 
     let provider = &cluster.nodes[0].client;
     let requester = &cluster.nodes[cluster.nodes.len() - 1].client;
@@ -1123,41 +1116,16 @@ async fn invocation_on(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    // The provider: claims and answers every request addressed to it.
-    let mut provider_events = Box::pin(provider.events(space).await?);
+    // The provider: claims and answers every request addressed to it, at once.
     let (served_tx, mut served) = tokio::sync::mpsc::unbounded_channel::<Served>();
     let serving = {
         let provider = provider.clone();
         tokio::spawn(async move {
-            while let Some(Ok(event)) = provider_events.next().await {
-                let SpaceEvent::RequestCreated { request, .. } = event else {
-                    continue;
-                };
-                if request.target != provider_did.to_string() {
-                    continue;
-                }
-                let seen = Instant::now();
-                let answered = async {
-                    provider
-                        .request_step(space, &request.id, tim_client::RequestStep::claim())
-                        .await?;
-                    provider
-                        .request_step(
-                            space,
-                            &request.id,
-                            tim_client::RequestStep::result(request.input.clone()),
-                        )
-                        .await
-                };
-                if answered.await.is_ok() {
-                    let answered = Instant::now();
-                    let _ = served_tx.send(Served {
-                        id: request.id,
-                        seen,
-                        answered,
-                    });
-                }
-            }
+            let echo = |r: AbilityRequest| async move { Ok(r.input) };
+            let report = |s: Served| {
+                let _ = served_tx.send(s);
+            };
+            provider::serve(&provider, space, provider_did, echo, report).await
         })
     };
 
@@ -1200,7 +1168,7 @@ async fn invocation_on(
         // be just after the result shows here (its node publishes once the result is on disk,
         // then answers).
         while let Ok(Some(s)) = tokio::time::timeout(INVOCATION_TIMEOUT, served.recv()).await {
-            if s.id == made.id {
+            if s.request.id == made.id {
                 run.to_provider.push(ms(s.seen - asked));
                 run.provider.push(ms(s.answered - s.seen));
                 run.to_requester

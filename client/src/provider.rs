@@ -1,0 +1,84 @@
+//! A provider's loop: what an agent or a script that offers an ability does with a node's API
+//! (docs/abilities.md §10.1). It follows a space's events, claims each request whose first
+//! candidate is its timite (a request addressed to it, or an `auto` request it is asked first
+//! in), does the work, and posts the result or the failure. Requests it is asked later in turn
+//! are left to the timite's other clients: claiming before its turn is refused by the rules.
+
+use std::future::Future;
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde_json::Value;
+use tim_protocol::api::{AbilityRequest, SpaceEvent};
+use tim_protocol::{Did, SpaceId};
+
+use crate::{Client, ClientError, RequestStep};
+
+/// One request served.
+#[derive(Debug)]
+pub struct Served {
+    /// The request, as its node announced it.
+    pub request: AbilityRequest,
+    /// When the node's event stream showed it.
+    pub seen: Instant,
+    /// When the node acknowledged the outcome (on its disk, published).
+    pub answered: Instant,
+    /// The output posted, or the reason of the failure posted.
+    pub outcome: Result<Value, String>,
+}
+
+/// Serves the requests of `space` whose first candidate is `me` (the client's timite), one at
+/// a time, until the event stream ends: claims, runs `work`, posts its output as the result
+/// (or its error as the failure) and tells `served`. A claim the node refuses (a concurrent
+/// claim won, the request was cancelled) skips the request. Returns when the stream ends, or
+/// with the error that ended it (a lagged stream goes on).
+pub async fn serve<W, F>(
+    client: &Client,
+    space: SpaceId,
+    me: Did,
+    mut work: W,
+    mut served: impl FnMut(Served),
+) -> Result<(), ClientError>
+where
+    W: FnMut(AbilityRequest) -> F,
+    F: Future<Output = Result<Value, String>>,
+{
+    let mut events = Box::pin(client.events(space).await?);
+    while let Some(event) = events.next().await {
+        let request = match event {
+            Ok(SpaceEvent::RequestCreated { request, .. }) => request,
+            Ok(_) | Err(ClientError::Lagged(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if request.candidates.first() != Some(&me) || request.state != "open" {
+            continue;
+        }
+        let seen = Instant::now();
+        match client
+            .request_step(space, &request.id, RequestStep::claim())
+            .await
+        {
+            Ok(_) => {}
+            Err(ClientError::Api(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        let outcome = work(request.clone()).await;
+        match &outcome {
+            Ok(output) => {
+                let step = RequestStep::result(output.clone());
+                client.request_step(space, &request.id, step).await?
+            }
+            Err(reason) => {
+                let step = RequestStep::failure(reason);
+                client.request_step(space, &request.id, step).await?
+            }
+        };
+        served(Served {
+            request,
+            seen,
+            answered: Instant::now(),
+            outcome,
+        });
+    }
+    Ok(())
+}
