@@ -1117,13 +1117,14 @@ async fn invocation_on(
     }
 
     // The provider: claims and answers every request addressed to it, at once.
-    let (served_tx, mut served) = tokio::sync::mpsc::unbounded_channel::<Served>();
+    // One report per request at most: the requester asks one at a time, each once.
+    let (served_tx, mut served) = tokio::sync::mpsc::channel::<Served>(requests.max(1));
     let serving = {
         let provider = provider.clone();
         tokio::spawn(async move {
             let echo = |r: AbilityRequest| async move { Ok(r.input) };
             let report = |s: Served| {
-                let _ = served_tx.send(s);
+                let _ = served_tx.try_send(s);
             };
             provider::serve(&provider, space, provider_did, echo, report).await
         })
