@@ -219,9 +219,10 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
     assert!(detail.contains("only the requester"), "{detail}");
     ok(requester_home, &["ability", "rate", &space, &rid, "5"]);
 
-    // A second request, followed: node 1 fails it, and `--follow` prints the reason.
+    // A second request, followed, with one retry: node 1 fails it, `--follow` prints the
+    // reason and asks again; node 1 answers the third request.
     let mut follow = tim_command(requester_home);
-    follow.args(invoke).arg("--follow");
+    follow.args(invoke).args(["--follow", "--retries", "1"]);
     let follow = Lines::spawn(follow);
     let second = follow.next();
     wait_for("the second request on node 1", || {
@@ -233,6 +234,24 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
         &["ability", "fail", &space, &second, "--reason", "too long"],
     );
     assert_eq!(follow.next(), "failed: too long");
+    let third = follow.next();
+    assert_ne!(third, second);
+    wait_for("the retried request on node 1", || {
+        request_on(provider_home, &space, &third)
+    });
+    ok(provider_home, &["ability", "claim", &space, &third]);
+    ok(
+        provider_home,
+        &[
+            "ability",
+            "result",
+            &space,
+            &third,
+            "--output",
+            r#"{"summary": "s"}"#,
+        ],
+    );
+    assert_eq!(follow.next(), r#"completed: {"summary":"s"}"#);
 
     // Every node shows the same history, rating included.
     let history = wait_for("the same request history on every node", || {
@@ -242,9 +261,10 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
             .collect();
         let rated = all[0].as_array()?.iter().any(|r| r["rating"] == 5);
         let failed = all[0].as_array()?.iter().any(|r| r["state"] == "failed");
-        (rated && failed && all.windows(2).all(|w| w[0] == w[1])).then(|| all[0].clone())
+        let retried = all[0].as_array()?.len() == 3;
+        (rated && failed && retried && all.windows(2).all(|w| w[0] == w[1])).then(|| all[0].clone())
     });
-    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
 
     // The provider's reputation for the ability moved, on every node.
     for home in &homes {
@@ -252,7 +272,7 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
         let rep = &hit["reputation"];
         assert_eq!(
             (&rep["completed"], &rep["failed"]),
-            (&json!(1), &json!(1)),
+            (&json!(2), &json!(1)),
             "{hit}"
         );
         assert_eq!(

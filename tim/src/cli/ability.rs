@@ -83,6 +83,11 @@ pub(crate) enum AbilityCommand {
         /// Wait for the outcome and print it (and progress as it comes).
         #[arg(long)]
         follow: bool,
+        /// With --follow: if the request fails or has no outcome by its deadline, ask again
+        /// (a new request, cancelling the old one if it is still open or claimed), up to this
+        /// many more times.
+        #[arg(long, requires = "follow", default_value_t = 0)]
+        retries: u32,
     },
     /// List a space's requests: all of them, those addressed to you, or the unclaimed ones.
     Requests {
@@ -218,6 +223,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             auto: _,
             timeout,
             follow,
+            retries,
         } => {
             let req = NewRequest {
                 ability: name,
@@ -225,7 +231,38 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
                 to,
                 timeout_secs: Some(timeout.as_secs()),
             };
-            invoke(client, out, space, &req, follow).await
+            if !follow {
+                let made = client.request_ability(space, &req).await?;
+                return out.print(&made, |m| outln!("{}", m.id));
+            }
+            for attempt in 0..=retries {
+                match follow_request(client, out, space, &req).await? {
+                    Outcome::Final(request) if request.state != "failed" || attempt == retries => {
+                        return if out.json {
+                            Ok(())
+                        } else {
+                            print_outcome(&request)
+                        };
+                    }
+                    Outcome::Late(id) if attempt == retries => {
+                        bail!("request {id} had no outcome by its deadline")
+                    }
+                    Outcome::Final(request) => {
+                        if !out.json {
+                            print_outcome(&request)?;
+                        }
+                    }
+                    Outcome::Late(id) => {
+                        // Still open or claimed: withdrawn, so that no late result comes to it.
+                        let cancel = client.request_step(space, &id, RequestStep::cancel());
+                        if let Err(e) = cancel.await {
+                            errln!("request {id}: not cancelled: {e}")?;
+                        }
+                    }
+                }
+                errln!("asking again ({} of {retries})", attempt + 1)?;
+            }
+            unreachable!("the last attempt returns")
         }
         AbilityCommand::Requests { space, mine, open } => {
             let list = client.requests(space, RequestsQuery { mine, open }).await?;
@@ -299,28 +336,29 @@ async fn step<B: serde::Serialize>(
 
 /// `tim ability invoke`: makes the request and prints its id; with `follow`, waits (until
 /// its deadline) for its outcome on the space's event stream and prints it, with progress.
-async fn invoke(
+/// How a followed request ended.
+enum Outcome {
+    /// Completed, failed or cancelled.
+    Final(AbilityRequest),
+    /// No outcome by its deadline: its id.
+    Late(String),
+}
+
+/// Makes the request, prints its id, and follows it until its outcome or its deadline.
+async fn follow_request(
     client: &Client,
     out: Out,
     space: SpaceId,
     req: &NewRequest,
-    follow: bool,
-) -> Result<()> {
+) -> Result<Outcome> {
     // Listening before the request is made, so that no step of it is missed.
-    let events = if follow {
-        Some(client.events(space).await?)
-    } else {
-        None
-    };
+    let events = client.events(space).await?;
     let made = client.request_ability(space, req).await?;
-    if out.json && follow {
+    if out.json {
         json_line(&made)?;
     } else {
-        out.print(&made, |m| outln!("{}", m.id))?;
+        outln!("{}", made.id)?;
     }
-    let Some(events) = events else {
-        return Ok(());
-    };
     let id = made.id;
     let deadline = client.request(space, &id).await?.deadline;
     let now = std::time::SystemTime::now()
@@ -352,11 +390,10 @@ async fn invoke(
     })
     .await;
     match outcome {
-        Ok(Ok(Some(request))) if !out.json => print_outcome(&request),
-        Ok(Ok(Some(_))) => Ok(()),
+        Ok(Ok(Some(request))) => Ok(Outcome::Final(request)),
         Ok(Ok(None)) => bail!("the node's event stream ended before request {id} had an outcome"),
         Ok(Err(e)) => Err(e),
-        Err(_) => bail!("request {id} had no outcome by its deadline"),
+        Err(_) => Ok(Outcome::Late(id)),
     }
 }
 
