@@ -1359,18 +1359,18 @@ async fn the_request_list_and_stream_of_a_timite_carry_the_requests_that_concern
             .collect()
     };
     let provider = list(&ann_t, "?role=provider").await;
-    assert_eq!(ids(&provider), [rid.clone()]);
+    assert_eq!(ids(&provider), [rid.as_str()]);
     assert_eq!(provider[0]["space"], sid.as_str());
     assert_eq!(provider[0]["space_name"], "help desk");
     assert_eq!(provider[0]["request"]["state"], "open");
-    assert_eq!(ids(&list(&ann_t, "").await), [rid.clone()]);
+    assert_eq!(ids(&list(&ann_t, "").await), [rid.as_str()]);
     assert_eq!(
         ids(&list(&ann_t, "?role=provider&state=open").await),
-        [rid.clone()]
+        [rid.as_str()]
     );
     assert!(ids(&list(&ann_t, "?role=provider&state=completed").await).is_empty());
     assert!(ids(&list(&ann_t, "?role=requester").await).is_empty());
-    assert_eq!(ids(&list(&bob_t, "?role=requester").await), [rid.clone()]);
+    assert_eq!(ids(&list(&bob_t, "?role=requester").await), [rid.as_str()]);
     assert!(ids(&list(&bob_t, "?role=provider").await).is_empty());
     assert!(ids(&list(&carol_t, "").await).is_empty());
     api.get("/v1/requests?role=bystander", &ann_t)
@@ -1404,7 +1404,7 @@ async fn the_request_list_and_stream_of_a_timite_carry_the_requests_that_concern
     assert_eq!(rated["request"]["rating"], 5);
     assert_eq!(
         ids(&list(&bob_t, "?role=requester&state=completed").await),
-        [rid.clone()]
+        [rid.as_str()]
     );
 
     // A request of Carol's is the first event her stream carries: none of the others
@@ -1424,6 +1424,6 @@ async fn the_request_list_and_stream_of_a_timite_carry_the_requests_that_concern
     assert_eq!(first["request"]["target"], "auto");
     // Ann is its `auto` candidate: her stream carries it; Bob's next event is not about it.
     ann_events.expect("request_created", &mine).await;
-    assert_eq!(ids(&list(&ann_t, "?state=open").await), [mine.clone()]);
+    assert_eq!(ids(&list(&ann_t, "?state=open").await), [mine.as_str()]);
     n.handle.shutdown().await.unwrap();
 }
