@@ -27,6 +27,8 @@
     providers: [], // declarations in the selected space
     requests: new Map(), // id -> request of the selected space
     stream: null, // AbortController of the selected space's event stream
+    asks: new Map(), // 'space request-id' -> {space, request}: open or claimed, asked of the timite
+    asksStream: null, // AbortController of the timite's request stream
     statusTimer: null,
   };
 
@@ -182,11 +184,15 @@
     refreshStatus();
     state.statusTimer = setInterval(() => { refreshStatus(); refreshTimes(); }, STATUS_EVERY_MS);
     await loadSpaces();
+    startAsks();
     route();
   }
 
   function signOut(message) {
     stopStream();
+    if (state.asksStream) state.asksStream.abort();
+    state.asksStream = null;
+    state.asks.clear();
     clearInterval(state.statusTimer);
     sessionStorage.removeItem(TOKEN_KEY);
     Object.assign(state, { token: null, me: null, spaces: [], space: null, members: [] });
@@ -544,13 +550,34 @@
   function startStream(id) {
     const ctl = new AbortController();
     state.stream = ctl;
+    follow(`/v1/spaces/${enc(id)}/events`, ctl, {
+      state: setLive,
+      // Anything missed while reconnecting is picked up by reading the space again.
+      open: (again) => {
+        if (!again) return;
+        loadTimeline(id);
+        loadMembers(id);
+        loadAbilities(id);
+      },
+      event: (e) => dispatch(e, id),
+      gone: () => {
+        if (state.space === id) showError('Live updates stopped: this node no longer serves this space to you.');
+      },
+    });
+  }
+
+  // Follows the event stream at `path` until `ctl` aborts, reconnecting with a growing delay.
+  // `on.state` hears 'connecting', 'on' and 'off'; `on.open(again)` runs on each connection
+  // (`again` after the first); `on.event` gets each event as {event, data}; `on.gone` runs if
+  // the node stops serving the stream to this timite.
+  function follow(path, ctl, on) {
     let failures = 0;
     let first = true;
     const run = async () => {
       while (!ctl.signal.aborted) {
-        setLive('connecting');
+        on.state('connecting');
         try {
-          const res = await fetch(`/v1/spaces/${enc(id)}/events`, {
+          const res = await fetch(path, {
             headers: { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
             cache: 'no-store',
             signal: ctl.signal,
@@ -560,26 +587,21 @@
             return;
           }
           if (res.status === 404 || res.status === 403) {
-            setLive('off');
-            if (state.space === id) showError('Live updates stopped: this node no longer serves this space to you.');
+            on.state('off');
+            on.gone();
             return;
           }
           if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-          setLive('on');
-          // Anything missed while (re)connecting is picked up by reading the timeline again.
-          if (!first) {
-            loadTimeline(id);
-            loadMembers(id);
-            loadAbilities(id);
-          }
+          on.state('on');
+          on.open(!first);
           first = false;
           failures = 0;
-          await readEvents(res.body, id, ctl.signal);
+          await readEvents(res.body, ctl.signal, on.event);
         } catch (e) {
           if (ctl.signal.aborted) return;
         }
         if (ctl.signal.aborted) return;
-        setLive('off');
+        on.state('off');
         failures += 1;
         first = false;
         const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(failures, 5)) * (0.75 + Math.random() / 2);
@@ -589,7 +611,7 @@
     run();
   }
 
-  async function readEvents(body, id, signal) {
+  async function readEvents(body, signal, handle) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -602,7 +624,7 @@
       while ((cut = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
-        dispatch(parseEvent(block), id);
+        handle(parseEvent(block));
       }
     }
   }
@@ -995,6 +1017,65 @@
       showError(e.message);
       button.disabled = false;
     }
+  }
+
+  // ---------- asked of you: the timite's requests across its spaces ----------
+
+  // Whether the timite has to act on `r`: open and it is a candidate, or claimed by it.
+  function toDo(r) {
+    const me = state.me && state.me.did;
+    return (r.state === 'open' && r.candidates.includes(me)) || (r.state === 'claimed' && r.claimant === me);
+  }
+
+  async function loadAsks() {
+    let found;
+    try {
+      found = await api('GET', '/v1/requests?role=provider');
+    } catch (_) {
+      return; // The stream's next connection reads them again.
+    }
+    state.asks = new Map(found.filter((x) => toDo(x.request)).map((x) => [`${x.space} ${x.request.id}`, x]));
+    renderAsks();
+  }
+
+  function startAsks() {
+    const ctl = new AbortController();
+    state.asksStream = ctl;
+    follow('/v1/requests/events', ctl, {
+      state: () => {},
+      open: () => loadAsks(),
+      event: ({ event, data }) => {
+        if (event === 'lagged') {
+          loadAsks();
+          return;
+        }
+        let e;
+        try {
+          e = JSON.parse(data);
+        } catch (_) {
+          return;
+        }
+        if (!e.request) return;
+        const key = `${e.space} ${e.request.id}`;
+        if (toDo(e.request)) state.asks.set(key, { space: e.space, request: e.request });
+        else state.asks.delete(key);
+        renderAsks();
+      },
+      gone: () => {},
+    });
+  }
+
+  function renderAsks() {
+    const name = (id) => (state.spaces.find((s) => s.id === id) || {}).name || id;
+    const items = [...state.asks.values()]
+      .sort((a, b) => b.request.at - a.request.at)
+      .map(({ space, request: r }) => el('li', { 'data-id': r.id, 'data-state': r.state },
+        el('a', { href: `#/space/${enc(space)}/abilities`, class: 'space-link' },
+          el('span', { class: 'space-link-name' }, el('code', { text: r.ability }), ' ',
+            el('span', { class: 'badge state', 'data-state': r.state, text: r.state })),
+          el('span', { class: 'space-link-meta', text: `from ${shortDid(r.requester)} in ${name(space)}` }))));
+    $('asks').replaceChildren(...items);
+    $('asks-empty').hidden = items.length > 0;
   }
 
   // ---------- passport ----------

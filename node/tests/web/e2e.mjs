@@ -371,7 +371,14 @@ try {
   const rid = await asked.first().getAttribute('data-id');
   step(`node 2's page asked: request ${rid}`);
 
-  // Node 1's page: the request arrives live; claim it and send the result.
+  // Node 1's page: the request arrives live, under "Asked of you" (the timite's request stream,
+  // across its spaces) and in the space's list; claim it and send the result.
+  const asks1 = page.getByTestId('asks');
+  try {
+    await asks1.locator(`li[data-id="${rid}"][data-state="open"]`).waitFor({ timeout: 30000 });
+  } catch (_) {
+    fail('the request from node 2 did not appear under "Asked of you" on node 1\'s page');
+  }
   const mineOn1 = page.getByTestId('requests').locator(`li.request[data-id="${rid}"]`);
   try {
     await mineOn1.getByRole('button', { name: 'Claim' }).waitFor({ timeout: 30000 });
@@ -383,6 +390,8 @@ try {
   await claimed.locator('textarea').fill(JSON.stringify({ text: `echo: hi ${HOSTILE}` }));
   await claimed.getByRole('button', { name: 'Send result' }).click();
   await page.getByTestId('requests').locator(`li.request[data-id="${rid}"][data-state="completed"]`).waitFor();
+  await until('the answered request to leave "Asked of you"', 10000,
+    async () => (await asks1.locator(`li[data-id="${rid}"]`).count()) === 0);
   step('node 1\'s page claimed it and sent the result');
 
   // Node 2's page: the result arrives without a reload; rate it.
