@@ -15,6 +15,7 @@ mod error;
 pub mod home;
 pub mod index;
 mod metrics;
+mod my_requests;
 mod net;
 mod node;
 pub mod service;

@@ -3,8 +3,9 @@
 //! Three static files (`node/web/index.html`, `app.js`, `style.css`) are compiled into the
 //! binary with `include_str!`, so the page needs no build step and nothing from the network.
 //! The page is a plain client of the `/v1` API: it signs in with a bearer token kept in the
-//! tab's `sessionStorage`, and reads live space events from `/v1/spaces/{id}/events` with
-//! `fetch` (an `EventSource` cannot send the `Authorization` header).
+//! tab's `sessionStorage`, and reads live space events from `/v1/spaces/{id}/events`, and the
+//! timite's requests across its spaces from `/v1/requests/events`, with `fetch` (an
+//! `EventSource` cannot send the `Authorization` header).
 //!
 //! Every answer carries a strict `Content-Security-Policy` (scripts, styles and connections
 //! from this origin only; the HTML has no inline script or style) and `Cache-Control:

@@ -1213,3 +1213,217 @@ async fn metrics_are_the_operators_and_name_no_space_or_timite_whatever_the_numb
     let anon = api.raw(Method::GET, "/metrics", None, None).await;
     assert_eq!(anon.status.as_u16(), 401, "{anon:?}");
 }
+
+/// An open event stream and what it has received that is not yet read.
+struct Events {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Events {
+    /// Opens `path` as `token`'s event stream.
+    async fn open(api: &Api, path: &str, token: &str) -> Self {
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event's JSON `data` (keep-alive comments skipped), within 10 s.
+    async fn next(&mut self) -> Value {
+        loop {
+            if let Some(cut) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..cut + 2).collect();
+                let data: Vec<&str> = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if !data.is_empty() {
+                    return serde_json::from_str(&data.join("\n")).unwrap();
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.resp.chunk())
+                .await
+                .expect("an event within 10 s")
+                .unwrap()
+                .expect("the stream stays open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next event, asserting its kind and request id.
+    async fn expect(&mut self, kind: &str, request: &str) -> Value {
+        let e = self.next().await;
+        assert_eq!(
+            (e["kind"].as_str(), e["request"]["id"].as_str()),
+            (Some(kind), Some(request)),
+            "{e}"
+        );
+        e
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_list_and_stream_of_a_timite_carry_the_requests_that_concern_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let ann = n.handle.timite().to_string();
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let did = api.post("/v1/timites", ADMIN, json!({})).await.ok(201)["did"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        others.push(did);
+    }
+    let (bob, carol) = (others[0].clone(), others[1].clone());
+    let (ann_t, bob_t, carol_t) = (
+        api.token_for(&ann).await,
+        api.token_for(&bob).await,
+        api.token_for(&carol).await,
+    );
+    let sid = api
+        .post(
+            "/v1/spaces",
+            &ann_t,
+            json!({"name": "help desk", "purpose": ""}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for t in [&bob_t, &carol_t] {
+        api.post(&format!("/v1/spaces/{sid}/join"), t, json!({}))
+            .await
+            .ok(200);
+    }
+    // Ann (the owner: her first declaration migrates the space) can echo.
+    let schema = json!({"type": "object", "properties": {"text": {"type": "string"}},
+                        "required": ["text"]});
+    api.put(
+        &format!("/v1/spaces/{sid}/abilities/text.echo"),
+        &ann_t,
+        json!({"description": "Echoes a text", "input_schema": schema}),
+    )
+    .await
+    .ok(200);
+
+    let mut ann_events = Events::open(&api, "/v1/requests/events", &ann_t).await;
+    let mut bob_events = Events::open(&api, "/v1/requests/events", &bob_t).await;
+    let mut carol_events = Events::open(&api, "/v1/requests/events", &carol_t).await;
+
+    // Bob asks Ann: both streams carry it, Carol's does not.
+    let rid = api
+        .post(
+            &format!("/v1/spaces/{sid}/requests"),
+            &bob_t,
+            json!({"ability": "text.echo", "input": {"text": "hi"}, "to": ann}),
+        )
+        .await
+        .ok(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let made = ann_events.expect("request_created", &rid).await;
+    assert_eq!(made["space"], sid.as_str());
+    bob_events.expect("request_created", &rid).await;
+
+    // The lists, by role and state, across spaces.
+    let list = |token: &str, query: &str| {
+        let path = format!("/v1/requests{query}");
+        let token = token.to_string();
+        let api = &api;
+        async move { api.get(&path, &token).await.ok(200) }
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["request"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let provider = list(&ann_t, "?role=provider").await;
+    assert_eq!(ids(&provider), [rid.as_str()]);
+    assert_eq!(provider[0]["space"], sid.as_str());
+    assert_eq!(provider[0]["space_name"], "help desk");
+    assert_eq!(provider[0]["request"]["state"], "open");
+    assert_eq!(ids(&list(&ann_t, "").await), [rid.as_str()]);
+    assert_eq!(
+        ids(&list(&ann_t, "?role=provider&state=open").await),
+        [rid.as_str()]
+    );
+    assert!(ids(&list(&ann_t, "?role=provider&state=completed").await).is_empty());
+    assert!(ids(&list(&ann_t, "?role=requester").await).is_empty());
+    assert_eq!(ids(&list(&bob_t, "?role=requester").await), [rid.as_str()]);
+    assert!(ids(&list(&bob_t, "?role=provider").await).is_empty());
+    assert!(ids(&list(&carol_t, "").await).is_empty());
+    api.get("/v1/requests?role=bystander", &ann_t)
+        .await
+        .problem(400, "invalid-query");
+    api.get("/v1/requests?state=lost", &ann_t)
+        .await
+        .problem(400, "invalid-query");
+
+    // Ann claims and answers; Bob sees the result arrive and rates it.
+    let path = format!("/v1/spaces/{sid}/requests/{rid}");
+    api.post(&format!("{path}/claim"), &ann_t, json!({}))
+        .await
+        .ok(200);
+    api.post(
+        &format!("{path}/result"),
+        &ann_t,
+        json!({"output": {"text": "hi"}}),
+    )
+    .await
+    .ok(200);
+    ann_events.expect("request_claimed", &rid).await;
+    ann_events.expect("request_completed", &rid).await;
+    bob_events.expect("request_claimed", &rid).await;
+    let done = bob_events.expect("request_completed", &rid).await;
+    assert_eq!(done["request"]["output"], json!({"text": "hi"}));
+    api.post(&format!("{path}/rating"), &bob_t, json!({"score": 5}))
+        .await
+        .ok(200);
+    let rated = ann_events.expect("request_rated", &rid).await;
+    assert_eq!(rated["request"]["rating"], 5);
+    assert_eq!(
+        ids(&list(&bob_t, "?role=requester&state=completed").await),
+        [rid.as_str()]
+    );
+
+    // A request of Carol's is the first event her stream carries: none of the others
+    // concerned her.
+    let mine = api
+        .post(
+            &format!("/v1/spaces/{sid}/requests"),
+            &carol_t,
+            json!({"ability": "text.echo", "input": {"text": "me"}}),
+        )
+        .await
+        .ok(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = carol_events.expect("request_created", &mine).await;
+    assert_eq!(first["request"]["target"], "auto");
+    // Ann is its `auto` candidate: her stream carries it; Bob's next event is not about it.
+    ann_events.expect("request_created", &mine).await;
+    assert_eq!(ids(&list(&ann_t, "?state=open").await), [mine.as_str()]);
+    n.handle.shutdown().await.unwrap();
+}

@@ -23,7 +23,12 @@
     older: null, // cursor of the next older page of the timeline (null: the oldest is shown)
     loadingOlder: false,
     members: [],
+    view: 'timeline', // or 'abilities'
+    providers: [], // declarations in the selected space
+    requests: new Map(), // id -> request of the selected space
     stream: null, // AbortController of the selected space's event stream
+    asks: new Map(), // 'space request-id' -> {space, request}: open or claimed, asked of the timite
+    asksStream: null, // AbortController of the timite's request stream
     statusTimer: null,
   };
 
@@ -179,11 +184,15 @@
     refreshStatus();
     state.statusTimer = setInterval(() => { refreshStatus(); refreshTimes(); }, STATUS_EVERY_MS);
     await loadSpaces();
+    startAsks();
     route();
   }
 
   function signOut(message) {
     stopStream();
+    if (state.asksStream) state.asksStream.abort();
+    state.asksStream = null;
+    state.asks.clear();
     clearInterval(state.statusTimer);
     sessionStorage.removeItem(TOKEN_KEY);
     Object.assign(state, { token: null, me: null, spaces: [], space: null, members: [] });
@@ -230,8 +239,9 @@
       loadPassport();
       return;
     }
-    const m = /^#\/space\/([^/]+)$/.exec(hash);
+    const m = /^#\/space\/([^/]+)(\/abilities)?$/.exec(hash);
     const id = m ? decodeURIComponent(m[1]) : null;
+    setView(m && m[2] ? 'abilities' : 'timeline');
     if (id !== state.space) selectSpace(id);
   }
 
@@ -300,6 +310,11 @@
     stopStream();
     state.space = id;
     $('nav-spaces').href = id ? `#/space/${enc(id)}` : '#/spaces';
+    $('tab-timeline').href = id ? `#/space/${enc(id)}` : '#/spaces';
+    $('tab-abilities').href = id ? `#/space/${enc(id)}/abilities` : '#/spaces';
+    state.providers = [];
+    state.requests = new Map();
+    for (const k of ['hits', 'providers', 'requests']) $(k).replaceChildren();
     state.messages.clear();
     state.older = null;
     renderOlder();
@@ -338,7 +353,7 @@
       }
       return;
     }
-    await Promise.all([loadTimeline(id), loadMembers(id)]);
+    await Promise.all([loadTimeline(id), loadMembers(id), loadAbilities(id)]);
     startStream(id);
   }
 
@@ -535,13 +550,34 @@
   function startStream(id) {
     const ctl = new AbortController();
     state.stream = ctl;
+    follow(`/v1/spaces/${enc(id)}/events`, ctl, {
+      state: setLive,
+      // Anything missed while reconnecting is picked up by reading the space again.
+      open: (again) => {
+        if (!again) return;
+        loadTimeline(id);
+        loadMembers(id);
+        loadAbilities(id);
+      },
+      event: (e) => dispatch(e, id),
+      gone: () => {
+        if (state.space === id) showError('Live updates stopped: this node no longer serves this space to you.');
+      },
+    });
+  }
+
+  // Follows the event stream at `path` until `ctl` aborts, reconnecting with a growing delay.
+  // `on.state` hears 'connecting', 'on' and 'off'; `on.open(again)` runs on each connection
+  // (`again` after the first); `on.event` gets each event as {event, data}; `on.gone` runs if
+  // the node stops serving the stream to this timite.
+  function follow(path, ctl, on) {
     let failures = 0;
     let first = true;
     const run = async () => {
       while (!ctl.signal.aborted) {
-        setLive('connecting');
+        on.state('connecting');
         try {
-          const res = await fetch(`/v1/spaces/${enc(id)}/events`, {
+          const res = await fetch(path, {
             headers: { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
             cache: 'no-store',
             signal: ctl.signal,
@@ -551,25 +587,21 @@
             return;
           }
           if (res.status === 404 || res.status === 403) {
-            setLive('off');
-            if (state.space === id) showError('Live updates stopped: this node no longer serves this space to you.');
+            on.state('off');
+            on.gone();
             return;
           }
           if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-          setLive('on');
-          // Anything missed while (re)connecting is picked up by reading the timeline again.
-          if (!first) {
-            loadTimeline(id);
-            loadMembers(id);
-          }
+          on.state('on');
+          on.open(!first);
           first = false;
           failures = 0;
-          await readEvents(res.body, id, ctl.signal);
+          await readEvents(res.body, ctl.signal, on.event);
         } catch (e) {
           if (ctl.signal.aborted) return;
         }
         if (ctl.signal.aborted) return;
-        setLive('off');
+        on.state('off');
         failures += 1;
         first = false;
         const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(failures, 5)) * (0.75 + Math.random() / 2);
@@ -579,7 +611,7 @@
     run();
   }
 
-  async function readEvents(body, id, signal) {
+  async function readEvents(body, signal, handle) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -592,7 +624,7 @@
       while ((cut = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
-        dispatch(parseEvent(block), id);
+        handle(parseEvent(block));
       }
     }
   }
@@ -618,6 +650,7 @@
     if (event === 'lagged') {
       loadTimeline(id);
       loadMembers(id);
+      loadAbilities(id);
       refreshSummarySoon(id);
       return;
     }
@@ -645,9 +678,404 @@
         loadMembersSoon(id);
         refreshSummarySoon(id);
         break;
+      case 'request_created':
+      case 'request_claimed':
+      case 'request_progress':
+      case 'request_completed':
+      case 'request_failed':
+      case 'request_cancelled':
+      case 'request_rated':
+        upsertRequest(e.request);
+        loadProvidersSoon(id); // their records count outcomes and ratings
+        break;
       default:
         break;
     }
+  }
+
+  // ---------- abilities (docs/abilities.md §15) ----------
+
+  function setView(view) {
+    state.view = view;
+    const abilities = view === 'abilities';
+    $('abilities-view').hidden = !abilities;
+    document.querySelector('.timeline-box').hidden = abilities;
+    $('post-form').hidden = abilities;
+    for (const [tab, on] of [[$('tab-timeline'), !abilities], [$('tab-abilities'), abilities]]) {
+      if (on) tab.setAttribute('aria-current', 'page');
+      else tab.removeAttribute('aria-current');
+    }
+  }
+
+  function jsonText(v) {
+    return JSON.stringify(v, null, 2);
+  }
+
+  // Parses the JSON in a text box, or says what is wrong with it.
+  function parseJson(text, what) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${what} is not JSON: ${e.message}`);
+    }
+  }
+
+  // The easy part of a JSON Schema, checked before asking (the rules check all of it):
+  // `type`, `required`, `enum` and the properties' types. Returns what is wrong, or null.
+  function schemaProblem(schema, value, at) {
+    if (!schema || typeof schema !== 'object') return null;
+    const where = at || 'the input';
+    const kind = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array'
+      : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v);
+    const fits = (t) => t === kind(value) || (t === 'number' && kind(value) === 'integer');
+    if (schema.type && ![].concat(schema.type).some(fits)) return `${where} should be ${[].concat(schema.type).join(' or ')}`;
+    if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
+      return `${where} should be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`;
+    }
+    if (kind(value) === 'object') {
+      for (const r of schema.required || []) if (!(r in value)) return `${where} needs “${r}”`;
+      for (const [k, sub] of Object.entries(schema.properties || {})) {
+        if (k in value) {
+          const p = schemaProblem(sub, value[k], `“${k}”`);
+          if (p) return p;
+        }
+      }
+    }
+    return null;
+  }
+
+  async function loadAbilities(id) {
+    let providers;
+    let requests;
+    try {
+      [providers, requests] = await Promise.all([
+        api('GET', `/v1/spaces/${enc(id)}/abilities`),
+        api('GET', `/v1/spaces/${enc(id)}/requests`),
+      ]);
+    } catch (e) {
+      if (state.space === id) showError(e.message);
+      return;
+    }
+    if (state.space !== id) return;
+    state.providers = providers;
+    state.requests = new Map(requests.map((r) => [r.id, r]));
+    renderProviders();
+    renderRequests();
+  }
+
+  let providersTimer = null;
+  function loadProvidersSoon(id) {
+    clearTimeout(providersTimer);
+    providersTimer = setTimeout(async () => {
+      try {
+        const providers = await api('GET', `/v1/spaces/${enc(id)}/abilities`);
+        if (state.space !== id) return;
+        state.providers = providers;
+        renderProviders();
+      } catch (_) {
+        // Informative; the next event or visit reads them again.
+      }
+    }, 300);
+  }
+
+  // A provider's record: the terms of its rank score (per mille) and the counts behind them.
+  function reputationNode(rep) {
+    const mean = rep.ratings ? (rep.rating_sum / rep.ratings).toFixed(1) : '–';
+    return el('p', { class: 'score-parts' },
+      `rating ${rep.rating_score} · success ${rep.success_score} · speed ${rep.speed_score}`,
+      el('span', { class: 'hint', text: ` (${rep.completed} completed, ${rep.failed} failed, mean rating ${mean} of ${rep.ratings})` }));
+  }
+
+  function prepareAsk(name, provider) {
+    $('ask-box').open = true;
+    $('ask-ability').value = name;
+    fillTargets(provider);
+    $('ask-input').focus();
+  }
+
+  // The providers of the ability named in the ask form, as choices of whom to ask.
+  function fillTargets(chosen) {
+    const name = $('ask-ability').value.trim();
+    const options = state.providers
+      .filter((p) => p.name === name && p.active && (!state.me || p.provider !== state.me.did))
+      .map((p) => el('option', { value: p.provider, text: shortDid(p.provider), title: p.provider }));
+    $('ask-to').replaceChildren(el('option', { value: '', text: 'auto: the space chooses, in turn' }), ...options);
+    $('ask-to').value = chosen && options.some((o) => o.value === chosen) ? chosen : '';
+  }
+
+  function renderProviders() {
+    const me = state.me && state.me.did;
+    const items = state.providers.map((p) => {
+      const actions = el('p', { class: 'actions' });
+      if (p.provider === me) {
+        const withdraw = el('button', { type: 'button', class: 'quiet small', text: 'Withdraw' });
+        withdraw.setAttribute('aria-label', `Withdraw ${p.name}`);
+        withdraw.addEventListener('click', () => withdrawAbility(p.name, withdraw));
+        actions.append(withdraw);
+      } else if (p.active) {
+        const ask = el('button', { type: 'button', class: 'small', text: 'Ask' });
+        ask.setAttribute('aria-label', `Ask ${shortDid(p.provider)} for ${p.name}`);
+        ask.addEventListener('click', () => prepareAsk(p.name, p.provider));
+        actions.append(ask);
+      }
+      return el('li', { class: 'provider card', 'data-name': p.name, 'data-provider': p.provider },
+        el('p', { class: 'member-line' }, el('code', { class: 'ability-name', text: p.name }), didNode(p.provider),
+          p.active ? null : el('span', { class: 'badge role-banned', text: 'inactive' })),
+        el('p', { class: 'description', text: p.description }),
+        reputationNode(p.reputation),
+        actions);
+    });
+    $('providers').replaceChildren(...items);
+    $('providers-empty').hidden = items.length > 0;
+    const names = [...new Set(state.providers.map((p) => p.name))];
+    $('ask-names').replaceChildren(...names.map((n) => el('option', { value: n })));
+    fillTargets($('ask-to').value);
+  }
+
+  async function search(ev) {
+    ev.preventDefault();
+    clearError();
+    const q = $('find-q').value.trim();
+    const network = $('find-network').checked;
+    const hits = await busy(ev.target, 'Searching…',
+      () => api('GET', `/v1/abilities/search?q=${enc(q)}${network ? '&network=true' : ''}`));
+    if (!hits) return;
+    const hosted = new Set(state.spaces.map((s) => s.id));
+    const me = state.me && state.me.did;
+    const items = hits.map((h) => {
+      const where = el('p', { class: 'hint' }, 'in ', el('span', { class: 'space-name', text: h.space_name || h.space }));
+      const actions = el('p', { class: 'actions' });
+      if (h.space === state.space && h.provider !== me) {
+        const ask = el('button', { type: 'button', class: 'small', text: 'Ask' });
+        ask.setAttribute('aria-label', `Ask ${shortDid(h.provider)} for ${h.name}`);
+        ask.addEventListener('click', () => prepareAsk(h.name, h.provider));
+        actions.append(ask);
+      } else if (hosted.has(h.space)) {
+        actions.append(el('a', { href: `#/space/${enc(h.space)}/abilities`, text: 'Open the space' }));
+      } else {
+        where.append(' (not on this node: join it through ', el('code', { class: 'via', text: h.via[0] || 'no address' }), ')');
+        const join = el('button', { type: 'button', class: 'quiet small', text: 'Join to ask' });
+        join.addEventListener('click', () => {
+          $('join-id').value = h.space;
+          $('join-via').value = h.via[0] || '';
+          $('join-box').open = true;
+          $('join-id').focus();
+        });
+        actions.append(join);
+      }
+      return el('li', { class: 'hit card', 'data-name': h.name, 'data-provider': h.provider, 'data-space': h.space },
+        el('p', { class: 'member-line' }, el('code', { class: 'ability-name', text: h.name }), didNode(h.provider),
+          el('span', { class: 'badge', text: `score ${h.score}` })),
+        el('p', { class: 'description', text: h.description }),
+        where,
+        el('p', { class: 'score-parts' }, `text ${h.text} · ${h.attested ? 'attested' : 'not attested'}`,
+          h.price !== undefined ? ` · price ${h.price}` : ''),
+        reputationNode(h.reputation),
+        actions);
+    });
+    $('hits').replaceChildren(...items);
+    $('hits-empty').hidden = items.length > 0;
+  }
+
+  function upsertRequest(r) {
+    state.requests.set(r.id, r);
+    renderRequests();
+  }
+
+  function requestNode(r) {
+    const me = state.me && state.me.did;
+    const li = el('li', { class: `request card state-${r.state}`, 'data-id': r.id, 'data-state': r.state },
+      el('p', { class: 'member-line' },
+        el('code', { class: 'ability-name', text: r.ability }),
+        el('span', { class: `badge state`, 'data-state': r.state, text: r.state })),
+      el('p', { class: 'hint' }, 'asked by ', didNode(r.requester), ' of ',
+        r.target === 'auto' ? `auto (${plural(r.candidates.length, 'candidate')})` : didNode(r.target), ' ', timeNode(r.at)),
+      el('pre', { class: 'json input', text: jsonText(r.input) }));
+    if (r.claimant) li.append(el('p', { class: 'hint' }, 'claimed by ', didNode(r.claimant)));
+    if (r.progress) li.append(el('p', { class: 'progress', text: `progress: ${r.progress}` }));
+    if (r.output !== undefined) li.append(el('pre', { class: 'json output', 'data-testid': 'output', text: jsonText(r.output) }));
+    if (r.failure) li.append(el('p', { class: 'failure', text: `failed: ${r.failure}` }));
+    if (r.rating) li.append(el('p', { class: 'rating', 'data-rating': String(r.rating), text: `rated ${r.rating} of 5` }));
+    const act = (label, work, cls) => {
+      const b = el('button', { type: 'button', class: cls || 'small', text: label });
+      b.addEventListener('click', async () => {
+        clearError();
+        b.disabled = true;
+        try {
+          await work();
+        } catch (e) {
+          showError(e.message);
+        } finally {
+          b.disabled = false;
+        }
+      });
+      return b;
+    };
+    const path = `/v1/spaces/${enc(state.space)}/requests/${enc(r.id)}`;
+    const step = async (name, body, done) => {
+      await api('POST', `${path}/${name}`, body);
+      say(done);
+      upsertRequest(await api('GET', path));
+    };
+    const actions = el('div', { class: 'actions' });
+    if (r.state === 'open' && r.candidates.includes(me)) {
+      actions.append(act('Claim', () => step('claim', undefined, 'Claimed: you are working on it.')));
+    }
+    if (r.state === 'claimed' && r.claimant === me) {
+      const output = el('textarea', { rows: 2, spellcheck: false, 'aria-label': `Result of ${r.id} (JSON)` });
+      const reason = el('input', { autocomplete: 'off', 'aria-label': `Why ${r.id} failed` });
+      actions.append(el('label', { text: 'Result (JSON)' }), output,
+        act('Send result', () => step('result', { output: parseJson(output.value, 'The result') }, 'Result sent.')),
+        el('label', { text: 'Or why it failed' }), reason,
+        act('Report failure', () => step('failure', { reason: reason.value }, 'Failure reported.'), 'quiet small'));
+    }
+    if ((r.state === 'open' || r.state === 'claimed') && r.requester === me) {
+      actions.append(act('Cancel', () => step('cancel', undefined, 'Request cancelled.'), 'quiet small'));
+    }
+    if ((r.state === 'completed' || r.state === 'failed') && r.requester === me && !r.rating) {
+      const score = el('select', { 'aria-label': `Rating of ${r.id}` },
+        ...[5, 4, 3, 2, 1].map((n) => el('option', { value: String(n), text: `${n} of 5` })));
+      actions.append(score, act('Rate', () => step('rating', { score: Number(score.value) }, 'Rated.')));
+    }
+    if (actions.childElementCount) li.append(actions);
+    return li;
+  }
+
+  // Newest first; a request being edited (a result being typed) keeps its node.
+  function renderRequests() {
+    const list = $('requests');
+    const sorted = [...state.requests.values()].sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1));
+    const active = document.activeElement;
+    const keep = active && list.contains(active) ? active.closest('li.request') : null;
+    const items = sorted.map((r) => (keep && keep.dataset.id === r.id && keep.dataset.state === r.state ? keep : requestNode(r)));
+    list.replaceChildren(...items);
+    $('requests-empty').hidden = items.length > 0;
+  }
+
+  async function ask(ev) {
+    ev.preventDefault();
+    clearError();
+    const id = state.space;
+    const ability = $('ask-ability').value.trim();
+    const to = $('ask-to').value;
+    let input;
+    try {
+      input = parseJson($('ask-input').value, 'The input');
+      const provider = state.providers.find((p) => p.name === ability && (to ? p.provider === to : true));
+      const problem = to && provider ? schemaProblem(provider.input_schema, input) : null;
+      if (problem) throw new Error(`The input does not fit ${shortDid(to)}'s schema: ${problem}`);
+    } catch (e) {
+      showError(e.message);
+      $('ask-input').focus();
+      return;
+    }
+    const body = { ability, input, timeout_secs: Number($('ask-timeout').value) || 600 };
+    if (to) body.to = to;
+    const made = await busy(ev.target, 'Asking…', () => api('POST', `/v1/spaces/${enc(id)}/requests`, body));
+    if (!made) return;
+    say(`Asked: request ${made.id}.`);
+    if (state.space !== id) return;
+    try {
+      upsertRequest(await api('GET', `/v1/spaces/${enc(id)}/requests/${enc(made.id)}`));
+    } catch (_) {
+      // The live event brings it too.
+    }
+  }
+
+  async function declare(ev) {
+    ev.preventDefault();
+    clearError();
+    const id = state.space;
+    const name = $('declare-name').value.trim();
+    let body;
+    try {
+      body = {
+        description: $('declare-description').value.trim(),
+        input_schema: parseJson($('declare-input').value || '{}', 'The input schema'),
+        output_schema: parseJson($('declare-output').value || '{}', 'The output schema'),
+      };
+    } catch (e) {
+      showError(e.message);
+      return;
+    }
+    const done = await busy(ev.target, 'Declaring…', () => api('PUT', `/v1/spaces/${enc(id)}/abilities/${enc(name)}`, body));
+    if (!done) return;
+    say(`Declared ${name}.`);
+    ev.target.reset();
+    loadProvidersSoon(id);
+  }
+
+  async function withdrawAbility(name, button) {
+    clearError();
+    const id = state.space;
+    button.disabled = true;
+    try {
+      await api('DELETE', `/v1/spaces/${enc(id)}/abilities/${enc(name)}`);
+      say(`Withdrew ${name}.`);
+      loadProvidersSoon(id);
+    } catch (e) {
+      showError(e.message);
+      button.disabled = false;
+    }
+  }
+
+  // ---------- asked of you: the timite's requests across its spaces ----------
+
+  // Whether the timite has to act on `r`: open and it is a candidate, or claimed by it.
+  function toDo(r) {
+    const me = state.me && state.me.did;
+    return (r.state === 'open' && r.candidates.includes(me)) || (r.state === 'claimed' && r.claimant === me);
+  }
+
+  async function loadAsks() {
+    let found;
+    try {
+      found = await api('GET', '/v1/requests?role=provider');
+    } catch (_) {
+      return; // The stream's next connection reads them again.
+    }
+    state.asks = new Map(found.filter((x) => toDo(x.request)).map((x) => [`${x.space} ${x.request.id}`, x]));
+    renderAsks();
+  }
+
+  function startAsks() {
+    const ctl = new AbortController();
+    state.asksStream = ctl;
+    follow('/v1/requests/events', ctl, {
+      state: () => {},
+      open: () => loadAsks(),
+      event: ({ event, data }) => {
+        if (event === 'lagged') {
+          loadAsks();
+          return;
+        }
+        let e;
+        try {
+          e = JSON.parse(data);
+        } catch (_) {
+          return;
+        }
+        if (!e.request) return;
+        const key = `${e.space} ${e.request.id}`;
+        if (toDo(e.request)) state.asks.set(key, { space: e.space, request: e.request });
+        else state.asks.delete(key);
+        renderAsks();
+      },
+      gone: () => {},
+    });
+  }
+
+  function renderAsks() {
+    const name = (id) => (state.spaces.find((s) => s.id === id) || {}).name || id;
+    const items = [...state.asks.values()]
+      .sort((a, b) => b.request.at - a.request.at)
+      .map(({ space, request: r }) => el('li', { 'data-id': r.id, 'data-state': r.state },
+        el('a', { href: `#/space/${enc(space)}/abilities`, class: 'space-link' },
+          el('span', { class: 'space-link-name' }, el('code', { text: r.ability }), ' ',
+            el('span', { class: 'badge state', 'data-state': r.state, text: r.state })),
+          el('span', { class: 'space-link-meta', text: `from ${shortDid(r.requester)} in ${name(space)}` }))));
+    $('asks').replaceChildren(...items);
+    $('asks-empty').hidden = items.length > 0;
   }
 
   // ---------- passport ----------
@@ -878,6 +1306,11 @@
         say('Space id selected: press Ctrl+C to copy it.');
       }
     });
+
+    $('find-form').addEventListener('submit', search);
+    $('ask-form').addEventListener('submit', ask);
+    $('ask-ability').addEventListener('change', () => fillTargets());
+    $('declare-form').addEventListener('submit', declare);
 
     $('load-older').addEventListener('click', loadOlder);
     $('timeline').addEventListener('scroll', () => {

@@ -1,4 +1,4 @@
-//! Live events of a space as server-sent events.
+//! Live events as server-sent events: of a space, and of the requests that concern a timite.
 
 use std::convert::Infallible;
 
@@ -33,12 +33,39 @@ pub(super) async fn events(
     let slot = s.auth().open_stream(&p)?;
     let stream = events.map(move |e| {
         let _open = &slot;
-        Ok(match e {
-            Ok(event) => Event::default().json_data(&event).unwrap_or_default(),
-            Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                Event::default().event("lagged").data(missed.to_string())
-            }
-        })
+        Ok(frame(e))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Live events of the requests that concern the timite in every space it reads: asked to do
+/// (its target, an `auto` candidate, a claimant) or asked for (server-sent events; `data` is
+/// a JSON [`SpaceEvent`] of a `request_*` kind). Counts towards the 16 open streams per
+/// token; a reader that falls behind gets `event: lagged`, as on a space's stream, and should
+/// read `GET /v1/requests` again. No event marks an `auto` candidate's turn: it begins at
+/// `at + i × 10 s` (docs/abilities.md §7), computed from the request.
+#[utoipa::path(get, path = "/v1/requests/events", tag = "abilities",
+    responses((status = 200, description = "An endless event stream", body = SpaceEvent,
+               content_type = "text/event-stream"), Problems))]
+pub(super) async fn request_events(
+    State(s): State<Service>,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let events = s.request_events(&Caller::from(&p));
+    let slot = s.auth().open_stream(&p)?;
+    let stream = futures::StreamExt::map(events, move |e| {
+        let _open = &slot;
+        Ok(frame(e))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// One event as an SSE frame: the JSON event, or `event: lagged` with the number missed.
+fn frame(e: Result<SpaceEvent, BroadcastStreamRecvError>) -> Event {
+    match e {
+        Ok(event) => Event::default().json_data(&event).unwrap_or_default(),
+        Err(BroadcastStreamRecvError::Lagged(missed)) => {
+            Event::default().event("lagged").data(missed.to_string())
+        }
+    }
 }

@@ -38,6 +38,7 @@ mod events;
 mod extract;
 mod members;
 mod messages;
+mod my_requests;
 mod passports;
 mod peers;
 mod problem;
@@ -120,6 +121,8 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(abilities::failure))
         .routes(routes!(abilities::cancel))
         .routes(routes!(abilities::rate))
+        .routes(routes!(my_requests::list))
+        .routes(routes!(events::request_events))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))

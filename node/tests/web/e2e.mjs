@@ -6,7 +6,8 @@
 // screenshots are saved; then a space made on node 2 is joined by its id and one is created,
 // both through the page's forms. Last, a space with more than a page of messages: the page
 // shows the latest 50 and loads older ones on scrolling up and with its "Load older" button;
-// and an end-to-end encrypted space shows its decrypted text.
+// and an end-to-end encrypted space shows its decrypted text. Last, abilities across the two
+// nodes' pages: declare, find, ask, claim, answer, see the result arrive, rate.
 //
 // Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
@@ -301,6 +302,128 @@ try {
   const label = await page.locator('#space-visibility').textContent();
   if (!label.includes('end-to-end encrypted')) fail(`the space's label does not say it is encrypted: ${label}`);
   step('an encrypted space shows its decrypted text and says it is encrypted');
+
+  // Abilities (docs/abilities.md §15), across the two nodes: node 1's timite declares an
+  // ability on its page; on node 2's page, a second browser tab, the other timite finds it,
+  // asks (the page checks the input against the schema first), and watches the result that
+  // node 1's page claims and sends arrive without a reload; then rates it, and node 1 records
+  // the rating. Text from the other timite is shown as text, never as HTML.
+  const ECHO = 'text.echo';
+  const HOSTILE = '<img src=x onerror="window.timE2eInjected=1">';
+  await page.evaluate((id) => { location.hash = `#/space/${encodeURIComponent(id)}/abilities`; }, space);
+  const view1 = page.getByTestId('abilities-view');
+  await view1.waitFor();
+  await page.getByText('Declare an ability').click();
+  await page.locator('#declare-name').fill(ECHO);
+  await page.locator('#declare-description').fill(`Echoes a text ${HOSTILE}`);
+  await page.locator('#declare-input').fill(JSON.stringify({
+    type: 'object', properties: { text: { type: 'string' } }, required: ['text'],
+  }));
+  await page.getByRole('button', { name: 'Declare', exact: true }).click();
+  await page.getByTestId('providers').locator(`li[data-name="${ECHO}"][data-provider="${me1.did}"]`).waitFor();
+  await until('node 2 to hold the declaration', 30000, async () => {
+    const list = await call(url2, token2, 'GET', `${spacePath}/abilities`);
+    return list.some((d) => d.name === ECHO && d.provider === me1.did);
+  });
+  step('declared an ability on node 1\'s page; node 2 holds it');
+
+  const context2 = await browser.newContext({ viewport: { width: 1280, height: 1100 } });
+  const page2 = await context2.newPage();
+  page2.setDefaultTimeout(15000);
+  page2.on('console', (m) => { if (m.type() === 'error') errors.push(`page 2: ${m.text()}`); });
+  page2.on('pageerror', (e) => errors.push(`uncaught (page 2): ${e.message}`));
+  await page2.goto(`${url2}/`);
+  await page2.getByLabel('Access token').fill(token2);
+  await page2.getByRole('button', { name: 'Sign in' }).click();
+  await page2.getByTestId('who-did').waitFor();
+  await page2.locator(`[data-space-id="${space}"]`).click();
+  await page2.getByRole('link', { name: 'Abilities' }).click();
+  await page2.getByTestId('abilities-view').waitFor();
+  await page2.locator('#live[data-state="on"]').waitFor({ state: 'attached' });
+  await page2.evaluate(() => { window.timE2eMarker = 'same-document'; });
+
+  // Find: the search lists node 1's timite with its score.
+  await page2.locator('#find-q').fill('echo');
+  await page2.getByRole('button', { name: 'Search' }).click();
+  const hit = page2.getByTestId('hits').locator(`li[data-name="${ECHO}"][data-provider="${me1.did}"]`);
+  await hit.waitFor();
+  const hitText = await hit.textContent();
+  if (!/score \d+/.test(hitText) || !/rating \d+ · success \d+ · speed \d+/.test(hitText)) {
+    fail(`the hit lacks its score and its parts: ${hitText}`);
+  }
+  if (!(await hit.locator('.description').textContent()).includes(HOSTILE)) fail('the description is not shown as text');
+  step('node 2\'s page found the provider, with its score and its parts');
+
+  // Ask: an input the schema refuses is stopped on the page; a good one is asked.
+  await hit.getByRole('button', { name: /^Ask / }).click();
+  if ((await page2.locator('#ask-to').inputValue()) !== me1.did) fail('"Ask" did not choose the provider');
+  if ((await page2.locator('#ask-ability').inputValue()) !== ECHO) fail('"Ask" did not fill the ability');
+  const before = (await call(url2, token2, 'GET', `${spacePath}/requests`)).length;
+  await page2.locator('#ask-input').fill('{"txt": 1}');
+  await page2.getByRole('button', { name: 'Ask', exact: true }).click();
+  await page2.getByTestId('error').filter({ hasText: 'needs “text”' }).waitFor();
+  if ((await call(url2, token2, 'GET', `${spacePath}/requests`)).length !== before) fail('a bad input was sent');
+  await page2.locator('#error-close').click();
+  await page2.locator('#ask-input').fill(JSON.stringify({ text: `hi ${HOSTILE}` }));
+  await page2.getByRole('button', { name: 'Ask', exact: true }).click();
+  const asked = page2.getByTestId('requests').locator('li.request[data-state="open"]');
+  await asked.first().waitFor();
+  const rid = await asked.first().getAttribute('data-id');
+  step(`node 2's page asked: request ${rid}`);
+
+  // Node 1's page: the request arrives live, under "Asked of you" (the timite's request stream,
+  // across its spaces) and in the space's list; claim it and send the result.
+  const asks1 = page.getByTestId('asks');
+  try {
+    await asks1.locator(`li[data-id="${rid}"][data-state="open"]`).waitFor({ timeout: 30000 });
+  } catch (_) {
+    fail('the request from node 2 did not appear under "Asked of you" on node 1\'s page');
+  }
+  const mineOn1 = page.getByTestId('requests').locator(`li.request[data-id="${rid}"]`);
+  try {
+    await mineOn1.getByRole('button', { name: 'Claim' }).waitFor({ timeout: 30000 });
+  } catch (_) {
+    fail('the request from node 2 did not appear, claimable, on node 1\'s page');
+  }
+  await mineOn1.getByRole('button', { name: 'Claim' }).click();
+  const claimed = page.getByTestId('requests').locator(`li.request[data-id="${rid}"][data-state="claimed"]`);
+  await claimed.locator('textarea').fill(JSON.stringify({ text: `echo: hi ${HOSTILE}` }));
+  await claimed.getByRole('button', { name: 'Send result' }).click();
+  await page.getByTestId('requests').locator(`li.request[data-id="${rid}"][data-state="completed"]`).waitFor();
+  await until('the answered request to leave "Asked of you"', 10000,
+    async () => (await asks1.locator(`li[data-id="${rid}"]`).count()) === 0);
+  step('node 1\'s page claimed it and sent the result');
+
+  // Node 2's page: the result arrives without a reload; rate it.
+  const done = page2.getByTestId('requests').locator(`li.request[data-id="${rid}"][data-state="completed"]`);
+  try {
+    await done.waitFor({ timeout: 30000 });
+  } catch (_) {
+    fail('the result did not reach node 2\'s page');
+  }
+  if ((await page2.evaluate(() => window.timE2eMarker)) !== 'same-document') fail('node 2\'s page reloaded');
+  const output = await done.getByTestId('output').textContent();
+  if (JSON.parse(output).text !== `echo: hi ${HOSTILE}`) fail(`the output shown is ${output}`);
+  if (await page2.getByTestId('requests').locator('img').count()) fail('text from another timite became HTML');
+  if (await page2.evaluate(() => window.timE2eInjected)) fail('text from another timite ran as script');
+  step('the result arrived live on node 2\'s page, shown as text');
+  await done.getByRole('combobox', { name: /^Rating of/ }).selectOption('4');
+  await done.getByRole('button', { name: 'Rate' }).click();
+  await page2.getByTestId('requests').locator(`li.request[data-id="${rid}"] [data-rating="4"]`).waitFor();
+  await until('node 1 to record the rating', 30000, async () => {
+    const r = await call(url1, token1, 'GET', `${spacePath}/requests/${encodeURIComponent(rid)}`);
+    return r.rating === 4;
+  });
+  await page.getByTestId('requests').locator(`li.request[data-id="${rid}"] [data-rating="4"]`).waitFor();
+  // The provider's record moved, on both pages: one outcome, rated 4.
+  for (const [p, which] of [[page, 'node 1'], [page2, 'node 2']]) {
+    const record = p.getByTestId('providers').locator(`li[data-name="${ECHO}"] .score-parts`);
+    await until(`the provider's record to count the rated outcome on ${which}'s page`, 10000,
+      async () => (await record.textContent()).includes('1 completed, 0 failed, mean rating 4.0 of 1'));
+  }
+  await page2.screenshot({ path: screenshot.replace(/\.png$/, '') + '-abilities.png', fullPage: true, animations: 'disabled' });
+  step('rated 4 on node 2\'s page; node 1 recorded it and its page shows it');
+  await context2.close();
 
   const uncaught = errors.filter((e) => e.startsWith('uncaught'));
   if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);

@@ -248,3 +248,67 @@ pub struct RequestRating {
     /// 1 to 5.
     pub score: u8,
 }
+
+/// Whose side of a request a timite is on, in `GET /v1/requests?role=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestRole {
+    /// Asked to do it: its target, an `auto` candidate, or a claimant.
+    Provider,
+    /// Asked for it.
+    Requester,
+}
+
+/// Where a request is (`AbilityRequest::state`), in `GET /v1/requests?state=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStateName {
+    /// Nobody claimed it yet.
+    Open,
+    /// A provider is working on it.
+    Claimed,
+    /// Its winning claimant posted a result.
+    Completed,
+    /// Its winning claimant posted a failure.
+    Failed,
+    /// Its requester cancelled it.
+    Cancelled,
+}
+
+impl RequestStateName {
+    /// The name, as in `AbilityRequest::state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// `GET /v1/requests`: the requests that concern the caller, across the spaces it reads.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MyRequestsQuery {
+    /// Only those it is asked to do (`provider`) or asked for (`requester`); absent: both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
+    pub role: Option<RequestRole>,
+    /// Only those in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
+    pub state: Option<RequestStateName>,
+}
+
+/// A request, with the space it is in: `GET /v1/requests`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct SpaceRequest {
+    /// The space.
+    pub space: SpaceId,
+    /// The space's name.
+    pub space_name: String,
+    /// The request, as it is now.
+    pub request: AbilityRequest,
+}
