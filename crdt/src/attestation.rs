@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
 use automerge::{ObjId, ScalarValue};
-use serde::{Deserialize, Serialize};
 use tim_protocol::{Did, SpaceId};
 
 use crate::abilities::{self, ABILITY};
@@ -43,22 +42,11 @@ pub const MAX_ATTESTERS: usize = 32;
 /// Most abilities with a badge threshold.
 pub const MAX_BADGES: usize = 32;
 
-/// When a provider earns the badge of an ability: rated outcomes and their mean.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BadgeThreshold {
-    /// Least number of rated outcomes (at least 1).
-    pub min_rated: u64,
-    /// Least mean rating, 1.0 to 5.0.
-    pub min_mean_rating: f64,
-}
+pub use tim_protocol::api::BadgeThreshold;
 
-impl BadgeThreshold {
-    /// Whether a provider's record for the ability reaches it.
-    pub fn reached_by(&self, rep: &abilities::AbilityReputation) -> bool {
-        rep.ratings >= self.min_rated
-            && rep.rating_sum as f64 >= self.min_mean_rating * rep.ratings as f64
-    }
+/// Whether a provider's record for an ability reaches the threshold of its badge.
+pub fn reaches(t: &BadgeThreshold, rep: &abilities::AbilityReputation) -> bool {
+    rep.ratings >= t.min_rated && rep.rating_sum as f64 >= t.min_mean_rating * rep.ratings as f64
 }
 
 /// Parses and checks `meta.badges`: at most [`MAX_BADGES`] ability names, each with
@@ -386,7 +374,7 @@ impl Space {
             .reputations()
             .into_iter()
             .filter(|((provider, ability), rep)| {
-                badges.get(ability).is_some_and(|t| t.reached_by(rep))
+                badges.get(ability).is_some_and(|t| reaches(t, rep))
                     && a.is_active(provider)
                     && !issued.contains(&(provider.clone(), ability.clone()))
             })

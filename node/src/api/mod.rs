@@ -120,6 +120,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(abilities::failure))
         .routes(routes!(abilities::cancel))
         .routes(routes!(abilities::rate))
+        .routes(routes!(abilities::badges, abilities::set_badges))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))
