@@ -331,16 +331,16 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             }
             out.print(&badges, |badges| {
                 if badges.is_empty() {
-                    outln!("no badges in {space}");
+                    outln!("no badges in {space}")?;
                 }
-                for (ability, t) in badges {
+                badges.iter().try_for_each(|(ability, t)| {
                     outln!(
                         "{}: at least {} rated outcomes with a mean of at least {}",
                         shown(ability),
                         t.min_rated,
                         t.min_mean_rating
-                    );
-                }
+                    )
+                })
             })
         }
     }
