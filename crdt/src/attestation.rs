@@ -23,7 +23,7 @@ use automerge::{ObjId, ScalarValue};
 use tim_protocol::{Did, SpaceId};
 
 use crate::abilities::{self, ABILITY};
-use crate::admission::{parse_requirements, AdmissionVerifier, Requirement};
+use crate::admission::{parse_requirements, AdmissionVerifier, PresentedCredential, Requirement};
 use crate::doc::{self, View};
 use crate::notices::{notice_key, NoticeCache, Notices};
 use crate::{schema, Applied, Space, SpaceError, Writer};
@@ -339,6 +339,29 @@ impl Space {
         let json = serde_json::to_string(spaces).map_err(|e| SpaceError::Invalid(e.to_string()))?;
         parse_attesters(&json).map_err(SpaceError::Invalid)?;
         self.put_meta(who, ATTESTERS, json, at_ms)
+    }
+
+    /// The credentials that declarations here carry as their `attestation` and that verify,
+    /// each with its provider (from schema version 6): whose issuers' status lists a node
+    /// watches, to post a notice of one that revokes it (docs/passports.md).
+    pub fn carried_credentials(&self) -> Vec<(Did, PresentedCredential)> {
+        let Some(verifier) = self.verifier.as_deref() else {
+            return vec![];
+        };
+        if self.schema_version() < schema::ABILITIES_V2 {
+            return vec![];
+        }
+        self.abilities()
+            .into_iter()
+            .filter_map(|d| {
+                let at = i64::try_from(d.at).unwrap_or(i64::MAX);
+                let vc = self
+                    .notices
+                    .verified_credential(verifier, d.attestation.as_deref()?, &d.provider, at)
+                    .ok()?;
+                Some((d.provider, vc.credential.clone()))
+            })
+            .collect()
     }
 
     /// The badges due: `(provider, ability)` for each active provider whose record for an

@@ -339,8 +339,9 @@ impl Space {
             .no_longer_admitted(&members, &did.to_string())
     }
 
-    /// Whether the status list `list` revokes a credential that a member presented here and
-    /// that no notice here revokes yet: whether a notice of it would change a verdict.
+    /// Whether the status list `list` revokes a credential that a member presented here, or
+    /// (from schema version 6) that a declaration carries, and that no notice here revokes
+    /// yet: whether a notice of it would change a verdict.
     pub fn revokes_anew(&self, list: &VerifiedStatusList) -> bool {
         let Some(members) = doc::root_obj(&self.doc, &schema::MEMBERS, None) else {
             return false;
@@ -349,6 +350,7 @@ impl Space {
         let known = notices.revoking_lists();
         let anew = notices
             .presented(&members)
+            .chain(self.carried_credentials())
             .any(|(_, c)| list.revokes(&c) && !known.iter().any(|k| k.revokes(&c)));
         anew
     }

@@ -11,6 +11,7 @@ use automerge::transaction::Transactable;
 use automerge::ObjType;
 use serde_json::{json, Value};
 use tim_crdt::abilities::AbilitySpec;
+use tim_crdt::admission::AdmissionVerifier;
 use tim_crdt::attestation::{Attestation, BadgeThreshold};
 use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair, TestVerifier};
 use tim_crdt::{Space, SpaceError, Writer};
@@ -283,7 +284,14 @@ fn revocation_afterwards_drops_the_declaration_from_search_and_auto_everywhere()
     let list = json!({"id": LIST, "issuer": did(&key(9)).to_string(),
                       "validFrom": "2030-01-01T00:00:00Z", "purpose": "revocation",
                       "set": [5], "proof": "good"});
+    let verified = TestVerifier.verify_status_list(&list.to_string()).unwrap();
+    assert_eq!(s.carried_credentials().len(), 1);
+    assert!(
+        s.revokes_anew(&verified),
+        "a node watching the list would post it"
+    );
     s.post_notice(&c.bob, &list.to_string(), 31).unwrap();
+    assert!(!s.revokes_anew(&verified), "posted once");
     let hers = s
         .abilities()
         .into_iter()
