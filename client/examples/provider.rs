@@ -39,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         input_schema: text.clone(),
         output_schema: text,
         credential: None,
+        attestation: None,
         price: None,
     };
     client.declare_ability(space, ABILITY, &declaration).await?;

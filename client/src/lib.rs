@@ -9,13 +9,13 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::{
-    AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, CreateSpace, CredentialsQuery,
-    DeclareAbilities, DeclareAbility, DirectMessage, DirectMessageRequest, Done, GossipPeers,
-    Imported, InviteRequest, IssueRequest, JoinSpace, Me, MemberView, MembersQuery, NewRequest,
-    NewToken, NodeStatus, PostMessage, Posted, Problem, ProgressNote, RateRequest, RequestFailure,
-    RequestMade, RequestRating, RequestResult, RequestsQuery, SetRole, SpaceEvent, SpaceSummary,
-    Timeline, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued, TrustEntry,
-    VerifyReport, MAX_TIMELINE_PAGE,
+    AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, BadgeThreshold, CreateSpace,
+    CredentialsQuery, DeclareAbilities, DeclareAbility, DirectMessage, DirectMessageRequest, Done,
+    GossipPeers, Imported, InviteRequest, IssueRequest, JoinSpace, Me, MemberView, MembersQuery,
+    NewRequest, NewToken, NodeStatus, PostMessage, Posted, Problem, ProgressNote, RateRequest,
+    RequestFailure, RequestMade, RequestRating, RequestResult, RequestsQuery, SetRole, SpaceEvent,
+    SpaceSummary, Timeline, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued,
+    TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::{CredentialId, Did, SpaceId};
 
@@ -565,6 +565,23 @@ impl Client {
     ) -> Result<Done, ClientError> {
         self.put(&format!("/v1/spaces/{id}/abilities/{name}"), body)
             .await
+    }
+
+    /// `GET /v1/spaces/{id}/badges`: the space's badge thresholds.
+    pub async fn badges(
+        &self,
+        id: SpaceId,
+    ) -> Result<std::collections::BTreeMap<String, BadgeThreshold>, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/badges")).await
+    }
+
+    /// `PUT /v1/spaces/{id}/badges`: set the space's badge thresholds (admins).
+    pub async fn set_badges(
+        &self,
+        id: SpaceId,
+        badges: &std::collections::BTreeMap<String, BadgeThreshold>,
+    ) -> Result<Done, ClientError> {
+        self.put(&format!("/v1/spaces/{id}/badges"), badges).await
     }
 
     /// `DELETE /v1/spaces/{id}/abilities/{name}`: withdraw a declaration.

@@ -23,7 +23,10 @@ use automerge::{ObjId, ObjType, ReadDoc, ScalarValue};
 use serde_json::Value;
 use tim_protocol::Did;
 
+use crate::admission::AdmissionVerifier;
+use crate::attestation::{Attestation, Attesting, Claimed, ATTESTATION};
 use crate::doc::{self, View};
+use crate::notices::NoticeCache;
 use crate::space::millis;
 use crate::{json_schema, schema, Applied, Role, Space, SpaceError, Writer};
 
@@ -101,6 +104,9 @@ pub struct Declaration {
     pub spec: AbilitySpec,
     /// When, ms since the Unix epoch.
     pub at: u64,
+    /// The attesting credential it carries, JSON or JWT (schema version 6,
+    /// docs/abilities.md §13).
+    pub attestation: Option<String>,
 }
 
 /// Who a request asks.
@@ -314,6 +320,9 @@ impl Record {
 pub(crate) struct Abilities<'a> {
     view: View<'a>,
     members: Option<ObjId>,
+    /// What judges attestations from schema version 6 (without it, only `credential` ids
+    /// in `issued` attest, as in version 4).
+    attesting: Option<Attesting<'a>>,
 }
 
 /// A provider's record for one ability, from the requests it won.
@@ -425,7 +434,49 @@ pub fn text_match(query: &str, name: &str, description: &str) -> u64 {
 impl<'a> Abilities<'a> {
     pub(crate) fn new(view: View<'a>) -> Self {
         let members = doc::root_obj(view.doc, &schema::MEMBERS, view.heads);
-        Self { view, members }
+        Self {
+            view,
+            members,
+            attesting: None,
+        }
+    }
+
+    /// These abilities, with attestations judged from schema version 6 by `verifier`
+    /// (docs/abilities.md §13).
+    pub(crate) fn judging(
+        mut self,
+        space: tim_protocol::SpaceId,
+        verifier: Option<&'a dyn AdmissionVerifier>,
+        cache: &'a NoticeCache,
+    ) -> Self {
+        self.attesting = Some(Attesting {
+            view: self.view,
+            space,
+            verifier,
+            cache,
+        });
+        self
+    }
+
+    /// How `d`'s attestation stands: from schema version 6 the verdict of
+    /// [`Attesting::verdict`], below it whether its `credential` is an unrevoked ability
+    /// credential this space issued to the provider (never refused).
+    pub(crate) fn attestation(&self, d: &Declaration) -> Attestation {
+        match &self.attesting {
+            Some(a)
+                if doc::schema_version(self.view.doc, self.view.heads) >= schema::ABILITIES_V2 =>
+            {
+                a.verdict(&Claimed {
+                    provider: &d.provider,
+                    name: &d.spec.name,
+                    credential: d.spec.credential.as_deref(),
+                    attestation: d.attestation.as_deref(),
+                    at_ms: i64::try_from(d.at).unwrap_or(i64::MAX),
+                })
+            }
+            _ if self.attested(d) => Attestation::Attested,
+            _ => Attestation::Unattested,
+        }
     }
 
     /// Whether `did` is a member with any role but banned.
@@ -480,6 +531,7 @@ impl<'a> Abilities<'a> {
             at: millis_of(self.view.scalar(obj, doc::AT))
                 .and_then(|t| u64::try_from(t).ok())
                 .unwrap_or(0),
+            attestation: self.view.get_str(obj, ATTESTATION),
         })
     }
 
@@ -568,6 +620,10 @@ impl<'a> Abilities<'a> {
             .into_iter()
             .filter(|d| self.is_active(&d.provider.to_string()))
             .filter_map(|d| {
+                let attestation = self.attestation(&d);
+                if matches!(attestation, Attestation::Refused(_)) {
+                    return None;
+                }
                 let text = text_match(query, &d.spec.name, &d.spec.description);
                 if text == 0 {
                     return None;
@@ -576,7 +632,7 @@ impl<'a> Abilities<'a> {
                     .get(&(d.provider.to_string(), d.spec.name.clone()))
                     .cloned()
                     .unwrap_or_default();
-                let attested = self.attested(&d);
+                let attested = attestation == Attestation::Attested;
                 Some(SearchHit {
                     score: score(text, attested, &reputation),
                     text,
@@ -616,12 +672,15 @@ impl<'a> Abilities<'a> {
                     && self.is_active(p)
                     && json_schema::validate(&d.spec.input_schema, input).is_ok()
             })
-            .map(|(p, d)| {
+            .map(|(p, d)| (p, self.attestation(&d), d))
+            .filter(|(_, a, _)| !matches!(a, Attestation::Refused(_)))
+            .map(|(p, a, _)| {
                 let rep = reps
                     .get(&(p.clone(), ability.to_string()))
                     .cloned()
                     .unwrap_or_default();
-                let s = score(1000, self.attested(&d), &rep).saturating_sub(100 * rep.in_flight);
+                let s = score(1000, a == Attestation::Attested, &rep)
+                    .saturating_sub(100 * rep.in_flight);
                 (s, p)
             })
             .collect();
@@ -732,6 +791,7 @@ impl Space {
             doc: self.doc(),
             heads: None,
         })
+        .judging(self.id(), self.verifier.as_deref(), &self.notices)
     }
 
     fn v4_root(&self, c: &schema::Container) -> Result<ObjId, SpaceError> {
@@ -752,6 +812,26 @@ impl Space {
         spec: &AbilitySpec,
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
+        self.declare_attested(who, spec, None, at_ms)
+    }
+
+    /// Declares an ability as `who`, carrying `attestation`, the credential that attests it
+    /// (JSON or JWT; schema version 6, docs/abilities.md §13).
+    pub fn declare_attested(
+        &mut self,
+        who: &Writer,
+        spec: &AbilitySpec,
+        attestation: Option<&str>,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        if attestation.is_some() && self.schema_version() < schema::ABILITIES_V2 {
+            return Err(SpaceError::Invalid(format!(
+                "this space is at schema version {}; a carried attestation needs version {} \
+                 (migrate it)",
+                self.schema_version(),
+                schema::ABILITIES_V2
+            )));
+        }
         check_name(&spec.name).map_err(SpaceError::Invalid)?;
         for s in [&spec.input_schema, &spec.output_schema] {
             json_schema::check(s).map_err(SpaceError::Invalid)?;
@@ -768,6 +848,9 @@ impl Space {
             }
             if let Some(p) = spec.price {
                 tx.put(&d, PRICE, ScalarValue::Uint(p))?;
+            }
+            if let Some(a) = attestation {
+                tx.put(&d, ATTESTATION, a)?;
             }
             tx.put(&d, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
             Ok(())
@@ -798,6 +881,12 @@ impl Space {
     /// provider.
     pub fn abilities(&self) -> Vec<Declaration> {
         self.abilities_now().declarations()
+    }
+
+    /// How `d`'s attestation stands now (docs/abilities.md §13): a declaration refused here
+    /// is left out of search and `auto`, and this says why.
+    pub fn attestation_of(&self, d: &Declaration) -> Attestation {
+        self.abilities_now().attestation(d)
     }
 
     /// Who an `auto` request of `ability` with `input` by `requester` would ask, in turn.

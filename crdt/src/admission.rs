@@ -144,6 +144,29 @@ pub trait AdmissionVerifier: Send + Sync {
     /// proof by its issuer's key (not its validity period: a set bit stays set, revocation is
     /// final). Returns what it says, or why it fails.
     fn verify_status_list(&self, list: &str) -> Result<VerifiedStatusList, String>;
+
+    /// Checks one credential (JSON, or a JWT) offline, as a declaration's `attestation`
+    /// carries it (docs/abilities.md §13): its proof by its issuer's key, that it is about
+    /// `subject` and valid at `at_ms`. Its revocation is the caller's (the space's status
+    /// list, or its revocation notices). Returns its id and contents, or why it fails.
+    fn verify_credential(
+        &self,
+        credential: &str,
+        subject: &Did,
+        at_ms: i64,
+    ) -> Result<VerifiedCredential, String> {
+        let _ = (credential, subject, at_ms);
+        Err("this replica cannot check credentials".into())
+    }
+}
+
+/// A credential whose proof verified, about its subject, valid at the time asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedCredential {
+    /// Its `id`.
+    pub id: String,
+    /// What it says.
+    pub credential: PresentedCredential,
 }
 
 /// Whether the credentials meet every requirement; `Err` names the first one that is not met.

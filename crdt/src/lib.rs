@@ -19,6 +19,7 @@
 
 pub mod abilities;
 pub mod admission;
+pub mod attestation;
 mod doc;
 pub mod encryption;
 mod error;

@@ -27,7 +27,7 @@ use tim_protocol::{Did, SpaceId};
 
 use crate::admission::{
     meets, parse_requirements, AdmissionVerifier, PresentedCredential, Requirement,
-    VerifiedStatusList,
+    VerifiedCredential, VerifiedStatusList,
 };
 use crate::doc::{self, View};
 use crate::{schema, Applied, Space, SpaceError, Writer};
@@ -95,7 +95,13 @@ struct Cached {
     admissions: HashMap<String, Option<Arc<Admission>>>,
     /// Why a member entry is no longer admitted given these notices (by operation id, sorted).
     verdicts: HashMap<(String, Vec<String>), Option<String>>,
+    /// Declarations' attesting credentials by (subject, time, the credential): what they
+    /// say, or why they fail (docs/abilities.md §13).
+    credentials: HashMap<(String, i64, String), Result<Arc<VerifiedCredential>, String>>,
 }
+
+/// Most attesting credentials a [`NoticeCache`] holds (each up to 16 KiB).
+const MAX_CACHED_CREDENTIALS: usize = 256;
 
 fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) -> &mut HashMap<K, V> {
     if map.len() >= MAX_CACHED {
@@ -113,6 +119,31 @@ impl Clone for NoticeCache {
 impl NoticeCache {
     fn with<R>(&self, f: impl FnOnce(&mut Cached) -> R) -> R {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// `credential` (a declaration's attestation) checked by `verifier` as about `subject`
+    /// at `at_ms`, once.
+    pub(crate) fn verified_credential(
+        &self,
+        verifier: &dyn AdmissionVerifier,
+        credential: &str,
+        subject: &Did,
+        at_ms: i64,
+    ) -> Result<Arc<VerifiedCredential>, String> {
+        let key = (subject.to_string(), at_ms, credential.to_string());
+        if let Some(hit) = self.with(|c| c.credentials.get(&key).cloned()) {
+            return hit;
+        }
+        let verdict = verifier
+            .verify_credential(credential, subject, at_ms)
+            .map(Arc::new);
+        self.with(|c| {
+            if c.credentials.len() >= MAX_CACHED_CREDENTIALS {
+                c.credentials.clear();
+            }
+            c.credentials.insert(key, verdict.clone());
+        });
+        verdict
     }
 }
 
@@ -308,8 +339,9 @@ impl Space {
             .no_longer_admitted(&members, &did.to_string())
     }
 
-    /// Whether the status list `list` revokes a credential that a member presented here and
-    /// that no notice here revokes yet: whether a notice of it would change a verdict.
+    /// Whether the status list `list` revokes a credential that a member presented here, or
+    /// (from schema version 6) that a declaration carries, and that no notice here revokes
+    /// yet: whether a notice of it would change a verdict.
     pub fn revokes_anew(&self, list: &VerifiedStatusList) -> bool {
         let Some(members) = doc::root_obj(&self.doc, &schema::MEMBERS, None) else {
             return false;
@@ -318,6 +350,7 @@ impl Space {
         let known = notices.revoking_lists();
         let anew = notices
             .presented(&members)
+            .chain(self.carried_credentials())
             .any(|(_, c)| list.revokes(&c) && !known.iter().any(|k| k.revokes(&c)));
         anew
     }

@@ -20,6 +20,7 @@ use tim_protocol::wire::MAX_TEXT_BYTES;
 use tim_protocol::Did;
 
 use crate::admission::{parse_requirements, AdmissionVerifier};
+use crate::attestation;
 use crate::doc::{self, View};
 use crate::encryption::{ControlOp, IDENTITY_BYTES, MAX_BUNDLE_BYTES, MAX_CTL_BYTES, MAX_CT_BYTES};
 use crate::notices::{meets_after, notice_key, NoticeCache, Notices};
@@ -675,7 +676,9 @@ impl<'a> Judge<'a> {
                 self.who, list.id, list.purpose
             ));
         }
-        if !self.notices().revokes_a_member(&self.members, &list) {
+        let revokes = self.notices().revokes_a_member(&self.members, &list)
+            || (self.at.version >= schema::ABILITIES_V2 && self.revokes_a_declaration(&list));
+        if !revokes {
             return deny(format!(
                 "{}; the list `{k}` revokes no credential presented in this space",
                 self.who
@@ -683,6 +686,12 @@ impl<'a> Judge<'a> {
         }
         self.effects.push(Effect::Noticed { key: want });
         Ok(())
+    }
+
+    /// Whether `list` revokes a credential that a declaration here carries
+    /// (docs/abilities.md §13).
+    fn revokes_a_declaration(&self, list: &crate::admission::VerifiedStatusList) -> bool {
+        self.attesting().revokes_a_declaration(list)
     }
 
     /// The author's rank (0 for a non-member, like `banned`).
@@ -844,6 +853,17 @@ impl<'a> Judge<'a> {
             (Some(doc::EXPIRES_AT), OpType::Put(ScalarValue::Timestamp(_))) => {}
             (Some(doc::REQUIREMENTS), OpType::Put(ScalarValue::Str(r))) => {
                 parse_requirements(r).map_err(Rejection::Unauthorized)?;
+            }
+            (
+                Some(k @ (attestation::BADGES | attestation::ATTESTERS)),
+                OpType::Put(ScalarValue::Str(j)),
+            ) if self.at.version >= schema::ABILITIES_V2 => {
+                let checked = if k == attestation::BADGES {
+                    attestation::parse_badges(j).map(drop)
+                } else {
+                    attestation::parse_attesters(j).map(drop)
+                };
+                checked.map_err(Rejection::Unauthorized)?;
             }
             (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
             (None, _) => return deny("meta is a map".into()),

@@ -1352,6 +1352,20 @@ impl Space {
         kind: &str,
         at_ms: u64,
     ) -> Result<(Applied, u64), SpaceError> {
+        self.record_issued_for(who, id, subject, kind, None, at_ms)
+    }
+
+    /// [`Space::record_issued`], naming the ability an ability credential attests (what a
+    /// declaration's `credential` is checked against, docs/abilities.md §13).
+    pub fn record_issued_for(
+        &mut self,
+        who: &Writer,
+        id: &str,
+        subject: &Did,
+        kind: &str,
+        ability: Option<&str>,
+        at_ms: u64,
+    ) -> Result<(Applied, u64), SpaceError> {
         let issuer = who.did();
         let issued = self.root(&schema::ISSUED)?;
         let index = self.id.status_index(id);
@@ -1362,6 +1376,9 @@ impl Space {
             tx.put(&rec, doc::ISSUER, issuer.to_string())?;
             tx.put(&rec, doc::STATUS_INDEX, ScalarValue::Uint(index))?;
             tx.put(&rec, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
+            if let Some(a) = ability {
+                tx.put(&rec, crate::abilities::ABILITY, a)?;
+            }
             Ok(index)
         })
     }

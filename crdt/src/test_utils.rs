@@ -1,10 +1,15 @@
-//! Helpers for tests: run the sync protocol between replicas, and forge arbitrary changes.
+//! Helpers for tests: run the sync protocol between replicas, forge arbitrary changes, and
+//! verify credentials in test formats.
 
 use automerge::transaction::Transaction;
 use automerge::Automerge;
 use ed25519_dalek::SigningKey;
-use tim_protocol::{ChangeHash, Envelope};
+use serde_json::Value;
+use tim_protocol::{ChangeHash, Did, Envelope};
 
+use crate::admission::{
+    AdmissionVerifier, PresentedCredential, StatusRef, VerifiedCredential, VerifiedStatusList,
+};
 use crate::{Ingested, Rejection, Space, SyncState, Writer};
 
 /// A writer with a key and a session id made from `seed` (tests only: real sessions are
@@ -85,4 +90,94 @@ pub fn root(doc: &Automerge, key: &str) -> automerge::ObjId {
         .flatten()
         .expect("root key exists")
         .1
+}
+
+/// An [`AdmissionVerifier`] that reads test formats instead of checking signatures (the
+/// node's real one, with ssi, is tested in `node/`): a presentation is `{holder,
+/// credentials: [{kind, space, issuer, list, index}]}`; a status list `{id, issuer,
+/// validFrom, purpose, set: [bits], proof}`; a credential `{id, subject, kind, space, issuer,
+/// ability, list?, index?, proof}`. Status lists and credentials verify when their `proof`
+/// is `"good"`.
+#[derive(Debug)]
+pub struct TestVerifier;
+
+fn status_of(c: &Value) -> Option<StatusRef> {
+    Some(StatusRef {
+        list: c["list"].as_str()?.into(),
+        index: c["index"].as_u64()?,
+    })
+}
+
+impl AdmissionVerifier for TestVerifier {
+    fn verify(
+        &self,
+        presentation: &str,
+        _domain: &str,
+        _challenges: &[String],
+        holder: &Did,
+        _at_ms: i64,
+    ) -> Result<Vec<PresentedCredential>, String> {
+        let vp: Value = serde_json::from_str(presentation).map_err(|e| e.to_string())?;
+        if vp["holder"] != holder.to_string() {
+            return Err("its holder is not the joiner".into());
+        }
+        Ok(vp["credentials"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| PresentedCredential {
+                kind: c["kind"].as_str().unwrap().into(),
+                space: c["space"].as_str().and_then(|s| s.parse().ok()),
+                issuer: c["issuer"].as_str().unwrap().parse().unwrap(),
+                score: None,
+                ability: c["ability"].as_str().map(String::from),
+                status: status_of(c),
+            })
+            .collect())
+    }
+
+    fn verify_status_list(&self, list: &str) -> Result<VerifiedStatusList, String> {
+        let l: Value = serde_json::from_str(list).map_err(|e| e.to_string())?;
+        if l["proof"] != "good" {
+            return Err("the proof does not verify".into());
+        }
+        let mut bits = vec![0u8; 16];
+        for b in l["set"].as_array().into_iter().flatten() {
+            let b = b.as_u64().unwrap();
+            bits[(b / 8) as usize] |= 0x80 >> (b % 8);
+        }
+        Ok(VerifiedStatusList {
+            id: l["id"].as_str().unwrap().into(),
+            issuer: l["issuer"].as_str().unwrap().parse().unwrap(),
+            valid_from: l["validFrom"].as_str().unwrap().into(),
+            purpose: l["purpose"].as_str().unwrap().into(),
+            bits,
+        })
+    }
+
+    fn verify_credential(
+        &self,
+        credential: &str,
+        subject: &Did,
+        _at_ms: i64,
+    ) -> Result<VerifiedCredential, String> {
+        let c: Value = serde_json::from_str(credential).map_err(|e| e.to_string())?;
+        if c["proof"] != "good" {
+            return Err("the proof does not verify".into());
+        }
+        if c["subject"] != subject.to_string() {
+            return Err(format!("it is not about {subject}"));
+        }
+        Ok(VerifiedCredential {
+            id: c["id"].as_str().unwrap().into(),
+            credential: PresentedCredential {
+                kind: c["kind"].as_str().unwrap().into(),
+                space: c["space"].as_str().and_then(|s| s.parse().ok()),
+                issuer: c["issuer"].as_str().unwrap().parse().unwrap(),
+                score: None,
+                ability: c["ability"].as_str().map(String::from),
+                status: status_of(&c),
+            },
+        })
+    }
 }

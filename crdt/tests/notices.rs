@@ -7,73 +7,14 @@ use std::sync::Arc;
 
 use automerge::transaction::Transactable;
 use serde_json::{json, Value};
-use tim_crdt::admission::{
-    AdmissionVerifier, PresentedCredential, Requirement, StatusRef, VerifiedStatusList,
-};
+use tim_crdt::admission::Requirement;
 use tim_crdt::notices::notice_key;
-use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair};
+use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair, TestVerifier};
 use tim_crdt::{Role, Space, Writer};
 use tim_protocol::{Did, SpaceId};
 
 const LIST: &str = "https://issuer.example/v1/status-lists/s1/i";
 const OTHER_LIST: &str = "https://other.example/v1/status-lists/s1/i";
-
-/// Reads the test formats: a presentation is `{holder, credentials: [{kind, space, issuer,
-/// list, index}]}`, a status list `{id, issuer, validFrom, purpose, set: [bits], proof}`
-/// whose proof verifies when it is `"good"`.
-#[derive(Debug)]
-struct TestVerifier;
-
-impl AdmissionVerifier for TestVerifier {
-    fn verify(
-        &self,
-        presentation: &str,
-        _domain: &str,
-        _challenges: &[String],
-        holder: &Did,
-        _at_ms: i64,
-    ) -> Result<Vec<PresentedCredential>, String> {
-        let vp: Value = serde_json::from_str(presentation).map_err(|e| e.to_string())?;
-        if vp["holder"] != holder.to_string() {
-            return Err("its holder is not the joiner".into());
-        }
-        Ok(vp["credentials"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| PresentedCredential {
-                kind: c["kind"].as_str().unwrap().into(),
-                space: c["space"].as_str().and_then(|s| s.parse().ok()),
-                issuer: c["issuer"].as_str().unwrap().parse().unwrap(),
-                score: None,
-                ability: None,
-                status: Some(StatusRef {
-                    list: c["list"].as_str().unwrap().into(),
-                    index: c["index"].as_u64().unwrap(),
-                }),
-            })
-            .collect())
-    }
-
-    fn verify_status_list(&self, list: &str) -> Result<VerifiedStatusList, String> {
-        let l: Value = serde_json::from_str(list).map_err(|e| e.to_string())?;
-        if l["proof"] != "good" {
-            return Err("the proof does not verify".into());
-        }
-        let mut bits = vec![0u8; 16];
-        for b in l["set"].as_array().into_iter().flatten() {
-            let b = b.as_u64().unwrap();
-            bits[(b / 8) as usize] |= 0x80 >> (b % 8);
-        }
-        Ok(VerifiedStatusList {
-            id: l["id"].as_str().unwrap().into(),
-            issuer: l["issuer"].as_str().unwrap().parse().unwrap(),
-            valid_from: l["validFrom"].as_str().unwrap().into(),
-            purpose: l["purpose"].as_str().unwrap().into(),
-            bits,
-        })
-    }
-}
 
 fn key(seed: u8) -> Writer {
     tim_crdt::test_utils::writer(seed)

@@ -12,13 +12,14 @@
 //! Every reader of a space sees a request's output (it is in the space's document, which
 //! every member's node holds).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use serde_json::Value;
 use tim_crdt::abilities::{
     AbilityReputation, AbilitySpec, Declaration, RequestState, RequestView, SearchHit, Target,
 };
+use tim_crdt::attestation::{Attestation, BadgeThreshold};
 use tim_crdt::{json_schema, schema, Applied, Space, SpaceError, Writer};
 use tim_protocol::api::{
     AbilityHit, AbilityReputationView, AbilityRequest, AbilitySearchQuery, AbilityView,
@@ -35,6 +36,10 @@ use crate::NodeError;
 pub enum AbilityAct {
     /// Declare (or redeclare) an ability.
     Declare(AbilitySpec),
+    /// Declare an ability carrying the credential that attests it (docs/abilities.md §13).
+    DeclareAttested(AbilitySpec, String),
+    /// Set the space's badge thresholds (admins, docs/abilities.md §13).
+    SetBadges(BTreeMap<String, BadgeThreshold>),
     /// Withdraw a declaration, by name.
     Withdraw(String),
     /// Ask for an ability.
@@ -109,6 +114,11 @@ pub(crate) fn perform(
     now: u64,
 ) -> Result<Performed, Failed> {
     let version = s.schema_version();
+    if matches!(act, AbilityAct::SetBadges(_)) && version < schema::ABILITIES_V2 {
+        // Badges need version 6; only a timite who may migrate (an admin) sets them anyway.
+        let migration = s.migrate(me, schema::ABILITIES_V2, now)?;
+        return after_migration(s, me, act, now, migration);
+    }
     if version < ABILITIES_VERSION {
         let AbilityAct::Declare(spec) = &act else {
             return Err(NodeError::Invalid(format!(
@@ -131,18 +141,29 @@ pub(crate) fn perform(
             )),
             e => e.into(),
         })?;
-        return match act_on(s, me, act, now) {
-            Ok(done) => Ok(Performed {
-                migration: Some(migration),
-                ..done
-            }),
-            Err(f) => Err(Failed {
-                error: f.error,
-                migrated: true,
-            }),
-        };
+        return after_migration(s, me, act, now, migration);
     }
     act_on(s, me, act, now)
+}
+
+/// Performs `act` after `migration`, which is committed with it (or taken back if it fails).
+fn after_migration(
+    s: &mut Space,
+    me: &Writer,
+    act: AbilityAct,
+    now: u64,
+    migration: Applied,
+) -> Result<Performed, Failed> {
+    match act_on(s, me, act, now) {
+        Ok(done) => Ok(Performed {
+            migration: Some(migration),
+            ..done
+        }),
+        Err(f) => Err(Failed {
+            error: f.error,
+            migrated: true,
+        }),
+    }
 }
 
 /// Performs `act` in a space at schema version 4 or later.
@@ -159,6 +180,10 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
     };
     Ok(match act {
         AbilityAct::Declare(spec) => one(s.declare(me, &spec, now)?),
+        AbilityAct::DeclareAttested(spec, attestation) => {
+            one(s.declare_attested(me, &spec, Some(&attestation), now)?)
+        }
+        AbilityAct::SetBadges(badges) => one(s.set_badges(me, &badges, now)?),
         AbilityAct::Withdraw(name) => one(s.withdraw(me, &name, now)?),
         AbilityAct::Request {
             ability,
@@ -262,6 +287,11 @@ fn reputation_view(r: &AbilityReputation) -> AbilityReputationView {
 
 fn ability_view(s: &Space, d: Declaration) -> AbilityView {
     let reputation = reputation_view(&s.ability_reputation(&d.provider, &d.spec.name));
+    let (attestation, refused) = match s.attestation_of(&d) {
+        Attestation::Unattested => ("unattested", None),
+        Attestation::Attested => ("attested", None),
+        Attestation::Refused(why) => ("refused", Some(why)),
+    };
     AbilityView {
         active: s
             .role_of(&d.provider)
@@ -275,6 +305,8 @@ fn ability_view(s: &Space, d: Declaration) -> AbilityView {
         price: d.spec.price,
         at: d.at,
         reputation,
+        attestation: attestation.into(),
+        refused,
     }
 }
 
@@ -366,8 +398,36 @@ impl Service {
             credential: req.credential.clone(),
             price: req.price,
         };
-        self.ability_step(caller, space, AbilityAct::Declare(spec))
+        let act = match &req.attestation {
+            Some(a) => AbilityAct::DeclareAttested(spec, a.clone()),
+            None => AbilityAct::Declare(spec),
+        };
+        self.ability_step(caller, space, act).await
+    }
+
+    /// Sets the space's badge thresholds as the caller (an admin; schema version 6): a node
+    /// hosting an admin issues the badges they make due (docs/abilities.md §13).
+    pub async fn set_badges(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        badges: BTreeMap<String, BadgeThreshold>,
+    ) -> ServiceResult<ChangeHash> {
+        self.ability_step(caller, space, AbilityAct::SetBadges(badges))
             .await
+    }
+
+    /// The space's badge thresholds.
+    pub async fn badges(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+    ) -> ServiceResult<BTreeMap<String, BadgeThreshold>> {
+        Ok(self
+            .node()
+            .acting_as(caller.timite)
+            .read_space(space, |s| s.badges())
+            .await?)
     }
 
     /// Withdraws the caller's declaration of `name`.

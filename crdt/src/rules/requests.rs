@@ -15,8 +15,9 @@ use crate::abilities::{
     DEADLINE, DESCRIPTION, INPUT, INPUT_SCHEMA, MAX_DECLARATIONS, MAX_DESCRIPTION_BYTES,
     MAX_TIMEOUT_MS, OUTPUT_SCHEMA, PRICE, TARGET,
 };
+use crate::attestation::{Attestation, Attesting, Claimed, ATTESTATION, MAX_ATTESTATION_BYTES};
 use crate::roles::Permission;
-use crate::{doc, json_schema, Rejection};
+use crate::{doc, json_schema, schema, Rejection};
 
 /// A declaration this change makes, and which of its required fields it wrote.
 pub(super) struct DeclarationBeingMade {
@@ -25,6 +26,9 @@ pub(super) struct DeclarationBeingMade {
     description: bool,
     input_schema: bool,
     output_schema: bool,
+    /// Its `credential` and `attestation` (docs/abilities.md §13).
+    credential: Option<String>,
+    attestation: Option<String>,
 }
 
 /// A request this change makes, and its fields.
@@ -46,7 +50,7 @@ fn json(what: &str, s: &str) -> Result<Value, Rejection> {
 
 impl Judge<'_> {
     fn abilities(&self) -> Abilities<'_> {
-        Abilities::new(self.at.view)
+        Abilities::new(self.at.view).judging(self.space, self.verifier, self.cache)
     }
 
     /// `abilities["<A> <name>"]`: a member declares (makes the map, whole) or withdraws
@@ -87,6 +91,8 @@ impl Judge<'_> {
                     description: false,
                     input_schema: false,
                     output_schema: false,
+                    credential: None,
+                    attestation: None,
                 });
                 self.effects
                     .push(Effect::AbilityDeclared { provider, name });
@@ -137,7 +143,16 @@ impl Judge<'_> {
                     d.output_schema = true;
                 }
             }
-            (Some(CREDENTIAL), OpType::Put(ScalarValue::Str(s))) if !s.is_empty() => {}
+            (Some(CREDENTIAL), OpType::Put(ScalarValue::Str(s))) if !s.is_empty() => {
+                d.credential = Some(s.to_string());
+            }
+            (Some(ATTESTATION), OpType::Put(ScalarValue::Str(s)))
+                if self.at.version >= schema::ABILITIES_V2
+                    && !s.is_empty()
+                    && s.len() <= MAX_ATTESTATION_BYTES =>
+            {
+                d.attestation = Some(s.to_string());
+            }
             (Some(PRICE), OpType::Put(ScalarValue::Uint(_))) => {}
             (Some(doc::AT), OpType::Put(ScalarValue::Timestamp(_))) => {}
             _ => {
@@ -163,8 +178,44 @@ impl Judge<'_> {
                 "the declaration of `{}` needs description, input_schema and output_schema",
                 d.name
             )),
-            None => Ok(()),
+            None => self.check_attestations_made(),
         }
+    }
+
+    /// The document at the change's dependencies, for verdicts on attestations.
+    pub(super) fn attesting(&self) -> Attesting<'_> {
+        Attesting {
+            view: self.at.view,
+            space: self.space,
+            verifier: self.verifier,
+            cache: self.cache,
+        }
+    }
+
+    /// From schema version 6, every declaration this change makes that names or carries a
+    /// credential is attested by it, judged at the change's dependencies and time
+    /// (docs/abilities.md §13).
+    fn check_attestations_made(&self) -> Result<(), Rejection> {
+        if self.at.version < schema::ABILITIES_V2 {
+            return Ok(());
+        }
+        let attesting = self.attesting();
+        for d in &self.declaring {
+            let verdict = attesting.verdict(&Claimed {
+                provider: &self.author,
+                name: &d.name,
+                credential: d.credential.as_deref(),
+                attestation: d.attestation.as_deref(),
+                at_ms: self.time,
+            });
+            if let Attestation::Refused(why) = verdict {
+                return deny(format!(
+                    "{}; its declaration of `{}` is {why}",
+                    self.who, d.name
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// `requests`: a member with `post` appends a request (one a change), in a space that is

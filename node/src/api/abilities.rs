@@ -2,11 +2,14 @@
 //! A step the rules refuse is a `403 tim:problem/refused` whose detail gives the rule's
 //! reason; an unknown request a `404 tim:problem/not-found`.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::Json;
 use tim_protocol::api::{
-    AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, DeclareAbility, Done, NewRequest,
-    ProgressNote, RequestFailure, RequestMade, RequestRating, RequestResult, RequestsQuery,
+    AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, BadgeThreshold, DeclareAbility,
+    Done, NewRequest, ProgressNote, RequestFailure, RequestMade, RequestRating, RequestResult,
+    RequestsQuery,
 };
 use tim_protocol::SpaceId;
 
@@ -200,5 +203,34 @@ pub(super) async fn rate(
     ApiJson(body): ApiJson<RequestRating>,
 ) -> ApiResult<Json<Done>> {
     let change = s.rate_request(&caller, id, &rid, body.score).await?;
+    Ok(Json(Done { change }))
+}
+
+/// The space's badge thresholds (`meta.badges`, docs/abilities.md §13), by ability name.
+#[utoipa::path(get, path = "/v1/spaces/{id}/badges", tag = "abilities",
+    params(("id" = String, Path, description = "Space id")),
+    responses((status = 200, body = BTreeMap<String, BadgeThreshold>), Problems))]
+pub(super) async fn badges(
+    State(s): State<Service>,
+    caller: Caller,
+    Id(id): Id<SpaceId>,
+) -> ApiResult<Json<BTreeMap<String, BadgeThreshold>>> {
+    Ok(Json(s.badges(&caller, id).await?))
+}
+
+/// Sets the space's badge thresholds (admins; schema version 6): a provider whose rated
+/// outcomes for an ability reach its threshold gets an ability credential from a node hosting
+/// an admin, once (docs/abilities.md §13). The body replaces every threshold.
+#[utoipa::path(put, path = "/v1/spaces/{id}/badges", tag = "abilities",
+    request_body = BTreeMap<String, BadgeThreshold>,
+    params(("id" = String, Path, description = "Space id")),
+    responses((status = 200, body = Done), Problems))]
+pub(super) async fn set_badges(
+    State(s): State<Service>,
+    caller: Caller,
+    Id(id): Id<SpaceId>,
+    ApiJson(body): ApiJson<BTreeMap<String, BadgeThreshold>>,
+) -> ApiResult<Json<Done>> {
+    let change = s.set_badges(&caller, id, body).await?;
     Ok(Json(Done { change }))
 }

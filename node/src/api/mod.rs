@@ -123,6 +123,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(abilities::rate))
         .routes(routes!(my_requests::list))
         .routes(routes!(events::request_events))
+        .routes(routes!(abilities::badges, abilities::set_badges))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))

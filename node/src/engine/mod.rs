@@ -108,6 +108,8 @@ pub enum Write {
         subject: Did,
         /// Its kind.
         kind: &'static str,
+        /// The ability an ability credential attests (docs/abilities.md §13).
+        ability: Option<String>,
     },
     /// Put a revocation notice (docs/passports.md): an issuer's signed status list that
     /// revokes a credential presented in the space; a space below the schema version of
@@ -397,6 +399,9 @@ pub struct Engine<S> {
     vouchers: HashMap<(PeerId, SpaceId), Did>,
     /// Sync requests that push a private space's new changes (their answers end there).
     pushes: HashSet<RequestId>,
+    /// Spaces where a rating of a request was applied since the node last looked: where a
+    /// badge may have come due (docs/abilities.md §13).
+    pub(crate) rated: BTreeSet<SpaceId>,
     /// The time of the input being handled.
     now: u64,
     /// Invalid things each peer served by sync (gossip has its own peer scoring). Kept in the
@@ -476,6 +481,7 @@ impl<S: SpaceStore> Engine<S> {
             subscribers: HashMap::new(),
             vouchers: HashMap::new(),
             pushes: HashSet::new(),
+            rated: BTreeSet::new(),
             now: 0,
             strikes: HashMap::new(),
             banned: HashMap::new(),
@@ -961,9 +967,10 @@ impl<S: SpaceStore> Engine<S> {
                 id,
                 subject,
                 kind,
+                ability,
             } => {
                 let r = self.readable_space_mut(&who, space).and_then(|s| {
-                    s.record_issued(&me, &id, &subject, kind, now)
+                    s.record_issued_for(&me, &id, &subject, kind, ability.as_deref(), now)
                         .map_err(NodeError::from)
                 });
                 match r {
@@ -1134,6 +1141,13 @@ impl<S: SpaceStore> Engine<S> {
 
     fn emit(&mut self, id: SpaceId, applied: &Applied) {
         for effect in &applied.effects {
+            if let Effect::RequestStep {
+                step: tim_crdt::abilities::Step::Rate,
+                ..
+            } = effect
+            {
+                self.rated.insert(id);
+            }
             let Some(space) = self.spaces.get(&id) else {
                 return;
             };

@@ -162,6 +162,7 @@ pub(super) enum Command {
     Revoke(Did, String, Reply<ChangeHash>),
     StatusList(SpaceId, Did, Reply<serde_json::Value>),
     CheckRevocations(Reply<usize>),
+    CheckBadges(Reply<usize>),
     Credentials(Did, Reply<Vec<serde_json::Value>>),
     Credential(Did, String, Reply<serde_json::Value>),
     ExportJwt(Did, String, Reply<String>),
@@ -402,6 +403,13 @@ impl Handle {
     /// (docs/passports.md). Answers how many notices it posted, once the lists are back.
     pub async fn check_revocations(&self) -> Result<usize, NodeError> {
         self.call(Command::CheckRevocations).await
+    }
+
+    /// Issues now the badges due in the spaces this node hosts an admin of
+    /// (docs/abilities.md §13), as it does after each applied rating. Answers how many it
+    /// started; each is recorded in its space at once and stored once signed.
+    pub async fn check_badges(&self) -> Result<usize, NodeError> {
+        self.call(Command::CheckBadges).await
     }
 
     /// `issuer`'s signed status list (a `BitstringStatusListCredential`) for the credentials

@@ -39,6 +39,7 @@ use crate::store::Store;
 use crate::NodeError;
 
 mod ability_index;
+mod badges;
 mod handle;
 mod passport;
 mod revocation;
@@ -317,6 +318,7 @@ impl Actor {
         self.engine.listening = self.events.receiver_count() > 0;
         let outputs = self.engine.handle(input, now_ms(), &mut rand::thread_rng());
         self.carry_out(outputs);
+        self.after_ratings();
     }
 
     /// A local write on behalf of `who`; `on_done` gets its answer once it is durable.
@@ -650,6 +652,10 @@ impl Actor {
             }
             Command::StatusList(space, issuer, reply) => self.status_list(space, issuer, reply),
             Command::CheckRevocations(reply) => self.check_revocations(Some(reply)),
+            Command::CheckBadges(reply) => {
+                let hosted: Vec<SpaceId> = self.engine.spaces().map(|s| s.id()).collect();
+                let _ = reply.send(Ok(self.issue_badges(hosted)));
+            }
             Command::Credentials(who, reply) => {
                 let r = self
                     .store

@@ -132,6 +132,23 @@ impl Actor {
         valid_for: Option<Duration>,
         reply: Reply<serde_json::Value>,
     ) {
+        self.issue_as(who, id, subject, kind, valid_for, None, reply);
+    }
+
+    /// [`Actor::issue`], under the credential id `fixed` if given (a badge's id is the same
+    /// on every node, docs/abilities.md §13; its bit is the space document's own status
+    /// index), else under a new one.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn issue_as(
+        &mut self,
+        who: Did,
+        id: SpaceId,
+        subject: Did,
+        kind: CredentialKind,
+        valid_for: Option<Duration>,
+        fixed: Option<String>,
+        reply: Reply<serde_json::Value>,
+    ) {
         let identity = match self.identity(&who) {
             Ok(i) => i,
             Err(e) => return drop(reply.send(Err(e))),
@@ -169,7 +186,14 @@ impl Actor {
             Ok(c) => c,
             Err(e) => return drop(reply.send(Err(e))),
         };
-        let (cid, status) = match self.new_credential(id, &who) {
+        let made = match fixed {
+            Some(cid) => {
+                let index = id.status_index(&cid);
+                Ok((cid, StatusEntry::in_space(&id, index)))
+            }
+            None => self.new_credential(id, &who),
+        };
+        let (cid, status) = match made {
             Ok(c) => c,
             Err(e) => return drop(reply.send(Err(e))),
         };
@@ -178,6 +202,10 @@ impl Actor {
             id: cid.clone(),
             subject,
             kind: kind.name(),
+            ability: match &kind {
+                CredentialKind::Ability { ability, .. } => Some(ability.clone()),
+                _ => None,
+            },
         };
         let store = self.store.clone();
         let on_done: OnDone = Box::new(move |r| {

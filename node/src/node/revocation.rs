@@ -1,8 +1,9 @@
 //! Who posts revocation notices (docs/passports.md, "Revocation that stops admitting", item
 //! 3): a node hosting a space whose members were admitted by presentations fetches the HTTP(S)
-//! status lists their credentials name, once per validity period, and, when a list sets the
-//! bit of a presented credential that no notice in the space revokes yet, posts the list as a
-//! notice with one of its timites that is a member. The fetches run off the loop; a duplicate
+//! status lists their credentials name (and, from schema version 6, those that declarations'
+//! carried attestations name, docs/abilities.md §13), once per validity period, and, when a
+//! list sets the bit of such a credential that no notice in the space revokes yet, posts the
+//! list as a notice with one of its timites that is a member. The fetches run off the loop; a duplicate
 //! notice (another node posted the same list) is harmless.
 
 use std::collections::BTreeMap;
@@ -58,7 +59,8 @@ impl Actor {
             if poster(space, self.timites.keys().copied()).is_none() {
                 continue;
             }
-            for (_, c) in space.presented_credentials() {
+            let carried = space.carried_credentials();
+            for (_, c) in space.presented_credentials().into_iter().chain(carried) {
                 if let Some(s) = c.status {
                     let spaces = wanted.entry(s.list).or_default();
                     if !spaces.contains(&space.id()) {

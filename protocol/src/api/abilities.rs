@@ -31,9 +31,24 @@ pub struct DeclareAbility {
     /// The id of an ability credential that attests it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+    /// The attesting credential itself (a VC as JSON text, or a JWT; at most 16 KiB), for a
+    /// credential of another space (schema version 6, docs/abilities.md §13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
     /// Its price, in tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<u64>,
+}
+
+/// When a provider earns the badge of an ability (`meta.badges`, docs/abilities.md §13): the
+/// body of `PUT /v1/spaces/{id}/badges` is a map from ability name to this.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BadgeThreshold {
+    /// Least number of rated outcomes (at least 1).
+    pub min_rated: u64,
+    /// Least mean rating, 1.0 to 5.0.
+    pub min_mean_rating: f64,
 }
 
 /// A provider's record for one ability, from the requests it won, and the terms of the rank
@@ -84,6 +99,13 @@ pub struct AbilityView {
     pub at: u64,
     /// The provider is a member of the space, not banned: it shows in search.
     pub active: bool,
+    /// How its attestation stands: `unattested`, `attested`, or `refused` (then it does not
+    /// show in search, and `refused` says why; docs/abilities.md §13).
+    #[serde(default)]
+    pub attestation: String,
+    /// Why its attesting credential no longer attests it (revoked, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// The provider's record for it.
     pub reputation: AbilityReputationView,
 }

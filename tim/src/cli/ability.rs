@@ -10,7 +10,8 @@ use futures::StreamExt;
 use serde_json::Value;
 use tim_client::{Client, ClientError, RequestStep};
 use tim_protocol::api::{
-    AbilityHit, AbilityRequest, AbilitySearchQuery, DeclareAbility, NewRequest, RequestsQuery,
+    AbilityHit, AbilityRequest, AbilitySearchQuery, BadgeThreshold, DeclareAbility, NewRequest,
+    RequestsQuery,
 };
 use tim_protocol::{Did, SpaceId};
 
@@ -38,6 +39,10 @@ pub(crate) enum AbilityCommand {
         /// The id of an ability credential that attests it.
         #[arg(long, value_name = "CRED_ID")]
         attested_by: Option<String>,
+        /// A file holding the attesting credential itself (a VC as JSON, or a JWT), e.g. a
+        /// badge of another space that this one trusts (schema version 6).
+        #[arg(long, value_name = "FILE")]
+        attestation: Option<PathBuf>,
         /// Its price, in tokens.
         #[arg(long, value_name = "TOKENS")]
         price: Option<u64>,
@@ -144,6 +149,21 @@ pub(crate) enum AbilityCommand {
         #[arg(value_parser = clap::value_parser!(u8).range(1..=5))]
         score: u8,
     },
+    /// Show a space's badge thresholds, or set one (admins): a provider whose rated outcomes
+    /// for the ability reach it gets an ability credential, once.
+    Badges {
+        /// Space id.
+        space: SpaceId,
+        /// The ability whose threshold to set.
+        #[arg(long, value_name = "ABILITY", requires_all = ["min_rated", "min_mean"])]
+        set: Option<String>,
+        /// Least number of rated outcomes.
+        #[arg(long, value_name = "N", requires = "set")]
+        min_rated: Option<u64>,
+        /// Least mean rating, 1 to 5.
+        #[arg(long, value_name = "X", requires = "set")]
+        min_mean: Option<f64>,
+    },
 }
 
 /// JSON given on the command line, or a reason naming the option.
@@ -171,13 +191,24 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             input_schema,
             output_schema,
             attested_by,
+            attestation,
             price,
         } => {
+            let attestation = match attestation {
+                Some(file) => Some(
+                    std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            };
             let body = DeclareAbility {
                 description,
                 input_schema: schema_file(input_schema.as_deref())?,
                 output_schema: schema_file(output_schema.as_deref())?,
                 credential: attested_by,
+                attestation,
                 price,
             };
             let done = client.declare_ability(space, &name, &body).await?;
@@ -318,6 +349,37 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             let what = format!("rated {score}/5:");
             step(client, out, space, &request, rating, &what).await
         }
+        AbilityCommand::Badges {
+            space,
+            set,
+            min_rated,
+            min_mean,
+        } => {
+            let mut badges = client.badges(space).await?;
+            if let (Some(ability), Some(min_rated), Some(min_mean_rating)) =
+                (set, min_rated, min_mean)
+            {
+                let threshold = BadgeThreshold {
+                    min_rated,
+                    min_mean_rating,
+                };
+                badges.insert(ability, threshold);
+                client.set_badges(space, &badges).await?;
+            }
+            out.print(&badges, |badges| {
+                if badges.is_empty() {
+                    outln!("no badges in {space}")?;
+                }
+                badges.iter().try_for_each(|(ability, t)| {
+                    outln!(
+                        "{}: at least {} rated outcomes with a mean of at least {}",
+                        shown(ability),
+                        t.min_rated,
+                        t.min_mean_rating
+                    )
+                })
+            })
+        }
     }
 }
 
@@ -339,7 +401,7 @@ async fn step<B: serde::Serialize>(
 /// How a followed request ended.
 enum Outcome {
     /// Completed, failed or cancelled.
-    Final(AbilityRequest),
+    Final(Box<AbilityRequest>),
     /// No outcome by its deadline: its id.
     Late(String),
 }
@@ -390,7 +452,7 @@ async fn follow_request(
     })
     .await;
     match outcome {
-        Ok(Ok(Some(request))) => Ok(Outcome::Final(request)),
+        Ok(Ok(Some(request))) => Ok(Outcome::Final(Box::new(request))),
         Ok(Ok(None)) => bail!("the node's event stream ended before request {id} had an outcome"),
         Ok(Err(e)) => Err(e),
         Err(_) => Ok(Outcome::Late(id)),
