@@ -2528,16 +2528,17 @@ mod tests {
     fn scenarios_and_sizes_parse() {
         use Scenario::*;
         let parsed: Vec<Scenario> = [
-            "b1", "B2", "b1m", "b3", "b3i", "b6", "b7", "b8", "b9", "b10", "flood", "scale",
+            "b1", "B2", "b1m", "b3", "b3i", "b6", "b7", "b8", "b9", "b10", "flood", "b11",
+            "invoke", "scale",
         ]
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
         assert_eq!(
             parsed,
-            [B1, B1, B1m, B3, B4, B4, B7, B8, B9, Flood, Flood, Scale]
+            [B1, B1, B1m, B3, B4, B4, B7, B8, B9, Flood, Flood, Invocation, Invocation, Scale]
         );
-        assert!("b11".parse::<Scenario>().unwrap_err().contains("b11"));
+        assert!("b12".parse::<Scenario>().unwrap_err().contains("b12"));
         assert_eq!(parse_sizes("0,10000, 50_000").unwrap(), [0, 10_000, 50_000]);
         assert_eq!(parse_sizes("none").unwrap(), Vec::<usize>::new());
         assert_eq!(parse_sizes("").unwrap(), Vec::<usize>::new());
