@@ -27,6 +27,8 @@ use crate::doc::{self, View};
 use crate::space::millis;
 use crate::{json_schema, schema, Applied, Role, Space, SpaceError, Writer};
 
+pub mod chains;
+
 /// Longest ability name, in bytes.
 pub const MAX_NAME_BYTES: usize = 64;
 /// Longest description, in bytes.
@@ -672,7 +674,7 @@ pub struct RequestView {
 }
 
 impl RequestView {
-    fn of(id: String, r: &Record) -> Option<Self> {
+    pub(crate) fn of(id: String, r: &Record) -> Option<Self> {
         let dids = |v: &[String]| {
             v.iter()
                 .filter_map(|d| d.parse().ok())
@@ -820,6 +822,22 @@ impl Space {
         timeout_ms: u64,
         at_ms: u64,
     ) -> Result<(Applied, String), SpaceError> {
+        self.write_request(who, ability, input, target, timeout_ms, at_ms, Vec::new())
+    }
+
+    /// [`Space::request_ability`], with `extra` fields written into the request map in the
+    /// same change (a chain step's `chain` and `step`).
+    #[allow(clippy::too_many_arguments)]
+    fn write_request(
+        &mut self,
+        who: &Writer,
+        ability: &str,
+        input: &Value,
+        target: Target,
+        timeout_ms: u64,
+        at_ms: u64,
+        extra: Vec<(&'static str, ScalarValue)>,
+    ) -> Result<(Applied, String), SpaceError> {
         check_name(ability).map_err(SpaceError::Invalid)?;
         let requests = self.v4_root(&schema::REQUESTS)?;
         let me = who.did();
@@ -849,6 +867,9 @@ impl Space {
                 DEADLINE,
                 ScalarValue::Timestamp(millis(at_ms.saturating_add(timeout_ms))),
             )?;
+            for (k, v) in extra {
+                tx.put(&r, k, v)?;
+            }
             Ok(r.to_string())
         })
     }

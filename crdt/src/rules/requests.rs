@@ -10,13 +10,14 @@ use automerge::{ObjType, ScalarValue};
 use serde_json::Value;
 
 use super::{deny, Effect, Judge};
+use crate::abilities::chains::{CHAIN, STEP};
 use crate::abilities::{
     self, Abilities, Record, RequestState, Step, AUTO, AUTO_TURN_MS, CANDIDATES, CREDENTIAL,
     DEADLINE, DESCRIPTION, INPUT, INPUT_SCHEMA, MAX_DECLARATIONS, MAX_DESCRIPTION_BYTES,
     MAX_TIMEOUT_MS, OUTPUT_SCHEMA, PRICE, TARGET,
 };
 use crate::roles::Permission;
-use crate::{doc, json_schema, Rejection};
+use crate::{doc, json_schema, schema, Rejection};
 
 /// A declaration this change makes, and which of its required fields it wrote.
 pub(super) struct DeclarationBeingMade {
@@ -38,6 +39,9 @@ pub(super) struct RequestBeingMade {
     candidates: Option<String>,
     at: Option<i64>,
     deadline: Option<i64>,
+    /// The chain it is a step of, and the step (schema version 6).
+    chain: Option<String>,
+    step: Option<u64>,
 }
 
 fn json(what: &str, s: &str) -> Result<Value, Rejection> {
@@ -230,6 +234,16 @@ impl Judge<'_> {
                 }
                 (Some(doc::AT), OpType::Put(ScalarValue::Timestamp(t))) => r.at = Some(*t),
                 (Some(DEADLINE), OpType::Put(ScalarValue::Timestamp(t))) => r.deadline = Some(*t),
+                (Some(CHAIN), OpType::Put(ScalarValue::Str(s)))
+                    if self.at.version >= schema::ABILITIES_V2 =>
+                {
+                    r.chain = Some(s.to_string())
+                }
+                (Some(STEP), OpType::Put(ScalarValue::Uint(i)))
+                    if self.at.version >= schema::ABILITIES_V2 =>
+                {
+                    r.step = Some(*i)
+                }
                 _ => {
                     return deny(
                         "a new request holds author, ability, input, target, candidates, at \
@@ -400,6 +414,7 @@ impl Judge<'_> {
     /// input valid for its target (or for each `auto` candidate), its candidates exactly who
     /// it asks, as every node computes them at the change's dependencies.
     pub(super) fn check_request_made(&self, r: RequestBeingMade) -> Result<(), Rejection> {
+        let link = (r.chain.clone(), r.step);
         let (
             true,
             Some(ability),
@@ -433,6 +448,7 @@ impl Judge<'_> {
             ));
         }
         let input = json("the input", &input)?;
+        self.check_chain_step(link, &ability, &target, &input, deadline)?;
         let a = self.abilities();
         let expected = if target == AUTO {
             let order = a.auto_order(&self.author_str, &ability, &input);
