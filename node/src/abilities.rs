@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::Value;
+use tim_crdt::abilities::chains::PlanStep;
 use tim_crdt::abilities::{
     AbilityReputation, AbilitySpec, Declaration, RequestState, RequestView, SearchHit, Target,
 };
@@ -60,17 +61,28 @@ pub enum AbilityAct {
     Cancel(String),
     /// Rate the outcome of one's own request, 1 to 5.
     Rate(String, u8),
+    /// Make a chain of requests (docs/abilities.md §12); the node asks each step when due.
+    Chain {
+        /// The plan.
+        steps: Vec<PlanStep>,
+        /// The first step's input.
+        input: Value,
+        /// How long it runs.
+        timeout: Duration,
+    },
+    /// Cancel one's own chain, by id.
+    CancelChain(String),
 }
 
 /// What an [`AbilityAct`] wrote: the migration it needed first, if any, its change, and the
-/// request it made, if any.
+/// request (or chain) it made, if any.
 #[derive(Debug)]
 pub(crate) struct Performed {
     /// The migration to schema version 4.
     pub(crate) migration: Option<Applied>,
     /// The act's change.
     pub(crate) applied: Applied,
-    /// The new request's id.
+    /// The new request's (or chain's) id.
     pub(crate) request: Option<String>,
 }
 
@@ -99,6 +111,8 @@ impl From<SpaceError> for Failed {
 
 /// The schema version abilities need.
 const ABILITIES_VERSION: u64 = schema::ABILITIES.since;
+/// The schema version chains need.
+const CHAINS_VERSION: u64 = schema::CHAINS.since;
 
 /// Performs `act` as `me` in `s` at `now`; see the [module documentation](self) for the
 /// schema version.
@@ -109,6 +123,9 @@ pub(crate) fn perform(
     now: u64,
 ) -> Result<Performed, Failed> {
     let version = s.schema_version();
+    if matches!(act, AbilityAct::Chain { .. }) && version < CHAINS_VERSION {
+        return migrate_then(s, me, act, now, CHAINS_VERSION, "chains", "chain");
+    }
     if version < ABILITIES_VERSION {
         let AbilityAct::Declare(spec) = &act else {
             return Err(NodeError::Invalid(format!(
@@ -123,26 +140,49 @@ pub(crate) fn perform(
         for schema in [&spec.input_schema, &spec.output_schema] {
             json_schema::check(schema).map_err(NodeError::Invalid)?;
         }
-        let migration = s.migrate(me, ABILITIES_VERSION, now).map_err(|e| match e {
-            SpaceError::Refused(_) => NodeError::Refused(format!(
-                "this space is at schema version {version}; abilities need version \
-                 {ABILITIES_VERSION}, and only a timite with the `migrate` permission (an \
-                 admin or the owner) can migrate it: its first declaration does"
-            )),
-            e => e.into(),
-        })?;
-        return match act_on(s, me, act, now) {
-            Ok(done) => Ok(Performed {
-                migration: Some(migration),
-                ..done
-            }),
-            Err(f) => Err(Failed {
-                error: f.error,
-                migrated: true,
-            }),
-        };
+        return migrate_then(
+            s,
+            me,
+            act,
+            now,
+            ABILITIES_VERSION,
+            "abilities",
+            "declaration",
+        );
     }
     act_on(s, me, act, now)
+}
+
+/// Migrates `s` to schema version `to` as `me`, then performs `act` (`what` needs that
+/// version; a `first` of them migrates); an act that fails leaves the migration to take back.
+fn migrate_then(
+    s: &mut Space,
+    me: &Writer,
+    act: AbilityAct,
+    now: u64,
+    to: u64,
+    what: &str,
+    first: &str,
+) -> Result<Performed, Failed> {
+    let version = s.schema_version();
+    let migration = s.migrate(me, to, now).map_err(|e| match e {
+        SpaceError::Refused(_) => NodeError::Refused(format!(
+            "this space is at schema version {version}; {what} need version {to}, and only a \
+             timite with the `migrate` permission (an admin or the owner) can migrate it: its \
+             first {first} does"
+        )),
+        e => e.into(),
+    })?;
+    match act_on(s, me, act, now) {
+        Ok(done) => Ok(Performed {
+            migration: Some(migration),
+            ..done
+        }),
+        Err(f) => Err(Failed {
+            error: f.error,
+            migrated: true,
+        }),
+    }
 }
 
 /// Performs `act` in a space at schema version 4 or later.
@@ -197,6 +237,25 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
         AbilityAct::Rate(id, score) => {
             known(s, &id)?;
             one(s.rate_request(me, &id, score, now)?)
+        }
+        AbilityAct::Chain {
+            steps,
+            input,
+            timeout,
+        } => {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            let (applied, id) = s.make_chain(me, &steps, &input, ms, now)?;
+            Performed {
+                migration: None,
+                applied,
+                request: Some(id),
+            }
+        }
+        AbilityAct::CancelChain(id) => {
+            if s.chain(&id).is_none() {
+                return Err(NodeError::NotFound(format!("no chain {id} in this space")).into());
+            }
+            one(s.cancel_chain(me, &id, now)?)
         }
     })
 }
@@ -317,10 +376,10 @@ fn network_hit_view(n: crate::index::NetworkHit) -> AbilityHit {
 }
 
 /// Longest request a caller may ask for, in seconds.
-const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
+pub(crate) const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
 
 impl Service {
-    async fn ability_act(
+    pub(crate) async fn ability_act(
         &self,
         caller: &Caller,
         space: SpaceId,

@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod abilities;
+mod chains;
 mod events;
 mod extract;
 mod members;
@@ -120,6 +121,9 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(abilities::failure))
         .routes(routes!(abilities::cancel))
         .routes(routes!(abilities::rate))
+        .routes(routes!(chains::list, chains::create))
+        .routes(routes!(chains::chain))
+        .routes(routes!(chains::cancel))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))
