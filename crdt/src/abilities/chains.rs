@@ -467,7 +467,6 @@ impl Space {
         id: &str,
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
-        self.chain_now(id)?;
         let obj = self
             .abilities_now()
             .chain_obj(id)

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 
 use tim_crdt::abilities::Step;
-use tim_crdt::{Applied, Effect, Space};
+use tim_crdt::{Applied, Effect};
 use tim_protocol::{Did, SpaceId};
 use tracing::{info, warn};
 
@@ -54,7 +54,8 @@ impl<S: SpaceStore> Engine<S> {
             let due: Vec<(Did, String)> = authors
                 .into_iter()
                 .flat_map(|who| {
-                    Space::chain_steps_due(space, &who)
+                    space
+                        .chain_steps_due(&who)
                         .into_iter()
                         .map(move |n| (who, n.chain))
                 })
