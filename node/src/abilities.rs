@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::Value;
-use tim_crdt::abilities::chains::PlanStep;
+use tim_crdt::abilities::chains::{check_plan, PlanStep};
 use tim_crdt::abilities::{
     AbilityReputation, AbilitySpec, Declaration, RequestState, RequestView, SearchHit, Target,
 };
@@ -123,8 +123,12 @@ pub(crate) fn perform(
     now: u64,
 ) -> Result<Performed, Failed> {
     let version = s.schema_version();
-    if matches!(act, AbilityAct::Chain { .. }) && version < CHAINS_VERSION {
-        return migrate_then(s, me, act, now, CHAINS_VERSION, "chains", "chain");
+    if let AbilityAct::Chain { steps, .. } = &act {
+        if version < CHAINS_VERSION {
+            // Checked before migrating, so that a bad plan leaves the space as it was.
+            check_plan(steps, &me.did().to_string()).map_err(NodeError::Invalid)?;
+            return migrate_then(s, me, act, now, CHAINS_VERSION, "chains", "chain");
+        }
     }
     if version < ABILITIES_VERSION {
         let AbilityAct::Declare(spec) = &act else {

@@ -2,6 +2,7 @@
 //! across two providers (other timites of the node, acting with their tokens) and follows it
 //! until the last output; `tim ability chains` lists it completed; a second chain, whose step
 //! 2 fails, is reported failed at that step with its reason, and `--follow` exits non-zero.
+//! A member who may not migrate the space, and a one-step plan, are told why not.
 
 mod common;
 
@@ -68,6 +69,26 @@ async fn a_chain_is_made_followed_and_listed_and_a_failed_step_fails_it() {
     for token in [&alice_token, &bob_token] {
         ok(&home, &["--token", token, "space", "join", &space]);
     }
+
+    // A member who may not migrate the space cannot make the first chain; a one-step plan
+    // is no chain.
+    let one_step = [
+        "ability",
+        "chain",
+        &space,
+        "--step",
+        "text.clean",
+        "--input",
+        "{}",
+    ];
+    let two_steps = [&one_step[..], &["--step", "text.shout"]].concat();
+    let line = common::one_error_line(&common::tim(
+        &home,
+        &[&["--token", alice_token.as_str()], &two_steps[..]].concat(),
+    ));
+    assert!(line.contains("`migrate` permission"), "{line}");
+    let line = common::one_error_line(&common::tim(&home, &one_step));
+    assert!(line.contains("2 to 8 steps"), "{line}");
 
     // The owner's chain migrates the space (schema version 6); it waits for its providers.
     let clean = format!("text.clean:{alice}");
