@@ -212,6 +212,8 @@ pub(crate) struct Record {
     pub(crate) cancelled: bool,
     /// The requester's ratings, by the claimant whose outcome each rates.
     pub(crate) ratings: HashMap<String, i64>,
+    /// The chain it is a step of, and the step (schema version 6).
+    link: Option<(String, usize)>,
 }
 
 fn millis_of(s: Option<ScalarValue>) -> Option<i64> {
@@ -239,6 +241,7 @@ impl Record {
             failures: HashMap::new(),
             cancelled: false,
             ratings: HashMap::new(),
+            link: chains::link_of(view, obj),
         };
         for key in view.keys(obj) {
             match Step::of_key(&key) {
@@ -671,6 +674,8 @@ pub struct RequestView {
     pub rating: Option<u8>,
     /// Where it is.
     pub state: RequestState,
+    /// The chain it is a step of, and the step, from 0 (docs/abilities.md §12).
+    pub chain: Option<(String, usize)>,
 }
 
 impl RequestView {
@@ -724,6 +729,7 @@ impl RequestView {
                 .and_then(|w| r.ratings.get(w))
                 .and_then(|s| u8::try_from(*s).ok()),
             state,
+            chain: r.link.clone(),
         })
     }
 }

@@ -173,6 +173,7 @@ fn a_chain_of_three_steps_across_two_providers_completes_with_the_last_output() 
     let (_, r0) = s.request_chain_step(&c.carol, &id, 200).unwrap();
     assert_eq!(s.chain_next(&id), None, "asked once");
     assert_eq!(s.chain_of_request(&r0), Some(id.clone()));
+    assert_eq!(s.request(&r0).unwrap().chain, Some((id.clone(), 0)));
     answer(
         &mut s,
         &c.alice,

@@ -306,6 +306,8 @@ pub(crate) fn request_view(r: RequestView) -> AbilityRequest {
         failure: r.failure,
         superseded: r.superseded,
         rating: r.rating,
+        step: r.chain.as_ref().map(|(_, s)| *s),
+        chain: r.chain.map(|(c, _)| c),
     }
 }
 

@@ -125,6 +125,8 @@ async fn a_chain_is_made_followed_and_listed_and_a_failed_step_fails_it() {
     assert_eq!(listed["state"], "completed", "{listed}");
     assert_eq!(listed["output"], json!({"loud": "HELLO"}), "{listed}");
     assert_eq!(listed["requests"][1]["input"], json!({"text": "hello"}));
+    let step = &listed["requests"][1];
+    assert_eq!((&step["chain"], &step["step"]), (&json!(id), &json!(1)));
 
     // Step 2 fails: the chain fails there, with the provider's reason.
     let mut follow = chain(r#"{"text": "again"}"#);

@@ -201,7 +201,7 @@ impl ChainRecord {
 }
 
 /// The chain and step a request map names, if it is a step of a chain.
-fn link_of(view: &View<'_>, obj: &ObjId) -> Option<(String, usize)> {
+pub(super) fn link_of(view: &View<'_>, obj: &ObjId) -> Option<(String, usize)> {
     let chain = view.get_str(obj, CHAIN)?;
     match view.scalar(obj, STEP)? {
         ScalarValue::Uint(s) => Some((chain, usize::try_from(s).ok()?)),
@@ -512,7 +512,6 @@ impl Space {
 
     /// The chain request `request` is a step of, if any.
     pub fn chain_of_request(&self, request: &str) -> Option<String> {
-        let obj = self.request_obj(request).ok()?;
-        link_of(&self.abilities_now().view, &obj).map(|(c, _)| c)
+        self.request(request)?.chain.map(|(c, _)| c)
     }
 }
