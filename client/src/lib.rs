@@ -17,6 +17,7 @@ use tim_protocol::api::{
     SpaceSummary, Timeline, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued,
     TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
+use tim_protocol::api::{ChainMade, ChainView, NewChain};
 use tim_protocol::{CredentialId, Did, SpaceId};
 
 /// Why a call failed.
@@ -627,6 +628,21 @@ impl Client {
     /// `GET /v1/spaces/{id}/requests/{rid}`.
     pub async fn request(&self, id: SpaceId, rid: &str) -> Result<AbilityRequest, ClientError> {
         self.get(&format!("/v1/spaces/{id}/requests/{rid}")).await
+    }
+
+    /// `POST /v1/spaces/{id}/chains`: make a chain of requests.
+    pub async fn make_chain(&self, id: SpaceId, req: &NewChain) -> Result<ChainMade, ClientError> {
+        self.post(&format!("/v1/spaces/{id}/chains"), req).await
+    }
+
+    /// `GET /v1/spaces/{id}/chains`.
+    pub async fn chains(&self, id: SpaceId) -> Result<Vec<ChainView>, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/chains")).await
+    }
+
+    /// `GET /v1/spaces/{id}/chains/{chain}`.
+    pub async fn chain(&self, id: SpaceId, chain: &str) -> Result<ChainView, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/chains/{chain}")).await
     }
 
     /// `POST /v1/spaces/{id}/requests/{rid}/{step}`: a step of a request (`claim`, `progress`,

@@ -30,6 +30,8 @@ use crate::notices::NoticeCache;
 use crate::space::millis;
 use crate::{json_schema, schema, Applied, Role, Space, SpaceError, Writer};
 
+pub mod chains;
+
 /// Longest ability name, in bytes.
 pub const MAX_NAME_BYTES: usize = 64;
 /// Longest description, in bytes.
@@ -216,6 +218,8 @@ pub(crate) struct Record {
     pub(crate) cancelled: bool,
     /// The requester's ratings, by the claimant whose outcome each rates.
     pub(crate) ratings: HashMap<String, i64>,
+    /// The chain it is a step of, and the step (schema version 6).
+    link: Option<(String, usize)>,
 }
 
 fn millis_of(s: Option<ScalarValue>) -> Option<i64> {
@@ -243,6 +247,7 @@ impl Record {
             failures: HashMap::new(),
             cancelled: false,
             ratings: HashMap::new(),
+            link: chains::link_of(view, obj),
         };
         for key in view.keys(obj) {
             match Step::of_key(&key) {
@@ -728,10 +733,12 @@ pub struct RequestView {
     pub rating: Option<u8>,
     /// Where it is.
     pub state: RequestState,
+    /// The chain it is a step of, and the step, from 0 (docs/abilities.md §12).
+    pub chain: Option<(String, usize)>,
 }
 
 impl RequestView {
-    fn of(id: String, r: &Record) -> Option<Self> {
+    pub(crate) fn of(id: String, r: &Record) -> Option<Self> {
         let dids = |v: &[String]| {
             v.iter()
                 .filter_map(|d| d.parse().ok())
@@ -781,6 +788,7 @@ impl RequestView {
                 .and_then(|w| r.ratings.get(w))
                 .and_then(|s| u8::try_from(*s).ok()),
             state,
+            chain: r.link.clone(),
         })
     }
 }
@@ -909,6 +917,22 @@ impl Space {
         timeout_ms: u64,
         at_ms: u64,
     ) -> Result<(Applied, String), SpaceError> {
+        self.write_request(who, ability, input, target, timeout_ms, at_ms, Vec::new())
+    }
+
+    /// [`Space::request_ability`], with `extra` fields written into the request map in the
+    /// same change (a chain step's `chain` and `step`).
+    #[allow(clippy::too_many_arguments)]
+    fn write_request(
+        &mut self,
+        who: &Writer,
+        ability: &str,
+        input: &Value,
+        target: Target,
+        timeout_ms: u64,
+        at_ms: u64,
+        extra: Vec<(&'static str, ScalarValue)>,
+    ) -> Result<(Applied, String), SpaceError> {
         check_name(ability).map_err(SpaceError::Invalid)?;
         let requests = self.v4_root(&schema::REQUESTS)?;
         let me = who.did();
@@ -938,6 +962,9 @@ impl Space {
                 DEADLINE,
                 ScalarValue::Timestamp(millis(at_ms.saturating_add(timeout_ms))),
             )?;
+            for (k, v) in extra {
+                tx.put(&r, k, v)?;
+            }
             Ok(r.to_string())
         })
     }

@@ -31,6 +31,7 @@ use crate::Rejection;
 
 pub use crate::roles::Role;
 
+mod chains;
 mod requests;
 
 /// Who may join a space.
@@ -163,6 +164,16 @@ pub enum Effect {
         /// Its key, `"<list URL> <validFrom>"`.
         key: String,
     },
+    /// A chain of requests was made; its id is the Automerge object id of its map.
+    Chained {
+        /// Chain id.
+        id: String,
+    },
+    /// A chain's author cancelled it.
+    ChainCancelled {
+        /// Chain id.
+        id: String,
+    },
     /// The space's schema was migrated to a newer version.
     Migrated {
         /// The version before.
@@ -246,6 +257,8 @@ enum Place {
     Declaration(String),
     /// An ability request.
     Request,
+    /// A chain of requests.
+    Chain,
     /// Anything else (nested deeper).
     Other,
 }
@@ -301,6 +314,7 @@ impl Roots {
             (Place::Root(c), None) if c.policy == Policy::Timeline => Place::Message,
             (Place::Root(c), None) if c.policy == Policy::Group => Place::Control,
             (Place::Root(c), None) if c.policy == Policy::Requests => Place::Request,
+            (Place::Root(c), None) if c.policy == Policy::Chains => Place::Chain,
             _ => Place::Other,
         }
     }
@@ -412,6 +426,8 @@ struct Judge<'a> {
     declaring: Vec<requests::DeclarationBeingMade>,
     /// The request this change makes (one at most), and its fields.
     request: Option<requests::RequestBeingMade>,
+    /// The chain this change makes (one at most), and its fields.
+    chain: Option<chains::ChainBeingMade>,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -504,6 +520,7 @@ impl<'a> Judge<'a> {
             control: None,
             declaring: Vec::new(),
             request: None,
+            chain: None,
             author_str,
             at,
         })
@@ -553,6 +570,9 @@ impl<'a> Judge<'a> {
         self.check_declarations_made()?;
         if let Some(r) = self.request.take() {
             self.check_request_made(r)?;
+        }
+        if let Some(c) = self.chain.take() {
+            self.check_chain_made(c)?;
         }
         if self.self_join {
             self.check_admission()?;
@@ -627,11 +647,6 @@ impl<'a> Judge<'a> {
 
     /// `status_notices["<list URL> <validFrom>"]`: any member puts an issuer's signed
     /// revocation list that revokes a credential presented here; never changed or deleted.
-    /// `chains`: no write is accepted until the chain rules land (docs/abilities.md).
-    fn check_chains(&mut self, _op: &automerge::legacy::Op) -> Result<(), Rejection> {
-        deny(format!("{}; chains are not accepted yet", self.who))
-    }
-
     fn check_status_notices(
         &mut self,
         key: Option<&str>,
@@ -821,7 +836,7 @@ impl<'a> Judge<'a> {
                 Policy::Abilities => self.check_abilities(&op_id, key, op)?,
                 Policy::Requests => self.check_requests(&op_id, op)?,
                 Policy::StatusNotices => self.check_status_notices(key, op)?,
-                Policy::Chains => self.check_chains(op)?,
+                Policy::Chains => self.check_chains(&op_id, op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,
@@ -832,6 +847,7 @@ impl<'a> Judge<'a> {
             Place::Control => self.check_control(&obj, key, op)?,
             Place::Declaration(k) => self.check_declaration(k, &obj, key, op)?,
             Place::Request => self.check_request(&obj, key, op)?,
+            Place::Chain => self.check_chain(&obj, key, op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use serde_json::Value;
+use tim_crdt::abilities::chains::{check_plan, PlanStep};
 use tim_crdt::abilities::{
     AbilityReputation, AbilitySpec, Declaration, RequestState, RequestView, SearchHit, Target,
 };
@@ -65,17 +66,28 @@ pub enum AbilityAct {
     Cancel(String),
     /// Rate the outcome of one's own request, 1 to 5.
     Rate(String, u8),
+    /// Make a chain of requests (docs/abilities.md §12); the node asks each step when due.
+    Chain {
+        /// The plan.
+        steps: Vec<PlanStep>,
+        /// The first step's input.
+        input: Value,
+        /// How long it runs.
+        timeout: Duration,
+    },
+    /// Cancel one's own chain, by id.
+    CancelChain(String),
 }
 
 /// What an [`AbilityAct`] wrote: the migration it needed first, if any, its change, and the
-/// request it made, if any.
+/// request (or chain) it made, if any.
 #[derive(Debug)]
 pub(crate) struct Performed {
     /// The migration to schema version 4.
     pub(crate) migration: Option<Applied>,
     /// The act's change.
     pub(crate) applied: Applied,
-    /// The new request's id.
+    /// The new request's (or chain's) id.
     pub(crate) request: Option<String>,
 }
 
@@ -104,6 +116,8 @@ impl From<SpaceError> for Failed {
 
 /// The schema version abilities need.
 const ABILITIES_VERSION: u64 = schema::ABILITIES.since;
+/// The schema version chains need.
+const CHAINS_VERSION: u64 = schema::CHAINS.since;
 
 /// Performs `act` as `me` in `s` at `now`; see the [module documentation](self) for the
 /// schema version.
@@ -116,8 +130,15 @@ pub(crate) fn perform(
     let version = s.schema_version();
     if matches!(act, AbilityAct::SetBadges(_)) && version < schema::ABILITIES_V2 {
         // Badges need version 6; only a timite who may migrate (an admin) sets them anyway.
-        let migration = s.migrate(me, schema::ABILITIES_V2, now)?;
-        return after_migration(s, me, act, now, migration);
+        let to = schema::ABILITIES_V2;
+        return migrate_then(s, me, act, now, to, "badges", "badge threshold");
+    }
+    if let AbilityAct::Chain { steps, .. } = &act {
+        if version < CHAINS_VERSION {
+            // Checked before migrating, so that a bad plan leaves the space as it was.
+            check_plan(steps, &me.did().to_string()).map_err(NodeError::Invalid)?;
+            return migrate_then(s, me, act, now, CHAINS_VERSION, "chains", "chain");
+        }
     }
     if version < ABILITIES_VERSION {
         let AbilityAct::Declare(spec) = &act else {
@@ -133,27 +154,39 @@ pub(crate) fn perform(
         for schema in [&spec.input_schema, &spec.output_schema] {
             json_schema::check(schema).map_err(NodeError::Invalid)?;
         }
-        let migration = s.migrate(me, ABILITIES_VERSION, now).map_err(|e| match e {
-            SpaceError::Refused(_) => NodeError::Refused(format!(
-                "this space is at schema version {version}; abilities need version \
-                 {ABILITIES_VERSION}, and only a timite with the `migrate` permission (an \
-                 admin or the owner) can migrate it: its first declaration does"
-            )),
-            e => e.into(),
-        })?;
-        return after_migration(s, me, act, now, migration);
+        return migrate_then(
+            s,
+            me,
+            act,
+            now,
+            ABILITIES_VERSION,
+            "abilities",
+            "declaration",
+        );
     }
     act_on(s, me, act, now)
 }
 
-/// Performs `act` after `migration`, which is committed with it (or taken back if it fails).
-fn after_migration(
+/// Migrates `s` to schema version `to` as `me`, then performs `act` (`what` needs that
+/// version; a `first` of them migrates); an act that fails leaves the migration to take back.
+fn migrate_then(
     s: &mut Space,
     me: &Writer,
     act: AbilityAct,
     now: u64,
-    migration: Applied,
+    to: u64,
+    what: &str,
+    first: &str,
 ) -> Result<Performed, Failed> {
+    let version = s.schema_version();
+    let migration = s.migrate(me, to, now).map_err(|e| match e {
+        SpaceError::Refused(_) => NodeError::Refused(format!(
+            "this space is at schema version {version}; {what} need version {to}, and only a \
+             timite with the `migrate` permission (an admin or the owner) can migrate it: its \
+             first {first} does"
+        )),
+        e => e.into(),
+    })?;
     match act_on(s, me, act, now) {
         Ok(done) => Ok(Performed {
             migration: Some(migration),
@@ -223,6 +256,25 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
             known(s, &id)?;
             one(s.rate_request(me, &id, score, now)?)
         }
+        AbilityAct::Chain {
+            steps,
+            input,
+            timeout,
+        } => {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            let (applied, id) = s.make_chain(me, &steps, &input, ms, now)?;
+            Performed {
+                migration: None,
+                applied,
+                request: Some(id),
+            }
+        }
+        AbilityAct::CancelChain(id) => {
+            if s.chain(&id).is_none() {
+                return Err(NodeError::NotFound(format!("no chain {id} in this space")).into());
+            }
+            one(s.cancel_chain(me, &id, now)?)
+        }
     })
 }
 
@@ -268,6 +320,8 @@ pub(crate) fn request_view(r: RequestView) -> AbilityRequest {
         failure: r.failure,
         superseded: r.superseded,
         rating: r.rating,
+        step: r.chain.as_ref().map(|(_, s)| *s),
+        chain: r.chain.map(|(c, _)| c),
     }
 }
 
@@ -356,10 +410,10 @@ fn network_hit_view(n: crate::index::NetworkHit) -> AbilityHit {
 const UNREACHABLE_PENALTY: u64 = 100;
 
 /// Longest request a caller may ask for, in seconds.
-const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
+pub(crate) const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
 
 impl Service {
-    async fn ability_act(
+    pub(crate) async fn ability_act(
         &self,
         caller: &Caller,
         space: SpaceId,

@@ -9,6 +9,7 @@ mod abilities;
 mod admission;
 pub mod api;
 pub mod auth;
+mod chains;
 pub mod e2ee;
 pub mod engine;
 mod error;

@@ -7,6 +7,8 @@ use crate::{ChangeHash, CredentialId, Did, MessageId, SpaceId};
 
 mod abilities;
 pub use abilities::*;
+mod chains;
+pub use chains::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -474,6 +476,41 @@ pub enum SpaceEvent {
         /// The request, as it is now.
         request: AbilityRequest,
     },
+    /// A chain was made.
+    ChainCreated {
+        /// The space.
+        space: SpaceId,
+        /// The chain, as it is now.
+        chain: ChainView,
+    },
+    /// A step of a running chain was asked, claimed, or completed (the next step is due).
+    ChainProgress {
+        /// The space.
+        space: SpaceId,
+        /// The chain, as it is now.
+        chain: ChainView,
+    },
+    /// A chain's last step completed: its output is the chain's.
+    ChainCompleted {
+        /// The space.
+        space: SpaceId,
+        /// The chain, as it is now.
+        chain: ChainView,
+    },
+    /// A chain failed: a step failed, or its input could not be built.
+    ChainFailed {
+        /// The space.
+        space: SpaceId,
+        /// The chain, as it is now.
+        chain: ChainView,
+    },
+    /// A chain was cancelled (by its author, or a step's request).
+    ChainCancelled {
+        /// The space.
+        space: SpaceId,
+        /// The chain, as it is now.
+        chain: ChainView,
+    },
 }
 
 impl SpaceEvent {
@@ -492,6 +529,11 @@ impl SpaceEvent {
             | Self::RequestFailed { space, .. }
             | Self::RequestCancelled { space, .. }
             | Self::RequestRated { space, .. } => *space,
+            Self::ChainCreated { space, .. }
+            | Self::ChainProgress { space, .. }
+            | Self::ChainCompleted { space, .. }
+            | Self::ChainFailed { space, .. }
+            | Self::ChainCancelled { space, .. } => *space,
         }
     }
 
@@ -505,6 +547,18 @@ impl SpaceEvent {
             | Self::RequestFailed { request, .. }
             | Self::RequestCancelled { request, .. }
             | Self::RequestRated { request, .. } => Some(request),
+            _ => None,
+        }
+    }
+
+    /// The chain an event is about, as it is after it.
+    pub fn chain(&self) -> Option<&ChainView> {
+        match self {
+            Self::ChainCreated { chain, .. }
+            | Self::ChainProgress { chain, .. }
+            | Self::ChainCompleted { chain, .. }
+            | Self::ChainFailed { chain, .. }
+            | Self::ChainCancelled { chain, .. } => Some(chain),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@ use automerge::{ObjType, ScalarValue};
 use serde_json::Value;
 
 use super::{deny, Effect, Judge};
+use crate::abilities::chains::{CHAIN, STEP};
 use crate::abilities::{
     self, Abilities, Record, RequestState, Step, AUTO, AUTO_TURN_MS, CANDIDATES, CREDENTIAL,
     DEADLINE, DESCRIPTION, INPUT, INPUT_SCHEMA, MAX_DECLARATIONS, MAX_DESCRIPTION_BYTES,
@@ -42,6 +43,9 @@ pub(super) struct RequestBeingMade {
     candidates: Option<String>,
     at: Option<i64>,
     deadline: Option<i64>,
+    /// The chain it is a step of, and the step (schema version 6).
+    chain: Option<String>,
+    step: Option<u64>,
 }
 
 fn json(what: &str, s: &str) -> Result<Value, Rejection> {
@@ -281,6 +285,16 @@ impl Judge<'_> {
                 }
                 (Some(doc::AT), OpType::Put(ScalarValue::Timestamp(t))) => r.at = Some(*t),
                 (Some(DEADLINE), OpType::Put(ScalarValue::Timestamp(t))) => r.deadline = Some(*t),
+                (Some(CHAIN), OpType::Put(ScalarValue::Str(s)))
+                    if self.at.version >= schema::ABILITIES_V2 =>
+                {
+                    r.chain = Some(s.to_string())
+                }
+                (Some(STEP), OpType::Put(ScalarValue::Uint(i)))
+                    if self.at.version >= schema::ABILITIES_V2 =>
+                {
+                    r.step = Some(*i)
+                }
                 _ => {
                     return deny(
                         "a new request holds author, ability, input, target, candidates, at \
@@ -451,6 +465,7 @@ impl Judge<'_> {
     /// input valid for its target (or for each `auto` candidate), its candidates exactly who
     /// it asks, as every node computes them at the change's dependencies.
     pub(super) fn check_request_made(&self, r: RequestBeingMade) -> Result<(), Rejection> {
+        let link = (r.chain.clone(), r.step);
         let (
             true,
             Some(ability),
@@ -484,6 +499,7 @@ impl Judge<'_> {
             ));
         }
         let input = json("the input", &input)?;
+        self.check_chain_step(link, &ability, &target, &input, deadline)?;
         let a = self.abilities();
         let expected = if target == AUTO {
             let order = a.auto_order(&self.author_str, &ability, &input);

@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod abilities;
+mod chains;
 mod events;
 mod extract;
 mod members;
@@ -124,6 +125,9 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(my_requests::list))
         .routes(routes!(events::request_events))
         .routes(routes!(abilities::badges, abilities::set_badges))
+        .routes(routes!(chains::list, chains::create))
+        .routes(routes!(chains::chain))
+        .routes(routes!(chains::cancel))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))

@@ -238,7 +238,7 @@ impl<S: SpaceStore> Engine<S> {
 
     /// Stores a change this node made on its own (no caller waits) and publishes it once it
     /// is on disk.
-    fn write_own(&mut self, id: SpaceId, applied: Applied) -> Result<(), NodeError> {
+    pub(super) fn write_own(&mut self, id: SpaceId, applied: Applied) -> Result<(), NodeError> {
         self.absorb(id, std::slice::from_ref(&applied))?;
         self.after_flush(AfterFlush {
             publish: vec![(id, applied.envelope)],

@@ -17,6 +17,7 @@
 //! node signs leaves it before it is durable: its own changes are published, and their
 //! writers answered, only when the flush that covers them completes ([`Input::Flushed`]).
 
+mod chains;
 mod e2ee;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -425,6 +426,8 @@ pub struct Engine<S> {
     e2ee: HashMap<(SpaceId, Did), crate::e2ee::MemberState>,
     /// Encrypted spaces whose changes the encryption duties have not looked at yet.
     e2ee_dirty: BTreeSet<SpaceId>,
+    /// Spaces whose chains may have a step due for a hosted author (engine/chains.rs).
+    chains_dirty: BTreeSet<SpaceId>,
     /// Members a hosted timite removed or banned from an encrypted space, whose rotation
     /// falls to it (engine/e2ee.rs).
     e2ee_removals: HashMap<(SpaceId, Did), BTreeSet<Did>>,
@@ -494,6 +497,7 @@ impl<S: SpaceStore> Engine<S> {
             e2ee_keys: HashMap::new(),
             e2ee: HashMap::new(),
             e2ee_dirty: BTreeSet::new(),
+            chains_dirty: BTreeSet::new(),
             e2ee_removals: HashMap::new(),
             lib_rng: crate::e2ee::Rng::default(),
             listening: false,
@@ -517,6 +521,7 @@ impl<S: SpaceStore> Engine<S> {
             self.host(space);
             // Duties a crash may have cut short are done at the first input.
             self.e2ee_touch(id, &[]);
+            self.chains_touch(id, &[]);
         }
         Ok(std::mem::take(&mut self.out))
     }
@@ -622,6 +627,7 @@ impl<S: SpaceStore> Engine<S> {
             }
         }
         self.e2ee_duties(rng);
+        self.chain_duties();
         std::mem::take(&mut self.out)
     }
 
@@ -1061,6 +1067,7 @@ impl<S: SpaceStore> Engine<S> {
         }
         self.metrics.changes_stored.inc_by(applied.len() as u64);
         self.e2ee_touch(id, applied);
+        self.chains_touch(id, applied);
         for a in applied {
             self.emit(id, a);
         }
@@ -1194,6 +1201,10 @@ impl<S: SpaceStore> Engine<S> {
                 _ => None,
             };
             if let Some(e) = event {
+                self.out.push(Output::Event(e));
+            }
+            let chain = self.listening.then(|| self.spaces.get(&id)).flatten();
+            if let Some(e) = chain.and_then(|s| crate::chains::chain_event(id, s, effect)) {
                 self.out.push(Output::Event(e));
             }
         }

@@ -241,6 +241,12 @@ pub struct AbilityRequest {
     /// The requester's rating of the outcome, 1 to 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
+    /// The chain it is a step of (docs/abilities.md §12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// Its step in that chain, from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
 }
 
 /// `POST /v1/spaces/{id}/requests/{rid}/progress`.

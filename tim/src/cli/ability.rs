@@ -1,6 +1,7 @@
 //! `tim ability …`: declare what you can do in a space, find who can do something, ask them,
 //! and answer, fail or rate requests (docs/abilities.md, "Using it").
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,9 +14,10 @@ use tim_protocol::api::{
     AbilityHit, AbilityRequest, AbilitySearchQuery, BadgeThreshold, DeclareAbility, NewRequest,
     RequestsQuery,
 };
+use tim_protocol::api::{ChainStep, NewChain};
 use tim_protocol::{Did, SpaceId};
 
-use super::parse_duration;
+use super::{chain, parse_duration};
 use crate::output::{errln, outln, safe_json, shown, Out};
 
 #[derive(Subcommand)]
@@ -163,6 +165,35 @@ pub(crate) enum AbilityCommand {
         /// Least mean rating, 1 to 5.
         #[arg(long, value_name = "X", requires = "set")]
         min_mean: Option<f64>,
+    },
+    /// Make a chain of requests: each step's output is the next step's input. Prints the
+    /// chain's id; this node asks each step when the previous one completes.
+    Chain {
+        /// Space id.
+        space: SpaceId,
+        /// A step, in order (2 to 8): NAME to let the space choose, NAME:DID to ask one.
+        #[arg(long = "step", value_name = "NAME[:DID]", required = true,
+              value_parser = chain::parse_step)]
+        steps: Vec<ChainStep>,
+        /// The first step's input, as JSON.
+        #[arg(long)]
+        input: String,
+        /// Build step STEP's (from 0) input from the previous output: a JSON object of field
+        /// to JSON pointer, e.g. 2='{"words": "/loud"}'.
+        #[arg(long = "map", value_name = "STEP=JSON", value_parser = chain::parse_map)]
+        maps: Vec<(usize, BTreeMap<String, String>)>,
+        /// How long the chain runs (e.g. 30s, 10m, 2h).
+        #[arg(long, value_parser = parse_duration, default_value = "10m")]
+        timeout: Duration,
+        /// Wait for the chain to finish, printing each step's progress, then the output or
+        /// the failing step and its reason (exits non-zero on failure).
+        #[arg(long)]
+        follow: bool,
+    },
+    /// List a space's chains, with their state.
+    Chains {
+        /// Space id.
+        space: SpaceId,
     },
 }
 
@@ -380,6 +411,22 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
                 })
             })
         }
+        AbilityCommand::Chain {
+            space,
+            steps,
+            input,
+            maps,
+            timeout,
+            follow,
+        } => {
+            let req = NewChain {
+                steps,
+                input: json_arg("--input", &input)?,
+                timeout_secs: Some(timeout.as_secs()),
+            };
+            chain::make(client, out, space, req, maps, follow).await
+        }
+        AbilityCommand::Chains { space } => chain::list(client, out, space).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! home's node, the home's keys, and durations as arguments.
 
 pub(crate) mod ability;
+pub(crate) mod chain;
 pub(crate) mod id;
 pub(crate) mod node;
 pub(crate) mod passport;

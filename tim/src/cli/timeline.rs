@@ -266,6 +266,19 @@ fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
                 .map(|c| format!(" (claimed by {})", c.short()))
                 .unwrap_or_default()
         ),
+        SpaceEvent::ChainCreated { chain: c, .. }
+        | SpaceEvent::ChainProgress { chain: c, .. }
+        | SpaceEvent::ChainCompleted { chain: c, .. }
+        | SpaceEvent::ChainFailed { chain: c, .. }
+        | SpaceEvent::ChainCancelled { chain: c, .. } => format!(
+            "chain {} by {}: {}{}",
+            c.id,
+            c.author.short(),
+            shown(&c.state),
+            c.step
+                .map(|s| format!(" at step {s} of {}", c.steps.len()))
+                .unwrap_or_default()
+        ),
         // Messages are printed as they come; an event this version does not know is skipped.
         _ => return Ok(()),
     };

@@ -107,6 +107,11 @@ impl Lines {
             .recv_timeout(Duration::from_secs(30))
             .expect("tim printed nothing more within 30 s")
     }
+
+    /// How the command ended (it must end by itself).
+    pub(crate) fn status(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for tim")
+    }
 }
 
 impl Drop for Lines {
