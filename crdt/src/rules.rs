@@ -411,6 +411,8 @@ struct Judge<'a> {
     declaring: Vec<requests::DeclarationBeingMade>,
     /// The request this change makes (one at most), and its fields.
     request: Option<requests::RequestBeingMade>,
+    /// The results this change posts, inline or out of band.
+    results_made: Vec<requests::ResultBeingMade>,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -503,6 +505,7 @@ impl<'a> Judge<'a> {
             control: None,
             declaring: Vec::new(),
             request: None,
+            results_made: Vec::new(),
             author_str,
             at,
         })
@@ -553,6 +556,7 @@ impl<'a> Judge<'a> {
         if let Some(r) = self.request.take() {
             self.check_request_made(r)?;
         }
+        self.check_results_made()?;
         if self.self_join {
             self.check_admission()?;
         }
