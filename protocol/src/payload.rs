@@ -3,10 +3,9 @@
 //! its [`PayloadHash`] and size, and moves between nodes on the `/tim/payload/1`
 //! request-response protocol ([`PayloadRequest`], [`PayloadResponse`]).
 //!
-//! On the wire a request is the CBOR array `[1, kind, space: bytes(32), hash: bytes(32),
-//! access: [timite: bytes(32), signature: bytes(64)] / null, bytes / null]`, kind 0 = get
-//! (no bytes), 1 = put (the bytes); a response is `[1, status, bytes / null]`, status 0 = the
-//! bytes (a get), 1 = stored (a put), 2 = unavailable.
+//! On the wire a request is the CBOR array `[1, space: bytes(32), hash: bytes(32), access:
+//! [timite: bytes(32), signature: bytes(64)] / null]`; a response is `[1, status, bytes /
+//! null]`, status 0 = found (the bytes), 1 = unavailable (null).
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,8 +22,10 @@ pub const PAYLOAD_PROTOCOL: &str = "/tim/payload/1";
 pub const PAYLOAD_VERSION: u64 = 1;
 /// The largest out-of-band payload, in bytes (8 MiB).
 pub const MAX_PAYLOAD_BYTES: u64 = 8 * 1024 * 1024;
-/// The largest payload message on the wire: a payload plus its framing.
+/// The largest payload response on the wire: a payload plus its framing.
 pub const MAX_PAYLOAD_MESSAGE_BYTES: usize = MAX_PAYLOAD_BYTES as usize + 4096;
+/// The largest payload request on the wire.
+pub const MAX_PAYLOAD_REQUEST_BYTES: usize = 1024;
 /// The prefix of a payload hash's text form.
 pub const HASH_PREFIX: &str = "sha256:";
 
@@ -73,53 +74,29 @@ impl FromStr for PayloadHash {
     }
 }
 
-/// A request on `/tim/payload/1`.
+/// A request on `/tim/payload/1`: send me the payload `hash` of the space `space`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayloadRequest {
-    /// Send me the payload `hash` of the space `space`.
-    Get {
-        /// The space whose document names the payload.
-        space: SpaceId,
-        /// The payload.
-        hash: PayloadHash,
-        /// For a private space, the asking node's access ([`SyncAccess`]).
-        access: Option<SyncAccess>,
-    },
-    /// Keep this payload of the space `space` (the requester's node pushes a request's input
-    /// to its target's node, the provider's node a result to the requester's).
-    Put {
-        /// The space whose document names (or is about to name) the payload.
-        space: SpaceId,
-        /// Its hash.
-        hash: PayloadHash,
-        /// For a private space, the pushing node's access.
-        access: Option<SyncAccess>,
-        /// The bytes, at most [`MAX_PAYLOAD_BYTES`].
-        bytes: Vec<u8>,
-    },
+pub struct PayloadRequest {
+    /// The space whose document names the payload.
+    pub space: SpaceId,
+    /// The payload.
+    pub hash: PayloadHash,
+    /// For a private space, the asking node's access ([`SyncAccess`]), as in a sync request.
+    pub access: Option<SyncAccess>,
 }
 
 /// The answer to a [`PayloadRequest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayloadResponse {
-    /// The payload asked for.
+    /// The payload's bytes (the asker checks them against the hash before keeping them).
     Found(Vec<u8>),
-    /// The pushed payload is on the responder's disk.
-    Stored,
     /// The responder does not have it, does not host the space, or does not serve this peer
     /// (the three look alike, so a private space's existence does not leak).
     Unavailable,
 }
 
 type AccessWire = (ByteBuf, ByteBuf);
-type RequestWire = (
-    u64,
-    u8,
-    ByteBuf,
-    ByteBuf,
-    Option<AccessWire>,
-    Option<ByteBuf>,
-);
+type RequestWire = (u64, ByteBuf, ByteBuf, Option<AccessWire>);
 type ResponseWire = (u64, u8, Option<ByteBuf>);
 
 fn invalid(what: impl Into<String>) -> SyncDecodeError {
@@ -152,44 +129,21 @@ fn check_len(bytes: &[u8]) -> Result<(), SyncDecodeError> {
 }
 
 impl PayloadRequest {
-    /// Its space.
-    pub fn space(&self) -> SpaceId {
-        match self {
-            Self::Get { space, .. } | Self::Put { space, .. } => *space,
-        }
-    }
-
     /// Encodes as CBOR (module documentation).
     pub fn encode(&self) -> Vec<u8> {
-        let (kind, space, hash, access, bytes) = match self {
-            Self::Get {
-                space,
-                hash,
-                access,
-            } => (0, space, hash, access, None),
-            Self::Put {
-                space,
-                hash,
-                access,
-                bytes,
-            } => (1, space, hash, access, Some(ByteBuf::from(bytes.clone()))),
-        };
         let wire: RequestWire = (
             PAYLOAD_VERSION,
-            kind,
-            ByteBuf::from(space.as_bytes().to_vec()),
-            ByteBuf::from(hash.0.to_vec()),
-            access.as_ref().map(access_to_wire),
-            bytes,
+            ByteBuf::from(self.space.as_bytes().to_vec()),
+            ByteBuf::from(self.hash.0.to_vec()),
+            self.access.as_ref().map(access_to_wire),
         );
         codec::encode(&wire)
     }
 
-    /// Decodes from untrusted bytes (at most [`MAX_PAYLOAD_MESSAGE_BYTES`]). A put's bytes
-    /// are not checked against its hash here: the receiver does that before storing.
+    /// Decodes from untrusted bytes (at most [`MAX_PAYLOAD_REQUEST_BYTES`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncDecodeError> {
-        let (version, kind, space, hash, access, payload): RequestWire =
-            codec::decode(bytes, MAX_PAYLOAD_MESSAGE_BYTES)?;
+        let (version, space, hash, access): RequestWire =
+            codec::decode(bytes, MAX_PAYLOAD_REQUEST_BYTES)?;
         if version != PAYLOAD_VERSION {
             return Err(SyncDecodeError::Version(version));
         }
@@ -200,25 +154,11 @@ impl PayloadRequest {
                 .map_err(|_| invalid("hash: expected 32 bytes"))?,
         );
         let access = access.map(access_from_wire).transpose()?;
-        match (kind, payload) {
-            (0, None) => Ok(Self::Get {
-                space,
-                hash,
-                access,
-            }),
-            (1, Some(bytes)) => {
-                check_len(&bytes)?;
-                Ok(Self::Put {
-                    space,
-                    hash,
-                    access,
-                    bytes: bytes.into_vec(),
-                })
-            }
-            (k, _) => Err(invalid(format!(
-                "kind {k}: a get (0) carries no bytes, a put (1) carries them"
-            ))),
-        }
+        Ok(Self {
+            space,
+            hash,
+            access,
+        })
     }
 }
 
@@ -227,8 +167,7 @@ impl PayloadResponse {
     pub fn encode(&self) -> Vec<u8> {
         let wire: ResponseWire = match self {
             Self::Found(b) => (PAYLOAD_VERSION, 0, Some(ByteBuf::from(b.clone()))),
-            Self::Stored => (PAYLOAD_VERSION, 1, None),
-            Self::Unavailable => (PAYLOAD_VERSION, 2, None),
+            Self::Unavailable => (PAYLOAD_VERSION, 1, None),
         };
         codec::encode(&wire)
     }
@@ -245,8 +184,7 @@ impl PayloadResponse {
                 check_len(&b)?;
                 Ok(Self::Found(b.into_vec()))
             }
-            (1, None) => Ok(Self::Stored),
-            (2, None) => Ok(Self::Unavailable),
+            (1, None) => Ok(Self::Unavailable),
             (s, _) => Err(invalid(format!("payload response status {s} is malformed"))),
         }
     }
@@ -280,59 +218,32 @@ mod tests {
         let hash = PayloadHash::of(b"x");
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
         let access = Some(SyncAccess::sign(&key, &space, b"peer"));
-        for req in [
-            PayloadRequest::Get {
-                space,
-                hash,
-                access: access.clone(),
-            },
-            PayloadRequest::Put {
-                space,
-                hash,
-                access: None,
-                bytes: b"x".to_vec(),
-            },
-        ] {
-            assert_eq!(PayloadRequest::decode(&req.encode()).unwrap(), req);
-        }
+        let req = PayloadRequest {
+            space,
+            hash,
+            access,
+        };
+        assert_eq!(PayloadRequest::decode(&req.encode()).unwrap(), req);
         for res in [
             PayloadResponse::Found(vec![1, 2, 3]),
-            PayloadResponse::Stored,
             PayloadResponse::Unavailable,
         ] {
             assert_eq!(PayloadResponse::decode(&res.encode()).unwrap(), res);
         }
-        // A get with bytes, a put without, an unknown status, a wrong version.
-        let get_with_bytes: RequestWire = (
-            1,
-            0,
-            ByteBuf::from(vec![7; 32]),
-            ByteBuf::from(vec![0; 32]),
-            None,
-            Some(ByteBuf::from(vec![1])),
-        );
-        assert!(PayloadRequest::decode(&codec::encode(&get_with_bytes)).is_err());
-        let put_without: RequestWire = (
-            1,
-            1,
-            ByteBuf::from(vec![7; 32]),
-            ByteBuf::from(vec![0; 32]),
-            None,
-            None,
-        );
-        assert!(PayloadRequest::decode(&codec::encode(&put_without)).is_err());
+        // A short hash, a found without bytes, an unknown status, a wrong version.
         let short_hash: RequestWire = (
             1,
-            0,
             ByteBuf::from(vec![7; 32]),
             ByteBuf::from(vec![0; 31]),
             None,
-            None,
         );
         assert!(PayloadRequest::decode(&codec::encode(&short_hash)).is_err());
+        let found_nothing: ResponseWire = (1, 0, None);
+        assert!(PayloadResponse::decode(&codec::encode(&found_nothing)).is_err());
         let status: ResponseWire = (1, 9, None);
         assert!(PayloadResponse::decode(&codec::encode(&status)).is_err());
         let version: ResponseWire = (2, 1, None);
+        assert!(PayloadResponse::decode(&codec::encode(&(1u64, 1u8, None::<ByteBuf>))).is_ok());
         assert!(PayloadResponse::decode(&codec::encode(&version)).is_err());
         assert!(PayloadResponse::decode(&[0xff; 10]).is_err());
     }

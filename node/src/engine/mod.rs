@@ -1925,6 +1925,40 @@ impl<S: SpaceStore> Engine<S> {
         }
     }
 
+    /// The connected peers known to host the space `id`, in a stable order: whom a node asks
+    /// for a payload of the space (docs/abilities.md §14).
+    pub(crate) fn payload_peers(&self, id: SpaceId) -> Vec<PeerId> {
+        let mut peers: Vec<PeerId> = self
+            .hosts
+            .iter()
+            .filter(|(_, spaces)| spaces.contains(&id))
+            .map(|(p, _)| *p)
+            .chain(self.subscribers.get(&id).into_iter().flatten().copied())
+            .filter(|p| self.connected.contains(p))
+            .collect();
+        peers.sort();
+        peers.dedup();
+        peers
+    }
+
+    /// Whether `peer` may be sent a payload of the space `id`: this node hosts the space and
+    /// would serve it `peer` by sync (any peer for a public space; for a private one, a peer
+    /// whose access holds, as in [`Self::admit`]).
+    pub(crate) fn serves_payload(
+        &mut self,
+        peer: PeerId,
+        id: SpaceId,
+        access: Option<&SyncAccess>,
+    ) -> bool {
+        self.spaces.contains_key(&id) && (self.entitled(peer, id) || self.admit(peer, id, access))
+    }
+
+    /// This node's access to show when it asks for a payload of the space `id`: `None` for a
+    /// public space.
+    pub(crate) fn payload_access(&self, id: SpaceId) -> Option<SyncAccess> {
+        self.private_ready(id).then(|| self.access(id)).flatten()
+    }
+
     /// Whether a peer is refused now.
     pub fn banned(&self, peer: &PeerId, now: u64) -> bool {
         self.banned.get(peer).is_some_and(|until| *until > now)

@@ -214,6 +214,23 @@ pub struct AbilityRequest {
     /// The requester's rating of the outcome, 1 to 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
+    /// The input held out of band (docs/abilities.md §14): `sha256:<hex>` of its bytes;
+    /// `input` is then `null` in lists, and the bytes' JSON when one request is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_hash: Option<String>,
+    /// The size of the input held out of band, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_size: Option<u64>,
+    /// The accepted result held out of band: `sha256:<hex>` of its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_hash: Option<String>,
+    /// The size of the result held out of band, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_size: Option<u64>,
+    /// Why the requester's node holds the result held out of band invalid (it fails the
+    /// provider's output schema, or is not JSON): the rules never saw its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_invalid: Option<String>,
 }
 
 /// `POST /v1/spaces/{id}/requests/{rid}/progress`.
