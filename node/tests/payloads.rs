@@ -104,8 +104,24 @@ async fn a_large_input_and_result_travel_directly_and_the_space_records_hashes_o
         .unwrap();
     let input_hash = PayloadHash::of(input.to_string().as_bytes());
 
-    // The provider's node prefetched the input when the request arrived; reading the request
-    // shows it whole.
+    // The provider's node fetches the input as soon as the request arrives: once node 1
+    // lists it, asking node 1 for the input with node 3 (which lacks it) as the only source
+    // gives the bytes, from that prefetch.
+    poll(20, "node 1 to list the request", || async {
+        let listed = s1
+            .requests(&provider, space, Default::default())
+            .await
+            .unwrap();
+        listed.iter().any(|r| r.id == made.id).then_some(())
+    })
+    .await;
+    let prefetched = n1
+        .handle
+        .payload_from(space, input_hash, Some(peer_id_of(&n3.keys.node)))
+        .await
+        .unwrap();
+    assert_eq!(prefetched, input.to_string().into_bytes());
+    // Reading the request shows the input whole.
     let seen = poll(20, "node 1 to receive the request", || async {
         s1.request(&provider, space, &made.id).await.ok()
     })
@@ -150,6 +166,45 @@ async fn a_large_input_and_result_travel_directly_and_the_space_records_hashes_o
     assert!(
         largest < 16 * 1024,
         "a change of {largest} bytes reached node 3"
+    );
+
+    // An input held out of band that fails the provider's input schema: its node claims and
+    // fails the request with the reason, and tells the caller.
+    let bad = s2
+        .request_ability(
+            &requester,
+            space,
+            &NewRequest {
+                ability: SUMMARIZE.into(),
+                input: big("txt", 20_000),
+                to: Some(provider.timite),
+                timeout_secs: Some(600),
+            },
+        )
+        .await
+        .unwrap();
+    let refusal = poll(20, "node 1 to judge the bad input", || async {
+        match s1.claim_request(&provider, space, &bad.id).await {
+            Err(e) if e.to_string().contains("input schema") => Some(e.to_string()),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(refusal.contains("claimed and failed"), "{refusal}");
+    let failed = poll(20, "node 2 to see the failure", || async {
+        s2.request(&requester, space, &bad.id)
+            .await
+            .ok()
+            .filter(|r| r.state == "failed")
+    })
+    .await;
+    assert!(
+        failed
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("missing required property `text`")),
+        "{:?}",
+        failed.failure
     );
 
     // A peer whose bytes do not match the hash is refused: node 2's copy of the input is

@@ -1171,10 +1171,12 @@ impl<S: SpaceStore> Engine<S> {
                     })
                 }
                 Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
-                Effect::Requested { id: request } if self.listening => {
+                // Request events go out even with nobody listening: the actor prefetches the
+                // payloads they name (docs/abilities.md §14).
+                Effect::Requested { id: request } => {
                     abilities::request_event(id, space, request, None)
                 }
-                Effect::RequestStep { id: request, step } if self.listening => {
+                Effect::RequestStep { id: request, step } => {
                     abilities::request_event(id, space, request, Some(*step))
                 }
                 _ => None,
