@@ -216,7 +216,9 @@ fn each_malformed_out_of_band_input_is_refused_with_its_reason() {
     let requests = root(&doc(&s), "requests");
     let alice_did = did(&alice).to_string();
     let good = payload(10).hash.to_string();
-    let cases: Vec<(Option<&str>, Option<String>, Option<u64>, &str)> = vec![
+    // (inline input, input_hash, input_size, the reason)
+    type Case<'a> = (Option<&'a str>, Option<String>, Option<u64>, &'a str);
+    let cases: Vec<Case> = vec![
         // A hash in another text form, or not a hash.
         (
             None,

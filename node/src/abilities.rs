@@ -23,7 +23,7 @@ use tim_crdt::abilities::{
 use tim_crdt::{json_schema, schema, Applied, Space, SpaceError, Writer};
 use tim_protocol::api::{
     AbilityHit, AbilityReputationView, AbilityRequest, AbilitySearchQuery, AbilityView,
-    DeclareAbility, NewRequest, RequestMade, RequestsQuery, SpaceEvent,
+    DeclareAbility, NewRequest, PayloadInfo, RequestMade, RequestsQuery, SpaceEvent,
     DEFAULT_REQUEST_TIMEOUT_SECS,
 };
 use tim_protocol::{ChangeHash, Did, SpaceId};
@@ -280,12 +280,17 @@ pub(crate) fn request_view(r: RequestView) -> AbilityRequest {
         failure: r.failure,
         superseded: r.superseded,
         rating: r.rating,
-        input_hash: r.input_payload.map(|p| p.hash.to_string()),
-        input_size: r.input_payload.map(|p| p.size),
-        output_hash: r.output_payload.map(|p| p.hash.to_string()),
-        output_size: r.output_payload.map(|p| p.size),
+        input_payload: r.input_payload.map(payload_info),
+        output_payload: r.output_payload.map(payload_info),
         output_invalid: None,
     }
+}
+
+fn payload_info(p: PayloadRef) -> Box<PayloadInfo> {
+    Box::new(PayloadInfo {
+        hash: p.hash.to_string(),
+        size: p.size,
+    })
 }
 
 fn reputation_view(r: &AbilityReputation) -> AbilityReputationView {
@@ -597,13 +602,13 @@ impl Service {
             .ok_or_else(|| NodeError::NotFound(format!("no request {id} in space {space}")))?;
         // Payloads held out of band are fetched (or waited for) and shown; the result is
         // checked against the provider's output schema here, since the rules never saw it.
-        if let Some(hash) = &view.input_hash {
-            view.input = fetch_json(&handle, space, hash)
+        if let Some(p) = &view.input_payload {
+            view.input = fetch_json(&handle, space, &p.hash)
                 .await?
                 .unwrap_or(Value::Null);
         }
-        if let Some(hash) = view.output_hash.clone() {
-            match fetch_json(&handle, space, &hash).await? {
+        if let Some(p) = view.output_payload.clone() {
+            match fetch_json(&handle, space, &p.hash).await? {
                 Some(output) => match output_schema.map(|s| json_schema::validate(&s, &output)) {
                     Some(Err(e)) => {
                         view.output_invalid = Some(format!(

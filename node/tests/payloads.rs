@@ -127,8 +127,9 @@ async fn a_large_input_and_result_travel_directly_and_the_space_records_hashes_o
     })
     .await;
     assert_eq!(seen.input, input);
-    assert_eq!(seen.input_hash, Some(input_hash.to_string()));
-    assert_eq!(seen.input_size, Some(input.to_string().len() as u64));
+    let recorded = seen.input_payload.unwrap();
+    assert_eq!(recorded.hash, input_hash.to_string());
+    assert_eq!(recorded.size, input.to_string().len() as u64);
     s1.claim_request(&provider, space, &made.id).await.unwrap();
     let output = big("summary", 1 << 20);
     s1.request_result(&provider, space, &made.id, output.clone())
@@ -145,7 +146,7 @@ async fn a_large_input_and_result_travel_directly_and_the_space_records_hashes_o
     })
     .await;
     assert_eq!(done.output, Some(output.clone()));
-    assert_eq!(done.output_hash, Some(output_hash.to_string()));
+    assert_eq!(done.output_payload.unwrap().hash, output_hash.to_string());
     assert_eq!(done.output_invalid, None);
 
     // The third node records hashes and sizes only: not the bytes, in its document or store.
@@ -159,8 +160,11 @@ async fn a_large_input_and_result_travel_directly_and_the_space_records_hashes_o
     .await;
     assert_eq!(listed.input, Value::Null);
     assert_eq!(listed.output, None);
-    assert_eq!(listed.input_hash, Some(input_hash.to_string()));
-    assert_eq!(listed.output_size, Some(output.to_string().len() as u64));
+    assert_eq!(listed.input_payload.unwrap().hash, input_hash.to_string());
+    assert_eq!(
+        listed.output_payload.unwrap().size,
+        output.to_string().len() as u64
+    );
     let (_, envelopes) = n3.handle.export(space).await.unwrap();
     let largest = envelopes.iter().map(|e| e.change.len()).max().unwrap();
     assert!(

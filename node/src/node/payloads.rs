@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::PeerId;
-use tim_protocol::api::SpaceEvent;
+use tim_protocol::api::{PayloadInfo, SpaceEvent};
 use tim_protocol::payload::{PayloadHash, PayloadRequest, PayloadResponse};
 use tim_protocol::{Did, SpaceId};
 use tracing::{debug, warn};
@@ -276,21 +276,21 @@ impl Actor {
     /// request's input held out of band when a hosted timite is one of its candidates, an
     /// accepted result held out of band when a hosted timite asked for it.
     pub(super) fn prefetch(&mut self, event: &SpaceEvent) {
-        let wanted = |hash: &Option<String>, mine: bool| {
-            hash.as_deref()
+        let wanted = |p: &Option<Box<PayloadInfo>>, mine: bool| {
+            p.as_ref()
                 .filter(|_| mine)
-                .and_then(|h| h.parse::<PayloadHash>().ok())
+                .and_then(|p| p.hash.parse::<PayloadHash>().ok())
         };
         let hosted = |d: &Did| self.timites.contains_key(d);
         let (space, hash) = match event {
             SpaceEvent::RequestCreated { space, request } => {
                 let mine = request.candidates.iter().any(hosted) && !hosted(&request.requester);
-                (*space, wanted(&request.input_hash, mine))
+                (*space, wanted(&request.input_payload, mine))
             }
             SpaceEvent::RequestCompleted { space, request } => {
                 let mine =
                     hosted(&request.requester) && !request.claimant.as_ref().is_some_and(hosted);
-                (*space, wanted(&request.output_hash, mine))
+                (*space, wanted(&request.output_payload, mine))
             }
             _ => return,
         };

@@ -432,12 +432,13 @@ fn print_request(r: &AbilityRequest, me: &Did) -> std::io::Result<()> {
         shown(&target)
     )?;
     if r.requester == *me {
-        match (&r.output, &r.failure, &r.output_hash) {
+        match (&r.output, &r.failure, &r.output_payload) {
             (Some(output), _, _) => outln!("    output: {}", shown(&output.to_string()))?,
             (_, Some(reason), _) => outln!("    failure: {}", shown(reason))?,
-            (_, _, Some(hash)) => outln!(
-                "    output: held out of band, {hash} ({} bytes)",
-                r.output_size.unwrap_or(0)
+            (_, _, Some(p)) => outln!(
+                "    output: held out of band, {} ({} bytes)",
+                p.hash,
+                p.size
             )?,
             _ => {}
         }
