@@ -12,6 +12,10 @@
 //!                  "claim <DID>": Timestamp, "progress <DID>": Str, "result <DID>": Str(JSON),
 //!                  "failure <DID>": Str, "rating <DID>": Int(1..=5), cancelled: Timestamp } ]
 //! ```
+//! From schema version 6 a request may hold `input_hash: Str, input_size: Uint` instead of
+//! `input`, and a result `"result_hash <DID>": Str, "result_size <DID>": Uint` instead of
+//! `"result <DID>"`: payloads held out of band ([`PayloadRef`], docs/abilities.md §14).
+//!
 //! A request's state is not stored: it is [`Record::state`], computed from its keys, so two
 //! concurrent claims, or a result concurrent with a cancellation, resolve the same way on
 //! every replica (docs/abilities.md §4).
