@@ -1928,7 +1928,8 @@ impl<S: SpaceStore> Engine<S> {
     }
 
     /// The connected peers known to host the space `id`, in a stable order: whom a node asks
-    /// for a payload of the space (docs/abilities.md §14).
+    /// for a payload of the space (docs/abilities.md §14). For a private space, only peers
+    /// whose access held ([`Self::entitled`]): this node's own access is shown to no one else.
     pub(crate) fn payload_peers(&self, id: SpaceId) -> Vec<PeerId> {
         let mut peers: Vec<PeerId> = self
             .hosts
@@ -1936,7 +1937,7 @@ impl<S: SpaceStore> Engine<S> {
             .filter(|(_, spaces)| spaces.contains(&id))
             .map(|(p, _)| *p)
             .chain(self.subscribers.get(&id).into_iter().flatten().copied())
-            .filter(|p| self.connected.contains(p))
+            .filter(|p| self.connected.contains(p) && self.entitled(*p, id))
             .collect();
         peers.sort();
         peers.dedup();
