@@ -12,6 +12,10 @@
 //!                  "claim <DID>": Timestamp, "progress <DID>": Str, "result <DID>": Str(JSON),
 //!                  "failure <DID>": Str, "rating <DID>": Int(1..=5), cancelled: Timestamp } ]
 //! ```
+//! From schema version 6 a request may hold `input_hash: Str, input_size: Uint` instead of
+//! `input`, and a result `"result_hash <DID>": Str, "result_size <DID>": Uint` instead of
+//! `"result <DID>"`: payloads held out of band ([`PayloadRef`], docs/abilities.md §14).
+//!
 //! A request's state is not stored: it is [`Record::state`], computed from its keys, so two
 //! concurrent claims, or a result concurrent with a cancellation, resolve the same way on
 //! every replica (docs/abilities.md §4).
@@ -21,6 +25,7 @@ use std::collections::HashMap;
 use automerge::transaction::Transactable;
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue};
 use serde_json::Value;
+use tim_protocol::payload::{PayloadHash, MAX_PAYLOAD_BYTES};
 use tim_protocol::Did;
 
 use crate::admission::AdmissionVerifier;
@@ -58,6 +63,54 @@ pub(crate) const TARGET: &str = "target";
 pub(crate) const CANDIDATES: &str = "candidates";
 pub(crate) const DEADLINE: &str = "deadline";
 pub(crate) const CANCELLED: &str = "cancelled";
+pub(crate) const INPUT_HASH: &str = "input_hash";
+pub(crate) const INPUT_SIZE: &str = "input_size";
+/// The kind of the step key naming an out-of-band result's hash (`"result_hash <did>"`).
+pub(crate) const RESULT_HASH: &str = "result_hash";
+/// The kind of the step key naming an out-of-band result's size (`"result_size <did>"`).
+pub(crate) const RESULT_SIZE: &str = "result_size";
+
+/// A payload held out of band (docs/abilities.md §14): the document names it by the SHA-256
+/// hash and the size of its bytes (JSON text, UTF-8); the bytes travel between nodes on the
+/// payload protocol and only the two endpoints validate them against their schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadRef {
+    /// The hash of its bytes.
+    pub hash: PayloadHash,
+    /// Its size in bytes, 1 to [`MAX_PAYLOAD_BYTES`].
+    pub size: u64,
+}
+
+impl PayloadRef {
+    /// The reference of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self {
+            hash: PayloadHash::of(bytes),
+            size: bytes.len() as u64,
+        }
+    }
+
+    /// Reads a hash field's text and a size field's value as the rules accept them: the one
+    /// text form of a hash, a size from 1 to [`MAX_PAYLOAD_BYTES`].
+    pub(crate) fn parse(hash: &str, size: u64) -> Result<Self, String> {
+        let hash = hash.parse()?;
+        if !(1..=MAX_PAYLOAD_BYTES).contains(&size) {
+            return Err(format!(
+                "an out-of-band payload is 1 to {MAX_PAYLOAD_BYTES} bytes, not {size}"
+            ));
+        }
+        Ok(Self { hash, size })
+    }
+}
+
+/// A request's input as the requester gives it: inline JSON, or out of band.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// JSON in the document (`input`), within the document's string bound.
+    Inline(&'a Value),
+    /// A payload held out of band (`input_hash`, `input_size`), from schema version 6.
+    OutOfBand(PayloadRef),
+}
 
 /// Checks an ability name: 3 to [`MAX_NAME_BYTES`] bytes, dot-separated segments of lowercase
 /// ASCII letters, digits, `-` and `_`, each starting with a letter, at least two segments
@@ -205,7 +258,10 @@ impl Step {
 pub(crate) struct Record {
     pub(crate) requester: String,
     pub(crate) ability: String,
-    pub(crate) input: String,
+    /// The inline input; `None` if it is held out of band.
+    pub(crate) input: Option<String>,
+    /// The out-of-band input.
+    pub(crate) input_ref: Option<PayloadRef>,
     pub(crate) target: String,
     pub(crate) candidates: Vec<String>,
     pub(crate) at: i64,
@@ -215,6 +271,8 @@ pub(crate) struct Record {
     progress: HashMap<String, String>,
     results: HashMap<String, String>,
     failures: HashMap<String, String>,
+    /// Out-of-band results, by claimant.
+    result_refs: HashMap<String, PayloadRef>,
     pub(crate) cancelled: bool,
     /// The requester's ratings, by the claimant whose outcome each rates.
     pub(crate) ratings: HashMap<String, i64>,
@@ -236,7 +294,8 @@ impl Record {
         let mut r = Self {
             requester: view.get_str(obj, doc::AUTHOR)?,
             ability: view.get_str(obj, ABILITY)?,
-            input: view.get_str(obj, INPUT)?,
+            input: view.get_str(obj, INPUT),
+            input_ref: Self::payload_ref(view, obj, INPUT_HASH, INPUT_SIZE),
             target: view.get_str(obj, TARGET)?,
             candidates: serde_json::from_str(&view.get_str(obj, CANDIDATES)?).ok()?,
             at: millis_of(view.scalar(obj, doc::AT))?,
@@ -245,11 +304,21 @@ impl Record {
             progress: HashMap::new(),
             results: HashMap::new(),
             failures: HashMap::new(),
+            result_refs: HashMap::new(),
             cancelled: false,
             ratings: HashMap::new(),
             link: chains::link_of(view, obj),
         };
+        if r.input.is_none() && r.input_ref.is_none() {
+            return None;
+        }
         for key in view.keys(obj) {
+            if let Some((RESULT_HASH, did)) = key.split_once(' ') {
+                let size_key = format!("{RESULT_SIZE} {did}");
+                if let Some(p) = Self::payload_ref(view, obj, &key, &size_key) {
+                    r.result_refs.insert(did.to_string(), p);
+                }
+            }
             match Step::of_key(&key) {
                 Some((Step::Claim, Some(did))) => {
                     let at = millis_of(view.scalar(obj, &key)).unwrap_or(0);
@@ -276,6 +345,16 @@ impl Record {
         Some(r)
     }
 
+    /// The payload named by the hash field `hash` and the size field `size` of `obj`, if both
+    /// hold values the rules accept.
+    fn payload_ref(view: &View<'_>, obj: &ObjId, hash: &str, size: &str) -> Option<PayloadRef> {
+        let size = match view.scalar(obj, size)? {
+            ScalarValue::Uint(u) => u,
+            _ => return None,
+        };
+        PayloadRef::parse(&view.get_str(obj, hash)?, size).ok()
+    }
+
     /// A claimant's place in the order providers are asked: its index among the candidates.
     pub(crate) fn turn_of(&self, did: &str) -> Option<usize> {
         self.candidates.iter().position(|c| c == did)
@@ -283,7 +362,12 @@ impl Record {
 
     /// Whether `did` posted a result or a failure.
     fn has_outcome(&self, did: &str) -> bool {
-        self.results.contains_key(did) || self.failures.contains_key(did)
+        self.has_result(did) || self.failures.contains_key(did)
+    }
+
+    /// Whether `did` posted a result, inline or out of band.
+    fn has_result(&self, did: &str) -> bool {
+        self.results.contains_key(did) || self.result_refs.contains_key(did)
     }
 
     /// The winning claim. Claims are pairwise concurrent (a claim that saw another is
@@ -305,7 +389,7 @@ impl Record {
     /// concurrent with a cancellation stands (docs/abilities.md §4).
     pub(crate) fn state(&self) -> RequestState {
         match self.winner() {
-            Some(w) if self.results.contains_key(w) => RequestState::Completed,
+            Some(w) if self.has_result(w) => RequestState::Completed,
             Some(w) if self.failures.contains_key(w) => RequestState::Failed,
             _ if self.cancelled => RequestState::Cancelled,
             Some(_) => RequestState::Claimed,
@@ -666,6 +750,17 @@ impl<'a> Abilities<'a> {
     /// `input`, by rank score less 100 a request in flight, then DID; at most
     /// [`MAX_CANDIDATES`] (docs/abilities.md §7).
     pub(crate) fn auto_order(&self, requester: &str, ability: &str, input: &Value) -> Vec<String> {
+        self.auto_order_for(requester, ability, Some(input))
+    }
+
+    /// [`Self::auto_order`] for an input the rules may not read: `None` for one held out of
+    /// band, which no provider's input schema excludes (its node checks it before claiming).
+    pub(crate) fn auto_order_for(
+        &self,
+        requester: &str,
+        ability: &str,
+        input: Option<&Value>,
+    ) -> Vec<String> {
         let reps = self.reputations();
         let mut ranked: Vec<(u64, String)> = self
             .declarations()
@@ -675,7 +770,7 @@ impl<'a> Abilities<'a> {
             .filter(|(p, d)| {
                 p != requester
                     && self.is_active(p)
-                    && json_schema::validate(&d.spec.input_schema, input).is_ok()
+                    && input.is_none_or(|i| json_schema::validate(&d.spec.input_schema, i).is_ok())
             })
             .map(|(p, d)| (p, self.attestation(&d), d))
             .filter(|(_, a, _)| !matches!(a, Attestation::Refused(_)))
@@ -711,8 +806,10 @@ pub struct RequestView {
     pub target: Target,
     /// Who may claim, in turn.
     pub candidates: Vec<Did>,
-    /// The input.
+    /// The input; `null` if it is held out of band ([`RequestView::input_payload`]).
     pub input: Value,
+    /// The input held out of band, if it is.
+    pub input_payload: Option<PayloadRef>,
     /// When it was made, ms since the Unix epoch.
     pub at: u64,
     /// No claim or outcome is accepted after this time (by the stamp of its change).
@@ -723,8 +820,11 @@ pub struct RequestView {
     pub claimant: Option<Did>,
     /// The winning claimant's latest progress note.
     pub progress: Option<String>,
-    /// The winning claimant's output, if it completed.
+    /// The winning claimant's output, if it completed inline.
     pub output: Option<Value>,
+    /// The winning claimant's output held out of band, if it completed so (an inline result
+    /// of the same claimant, from a concurrent session, is shown instead).
+    pub output_payload: Option<PayloadRef>,
     /// The winning claimant's reason, if it failed.
     pub failure: Option<String>,
     /// Results posted by claimants who lost a concurrent claim: never accepted.
@@ -752,6 +852,7 @@ impl RequestView {
         let mut superseded: Vec<String> = r
             .results
             .keys()
+            .chain(r.result_refs.keys().filter(|d| !r.results.contains_key(*d)))
             .filter(|d| Some(*d) != winner.as_ref())
             .cloned()
             .collect();
@@ -766,7 +867,11 @@ impl RequestView {
                 t => Target::Did(t.parse().ok()?),
             },
             candidates: dids(&r.candidates),
-            input: serde_json::from_str(&r.input).ok()?,
+            input: match &r.input {
+                Some(i) => serde_json::from_str(i).ok()?,
+                None => Value::Null,
+            },
+            input_payload: r.input.is_none().then_some(r.input_ref).flatten(),
             at: u64::try_from(r.at).ok()?,
             deadline: u64::try_from(r.deadline).ok()?,
             claims: dids(&claims),
@@ -775,6 +880,12 @@ impl RequestView {
             output: match state {
                 RequestState::Completed => {
                     of_winner(&r.results).and_then(|o| serde_json::from_str(&o).ok())
+                }
+                _ => None,
+            },
+            output_payload: match state {
+                RequestState::Completed if of_winner(&r.results).is_none() => {
+                    winner.as_ref().and_then(|w| r.result_refs.get(w)).copied()
                 }
                 _ => None,
             },
@@ -917,17 +1028,38 @@ impl Space {
         timeout_ms: u64,
         at_ms: u64,
     ) -> Result<(Applied, String), SpaceError> {
+        self.request_with(
+            who,
+            ability,
+            Input::Inline(input),
+            target,
+            timeout_ms,
+            at_ms,
+        )
+    }
+
+    /// [`Space::request_ability`] with an input given inline or held out of band (from schema
+    /// version 6, [`schema::ABILITIES_V2`]; docs/abilities.md §14).
+    pub fn request_with(
+        &mut self,
+        who: &Writer,
+        ability: &str,
+        input: Input<'_>,
+        target: Target,
+        timeout_ms: u64,
+        at_ms: u64,
+    ) -> Result<(Applied, String), SpaceError> {
         self.write_request(who, ability, input, target, timeout_ms, at_ms, Vec::new())
     }
 
-    /// [`Space::request_ability`], with `extra` fields written into the request map in the
-    /// same change (a chain step's `chain` and `step`).
+    /// [`Space::request_with`], with `extra` fields written into the request map in the same
+    /// change (a chain step's `chain` and `step`).
     #[allow(clippy::too_many_arguments)]
     fn write_request(
         &mut self,
         who: &Writer,
         ability: &str,
-        input: &Value,
+        input: Input<'_>,
         target: Target,
         timeout_ms: u64,
         at_ms: u64,
@@ -936,9 +1068,24 @@ impl Space {
         check_name(ability).map_err(SpaceError::Invalid)?;
         let requests = self.v4_root(&schema::REQUESTS)?;
         let me = who.did();
+        let inline = match input {
+            Input::Inline(v) => Some(v),
+            Input::OutOfBand(_) => {
+                self.out_of_band_allowed()?;
+                None
+            }
+        };
         let (target, candidates) = match target {
             Target::Did(d) => (d.to_string(), vec![d]),
-            Target::Auto => (AUTO.to_string(), self.auto_candidates(&me, ability, input)),
+            Target::Auto => {
+                let order = self
+                    .abilities_now()
+                    .auto_order_for(&me.to_string(), ability, inline);
+                (
+                    AUTO.to_string(),
+                    order.iter().filter_map(|d| d.parse().ok()).collect(),
+                )
+            }
         };
         if candidates.is_empty() {
             return Err(SpaceError::Invalid(format!(
@@ -953,7 +1100,13 @@ impl Space {
             let r = tx.insert_object(&requests, len, ObjType::Map)?;
             tx.put(&r, doc::AUTHOR, me.to_string())?;
             tx.put(&r, ABILITY, ability)?;
-            tx.put(&r, INPUT, input.to_string())?;
+            match input {
+                Input::Inline(v) => tx.put(&r, INPUT, v.to_string())?,
+                Input::OutOfBand(p) => {
+                    tx.put(&r, INPUT_HASH, p.hash.to_string())?;
+                    tx.put(&r, INPUT_SIZE, ScalarValue::Uint(p.size))?;
+                }
+            }
             tx.put(&r, TARGET, target)?;
             tx.put(&r, CANDIDATES, candidates)?;
             tx.put(&r, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
@@ -1036,6 +1189,43 @@ impl Space {
         at_ms: u64,
     ) -> Result<Applied, SpaceError> {
         self.step(who, id, Step::Result, output.to_string().into(), at_ms)
+    }
+
+    /// Posts the result of request `id` held out of band, as its winning claimant: its hash and
+    /// size, in one change (from schema version 6; docs/abilities.md §14).
+    pub fn complete_out_of_band(
+        &mut self,
+        who: &Writer,
+        id: &str,
+        output: PayloadRef,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        self.out_of_band_allowed()?;
+        let obj = self.request_obj(id)?;
+        let me = who.did();
+        self.local_write(who, at_ms, |tx| {
+            tx.put(&obj, format!("{RESULT_HASH} {me}"), output.hash.to_string())?;
+            tx.put(
+                &obj,
+                format!("{RESULT_SIZE} {me}"),
+                ScalarValue::Uint(output.size),
+            )?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Whether this space's schema carries payloads out of band.
+    fn out_of_band_allowed(&self) -> Result<(), SpaceError> {
+        let version = self.schema_version();
+        if version < schema::ABILITIES_V2 {
+            return Err(SpaceError::Invalid(format!(
+                "this space is at schema version {version}; payloads held out of band need \
+                 version {} (migrate it)",
+                schema::ABILITIES_V2
+            )));
+        }
+        Ok(())
     }
 
     /// Posts that request `id` failed, and why, as its winning claimant.

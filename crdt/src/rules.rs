@@ -428,6 +428,8 @@ struct Judge<'a> {
     request: Option<requests::RequestBeingMade>,
     /// The chain this change makes (one at most), and its fields.
     chain: Option<chains::ChainBeingMade>,
+    /// The results this change posts, inline or out of band.
+    results_made: Vec<requests::ResultBeingMade>,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -521,6 +523,7 @@ impl<'a> Judge<'a> {
             declaring: Vec::new(),
             request: None,
             chain: None,
+            results_made: Vec::new(),
             author_str,
             at,
         })
@@ -574,6 +577,7 @@ impl<'a> Judge<'a> {
         if let Some(c) = self.chain.take() {
             self.check_chain_made(c)?;
         }
+        self.check_results_made()?;
         if self.self_join {
             self.check_admission()?;
         }

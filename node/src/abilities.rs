@@ -18,13 +18,14 @@ use std::time::Duration;
 use serde_json::Value;
 use tim_crdt::abilities::chains::{check_plan, PlanStep};
 use tim_crdt::abilities::{
-    AbilityReputation, AbilitySpec, Declaration, RequestState, RequestView, SearchHit, Target,
+    AbilityReputation, AbilitySpec, Declaration, Input, PayloadRef, RequestState, RequestView,
+    SearchHit, Target,
 };
 use tim_crdt::attestation::{Attestation, BadgeThreshold};
 use tim_crdt::{json_schema, schema, Applied, Space, SpaceError, Writer};
 use tim_protocol::api::{
     AbilityHit, AbilityReputationView, AbilityRequest, AbilitySearchQuery, AbilityView,
-    DeclareAbility, NewRequest, RequestMade, RequestsQuery, SpaceEvent,
+    DeclareAbility, NewRequest, PayloadInfo, RequestMade, RequestsQuery, SpaceEvent,
     DEFAULT_REQUEST_TIMEOUT_SECS,
 };
 use tim_protocol::{ChangeHash, Did, SpaceId};
@@ -54,12 +55,29 @@ pub enum AbilityAct {
         /// How long it stays open.
         timeout: Duration,
     },
+    /// Ask for an ability with an input held out of band (schema version 6,
+    /// docs/abilities.md §14); its bytes are in the store already ([`Handle::put_payload`]).
+    ///
+    /// [`Handle::put_payload`]: crate::Handle::put_payload
+    RequestOutOfBand {
+        /// The ability's name.
+        ability: String,
+        /// The input's hash and size.
+        input: PayloadRef,
+        /// Whom to ask.
+        target: Target,
+        /// How long it stays open.
+        timeout: Duration,
+    },
     /// Claim a request, by id.
     Claim(String),
     /// Post progress on a claimed request.
     Progress(String, String),
     /// Post a claimed request's result.
     Complete(String, Value),
+    /// Post a claimed request's result held out of band (schema version 6), whose bytes are
+    /// in the store already.
+    CompleteOutOfBand(String, PayloadRef),
     /// Post that a claimed request failed, and why.
     Fail(String, String),
     /// Cancel one's own request.
@@ -232,6 +250,25 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
                 request: Some(id),
             }
         }
+        AbilityAct::RequestOutOfBand {
+            ability,
+            input,
+            target,
+            timeout,
+        } => {
+            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            let input = Input::OutOfBand(input);
+            let (applied, id) = s.request_with(me, &ability, input, target, ms, now)?;
+            Performed {
+                migration: None,
+                applied,
+                request: Some(id),
+            }
+        }
+        AbilityAct::CompleteOutOfBand(id, output) => {
+            known(s, &id)?;
+            one(s.complete_out_of_band(me, &id, output, now)?)
+        }
         AbilityAct::Claim(id) => {
             known(s, &id)?;
             one(s.claim(me, &id, now)?)
@@ -322,7 +359,17 @@ pub(crate) fn request_view(r: RequestView) -> AbilityRequest {
         rating: r.rating,
         step: r.chain.as_ref().map(|(_, s)| *s),
         chain: r.chain.map(|(c, _)| c),
+        input_payload: r.input_payload.map(payload_info),
+        output_payload: r.output_payload.map(payload_info),
+        output_invalid: None,
     }
+}
+
+fn payload_info(p: PayloadRef) -> Box<PayloadInfo> {
+    Box::new(PayloadInfo {
+        hash: p.hash.to_string(),
+        size: p.size,
+    })
 }
 
 fn reputation_view(r: &AbilityReputation) -> AbilityReputationView {
@@ -411,6 +458,29 @@ const UNREACHABLE_PENALTY: u64 = 100;
 
 /// Longest request a caller may ask for, in seconds.
 pub(crate) const MAX_TIMEOUT_SECS: u64 = tim_crdt::abilities::MAX_TIMEOUT_MS / 1000;
+
+/// The largest input or output (JSON text) carried inline in the document: the document's
+/// string bound. Above it, a space at schema version 6 carries it out of band (§14).
+pub(crate) const INLINE_MAX_BYTES: usize = tim_protocol::wire::MAX_TEXT_BYTES;
+
+/// `provider`'s declaration of `ability` in `s`.
+fn declared(s: &Space, provider: &Did, ability: &str) -> Option<Declaration> {
+    s.abilities()
+        .into_iter()
+        .find(|d| d.provider == *provider && d.spec.name == ability)
+}
+
+/// The payload `hash` (text form) of `space`, fetched if needed, as JSON: `None` if its bytes
+/// are not JSON.
+async fn fetch_json(
+    handle: &crate::Handle,
+    space: SpaceId,
+    hash: &str,
+) -> Result<Option<Value>, NodeError> {
+    let hash = hash.parse().map_err(NodeError::Invalid)?;
+    let bytes = handle.payload(space, hash).await?;
+    Ok(serde_json::from_slice(&bytes).ok())
+}
 
 impl Service {
     pub(crate) async fn ability_act(
@@ -591,11 +661,24 @@ impl Service {
             ))
             .into());
         }
-        let act = AbilityAct::Request {
-            ability: req.ability.clone(),
-            input: req.input.clone(),
-            target: req.to.map_or(Target::Auto, Target::Did),
-            timeout: Duration::from_secs(secs),
+        let (ability, target) = (
+            req.ability.clone(),
+            req.to.map_or(Target::Auto, Target::Did),
+        );
+        let timeout = Duration::from_secs(secs);
+        let act = match self.out_of_band(caller, space, &req.input, "input").await? {
+            Some(input) => AbilityAct::RequestOutOfBand {
+                ability,
+                input,
+                target,
+                timeout,
+            },
+            None => AbilityAct::Request {
+                ability,
+                input: req.input.clone(),
+                target,
+                timeout,
+            },
         };
         let (change, id) = self.ability_act(caller, space, act).await?;
         let id = id.ok_or_else(|| NodeError::Invalid("the request made no id".into()))?;
@@ -633,11 +716,108 @@ impl Service {
         id: &str,
     ) -> ServiceResult<AbilityRequest> {
         let rid = id.to_string();
-        self.node()
-            .acting_as(caller.timite)
-            .read_space(space, move |s| s.request(&rid).map(request_view))
+        let handle = self.node().acting_as(caller.timite);
+        let (mut view, output_schema) = handle
+            .read_space(space, move |s| {
+                let r = s.request(&rid)?;
+                let schema = r
+                    .claimant
+                    .and_then(|c| declared(s, &c, &r.ability))
+                    .map(|d| d.spec.output_schema);
+                Some((request_view(r), schema))
+            })
             .await?
-            .ok_or_else(|| NodeError::NotFound(format!("no request {id} in space {space}")).into())
+            .ok_or_else(|| NodeError::NotFound(format!("no request {id} in space {space}")))?;
+        // Payloads held out of band are fetched (or waited for) and shown; the result is
+        // checked against the provider's output schema here, since the rules never saw it.
+        if let Some(p) = &view.input_payload {
+            view.input = fetch_json(&handle, space, &p.hash)
+                .await?
+                .unwrap_or(Value::Null);
+        }
+        if let Some(p) = view.output_payload.clone() {
+            match fetch_json(&handle, space, &p.hash).await? {
+                Some(output) => match output_schema.map(|s| json_schema::validate(&s, &output)) {
+                    Some(Err(e)) => {
+                        view.output_invalid = Some(format!(
+                            "the result fails {}'s output schema: {e}",
+                            view.ability
+                        ))
+                    }
+                    _ => view.output = Some(output),
+                },
+                None => view.output_invalid = Some("the result is not JSON".into()),
+            }
+        }
+        Ok(view)
+    }
+
+    /// Keeps `value` out of band if its JSON text is over what the document carries inline
+    /// ([`INLINE_MAX_BYTES`]), in a space at schema version 6 or later; returns its
+    /// reference, or `None` to carry it inline.
+    async fn out_of_band(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        value: &Value,
+        what: &str,
+    ) -> ServiceResult<Option<PayloadRef>> {
+        let text = value.to_string();
+        if text.len() <= INLINE_MAX_BYTES {
+            return Ok(None);
+        }
+        let handle = self.node().acting_as(caller.timite);
+        let version = handle.read_space(space, |s| s.schema_version()).await?;
+        if version < schema::ABILITIES_V2 {
+            return Err(NodeError::Invalid(format!(
+                "the {what} is {} bytes, over the {INLINE_MAX_BYTES} carried inline; this space \
+                 is at schema version {version}, and payloads held out of band need version {}",
+                text.len(),
+                schema::ABILITIES_V2
+            ))
+            .into());
+        }
+        Ok(Some(handle.put_payload(space, text.as_bytes())?))
+    }
+
+    /// Checks, before claiming, an input held out of band against the claimant's input
+    /// schema (the rules never saw it): an input that fails it is claimed and failed at
+    /// once, with the reason, and the caller is told.
+    async fn check_input_before_claim(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        id: &str,
+    ) -> ServiceResult<()> {
+        let (me, rid) = (caller.timite, id.to_string());
+        let handle = self.node().acting_as(me);
+        let found = handle
+            .read_space(space, move |s| {
+                let r = s.request(&rid)?;
+                let schema = declared(s, &me, &r.ability).map(|d| d.spec.input_schema);
+                Some((r.input_payload?, r.ability, schema))
+            })
+            .await?;
+        let Some((input, ability, schema)) = found else {
+            return Ok(());
+        };
+        let hash = input.hash.to_string();
+        let why = match fetch_json(&handle, space, &hash).await? {
+            None => "is not JSON".to_string(),
+            Some(v) => match schema.map(|s| json_schema::validate(&s, &v)) {
+                Some(Err(e)) => format!("fails {ability}'s input schema: {e}"),
+                _ => return Ok(()),
+            },
+        };
+        let reason = format!("the input held out of band {why}");
+        self.ability_step(caller, space, AbilityAct::Claim(id.to_string()))
+            .await?;
+        let fail = AbilityAct::Fail(id.to_string(), reason.clone());
+        self.ability_step(caller, space, fail).await?;
+        Err(NodeError::Refused(format!(
+            "{reason}: the request is claimed and failed with this reason"
+        ))
+        .into())
     }
 
     /// Claims a request as the caller (its target, or an `auto` candidate whose turn came).
@@ -647,6 +827,7 @@ impl Service {
         space: SpaceId,
         id: &str,
     ) -> ServiceResult<ChangeHash> {
+        self.check_input_before_claim(caller, space, id).await?;
         self.ability_step(caller, space, AbilityAct::Claim(id.to_string()))
             .await
     }
@@ -671,7 +852,10 @@ impl Service {
         id: &str,
         output: Value,
     ) -> ServiceResult<ChangeHash> {
-        let act = AbilityAct::Complete(id.to_string(), output);
+        let act = match self.out_of_band(caller, space, &output, "output").await? {
+            Some(p) => AbilityAct::CompleteOutOfBand(id.to_string(), p),
+            None => AbilityAct::Complete(id.to_string(), output),
+        };
         self.ability_step(caller, space, act).await
     }
 

@@ -18,6 +18,10 @@ use libp2p::{
     identify, identity, kad, mdns, noise, ping, tcp, yamux, Multiaddr, StreamProtocol, Swarm,
 };
 use sha2::{Digest, Sha256};
+use tim_protocol::payload::{
+    PayloadRequest, PayloadResponse, MAX_PAYLOAD_MESSAGE_BYTES, MAX_PAYLOAD_REQUEST_BYTES,
+    PAYLOAD_PROTOCOL,
+};
 use tim_protocol::wire::{
     SyncMessage, SyncResponse, IDENTIFY_PROTOCOL, KAD_PROTOCOL, MAX_GOSSIP_BYTES,
     MAX_SYNC_MESSAGE_BYTES, SYNC_PROTOCOL,
@@ -31,6 +35,10 @@ pub(crate) const MAX_TOPICS_PER_PEER: usize = 10_000;
 pub(crate) const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Concurrent sync streams per connection.
 pub(crate) const MAX_CONCURRENT_SYNC_STREAMS: usize = 16;
+/// How long one payload request may take before it fails (8 MiB over a slow link).
+pub(crate) const PAYLOAD_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Concurrent payload streams per connection.
+pub(crate) const MAX_CONCURRENT_PAYLOAD_STREAMS: usize = 4;
 /// How long an idle connection stays open.
 pub(crate) const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -103,6 +111,7 @@ pub(crate) type Gossipsub =
 pub(crate) struct Behaviour {
     pub(crate) gossipsub: Gossipsub,
     pub(crate) sync: request_response::Behaviour<SyncCodec>,
+    pub(crate) payload: request_response::Behaviour<PayloadCodec>,
     pub(crate) kad: kad::Behaviour<kad::store::MemoryStore>,
     pub(crate) identify: identify::Behaviour,
     pub(crate) ping: ping::Behaviour,
@@ -116,17 +125,88 @@ pub(crate) struct Behaviour {
 pub(crate) struct SyncCodec;
 
 async fn read_bounded<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    read_at_most(io, MAX_SYNC_MESSAGE_BYTES, "sync message").await
+}
+
+/// Reads a stream to its end, refusing more than `max` bytes.
+async fn read_at_most<T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+    what: &str,
+) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    io.take(MAX_SYNC_MESSAGE_BYTES as u64 + 1)
-        .read_to_end(&mut buf)
-        .await?;
-    if buf.len() > MAX_SYNC_MESSAGE_BYTES {
+    io.take(max as u64 + 1).read_to_end(&mut buf).await?;
+    if buf.len() > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "sync message over the size limit",
+            format!("{what} over the size limit"),
         ));
     }
     Ok(buf)
+}
+
+/// The `/tim/payload/1` codec: one CBOR [`PayloadRequest`] per request stream (at most
+/// [`MAX_PAYLOAD_REQUEST_BYTES`]) and one CBOR [`PayloadResponse`] per response (at most
+/// [`MAX_PAYLOAD_MESSAGE_BYTES`]), each read to the end of the stream.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PayloadCodec;
+
+impl request_response::Codec for PayloadCodec {
+    type Protocol = StreamProtocol;
+    type Request = PayloadRequest;
+    type Response = PayloadResponse;
+
+    async fn read_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<PayloadRequest>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        PayloadRequest::decode(
+            &read_at_most(io, MAX_PAYLOAD_REQUEST_BYTES, "payload request").await?,
+        )
+        .map_err(invalid)
+    }
+
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<PayloadResponse>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        PayloadResponse::decode(&read_at_most(io, MAX_PAYLOAD_MESSAGE_BYTES, "payload").await?)
+            .map_err(invalid)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: PayloadRequest,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        io.write_all(&req.encode()).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: PayloadResponse,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        io.write_all(&res.encode()).await?;
+        io.close().await
+    }
 }
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
@@ -387,6 +467,13 @@ pub(crate) fn build_swarm(
                     .with_request_timeout(SYNC_REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(MAX_CONCURRENT_SYNC_STREAMS),
             );
+            let payload = request_response::Behaviour::with_codec(
+                PayloadCodec,
+                [(StreamProtocol::new(PAYLOAD_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(PAYLOAD_REQUEST_TIMEOUT)
+                    .with_max_concurrent_streams(MAX_CONCURRENT_PAYLOAD_STREAMS),
+            );
             let mut kad = kad::Behaviour::with_config(
                 peer_id,
                 kad::store::MemoryStore::new(peer_id),
@@ -408,6 +495,7 @@ pub(crate) fn build_swarm(
             Ok(Behaviour {
                 gossipsub,
                 sync,
+                payload,
                 kad,
                 identify,
                 ping: ping::Behaviour::default(),

@@ -15,6 +15,7 @@ mod credential_id;
 mod did;
 mod envelope;
 mod message_id;
+pub mod payload;
 mod space_id;
 pub mod wire;
 

@@ -330,6 +330,28 @@ async fn where_abilities_cannot_be_used_the_reason_is_given() {
     // The owner may migrate: its declaration does.
     ok(&home, &declare);
     assert!(as_member(&invoke).status.success());
+    // An input may come from a file (`@FILE`); one over 16 KiB goes out of band, which this
+    // space (at schema version 4) cannot carry: the reason says so.
+    let file = home.join("input.json");
+    std::fs::write(&file, "{}").unwrap();
+    let from_file = format!("@{}", file.display());
+    let invoke_file = [
+        "ability",
+        "invoke",
+        &space,
+        "text.echo",
+        "--input",
+        &from_file,
+        "--to",
+        &owner,
+    ];
+    assert!(as_member(&invoke_file).status.success());
+    std::fs::write(&file, json!({"text": "x".repeat(20_000)}).to_string()).unwrap();
+    let line = common::one_error_line(&as_member(&invoke_file));
+    assert!(
+        line.contains("payloads held out of band need version 6"),
+        "{line}"
+    );
 
     let created = ok(
         &home,

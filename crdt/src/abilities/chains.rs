@@ -22,8 +22,8 @@ use serde_json::Value;
 use tim_protocol::Did;
 
 use super::{
-    check_name, Abilities, Record, RequestState, RequestView, Target, AUTO, CANCELLED, DEADLINE,
-    INPUT, MAX_TIMEOUT_MS,
+    check_name, Abilities, Input, Record, RequestState, RequestView, Target, AUTO, CANCELLED,
+    DEADLINE, INPUT, MAX_TIMEOUT_MS,
 };
 use crate::doc::{self, View};
 use crate::space::millis;
@@ -449,7 +449,7 @@ impl Space {
         self.write_request(
             who,
             &next.ability,
-            &next.input,
+            Input::Inline(&next.input),
             next.target,
             timeout.min(MAX_TIMEOUT_MS),
             at_ms,

@@ -12,9 +12,10 @@ use serde_json::Value;
 use super::{deny, Effect, Judge};
 use crate::abilities::chains::{CHAIN, STEP};
 use crate::abilities::{
-    self, Abilities, Record, RequestState, Step, AUTO, AUTO_TURN_MS, CANDIDATES, CREDENTIAL,
-    DEADLINE, DESCRIPTION, INPUT, INPUT_SCHEMA, MAX_DECLARATIONS, MAX_DESCRIPTION_BYTES,
-    MAX_TIMEOUT_MS, OUTPUT_SCHEMA, PRICE, TARGET,
+    self, Abilities, PayloadRef, Record, RequestState, Step, AUTO, AUTO_TURN_MS, CANDIDATES,
+    CREDENTIAL, DEADLINE, DESCRIPTION, INPUT, INPUT_HASH, INPUT_SCHEMA, INPUT_SIZE,
+    MAX_DECLARATIONS, MAX_DESCRIPTION_BYTES, MAX_TIMEOUT_MS, OUTPUT_SCHEMA, PRICE, RESULT_HASH,
+    RESULT_SIZE, TARGET,
 };
 use crate::attestation::{Attestation, Attesting, Claimed, ATTESTATION, MAX_ATTESTATION_BYTES};
 use crate::roles::Permission;
@@ -39,6 +40,8 @@ pub(super) struct RequestBeingMade {
     author: bool,
     ability: Option<String>,
     input: Option<String>,
+    input_hash: Option<String>,
+    input_size: Option<u64>,
     target: Option<String>,
     candidates: Option<String>,
     at: Option<i64>,
@@ -46,6 +49,17 @@ pub(super) struct RequestBeingMade {
     /// The chain it is a step of, and the step (schema version 6).
     chain: Option<String>,
     step: Option<u64>,
+}
+
+/// A result this change posts on a request: inline (`result <D>`) or out of band
+/// (`result_hash <D>` and `result_size <D>`, which come together, without the inline form).
+#[derive(Default)]
+pub(super) struct ResultBeingMade {
+    /// The request's id.
+    id: String,
+    inline: bool,
+    hash: Option<String>,
+    size: Option<u64>,
 }
 
 fn json(what: &str, s: &str) -> Result<Value, Rejection> {
@@ -283,6 +297,10 @@ impl Judge<'_> {
                     };
                     *field = Some(s.to_string());
                 }
+                (Some(INPUT_HASH), OpType::Put(ScalarValue::Str(s))) => {
+                    r.input_hash = Some(s.to_string())
+                }
+                (Some(INPUT_SIZE), OpType::Put(ScalarValue::Uint(n))) => r.input_size = Some(*n),
                 (Some(doc::AT), OpType::Put(ScalarValue::Timestamp(t))) => r.at = Some(*t),
                 (Some(DEADLINE), OpType::Put(ScalarValue::Timestamp(t))) => r.deadline = Some(*t),
                 (Some(CHAIN), OpType::Put(ScalarValue::Str(s)))
@@ -297,8 +315,9 @@ impl Judge<'_> {
                 }
                 _ => {
                     return deny(
-                        "a new request holds author, ability, input, target, candidates, at \
-                         and deadline; its steps come in later changes"
+                        "a new request holds author, ability, input (or input_hash, a string, \
+                         and input_size, unsigned), target, candidates, at and deadline; its \
+                         steps come in later changes"
                             .into(),
                     )
                 }
@@ -317,6 +336,9 @@ impl Judge<'_> {
             ));
         };
         let k = key.unwrap_or_default();
+        if let Some((kind @ (RESULT_HASH | RESULT_SIZE), keyed_by)) = k.split_once(' ') {
+            return self.check_result_ref(id, &rec, kind, keyed_by, &op.action);
+        }
         let Some((step, keyed_by)) = Step::of_key(k) else {
             return deny(format!("`{k}` is not a step of a request"));
         };
@@ -332,7 +354,10 @@ impl Judge<'_> {
         let state = rec.state();
         match step {
             Step::Claim | Step::Progress | Step::Result | Step::Failure => {
-                self.check_provider_step(&id, &rec, step, &op.action)?
+                self.check_provider_step(&id, &rec, step, &op.action)?;
+                if step == Step::Result {
+                    self.result_made(&id).inline = true;
+                }
             }
             Step::Cancel | Step::Rate => {
                 if rec.requester != self.author_str {
@@ -425,18 +450,7 @@ impl Judge<'_> {
                 _ => deny("a claim holds its change's time".into()),
             };
         }
-        if rec.winner() != Some(self.author_str.as_str()) {
-            return deny(format!(
-                "{}; only the winning claimant of request {id} posts progress or an outcome",
-                self.who
-            ));
-        }
-        if state != RequestState::Claimed {
-            return deny(format!(
-                "request {id} is {}: nothing but a rating follows",
-                state.as_str()
-            ));
-        }
+        self.check_winner_posts(id, rec)?;
         let OpType::Put(ScalarValue::Str(s)) = action else {
             return deny("progress, a result and a failure are strings".into());
         };
@@ -461,33 +475,166 @@ impl Judge<'_> {
         }
     }
 
+    /// The author is the winning claimant of a claimed request: it may post progress or an
+    /// outcome.
+    fn check_winner_posts(&self, id: &str, rec: &Record) -> Result<(), Rejection> {
+        if rec.winner() != Some(self.author_str.as_str()) {
+            return deny(format!(
+                "{}; only the winning claimant of request {id} posts progress or an outcome",
+                self.who
+            ));
+        }
+        let state = rec.state();
+        if state != RequestState::Claimed {
+            return deny(format!(
+                "request {id} is {}: nothing but a rating follows",
+                state.as_str()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The entry of the result this change posts on request `id`.
+    fn result_made(&mut self, id: &str) -> &mut ResultBeingMade {
+        let i = match self.results_made.iter().position(|r| r.id == id) {
+            Some(i) => i,
+            None => {
+                self.results_made.push(ResultBeingMade {
+                    id: id.to_string(),
+                    ..ResultBeingMade::default()
+                });
+                self.results_made.len() - 1
+            }
+        };
+        &mut self.results_made[i]
+    }
+
+    /// `result_hash <D>` or `result_size <D>` (schema version 6): an out-of-band result, by
+    /// the winning claimant `D` itself, before the deadline, while it still declares the
+    /// ability. Only its shape is judged: the rules never see the bytes, so the output schema
+    /// is checked by the requester's node (docs/abilities.md §14).
+    fn check_result_ref(
+        &mut self,
+        id: String,
+        rec: &Record,
+        kind: &str,
+        keyed_by: &str,
+        action: &OpType,
+    ) -> Result<(), Rejection> {
+        if self.at.version < schema::ABILITIES_V2 {
+            return deny(format!(
+                "`{kind}` is not in this space's schema (version {}): results held out of band \
+                 need version {}",
+                self.at.version,
+                schema::ABILITIES_V2
+            ));
+        }
+        if keyed_by != self.author_str {
+            return deny(format!(
+                "{}; a timite writes only its own claim, progress and outcome",
+                self.who
+            ));
+        }
+        if self.time > rec.deadline {
+            return deny(format!(
+                "{}; request {id}'s deadline ({}) passed before this change ({})",
+                self.who, rec.deadline, self.time
+            ));
+        }
+        self.check_winner_posts(&id, rec)?;
+        if self
+            .abilities()
+            .declaration(&self.author_str, &rec.ability)
+            .is_none()
+        {
+            return deny(format!(
+                "{}; it no longer declares {}: post a failure",
+                self.who, rec.ability
+            ));
+        }
+        let made = self.result_made(&id);
+        match (kind, action) {
+            (RESULT_HASH, OpType::Put(ScalarValue::Str(h))) => made.hash = Some(h.to_string()),
+            (RESULT_SIZE, OpType::Put(ScalarValue::Uint(n))) => made.size = Some(*n),
+            _ => {
+                return deny(format!(
+                    "`{kind}` is a string (`sha256:<hex>`) for result_hash, an unsigned \
+                     integer for result_size; never deleted"
+                ))
+            }
+        }
+        if kind == RESULT_HASH {
+            self.effects.push(Effect::RequestStep {
+                id,
+                step: Step::Result,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every result this change posts is whole: inline, or out of band with both its hash and
+    /// its size, in the one text form and within the bound; never both forms.
+    pub(super) fn check_results_made(&self) -> Result<(), Rejection> {
+        for r in &self.results_made {
+            match (r.inline, &r.hash, r.size) {
+                (true, None, None) => {}
+                (false, Some(h), Some(n)) => {
+                    PayloadRef::parse(h, n).map_err(|e| {
+                        Rejection::Unauthorized(format!("the result of request {}: {e}", r.id))
+                    })?;
+                }
+                _ => {
+                    return deny(format!(
+                        "the result of request {} is `result <did>` or, held out of band, both \
+                         `result_hash <did>` and `result_size <did>`",
+                        r.id
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A request, once the change wrote all of it: complete, its time the change's, its
     /// input valid for its target (or for each `auto` candidate), its candidates exactly who
     /// it asks, as every node computes them at the change's dependencies.
     pub(super) fn check_request_made(&self, r: RequestBeingMade) -> Result<(), Rejection> {
         let link = (r.chain.clone(), r.step);
-        let (
-            true,
-            Some(ability),
-            Some(input),
-            Some(target),
-            Some(candidates),
-            Some(at),
-            Some(deadline),
-        ) = (
+        let (true, Some(ability), Some(target), Some(candidates), Some(at), Some(deadline)) = (
             r.author,
             r.ability,
-            r.input,
             r.target,
             r.candidates,
             r.at,
             r.deadline,
-        )
-        else {
+        ) else {
             return deny(
                 "a request needs author, ability, input, target, candidates, at and deadline"
                     .into(),
             );
+        };
+        // The input: inline JSON, or (from version 6) a hash and a size, never both.
+        let input = match (r.input, r.input_hash, r.input_size) {
+            (Some(input), None, None) => Some(json("the input", &input)?),
+            (None, Some(hash), Some(size)) => {
+                if self.at.version < schema::ABILITIES_V2 {
+                    return deny(format!(
+                        "this space is at schema version {}: an input held out of band \
+                         (input_hash) needs version {}",
+                        self.at.version,
+                        schema::ABILITIES_V2
+                    ));
+                }
+                PayloadRef::parse(&hash, size).map_err(Rejection::Unauthorized)?;
+                None
+            }
+            _ => {
+                return deny(
+                    "a request's input is `input` or, held out of band, both `input_hash` and \
+                     `input_size`"
+                        .into(),
+                )
+            }
         };
         abilities::check_name(&ability).map_err(Rejection::Unauthorized)?;
         if at != self.time {
@@ -498,11 +645,20 @@ impl Judge<'_> {
                 "a request's deadline is 1 ms to {MAX_TIMEOUT_MS} ms after it"
             ));
         }
-        let input = json("the input", &input)?;
-        self.check_chain_step(link, &ability, &target, &input, deadline)?;
+        match &input {
+            Some(input) => self.check_chain_step(link, &ability, &target, input, deadline)?,
+            None if link != (None, None) => {
+                return deny(
+                    "a step of a chain carries its input inline: the rules compare it with the \
+                     previous step's output"
+                        .into(),
+                )
+            }
+            None => {}
+        }
         let a = self.abilities();
         let expected = if target == AUTO {
-            let order = a.auto_order(&self.author_str, &ability, &input);
+            let order = a.auto_order_for(&self.author_str, &ability, input.as_ref());
             if order.is_empty() {
                 return deny(format!("no other member provides {ability} for this input"));
             }
@@ -518,9 +674,14 @@ impl Judge<'_> {
             else {
                 return deny(format!("{target} is not a member that declares {ability}"));
             };
-            json_schema::validate(&d.spec.input_schema, &input).map_err(|e| {
-                Rejection::Unauthorized(format!("the input fails {ability}'s input schema: {e}"))
-            })?;
+            // An input held out of band is checked by the target's node (§14).
+            if let Some(input) = &input {
+                json_schema::validate(&d.spec.input_schema, input).map_err(|e| {
+                    Rejection::Unauthorized(format!(
+                        "the input fails {ability}'s input schema: {e}"
+                    ))
+                })?;
+            }
             vec![target]
         };
         let listed: Vec<String> = serde_json::from_str(&candidates).unwrap_or_default();

@@ -330,8 +330,8 @@ pub enum Output {
     Ban(PeerId),
     /// A ban ended.
     Unban(PeerId),
-    /// A live event for API streams.
-    Event(SpaceEvent),
+    /// A live event for API streams (boxed: a request event carries the whole request).
+    Event(Box<SpaceEvent>),
     /// A joiner's presentation is needed: sign one (off the loop) for these credentials,
     /// bound to the space and this challenge, and answer with [`Input::Presented`].
     Present {
@@ -1192,20 +1192,22 @@ impl<S: SpaceStore> Engine<S> {
                     })
                 }
                 Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
-                Effect::Requested { id: request } if self.listening => {
+                // Request events go out even with nobody listening: the actor prefetches the
+                // payloads they name (docs/abilities.md §14).
+                Effect::Requested { id: request } => {
                     abilities::request_event(id, space, request, None)
                 }
-                Effect::RequestStep { id: request, step } if self.listening => {
+                Effect::RequestStep { id: request, step } => {
                     abilities::request_event(id, space, request, Some(*step))
                 }
                 _ => None,
             };
             if let Some(e) = event {
-                self.out.push(Output::Event(e));
+                self.out.push(Output::Event(Box::new(e)));
             }
             let chain = self.listening.then(|| self.spaces.get(&id)).flatten();
             if let Some(e) = chain.and_then(|s| crate::chains::chain_event(id, s, effect)) {
-                self.out.push(Output::Event(e));
+                self.out.push(Output::Event(Box::new(e)));
             }
         }
     }
@@ -1948,6 +1950,41 @@ impl<S: SpaceStore> Engine<S> {
         for peer in ended {
             self.unban(peer);
         }
+    }
+
+    /// The connected peers known to host the space `id`, in a stable order: whom a node asks
+    /// for a payload of the space (docs/abilities.md §14). For a private space, only peers
+    /// whose access held ([`Self::entitled`]): this node's own access is shown to no one else.
+    pub(crate) fn payload_peers(&self, id: SpaceId) -> Vec<PeerId> {
+        let mut peers: Vec<PeerId> = self
+            .hosts
+            .iter()
+            .filter(|(_, spaces)| spaces.contains(&id))
+            .map(|(p, _)| *p)
+            .chain(self.subscribers.get(&id).into_iter().flatten().copied())
+            .filter(|p| self.connected.contains(p) && self.entitled(*p, id))
+            .collect();
+        peers.sort();
+        peers.dedup();
+        peers
+    }
+
+    /// Whether `peer` may be sent a payload of the space `id`: this node hosts the space and
+    /// would serve it `peer` by sync (any peer for a public space; for a private one, a peer
+    /// whose access holds, as in [`Self::admit`]).
+    pub(crate) fn serves_payload(
+        &mut self,
+        peer: PeerId,
+        id: SpaceId,
+        access: Option<&SyncAccess>,
+    ) -> bool {
+        self.spaces.contains_key(&id) && (self.entitled(peer, id) || self.admit(peer, id, access))
+    }
+
+    /// This node's access to show when it asks for a payload of the space `id`: `None` for a
+    /// public space.
+    pub(crate) fn payload_access(&self, id: SpaceId) -> Option<SyncAccess> {
+        self.private_ready(id).then(|| self.access(id)).flatten()
     }
 
     /// Whether a peer is refused now.

@@ -171,6 +171,12 @@ pub(super) enum Command {
     HoldCredential(Did, serde_json::Value, Reply<String>),
     SpaceChecks(serde_json::Value, bool, Reply<Vec<Check>>),
     DisconnectAll(Reply<usize>),
+    Payload {
+        space: SpaceId,
+        hash: tim_protocol::payload::PayloadHash,
+        only: Option<PeerId>,
+        reply: Reply<Vec<u8>>,
+    },
     NetworkSearch {
         query: String,
         limit: usize,
@@ -673,6 +679,66 @@ impl Handle {
     pub async fn availability(&self, providers: Vec<Did>) -> Result<Vec<Option<bool>>, NodeError> {
         self.call(|reply| Command::Availability(providers, reply))
             .await
+    }
+
+    /// The payload `hash` of `space` held out of band (docs/abilities.md §14): from this
+    /// node's store, else fetched from the peers hosting the space (each in turn, then again
+    /// after a backoff), checked against its hash and stored. Fails with
+    /// [`NodeError::NotFound`] saying why once every round failed.
+    pub async fn payload(
+        &self,
+        space: SpaceId,
+        hash: tim_protocol::payload::PayloadHash,
+    ) -> Result<Vec<u8>, NodeError> {
+        self.payload_from(space, hash, None).await
+    }
+
+    /// [`Handle::payload`], asking only `peer` if it is not in the store.
+    pub async fn payload_from(
+        &self,
+        space: SpaceId,
+        hash: tim_protocol::payload::PayloadHash,
+        only: Option<PeerId>,
+    ) -> Result<Vec<u8>, NodeError> {
+        self.call(|reply| Command::Payload {
+            space,
+            hash,
+            only,
+            reply,
+        })
+        .await
+    }
+
+    /// Keeps `bytes` as a payload of `space` held out of band, before a change names it: the
+    /// change's flush makes both durable, so nothing naming it leaves the node before the
+    /// bytes are on disk. Returns its reference.
+    pub fn put_payload(
+        &self,
+        space: SpaceId,
+        bytes: &[u8],
+    ) -> Result<tim_crdt::abilities::PayloadRef, NodeError> {
+        let max = tim_protocol::payload::MAX_PAYLOAD_BYTES;
+        if bytes.len() as u64 > max {
+            return Err(NodeError::Invalid(format!(
+                "a payload is at most {max} bytes; this one is {}",
+                bytes.len()
+            )));
+        }
+        let payload = tim_crdt::abilities::PayloadRef::of(bytes);
+        self.store.put_payload(&space, &payload.hash, bytes)?;
+        Ok(payload)
+    }
+
+    /// Overwrites a stored payload with other bytes, as a faulty disk or a dishonest node
+    /// would (tests of the fetcher's hash check).
+    #[cfg(feature = "test-utils")]
+    pub fn corrupt_payload(
+        &self,
+        space: SpaceId,
+        hash: tim_protocol::payload::PayloadHash,
+        bytes: &[u8],
+    ) -> Result<(), NodeError> {
+        Ok(self.store.put_payload(&space, &hash, bytes)?)
     }
 
     /// Live events of every hosted space.

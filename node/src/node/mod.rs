@@ -42,12 +42,14 @@ mod ability_index;
 mod badges;
 mod handle;
 mod passport;
+mod payloads;
 mod revocation;
 
 use ability_index::AbilityIndex;
 pub use handle::{Act, CredentialKind, Handle, NodeConfig};
 use handle::{Command, Reply};
 use passport::{concerns, SignedList};
+use payloads::Payloads;
 
 /// Capacity of the command channel from handles to the actor.
 pub(crate) const COMMAND_CAPACITY: usize = 256;
@@ -174,6 +176,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         status_lists: HashMap::new(),
         checking_revocations: false,
         index: AbilityIndex::new(cfg.net.index_refresh.as_millis() as u64),
+        payloads: Payloads::default(),
     };
     actor.join_index();
     for event in listening {
@@ -246,6 +249,8 @@ struct Actor {
     checking_revocations: bool,
     /// The network index of abilities: this node's record and the verified records of peers.
     index: AbilityIndex,
+    /// Payloads held out of band being fetched.
+    payloads: Payloads,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -269,6 +274,7 @@ impl Actor {
             revocation::REVOCATION_CHECK_INTERVAL,
         );
         let mut index = tokio::time::interval(INDEX_CHECK_INTERVAL);
+        let mut fetches = tokio::time::interval(payloads::FETCH_CHECK_INTERVAL);
         loop {
             tokio::select! {
                 biased;
@@ -296,6 +302,7 @@ impl Actor {
                 _ = redial.tick() => self.redial(),
                 _ = revocations.tick() => self.check_revocations(None),
                 _ = index.tick() => self.publish_index(),
+                _ = fetches.tick() => self.fetches_due(),
                 _ = expiry.tick() => {
                     self.drop_graylisted();
                     self.input(Input::Expiry);
@@ -417,7 +424,8 @@ impl Actor {
                         .remove_blacklisted_peer(&peer);
                 }
                 Output::Event(e) => {
-                    let _ = self.events.send(e);
+                    self.prefetch(&e);
+                    let _ = self.events.send(*e);
                 }
                 Output::Present {
                     token,
@@ -880,6 +888,12 @@ impl Actor {
                 };
                 let _ = reply.send(Ok(peers));
             }
+            Command::Payload {
+                space,
+                hash,
+                only,
+                reply,
+            } => self.fetch_payload(space, hash, only, Some(reply)),
             Command::NetworkSearch {
                 query,
                 limit,
@@ -1155,6 +1169,7 @@ impl Actor {
             }) => {
                 debug!(%peer, "inbound sync failed: {error}");
             }
+            event @ BehaviourEvent::Payload(_) => self.on_payload_event(event),
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 for addr in info.listen_addrs.iter().take(8) {
                     self.swarm

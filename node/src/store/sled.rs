@@ -13,6 +13,8 @@
 //!   ([`Penalty`](super::Penalty), 12 bytes), so a restart does not forgive a peer.
 //! * `e2ee`: sealed end-to-end encryption records (`crate::e2ee::Sealed`): `k` ‖ timite
 //!   key → its encryption keys; space id ‖ timite key → its group state of the space.
+//! * `payloads`: space id (32) ‖ payload hash (32) → the bytes of a request's input or
+//!   result held out of band (docs/abilities.md §14), stored only once they match the hash.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -25,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tim_protocol::api::TokenInfo;
+use tim_protocol::payload::PayloadHash;
 use tim_protocol::{ChangeHash, Envelope, SpaceId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,6 +63,7 @@ pub struct Store {
     tokens: sled::Tree,
     penalties: sled::Tree,
     e2ee: sled::Tree,
+    payloads: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -142,7 +146,31 @@ impl Store {
             tokens: db.open_tree("tokens")?,
             penalties: db.open_tree("penalties")?,
             e2ee: db.open_tree("e2ee")?,
+            payloads: db.open_tree("payloads")?,
         })
+    }
+
+    /// Stores a payload of `space` held out of band, under its hash: the caller checked that
+    /// `bytes` match it. Durable at the next flush.
+    pub fn put_payload(
+        &self,
+        space: &SpaceId,
+        hash: &PayloadHash,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        self.payloads
+            .insert([space.as_bytes().as_slice(), &hash.0].concat(), bytes)?;
+        Ok(())
+    }
+
+    /// The payload of `space` stored under `hash`, if any.
+    pub fn payload(
+        &self,
+        space: &SpaceId,
+        hash: &PayloadHash,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = [space.as_bytes().as_slice(), &hash.0].concat();
+        Ok(self.payloads.get(key)?.map(|v| v.to_vec()))
     }
 
     /// Remembers an address of a peer.

@@ -199,6 +199,15 @@ pub struct RequestsQuery {
     pub open: bool,
 }
 
+/// A payload held out of band, as the space records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct PayloadInfo {
+    /// `sha256:` and the 64 lowercase hex digits of the SHA-256 of its bytes.
+    pub hash: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// A request, and where it is (the same on every node that holds the same changes).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AbilityRequest {
@@ -247,6 +256,17 @@ pub struct AbilityRequest {
     /// Its step in that chain, from 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
+    /// The input, if held out of band (docs/abilities.md §14); `input` is then `null` in
+    /// lists, and the bytes' JSON when one request is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_payload: Option<Box<PayloadInfo>>,
+    /// The accepted result, if held out of band; `output` is then absent in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_payload: Option<Box<PayloadInfo>>,
+    /// Why the requester's node holds the result held out of band invalid (it fails the
+    /// provider's output schema, or is not JSON): the rules never saw its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_invalid: Option<String>,
 }
 
 /// `POST /v1/spaces/{id}/requests/{rid}/progress`.

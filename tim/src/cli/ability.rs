@@ -75,7 +75,7 @@ pub(crate) enum AbilityCommand {
         space: SpaceId,
         /// The ability's name.
         name: String,
-        /// The input, as JSON.
+        /// The input, as JSON, or @FILE (over 16 KiB it travels out of band).
         #[arg(long)]
         input: String,
         /// Ask this provider.
@@ -120,7 +120,7 @@ pub(crate) enum AbilityCommand {
         space: SpaceId,
         /// Request id.
         request: String,
-        /// The output, as JSON.
+        /// The output, as JSON, or @FILE (over 16 KiB it travels out of band).
         #[arg(long)]
         output: String,
     },
@@ -198,7 +198,14 @@ pub(crate) enum AbilityCommand {
 }
 
 /// JSON given on the command line, or a reason naming the option.
+/// A JSON argument: the JSON itself, or `@FILE` to read it from a file (an input or output
+/// over 16 KiB is carried out of band: docs/abilities.md §14).
 fn json_arg(option: &str, text: &str) -> Result<Value> {
+    if let Some(file) = text.strip_prefix('@') {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+        return serde_json::from_str(&text)
+            .with_context(|| format!("{file} (given to {option}) is not JSON"));
+    }
     serde_json::from_str(text).with_context(|| format!("{option} is not JSON"))
 }
 
@@ -571,9 +578,14 @@ fn print_request(r: &AbilityRequest, me: &Did) -> std::io::Result<()> {
         shown(&target)
     )?;
     if r.requester == *me {
-        match (&r.output, &r.failure) {
-            (Some(output), _) => outln!("    output: {}", shown(&output.to_string()))?,
-            (_, Some(reason)) => outln!("    failure: {}", shown(reason))?,
+        match (&r.output, &r.failure, &r.output_payload) {
+            (Some(output), _, _) => outln!("    output: {}", shown(&output.to_string()))?,
+            (_, Some(reason), _) => outln!("    failure: {}", shown(reason))?,
+            (_, _, Some(p)) => outln!(
+                "    output: held out of band, {} ({} bytes)",
+                p.hash,
+                p.size
+            )?,
             _ => {}
         }
     }
