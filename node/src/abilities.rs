@@ -5,8 +5,8 @@
 //!
 //! **Schema version.** Abilities need a space at schema version 4. A declaration in an older
 //! space by a timite who may migrate it (an admin or the owner: the `migrate` permission)
-//! migrates it first, in a change of its own committed with the declaration; anyone else is
-//! told who can. A request in an older space is refused: nobody declares anything there yet.
+//! migrates it first, to the newest version this node knows, in a change of its own committed
+//! with the declaration; anyone else is told who can. A request in an older space is refused: nobody declares anything there yet.
 //!
 //! **Reads act as the caller:** a private space is unknown to a non-member, as elsewhere.
 //! Every reader of a space sees a request's output (it is in the space's document, which
@@ -159,7 +159,7 @@ pub(crate) fn perform(
         }
     }
     if version < ABILITIES_VERSION {
-        let AbilityAct::Declare(spec) = &act else {
+        let (AbilityAct::Declare(spec) | AbilityAct::DeclareAttested(spec, _)) = &act else {
             return Err(NodeError::Invalid(format!(
                 "nobody declares abilities in this space yet: it is at schema version \
                  {version}, and abilities need version {ABILITIES_VERSION} (an admin's first \
@@ -172,15 +172,10 @@ pub(crate) fn perform(
         for schema in [&spec.input_schema, &spec.output_schema] {
             json_schema::check(schema).map_err(NodeError::Invalid)?;
         }
-        return migrate_then(
-            s,
-            me,
-            act,
-            now,
-            ABILITIES_VERSION,
-            "abilities",
-            "declaration",
-        );
+        // To the newest version this node knows, so that chains, attestations and payloads
+        // held out of band work there too.
+        let to = schema::LATEST_VERSION;
+        return migrate_then(s, me, act, now, to, "abilities", "declaration");
     }
     act_on(s, me, act, now)
 }

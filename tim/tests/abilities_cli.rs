@@ -331,7 +331,7 @@ async fn where_abilities_cannot_be_used_the_reason_is_given() {
     ok(&home, &declare);
     assert!(as_member(&invoke).status.success());
     // An input may come from a file (`@FILE`); one over 16 KiB goes out of band, which this
-    // space (at schema version 4) cannot carry: the reason says so.
+    // space carries: the owner's first declaration migrated it to the newest version (6).
     let file = home.join("input.json");
     std::fs::write(&file, "{}").unwrap();
     let from_file = format!("@{}", file.display());
@@ -347,10 +347,19 @@ async fn where_abilities_cannot_be_used_the_reason_is_given() {
     ];
     assert!(as_member(&invoke_file).status.success());
     std::fs::write(&file, json!({"text": "x".repeat(20_000)}).to_string()).unwrap();
-    let line = common::one_error_line(&as_member(&invoke_file));
+    let out = as_member(&invoke_file);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let rid = common::text(&out.stdout).trim().to_string();
+    let listed = json_of(&home, &["ability", "requests", &space]);
+    let large = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["id"] == rid.as_str()))
+        .unwrap_or_else(|| panic!("{rid} not in {listed}"));
     assert!(
-        line.contains("payloads held out of band need version 6"),
-        "{line}"
+        large["input_payload"]["hash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:")),
+        "{large}"
     );
 
     let created = ok(
