@@ -1,8 +1,11 @@
 //! A provider's loop: what an agent or a script that offers an ability does with a node's API
-//! (docs/abilities.md §10.1). It follows a space's events, claims each request whose first
+//! (docs/abilities.md §10.1). It follows a space's events and serves each request whose first
 //! candidate is its timite (a request addressed to it, or an `auto` request it is asked first
-//! in), does the work, and posts the result or the failure. Requests it is asked later in turn
-//! are left to the timite's other clients: claiming before its turn is refused by the rules.
+//! in): it does the work and posts the result or the failure, which claims the request in the
+//! same write (the node makes the claim and the outcome two changes, committed together). For
+//! work that takes longer than a turn (10 s), claim first (`RequestStep::claim`), so that the
+//! next candidate is not asked meanwhile. Requests it is asked later in turn are left to the
+//! timite's other clients: claiming before its turn is refused by the rules.
 
 use std::future::Future;
 use std::time::Instant;
@@ -28,10 +31,10 @@ pub struct Served {
 }
 
 /// Serves the requests of `space` whose first candidate is `me` (the client's timite), one at
-/// a time, until the event stream ends: claims, runs `work`, posts its output as the result
-/// (or its error as the failure) and tells `served`. A claim the node refuses (a concurrent
-/// claim won, the request was cancelled) skips the request. Returns when the stream ends, or
-/// with the error that ended it (a lagged stream goes on).
+/// a time, until the event stream ends: runs `work`, posts its output as the result (or its
+/// error as the failure), which claims the request, and tells `served`. An outcome the node
+/// refuses (someone claimed first, the request was cancelled) skips the request. Returns when
+/// the stream ends, or with the error that ended it (a lagged stream goes on).
 pub async fn serve<W, F>(
     client: &Client,
     space: SpaceId,
@@ -54,25 +57,23 @@ where
             continue;
         }
         let seen = Instant::now();
-        match client
-            .request_step(space, &request.id, RequestStep::claim())
-            .await
-        {
+        let outcome = work(request.clone()).await;
+        let (space, id) = (space, request.id.as_str());
+        let posted = match &outcome {
+            Ok(output) => {
+                let step = RequestStep::result(output.clone());
+                client.request_step(space, id, step).await
+            }
+            Err(reason) => {
+                let step = RequestStep::failure(reason);
+                client.request_step(space, id, step).await
+            }
+        };
+        match posted {
             Ok(_) => {}
             Err(ClientError::Api(_)) => continue,
             Err(e) => return Err(e),
         }
-        let outcome = work(request.clone()).await;
-        match &outcome {
-            Ok(output) => {
-                let step = RequestStep::result(output.clone());
-                client.request_step(space, &request.id, step).await?
-            }
-            Err(reason) => {
-                let step = RequestStep::failure(reason);
-                client.request_step(space, &request.id, step).await?
-            }
-        };
         served(Served {
             request,
             seen,

@@ -97,32 +97,30 @@ pub enum AbilityAct {
     CancelChain(String),
 }
 
-/// What an [`AbilityAct`] wrote: the migration it needed first, if any, its change, and the
-/// request (or chain) it made, if any.
+/// What an [`AbilityAct`] wrote: a change it made first in the same write, if any (a
+/// migration, or the claim of a result posted by a candidate that had not claimed), its
+/// change, and the request (or chain) it made, if any. Both are committed together.
 #[derive(Debug)]
 pub(crate) struct Performed {
-    /// The migration to schema version 4.
-    pub(crate) migration: Option<Applied>,
+    /// The changes made first, in order.
+    pub(crate) first: Vec<Applied>,
     /// The act's change.
     pub(crate) applied: Applied,
     /// The new request's (or chain's) id.
     pub(crate) request: Option<String>,
 }
 
-/// Why an [`AbilityAct`] failed, and whether it left a migration in the space that is not
-/// on disk (the engine reloads the space from the store to take it back).
+/// Why an [`AbilityAct`] failed, and whether it left a change made first in the space that is
+/// not on disk (the engine reloads the space from the store to take it back).
 #[derive(Debug)]
 pub(crate) struct Failed {
     pub(crate) error: NodeError,
-    pub(crate) migrated: bool,
+    pub(crate) undo: bool,
 }
 
 impl From<NodeError> for Failed {
     fn from(error: NodeError) -> Self {
-        Self {
-            error,
-            migrated: false,
-        }
+        Self { error, undo: false }
     }
 }
 
@@ -200,22 +198,42 @@ fn migrate_then(
         )),
         e => e.into(),
     })?;
-    match act_on(s, me, act, now) {
-        Ok(done) => Ok(Performed {
-            migration: Some(migration),
-            ..done
-        }),
+    after(Some(migration), act_on(s, me, act, now))
+}
+
+/// `done`, with `first` made before it in the same write; if `done` failed, `first` is
+/// taken back.
+fn after(first: Option<Applied>, done: Result<Performed, Failed>) -> Result<Performed, Failed> {
+    match done {
+        Ok(mut done) => {
+            done.first.splice(0..0, first);
+            Ok(done)
+        }
         Err(f) => Err(Failed {
             error: f.error,
-            migrated: true,
+            undo: first.is_some() || f.undo,
         }),
     }
+}
+
+/// An outcome (a result or a failure) posted by a candidate of an open request claims it
+/// first, in the same write: an agent that answers at once saves a round trip (two changes,
+/// one flush, one answer).
+fn claim_first(s: &mut Space, me: &Writer, id: &str, now: u64) -> Result<Option<Applied>, Failed> {
+    let open = s
+        .request(id)
+        .is_some_and(|r| r.state == RequestState::Open && r.candidates.contains(&me.did()));
+    Ok(if open {
+        Some(s.claim(me, id, now)?)
+    } else {
+        None
+    })
 }
 
 /// Performs `act` in a space at schema version 4 or later.
 fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Performed, Failed> {
     let one = |applied: Applied| Performed {
-        migration: None,
+        first: Vec::new(),
         applied,
         request: None,
     };
@@ -240,7 +258,7 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
             let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
             let (applied, id) = s.request_ability(me, &ability, &input, target, ms, now)?;
             Performed {
-                migration: None,
+                first: Vec::new(),
                 applied,
                 request: Some(id),
             }
@@ -255,14 +273,16 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
             let input = Input::OutOfBand(input);
             let (applied, id) = s.request_with(me, &ability, input, target, ms, now)?;
             Performed {
-                migration: None,
+                first: Vec::new(),
                 applied,
                 request: Some(id),
             }
         }
         AbilityAct::CompleteOutOfBand(id, output) => {
             known(s, &id)?;
-            one(s.complete_out_of_band(me, &id, output, now)?)
+            let claim = claim_first(s, me, &id, now)?;
+            let done = s.complete_out_of_band(me, &id, output, now);
+            return after(claim, done.map(one).map_err(Failed::from));
         }
         AbilityAct::Claim(id) => {
             known(s, &id)?;
@@ -274,11 +294,15 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
         }
         AbilityAct::Complete(id, output) => {
             known(s, &id)?;
-            one(s.complete(me, &id, &output, now)?)
+            let claim = claim_first(s, me, &id, now)?;
+            let done = s.complete(me, &id, &output, now);
+            return after(claim, done.map(one).map_err(Failed::from));
         }
         AbilityAct::Fail(id, reason) => {
             known(s, &id)?;
-            one(s.fail(me, &id, &reason, now)?)
+            let claim = claim_first(s, me, &id, now)?;
+            let done = s.fail(me, &id, &reason, now);
+            return after(claim, done.map(one).map_err(Failed::from));
         }
         AbilityAct::Cancel(id) => {
             known(s, &id)?;
@@ -296,7 +320,7 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
             let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
             let (applied, id) = s.make_chain(me, &steps, &input, ms, now)?;
             Performed {
-                migration: None,
+                first: Vec::new(),
                 applied,
                 request: Some(id),
             }

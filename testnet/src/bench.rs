@@ -1019,7 +1019,8 @@ pub struct Invocation {
     pub total: Legs,
     /// Request made → the request seen on the provider's node's event stream.
     pub to_provider: Legs,
-    /// The provider's claim and result (two acknowledged writes on its node).
+    /// The provider's result, which claims the request in the same write (one acknowledged
+    /// write of two changes on its node).
     pub provider: Legs,
     /// The provider's result acknowledged → seen on the requester's node's event stream.
     pub to_requester: Legs,
@@ -2344,7 +2345,7 @@ pub fn table(r: &Results) -> String {
                 &i.to_provider.p99,
             ),
             (
-                "provider claims and answers",
+                "provider answers (claim + result)",
                 &i.provider.p50,
                 &i.provider.p99,
             ),

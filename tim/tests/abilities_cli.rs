@@ -239,7 +239,7 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
     wait_for("the retried request on node 1", || {
         request_on(provider_home, &space, &third)
     });
-    ok(provider_home, &["ability", "claim", &space, &third]);
+    // A result by the candidate of an open request claims it in the same write.
     ok(
         provider_home,
         &[

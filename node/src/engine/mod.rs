@@ -1009,17 +1009,17 @@ impl<S: SpaceStore> Engine<S> {
                 let r = self.readable_space_mut(&who, space).map_err(Failed::from);
                 match r.and_then(|s| abilities::perform(s, &me, act, now)) {
                     Ok(Performed {
-                        migration,
+                        first,
                         applied,
                         request,
                     }) => {
                         let change = applied.hash;
-                        let applied = migration.into_iter().chain([applied]).collect();
+                        let applied = first.into_iter().chain([applied]).collect();
                         self.commit(space, applied, token, Answer::Ability { change, request });
                     }
-                    Err(Failed { error, migrated }) => {
-                        // The migration it made is not on disk: take it back.
-                        if migrated {
+                    Err(Failed { error, undo }) => {
+                        // The change it made first is not on disk: take it back.
+                        if undo {
                             self.reload(space);
                         }
                         self.done(token, Err(error));
