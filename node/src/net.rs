@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use tim_protocol::payload::{
     PAYLOAD_PROTOCOL,
 };
 use tim_protocol::wire::{
-    SyncMessage, SyncResponse, IDENTIFY_PROTOCOL, KAD_PROTOCOL, MAX_GOSSIP_BYTES,
+    SyncDecodeError, SyncMessage, SyncResponse, IDENTIFY_PROTOCOL, KAD_PROTOCOL, MAX_GOSSIP_BYTES,
     MAX_SYNC_MESSAGE_BYTES, SYNC_PROTOCOL,
 };
 
@@ -118,144 +119,120 @@ pub(crate) struct Behaviour {
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
-/// The `/tim/sync/1` codec: one CBOR [`SyncMessage`] per request stream and one CBOR
-/// [`SyncResponse`] per response, each read to the end of the stream and bounded by
-/// [`MAX_SYNC_MESSAGE_BYTES`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SyncCodec;
-
-async fn read_bounded<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
-    read_at_most(io, MAX_SYNC_MESSAGE_BYTES, "sync message").await
+/// A message of a Tim request-response protocol: CBOR, one per stream, read to the end of the
+/// stream and bounded.
+pub(crate) trait Framed: Sized + Send + 'static {
+    /// Most bytes one may take.
+    const MAX: usize;
+    /// What it is, for errors.
+    const WHAT: &'static str;
+    /// Its bytes.
+    fn encode(&self) -> Vec<u8>;
+    /// It, from its bytes.
+    fn decode(bytes: &[u8]) -> Result<Self, SyncDecodeError>;
 }
 
-/// Reads a stream to its end, refusing more than `max` bytes.
-async fn read_at_most<T: AsyncRead + Unpin + Send>(
-    io: &mut T,
-    max: usize,
-    what: &str,
-) -> io::Result<Vec<u8>> {
+macro_rules! framed {
+    ($($t:ty: $max:expr, $what:literal;)*) => {$(
+        impl Framed for $t {
+            const MAX: usize = $max;
+            const WHAT: &'static str = $what;
+            fn encode(&self) -> Vec<u8> {
+                <$t>::encode(self)
+            }
+            fn decode(bytes: &[u8]) -> Result<Self, SyncDecodeError> {
+                <$t>::decode(bytes)
+            }
+        }
+    )*};
+}
+
+framed! {
+    SyncMessage: MAX_SYNC_MESSAGE_BYTES, "sync message";
+    SyncResponse: MAX_SYNC_MESSAGE_BYTES, "sync message";
+    PayloadRequest: MAX_PAYLOAD_REQUEST_BYTES, "payload request";
+    PayloadResponse: MAX_PAYLOAD_MESSAGE_BYTES, "payload";
+}
+
+/// The codec of a request-response protocol whose request and response are [`Framed`].
+pub(crate) struct Codec<Req, Res>(PhantomData<fn() -> (Req, Res)>);
+
+impl<Req, Res> Default for Codec<Req, Res> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<Req, Res> Clone for Codec<Req, Res> {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// The `/tim/sync/1` codec: one [`SyncMessage`] per request stream and one [`SyncResponse`]
+/// per response, each at most [`MAX_SYNC_MESSAGE_BYTES`].
+pub(crate) type SyncCodec = Codec<SyncMessage, SyncResponse>;
+
+/// The `/tim/payload/1` codec: one [`PayloadRequest`] per request stream (at most
+/// [`MAX_PAYLOAD_REQUEST_BYTES`]) and one [`PayloadResponse`] per response (at most
+/// [`MAX_PAYLOAD_MESSAGE_BYTES`]).
+pub(crate) type PayloadCodec = Codec<PayloadRequest, PayloadResponse>;
+
+/// Reads a stream to its end, refusing more than `M::MAX` bytes, and decodes it.
+async fn read_framed<M: Framed, T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<M> {
     let mut buf = Vec::new();
-    io.take(max as u64 + 1).read_to_end(&mut buf).await?;
-    if buf.len() > max {
+    io.take(M::MAX as u64 + 1).read_to_end(&mut buf).await?;
+    if buf.len() > M::MAX {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{what} over the size limit"),
+            format!("{} over the size limit", M::WHAT),
         ));
     }
-    Ok(buf)
+    M::decode(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
 }
 
-/// The `/tim/payload/1` codec: one CBOR [`PayloadRequest`] per request stream (at most
-/// [`MAX_PAYLOAD_REQUEST_BYTES`]) and one CBOR [`PayloadResponse`] per response (at most
-/// [`MAX_PAYLOAD_MESSAGE_BYTES`]), each read to the end of the stream.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PayloadCodec;
+/// Writes `m` and closes the stream.
+async fn write_framed<M: Framed, T: AsyncWrite + Unpin + Send>(io: &mut T, m: M) -> io::Result<()> {
+    io.write_all(&m.encode()).await?;
+    io.close().await
+}
 
-impl request_response::Codec for PayloadCodec {
+impl<Req: Framed, Res: Framed> request_response::Codec for Codec<Req, Res> {
     type Protocol = StreamProtocol;
-    type Request = PayloadRequest;
-    type Response = PayloadResponse;
+    type Request = Req;
+    type Response = Res;
 
-    async fn read_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<PayloadRequest>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Req>
     where
         T: AsyncRead + Unpin + Send,
     {
-        PayloadRequest::decode(
-            &read_at_most(io, MAX_PAYLOAD_REQUEST_BYTES, "payload request").await?,
-        )
-        .map_err(invalid)
+        read_framed(io).await
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<PayloadResponse>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Res>
     where
         T: AsyncRead + Unpin + Send,
     {
-        PayloadResponse::decode(&read_at_most(io, MAX_PAYLOAD_MESSAGE_BYTES, "payload").await?)
-            .map_err(invalid)
+        read_framed(io).await
     }
 
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: PayloadRequest,
-    ) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Req) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        io.write_all(&req.encode()).await?;
-        io.close().await
+        write_framed(io, req).await
     }
 
     async fn write_response<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        res: PayloadResponse,
+        res: Res,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        io.write_all(&res.encode()).await?;
-        io.close().await
-    }
-}
-
-fn invalid(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-}
-
-impl request_response::Codec for SyncCodec {
-    type Protocol = StreamProtocol;
-    type Request = SyncMessage;
-    type Response = SyncResponse;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncMessage>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        SyncMessage::decode(&read_bounded(io).await?).map_err(invalid)
-    }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        SyncResponse::decode(&read_bounded(io).await?).map_err(invalid)
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: SyncMessage,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        io.write_all(&req.encode()).await?;
-        io.close().await
-    }
-
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: SyncResponse,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        io.write_all(&res.encode()).await?;
-        io.close().await
+        write_framed(io, res).await
     }
 }
 
@@ -461,14 +438,14 @@ pub(crate) fn build_swarm(
                 .with_peer_score(score, thresholds)
                 .map_err(|e| anyhow::anyhow!("gossipsub peer score: {e}"))?;
             let sync = request_response::Behaviour::with_codec(
-                SyncCodec,
+                SyncCodec::default(),
                 [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(SYNC_REQUEST_TIMEOUT)
                     .with_max_concurrent_streams(MAX_CONCURRENT_SYNC_STREAMS),
             );
             let payload = request_response::Behaviour::with_codec(
-                PayloadCodec,
+                PayloadCodec::default(),
                 [(StreamProtocol::new(PAYLOAD_PROTOCOL), ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(PAYLOAD_REQUEST_TIMEOUT)
