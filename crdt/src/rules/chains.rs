@@ -5,13 +5,12 @@
 //! others), once per step. Every verdict reads the document at the change's dependencies.
 
 use automerge::legacy::{OpId, OpType};
-use automerge::{ObjType, ScalarValue};
+use automerge::ScalarValue;
 use serde_json::Value;
 
 use super::{deny, Effect, Judge};
 use crate::abilities::chains::{check_plan, ChainState, PlanStep, STEPS};
 use crate::abilities::{Abilities, CANCELLED, DEADLINE, INPUT, MAX_TIMEOUT_MS};
-use crate::roles::Permission;
 use crate::{doc, Rejection};
 
 /// A chain this change makes, and its fields.
@@ -33,20 +32,7 @@ impl Judge<'_> {
         op_id: &OpId,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        if self.encrypted {
-            return deny(
-                "chains of requests are not carried in end-to-end encrypted spaces yet \
-                 (docs/abilities.md §9)"
-                    .into(),
-            );
-        }
-        if !op.insert || !matches!(op.action, OpType::Make(ObjType::Map)) {
-            return deny(format!(
-                "{}; chains are only appended, as maps, never replaced or deleted",
-                self.who
-            ));
-        }
-        self.may(Permission::Post, "making a chain")?;
+        self.check_appended(op, "chains of requests", "chains", "making a chain")?;
         if self.chain.is_some() {
             return deny("a change makes one chain at most".into());
         }

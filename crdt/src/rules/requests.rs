@@ -236,6 +236,30 @@ impl Judge<'_> {
         Ok(())
     }
 
+    /// An append to an insert-only list of maps that members with `post` write (`requests`,
+    /// `chains`): refused in an end-to-end encrypted space, and unless it inserts a map.
+    pub(super) fn check_appended(
+        &self,
+        op: &automerge::legacy::Op,
+        things: &str,
+        short: &str,
+        doing: &str,
+    ) -> Result<(), Rejection> {
+        if self.encrypted {
+            return deny(format!(
+                "{things} are not carried in end-to-end encrypted spaces yet \
+                 (docs/abilities.md §9)"
+            ));
+        }
+        if !op.insert || !matches!(op.action, OpType::Make(ObjType::Map)) {
+            return deny(format!(
+                "{}; {short} are only appended, as maps, never replaced or deleted",
+                self.who
+            ));
+        }
+        self.may(Permission::Post, doing)
+    }
+
     /// `requests`: a member with `post` appends a request (one a change), in a space that is
     /// not end-to-end encrypted; requests are never replaced or deleted.
     pub(super) fn check_requests(
@@ -243,20 +267,7 @@ impl Judge<'_> {
         op_id: &OpId,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        if self.encrypted {
-            return deny(
-                "ability requests are not carried in end-to-end encrypted spaces yet \
-                 (docs/abilities.md §9)"
-                    .into(),
-            );
-        }
-        if !op.insert || !matches!(op.action, OpType::Make(ObjType::Map)) {
-            return deny(format!(
-                "{}; requests are only appended, as maps, never replaced or deleted",
-                self.who
-            ));
-        }
-        self.may(Permission::Post, "requesting an ability")?;
+        self.check_appended(op, "ability requests", "requests", "requesting an ability")?;
         if self.request.is_some() {
             return deny("a change makes one request at most".into());
         }
