@@ -810,13 +810,16 @@ impl Service {
     ) -> ServiceResult<()> {
         let (me, rid) = (caller.timite, id.to_string());
         let handle = self.node().acting_as(me);
+        // A request this node does not know yet is not claimed: its input is unknown too (it
+        // could arrive between this check and the claim).
         let found = handle
             .read_space(space, move |s| {
                 let r = s.request(&rid)?;
                 let schema = declared(s, &me, &r.ability).map(|d| d.spec.input_schema);
-                Some((r.input_payload?, r.ability, schema))
+                Some(r.input_payload.map(|p| (p, r.ability, schema)))
             })
-            .await?;
+            .await?
+            .ok_or_else(|| NodeError::NotFound(format!("no request {id} in this space")))?;
         let Some((input, ability, schema)) = found else {
             return Ok(());
         };
