@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use automerge::transaction::Transactable;
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue};
 use serde_json::Value;
+use tim_protocol::api::RequestStateName;
 use tim_protocol::payload::{PayloadHash, MAX_PAYLOAD_BYTES};
 use tim_protocol::Did;
 
@@ -189,20 +190,26 @@ pub enum RequestState {
 }
 
 impl RequestState {
-    /// The name in the API.
+    /// The name in the API ([`RequestStateName`]).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Claimed => "claimed",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
+        RequestStateName::from(self).as_str()
     }
 
     /// No step but a rating follows.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+impl From<RequestState> for RequestStateName {
+    fn from(state: RequestState) -> Self {
+        match state {
+            RequestState::Open => Self::Open,
+            RequestState::Claimed => Self::Claimed,
+            RequestState::Completed => Self::Completed,
+            RequestState::Failed => Self::Failed,
+            RequestState::Cancelled => Self::Cancelled,
+        }
     }
 }
 

@@ -476,11 +476,7 @@ async fn follow_request(
         outln!("{}", made.id)?;
     }
     let id = made.id;
-    let deadline = client.request(space, &id).await?.deadline;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let wait = Duration::from_millis(deadline.saturating_sub(now));
+    let wait = until(client.request(space, &id).await?.deadline);
     let mut events = Box::pin(events);
     let outcome = tokio::time::timeout(wait, async {
         while let Some(e) = events.next().await {
@@ -513,8 +509,16 @@ async fn follow_request(
     }
 }
 
-/// One JSON object on a line (`invoke --follow --json`).
-fn json_line<T: serde::Serialize>(value: &T) -> Result<()> {
+/// How long until `deadline` (ms since the Unix epoch); zero if it passed.
+pub(crate) fn until(deadline: u64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Duration::from_millis(deadline.saturating_sub(now))
+}
+
+/// One JSON object on a line (`invoke --follow --json`, `chain --follow --json`).
+pub(crate) fn json_line<T: serde::Serialize>(value: &T) -> Result<()> {
     outln!("{}", safe_json(serde_json::to_string(value)?))?;
     Ok(())
 }

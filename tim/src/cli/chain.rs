@@ -3,7 +3,6 @@
 //! (docs/abilities.md §12).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use futures::StreamExt;
@@ -11,7 +10,8 @@ use tim_client::{Client, ClientError};
 use tim_protocol::api::{ChainStep, ChainView, NewChain};
 use tim_protocol::SpaceId;
 
-use crate::output::{outln, safe_json, shown, Out};
+use super::ability::{json_line, until};
+use crate::output::{outln, shown, Out};
 
 /// `NAME[:DID]`: a step asking a provider, or the space's choice (`auto`) without a DID.
 pub(crate) fn parse_step(s: &str) -> Result<ChainStep, String> {
@@ -74,10 +74,7 @@ pub(crate) async fn make(
     };
     let id = made.id;
     let first = client.chain(space, &id).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let wait = Duration::from_millis(first.deadline.saturating_sub(now));
+    let wait = until(first.deadline);
     let mut events = Box::pin(events);
     let mut shown_last = String::new();
     let outcome = tokio::time::timeout(wait, async {
@@ -172,10 +169,4 @@ pub(crate) async fn list(client: &Client, out: Out, space: SpaceId) -> Result<()
             }
         })
     })
-}
-
-/// One JSON object on a line (`chain --follow --json`).
-fn json_line<T: serde::Serialize>(value: &T) -> Result<()> {
-    outln!("{}", safe_json(serde_json::to_string(value)?))?;
-    Ok(())
 }
