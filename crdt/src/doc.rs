@@ -29,7 +29,8 @@
 //! Version 4 adds `abilities` (Map) and `requests` (List), whose layout is in
 //! [`crate::abilities`]. Version 5 adds `status_notices` (Map), whose layout is in
 //! [`crate::notices`]. Version 6 adds `chains` (List), whose layout is in
-//! [`crate::abilities::chains`].
+//! [`crate::abilities::chains`]. Version 7 adds `personas` (Map), whose layout is in
+//! [`crate::personas`].
 //!
 //! Text is always an Automerge *scalar* string, never a Text object (see `docs/protocol.md`).
 

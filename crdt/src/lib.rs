@@ -26,6 +26,7 @@ mod error;
 pub mod json_schema;
 pub mod notices;
 mod page;
+pub mod personas;
 pub mod roles;
 pub mod rules;
 pub mod schema;

@@ -32,6 +32,7 @@ use crate::Rejection;
 pub use crate::roles::Role;
 
 mod chains;
+mod personas;
 mod requests;
 
 /// Who may join a space.
@@ -174,6 +175,16 @@ pub enum Effect {
         /// Chain id.
         id: String,
     },
+    /// A member published a persona.
+    PersonaPublished {
+        /// Its id, `sha256:<hex>`.
+        id: String,
+    },
+    /// A persona was deleted (by its author or an admin).
+    PersonaDeleted {
+        /// Its id.
+        id: String,
+    },
     /// The space's schema was migrated to a newer version.
     Migrated {
         /// The version before.
@@ -259,6 +270,8 @@ enum Place {
     Request,
     /// A chain of requests.
     Chain,
+    /// The published persona under this id.
+    Persona(String),
     /// Anything else (nested deeper).
     Other,
 }
@@ -309,6 +322,7 @@ impl Roots {
                 Policy::Roles => Place::RoleDef(k.to_string()),
                 Policy::Keys => Place::KeysEntry(k.to_string()),
                 Policy::Abilities => Place::Declaration(k.to_string()),
+                Policy::Personas => Place::Persona(k.to_string()),
                 _ => Place::Other,
             },
             (Place::Root(c), None) if c.policy == Policy::Timeline => Place::Message,
@@ -428,6 +442,8 @@ struct Judge<'a> {
     request: Option<requests::RequestBeingMade>,
     /// The chain this change makes (one at most), and its fields.
     chain: Option<chains::ChainBeingMade>,
+    /// The persona this change publishes (one at most), and its fields.
+    persona: Option<personas::PersonaBeingMade>,
     /// The results this change posts, inline or out of band.
     results_made: Vec<requests::ResultBeingMade>,
 }
@@ -523,6 +539,7 @@ impl<'a> Judge<'a> {
             declaring: Vec::new(),
             request: None,
             chain: None,
+            persona: None,
             results_made: Vec::new(),
             author_str,
             at,
@@ -576,6 +593,9 @@ impl<'a> Judge<'a> {
         }
         if let Some(c) = self.chain.take() {
             self.check_chain_made(c)?;
+        }
+        if let Some(p) = self.persona.take() {
+            self.check_persona_made(p)?;
         }
         self.check_results_made()?;
         if self.self_join {
@@ -841,6 +861,7 @@ impl<'a> Judge<'a> {
                 Policy::Requests => self.check_requests(&op_id, op)?,
                 Policy::StatusNotices => self.check_status_notices(key, op)?,
                 Policy::Chains => self.check_chains(&op_id, op)?,
+                Policy::Personas => self.check_personas(&op_id, key, op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,
@@ -852,6 +873,7 @@ impl<'a> Judge<'a> {
             Place::Declaration(k) => self.check_declaration(k, &obj, key, op)?,
             Place::Request => self.check_request(&obj, key, op)?,
             Place::Chain => self.check_chain(&obj, key, op)?,
+            Place::Persona(id) => self.check_persona(id, &obj, key, op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {

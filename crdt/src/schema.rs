@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 6;
+pub const LATEST_VERSION: u64 = 7;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,9 @@ pub enum Policy {
     /// Chains of ability requests: signed plans, each step's output the next one's input
     /// (docs/abilities.md).
     Chains,
+    /// Published personas: content-addressed, signed agent descriptions, put by members and
+    /// never changed; their author or an admin deletes them (docs/agents.md).
+    Personas,
 }
 
 /// A root container of the space document.
@@ -210,6 +213,18 @@ pub const CHAINS: Container = Container {
 /// attestations, chain steps and out-of-band payloads of requests (docs/abilities.md).
 pub const ABILITIES_V2: u64 = CHAINS.since;
 
+/// `personas` (version 7): `"sha256:<hex>"` → a published persona (docs/agents.md,
+/// [`crate::personas`]).
+pub const PERSONAS: Container = Container {
+    name: "personas",
+    kind: Kind::Map,
+    since: 7,
+    policy: Policy::Personas,
+};
+
+/// The schema version of agents: published personas (docs/agents.md).
+pub const AGENTS: u64 = PERSONAS.since;
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -226,6 +241,7 @@ pub const CONTAINERS: &[&Container] = &[
     &REQUESTS,
     &STATUS_NOTICES,
     &CHAINS,
+    &PERSONAS,
 ];
 
 /// The container named `name`, if this node knows one.
