@@ -95,6 +95,19 @@ pub enum AbilityAct {
     },
     /// Cancel one's own chain, by id.
     CancelChain(String),
+    /// Publish a persona file in the space (schema version 7, docs/agents.md "Publishing
+    /// personas"). Personas ride on this write path because a persona is an agent and the
+    /// abilities it offers: they share its migration and its one-flush commit.
+    PublishPersona {
+        /// Its name.
+        name: String,
+        /// What it is for.
+        description: String,
+        /// The persona file.
+        toml: String,
+    },
+    /// Delete a published persona, by id (its author, or an admin).
+    DeletePersona(String),
 }
 
 /// What an [`AbilityAct`] wrote: a change it made first in the same write, if any (a
@@ -148,6 +161,19 @@ pub(crate) fn perform(
         // Badges need version 6; only a timite who may migrate (an admin) sets them anyway.
         let to = schema::ABILITIES_V2;
         return migrate_then(s, me, act, now, to, "badges", "badge threshold");
+    }
+    if let AbilityAct::PublishPersona {
+        name,
+        description,
+        toml,
+    } = &act
+    {
+        if version < schema::AGENTS {
+            // Checked before migrating, so that a bad persona leaves the space as it was.
+            crate::personas::check_persona(name, description, toml)?;
+            let to = schema::LATEST_VERSION;
+            return migrate_then(s, me, act, now, to, "personas", "published persona");
+        }
     }
     if let AbilityAct::Chain { steps, .. } = &act {
         if version < CHAINS_VERSION {
@@ -330,6 +356,24 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
                 return Err(NodeError::NotFound(format!("no chain {id} in this space")).into());
             }
             one(s.cancel_chain(me, &id, now)?)
+        }
+        AbilityAct::PublishPersona {
+            name,
+            description,
+            toml,
+        } => {
+            let (applied, id) = s.publish_persona(me, &name, &description, &toml, now)?;
+            Performed {
+                first: Vec::new(),
+                applied,
+                request: Some(id),
+            }
+        }
+        AbilityAct::DeletePersona(id) => {
+            if s.persona(&id).is_none() {
+                return Err(NodeError::NotFound(format!("no persona {id} in this space")).into());
+            }
+            one(s.delete_persona(me, &id, now)?)
         }
     })
 }

@@ -15,10 +15,12 @@ pub mod engine;
 mod error;
 pub mod home;
 pub mod index;
+pub mod memory;
 mod metrics;
 mod my_requests;
 mod net;
 mod node;
+mod personas;
 pub mod service;
 #[cfg(feature = "test-utils")]
 pub mod sim;

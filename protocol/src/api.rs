@@ -9,6 +9,10 @@ mod abilities;
 pub use abilities::*;
 mod chains;
 pub use chains::*;
+mod memory;
+pub use memory::*;
+mod personas;
+pub use personas::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]

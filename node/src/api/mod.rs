@@ -38,10 +38,12 @@ mod chains;
 mod events;
 mod extract;
 mod members;
+mod memory;
 mod messages;
 mod my_requests;
 mod passports;
 mod peers;
+mod personas;
 mod problem;
 mod spaces;
 mod status;
@@ -128,6 +130,9 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(chains::list, chains::create))
         .routes(routes!(chains::chain))
         .routes(routes!(chains::cancel))
+        .routes(routes!(personas::list, personas::publish))
+        .routes(routes!(personas::persona, personas::delete))
+        .routes(routes!(memory::show, memory::forget))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))

@@ -15,6 +15,8 @@
 //!   key → its encryption keys; space id ‖ timite key → its group state of the space.
 //! * `payloads`: space id (32) ‖ payload hash (32) → the bytes of a request's input or
 //!   result held out of band (docs/abilities.md §14), stored only once they match the hash.
+//! * `memory`: agents' memory entries (`crate::memory`): agent key ‖ layer ‖ scope ‖
+//!   sequence → the entry (JSON), and the sequence counter.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -64,6 +66,7 @@ pub struct Store {
     penalties: sled::Tree,
     e2ee: sled::Tree,
     payloads: sled::Tree,
+    memory: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -147,7 +150,13 @@ impl Store {
             penalties: db.open_tree("penalties")?,
             e2ee: db.open_tree("e2ee")?,
             payloads: db.open_tree("payloads")?,
+            memory: db.open_tree("memory")?,
         })
+    }
+
+    /// The tree of agents' memory (`crate::memory`).
+    pub(crate) fn memory_tree(&self) -> &sled::Tree {
+        &self.memory
     }
 
     /// Stores a payload of `space` held out of band, under its hash: the caller checked that
