@@ -40,6 +40,7 @@ use crate::cli::{
     IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
     TimiteCommand, TokenCommand, TrustCommand,
 };
+use crate::cli::{memory, persona, MemoryCommand, PersonaCommand};
 use crate::output::{errln, one_line, pipe_closed, safe_json, shown, Out, Stream};
 
 #[derive(Parser)]
@@ -133,6 +134,16 @@ enum Command {
     Ability {
         #[command(subcommand)]
         command: AbilityCommand,
+    },
+    /// Personas shared in a space: publish a persona file, list them, show one's file.
+    Persona {
+        #[command(subcommand)]
+        command: PersonaCommand,
+    },
+    /// What a hosted agent remembers: show it, or erase it for real (admin token).
+    Memory {
+        #[command(subcommand)]
+        command: MemoryCommand,
     },
     /// Passports: verifiable credentials and presentations.
     Passport {
@@ -273,6 +284,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Whoami => id::whoami(&client()?, out).await?,
         Command::Timite { command } => timite::run(&client()?, out, command).await?,
         Command::Token { command } => token::run(&client()?, out, command).await?,
+        Command::Persona { command } => persona::run(&client()?, out, command).await?,
+        Command::Memory { command } => memory::run(&client()?, out, command).await?,
         Command::Node { command } => node::run(&home, out, command).await?,
         Command::Space { command } => space::run(&client()?, out, command).await?,
         Command::Message { command } => timeline::message(&client()?, out, command).await?,

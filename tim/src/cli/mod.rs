@@ -4,8 +4,10 @@
 pub(crate) mod ability;
 pub(crate) mod chain;
 pub(crate) mod id;
+pub(crate) mod memory;
 pub(crate) mod node;
 pub(crate) mod passport;
+pub(crate) mod persona;
 pub(crate) mod space;
 pub(crate) mod testnet;
 pub(crate) mod timeline;
@@ -23,8 +25,10 @@ use tim_node::home;
 
 pub(crate) use ability::AbilityCommand;
 pub(crate) use id::IdCommand;
+pub(crate) use memory::MemoryCommand;
 pub(crate) use node::NodeCommand;
 pub(crate) use passport::PassportCommand;
+pub(crate) use persona::PersonaCommand;
 pub(crate) use space::SpaceCommand;
 pub(crate) use testnet::TestnetCommand;
 pub(crate) use timeline::MessageCommand;
