@@ -100,7 +100,7 @@ fn hostile_personas_are_refused_with_their_reasons() {
     // A persona missing a field.
     let e = forge(&s, &alice, &alice, 54, |tx, d| {
         let p = tx
-            .put_object(&root(d, "personas"), id.as_str(), ObjType::Map)
+            .put_object(root(d, "personas"), id.as_str(), ObjType::Map)
             .unwrap();
         tx.put(&p, "toml", TOML).unwrap();
     });
@@ -124,7 +124,7 @@ fn hostile_personas_are_refused_with_their_reasons() {
     );
     // Another member does not delete it.
     let e = forge(&s, &bob, &bob, 63, |tx, d| {
-        tx.delete(&root(d, "personas"), id.as_str()).unwrap();
+        tx.delete(root(d, "personas"), id.as_str()).unwrap();
     });
     assert_refused(s.ingest(e), "permission `meta`");
     assert_eq!(s.persona(&id).unwrap().name, "Greta");

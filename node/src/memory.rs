@@ -55,6 +55,10 @@ pub const MAX_RECALL: usize = 1000;
 /// Entries a read of the API returns unless it asks otherwise.
 pub const DEFAULT_RECALL: usize = 100;
 
+/// A key and its value, raw, as the tree holds them.
+#[cfg(feature = "test-utils")]
+pub type RawEntry = (Vec<u8>, Vec<u8>);
+
 /// The key of the sequence counter (shorter than any entry key, so no prefix scan meets it).
 const SEQ_KEY: &[u8] = b"seq";
 
@@ -160,14 +164,16 @@ impl Memory {
     }
 
     /// Remembers what `agent` saw in a space, in the layers it belongs to: another's message
-    /// in `session` (and, every [`SUMMARY_EVERY`] of them, a summary in `space` and a snapshot
+    /// (not end-to-end encrypted) in `session` (and, every [`SUMMARY_EVERY`] of them, a summary in `space` and a snapshot
     /// in `meta`); a new member in `personal` (met); a request it is asked, and the outcome of
     /// one it made or served, in `personal`. Its own messages are for [`Memory::note`].
     pub fn observe(&self, agent: &Did, event: &SpaceEvent) -> Result<(), MemoryError> {
         let space = event.space();
         match event {
             SpaceEvent::Message { message, .. } => {
-                if message.author == *agent || message.text.is_empty() {
+                // An end-to-end encrypted message is not kept: its clear text would sit
+                // unsealed in the store (docs/agents.md "Privacy of memory").
+                if message.author == *agent || message.encrypted || message.text.is_empty() {
                     return Ok(());
                 }
                 let about = Some(message.author);
@@ -327,7 +333,7 @@ impl Memory {
 
     /// Every key and value of the tree, raw (tests look for what should be gone).
     #[cfg(feature = "test-utils")]
-    pub fn raw(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MemoryError> {
+    pub fn raw(&self) -> Result<Vec<RawEntry>, MemoryError> {
         self.tree
             .iter()
             .map(|kv| {

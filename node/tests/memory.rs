@@ -2,7 +2,8 @@
 //! leaves nothing of that agent's slice in the store (read raw from disk after the node
 //! stopped) and keeps everything else; each layer's bound holds, oldest first; summaries and
 //! snapshots are the same whenever they are made again; a prompt's context holds at most
-//! `depth` entries per layer; only the operator reads or erases memory.
+//! `depth` entries per layer; an end-to-end encrypted message is not kept; only the operator
+//! reads or erases memory.
 
 mod common;
 
@@ -327,6 +328,16 @@ fn the_context_holds_at_most_depth_entries_per_layer() {
     assert!(!context.contains("message 28."), "{context}");
     assert!(context.contains("message 29."), "{context}");
     assert!(memory.context(&agent, garden, 0).unwrap().is_empty());
+    // An end-to-end encrypted message, even read, is not kept.
+    let mut sealed = message(garden, did(11), 99, "sealed words");
+    if let SpaceEvent::Message { message, .. } = &mut sealed {
+        message.encrypted = true;
+    }
+    memory.observe(&agent, &sealed).unwrap();
+    let session = memory
+        .recall(&agent, Some(garden), Some(Layer::Session), 100)
+        .unwrap();
+    assert!(!session.iter().any(|e| e.text.contains("sealed")));
     // Another space's session is not in this one's context.
     assert!(memory
         .context(&agent, space(3), 5)

@@ -331,7 +331,7 @@ async fn where_abilities_cannot_be_used_the_reason_is_given() {
     ok(&home, &declare);
     assert!(as_member(&invoke).status.success());
     // An input may come from a file (`@FILE`); one over 16 KiB goes out of band, which this
-    // space carries: the owner's first declaration migrated it to the newest version (6).
+    // space carries: the owner's first declaration migrated it to the newest version (7).
     let file = home.join("input.json");
     std::fs::write(&file, "{}").unwrap();
     let from_file = format!("@{}", file.display());
