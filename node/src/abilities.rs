@@ -119,7 +119,7 @@ pub(crate) struct Performed {
     pub(crate) first: Vec<Applied>,
     /// The act's change.
     pub(crate) applied: Applied,
-    /// The new request's (or chain's) id.
+    /// The new request's (or chain's, or published persona's) id.
     pub(crate) request: Option<String>,
 }
 

@@ -164,9 +164,10 @@ impl Memory {
     }
 
     /// Remembers what `agent` saw in a space, in the layers it belongs to: another's message
-    /// (not end-to-end encrypted) in `session` (and, every [`SUMMARY_EVERY`] of them, a summary in `space` and a snapshot
-    /// in `meta`); a new member in `personal` (met); a request it is asked, and the outcome of
-    /// one it made or served, in `personal`. Its own messages are for [`Memory::note`].
+    /// (not end-to-end encrypted) in `session` (and, every [`SUMMARY_EVERY`] of them, a
+    /// summary in `space` and a snapshot in `meta`); a new member in `personal` (met); a
+    /// request it is asked, and the outcome of one it made or served, in `personal`. Its own
+    /// messages are for [`Memory::note`].
     pub fn observe(&self, agent: &Did, event: &SpaceEvent) -> Result<(), MemoryError> {
         let space = event.space();
         match event {

@@ -16,7 +16,7 @@ use tim_node::memory::{
     SUMMARY_EVERY,
 };
 use tim_node::Store;
-use tim_protocol::api::{MemberView, MessageView, SpaceEvent};
+use tim_protocol::api::{AbilityRequest, MemberView, MessageView, SpaceEvent};
 use tim_protocol::{Did, SpaceId};
 
 const ADMIN: &str = "memory-admin-token";
@@ -347,4 +347,69 @@ fn the_context_holds_at_most_depth_entries_per_layer() {
         .context(&agent, space(3), 5)
         .unwrap()
         .contains("Recent messages"));
+}
+
+/// A request for `ability` by `requester` of `target`, in `state`.
+fn request(requester: Did, target: Did, state: &str, claimant: Option<Did>) -> AbilityRequest {
+    AbilityRequest {
+        id: "7@req".into(),
+        ability: "text.summarize".into(),
+        requester,
+        target: target.to_string(),
+        candidates: vec![target],
+        input: serde_json::json!({ "text": "the minutes" }),
+        at: 1,
+        deadline: 2,
+        state: state.into(),
+        claimant,
+        claims: claimant.into_iter().collect(),
+        progress: None,
+        output: None,
+        failure: None,
+        superseded: vec![],
+        rating: (state == "completed").then_some(4),
+        chain: None,
+        step: None,
+        input_payload: None,
+        output_payload: None,
+        output_invalid: None,
+    }
+}
+
+#[test]
+fn the_personal_layer_keeps_what_the_agent_was_asked_and_how_it_went() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_store, memory) = memory_in(tmp.path());
+    let (agent, asker, other) = (did(21), did(11), did(12));
+    let garden = space(1);
+    let asked = request(asker, agent, "open", None);
+    let done = request(asker, agent, "completed", Some(agent));
+    let elsewhere = request(asker, other, "open", None);
+    for event in [
+        SpaceEvent::RequestCreated {
+            space: garden,
+            request: asked,
+        },
+        SpaceEvent::RequestCreated {
+            space: garden,
+            request: elsewhere,
+        },
+        SpaceEvent::RequestRated {
+            space: garden,
+            request: done,
+        },
+    ] {
+        memory.observe(&agent, &event).unwrap();
+    }
+    let personal = memory
+        .recall(&agent, Some(garden), Some(Layer::Personal), 10)
+        .unwrap();
+    let texts: Vec<&str> = personal.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(texts[0].contains("asked for text.summarize") && texts[0].contains("the minutes"));
+    assert!(
+        texts[1].contains("completed") && texts[1].contains("rated 4/5"),
+        "{texts:#?}"
+    );
+    assert!(personal.iter().all(|e| e.about == Some(asker)));
 }
