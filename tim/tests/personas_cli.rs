@@ -1,4 +1,5 @@
-//! Personas and memory with the `tim` binary (docs/agents.md): `tim persona publish` prints
+//! Personas and memory with the `tim` binary (docs/agents.md): a member's publication in an
+//! older space is refused with who can migrate it; the owner's `tim persona publish` prints
 //! the file's id, `list` names it, `show` prints the file exactly as published (what adopting
 //! it runs), a member may not delete the owner's; `tim memory show` and `forget` are the
 //! operator's, and a timite's token is refused.
@@ -19,6 +20,15 @@ async fn personas_are_published_listed_and_shown_byte_for_byte() {
     let file = home.join("greta.toml");
     std::fs::write(&file, PERSONA).unwrap();
 
+    // A member's publication does not migrate the space: it is told who can.
+    let (_, token) = common::timite_with_token(&home);
+    let as_member =
+        |args: &[&str]| common::tim(&home, &[&["--token", token.as_str()], args].concat());
+    assert!(as_member(&["space", "join", &space]).status.success());
+    let publish = ["persona", "publish", &space, file.to_str().unwrap()];
+    let line = common::one_error_line(&as_member(&publish));
+    assert!(line.contains("`migrate` permission"), "{line}");
+
     // The owner's first publication migrates the space; the id names the file's bytes.
     let id = ok(
         &home,
@@ -38,10 +48,6 @@ async fn personas_are_published_listed_and_shown_byte_for_byte() {
     assert_eq!(json["toml"], PERSONA);
 
     // A member may not delete it, nor read an agent's memory.
-    let (_, token) = common::timite_with_token(&home);
-    let as_member =
-        |args: &[&str]| common::tim(&home, &[&["--token", token.as_str()], args].concat());
-    assert!(as_member(&["space", "join", &space]).status.success());
     let line = common::one_error_line(&as_member(&["persona", "delete", &space, &id]));
     assert!(line.contains("permission `meta`"), "{line}");
     let agent = ok(&home, &["whoami", "--json"]);
