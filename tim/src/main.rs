@@ -36,7 +36,7 @@ use tim_node::home;
 use tim_protocol::{Did, SpaceId};
 
 use crate::cli::{
-    ability, id, node, passport, space, testnet, timeline, timite, token, trust, AbilityCommand,
+    ability, id, mcp, node, passport, space, testnet, timeline, timite, token, trust, AbilityCommand,
     IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
     TimiteCommand, TokenCommand, TrustCommand,
 };
@@ -149,6 +149,9 @@ enum Command {
         #[command(subcommand)]
         command: TestnetCommand,
     },
+    /// Serve MCP on stdio, acting as this home's timite (or the --token's): each JSON-RPC
+    /// message goes to the running node's /mcp (docs/mcp.md). For desktop MCP clients.
+    Mcp,
     /// Print a shell completion script, e.g. `tim completions bash > /etc/bash_completion.d/tim`.
     Completions {
         /// The shell.
@@ -294,6 +297,7 @@ async fn run(cli: Cli) -> Result<()> {
             timeline::rate(&client()?, out, space, did, score).await?
         }
         Command::Testnet { command } => testnet::run(out, command).await?,
+        Command::Mcp => mcp::serve(client()?).await?,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tim", &mut script);
