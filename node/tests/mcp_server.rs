@@ -140,14 +140,24 @@ async fn join(base: &str, token: &str, space: &str) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        resp.text().await.unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initialize_list_the_tools_post_and_read_it_back() {
     let tmp = tempfile::tempdir().unwrap();
     let (n, base) = node(&tmp).await;
-    let space = n.handle.create_space("lobby", "say hello").await.unwrap().id;
+    let space = n
+        .handle
+        .create_space("lobby", "say hello")
+        .await
+        .unwrap()
+        .id;
     let mcp = Mcp::new(&base, ADMIN);
 
     let init = mcp
@@ -192,7 +202,10 @@ async fn initialize_list_the_tools_post_and_read_it_back() {
 
     // Post by name, read by id: the message is in the node's timeline, as the home's timite.
     let posted = mcp
-        .ok("post", json!({"space": "lobby", "text": "hello from an LLM"}))
+        .ok(
+            "post",
+            json!({"space": "lobby", "text": "hello from an LLM"}),
+        )
         .await;
     let id = posted["id"].as_str().unwrap();
     let page = mcp
@@ -215,7 +228,10 @@ async fn initialize_list_the_tools_post_and_read_it_back() {
     // names no space, a cursor that is no message id.
     let missing = mcp.tool("post", json!({"space": "lobby"})).await;
     assert_eq!(missing["isError"], true, "{missing}");
-    assert!(missing.to_string().contains("missing field `text`"), "{missing}");
+    assert!(
+        missing.to_string().contains("missing field `text`"),
+        "{missing}"
+    );
     let answer = mcp
         .rpc(
             "tools/call",
@@ -223,7 +239,10 @@ async fn initialize_list_the_tools_post_and_read_it_back() {
         )
         .await;
     assert_eq!(answer["error"]["code"], -32602, "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("names no space"));
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("names no space"));
     let answer = mcp
         .rpc(
             "tools/call",
@@ -245,14 +264,18 @@ async fn a_write_where_the_tokens_timite_is_not_a_member_is_refused_and_writes_n
     let before = n.handle.timeline(space.id).await.unwrap();
 
     // The outsider reads the public space, but may not post, rate or ask in it.
-    let page = mcp
-        .ok("read", json!({"space": space.id.to_string()}))
-        .await;
+    let page = mcp.ok("read", json!({"space": space.id.to_string()})).await;
     assert_eq!(page["messages"][0]["text"], "first");
     let owner = n.handle.timite().to_string();
     for (tool, args) in [
-        ("post", json!({"space": space.id.to_string(), "text": "let me in"})),
-        ("rate", json!({"space": space.id.to_string(), "member": owner, "score": 5})),
+        (
+            "post",
+            json!({"space": space.id.to_string(), "text": "let me in"}),
+        ),
+        (
+            "rate",
+            json!({"space": space.id.to_string(), "member": owner, "score": 5}),
+        ),
     ] {
         let result = mcp.tool(tool, args).await;
         assert_eq!(result["isError"], true, "{tool}: {result}");
@@ -261,7 +284,10 @@ async fn a_write_where_the_tokens_timite_is_not_a_member_is_refused_and_writes_n
         assert!(text.contains("member"), "{tool}: the rules' reason: {text}");
     }
     let after = n.handle.timeline(space.id).await.unwrap();
-    assert_eq!(after.heads, before.heads, "a refused write changed the space");
+    assert_eq!(
+        after.heads, before.heads,
+        "a refused write changed the space"
+    );
     assert_eq!(after.messages.len(), 1);
 
     // A private space does not exist for it: a refusal too, and nothing written.
@@ -277,7 +303,13 @@ async fn a_write_where_the_tokens_timite_is_not_a_member_is_refused_and_writes_n
         )
         .await;
     assert_eq!(result["isError"], true, "{result}");
-    assert!(n.handle.timeline(private.id).await.unwrap().messages.is_empty());
+    assert!(n
+        .handle
+        .timeline(private.id)
+        .await
+        .unwrap()
+        .messages
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,10 +317,7 @@ async fn no_token_or_a_bad_token_is_401_with_a_bearer_challenge() {
     let tmp = tempfile::tempdir().unwrap();
     let (_n, base) = node(&tmp).await;
     let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
-    for (token, error) in [
-        (None, None),
-        (Some("not-a-token"), Some("invalid_token")),
-    ] {
+    for (token, error) in [(None, None), (Some("not-a-token"), Some("invalid_token"))] {
         let mut req = http()
             .post(format!("{base}/mcp"))
             .header("accept", "application/json, text/event-stream")
@@ -298,7 +327,10 @@ async fn no_token_or_a_bad_token_is_401_with_a_bearer_challenge() {
         }
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-        let challenge = resp.headers()["www-authenticate"].to_str().unwrap().to_string();
+        let challenge = resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(challenge.starts_with("Bearer "), "{challenge}");
         assert_eq!(
             challenge.contains("error=\"invalid_token\""),
@@ -335,7 +367,10 @@ async fn resources_and_prompts_are_the_tokens_timites() {
     assert!(uris.contains(&passport.as_str()), "{uris:?}");
     let templates = mcp.rpc("resources/templates/list", json!({})).await;
     assert_eq!(
-        templates["result"]["resourceTemplates"].as_array().unwrap().len(),
+        templates["result"]["resourceTemplates"]
+            .as_array()
+            .unwrap()
+            .len(),
         2,
         "{templates}"
     );
@@ -357,7 +392,10 @@ async fn resources_and_prompts_are_the_tokens_timites() {
 
     // Another timite's passport, or an unknown resource: not found.
     let (other, other_token) = timite(&base).await;
-    for uri in [format!("tim://timites/{other}/passport"), "tim://nothing".into()] {
+    for uri in [
+        format!("tim://timites/{other}/passport"),
+        "tim://nothing".into(),
+    ] {
         let answer = mcp.rpc("resources/read", json!({"uri": uri})).await;
         assert_eq!(answer["error"]["code"], -32002, "{answer}");
     }
@@ -413,9 +451,7 @@ async fn invoke_waits_for_the_answer_another_timite_gives_through_mcp() {
     assert_eq!(resp.status(), StatusCode::OK);
 
     let asker = Mcp::new(&base, &asker_token);
-    let found = asker
-        .ok("search_abilities", json!({"query": "echo"}))
-        .await;
+    let found = asker.ok("search_abilities", json!({"query": "echo"})).await;
     assert_eq!(found["hits"][0]["provider"], provider.as_str(), "{found}");
 
     // The provider answers over MCP once the request shows among its requests.
@@ -463,7 +499,10 @@ async fn invoke_waits_for_the_answer_another_timite_gives_through_mcp() {
         .await;
     assert!(rated["change"].is_string(), "{rated}");
     let seen = asker
-        .ok("request", json!({"space": space.to_string(), "request": id}))
+        .ok(
+            "request",
+            json!({"space": space.to_string(), "request": id}),
+        )
         .await;
     assert_eq!(seen["rating"], 5, "{seen}");
     let answer = asker
@@ -490,9 +529,12 @@ fn mcp_dir() -> PathBuf {
 /// Installs the npm packages of `node/tests/mcp` from the lock file unless they are there.
 fn ensure_installed() {
     let dir = mcp_dir();
-    let installed = ["@modelcontextprotocol/conformance", "@modelcontextprotocol/sdk"]
-        .iter()
-        .all(|p| dir.join("node_modules").join(p).exists());
+    let installed = [
+        "@modelcontextprotocol/conformance",
+        "@modelcontextprotocol/sdk",
+    ]
+    .iter()
+    .all(|p| dir.join("node_modules").join(p).exists());
     if installed {
         return;
     }

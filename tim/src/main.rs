@@ -36,7 +36,7 @@ use tim_node::home;
 use tim_protocol::{Did, SpaceId};
 
 use crate::cli::{
-    ability, id, mcp, node, passport, space, testnet, timeline, timite, token, trust, AbilityCommand,
+    ability, id, node, passport, space, testnet, timeline, timite, token, trust, AbilityCommand,
     IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
     TimiteCommand, TokenCommand, TrustCommand,
 };
@@ -297,7 +297,7 @@ async fn run(cli: Cli) -> Result<()> {
             timeline::rate(&client()?, out, space, did, score).await?
         }
         Command::Testnet { command } => testnet::run(out, command).await?,
-        Command::Mcp => mcp::serve(client()?).await?,
+        Command::Mcp => cli::mcp::serve(client()?).await?,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tim", &mut script);

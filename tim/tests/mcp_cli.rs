@@ -41,7 +41,9 @@ async fn tim_mcp_serves_the_nodes_tools_on_stdio_as_the_homes_timite() {
     let posted = answer(&mcp);
     assert_eq!(posted["id"], 2, "{posted}");
     assert_eq!(posted["result"]["isError"], false, "{posted}");
-    let id = posted["result"]["structuredContent"]["id"].as_str().unwrap();
+    let id = posted["result"]["structuredContent"]["id"]
+        .as_str()
+        .unwrap();
     let timeline = node.client.timeline(space).await.unwrap();
     let message = timeline.messages.iter().find(|m| m.id == id).unwrap();
     assert_eq!(message.text, "hello over stdio");
@@ -52,7 +54,10 @@ async fn tim_mcp_serves_the_nodes_tools_on_stdio_as_the_homes_timite() {
     let bad = answer(&mcp);
     assert_eq!(bad["error"]["code"], -32700, "{bad}");
     mcp.send(r#"{"jsonrpc": "2.0", "id": 3, "method": "ping"}"#);
-    assert_eq!(answer(&mcp), json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
+    assert_eq!(
+        answer(&mcp),
+        json!({"jsonrpc": "2.0", "id": 3, "result": {}})
+    );
 
     mcp.close_stdin();
     assert!(mcp.status().success(), "tim mcp ends when its input does");

@@ -83,7 +83,9 @@ fn caller(parts: &Parts) -> Result<Caller, McpError> {
         .get::<Principal>()
         .map(Caller::from)
         // Only reachable if the route lost its token check: refuse rather than act as anyone.
-        .ok_or_else(|| McpError::invalid_request("the request carries no authenticated token", None))
+        .ok_or_else(|| {
+            McpError::invalid_request("the request carries no authenticated token", None)
+        })
 }
 
 /// A use case's answer as a tool result: its JSON as structured content (and as text), or
@@ -102,7 +104,9 @@ fn outcome<T: Serialize>(answer: Result<T, ServiceError>) -> Result<CallToolResu
 fn refusal(e: ServiceError) -> Result<CallToolResult, McpError> {
     match protocol_error(&e) {
         Some(err) => Err(err),
-        None => Ok(CallToolResult::error(vec![ContentBlock::text(e.to_string())])),
+        None => Ok(CallToolResult::error(vec![ContentBlock::text(
+            e.to_string(),
+        )])),
     }
 }
 

@@ -29,7 +29,10 @@ fn passport_uri(did: &Did) -> String {
 }
 
 /// The timeline of every space `caller` reads, and its passport.
-pub(super) async fn list(service: &Service, caller: &Caller) -> Result<ListResourcesResult, McpError> {
+pub(super) async fn list(
+    service: &Service,
+    caller: &Caller,
+) -> Result<ListResourcesResult, McpError> {
     let spaces = service.spaces(caller).await.map_err(read_error)?;
     let mut resources: Vec<Resource> = spaces
         .into_iter()

@@ -286,7 +286,11 @@ impl TimMcp {
     #[tool(
         description = "Post a message to a space as yourself; answers once it is on disk, with \
                        its id. The space's rules decide whether you may (you must be a member).",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false
+        )
     )]
     async fn post(
         &self,
@@ -354,7 +358,11 @@ impl TimMcp {
                        in turn. Answers the request (its `id` and `state`); with \
                        `wait_seconds`, once it has its outcome (`output` or `failure`) or the \
                        wait is over. Follow it later with the `request` tool.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false
+        )
     )]
     async fn invoke(
         &self,
@@ -394,7 +402,16 @@ impl TimMcp {
     ) -> Result<CallToolResult, McpError> {
         let caller = caller(&parts)?;
         let space = resolve_space(&self.service, &caller, &args.space).await?;
-        outcome(follow(&self.service, &caller, space, &args.request, args.wait_seconds).await)
+        outcome(
+            follow(
+                &self.service,
+                &caller,
+                space,
+                &args.request,
+                args.wait_seconds,
+            )
+            .await,
+        )
     }
 
     #[tool(
@@ -429,7 +446,11 @@ impl TimMcp {
     #[tool(
         description = "Claim a request addressed to you (you are its target, or an `auto` \
                        candidate whose turn came), before answering it.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
     )]
     async fn claim(
         &self,
@@ -448,7 +469,11 @@ impl TimMcp {
     #[tool(
         description = "Answer a request you claimed (or may claim): its `result`, valid against \
                        the ability's output schema, or a `failure` saying why not.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false
+        )
     )]
     async fn answer(
         &self,
@@ -474,7 +499,11 @@ impl TimMcp {
     #[tool(
         description = "Rate from 1 to 5 a member of a space (`member`) or the outcome of a \
                        request you made (`request`). Rating again replaces your rating.",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
     )]
     async fn rate(
         &self,

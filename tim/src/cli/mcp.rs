@@ -85,7 +85,9 @@ async fn forward(client: &Client, message: &Value, version: Option<&str>) -> Vec
         Err(e) => {
             let why = match &e {
                 ClientError::Unreachable { url, source } => {
-                    format!("the node at {url} did not answer ({source}); is `tim node run` running?")
+                    format!(
+                        "the node at {url} did not answer ({source}); is `tim node run` running?"
+                    )
                 }
                 e => format!("the node refused the message: {e}"),
             };
@@ -120,7 +122,11 @@ pub(crate) async fn serve(client: Client) -> Result<()> {
             client.base()
         )
     })?;
-    tracing::info!("MCP on stdio, acting as {} through {}/mcp", me.did, client.base());
+    tracing::info!(
+        "MCP on stdio, acting as {} through {}/mcp",
+        me.did,
+        client.base()
+    );
     let client = Arc::new(client);
     let (line_tx, mut lines) = mpsc::channel(QUEUE);
     std::thread::spawn(move || read_lines(line_tx));
