@@ -116,12 +116,10 @@ async fn write_answers(mut rx: mpsc::Receiver<Value>) -> io::Result<()> {
 /// `tim mcp`: serves MCP on stdio through the node `client` talks to, until standard input
 /// ends.
 pub(crate) async fn serve(client: Client) -> Result<()> {
-    let me = client.me().await.with_context(|| {
-        format!(
-            "`tim mcp` forwards to a running node, and the node at {} did not take the token",
-            client.base()
-        )
-    })?;
+    let me = client
+        .me()
+        .await
+        .with_context(|| format!("`tim mcp` cannot use the node at {}", client.base()))?;
     tracing::info!(
         "MCP on stdio, acting as {} through {}/mcp",
         me.did,
