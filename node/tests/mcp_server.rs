@@ -219,6 +219,16 @@ async fn initialize_list_the_tools_post_and_read_it_back() {
     assert_eq!(timeline.messages[0].text, "hello from an LLM");
     let spaces = mcp.ok("list_spaces", json!({})).await;
     assert_eq!(spaces["spaces"][0]["messages"], 1, "{spaces}");
+    // Two spaces of one name: the name is ambiguous, the id is not.
+    let twin = n.handle.create_space("lobby", "again").await.unwrap().id;
+    let answer = mcp
+        .rpc(
+            "tools/call",
+            json!({"name": "read", "arguments": {"space": "lobby"}}),
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    assert!(answer.to_string().contains(&twin.to_string()), "{answer}");
     let short = &space.to_string()[..8];
     let members = mcp.ok("members", json!({"space": short})).await;
     assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
@@ -246,7 +256,7 @@ async fn initialize_list_the_tools_post_and_read_it_back() {
     let answer = mcp
         .rpc(
             "tools/call",
-            json!({"name": "read", "arguments": {"space": "lobby", "before": "nonsense"}}),
+            json!({"name": "read", "arguments": {"space": space.to_string(), "before": "nonsense"}}),
         )
         .await;
     assert_eq!(answer["error"]["code"], -32602, "{answer}");
@@ -453,6 +463,18 @@ async fn invoke_waits_for_the_answer_another_timite_gives_through_mcp() {
     let asker = Mcp::new(&base, &asker_token);
     let found = asker.ok("search_abilities", json!({"query": "echo"})).await;
     assert_eq!(found["hits"][0]["provider"], provider.as_str(), "{found}");
+
+    // A wait over the bound is a bad argument, refused before anything is asked.
+    let answer = asker
+        .rpc(
+            "tools/call",
+            json!({"name": "invoke", "arguments": {"space": space.to_string(),
+                   "ability": "text.echo", "input": {"text": "hi"}, "wait_seconds": 500}}),
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    let mine = asker.ok("my_requests", json!({})).await;
+    assert_eq!(mine["requests"], json!([]), "{mine}");
 
     // The provider answers over MCP once the request shows among its requests.
     let answering = tokio::spawn({

@@ -45,7 +45,7 @@ use crate::NodeError;
 pub(crate) use server::TimMcp;
 
 /// Longest a tool call may wait for a request's outcome (`wait_seconds`).
-pub(crate) const MAX_WAIT: Duration = Duration::from_secs(120);
+const MAX_WAIT: Duration = Duration::from_secs(120);
 
 /// Fewest hex digits of a space id that name it by prefix.
 const MIN_SHORT_ID: usize = 8;
@@ -76,16 +76,21 @@ pub(crate) fn http_service(
     )
 }
 
-/// The caller a request's token acts as.
-fn caller(parts: &Parts) -> Result<Caller, McpError> {
+/// Who a request's token acts as (the API's token check put it in the request).
+fn principal(parts: &Parts) -> Result<Principal, McpError> {
     parts
         .extensions
         .get::<Principal>()
-        .map(Caller::from)
+        .cloned()
         // Only reachable if the route lost its token check: refuse rather than act as anyone.
         .ok_or_else(|| {
             McpError::invalid_request("the request carries no authenticated token", None)
         })
+}
+
+/// The caller a request's token acts as.
+fn caller(parts: &Parts) -> Result<Caller, McpError> {
+    principal(parts).map(|p| Caller::from(&p))
 }
 
 /// A use case's answer as a tool result: its JSON as structured content (and as text), or

@@ -1,6 +1,8 @@
 //! The MCP tools: each takes its arguments (with a JSON schema, from the types below), resolves
 //! the space they name, and calls one [`Service`] use case as the token's timite.
 
+use std::time::Duration;
+
 use axum::http::request::Parts;
 use futures::StreamExt as _;
 use rmcp::handler::server::tool::Extension;
@@ -17,9 +19,9 @@ use tim_protocol::api::{
 use tim_protocol::{Did, MessageId, SpaceId};
 use tokio::time::Instant;
 
-use super::{caller, outcome, parse_arg, refusal, resolve_space, TimMcp, MAX_WAIT};
+use super::{caller, outcome, parse_arg, principal, refusal, resolve_space, TimMcp, MAX_WAIT};
+use crate::auth::Principal;
 use crate::service::{Caller, Service, ServiceResult};
-use crate::NodeError;
 
 /// `read`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -200,30 +202,43 @@ fn settled(r: &AbilityRequest) -> bool {
     .any(|s| s.as_str() == r.state)
 }
 
-/// The request `id` once it has its outcome, or as it is after `wait_seconds` (none: at once).
-/// Waits on the space's events, subscribed to before the request is read so that no step is
-/// missed between the two.
+/// How long `wait_seconds` asks to wait: none is no wait; more than [`MAX_WAIT`] is refused.
+fn wait_for(wait_seconds: Option<u64>) -> Result<Duration, McpError> {
+    let wait = Duration::from_secs(wait_seconds.unwrap_or(0));
+    if wait > MAX_WAIT {
+        return Err(McpError::invalid_params(
+            format!(
+                "wait_seconds is at most {}; {} was asked for",
+                MAX_WAIT.as_secs(),
+                wait.as_secs()
+            ),
+            None,
+        ));
+    }
+    Ok(wait)
+}
+
+/// The request `id` once it has its outcome, or as it is after `wait` (zero: at once), read as
+/// `principal`'s timite. Waits on the space's events, subscribed to before the request is
+/// read so that no step is missed between the two; the subscription takes one of the token's
+/// event stream slots (at most 16, with its open `/events` streams), so waits are bounded too.
 async fn follow(
     service: &Service,
-    caller: &Caller,
+    principal: &Principal,
     space: SpaceId,
     id: &str,
-    wait_seconds: Option<u64>,
+    wait: Duration,
 ) -> ServiceResult<AbilityRequest> {
-    let wait = std::time::Duration::from_secs(wait_seconds.unwrap_or(0));
-    if wait > MAX_WAIT {
-        return Err(NodeError::Invalid(format!(
-            "wait_seconds is at most {}; {} was asked for",
-            MAX_WAIT.as_secs(),
-            wait.as_secs()
-        ))
-        .into());
+    let caller = Caller::from(principal);
+    if wait.is_zero() {
+        return service.request(&caller, space, id).await;
     }
+    let _slot = service.auth().open_stream(principal)?;
     let deadline = Instant::now() + wait;
-    let events = service.events(caller, space).await?;
+    let events = service.events(&caller, space).await?;
     let mut events = std::pin::pin!(events);
     loop {
-        let view = service.request(caller, space, id).await?;
+        let view = service.request(&caller, space, id).await?;
         if settled(&view) || Instant::now() >= deadline {
             return Ok(view);
         }
@@ -234,7 +249,7 @@ async fn follow(
                 Ok(Some(Ok(_))) => {}
                 Ok(Some(Err(_lagged))) => break,
                 // The stream ended (the timite left the space) or the wait did.
-                Ok(None) | Err(_) => return service.request(caller, space, id).await,
+                Ok(None) | Err(_) => return service.request(&caller, space, id).await,
             }
         }
     }
@@ -369,7 +384,9 @@ impl TimMcp {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<InvokeArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let caller = caller(&parts)?;
+        let principal = principal(&parts)?;
+        let caller = Caller::from(&principal);
+        let wait = wait_for(args.wait_seconds)?;
         let space = resolve_space(&self.service, &caller, &args.space).await?;
         let to = args
             .provider
@@ -386,7 +403,7 @@ impl TimMcp {
             Ok(made) => made,
             Err(e) => return refusal(e),
         };
-        outcome(follow(&self.service, &caller, space, &made.id, args.wait_seconds).await)
+        outcome(follow(&self.service, &principal, space, &made.id, wait).await)
     }
 
     #[tool(
@@ -400,18 +417,10 @@ impl TimMcp {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<RequestArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let caller = caller(&parts)?;
-        let space = resolve_space(&self.service, &caller, &args.space).await?;
-        outcome(
-            follow(
-                &self.service,
-                &caller,
-                space,
-                &args.request,
-                args.wait_seconds,
-            )
-            .await,
-        )
+        let principal = principal(&parts)?;
+        let wait = wait_for(args.wait_seconds)?;
+        let space = resolve_space(&self.service, &Caller::from(&principal), &args.space).await?;
+        outcome(follow(&self.service, &principal, space, &args.request, wait).await)
     }
 
     #[tool(
