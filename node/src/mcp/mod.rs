@@ -20,8 +20,10 @@
 //!
 //! **Errors.** A refusal (the space's rules, an unknown space or request, another timite's
 //! resource) is a tool result with `isError: true` and the reason as text, which the model
-//! reads; malformed arguments (a space that names nothing, a bad cursor, a limit out of
-//! bounds) are JSON-RPC `invalid params` errors; a failing store is an internal error.
+//! reads; arguments that parse but name nothing or are out of bounds (a space no id, prefix
+//! or name matches, a bad cursor, a limit or wait too large) are JSON-RPC `invalid params`
+//! errors; arguments that do not fit a tool's input schema are a tool error, as rmcp answers
+//! them (the model can correct itself); a failing store is an internal error.
 
 mod prompts;
 mod resources;
