@@ -1,6 +1,7 @@
 //! A client for a Tim node's HTTP API, used by the `tim` command line and the testnet.
 #![deny(missing_docs)]
 
+mod mcp;
 mod memory;
 mod personas;
 pub mod provider;

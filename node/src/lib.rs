@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 pub mod home;
 pub mod index;
+mod mcp;
 pub mod memory;
 mod metrics;
 mod my_requests;

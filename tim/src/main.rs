@@ -160,6 +160,9 @@ enum Command {
         #[command(subcommand)]
         command: TestnetCommand,
     },
+    /// Serve MCP on stdio, acting as this home's timite (or the --token's): each JSON-RPC
+    /// message goes to the running node's /mcp (docs/mcp.md). For desktop MCP clients.
+    Mcp,
     /// Print a shell completion script, e.g. `tim completions bash > /etc/bash_completion.d/tim`.
     Completions {
         /// The shell.
@@ -307,6 +310,7 @@ async fn run(cli: Cli) -> Result<()> {
             timeline::rate(&client()?, out, space, did, score).await?
         }
         Command::Testnet { command } => testnet::run(out, command).await?,
+        Command::Mcp => cli::mcp::serve(client()?).await?,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tim", &mut script);

@@ -37,6 +37,7 @@ mod abilities;
 mod chains;
 mod events;
 mod extract;
+mod mcp;
 mod members;
 mod memory;
 mod messages;
@@ -184,6 +185,7 @@ pub fn router_for(service: Service) -> Router {
     let (api, doc) = routes();
     api.merge(status::openapi_route(&doc))
         .merge(crate::web::routes())
+        .merge(mcp::routes(service.clone()))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

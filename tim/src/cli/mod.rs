@@ -4,6 +4,7 @@
 pub(crate) mod ability;
 pub(crate) mod chain;
 pub(crate) mod id;
+pub(crate) mod mcp;
 pub(crate) mod memory;
 pub(crate) mod node;
 pub(crate) mod passport;

@@ -108,6 +108,18 @@ impl Lines {
             .expect("tim printed nothing more within 30 s")
     }
 
+    /// Writes `line` and a line end to its standard input (piped by the command given to
+    /// [`Lines::spawn`]).
+    pub(crate) fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin piped");
+        std::io::Write::write_all(stdin, format!("{line}\n").as_bytes()).expect("write to tim");
+    }
+
+    /// Closes its standard input.
+    pub(crate) fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
     /// How the command ended (it must end by itself).
     pub(crate) fn status(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait for tim")
