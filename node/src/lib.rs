@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 pub mod home;
 pub mod index;
+pub mod mcp_tools;
 mod metrics;
 mod my_requests;
 mod net;
