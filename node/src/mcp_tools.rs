@@ -229,7 +229,9 @@ impl McpTools {
             match spec {
                 McpServerSpec::Stdio { command, args, env } => {
                     if command.trim().is_empty() {
-                        return Err(McpToolError::Spec("the MCP server's command is empty".into()));
+                        return Err(McpToolError::Spec(
+                            "the MCP server's command is empty".into(),
+                        ));
                     }
                     let mut cmd = tokio::process::Command::new(command);
                     cmd.args(args).envs(env).kill_on_drop(true);
@@ -550,7 +552,11 @@ mod tests {
             ("2fa", json!({}), "ability name"),
             ("a..b", json!({}), "ability name"),
             (&"x".repeat(80)[..], json!({}), "ability name"),
-            ("ok", json!({"type": "string", "pattern": "^a"}), "input schema"),
+            (
+                "ok",
+                json!({"type": "string", "pattern": "^a"}),
+                "input schema",
+            ),
         ] {
             let e = declaration("mcp", &tool(name, schema)).unwrap_err();
             assert!(
@@ -567,7 +573,10 @@ mod tests {
         t.title = Some("Echo Tool".into());
         assert_eq!(declaration("mcp", &t).unwrap().1.description, "Echo Tool");
         t.title = None;
-        assert_eq!(declaration("mcp", &t).unwrap().1.description, "MCP tool echo");
+        assert_eq!(
+            declaration("mcp", &t).unwrap().1.description,
+            "MCP tool echo"
+        );
         t.description = Some("é".repeat(MAX_DESCRIPTION_BYTES));
         let d = declaration("mcp", &t).unwrap().1.description;
         assert_eq!(d.len(), MAX_DESCRIPTION_BYTES);
@@ -586,7 +595,10 @@ mod tests {
         let mut failed = CallToolResult::error(vec![ContentBlock::text("no such city")]);
         failed.structured_content = Some(json!({}));
         let e = tool_value(failed).unwrap_err();
-        assert!(matches!(&e, McpToolError::Tool(why) if why == "no such city"), "{e}");
+        assert!(
+            matches!(&e, McpToolError::Tool(why) if why == "no such city"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -600,7 +612,9 @@ mod tests {
             json!({"url": "https://mcp.example/mcp", "bearer_env": "MCP_TOKEN"}),
         )
         .unwrap();
-        assert!(matches!(&http, McpServerSpec::Http { bearer_env: Some(v), .. } if v == "MCP_TOKEN"));
+        assert!(
+            matches!(&http, McpServerSpec::Http { bearer_env: Some(v), .. } if v == "MCP_TOKEN")
+        );
         assert_eq!(http.to_string(), "at https://mcp.example/mcp");
     }
 }

@@ -21,7 +21,10 @@ use tokio::io::AsyncBufReadExt;
 /// node/tests/mcp-tools, if its npm packages are installed.
 fn mcp_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp-tools");
-    if dir.join("node_modules/@modelcontextprotocol/server-everything").exists() {
+    if dir
+        .join("node_modules/@modelcontextprotocol/server-everything")
+        .exists()
+    {
         return Some(dir);
     }
     eprintln!(
@@ -61,8 +64,8 @@ async fn server_everything_tools_are_listed_mapped_and_called() {
     assert!(names.contains(&"echo"), "no echo among {names:?}");
     // Every tool the package lists maps onto a declaration the rules accept.
     for tool in tools.tools() {
-        let (name, d) = declaration(DEFAULT_PREFIX, tool)
-            .unwrap_or_else(|e| panic!("{}: {e}", tool.name));
+        let (name, d) =
+            declaration(DEFAULT_PREFIX, tool).unwrap_or_else(|e| panic!("{}: {e}", tool.name));
         check_name(&name).unwrap();
         assert!(name.starts_with("mcp."), "{name}");
         assert!(!d.description.is_empty() && d.description.len() <= 1024);
@@ -87,10 +90,16 @@ async fn server_everything_tools_are_listed_mapped_and_called() {
         matches!(&e, McpToolError::Tool(why) | McpToolError::Refused(why) if why.contains("message")),
         "{e:?}"
     );
-    let e = tools.call("echo", json!("not an object")).await.unwrap_err();
+    let e = tools
+        .call("echo", json!("not an object"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, McpToolError::Arguments(_)), "{e:?}");
     // The session is still usable after an error.
-    assert!(tools.call("echo", json!({"message": "again"})).await.is_ok());
+    assert!(tools
+        .call("echo", json!({"message": "again"}))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -102,7 +111,15 @@ async fn a_paged_list_is_followed_and_each_kind_of_result_maps() {
     let names: Vec<&str> = tools.tools().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Shout", "json-report", "weather", "fail", "crash", "hang", "9lives"],
+        [
+            "Shout",
+            "json-report",
+            "weather",
+            "fail",
+            "crash",
+            "hang",
+            "9lives"
+        ],
         "every page, in order"
     );
     let mapped: Vec<_> = tools
@@ -116,7 +133,9 @@ async fn a_paged_list_is_followed_and_each_kind_of_result_maps() {
         matches!(e, McpToolError::Unmappable { tool, .. } if tool == "9lives"),
         "{e:?}"
     );
-    let weather = declaration("tools", tools.tool("weather").unwrap()).unwrap().1;
+    let weather = declaration("tools", tools.tool("weather").unwrap())
+        .unwrap()
+        .1;
     assert_eq!(
         weather.output_schema["required"],
         json!(["temperature"]),
@@ -165,7 +184,10 @@ async fn a_hung_tool_times_out_and_a_crashed_server_is_an_error() {
         matches!(&e, McpToolError::Timeout { tool, .. } if tool == "hang"),
         "{e:?}"
     );
-    assert!(tools.call("Shout", json!({"text": "still here"})).await.is_ok());
+    assert!(tools
+        .call("Shout", json!({"text": "still here"}))
+        .await
+        .is_ok());
 
     let e = tools.call("crash", json!({})).await.unwrap_err();
     assert!(matches!(e, McpToolError::Closed(_)), "{e:?}");
@@ -227,21 +249,36 @@ async fn an_http_server_is_reached_with_its_bearer_token() {
         bearer_env: Some(var.into()),
     };
 
-    let e = McpTools::connect(&spec("TIM_TEST_MCP_UNSET")).await.unwrap_err();
-    assert!(matches!(&e, McpToolError::BearerMissing(v) if v == "TIM_TEST_MCP_UNSET"), "{e:?}");
+    let e = McpTools::connect(&spec("TIM_TEST_MCP_UNSET"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, McpToolError::BearerMissing(v) if v == "TIM_TEST_MCP_UNSET"),
+        "{e:?}"
+    );
     // nextest runs each test in a process of its own.
     std::env::set_var("TIM_TEST_MCP_WRONG", "wrong");
-    let e = McpTools::connect(&spec("TIM_TEST_MCP_WRONG")).await.unwrap_err();
+    let e = McpTools::connect(&spec("TIM_TEST_MCP_WRONG"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, McpToolError::Connect { .. }), "{e:?}");
     assert!(!e.to_string().contains("wrong"), "no token in errors: {e}");
 
     std::env::set_var("TIM_TEST_MCP_TOKEN", "s3cret-token");
-    let tools = McpTools::connect(&spec("TIM_TEST_MCP_TOKEN")).await.unwrap();
+    let tools = McpTools::connect(&spec("TIM_TEST_MCP_TOKEN"))
+        .await
+        .unwrap();
     assert_eq!(tools.tools().len(), 7, "every page");
     assert_eq!(
-        tools.call("Shout", json!({"text": "over http"})).await.unwrap(),
+        tools
+            .call("Shout", json!({"text": "over http"}))
+            .await
+            .unwrap(),
         json!("OVER HTTP")
     );
     let e = tools.call("fail", json!({})).await.unwrap_err();
-    assert!(matches!(&e, McpToolError::Tool(why) if why == "failed on purpose"), "{e:?}");
+    assert!(
+        matches!(&e, McpToolError::Tool(why) if why == "failed on purpose"),
+        "{e:?}"
+    );
 }

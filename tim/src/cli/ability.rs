@@ -195,6 +195,10 @@ pub(crate) enum AbilityCommand {
         /// Space id.
         space: SpaceId,
     },
+    /// Offer the tools of an MCP server as abilities in a space (PREFIX.TOOL), and answer
+    /// their requests by calling the tools, until Ctrl-C: `serve-mcp SPACE -- COMMAND ARGS…`
+    /// (a server on stdio) or `serve-mcp SPACE --url URL` (streamable HTTP).
+    ServeMcp(super::serve_mcp::ServeMcpArgs),
 }
 
 /// JSON given on the command line, or a reason naming the option.
@@ -434,6 +438,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             chain::make(client, out, space, req, maps, follow).await
         }
         AbilityCommand::Chains { space } => chain::list(client, out, space).await,
+        AbilityCommand::ServeMcp(args) => super::serve_mcp::run(client, out, args).await,
     }
 }
 

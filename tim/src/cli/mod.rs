@@ -6,6 +6,7 @@ pub(crate) mod chain;
 pub(crate) mod id;
 pub(crate) mod node;
 pub(crate) mod passport;
+pub(crate) mod serve_mcp;
 pub(crate) mod space;
 pub(crate) mod testnet;
 pub(crate) mod timeline;
