@@ -25,7 +25,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
     PaginatedRequestParams,
 };
-use rmcp::service::{QuitReason, RoleClient, RunningServiceCancellationToken};
+use rmcp::service::{
+    ClientInitializeError, QuitReason, RoleClient, RunningServiceCancellationToken,
+};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{Peer, ServiceError, ServiceExt};
@@ -63,12 +65,12 @@ pub enum McpToolError {
     #[error("the environment variable {0} (the MCP server's bearer token) is not set")]
     BearerMissing(String),
     /// The server's command could not be started.
-    #[error("cannot start the MCP server `{command}`: {source}")]
+    #[error("cannot start the MCP server `{command}`: {error}")]
     Spawn {
         /// The command.
         command: String,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The server did not complete the initialization or the tool list.
     #[error("the MCP server {server} did not start: {reason}")]
@@ -238,12 +240,25 @@ impl McpTools {
                     let (child, stderr) = TokioChildProcess::builder(cmd)
                         .stderr(Stdio::piped())
                         .spawn()
-                        .map_err(|source| McpToolError::Spawn {
+                        .map_err(|error| McpToolError::Spawn {
                             command: command.clone(),
-                            source,
+                            error,
                         })?;
                     last_words = stderr.map(|e| tokio::spawn(log_stderr(e)));
-                    me.serve(child).await.map_err(|e| failed(e.to_string()))
+                    match me.serve(child).await {
+                        Ok(service) => Ok(service),
+                        Err(e) => {
+                            let words = match last_words.take() {
+                                Some(task) => last_line(task).await,
+                                None => None,
+                            };
+                            let why = init_error(e);
+                            Err(failed(match words {
+                                Some(words) => format!("{why}; its last words: {words}"),
+                                None => why,
+                            }))
+                        }
+                    }
                 }
                 McpServerSpec::Http { url, bearer_env } => {
                     if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -258,7 +273,7 @@ impl McpTools {
                         config = config.auth_header(token);
                     }
                     let transport = StreamableHttpClientTransport::from_config(config);
-                    me.serve(transport).await.map_err(|e| failed(e.to_string()))
+                    me.serve(transport).await.map_err(|e| failed(init_error(e)))
                 }
             }
         };
@@ -273,12 +288,7 @@ impl McpTools {
             let quit = service.waiting().await;
             let words = match (&quit, last_words) {
                 (Ok(QuitReason::Cancelled), _) | (_, None) => None,
-                // Its standard error ends with it (unless a process it started holds it).
-                (_, Some(task)) => tokio::time::timeout(LAST_WORDS_WAIT, task)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .flatten(),
+                (_, Some(task)) => last_line(task).await,
             };
             let why = match (quit, words) {
                 (Ok(QuitReason::Cancelled), _) => "the session was closed".into(),
@@ -427,6 +437,28 @@ async fn log_stderr(stderr: tokio::process::ChildStderr) -> Option<String> {
     last
 }
 
+/// The last line the server wrote on its standard error, once that ends (it ends with the
+/// server, unless a process the server started holds it: then none, after a short wait).
+async fn last_line(task: tokio::task::JoinHandle<Option<String>>) -> Option<String> {
+    let ended = tokio::time::timeout(LAST_WORDS_WAIT, task).await;
+    ended.ok().and_then(Result::ok).flatten()
+}
+
+/// Why the session could not begin: a transport's error with its causes, without the
+/// transport's type name; others as they say.
+fn init_error(e: ClientInitializeError) -> String {
+    let ClientInitializeError::TransportError { error, .. } = e else {
+        return e.to_string();
+    };
+    let mut why = error.error.to_string();
+    let mut cause = error.error.source();
+    while let Some(c) = cause {
+        why = format!("{why}: {c}");
+        cause = c.source();
+    }
+    why
+}
+
 /// The JSON value of a tool's result (see [`McpTools::call`]).
 fn tool_value(result: CallToolResult) -> Result<Value, McpToolError> {
     let texts: Vec<&str> = result
@@ -485,7 +517,7 @@ pub fn declaration(prefix: &str, tool: &McpTool) -> Result<(String, DeclareAbili
         })
         .collect();
     let name = format!("{prefix}.{normalised}");
-    check_name(&name).map_err(|why| unmappable(format!("its ability name {why}")))?;
+    check_name(&name).map_err(unmappable)?;
     let description = match (&tool.description, &tool.title) {
         (Some(d), _) if !d.trim().is_empty() => d.trim(),
         (_, Some(t)) if !t.trim().is_empty() => t.trim(),

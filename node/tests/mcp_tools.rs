@@ -282,3 +282,26 @@ async fn an_http_server_is_reached_with_its_bearer_token() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_cannot_start_is_an_error_that_says_why() {
+    let missing = McpServerSpec::Stdio {
+        command: "tim-no-such-mcp-server".into(),
+        args: Vec::new(),
+        env: BTreeMap::new(),
+    };
+    let e = McpTools::connect(&missing).await.unwrap_err();
+    assert!(matches!(e, McpToolError::Spawn { .. }), "{e:?}");
+    let dying = stdio(
+        vec![
+            "-e".into(),
+            r#"process.stderr.write("bad config: no key\n"); process.exit(2)"#.into(),
+        ],
+        BTreeMap::new(),
+    );
+    let e = McpTools::connect(&dying).await.unwrap_err();
+    assert!(
+        matches!(&e, McpToolError::Connect { reason, .. } if reason.contains("bad config: no key")),
+        "its last words explain it: {e}"
+    );
+}

@@ -195,9 +195,12 @@ pub(crate) enum AbilityCommand {
         /// Space id.
         space: SpaceId,
     },
-    /// Offer the tools of an MCP server as abilities in a space (PREFIX.TOOL), and answer
-    /// their requests by calling the tools, until Ctrl-C: `serve-mcp SPACE -- COMMAND ARGS…`
-    /// (a server on stdio) or `serve-mcp SPACE --url URL` (streamable HTTP).
+    /// Offer the tools of an MCP server as your abilities in a space, until Ctrl-C.
+    ///
+    /// Each tool is declared as PREFIX.TOOL with its description and schemas; each request
+    /// for one addressed to you is answered by calling the tool. The server is a command
+    /// speaking MCP on stdio (`serve-mcp SPACE -- COMMAND ARGS…`) or a streamable HTTP
+    /// endpoint (`serve-mcp SPACE --url URL`).
     ServeMcp(super::serve_mcp::ServeMcpArgs),
 }
 

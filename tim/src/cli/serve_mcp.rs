@@ -41,7 +41,7 @@ pub(crate) struct ServeMcpArgs {
     #[arg(long, requires = "url", value_name = "VAR")]
     bearer_env: Option<String>,
     /// How long one tool call may take before the request fails.
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     call_timeout: Duration,
     /// The MCP server's command and its arguments, after `--` (it speaks MCP on stdio).
     #[arg(last = true, value_name = "COMMAND")]
