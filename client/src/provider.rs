@@ -7,12 +7,13 @@
 //! next candidate is not asked meanwhile. Requests it is asked later in turn are left to the
 //! timite's other clients: claiming before its turn is refused by the rules.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Instant;
 
 use futures::StreamExt;
 use serde_json::Value;
-use tim_protocol::api::{AbilityRequest, SpaceEvent};
+use tim_protocol::api::{AbilityRequest, RequestsQuery, SpaceEvent};
 use tim_protocol::{Did, SpaceId};
 
 use crate::{Client, ClientError, RequestStep};
@@ -31,7 +32,8 @@ pub struct Served {
 }
 
 /// Serves the requests of `space` whose first candidate is `me` (the client's timite), one at
-/// a time, until the event stream ends: runs `work`, posts its output as the result (or its
+/// a time, until the event stream ends: the open ones made before it started first, then each
+/// as the event stream announces it. Runs `work`, posts its output as the result (or its
 /// error as the failure), which claims the request, and tells `served`. An outcome the node
 /// refuses (someone claimed first, the request was cancelled) skips the request. Returns when
 /// the stream ends, or with the error that ended it (a lagged stream goes on).
@@ -39,6 +41,23 @@ pub async fn serve<W, F>(
     client: &Client,
     space: SpaceId,
     me: Did,
+    work: W,
+    served: impl FnMut(Served),
+) -> Result<(), ClientError>
+where
+    W: FnMut(AbilityRequest) -> F,
+    F: Future<Output = Result<Value, String>>,
+{
+    serve_only(client, space, me, |_| true, work, served).await
+}
+
+/// [`serve`], for the requests of the abilities `mine` says yes to (by name) only: the others
+/// are left to the timite's other clients (another provider loop, a person).
+pub async fn serve_only<W, F>(
+    client: &Client,
+    space: SpaceId,
+    me: Did,
+    mine: impl Fn(&str) -> bool,
     mut work: W,
     mut served: impl FnMut(Served),
 ) -> Result<(), ClientError>
@@ -47,13 +66,32 @@ where
     F: Future<Output = Result<Value, String>>,
 {
     let mut events = Box::pin(client.events(space).await?);
-    while let Some(event) = events.next().await {
-        let request = match event {
-            Ok(SpaceEvent::RequestCreated { request, .. }) => request,
-            Ok(_) | Err(ClientError::Lagged(_)) => continue,
-            Err(e) => return Err(e),
+    // Requests made before the stream opened (while the provider started) come first.
+    let open = RequestsQuery {
+        mine: true,
+        open: true,
+    };
+    let backlog = client.requests(space, open).await?;
+    let listed: HashSet<String> = backlog.iter().map(|r| r.id.clone()).collect();
+    let mut backlog = backlog.into_iter();
+    loop {
+        let request = match backlog.next() {
+            Some(request) => request,
+            None => match events.next().await {
+                None => break,
+                Some(Ok(SpaceEvent::RequestCreated { request, .. }))
+                    if !listed.contains(&request.id) =>
+                {
+                    request
+                }
+                Some(Ok(_) | Err(ClientError::Lagged(_))) => continue,
+                Some(Err(e)) => return Err(e),
+            },
         };
-        if request.candidates.first() != Some(&me) || request.state != "open" {
+        if request.candidates.first() != Some(&me)
+            || request.state != "open"
+            || !mine(&request.ability)
+        {
             continue;
         }
         let seen = Instant::now();

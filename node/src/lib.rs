@@ -16,6 +16,7 @@ mod error;
 pub mod home;
 pub mod index;
 mod mcp;
+pub mod mcp_tools;
 pub mod memory;
 mod metrics;
 mod my_requests;

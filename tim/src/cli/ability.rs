@@ -195,6 +195,13 @@ pub(crate) enum AbilityCommand {
         /// Space id.
         space: SpaceId,
     },
+    /// Offer the tools of an MCP server as your abilities in a space, until Ctrl-C.
+    ///
+    /// Each tool is declared as PREFIX.TOOL with its description and schemas; each request
+    /// for one addressed to you is answered by calling the tool. The server is a command
+    /// speaking MCP on stdio (`serve-mcp SPACE -- COMMAND ARGS…`) or a streamable HTTP
+    /// endpoint (`serve-mcp SPACE --url URL`).
+    ServeMcp(super::serve_mcp::ServeMcpArgs),
 }
 
 /// JSON given on the command line, or a reason naming the option.
@@ -434,6 +441,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             chain::make(client, out, space, req, maps, follow).await
         }
         AbilityCommand::Chains { space } => chain::list(client, out, space).await,
+        AbilityCommand::ServeMcp(args) => super::serve_mcp::run(client, out, args).await,
     }
 }
 

@@ -120,6 +120,11 @@ impl Lines {
         drop(self.child.stdin.take());
     }
 
+    /// The command's process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// How the command ended (it must end by itself).
     pub(crate) fn status(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("wait for tim")
