@@ -12,6 +12,9 @@ use crate::openai::MAX_TOOL_CALLS;
 use crate::sse::SseEvent;
 use crate::{ModelError, Prompt, Reply, Role, Stop, ToolCall, Usage};
 
+/// The most content blocks one streamed answer may have.
+const MAX_BLOCKS: usize = 2 * MAX_TOOL_CALLS;
+
 /// The request body for `prompt`. Consecutive messages that map to the same role (a tool's
 /// results are the user's) are merged into one, as the API wants turns to alternate.
 pub(crate) fn request(model: &str, prompt: &Prompt, stream: bool) -> Result<Value, ModelError> {
@@ -201,12 +204,8 @@ fn reply(
             ))
         }
         _ if !tool_calls.is_empty() => Stop::ToolUse,
-        Some("end_turn" | "stop_sequence" | "pause_turn") | None => Stop::End,
-        Some(other) => {
-            return Err(ModelError::Malformed(format!(
-                "unknown stop_reason `{other}`"
-            )))
-        }
+        // `end_turn`, `stop_sequence`, `pause_turn`, and reasons added later.
+        _ => Stop::End,
     };
     Ok(Reply {
         text,
@@ -313,8 +312,10 @@ impl StreamState {
                 index,
                 content_block,
             } => {
-                if index >= MAX_TOOL_CALLS * 2 {
-                    return Err(too_many_calls());
+                if index >= MAX_BLOCKS {
+                    return Err(ModelError::Malformed(format!(
+                        "more than {MAX_BLOCKS} content blocks in one answer"
+                    )));
                 }
                 let block = match content_block {
                     Block::Text { text } => {
@@ -422,5 +423,105 @@ fn error_status(kind: &str) -> u16 {
         "timeout_error" => 504,
         "overloaded_error" => 529,
         _ => 500,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    fn feed(state: &mut StreamState, data: &str) -> Result<bool, ModelError> {
+        let event = SseEvent {
+            event: None,
+            data: data.to_owned(),
+        };
+        state.feed(&event, &mut |_| {})
+    }
+
+    fn message(role: Role, content: &str, id: Option<&str>) -> Message {
+        Message {
+            role,
+            content: content.into(),
+            tool_calls: vec![],
+            tool_call_id: id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn tool_results_and_the_next_question_are_one_user_turn() {
+        let prompt = Prompt {
+            system: String::new(),
+            messages: vec![
+                message(Role::Tool, "12°C", Some("toolu_1")),
+                message(Role::Tool, "15°C", Some("toolu_2")),
+                message(Role::User, "And tomorrow?", None),
+            ],
+            tools: vec![],
+            temperature: 0.7,
+            max_tokens: 64,
+        };
+        let body = request("claude", &prompt, false).unwrap();
+        assert!(body.get("system").is_none());
+        assert_eq!(body["temperature"], json!(0.7));
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "12°C"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "15°C"},
+                {"type": "text", "text": "And tomorrow?"},
+            ]}])
+        );
+    }
+
+    #[test]
+    fn a_broken_stream_is_an_error() {
+        let mut state = StreamState::default();
+        let err = feed(
+            &mut state,
+            r#"{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":"x"}}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ModelError::Malformed(_)), "{err:?}");
+
+        let err = feed(
+            &mut state,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ModelError::Status {
+                status: 529,
+                message: "Overloaded".into()
+            }
+        );
+
+        let mut state = StreamState::default();
+        feed(
+            &mut state,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"n","input":{}}}"#,
+        )
+        .unwrap();
+        feed(
+            &mut state,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\": "}}"#,
+        )
+        .unwrap();
+        assert!(matches!(state.finish(false), Err(ModelError::Transport(_))));
+    }
+
+    #[test]
+    fn input_cut_short_is_malformed() {
+        let mut state = StreamState::default();
+        for data in [
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"n","input":{}}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\": "}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":3}}"#,
+        ] {
+            assert!(!feed(&mut state, data).unwrap());
+        }
+        assert!(feed(&mut state, r#"{"type":"message_stop"}"#).unwrap());
+        assert!(matches!(state.finish(true), Err(ModelError::Malformed(_))));
     }
 }

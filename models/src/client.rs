@@ -123,12 +123,25 @@ impl ModelClient {
                 retry_after,
             });
         }
-        let Some(on_text) = on_text else {
-            let body = read_limited(response, MAX_ANSWER_BYTES).await?;
-            return Ok(match self.spec.provider {
-                Provider::OpenAi => openai::parse(&body)?,
-                Provider::Anthropic => anthropic::parse(&body)?,
-            });
+        // A server that does not stream answers with the whole answer, as JSON.
+        let whole = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let on_text = match on_text {
+            Some(on_text) if !whole => on_text,
+            on_text => {
+                let body = read_limited(response, MAX_ANSWER_BYTES).await?;
+                let reply = match self.spec.provider {
+                    Provider::OpenAi => openai::parse(&body)?,
+                    Provider::Anthropic => anthropic::parse(&body)?,
+                };
+                if let Some(on_text) = on_text.filter(|_| !reply.text.is_empty()) {
+                    on_text(&reply.text);
+                }
+                return Ok(reply);
+            }
         };
         let mut assembler = match self.spec.provider {
             Provider::OpenAi => Assembler::OpenAi(openai::StreamState::default()),

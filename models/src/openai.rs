@@ -390,3 +390,107 @@ fn stream_error(error: &Value) -> ModelError {
         .to_owned();
     ModelError::Status { status, message }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, Tool};
+
+    fn event(data: &str) -> SseEvent {
+        SseEvent {
+            event: None,
+            data: data.to_owned(),
+        }
+    }
+
+    fn feed(state: &mut StreamState, data: &str) -> Result<bool, ModelError> {
+        state.feed(&event(data), &mut |_| {})
+    }
+
+    #[test]
+    fn a_stream_that_ends_early_is_cut() {
+        let mut state = StreamState::default();
+        feed(
+            &mut state,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#,
+        )
+        .unwrap();
+        assert!(matches!(state.finish(false), Err(ModelError::Transport(_))));
+
+        // A finish_reason without [DONE] is a whole answer (llama.cpp's server ends so).
+        let mut state = StreamState::default();
+        feed(
+            &mut state,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"length"}]}"#,
+        )
+        .unwrap();
+        let reply = state.finish(false).unwrap();
+        assert_eq!((reply.text.as_str(), reply.stop), ("Hi", Stop::MaxTokens));
+    }
+
+    #[test]
+    fn errors_in_a_stream_keep_their_status() {
+        let mut state = StreamState::default();
+        let err = feed(
+            &mut state,
+            r#"{"error":{"message":"Rate limit reached","type":"requests","code":"429"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ModelError::Status {
+                status: 429,
+                message: "Rate limit reached".into()
+            }
+        );
+        let err = feed(&mut state, r#"{"error":{"message":"boom"}}"#).unwrap_err();
+        assert!(matches!(err, ModelError::Status { status: 500, .. }));
+        assert!(matches!(
+            feed(&mut state, "not json"),
+            Err(ModelError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_content_filter_is_a_refusal_and_empty_arguments_are_none() {
+        let filtered = br#"{"choices":[{"index":0,"message":{"content":""},"finish_reason":"content_filter"}]}"#;
+        assert!(matches!(parse(filtered), Err(ModelError::Refused(_))));
+        let no_arguments = br#"{"choices":[{"index":0,"message":{"content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"list_spaces","arguments":""}}]},"finish_reason":"tool_calls"}]}"#;
+        let reply = parse(no_arguments).unwrap();
+        assert_eq!(reply.tool_calls[0].arguments, json!({}));
+        assert_eq!(reply.stop, Stop::ToolUse);
+        let not_an_object = br#"{"choices":[{"index":0,"message":{"tool_calls":[{"id":"c1","type":"function","function":{"name":"x","arguments":"[1]"}}]},"finish_reason":"tool_calls"}]}"#;
+        assert!(matches!(
+            parse(not_an_object),
+            Err(ModelError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(br#"{"choices":[]}"#),
+            Err(ModelError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_tool_result_needs_its_call() {
+        let prompt = Prompt {
+            system: String::new(),
+            messages: vec![Message {
+                role: Role::Tool,
+                content: "42".into(),
+                tool_calls: vec![],
+                tool_call_id: None,
+            }],
+            tools: vec![Tool {
+                name: "t".into(),
+                description: "d".into(),
+                parameters: json!({"type": "object"}),
+            }],
+            temperature: 0.7,
+            max_tokens: 1,
+        };
+        assert!(matches!(
+            request("m", &prompt, false),
+            Err(ModelError::Config(_))
+        ));
+    }
+}

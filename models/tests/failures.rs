@@ -11,6 +11,13 @@ use tim_models::{KeySource, ModelClient, ModelError, ModelSpec, Provider, RetryP
 
 const MODEL: &str = "gpt-4o-mini";
 
+/// `call`'s outcome; a client whose timeout does not work fails the test instead of hanging it.
+async fn within_a_minute<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("the client's own timeout never fired")
+}
+
 #[tokio::test]
 async fn a_malformed_answer_is_malformed() {
     let server = replay("malformed").await;
@@ -108,7 +115,9 @@ async fn a_model_that_never_answers_times_out_on_every_attempt() {
     spec.timeout = Duration::from_secs(1);
     spec.retries = 1;
     let started = Instant::now();
-    let err = client(spec).complete(&hello()).await.unwrap_err();
+    let err = within_a_minute(client(spec).complete(&hello()))
+        .await
+        .unwrap_err();
     assert_eq!(err, ModelError::Timeout(Duration::from_secs(1)));
     assert!(started.elapsed() >= Duration::from_secs(2));
     wait_for("the retry's request", || server.seen().len() == 2).await;
@@ -122,10 +131,10 @@ async fn a_stream_that_stalls_after_text_times_out_and_is_not_retried() {
     let mut spec = spec(&server, Provider::OpenAi, MODEL, key_file(&dir));
     spec.timeout = Duration::from_secs(1);
     let mut pieces = Vec::new();
-    let err = client(spec)
-        .stream(&hello(), &mut |text| pieces.push(text.to_owned()))
-        .await
-        .unwrap_err();
+    let err =
+        within_a_minute(client(spec).stream(&hello(), &mut |text| pieces.push(text.to_owned())))
+            .await
+            .unwrap_err();
     assert_eq!(err, ModelError::Timeout(Duration::from_secs(1)));
     // A retry would tell "Hello" twice.
     assert_eq!(pieces, ["Hello"]);
@@ -141,10 +150,10 @@ async fn a_stream_that_stalls_before_text_is_retried() {
     let mut spec = spec(&server, Provider::OpenAi, MODEL, key_file(&dir));
     spec.timeout = Duration::from_secs(1);
     let mut pieces = Vec::new();
-    let reply = client(spec)
-        .stream(&hello(), &mut |text| pieces.push(text.to_owned()))
-        .await
-        .unwrap();
+    let reply =
+        within_a_minute(client(spec).stream(&hello(), &mut |text| pieces.push(text.to_owned())))
+            .await
+            .unwrap();
     assert_eq!(pieces, ["Hello", ", everyone", "!"]);
     assert_eq!(reply.text, "Hello, everyone!");
     server.assert_asked(2);

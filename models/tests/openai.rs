@@ -170,3 +170,25 @@ async fn ollama_needs_no_key() {
     let seen = server.assert_asked(1);
     assert!(seen[0].headers.get("authorization").is_none());
 }
+
+#[tokio::test]
+async fn a_server_that_does_not_stream_is_told_whole() {
+    // A JSON answer to a streamed request (servers that ignore `stream`).
+    let server = replay("openai_text").await;
+    let dir = tempfile::tempdir().unwrap();
+    let model = client(spec(
+        &server,
+        Provider::OpenAi,
+        "gpt-4o-mini",
+        key_file(&dir),
+    ));
+    let mut pieces = Vec::new();
+    let reply = model
+        .stream(&hello(), &mut |text| pieces.push(text.to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(pieces, ["Hello, everyone! How can I help today?"]);
+    assert_eq!(reply.stop, Stop::End);
+    let seen = server.assert_asked(1);
+    assert_eq!(seen[0].body["stream"], json!(true));
+}
