@@ -115,10 +115,14 @@ impl ModelClient {
             let body = read_limited(response, MAX_ERROR_BYTES)
                 .await
                 .unwrap_or_default();
+            let mut message = error_message(&body);
+            if message.is_empty() {
+                message = status.canonical_reason().unwrap_or("no message").to_owned();
+            }
             return Err(Failure {
                 error: ModelError::Status {
                     status: status.as_u16(),
-                    message: error_message(&body),
+                    message,
                 },
                 retry_after,
             });

@@ -2,7 +2,7 @@
 //! (tests/fixtures/*.json, see the README there) and keeps every request it was sent, and the
 //! prompts and clients the tests share.
 
-#![allow(dead_code, unreachable_pub)] // each test file uses a part
+#![allow(dead_code)] // each test file uses a part
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -23,56 +23,56 @@ use tim_models::{
 };
 
 /// The key the tests give their clients, and that fixtures expect in the request's header.
-pub const KEY: &str = "sk-test-tim-7f3a9c2e41d86b05";
+pub(crate) const KEY: &str = "sk-test-tim-7f3a9c2e41d86b05";
 
 /// One recorded exchange.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Fixture {
+pub(crate) struct Fixture {
     /// Where the answers come from (the provider's documentation).
-    pub source: String,
+    pub(crate) source: String,
     /// What every request must be.
-    pub request: Expect,
+    pub(crate) request: Expect,
     /// The answer to the first request, the second, ...
-    pub responses: Vec<Answer>,
+    pub(crate) responses: Vec<Answer>,
 }
 
 /// What a request must be.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Expect {
+pub(crate) struct Expect {
     /// Its path.
-    pub path: String,
+    pub(crate) path: String,
     /// Headers it must carry, with these values.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// The JSON body it must have: every field given here with this value (objects may have
     /// more fields; arrays must match element by element).
-    pub body: Value,
+    pub(crate) body: Value,
 }
 
 /// One answer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// Its status (200 if absent).
     #[serde(default = "ok")]
-    pub status: u16,
+    pub(crate) status: u16,
     /// Its headers.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// A JSON body.
     #[serde(default)]
-    pub json: Option<Value>,
+    pub(crate) json: Option<Value>,
     /// A body as it is.
     #[serde(default)]
-    pub raw: Option<String>,
+    pub(crate) raw: Option<String>,
     /// A body sent as these pieces, one after another (server-sent events).
     #[serde(default)]
-    pub sse: Vec<String>,
+    pub(crate) sse: Vec<String>,
     /// Never answer (no `sse`), or never end the stream after the pieces.
     #[serde(default)]
-    pub hang: bool,
+    pub(crate) hang: bool,
 }
 
 fn ok() -> u16 {
@@ -81,7 +81,7 @@ fn ok() -> u16 {
 
 impl Fixture {
     /// Reads tests/fixtures/`name`.json.
-    pub fn load(name: &str) -> Self {
+    pub(crate) fn load(name: &str) -> Self {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(format!("{name}.json"));
@@ -92,10 +92,10 @@ impl Fixture {
 
 /// A request the server was sent.
 #[derive(Debug, Clone)]
-pub struct Seen {
-    pub path: String,
-    pub headers: HeaderMap,
-    pub body: Value,
+pub(crate) struct Seen {
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
 struct Inner {
@@ -104,13 +104,13 @@ struct Inner {
 }
 
 /// A replaying server, running until the test's runtime ends.
-pub struct Replay {
-    pub addr: SocketAddr,
+pub(crate) struct Replay {
+    pub(crate) addr: SocketAddr,
     inner: Arc<Inner>,
 }
 
 /// Serves `fixture` on a free port of 127.0.0.1.
-pub async fn serve(fixture: Fixture) -> Replay {
+pub(crate) async fn serve(fixture: Fixture) -> Replay {
     let inner = Arc::new(Inner {
         fixture,
         seen: Mutex::new(Vec::new()),
@@ -125,7 +125,7 @@ pub async fn serve(fixture: Fixture) -> Replay {
 }
 
 /// Serves tests/fixtures/`name`.json.
-pub async fn replay(name: &str) -> Replay {
+pub(crate) async fn replay(name: &str) -> Replay {
     serve(Fixture::load(name)).await
 }
 
@@ -180,7 +180,7 @@ async fn answer(
 
 impl Replay {
     /// The endpoint a spec names to reach it (the protocol's path is added by the client).
-    pub fn endpoint(&self, provider: Provider) -> String {
+    pub(crate) fn endpoint(&self, provider: Provider) -> String {
         match provider {
             Provider::OpenAi => format!("http://{}/v1", self.addr),
             Provider::Anthropic => format!("http://{}", self.addr),
@@ -188,12 +188,12 @@ impl Replay {
     }
 
     /// The requests it was sent so far.
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.inner.seen.lock().unwrap().clone()
     }
 
     /// Asserts it was sent `n` requests, each the fixture's expected request.
-    pub fn assert_asked(&self, n: usize) -> Vec<Seen> {
+    pub(crate) fn assert_asked(&self, n: usize) -> Vec<Seen> {
         let seen = self.seen();
         assert_eq!(seen.len(), n, "requests: {seen:#?}");
         let expect = &self.inner.fixture.request;
@@ -235,14 +235,14 @@ fn contains(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
 }
 
 /// Writes [`KEY`] to a file in `dir` and names it.
-pub fn key_file(dir: &tempfile::TempDir) -> KeySource {
+pub(crate) fn key_file(dir: &tempfile::TempDir) -> KeySource {
     let path = dir.path().join("model.key");
     std::fs::write(&path, format!("{KEY}\n")).unwrap();
     KeySource::File(path)
 }
 
 /// A spec for the replaying server: `key`, a 5 s timeout, 2 retries.
-pub fn spec(replay: &Replay, provider: Provider, model: &str, key: KeySource) -> ModelSpec {
+pub(crate) fn spec(replay: &Replay, provider: Provider, model: &str, key: KeySource) -> ModelSpec {
     ModelSpec {
         provider,
         model: model.into(),
@@ -254,7 +254,7 @@ pub fn spec(replay: &Replay, provider: Provider, model: &str, key: KeySource) ->
 }
 
 /// A client of `spec` that backs off for milliseconds, not seconds.
-pub fn client(spec: ModelSpec) -> ModelClient {
+pub(crate) fn client(spec: ModelSpec) -> ModelClient {
     ModelClient::new(spec)
         .unwrap()
         .with_retry_policy(RetryPolicy {
@@ -265,7 +265,7 @@ pub fn client(spec: ModelSpec) -> ModelClient {
 }
 
 /// A one-question prompt, no tools.
-pub fn hello() -> Prompt {
+pub(crate) fn hello() -> Prompt {
     Prompt {
         system: "You are Tim's helper.".into(),
         messages: vec![Message {
@@ -281,7 +281,7 @@ pub fn hello() -> Prompt {
 }
 
 /// The weather tool.
-pub fn weather_tool() -> Tool {
+pub(crate) fn weather_tool() -> Tool {
     Tool {
         name: "get_weather".into(),
         description: "The current weather in a city.".into(),
@@ -296,7 +296,7 @@ pub fn weather_tool() -> Tool {
 }
 
 /// A conversation with a tool call answered (its id `call_id`), and the weather tool.
-pub fn weather(call_id: &str) -> Prompt {
+pub(crate) fn weather(call_id: &str) -> Prompt {
     Prompt {
         system: "You are Tim's helper.".into(),
         messages: vec![
@@ -330,7 +330,7 @@ pub fn weather(call_id: &str) -> Prompt {
 }
 
 /// Waits until `check` holds, or panics after 10 s with `what`.
-pub async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
