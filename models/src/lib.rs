@@ -6,12 +6,54 @@
 //!
 //! A call has a timeout and retries with backoff on transport errors, timeouts, 429 and 5xx;
 //! every failure is a typed [`ModelError`], so a crashed, slow or refusing model never panics
-//! its caller.
+//! its caller. A streamed call is retried only until its first text has reached the caller, so
+//! no text is told twice. Answers are bounded (16 MiB, 1 MiB per streamed event, 128 tool calls).
+//!
+//! ```no_run
+//! # async fn ask() -> Result<(), tim_models::ModelError> {
+//! use tim_models::{KeySource, Message, ModelClient, ModelSpec, Prompt, Role};
+//!
+//! let mut spec: ModelSpec = "ollama:llama3.2".parse()?;
+//! spec.key = KeySource::None;
+//! let model = ModelClient::new(spec)?;
+//! let prompt = Prompt {
+//!     system: "You are a mediator.".into(),
+//!     messages: vec![Message {
+//!         role: Role::User,
+//!         content: "Summarise the thread.".into(),
+//!         tool_calls: vec![],
+//!         tool_call_id: None,
+//!     }],
+//!     tools: vec![],
+//!     temperature: 0.7,
+//!     max_tokens: 512,
+//! };
+//! let reply = model.stream(&prompt, &mut |text| print!("{text}")).await?;
+//! println!("\n({} tokens in, {} out)", reply.usage.input_tokens, reply.usage.output_tokens);
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+mod anthropic;
+mod client;
+mod key;
+mod openai;
+mod retry;
+mod spec;
+mod sse;
+
+use key::Secret;
+pub use retry::RetryPolicy;
+pub use spec::{
+    ANTHROPIC_ENDPOINT, ANTHROPIC_VERSION, DEFAULT_RETRIES, DEFAULT_TIMEOUT, OLLAMA_ENDPOINT,
+    OPENAI_ENDPOINT,
+};
 
 /// The wire protocol a model speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,15 +225,41 @@ pub enum ModelError {
 }
 
 /// A client for one model ([`ModelSpec`]).
+///
+/// Cheap to clone (the HTTP connection pool is shared). Its `Debug` shows the spec, never the
+/// key.
 #[derive(Debug, Clone)]
 pub struct ModelClient {
     spec: ModelSpec,
+    key: Option<Secret>,
+    url: reqwest::Url,
+    http: reqwest::Client,
+    retry: RetryPolicy,
 }
 
 impl ModelClient {
     /// A client for `spec`: reads its key now (a missing key is [`ModelError::Config`]).
     pub fn new(spec: ModelSpec) -> Result<Self, ModelError> {
-        Ok(Self { spec })
+        let key = key::read(&spec.key)?;
+        let url = spec::request_url(&spec)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(spec.timeout)
+            .build()
+            .map_err(|e| ModelError::Config(format!("cannot make an HTTP client: {e}")))?;
+        Ok(Self {
+            spec,
+            key,
+            url,
+            http,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// The same client with another backoff between retries (the number of retries stays
+    /// `spec.retries`).
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The spec it was made from.
@@ -201,8 +269,7 @@ impl ModelClient {
 
     /// Asks the model, waiting for the whole answer.
     pub async fn complete(&self, prompt: &Prompt) -> Result<Reply, ModelError> {
-        let _ = prompt;
-        todo!("the model clients (issue 15, slice B)")
+        self.call(prompt, None).await
     }
 
     /// Asks the model with streaming, telling `on_text` each piece of text as it arrives, and
@@ -212,19 +279,16 @@ impl ModelClient {
         prompt: &Prompt,
         on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Reply, ModelError> {
-        let _ = (prompt, on_text);
-        todo!("the model clients (issue 15, slice B)")
+        self.call(prompt, Some(on_text)).await
     }
 }
 
-impl std::str::FromStr for ModelSpec {
-    type Err = ModelError;
-
-    /// `PROVIDER:MODEL`: `openai:gpt-4o-mini`, `anthropic:claude-sonnet-4-5`, `ollama:llama3.2`
-    /// (OpenAI-compatible at Ollama's local address), `openai-compatible:NAME` (give an
-    /// endpoint), with no key, a 60 s timeout and 2 retries.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let _ = s;
-        todo!("the model clients (issue 15, slice B)")
-    }
+/// A temperature as JSON: the `f32`'s shortest decimal form, so that 0.7 is sent as 0.7 and not
+/// as 0.699999988079071.
+pub(crate) fn temperature(t: f32) -> serde_json::Value {
+    t.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
