@@ -9,6 +9,8 @@ mod abilities;
 pub use abilities::*;
 mod chains;
 pub use chains::*;
+mod agents;
+pub use agents::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]

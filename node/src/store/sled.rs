@@ -15,6 +15,8 @@
 //!   key → its encryption keys; space id ‖ timite key → its group state of the space.
 //! * `payloads`: space id (32) ‖ payload hash (32) → the bytes of a request's input or
 //!   result held out of band (docs/abilities.md §14), stored only once they match the hash.
+//! * `agents`: the agents this node runs, their budget counters and bounded logs
+//!   (`super::agents` has the layout).
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -64,6 +66,7 @@ pub struct Store {
     penalties: sled::Tree,
     e2ee: sled::Tree,
     payloads: sled::Tree,
+    pub(super) agents: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -147,6 +150,7 @@ impl Store {
             penalties: db.open_tree("penalties")?,
             e2ee: db.open_tree("e2ee")?,
             payloads: db.open_tree("payloads")?,
+            agents: db.open_tree("agents")?,
         })
     }
 
