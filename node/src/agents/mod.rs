@@ -36,6 +36,11 @@ impl From<PersonaError> for ServiceError {
     }
 }
 
+/// RFC 3339 (UTC, whole seconds) of a time in ms.
+pub(crate) fn rfc3339(ms: u64) -> String {
+    tim_did::credential::format_time((ms / 1000) as i64)
+}
+
 /// A store result as the service's.
 fn stored<T>(r: Result<T, StoreError>) -> ServiceResult<T> {
     r.map_err(|e| NodeError::from(e).into())
@@ -82,7 +87,7 @@ impl Service {
         let budget = budget_use(&stored(self.node().store().counters(&r.did))?, r, now_ms());
         let status = match (r.paused, budget.over_until) {
             (true, _) => "paused".to_string(),
-            (false, Some(until)) => format!("over budget until {until}"),
+            (false, Some(until)) => format!("over budget until {}", rfc3339(until)),
             (false, None) => "running".to_string(),
         };
         Ok(AgentView {

@@ -622,7 +622,9 @@ impl Agent {
                     "budget",
                     format!(
                         "over budget: {} actions this hour (limit {}); stopped acting until {}",
-                        self.counters.actions, self.record.tuning.actions_per_hour, until
+                        self.counters.actions,
+                        self.record.tuning.actions_per_hour,
+                        super::rfc3339(until)
                     ),
                 );
             }
@@ -890,7 +892,7 @@ impl Agent {
                         "over budget: {} model tokens today (limit {}); no model call until {}",
                         self.counters.tokens,
                         self.record.tuning.tokens_per_day,
-                        self.counters.day_start + DAY_MS
+                        super::rfc3339(self.counters.day_start + DAY_MS)
                     ),
                 );
             }
