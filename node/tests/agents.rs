@@ -126,7 +126,7 @@ async fn the_greeter_welcomes_a_new_member_as_itself() {
         .unwrap();
     assert_eq!(
         welcome.text,
-        format!("Welcome, {short}! This space is for community garden.")
+        format!("Welcome, {short}! This space is for community garden. (greeter, an agent)")
     );
 }
 
@@ -272,12 +272,15 @@ async fn the_catalyst_wakes_a_quiet_space_with_a_question_from_its_purpose() {
     // Deterministic: the question is a function of the space and its message count (1).
     assert_eq!(
         question.text,
-        tim_node::agents::builtins::catalyst_question(
-            &bees,
-            1,
-            "bees",
-            "Urban beekeeping. Hives on roofs.",
-            tim_protocol::api::AgentStyle::Casual
+        tim_node::agents::builtins::signed(
+            &tim_node::agents::builtins::catalyst_question(
+                &bees,
+                1,
+                "bees",
+                "Urban beekeeping. Hives on roofs.",
+                tim_protocol::api::AgentStyle::Casual
+            ),
+            "spark"
         )
     );
     // Its own question does not count as activity to answer: it waits for someone else.

@@ -91,3 +91,33 @@ async fn agent_new_with_a_space_prints_a_did_that_the_space_lists() {
     assert!(ok(home, &["agent", "list"]).contains("no agents yet"));
     cluster.stop().await;
 }
+
+#[test]
+fn the_agents_demo_wakes_a_space_serves_a_request_and_moves_reputation_everywhere() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tim"))
+        .args(["testnet", "demo", "--agents"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tim");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("(spark, an agent)"), "{stdout}");
+    assert!(stdout.contains("the request is completed"), "{stdout}");
+    for node in 1..=3 {
+        assert!(
+            stdout.contains(&format!(
+                "node {node}: rating score 500‰ (0 ratings) → 666‰ (1 ratings)"
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("says in its messages that it is an agent"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("RESULT: the agents took part"), "{stdout}");
+}

@@ -8,6 +8,7 @@
 //! * [`catalyst_question`]: one of a fixed list of question frames, chosen by an FNV-1a hash
 //!   of the space id and its message count, filled with the purpose's key phrase.
 //! * [`greeting`] and [`activity_report`]: fixed sentences filled with the facts.
+//! * [`signed`]: every message an agent posts says who it is and that it is an agent.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -233,6 +234,12 @@ pub fn catalyst_question(
         AgentStyle::Casual => format!("It's been quiet here. {question}"),
         AgentStyle::Formal => format!("This space has been quiet for a while. {question}"),
     }
+}
+
+/// An agent's message as it posts it: the text, then who says it and that it is an agent, so
+/// that readers learn it from the agent itself (Tim does not label authors).
+pub fn signed(text: &str, agent: &str) -> String {
+    format!("{text} ({agent}, an agent)")
 }
 
 /// The greeter's welcome to a new member (named by its short DID).

@@ -600,8 +600,9 @@ impl Agent {
         }
     }
 
-    /// Posts, spending an action first.
+    /// Posts, signed as an agent ([`builtins::signed`]), spending an action first.
     async fn post(&mut self, space: SpaceId, text: String) {
+        let text = builtins::signed(&text, &self.record.name);
         let (service, me) = (self.service.clone(), self.me);
         let what = format!("posted in {space}: {text}");
         self.write(what, async move { service.post(&me, space, &text).await })
