@@ -155,7 +155,7 @@ pub fn activity_report(
         .filter(|m| m.joined_at >= since)
         .map(|m| short_did(&m.did))
         .collect();
-    let window = if window_secs % 3600 == 0 {
+    let window = if window_secs.is_multiple_of(3600) {
         format!("{} h", window_secs / 3600)
     } else {
         format!("{window_secs} s")

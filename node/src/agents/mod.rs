@@ -1,7 +1,7 @@
 //! Agents: hosted timites whose behaviour the node runs (docs/agents.md).
 //!
 //! An agent is a timite like any other (its own key, DID, roles and reputation) made by the
-//! operator from a [persona](persona::Persona); the [runtime](self::runtime) runs its
+//! operator from a [persona](persona::Persona); the runtime (`runtime.rs`) runs its
 //! behaviour, which writes only through the [`Service`] as the agent's timite, so the same
 //! gate and rules judge it as any client. The operator's use cases are here: make, list,
 //! show, pause, resume, tune, remove, and read an agent's log.
