@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ok, one_error_line, one_node, tim, tim_command, Lines};
+use common::{ok, one_error_line, one_node, tim, tim_command, timite_with_token, Lines};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_new_with_a_space_prints_a_did_that_the_space_lists() {
@@ -85,6 +85,11 @@ async fn agent_new_with_a_space_prints_a_did_that_the_space_lists() {
         &["agent", "new", "judge", "--persona", "mediator"],
     ));
     assert!(refused.contains("needs a language model"), "{refused}");
+
+    // A timite's own token manages no agent.
+    let (_, token) = timite_with_token(home);
+    let refused = one_error_line(&tim(home, &["--token", &token, "agent", "list"]));
+    assert!(refused.contains("operator"), "{refused}");
 
     let removed = ok(home, &["agent", "remove", "host"]);
     assert!(removed.contains(&did), "{removed}");
