@@ -405,3 +405,61 @@ async fn agents_restart_with_the_node() {
     let short = tim_node::agents::builtins::short_did(&dana);
     said(&s, &op, yard, made.did, &format!("Welcome, {short}.")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_reports_activity_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 9).await;
+    let (s, op) = service(&n.handle);
+    let forum = space(&s, &op, "forum", "Talk").await;
+    let own = DeclareAbility {
+        description: "Talks".into(),
+        input_schema: json!({"type": "object"}),
+        output_schema: json!({"type": "object"}),
+        credential: None,
+        attestation: None,
+        price: None,
+    };
+    s.declare_ability(&op, forum, "chat.talk", &own)
+        .await
+        .unwrap();
+    for text in ["one", "two"] {
+        s.post(&op, forum, text).await.unwrap();
+    }
+    let o = s
+        .create_agent(&op, &agent("watcher", "observer", vec![forum]))
+        .await
+        .unwrap();
+    logged(&s, &op, "watcher", "acted", "declared space.activity").await;
+    let made = s
+        .request_ability(
+            &op,
+            forum,
+            &NewRequest {
+                ability: "space.activity".into(),
+                input: json!({ "window_secs": 3600 }),
+                to: Some(o.did),
+                timeout_secs: Some(60),
+            },
+        )
+        .await
+        .unwrap();
+    let done = poll(20, "the report", || async {
+        let r = s.request(&op, forum, &made.id).await.unwrap();
+        (r.state == "completed").then_some(r)
+    })
+    .await;
+    let short = tim_node::agents::builtins::short_did;
+    // The members page is sorted by DID, and so are the new members of the report.
+    let mut joined = [n.handle.timite(), o.did];
+    joined.sort();
+    let joined: Vec<String> = joined.iter().map(short).collect();
+    assert_eq!(
+        done.output.unwrap()["report"],
+        format!(
+            "Activity over the last 1 h: 2 messages ({} 2); 2 new members ({}).",
+            short(&n.handle.timite()),
+            joined.join(", ")
+        )
+    );
+}
