@@ -54,6 +54,8 @@ const SUPERVISOR_QUEUE: usize = 64;
 const MODEL_QUEUE: usize = 8;
 /// Most model calls one agent has running at once; more wait for a later trigger.
 const MODEL_CALLS: usize = 2;
+/// Open requests an agent keeps track of per space (for `unanswered_request`).
+const MAX_OPEN_TRACKED: usize = 256;
 /// Log entries buffered for live readers (`GET /v1/agents/{agent}/logs/events`).
 const LOG_BROADCAST: usize = 256;
 /// Longest a model call may take, retries included; then it is given up and logged.
@@ -117,7 +119,8 @@ impl Agents {
     }
 
     async fn ask(&self, make: impl FnOnce(oneshot::Sender<()>) -> Command) -> ServiceResult<()> {
-        let gone = || NodeError::Invalid("the agent runtime has stopped".into());
+        // The runtime stops only with the node's last service.
+        let gone = || NodeError::Gone;
         let tx = match &self.link {
             Link::Strong(tx) => tx.clone(),
             Link::Weak(tx) => tx.upgrade().ok_or_else(gone)?,
@@ -463,6 +466,13 @@ impl Agent {
             SpaceEvent::Joined { member, .. } => Some(format!("{} joined", member.did)),
             SpaceEvent::RequestCreated { request, .. } => {
                 if request.claimant.is_none() && request.state == "open" {
+                    if state.open.len() >= MAX_OPEN_TRACKED {
+                        // Requests that expire unclaimed send no event: the oldest goes.
+                        let oldest = state.open.iter().min_by_key(|(_, (seen, _))| *seen);
+                        if let Some(id) = oldest.map(|(id, _)| id.clone()) {
+                            state.open.remove(&id);
+                        }
+                    }
                     state
                         .open
                         .insert(request.id.clone(), (Instant::now(), false));
