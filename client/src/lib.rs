@@ -1,6 +1,7 @@
 //! A client for a Tim node's HTTP API, used by the `tim` command line and the testnet.
 #![deny(missing_docs)]
 
+mod agents;
 mod mcp;
 mod memory;
 mod personas;
@@ -806,23 +807,31 @@ impl Client {
     ) -> Result<impl Stream<Item = Result<SpaceEvent, ClientError>>, ClientError> {
         let url = format!("{}/v1/spaces/{id}/events", self.base);
         let resp = self.send(self.http.get(&url), &url).await?;
-        let mut buf = String::new();
-        Ok(resp.bytes_stream().flat_map(move |chunk| {
-            let out = match chunk {
-                Ok(bytes) => {
-                    buf.push_str(&String::from_utf8_lossy(&bytes));
-                    sse_frames(&mut buf)
-                }
-                Err(e) => vec![Err(ClientError::Decode(e.to_string()))],
-            };
-            futures::stream::iter(out)
-        }))
+        Ok(sse_stream(resp))
     }
 }
 
-/// Takes the complete server-sent event frames off the front of `buf`: each event of a space's
-/// stream, or [`ClientError::Lagged`] for a `lagged` frame. Keep-alive comments give nothing.
-fn sse_frames(buf: &mut String) -> Vec<Result<SpaceEvent, ClientError>> {
+/// The events of a server-sent event answer, each parsed as JSON (see [`sse_frames`]).
+fn sse_stream<T: DeserializeOwned>(
+    resp: reqwest::Response,
+) -> impl Stream<Item = Result<T, ClientError>> {
+    let mut buf = String::new();
+    resp.bytes_stream().flat_map(move |chunk| {
+        let out = match chunk {
+            Ok(bytes) => {
+                buf.push_str(&String::from_utf8_lossy(&bytes));
+                sse_frames(&mut buf)
+            }
+            Err(e) => vec![Err(ClientError::Decode(e.to_string()))],
+        };
+        futures::stream::iter(out)
+    })
+}
+
+/// Takes the complete server-sent event frames off the front of `buf`: each event of a stream
+/// (a space's events, an agent's log), or [`ClientError::Lagged`] for a `lagged` frame.
+/// Keep-alive comments give nothing.
+fn sse_frames<T: DeserializeOwned>(buf: &mut String) -> Vec<Result<T, ClientError>> {
     let mut out = Vec::new();
     while let Some(end) = buf.find("\n\n") {
         let frame: String = buf.drain(..end + 2).collect();
@@ -867,7 +876,7 @@ mod tests {
         let mut buf = String::from(
             ": keep-alive\n\nevent: lagged\ndata: 1791\n\nevent: lagged\ndata: soon\n\ndata: {\"not\": \"an event\"}\n\ndata: {\"partial",
         );
-        let items = sse_frames(&mut buf);
+        let items = sse_frames::<SpaceEvent>(&mut buf);
         assert_eq!(items.len(), 3, "{items:?}");
         assert!(
             matches!(items[0], Err(ClientError::Lagged(1791))),

@@ -7,6 +7,7 @@
 
 mod abilities;
 mod admission;
+pub mod agents;
 pub mod api;
 pub mod auth;
 mod chains;

@@ -35,6 +35,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt as _};
 
+use crate::agents::Agents;
 use crate::auth::{Auth, AuthError, Principal, RateLimit, MAX_LABEL_LEN};
 use crate::{Act, CredentialKind, Handle, NodeError, Role, Visibility};
 
@@ -192,11 +193,13 @@ fn invalid(detail: impl Into<String>) -> ServiceError {
 pub struct Service {
     node: Handle,
     auth: Arc<Auth>,
+    agents: Agents,
 }
 
 impl Service {
     /// The use cases of a node whose operator token is `admin_token`; each token may make
-    /// `rate_limit` requests.
+    /// `rate_limit` requests. Starts the node's agents (docs/agents.md), which run until every
+    /// clone of this service is gone: make one service per node.
     pub fn new(node: Handle, admin_token: &str, rate_limit: RateLimit) -> Self {
         let auth = Auth::new(
             node.store().clone(),
@@ -205,10 +208,22 @@ impl Service {
             node.node_did(),
             rate_limit,
         );
-        Self {
+        let (agents, supervisor) = Agents::new();
+        let service = Self {
             node,
             auth: Arc::new(auth),
-        }
+            agents,
+        };
+        supervisor.spawn(Self {
+            agents: service.agents.weak(),
+            ..service.clone()
+        });
+        service
+    }
+
+    /// The link to the agent runtime.
+    pub(crate) fn agents(&self) -> &Agents {
+        &self.agents
     }
 
     /// The node handle.
@@ -227,7 +242,7 @@ impl Service {
     }
 
     /// Refuses a caller without the operator's rights to do `what`.
-    fn operator_only(caller: &Caller, what: &'static str) -> ServiceResult<()> {
+    pub(crate) fn operator_only(caller: &Caller, what: &'static str) -> ServiceResult<()> {
         if caller.operator {
             Ok(())
         } else {

@@ -13,6 +13,8 @@ mod memory;
 pub use memory::*;
 mod personas;
 pub use personas::*;
+mod agents;
+pub use agents::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]

@@ -7,6 +7,7 @@
 //! partitions) and checks that no acknowledged write is lost and every node converges.
 #![deny(missing_docs)]
 
+mod agents_demo;
 pub mod bench;
 pub mod chaos;
 pub mod charts;
@@ -27,6 +28,8 @@ use tim_protocol::api::SpaceEvent;
 use tim_protocol::SpaceId;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+pub use agents_demo::demo_agents;
 
 /// How long a node may take to start and write its address file.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);

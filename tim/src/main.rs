@@ -40,6 +40,7 @@ use crate::cli::{
     IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
     TimiteCommand, TokenCommand, TrustCommand,
 };
+use crate::cli::{agent, AgentCommand};
 use crate::cli::{memory, persona, MemoryCommand, PersonaCommand};
 use crate::output::{errln, one_line, pipe_closed, safe_json, shown, Out, Stream};
 
@@ -144,6 +145,11 @@ enum Command {
     Memory {
         #[command(subcommand)]
         command: MemoryCommand,
+    },
+    /// Agents: timites whose behaviour the node runs, from a persona (operator).
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
     },
     /// Passports: verifiable credentials and presentations.
     Passport {
@@ -296,6 +302,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Read(args) => timeline::read(&client()?, out, args).await?,
         Command::Dm { did, text } => timeline::dm(&client()?, out, did, &text).await?,
         Command::Ability { command } => ability::run(&client()?, out, command).await?,
+        Command::Agent { command } => agent::run(&client()?, out, command).await?,
         Command::Passport {
             command:
                 PassportCommand::Verify {

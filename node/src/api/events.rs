@@ -61,7 +61,7 @@ pub(super) async fn request_events(
 }
 
 /// One event as an SSE frame: the JSON event, or `event: lagged` with the number missed.
-fn frame(e: Result<SpaceEvent, BroadcastStreamRecvError>) -> Event {
+pub(super) fn frame<T: serde::Serialize>(e: Result<T, BroadcastStreamRecvError>) -> Event {
     match e {
         Ok(event) => Event::default().json_data(&event).unwrap_or_default(),
         Err(BroadcastStreamRecvError::Lagged(missed)) => {

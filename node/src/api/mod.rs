@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod abilities;
+mod agents;
 mod chains;
 mod events;
 mod extract;
@@ -159,6 +160,12 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(peers::disconnect))
         .routes(routes!(peers::gossip_peers))
         .routes(routes!(peers::flood))
+        .routes(routes!(agents::list, agents::create))
+        .routes(routes!(agents::show, agents::tune, agents::remove))
+        .routes(routes!(agents::pause))
+        .routes(routes!(agents::resume))
+        .routes(routes!(agents::logs))
+        .routes(routes!(agents::log_events))
         .route_layer(middleware::from_fn(extract::require_token));
     let public = OpenApiRouter::new()
         .routes(routes!(tokens::challenge))

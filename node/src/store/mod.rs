@@ -2,9 +2,11 @@
 //! ([`Store`], which also keeps the peer book, credentials, trust and tokens), the simulator
 //! on [`MemStore`], which can lose what was not flushed when a simulated node crashes.
 
+mod agents;
 mod mem;
 mod sled;
 
+pub(crate) use self::agents::{AgentRecord, Counters, MAX_AGENT_LOG};
 pub use self::mem::MemStore;
 pub use self::sled::{FlushMode, Store, StoreError};
 

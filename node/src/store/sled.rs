@@ -17,6 +17,8 @@
 //!   result held out of band (docs/abilities.md §14), stored only once they match the hash.
 //! * `memory`: agents' memory entries (`crate::memory`): agent key ‖ layer ‖ scope ‖
 //!   sequence → the entry (JSON), and the sequence counter.
+//! * `agents`: the agents this node runs, their budget counters and bounded logs
+//!   (`super::agents` has the layout).
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -67,6 +69,7 @@ pub struct Store {
     e2ee: sled::Tree,
     payloads: sled::Tree,
     memory: sled::Tree,
+    pub(super) agents: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -151,6 +154,7 @@ impl Store {
             e2ee: db.open_tree("e2ee")?,
             payloads: db.open_tree("payloads")?,
             memory: db.open_tree("memory")?,
+            agents: db.open_tree("agents")?,
         })
     }
 

@@ -2,6 +2,7 @@
 //! home's node, the home's keys, and durations as arguments.
 
 pub(crate) mod ability;
+pub(crate) mod agent;
 pub(crate) mod chain;
 pub(crate) mod id;
 pub(crate) mod mcp;
@@ -26,6 +27,7 @@ use tim_did::Keystore;
 use tim_node::home;
 
 pub(crate) use ability::AbilityCommand;
+pub(crate) use agent::AgentCommand;
 pub(crate) use id::IdCommand;
 pub(crate) use memory::MemoryCommand;
 pub(crate) use node::NodeCommand;

@@ -19,6 +19,10 @@ pub(crate) enum TestnetCommand {
         /// Number of nodes (at least 2).
         #[arg(long, default_value_t = 3)]
         nodes: usize,
+        /// The agents demo instead, on 3 nodes: a catalyst wakes a quiet space, a summarizer
+        /// agent serves a human's request, the rating moves its reputation on every node.
+        #[arg(long, conflicts_with = "nodes")]
+        agents: bool,
     },
     /// Run N nodes on loopback until Ctrl-C, printing each node's API address.
     Up {
@@ -199,7 +203,12 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         }
     };
     match command {
-        TestnetCommand::Demo { nodes } => {
+        TestnetCommand::Demo { agents: true, .. } => {
+            if !tim_testnet::demo_agents(&exe, Some(progress), &mut Stream::Stdout).await? {
+                bail!("the agents demo did not complete (see the transcript above)");
+            }
+        }
+        TestnetCommand::Demo { nodes, .. } => {
             if nodes < 2 {
                 bail!("a demo needs at least 2 nodes");
             }

@@ -1,0 +1,465 @@
+//! Agents on real nodes (docs/agents.md): each test makes agents through the service, as the
+//! API does, and watches what they write in real spaces on sled stores, waiting on conditions.
+
+mod common;
+
+use common::{node, node_in, poll, restart, JOIN};
+use serde_json::json;
+use tim_node::api::RateLimit;
+use tim_node::service::{Caller, Service};
+use tim_node::Handle;
+use tim_protocol::api::{
+    AgentView, CreateSpace, DeclareAbility, JoinSpace, MessageView, NewAgent, NewRequest,
+    TimelineQuery, TuneAgent,
+};
+use tim_protocol::{Did, SpaceId};
+
+fn service(h: &Handle) -> (Service, Caller) {
+    (
+        Service::new(h.clone(), "admin", RateLimit::default()),
+        Caller::operator(h.timite()),
+    )
+}
+
+fn agent(name: &str, persona: &str, spaces: Vec<SpaceId>) -> NewAgent {
+    NewAgent {
+        name: name.into(),
+        persona: persona.into(),
+        model: None,
+        endpoint: None,
+        key_env: None,
+        key_file: None,
+        spaces,
+        via: Vec::new(),
+    }
+}
+
+async fn space(s: &Service, caller: &Caller, name: &str, purpose: &str) -> SpaceId {
+    let req = CreateSpace {
+        name: name.into(),
+        purpose: purpose.into(),
+        visibility: None,
+        ttl_secs: None,
+        encrypted: None,
+    };
+    s.create_space(caller, &req).await.unwrap().id
+}
+
+async fn messages(s: &Service, caller: &Caller, space: SpaceId) -> Vec<MessageView> {
+    let query = TimelineQuery {
+        limit: Some(500),
+        ..TimelineQuery::default()
+    };
+    let mut m = s.timeline(caller, space, &query).await.unwrap().messages;
+    m.reverse();
+    m
+}
+
+/// A new hosted timite that joins `space`.
+async fn newcomer(s: &Service, operator: &Caller, space: SpaceId) -> Did {
+    let did = s.add_timite(operator).await.unwrap().did;
+    s.join_space(&Caller::timite(did), space, &JoinSpace::default())
+        .await
+        .unwrap();
+    did
+}
+
+/// Waits until the agent's log has an entry of `kind` containing `text`.
+async fn logged(s: &Service, operator: &Caller, agent: &str, kind: &str, text: &str) {
+    poll(
+        20,
+        &format!("a `{kind}` log entry with `{text}`"),
+        || async {
+            let log = s
+                .agent_logs(operator, agent, Default::default())
+                .await
+                .unwrap();
+            log.iter()
+                .any(|e| e.kind == kind && e.text.contains(text))
+                .then_some(())
+        },
+    )
+    .await
+}
+
+/// Waits until a message by `author` containing `text` is in the space.
+async fn said(s: &Service, operator: &Caller, space: SpaceId, author: Did, text: &str) {
+    poll(
+        20,
+        &format!("a message by the agent with `{text}`"),
+        || async {
+            messages(s, operator, space)
+                .await
+                .iter()
+                .any(|m| m.author == author && m.text.contains(text))
+                .then_some(())
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_greeter_welcomes_a_new_member_as_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 1).await;
+    let (s, op) = service(&n.handle);
+    let garden = space(&s, &op, "garden", "The community garden. Plots and seeds.").await;
+    let greeter = s
+        .create_agent(&op, &agent("greeter", "greeter", vec![garden]))
+        .await
+        .unwrap();
+    assert_ne!(greeter.did, n.handle.timite(), "an agent is its own timite");
+    let members = s
+        .members(&op, garden, &Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(members.iter().any(|m| m.did == greeter.did));
+
+    let bob = newcomer(&s, &op, garden).await;
+    let short = tim_node::agents::builtins::short_did(&bob);
+    said(&s, &op, garden, greeter.did, &short).await;
+    let welcome = messages(&s, &op, garden)
+        .await
+        .into_iter()
+        .find(|m| m.author == greeter.did)
+        .unwrap();
+    assert_eq!(
+        welcome.text,
+        format!("Welcome, {short}! This space is for community garden. (greeter, an agent)")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_over_budget_stops_acting_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 2).await;
+    let (s, op) = service(&n.handle);
+    let lobby = space(&s, &op, "lobby", "Meeting people").await;
+    s.create_agent(&op, &agent("doorman", "greeter", vec![lobby]))
+        .await
+        .unwrap();
+    let one = TuneAgent {
+        actions_per_hour: Some(1),
+        ..TuneAgent::default()
+    };
+    let tuned = s.tune_agent(&op, "doorman", &one).await.unwrap();
+    assert_eq!(tuned.tuning.actions_per_hour, 1);
+
+    let first = newcomer(&s, &op, lobby).await;
+    said(
+        &s,
+        &op,
+        lobby,
+        tuned.did,
+        &tim_node::agents::builtins::short_did(&first),
+    )
+    .await;
+    newcomer(&s, &op, lobby).await;
+    logged(
+        &s,
+        &op,
+        "doorman",
+        "budget",
+        "over budget: 1 actions this hour",
+    )
+    .await;
+    let shown: AgentView = s.agent(&op, "doorman").await.unwrap();
+    assert!(
+        shown.status.starts_with("over budget until "),
+        "{}",
+        shown.status
+    );
+    assert_eq!(shown.budget.actions_this_hour, 1);
+    let by_agent = messages(&s, &op, lobby)
+        .await
+        .into_iter()
+        .filter(|m| m.author == tuned.did)
+        .count();
+    assert_eq!(by_agent, 1, "the second newcomer is not greeted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_agent_writes_nothing_and_a_resumed_one_acts_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 3).await;
+    let (s, op) = service(&n.handle);
+    let hall = space(&s, &op, "hall", "Town hall").await;
+    let g = s
+        .create_agent(&op, &agent("usher", "greeter", vec![hall]))
+        .await
+        .unwrap();
+    // A second greeter that keeps running: its welcome is the later change by someone else,
+    // made by the same path the paused one would take.
+    let paused = s.pause_agent(&op, "usher").await.unwrap();
+    assert_eq!(paused.status, "paused");
+    let witness = s
+        .create_agent(&op, &agent("witness", "greeter", vec![hall]))
+        .await
+        .unwrap();
+
+    let bob = newcomer(&s, &op, hall).await;
+    let short = tim_node::agents::builtins::short_did(&bob);
+    said(&s, &op, hall, witness.did, &short).await;
+    assert!(
+        messages(&s, &op, hall)
+            .await
+            .iter()
+            .all(|m| m.author != g.did),
+        "a paused agent wrote"
+    );
+
+    let resumed = s.resume_agent(&op, "usher").await.unwrap();
+    assert_eq!(resumed.status, "running");
+    let carol = newcomer(&s, &op, hall).await;
+    said(
+        &s,
+        &op,
+        hall,
+        g.did,
+        &tim_node::agents::builtins::short_did(&carol),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_removed_from_its_space_is_refused_by_the_gate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 4).await;
+    let (s, op) = service(&n.handle);
+    let club = space(&s, &op, "club", "Chess").await;
+    let g = s
+        .create_agent(&op, &agent("host", "greeter", vec![club]))
+        .await
+        .unwrap();
+    let first = newcomer(&s, &op, club).await;
+    let short = tim_node::agents::builtins::short_did(&first);
+    said(&s, &op, club, g.did, &short).await;
+
+    // Banned: the agent still sees the public space's events, tries to greet, and the space's
+    // rules refuse its write.
+    s.set_role(&op, club, g.did, "banned").await.unwrap();
+    let second = newcomer(&s, &op, club).await;
+    logged(&s, &op, "host", "refused", "refused").await;
+    let short2 = tim_node::agents::builtins::short_did(&second);
+    let all = messages(&s, &op, club).await;
+    assert!(all.iter().all(|m| !m.text.contains(&short2)));
+    // Everything it wrote is signed as itself, never as another timite of the node.
+    let by_agent: Vec<_> = all.iter().filter(|m| m.text.contains("Welcome")).collect();
+    assert!(!by_agent.is_empty() && by_agent.iter().all(|m| m.author == g.did));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalyst_wakes_a_quiet_space_with_a_question_from_its_purpose() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 5).await;
+    let (s, op) = service(&n.handle);
+    let bees = space(&s, &op, "bees", "Urban beekeeping. Hives on roofs.").await;
+    s.post(&op, bees, "anyone here?").await.unwrap();
+    let persona = tim_node::agents::persona::SHIPPED
+        .iter()
+        .find(|(n, _)| *n == "catalyst")
+        .unwrap()
+        .1
+        .replace("after_secs = 3600", "after_secs = 1");
+    let c = s
+        .create_agent(&op, &agent("spark", &persona, vec![bees]))
+        .await
+        .unwrap();
+    said(&s, &op, bees, c.did, "urban beekeeping").await;
+    let all = messages(&s, &op, bees).await;
+    let question = all.iter().find(|m| m.author == c.did).unwrap();
+    // Deterministic: the question is a function of the space and its message count (1).
+    assert_eq!(
+        question.text,
+        tim_node::agents::builtins::signed(
+            &tim_node::agents::builtins::catalyst_question(
+                &bees,
+                1,
+                "bees",
+                "Urban beekeeping. Hives on roofs.",
+                tim_protocol::api::AgentStyle::Casual
+            ),
+            "spark"
+        )
+    );
+    // Its own question does not count as activity to answer: it waits for someone else.
+    logged(&s, &op, "spark", "acted", "posted").await;
+    let log = s
+        .agent_logs(&op, "spark", Default::default())
+        .await
+        .unwrap();
+    assert_eq!(log.iter().filter(|e| e.kind == "acted").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summarizer_serves_text_summarize_across_two_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n1, n2) = (node(&tmp, 6).await, node(&tmp, 7).await);
+    let (s1, op1) = service(&n1.handle);
+    let (s2, op2) = service(&n2.handle);
+    let work = space(&s1, &op1, "work", "Reading group").await;
+    // The owner's first declaration brings the space to the abilities' schema.
+    let own = DeclareAbility {
+        description: "Reads aloud".into(),
+        input_schema: json!({"type": "object"}),
+        output_schema: json!({"type": "object"}),
+        credential: None,
+        attestation: None,
+        price: None,
+    };
+    s1.declare_ability(&op1, work, "text.read", &own)
+        .await
+        .unwrap();
+    let mut req = agent("digest", "summarizer", vec![work]);
+    req.via = vec![n1.addr.to_string()];
+    let a = s2.create_agent(&op2, &req).await.unwrap();
+    assert_eq!(a.abilities, vec!["text.summarize".to_string()]);
+    poll(JOIN.as_secs(), "the declaration on node 1", || async {
+        let all = s1.abilities(&op1, work).await.unwrap();
+        all.iter()
+            .any(|d| d.provider == a.did && d.name == "text.summarize")
+            .then_some(())
+    })
+    .await;
+
+    let text = "Gardens need water. Water keeps gardens alive in summer. Cats sleep a lot. \
+                Summer gardens need water every day.";
+    let made = s1
+        .request_ability(
+            &op1,
+            work,
+            &NewRequest {
+                ability: "text.summarize".into(),
+                input: json!({ "text": text }),
+                to: Some(a.did),
+                timeout_secs: Some(60),
+            },
+        )
+        .await
+        .unwrap();
+    let done = poll(JOIN.as_secs(), "the summary on node 1", || async {
+        let r = s1.request(&op1, work, &made.id).await.unwrap();
+        (r.state == "completed").then_some(r)
+    })
+    .await;
+    assert_eq!(done.claimant, Some(a.did));
+    assert_eq!(
+        done.output,
+        Some(json!({ "summary": "Gardens need water. Water keeps gardens alive in summer." }))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_restart_with_the_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Keys on disk, as in a home: the agent's key is saved with the node's.
+    let keys = tim_did::Keystore::init(&tmp.path().join("keys")).unwrap();
+    let n = node_in(tmp.path().join("n8"), keys, vec![]).await;
+    let (s, op) = service(&n.handle);
+    let yard = space(&s, &op, "yard", "Neighbours").await;
+    let made = s
+        .create_agent(&op, &agent("porter", "greeter", vec![yard]))
+        .await
+        .unwrap();
+    let tuned = TuneAgent {
+        style: Some(tim_protocol::api::AgentStyle::Formal),
+        ..TuneAgent::default()
+    };
+    s.tune_agent(&op, "porter", &tuned).await.unwrap();
+    let starts = |log: Vec<tim_protocol::api::AgentLogEntry>| {
+        log.iter().filter(|e| e.kind == "started").count()
+    };
+    let before = starts(
+        s.agent_logs(&op, "porter", Default::default())
+            .await
+            .unwrap(),
+    );
+    let dir = n.dir.clone();
+    drop((s, n));
+
+    let n = restart(
+        dir,
+        tim_did::Keystore::open(&tmp.path().join("keys")).unwrap(),
+    )
+    .await;
+    let (s, op) = service(&n.handle);
+    let listed = s.list_agents(&op).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].did, made.did);
+    assert_eq!(listed[0].status, "running");
+    assert_eq!(
+        listed[0].tuning.style,
+        tim_protocol::api::AgentStyle::Formal
+    );
+    // The node starts its agents itself; once this one follows its space, a newcomer comes.
+    poll(20, "the agent to start again", || async {
+        let log = s
+            .agent_logs(&op, "porter", Default::default())
+            .await
+            .unwrap();
+        (starts(log) > before).then_some(())
+    })
+    .await;
+    let dana = newcomer(&s, &op, yard).await;
+    let short = tim_node::agents::builtins::short_did(&dana);
+    said(&s, &op, yard, made.did, &format!("Welcome, {short}.")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_reports_activity_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 9).await;
+    let (s, op) = service(&n.handle);
+    let forum = space(&s, &op, "forum", "Talk").await;
+    let own = DeclareAbility {
+        description: "Talks".into(),
+        input_schema: json!({"type": "object"}),
+        output_schema: json!({"type": "object"}),
+        credential: None,
+        attestation: None,
+        price: None,
+    };
+    s.declare_ability(&op, forum, "chat.talk", &own)
+        .await
+        .unwrap();
+    for text in ["one", "two"] {
+        s.post(&op, forum, text).await.unwrap();
+    }
+    let o = s
+        .create_agent(&op, &agent("watcher", "observer", vec![forum]))
+        .await
+        .unwrap();
+    logged(&s, &op, "watcher", "acted", "declared space.activity").await;
+    let made = s
+        .request_ability(
+            &op,
+            forum,
+            &NewRequest {
+                ability: "space.activity".into(),
+                input: json!({ "window_secs": 3600 }),
+                to: Some(o.did),
+                timeout_secs: Some(60),
+            },
+        )
+        .await
+        .unwrap();
+    let done = poll(20, "the report", || async {
+        let r = s.request(&op, forum, &made.id).await.unwrap();
+        (r.state == "completed").then_some(r)
+    })
+    .await;
+    let short = tim_node::agents::builtins::short_did;
+    // The members page is sorted by DID, and so are the new members of the report.
+    let mut joined = [n.handle.timite(), o.did];
+    joined.sort();
+    let joined: Vec<String> = joined.iter().map(short).collect();
+    assert_eq!(
+        done.output.unwrap()["report"],
+        format!(
+            "Activity over the last 1 h: 2 messages ({} 2); 2 new members ({}).",
+            short(&n.handle.timite()),
+            joined.join(", ")
+        )
+    );
+}
