@@ -255,6 +255,12 @@ impl Service {
         self.agents().stop(r.did).await?;
         let store = self.node().store();
         stored(store.remove_agent(&r.did))?;
+        // What it remembered goes with it (docs/agents.md, "Memory").
+        let forgotten = self
+            .node()
+            .memory()
+            .and_then(|m| m.forget(&r.did, None, None));
+        forgotten.map_err(NodeError::from)?;
         stored(store.flush().await)?;
         Ok(view)
     }

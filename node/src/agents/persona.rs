@@ -119,6 +119,22 @@ pub enum Serve {
     Builtin(String),
     /// By the agent's model, with this instruction before the input.
     Prompt(String),
+    /// By a tool of an MCP server (docs/mcp.md, "MCP tools as abilities"): the node reaches
+    /// the server when the agent starts, declares the ability with the tool's schemas, and
+    /// calls the tool for each request.
+    Mcp(McpServe),
+}
+
+/// An MCP server's tool that serves an ability: in TOML,
+/// `serve = { mcp = { tool = "echo", server = { command = "…", args = […] } } }` (or
+/// `server = { url = "…", bearer_env = "VAR" }`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServe {
+    /// The server.
+    pub server: crate::mcp_tools::McpServerSpec,
+    /// The tool's name on the server.
+    pub tool: String,
 }
 
 /// The built-ins an ability can be served by.
@@ -341,7 +357,7 @@ impl Persona {
                 Serve::Prompt(_) if self.model.is_none() => {
                     return Err(PersonaError::PromptNeedsModel(a.name.clone()))
                 }
-                Serve::Builtin(_) | Serve::Prompt(_) => {}
+                Serve::Builtin(_) | Serve::Prompt(_) | Serve::Mcp(_) => {}
             }
         }
         Ok(())

@@ -22,9 +22,10 @@
 //! ([`Agent::observe`]) and prompts built in one place ([`Agent::prompt`]), where memory plugs
 //! in.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{select_all, SelectAll};
@@ -42,7 +43,9 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::builtins;
-use super::persona::{Persona, PersonaAbility, Serve, Template, Trigger};
+use super::persona::{McpServe, Persona, PersonaAbility, Serve, Template, Trigger};
+use crate::mcp_tools::{declaration, McpServerSpec, McpTools, DEFAULT_PREFIX};
+use crate::memory::{Layer, Memory};
 use crate::node::now_ms;
 use crate::service::{Caller, Service, ServiceResult};
 use crate::store::{AgentRecord, Counters};
@@ -239,8 +242,6 @@ struct SpaceState {
     last_was_mine: bool,
     /// Requests not yet claimed, with when they were seen and whether they were nudged.
     open: HashMap<String, (Instant, bool)>,
-    /// The latest events, as lines for a prompt (at most `memory_depth`).
-    recent: VecDeque<String>,
     /// When the next period report is due.
     next_period: Option<Instant>,
 }
@@ -254,6 +255,11 @@ struct Agent {
     /// Whether the agent said it is over budget in the current window.
     said_over: bool,
     spaces: HashMap<SpaceId, SpaceState>,
+    /// What it remembers (docs/agents.md, "Memory"): every event it sees goes there, and its
+    /// prompts are built from it.
+    memory: Memory,
+    /// The MCP servers its abilities are served by, reached when it starts.
+    mcp: Vec<(McpServerSpec, Arc<McpTools>)>,
     model: Option<ModelClient>,
     models: mpsc::Sender<ModelDone>,
     calls: usize,
@@ -271,8 +277,12 @@ async fn run_agent(
         Err(e) => Err(e.to_string()),
     };
     let persona = hosted.and_then(|()| Persona::parse(&record.persona).map_err(|e| e.to_string()));
-    let persona = match persona {
-        Ok(p) => p,
+    let opened = persona.and_then(|p| {
+        let memory = service.node().memory().map_err(|e| e.to_string())?;
+        Ok((p, memory))
+    });
+    let (persona, memory) = match opened {
+        Ok(opened) => opened,
         Err(e) => {
             log(
                 &service,
@@ -297,6 +307,8 @@ async fn run_agent(
             .unwrap_or_default(),
         said_over: false,
         spaces: HashMap::new(),
+        memory,
+        mcp: Vec::new(),
         model: None,
         models,
         calls: 0,
@@ -305,6 +317,7 @@ async fn run_agent(
         service,
     };
     agent.model = agent.model_client();
+    agent.reach_mcp_servers().await;
     let mut events = agent.open_spaces().await;
     agent.log(
         "started",
@@ -384,6 +397,32 @@ impl Agent {
         }
     }
 
+    /// Reaches each MCP server its abilities are served by (once per server); one it cannot
+    /// reach is logged, and its abilities are not declared.
+    async fn reach_mcp_servers(&mut self) {
+        for a in &self.persona.abilities {
+            let Serve::Mcp(m) = &a.serve else { continue };
+            if self.mcp.iter().any(|(spec, _)| *spec == m.server) {
+                continue;
+            }
+            match McpTools::connect(&m.server).await {
+                Ok(tools) => self.mcp.push((m.server.clone(), Arc::new(tools))),
+                Err(e) => log(
+                    &self.service,
+                    self.record.did,
+                    "refused",
+                    format!("cannot reach the MCP server {}: {e}", m.server),
+                ),
+            }
+        }
+    }
+
+    /// The tools of the MCP server an ability is served by, if it was reached.
+    fn mcp_tools(&self, m: &McpServe) -> Option<Arc<McpTools>> {
+        let found = self.mcp.iter().find(|(spec, _)| *spec == m.server);
+        found.map(|(_, tools)| tools.clone())
+    }
+
     /// Follows the events of its spaces; a space it cannot read is logged and left out.
     async fn open_spaces(&mut self) -> Events {
         let mut streams = Vec::new();
@@ -403,7 +442,6 @@ impl Agent {
                             last_activity: now,
                             last_was_mine: false,
                             open: HashMap::new(),
-                            recent: VecDeque::new(),
                             next_period: period.map(|p| now + p),
                         },
                     );
@@ -423,7 +461,25 @@ impl Agent {
                 .abilities(&self.me, space)
                 .await
                 .unwrap_or_default();
-            for a in self.persona.abilities.clone() {
+            for mut a in self.persona.abilities.clone() {
+                if let Serve::Mcp(m) = &a.serve {
+                    // The tool's own schemas, as `tim ability serve-mcp` declares them.
+                    let tools = self.mcp_tools(m);
+                    let imported = tools.as_ref().map(|t| {
+                        t.tool(&m.tool)
+                            .and_then(|tool| declaration(DEFAULT_PREFIX, tool))
+                    });
+                    match imported {
+                        Some(Ok((_, d))) => {
+                            (a.input_schema, a.output_schema) = (d.input_schema, d.output_schema)
+                        }
+                        Some(Err(e)) => {
+                            self.log("refused", format!("cannot offer {}: {e}", a.name));
+                            continue;
+                        }
+                        None => continue,
+                    }
+                }
                 let same = declared.iter().any(|d| {
                     d.provider == self.record.did
                         && d.name == a.name
@@ -452,18 +508,18 @@ impl Agent {
 
     /// The one place where the agent sees an event of its spaces.
     async fn observe(&mut self, event: &SpaceEvent) {
-        let depth = self.record.tuning.memory_depth as usize;
         let me = self.record.did;
         let Some(state) = self.spaces.get_mut(&event.space()) else {
             return;
         };
-        let line = match event {
+        if let Err(e) = self.memory.observe(&me, event) {
+            log(&self.service, me, "memory", format!("cannot remember: {e}"));
+        }
+        match event {
             SpaceEvent::Message { message, .. } => {
                 state.last_activity = Instant::now();
                 state.last_was_mine = message.author == me;
-                Some(format!("{}: {}", message.author, message.text))
             }
-            SpaceEvent::Joined { member, .. } => Some(format!("{} joined", member.did)),
             SpaceEvent::RequestCreated { request, .. } => {
                 if request.claimant.is_none() && request.state == "open" {
                     if state.open.len() >= MAX_OPEN_TRACKED {
@@ -477,22 +533,11 @@ impl Agent {
                         .open
                         .insert(request.id.clone(), (Instant::now(), false));
                 }
-                Some(format!(
-                    "{} asked for {}",
-                    request.requester, request.ability
-                ))
             }
             e => {
                 if let Some(r) = e.request() {
                     state.open.remove(&r.id);
                 }
-                None
-            }
-        };
-        if let Some(line) = line {
-            state.recent.push_back(line);
-            while state.recent.len() > depth {
-                state.recent.pop_front();
             }
         }
     }
@@ -615,8 +660,18 @@ impl Agent {
         let text = builtins::signed(&text, &self.record.name);
         let (service, me) = (self.service.clone(), self.me);
         let what = format!("posted in {space}: {text}");
-        self.write(what, async move { service.post(&me, space, &text).await })
+        let said = text.clone();
+        let posted = self
+            .write(what, async move { service.post(&me, space, &text).await })
             .await;
+        if posted.is_some() {
+            if let Err(e) = self
+                .memory
+                .note(&self.record.did, Some(space), Layer::Session, &said)
+            {
+                self.log("memory", format!("cannot remember: {e}"));
+            }
+        }
     }
 
     /// Spends an action, then performs `op` and logs what came of it; over budget, performs
@@ -807,6 +862,10 @@ impl Agent {
                 self.ask_model(space, Purpose::Answer(request.id.clone()), task);
                 return;
             }
+            Serve::Mcp(m) => match self.mcp_tools(m) {
+                Some(tools) => tools.answer(&m.tool, request.input.clone()).await,
+                None => Err(format!("the MCP server {} is not reachable", m.server)),
+            },
         };
         self.answer(space, &ability, &request.id, outcome).await;
     }
@@ -860,11 +919,14 @@ impl Agent {
             AgentStyle::Formal => "Write formally, in full sentences.",
             AgentStyle::Casual => "Write casually and briefly.",
         };
-        let recent: Vec<String> = self
-            .spaces
-            .get(&space)
-            .map(|s| s.recent.iter().cloned().collect())
-            .unwrap_or_default();
+        let depth = self.record.tuning.memory_depth as usize;
+        let remembered = self
+            .memory
+            .context(&self.record.did, space, depth)
+            .unwrap_or_else(|e| {
+                self.log("memory", format!("cannot recall: {e}"));
+                String::new()
+            });
         Prompt {
             system: format!(
                 "You are {}, an AI agent (a {}) taking part in a Tim space as the timite {}. \
@@ -876,7 +938,7 @@ impl Agent {
             ),
             messages: vec![Message {
                 role: Role::User,
-                content: format!("Recent events:\n{}\n\n{task}", recent.join("\n")),
+                content: format!("{remembered}\n{task}"),
                 tool_calls: Vec::new(),
                 tool_call_id: None,
             }],
