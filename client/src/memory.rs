@@ -1,7 +1,6 @@
 //! Calls about agents' memory (docs/agents.md "Memory"), for the operator's token.
 
 use tim_protocol::api::{Forgotten, MemoryEntry, MemoryQuery};
-use tim_protocol::Did;
 
 use crate::{Client, ClientError};
 
@@ -26,7 +25,7 @@ impl Client {
     /// `GET /v1/agents/{agent}/memory`: the agent's newest entries, oldest first.
     pub async fn memory(
         &self,
-        agent: &Did,
+        agent: &str,
         q: &MemoryQuery,
     ) -> Result<Vec<MemoryEntry>, ClientError> {
         self.get(&format!("/v1/agents/{agent}/memory{}", query(q)))
@@ -36,7 +35,7 @@ impl Client {
     /// `DELETE /v1/agents/{agent}/memory`: erase the agent's entries (of a space, a layer).
     pub async fn forget_memory(
         &self,
-        agent: &Did,
+        agent: &str,
         q: &MemoryQuery,
     ) -> Result<Forgotten, ClientError> {
         let q = MemoryQuery { limit: None, ..*q };

@@ -570,12 +570,12 @@ impl crate::Handle {
 }
 
 impl Service {
-    /// `agent`'s memory entries (of one space and one layer, if asked), newest `limit`, oldest
-    /// first: the operator's only.
+    /// The memory entries of `agent` (a name or DID of one of the node's agents), of one space
+    /// and one layer if asked, newest `limit`, oldest first: the operator's only.
     pub async fn memory(
         &self,
         caller: &Caller,
-        agent: Did,
+        agent: &str,
         query: MemoryQuery,
     ) -> ServiceResult<Vec<MemoryEntry>> {
         if !caller.operator {
@@ -589,24 +589,27 @@ impl Service {
                 )))
             }
         };
+        let agent = self.find_agent(agent)?.did;
         let memory = self.node().memory().map_err(NodeError::from)?;
         Ok(memory
             .recall(&agent, query.space, query.layer, limit)
             .map_err(NodeError::from)?)
     }
 
-    /// Erases `agent`'s memory (of one space and one layer, if asked): gone from the store,
-    /// on disk, before it answers how many entries went. The operator's only.
+    /// Erases the memory of `agent` (a name or DID of one of the node's agents), of one space
+    /// and one layer if asked: gone from the store, on disk, before it answers how many entries
+    /// went. The operator's only.
     pub async fn forget_memory(
         &self,
         caller: &Caller,
-        agent: Did,
+        agent: &str,
         space: Option<SpaceId>,
         layer: Option<Layer>,
     ) -> ServiceResult<usize> {
         if !caller.operator {
             return Err(ServiceError::OperatorOnly("erasing an agent's memory"));
         }
+        let agent = self.find_agent(agent)?.did;
         let memory = self.node().memory().map_err(NodeError::from)?;
         let erased = tokio::task::spawn_blocking(move || memory.forget(&agent, space, layer))
             .await

@@ -90,7 +90,21 @@ async fn forgetting_through_the_api_leaves_nothing_of_the_slice_on_disk() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let memory = node.handle.memory().unwrap();
-    let (alice, bob) = (did(21), did(22));
+    let http = reqwest::Client::new();
+    // Alice is an agent of the node (following no space: the test writes her memory itself);
+    // Bob is another DID whose memory must stay.
+    let made: Value = http
+        .post(format!("{base}/v1/agents"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({ "name": "alice", "persona": "greeter" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alice: Did = made["did"].as_str().unwrap().parse().unwrap();
+    let bob = did(22);
     let (garden, kitchen) = (space(1), space(2));
     talk(&memory, &alice, garden, 25, "alice-garden-secret");
     talk(&memory, &alice, kitchen, 12, "alice-kitchen-note");
@@ -111,7 +125,6 @@ async fn forgetting_through_the_api_leaves_nothing_of_the_slice_on_disk() {
     // 26 session entries, 2 summaries and 2 snapshots, one personal entry.
     assert_eq!(in_garden.len(), 26 + 2 + 2 + 1, "{in_garden:#?}");
 
-    let http = reqwest::Client::new();
     let url = format!("{base}/v1/agents/{alice}/memory");
     // Only the operator reads or erases memory.
     let token = http

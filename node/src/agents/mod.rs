@@ -107,7 +107,7 @@ impl Service {
     }
 
     /// The agent named `agent` (its name, or its DID).
-    fn find_agent(&self, agent: &str) -> ServiceResult<AgentRecord> {
+    pub(crate) fn find_agent(&self, agent: &str) -> ServiceResult<AgentRecord> {
         let did = agent.parse::<Did>().ok();
         stored(self.node().store().agents())?
             .into_iter()

@@ -22,18 +22,8 @@ pub(crate) enum AgentCommand {
         /// brainstormer, fact-checker, summarizer, greeter) or a persona file (TOML).
         #[arg(long)]
         persona: String,
-        /// Its model, PROVIDER:MODEL (e.g. ollama:llama3.2).
-        #[arg(long)]
-        model: Option<String>,
-        /// The model's base URL, if not the provider's.
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// An environment variable of the node's process that holds the model's key.
-        #[arg(long, conflicts_with = "key_file")]
-        key_env: Option<String>,
-        /// A file the node can read that holds the model's key.
-        #[arg(long)]
-        key_file: Option<String>,
+        #[command(flatten)]
+        model: ModelArgs,
         /// A space it joins and acts in (repeatable).
         #[arg(long = "space")]
         spaces: Vec<SpaceId>,
@@ -105,6 +95,52 @@ fn parse_style(s: &str) -> Result<AgentStyle, String> {
 }
 
 /// A template's name as it is; a file's persona as its text.
+/// The model an agent uses: `agent new`'s and `persona adopt`'s flags.
+#[derive(clap::Args)]
+pub(crate) struct ModelArgs {
+    /// Its model, PROVIDER:MODEL (e.g. ollama:llama3.2).
+    #[arg(long)]
+    model: Option<String>,
+    /// The model's base URL, if not the provider's.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// An environment variable of the node's process that holds the model's key.
+    #[arg(long, conflicts_with = "key_file")]
+    key_env: Option<String>,
+    /// A file the node can read that holds the model's key.
+    #[arg(long)]
+    key_file: Option<String>,
+}
+
+impl ModelArgs {
+    /// The request that makes agent `name` from `persona` (TOML) with this model.
+    pub(crate) fn request(
+        self,
+        name: String,
+        persona: String,
+        spaces: Vec<SpaceId>,
+        via: Vec<String>,
+    ) -> NewAgent {
+        NewAgent {
+            name,
+            persona,
+            model: self.model,
+            endpoint: self.endpoint,
+            key_env: self.key_env,
+            key_file: self.key_file,
+            spaces,
+            via,
+        }
+    }
+}
+
+/// Makes an agent and prints its DID.
+pub(crate) async fn new_agent(client: &Client, out: Out, req: NewAgent) -> Result<()> {
+    let a = client.new_agent(&req).await?;
+    out.print(&a, |a| outln!("{}", a.did))?;
+    Ok(())
+}
+
 fn persona_text(persona: &str) -> Result<String> {
     let path = Path::new(persona);
     if path.is_file() {
@@ -171,24 +207,11 @@ pub(crate) async fn run(client: &Client, out: Out, command: AgentCommand) -> Res
             name,
             persona,
             model,
-            endpoint,
-            key_env,
-            key_file,
             spaces,
             via,
         } => {
-            let req = NewAgent {
-                name,
-                persona: persona_text(&persona)?,
-                model,
-                endpoint,
-                key_env,
-                key_file,
-                spaces,
-                via,
-            };
-            let a = client.new_agent(&req).await?;
-            out.print(&a, |a| outln!("{}", a.did))?;
+            let persona = persona_text(&persona)?;
+            new_agent(client, out, model.request(name, persona, spaces, via)).await?;
         }
         AgentCommand::List => {
             let all = client.agents().await?;

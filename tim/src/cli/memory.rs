@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use tim_client::Client;
 use tim_protocol::api::{MemoryLayer, MemoryQuery};
-use tim_protocol::{Did, SpaceId};
+use tim_protocol::SpaceId;
 
 use crate::output::{format_date, outln, shown, Out};
 
@@ -13,8 +13,8 @@ use crate::output::{format_date, outln, shown, Out};
 pub(crate) enum MemoryCommand {
     /// Show an agent's newest memory entries, oldest first (admin token).
     Show {
-        /// The agent's DID.
-        agent: Did,
+        /// The agent's name or DID.
+        agent: String,
         /// Only what concerns this space.
         #[arg(long)]
         space: Option<SpaceId>,
@@ -28,8 +28,8 @@ pub(crate) enum MemoryCommand {
     /// Erase an agent's memory, all of it or of a space or a layer (admin token): gone from
     /// the node's store before it answers.
     Forget {
-        /// The agent's DID.
-        agent: Did,
+        /// The agent's name or DID.
+        agent: String,
         /// Only what concerns this space.
         #[arg(long)]
         space: Option<SpaceId>,

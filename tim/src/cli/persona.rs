@@ -10,6 +10,7 @@ use clap::Subcommand;
 use tim_client::Client;
 use tim_protocol::SpaceId;
 
+use crate::cli::agent::{new_agent, ModelArgs};
 use crate::output::{format_date, outln, shown, Out, Stream};
 
 #[derive(Subcommand)]
@@ -33,6 +34,19 @@ pub(crate) enum PersonaCommand {
         space: SpaceId,
         /// The persona's id (`sha256:…`, as `tim persona list` shows it).
         persona: String,
+    },
+    /// Run a persona published in a space on this node, as a new agent (a new timite) that
+    /// joins that space (operator); prints the agent's DID.
+    Adopt {
+        /// Space id.
+        space: SpaceId,
+        /// The persona's id (`sha256:…`).
+        persona: String,
+        /// The agent's name on this node. Default: the persona's name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Delete a published persona (its author, or an admin).
     Delete {
@@ -88,10 +102,43 @@ pub(crate) async fn run(client: &Client, out: Out, command: PersonaCommand) -> R
                 }
             })?;
         }
+        PersonaCommand::Adopt {
+            space,
+            persona,
+            name,
+            model,
+        } => {
+            let p = client.persona(space, &persona).await?;
+            let name = name.unwrap_or_else(|| agent_name(&p.name));
+            new_agent(
+                client,
+                out,
+                model.request(name, p.toml, vec![space], Vec::new()),
+            )
+            .await?;
+        }
         PersonaCommand::Delete { space, persona } => {
             let done = client.delete_persona(space, &persona).await?;
             out.print(&done, |d| outln!("deleted {persona} (change {})", d.change))?;
         }
     }
     Ok(())
+}
+
+/// An agent name made from a persona's name: lowercased, with every character outside
+/// `a-z 0-9 - _ .` made `-`, at most 32 bytes.
+fn agent_name(persona: &str) -> String {
+    let name: String = persona
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '-' | '_' | '.') => c,
+            _ => '-',
+        })
+        .take(32)
+        .collect();
+    if name.is_empty() {
+        "agent".into()
+    } else {
+        name
+    }
 }
