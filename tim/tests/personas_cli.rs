@@ -2,8 +2,8 @@
 //! older space is refused with who can migrate it; the owner's `tim persona publish` prints
 //! the file's id, `list` names it, `show` prints the file exactly as published (what adopting
 //! it runs), `adopt` runs it as a new agent, a member may not delete the owner's; `tim memory
-//! show` and `forget` (by the agent's name) are the
-//! operator's, and a timite's token is refused.
+//! show` and `forget` (by the agent's name) are the operator's, and a timite's token is
+//! refused.
 
 mod common;
 
