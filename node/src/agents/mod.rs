@@ -19,7 +19,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt as _};
 
-use self::persona::{check_model, check_tuning, Persona, PersonaError};
+use self::persona::{check_model, check_tuning, with_endpoint, Persona, PersonaError};
 pub(crate) use self::runtime::Agents;
 pub use self::runtime::MODEL_BOUND;
 use crate::node::now_ms;
@@ -140,7 +140,7 @@ impl Service {
             .into());
         }
         if let Some(m) = &req.model {
-            check_model(m)?;
+            check_model(&with_endpoint(m, req.endpoint.as_deref()))?;
         }
         let persona = Persona::resolve(&req.persona, req.model.as_deref())?;
         let text = match persona::SHIPPED

@@ -274,9 +274,9 @@ pub enum PersonaError {
     /// The same ability twice.
     #[error("ability {0} is listed twice")]
     DuplicateAbility(String),
-    /// Not `PROVIDER:MODEL`.
-    #[error("`{0}` is not PROVIDER:MODEL (e.g. ollama:llama3.2, openai:gpt-4o-mini, anthropic:claude-sonnet-4-5)")]
-    BadModel(String),
+    /// Not a model the clients know (`PROVIDER:MODEL[@ENDPOINT]`).
+    #[error("`{0}` is not a model: {1} (PROVIDER:MODEL, e.g. ollama:llama3.2, openai:gpt-4o-mini, anthropic:claude-sonnet-4-5)")]
+    BadModel(String, String),
 }
 
 impl Persona {
@@ -406,9 +406,17 @@ pub fn check_tuning(t: &AgentTuning) -> Result<(), PersonaError> {
 
 /// Checks the shape `PROVIDER:MODEL` (the model client parses the rest when it is made).
 pub fn check_model(m: &str) -> Result<(), PersonaError> {
-    match m.split_once(':') {
-        Some((p, name)) if !p.trim().is_empty() && !name.trim().is_empty() => Ok(()),
-        _ => Err(PersonaError::BadModel(m.to_string())),
+    m.parse::<tim_models::ModelSpec>()
+        .map(drop)
+        .map_err(|e| PersonaError::BadModel(m.to_string(), e.to_string()))
+}
+
+/// `model` with `endpoint` after an `@` (the form `ModelSpec` reads), unless `model` names an
+/// endpoint itself.
+pub fn with_endpoint(model: &str, endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(e) if !model.contains('@') => format!("{model}@{e}"),
+        _ => model.to_string(),
     }
 }
 
@@ -465,7 +473,7 @@ mod tests {
         ));
         assert!(matches!(
             Persona::resolve("mediator", Some("llama")),
-            Err(PersonaError::BadModel(_))
+            Err(PersonaError::BadModel(..))
         ));
     }
 }

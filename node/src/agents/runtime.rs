@@ -43,7 +43,7 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::builtins;
-use super::persona::{McpServe, Persona, PersonaAbility, Serve, Template, Trigger};
+use super::persona::{with_endpoint, McpServe, Persona, PersonaAbility, Serve, Template, Trigger};
 use crate::mcp_tools::{declaration, McpServerSpec, McpTools, DEFAULT_PREFIX};
 use crate::memory::{Layer, Memory};
 use crate::node::now_ms;
@@ -381,10 +381,8 @@ impl Agent {
 
     fn model_client(&self) -> Option<ModelClient> {
         let model = self.record.model.as_deref()?;
-        let made = ModelSpec::from_str(model).and_then(|mut spec| {
-            if let Some(e) = &self.record.endpoint {
-                spec.endpoint = Some(e.clone());
-            }
+        let model = with_endpoint(model, self.record.endpoint.as_deref());
+        let made = ModelSpec::from_str(&model).and_then(|mut spec| {
             spec.key = self.record.key.clone();
             ModelClient::new(spec)
         });
