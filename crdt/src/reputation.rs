@@ -60,12 +60,12 @@ fn run_turns(run: u64) -> u64 {
 }
 
 /// The full contribution milli-points of `turns` turns: `2000 × √turns`.
-pub(crate) fn contribution_points(turns: u64) -> i64 {
+fn contribution_points(turns: u64) -> i64 {
     i64::try_from((turns.saturating_mul(4_000_000)).isqrt()).unwrap_or(i64::MAX)
 }
 
 /// The contribution milli-points that count at `standing` per mille.
-pub(crate) fn counted_contribution(turns: u64, standing: i64) -> i64 {
+fn counted_contribution(turns: u64, standing: i64) -> i64 {
     let full = contribution_points(turns);
     let free = full.min(NEWCOMER_CAP);
     free + (full - free) * standing / FULL_STANDING
@@ -81,11 +81,12 @@ impl Ledger {
             .into_iter()
             .filter(|d| space.role_of(d).is_some_and(|r| r != Role::Banned))
             .collect();
+        let creator = space.meta().map(|m| m.created_by);
         let seeds: HashSet<Did> = active
             .iter()
             .filter(|d| {
-                matches!(space.role_of(d), Some(Role::Owner | Role::Admin))
-                    || space.meta().is_some_and(|m| m.created_by == **d)
+                creator.as_ref() == Some(*d)
+                    || matches!(space.role_of(d), Some(Role::Owner | Role::Admin))
             })
             .copied()
             .collect();
@@ -158,7 +159,7 @@ impl Ledger {
     }
 
     /// `did`'s messages, as the v1 formula counts them.
-    pub(crate) fn messages_of(&self, did: &Did) -> u64 {
+    fn messages_of(&self, did: &Did) -> u64 {
         self.messages.get(did).copied().unwrap_or(0)
     }
 

@@ -260,7 +260,10 @@ async fn a_reputation_v2_basis_is_stated_and_signed() {
     let vc = issue(&issuer, &req).await.unwrap();
     let s = &vc["credentialSubject"];
     assert_eq!(s["formula"], "tim-reputation-2");
-    assert_eq!((s["turns"].as_u64(), s["standing"].as_u64()), (Some(3), Some(1000)));
+    assert_eq!(
+        (s["turns"].as_u64(), s["standing"].as_u64()),
+        (Some(3), Some(1000))
+    );
     assert_eq!(s["contributionPoints"].as_f64(), Some(3.464));
     assert_eq!(s["abilityPoints"].as_f64(), Some(-4.0));
     verify_proof(&vc).await.unwrap();
