@@ -684,6 +684,20 @@ impl<'a> Abilities<'a> {
         out
     }
 
+    /// Every rated outcome, as (requester, rated provider, ability, score), over all requests
+    /// (reputation v2 weighs each by its requester, [`crate::reputation`]).
+    pub(crate) fn rated_outcomes(&self) -> Vec<(String, String, String, i64)> {
+        let mut out = Vec::new();
+        for obj in self.request_maps() {
+            if let Some(r) = Record::read(&self.view, &obj) {
+                for (provider, score) in r.ratings {
+                    out.push((r.requester.clone(), provider, r.ability.clone(), score));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `d`'s credential is recorded in `issued` as an ability credential to `d`,
     /// and not revoked.
     fn attested(&self, d: &Declaration) -> bool {
@@ -912,7 +926,7 @@ impl RequestView {
 }
 
 impl Space {
-    fn abilities_now(&self) -> Abilities<'_> {
+    pub(crate) fn abilities_now(&self) -> Abilities<'_> {
         Abilities::new(View {
             doc: self.doc(),
             heads: None,

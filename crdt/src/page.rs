@@ -17,7 +17,8 @@
 //! Members are a map keyed by DID, which Automerge keeps sorted, so a page of members is a
 //! range of keys after the cursor. The cursor need not be a member any more (one who left).
 //! Each member's reputation counts its messages, which reads the authors of the whole timeline
-//! once per page (as [`Space::members`] does once per call).
+//! (and, from schema version 8, the ratings and rated outcomes) once per page (as
+//! [`Space::members`] does once per call).
 
 use std::ops::Bound;
 
@@ -25,6 +26,7 @@ use automerge::{ObjId, ObjType, Prop, ReadDoc, Value};
 use tim_protocol::api::{MemberView, MessageView};
 use tim_protocol::{Did, MessageId};
 
+use crate::reputation::Tally;
 use crate::{doc, schema, Space};
 
 /// Where a page of the timeline starts ([`Space::timeline_page`]).
@@ -145,13 +147,10 @@ impl Space {
         if entries.is_empty() {
             return MemberPage::default();
         }
-        let contributions = self.contributions();
+        let tally = Tally::of(self);
         let members: Vec<MemberView> = entries
             .into_iter()
-            .filter_map(|(did, entry)| {
-                let earned = contributions.get(&did).copied().unwrap_or(0);
-                self.member_view(did, &entry, earned)
-            })
+            .filter_map(|(did, entry)| self.member_view(did, &entry, &tally))
             .collect();
         let next_after = members.last().filter(|_| more).map(|m| m.did);
         MemberPage {

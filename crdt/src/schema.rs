@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 7;
+pub const LATEST_VERSION: u64 = 8;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +225,11 @@ pub const PERSONAS: Container = Container {
 /// The schema version of agents: published personas (docs/agents.md).
 pub const AGENTS: u64 = PERSONAS.since;
 
+/// The schema version of reputation v2 (docs/reputation.md, [`crate::reputation`]): it adds
+/// no container; a migration to it only raises `meta.version`, and from it every node scores
+/// members by the v2 formula (below it, by v1's, so older spaces' figures do not change).
+pub const REPUTATION_V2: u64 = 8;
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -290,9 +295,14 @@ mod tests {
         }
         assert!(container(META.name).is_some_and(|c| c.since == GENESIS_VERSION));
         assert!(container(MEMBERS.name).is_some_and(|c| c.since == GENESIS_VERSION));
-        // Every version after the genesis adds at least one container.
+        // Every version after the genesis adds at least one container, but reputation v2's,
+        // which changes how the document is read, not its shape.
         for v in GENESIS_VERSION + 1..=LATEST_VERSION {
-            assert!(added_between(v - 1, v).next().is_some(), "version {v}");
+            assert_eq!(
+                added_between(v - 1, v).next().is_some(),
+                v != REPUTATION_V2,
+                "version {v}"
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 use crate::admission::{AdmissionVerifier, Requirement};
 use crate::encryption::{Encryption, ENCRYPTED_VERSION, ENCRYPTION_SCHEME};
 use crate::notices::NoticeCache;
+use crate::reputation::Tally;
 use crate::roles::{Permissions, RoleDef, RoleName};
 pub use crate::rules::Effect;
 use crate::rules::{Role, Visibility};
@@ -27,7 +28,8 @@ pub(crate) const MAX_ABILITY_LEN: usize = 64;
 /// A member's reputation in a space (docs/reputation.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reputation {
-    /// `contributions + 5 × Σ(rating − 3)`, at least 0.
+    /// The score: `contributions + 5 × Σ(rating − 3)`, at least 0, below schema version
+    /// [`schema::REPUTATION_V2`]; the v2 formula from it ([`crate::reputation`]).
     pub score: i64,
     /// Messages by the member in the timeline.
     pub contributions: u64,
@@ -35,6 +37,9 @@ pub struct Reputation {
     pub ratings_received: u64,
     /// Their average (0 when none).
     pub average_rating: f64,
+    /// The inputs of the v2 formula, in a space at schema version [`schema::REPUTATION_V2`]
+    /// or later; `None` below it.
+    pub v2: Option<crate::reputation::Basis>,
 }
 
 /// The record of a credential a space issued.
@@ -1289,8 +1294,16 @@ impl Space {
 
     /// `did`'s reputation in this space, computed from the document (docs/reputation.md).
     pub fn reputation(&self, did: &Did) -> Reputation {
-        let contributions = self.contributions().get(did).copied().unwrap_or(0);
-        self.reputation_with(did, contributions)
+        Tally::of(self).reputation(self, did)
+    }
+
+    /// The authors of the timeline's messages, in timeline order (reads only the authors, not
+    /// the texts).
+    pub(crate) fn message_authors(&self) -> Vec<String> {
+        self.message_objects()
+            .filter(|id| doc::has_str(&self.doc, id, doc::TEXT))
+            .filter_map(|id| doc::get_str(&self.doc, &id, doc::AUTHOR))
+            .collect()
     }
 
     /// Messages per author in the timeline (reads only the authors, not the texts).
@@ -1298,12 +1311,8 @@ impl Space {
         // Counted by the author's text, each distinct author parsed once (a did:key parse
         // decodes base58: once per message, it dominated reading a big space's members).
         let mut by_text: HashMap<String, u64> = HashMap::new();
-        for id in self.message_objects() {
-            if let Some(author) = doc::get_str(&self.doc, &id, doc::AUTHOR) {
-                if doc::has_str(&self.doc, &id, doc::TEXT) {
-                    *by_text.entry(author).or_default() += 1;
-                }
-            }
+        for author in self.message_authors() {
+            *by_text.entry(author).or_default() += 1;
         }
         let mut counts = HashMap::new();
         for (author, n) in by_text {
@@ -1328,8 +1337,8 @@ impl Space {
             })
     }
 
-    /// `did`'s reputation given its number of messages.
-    fn reputation_with(&self, did: &Did, contributions: u64) -> Reputation {
+    /// `did`'s reputation by the v1 formula, given its number of messages.
+    pub(crate) fn reputation_v1(&self, did: &Did, contributions: u64) -> Reputation {
         let ratings = self.ratings_of(did);
         let sum: i64 = ratings.iter().map(|(_, r)| i64::from(*r)).sum();
         let n = ratings.len() as i64;
@@ -1339,6 +1348,7 @@ impl Space {
             contributions,
             ratings_received: n as u64,
             average_rating: if n == 0 { 0.0 } else { sum as f64 / n as f64 },
+            v2: None,
         }
     }
 
@@ -1586,15 +1596,14 @@ impl Space {
     /// One member, as in [`Space::members`].
     pub fn member(&self, did: &Did) -> Option<MemberView> {
         let entry = self.member_entry(did)?;
-        let earned = self.contributions().get(did).copied().unwrap_or(0);
-        self.member_view(*did, &entry, earned)
+        self.member_view(*did, &entry, &Tally::of(self))
     }
 
     pub(crate) fn member_view(
         &self,
         did: Did,
         entry: &automerge::ObjId,
-        earned: u64,
+        tally: &Tally,
     ) -> Option<MemberView> {
         let role = doc::get_str(&self.doc, entry, doc::ROLE)?;
         let no_longer_admitted = self.no_longer_admitted(&did);
@@ -1606,7 +1615,7 @@ impl Space {
             no_longer_admitted,
             joined_at: doc::get_millis(&self.doc, entry, doc::JOINED_AT).unwrap_or(0),
             imported_reputation: None,
-            reputation: self.reputation_with(&did, earned).score.unsigned_abs(),
+            reputation: tally.reputation(self, &did).score.unsigned_abs(),
             abilities: self.abilities_in(entry),
             did,
         })

@@ -34,6 +34,7 @@ async fn main() {
             average_rating: 4.5,
             period_start: "2026-11-01T00:00:00Z".into(),
             period_end: "2026-11-24T00:00:00Z".into(),
+            v2: None,
         },
         valid_from: "2026-11-24T10:00:00Z".into(),
         valid_until: Some("2027-11-24T10:00:00Z".into()),

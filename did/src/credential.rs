@@ -45,6 +45,12 @@ pub fn tim_context() -> Value {
         "averageRating": { "@id": term("averageRating"), "@type": xsd("decimal") },
         "periodStart": { "@id": term("periodStart"), "@type": xsd("dateTime") },
         "periodEnd": { "@id": term("periodEnd"), "@type": xsd("dateTime") },
+        "formula": term("formula"),
+        "turns": { "@id": term("turns"), "@type": xsd("integer") },
+        "standing": { "@id": term("standing"), "@type": xsd("integer") },
+        "contributionPoints": { "@id": term("contributionPoints"), "@type": xsd("decimal") },
+        "ratingPoints": { "@id": term("ratingPoints"), "@type": xsd("decimal") },
+        "abilityPoints": { "@id": term("abilityPoints"), "@type": xsd("decimal") },
         "ability": term("ability"),
         "level": term("level"),
         "attestedBy": { "@id": term("attestedBy"), "@type": "@id" }
@@ -85,6 +91,8 @@ pub enum Claim {
         period_start: String,
         /// RFC 3339 end of the period.
         period_end: String,
+        /// The inputs of the v2 formula, for a space at schema version 8 or later.
+        v2: Option<ReputationBasis>,
     },
     /// An ability of the subject, attested by a member of the space.
     Ability {
@@ -95,6 +103,22 @@ pub enum Claim {
         /// Who attested it.
         attested_by: Did,
     },
+}
+
+/// The basis of a reputation v2 score (docs/reputation.md): what `credentialSubject` states
+/// beside the v1 fields, as `formula` `tim-reputation-2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReputationBasis {
+    /// Turns of contribution (`turns`).
+    pub turns: u64,
+    /// The subject's standing, per mille (`standing`).
+    pub standing: u64,
+    /// Contribution milli-points (`contributionPoints`, in points).
+    pub contribution_points: i64,
+    /// Standing-weighted peer rating milli-points (`ratingPoints`, in points).
+    pub rating_points: i64,
+    /// Rated ability outcome milli-points (`abilityPoints`, in points).
+    pub ability_points: i64,
 }
 
 impl Claim {
@@ -119,6 +143,7 @@ impl Claim {
                 average_rating,
                 period_start,
                 period_end,
+                v2,
             } => {
                 subject.insert("score".into(), json!(score));
                 subject.insert("contributions".into(), json!(contributions));
@@ -126,6 +151,15 @@ impl Claim {
                 subject.insert("averageRating".into(), json!(average_rating));
                 subject.insert("periodStart".into(), json!(period_start));
                 subject.insert("periodEnd".into(), json!(period_end));
+                if let Some(b) = v2 {
+                    let points = |milli: i64| json!(milli as f64 / 1000.0);
+                    subject.insert("formula".into(), json!("tim-reputation-2"));
+                    subject.insert("turns".into(), json!(b.turns));
+                    subject.insert("standing".into(), json!(b.standing));
+                    subject.insert("contributionPoints".into(), points(b.contribution_points));
+                    subject.insert("ratingPoints".into(), points(b.rating_points));
+                    subject.insert("abilityPoints".into(), points(b.ability_points));
+                }
             }
             Self::Ability {
                 ability,

@@ -21,6 +21,7 @@ fn request(subject: &Identity) -> CredentialRequest {
             average_rating: 4.5,
             period_start: "2026-11-01T00:00:00Z".into(),
             period_end: "2026-11-24T00:00:00Z".into(),
+            v2: None,
         },
         valid_from: "2026-11-24T10:00:00Z".into(),
         valid_until: Some("2027-11-24T10:00:00Z".into()),
@@ -241,4 +242,35 @@ async fn a_status_list_answers_for_the_credentials_of_its_issuer_only() {
         .unwrap();
     let e = revoked_by(&kept, &[forged]).unwrap_err().to_string();
     assert!(e.contains("not signed by the credential's issuer"), "{e}");
+}
+
+#[tokio::test]
+async fn a_reputation_v2_basis_is_stated_and_signed() {
+    let (issuer, subject) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+    let mut req = request(&subject);
+    if let Claim::Reputation { v2, .. } = &mut req.claim {
+        *v2 = Some(tim_did::credential::ReputationBasis {
+            turns: 3,
+            standing: 1000,
+            contribution_points: 3_464,
+            rating_points: 23_125,
+            ability_points: -4_000,
+        });
+    }
+    let vc = issue(&issuer, &req).await.unwrap();
+    let s = &vc["credentialSubject"];
+    assert_eq!(s["formula"], "tim-reputation-2");
+    assert_eq!(
+        (s["turns"].as_u64(), s["standing"].as_u64()),
+        (Some(3), Some(1000))
+    );
+    assert_eq!(s["contributionPoints"].as_f64(), Some(3.464));
+    assert_eq!(s["abilityPoints"].as_f64(), Some(-4.0));
+    verify_proof(&vc).await.unwrap();
+    let mut tampered = vc.clone();
+    tampered["credentialSubject"]["standing"] = json!(999);
+    assert!(
+        verify_proof(&tampered).await.is_err(),
+        "a changed basis must not verify"
+    );
 }

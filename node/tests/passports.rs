@@ -9,8 +9,9 @@ use common::JOIN;
 use std::time::{Duration, Instant};
 
 use common::{converged, eventually, node, TestNode};
+use tim_crdt::abilities::AbilitySpec;
 use tim_did::credential::{issue, verify_credential, Claim, CredentialRequest, StatusEntry};
-use tim_node::{Act, CredentialKind, NodeError};
+use tim_node::{AbilityAct, Act, CredentialKind, NodeError};
 
 fn failures(checks: &[tim_did::credential::Check]) -> Vec<String> {
     checks
@@ -115,6 +116,68 @@ async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
             .any(|f| f.contains("was not an admin")),
         "{checks:?}"
     );
+}
+
+/// In a space at schema version 8 (an admin's first ability declaration migrates it to the
+/// newest version), reputation is v2's on every node, and the credential states its basis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_space_issues_reputation_with_its_basis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let ann = b.keys.timite.did();
+    let space = a.handle.create_space("guild", "").await.unwrap();
+    a.handle
+        .ability(
+            space.id,
+            AbilityAct::Declare(AbilitySpec {
+                name: "text.summarize".into(),
+                description: "Summarizes a text".into(),
+                input_schema: serde_json::json!({}),
+                output_schema: serde_json::json!({}),
+                credential: None,
+                price: None,
+            }),
+        )
+        .await
+        .unwrap();
+    b.handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    // Three messages in a row: one run, 1 + ⌊log2 3⌋ = 2 turns, 2 × √2 = 2.828 points.
+    for i in 0..3 {
+        b.handle.post(space.id, &format!("m{i}")).await.unwrap();
+    }
+    converged(&[&a.handle, &b.handle], space.id, 3).await;
+    // The owner's 5: standing 500 and 10 points.
+    a.handle
+        .moderate(space.id, Act::Rate(ann, 5))
+        .await
+        .unwrap();
+    for n in [&a, &b] {
+        eventually(10, "ann's v2 reputation on every node", || async {
+            let members = n.handle.members(space.id).await.unwrap();
+            members.iter().any(|m| m.did == ann && m.reputation == 12)
+        })
+        .await;
+    }
+    let vc = a
+        .handle
+        .issue_credential(space.id, ann, CredentialKind::Reputation, None)
+        .await
+        .unwrap();
+    let subject = &vc["credentialSubject"];
+    assert_eq!(subject["score"], 12, "{vc:#}");
+    assert_eq!(subject["formula"], "tim-reputation-2", "{vc:#}");
+    assert_eq!(
+        (subject["turns"].as_u64(), subject["standing"].as_u64()),
+        (Some(2), Some(500))
+    );
+    assert_eq!(subject["contributions"], 3);
+    assert_eq!(subject["contributionPoints"].as_f64(), Some(2.828));
+    assert_eq!(subject["ratingPoints"].as_f64(), Some(10.0));
+    let offline = verify_credential(&vc, now()).await;
+    assert!(offline.ok(), "{offline:?}");
 }
 
 fn now() -> i64 {

@@ -173,6 +173,13 @@ impl Actor {
                         average_rating: r.average_rating,
                         period_start: secs(s.meta().map_or(0, |m| m.created_at)),
                         period_end: secs(now),
+                        v2: r.v2.map(|b| credential::ReputationBasis {
+                            turns: b.turns,
+                            standing: b.standing,
+                            contribution_points: b.contribution_points,
+                            rating_points: b.rating_points,
+                            ability_points: b.ability_points,
+                        }),
                     }
                 }
                 CredentialKind::Ability { ability, level } => Claim::Ability {

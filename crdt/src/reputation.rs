@@ -1,0 +1,292 @@
+//! Reputation v2 (schema version [`crate::schema::REPUTATION_V2`], docs/reputation.md): a
+//! member's standing decided from the space's own signed history, so every node computes the
+//! same figure at the same heads (no clock, no local state, integer arithmetic only).
+//!
+//! `score = max(0, ⌊(C + R + A) / 1000⌋)`, each part in milli-points:
+//! - **Standing** `t(m)`, per mille: the space's creator, owner and admins hold 1000 (the
+//!   seeds); trust flows along ratings of 4 and 5 for [`TRUST_HOPS`] rounds, each round
+//!   computed from the previous one only (`t'(m) = min(1000, Σ t(r) × (rating − 3) / 4)`), so
+//!   there is no fixpoint to disagree on. Banned members hold none. A group rating each other
+//!   cannot raise its own standing: it starts at 0 and 0 × anything is 0.
+//! - **Contributions** `C`: the member's messages in timeline order, a run of consecutive
+//!   messages by the same author worth `1 + ⌊log2(run)⌋` *turns* (the causal period is a turn:
+//!   it ends when another member speaks); `C_full = 2000 × √turns`. Without standing only
+//!   [`NEWCOMER_CAP`] of it counts; the rest counts in proportion to standing.
+//! - **Ratings** `R`: `Σ t(rater) × 5 × (rating − 3)` over the live peer ratings from members,
+//!   one per rater pair (the key `"<rater> <ratee>"`), so each pair moves the score by at most
+//!   10 points.
+//! - **Abilities** `A`: per ability, the requesters' ratings of the member's outcomes,
+//!   `2000 × (score − 3)` each, summed per requester and capped at ±[`PAIR_CAP`], weighted by
+//!   the requester's standing, and the ability's total capped at ±[`ABILITY_CAP`].
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::ReadDoc;
+use tim_protocol::Did;
+
+use crate::rules::Role;
+use crate::space::Reputation;
+use crate::{doc, schema, Space};
+
+/// Full standing, per mille.
+pub const FULL_STANDING: i64 = 1000;
+/// How many rounds trust travels from the seeds along ratings of 4 and 5.
+pub const TRUST_HOPS: usize = 3;
+/// Contribution milli-points a member without standing can reach (4 points, 4 turns).
+pub const NEWCOMER_CAP: i64 = 4_000;
+/// Most milli-points one requester's ratings of one provider's outcomes in one ability move.
+pub const PAIR_CAP: i64 = 10_000;
+/// Most milli-points one ability adds or takes away.
+pub const ABILITY_CAP: i64 = 20_000;
+
+/// Everything reputation v2 reads from the document, computed once for every member.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    /// Messages per author (the basis's `contributions`, as in v1).
+    messages: HashMap<Did, u64>,
+    /// Turns per author.
+    turns: HashMap<Did, u64>,
+    /// Standing per member, per mille (absent: 0).
+    standing: HashMap<Did, i64>,
+    /// Live peer ratings from members: ratee → (rater, score).
+    ratings: HashMap<Did, Vec<(Did, u8)>>,
+    /// Ability milli-points per provider, each ability already capped.
+    abilities: HashMap<Did, i64>,
+}
+
+/// `1 + ⌊log2(run)⌋`: what a run of `run` consecutive messages by one author is worth.
+fn run_turns(run: u64) -> u64 {
+    1 + u64::from(run.max(1).ilog2())
+}
+
+/// The full contribution milli-points of `turns` turns: `2000 × √turns`.
+fn contribution_points(turns: u64) -> i64 {
+    i64::try_from((turns.saturating_mul(4_000_000)).isqrt()).unwrap_or(i64::MAX)
+}
+
+/// The contribution milli-points that count at `standing` per mille.
+fn counted_contribution(turns: u64, standing: i64) -> i64 {
+    let full = contribution_points(turns);
+    let free = full.min(NEWCOMER_CAP);
+    free + (full - free) * standing / FULL_STANDING
+}
+
+impl Ledger {
+    /// Reads the ledger of `space` now.
+    pub(crate) fn of(space: &Space) -> Self {
+        let mut ledger = Self::default();
+        ledger.count_turns(&space.message_authors());
+        let active: HashSet<Did> = space
+            .member_dids()
+            .into_iter()
+            .filter(|d| space.role_of(d).is_some_and(|r| r != Role::Banned))
+            .collect();
+        let creator = space.meta().map(|m| m.created_by);
+        let seeds: HashSet<Did> = active
+            .iter()
+            .filter(|d| {
+                creator.as_ref() == Some(*d)
+                    || matches!(space.role_of(d), Some(Role::Owner | Role::Admin))
+            })
+            .copied()
+            .collect();
+        let mut edges = Vec::new();
+        for (rater, ratee, score) in space.all_ratings() {
+            if !space.is_member(&rater) || !space.is_member(&ratee) {
+                continue;
+            }
+            if active.contains(&rater) && active.contains(&ratee) && score >= 4 {
+                edges.push((rater, ratee, i64::from(score)));
+            }
+            ledger
+                .ratings
+                .entry(ratee)
+                .or_default()
+                .push((rater, score));
+        }
+        ledger.standing = propagate(&seeds, &edges);
+        ledger.abilities = ledger.ability_points(space);
+        ledger
+    }
+
+    /// Counts messages and turns from the authors in timeline order.
+    fn count_turns(&mut self, authors: &[String]) {
+        let mut by_text: HashMap<&str, (u64, u64)> = HashMap::new();
+        for run in authors.chunk_by(|a, b| a == b) {
+            let e = by_text.entry(&run[0]).or_default();
+            e.0 += run.len() as u64;
+            e.1 += run_turns(run.len() as u64);
+        }
+        for (author, (messages, turns)) in by_text {
+            if let Ok(did) = author.parse::<Did>() {
+                *self.messages.entry(did).or_default() += messages;
+                *self.turns.entry(did).or_default() += turns;
+            }
+        }
+    }
+
+    /// Rated ability outcomes: per provider, the sum over its abilities of each ability's
+    /// capped total of its requesters' capped, standing-weighted ratings.
+    fn ability_points(&self, space: &Space) -> HashMap<Did, i64> {
+        // (provider, ability, requester) → milli-points before the pair cap.
+        let mut pairs: HashMap<(String, String, String), i64> = HashMap::new();
+        for (requester, provider, ability, score) in space.abilities_now().rated_outcomes() {
+            if provider == requester || !(1..=5).contains(&score) {
+                continue;
+            }
+            *pairs.entry((provider, ability, requester)).or_default() += 2_000 * (score - 3);
+        }
+        let mut per_ability: HashMap<(Did, String), i64> = HashMap::new();
+        for ((provider, ability, requester), points) in pairs {
+            let (Ok(provider), Ok(requester)) = (provider.parse::<Did>(), requester.parse::<Did>())
+            else {
+                continue;
+            };
+            let weight = self.standing_of(&requester);
+            *per_ability.entry((provider, ability)).or_default() +=
+                points.clamp(-PAIR_CAP, PAIR_CAP) * weight / FULL_STANDING;
+        }
+        let mut out: HashMap<Did, i64> = HashMap::new();
+        for ((provider, _), points) in per_ability {
+            *out.entry(provider).or_default() += points.clamp(-ABILITY_CAP, ABILITY_CAP);
+        }
+        out
+    }
+
+    /// `did`'s standing, per mille.
+    fn standing_of(&self, did: &Did) -> i64 {
+        self.standing.get(did).copied().unwrap_or(0)
+    }
+
+    /// `did`'s messages, as the v1 formula counts them.
+    fn messages_of(&self, did: &Did) -> u64 {
+        self.messages.get(did).copied().unwrap_or(0)
+    }
+
+    /// `did`'s reputation by the v2 formula.
+    pub(crate) fn reputation(&self, did: &Did) -> Reputation {
+        let turns = self.turns.get(did).copied().unwrap_or(0);
+        let standing = self.standing_of(did);
+        let contribution = counted_contribution(turns, standing);
+        let received = self.ratings.get(did).map(Vec::as_slice).unwrap_or_default();
+        let rating: i64 = received
+            .iter()
+            .map(|(rater, r)| self.standing_of(rater) * 5 * (i64::from(*r) - 3))
+            .sum();
+        let ability = self.abilities.get(did).copied().unwrap_or(0);
+        let sum: i64 = received.iter().map(|(_, r)| i64::from(*r)).sum();
+        let n = received.len() as u64;
+        Reputation {
+            score: (contribution + rating + ability).max(0) / 1000,
+            contributions: self.messages_of(did),
+            ratings_received: n,
+            average_rating: if n == 0 { 0.0 } else { sum as f64 / n as f64 },
+            v2: Some(Basis {
+                turns,
+                standing: standing.unsigned_abs(),
+                contribution_points: contribution,
+                rating_points: rating,
+                ability_points: ability,
+            }),
+        }
+    }
+}
+
+/// Standing from the seeds along `edges` (rater, ratee, rating ≥ 4), in [`TRUST_HOPS`] rounds.
+fn propagate(seeds: &HashSet<Did>, edges: &[(Did, Did, i64)]) -> HashMap<Did, i64> {
+    let seeded = || -> HashMap<Did, i64> { seeds.iter().map(|d| (*d, FULL_STANDING)).collect() };
+    let mut standing = seeded();
+    for _ in 0..TRUST_HOPS {
+        let mut next = seeded();
+        for (rater, ratee, rating) in edges {
+            if seeds.contains(ratee) {
+                continue;
+            }
+            if let Some(t) = standing.get(rater) {
+                *next.entry(*ratee).or_default() += t * (rating - 3) / 4;
+            }
+        }
+        for t in next.values_mut() {
+            *t = (*t).min(FULL_STANDING);
+        }
+        standing = next;
+    }
+    standing
+}
+
+/// The inputs of a v2 reputation: what a reputation credential's basis states
+/// (docs/passports.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basis {
+    /// Turns: runs of the member's messages, each worth `1 + ⌊log2(length)⌋`.
+    pub turns: u64,
+    /// The member's standing, per mille (1000: a seed).
+    pub standing: u64,
+    /// Contribution milli-points counted (`C`).
+    pub contribution_points: i64,
+    /// Peer rating milli-points, weighted by the raters' standing (`R`).
+    pub rating_points: i64,
+    /// Rated ability outcome milli-points, capped per requester and per ability (`A`).
+    pub ability_points: i64,
+}
+
+/// How a space tallies reputation: by the formula of its schema version.
+#[derive(Debug)]
+pub(crate) enum Tally {
+    /// Below [`schema::REPUTATION_V2`]: messages per author.
+    V1(HashMap<Did, u64>),
+    /// From [`schema::REPUTATION_V2`].
+    V2(Ledger),
+}
+
+impl Tally {
+    /// The tally of `space` now.
+    pub(crate) fn of(space: &Space) -> Self {
+        if space.schema_version() >= schema::REPUTATION_V2 {
+            Self::V2(Ledger::of(space))
+        } else {
+            Self::V1(space.contributions())
+        }
+    }
+
+    /// `did`'s reputation.
+    pub(crate) fn reputation(&self, space: &Space, did: &Did) -> Reputation {
+        match self {
+            Self::V1(counts) => space.reputation_v1(did, counts.get(did).copied().unwrap_or(0)),
+            Self::V2(ledger) => ledger.reputation(did),
+        }
+    }
+}
+
+impl Space {
+    /// The members' DIDs (entries with a role).
+    fn member_dids(&self) -> Vec<Did> {
+        let Some(members) = doc::root_obj(self.doc(), &schema::MEMBERS, None) else {
+            return vec![];
+        };
+        self.doc()
+            .keys(&members)
+            .filter_map(|k| k.parse::<Did>().ok())
+            .filter(|d| self.is_member(d))
+            .collect()
+    }
+
+    /// Every rating in the document as (rater, ratee, score).
+    fn all_ratings(&self) -> Vec<(Did, Did, u8)> {
+        let Some(ratings) = doc::root_obj(self.doc(), &schema::RATINGS, None) else {
+            return vec![];
+        };
+        self.doc()
+            .keys(&ratings)
+            .filter_map(|k| {
+                let (rater, ratee) = k.split_once(' ')?;
+                let score = doc::get_millis(self.doc(), &ratings, &k)?;
+                Some((
+                    rater.parse().ok()?,
+                    ratee.parse().ok()?,
+                    u8::try_from(score).ok().filter(|s| (1..=5).contains(s))?,
+                ))
+            })
+            .collect()
+    }
+}
