@@ -247,19 +247,19 @@ async fn run(cluster: &Cluster, out: &mut (dyn Write + Send)) -> Result<bool> {
         "\nreputation of {} for text.summarize, per node (before → after):",
         short(&provider.to_string())
     )?;
-    for (i, ((b_score, b_ratings, _), (a_score, a_ratings, member))) in
+    for (i, ((b_score, b_ratings, b_member), (a_score, a_ratings, a_member))) in
         before.iter().zip(&after).enumerate()
     {
         writeln!(
             out,
-            "  node {}: rating score {b_score}‰ ({b_ratings} ratings) → {a_score}‰ ({a_ratings} ratings); member reputation {member}",
+            "  node {}: rating score {b_score}‰ ({b_ratings} ratings) → {a_score}‰ ({a_ratings} ratings); member reputation {b_member} → {a_member}",
             i + 1
         )?;
     }
     let moved = before
         .iter()
         .zip(&after)
-        .all(|(b, a)| a.1 > b.1 && a.0 > b.0);
+        .all(|(b, a)| a.1 > b.1 && a.0 > b.0 && a.2 > b.2);
 
     // The transcript, as node 1 has it: authors by DID; an agent is one whose messages say so.
     writeln!(
