@@ -21,7 +21,7 @@ use tim_protocol::api::{
     SpaceSummary, Timeline, TimelinePage, TimelineQuery, TimiteView, TokenInfo, TokenIssued,
     TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
-use tim_protocol::api::{ChainMade, ChainView, NewChain};
+use tim_protocol::api::{ChainMade, ChainView, Migrate, Migrated, NewChain};
 use tim_protocol::{CredentialId, Did, SpaceId};
 
 /// Why a call failed.
@@ -535,6 +535,13 @@ impl Client {
             },
         )
         .await
+    }
+
+    /// `POST /v1/spaces/{id}/migrate`: migrate the space to schema version `to` (default the
+    /// newest the node knows; admins and the owner).
+    pub async fn migrate(&self, id: SpaceId, to: Option<u64>) -> Result<Migrated, ClientError> {
+        self.post(&format!("/v1/spaces/{id}/migrate"), &Migrate { to })
+            .await
     }
 
     /// `PUT /v1/spaces/{id}/requirements`: what joiners must present (admins).

@@ -24,10 +24,10 @@ use tim_crdt::PageFrom;
 use tim_did::credential::{credentials_in, is_presentation, verify_document};
 use tim_protocol::api::{
     Challenge, CheckView, CreateSpace, CredentialsQuery, DirectMessage, DirectMessageRequest,
-    Imported, InviteRequest, IssueRequest, JoinSpace, Login, MemberView, MembersQuery, NewToken,
-    NodeStatus, Posted, SpaceEvent, SpaceSummary, TimelinePage, TimelineQuery, TimiteView,
-    TokenInfo, TokenIssued, TrustEntry, VerifyReport, DEFAULT_TIMELINE_PAGE, MAX_LIST_PAGE,
-    MAX_TIMELINE_PAGE,
+    Imported, InviteRequest, IssueRequest, JoinSpace, Login, MemberView, MembersQuery, Migrated,
+    NewToken, NodeStatus, Posted, SpaceEvent, SpaceSummary, TimelinePage, TimelineQuery,
+    TimiteView, TokenInfo, TokenIssued, TrustEntry, VerifyReport, DEFAULT_TIMELINE_PAGE,
+    MAX_LIST_PAGE, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::{ChangeHash, CredentialId, Did, MessageId, SpaceId};
@@ -452,6 +452,23 @@ impl Service {
     ) -> ServiceResult<ChangeHash> {
         self.moderate(caller, space, Act::SetRequirements(requirements))
             .await
+    }
+
+    /// Migrates a space to schema version `to` (the newest this node knows if `None`) as the
+    /// caller, who needs the `migrate` permission (admins and the owner): one signed change
+    /// that makes the containers the versions in between introduced (docs/rules.md §4.1).
+    /// Refused if the space is at that version or newer, or the version is unknown.
+    pub async fn migrate(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        to: Option<u64>,
+    ) -> ServiceResult<Migrated> {
+        let node = self.acting(caller);
+        let from = node.read_space(space, |s| s.schema_version()).await?;
+        let to = to.unwrap_or(tim_crdt::schema::LATEST_VERSION);
+        let change = self.moderate(caller, space, Act::Migrate(to)).await?;
+        Ok(Migrated { from, to, change })
     }
 
     /// The space's Automerge document.

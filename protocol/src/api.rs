@@ -89,6 +89,9 @@ pub struct SpaceSummary {
     /// §4.4). Only for a member of an encrypted space.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rotation_pending: bool,
+    /// Its schema version (`meta.version`, docs/rules.md §4.1).
+    #[serde(default)]
+    pub schema_version: u64,
 }
 
 /// `POST /v1/spaces`.
@@ -180,6 +183,26 @@ pub struct VerifyReport {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Done {
     /// The hash of the signed change that made it.
+    pub change: ChangeHash,
+}
+
+/// `POST /v1/spaces/{id}/migrate`: the schema version to migrate to (default: the newest the
+/// node knows).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, ToSchema)]
+pub struct Migrate {
+    /// The version; absent for the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<u64>,
+}
+
+/// The answer to a migration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Migrated {
+    /// The version the space was at.
+    pub from: u64,
+    /// The version it is at now.
+    pub to: u64,
+    /// The hash of the signed change that migrated it.
     pub change: ChangeHash,
 }
 

@@ -138,6 +138,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))
+        .routes(routes!(spaces::migrate))
         .routes(routes!(passports::issue_credential))
         .routes(routes!(
             passports::list_credentials,

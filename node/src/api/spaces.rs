@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use tim_crdt::admission::Requirement;
-use tim_protocol::api::{CreateSpace, Done, Imported, JoinSpace, SpaceSummary};
+use tim_protocol::api::{CreateSpace, Done, Imported, JoinSpace, Migrate, Migrated, SpaceSummary};
 use tim_protocol::SpaceId;
 
 use super::extract::{Admin, ApiBytes, ApiJson, Id};
@@ -74,6 +74,20 @@ pub(super) async fn set_requirements(
 ) -> ApiResult<Json<Done>> {
     let change = s.set_requirements(&caller, id, body).await?;
     Ok(Json(Done { change }))
+}
+
+/// Migrates the space to a newer schema version (`to`, default the newest this node knows):
+/// admins and the owner (docs/rules.md §4.1).
+#[utoipa::path(post, path = "/v1/spaces/{id}/migrate", tag = "spaces",
+    request_body = Migrate, params(("id" = String, Path, description = "Space id")),
+    responses((status = 200, body = Migrated), Problems))]
+pub(super) async fn migrate(
+    State(s): State<Service>,
+    caller: Caller,
+    Id(id): Id<SpaceId>,
+    ApiJson(body): ApiJson<Migrate>,
+) -> ApiResult<Json<Migrated>> {
+    Ok(Json(s.migrate(&caller, id, body.to).await?))
 }
 
 /// The space's Automerge document.

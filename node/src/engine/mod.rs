@@ -724,6 +724,7 @@ impl<S: SpaceStore> Engine<S> {
             dm: space.encryption().is_some_and(|e| e.dm),
             keys_pending: false,
             rotation_pending: false,
+            schema_version: space.schema_version(),
         })
     }
 
@@ -2065,5 +2066,6 @@ fn moderate(
         Act::Rate(did, score) => s.rate(me, &did, score, now),
         Act::SetRequirements(r) => s.set_requirements(me, &r, now),
         Act::DeclareAbilities(a) => s.declare_abilities(me, &a, now),
+        Act::Migrate(to) => s.migrate(me, to, now),
     }
 }

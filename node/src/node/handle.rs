@@ -59,6 +59,9 @@ pub enum Act {
     SetRequirements(Vec<Requirement>),
     /// Declare the acting timite's own abilities in the space (replacing the list).
     DeclareAbilities(Vec<String>),
+    /// Migrate the space to a newer schema version (the `migrate` permission: admins and the
+    /// owner; docs/rules.md §4.1).
+    Migrate(u64),
 }
 
 /// The kind of credential to issue.

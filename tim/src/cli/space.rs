@@ -93,6 +93,15 @@ pub(crate) enum SpaceCommand {
         #[arg(long)]
         present: Vec<String>,
     },
+    /// Migrate a space to a newer schema version (admins and the owner; docs/rules.md §4.1):
+    /// version 8 switches its reputation to v2 (docs/reputation.md).
+    Migrate {
+        /// Space id.
+        space: SpaceId,
+        /// The version. Default: the newest this node knows.
+        #[arg(long)]
+        to: Option<u64>,
+    },
     /// Require joiners to present credentials (admins), e.g. --reputation 10 --from SPACE.
     Require {
         /// Space id.
@@ -166,6 +175,17 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                 .set_requirements(space, &serde_json::Value::Array(reqs))
                 .await?;
             out.print(&done, |d| outln!("requirements set (change {})", d.change))?;
+        }
+        SpaceCommand::Migrate { space, to } => {
+            let m = client.migrate(space, to).await?;
+            out.print(&m, |m| {
+                outln!(
+                    "migrated from schema version {} to {} (change {})",
+                    m.from,
+                    m.to,
+                    m.change
+                )
+            })?;
         }
         SpaceCommand::Invite { space, did, valid } => {
             let req = InviteRequest {
