@@ -8,10 +8,12 @@ use rmcp::model::{PromptMessage, Role};
 use rmcp::{prompt, prompt_router, ErrorData as McpError};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use tim_protocol::api::TimelineQuery;
+use tim_protocol::api::{SpaceSummary, TimelineQuery};
+use tim_protocol::SpaceId;
 
 use super::resources::as_text;
 use super::{caller, read_error, resolve_space, TimMcp};
+use crate::service::Caller;
 
 /// `catch_up`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -51,13 +53,7 @@ impl TimMcp {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<CatchUpArgs>,
     ) -> Result<Vec<PromptMessage>, McpError> {
-        let caller = caller(&parts)?;
-        let space = resolve_space(&self.service, &caller, &args.space).await?;
-        let summary = self
-            .service
-            .space(&caller, space)
-            .await
-            .map_err(read_error)?;
+        let (caller, space, summary) = self.space_of(&parts, &args.space).await?;
         let page = self
             .service
             .timeline(&caller, space, &TimelineQuery::default())
@@ -115,13 +111,7 @@ impl TimMcp {
         Extension(parts): Extension<Parts>,
         Parameters(args): Parameters<IntroduceArgs>,
     ) -> Result<Vec<PromptMessage>, McpError> {
-        let caller = caller(&parts)?;
-        let space = resolve_space(&self.service, &caller, &args.space).await?;
-        let summary = self
-            .service
-            .space(&caller, space)
-            .await
-            .map_err(read_error)?;
+        let (caller, space, summary) = self.space_of(&parts, &args.space).await?;
         let about = args
             .about
             .map(|a| format!(" About me: {a}"))
@@ -139,6 +129,24 @@ impl TimMcp {
                 caller.timite,
             ),
         )])
+    }
+}
+
+impl TimMcp {
+    /// The request's caller, the space it names (by id, short id or name) and its summary.
+    async fn space_of(
+        &self,
+        parts: &Parts,
+        named: &str,
+    ) -> Result<(Caller, SpaceId, SpaceSummary), McpError> {
+        let caller = caller(parts)?;
+        let space = resolve_space(&self.service, &caller, named).await?;
+        let summary = self
+            .service
+            .space(&caller, space)
+            .await
+            .map_err(read_error)?;
+        Ok((caller, space, summary))
     }
 }
 
