@@ -862,6 +862,7 @@ impl<'a> Judge<'a> {
                 Policy::StatusNotices => self.check_status_notices(key, op)?,
                 Policy::Chains => self.check_chains(&op_id, op)?,
                 Policy::Personas => self.check_personas(&op_id, key, op)?,
+                Policy::Proposals => self.check_proposals()?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,
@@ -880,6 +881,11 @@ impl<'a> Judge<'a> {
             self.made.push((op_id, p));
         }
         Ok(())
+    }
+
+    /// `proposals`: refused until the governance rules judge them.
+    fn check_proposals(&self) -> Result<(), Rejection> {
+        deny(format!("{}; proposals are not open yet", self.who))
     }
 
     fn check_meta(

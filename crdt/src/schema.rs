@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 8;
+pub const LATEST_VERSION: u64 = 9;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,8 @@ pub enum Policy {
     /// Published personas: content-addressed, signed agent descriptions, put by members and
     /// never changed; their author or an admin deletes them (docs/agents.md).
     Personas,
+    /// Proposals and their votes: decisions the space takes by vote (docs/governance.md).
+    Proposals,
 }
 
 /// A root container of the space document.
@@ -230,6 +232,19 @@ pub const AGENTS: u64 = PERSONAS.since;
 /// members by the v2 formula (below it, by v1's, so older spaces' figures do not change).
 pub const REPUTATION_V2: u64 = 8;
 
+/// `proposals` (version 9): the space's proposals, in order, each with its votes and its
+/// close (docs/governance.md).
+pub const PROPOSALS: Container = Container {
+    name: "proposals",
+    kind: Kind::List,
+    since: 9,
+    policy: Policy::Proposals,
+};
+
+/// The schema version of social mechanics (docs/governance.md): proposals and votes, earned
+/// roles, tokens, action budgets and space profiles.
+pub const SOCIAL: u64 = PROPOSALS.since;
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -247,6 +262,7 @@ pub const CONTAINERS: &[&Container] = &[
     &STATUS_NOTICES,
     &CHAINS,
     &PERSONAS,
+    &PROPOSALS,
 ];
 
 /// The container named `name`, if this node knows one.
