@@ -23,9 +23,10 @@
     older: null, // cursor of the next older page of the timeline (null: the oldest is shown)
     loadingOlder: false,
     members: [],
-    view: 'timeline', // or 'abilities'
+    view: 'timeline', // or 'abilities' or 'governance'
     providers: [], // declarations in the selected space
     requests: new Map(), // id -> request of the selected space
+    proposals: new Map(), // id -> proposal of the selected space, with its live tally
     stream: null, // AbortController of the selected space's event stream
     asks: new Map(), // 'space request-id' -> {space, request}: open or claimed, asked of the timite
     asksStream: null, // AbortController of the timite's request stream
@@ -239,9 +240,9 @@
       loadPassport();
       return;
     }
-    const m = /^#\/space\/([^/]+)(\/abilities)?$/.exec(hash);
+    const m = /^#\/space\/([^/]+)\/?(abilities|governance)?$/.exec(hash);
     const id = m ? decodeURIComponent(m[1]) : null;
-    setView(m && m[2] ? 'abilities' : 'timeline');
+    setView(m && m[2] ? m[2] : 'timeline');
     if (id !== state.space) selectSpace(id);
   }
 
@@ -312,9 +313,11 @@
     $('nav-spaces').href = id ? `#/space/${enc(id)}` : '#/spaces';
     $('tab-timeline').href = id ? `#/space/${enc(id)}` : '#/spaces';
     $('tab-abilities').href = id ? `#/space/${enc(id)}/abilities` : '#/spaces';
+    $('tab-governance').href = id ? `#/space/${enc(id)}/governance` : '#/spaces';
     state.providers = [];
     state.requests = new Map();
-    for (const k of ['hits', 'providers', 'requests']) $(k).replaceChildren();
+    state.proposals = new Map();
+    for (const k of ['hits', 'providers', 'requests', 'proposals', 'balances']) $(k).replaceChildren();
     state.messages.clear();
     state.older = null;
     renderOlder();
@@ -353,7 +356,7 @@
       }
       return;
     }
-    await Promise.all([loadTimeline(id), loadMembers(id), loadAbilities(id)]);
+    await Promise.all([loadTimeline(id), loadMembers(id), loadAbilities(id), loadProposals(id), loadBalances(id)]);
     startStream(id);
   }
 
@@ -511,7 +514,7 @@
       const abilities = m.abilities && m.abilities.length
         ? el('ul', { class: 'abilities', 'aria-label': 'Abilities' }, ...m.abilities.map((a) => el('li', { text: a })))
         : el('p', { class: 'hint', text: 'No abilities declared' });
-      const rep = [`reputation ${m.reputation ?? 0}`];
+      const rep = [`reputation ${m.reputation ?? 0}`, roleReason(m)];
       if (typeof m.imported_reputation === 'number') rep.push(`imported ${m.imported_reputation.toFixed(2)}`);
       return el('li', { class: 'member', 'data-did': m.did },
         el('p', { class: 'member-line' },
@@ -521,6 +524,7 @@
         abilities);
     });
     $('members').replaceChildren(...items);
+    fillProposeMembers(sorted);
     const mine = state.me && state.members.find((m) => m.did === state.me.did);
     const input = $('abilities');
     if (document.activeElement !== input) input.value = mine ? (mine.abilities || []).join(', ') : '';
@@ -651,6 +655,8 @@
       loadTimeline(id);
       loadMembers(id);
       loadAbilities(id);
+      loadProposals(id);
+      loadBalances(id);
       refreshSummarySoon(id);
       return;
     }
@@ -687,22 +693,168 @@
       case 'request_rated':
         upsertRequest(e.request);
         loadProvidersSoon(id); // their records count outcomes and ratings
+        loadBalancesSoon(id); // rewards move with requests' steps
+        break;
+      case 'proposal':
+      case 'vote':
+        upsertProposal(e.proposal);
+        break;
+      case 'proposal_closed':
+        upsertProposal(e.proposal);
+        loadMembersSoon(id); // a passed proposal may change a role
+        refreshSummarySoon(id);
         break;
       default:
         break;
     }
   }
 
+  // ---------- governance (docs/governance.md) ----------
+
+  // Why a member holds its role: assigned by an admin or a passed proposal, or earned by a
+  // threshold the space set (the member list's `held` and `earned_by`).
+  function roleReason(m) {
+    if (m.held !== 'earned' || !m.earned_by) return `${m.role}: assigned`;
+    const t = m.earned_by;
+    const why = t.ability
+      ? `${t.ability} reputation ≥ ${t.min_ability_reputation}`
+      : `reputation ≥ ${t.min_reputation}`;
+    const under = m.assigned_role ? `, assigned ${m.assigned_role}` : '';
+    return `${m.role}: earned (${why}${under})`;
+  }
+
+  function fillProposeMembers(members) {
+    const select = $('propose-did');
+    const chosen = select.value;
+    select.replaceChildren(...members.map((m) => el('option', { value: m.did, text: `${shortDid(m.did)} (${m.role})` })));
+    if (members.some((m) => m.did === chosen)) select.value = chosen;
+  }
+
+  function actionText(a) {
+    switch (a.kind) {
+      case 'role': return `make ${shortDid(a.did)} ${a.role}`;
+      case 'ban': return `ban ${shortDid(a.did)}`;
+      case 'meta': return `set ${a.key} to ${a.value}`;
+      default: return a.kind;
+    }
+  }
+
+  async function loadProposals(id) {
+    let list;
+    try {
+      list = await api('GET', `/v1/spaces/${enc(id)}/proposals`);
+    } catch (_) {
+      list = []; // a space below schema version 9 has no proposals
+    }
+    if (state.space !== id) return;
+    state.proposals = new Map(list.map((p) => [p.id, p]));
+    renderProposals();
+  }
+
+  function upsertProposal(p) {
+    state.proposals.set(p.id, p);
+    renderProposals();
+  }
+
+  function proposalNode(p) {
+    const t = p.tally;
+    const needed = Math.floor((p.threshold * t.eligible) / 1000) + 1;
+    const status = p.outcome || (p.decided ? `decided: ${p.decided}` : 'open');
+    const facts = `yes ${t.yes} · no ${t.no} · abstain ${t.abstain} of ${plural(t.eligible, 'eligible member')}`
+      + ` · passes with ${needed} yes` + (p.quorum ? ` and ${p.quorum} votes cast` : '');
+    const li = el('li', { class: 'request', 'data-id': p.id, 'data-outcome': p.outcome || 'open' },
+      el('p', { class: 'member-line' },
+        el('strong', { text: actionText(p.action) }),
+        el('span', { class: `badge outcome-${p.outcome || 'open'}`, 'data-testid': 'proposal-status', text: status })),
+      el('p', { class: 'member-facts', 'data-testid': 'tally', text: facts }),
+      el('p', { class: 'member-facts' }, 'proposed by ', didNode(p.author), ' ', timeNode(p.at)));
+    if (!p.outcome && state.me && state.members.some((m) => m.did === state.me.did)) {
+      const row = el('p', { class: 'vote-row' },
+        p.my_vote ? `your vote: ${p.my_vote} · change it: ` : 'vote: ');
+      for (const choice of ['yes', 'no', 'abstain']) {
+        const b = el('button', { type: 'button', class: 'small', 'data-choice': choice, text: choice });
+        b.disabled = p.my_vote === choice;
+        b.addEventListener('click', () => vote(p.id, choice, b));
+        row.append(b);
+      }
+      li.append(row);
+    }
+    return li;
+  }
+
+  function renderProposals() {
+    // Open proposals first, then the newest.
+    const list = [...state.proposals.values()].sort((a, b) => (!!a.outcome - !!b.outcome) || (b.at - a.at));
+    $('proposals').replaceChildren(...list.map(proposalNode));
+    $('proposals-empty').hidden = list.length > 0;
+  }
+
+  async function vote(pid, choice, button) {
+    const id = state.space;
+    button.disabled = true;
+    try {
+      await api('POST', `/v1/spaces/${enc(id)}/proposals/${enc(pid)}/votes`, { choice });
+      const p = await api('GET', `/v1/spaces/${enc(id)}/proposals/${enc(pid)}`);
+      if (state.space === id) upsertProposal(p);
+      say(`voted ${choice}`);
+    } catch (e) {
+      button.disabled = false;
+      showError(e.message);
+    }
+  }
+
+  async function propose(ev) {
+    ev.preventDefault();
+    const id = state.space;
+    const form = ev.target;
+    const did = $('propose-did').value;
+    const role = $('propose-role').value.trim();
+    const action = role === 'banned' ? { kind: 'ban', did } : { kind: 'role', did, role };
+    await busy(form, 'Proposing…', async () => {
+      const made = await api('POST', `/v1/spaces/${enc(id)}/proposals`, { action });
+      const p = await api('GET', `/v1/spaces/${enc(id)}/proposals/${enc(made.id)}`);
+      if (state.space === id) upsertProposal(p);
+      $('propose-box').open = false;
+      say('proposed: the members can vote now');
+    });
+  }
+
+  async function loadBalances(id) {
+    let tokens;
+    try {
+      tokens = await api('GET', `/v1/spaces/${enc(id)}/tokens`);
+    } catch (_) {
+      tokens = null; // a space below schema version 9 has no tokens
+    }
+    if (state.space !== id) return;
+    const balances = tokens ? tokens.balances.filter((b) => b.balance > 0) : [];
+    $('balances').replaceChildren(...balances.map((b) => el('li', { class: 'member', 'data-did': b.did },
+      el('p', { class: 'member-line' }, didNode(b.did), el('span', { class: 'badge', 'data-testid': 'balance', text: plural(b.balance, 'token') })))));
+    $('balances-empty').hidden = balances.length > 0;
+    const p = tokens && tokens.policy;
+    $('token-policy').textContent = p
+      ? `Each member gets ${plural(p.join_grant, 'token')} on joining; an outcome rated 4 or 5 earns its provider ${p.outcome_mint} (at most ${p.pair_cap} from one requester).`
+      : '';
+  }
+
+  let balancesTimer = null;
+  function loadBalancesSoon(id) {
+    clearTimeout(balancesTimer);
+    balancesTimer = setTimeout(() => loadBalances(id), 300);
+  }
+
   // ---------- abilities (docs/abilities.md §15) ----------
 
   function setView(view) {
     state.view = view;
-    const abilities = view === 'abilities';
-    $('abilities-view').hidden = !abilities;
-    document.querySelector('.timeline-box').hidden = abilities;
-    $('post-form').hidden = abilities;
-    for (const [tab, on] of [[$('tab-timeline'), !abilities], [$('tab-abilities'), abilities]]) {
-      if (on) tab.setAttribute('aria-current', 'page');
+    const timeline = view === 'timeline';
+    $('abilities-view').hidden = view !== 'abilities';
+    $('governance-view').hidden = view !== 'governance';
+    document.querySelector('.timeline-box').hidden = !timeline;
+    $('post-form').hidden = !timeline;
+    for (const name of ['timeline', 'abilities', 'governance']) {
+      const tab = $(`tab-${name}`);
+      if (name === view) tab.setAttribute('aria-current', 'page');
       else tab.removeAttribute('aria-current');
     }
   }
@@ -1311,6 +1463,7 @@
     $('ask-form').addEventListener('submit', ask);
     $('ask-ability').addEventListener('change', () => fillTargets());
     $('declare-form').addEventListener('submit', declare);
+    $('propose-form').addEventListener('submit', propose);
 
     $('load-older').addEventListener('click', loadOlder);
     $('timeline').addEventListener('scroll', () => {
