@@ -7,7 +7,8 @@
 // both through the page's forms. Last, a space with more than a page of messages: the page
 // shows the latest 50 and loads older ones on scrolling up and with its "Load older" button;
 // and an end-to-end encrypted space shows its decrypted text. Last, abilities across the two
-// nodes' pages: declare, find, ask, claim, answer, see the result arrive, rate.
+// nodes' pages: declare, find, ask, claim, answer, see the result arrive, rate. Last, governance:
+// a role proposal made and voted on node 1's page passes with node 2's vote and takes effect.
 //
 // Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
@@ -424,6 +425,51 @@ try {
   await page2.screenshot({ path: screenshot.replace(/\.png$/, '') + '-abilities.png', fullPage: true, animations: 'disabled' });
   step('rated 4 on node 2\'s page; node 1 recorded it and its page shows it');
   await context2.close();
+
+  // Governance (docs/governance.md): the space moves to schema version 9; node 1's page proposes
+  // to make node 2's timite a moderator and votes yes; node 2 votes yes through its API, which
+  // passes and enacts it (2 of 2 eligible) with no admin's signature; node 1's page shows the
+  // live tally, the outcome and the new role with why it is held, without a reload.
+  await call(url1, token1, 'POST', `${spacePath}/migrate`, { to: 9 });
+  await until('node 2 to reach schema version 9', 30000, async () =>
+    (await call(url2, token2, 'GET', spacePath)).schema_version >= 9);
+  await page.getByRole('link', { name: 'Governance' }).click();
+  await page.getByTestId('governance-view').waitFor();
+  await page.locator('#propose-box summary').click();
+  await page.getByLabel('Member').selectOption(me2.did);
+  await page.getByLabel(/^New role/).fill('moderator');
+  await page.getByRole('button', { name: 'Propose' }).click();
+  const proposal = page.getByTestId('proposals').locator('li.request').first();
+  await proposal.waitFor();
+  const pid = await proposal.getAttribute('data-id');
+  step(`node 1's page proposed ${pid}`);
+  await proposal.locator('button[data-choice="yes"]').click();
+  await until('node 1\'s page to show its yes vote in the tally', 15000, async () =>
+    (await page.getByTestId('proposals').locator(`li[data-id="${pid}"] [data-testid="tally"]`).textContent())
+      .startsWith('yes 1 · no 0 · abstain 0 of 2 eligible members'));
+  const pidPath = `${spacePath}/proposals/${encodeURIComponent(pid)}`;
+  await until('node 2 to hold the proposal and node 1\'s vote', 30000, async () => {
+    const res = await fetch(`${url2}${pidPath}`, { headers: { Authorization: `Bearer ${token2}` } });
+    return res.ok && (await res.json()).tally.yes === 1;
+  });
+  await call(url2, token2, 'POST', `${pidPath}/votes`, { choice: 'yes' });
+  const passed = page.getByTestId('proposals').locator(`li[data-id="${pid}"][data-outcome="passed"]`);
+  try {
+    await passed.waitFor({ timeout: 30000 });
+  } catch (_) {
+    fail('the passed proposal did not reach node 1\'s page');
+  }
+  const moderator = page.getByTestId('members').locator(`li[data-did="${me2.did}"] [data-role="moderator"]`);
+  try {
+    await moderator.waitFor({ timeout: 30000 });
+  } catch (_) {
+    fail('node 1\'s page does not show the new moderator');
+  }
+  const facts = await page.getByTestId('members').locator(`li[data-did="${me2.did}"] .member-facts`).first().textContent();
+  if (!facts.includes('moderator: assigned')) fail(`the member list says ${facts}`);
+  if ((await page.evaluate(() => window.timE2eMarker)) !== 'same-document') fail('node 1\'s page reloaded');
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-governance.png', fullPage: true, animations: 'disabled' });
+  step('node 2\'s vote passed the proposal; node 1\'s page shows the outcome and the moderator, assigned by the vote');
 
   const uncaught = errors.filter((e) => e.startsWith('uncaught'));
   if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);
