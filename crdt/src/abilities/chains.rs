@@ -27,6 +27,7 @@ use super::{
 };
 use crate::doc::{self, View};
 use crate::space::millis;
+use crate::tokens::Ledger;
 use crate::{schema, Applied, Space, SpaceError, Writer};
 
 /// Fewest steps in a chain.
@@ -263,8 +264,9 @@ impl Abilities<'_> {
             if chain != id || step >= trace.len() || trace[step].is_some() {
                 continue;
             }
-            trace[step] =
-                Record::read(&self.view, &obj).and_then(|r| RequestView::of(obj.to_string(), &r));
+            // A chain's steps carry no reward (the rules refuse one), so no ledger is needed.
+            trace[step] = Record::read(&self.view, &obj)
+                .and_then(|r| RequestView::of(obj.to_string(), &r, &Ledger::default()));
         }
         let mut progress = Progress {
             trace,
