@@ -398,6 +398,7 @@ impl TimMcp {
             input: args.input,
             to,
             timeout_secs: args.timeout_secs,
+            reward: None,
         };
         let made = match self.service.request_ability(&caller, space, &req).await {
             Ok(made) => made,
