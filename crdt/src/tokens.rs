@@ -148,11 +148,6 @@ impl LedgerKind {
             Self::Mint => "mint",
         }
     }
-
-    /// Whether tokens came in (`true`) or went out.
-    pub fn credits(self) -> bool {
-        !matches!(self, Self::Escrow | Self::Unfunded)
-    }
 }
 
 /// One line of a timite's ledger: what moved, why, and its balance after.
