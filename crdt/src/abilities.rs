@@ -1131,7 +1131,8 @@ impl Space {
         };
         if candidates.is_empty() {
             return Err(SpaceError::Invalid(format!(
-                "no member of this space provides {ability} for this input"
+                "no member of this space provides {ability} for this input{}",
+                tokens::price_note(self.schema_version())
             )));
         }
         let candidates =

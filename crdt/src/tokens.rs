@@ -515,6 +515,16 @@ pub(crate) fn covers(reward: Option<u64>, price: Option<u64>) -> bool {
     reward.unwrap_or(0) >= price.unwrap_or(0)
 }
 
+/// What an empty `auto` order leaves out at schema `version`: from 9, providers whose price
+/// the request's reward does not cover.
+pub(crate) fn price_note(version: u64) -> &'static str {
+    if version >= schema::SOCIAL {
+        " at a price its reward covers"
+    } else {
+        ""
+    }
+}
+
 impl Space {
     /// [`Space::request_with`], carrying `reward` tokens (schema version 9): held from `who`'s
     /// balance, which must cover it at the request's dependencies, paid to the winning

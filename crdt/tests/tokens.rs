@@ -274,6 +274,19 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
     });
     refused(s.ingest(env), "is not a step of a request");
 
+    // Without bob, nobody provides it at a price a bounty of 2 covers; without a reward,
+    // nobody at all.
+    s.withdraw(&c.bob, SUMMARIZE, 31).unwrap();
+    refused_local(
+        ask(&mut s, &c.carol, Target::Auto, 2, 32),
+        "at a price its reward covers",
+    );
+    refused_local(
+        s.request_ability(&c.carol, SUMMARIZE, &input(), Target::Auto, 60_000, 33),
+        "at a price its reward covers",
+    );
+    ask(&mut s, &c.carol, Target::Auto, 3, 34).unwrap();
+
     // Below version 9 a request carries no reward.
     let (mut old, _) = Space::create(&c.owner, "old", "", 1).unwrap();
     old.migrate(&c.owner, 8, 2).unwrap();

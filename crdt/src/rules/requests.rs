@@ -682,7 +682,10 @@ impl Judge<'_> {
         let expected = if target == AUTO {
             let order = a.auto_order_for(&self.author_str, &ability, input.as_ref(), reward);
             if order.is_empty() {
-                return deny(format!("no other member provides {ability} for this input"));
+                return deny(format!(
+                    "no other member provides {ability} for this input{}",
+                    crate::tokens::price_note(self.at.version)
+                ));
             }
             order
         } else {
