@@ -615,3 +615,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_payment_from_a_request_left_unfunded_vanishes_and_so_does_the_spend_it_covered() {
+    let (mut a, c) = space(1, 10);
+    let mut b = Space::empty(a.id());
+    sync_pair(&mut a.try_copy().unwrap(), &mut b);
+    let (carol_b, bob_b) = (other_session(4), other_session(3));
+    // Replica b's writes come later in op-id order (a higher Lamport counter).
+    b.declare(&bob_b, &spec(None), 50).unwrap();
+    let first = ask(&mut a, &c.carol, Target::Did(did(&c.alice)), 10, 100).unwrap();
+    let second = ask(&mut b, &carol_b, Target::Did(did(&c.bob)), 10, 100).unwrap();
+    b.claim(&bob_b, &second, 101).unwrap();
+    b.complete(&bob_b, &second, &json!({}), 102).unwrap();
+    assert_eq!(b.ledger().balance(&did(&c.bob)), 20);
+    // Bob spends what carol's second request paid him, on replica b.
+    let bobs = ask(&mut b, &bob_b, Target::Did(did(&c.alice)), 15, 103).unwrap();
+    assert_eq!(b.request(&bobs).unwrap().funded, Some(true));
+
+    sync_pair(&mut a, &mut b);
+    for s in [&a, &b] {
+        let funded = |id: &str| s.request(id).unwrap().funded;
+        assert_eq!(
+            (funded(&first), funded(&second), funded(&bobs)),
+            (Some(true), Some(false), Some(false))
+        );
+        assert_eq!(balances(s, &[&c.carol, &c.bob, &c.alice]), [0, 10, 10]);
+    }
+    assert_eq!(a.ledger(), b.ledger());
+}
