@@ -873,8 +873,9 @@ pub struct RequestView {
 }
 
 impl RequestView {
-    pub(crate) fn of(id: String, r: &Record, ledger: &Ledger) -> Option<Self> {
-        let funded = ledger.funded(&id);
+    /// The view of request `id` read as `r`; `funded` is the ledger's verdict on its reward
+    /// (`None` without one).
+    pub(crate) fn of(id: String, r: &Record, funded: Option<bool>) -> Option<Self> {
         let dids = |v: &[String]| {
             v.iter()
                 .filter_map(|d| d.parse().ok())
@@ -1310,26 +1311,35 @@ impl Space {
         )
     }
 
-    /// Every request, in the space's order.
+    /// Every request, in the space's order (the token ledger is folded only if one of them
+    /// carries a reward).
     pub fn requests(&self) -> Vec<RequestView> {
         let a = self.abilities_now();
-        let ledger = self.ledger();
-        a.request_maps()
+        let records: Vec<(String, Record)> = a
+            .request_maps()
             .into_iter()
-            .filter_map(|obj| {
-                RequestView::of(obj.to_string(), &Record::read(&a.view, &obj)?, &ledger)
+            .filter_map(|obj| Some((obj.to_string(), Record::read(&a.view, &obj)?)))
+            .collect();
+        let ledger: Option<Ledger> = records
+            .iter()
+            .any(|(_, r)| r.reward.is_some())
+            .then(|| self.ledger());
+        records
+            .into_iter()
+            .filter_map(|(id, r)| {
+                let funded = ledger.as_ref().and_then(|l| l.funded(&id));
+                RequestView::of(id, &r, funded)
             })
             .collect()
     }
 
-    /// Request `id`.
+    /// Request `id` (the token ledger is folded only if it carries a reward).
     pub fn request(&self, id: &str) -> Option<RequestView> {
         let obj = self.request_obj(id).ok()?;
-        RequestView::of(
-            obj.to_string(),
-            &Record::read(&self.abilities_now().view, &obj)?,
-            &self.ledger(),
-        )
+        let r = Record::read(&self.abilities_now().view, &obj)?;
+        let id = obj.to_string();
+        let funded = r.reward.and_then(|_| self.ledger().funded(&id));
+        RequestView::of(id, &r, funded)
     }
 
     /// `provider`'s record for `ability`, from the requests it won.

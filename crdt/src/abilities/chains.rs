@@ -27,7 +27,6 @@ use super::{
 };
 use crate::doc::{self, View};
 use crate::space::millis;
-use crate::tokens::Ledger;
 use crate::{schema, Applied, Space, SpaceError, Writer};
 
 /// Fewest steps in a chain.
@@ -264,9 +263,9 @@ impl Abilities<'_> {
             if chain != id || step >= trace.len() || trace[step].is_some() {
                 continue;
             }
-            // A chain's steps carry no reward (the rules refuse one), so no ledger is needed.
+            // A chain's steps carry no reward (the rules refuse one): nothing is funded.
             trace[step] = Record::read(&self.view, &obj)
-                .and_then(|r| RequestView::of(obj.to_string(), &r, &Ledger::default()));
+                .and_then(|r| RequestView::of(obj.to_string(), &r, None));
         }
         let mut progress = Progress {
             trace,
