@@ -22,6 +22,7 @@ use tim_protocol::api::{
     TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::api::{ChainMade, ChainView, Migrate, Migrated, NewChain};
+use tim_protocol::api::{TokenBalances, TokenPolicyView};
 use tim_protocol::{CredentialId, Did, SpaceId};
 
 /// Why a call failed.
@@ -639,6 +640,26 @@ impl Client {
     /// `GET /v1/spaces/{id}/requests/{rid}`.
     pub async fn request(&self, id: SpaceId, rid: &str) -> Result<AbilityRequest, ClientError> {
         self.get(&format!("/v1/spaces/{id}/requests/{rid}")).await
+    }
+
+    /// `GET /v1/spaces/{id}/tokens[?did=DID]`: the space's token balances, and `did`'s ledger.
+    pub async fn token_balances(
+        &self,
+        id: SpaceId,
+        did: Option<&Did>,
+    ) -> Result<TokenBalances, ClientError> {
+        let query = did.map(|d| format!("?did={d}")).unwrap_or_default();
+        self.get(&format!("/v1/spaces/{id}/tokens{query}")).await
+    }
+
+    /// `PUT /v1/spaces/{id}/tokens/policy`: set the space's token policy (an admin).
+    pub async fn set_token_policy(
+        &self,
+        id: SpaceId,
+        policy: &TokenPolicyView,
+    ) -> Result<Done, ClientError> {
+        self.put(&format!("/v1/spaces/{id}/tokens/policy"), policy)
+            .await
     }
 
     /// `POST /v1/spaces/{id}/chains`: make a chain of requests.

@@ -88,8 +88,10 @@ where
                 Some(Err(e)) => return Err(e),
             },
         };
+        // An unfunded request (its reward lost a concurrent spend) would pay nothing.
         if request.candidates.first() != Some(&me)
             || request.state != "open"
+            || request.funded == Some(false)
             || !mine(&request.ability)
         {
             continue;

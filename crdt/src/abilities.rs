@@ -34,6 +34,7 @@ use crate::attestation::{Attestation, Attesting, Claimed, ATTESTATION};
 use crate::doc::{self, View};
 use crate::notices::NoticeCache;
 use crate::space::millis;
+use crate::tokens::{self, Ledger};
 use crate::{json_schema, schema, Applied, Role, Space, SpaceError, Writer};
 
 pub mod chains;
@@ -285,6 +286,8 @@ pub(crate) struct Record {
     pub(crate) ratings: HashMap<String, i64>,
     /// The chain it is a step of, and the step (schema version 6).
     link: Option<(String, usize)>,
+    /// Its reward in tokens (schema version 9, [`crate::tokens`]).
+    pub(crate) reward: Option<u64>,
 }
 
 fn millis_of(s: Option<ScalarValue>) -> Option<i64> {
@@ -315,6 +318,7 @@ impl Record {
             cancelled: false,
             ratings: HashMap::new(),
             link: chains::link_of(view, obj),
+            reward: tokens::reward_of(view, obj),
         };
         if r.input.is_none() && r.input_ref.is_none() {
             return None;
@@ -771,17 +775,21 @@ impl<'a> Abilities<'a> {
     /// `input`, by rank score less 100 a request in flight, then DID; at most
     /// [`MAX_CANDIDATES`] (docs/abilities.md §7).
     pub(crate) fn auto_order(&self, requester: &str, ability: &str, input: &Value) -> Vec<String> {
-        self.auto_order_for(requester, ability, Some(input))
+        self.auto_order_for(requester, ability, Some(input), None)
     }
 
     /// [`Self::auto_order`] for an input the rules may not read: `None` for one held out of
-    /// band, which no provider's input schema excludes (its node checks it before claiming).
+    /// band, which no provider's input schema excludes (its node checks it before claiming);
+    /// from schema version 9, only providers whose price `reward` covers
+    /// ([`tokens::covers`]).
     pub(crate) fn auto_order_for(
         &self,
         requester: &str,
         ability: &str,
         input: Option<&Value>,
+        reward: Option<u64>,
     ) -> Vec<String> {
+        let priced = doc::schema_version(self.view.doc, self.view.heads) >= schema::SOCIAL;
         let reps = self.reputations();
         let mut ranked: Vec<(u64, String)> = self
             .declarations()
@@ -790,6 +798,7 @@ impl<'a> Abilities<'a> {
             .map(|d| (d.provider.to_string(), d))
             .filter(|(p, d)| {
                 p != requester
+                    && (!priced || tokens::covers(reward, d.spec.price))
                     && self.is_active(p)
                     && input.is_none_or(|i| json_schema::validate(&d.spec.input_schema, i).is_ok())
             })
@@ -856,10 +865,17 @@ pub struct RequestView {
     pub state: RequestState,
     /// The chain it is a step of, and the step, from 0 (docs/abilities.md §12).
     pub chain: Option<(String, usize)>,
+    /// Its reward in tokens, held from the requester while it is open (schema version 9).
+    pub reward: Option<u64>,
+    /// Whether the requester's balance covered the reward ([`crate::tokens`]); `None` without
+    /// a reward. An unfunded request pays nothing: claimants skip it.
+    pub funded: Option<bool>,
 }
 
 impl RequestView {
-    pub(crate) fn of(id: String, r: &Record) -> Option<Self> {
+    /// The view of request `id` read as `r`; `funded` is the ledger's verdict on its reward
+    /// (`None` without one).
+    pub(crate) fn of(id: String, r: &Record, funded: Option<bool>) -> Option<Self> {
         let dids = |v: &[String]| {
             v.iter()
                 .filter_map(|d| d.parse().ok())
@@ -921,6 +937,8 @@ impl RequestView {
                 .and_then(|s| u8::try_from(*s).ok()),
             state,
             chain: r.link.clone(),
+            reward: r.reward,
+            funded,
         })
     }
 }
@@ -1074,9 +1092,9 @@ impl Space {
     }
 
     /// [`Space::request_with`], with `extra` fields written into the request map in the same
-    /// change (a chain step's `chain` and `step`).
+    /// change (a chain step's `chain` and `step`, a `reward`).
     #[allow(clippy::too_many_arguments)]
-    fn write_request(
+    pub(crate) fn write_request(
         &mut self,
         who: &Writer,
         ability: &str,
@@ -1089,6 +1107,10 @@ impl Space {
         check_name(ability).map_err(SpaceError::Invalid)?;
         let requests = self.v4_root(&schema::REQUESTS)?;
         let me = who.did();
+        let reward = extra.iter().find_map(|(k, v)| match (*k, v) {
+            (tokens::REWARD, ScalarValue::Uint(n)) => Some(*n),
+            _ => None,
+        });
         let inline = match input {
             Input::Inline(v) => Some(v),
             Input::OutOfBand(_) => {
@@ -1099,9 +1121,9 @@ impl Space {
         let (target, candidates) = match target {
             Target::Did(d) => (d.to_string(), vec![d]),
             Target::Auto => {
-                let order = self
-                    .abilities_now()
-                    .auto_order_for(&me.to_string(), ability, inline);
+                let order =
+                    self.abilities_now()
+                        .auto_order_for(&me.to_string(), ability, inline, reward);
                 (
                     AUTO.to_string(),
                     order.iter().filter_map(|d| d.parse().ok()).collect(),
@@ -1110,7 +1132,8 @@ impl Space {
         };
         if candidates.is_empty() {
             return Err(SpaceError::Invalid(format!(
-                "no member of this space provides {ability} for this input"
+                "no member of this space provides {ability} for this input{}",
+                tokens::price_note(self.schema_version())
             )));
         }
         let candidates =
@@ -1288,22 +1311,35 @@ impl Space {
         )
     }
 
-    /// Every request, in the space's order.
+    /// Every request, in the space's order (the token ledger is folded only if one of them
+    /// carries a reward).
     pub fn requests(&self) -> Vec<RequestView> {
         let a = self.abilities_now();
-        a.request_maps()
+        let records: Vec<(String, Record)> = a
+            .request_maps()
             .into_iter()
-            .filter_map(|obj| RequestView::of(obj.to_string(), &Record::read(&a.view, &obj)?))
+            .filter_map(|obj| Some((obj.to_string(), Record::read(&a.view, &obj)?)))
+            .collect();
+        let ledger: Option<Ledger> = records
+            .iter()
+            .any(|(_, r)| r.reward.is_some())
+            .then(|| self.ledger());
+        records
+            .into_iter()
+            .filter_map(|(id, r)| {
+                let funded = ledger.as_ref().and_then(|l| l.funded(&id));
+                RequestView::of(id, &r, funded)
+            })
             .collect()
     }
 
-    /// Request `id`.
+    /// Request `id` (the token ledger is folded only if it carries a reward).
     pub fn request(&self, id: &str) -> Option<RequestView> {
         let obj = self.request_obj(id).ok()?;
-        RequestView::of(
-            obj.to_string(),
-            &Record::read(&self.abilities_now().view, &obj)?,
-        )
+        let r = Record::read(&self.abilities_now().view, &obj)?;
+        let id = obj.to_string();
+        let funded = r.reward.and_then(|_| self.ledger().funded(&id));
+        RequestView::of(id, &r, funded)
     }
 
     /// `provider`'s record for `ability`, from the requests it won.

@@ -35,6 +35,7 @@ mod space;
 mod sync;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+pub mod tokens;
 mod writer;
 
 pub use automerge::sync::State as SyncState;

@@ -34,6 +34,7 @@ pub use crate::roles::Role;
 mod chains;
 mod personas;
 mod requests;
+mod tokens;
 
 /// Who may join a space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -913,6 +914,7 @@ impl<'a> Judge<'a> {
                 };
                 checked.map_err(Rejection::Unauthorized)?;
             }
+            (Some(crate::tokens::TOKENS), OpType::Put(v)) => self.check_token_policy(v)?,
             (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
             (None, _) => return deny("meta is a map".into()),
         }

@@ -22,6 +22,7 @@ use tim_crdt::abilities::{
     SearchHit, Target,
 };
 use tim_crdt::attestation::{Attestation, BadgeThreshold};
+use tim_crdt::tokens::TokenPolicy;
 use tim_crdt::{json_schema, schema, Applied, Space, SpaceError, Writer};
 use tim_protocol::api::{
     AbilityHit, AbilityReputationView, AbilityRequest, AbilitySearchQuery, AbilityView,
@@ -42,6 +43,8 @@ pub enum AbilityAct {
     DeclareAttested(AbilitySpec, String),
     /// Set the space's badge thresholds (admins, docs/abilities.md §13).
     SetBadges(BTreeMap<String, BadgeThreshold>),
+    /// Set the space's token policy (admins; schema version 9, docs/governance.md "Tokens").
+    SetTokenPolicy(TokenPolicy),
     /// Withdraw a declaration, by name.
     Withdraw(String),
     /// Ask for an ability.
@@ -54,6 +57,8 @@ pub enum AbilityAct {
         target: Target,
         /// How long it stays open.
         timeout: Duration,
+        /// Its reward in tokens (schema version 9).
+        reward: Option<u64>,
     },
     /// Ask for an ability with an input held out of band (schema version 6,
     /// docs/abilities.md §14); its bytes are in the store already ([`Handle::put_payload`]).
@@ -68,6 +73,8 @@ pub enum AbilityAct {
         target: Target,
         /// How long it stays open.
         timeout: Duration,
+        /// Its reward in tokens (schema version 9).
+        reward: Option<u64>,
     },
     /// Claim a request, by id.
     Claim(String),
@@ -274,36 +281,40 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
             one(s.declare_attested(me, &spec, Some(&attestation), now)?)
         }
         AbilityAct::SetBadges(badges) => one(s.set_badges(me, &badges, now)?),
+        AbilityAct::SetTokenPolicy(policy) => one(s.set_token_policy(me, &policy, now)?),
         AbilityAct::Withdraw(name) => one(s.withdraw(me, &name, now)?),
         AbilityAct::Request {
             ability,
             input,
             target,
             timeout,
-        } => {
-            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-            let (applied, id) = s.request_ability(me, &ability, &input, target, ms, now)?;
-            Performed {
-                first: Vec::new(),
-                applied,
-                request: Some(id),
-            }
-        }
+            reward,
+        } => requested(
+            s,
+            me,
+            &ability,
+            Input::Inline(&input),
+            target,
+            timeout,
+            reward,
+            now,
+        )?,
         AbilityAct::RequestOutOfBand {
             ability,
             input,
             target,
             timeout,
-        } => {
-            let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-            let input = Input::OutOfBand(input);
-            let (applied, id) = s.request_with(me, &ability, input, target, ms, now)?;
-            Performed {
-                first: Vec::new(),
-                applied,
-                request: Some(id),
-            }
-        }
+            reward,
+        } => requested(
+            s,
+            me,
+            &ability,
+            Input::OutOfBand(input),
+            target,
+            timeout,
+            reward,
+            now,
+        )?,
         AbilityAct::CompleteOutOfBand(id, output) => {
             known(s, &id)?;
             let claim = claim_first(s, me, &id, now)?;
@@ -425,7 +436,33 @@ pub(crate) fn request_view(r: RequestView) -> AbilityRequest {
         input_payload: r.input_payload.map(payload_info),
         output_payload: r.output_payload.map(payload_info),
         output_invalid: None,
+        reward: r.reward,
+        funded: r.funded,
     }
+}
+
+/// Makes a request as `me`, with a reward if it carries one (schema version 9).
+#[allow(clippy::too_many_arguments)]
+fn requested(
+    s: &mut Space,
+    me: &Writer,
+    ability: &str,
+    input: Input<'_>,
+    target: Target,
+    timeout: Duration,
+    reward: Option<u64>,
+    now: u64,
+) -> Result<Performed, SpaceError> {
+    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let (applied, id) = match reward {
+        Some(n) => s.request_rewarded(me, ability, input, target, n, ms, now)?,
+        None => s.request_with(me, ability, input, target, ms, now)?,
+    };
+    Ok(Performed {
+        first: Vec::new(),
+        applied,
+        request: Some(id),
+    })
 }
 
 fn payload_info(p: PayloadRef) -> Box<PayloadInfo> {
@@ -559,7 +596,7 @@ impl Service {
             .await?)
     }
 
-    async fn ability_step(
+    pub(crate) async fn ability_step(
         &self,
         caller: &Caller,
         space: SpaceId,
@@ -735,12 +772,14 @@ impl Service {
                 input,
                 target,
                 timeout,
+                reward: req.reward,
             },
             None => AbilityAct::Request {
                 ability,
                 input: req.input.clone(),
                 target,
                 timeout,
+                reward: req.reward,
             },
         };
         let (change, id) = self.ability_act(caller, space, act).await?;

@@ -10,6 +10,7 @@ mod admission;
 pub mod agents;
 pub mod api;
 pub mod auth;
+mod balances;
 mod chains;
 pub mod e2ee;
 pub mod engine;

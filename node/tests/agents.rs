@@ -348,6 +348,7 @@ async fn the_summarizer_serves_text_summarize_across_two_nodes() {
                 input: json!({ "text": text }),
                 to: Some(a.did),
                 timeout_secs: Some(60),
+                reward: None,
             },
         )
         .await
@@ -444,6 +445,7 @@ async fn the_observer_reports_activity_when_asked() {
                 input: json!({ "window_secs": 3600 }),
                 to: Some(o.did),
                 timeout_secs: Some(60),
+                reward: None,
             },
         )
         .await
@@ -680,6 +682,7 @@ serve = {{ mcp = {{ tool = "echo", server = {{ command = "node", args = [{main:?
                 input: json!({ "message": "hello from a human" }),
                 to: Some(smith.did),
                 timeout_secs: Some(60),
+                reward: None,
             },
         )
         .await

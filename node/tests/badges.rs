@@ -82,6 +82,7 @@ async fn a_provider_reaching_the_threshold_gets_one_badge_that_attests_and_admit
             input: json!({}),
             target: Target::Did(ann),
             timeout: Duration::from_secs(60),
+            reward: None,
         };
         let id = a.handle.ability(guild, request).await.unwrap().1.unwrap();
         let state = |n: &common::TestNode, id: String| {

@@ -386,6 +386,8 @@ fn request(requester: Did, target: Did, state: &str, claimant: Option<Did>) -> A
         input_payload: None,
         output_payload: None,
         output_invalid: None,
+        reward: None,
+        funded: None,
     }
 }
 

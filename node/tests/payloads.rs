@@ -98,6 +98,7 @@ async fn a_large_input_and_result_travel_directly_and_the_space_records_hashes_o
                 input: input.clone(),
                 to: Some(provider.timite),
                 timeout_secs: Some(600),
+                reward: None,
             },
         )
         .await
@@ -183,6 +184,7 @@ async fn a_large_input_and_result_travel_directly_and_the_space_records_hashes_o
                 input: big("txt", 20_000),
                 to: Some(provider.timite),
                 timeout_secs: Some(600),
+                reward: None,
             },
         )
         .await

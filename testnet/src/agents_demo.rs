@@ -206,6 +206,7 @@ async fn run(cluster: &Cluster, out: &mut (dyn Write + Send)) -> Result<bool> {
                 input: json!({ "text": NOTES, "sentences": 2 }),
                 to: Some(provider),
                 timeout_secs: Some(60),
+                reward: None,
             },
         )
         .await?;

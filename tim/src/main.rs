@@ -35,6 +35,7 @@ use tim_client::ClientError;
 use tim_node::home;
 use tim_protocol::{Did, SpaceId};
 
+use crate::cli::balances;
 use crate::cli::{
     ability, id, node, passport, space, testnet, timeline, timite, token, trust, AbilityCommand,
     IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
@@ -136,6 +137,10 @@ enum Command {
         #[command(subcommand)]
         command: AbilityCommand,
     },
+    /// A space's contribution tokens: every balance, or one timite's and its ledger.
+    Tokens(balances::TokensArgs),
+    /// Post a bounty: an `auto` request whose reward goes to whichever provider completes it.
+    Bounty(balances::BountyArgs),
     /// Personas shared in a space: publish a persona file, list them, show one's file.
     Persona {
         #[command(subcommand)]
@@ -302,6 +307,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Read(args) => timeline::read(&client()?, out, args).await?,
         Command::Dm { did, text } => timeline::dm(&client()?, out, did, &text).await?,
         Command::Ability { command } => ability::run(&client()?, out, command).await?,
+        Command::Tokens(args) => balances::tokens(&client()?, out, args).await?,
+        Command::Bounty(args) => balances::bounty(&client()?, out, args).await?,
         Command::Agent { command } => agent::run(&client()?, out, command).await?,
         Command::Passport {
             command:

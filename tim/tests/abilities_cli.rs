@@ -159,6 +159,7 @@ async fn an_ability_is_found_asked_for_answered_and_rated_across_three_nodes() {
         input: json!({"text": 5}),
         to: Some(provider.parse().unwrap()),
         timeout_secs: None,
+        reward: None,
     };
     let (status, detail) = refusal(requester_api.request_ability(space_id, &bad_input).await);
     assert_eq!(status, 403, "{detail}");

@@ -263,8 +263,9 @@ impl Abilities<'_> {
             if chain != id || step >= trace.len() || trace[step].is_some() {
                 continue;
             }
-            trace[step] =
-                Record::read(&self.view, &obj).and_then(|r| RequestView::of(obj.to_string(), &r));
+            // A chain's steps carry no reward (the rules refuse one): nothing is funded.
+            trace[step] = Record::read(&self.view, &obj)
+                .and_then(|r| RequestView::of(obj.to_string(), &r, None));
         }
         let mut progress = Progress {
             trace,

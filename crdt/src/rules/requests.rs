@@ -19,6 +19,7 @@ use crate::abilities::{
 };
 use crate::attestation::{Attestation, Attesting, Claimed, ATTESTATION, MAX_ATTESTATION_BYTES};
 use crate::roles::Permission;
+use crate::tokens::REWARD;
 use crate::{doc, json_schema, schema, Rejection};
 
 /// A declaration this change makes, and which of its required fields it wrote.
@@ -49,6 +50,8 @@ pub(super) struct RequestBeingMade {
     /// The chain it is a step of, and the step (schema version 6).
     chain: Option<String>,
     step: Option<u64>,
+    /// Its reward in tokens (schema version 9).
+    reward: Option<u64>,
 }
 
 /// A result this change posts on a request: inline (`result <D>`) or out of band
@@ -67,7 +70,7 @@ fn json(what: &str, s: &str) -> Result<Value, Rejection> {
 }
 
 impl Judge<'_> {
-    fn abilities(&self) -> Abilities<'_> {
+    pub(super) fn abilities(&self) -> Abilities<'_> {
         Abilities::new(self.at.view).judging(self.space, self.verifier, self.cache)
     }
 
@@ -323,6 +326,11 @@ impl Judge<'_> {
                     if self.at.version >= schema::ABILITIES_V2 =>
                 {
                     r.step = Some(*i)
+                }
+                (Some(REWARD), OpType::Put(ScalarValue::Uint(n)))
+                    if self.at.version >= schema::SOCIAL =>
+                {
+                    r.reward = Some(*n)
                 }
                 _ => {
                     return deny(
@@ -611,6 +619,8 @@ impl Judge<'_> {
     /// it asks, as every node computes them at the change's dependencies.
     pub(super) fn check_request_made(&self, r: RequestBeingMade) -> Result<(), Rejection> {
         let link = (r.chain.clone(), r.step);
+        let reward = r.reward;
+        let chain_step = link != (None, None);
         let (true, Some(ability), Some(target), Some(candidates), Some(at), Some(deadline)) = (
             r.author,
             r.ability,
@@ -667,11 +677,15 @@ impl Judge<'_> {
             }
             None => {}
         }
+        self.check_reward(reward, &target, &ability, chain_step)?;
         let a = self.abilities();
         let expected = if target == AUTO {
-            let order = a.auto_order_for(&self.author_str, &ability, input.as_ref());
+            let order = a.auto_order_for(&self.author_str, &ability, input.as_ref(), reward);
             if order.is_empty() {
-                return deny(format!("no other member provides {ability} for this input"));
+                return deny(format!(
+                    "no other member provides {ability} for this input{}",
+                    crate::tokens::price_note(self.at.version)
+                ));
             }
             order
         } else {

@@ -35,6 +35,7 @@ use utoipa_axum::routes;
 
 mod abilities;
 mod agents;
+mod balances;
 mod chains;
 mod events;
 mod extract;
@@ -129,6 +130,8 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(my_requests::list))
         .routes(routes!(events::request_events))
         .routes(routes!(abilities::badges, abilities::set_badges))
+        .routes(routes!(balances::tokens))
+        .routes(routes!(balances::set_policy))
         .routes(routes!(chains::list, chains::create))
         .routes(routes!(chains::chain))
         .routes(routes!(chains::cancel))

@@ -93,6 +93,10 @@ pub(super) struct InvokeArgs {
     /// How long the request stays open, in seconds (default 600, at most 30 days).
     #[serde(default)]
     timeout_secs: Option<u64>,
+    /// Tokens held from the caller's balance and paid to whoever completes it (at least the
+    /// provider's price; schema version 9).
+    #[serde(default)]
+    reward: Option<u64>,
     /// Wait up to this many seconds (at most 120) for the outcome before answering.
     #[serde(default)]
     wait_seconds: Option<u64>,
@@ -398,6 +402,7 @@ impl TimMcp {
             input: args.input,
             to,
             timeout_secs: args.timeout_secs,
+            reward: args.reward,
         };
         let made = match self.service.request_ability(&caller, space, &req).await {
             Ok(made) => made,

@@ -176,6 +176,10 @@ pub struct NewRequest {
     /// How long the request stays open, in seconds (default 600, at most 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// Tokens held from the requester and paid to the winning claimant on completion
+    /// (schema version 9, docs/governance.md "Tokens"); with no `to`, a bounty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<u64>,
 }
 
 /// The answer to a new request.
@@ -267,6 +271,13 @@ pub struct AbilityRequest {
     /// provider's output schema, or is not JSON): the rules never saw its bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_invalid: Option<String>,
+    /// Its reward in tokens (schema version 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<u64>,
+    /// Whether the requester's balance covered the reward (absent without a reward): an
+    /// unfunded request pays nothing, so providers skip it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funded: Option<bool>,
 }
 
 /// `POST /v1/spaces/{id}/requests/{rid}/progress`.

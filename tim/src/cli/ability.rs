@@ -95,6 +95,10 @@ pub(crate) enum AbilityCommand {
         /// many more times.
         #[arg(long, requires = "follow", default_value_t = 0)]
         retries: u32,
+        /// Tokens held from your balance and paid to whoever completes it (schema version 9;
+        /// at least the provider's price).
+        #[arg(long)]
+        reward: Option<u64>,
     },
     /// List a space's requests: all of them, those addressed to you, or the unclaimed ones.
     Requests {
@@ -207,7 +211,7 @@ pub(crate) enum AbilityCommand {
 /// JSON given on the command line, or a reason naming the option.
 /// A JSON argument: the JSON itself, or `@FILE` to read it from a file (an input or output
 /// over 16 KiB is carried out of band: docs/abilities.md §14).
-fn json_arg(option: &str, text: &str) -> Result<Value> {
+pub(crate) fn json_arg(option: &str, text: &str) -> Result<Value> {
     if let Some(file) = text.strip_prefix('@') {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
         return serde_json::from_str(&text)
@@ -300,12 +304,14 @@ pub(crate) async fn run(client: &Client, out: Out, command: AbilityCommand) -> R
             timeout,
             follow,
             retries,
+            reward,
         } => {
             let req = NewRequest {
                 ability: name,
                 input: json_arg("--input", &input)?,
                 to,
                 timeout_secs: Some(timeout.as_secs()),
+                reward,
             };
             if !follow {
                 let made = client.request_ability(space, &req).await?;
@@ -581,8 +587,9 @@ fn print_request(r: &AbilityRequest, me: &Did) -> std::io::Result<()> {
         .rating
         .map(|s| format!(", rated {s}/5"))
         .unwrap_or_default();
+    let reward = super::balances::reward_note(r);
     outln!(
-        "{}  {}  {}  from {} to {}{claimant}{rating}",
+        "{}  {}  {}  from {} to {}{claimant}{rating}{reward}",
         r.id,
         r.state,
         r.ability,

@@ -3,6 +3,7 @@
 
 pub(crate) mod ability;
 pub(crate) mod agent;
+pub(crate) mod balances;
 pub(crate) mod chain;
 pub(crate) mod id;
 pub(crate) mod mcp;
