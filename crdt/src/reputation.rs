@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{ScalarValue, Value};
+use automerge::{ReadDoc, ScalarValue, Value};
 use tim_protocol::Did;
 
 use crate::abilities::Abilities;
@@ -356,4 +356,22 @@ fn all_ratings(view: &View<'_>) -> Vec<(Did, Did, u8)> {
             ))
         })
         .collect()
+}
+
+impl Space {
+    /// `did`'s reputation as the document stood at `heads` (what the rules see at a change
+    /// whose dependencies are `heads`): by the v2 formula, `None` if a head is not here or
+    /// the space was below [`schema::REPUTATION_V2`] there.
+    pub fn reputation_at(&self, did: &Did, heads: &[tim_protocol::ChangeHash]) -> Option<Reputation> {
+        let heads: Vec<automerge::ChangeHash> = heads.iter().map(crate::space::am_hash).collect();
+        if heads.iter().any(|h| self.doc().get_change_by_hash(h).is_none()) {
+            return None;
+        }
+        let mut notices = self.notices_now();
+        notices.view.heads = Some(&heads);
+        if doc::schema_version(self.doc(), Some(&heads)) < schema::REPUTATION_V2 {
+            return None;
+        }
+        Some(Ledger::at(&notices).reputation(did))
+    }
 }

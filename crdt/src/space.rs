@@ -156,7 +156,7 @@ pub enum Ingested {
     },
 }
 
-fn am_hash(h: &ChangeHash) -> automerge::ChangeHash {
+pub(crate) fn am_hash(h: &ChangeHash) -> automerge::ChangeHash {
     automerge::ChangeHash(*h.as_bytes())
 }
 
