@@ -59,7 +59,11 @@ fn main() {
         let k = &members[i % members.len()];
         space.post(k, "one more", 30).unwrap();
     }
-    per("post by a member, earned roles set (no ledger read)", DELETIONS, start);
+    per(
+        "post by a member, earned roles set (no ledger read)",
+        DELETIONS,
+        start,
+    );
     let changes = space.envelopes_in_order().len();
     println!("space: {changes} changes, {} members", members.len() + 1);
 
@@ -69,7 +73,11 @@ fn main() {
     let heads = space.heads();
     let start = Instant::now();
     let at = space.reputation_at(&did(&members[1]), &heads).unwrap();
-    per("reputation at the current heads, as a history view", 1, start);
+    per(
+        "reputation at the current heads, as a history view",
+        1,
+        start,
+    );
     assert_eq!(at, rep);
 
     // members[1] was rated 5 by the owner: an earned moderator. members[0], rated 4, is not;
@@ -89,7 +97,11 @@ fn main() {
     for id in &ids[..DELETIONS] {
         space.delete_message(assigned, id, 50).unwrap();
     }
-    per("delete another's message, assigned moderator", DELETIONS, start);
+    per(
+        "delete another's message, assigned moderator",
+        DELETIONS,
+        start,
+    );
     let start = Instant::now();
     for id in &ids[DELETIONS..] {
         space.delete_message(earner, id, 50).unwrap();
@@ -102,6 +114,10 @@ fn main() {
     let envelopes = space.envelopes_in_order();
     let start = Instant::now();
     let loaded = Space::load(space.id(), None, envelopes.iter().cloned()).unwrap();
-    per("replay the whole log (every change judged)", envelopes.len(), start);
+    per(
+        "replay the whole log (every change judged)",
+        envelopes.len(),
+        start,
+    );
     assert_eq!(loaded.heads(), space.heads());
 }

@@ -131,7 +131,11 @@ impl Earning {
 
     /// The highest rank a threshold here gives (0 with none).
     pub(crate) fn top_rank(&self) -> u64 {
-        self.thresholds.iter().map(|(_, g)| g.rank).max().unwrap_or(0)
+        self.thresholds
+            .iter()
+            .map(|(_, g)| g.rank)
+            .max()
+            .unwrap_or(0)
     }
 
     /// What `did`, whose member entry assigns `assigned`, holds here, measured by the
@@ -260,7 +264,9 @@ impl Space {
                 assigned_role: Some(assigned),
                 earned_by: Some(t),
             },
-            Held { earned_by: None, .. } => as_assigned(assigned),
+            Held {
+                earned_by: None, ..
+            } => as_assigned(assigned),
         }
     }
 

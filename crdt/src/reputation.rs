@@ -109,7 +109,11 @@ impl Ledger {
             })
             .unwrap_or_default();
         // Member entries, with a role or not (a rating counts between entries).
-        let entries: HashSet<String> = members.map(|m| view.keys(&m)).unwrap_or_default().into_iter().collect();
+        let entries: HashSet<String> = members
+            .map(|m| view.keys(&m))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         ledger.active = roles
             .iter()
             .filter(|(_, r)| **r != Role::Banned)
@@ -362,9 +366,16 @@ impl Space {
     /// `did`'s reputation as the document stood at `heads` (what the rules see at a change
     /// whose dependencies are `heads`): by the v2 formula, `None` if a head is not here or
     /// the space was below [`schema::REPUTATION_V2`] there.
-    pub fn reputation_at(&self, did: &Did, heads: &[tim_protocol::ChangeHash]) -> Option<Reputation> {
+    pub fn reputation_at(
+        &self,
+        did: &Did,
+        heads: &[tim_protocol::ChangeHash],
+    ) -> Option<Reputation> {
         let heads: Vec<automerge::ChangeHash> = heads.iter().map(crate::space::am_hash).collect();
-        if heads.iter().any(|h| self.doc().get_change_by_hash(h).is_none()) {
+        if heads
+            .iter()
+            .any(|h| self.doc().get_change_by_hash(h).is_none())
+        {
             return None;
         }
         let mut notices = self.notices_now();

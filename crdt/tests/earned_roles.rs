@@ -100,10 +100,22 @@ fn thresholds_are_validated_by_the_parse_function_and_the_rules() {
         )),
         "not defined",
     );
-    s.define_role(&owner, "steward", 450, Permissions::of(&[Permission::Post]), 4)
-        .unwrap();
-    s.define_role(&owner, "curator", 250, Permissions::of(&[Permission::Post]), 4)
-        .unwrap();
+    s.define_role(
+        &owner,
+        "steward",
+        450,
+        Permissions::of(&[Permission::Post]),
+        4,
+    )
+    .unwrap();
+    s.define_role(
+        &owner,
+        "curator",
+        250,
+        Permissions::of(&[Permission::Post]),
+        4,
+    )
+    .unwrap();
     sync_pair(&mut s, &mut replica);
     assert_refused(
         replica.ingest(forged_earned_roles(
@@ -159,7 +171,10 @@ fn an_earned_moderator_deletes_until_a_lowered_rating_takes_the_role_away() {
     // Ann's reputation is 0: she is a member, and may not delete another's message.
     assert!(s.delete_message(&ann, &first, 6).is_err());
     let view = s.member(&did(&ann)).unwrap();
-    assert_eq!((view.role.as_str(), view.held), ("member", RoleHeld::Assigned));
+    assert_eq!(
+        (view.role.as_str(), view.held),
+        ("member", RoleHeld::Assigned)
+    );
     // The owner (full standing) rates her 5: 5 × 2 = 10 points, the threshold.
     s.rate(&owner, &did(&ann), 5, 7).unwrap();
     assert_eq!(s.reputation(&did(&ann)).score, 10);
@@ -183,7 +198,10 @@ fn an_earned_moderator_deletes_until_a_lowered_rating_takes_the_role_away() {
     let second = last_message(&s);
     assert!(s.delete_message(&ann, &second, 11).is_err());
     let view = s.member(&did(&ann)).unwrap();
-    assert_eq!((view.role.as_str(), view.held), ("member", RoleHeld::Assigned));
+    assert_eq!(
+        (view.role.as_str(), view.held),
+        ("member", RoleHeld::Assigned)
+    );
     assert_eq!((view.assigned_role, view.earned_by), (None, None));
     // A forged deletion past the local checks is refused by the rules too.
     let mut replica = s.try_copy().unwrap();
@@ -200,8 +218,14 @@ fn an_earned_role_outranks_its_peers_where_ranks_are_compared() {
     let (owner, ann, cid, dee) = (key(1), key(2), key(3), key(4));
     let mut s = space(&owner, &[&ann, &cid, &dee]);
     // `warden` (rank 250) may kick; `moderator` is earned at 10 points.
-    s.define_role(&owner, "warden", 250, Permissions::of(&[Permission::Kick]), 4)
-        .unwrap();
+    s.define_role(
+        &owner,
+        "warden",
+        250,
+        Permissions::of(&[Permission::Kick]),
+        4,
+    )
+    .unwrap();
     s.set_role(&owner, &did(&cid), Role::parse("warden").unwrap(), 5)
         .unwrap();
     s.set_earned_roles(&owner, &[by_reputation("moderator", 10)], 6)
@@ -228,7 +252,10 @@ fn banned_members_never_earn() {
     assert_eq!(s.reputation(&did(&ann)).score, 10);
     assert_eq!(s.effective_role(&did(&ann)), Some((Role::Banned, None)));
     let view = s.member(&did(&ann)).unwrap();
-    assert_eq!((view.role.as_str(), view.held), ("banned", RoleHeld::Assigned));
+    assert_eq!(
+        (view.role.as_str(), view.held),
+        ("banned", RoleHeld::Assigned)
+    );
     s.post(&bob, "hi", 7).unwrap();
     let hi = last_message(&s);
     assert!(s.delete_message(&ann, &hi, 8).is_err());

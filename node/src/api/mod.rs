@@ -36,6 +36,7 @@ use utoipa_axum::routes;
 mod abilities;
 mod agents;
 mod chains;
+mod earned_roles;
 mod events;
 mod extract;
 mod mcp;
@@ -139,6 +140,10 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))
         .routes(routes!(spaces::migrate))
+        .routes(routes!(
+            earned_roles::earned_roles,
+            earned_roles::set_earned_roles
+        ))
         .routes(routes!(passports::issue_credential))
         .routes(routes!(
             passports::list_credentials,
