@@ -155,4 +155,15 @@ fn an_earned_role_appears_and_lapses_on_every_node_as_ratings_change() {
     for i in 0..3 {
         assert_eq!(sim.read(i, space).len(), 1, "node {i}");
     }
+    // At the same heads, every node computes the same reputation and basis for everyone.
+    let first = sim.engine(0).unwrap().ready_space(space).unwrap();
+    let members = first.members();
+    assert_eq!(members.len(), 3);
+    for i in 1..3 {
+        let s = sim.engine(i).unwrap().ready_space(space).unwrap();
+        assert_eq!(s.heads(), first.heads(), "node {i}");
+        for m in &members {
+            assert_eq!(s.reputation(&m.did), first.reputation(&m.did), "node {i}");
+        }
+    }
 }
