@@ -292,14 +292,14 @@ pub(crate) enum Tally {
     /// Below [`schema::REPUTATION_V2`]: messages per author.
     V1(HashMap<Did, u64>),
     /// From [`schema::REPUTATION_V2`].
-    V2(Ledger),
+    V2(Box<Ledger>),
 }
 
 impl Tally {
     /// The tally of `space` now.
     pub(crate) fn of(space: &Space) -> Self {
         if space.schema_version() >= schema::REPUTATION_V2 {
-            Self::V2(Ledger::of(space))
+            Self::V2(Box::new(Ledger::of(space)))
         } else {
             Self::V1(space.contributions())
         }

@@ -49,8 +49,8 @@ fn seen(sim: &Sim, i: usize, space: SpaceId, who: &Did) -> (String, RoleHeld, u6
 fn newest_by(sim: &mut Sim, i: usize, space: SpaceId, author: &Did) -> String {
     sim.read(i, space)
         .into_iter()
-        .filter(|m| m.author == *author)
-        .last()
+        .rev()
+        .find(|m| m.author == *author)
         .expect("a message")
         .id
 }
