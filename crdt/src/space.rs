@@ -1431,7 +1431,8 @@ impl Space {
     }
 
     /// The role of `did` now, if a member: `banned` for a member that revocation notices
-    /// no longer admit ([`Space::no_longer_admitted`]), as the rules treat it.
+    /// no longer admit ([`Space::no_longer_admitted`]), as the rules treat it. This is the
+    /// assigned role; [`Space::effective_role`] adds the roles earned by reputation.
     pub fn role_of(&self, did: &Did) -> Option<Role> {
         let role = Role::parse(&doc::get_str(
             &self.doc,
