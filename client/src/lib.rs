@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tim_protocol::api::SetEarnedRoles;
 use tim_protocol::api::{
     AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, BadgeThreshold, CreateSpace,
     CredentialsQuery, DeclareAbilities, DeclareAbility, DirectMessage, DirectMessageRequest, Done,
@@ -542,6 +543,21 @@ impl Client {
     /// newest the node knows; admins and the owner).
     pub async fn migrate(&self, id: SpaceId, to: Option<u64>) -> Result<Migrated, ClientError> {
         self.post(&format!("/v1/spaces/{id}/migrate"), &Migrate { to })
+            .await
+    }
+
+    /// `GET /v1/spaces/{id}/earned-roles`: the thresholds at which members earn roles.
+    pub async fn earned_roles(&self, id: SpaceId) -> Result<SetEarnedRoles, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/earned-roles")).await
+    }
+
+    /// `PUT /v1/spaces/{id}/earned-roles`: replaces the thresholds (admins and the owner).
+    pub async fn set_earned_roles(
+        &self,
+        id: SpaceId,
+        earned: &SetEarnedRoles,
+    ) -> Result<Done, ClientError> {
+        self.put(&format!("/v1/spaces/{id}/earned-roles"), earned)
             .await
     }
 

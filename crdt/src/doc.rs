@@ -275,14 +275,6 @@ pub(crate) fn get_str(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<Stri
     }
 }
 
-/// Whether `obj` holds a string under `key` (without copying it).
-pub(crate) fn has_str(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> bool {
-    matches!(
-        doc.get(obj, key),
-        Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Str(_))
-    )
-}
-
 /// Whether `obj` holds the boolean `true` under `key`.
 pub(crate) fn is_true(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> bool {
     matches!(

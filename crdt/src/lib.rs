@@ -21,6 +21,7 @@ pub mod abilities;
 pub mod admission;
 pub mod attestation;
 mod doc;
+pub mod earned;
 pub mod encryption;
 mod error;
 pub mod json_schema;

@@ -318,7 +318,7 @@ impl Notices<'_> {
 
 impl Space {
     /// The notices here now.
-    fn notices_now(&self) -> Notices<'_> {
+    pub(crate) fn notices_now(&self) -> Notices<'_> {
         Notices {
             view: View {
                 doc: &self.doc,

@@ -148,9 +148,10 @@ impl Space {
             return MemberPage::default();
         }
         let tally = Tally::of(self);
+        let earning = self.earning_now();
         let members: Vec<MemberView> = entries
             .into_iter()
-            .filter_map(|(did, entry)| self.member_view(did, &entry, &tally))
+            .filter_map(|(did, entry)| self.member_view(did, &entry, &tally, &earning))
             .collect();
         let next_after = members.last().filter(|_| more).map(|m| m.did);
         MemberPage {

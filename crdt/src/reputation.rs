@@ -21,12 +21,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::ReadDoc;
+use automerge::{ReadDoc, ScalarValue, Value};
 use tim_protocol::Did;
 
+use crate::abilities::Abilities;
+use crate::doc::{self, View};
+use crate::notices::Notices;
 use crate::rules::Role;
 use crate::space::Reputation;
-use crate::{doc, schema, Space};
+use crate::{schema, Space};
 
 /// Full standing, per mille.
 pub const FULL_STANDING: i64 = 1000;
@@ -52,6 +55,10 @@ pub(crate) struct Ledger {
     ratings: HashMap<Did, Vec<(Did, u8)>>,
     /// Ability milli-points per provider, each ability already capped.
     abilities: HashMap<Did, i64>,
+    /// Ability milli-points per provider and ability, capped.
+    per_ability: HashMap<(Did, String), i64>,
+    /// Members with any role but banned.
+    active: HashSet<Did>,
 }
 
 /// `1 + ⌊log2(run)⌋`: what a run of `run` consecutive messages by one author is worth.
@@ -74,28 +81,62 @@ fn counted_contribution(turns: u64, standing: i64) -> i64 {
 impl Ledger {
     /// Reads the ledger of `space` now.
     pub(crate) fn of(space: &Space) -> Self {
+        Self::at(&space.notices_now())
+    }
+
+    /// Reads the ledger at the notices' view: the document at given heads (what the rules
+    /// see at a change's dependencies) or now. Members the notices no longer admit count as
+    /// banned, as [`Space::role_of`] says.
+    pub(crate) fn at(notices: &Notices<'_>) -> Self {
+        let view = notices.view;
         let mut ledger = Self::default();
-        ledger.count_turns(&space.message_authors());
-        let active: HashSet<Did> = space
-            .member_dids()
+        ledger.count_turns(&message_authors(&view));
+        let members = doc::root_obj(view.doc, &schema::MEMBERS, view.heads);
+        let roles: HashMap<Did, Role> = members
+            .as_ref()
+            .map(|m| {
+                view.keys(m)
+                    .into_iter()
+                    .filter_map(|k| {
+                        let role = view.role(m, &k)?;
+                        let role = match notices.no_longer_admitted(m, &k) {
+                            Some(_) => Role::Banned,
+                            None => role,
+                        };
+                        Some((k.parse().ok()?, role))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Member entries, with a role or not (a rating counts between entries).
+        let entries: HashSet<String> = members
+            .map(|m| view.keys(&m))
+            .unwrap_or_default()
             .into_iter()
-            .filter(|d| space.role_of(d).is_some_and(|r| r != Role::Banned))
             .collect();
-        let creator = space.meta().map(|m| m.created_by);
-        let seeds: HashSet<Did> = active
+        ledger.active = roles
+            .iter()
+            .filter(|(_, r)| **r != Role::Banned)
+            .map(|(d, _)| *d)
+            .collect();
+        let creator = doc::root_obj(view.doc, &schema::META, view.heads)
+            .and_then(|m| view.get_str(&m, doc::CREATED_BY))
+            .and_then(|c| c.parse::<Did>().ok());
+        let seeds: HashSet<Did> = ledger
+            .active
             .iter()
             .filter(|d| {
                 creator.as_ref() == Some(*d)
-                    || matches!(space.role_of(d), Some(Role::Owner | Role::Admin))
+                    || matches!(roles.get(d), Some(Role::Owner | Role::Admin))
             })
             .copied()
             .collect();
         let mut edges = Vec::new();
-        for (rater, ratee, score) in space.all_ratings() {
-            if !space.is_member(&rater) || !space.is_member(&ratee) {
+        for (rater, ratee, score) in all_ratings(&view) {
+            if !entries.contains(&rater.to_string()) || !entries.contains(&ratee.to_string()) {
                 continue;
             }
-            if active.contains(&rater) && active.contains(&ratee) && score >= 4 {
+            if ledger.active.contains(&rater) && ledger.active.contains(&ratee) && score >= 4 {
                 edges.push((rater, ratee, i64::from(score)));
             }
             ledger
@@ -105,7 +146,10 @@ impl Ledger {
                 .push((rater, score));
         }
         ledger.standing = propagate(&seeds, &edges);
-        ledger.abilities = ledger.ability_points(space);
+        ledger.per_ability = ledger.ability_points(&Abilities::new(view));
+        for ((provider, _), points) in &ledger.per_ability {
+            *ledger.abilities.entry(*provider).or_default() += points;
+        }
         ledger
     }
 
@@ -125,12 +169,12 @@ impl Ledger {
         }
     }
 
-    /// Rated ability outcomes: per provider, the sum over its abilities of each ability's
-    /// capped total of its requesters' capped, standing-weighted ratings.
-    fn ability_points(&self, space: &Space) -> HashMap<Did, i64> {
+    /// Rated ability outcomes: per provider and ability, the capped total of its requesters'
+    /// capped, standing-weighted ratings.
+    fn ability_points(&self, abilities: &Abilities<'_>) -> HashMap<(Did, String), i64> {
         // (provider, ability, requester) → milli-points before the pair cap.
         let mut pairs: HashMap<(String, String, String), i64> = HashMap::new();
-        for (requester, provider, ability, score) in space.abilities_now().rated_outcomes() {
+        for (requester, provider, ability, score) in abilities.rated_outcomes() {
             if provider == requester || !(1..=5).contains(&score) {
                 continue;
             }
@@ -146,11 +190,23 @@ impl Ledger {
             *per_ability.entry((provider, ability)).or_default() +=
                 points.clamp(-PAIR_CAP, PAIR_CAP) * weight / FULL_STANDING;
         }
-        let mut out: HashMap<Did, i64> = HashMap::new();
-        for ((provider, _), points) in per_ability {
-            *out.entry(provider).or_default() += points.clamp(-ABILITY_CAP, ABILITY_CAP);
+        for points in per_ability.values_mut() {
+            *points = (*points).clamp(-ABILITY_CAP, ABILITY_CAP);
         }
-        out
+        per_ability
+    }
+
+    /// Whether `did` is a member with any role but banned (the notices' verdict included).
+    pub(crate) fn is_active(&self, did: &Did) -> bool {
+        self.active.contains(did)
+    }
+
+    /// `did`'s reputation in `ability`, in points: the capped, standing-weighted milli-points
+    /// of its rated outcomes there ([`ABILITY_CAP`]), rounded down (at least 0).
+    pub(crate) fn ability_reputation(&self, did: &Did, ability: &str) -> u64 {
+        self.per_ability
+            .get(&(*did, ability.to_string()))
+            .map_or(0, |p| (*p).max(0).unsigned_abs() / 1000)
     }
 
     /// `did`'s standing, per mille.
@@ -236,16 +292,24 @@ pub(crate) enum Tally {
     /// Below [`schema::REPUTATION_V2`]: messages per author.
     V1(HashMap<Did, u64>),
     /// From [`schema::REPUTATION_V2`].
-    V2(Ledger),
+    V2(Box<Ledger>),
 }
 
 impl Tally {
     /// The tally of `space` now.
     pub(crate) fn of(space: &Space) -> Self {
         if space.schema_version() >= schema::REPUTATION_V2 {
-            Self::V2(Ledger::of(space))
+            Self::V2(Box::new(Ledger::of(space)))
         } else {
             Self::V1(space.contributions())
+        }
+    }
+
+    /// The v2 ledger, from schema version [`schema::REPUTATION_V2`].
+    pub(crate) fn ledger(&self) -> Option<&Ledger> {
+        match self {
+            Self::V1(_) => None,
+            Self::V2(ledger) => Some(ledger),
         }
     }
 
@@ -258,35 +322,67 @@ impl Tally {
     }
 }
 
-impl Space {
-    /// The members' DIDs (entries with a role).
-    fn member_dids(&self) -> Vec<Did> {
-        let Some(members) = doc::root_obj(self.doc(), &schema::MEMBERS, None) else {
-            return vec![];
-        };
-        self.doc()
-            .keys(&members)
-            .filter_map(|k| k.parse::<Did>().ok())
-            .filter(|d| self.is_member(d))
-            .collect()
-    }
+/// The authors of the timeline's messages at `view`, in timeline order (only messages with a
+/// `text`: an encrypted message counts nowhere).
+pub(crate) fn message_authors(view: &View<'_>) -> Vec<String> {
+    let Some(timeline) = doc::root_obj(view.doc, &schema::TIMELINE, view.heads) else {
+        return vec![];
+    };
+    view.list(&timeline)
+        .iter()
+        .filter(|id| {
+            // Checked without copying the text.
+            matches!(view.get(id, doc::TEXT), Some((Value::Scalar(s), _)) if s.is_str())
+        })
+        .filter_map(|id| view.get_str(id, doc::AUTHOR))
+        .collect()
+}
 
-    /// Every rating in the document as (rater, ratee, score).
-    fn all_ratings(&self) -> Vec<(Did, Did, u8)> {
-        let Some(ratings) = doc::root_obj(self.doc(), &schema::RATINGS, None) else {
-            return vec![];
-        };
-        self.doc()
-            .keys(&ratings)
-            .filter_map(|k| {
-                let (rater, ratee) = k.split_once(' ')?;
-                let score = doc::get_millis(self.doc(), &ratings, &k)?;
-                Some((
-                    rater.parse().ok()?,
-                    ratee.parse().ok()?,
-                    u8::try_from(score).ok().filter(|s| (1..=5).contains(s))?,
-                ))
-            })
-            .collect()
+/// Every rating at `view` as (rater, ratee, score).
+fn all_ratings(view: &View<'_>) -> Vec<(Did, Did, u8)> {
+    let Some(ratings) = doc::root_obj(view.doc, &schema::RATINGS, view.heads) else {
+        return vec![];
+    };
+    view.keys(&ratings)
+        .into_iter()
+        .filter_map(|k| {
+            let (rater, ratee) = k.split_once(' ')?;
+            let score = match view.scalar(&ratings, &k)? {
+                ScalarValue::Int(i) => u64::try_from(i).ok()?,
+                ScalarValue::Uint(u) => u,
+                ScalarValue::Timestamp(t) => u64::try_from(t).ok()?,
+                _ => return None,
+            };
+            Some((
+                rater.parse().ok()?,
+                ratee.parse().ok()?,
+                u8::try_from(score).ok().filter(|s| (1..=5).contains(s))?,
+            ))
+        })
+        .collect()
+}
+
+impl Space {
+    /// `did`'s reputation as the document stood at `heads` (what the rules see at a change
+    /// whose dependencies are `heads`): by the v2 formula, `None` if a head is not here or
+    /// the space was below [`schema::REPUTATION_V2`] there.
+    pub fn reputation_at(
+        &self,
+        did: &Did,
+        heads: &[tim_protocol::ChangeHash],
+    ) -> Option<Reputation> {
+        let heads: Vec<automerge::ChangeHash> = heads.iter().map(crate::space::am_hash).collect();
+        if heads
+            .iter()
+            .any(|h| self.doc().get_change_by_hash(h).is_none())
+        {
+            return None;
+        }
+        let mut notices = self.notices_now();
+        notices.view.heads = Some(&heads);
+        if doc::schema_version(self.doc(), Some(&heads)) < schema::REPUTATION_V2 {
+            return None;
+        }
+        Some(Ledger::at(&notices).reputation(did))
     }
 }

@@ -32,6 +32,7 @@ use crate::Rejection;
 pub use crate::roles::Role;
 
 mod chains;
+mod earned;
 mod personas;
 mod requests;
 mod tokens;
@@ -410,9 +411,13 @@ struct Judge<'a> {
     members: ObjId,
     author_str: String,
     actor: ActorId,
+    /// The author's assigned role (its member entry's), at the change's dependencies.
     role: Option<Role>,
-    /// What the author may do, at the change's dependencies.
-    grant: Option<Grant>,
+    /// What the author's assigned role lets it do, at the change's dependencies; what it may
+    /// do is its effective role's [`Judge::grant`], which earned roles may raise.
+    assigned: Option<Grant>,
+    /// Earned roles and reputation at the change's dependencies, read when first needed.
+    earned: earned::EarnedAt,
     visibility: Visibility,
     who: String,
     start_op: u64,
@@ -501,7 +506,7 @@ impl<'a> Judge<'a> {
         };
         let author_str = author.to_string();
         let role = at.role(&members, &author_str);
-        let grant = role.map(|r| at.resolve(r));
+        let assigned = role.map(|r| at.resolve(r));
         let visibility = at
             .get_str(&meta, doc::VISIBILITY)
             .and_then(|v| Visibility::parse(&v))
@@ -522,7 +527,8 @@ impl<'a> Judge<'a> {
             members,
             actor: change.actor_id().clone(),
             role,
-            grant,
+            assigned,
+            earned: earned::EarnedAt::default(),
             visibility,
             who,
             start_op: change.start_op().get(),
@@ -736,12 +742,13 @@ impl<'a> Judge<'a> {
 
     /// The author's rank (0 for a non-member, like `banned`).
     fn rank(&self) -> u64 {
-        self.grant.map_or(0, |g| g.rank)
+        self.grant().map_or(0, |g| g.rank)
     }
 
     /// The author's role must have permission `p`.
     fn may(&self, p: Permission, what: &str) -> Result<(), Rejection> {
-        if self.grant.is_some_and(|g| g.may.contains(p)) {
+        let has = |g: Option<Grant>| g.is_some_and(|g| g.may.contains(p));
+        if has(self.assigned) || has(self.grant()) {
             return Ok(());
         }
         deny(format!(
@@ -753,7 +760,7 @@ impl<'a> Judge<'a> {
 
     /// The author must be a member, with any role (banned authors were refused already).
     fn member_writing(&self, what: &str) -> Result<(), Rejection> {
-        match self.grant {
+        match self.assigned {
             Some(_) => Ok(()),
             None => deny(format!("{}; {what} needs membership", self.who)),
         }
@@ -915,6 +922,11 @@ impl<'a> Judge<'a> {
                 checked.map_err(Rejection::Unauthorized)?;
             }
             (Some(crate::tokens::TOKENS), OpType::Put(v)) => self.check_token_policy(v)?,
+            (Some(crate::earned::EARNED_ROLES), OpType::Put(ScalarValue::Str(j)))
+                if self.at.version >= schema::SOCIAL =>
+            {
+                self.check_earned_roles(j)?;
+            }
             (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
             (None, _) => return deny("meta is a map".into()),
         }
@@ -937,7 +949,6 @@ impl<'a> Judge<'a> {
         };
         let target = Self::target_did(k)?;
         let own = k == self.author_str;
-        let target_grant = self.at.grant(&self.members, k);
         match &op.action {
             OpType::Make(automerge::ObjType::Map) if own && self.role.is_none() => {
                 self.self_join = true;
@@ -960,7 +971,7 @@ impl<'a> Judge<'a> {
             }
             OpType::Delete => {
                 self.may(Permission::Kick, "removing a member")?;
-                self.outranks(target_grant, "remove")?;
+                self.outranks(self.target_grant(k), "remove")?;
                 self.effects.push(Effect::Removed { did: target });
                 Ok(())
             }
@@ -1009,7 +1020,7 @@ impl<'a> Judge<'a> {
                     return Ok(());
                 }
                 self.may(Permission::Roles, "changing roles")?;
-                let current = self.at.grant(&self.members, did);
+                let current = self.target_grant(did);
                 self.outranks(current, "change the role of")?;
                 if let Role::Custom(name) = new {
                     if self.at.role_def(&name).is_none() {
@@ -1523,7 +1534,7 @@ impl<'a> Judge<'a> {
             (Some(doc::MAY), OpType::Put(ScalarValue::Str(json))) => {
                 let may = Permissions::from_json(json, self.at.version)
                     .map_err(Rejection::Unauthorized)?;
-                let mine = self.grant.map_or(Permissions::NONE, |g| g.may);
+                let mine = self.grant().map_or(Permissions::NONE, |g| g.may);
                 if !mine.covers(may) {
                     return deny(format!(
                         "{}; it cannot grant permissions it does not have",

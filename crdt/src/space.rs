@@ -156,7 +156,7 @@ pub enum Ingested {
     },
 }
 
-fn am_hash(h: &ChangeHash) -> automerge::ChangeHash {
+pub(crate) fn am_hash(h: &ChangeHash) -> automerge::ChangeHash {
     automerge::ChangeHash(*h.as_bytes())
 }
 
@@ -1297,21 +1297,16 @@ impl Space {
         Tally::of(self).reputation(self, did)
     }
 
-    /// The authors of the timeline's messages, in timeline order (reads only the authors, not
-    /// the texts).
-    pub(crate) fn message_authors(&self) -> Vec<String> {
-        self.message_objects()
-            .filter(|id| doc::has_str(&self.doc, id, doc::TEXT))
-            .filter_map(|id| doc::get_str(&self.doc, &id, doc::AUTHOR))
-            .collect()
-    }
-
     /// Messages per author in the timeline (reads only the authors, not the texts).
     pub(crate) fn contributions(&self) -> HashMap<Did, u64> {
         // Counted by the author's text, each distinct author parsed once (a did:key parse
         // decodes base58: once per message, it dominated reading a big space's members).
         let mut by_text: HashMap<String, u64> = HashMap::new();
-        for author in self.message_authors() {
+        let now = doc::View {
+            doc: &self.doc,
+            heads: None,
+        };
+        for author in crate::reputation::message_authors(&now) {
             *by_text.entry(author).or_default() += 1;
         }
         let mut counts = HashMap::new();
@@ -1436,7 +1431,8 @@ impl Space {
     }
 
     /// The role of `did` now, if a member: `banned` for a member that revocation notices
-    /// no longer admit ([`Space::no_longer_admitted`]), as the rules treat it.
+    /// no longer admit ([`Space::no_longer_admitted`]), as the rules treat it. This is the
+    /// assigned role; [`Space::effective_role`] adds the roles earned by reputation.
     pub fn role_of(&self, did: &Did) -> Option<Role> {
         let role = Role::parse(&doc::get_str(
             &self.doc,
@@ -1596,7 +1592,8 @@ impl Space {
     /// One member, as in [`Space::members`].
     pub fn member(&self, did: &Did) -> Option<MemberView> {
         let entry = self.member_entry(did)?;
-        self.member_view(*did, &entry, &Tally::of(self))
+        let earning = self.earning_now();
+        self.member_view(*did, &entry, &Tally::of(self), &earning)
     }
 
     pub(crate) fn member_view(
@@ -1604,14 +1601,20 @@ impl Space {
         did: Did,
         entry: &automerge::ObjId,
         tally: &Tally,
+        earning: &crate::earned::Earning,
     ) -> Option<MemberView> {
         let role = doc::get_str(&self.doc, entry, doc::ROLE)?;
         let no_longer_admitted = self.no_longer_admitted(&did);
+        let assigned = match no_longer_admitted {
+            Some(_) => Role::Banned.as_str().to_string(),
+            None => role,
+        };
+        let shown = self.shown_role(&did, assigned, tally, earning);
         Some(MemberView {
-            role: match no_longer_admitted {
-                Some(_) => Role::Banned.as_str().to_string(),
-                None => role,
-            },
+            role: shown.role,
+            held: shown.held,
+            assigned_role: shown.assigned_role,
+            earned_by: shown.earned_by,
             no_longer_admitted,
             joined_at: doc::get_millis(&self.doc, entry, doc::JOINED_AT).unwrap_or(0),
             imported_reputation: None,

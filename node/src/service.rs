@@ -680,6 +680,31 @@ impl Service {
             .await
     }
 
+    /// Sets the space's earned roles, replacing the list (admins and the owner; an empty list
+    /// earns nothing). Returns the change.
+    pub async fn set_earned_roles(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        thresholds: Vec<tim_crdt::earned::EarnedRole>,
+    ) -> ServiceResult<ChangeHash> {
+        self.moderate(caller, space, Act::SetEarnedRoles(thresholds))
+            .await
+    }
+
+    /// The space's earned roles now (members of a private space, anyone for a public one).
+    pub async fn earned_roles(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+    ) -> ServiceResult<tim_protocol::api::SetEarnedRoles> {
+        let earned_roles = self
+            .acting(caller)
+            .read_space(space, |s| s.earned_roles())
+            .await?;
+        Ok(tim_protocol::api::SetEarnedRoles { earned_roles })
+    }
+
     /// Declares what the caller can do in the space (replaces its list).
     pub async fn declare_abilities(
         &self,

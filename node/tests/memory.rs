@@ -54,6 +54,9 @@ fn joined(space: SpaceId, member: Did, at: u64) -> SpaceEvent {
             reputation: 0,
             abilities: vec![],
             no_longer_admitted: None,
+            held: tim_protocol::api::RoleHeld::Assigned,
+            assigned_role: None,
+            earned_by: None,
         },
     }
 }

@@ -395,6 +395,56 @@ pub struct MemberView {
     /// join presentation earned (its `role` then reads `banned`; docs/passports.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_longer_admitted: Option<String>,
+    /// How the member holds `role`: assigned by its member entry, or earned by meeting a
+    /// threshold of the space's earned roles (docs/governance.md, "Earned roles").
+    #[serde(default)]
+    pub held: RoleHeld,
+    /// The role its member entry assigns, when an earned role outranks it (`role` is then
+    /// the earned one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_role: Option<String>,
+    /// The threshold the member meets that earns it `role`, when `held` is `earned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earned_by: Option<EarnedRole>,
+}
+
+/// How a member holds its role (docs/governance.md, "Earned roles").
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleHeld {
+    /// Its member entry assigns it.
+    #[default]
+    Assigned,
+    /// Its reputation meets a threshold of the space's earned roles.
+    Earned,
+}
+
+/// One threshold of a space's earned roles (`meta.earned_roles`, docs/governance.md): a
+/// member whose reputation meets it holds `role`. Exactly one of `min_reputation`, or
+/// `ability` with `min_ability_reputation`, is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EarnedRole {
+    /// The role earned: `moderator`, `member`, or a role the space defines below `admin`.
+    pub role: String,
+    /// The reputation score (points) that earns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_reputation: Option<u64>,
+    /// The ability whose reputation earns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ability: Option<String>,
+    /// The reputation in `ability` (points of rated outcomes, docs/reputation.md) that earns
+    /// it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ability_reputation: Option<u64>,
+}
+
+/// `PUT /v1/spaces/{id}/earned-roles` body: the space's whole new list of thresholds (empty:
+/// no role is earned).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SetEarnedRoles {
+    /// The thresholds, at most 16.
+    pub earned_roles: Vec<EarnedRole>,
 }
 
 /// One entry of a node's trust policy.

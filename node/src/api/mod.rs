@@ -37,6 +37,7 @@ mod abilities;
 mod agents;
 mod balances;
 mod chains;
+mod earned_roles;
 mod events;
 mod extract;
 mod mcp;
@@ -142,6 +143,10 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))
         .routes(routes!(spaces::migrate))
+        .routes(routes!(
+            earned_roles::earned_roles,
+            earned_roles::set_earned_roles
+        ))
         .routes(routes!(passports::issue_credential))
         .routes(routes!(
             passports::list_credentials,

@@ -2067,5 +2067,6 @@ fn moderate(
         Act::SetRequirements(r) => s.set_requirements(me, &r, now),
         Act::DeclareAbilities(a) => s.declare_abilities(me, &a, now),
         Act::Migrate(to) => s.migrate(me, to, now),
+        Act::SetEarnedRoles(t) => s.set_earned_roles(me, &t, now),
     }
 }

@@ -62,6 +62,9 @@ pub enum Act {
     /// Migrate the space to a newer schema version (the `migrate` permission: admins and the
     /// owner; docs/rules.md §4.1).
     Migrate(u64),
+    /// Set the space's earned roles, replacing the list (the `meta` permission; docs/
+    /// governance.md "Earned roles").
+    SetEarnedRoles(Vec<tim_crdt::earned::EarnedRole>),
 }
 
 /// The kind of credential to issue.

@@ -5,6 +5,7 @@ pub(crate) mod ability;
 pub(crate) mod agent;
 pub(crate) mod balances;
 pub(crate) mod chain;
+pub(crate) mod earned;
 pub(crate) mod id;
 pub(crate) mod mcp;
 pub(crate) mod memory;

@@ -102,6 +102,9 @@ pub(crate) enum SpaceCommand {
         #[arg(long)]
         to: Option<u64>,
     },
+    /// Show the reputation thresholds at which members earn roles, or change them (admins and
+    /// the owner; schema version 9; docs/governance.md "Earned roles").
+    EarnedRoles(super::earned::EarnedRolesArgs),
     /// Require joiners to present credentials (admins), e.g. --reputation 10 --from SPACE.
     Require {
         /// Space id.
@@ -176,6 +179,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                 .await?;
             out.print(&done, |d| outln!("requirements set (change {})", d.change))?;
         }
+        SpaceCommand::EarnedRoles(args) => super::earned::run(client, out, args).await?,
         SpaceCommand::Migrate { space, to } => {
             let m = client.migrate(space, to).await?;
             out.print(&m, |m| {
@@ -241,6 +245,9 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                     );
                     if !m.abilities.is_empty() {
                         line.push_str(&format!("  abilities {}", shown(&m.abilities.join(", "))));
+                    }
+                    if let Some(t) = &m.earned_by {
+                        line.push_str(&format!("  earned: {}", super::earned::describe(t)));
                     }
                     if let Some(r) = m.imported_reputation {
                         line.push_str(&format!("  imported reputation {r}"));
