@@ -15,6 +15,8 @@ mod personas;
 pub use personas::*;
 mod agents;
 pub use agents::*;
+mod proposals;
+pub use proposals::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
