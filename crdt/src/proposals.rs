@@ -328,6 +328,21 @@ impl Space {
             .collect()
     }
 
+    /// Whether proposal `id` is decided and open in the document at `heads` (the heads a
+    /// change made: what its author's node saw right after it).
+    pub fn decided_at(&self, id: &str, heads: &[tim_protocol::ChangeHash]) -> bool {
+        let heads: Vec<automerge::ChangeHash> = heads
+            .iter()
+            .map(|h| automerge::ChangeHash(*h.as_bytes()))
+            .collect();
+        let p = Proposals::new(View {
+            doc: self.doc(),
+            heads: Some(&heads),
+        });
+        p.find(id)
+            .is_some_and(|r| r.close().is_none() && decision(&r, &p.tally(&r)).is_some())
+    }
+
     /// Proposes `p` as `who` (a member with `post`, schema version 9). Returns the change and
     /// the proposal's id.
     pub fn propose(

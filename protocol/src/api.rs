@@ -542,6 +542,29 @@ pub enum SpaceEvent {
         /// The chain, as it is now.
         chain: ChainView,
     },
+    /// A proposal was made (docs/governance.md).
+    Proposal {
+        /// The space.
+        space: SpaceId,
+        /// The proposal, with its live tally.
+        proposal: ProposalView,
+    },
+    /// A member voted on a proposal, or changed its vote.
+    Vote {
+        /// The space.
+        space: SpaceId,
+        /// The voter.
+        voter: Did,
+        /// The proposal, with its live tally.
+        proposal: ProposalView,
+    },
+    /// A proposal was closed: passed (its action enacted), failed or withdrawn.
+    ProposalClosed {
+        /// The space.
+        space: SpaceId,
+        /// The proposal, with its outcome and the close's tally.
+        proposal: ProposalView,
+    },
 }
 
 impl SpaceEvent {
@@ -565,6 +588,9 @@ impl SpaceEvent {
             | Self::ChainCompleted { space, .. }
             | Self::ChainFailed { space, .. }
             | Self::ChainCancelled { space, .. } => *space,
+            Self::Proposal { space, .. }
+            | Self::Vote { space, .. }
+            | Self::ProposalClosed { space, .. } => *space,
         }
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{ChangeHash, Did};
 
@@ -196,9 +196,10 @@ pub struct ProposalChanged {
     pub id: String,
     /// The change made.
     pub change: ChangeHash,
-    /// The change that closed the proposal, if this vote decided it and the node closed it.
+    /// How the proposal ended, if it is closed after this change (a vote that decides it is
+    /// followed by the close its node makes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_by: Option<ChangeHash>,
+    pub outcome: Option<Outcome>,
 }
 
 /// `POST /v1/spaces/{id}/proposals/{pid}/votes`: vote, or change one's vote.
@@ -264,4 +265,13 @@ pub struct VoteView {
     pub voter: Did,
     /// Its current choice.
     pub choice: Choice,
+}
+
+/// `GET /v1/spaces/{id}/proposals`: which proposals.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProposalsQuery {
+    /// Only open proposals (not closed).
+    #[serde(default)]
+    pub open: bool,
 }
