@@ -21,8 +21,7 @@ use automerge::transaction::Transactable;
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
 use tim_protocol::api::{
-    Choice, NewProposal, Outcome, ProposalAction, ProposalView, Tally, VoteView,
-    DEFAULT_THRESHOLD,
+    Choice, NewProposal, Outcome, ProposalAction, ProposalView, Tally, VoteView, DEFAULT_THRESHOLD,
 };
 use tim_protocol::Did;
 
@@ -328,6 +327,13 @@ impl Space {
             .collect()
     }
 
+    /// The string under meta key `key` now, if any: what a `meta` proposal replaces
+    /// (`tim propose SPACE budget|threshold` change one entry of it).
+    pub fn meta_value(&self, key: &str) -> Option<String> {
+        let meta = doc::root_obj(self.doc(), &schema::META, None)?;
+        doc::get_str(self.doc(), &meta, key)
+    }
+
     /// Whether proposal `id` is decided and open in the document at `heads` (the heads a
     /// change made: what its author's node saw right after it).
     pub fn decided_at(&self, id: &str, heads: &[tim_protocol::ChangeHash]) -> bool {
@@ -476,7 +482,9 @@ impl Space {
                 match &r.action {
                     ProposalAction::Role { role, .. } => tx.put(t, doc::ROLE, role.as_str())?,
                     ProposalAction::Ban { .. } => tx.put(t, doc::ROLE, Role::Banned.as_str())?,
-                    ProposalAction::Meta { key, value } => tx.put(t, key.as_str(), value.as_str())?,
+                    ProposalAction::Meta { key, value } => {
+                        tx.put(t, key.as_str(), value.as_str())?
+                    }
                 }
             }
             Ok(())

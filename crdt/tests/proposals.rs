@@ -111,10 +111,13 @@ fn a_passed_proposal_promotes_without_an_admin() {
     // bob, a member (no `roles` permission), closes it: the close carries his promotion.
     let (applied, outcome) = s.close_proposal(&c.bob, &id, false, 13).unwrap();
     assert_eq!(outcome, Outcome::Passed);
-    assert!(applied
-        .effects
-        .iter()
-        .any(|e| matches!(e, tim_crdt::Effect::RoleChanged { role: Role::Moderator, .. })));
+    assert!(applied.effects.iter().any(|e| matches!(
+        e,
+        tim_crdt::Effect::RoleChanged {
+            role: Role::Moderator,
+            ..
+        }
+    )));
     assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Moderator));
     let v = s.proposal(&id, None).unwrap();
     assert_eq!(v.outcome, Some(Outcome::Passed));
@@ -297,7 +300,10 @@ fn an_enactment_must_be_exactly_the_action() {
         write_close(tx, doc, &id, &c.bob, "failed", t);
         tx.put(entry(doc, &c.bob), "role", "moderator").unwrap();
     });
-    assert_refused(s.ingest(env), "is passed at this close's dependencies, not failed");
+    assert_refused(
+        s.ingest(env),
+        "is passed at this close's dependencies, not failed",
+    );
     assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Member));
 }
 
@@ -408,7 +414,13 @@ fn run(steps: Vec<Step>, merge: Vec<(usize, usize)>) {
             sync_pair(x, y);
         }
     }
-    let read = |s: &Space| (s.heads(), s.proposal(&id, None), s.role_of(&did(&voters[2])));
+    let read = |s: &Space| {
+        (
+            s.heads(),
+            s.proposal(&id, None),
+            s.role_of(&did(&voters[2])),
+        )
+    };
     let first = read(&spaces[0]);
     for s in &spaces[1..] {
         assert_eq!(read(s), first);

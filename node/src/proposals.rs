@@ -9,7 +9,7 @@
 
 use tim_crdt::{Effect, Space};
 use tim_protocol::api::{
-    Choice, NewProposal, ProposalChanged, ProposalView, ProposalsQuery, SpaceEvent,
+    Choice, MetaValue, NewProposal, ProposalChanged, ProposalView, ProposalsQuery, SpaceEvent,
 };
 use tim_protocol::{ChangeHash, SpaceId};
 
@@ -158,6 +158,24 @@ impl Service {
         };
         let (change, _) = self.ability_act(caller, space, act).await?;
         self.changed(caller, space, id, change).await
+    }
+
+    /// The string under meta key `key` of the space now, if any.
+    pub async fn meta_value(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        key: &str,
+    ) -> ServiceResult<MetaValue> {
+        let key = key.to_string();
+        Ok(self
+            .node()
+            .acting_as(caller.timite)
+            .read_space(space, move |s| MetaValue {
+                value: s.meta_value(&key),
+                key,
+            })
+            .await?)
     }
 
     async fn changed(

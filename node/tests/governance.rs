@@ -136,8 +136,10 @@ fn a_promotion_passes_by_votes_from_two_nodes_and_a_failed_ban_changes_nothing()
             role: "moderator".into(),
         },
     );
-    assert!(until(&mut sim, 5_000, |s| (0..3).all(|i| space_of(s, i, space)
-        .is_some_and(|x| x.proposal(&id, None).is_some()))));
+    assert!(until(&mut sim, 5_000, |s| (0..3)
+        .all(
+            |i| space_of(s, i, space).is_some_and(|x| x.proposal(&id, None).is_some())
+        )));
     vote(&mut sim, 1, space, &id, Choice::Yes);
     vote(&mut sim, 2, space, &id, Choice::Yes);
     let passed = until(&mut sim, 10_000, |s| {
@@ -185,15 +187,19 @@ fn concurrent_last_votes_are_closed_by_a_node_that_sees_them_merged() {
         },
     );
     assert!(until(&mut sim, 5_000, |s| s.converged(space, 0)
-        && (0..3).all(|i| space_of(s, i, space)
-            .is_some_and(|x| x.proposal(&id, None).is_some()))));
+        && (0..3).all(
+            |i| space_of(s, i, space).is_some_and(|x| x.proposal(&id, None).is_some())
+        )));
     // Node 1 alone on one side; each side casts one yes: 1 of 3, undecided on both.
     sim.partition(&[1]);
     vote(&mut sim, 1, space, &id, Choice::Yes);
     vote(&mut sim, 2, space, &id, Choice::Yes);
     sim.run_for(1_000);
     for i in 0..3 {
-        let p = space_of(&sim, i, space).unwrap().proposal(&id, None).unwrap();
+        let p = space_of(&sim, i, space)
+            .unwrap()
+            .proposal(&id, None)
+            .unwrap();
         assert_eq!(p.outcome, None, "node {i} closed it before the merge");
     }
     sim.heal();
@@ -232,7 +238,9 @@ fn a_forged_close_is_refused_on_every_node() {
         use automerge::transaction::Transactable;
         use automerge::ReadDoc;
         let (p, _) = d.import(&id).unwrap();
-        let c = tx.put_object(&p, "closed", automerge::ObjType::Map).unwrap();
+        let c = tx
+            .put_object(&p, "closed", automerge::ObjType::Map)
+            .unwrap();
         tx.put(&c, "by", one.to_string()).unwrap();
         tx.put(&c, "outcome", "passed").unwrap();
         for (k, v) in [("yes", 2u64), ("no", 0), ("abstain", 0), ("eligible", 3)] {

@@ -329,7 +329,12 @@ impl Judge<'_> {
 
     /// A role write the author's role does not allow, as an enactment: never of the owner,
     /// never to owner, a role the space defines.
-    pub(super) fn enact_role(&mut self, did: &str, new: Role, why: Rejection) -> Result<(), Rejection> {
+    pub(super) fn enact_role(
+        &mut self,
+        did: &str,
+        new: Role,
+        why: Rejection,
+    ) -> Result<(), Rejection> {
         if self.at.version < crate::schema::SOCIAL {
             return Err(why);
         }
@@ -447,10 +452,7 @@ impl Judge<'_> {
     /// The close this change makes: whole, by a member, of a proposal open at its
     /// dependencies, with the tally recomputed there and an outcome it allows. Returns the
     /// action when it passed.
-    fn check_close_made(
-        &mut self,
-        c: CloseBeingMade,
-    ) -> Result<Option<ProposalAction>, Rejection> {
+    fn check_close_made(&mut self, c: CloseBeingMade) -> Result<Option<ProposalAction>, Rejection> {
         let (true, Some(outcome), Some(yes), Some(no), Some(abstain), Some(eligible)) =
             (c.by, c.outcome, c.yes, c.no, c.abstain, c.eligible)
         else {

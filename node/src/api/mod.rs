@@ -139,6 +139,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(proposals::proposal))
         .routes(routes!(proposals::vote))
         .routes(routes!(proposals::close))
+        .routes(routes!(proposals::meta_value))
         .routes(routes!(memory::show, memory::forget))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))

@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::Json;
 use tim_protocol::api::{
-    CastVote, CloseProposal, NewProposal, ProposalChanged, ProposalView, ProposalsQuery,
+    CastVote, CloseProposal, MetaValue, NewProposal, ProposalChanged, ProposalView, ProposalsQuery,
 };
 use tim_protocol::SpaceId;
 
@@ -88,4 +88,18 @@ pub(super) async fn close(
     Ok(Json(
         s.close_proposal(&caller, id, &pid, body.withdraw).await?,
     ))
+}
+
+/// The string under a meta key of the space now (absent if none): what a `meta` proposal
+/// replaces whole, read to change one entry of it.
+#[utoipa::path(get, path = "/v1/spaces/{id}/meta/{key}", tag = "governance",
+    params(("id" = String, Path, description = "Space id"),
+           ("key" = String, Path, description = "Meta key")),
+    responses((status = 200, body = MetaValue), Problems))]
+pub(super) async fn meta_value(
+    State(s): State<Service>,
+    caller: Caller,
+    Ids(id, key): Ids<SpaceId, String>,
+) -> ApiResult<Json<MetaValue>> {
+    Ok(Json(s.meta_value(&caller, id, &key).await?))
 }

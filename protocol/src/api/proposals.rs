@@ -275,3 +275,14 @@ pub struct ProposalsQuery {
     #[serde(default)]
     pub open: bool,
 }
+
+/// `GET /v1/spaces/{id}/meta/{key}`: the string under a meta key now (what a `meta` proposal
+/// replaces whole).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MetaValue {
+    /// The key.
+    pub key: String,
+    /// Its string, absent if the key holds none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}

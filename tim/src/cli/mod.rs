@@ -4,6 +4,7 @@
 pub(crate) mod ability;
 pub(crate) mod agent;
 pub(crate) mod chain;
+pub(crate) mod governance;
 pub(crate) mod id;
 pub(crate) mod mcp;
 pub(crate) mod memory;
@@ -28,6 +29,7 @@ use tim_node::home;
 
 pub(crate) use ability::AbilityCommand;
 pub(crate) use agent::AgentCommand;
+pub(crate) use governance::{ProposeCommand, VoteRules};
 pub(crate) use id::IdCommand;
 pub(crate) use memory::MemoryCommand;
 pub(crate) use node::NodeCommand;
