@@ -401,7 +401,7 @@ impl Roots {
                 let place = match self.place_of_root(&parent_id) {
                     Some(p) => p,
                     // Proposals nest: their votes' maps sit two levels below the root.
-                    None => match self.place_of_existing(doc, &parent_id)? {
+                    None => match self.place_of_existing(doc, &parent_id).ok().flatten() {
                         Some(p @ (Place::Proposal | Place::Votes(_))) => p,
                         _ => Place::Other,
                     },

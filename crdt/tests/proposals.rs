@@ -336,6 +336,39 @@ fn proposals_wait_for_schema_version_9() {
     assert!(s.propose(&owner, &promote(&owner), 3).is_err());
 }
 
+#[test]
+fn of_two_concurrent_closes_the_passed_one_decides_everywhere() {
+    let (mut s, c) = space();
+    let p = NewProposal {
+        closes_after: Some(2),
+        ..promote(&c.bob)
+    };
+    let id = propose(&mut s, &c, &p);
+    s.vote(&c.alice, &id, Choice::Yes, 11).unwrap();
+    s.vote(&c.bob, &id, Choice::Yes, 12).unwrap();
+    let mut other = Space::empty(s.id());
+    sync_pair(&mut s, &mut other);
+    // Here alice closes it as passed; there bob, concurrently, changes his vote to no and
+    // closes it as failed (2 votes cast, 1 yes of 3).
+    let (_, passed) = s.close_proposal(&c.alice, &id, false, 13).unwrap();
+    other.vote(&c.bob, &id, Choice::No, 13).unwrap();
+    let (_, failed) = other.close_proposal(&c.bob, &id, false, 14).unwrap();
+    assert_eq!((passed, failed), (Outcome::Passed, Outcome::Failed));
+    sync_pair(&mut s, &mut other);
+    for r in [&s, &other] {
+        let v = r.proposal(&id, None).unwrap();
+        assert_eq!(v.outcome, Some(Outcome::Passed));
+        assert_eq!(v.closed_by, Some(did(&c.alice)));
+        assert_eq!(v.tally.yes, 2, "the passing close's figures");
+        assert_eq!(r.role_of(&did(&c.bob)), Some(Role::Moderator));
+    }
+    // bob's changed vote, concurrent with the passing close, is kept but did not count.
+    let votes = s.proposal(&id, None).unwrap().votes;
+    assert!(votes
+        .iter()
+        .any(|v| v.voter == did(&c.bob) && v.choice == Choice::No));
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     /// Voter `v` (0 owner, 1 alice, 2 bob, 3 carol) votes on its replica.
