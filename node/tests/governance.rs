@@ -3,14 +3,26 @@
 //! deciding voter's node without any admin, gives the member its role on all three; a failed
 //! proposal changes nothing; two last votes cast concurrently in a partition, neither deciding
 //! alone, are closed by a node that sees them merged; and a forged close is refused everywhere.
+//! Through the service of a real node: the space's event stream carries `proposal`, `vote` and
+//! `proposal_closed` with live tallies, and refusals come back typed.
+
+mod common;
+
+use std::time::Duration;
 
 use tim_crdt::test_utils::forge;
 use tim_crdt::{Role, Space, Visibility, Writer};
+use tim_node::api::RateLimit;
 use tim_node::engine::{Answer, Write};
+use tim_node::service::{Caller, Service, ServiceError};
 use tim_node::sim::{NetFaults, Sim};
-use tim_node::{AbilityAct, Act};
-use tim_protocol::api::{Choice, NewProposal, Outcome, ProposalAction};
+use tim_node::{AbilityAct, Act, NodeError};
+use tim_protocol::api::{
+    Choice, CreateSpace, JoinSpace, NewProposal, Outcome, ProposalAction, ProposalsQuery,
+    SpaceEvent,
+};
 use tim_protocol::SpaceId;
+use tokio_stream::StreamExt as _;
 
 /// Runs `sim` in steps of 50 virtual ms until `done` holds, for at most `limit_ms`.
 fn until(sim: &mut Sim, limit_ms: u64, mut done: impl FnMut(&Sim) -> bool) -> bool {
@@ -259,4 +271,112 @@ fn a_forged_close_is_refused_on_every_node() {
         assert_eq!(s.role_of(&one), Some(Role::Member), "node {i}");
         assert_eq!(s.proposal(&id, None).unwrap().outcome, None, "node {i}");
     }
+}
+
+/// The next proposal event of `events`, within 10 s.
+async fn next<E>(
+    events: &mut (impl tokio_stream::Stream<Item = Result<SpaceEvent, E>> + Unpin),
+) -> SpaceEvent
+where
+    E: std::fmt::Debug,
+{
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream stays open")
+            .expect("no lag");
+        if matches!(
+            e,
+            SpaceEvent::Proposal { .. }
+                | SpaceEvent::Vote { .. }
+                | SpaceEvent::ProposalClosed { .. }
+        ) {
+            return e;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_carries_proposals_votes_and_closes_with_live_tallies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let service = Service::new(n.handle.clone(), "admin", RateLimit::default());
+    let owner = Caller::operator(n.handle.timite());
+    let create = CreateSpace {
+        name: "commons".into(),
+        purpose: String::new(),
+        visibility: None,
+        ttl_secs: None,
+        encrypted: None,
+    };
+    let space = service.create_space(&owner, &create).await.unwrap().id;
+    service.migrate(&owner, space, Some(9)).await.unwrap();
+    let mut callers = Vec::new();
+    for _ in 0..2 {
+        let did = service.add_timite(&owner).await.unwrap().did;
+        let join = JoinSpace {
+            via: vec![],
+            present: vec![],
+            timeout_secs: None,
+        };
+        service
+            .join_space(&Caller::timite(did), space, &join)
+            .await
+            .unwrap();
+        callers.push(Caller::timite(did));
+    }
+    let (alice, bob) = (callers[0], callers[1]);
+    let mut events = Box::pin(service.events(&owner, space).await.unwrap());
+    let p = NewProposal {
+        action: ProposalAction::Role {
+            did: bob.timite,
+            role: "moderator".into(),
+        },
+        min_role: None,
+        quorum: None,
+        threshold: None,
+        closes_after: None,
+    };
+    let id = service.propose(&alice, space, &p).await.unwrap().id;
+    assert!(
+        matches!(next(&mut events).await, SpaceEvent::Proposal { proposal, .. } if proposal.id == id)
+    );
+
+    // Closing it now is refused with the rule's reason; a guest-free electorate of three.
+    let early = service.close_proposal(&alice, space, &id, false).await;
+    assert!(
+        matches!(&early, Err(ServiceError::Node(NodeError::Invalid(r))) if r.contains("not decided")),
+        "{early:?}"
+    );
+    service.vote(&alice, space, &id, Choice::Yes).await.unwrap();
+    match next(&mut events).await {
+        SpaceEvent::Vote {
+            voter, proposal, ..
+        } => {
+            assert_eq!(voter, alice.timite);
+            assert_eq!((proposal.tally.yes, proposal.tally.eligible), (1, 3));
+            assert_eq!(proposal.outcome, None);
+        }
+        e => panic!("{e:?}"),
+    }
+    let voted = service.vote(&bob, space, &id, Choice::Yes).await.unwrap();
+    assert_eq!(voted.outcome, Some(Outcome::Passed));
+    assert!(
+        matches!(next(&mut events).await, SpaceEvent::Vote { voter, .. } if voter == bob.timite)
+    );
+    match next(&mut events).await {
+        SpaceEvent::ProposalClosed { proposal, .. } => {
+            assert_eq!(proposal.outcome, Some(Outcome::Passed));
+            assert_eq!(proposal.tally.yes, 2);
+        }
+        e => panic!("{e:?}"),
+    }
+    let open = service
+        .proposals(&owner, space, ProposalsQuery { open: true })
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
+    let again = service.vote(&alice, space, &id, Choice::No).await;
+    assert!(again.is_err(), "a vote after the close: {again:?}");
 }
