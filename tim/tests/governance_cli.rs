@@ -1,7 +1,8 @@
 //! `tim propose`, `tim proposals` and `tim vote` with the `tim` binary (docs/governance.md): a
 //! member proposes to promote another, two of the three members vote yes (one by a short id),
 //! the vote that decides it closes it and the member is a moderator with no admin's act; a
-//! vote after the close is refused with the rules' reason; `--open` lists only open ones.
+//! vote after the close is refused with the rules' reason; `--open` lists only open ones;
+//! `budget` and `threshold` propose the whole new value of their meta key.
 
 mod common;
 
@@ -85,4 +86,53 @@ async fn a_promotion_is_proposed_voted_and_enacted_from_the_command_line() {
         serde_json::from_str(&ok(&home, &["proposals", &space, "--open", "--json"])).unwrap();
     assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
     assert_eq!(open[0]["action"]["kind"], "ban");
+
+    // `budget` and `threshold` build the whole new value of their meta key.
+    let budget = as_(
+        &alice_token,
+        &[
+            "propose", &space, "budget", "member", "--posts", "3", "--period", "10",
+        ],
+    );
+    assert!(budget.status.success(), "{}", common::text(&budget.stderr));
+    let threshold = as_(
+        &alice_token,
+        &[
+            "propose",
+            &space,
+            "threshold",
+            "moderator",
+            "--min-reputation",
+            "50",
+        ],
+    );
+    assert!(
+        threshold.status.success(),
+        "{}",
+        common::text(&threshold.stderr)
+    );
+    let all: Value = serde_json::from_str(&ok(&home, &["proposals", &space, "--json"])).unwrap();
+    let meta = |key: &str| -> Value {
+        let p = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["action"]["key"] == key)
+            .unwrap_or_else(|| panic!("{all}"));
+        serde_json::from_str(p["action"]["value"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(
+        meta("budgets"),
+        serde_json::json!({ "period": 10, "roles": { "member": { "posts": 3 } } })
+    );
+    assert_eq!(
+        meta("earned_roles"),
+        serde_json::json!([{ "role": "moderator", "min_reputation": 50 }])
+    );
+    let usage = common::tim(
+        &home,
+        &["propose", &space, "budget", "member", "--posts", "3"],
+    );
+    let line = common::one_error_line(&usage);
+    assert!(line.contains("--period"), "{line}");
 }
