@@ -1070,35 +1070,36 @@ impl<'a> Judge<'a> {
                     }
                     return Ok(());
                 }
-                if let Err(why) = self.may(Permission::Roles, "changing roles") {
-                    self.enact_role(did, new, why)?;
-                    self.effects.push(Effect::RoleChanged {
-                        did: Self::target_did(did)?,
-                        role: new,
-                    });
-                    return Ok(());
-                }
-                let current = self.at.grant(&self.members, did);
-                self.outranks(current, "change the role of")?;
-                if let Role::Custom(name) = new {
-                    if self.at.role_def(&name).is_none() {
-                        return deny(format!("role `{name}` is not defined in this space"));
+                let permitted = (|| {
+                    self.may(Permission::Roles, "changing roles")?;
+                    let current = self.at.grant(&self.members, did);
+                    self.outranks(current, "change the role of")?;
+                    if let Role::Custom(name) = new {
+                        if self.at.role_def(&name).is_none() {
+                            return deny(format!("role `{name}` is not defined in this space"));
+                        }
+                    }
+                    if self.at.resolve(new).rank >= self.rank() {
+                        return deny(format!(
+                            "{}; it cannot make anyone {}",
+                            self.who,
+                            article(&new)
+                        ));
+                    }
+                    Ok(())
+                })();
+                // From schema version 9 a role write the author's role does not allow stands
+                // as the enactment of a passed proposal closed in this change (§5.6).
+                match permitted {
+                    Err(why) => self.enact_role(did, new, why)?,
+                    Ok(()) => {
+                        let write = proposals::Enacted::Role {
+                            did: did.to_string(),
+                            role: new,
+                        };
+                        self.note_write(write, Ok(()))?;
                     }
                 }
-                if self.at.resolve(new).rank >= self.rank() {
-                    return deny(format!(
-                        "{}; it cannot make anyone {}",
-                        self.who,
-                        article(&new)
-                    ));
-                }
-                self.note_write(
-                    proposals::Enacted::Role {
-                        did: did.to_string(),
-                        role: new,
-                    },
-                    Ok(()),
-                )?;
                 self.effects.push(Effect::RoleChanged {
                     did: Self::target_did(did)?,
                     role: new,

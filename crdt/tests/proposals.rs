@@ -138,6 +138,23 @@ fn a_passed_proposal_promotes_without_an_admin() {
 }
 
 #[test]
+fn an_admin_closes_a_vote_that_makes_an_admin_which_it_could_not_alone() {
+    let (mut s, c) = space();
+    s.set_role(&c.owner, &did(&c.alice), Role::Admin, 5)
+        .unwrap();
+    assert!(s.set_role(&c.alice, &did(&c.bob), Role::Admin, 6).is_err());
+    let p = proposal(ProposalAction::Role {
+        did: did(&c.bob),
+        role: "admin".into(),
+    });
+    let id = propose(&mut s, &c, &p);
+    s.vote(&c.alice, &id, Choice::Yes, 11).unwrap();
+    s.vote(&c.bob, &id, Choice::Yes, 12).unwrap();
+    s.close_proposal(&c.alice, &id, false, 13).unwrap();
+    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Admin));
+}
+
+#[test]
 fn a_meta_proposal_changes_the_purpose_and_a_failed_one_changes_nothing() {
     let (mut s, c) = space();
     let purpose = proposal(ProposalAction::Meta {
