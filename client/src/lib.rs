@@ -5,6 +5,7 @@ mod agents;
 mod mcp;
 mod memory;
 mod personas;
+mod proposals;
 pub mod provider;
 
 use std::time::Duration;

@@ -28,6 +28,7 @@ pub mod json_schema;
 pub mod notices;
 mod page;
 pub mod personas;
+mod proposals;
 pub mod reputation;
 pub mod roles;
 pub mod rules;

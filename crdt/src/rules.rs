@@ -34,6 +34,7 @@ pub use crate::roles::Role;
 mod chains;
 mod earned;
 mod personas;
+mod proposals;
 mod requests;
 mod tokens;
 
@@ -187,6 +188,25 @@ pub enum Effect {
         /// Its id.
         id: String,
     },
+    /// A proposal was made; its id is the Automerge object id of its map.
+    Proposed {
+        /// Proposal id.
+        id: String,
+    },
+    /// A member voted on a proposal, or changed its vote.
+    Voted {
+        /// Proposal id.
+        id: String,
+        /// The voter.
+        voter: Did,
+    },
+    /// A proposal was closed (a passing close also carries its action's effects).
+    ProposalClosed {
+        /// Proposal id.
+        id: String,
+        /// How it ended.
+        outcome: tim_protocol::api::Outcome,
+    },
     /// The space's schema was migrated to a newer version.
     Migrated {
         /// The version before.
@@ -274,6 +294,14 @@ enum Place {
     Chain,
     /// The published persona under this id.
     Persona(String),
+    /// A proposal.
+    Proposal,
+    /// The votes of the proposal with this id.
+    Votes(String),
+    /// The vote of this DID (second) on the proposal with this id (first).
+    Vote(String, String),
+    /// The close of a proposal.
+    Closed,
     /// Anything else (nested deeper).
     Other,
 }
@@ -331,7 +359,20 @@ impl Roots {
             (Place::Root(c), None) if c.policy == Policy::Group => Place::Control,
             (Place::Root(c), None) if c.policy == Policy::Requests => Place::Request,
             (Place::Root(c), None) if c.policy == Policy::Chains => Place::Chain,
+            (Place::Root(c), None) if c.policy == Policy::Proposals => Place::Proposal,
             _ => Place::Other,
+        }
+    }
+
+    /// The place of a child of `parent` (whose id is `parent_id`) at `key`: below a proposal,
+    /// its votes and close, which name the proposal; elsewhere as [`Self::child_place`].
+    fn child_place_in(parent: &Place, parent_id: &OpId, key: Option<&str>) -> Place {
+        let pid = || format!("{}@{}", parent_id.counter(), parent_id.actor());
+        match (parent, key) {
+            (Place::Proposal, Some(crate::proposals::VOTES)) => Place::Votes(pid()),
+            (Place::Proposal, Some(crate::proposals::CLOSED)) => Place::Closed,
+            (Place::Votes(p), Some(did)) => Place::Vote(p.clone(), did.to_string()),
+            _ => Self::child_place(parent, key),
         }
     }
 
@@ -350,18 +391,27 @@ impl Roots {
             Prop::Map(k) => Some(k.as_str()),
             Prop::Seq(_) => None,
         };
-        let parent_place = match &parent.obj {
+        let (parent_place, parent_id) = match &parent.obj {
             // A root object the schema does not have (no rule lets one in).
             ObjId::Root => {
                 return Err(Rejection::UnknownContainer(
                     key.unwrap_or_default().to_string(),
                 ))
             }
-            ObjId::Id(c, a, _) => self
-                .place_of_root(&OpId::new(*c, a))
-                .unwrap_or(Place::Other),
+            ObjId::Id(c, a, _) => {
+                let parent_id = OpId::new(*c, a);
+                let place = match self.place_of_root(&parent_id) {
+                    Some(p) => p,
+                    // Proposals nest: their votes' maps sit two levels below the root.
+                    None => match self.place_of_existing(doc, &parent_id).ok().flatten() {
+                        Some(p @ (Place::Proposal | Place::Votes(_))) => p,
+                        _ => Place::Other,
+                    },
+                };
+                (place, parent_id)
+            }
         };
-        Ok(Some(Self::child_place(&parent_place, key)))
+        Ok(Some(Self::child_place_in(&parent_place, &parent_id, key)))
     }
 }
 
@@ -452,6 +502,8 @@ struct Judge<'a> {
     persona: Option<personas::PersonaBeingMade>,
     /// The results this change posts, inline or out of band.
     results_made: Vec<requests::ResultBeingMade>,
+    /// The proposal, vote and close this change makes, and its role and meta writes.
+    gov: proposals::Governance,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -548,6 +600,7 @@ impl<'a> Judge<'a> {
             chain: None,
             persona: None,
             results_made: Vec::new(),
+            gov: proposals::Governance::default(),
             author_str,
             at,
         })
@@ -605,6 +658,7 @@ impl<'a> Judge<'a> {
             self.check_persona_made(p)?;
         }
         self.check_results_made()?;
+        self.check_governance_made()?;
         if self.self_join {
             self.check_admission()?;
         }
@@ -848,7 +902,7 @@ impl<'a> Judge<'a> {
             }
         }
         let made_place = match &op.action {
-            OpType::Make(_) => Some(Roots::child_place(&place, key.as_deref())),
+            OpType::Make(_) => Some(Roots::child_place_in(&place, &obj, key.as_deref())),
             _ => None,
         };
         let key = key.as_deref();
@@ -870,7 +924,7 @@ impl<'a> Judge<'a> {
                 Policy::StatusNotices => self.check_status_notices(key, op)?,
                 Policy::Chains => self.check_chains(&op_id, op)?,
                 Policy::Personas => self.check_personas(&op_id, key, op)?,
-                Policy::Proposals => self.check_proposals()?,
+                Policy::Proposals => self.check_proposals(&op_id, op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,
@@ -883,6 +937,10 @@ impl<'a> Judge<'a> {
             Place::Request => self.check_request(&obj, key, op)?,
             Place::Chain => self.check_chain(&obj, key, op)?,
             Place::Persona(id) => self.check_persona(id, &obj, key, op)?,
+            Place::Proposal => self.check_proposal(&op_id, &obj, key, op)?,
+            Place::Votes(pid) => self.check_votes(pid, &op_id, key, op)?,
+            Place::Vote(pid, did) => self.check_vote(pid, did, &obj, key, op)?,
+            Place::Closed => self.check_closed(&obj, key, op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {
@@ -891,17 +949,17 @@ impl<'a> Judge<'a> {
         Ok(())
     }
 
-    /// `proposals`: refused until the governance rules judge them.
-    fn check_proposals(&self) -> Result<(), Rejection> {
-        deny(format!("{}; proposals are not open yet", self.who))
-    }
-
     fn check_meta(
         &mut self,
         key: Option<&str>,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        self.may(Permission::Meta, "changing the space's meta")?;
+        // From schema version 9 a passing close of a proposal lets in a meta write the author's
+        // role does not allow ([`Self::note_write`]); the value is checked alike.
+        let permitted = match self.may(Permission::Meta, "changing the space's meta") {
+            Err(e) if self.at.version < schema::SOCIAL => return Err(e),
+            p => p,
+        };
         match (key, &op.action) {
             (Some(doc::NAME | doc::PURPOSE), OpType::Put(ScalarValue::Str(_))) => {}
             (Some(doc::VISIBILITY), OpType::Put(ScalarValue::Str(v)))
@@ -930,6 +988,12 @@ impl<'a> Judge<'a> {
             (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
             (None, _) => return deny("meta is a map".into()),
         }
+        let value = match &op.action {
+            OpType::Put(ScalarValue::Str(v)) => Some(v.to_string()),
+            _ => None,
+        };
+        let key = key.unwrap_or_default().to_string();
+        self.note_write(proposals::Enacted::Meta { key, value }, permitted)?;
         self.effects.push(Effect::MetaChanged);
         Ok(())
     }
@@ -1019,20 +1083,35 @@ impl<'a> Judge<'a> {
                     }
                     return Ok(());
                 }
-                self.may(Permission::Roles, "changing roles")?;
-                let current = self.target_grant(did);
-                self.outranks(current, "change the role of")?;
-                if let Role::Custom(name) = new {
-                    if self.at.role_def(&name).is_none() {
-                        return deny(format!("role `{name}` is not defined in this space"));
+                let permitted = (|| {
+                    self.may(Permission::Roles, "changing roles")?;
+                    let current = self.target_grant(did);
+                    self.outranks(current, "change the role of")?;
+                    if let Role::Custom(name) = new {
+                        if self.at.role_def(&name).is_none() {
+                            return deny(format!("role `{name}` is not defined in this space"));
+                        }
                     }
-                }
-                if self.at.resolve(new).rank >= self.rank() {
-                    return deny(format!(
-                        "{}; it cannot make anyone {}",
-                        self.who,
-                        article(&new)
-                    ));
+                    if self.at.resolve(new).rank >= self.rank() {
+                        return deny(format!(
+                            "{}; it cannot make anyone {}",
+                            self.who,
+                            article(&new)
+                        ));
+                    }
+                    Ok(())
+                })();
+                // From schema version 9 a role write the author's role does not allow stands
+                // as the enactment of a passed proposal closed in this change (§5.6).
+                match permitted {
+                    Err(why) => self.enact_role(did, new, why)?,
+                    Ok(()) => {
+                        let write = proposals::Enacted::Role {
+                            did: did.to_string(),
+                            role: new,
+                        };
+                        self.note_write(write, Ok(()))?;
+                    }
                 }
                 self.effects.push(Effect::RoleChanged {
                     did: Self::target_did(did)?,

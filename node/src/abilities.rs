@@ -115,6 +115,17 @@ pub enum AbilityAct {
     },
     /// Delete a published persona, by id (its author, or an admin).
     DeletePersona(String),
+    /// Propose an action to the space's vote (docs/governance.md).
+    Propose(tim_protocol::api::NewProposal),
+    /// Vote on a proposal, by id, or change one's vote.
+    Vote(String, tim_protocol::api::Choice),
+    /// Close a decided proposal, by id, or withdraw one's own.
+    CloseProposal {
+        /// The proposal's id.
+        id: String,
+        /// Withdraw it instead.
+        withdraw: bool,
+    },
 }
 
 /// What an [`AbilityAct`] wrote: a change it made first in the same write, if any (a
@@ -164,6 +175,18 @@ pub(crate) fn perform(
     now: u64,
 ) -> Result<Performed, Failed> {
     let version = s.schema_version();
+    let governing = matches!(
+        act,
+        AbilityAct::Propose(_) | AbilityAct::Vote(..) | AbilityAct::CloseProposal { .. }
+    );
+    if governing && version < schema::SOCIAL {
+        return Err(NodeError::Invalid(format!(
+            "this space is at schema version {version}; proposals need version {} (an admin \
+             migrates it: tim space migrate)",
+            schema::SOCIAL
+        ))
+        .into());
+    }
     if matches!(act, AbilityAct::SetBadges(_)) && version < schema::ABILITIES_V2 {
         // Badges need version 6; only a timite who may migrate (an admin) sets them anyway.
         let to = schema::ABILITIES_V2;
@@ -385,6 +408,22 @@ fn act_on(s: &mut Space, me: &Writer, act: AbilityAct, now: u64) -> Result<Perfo
                 return Err(NodeError::NotFound(format!("no persona {id} in this space")).into());
             }
             one(s.delete_persona(me, &id, now)?)
+        }
+        AbilityAct::Propose(p) => {
+            let (applied, id) = s.propose(me, &p, now)?;
+            Performed {
+                first: Vec::new(),
+                applied,
+                request: Some(id),
+            }
+        }
+        AbilityAct::Vote(id, choice) => {
+            crate::proposals::known(s, &id)?;
+            one(s.vote(me, &id, choice, now)?)
+        }
+        AbilityAct::CloseProposal { id, withdraw } => {
+            crate::proposals::known(s, &id)?;
+            one(s.close_proposal(me, &id, withdraw, now)?.0)
         }
     })
 }

@@ -17,6 +17,8 @@ mod agents;
 pub use agents::*;
 mod balances;
 pub use balances::*;
+mod proposals;
+pub use proposals::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -592,6 +594,29 @@ pub enum SpaceEvent {
         /// The chain, as it is now.
         chain: ChainView,
     },
+    /// A proposal was made (docs/governance.md).
+    Proposal {
+        /// The space.
+        space: SpaceId,
+        /// The proposal, with its live tally.
+        proposal: ProposalView,
+    },
+    /// A member voted on a proposal, or changed its vote.
+    Vote {
+        /// The space.
+        space: SpaceId,
+        /// The voter.
+        voter: Did,
+        /// The proposal, with its live tally.
+        proposal: ProposalView,
+    },
+    /// A proposal was closed: passed (its action enacted), failed or withdrawn.
+    ProposalClosed {
+        /// The space.
+        space: SpaceId,
+        /// The proposal, with its outcome and the close's tally.
+        proposal: ProposalView,
+    },
 }
 
 impl SpaceEvent {
@@ -615,6 +640,9 @@ impl SpaceEvent {
             | Self::ChainCompleted { space, .. }
             | Self::ChainFailed { space, .. }
             | Self::ChainCancelled { space, .. } => *space,
+            Self::Proposal { space, .. }
+            | Self::Vote { space, .. }
+            | Self::ProposalClosed { space, .. } => *space,
         }
     }
 

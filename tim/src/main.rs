@@ -42,6 +42,7 @@ use crate::cli::{
     TimiteCommand, TokenCommand, TrustCommand,
 };
 use crate::cli::{agent, AgentCommand};
+use crate::cli::{governance, ProposeCommand, VoteRules};
 use crate::cli::{memory, persona, MemoryCommand, PersonaCommand};
 use crate::output::{errln, one_line, pipe_closed, safe_json, shown, Out, Stream};
 
@@ -145,6 +146,35 @@ enum Command {
     Persona {
         #[command(subcommand)]
         command: PersonaCommand,
+    },
+    /// Propose an action to a space's vote (a role, a ban, a meta key, requirements, a budget,
+    /// an earned-role threshold); prints the proposal's id. Once it passes, its close enacts
+    /// it, with no admin's signature.
+    Propose {
+        /// Space id.
+        space: SpaceId,
+        #[command(flatten)]
+        rules: VoteRules,
+        #[command(subcommand)]
+        command: ProposeCommand,
+    },
+    /// A space's proposals, with their live tallies and your vote.
+    Proposals {
+        /// Space id.
+        space: SpaceId,
+        /// Only the open ones.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Vote on a proposal, or change your vote until it closes; a vote that decides it is
+    /// followed by its close.
+    Vote {
+        /// Space id.
+        space: SpaceId,
+        /// The proposal's id (or a unique prefix of it).
+        proposal: String,
+        /// yes, no or abstain.
+        choice: String,
     },
     /// What a hosted agent remembers: show it, or erase it for real (admin token).
     Memory {
@@ -300,6 +330,19 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Token { command } => token::run(&client()?, out, command).await?,
         Command::Persona { command } => persona::run(&client()?, out, command).await?,
         Command::Memory { command } => memory::run(&client()?, out, command).await?,
+        Command::Propose {
+            space,
+            rules,
+            command,
+        } => governance::propose(&client()?, out, space, rules, command).await?,
+        Command::Proposals { space, open } => {
+            governance::list(&client()?, out, space, open).await?
+        }
+        Command::Vote {
+            space,
+            proposal,
+            choice,
+        } => governance::vote(&client()?, out, space, &proposal, &choice).await?,
         Command::Node { command } => node::run(&home, out, command).await?,
         Command::Space { command } => space::run(&client()?, out, command).await?,
         Command::Message { command } => timeline::message(&client()?, out, command).await?,

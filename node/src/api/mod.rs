@@ -49,6 +49,7 @@ mod passports;
 mod peers;
 mod personas;
 mod problem;
+mod proposals;
 mod spaces;
 mod status;
 mod status_lists;
@@ -138,6 +139,11 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(chains::cancel))
         .routes(routes!(personas::list, personas::publish))
         .routes(routes!(personas::persona, personas::delete))
+        .routes(routes!(proposals::list, proposals::propose))
+        .routes(routes!(proposals::proposal))
+        .routes(routes!(proposals::vote))
+        .routes(routes!(proposals::close))
+        .routes(routes!(proposals::meta_value))
         .routes(routes!(memory::show, memory::forget))
         .routes(routes!(members::invite))
         .routes(routes!(members::rate))

@@ -19,6 +19,7 @@
 
 mod chains;
 mod e2ee;
+mod proposals;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -428,6 +429,10 @@ pub struct Engine<S> {
     e2ee_dirty: BTreeSet<SpaceId>,
     /// Spaces whose chains may have a step due for a hosted author (engine/chains.rs).
     chains_dirty: BTreeSet<SpaceId>,
+    /// Spaces whose proposals a change may have decided (engine/proposals.rs).
+    proposals_dirty: BTreeSet<SpaceId>,
+    /// Proposals a remote vote decided at its own heads: its voter's node closes them.
+    proposals_left: BTreeSet<(SpaceId, String)>,
     /// Members a hosted timite removed or banned from an encrypted space, whose rotation
     /// falls to it (engine/e2ee.rs).
     e2ee_removals: HashMap<(SpaceId, Did), BTreeSet<Did>>,
@@ -498,6 +503,8 @@ impl<S: SpaceStore> Engine<S> {
             e2ee: HashMap::new(),
             e2ee_dirty: BTreeSet::new(),
             chains_dirty: BTreeSet::new(),
+            proposals_dirty: BTreeSet::new(),
+            proposals_left: BTreeSet::new(),
             e2ee_removals: HashMap::new(),
             lib_rng: crate::e2ee::Rng::default(),
             listening: false,
@@ -628,6 +635,7 @@ impl<S: SpaceStore> Engine<S> {
         }
         self.e2ee_duties(rng);
         self.chain_duties();
+        self.proposal_duties();
         std::mem::take(&mut self.out)
     }
 
@@ -1069,6 +1077,7 @@ impl<S: SpaceStore> Engine<S> {
         self.metrics.changes_stored.inc_by(applied.len() as u64);
         self.e2ee_touch(id, applied);
         self.chains_touch(id, applied);
+        self.proposals_touch(id, applied);
         for a in applied {
             self.emit(id, a);
         }
@@ -1207,6 +1216,9 @@ impl<S: SpaceStore> Engine<S> {
                 self.out.push(Output::Event(Box::new(e)));
             }
             let chain = self.listening.then(|| self.spaces.get(&id)).flatten();
+            if let Some(e) = chain.and_then(|s| crate::proposals::proposal_event(id, s, effect)) {
+                self.out.push(Output::Event(Box::new(e)));
+            }
             if let Some(e) = chain.and_then(|s| crate::chains::chain_event(id, s, effect)) {
                 self.out.push(Output::Event(Box::new(e)));
             }

@@ -6,6 +6,7 @@ pub(crate) mod agent;
 pub(crate) mod balances;
 pub(crate) mod chain;
 pub(crate) mod earned;
+pub(crate) mod governance;
 pub(crate) mod id;
 pub(crate) mod mcp;
 pub(crate) mod memory;
@@ -30,6 +31,7 @@ use tim_node::home;
 
 pub(crate) use ability::AbilityCommand;
 pub(crate) use agent::AgentCommand;
+pub(crate) use governance::{ProposeCommand, VoteRules};
 pub(crate) use id::IdCommand;
 pub(crate) use memory::MemoryCommand;
 pub(crate) use node::NodeCommand;

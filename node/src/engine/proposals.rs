@@ -1,0 +1,102 @@
+//! The engine's proposal duty (docs/governance.md "Proposals and votes"): a proposal that is
+//! decided but open gets closed, by a hosted member of its space, with its action when it
+//! passed.
+//!
+//! After changes are applied to a space that may decide a proposal (a vote, a role change, a
+//! join or a removal, which move the electorate), the engine closes each proposal decided now
+//! as a hosted member (any but a banned one), in a change of its own, stored and published
+//! like any local write. So a hosted timite's deciding vote is followed by its close, and two
+//! concurrent last votes from two nodes, neither deciding alone, are closed by whichever node
+//! sees them merged. A proposal that a remote vote decided at that vote's own heads is left to
+//! the voter's node, which closes it as its own vote's follow-up, so that not every node
+//! closes it too; a close made twice concurrently is harmless (docs/governance.md).
+
+use tim_crdt::{Applied, Effect, Role};
+use tim_protocol::{Did, SpaceId};
+use tracing::{info, warn};
+
+use super::Engine;
+use crate::store::SpaceStore;
+
+/// Whether an effect may decide a proposal.
+fn moves_proposals(e: &Effect) -> bool {
+    matches!(
+        e,
+        Effect::Voted { .. }
+            | Effect::Proposed { .. }
+            | Effect::RoleChanged { .. }
+            | Effect::Joined { .. }
+            | Effect::Removed { .. }
+    )
+}
+
+impl<S: SpaceStore> Engine<S> {
+    /// Marks a space for the proposal duty when applied changes may decide a proposal, and
+    /// notes the proposals a remote vote decided at its own heads.
+    pub(super) fn proposals_touch(&mut self, id: SpaceId, applied: &[Applied]) {
+        if !applied.iter().flat_map(|a| &a.effects).any(moves_proposals) {
+            return;
+        }
+        self.proposals_dirty.insert(id);
+        let Some(space) = self.spaces.get(&id) else {
+            return;
+        };
+        for a in applied {
+            if self.writers.contains_key(&a.envelope.author) {
+                continue;
+            }
+            for e in &a.effects {
+                if let Effect::Voted { id: pid, .. } = e {
+                    if space.decided_at(pid, std::slice::from_ref(&a.hash)) {
+                        self.proposals_left.insert((id, pid.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the decided proposals of the spaces marked, as a hosted member.
+    pub(super) fn proposal_duties(&mut self) {
+        let dirty = std::mem::take(&mut self.proposals_dirty);
+        let left = std::mem::take(&mut self.proposals_left);
+        for id in dirty {
+            let Some(space) = self.spaces.get(&id).filter(|s| s.is_ready()) else {
+                continue;
+            };
+            let closer: Option<Did> = self
+                .writers
+                .keys()
+                .copied()
+                .find(|d| space.role_of(d).is_some_and(|r| r != Role::Banned));
+            let Some(closer) = closer else {
+                continue;
+            };
+            let due: Vec<String> = space
+                .decided_open()
+                .into_iter()
+                .filter(|pid| !left.contains(&(id, pid.clone())))
+                .collect();
+            for pid in due {
+                self.close_decided(id, closer, &pid);
+            }
+        }
+    }
+
+    /// Closes proposal `pid` as `who`; a refusal is logged (a member closes it by hand).
+    fn close_decided(&mut self, id: SpaceId, who: Did, pid: &str) {
+        let (now, writer) = (self.now, self.writer(&who));
+        let closed = writer.and_then(|w| {
+            let space = self.ready_space_mut(id)?;
+            Ok(space.close_proposal(&w, pid, false, now)?)
+        });
+        match closed.and_then(|(applied, outcome)| {
+            self.write_own(id, applied)?;
+            Ok(outcome)
+        }) {
+            Ok(outcome) => {
+                info!(space = %id, proposal = pid, outcome = outcome.as_str(), "proposal closed")
+            }
+            Err(e) => warn!(space = %id, proposal = pid, "cannot close a decided proposal: {e}"),
+        }
+    }
+}
