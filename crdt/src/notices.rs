@@ -319,10 +319,18 @@ impl Notices<'_> {
 impl Space {
     /// The notices here now.
     pub(crate) fn notices_now(&self) -> Notices<'_> {
+        self.notices_at(None)
+    }
+
+    /// The revocation notices at `heads` (`None`: now).
+    pub(crate) fn notices_at<'h>(
+        &'h self,
+        heads: Option<&'h [automerge::ChangeHash]>,
+    ) -> Notices<'h> {
         Notices {
             view: View {
                 doc: &self.doc,
-                heads: None,
+                heads,
             },
             space: self.id,
             verifier: self.verifier.as_deref(),

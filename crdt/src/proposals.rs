@@ -25,7 +25,12 @@ use tim_protocol::api::{
 };
 use tim_protocol::Did;
 
+use std::cell::OnceCell;
+
 use crate::doc::{self, View};
+use crate::earned::Earning;
+use crate::notices::Notices;
+use crate::reputation::Ledger;
 use crate::roles::Grant;
 use crate::space::millis;
 use crate::{schema, Applied, Role, Space, SpaceError, Writer};
@@ -48,15 +53,19 @@ pub(crate) const ELIGIBLE: &str = "eligible";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Voters {
-    /// The least role that votes: members ranking as high, but the banned.
+    /// The least role that votes: members whose effective role ranks as high, but the banned.
     pub(crate) min_role: String,
+    /// The least reputation score that votes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) min_reputation: Option<u64>,
 }
 
 impl Voters {
     /// Parses `voters` as the document stores it.
     pub(crate) fn parse(json: &str) -> Result<(Self, Role), String> {
-        let v: Self = serde_json::from_str(json)
-            .map_err(|e| format!("a proposal's voters are {{\"min_role\": ROLE}}: {e}"))?;
+        let v: Self = serde_json::from_str(json).map_err(|e| {
+            format!("a proposal's voters are {{\"min_role\": ROLE, \"min_reputation\"?: N}}: {e}")
+        })?;
         let role = Role::parse(&v.min_role)
             .filter(|r| *r != Role::Banned)
             .ok_or_else(|| format!("`{}` is not a role that votes", v.min_role))?;
@@ -80,6 +89,7 @@ pub(crate) struct Record {
     pub(crate) author: Did,
     pub(crate) action: ProposalAction,
     pub(crate) min_role: Role,
+    pub(crate) min_reputation: Option<u64>,
     pub(crate) quorum: u64,
     pub(crate) threshold: u64,
     pub(crate) closes_after: Option<u64>,
@@ -114,13 +124,30 @@ pub(crate) fn decision(r: &Record, tally: &Tally) -> Option<Outcome> {
 /// The proposals of a space, read at some heads.
 pub(crate) struct Proposals<'a> {
     view: View<'a>,
+    /// The revocation notices at the same heads: a member they no longer admit does not vote.
+    notices: Notices<'a>,
     members: Option<ObjId>,
+    /// The earned roles here, read when first needed.
+    earning: OnceCell<Earning>,
+    /// The reputation ledger here, read when first needed (it walks the whole document).
+    ledger: OnceCell<Ledger>,
 }
 
 impl<'a> Proposals<'a> {
-    pub(crate) fn new(view: View<'a>) -> Self {
+    pub(crate) fn new(notices: Notices<'a>) -> Self {
+        let view = notices.view;
         let members = doc::root_obj(view.doc, &schema::MEMBERS, view.heads);
-        Self { view, members }
+        Self {
+            view,
+            notices,
+            members,
+            earning: OnceCell::new(),
+            ledger: OnceCell::new(),
+        }
+    }
+
+    fn ledger(&self) -> &Ledger {
+        self.ledger.get_or_init(|| Ledger::at(&self.notices))
     }
 
     /// Every proposal map, in order (every copy of the container).
@@ -144,7 +171,7 @@ impl<'a> Proposals<'a> {
             Some(ScalarValue::Uint(u)) => Some(u),
             _ => None,
         };
-        let (_, min_role) = Voters::parse(&v.get_str(obj, VOTERS)?).ok()?;
+        let (voters, min_role) = Voters::parse(&v.get_str(obj, VOTERS)?).ok()?;
         let at = match v.scalar(obj, doc::AT) {
             Some(ScalarValue::Timestamp(t)) => t,
             _ => return None,
@@ -163,6 +190,7 @@ impl<'a> Proposals<'a> {
             author: v.get_str(obj, doc::AUTHOR)?.parse().ok()?,
             action: ProposalAction::parse(&v.get_str(obj, ACTION)?).ok()?,
             min_role,
+            min_reputation: voters.min_reputation,
             quorum: uint(QUORUM)?,
             threshold: uint(THRESHOLD)?,
             closes_after: uint(CLOSES_AFTER),
@@ -192,23 +220,49 @@ impl<'a> Proposals<'a> {
 
     /// A role's rank here (a role the space does not define ranks as `guest`).
     fn rank(&self, role: Role) -> u64 {
-        let def = match role {
-            Role::Custom(name) => doc::role_def(self.view.doc, &name, self.view.heads),
-            _ => None,
-        };
-        Grant::of(role, def).rank
+        Grant::of(role, self.def(role)).rank
     }
 
-    /// Whether `did` may vote on `r` here: a member, not banned, ranking at least as high as
-    /// its `min_role`.
+    /// The definition of `role` here, if it is a role the space defines.
+    fn def(&self, role: Role) -> Option<crate::RoleDef> {
+        match role {
+            Role::Custom(name) => doc::role_def(self.view.doc, &name, self.view.heads),
+            _ => None,
+        }
+    }
+
+    /// Whether `did` may vote on `r` here: a member, not banned (nor treated as banned by a
+    /// revocation notice), whose effective role (earned roles included) ranks at least as
+    /// high as `min_role`, and whose reputation reaches `min_reputation` if the proposal sets
+    /// one. The ledger is read only when an earned role or a reputation floor could matter.
     pub(crate) fn eligible(&self, r: &Record, did: &str) -> bool {
         let Some(members) = &self.members else {
             return false;
         };
-        match self.view.role(members, did) {
-            None | Some(Role::Banned) => false,
-            Some(role) => self.rank(role) >= self.rank(r.min_role),
+        let Some(assigned) = self.view.role(members, did) else {
+            return false;
+        };
+        let Ok(member) = did.parse::<Did>() else {
+            return false;
+        };
+        if assigned == Role::Banned || self.notices.no_longer_admitted(members, did).is_some() {
+            return false;
         }
+        let need = self.rank(r.min_role);
+        let grant = Grant::of(assigned, self.def(assigned));
+        let ranks = grant.rank >= need || {
+            let earning = self.earning.get_or_init(|| Earning::at(&self.view));
+            earning.top_rank() >= need
+                && earning
+                    .hold(&member, grant, || Some(self.ledger()))
+                    .grant
+                    .rank
+                    >= need
+        };
+        ranks
+            && r.min_reputation.is_none_or(|n| {
+                u64::try_from(self.ledger().reputation(&member).score).is_ok_and(|s| s >= n)
+            })
     }
 
     /// The eligible voters of `r` here.
@@ -276,6 +330,7 @@ impl<'a> Proposals<'a> {
             author: r.author,
             action: r.action.clone(),
             min_role: r.min_role.as_str().to_string(),
+            min_reputation: r.min_reputation,
             quorum: r.quorum,
             threshold: r.threshold,
             closes_after: r.closes_after,
@@ -296,10 +351,7 @@ impl<'a> Proposals<'a> {
 
 impl Space {
     fn proposals_now(&self) -> Proposals<'_> {
-        Proposals::new(View {
-            doc: self.doc(),
-            heads: None,
-        })
+        Proposals::new(self.notices_now())
     }
 
     /// The space's proposals, in order, as `caller` sees them (its own vote).
@@ -341,10 +393,7 @@ impl Space {
             .iter()
             .map(|h| automerge::ChangeHash(*h.as_bytes()))
             .collect();
-        let p = Proposals::new(View {
-            doc: self.doc(),
-            heads: Some(&heads),
-        });
+        let p = Proposals::new(self.notices_at(Some(&heads)));
         p.find(id)
             .is_some_and(|r| r.close().is_none() && decision(&r, &p.tally(&r)).is_some())
     }
@@ -369,6 +418,7 @@ impl Space {
                 .min_role
                 .clone()
                 .unwrap_or_else(|| Role::Member.as_str().to_string()),
+            min_reputation: p.min_reputation,
         })
         .map_err(|e| SpaceError::Invalid(e.to_string()))?;
         let author = who.did().to_string();

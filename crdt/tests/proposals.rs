@@ -47,6 +47,7 @@ fn proposal(action: ProposalAction) -> NewProposal {
     NewProposal {
         action,
         min_role: None,
+        min_reputation: None,
         quorum: None,
         threshold: None,
         closes_after: None,
@@ -495,4 +496,61 @@ proptest! {
     ) {
         run(steps, merge);
     }
+}
+
+/// Voters by reputation, and by an earned role: the owner rates alice 5, so alice holds 10
+/// points (half the owner's standing × 5 × 2) and bob none.
+#[test]
+fn voters_are_chosen_by_reputation_or_by_an_earned_role() {
+    let (mut s, c) = space();
+    s.rate(&c.owner, &did(&c.alice), 5, 5).unwrap();
+    assert_eq!(s.reputation(&did(&c.alice)).score, 10);
+    assert_eq!(s.reputation(&did(&c.bob)).score, 0);
+
+    // By reputation: only alice reaches 5 points (the owner has standing but no points).
+    let mut p = promote(&c.bob);
+    p.min_reputation = Some(5);
+    let id = propose(&mut s, &c, &p);
+    assert!(s.vote(&c.bob, &id, Choice::Yes, 11).is_err());
+    assert!(s.vote(&c.owner, &id, Choice::Yes, 11).is_err());
+    let env = forge(&s, &c.bob, &c.bob, 11, |tx, doc| {
+        let votes = doc.get(obj(doc, &id), "votes").unwrap().unwrap().1;
+        let v = tx
+            .put_object(&votes, did(&c.bob).to_string(), ObjType::Map)
+            .unwrap();
+        tx.put(&v, "choice", "yes").unwrap();
+    });
+    assert_refused(s.ingest(env), "with reputation 5 or more");
+    s.vote(&c.alice, &id, Choice::Yes, 12).unwrap();
+    let v = s.proposal(&id, None).unwrap();
+    assert_eq!((v.tally.eligible, v.tally.yes), (1, 1));
+    assert_eq!(v.min_reputation, Some(5));
+    assert_eq!(
+        s.close_proposal(&c.alice, &id, false, 13).unwrap().1,
+        Outcome::Passed
+    );
+    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Moderator));
+
+    // By an earned role: moderators vote; alice earns moderator at 5 points, bob now holds
+    // it by the vote above, the owner outranks it.
+    let earned = tim_protocol::api::EarnedRole {
+        role: "moderator".into(),
+        min_reputation: Some(5),
+        ability: None,
+        min_ability_reputation: None,
+    };
+    s.set_earned_roles(&c.owner, &[earned], 14).unwrap();
+    let mut p = proposal(ProposalAction::Meta {
+        key: "purpose".into(),
+        value: "moderated".into(),
+    });
+    p.min_role = Some("moderator".into());
+    let id = propose(&mut s, &c, &p);
+    s.vote(&c.alice, &id, Choice::Yes, 15).unwrap();
+    assert_eq!(s.proposal(&id, None).unwrap().tally.eligible, 3);
+    // The owner takes its 5 back: alice's earned role lapses, and with it her vote.
+    s.rate(&c.owner, &did(&c.alice), 3, 16).unwrap();
+    let v = s.proposal(&id, None).unwrap();
+    assert_eq!((v.tally.eligible, v.tally.yes), (2, 0));
+    assert!(s.vote(&c.alice, &id, Choice::No, 17).is_err());
 }

@@ -88,6 +88,7 @@ fn propose(sim: &mut Sim, i: usize, space: SpaceId, action: ProposalAction) -> S
     let p = NewProposal {
         action,
         min_role: None,
+        min_reputation: None,
         quorum: None,
         threshold: None,
         closes_after: None,
@@ -334,6 +335,7 @@ async fn the_event_stream_carries_proposals_votes_and_closes_with_live_tallies()
             role: "moderator".into(),
         },
         min_role: None,
+        min_reputation: None,
         quorum: None,
         threshold: None,
         closes_after: None,

@@ -90,7 +90,7 @@ fn id_of(op: &OpId) -> String {
 
 impl Judge<'_> {
     fn proposals_at(&self) -> Proposals<'_> {
-        Proposals::new(self.at.view)
+        Proposals::new(self.notices())
     }
 
     /// `proposals`: a member with `post` appends a proposal (one a change); proposals are
@@ -238,8 +238,12 @@ impl Judge<'_> {
         }
         if !p.eligible(&r, &self.author_str) {
             return deny(format!(
-                "{}; it is not eligible to vote on proposal {pid} (voters rank at least {})",
-                self.who, r.min_role
+                "{}; it is not eligible to vote on proposal {pid} (voters rank at least {}{})",
+                self.who,
+                r.min_role,
+                r.min_reputation
+                    .map(|n| format!(" with reputation {n} or more"))
+                    .unwrap_or_default()
             ));
         }
         Ok(())

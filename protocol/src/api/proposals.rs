@@ -174,10 +174,14 @@ impl Tally {
 pub struct NewProposal {
     /// What passing does.
     pub action: ProposalAction,
-    /// The least role that votes (default `member`): every member ranking as high, but the
-    /// banned.
+    /// The least role that votes (default `member`): every member whose effective role (earned
+    /// roles included) ranks as high, but the banned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_role: Option<String>,
+    /// The least reputation score that votes, if any (docs/reputation.md), in addition to
+    /// `min_role`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_reputation: Option<u64>,
     /// The least number of votes cast for it to pass (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<u64>,
@@ -230,6 +234,9 @@ pub struct ProposalView {
     pub action: ProposalAction,
     /// The least role that votes.
     pub min_role: String,
+    /// The least reputation score that votes, if the proposal sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_reputation: Option<u64>,
     /// The least number of votes cast for it to pass.
     pub quorum: u64,
     /// Per mille of the eligible voters that must vote yes, strictly more.

@@ -28,6 +28,9 @@ pub(crate) struct VoteRules {
     /// The least role that votes (default member: every member but the banned and guests).
     #[arg(long, global = true)]
     min_role: Option<String>,
+    /// The least reputation score that votes (on top of --min-role).
+    #[arg(long, global = true)]
+    min_reputation: Option<u64>,
 }
 
 /// What a proposal does once it passes.
@@ -109,6 +112,7 @@ pub(crate) async fn propose(
     let req = NewProposal {
         action,
         min_role: rules.min_role,
+        min_reputation: rules.min_reputation,
         quorum: rules.quorum,
         threshold: Some((rules.threshold * 1000.0).round() as u64),
         closes_after: rules.closes_after,
