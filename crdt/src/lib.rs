@@ -20,6 +20,7 @@
 pub mod abilities;
 pub mod admission;
 pub mod attestation;
+pub mod budgets;
 mod doc;
 pub mod encryption;
 mod error;
@@ -27,6 +28,7 @@ pub mod json_schema;
 pub mod notices;
 mod page;
 pub mod personas;
+pub mod profile;
 pub mod reputation;
 pub mod roles;
 pub mod rules;

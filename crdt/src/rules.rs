@@ -31,6 +31,7 @@ use crate::Rejection;
 
 pub use crate::roles::Role;
 
+mod budgets;
 mod chains;
 mod personas;
 mod requests;
@@ -446,6 +447,8 @@ struct Judge<'a> {
     persona: Option<personas::PersonaBeingMade>,
     /// The results this change posts, inline or out of band.
     results_made: Vec<requests::ResultBeingMade>,
+    /// What this change spends of its author's budget.
+    spending: budgets::Spending,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -541,6 +544,7 @@ impl<'a> Judge<'a> {
             chain: None,
             persona: None,
             results_made: Vec::new(),
+            spending: budgets::Spending::default(),
             author_str,
             at,
         })
@@ -570,6 +574,7 @@ impl<'a> Judge<'a> {
             let op_id = OpId::new(self.start_op + i as u64, &self.actor);
             self.check_op(op_id, op)?;
         }
+        self.check_budgets()?;
         if let Some(d) = self.defining.iter().find(|d| !d.rank || !d.may) {
             return deny(format!(
                 "the definition of role `{}` needs both `rank` and `may`",
@@ -913,6 +918,9 @@ impl<'a> Judge<'a> {
                 };
                 checked.map_err(Rejection::Unauthorized)?;
             }
+            (Some(k), OpType::Put(ScalarValue::Str(v))) if self.is_social_meta(k) => {
+                self.check_social_meta(k, v)?;
+            }
             (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
             (None, _) => return deny("meta is a map".into()),
         }
@@ -1054,6 +1062,7 @@ impl<'a> Judge<'a> {
             self.may(Permission::Post, "posting")?;
             return match &op.action {
                 OpType::Make(automerge::ObjType::Map) => {
+                    self.spending.posts += 1;
                     self.effects.push(Effect::Message {
                         id: format!("{}@{}", op_id.counter(), self.actor),
                     });
@@ -1295,6 +1304,7 @@ impl<'a> Judge<'a> {
         let target = Self::target_did(k)?;
         self.may(Permission::Invite, "inviting")?;
         if let OpType::Make(_) = op.action {
+            self.spending.invites.push(k.to_string());
             self.effects.push(Effect::Invited { did: target });
         }
         Ok(())

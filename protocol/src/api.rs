@@ -15,6 +15,8 @@ mod personas;
 pub use personas::*;
 mod agents;
 pub use agents::*;
+mod profiles;
+pub use profiles::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -92,6 +94,10 @@ pub struct SpaceSummary {
     /// Its schema version (`meta.version`, docs/rules.md §4.1).
     #[serde(default)]
     pub schema_version: u64,
+    /// Its profile: kind, style, initiative and requirements (docs/governance.md "Space
+    /// profiles"); absent when none is set.
+    #[serde(default, skip_serializing_if = "SpaceProfile::is_empty")]
+    pub profile: SpaceProfile,
 }
 
 /// `POST /v1/spaces`.
