@@ -24,6 +24,7 @@ mod my_requests;
 mod net;
 mod node;
 mod personas;
+mod profiles;
 pub mod service;
 #[cfg(feature = "test-utils")]
 pub mod sim;

@@ -47,6 +47,7 @@ mod passports;
 mod peers;
 mod personas;
 mod problem;
+mod profiles;
 mod spaces;
 mod status;
 mod status_lists;
@@ -139,6 +140,8 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(members::rate))
         .routes(routes!(spaces::set_requirements))
         .routes(routes!(spaces::migrate))
+        .routes(routes!(profiles::profile, profiles::set_profile))
+        .routes(routes!(profiles::budgets, profiles::set_budgets))
         .routes(routes!(passports::issue_credential))
         .routes(routes!(
             passports::list_credentials,

@@ -725,6 +725,7 @@ impl<S: SpaceStore> Engine<S> {
             keys_pending: false,
             rotation_pending: false,
             schema_version: space.schema_version(),
+            profile: space.profile(),
         })
     }
 
@@ -2067,5 +2068,7 @@ fn moderate(
         Act::SetRequirements(r) => s.set_requirements(me, &r, now),
         Act::DeclareAbilities(a) => s.declare_abilities(me, &a, now),
         Act::Migrate(to) => s.migrate(me, to, now),
+        Act::SetProfile(p) => s.set_profile(me, &p, now),
+        Act::SetBudgets(b) => s.set_budgets(me, &b, now),
     }
 }

@@ -62,6 +62,10 @@ pub enum Act {
     /// Migrate the space to a newer schema version (the `migrate` permission: admins and the
     /// owner; docs/rules.md §4.1).
     Migrate(u64),
+    /// Set fields of the space's profile (the `meta` permission; schema version 9).
+    SetProfile(tim_protocol::api::SetProfile),
+    /// Set the space's action budgets, whole (the `meta` permission; schema version 9).
+    SetBudgets(tim_protocol::api::Budgets),
 }
 
 /// The kind of credential to issue.
