@@ -148,7 +148,7 @@ fn the_formats_are_checked_by_their_parse_functions_and_by_the_rules() {
     // Forged meta writes: a bad value, and a good one by a member without `meta`.
     let meta_put = |s: &Space, who: &Writer, k: &'static str, v: &'static str| {
         forge(s, who, who, 50, move |tx, d| {
-            tx.put(&root(d, "meta"), k, v).unwrap();
+            tx.put(root(d, "meta"), k, v).unwrap();
         })
     };
     let e = meta_put(&s, &c.admin, BUDGETS, r#"{"period": 0, "roles": {}}"#);

@@ -164,8 +164,8 @@ pub enum Write {
 /// What a local write answers once it is durable.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// A space's summary (create, join).
-    Space(SpaceSummary),
+    /// A space's summary (create, join), boxed: it is much larger than the other answers.
+    Space(Box<SpaceSummary>),
     /// A posted message.
     Posted(Posted),
     /// The change a write made.
@@ -926,7 +926,7 @@ impl<S: SpaceStore> Engine<S> {
                 self.host(space);
                 info!(space = %id, name, "space created");
                 match self.summary(id) {
-                    Ok(s) => self.commit(id, vec![genesis], token, Answer::Space(s)),
+                    Ok(s) => self.commit(id, vec![genesis], token, Answer::Space(Box::new(s))),
                     Err(e) => self.done(token, Err(e)),
                 }
             }
@@ -1314,7 +1314,7 @@ impl<S: SpaceStore> Engine<S> {
                 "{who} is banned from space {id}; it may join again only once an admin gives it another role"
             )));
         }
-        self.summary(id).map(Answer::Space)
+        self.summary(id).map(|s| Answer::Space(Box::new(s)))
     }
 
     /// Adds `who` to a ready space, with a presentation if it carries one.
@@ -1345,7 +1345,7 @@ impl<S: SpaceStore> Engine<S> {
                     Ok(s) => self.after_flush(AfterFlush {
                         publish: vec![(id, applied.envelope)],
                         from: None,
-                        answers: vec![(token, Answer::Space(s))],
+                        answers: vec![(token, Answer::Space(Box::new(s)))],
                     }),
                     Err(e) => self.done(token, Err(e)),
                 }
