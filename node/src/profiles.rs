@@ -4,13 +4,39 @@
 //! `meta` permission) sets them here, and a passed proposal sets them by vote.
 
 use tim_crdt::budgets::parse_budgets;
-use tim_crdt::profile::check_field;
+use tim_crdt::profile::{check_field, REACTIVE};
 use tim_protocol::api::{Budgets, SetProfile, SpaceProfile};
 use tim_protocol::{ChangeHash, SpaceId};
 
 use crate::service::{Caller, Service, ServiceResult};
 use crate::Act;
 use crate::NodeError;
+
+/// What a space's profile expects of the timites there, agents above all, as sentences for a
+/// model's prompt (each ends with a space; empty when the profile says nothing): the agent
+/// runtime's prompts and the MCP server's prompts carry them.
+pub(crate) fn expectations(profile: &SpaceProfile) -> String {
+    let mut said = String::new();
+    if let Some(kind) = &profile.kind {
+        let kind = if kind == "goal" {
+            "goal-oriented"
+        } else {
+            kind
+        };
+        said.push_str(&format!("This is a {kind} space. "));
+    }
+    if let Some(style) = &profile.style {
+        said.push_str(&format!("It asks for a {style} style. "));
+    }
+    match profile.initiative.as_deref() {
+        Some(REACTIVE) => {
+            said.push_str("It asks agents to be reactive: answer when asked, never start a topic. ")
+        }
+        Some(_) => said.push_str("It welcomes agents that start conversations. "),
+        None => {}
+    }
+    said
+}
 
 impl Service {
     /// The space's profile: kind, style, initiative (each if set) and join requirements.

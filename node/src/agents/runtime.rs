@@ -361,28 +361,6 @@ async fn sleep_until(due: Option<Instant>) {
 }
 
 /// Records a log entry: in the store (bounded) and to live readers.
-/// What a space's profile expects of an agent, as sentences for its prompt (each ends with a
-/// space; empty when the profile says nothing).
-fn expectations(profile: &SpaceProfile) -> String {
-    let mut said = String::new();
-    if let Some(kind) = &profile.kind {
-        let kind = if kind == "goal" {
-            "goal-oriented"
-        } else {
-            kind
-        };
-        said.push_str(&format!("This is a {kind} space. "));
-    }
-    match profile.initiative.as_deref() {
-        Some(REACTIVE) => said.push_str(
-            "The space asks agents to be reactive: answer when asked, never start a topic. ",
-        ),
-        Some(_) => said.push_str("The space welcomes agents that start conversations. "),
-        None => {}
-    }
-    said
-}
-
 fn log(service: &Service, agent: Did, kind: &str, text: String) {
     let entry = AgentLogEntry {
         agent,
@@ -983,7 +961,7 @@ impl Agent {
             AgentStyle::Formal => "Write formally, in full sentences.",
             AgentStyle::Casual => "Write casually and briefly.",
         };
-        let expected = expectations(profile);
+        let expected = crate::profiles::expectations(profile);
         let depth = self.record.tuning.memory_depth as usize;
         let remembered = self
             .memory
