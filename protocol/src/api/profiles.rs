@@ -50,7 +50,7 @@ pub struct SetProfile {
 /// A space's action budgets (`meta.budgets`; body and answer of `/v1/spaces/{id}/budgets`):
 /// per role, how many of the last `period` messages (and of the last `period` requests) one
 /// member of that role may have authored, and how many unused invitations it may hold.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Budgets {
     /// The length of the sliding window, in messages (and in requests), 1 to 1000.
@@ -58,6 +58,30 @@ pub struct Budgets {
     /// The budget of each role that has one, by role name; a role not named is unlimited.
     #[serde(default)]
     pub roles: BTreeMap<String, RoleBudget>,
+}
+
+impl Default for Budgets {
+    /// No role, over the default window.
+    fn default() -> Self {
+        Self {
+            period: Self::DEFAULT_PERIOD,
+            roles: BTreeMap::new(),
+        }
+    }
+}
+
+impl Budgets {
+    /// The window of a space's first budget when none is named, in messages.
+    pub const DEFAULT_PERIOD: u64 = 10;
+
+    /// Sets the counts of `role`'s budget that `counts` gives, keeping its others (a role
+    /// without a budget gets one): what `tim space budget` and a budget proposal change.
+    pub fn set_role(&mut self, role: &str, counts: RoleBudget) {
+        let entry = self.roles.entry(role.to_string()).or_default();
+        entry.posts = counts.posts.or(entry.posts);
+        entry.requests = counts.requests.or(entry.requests);
+        entry.invites = counts.invites.or(entry.invites);
+    }
 }
 
 /// One role's budget; an absent count is unlimited.

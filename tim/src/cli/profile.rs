@@ -10,9 +10,6 @@ use tim_protocol::SpaceId;
 
 use crate::output::{outln, shown, Out};
 
-/// The window of a space's first budget when `--period` does not name one, in messages.
-pub(crate) const DEFAULT_PERIOD: u64 = 10;
-
 #[derive(Subcommand)]
 pub(crate) enum ProfileCommand {
     /// Show a space: name, purpose, members, messages, schema version and profile.
@@ -116,10 +113,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: ProfileCommand) -> R
                 out.print(&current, |b| print_budgets(b.as_ref()))?;
                 return Ok(());
             }
-            let mut budgets = current.unwrap_or(Budgets {
-                period: DEFAULT_PERIOD,
-                ..Budgets::default()
-            });
+            let mut budgets = current.unwrap_or_default();
             if let Some(p) = period {
                 budgets.period = p;
             }
@@ -129,10 +123,12 @@ pub(crate) async fn run(client: &Client, out: Out, command: ProfileCommand) -> R
                 }
             }
             if let Some(r) = role {
-                let entry = budgets.roles.entry(r).or_insert_with(RoleBudget::default);
-                entry.posts = posts.or(entry.posts);
-                entry.requests = requests.or(entry.requests);
-                entry.invites = invites.or(entry.invites);
+                let counts = RoleBudget {
+                    posts,
+                    requests,
+                    invites,
+                };
+                budgets.set_role(&r, counts);
             }
             let done = client.set_budgets(space, &budgets).await?;
             out.print(&done, |d| outln!("budgets set (change {})", d.change))?;
