@@ -98,3 +98,31 @@ pub struct RoleBudget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invites: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_role_changes_the_counts_given_and_keeps_the_others() {
+        let mut b = Budgets::default();
+        assert_eq!((b.period, b.roles.len()), (Budgets::DEFAULT_PERIOD, 0));
+        let posts = RoleBudget {
+            posts: Some(2),
+            ..RoleBudget::default()
+        };
+        b.set_role("member", posts);
+        let requests = RoleBudget {
+            requests: Some(1),
+            ..RoleBudget::default()
+        };
+        b.set_role("member", requests);
+        b.set_role("moderator", posts);
+        assert_eq!(
+            serde_json::to_value(&b).unwrap(),
+            serde_json::json!({"period": 10, "roles": {
+                "member": {"posts": 2, "requests": 1},
+                "moderator": {"posts": 2}}})
+        );
+    }
+}
