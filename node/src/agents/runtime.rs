@@ -11,10 +11,11 @@
 //! [`Service`] methods as any client, as `Caller::timite(its DID)`: the space's gate judges
 //! its writes like anyone's. It serves the requests whose first candidate it is (as
 //! `tim_client::provider` does), and, when its proactivity is above 0, acts on its persona's
-//! triggers. Before each write it spends one action of its hourly budget, and before each model
-//! call checks its daily tokens; over budget it writes nothing and says so in its log. It
-//! handles a stop (pause, tune, remove) only between two actions, so once a pause has
-//! answered, the agent writes nothing more.
+//! triggers, except that it starts nothing in a space whose profile asks agents to be reactive
+//! (docs/governance.md "Space profiles"). Before each write it spends one action of its hourly
+//! budget, and before each model call checks its daily tokens; over budget it writes nothing
+//! and says so in its log. It handles a stop (pause, tune, remove) only between two actions,
+//! so once a pause has answered, the agent writes nothing more.
 //!
 //! **Models.** A model call runs in its own task, bounded by [`MODEL_BOUND`]; its answer comes
 //! back to the agent's loop as a message, so a slow or failing model never blocks the node, the
