@@ -9,6 +9,7 @@ use automerge::ScalarValue;
 use serde_json::json;
 use tim_crdt::abilities::{AbilitySpec, Target};
 use tim_crdt::budgets::{parse_budgets, Budgets, RoleBudget, BUDGETS};
+use tim_crdt::encryption::{Encryption, History};
 use tim_crdt::profile::check_field;
 use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair};
 use tim_crdt::{schema, Role, Space, SpaceError, Writer};
@@ -203,6 +204,20 @@ fn the_formats_are_checked_by_their_parse_functions_and_by_the_rules() {
     );
     let e = meta_put(&old, &c.owner, "kind", "goal");
     assert_refused(old.ingest(e), "cannot be changed this way");
+
+    // A direct-message space's `kind` is `dm` for good, and shows no profile kind.
+    let dm = Encryption {
+        history: History::Shared,
+        dm: true,
+    };
+    let (mut direct, _) = Space::create_encrypted(&c.owner, "dm", "", dm, 1).unwrap();
+    direct.migrate(&c.owner, schema::SOCIAL, 2).unwrap();
+    let e = meta_put(&direct, &c.owner, "kind", "social");
+    assert_refused(direct.ingest(e), "a direct-message space's kind is `dm`");
+    let e = meta_put(&direct, &c.owner, "style", "casual");
+    direct.ingest(e).unwrap();
+    let p = direct.profile();
+    assert_eq!((p.kind, p.style.as_deref()), (None, Some("casual")));
 }
 
 #[test]
