@@ -562,6 +562,40 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/spaces/{id}/profile`: the space's kind, style, initiative and requirements.
+    pub async fn profile(
+        &self,
+        id: SpaceId,
+    ) -> Result<tim_protocol::api::SpaceProfile, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/profile")).await
+    }
+
+    /// `PUT /v1/spaces/{id}/profile`: set the fields of the profile given (admins).
+    pub async fn set_profile(
+        &self,
+        id: SpaceId,
+        profile: &tim_protocol::api::SetProfile,
+    ) -> Result<Done, ClientError> {
+        self.put(&format!("/v1/spaces/{id}/profile"), profile).await
+    }
+
+    /// `GET /v1/spaces/{id}/budgets`: the space's action budgets (`None`: none set).
+    pub async fn budgets(
+        &self,
+        id: SpaceId,
+    ) -> Result<Option<tim_protocol::api::Budgets>, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/budgets")).await
+    }
+
+    /// `PUT /v1/spaces/{id}/budgets`: replace the space's action budgets (admins).
+    pub async fn set_budgets(
+        &self,
+        id: SpaceId,
+        budgets: &tim_protocol::api::Budgets,
+    ) -> Result<Done, ClientError> {
+        self.put(&format!("/v1/spaces/{id}/budgets"), budgets).await
+    }
+
     /// `PUT /v1/spaces/{id}/requirements`: what joiners must present (admins).
     pub async fn set_requirements(
         &self,

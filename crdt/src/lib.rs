@@ -20,6 +20,7 @@
 pub mod abilities;
 pub mod admission;
 pub mod attestation;
+pub mod budgets;
 mod doc;
 pub mod earned;
 pub mod encryption;
@@ -28,6 +29,7 @@ pub mod json_schema;
 pub mod notices;
 mod page;
 pub mod personas;
+pub mod profile;
 mod proposals;
 pub mod reputation;
 pub mod roles;

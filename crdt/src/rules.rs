@@ -31,6 +31,7 @@ use crate::Rejection;
 
 pub use crate::roles::Role;
 
+mod budgets;
 mod chains;
 mod earned;
 mod personas;
@@ -504,6 +505,8 @@ struct Judge<'a> {
     results_made: Vec<requests::ResultBeingMade>,
     /// The proposal, vote and close this change makes, and its role and meta writes.
     gov: proposals::Governance,
+    /// What this change spends of its author's budget.
+    spending: budgets::Spending,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -601,6 +604,7 @@ impl<'a> Judge<'a> {
             persona: None,
             results_made: Vec::new(),
             gov: proposals::Governance::default(),
+            spending: budgets::Spending::default(),
             author_str,
             at,
         })
@@ -630,6 +634,7 @@ impl<'a> Judge<'a> {
             let op_id = OpId::new(self.start_op + i as u64, &self.actor);
             self.check_op(op_id, op)?;
         }
+        self.check_budgets()?;
         if let Some(d) = self.defining.iter().find(|d| !d.rank || !d.may) {
             return deny(format!(
                 "the definition of role `{}` needs both `rank` and `may`",
@@ -985,6 +990,9 @@ impl<'a> Judge<'a> {
             {
                 self.check_earned_roles(j)?;
             }
+            (Some(k), OpType::Put(ScalarValue::Str(v))) if self.is_social_meta(k) => {
+                self.check_social_meta(k, v)?;
+            }
             (Some(k), _) => return deny(format!("meta.{k} cannot be changed this way")),
             (None, _) => return deny("meta is a map".into()),
         }
@@ -1146,6 +1154,7 @@ impl<'a> Judge<'a> {
             self.may(Permission::Post, "posting")?;
             return match &op.action {
                 OpType::Make(automerge::ObjType::Map) => {
+                    self.spending.posts += 1;
                     self.effects.push(Effect::Message {
                         id: format!("{}@{}", op_id.counter(), self.actor),
                     });
@@ -1387,6 +1396,7 @@ impl<'a> Judge<'a> {
         let target = Self::target_did(k)?;
         self.may(Permission::Invite, "inviting")?;
         if let OpType::Make(_) = op.action {
+            self.spending.invites.push(k.to_string());
             self.effects.push(Effect::Invited { did: target });
         }
         Ok(())

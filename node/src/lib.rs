@@ -25,6 +25,7 @@ mod my_requests;
 mod net;
 mod node;
 mod personas;
+mod profiles;
 mod proposals;
 pub mod service;
 #[cfg(feature = "test-utils")]

@@ -19,7 +19,7 @@ use tim_node::service::{Caller, Service};
 use tim_node::Handle;
 use tim_protocol::api::{
     AgentView, CreateSpace, DeclareAbility, JoinSpace, MessageView, NewAgent, NewRequest,
-    TimelineQuery, TuneAgent,
+    SetProfile, TimelineQuery, TuneAgent,
 };
 use tim_protocol::{Did, SpaceId};
 
@@ -700,4 +700,82 @@ serve = {{ mcp = {{ tool = "echo", server = {{ command = "node", args = [{main:?
             .contains("hello from a human"),
         "the echo carries the input"
     );
+}
+
+/// Brings `space` to schema version 9 and sets its profile (as its owner, the operator's
+/// timite).
+async fn profiled(s: &Service, op: &Caller, space: SpaceId, profile: SetProfile) {
+    s.migrate(op, space, None).await.unwrap();
+    s.set_profile(op, space, profile).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_greeter_stays_quiet_in_a_reactive_space_and_greets_once_it_is_proactive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 13).await;
+    let (s, op) = service(&n.handle);
+    let garden = space(&s, &op, "garden", "The community garden").await;
+    let reactive = SetProfile {
+        initiative: Some("reactive".into()),
+        ..SetProfile::default()
+    };
+    profiled(&s, &op, garden, reactive).await;
+    let greeter = s
+        .create_agent(&op, &agent("greeter", "greeter", vec![garden]))
+        .await
+        .unwrap();
+
+    let bob = newcomer(&s, &op, garden).await;
+    logged(&s, &op, "greeter", "reactive", "left out a greeting in").await;
+    let by_greeter = |m: &Vec<MessageView>| m.iter().filter(|m| m.author == greeter.did).count();
+    assert_eq!(by_greeter(&messages(&s, &op, garden).await), 0);
+
+    let proactive = SetProfile {
+        initiative: Some("proactive".into()),
+        ..SetProfile::default()
+    };
+    s.set_profile(&op, garden, proactive).await.unwrap();
+    let carol = newcomer(&s, &op, garden).await;
+    let short = tim_node::agents::builtins::short_did(&carol);
+    said(&s, &op, garden, greeter.did, &short).await;
+    let all = messages(&s, &op, garden).await;
+    assert_eq!(by_greeter(&all), 1, "bob was never greeted afterwards");
+    let bob_short = tim_node::agents::builtins::short_did(&bob);
+    assert!(!all.iter().any(|m| m.text.contains(&bob_short)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_agent_reads_the_space_profile_and_still_answers_a_mention_in_a_reactive_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = node(&tmp, 14).await;
+    let (s, op) = service(&n.handle);
+    let studio = space(&s, &op, "studio", "Drawings").await;
+    let profile = SetProfile {
+        kind: Some("creative".into()),
+        style: Some("casual".into()),
+        initiative: Some("reactive".into()),
+    };
+    profiled(&s, &op, studio, profile).await;
+    let model = replay(vec![(StatusCode::OK, recorded("openai_text"))]).await;
+    // The mediator's own style is formal; the space asks for casual.
+    let sage = s
+        .create_agent(
+            &op,
+            &model_agent("sage", "mediator", &model.endpoint, studio),
+        )
+        .await
+        .unwrap();
+
+    s.post(&op, studio, "What does sage think?").await.unwrap();
+    said(&s, &op, studio, sage.did, "(sage, an agent)").await;
+    let seen = model.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let system = seen[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(system.contains("This is a creative space."), "{system}");
+    assert!(system.contains("asks agents to be reactive"), "{system}");
+    assert!(system.contains("Write casually and briefly."), "{system}");
+    assert!(!system.contains("Write formally"), "{system}");
 }

@@ -692,3 +692,72 @@ async fn the_official_typescript_sdk_client_posts_and_reads_back() {
     assert_eq!(timeline.messages.len(), 1);
     assert_eq!(timeline.messages[0].author.to_string(), did);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_and_budgets_set_through_the_api_reach_summaries_and_prompts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, base) = node(&tmp).await;
+    let space = n.handle.create_space("workshop", "Bikes").await.unwrap().id;
+    let api = http();
+    let url = |path: &str| format!("{base}/v1/spaces/{space}{path}");
+    let put = |path: &str, body: Value| api.put(url(path)).bearer_auth(ADMIN).json(&body).send();
+    let get = |path: &str| {
+        let request = api.get(url(path)).bearer_auth(ADMIN).send();
+        async move {
+            let resp = request.await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+
+    // Below schema version 9 there is no profile: a bad request that says why.
+    let resp = put("/profile", json!({"kind": "goal"})).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("needs version 9"));
+    let resp = api
+        .post(url("/migrate"))
+        .bearer_auth(ADMIN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let resp = put("/profile", json!({"kind": "goal", "style": "formal"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = put("/profile", json!({"kind": "chaotic"})).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        get("/profile").await,
+        json!({"kind": "goal", "style": "formal"})
+    );
+    assert_eq!(get("").await["profile"]["kind"], "goal");
+
+    assert_eq!(get("/budgets").await, Value::Null);
+    let budgets = json!({"period": 5, "roles": {"member": {"posts": 1}}});
+    let resp = put("/budgets", budgets.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(get("/budgets").await, budgets);
+    let resp = put("/budgets", json!({"period": 0, "roles": {}}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(get("/budgets").await, budgets);
+
+    // An outside agent's prompts say what the space expects.
+    let got = Mcp::new(&base, ADMIN)
+        .rpc(
+            "prompts/get",
+            json!({"name": "introduce_yourself", "arguments": {"space": space.to_string()}}),
+        )
+        .await;
+    let text = got["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains("This is a goal-oriented space. It asks for a formal style."),
+        "{text}"
+    );
+}

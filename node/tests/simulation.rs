@@ -515,3 +515,102 @@ fn a_change_released_from_waiting_is_forwarded_by_gossip() {
     );
     assert_eq!(texts(&sim, 1, space), ["first", "second"]);
 }
+
+/// Budgets hold alike on every node (docs/governance.md "Budgets"): during a partition a
+/// member posts up to its budget on its side and its own node refuses the next post; the same
+/// post forged in another session and gossiped is rejected and not forwarded by a node on the
+/// other side; once healed, every node holds the same timeline, with two of the member's
+/// posts.
+#[test]
+fn a_budget_holds_a_member_back_on_every_node_across_a_partition() {
+    let mut sim = Sim::new(13, 3, NetFaults::default());
+    let space = community(&mut sim).unwrap();
+    assert!(sim.settle(space, 0, 30_000));
+    let budgets = tim_protocol::api::Budgets {
+        period: 5,
+        roles: [(
+            "member".to_string(),
+            tim_protocol::api::RoleBudget {
+                posts: Some(2),
+                ..Default::default()
+            },
+        )]
+        .into(),
+    };
+    for act in [
+        tim_node::Act::Migrate(tim_crdt::schema::SOCIAL),
+        tim_node::Act::SetBudgets(budgets),
+    ] {
+        let t = sim.write(0, Write::Moderate { space, act });
+        sim.run_for(500);
+        assert!(
+            matches!(sim.answer(0, t), Some(Ok(Answer::Change(_)))),
+            "{:?}",
+            sim.answer(0, t)
+        );
+    }
+    assert!(sim.settle(space, 0, 30_000), "{}", sim.describe(space));
+
+    sim.partition(&[2]);
+    let posts: Vec<_> = (0..3)
+        .map(|k| {
+            sim.write(
+                2,
+                Write::Post {
+                    space,
+                    text: format!("minority {k}"),
+                },
+            )
+        })
+        .collect();
+    sim.write(
+        1,
+        Write::Post {
+            space,
+            text: "majority".into(),
+        },
+    );
+    sim.run_for(2_000);
+    for t in &posts[..2] {
+        assert!(matches!(sim.answer(2, *t), Some(Ok(Answer::Posted(_)))));
+    }
+    let over = sim.answer(2, posts[2]);
+    assert!(
+        matches!(&over, Some(Err(e)) if e.to_string().contains("members may post 2 per 5")),
+        "{over:?}"
+    );
+
+    // The same post, forged in another session of node 2's timite on what node 2 holds.
+    let copy = sim
+        .engine(2)
+        .unwrap()
+        .ready_space(space)
+        .unwrap()
+        .try_copy()
+        .unwrap();
+    let session = Writer::new(sim.key(2).clone(), [0xAB; 16]);
+    let forged = forge(&copy, &session, &session, sim.now() as i64, |tx, d| {
+        use automerge::transaction::Transactable;
+        let tl = tim_crdt::test_utils::root(d, "timeline");
+        let len = automerge::ReadDoc::length(d, &tl);
+        let m = tx.insert_object(&tl, len, automerge::ObjType::Map).unwrap();
+        tx.put(&m, "author", session.did().to_string()).unwrap();
+        tx.put(&m, "text", "forged").unwrap();
+    })
+    .encode();
+    sim.heal();
+    assert!(sim.settle(space, 3, 60_000), "{}", sim.describe(space));
+    sim.inject_gossip_from(0, 2, space, forged.clone());
+    sim.run_for(1_000);
+    assert!(
+        !sim.sent_gossip(0, &forged),
+        "an over-budget post was forwarded"
+    );
+    let member = sim.did(2);
+    for i in 0..3 {
+        assert_eq!(texts(&sim, i, space), texts(&sim, 0, space), "node {i}");
+        let s = sim.engine(i).unwrap().ready_space(space).unwrap();
+        let theirs = s.timeline().iter().filter(|m| m.author == member).count();
+        assert_eq!(theirs, 2, "node {i}: {:?}", texts(&sim, i, space));
+    }
+}

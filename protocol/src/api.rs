@@ -19,6 +19,8 @@ mod balances;
 pub use balances::*;
 mod proposals;
 pub use proposals::*;
+mod profiles;
+pub use profiles::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -96,6 +98,10 @@ pub struct SpaceSummary {
     /// Its schema version (`meta.version`, docs/rules.md §4.1).
     #[serde(default)]
     pub schema_version: u64,
+    /// Its profile: kind, style, initiative and requirements (docs/governance.md "Space
+    /// profiles"); absent when none is set.
+    #[serde(default, skip_serializing_if = "SpaceProfile::is_empty")]
+    pub profile: SpaceProfile,
 }
 
 /// `POST /v1/spaces`.

@@ -11,10 +11,11 @@
 //! [`Service`] methods as any client, as `Caller::timite(its DID)`: the space's gate judges
 //! its writes like anyone's. It serves the requests whose first candidate it is (as
 //! `tim_client::provider` does), and, when its proactivity is above 0, acts on its persona's
-//! triggers. Before each write it spends one action of its hourly budget, and before each model
-//! call checks its daily tokens; over budget it writes nothing and says so in its log. It
-//! handles a stop (pause, tune, remove) only between two actions, so once a pause has
-//! answered, the agent writes nothing more.
+//! triggers, except that it starts nothing in a space whose profile asks agents to be reactive
+//! (docs/governance.md "Space profiles"). Before each write it spends one action of its hourly
+//! budget, and before each model call checks its daily tokens; over budget it writes nothing
+//! and says so in its log. It handles a stop (pause, tune, remove) only between two actions,
+//! so once a pause has answered, the agent writes nothing more.
 //!
 //! **Models.** A model call runs in its own task, bounded by [`MODEL_BOUND`]; its answer comes
 //! back to the agent's loop as a message, so a slow or failing model never blocks the node, the
@@ -31,10 +32,11 @@ use std::time::Duration;
 use futures::stream::{select_all, SelectAll};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
+use tim_crdt::profile::REACTIVE;
 use tim_models::{Message, ModelClient, ModelError, ModelSpec, Prompt, Reply, Role};
 use tim_protocol::api::{
     AbilityRequest, AgentLogEntry, AgentStyle, DeclareAbility, MembersQuery, SpaceEvent,
-    TimelineQuery, MAX_TIMELINE_PAGE,
+    SpaceProfile, TimelineQuery, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::{Did, SpaceId};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -565,7 +567,8 @@ impl Agent {
                     space,
                     Purpose::Post,
                     "You were mentioned; answer the latest message.".into(),
-                );
+                )
+                .await;
             }
             _ => {}
         }
@@ -755,8 +758,34 @@ impl Agent {
         }
     }
 
+    /// The space's profile (docs/governance.md "Space profiles"); empty if it cannot be read.
+    async fn profile(&self, space: SpaceId) -> SpaceProfile {
+        self.service
+            .space(&self.me, space)
+            .await
+            .map(|s| s.profile)
+            .unwrap_or_default()
+    }
+
+    /// Whether the agent may start something (`what`) in `space` on its own: not where the
+    /// space's profile asks agents to be reactive, where it still answers mentions and serves
+    /// requests. Logs (`reactive`) what it leaves out.
+    async fn initiates(&self, space: SpaceId, what: &str) -> bool {
+        let reactive = self.profile(space).await.initiative.as_deref() == Some(REACTIVE);
+        if reactive {
+            self.log(
+                "reactive",
+                format!("left out {what} in {space}: the space asks agents to be reactive"),
+            );
+        }
+        !reactive
+    }
+
     /// A quiet space is due: the catalyst asks its question; a model persona asks its model.
     async fn wake(&mut self, space: SpaceId) {
+        if !self.initiates(space, "waking the quiet space").await {
+            return;
+        }
         if self.persona.template == Template::Catalyst {
             if let Some((name, purpose, messages)) = self.summary(space).await {
                 let q = builtins::catalyst_question(
@@ -770,11 +799,14 @@ impl Agent {
             }
         } else if self.model.is_some() {
             let task = "The space has been quiet. Ask one short question that helps it go on.";
-            self.ask_model(space, Purpose::Post, task.into());
+            self.ask_model(space, Purpose::Post, task.into()).await;
         }
     }
 
     async fn greet(&mut self, space: SpaceId, member: Did) {
+        if !self.initiates(space, "a greeting").await {
+            return;
+        }
         if self.persona.template == Template::Greeter || self.model.is_none() {
             if let Some((name, purpose, _)) = self.summary(space).await {
                 let text = builtins::greeting(&member, &name, &purpose, self.record.tuning.style);
@@ -782,11 +814,14 @@ impl Agent {
             }
         } else {
             let task = format!("{member} just joined. Welcome them in one or two sentences.");
-            self.ask_model(space, Purpose::Post, task);
+            self.ask_model(space, Purpose::Post, task).await;
         }
     }
 
     async fn nudge(&mut self, space: SpaceId, id: &str) {
+        if !self.initiates(space, "a nudge").await {
+            return;
+        }
         let request = self.service.request(&self.me, space, id).await;
         let Ok(r) = request else { return };
         if r.state != "open" {
@@ -801,6 +836,9 @@ impl Agent {
     }
 
     async fn report(&mut self, space: SpaceId, window_secs: u64) {
+        if !self.initiates(space, "an activity report").await {
+            return;
+        }
         match self.activity(space, window_secs).await {
             Ok(text) => self.post(space, text).await,
             Err(e) => self.log("refused", format!("cannot read space {space}: {e}")),
@@ -857,7 +895,8 @@ impl Agent {
             Serve::Builtin(b) => self.builtin(space, b, &request.input).await,
             Serve::Prompt(instruction) => {
                 let task = format!("{instruction}\n\nInput (JSON): {}", request.input);
-                self.ask_model(space, Purpose::Answer(request.id.clone()), task);
+                self.ask_model(space, Purpose::Answer(request.id.clone()), task)
+                    .await;
                 return;
             }
             Serve::Mcp(m) => match self.mcp_tools(m) {
@@ -910,13 +949,20 @@ impl Agent {
         };
     }
 
-    /// The one place where a prompt is built: the persona, its tuning, and the space's recent
-    /// events (as many as its memory depth), then the task.
-    fn prompt(&self, space: SpaceId, task: String) -> Prompt {
-        let style = match self.record.tuning.style {
+    /// The one place where a prompt is built: the persona, its tuning, the space's profile
+    /// (whose style, if set, wins over the agent's own), and the space's recent events (as
+    /// many as its memory depth), then the task.
+    fn prompt(&self, space: SpaceId, task: String, profile: &SpaceProfile) -> Prompt {
+        let space_style = match profile.style.as_deref() {
+            Some("formal") => Some(AgentStyle::Formal),
+            Some("casual") => Some(AgentStyle::Casual),
+            _ => None,
+        };
+        let style = match space_style.unwrap_or(self.record.tuning.style) {
             AgentStyle::Formal => "Write formally, in full sentences.",
             AgentStyle::Casual => "Write casually and briefly.",
         };
+        let expected = crate::profiles::expectations(profile);
         let depth = self.record.tuning.memory_depth as usize;
         let remembered = self
             .memory
@@ -928,7 +974,7 @@ impl Agent {
         Prompt {
             system: format!(
                 "You are {}, an AI agent (a {}) taking part in a Tim space as the timite {}. \
-                 {} {style} Say that you are an agent if asked.",
+                 {} {expected}{style} Say that you are an agent if asked.",
                 self.record.name,
                 self.persona.template.as_str(),
                 self.record.did,
@@ -949,7 +995,7 @@ impl Agent {
     /// Asks the model in its own task (bounded by [`MODEL_BOUND`]); the answer comes back to
     /// [`Agent::on_model`]. Without a model, tokens or a free call slot, logs why and does
     /// nothing.
-    fn ask_model(&mut self, space: SpaceId, purpose: Purpose, task: String) {
+    async fn ask_model(&mut self, space: SpaceId, purpose: Purpose, task: String) {
         let Some(client) = self.model.clone() else {
             self.log("model", "no model to ask".into());
             return;
@@ -974,7 +1020,8 @@ impl Agent {
             return;
         }
         self.calls += 1;
-        let prompt = self.prompt(space, task);
+        let profile = self.profile(space).await;
+        let prompt = self.prompt(space, task, &profile);
         let answers = self.models.clone();
         tokio::spawn(async move {
             let reply = match tokio::time::timeout(MODEL_BOUND, client.complete(&prompt)).await {

@@ -49,6 +49,7 @@ mod passports;
 mod peers;
 mod personas;
 mod problem;
+mod profiles;
 mod proposals;
 mod spaces;
 mod status;
@@ -153,6 +154,8 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
             earned_roles::earned_roles,
             earned_roles::set_earned_roles
         ))
+        .routes(routes!(profiles::profile, profiles::set_profile))
+        .routes(routes!(profiles::budgets, profiles::set_budgets))
         .routes(routes!(passports::issue_credential))
         .routes(routes!(
             passports::list_credentials,

@@ -165,8 +165,8 @@ pub enum Write {
 /// What a local write answers once it is durable.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// A space's summary (create, join).
-    Space(SpaceSummary),
+    /// A space's summary (create, join), boxed: it is much larger than the other answers.
+    Space(Box<SpaceSummary>),
     /// A posted message.
     Posted(Posted),
     /// The change a write made.
@@ -733,6 +733,7 @@ impl<S: SpaceStore> Engine<S> {
             keys_pending: false,
             rotation_pending: false,
             schema_version: space.schema_version(),
+            profile: space.profile(),
         })
     }
 
@@ -933,7 +934,7 @@ impl<S: SpaceStore> Engine<S> {
                 self.host(space);
                 info!(space = %id, name, "space created");
                 match self.summary(id) {
-                    Ok(s) => self.commit(id, vec![genesis], token, Answer::Space(s)),
+                    Ok(s) => self.commit(id, vec![genesis], token, Answer::Space(Box::new(s))),
                     Err(e) => self.done(token, Err(e)),
                 }
             }
@@ -1325,7 +1326,7 @@ impl<S: SpaceStore> Engine<S> {
                 "{who} is banned from space {id}; it may join again only once an admin gives it another role"
             )));
         }
-        self.summary(id).map(Answer::Space)
+        self.summary(id).map(|s| Answer::Space(Box::new(s)))
     }
 
     /// Adds `who` to a ready space, with a presentation if it carries one.
@@ -1356,7 +1357,7 @@ impl<S: SpaceStore> Engine<S> {
                     Ok(s) => self.after_flush(AfterFlush {
                         publish: vec![(id, applied.envelope)],
                         from: None,
-                        answers: vec![(token, Answer::Space(s))],
+                        answers: vec![(token, Answer::Space(Box::new(s)))],
                     }),
                     Err(e) => self.done(token, Err(e)),
                 }
@@ -2080,5 +2081,7 @@ fn moderate(
         Act::DeclareAbilities(a) => s.declare_abilities(me, &a, now),
         Act::Migrate(to) => s.migrate(me, to, now),
         Act::SetEarnedRoles(t) => s.set_earned_roles(me, &t, now),
+        Act::SetProfile(p) => s.set_profile(me, &p, now),
+        Act::SetBudgets(b) => s.set_budgets(me, &b, now),
     }
 }

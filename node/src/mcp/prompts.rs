@@ -62,13 +62,14 @@ impl TimMcp {
         Ok(vec![PromptMessage::new_text(
             Role::User,
             format!(
-                "Catch me up on the Tim space \"{}\" (id {space}; purpose: {}). I am {}. Its \
+                "Catch me up on the Tim space \"{}\" (id {space}; purpose: {}). {}I am {}. Its \
                  latest messages, oldest first:\n\n{}\n\nSummarize what happened: the topics, \
                  the decisions, the open questions, and anything addressed to me. Older \
                  messages are there with the `read` tool (`before`); answer in the space with \
                  `post` if something waits for me.",
                 summary.name,
                 or_none(&summary.purpose),
+                crate::profiles::expectations(&summary.profile),
                 caller.timite,
                 as_text(&page)
             ),
@@ -120,12 +121,13 @@ impl TimMcp {
             Role::User,
             format!(
                 "Introduce me to the members of the Tim space \"{}\" (id {space}; purpose: {}; \
-                 {} members). I am {}.{about} Write two or three friendly sentences that fit \
+                 {} members). {}I am {}.{about} Write two or three friendly sentences that fit \
                  the space's purpose and say what I can help with, show them to me, and post \
                  them with `post` once I agree.",
                 summary.name,
                 or_none(&summary.purpose),
                 summary.members,
+                crate::profiles::expectations(&summary.profile),
                 caller.timite,
             ),
         )])

@@ -65,6 +65,10 @@ pub enum Act {
     /// Set the space's earned roles, replacing the list (the `meta` permission; docs/
     /// governance.md "Earned roles").
     SetEarnedRoles(Vec<tim_crdt::earned::EarnedRole>),
+    /// Set fields of the space's profile (the `meta` permission; schema version 9).
+    SetProfile(tim_protocol::api::SetProfile),
+    /// Set the space's action budgets, whole (the `meta` permission; schema version 9).
+    SetBudgets(tim_protocol::api::Budgets),
 }
 
 /// The kind of credential to issue.

@@ -584,7 +584,7 @@ impl Actor {
                     encryption,
                 };
                 let on_done = expect(reply, |a| match a {
-                    Answer::Space(s) => Some(s),
+                    Answer::Space(s) => Some(*s),
                     _ => None,
                 });
                 self.write(who, write, on_done);
@@ -603,7 +603,7 @@ impl Actor {
                     self.dial(addr);
                 }
                 let on_done = expect(reply, |a| match a {
-                    Answer::Space(s) => Some(s),
+                    Answer::Space(s) => Some(*s),
                     _ => None,
                 });
                 self.write(who, Write::Join { space, present }, on_done);

@@ -13,6 +13,7 @@ pub(crate) mod memory;
 pub(crate) mod node;
 pub(crate) mod passport;
 pub(crate) mod persona;
+pub(crate) mod profile;
 pub(crate) mod serve_mcp;
 pub(crate) mod space;
 pub(crate) mod testnet;

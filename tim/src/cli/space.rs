@@ -134,6 +134,8 @@ pub(crate) enum SpaceCommand {
         /// The exported document (its FILE.sigs must be beside it) or the .sigs file itself.
         file: PathBuf,
     },
+    #[command(flatten)]
+    Profile(super::profile::ProfileCommand),
 }
 
 /// `tim space …`.
@@ -180,6 +182,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             out.print(&done, |d| outln!("requirements set (change {})", d.change))?;
         }
         SpaceCommand::EarnedRoles(args) => super::earned::run(client, out, args).await?,
+        SpaceCommand::Profile(c) => super::profile::run(client, out, c).await?,
         SpaceCommand::Migrate { space, to } => {
             let m = client.migrate(space, to).await?;
             out.print(&m, |m| {
@@ -298,11 +301,12 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                 }
                 for s in spaces {
                     outln!(
-                        "{}  {:<24} {:>3} members {:>6} messages",
+                        "{}  {:<24} {:>3} members {:>6} messages{}",
                         s.id,
                         shown(&s.name).to_string(),
                         s.members,
-                        s.messages
+                        s.messages,
+                        super::profile::tags(&s.profile)
                     )?;
                 }
                 Ok(())
