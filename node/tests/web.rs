@@ -3,10 +3,13 @@
 //! on node 2 arrive without a reload (`node/tests/web/e2e.mjs`, driven by playwright-core).
 //! Then abilities across the two pages: node 1's timite declares one, node 2's finds it, asks,
 //! sees the result node 1's page sends arrive live, and rates it (docs/abilities.md §15).
+//! Last, governance: a role proposal made and voted on node 1's page passes with node 2's vote,
+//! and node 1's page shows the outcome and the role it gave (docs/governance.md).
 //!
 //! Needs Node.js and Debian's `chromium` (`apt-get install chromium`, or `TIM_CHROMIUM=<path>`);
 //! the npm packages are installed from the lock file on first use. The screenshot is saved to
-//! `target/e2e/web.png` (and `web-passport.png`, `web-abilities.png`) for CI to keep.
+//! `target/e2e/web.png` (and `web-passport.png`, `web-abilities.png`, `web-governance.png`) for CI
+//! to keep.
 
 mod common;
 
@@ -125,7 +128,10 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("web.png");
     let _ = std::fs::remove_file(&screenshot);
-    let _ = std::fs::remove_file(shots.join("web-abilities.png"));
+    let extra = ["web-abilities.png", "web-governance.png"].map(|f| shots.join(f));
+    for shot in &extra {
+        let _ = std::fs::remove_file(shot);
+    }
 
     let mut script = tokio::process::Command::new("node");
     script
@@ -153,8 +159,8 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
         "the browser test failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
-    for shot in [screenshot.clone(), shots.join("web-abilities.png")] {
-        let size = std::fs::metadata(&shot)
+    for shot in std::iter::once(&screenshot).chain(&extra) {
+        let size = std::fs::metadata(shot)
             .unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()))
             .len();
         assert!(size > 10_000, "screenshot of {size} bytes is too small");

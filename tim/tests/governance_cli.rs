@@ -91,7 +91,7 @@ async fn a_promotion_is_proposed_voted_and_enacted_from_the_command_line() {
     let budget = as_(
         &alice_token,
         &[
-            "propose", &space, "budget", "member", "--posts", "3", "--period", "10",
+            "propose", &space, "budget", "member", "--posts", "3", "--period", "12",
         ],
     );
     assert!(budget.status.success(), "{}", common::text(&budget.stderr));
@@ -123,16 +123,14 @@ async fn a_promotion_is_proposed_voted_and_enacted_from_the_command_line() {
     };
     assert_eq!(
         meta("budgets"),
-        serde_json::json!({ "period": 10, "roles": { "member": { "posts": 3 } } })
+        serde_json::json!({ "period": 12, "roles": { "member": { "posts": 3 } } })
     );
     assert_eq!(
         meta("earned_roles"),
         serde_json::json!([{ "role": "moderator", "min_reputation": 50 }])
     );
-    let usage = common::tim(
-        &home,
-        &["propose", &space, "budget", "member", "--posts", "3"],
-    );
+    // A threshold needs a figure to reach: refused in one line.
+    let usage = common::tim(&home, &["propose", &space, "threshold", "moderator"]);
     let line = common::one_error_line(&usage);
-    assert!(line.contains("--period"), "{line}");
+    assert!(line.contains("--min-ability-reputation"), "{line}");
 }

@@ -2,13 +2,16 @@
 //! (docs/governance.md "Proposals and votes"). A proposal names an action (a role, a ban, a
 //! meta key's new value); once it passes, its close enacts it with no admin's signature.
 //! `budget` and `threshold` read the space's current `budgets` or `earned_roles`, change one
-//! entry, and propose the whole new value.
+//! entry (as `tim space budget` and `tim space earned-roles` would), and propose the whole new
+//! value.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tim_client::Client;
-use tim_protocol::api::{Choice, NewProposal, Outcome, ProposalAction, ProposalView};
+use tim_protocol::api::{
+    Choice, EarnedRole, NewProposal, Outcome, ProposalAction, ProposalView, RoleBudget,
+};
 use tim_protocol::{Did, SpaceId};
 
 use crate::output::{outln, shown, Out};
@@ -73,7 +76,7 @@ pub(crate) enum ProposeCommand {
         /// Invitations per period.
         #[arg(long)]
         invites: Option<u64>,
-        /// The period (needed when the space has no budgets yet).
+        /// The period, in messages (and requests); a space without budgets starts at 10.
         #[arg(long)]
         period: Option<u64>,
     },
@@ -84,13 +87,13 @@ pub(crate) enum ProposeCommand {
         role: String,
         /// The least reputation.
         #[arg(long, conflicts_with_all = ["ability", "min_ability_reputation"])]
-        min_reputation: Option<i64>,
+        min_reputation: Option<u64>,
         /// The ability whose reputation counts.
         #[arg(long, requires = "min_ability_reputation")]
         ability: Option<String>,
         /// The least reputation in that ability.
         #[arg(long, requires = "ability")]
-        min_ability_reputation: Option<i64>,
+        min_ability_reputation: Option<u64>,
     },
 }
 
@@ -128,9 +131,9 @@ async fn action(
     space: SpaceId,
     command: ProposeCommand,
 ) -> Result<ProposalAction> {
-    let meta = |key: &str, value: Value| ProposalAction::Meta {
+    let meta = |key: &str, value: String| ProposalAction::Meta {
         key: key.to_string(),
-        value: value.to_string(),
+        value,
     };
     Ok(match command {
         ProposeCommand::Role { did, role } => ProposalAction::Role { did, role },
@@ -138,7 +141,7 @@ async fn action(
         ProposeCommand::Meta { key, value } => ProposalAction::Meta { key, value },
         ProposeCommand::Requirements { json } => {
             let v: Value = serde_json::from_str(&json).context("the requirements are not JSON")?;
-            meta("requirements", v)
+            meta("requirements", v.to_string())
         }
         ProposeCommand::Budget {
             role,
@@ -147,11 +150,18 @@ async fn action(
             invites,
             period,
         } => {
-            let current = current(client, space, "budgets").await?;
-            meta(
-                "budgets",
-                with_budget(current, &role, [posts, requests, invites], period)?,
-            )
+            // The same change as `tim space budget` makes, proposed instead of set.
+            let mut budgets = client.budgets(space).await?.unwrap_or_default();
+            if let Some(p) = period {
+                budgets.period = p;
+            }
+            let counts = RoleBudget {
+                posts,
+                requests,
+                invites,
+            };
+            budgets.set_role(&role, counts);
+            meta("budgets", serde_json::to_string(&budgets)?)
         }
         ProposeCommand::Threshold {
             role,
@@ -159,73 +169,26 @@ async fn action(
             ability,
             min_ability_reputation,
         } => {
-            let entry = match (min_reputation, ability, min_ability_reputation) {
-                (Some(n), None, None) => json!({ "role": role, "min_reputation": n }),
-                (None, Some(a), Some(n)) => {
-                    json!({ "role": role, "ability": a, "min_ability_reputation": n })
-                }
+            let entry = match (min_reputation, &ability, min_ability_reputation) {
+                (Some(_), None, None) | (None, Some(_), Some(_)) => EarnedRole {
+                    role,
+                    min_reputation,
+                    ability,
+                    min_ability_reputation,
+                },
                 _ => bail!("give --min-reputation N, or --ability A --min-ability-reputation N"),
             };
-            let current = current(client, space, "earned_roles").await?;
-            meta("earned_roles", with_threshold(current, entry)?)
+            let mut all = client.earned_roles(space).await?.earned_roles;
+            with_threshold(&mut all, entry);
+            meta("earned_roles", serde_json::to_string(&all)?)
         }
     })
 }
 
-/// The JSON under meta key `key` now, if any.
-async fn current(client: &Client, space: SpaceId, key: &str) -> Result<Option<Value>> {
-    match client.meta_value(space, key).await?.value {
-        None => Ok(None),
-        Some(s) => {
-            Ok(Some(serde_json::from_str(&s).with_context(|| {
-                format!("the space's meta.{key} is not JSON")
-            })?))
-        }
-    }
-}
-
-/// `budgets` with role `role`'s entry replaced by `counts` (posts, requests, invites; absent:
-/// unlimited), and the period set if given.
-fn with_budget(
-    current: Option<Value>,
-    role: &str,
-    counts: [Option<u64>; 3],
-    period: Option<u64>,
-) -> Result<Value> {
-    let mut budgets = current.unwrap_or_else(|| json!({ "roles": {} }));
-    let Some(b) = budgets.as_object_mut() else {
-        bail!("the space's meta.budgets is not a JSON object");
-    };
-    match period {
-        Some(p) => {
-            b.insert("period".into(), p.into());
-        }
-        None if !b.contains_key("period") => bail!("the space has no budgets yet: give --period"),
-        None => {}
-    }
-    let entry: Map<String, Value> = ["posts", "requests", "invites"]
-        .into_iter()
-        .zip(counts)
-        .filter_map(|(k, n)| Some((k.to_string(), n?.into())))
-        .collect();
-    let roles = b.entry("roles").or_insert_with(|| json!({}));
-    let Some(roles) = roles.as_object_mut() else {
-        bail!("the space's meta.budgets.roles is not a JSON object");
-    };
-    roles.insert(role.to_string(), Value::Object(entry));
-    Ok(budgets)
-}
-
-/// `earned_roles` with the entry for the same role (and ability) replaced by `entry`.
-fn with_threshold(current: Option<Value>, entry: Value) -> Result<Value> {
-    let mut all = match current {
-        None => vec![],
-        Some(Value::Array(a)) => a,
-        Some(_) => bail!("the space's meta.earned_roles is not a JSON list"),
-    };
-    all.retain(|e| e["role"] != entry["role"] || e["ability"] != entry["ability"]);
+/// The thresholds `all` with the entry for the same role (and ability) replaced by `entry`.
+fn with_threshold(all: &mut Vec<EarnedRole>, entry: EarnedRole) {
+    all.retain(|e| e.role != entry.role || e.ability != entry.ability);
     all.push(entry);
-    Ok(Value::Array(all))
 }
 
 /// Where a proposal stands, in a word.
@@ -290,40 +253,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_budget_entry_is_replaced_and_the_rest_kept() {
-        let current = json!({ "period": 10, "roles": { "member": { "posts": 5 },
-                                                      "guest": { "posts": 1 } } });
-        let b = with_budget(Some(current), "member", [Some(3), None, Some(1)], None).unwrap();
-        assert_eq!(
-            b,
-            json!({ "period": 10, "roles": { "member": { "posts": 3, "invites": 1 },
-                                             "guest": { "posts": 1 } } })
-        );
-        assert!(with_budget(None, "member", [Some(1), None, None], None).is_err());
-        let b = with_budget(None, "member", [None, Some(2), None], Some(7)).unwrap();
-        assert_eq!(
-            b,
-            json!({ "period": 7, "roles": { "member": { "requests": 2 } } })
-        );
-    }
-
-    #[test]
     fn a_threshold_replaces_the_same_role_and_ability_only() {
-        let current = json!([
+        let parse =
+            |v: serde_json::Value| -> Vec<EarnedRole> { serde_json::from_value(v).unwrap() };
+        let mut all = parse(serde_json::json!([
             { "role": "moderator", "min_reputation": 50 },
             { "role": "expert", "ability": "text.summarize", "min_ability_reputation": 10 }
-        ]);
-        let t = with_threshold(
-            Some(current),
-            json!({ "role": "moderator", "min_reputation": 80 }),
-        )
-        .unwrap();
+        ]));
+        let entry = parse(serde_json::json!([{ "role": "moderator", "min_reputation": 80 }]));
+        with_threshold(&mut all, entry[0].clone());
         assert_eq!(
-            t,
-            json!([
+            all,
+            parse(serde_json::json!([
                 { "role": "expert", "ability": "text.summarize", "min_ability_reputation": 10 },
                 { "role": "moderator", "min_reputation": 80 }
-            ])
+            ]))
         );
     }
 }
