@@ -426,18 +426,21 @@ try {
   step('rated 4 on node 2\'s page; node 1 recorded it and its page shows it');
   await context2.close();
 
-  // Governance (docs/governance.md): the space moves to schema version 9; node 1's page proposes
+  // Governance (docs/governance.md): the space is at schema version 9; node 1's page proposes
   // to make node 2's timite a moderator and votes yes; node 2 votes yes through its API, which
   // passes and enacts it (2 of 2 eligible) with no admin's signature; node 1's page shows the
   // live tally, the outcome and the new role with why it is held, without a reload.
-  await call(url1, token1, 'POST', `${spacePath}/migrate`, { to: 9 });
+  // (Declaring the ability above brought the space to the newest version; older spaces migrate.)
+  if ((await call(url1, token1, 'GET', spacePath)).schema_version < 9) {
+    await call(url1, token1, 'POST', `${spacePath}/migrate`, { to: 9 });
+  }
   await until('node 2 to reach schema version 9', 30000, async () =>
     (await call(url2, token2, 'GET', spacePath)).schema_version >= 9);
   await page.getByRole('link', { name: 'Governance' }).click();
   await page.getByTestId('governance-view').waitFor();
   await page.locator('#propose-box summary').click();
-  await page.getByLabel('Member').selectOption(me2.did);
-  await page.getByLabel(/^New role/).fill('moderator');
+  await page.locator('#propose-did').selectOption(me2.did);
+  await page.locator('#propose-role').fill('moderator');
   await page.getByRole('button', { name: 'Propose' }).click();
   const proposal = page.getByTestId('proposals').locator('li.request').first();
   await proposal.waitFor();
