@@ -10,7 +10,7 @@ use tim_protocol::{ChangeHash, Did, Envelope};
 use crate::admission::{
     AdmissionVerifier, PresentedCredential, StatusRef, VerifiedCredential, VerifiedStatusList,
 };
-use crate::{Ingested, Rejection, Space, SyncState, Writer};
+use crate::{Ingested, Rejection, Space, SpaceError, SyncState, Writer};
 
 /// A writer with a key and a session id made from `seed` (tests only: real sessions are
 /// random).
@@ -30,6 +30,19 @@ pub fn assert_refused(r: Result<Ingested, Rejection>, words: &str) {
         ),
         Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
     }
+}
+
+/// Asserts that a local write was refused for a reason that mentions `words`.
+pub fn assert_refused_locally<T: std::fmt::Debug>(r: Result<T, SpaceError>, words: &str) {
+    match r {
+        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
+        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
+    }
+}
+
+/// The document of `s`, saved and loaded again: a copy to forge changes against.
+pub fn reloaded(s: &Space) -> Automerge {
+    Automerge::load(&s.save()).expect("a saved space loads")
 }
 
 /// Runs the sync protocol between two replicas until neither has anything to say; returns the

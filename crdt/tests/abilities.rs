@@ -7,8 +7,10 @@ use automerge::{ObjType, ReadDoc, ScalarValue};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tim_crdt::abilities::{AbilitySpec, RequestState, Target, AUTO_TURN_MS};
-use tim_crdt::test_utils::{forge, root, sync_pair};
-use tim_crdt::{Ingested, Rejection, Role, Space, SpaceError, Writer, SESSION_BYTES};
+use tim_crdt::test_utils::{
+    assert_refused, assert_refused_locally, forge, reloaded, root, sync_pair,
+};
+use tim_crdt::{Role, Space, Writer, SESSION_BYTES};
 use tim_protocol::Did;
 
 const SUMMARIZE: &str = "text.summarize";
@@ -89,24 +91,6 @@ fn copy(s: &Space) -> Space {
     other
 }
 
-fn refused_local<T: std::fmt::Debug>(r: Result<T, SpaceError>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
-fn refused(r: Result<Ingested, Rejection>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
-fn doc(s: &Space) -> automerge::Automerge {
-    automerge::Automerge::load(&s.save()).unwrap()
-}
-
 #[test]
 fn a_request_goes_from_open_to_rated_and_moves_the_providers_ability_reputation() {
     let (mut s, c) = space();
@@ -174,22 +158,22 @@ fn a_request_goes_from_open_to_rated_and_moves_the_providers_ability_reputation(
 fn each_forbidden_declaration_is_refused_with_its_reason() {
     let (mut s, c) = space();
     let stranger = key(9);
-    refused_local(
+    assert_refused_locally(
         s.declare(&stranger, &spec("text.other"), 20),
         "join the space first",
     );
     let mut bad = spec("text.bad");
     bad.input_schema = json!({ "type": "string", "pattern": "^a" });
-    refused_local(
+    assert_refused_locally(
         s.declare(&c.alice, &bad, 21),
         "`pattern` is not in the subset",
     );
-    refused_local(
+    assert_refused_locally(
         s.declare(&c.alice, &spec("summarize"), 22),
         "not an ability name",
     );
 
-    let abilities = root(&doc(&s), "abilities");
+    let abilities = root(&reloaded(&s), "abilities");
     let alice_key = format!("{} {SUMMARIZE}", did(&c.alice));
     // Under another's DID.
     let e = forge(&s, &c.bob, &c.bob, 23, |tx, _| {
@@ -198,18 +182,18 @@ fn each_forbidden_declaration_is_refused_with_its_reason() {
             .unwrap();
         tx.put(&d, "description", "mine now").unwrap();
     });
-    refused(s.ingest(e), "only its own abilities");
+    assert_refused(s.ingest(e), "only its own abilities");
     // Withdrawing another's.
     let e = forge(&s, &c.bob, &c.bob, 24, |tx, _| {
         tx.delete(&abilities, alice_key.as_str()).unwrap();
     });
-    refused(s.ingest(e), "only its own abilities");
+    assert_refused(s.ingest(e), "only its own abilities");
     // Editing a declaration after it was made.
     let e = forge(&s, &c.alice, &c.alice, 25, |tx, d| {
         let (_, decl) = d.get(&abilities, alice_key.as_str()).unwrap().unwrap();
         tx.put(&decl, "price", ScalarValue::Uint(1)).unwrap();
     });
-    refused(s.ingest(e), "written whole");
+    assert_refused(s.ingest(e), "written whole");
     // Incomplete.
     let e = forge(&s, &c.alice, &c.alice, 26, |tx, _| {
         let d = tx
@@ -222,7 +206,7 @@ fn each_forbidden_declaration_is_refused_with_its_reason() {
         tx.put(&d, "description", "x").unwrap();
         tx.put(&d, "input_schema", "{}").unwrap();
     });
-    refused(
+    assert_refused(
         s.ingest(e),
         "needs description, input_schema and output_schema",
     );
@@ -231,7 +215,7 @@ fn each_forbidden_declaration_is_refused_with_its_reason() {
         s.declare(&c.alice, &spec(&format!("text.v{i}")), 30 + i)
             .unwrap();
     }
-    refused_local(
+    assert_refused_locally(
         s.declare(&c.alice, &spec("text.v32"), 70),
         "at most 32 abilities",
     );
@@ -243,11 +227,11 @@ fn each_forbidden_declaration_is_refused_with_its_reason() {
 fn each_forbidden_request_step_is_refused_with_its_reason() {
     let (mut s, c) = space();
     let alice = Target::Did(did(&c.alice));
-    refused_local(
+    assert_refused_locally(
         s.request_ability(&c.carol, "text.translate", &input(), alice, 60_000, 100),
         "not a member that declares text.translate",
     );
-    refused_local(
+    assert_refused_locally(
         s.request_ability(
             &c.carol,
             SUMMARIZE,
@@ -258,36 +242,36 @@ fn each_forbidden_request_step_is_refused_with_its_reason() {
         ),
         "the input fails text.summarize's input schema: #: missing required property `text`",
     );
-    refused_local(
+    assert_refused_locally(
         s.request_ability(&c.alice, SUMMARIZE, &input(), alice, 60_000, 102),
         "nobody asks themself",
     );
     let id = ask(&mut s, &c.carol, alice, 200);
-    refused_local(s.claim(&c.bob, &id, 300), "does not ask it");
-    refused_local(
+    assert_refused_locally(s.claim(&c.bob, &id, 300), "does not ask it");
+    assert_refused_locally(
         s.complete(&c.alice, &id, &output(), 300),
         "only the winning claimant",
     );
-    refused_local(s.rate_request(&c.carol, &id, 4, 301), "no outcome to rate");
-    refused_local(s.cancel(&c.bob, &id, 302), "only the requester cancels");
-    refused_local(s.claim(&c.alice, &id, 60_201), "deadline (60200) passed");
+    assert_refused_locally(s.rate_request(&c.carol, &id, 4, 301), "no outcome to rate");
+    assert_refused_locally(s.cancel(&c.bob, &id, 302), "only the requester cancels");
+    assert_refused_locally(s.claim(&c.alice, &id, 60_201), "deadline (60200) passed");
     s.claim(&c.alice, &id, 400).unwrap();
-    refused_local(
+    assert_refused_locally(
         s.rate_request(&c.carol, &id, 4, 400),
         "only an outcome is rated",
     );
-    refused_local(
+    assert_refused_locally(
         s.claim(&c.alice, &id, 401),
         "only an open request is claimed",
     );
-    refused_local(s.fail(&c.bob, &id, "no", 402), "only the winning claimant");
-    refused_local(
+    assert_refused_locally(s.fail(&c.bob, &id, "no", 402), "only the winning claimant");
+    assert_refused_locally(
         s.complete(&c.alice, &id, &json!({ "sum": 1 }), 403),
         "the output fails text.summarize's output schema",
     );
-    refused_local(s.fail(&c.alice, &id, " ", 404), "gives its reason");
+    assert_refused_locally(s.fail(&c.alice, &id, " ", 404), "gives its reason");
 
-    let (obj, _) = doc(&s).import(&id).unwrap();
+    let (obj, _) = reloaded(&s).import(&id).unwrap();
     // A result under the winner's key by someone else.
     let e = forge(&s, &c.bob, &c.bob, 405, |tx, _| {
         tx.put(
@@ -297,30 +281,30 @@ fn each_forbidden_request_step_is_refused_with_its_reason() {
         )
         .unwrap();
     });
-    refused(s.ingest(e), "only its own claim, progress and outcome");
+    assert_refused(s.ingest(e), "only its own claim, progress and outcome");
     let e = forge(&s, &c.alice, &c.alice, 406, |tx, _| {
         tx.delete(&obj, format!("claim {}", did(&c.alice))).unwrap();
     });
-    refused(s.ingest(e), "never undone");
+    assert_refused(s.ingest(e), "never undone");
     let e = forge(&s, &c.alice, &c.alice, 407, |tx, _| {
         tx.put(&obj, "state", "completed").unwrap();
     });
-    refused(s.ingest(e), "not a step of a request");
+    assert_refused(s.ingest(e), "not a step of a request");
 
     s.complete(&c.alice, &id, &output(), 500).unwrap();
-    refused_local(
+    assert_refused_locally(
         s.progress(&c.alice, &id, "more", 501),
         "nothing but a rating follows",
     );
-    refused_local(s.cancel(&c.carol, &id, 502), "can no longer be cancelled");
-    refused_local(s.rate_request(&c.bob, &id, 1, 503), "only the requester");
-    refused_local(s.rate_request(&c.carol, &id, 6, 504), "integer from 1 to 5");
+    assert_refused_locally(s.cancel(&c.carol, &id, 502), "can no longer be cancelled");
+    assert_refused_locally(s.rate_request(&c.bob, &id, 1, 503), "only the requester");
+    assert_refused_locally(s.rate_request(&c.carol, &id, 6, 504), "integer from 1 to 5");
     s.rate_request(&c.carol, &id, 2, 505).unwrap();
-    refused_local(s.rate_request(&c.carol, &id, 3, 506), "rated already");
+    assert_refused_locally(s.rate_request(&c.carol, &id, 3, 506), "rated already");
 
     // Forged requests: candidates not the ones every node computes, a backdated `at`, a
     // deleted request, a stranger's request.
-    let requests = root(&doc(&s), "requests");
+    let requests = root(&reloaded(&s), "requests");
     let write = |tx: &mut automerge::transaction::Transaction<'_>,
                  author: &Writer,
                  candidates: &str,
@@ -339,7 +323,7 @@ fn each_forbidden_request_step_is_refused_with_its_reason() {
     let e = forge(&s, &c.carol, &c.carol, 600, |tx, _| {
         write(tx, &c.carol, &only_bob, 600)
     });
-    refused(s.ingest(e), "candidates must be");
+    assert_refused(s.ingest(e), "candidates must be");
     let right: Vec<String> = s
         .auto_candidates(&did(&c.carol), SUMMARIZE, &input())
         .iter()
@@ -349,16 +333,16 @@ fn each_forbidden_request_step_is_refused_with_its_reason() {
     let e = forge(&s, &c.carol, &c.carol, 601, |tx, _| {
         write(tx, &c.carol, &right, 1)
     });
-    refused(s.ingest(e), "`at` is its change's time");
+    assert_refused(s.ingest(e), "`at` is its change's time");
     let stranger = key(9);
     let e = forge(&s, &stranger, &stranger, 602, |tx, _| {
         write(tx, &stranger, &right, 602)
     });
-    refused(s.ingest(e), "join the space first");
+    assert_refused(s.ingest(e), "join the space first");
     let e = forge(&s, &c.carol, &c.carol, 603, |tx, _| {
         tx.delete(&requests, 0).unwrap()
     });
-    refused(s.ingest(e), "never replaced or deleted");
+    assert_refused(s.ingest(e), "never replaced or deleted");
     let e = forge(&s, &c.carol, &c.carol, 604, |tx, _| {
         write(tx, &c.carol, &right, 604)
     });
@@ -373,7 +357,7 @@ fn each_forbidden_request_step_is_refused_with_its_reason() {
 fn spaces_before_version_4_and_encrypted_spaces_hold_no_requests() {
     let owner = key(1);
     let (mut s, _) = Space::create(&owner, "old", "", 1).unwrap();
-    refused_local(
+    assert_refused_locally(
         s.declare(&owner, &spec(SUMMARIZE), 2),
         "need version 4 (migrate it)",
     );
@@ -394,7 +378,7 @@ fn spaces_before_version_4_and_encrypted_spaces_hold_no_requests() {
         e.join(k, 5 + i as u64).unwrap();
     }
     e.declare(&alice, &spec(SUMMARIZE), 10).unwrap();
-    refused_local(
+    assert_refused_locally(
         e.request_ability(
             &carol,
             SUMMARIZE,
@@ -448,13 +432,13 @@ fn a_candidate_that_never_claims_is_skipped_after_its_turn_the_same_on_every_rep
     );
     let (id, order, first, second) = race(&mut a, &mut b, &c);
     assert_eq!(b.request(&id).unwrap().candidates, order);
-    refused_local(b.claim(second, &id, 100 + AUTO_TURN_MS - 1), "its turn");
+    assert_refused_locally(b.claim(second, &id, 100 + AUTO_TURN_MS - 1), "its turn");
     let turn = 100 + AUTO_TURN_MS;
     b.claim(second, &id, turn).unwrap();
     b.complete(second, &id, &output(), turn + 1).unwrap();
     b.rate_request(&c.carol, &id, 5, turn + 2).unwrap();
     sync_pair(&mut a, &mut b);
-    refused_local(a.claim(first, &id, turn + 3), "open");
+    assert_refused_locally(a.claim(first, &id, turn + 3), "open");
     for s in [&a, &b] {
         let r = s.request(&id).unwrap();
         assert_eq!(
@@ -474,7 +458,7 @@ fn two_concurrent_claims_resolve_to_the_same_winner_on_every_replica() {
     let (mut a, mut b, c) = two();
     let (id, order, first, second) = race(&mut a, &mut b, &c);
     // The second candidate's turn starts one turn later.
-    refused_local(b.claim(second, &id, 100 + AUTO_TURN_MS - 1), "its turn");
+    assert_refused_locally(b.claim(second, &id, 100 + AUTO_TURN_MS - 1), "its turn");
     let late = 100 + AUTO_TURN_MS;
     b.claim(second, &id, late).unwrap();
     a.claim(first, &id, late).unwrap();
@@ -496,7 +480,7 @@ fn two_concurrent_claims_resolve_to_the_same_winner_on_every_replica() {
     assert_eq!(a.ability_reputation(&order[1], SUMMARIZE).completed, 0);
     assert_eq!(a.ability_reputation(&order[0], SUMMARIZE).completed, 1);
     // After the merge, the loser can post nothing more.
-    refused_local(
+    assert_refused_locally(
         a.progress(second, &id, "x", late + 2),
         "only the winning claimant",
     );
@@ -521,7 +505,7 @@ fn an_outcome_wins_over_a_concurrent_claim_without_one_so_it_is_never_taken_back
         );
         assert_eq!(r.rating, Some(4));
     }
-    refused_local(
+    assert_refused_locally(
         a.complete(first, &id, &output(), late + 3),
         "only the winning claimant",
     );
@@ -546,7 +530,7 @@ fn a_result_concurrent_with_a_cancellation_stands_and_a_lone_cancellation_wins()
         assert_eq!(s.request(&dropped).unwrap().state, RequestState::Cancelled);
     }
     a.rate_request(&c.carol, &done, 4, 400).unwrap();
-    refused_local(
+    assert_refused_locally(
         a.complete(&c.alice, &dropped, &output(), 401),
         "nothing but a rating",
     );
@@ -572,7 +556,7 @@ fn a_claim_concurrent_with_a_ban_stands_but_the_banned_claimant_writes_nothing_a
             .iter()
             .all(|h| h.declaration.provider != did(&c.alice)));
     }
-    refused_local(
+    assert_refused_locally(
         b.complete(&c.alice, &id, &output(), 300),
         "banned timites may not write",
     );

@@ -13,8 +13,10 @@ use serde_json::{json, Value};
 use tim_crdt::abilities::AbilitySpec;
 use tim_crdt::admission::AdmissionVerifier;
 use tim_crdt::attestation::{Attestation, BadgeThreshold};
-use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair, TestVerifier};
-use tim_crdt::{Space, SpaceError, Writer};
+use tim_crdt::test_utils::{
+    assert_refused, assert_refused_locally, forge, root, sync_pair, TestVerifier,
+};
+use tim_crdt::{Space, Writer};
 use tim_protocol::{Did, SpaceId};
 
 const SUMMARIZE: &str = "text.summarize";
@@ -105,13 +107,6 @@ fn declare_forged(
     s.ingest(env).map(drop).map_err(|e| e.to_string())
 }
 
-fn refused<T: std::fmt::Debug>(r: Result<T, SpaceError>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
 fn providers(s: &Space, requester: &Writer) -> (Vec<Did>, Vec<Did>) {
     (
         s.search("summarize")
@@ -166,7 +161,7 @@ fn a_credential_of_this_space_attests_only_its_subjects_ability_unrevoked() {
         ),
     ];
     for (i, (who, name, id, why)) in cases.into_iter().enumerate() {
-        refused(s.declare(who, &spec(name, Some(id)), 30 + i as u64), why);
+        assert_refused_locally(s.declare(who, &spec(name, Some(id)), 30 + i as u64), why);
     }
     assert_eq!(providers(&s, &c.carol), (vec![bob], vec![bob]));
 
@@ -190,7 +185,7 @@ fn an_external_credential_attests_only_from_a_space_this_one_trusts() {
 
     let e = declare_forged(&mut s, &c.alice, SUMMARIZE, &good, 20).unwrap_err();
     assert!(e.contains("attested by an untrusted issuer"), "{e}");
-    refused(
+    assert_refused_locally(
         s.declare_attested(&c.alice, &spec(SUMMARIZE, None), Some(&good), 21),
         "attested by an untrusted issuer",
     );
@@ -303,7 +298,7 @@ fn revocation_afterwards_drops_the_declaration_from_search_and_auto_everywhere()
     }
     assert_eq!(providers(&s, &c.owner), (vec![bob], vec![bob]));
     // Declared again with the revoked credential: refused.
-    refused(
+    assert_refused_locally(
         s.declare_attested(&c.alice, &spec(SUMMARIZE, None), Some(&good), 32),
         "attested by a revoked credential",
     );
@@ -323,7 +318,7 @@ fn below_version_6_the_old_verdicts_stand() {
     let good = credential("urn:g1", &did(&c.alice), guild(), SUMMARIZE).to_string();
     let e = declare_forged(&mut s, &c.alice, SUMMARIZE, &good, 21).unwrap_err();
     assert!(e.contains("a declaration holds"), "{e}");
-    refused(
+    assert_refused_locally(
         s.declare_attested(&c.alice, &spec(SUMMARIZE, None), Some(&good), 22),
         "needs version 6",
     );
@@ -368,7 +363,7 @@ fn badge_thresholds_are_checked_and_say_which_badges_are_due() {
             min_mean_rating: 4.0,
         },
     )]);
-    refused(s.set_badges(&c.carol, &badges, 30), "permission `meta`");
+    assert_refused_locally(s.set_badges(&c.carol, &badges, 30), "permission `meta`");
     s.set_badges(&c.owner, &badges, 31).unwrap();
     assert_eq!(s.badges(), badges);
 

@@ -11,7 +11,7 @@ use tim_crdt::abilities::{AbilitySpec, Target};
 use tim_crdt::budgets::{parse_budgets, Budgets, RoleBudget, BUDGETS};
 use tim_crdt::encryption::{Encryption, History};
 use tim_crdt::profile::check_field;
-use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair};
+use tim_crdt::test_utils::{assert_refused, assert_refused_locally, forge, root, sync_pair};
 use tim_crdt::{schema, Role, Space, SpaceError, Writer};
 use tim_protocol::api::SetProfile;
 use tim_protocol::Did;
@@ -96,13 +96,6 @@ fn budgets(period: u64) -> Budgets {
 
 fn post(s: &mut Space, who: &Writer, text: &str, at: u64) -> Result<(), SpaceError> {
     s.post(who, text, at).map(drop)
-}
-
-fn refused(r: Result<(), SpaceError>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(()) => panic!("expected a refusal mentioning `{words}`"),
-    }
 }
 
 #[test]
@@ -190,7 +183,7 @@ fn the_formats_are_checked_by_their_parse_functions_and_by_the_rules() {
         s.set_profile(&c.admin, &none, 62),
         Err(SpaceError::Invalid(_))
     ));
-    refused(
+    assert_refused_locally(
         s.set_budgets(&c.alice, &budgets(6), 63).map(drop),
         "permission `meta`",
     );
@@ -198,7 +191,7 @@ fn the_formats_are_checked_by_their_parse_functions_and_by_the_rules() {
     // Below schema version 9 the keys do not exist.
     let (mut old, _) = Space::create(&c.owner, "old", "", 1).unwrap();
     old.migrate(&c.owner, schema::REPUTATION_V2, 2).unwrap();
-    refused(
+    assert_refused_locally(
         old.set_budgets(&c.owner, &budgets(5), 3).map(drop),
         "needs version 9",
     );
@@ -229,7 +222,7 @@ fn a_member_over_its_post_budget_is_refused_and_a_moderator_with_a_larger_one_is
     }
     s.set_budgets(&c.admin, &budgets(5), 30).unwrap();
     // The last 5 would hold 4 of alice's: refused, naming the budget.
-    refused(
+    assert_refused_locally(
         post(&mut s, &c.alice, "too much", 31),
         "4 of the last 5 messages would be its own (counting this change's), and members may \
          post 2 per 5",
@@ -237,20 +230,20 @@ fn a_member_over_its_post_budget_is_refused_and_a_moderator_with_a_larger_one_is
     // Others write; the window slides on.
     post(&mut s, &c.bob, "bob 1", 32).unwrap();
     post(&mut s, &c.bob, "bob 2", 33).unwrap();
-    refused(post(&mut s, &c.alice, "still", 34), "3 of the last 5");
+    assert_refused_locally(post(&mut s, &c.alice, "still", 34), "3 of the last 5");
     // Bob is held too: 2 of the last 4 are his.
-    refused(post(&mut s, &c.bob, "bob 3", 35), "3 of the last 5");
+    assert_refused_locally(post(&mut s, &c.bob, "bob 3", 35), "3 of the last 5");
     post(&mut s, &c.owner, "owner", 35).unwrap();
     // The last 4 (early 2, bob 1, bob 2, owner) and this one: 2 of 5 are alice's.
     post(&mut s, &c.alice, "within", 36).unwrap();
     post(&mut s, &c.alice, "again", 37).unwrap();
-    refused(post(&mut s, &c.alice, "third", 38), "3 of the last 5");
+    assert_refused_locally(post(&mut s, &c.alice, "third", 38), "3 of the last 5");
 
     // The moderator may post 4 per 5.
     for i in 0..4 {
         post(&mut s, &c.moderator, &format!("mod {i}"), 40 + i).unwrap();
     }
-    refused(
+    assert_refused_locally(
         post(&mut s, &c.moderator, "mod 4", 44),
         "moderators may post 4 per 5",
     );
@@ -298,13 +291,13 @@ fn requests_and_invitations_have_their_own_budgets() {
         .map(drop)
     };
     ask(&mut s, &c.alice, 21).unwrap();
-    refused(
+    assert_refused_locally(
         ask(&mut s, &c.alice, 22),
         "2 of the last 3 requests would be its own (counting this change's), and members may \
          request 1 per 3",
     );
     ask(&mut s, &c.bob, 23).unwrap();
-    refused(ask(&mut s, &c.alice, 24), "2 of the last 3 requests");
+    assert_refused_locally(ask(&mut s, &c.alice, 24), "2 of the last 3 requests");
     ask(&mut s, &c.moderator, 25).unwrap();
     // The last 2 are bob's and the moderator's: alice's turn again.
     ask(&mut s, &c.alice, 26).unwrap();
@@ -314,7 +307,7 @@ fn requests_and_invitations_have_their_own_budgets() {
     // The admin may hold one unused invitation; a join uses it and frees the budget.
     let (x, y) = (key(20), key(21));
     s.invite(&c.admin, &did(&x), 1_000_000, 30).unwrap();
-    refused(
+    assert_refused_locally(
         s.invite(&c.admin, &did(&y), 1_000_000, 31).map(drop),
         "it would hold 2 unused invitations, and admins may hold 1",
     );

@@ -12,8 +12,8 @@ use automerge::{ObjType, ReadDoc, ScalarValue};
 use serde_json::{json, Value};
 use tim_crdt::abilities::chains::{ChainState, PlanStep};
 use tim_crdt::abilities::{AbilitySpec, RequestState};
-use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair};
-use tim_crdt::{Space, SpaceError, Writer, SESSION_BYTES};
+use tim_crdt::test_utils::{assert_refused, assert_refused_locally, forge, root, sync_pair};
+use tim_crdt::{Space, Writer, SESSION_BYTES};
 use tim_protocol::Did;
 
 const CLEAN: &str = "text.clean";
@@ -150,13 +150,6 @@ fn copy(s: &Space) -> Space {
     other
 }
 
-fn refused_local<T: std::fmt::Debug>(r: Result<T, SpaceError>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
 #[test]
 fn a_chain_of_three_steps_across_two_providers_completes_with_the_last_output() {
     let (mut s, c) = space();
@@ -202,7 +195,7 @@ fn a_chain_of_three_steps_across_two_providers_completes_with_the_last_output() 
     let trace: Vec<String> = done.trace.iter().flatten().map(|r| r.id.clone()).collect();
     assert_eq!(trace, [r0, r1, r2.clone()], "the linked trace");
     assert_eq!(s.chain_next(&id), None);
-    refused_local(s.request_chain_step(&c.carol, &id, 500), "no step due");
+    assert_refused_locally(s.request_chain_step(&c.carol, &id, 500), "no step due");
     assert_eq!(s.chain_steps_due(&did(&c.carol)), vec![]);
 
     // Another replica computes the same chain.
@@ -232,7 +225,7 @@ fn a_failure_in_step_2_is_the_chains_failure_and_no_later_step_is_asked() {
     );
     assert_eq!(view.output, None);
     assert_eq!(s.chain_next(&id), None);
-    refused_local(s.request_chain_step(&c.carol, &id, 400), "no step due");
+    assert_refused_locally(s.request_chain_step(&c.carol, &id, 400), "no step due");
     // Nor can a hostile author ask step 2 all the same.
     let e = forge(&s, &c.carol, &c.carol, 401, |tx, d| {
         write_step(tx, d, &c.carol, &id, 2, COUNT, &c.alice, &json!({}), 401)
@@ -339,7 +332,7 @@ fn hostile_steps_are_refused_with_their_reasons() {
         s.chain(&id).unwrap().state,
         ChainState::Cancelled { step: 1 }
     );
-    refused_local(s.cancel_chain(&c.carol, &id, 232), "no longer be cancelled");
+    assert_refused_locally(s.cancel_chain(&c.carol, &id, 232), "no longer be cancelled");
 }
 
 #[test]
@@ -347,13 +340,13 @@ fn a_plan_is_checked_when_the_chain_is_made() {
     let (mut s, c) = space();
     let mut one = plan(&c);
     one.truncate(1);
-    refused_local(
+    assert_refused_locally(
         s.make_chain(&c.carol, &one, &input(), 1000, 50),
         "2 to 8 steps",
     );
     let mut mine = plan(&c);
     mine[1].target = did(&c.carol).to_string();
-    refused_local(
+    assert_refused_locally(
         s.make_chain(&c.carol, &mine, &input(), 1000, 51),
         "asks themself",
     );
@@ -376,7 +369,7 @@ fn a_plan_is_checked_when_the_chain_is_made() {
 #[test]
 fn a_space_below_version_6_takes_no_chain_and_no_chain_step() {
     let (mut s, c) = space_at(5);
-    refused_local(
+    assert_refused_locally(
         s.make_chain(&c.carol, &plan(&c), &input(), 600_000, 100),
         "chains need version 6",
     );

@@ -6,8 +6,10 @@ use automerge::transaction::Transactable;
 use automerge::{ObjType, ScalarValue};
 use serde_json::json;
 use tim_crdt::abilities::{AbilitySpec, Input, PayloadRef, RequestState, Target};
-use tim_crdt::test_utils::{forge, root, sync_pair};
-use tim_crdt::{schema, Ingested, Rejection, Space, SpaceError, Writer};
+use tim_crdt::test_utils::{
+    assert_refused, assert_refused_locally, forge, reloaded, root, sync_pair,
+};
+use tim_crdt::{schema, Space, Writer};
 use tim_protocol::payload::MAX_PAYLOAD_BYTES;
 use tim_protocol::Did;
 
@@ -49,24 +51,6 @@ fn payload(n: usize) -> PayloadRef {
     PayloadRef::of(&vec![b'x'; n])
 }
 
-fn refused_local<T: std::fmt::Debug>(r: Result<T, SpaceError>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
-fn refused(r: Result<Ingested, Rejection>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
-fn doc(s: &Space) -> automerge::Automerge {
-    automerge::Automerge::load(&s.save()).unwrap()
-}
-
 #[test]
 fn an_out_of_band_input_and_result_are_recorded_as_hashes_and_agree_on_every_replica() {
     let (mut s, [_, alice, _, carol]) = space(schema::ABILITIES_V2);
@@ -91,7 +75,7 @@ fn an_out_of_band_input_and_result_are_recorded_as_hashes_and_agree_on_every_rep
     assert_eq!(r.state, RequestState::Completed);
     assert_eq!((r.output_payload, r.output), (Some(output), None));
     // Nothing follows an outcome but a rating, which rates it like an inline one.
-    refused_local(
+    assert_refused_locally(
         s.complete_out_of_band(&alice, &id, payload(5), 301),
         "nothing but a rating follows",
     );
@@ -110,7 +94,7 @@ fn an_out_of_band_input_and_result_are_recorded_as_hashes_and_agree_on_every_rep
 fn an_auto_request_held_out_of_band_asks_every_provider_since_no_node_can_read_its_input() {
     let (mut s, [_, alice, bob, carol]) = space(schema::ABILITIES_V2);
     // Inline, an input no schema accepts asks nobody.
-    refused_local(
+    assert_refused_locally(
         s.request_ability(&carol, SUMMARIZE, &json!({}), Target::Auto, 60_000, 100),
         "provides text.summarize",
     );
@@ -134,7 +118,7 @@ fn an_auto_request_held_out_of_band_asks_every_provider_since_no_node_can_read_i
 #[test]
 fn below_version_6_payloads_out_of_band_are_refused_locally_and_by_the_rules() {
     let (mut s, [_, alice, _, carol]) = space(4);
-    refused_local(
+    assert_refused_locally(
         s.request_with(
             &carol,
             SUMMARIZE,
@@ -146,7 +130,7 @@ fn below_version_6_payloads_out_of_band_are_refused_locally_and_by_the_rules() {
         "need version 6",
     );
     // Written outside the API, the rules refuse it on every node.
-    let requests = root(&doc(&s), "requests");
+    let requests = root(&reloaded(&s), "requests");
     let alice_did = did(&alice).to_string();
     let e = forge(&s, &carol, &carol, 101, |tx, _| {
         let r = tx.insert_object(&requests, 0, ObjType::Map).unwrap();
@@ -155,7 +139,7 @@ fn below_version_6_payloads_out_of_band_are_refused_locally_and_by_the_rules() {
             .unwrap();
         tx.put(&r, "input_size", ScalarValue::Uint(10)).unwrap();
     });
-    refused(s.ingest(e), "needs version 6");
+    assert_refused(s.ingest(e), "needs version 6");
 
     // A result held out of band on an inline request, below version 6.
     let (_, id) = s
@@ -169,11 +153,11 @@ fn below_version_6_payloads_out_of_band_are_refused_locally_and_by_the_rules() {
         )
         .unwrap();
     s.claim(&alice, &id, 201).unwrap();
-    refused_local(
+    assert_refused_locally(
         s.complete_out_of_band(&alice, &id, payload(10), 202),
         "need version 6",
     );
-    let (obj, _) = doc(&s).import(&id).unwrap();
+    let (obj, _) = reloaded(&s).import(&id).unwrap();
     let e = forge(&s, &alice, &alice, 203, |tx, _| {
         tx.put(
             &obj,
@@ -188,7 +172,7 @@ fn below_version_6_payloads_out_of_band_are_refused_locally_and_by_the_rules() {
         )
         .unwrap();
     });
-    refused(s.ingest(e), "results held out of band need version 6");
+    assert_refused(s.ingest(e), "results held out of band need version 6");
 }
 
 /// Writes a request's fields but its input: `author`, `ability`, `target` (and its
@@ -213,7 +197,7 @@ fn write_request(
 #[test]
 fn each_malformed_out_of_band_input_is_refused_with_its_reason() {
     let (s, [_, alice, _, carol]) = space(schema::ABILITIES_V2);
-    let requests = root(&doc(&s), "requests");
+    let requests = root(&reloaded(&s), "requests");
     let alice_did = did(&alice).to_string();
     let good = payload(10).hash.to_string();
     // (inline input, input_hash, input_size, the reason)
@@ -272,7 +256,7 @@ fn each_malformed_out_of_band_input_is_refused_with_its_reason() {
                 tx.put(&r, "input_size", ScalarValue::Uint(n)).unwrap();
             }
         });
-        refused(s.try_copy().unwrap().ingest(e), why);
+        assert_refused(s.try_copy().unwrap().ingest(e), why);
     }
     // A size of the wrong type.
     let e = forge(&s, &carol, &carol, 200, |tx, _| {
@@ -281,7 +265,7 @@ fn each_malformed_out_of_band_input_is_refused_with_its_reason() {
         tx.put(&r, "input_hash", good.as_str()).unwrap();
         tx.put(&r, "input_size", ScalarValue::Int(10)).unwrap();
     });
-    refused(s.try_copy().unwrap().ingest(e), "input_size, unsigned");
+    assert_refused(s.try_copy().unwrap().ingest(e), "input_size, unsigned");
 }
 
 #[test]
@@ -297,20 +281,20 @@ fn each_malformed_out_of_band_result_is_refused_with_its_reason() {
             100,
         )
         .unwrap();
-    refused_local(
+    assert_refused_locally(
         s.complete_out_of_band(&alice, &id, payload(10), 150),
         "only the winning claimant",
     );
     s.claim(&alice, &id, 200).unwrap();
-    refused_local(
+    assert_refused_locally(
         s.complete_out_of_band(&bob, &id, payload(10), 201),
         "only the winning claimant",
     );
-    refused_local(
+    assert_refused_locally(
         s.complete_out_of_band(&alice, &id, payload(10), 60_101),
         "deadline (60100) passed",
     );
-    let (obj, _) = doc(&s).import(&id).unwrap();
+    let (obj, _) = reloaded(&s).import(&id).unwrap();
     let a = did(&alice);
     let good = payload(10).hash.to_string();
     type Write = Box<dyn Fn(&mut automerge::transaction::Transaction<'_>)>;
@@ -369,7 +353,7 @@ fn each_malformed_out_of_band_result_is_refused_with_its_reason() {
                 w(tx);
             }
         });
-        refused(s.try_copy().unwrap().ingest(e), why);
+        assert_refused(s.try_copy().unwrap().ingest(e), why);
     }
     // Under another claimant's key.
     let e = forge(&s, &bob, &bob, 400, |tx, _| {
@@ -378,7 +362,7 @@ fn each_malformed_out_of_band_result_is_refused_with_its_reason() {
         tx.put(&obj, format!("result_size {a}"), ScalarValue::Uint(10))
             .unwrap();
     });
-    refused(s.try_copy().unwrap().ingest(e), "only its own claim");
+    assert_refused(s.try_copy().unwrap().ingest(e), "only its own claim");
     // Whole and well formed, it completes the request.
     let e = forge(&s, &alice, &alice, 500, |tx, _| {
         tx.put(&obj, format!("result_hash {a}"), good.as_str())

@@ -9,9 +9,11 @@ use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tim_crdt::abilities::{AbilitySpec, Input, RequestState, Target};
-use tim_crdt::test_utils::{forge, root, sync_pair};
+use tim_crdt::test_utils::{
+    assert_refused, assert_refused_locally, forge, reloaded, root, sync_pair,
+};
 use tim_crdt::tokens::{LedgerKind, TokenPolicy};
-use tim_crdt::{Ingested, Rejection, Space, SpaceError, Writer, SESSION_BYTES};
+use tim_crdt::{Space, SpaceError, Writer, SESSION_BYTES};
 use tim_protocol::Did;
 
 const SUMMARIZE: &str = "text.summarize";
@@ -96,24 +98,6 @@ fn ask(
 fn balances(s: &Space, cast: &[&Writer]) -> Vec<u64> {
     let ledger = s.ledger();
     cast.iter().map(|k| ledger.balance(&did(k))).collect()
-}
-
-fn refused_local<T: std::fmt::Debug>(r: Result<T, SpaceError>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
-fn refused(r: Result<Ingested, Rejection>, words: &str) {
-    match r {
-        Err(e) => assert!(e.to_string().contains(words), "`{e}` lacks `{words}`"),
-        Ok(o) => panic!("expected a refusal mentioning `{words}`, got {o:?}"),
-    }
-}
-
-fn doc(s: &Space) -> automerge::Automerge {
-    automerge::Automerge::load(&s.save()).unwrap()
 }
 
 #[test]
@@ -240,15 +224,15 @@ fn minting_stops_at_the_pair_cap_and_needs_no_reward() {
 #[test]
 fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
     let (mut s, c) = space(1, 10);
-    refused_local(
+    assert_refused_locally(
         ask(&mut s, &c.carol, Target::Did(did(&c.bob)), 11, 20),
         "over its balance of 10",
     );
-    refused_local(
+    assert_refused_locally(
         ask(&mut s, &c.carol, Target::Did(did(&c.alice)), 2, 21),
         "asks a price of 3 tokens",
     );
-    refused_local(
+    assert_refused_locally(
         s.request_ability(
             &c.carol,
             SUMMARIZE,
@@ -259,7 +243,7 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
         ),
         "asks a price of 3 tokens",
     );
-    refused_local(
+    assert_refused_locally(
         ask(&mut s, &c.carol, Target::Did(did(&c.bob)), 0, 23),
         "1 token or more",
     );
@@ -268,20 +252,20 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
     assert_eq!(s.request(&bounty).unwrap().candidates, [did(&c.bob)]);
 
     // A reward is never changed after its request is made.
-    let (obj, _) = doc(&s).import(&bounty).unwrap();
+    let (obj, _) = reloaded(&s).import(&bounty).unwrap();
     let env = forge(&s, &c.carol, &c.carol, 30, |tx, _| {
         tx.put(&obj, "reward", ScalarValue::Uint(1)).unwrap();
     });
-    refused(s.ingest(env), "is not a step of a request");
+    assert_refused(s.ingest(env), "is not a step of a request");
 
     // Without bob, nobody provides it at a price a bounty of 2 covers; without a reward,
     // nobody at all.
     s.withdraw(&c.bob, SUMMARIZE, 31).unwrap();
-    refused_local(
+    assert_refused_locally(
         ask(&mut s, &c.carol, Target::Auto, 2, 32),
         "at a price its reward covers",
     );
-    refused_local(
+    assert_refused_locally(
         s.request_ability(&c.carol, SUMMARIZE, &input(), Target::Auto, 60_000, 33),
         "at a price its reward covers",
     );
@@ -292,7 +276,7 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
     old.migrate(&c.owner, 8, 2).unwrap();
     old.join(&c.alice, 3).unwrap();
     old.declare(&c.alice, &spec(Some(3)), 4).unwrap();
-    refused_local(
+    assert_refused_locally(
         old.request_rewarded(
             &c.owner,
             SUMMARIZE,
@@ -319,7 +303,7 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
 #[test]
 fn the_token_policy_is_validated_by_the_rules() {
     let (mut s, c) = space(1, 10);
-    let meta = root(&doc(&s), "meta");
+    let meta = root(&reloaded(&s), "meta");
     for (bad, why) in [
         (json!({"join_grant": -1}).to_string(), "meta.tokens is"),
         (
@@ -332,13 +316,13 @@ fn the_token_policy_is_validated_by_the_rules() {
         let env = forge(&s, &c.owner, &c.owner, 50, |tx, _| {
             tx.put(&meta, "tokens", bad.as_str()).unwrap();
         });
-        refused(s.ingest(env), why);
+        assert_refused(s.ingest(env), why);
     }
     let env = forge(&s, &c.carol, &c.carol, 50, |tx, _| {
         tx.put(&meta, "tokens", json!({"join_grant": 99}).to_string())
             .unwrap();
     });
-    refused(s.ingest(env), "permission `meta`");
+    assert_refused(s.ingest(env), "permission `meta`");
     assert_eq!(s.token_policy().join_grant, 10);
 }
 
@@ -438,7 +422,7 @@ fn a_double_spend_from_two_partitioned_replicas_funds_one_request_and_agrees_eve
         }
         // Her next spend is judged at the merged balance.
         let mut a = a;
-        refused_local(
+        assert_refused_locally(
             ask(&mut a, &c.carol, Target::Did(did(&c.bob)), carol + 1, 200),
             "over its balance",
         );
