@@ -1238,12 +1238,18 @@
     return t.replace(/^Tim/, '').replace(/Credential$/, '').replace(/([a-z])([A-Z])/g, '$1 $2') || t;
   }
 
-  function validity(vc) {
+  // A credential's state: revoked (by the node's check of the issuing space's status list),
+  // not valid yet, expired, failing another of the node's checks, or valid.
+  function validity(vc, report) {
+    const failed = report ? report.checks.filter((c) => !c.ok) : [];
+    if (failed.some((c) => c.name === 'revocation')) return ['revoked', 'revoked'];
     const now = Date.now();
     const from = vc.validFrom ? Date.parse(vc.validFrom) : NaN;
     const until = vc.validUntil ? Date.parse(vc.validUntil) : NaN;
     if (!Number.isNaN(from) && from > now) return ['pending', 'not valid yet'];
     if (!Number.isNaN(until) && until < now) return ['expired', 'expired'];
+    if (failed.length) return ['invalid', `not verified: ${failed[0].name}`];
+    if (!report) return ['pending', 'not checked'];
     return ['valid', 'valid'];
   }
 
@@ -1279,10 +1285,14 @@
       const s = state.spaces.find((x) => iri === x.id || String(iri).endsWith(x.id));
       return s ? `${s.name} (${iri})` : iri;
     };
-    const items = creds.map((vc) => {
+    // What the node says of each: revocation (when it hosts the issuing space) and the rest of
+    // its checks. A credential the node cannot vouch for shows why.
+    const reports = await Promise.all(creds.map((vc) => api('POST', '/v1/passport/verify', vc).catch(() => null)));
+    const me = state.me && state.me.did;
+    const card = (vc, report) => {
       const subject = vc.credentialSubject || {};
       const types = typeNames(vc);
-      const [cls, word] = validity(vc);
+      const [cls, word] = validity(vc, report);
       const claims = el('dl', { class: 'claims' });
       const add = (k, v) => claims.append(el('dt', { text: k }), el('dd', { text: v }));
       if (subject.space) add('space', spaceName(subject.space));
@@ -1292,22 +1302,35 @@
       }
       const issuer = typeof vc.issuer === 'object' ? vc.issuer.id : vc.issuer;
       add('issuer', issuer);
+      if (subject.id && subject.id !== me) add('subject', subject.id);
       const when = el('p', { class: 'validity' }, el('span', { class: `badge ${cls}`, text: word }));
       if (vc.validFrom) when.append(' from ', timeNode(Date.parse(vc.validFrom)));
       if (vc.validUntil) when.append(' until ', timeNode(Date.parse(vc.validUntil)));
       const jsonButton = el('button', { type: 'button', text: 'Download' });
       jsonButton.setAttribute('aria-label', `Download the ${types.map(humanType).join(', ')} credential ${vc.id} as JSON`);
       jsonButton.addEventListener('click', () => downloadCredential(vc, jsonButton));
-      const jwtButton = el('button', { type: 'button', class: 'quiet', text: 'Download as JWT' });
-      jwtButton.addEventListener('click', () => downloadJwt(vc, jwtButton));
-      return el('li', { class: 'credential card', 'data-id': vc.id },
+      const actions = el('p', { class: 'actions' }, jsonButton);
+      // The JWT form is signed by the issuer's key, so only the issuer's node makes it.
+      if (issuer === me) {
+        const jwtButton = el('button', { type: 'button', class: 'quiet', text: 'Download as JWT' });
+        jwtButton.addEventListener('click', () => downloadJwt(vc, jwtButton));
+        actions.append(' ', jwtButton);
+      }
+      return el('li', { class: 'credential card', 'data-id': vc.id, 'data-state': cls },
         el('h3', { text: types.map(humanType).join(', ') || 'Credential' }),
         el('p', { class: 'cid' }, el('code', { text: vc.id || '' })),
-        when, claims,
-        el('p', { class: 'actions' }, jsonButton, ' ', jwtButton));
+        when, claims, actions);
+    };
+    const held = [];
+    const issued = [];
+    creds.forEach((vc, i) => {
+      const subject = (vc.credentialSubject || {}).id;
+      (subject === me ? held : issued).push(card(vc, reports[i]));
     });
-    $('credentials').replaceChildren(...items);
-    $('passport-empty').hidden = items.length > 0;
+    $('credentials').replaceChildren(...held);
+    $('passport-empty').hidden = held.length > 0;
+    for (const k of ['issued', 'issued-title', 'issued-hint']) $(k).hidden = issued.length === 0;
+    $('issued').replaceChildren(...issued);
   }
 
   async function downloadCredential(vc, button) {

@@ -208,22 +208,30 @@ try {
   });
   step('abilities declared from the page reached node 2');
 
-  // Passport view: an empty state or one card per credential, each with a Download button.
-  const held = await call(url1, token1, 'GET', '/v1/passport');
+  // Passport view: node 1's timite (the space's owner) issues itself a membership credential
+  // and revokes it, and issues node 2's timite one. Its page lists the first under what it
+  // holds with a "revoked" badge, the second under what it issued, with its subject.
   await page.getByRole('link', { name: 'Passport' }).click();
   await page.getByRole('heading', { name: 'Passport' }).waitFor();
-  if (held.length === 0) {
-    await page.getByTestId('passport-empty').filter({ hasText: 'Your passport is empty' }).waitFor();
-    step('passport: empty state shown');
-  } else {
-    const cards = page.getByTestId('credentials').locator('li.credential');
-    await until(`${held.length} credential cards`, 10000, async () => (await cards.count()) === held.length);
-    const download = page.waitForEvent('download');
-    await cards.first().getByRole('button', { name: /^Download the/ }).click();
-    const file = await download;
-    if (!file.suggestedFilename().endsWith('.json')) fail(`download named ${file.suggestedFilename()}`);
-    step(`passport: ${held.length} credential(s), downloaded ${file.suggestedFilename()}`);
-  }
+  await page.getByTestId('passport-empty').filter({ hasText: 'Your passport is empty' }).waitFor();
+  step('passport: empty state shown');
+  const own = await call(url1, token1, 'POST', `${spacePath}/credentials`, { subject: me1.did, kind: 'membership' });
+  await call(url1, token1, 'POST', `/v1/passport/${encodeURIComponent(own.id)}/revoke`);
+  const given = await call(url1, token1, 'POST', `${spacePath}/credentials`, { subject: me2.did, kind: 'membership' });
+  await page.getByRole('link', { name: 'Spaces' }).click();
+  await page.getByRole('link', { name: 'Passport' }).click();
+  const heldCard = page.getByTestId('credentials').locator(`li.credential[data-id="${own.id}"]`);
+  await heldCard.locator('.badge.revoked', { hasText: 'revoked' }).waitFor();
+  if (await heldCard.getByRole('button', { name: 'Download as JWT' }).count() !== 1) fail('the issuer cannot download its JWT');
+  const issuedCard = page.getByTestId('issued').locator(`li.credential[data-id="${given.id}"]`);
+  await issuedCard.locator('.badge.valid').waitFor();
+  if (!(await issuedCard.locator('.claims').textContent()).includes(me2.did)) fail('an issued credential does not name its subject');
+  if (await page.getByTestId('credentials').locator(`li[data-id="${given.id}"]`).count()) fail('an issued credential is listed as held');
+  const download = page.waitForEvent('download');
+  await heldCard.getByRole('button', { name: /^Download the/ }).click();
+  const file = await download;
+  if (!file.suggestedFilename().endsWith('.json')) fail(`download named ${file.suggestedFilename()}`);
+  step(`passport: the revoked credential shows "revoked", the issued one its subject; downloaded ${file.suggestedFilename()}`);
   await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-passport.png', fullPage: true, animations: 'disabled' });
 
   // Back to the space (no reload), and the picture for CI.
