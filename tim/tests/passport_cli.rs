@@ -1,8 +1,11 @@
 //! `tim passport verify` checks any credential offline and exits non-zero when a check fails;
-//! `tim node run` names its status lists under its public URL and serves them.
+//! `tim node run` names its status lists under its public URL and serves them; `tim passport
+//! list` and `show` say which credentials are revoked.
 
 use std::path::Path;
 use std::process::Command;
+
+mod common;
 
 use tim_did::credential::{issue, Claim, CredentialRequest};
 use tim_did::Identity;
@@ -132,4 +135,33 @@ async fn a_node_names_and_serves_its_status_lists_at_its_public_url() {
         stderr.contains("must start with http:// or https://"),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passport_list_and_show_say_a_credential_is_revoked() {
+    let cluster = common::one_node(&[]).await;
+    let home = cluster.nodes[0].home.clone();
+    let client = cluster.nodes[0].client.clone();
+    let (kept, _, _) = issued(&client).await;
+    let (revoked, _, _) = issued(&client).await;
+    let id = |vc: &serde_json::Value| vc["id"].as_str().unwrap().to_string();
+    common::ok(&home, &["passport", "revoke", &id(&revoked)]);
+    let list = common::ok(&home, &["passport", "list"]);
+    let line = |vc: &serde_json::Value| {
+        list.lines()
+            .find(|l| l.starts_with(&id(vc)))
+            .unwrap_or_else(|| panic!("{list}"))
+            .to_string()
+    };
+    assert!(line(&revoked).contains(" revoked "), "{list}");
+    assert!(line(&kept).contains(" valid "), "{list}");
+    let show = common::tim(&home, &["passport", "show", &id(&revoked)]);
+    assert!(show.status.success());
+    assert!(
+        common::text(&show.stderr).contains("status: revoked"),
+        "{}",
+        common::text(&show.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["id"], revoked["id"]);
 }

@@ -117,11 +117,15 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
             if let Some(next) = &page.next_after {
                 errln!("(more credentials: tim passport list --after {next})")?;
             }
+            let mut states = Vec::with_capacity(page.items.len());
+            for vc in &page.items {
+                states.push(state(client, vc).await);
+            }
             out.print(&page.items, |all| {
                 if all.is_empty() {
                     outln!("no credentials yet")?;
                 }
-                for vc in all {
+                for (vc, state) in all.iter().zip(&states) {
                     let types: Vec<&str> = vc["type"]
                         .as_array()
                         .map(|t| t.iter().filter_map(|t| t.as_str()).collect())
@@ -129,9 +133,10 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
                     let field =
                         |v: &serde_json::Value| shown(v.as_str().unwrap_or("?")).to_string();
                     outln!(
-                        "{}  {:<26} subject {}  issuer {}",
+                        "{}  {:<26} {:<10} subject {}  issuer {}",
                         field(&vc["id"]),
                         shown(types.last().copied().unwrap_or("?")).to_string(),
+                        state,
                         field(&vc["credentialSubject"]["id"]),
                         field(&vc["issuer"]),
                     )?;
@@ -142,6 +147,8 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
         PassportCommand::Show { id } => {
             // A credential is JSON already: the same document either way.
             let vc = client.credential(&id).await?;
+            // The document stays whole on standard output; what the node says of it, apart.
+            errln!("status: {}", state(client, &vc).await)?;
             outln!("{}", safe_json(serde_json::to_string_pretty(&vc)?))?;
         }
         PassportCommand::Export {
@@ -260,4 +267,15 @@ pub(crate) async fn verify_file(
         bail!("the {what} does not verify: nothing was checked");
     }
     Ok(())
+}
+
+/// What the node says of a credential, in a word: `revoked` (the issuing space, hosted there,
+/// revoked it), `valid` (every check passes), or `unverified` when another check fails or the
+/// node cannot be asked.
+async fn state(client: &Client, vc: &serde_json::Value) -> &'static str {
+    match client.verify(vc).await {
+        Ok(r) if r.checks.iter().any(|c| c.name == "revocation" && !c.ok) => "revoked",
+        Ok(r) if r.verified => "valid",
+        _ => "unverified",
+    }
 }
