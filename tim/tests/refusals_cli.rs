@@ -1,6 +1,7 @@
 //! What `tim` says when it refuses or fails (issue 17): a banned timite's re-join, a refused
 //! act with its reason once, an expired ephemeral space, an unknown trust entry, a second node
-//! on a home, and node logs without colour codes when they go to a file.
+//! on a home, and node logs without colour codes when they go to a file; a join refused by
+//! requirements until `space require --clear` lifts them.
 
 mod common;
 
@@ -124,4 +125,23 @@ async fn a_second_node_on_a_home_is_refused_and_logs_to_a_file_are_not_coloured(
         "colour codes in a log file: {text:?}"
     );
     cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requirements_refuse_a_join_until_they_are_cleared() {
+    let cluster = one_node(&[]).await;
+    let home = cluster.nodes[0].home.clone();
+    let space = ok(&home, &["space", "create", "guild"]).trim().to_string();
+    let other = ok(&home, &["space", "create", "elsewhere"])
+        .trim()
+        .to_string();
+    ok(&home, &["space", "require", &space, "--from", &other]);
+    let (_, token) = timite_with_token(&home);
+    let join = || tim(&home, &["--token", token.as_str(), "space", "join", &space]);
+    let line = one_error_line(&join());
+    assert!(line.contains("requires"), "{line}");
+    let cleared = ok(&home, &["space", "require", &space, "--clear"]);
+    assert!(cleared.starts_with("requirements cleared"), "{cleared}");
+    let joined = join();
+    assert!(joined.status.success(), "{}", common::text(&joined.stderr));
 }

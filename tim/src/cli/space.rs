@@ -105,19 +105,23 @@ pub(crate) enum SpaceCommand {
     /// Show the reputation thresholds at which members earn roles, or change them (admins and
     /// the owner; schema version 9; docs/governance.md "Earned roles").
     EarnedRoles(super::earned::EarnedRolesArgs),
-    /// Require joiners to present credentials (admins), e.g. --reputation 10 --from SPACE.
+    /// Require joiners to present credentials (admins), e.g. --reputation 10 --from SPACE;
+    /// `--clear` lets anyone join again.
     Require {
         /// Space id.
         space: SpaceId,
         /// Minimum reputation score.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "clear")]
         reputation: Option<i64>,
         /// An ability that must be attested.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "clear")]
         ability: Option<String>,
         /// A space whose credentials count (repeatable).
-        #[arg(long = "from", required = true)]
+        #[arg(long = "from", required_unless_present = "clear")]
         from: Vec<SpaceId>,
+        /// Remove every requirement.
+        #[arg(long)]
+        clear: bool,
     },
     /// List hosted spaces.
     List,
@@ -163,6 +167,7 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             reputation,
             ability,
             from,
+            clear,
         } => {
             let mut reqs = Vec::new();
             if let Some(min) = reputation {
@@ -173,13 +178,20 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             if let Some(a) = ability {
                 reqs.push(serde_json::json!({"kind": "ability", "ability": a, "spaces": from}));
             }
-            if reqs.is_empty() {
+            if reqs.is_empty() && !clear {
                 reqs.push(serde_json::json!({"kind": "membership", "spaces": from}));
             }
+            // `--clear` sets none: anyone may join again.
             let done = client
                 .set_requirements(space, &serde_json::Value::Array(reqs))
                 .await?;
-            out.print(&done, |d| outln!("requirements set (change {})", d.change))?;
+            out.print(&done, |d| match clear {
+                true => outln!(
+                    "requirements cleared: anyone may join (change {})",
+                    d.change
+                ),
+                false => outln!("requirements set (change {})", d.change),
+            })?;
         }
         SpaceCommand::EarnedRoles(args) => super::earned::run(client, out, args).await?,
         SpaceCommand::Profile(c) => super::profile::run(client, out, c).await?,
