@@ -504,11 +504,13 @@
 
   const ROLE_ORDER = ['owner', 'admin', 'moderator', 'member', 'guest', 'banned'];
 
+  // A role's place in ROLE_ORDER (0: the owner; a role the space defines ranks after guest).
+  function rank(r) {
+    const i = ROLE_ORDER.indexOf(r);
+    return i < 0 ? ROLE_ORDER.length : i;
+  }
+
   function renderMembers() {
-    const rank = (r) => {
-      const i = ROLE_ORDER.indexOf(r);
-      return i < 0 ? ROLE_ORDER.length : i;
-    };
     const sorted = [...state.members].sort((a, b) => rank(a.role) - rank(b.role) || a.did.localeCompare(b.did));
     const items = sorted.map((m) => {
       const abilities = m.abilities && m.abilities.length
@@ -521,7 +523,7 @@
           didNode(m.did),
           el('span', { class: `badge role role-${m.role}`, 'data-role': m.role, text: m.role })),
         el('p', { class: 'member-facts' }, rep.join(' · '), ' · joined ', timeNode(m.joined_at)),
-        abilities);
+        abilities, moderation(m));
     });
     $('members').replaceChildren(...items);
     fillProposeMembers(sorted);
@@ -529,6 +531,62 @@
     const input = $('abilities');
     if (document.activeElement !== input) input.value = mine ? (mine.abilities || []).join(', ') : '';
     $('abilities-form').hidden = !mine;
+    $('invite-form').hidden = !mine || rank(mine.role) > rank('admin');
+  }
+
+  // What the signed-in timite may do to member `m` from the list: rate it (any member), and,
+  // ranking above it, give it a lower role, remove it or ban it. The node's rules decide; the
+  // page only offers what they would allow.
+  function moderation(m) {
+    const mine = state.me && state.members.find((x) => x.did === state.me.did);
+    if (!mine || m.did === mine.did || mine.role === 'banned') return '';
+    const id = state.space;
+    const act = async (button, what, work) => {
+      button.disabled = true;
+      try {
+        await work();
+        say(what);
+        loadMembersSoon(id);
+      } catch (e) {
+        showError(e.message);
+      } finally {
+        button.disabled = false;
+      }
+    };
+    const score = el('select', { 'aria-label': `Rating of ${shortDid(m.did)}` },
+      ...[5, 4, 3, 2, 1].map((n) => el('option', { value: String(n), text: String(n) })));
+    const rate = el('button', { type: 'button', class: 'small quiet', text: 'Rate' });
+    rate.addEventListener('click', () => act(rate, `rated ${score.value}`, () =>
+      api('POST', `/v1/spaces/${enc(id)}/ratings`, { did: m.did, score: Number(score.value) })));
+    const row = el('p', { class: 'vote-row moderation' }, score, rate);
+    const below = ROLE_ORDER.filter((r) => r !== 'banned' && rank(r) > rank(mine.role));
+    if (rank(mine.role) < rank(m.role) && below.length) {
+      const role = el('select', { 'aria-label': `Role of ${shortDid(m.did)}` },
+        ...below.map((r) => el('option', { value: r, text: r })));
+      role.value = below.includes(m.role) ? m.role : below[below.length - 1];
+      const set = el('button', { type: 'button', class: 'small quiet', text: 'Set role' });
+      set.addEventListener('click', () => act(set, `${shortDid(m.did)} is ${role.value} now`, () =>
+        api('PUT', `/v1/spaces/${enc(id)}/members/${enc(m.did)}/role`, { role: role.value })));
+      const kick = el('button', { type: 'button', class: 'small quiet', text: 'Remove' });
+      kick.addEventListener('click', () => act(kick, `${shortDid(m.did)} removed`, () =>
+        api('DELETE', `/v1/spaces/${enc(id)}/members/${enc(m.did)}`)));
+      const ban = el('button', { type: 'button', class: 'small danger', text: 'Ban' });
+      ban.addEventListener('click', () => act(ban, `${shortDid(m.did)} banned`, () =>
+        api('PUT', `/v1/spaces/${enc(id)}/members/${enc(m.did)}/role`, { role: 'banned' })));
+      row.append(role, set, kick, ban);
+    }
+    return row;
+  }
+
+  async function invite(ev) {
+    ev.preventDefault();
+    const id = state.space;
+    const did = $('invite-did').value.trim();
+    await busy(ev.target, 'Inviting…', async () => {
+      await api('POST', `/v1/spaces/${enc(id)}/invites`, { did });
+      $('invite-did').value = '';
+      say(`invited ${shortDid(did)}: it may join now`);
+    });
   }
 
   let membersTimer = null;
@@ -1487,6 +1545,7 @@
     $('ask-ability').addEventListener('change', () => fillTargets());
     $('declare-form').addEventListener('submit', declare);
     $('propose-form').addEventListener('submit', propose);
+    $('invite-form').addEventListener('submit', invite);
 
     $('load-older').addEventListener('click', loadOlder);
     $('timeline').addEventListener('scroll', () => {

@@ -8,7 +8,8 @@
 // shows the latest 50 and loads older ones on scrolling up and with its "Load older" button;
 // and an end-to-end encrypted space shows its decrypted text. Last, abilities across the two
 // nodes' pages: declare, find, ask, claim, answer, see the result arrive, rate. Last, governance:
-// a role proposal made and voted on node 1's page passes with node 2's vote and takes effect.
+// a role proposal made and voted on node 1's page passes with node 2's vote and takes effect;
+// then the owner rates that member and sets its role from the member list.
 //
 // Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
@@ -481,6 +482,21 @@ try {
   if ((await page.evaluate(() => window.timE2eMarker)) !== 'same-document') fail('node 1\'s page reloaded');
   await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-governance.png', fullPage: true, animations: 'disabled' });
   step('node 2\'s vote passed the proposal; node 1\'s page shows the outcome and the moderator, assigned by the vote');
+
+  // Moderation from the member list: the owner rates node 2's timite 5 and sets it back to
+  // member; node 2 sees both (its reputation rises by the owner's rating).
+  const rated = (await call(url2, token2, 'GET', `${spacePath}/members`)).find((m) => m.did === me2.did);
+  const row = page.getByTestId('members').locator(`li[data-did="${me2.did}"]`);
+  await row.getByRole('combobox', { name: /^Rating of/ }).selectOption('5');
+  await row.getByRole('button', { name: 'Rate' }).click();
+  await row.getByRole('combobox', { name: /^Role of/ }).selectOption('member');
+  await row.getByRole('button', { name: 'Set role' }).click();
+  await row.locator('[data-role="member"]').waitFor({ timeout: 30000 });
+  await until('node 2 to see the rating and the role', 30000, async () => {
+    const m = (await call(url2, token2, 'GET', `${spacePath}/members`)).find((x) => x.did === me2.did);
+    return m.role === 'member' && m.reputation > rated.reputation;
+  });
+  step('node 1\'s page rated node 2\'s timite and set its role; node 2 holds both');
 
   const uncaught = errors.filter((e) => e.startsWith('uncaught'));
   if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);
