@@ -460,8 +460,12 @@
     const list = $('timeline');
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
     const mine = state.me && m.author === state.me.did;
+    // Its author, or a moderator (the timeline's `can-moderate` class), may delete it.
+    const del = el('button', { type: 'button', class: 'small quiet delete', text: 'Delete' });
+    del.setAttribute('aria-label', `Delete the message of ${shortDid(m.author)}`);
+    del.addEventListener('click', () => deleteMessage(m.id, del));
     const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id },
-      el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at)),
+      el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at), ' ', del),
       m.unreadable
         ? el('p', { class: 'text unreadable', text: `(encrypted; not readable here: ${m.unreadable})` })
         : el('p', { class: 'text', text: m.text }));
@@ -481,6 +485,18 @@
     list.insertBefore(li, before);
     if (!stay && (nearBottom || mine)) list.scrollTop = list.scrollHeight;
     updateTimelineEmpty();
+  }
+
+  async function deleteMessage(mid, button) {
+    const id = state.space;
+    button.disabled = true;
+    try {
+      await api('DELETE', `/v1/spaces/${enc(id)}/messages/${enc(mid)}`);
+      say('message deleted');
+    } catch (e) {
+      button.disabled = false;
+      showError(e.message);
+    }
   }
 
   function updateTimelineEmpty() {
@@ -532,6 +548,7 @@
     if (document.activeElement !== input) input.value = mine ? (mine.abilities || []).join(', ') : '';
     $('abilities-form').hidden = !mine;
     $('invite-form').hidden = !mine || rank(mine.role) > rank('admin');
+    $('timeline').classList.toggle('can-moderate', !!mine && rank(mine.role) <= rank('moderator'));
   }
 
   // What the signed-in timite may do to member `m` from the list: rate it (any member), and,

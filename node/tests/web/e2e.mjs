@@ -9,7 +9,8 @@
 // and an end-to-end encrypted space shows its decrypted text. Last, abilities across the two
 // nodes' pages: declare, find, ask, claim, answer, see the result arrive, rate. Last, governance:
 // a role proposal made and voted on node 1's page passes with node 2's vote and takes effect;
-// then the owner rates that member and sets its role from the member list.
+// then the owner rates that member and sets its role from the member list, and deletes its
+// message from the timeline.
 //
 // Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
@@ -497,6 +498,19 @@ try {
     return m.role === 'member' && m.reputation > rated.reputation;
   });
   step('node 1\'s page rated node 2\'s timite and set its role; node 2 holds both');
+
+  // Deletion by a moderator (here the owner) from the timeline: a message posted on node 2 is
+  // deleted on node 1's page and is gone on both nodes.
+  const SPAM = 'a message to delete, from node 2';
+  await call(url2, token2, 'POST', `${spacePath}/messages`, { text: SPAM });
+  await page.getByRole('link', { name: 'Timeline' }).click();
+  const spam = timeline.locator('li.msg', { hasText: SPAM });
+  await spam.waitFor({ timeout: 30000 });
+  await spam.getByRole('button', { name: /^Delete the message of/ }).click();
+  await spam.waitFor({ state: 'detached', timeout: 30000 });
+  await until('node 2 to drop the deleted message', 30000, async () =>
+    !(await call(url2, token2, 'GET', `${spacePath}/messages`)).messages.some((m) => m.text === SPAM));
+  step('node 1\'s page deleted node 2\'s message; it is gone on both nodes');
 
   const uncaught = errors.filter((e) => e.startsWith('uncaught'));
   if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);
