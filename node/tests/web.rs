@@ -4,7 +4,8 @@
 //! Then abilities across the two pages: node 1's timite declares one, node 2's finds it, asks,
 //! sees the result node 1's page sends arrive live, and rates it (docs/abilities.md §15).
 //! Last, governance: a role proposal made and voted on node 1's page passes with node 2's vote,
-//! and node 1's page shows the outcome and the role it gave (docs/governance.md).
+//! and node 1's page shows the outcome and the role it gave (docs/governance.md); and the
+//! operator's agents panel makes, pauses, tunes an agent and erases its memory.
 //!
 //! Needs Node.js and Debian's `chromium` (`apt-get install chromium`, or `TIM_CHROMIUM=<path>`);
 //! the npm packages are installed from the lock file on first use. The screenshot is saved to
@@ -128,7 +129,8 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("web.png");
     let _ = std::fs::remove_file(&screenshot);
-    let extra = ["web-abilities.png", "web-governance.png"].map(|f| shots.join(f));
+    let extra =
+        ["web-abilities.png", "web-governance.png", "web-agents.png"].map(|f| shots.join(f));
     for shot in &extra {
         let _ = std::fs::remove_file(shot);
     }
@@ -139,6 +141,7 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
         .current_dir(web_dir())
         .env("TIM_URL1", &url1)
         .env("TIM_TOKEN1", &token1)
+        .env("TIM_ADMIN1", admin1)
         .env("TIM_URL2", &url2)
         .env("TIM_TOKEN2", &token2)
         .env("TIM_SPACE", space.id.to_string())

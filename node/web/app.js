@@ -181,6 +181,7 @@
     $('who-did').title = me.did;
     $('signin').hidden = true;
     $('nav').hidden = false;
+    $('nav-agents-item').hidden = !me.admin;
     $('who').hidden = false;
     refreshStatus();
     state.statusTimer = setInterval(() => { refreshStatus(); refreshTimes(); }, STATUS_EVERY_MS);
@@ -229,15 +230,21 @@
     if (!state.me) return;
     const hash = location.hash;
     const passport = hash.startsWith('#/passport');
-    $('spaces-view').hidden = passport;
+    const agents = hash.startsWith('#/agents') && state.me.admin;
+    $('spaces-view').hidden = passport || agents;
     $('passport-view').hidden = !passport;
-    const current = passport ? $('nav-passport') : $('nav-spaces');
-    for (const a of [$('nav-spaces'), $('nav-passport')]) {
+    $('agents-view').hidden = !agents;
+    const current = passport ? $('nav-passport') : agents ? $('nav-agents') : $('nav-spaces');
+    for (const a of [$('nav-spaces'), $('nav-passport'), $('nav-agents')]) {
       if (a === current) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
     if (passport) {
       loadPassport();
+      return;
+    }
+    if (agents) {
+      loadAgents();
       return;
     }
     const m = /^#\/space\/([^/]+)\/?(abilities|governance)?$/.exec(hash);
@@ -918,6 +925,113 @@
     balancesTimer = setTimeout(() => loadBalances(id), 300);
   }
 
+  // ---------- agents (docs/agents.md; the operator's token only) ----------
+
+  async function loadAgents() {
+    let agents;
+    try {
+      agents = await api('GET', '/v1/agents');
+    } catch (e) {
+      showError(e.message);
+      return;
+    }
+    const select = $('agent-space');
+    const chosen = select.value;
+    select.replaceChildren(...state.spaces.map((s) => el('option', { value: s.id, text: s.name })));
+    if (chosen) select.value = chosen;
+    $('agents').replaceChildren(...agents.map(agentNode));
+    $('agents-empty').hidden = agents.length > 0;
+  }
+
+  function agentNode(a) {
+    const path = `/v1/agents/${enc(a.name)}`;
+    const act = async (button, what, work) => {
+      button.disabled = true;
+      try {
+        await work();
+        say(what);
+        await loadAgents();
+      } catch (e) {
+        showError(e.message);
+        button.disabled = false;
+      }
+    };
+    const paused = a.status === 'paused';
+    const toggle = el('button', { type: 'button', class: 'small quiet', text: paused ? 'Resume' : 'Pause' });
+    toggle.addEventListener('click', () => act(toggle, `${a.name} ${paused ? 'resumed' : 'paused'}`,
+      () => api('POST', `${path}/${paused ? 'resume' : 'pause'}`)));
+    const t = a.tuning;
+    const field = (label, name, value, props) => el('label', { class: 'tune' }, `${label} `,
+      el('input', { name, value: String(value), ...props }));
+    const tune = el('form', { class: 'tune-form', 'aria-label': `Tuning of ${a.name}` },
+      field('proactivity', 'proactivity', t.proactivity, { type: 'number', min: '0', max: '1', step: '0.1' }),
+      field('temperature', 'temperature', t.temperature, { type: 'number', min: '0', max: '2', step: '0.1' }),
+      field('memory depth', 'memory_depth', t.memory_depth, { type: 'number', min: '0', step: '1' }),
+      el('label', { class: 'tune' }, 'style ', (() => {
+        const s = el('select', { name: 'style' }, el('option', { value: 'casual', text: 'casual' }), el('option', { value: 'formal', text: 'formal' }));
+        s.value = t.style;
+        return s;
+      })()),
+      el('button', { type: 'submit', class: 'small', text: 'Tune' }));
+    tune.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const f = new FormData(tune);
+      const body = {
+        proactivity: Number(f.get('proactivity')),
+        temperature: Number(f.get('temperature')),
+        memory_depth: Number(f.get('memory_depth')),
+        style: f.get('style'),
+      };
+      act(tune.querySelector('button'), `${a.name} tuned`, () => api('PATCH', path, body));
+    });
+    const memory = el('ol', { class: 'memory', 'data-testid': 'memory' });
+    const show = el('button', { type: 'button', class: 'small quiet', text: 'Show memory' });
+    show.addEventListener('click', async () => {
+      try {
+        const entries = await api('GET', `${path}/memory?limit=50`);
+        memory.replaceChildren(...(entries.length
+          ? entries.map((m) => el('li', { text: `${m.layer}: ${m.text}` }))
+          : [el('li', { class: 'hint', text: 'Nothing remembered.' })]));
+      } catch (e) {
+        showError(e.message);
+      }
+    });
+    const forget = el('button', { type: 'button', class: 'small danger', text: 'Erase memory' });
+    forget.addEventListener('click', async () => {
+      forget.disabled = true;
+      try {
+        const r = await api('DELETE', `${path}/memory`);
+        memory.replaceChildren();
+        say(`${a.name} forgot ${r.erased} ${r.erased === 1 ? 'entry' : 'entries'}`);
+      } catch (e) {
+        showError(e.message);
+      } finally {
+        forget.disabled = false;
+      }
+    });
+    return el('li', { class: 'credential card', 'data-name': a.name, 'data-status': a.status },
+      el('h3', { text: a.name }),
+      el('p', { class: 'member-facts' }, `${a.persona} · `, el('span', { 'data-testid': 'agent-status', text: a.status }), ' · ', didNode(a.did)),
+      el('p', { class: 'member-facts', text: a.abilities.length ? `offers ${a.abilities.join(', ')}` : 'offers no ability' }),
+      el('p', { class: 'actions' }, toggle, ' ', show, ' ', forget),
+      tune, memory);
+  }
+
+  async function makeAgent(ev) {
+    ev.preventDefault();
+    const body = {
+      name: $('agent-name').value.trim(),
+      persona: $('agent-persona').value,
+      spaces: $('agent-space').value ? [$('agent-space').value] : [],
+    };
+    await busy(ev.target, 'Making…', async () => {
+      const a = await api('POST', '/v1/agents', body);
+      say(`agent ${a.name} made: ${shortDid(a.did)}`);
+      $('agent-new-box').open = false;
+      await loadAgents();
+    });
+  }
+
   // ---------- abilities (docs/abilities.md §15) ----------
 
   function setView(view) {
@@ -1563,6 +1677,7 @@
     $('declare-form').addEventListener('submit', declare);
     $('propose-form').addEventListener('submit', propose);
     $('invite-form').addEventListener('submit', invite);
+    $('agent-new-form').addEventListener('submit', makeAgent);
 
     $('load-older').addEventListener('click', loadOlder);
     $('timeline').addEventListener('scroll', () => {

@@ -512,6 +512,43 @@ try {
     !(await call(url2, token2, 'GET', `${spacePath}/messages`)).messages.some((m) => m.text === SPAM));
   step('node 1\'s page deleted node 2\'s message; it is gone on both nodes');
 
+  // The operator's agents panel (docs/agents.md): signed in with node 1's admin token, make a
+  // greeter in the space, pause it, tune it and erase its memory; the API agrees at each step.
+  const admin1 = env('TIM_ADMIN1');
+  const contextA = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const pageA = await contextA.newPage();
+  pageA.setDefaultTimeout(15000);
+  pageA.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  await pageA.goto(`${url1}/`);
+  await pageA.getByLabel('Access token').fill(admin1);
+  await pageA.getByRole('button', { name: 'Sign in' }).click();
+  await pageA.getByRole('link', { name: 'Agents' }).click();
+  await pageA.getByTestId('agents-view').waitFor();
+  await pageA.locator('#agent-new-box summary').click();
+  await pageA.locator('#agent-name').fill('greeter-e2e');
+  await pageA.locator('#agent-persona').selectOption('greeter');
+  await pageA.locator('#agent-space').selectOption(space);
+  await pageA.getByRole('button', { name: 'Make' }).click();
+  const agentCard = pageA.getByTestId('agents').locator('li[data-name="greeter-e2e"]');
+  await agentCard.waitFor({ timeout: 30000 });
+  const agentPath = '/v1/agents/greeter-e2e';
+  const agent = await call(url1, admin1, 'GET', agentPath);
+  if (!agent.spaces.includes(space)) fail(`the agent acts in ${agent.spaces}, not ${space}`);
+  await agentCard.getByRole('button', { name: 'Pause' }).click();
+  await pageA.getByTestId('agents').locator('li[data-name="greeter-e2e"][data-status="paused"]').waitFor();
+  if ((await call(url1, admin1, 'GET', agentPath)).status !== 'paused') fail('the API does not say paused');
+  const tuning = pageA.getByTestId('agents').locator('li[data-name="greeter-e2e"] form.tune-form');
+  await tuning.getByLabel('proactivity').fill('0.2');
+  await tuning.getByRole('button', { name: 'Tune' }).click();
+  await until('the agent to be tuned', 10000, async () =>
+    Math.abs((await call(url1, admin1, 'GET', agentPath)).tuning.proactivity - 0.2) < 1e-9);
+  await pageA.getByTestId('agents').locator('li[data-name="greeter-e2e"]').getByRole('button', { name: 'Erase memory' }).click();
+  await pageA.getByText(/^greeter-e2e forgot \d+ entr/).waitFor();
+  if ((await call(url1, admin1, 'GET', `${agentPath}/memory`)).length !== 0) fail('the agent still remembers');
+  await pageA.screenshot({ path: screenshot.replace(/\.png$/, '') + '-agents.png', fullPage: true, animations: 'disabled' });
+  step('the operator\'s page made, paused, tuned an agent and erased its memory');
+  await contextA.close();
+
   const uncaught = errors.filter((e) => e.startsWith('uncaught'));
   if (uncaught.length) fail(`script errors on the page: ${uncaught.join('; ')}`);
   if (errors.length) console.log(`page console errors (not fatal):\n  ${errors.join('\n  ')}`);
