@@ -8,6 +8,7 @@ pub(crate) mod chain;
 pub(crate) mod earned;
 pub(crate) mod governance;
 pub(crate) mod id;
+pub(crate) mod link;
 pub(crate) mod mcp;
 pub(crate) mod memory;
 pub(crate) mod node;
