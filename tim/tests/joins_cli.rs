@@ -137,3 +137,37 @@ async fn a_link_joins_and_leave_removes_the_member_and_the_space() {
     assert!(joined.contains("joined \"den\""), "{joined}");
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_space_id_does_wherever_a_space_is_taken() {
+    let mut cluster = one_node(&[]).await;
+    let home = cluster.nodes[0].home.clone();
+    let garden = ok(&home, &["space", "create", "garden"]).trim().to_string();
+    let short = &garden[..8];
+    ok(&home, &["post", short, "hello from a short id"]);
+    assert!(ok(&home, &["read", short]).contains("hello from a short id"));
+    assert!(ok(&home, &["space", "members", short]).contains("owner"));
+    // Repeated as a flag's value, too: `--from` takes spaces.
+    ok(&home, &["space", "require", short, "--from", short]);
+
+    // Spaces until two ids share their first digit (16 digits: at most 17 spaces).
+    let mut ids = vec![garden.clone()];
+    let (a, b) = loop {
+        let id = ok(&home, &["space", "create", "more"]).trim().to_string();
+        if let Some(other) = ids.iter().find(|o| o[..1] == id[..1]) {
+            break (other.clone(), id);
+        }
+        ids.push(id);
+    };
+    let line = one_error_line(&tim(&home, &["read", &a[..1]]));
+    assert!(line.contains("give more of it"), "{line}");
+    assert!(line.contains(&a) && line.contains(&b), "{line}");
+    // Two digits no id starts with (there are 256 such pairs, and at most 17 spaces).
+    let unused = (0..=255u8)
+        .map(|n| format!("{n:02x}"))
+        .find(|p| !ids.iter().chain([&b]).any(|id| id.starts_with(p.as_str())))
+        .expect("a free prefix");
+    let line = one_error_line(&tim(&home, &["read", &unused]));
+    assert!(line.contains("no space this node hosts"), "{line}");
+    cluster.stop().await;
+}

@@ -16,6 +16,7 @@ pub(crate) mod passport;
 pub(crate) mod persona;
 pub(crate) mod profile;
 pub(crate) mod serve_mcp;
+pub(crate) mod short_ids;
 pub(crate) mod space;
 pub(crate) mod testnet;
 pub(crate) mod timeline;
