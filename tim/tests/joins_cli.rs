@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{ok, one_error_line, one_node, tim, tim_command, timite_with_token, wait_for};
+use common::{ok, one_error_line, one_node, text, tim, tim_command, timite_with_token, wait_for};
 
 /// A space id no node hosts.
 const NOWHERE: &str = "00000000000000000000000000000000000000000000000000000000000000ff";
@@ -149,6 +149,14 @@ async fn a_short_space_id_does_wherever_a_space_is_taken() {
     assert!(ok(&home, &["space", "members", short]).contains("owner"));
     // Repeated as a flag's value, too: `--from` takes spaces.
     ok(&home, &["space", "require", short, "--from", short]);
+    // A hex value refused for an argument that takes no space is clap's error, as before.
+    let out = tim(&home, &["space", "members", short, "--limit", "2000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--limit"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Spaces until two ids share their first digit (16 digits: at most 17 spaces).
     let mut ids = vec![garden.clone()];

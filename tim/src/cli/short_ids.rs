@@ -1,8 +1,11 @@
 //! Short space ids: wherever the command line takes a space, an unambiguous prefix of the id
 //! of a space the node hosts will do (`tim read 3f9a`). Done once, for every command: a value
-//! clap refuses that is a hex prefix shorter than a space id is looked up among the node's
-//! spaces and replaced by the whole id, and the command line is parsed again.
+//! clap refuses for an argument that takes a space, if it is a hex prefix shorter than a space
+//! id, is looked up among the node's spaces and replaced by the whole id, and the command line
+//! is parsed again.
 
+use std::any::TypeId;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -10,6 +13,9 @@ use anyhow::{bail, Context, Result};
 use clap::error::{ContextKind, ContextValue};
 use clap::Parser;
 use tim_node::home;
+use tim_protocol::SpaceId;
+
+use super::link::JoinTarget;
 
 /// Hex digits in a whole space id.
 const SPACE_ID_LEN: usize = 64;
@@ -17,12 +23,21 @@ const SPACE_ID_LEN: usize = 64;
 /// Parses `args` as `P`, expanding short space ids. The outer error is a failed lookup (no
 /// node, no such space, an ambiguous prefix); the inner one is clap's, for everything else.
 pub(crate) fn parse<P: Parser>(mut args: Vec<OsString>) -> Result<Result<P, clap::Error>> {
+    // Which arguments take a space: looked up only once a command line is refused.
+    let mut takes_space: Option<HashSet<String>> = None;
     loop {
         let e = match P::try_parse_from(&args) {
             Ok(parsed) => return Ok(Ok(parsed)),
             Err(e) => e,
         };
-        let Some(prefix) = refused_prefix(&e) else {
+        let takes_space = takes_space.get_or_insert_with(|| {
+            let mut command = P::command();
+            command.build();
+            let mut found = HashSet::new();
+            space_args(&command, &mut found);
+            found
+        });
+        let Some(prefix) = refused_prefix(&e, takes_space) else {
             return Ok(Err(e));
         };
         let id = resolve(&args, &prefix)?;
@@ -32,11 +47,32 @@ pub(crate) fn parse<P: Parser>(mut args: Vec<OsString>) -> Result<Result<P, clap
     }
 }
 
-/// The value clap refused, if it looks like the start of a space id.
-fn refused_prefix(e: &clap::Error) -> Option<String> {
+/// Every argument (as clap names it in errors, e.g. `<SPACE>`, `--from <FROM>`) of `command`
+/// and its subcommands whose value is a space.
+fn space_args(command: &clap::Command, out: &mut HashSet<String>) {
+    for arg in command.get_arguments() {
+        let t = arg.get_value_parser().type_id();
+        if t == TypeId::of::<SpaceId>() || t == TypeId::of::<JoinTarget>() {
+            out.insert(arg.to_string());
+        }
+    }
+    for sub in command.get_subcommands() {
+        space_args(sub, out);
+    }
+}
+
+/// The value clap refused for an argument that takes a space, if it looks like the start of a
+/// space id.
+fn refused_prefix(e: &clap::Error, takes_space: &HashSet<String>) -> Option<String> {
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
     let Some(ContextValue::String(v)) = e.get(ContextKind::InvalidValue) else {
         return None;
     };
+    if !takes_space.contains(arg) {
+        return None;
+    }
     let hex = v.bytes().all(|b| b.is_ascii_hexdigit());
     (hex && !v.is_empty() && v.len() < SPACE_ID_LEN).then(|| v.clone())
 }
