@@ -14,6 +14,7 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::SetEarnedRoles;
+use tim_protocol::api::SpaceLeft;
 use tim_protocol::api::{
     AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, BadgeThreshold, CreateSpace,
     CredentialsQuery, DeclareAbilities, DeclareAbility, DirectMessage, DirectMessageRequest, Done,
@@ -529,15 +530,38 @@ impl Client {
         via: Vec<String>,
         present: Vec<String>,
     ) -> Result<SpaceSummary, ClientError> {
-        self.post(
-            &format!("/v1/spaces/{id}/join"),
-            &JoinSpace {
-                via,
-                present,
-                timeout_secs: None,
-            },
-        )
-        .await
+        self.join_within(id, via, present, None).await
+    }
+
+    /// `POST /v1/spaces/{id}/join`, waiting at most `timeout` (whole seconds, 1 to 300) for a
+    /// host to answer (default: the node's, 30 s). A join that fails leaves no trace on the
+    /// node.
+    pub async fn join_within(
+        &self,
+        id: SpaceId,
+        via: Vec<String>,
+        present: Vec<String>,
+        timeout: Option<Duration>,
+    ) -> Result<SpaceSummary, ClientError> {
+        let url = format!("{}/v1/spaces/{id}/join", self.base);
+        let body = JoinSpace {
+            via,
+            present,
+            timeout_secs: timeout.map(|t| t.as_secs()),
+        };
+        // The node answers within the join's own timeout; the call waits a margin longer.
+        let wait = timeout.map_or(CALL_TIMEOUT, |t| t + CALL_TIMEOUT);
+        let req = self.http.post(&url).json(&body).timeout(wait);
+        Self::json(self.send(req, &url).await?).await
+    }
+
+    /// `POST /v1/spaces/{id}/leave`: leave the space (its own member entry removed; the
+    /// owner is refused) or give up an unfinished join; the node drops the space once no
+    /// timite it hosts is a member.
+    pub async fn leave(&self, id: SpaceId) -> Result<SpaceLeft, ClientError> {
+        let url = format!("{}/v1/spaces/{id}/leave", self.base);
+        let req = self.http.post(&url).timeout(CALL_TIMEOUT);
+        Self::json(self.send(req, &url).await?).await
     }
 
     /// `POST /v1/spaces/{id}/migrate`: migrate the space to schema version `to` (default the

@@ -22,6 +22,7 @@ use tim_crdt::admission::Requirement;
 use tim_crdt::encryption::{Encryption, History};
 use tim_crdt::PageFrom;
 use tim_did::credential::{credentials_in, is_presentation, verify_document};
+use tim_protocol::api::SpaceLeft;
 use tim_protocol::api::{
     Challenge, CheckView, CreateSpace, CredentialsQuery, DirectMessage, DirectMessageRequest,
     Imported, InviteRequest, IssueRequest, JoinSpace, Login, MemberView, MembersQuery, Migrated,
@@ -441,6 +442,18 @@ impl Service {
             }
         })
         .await?)
+    }
+
+    /// Leaves a space as the caller: removes its own member entry (the owner is refused, with
+    /// the reason) or gives up its unfinished join; the node drops the space once no timite
+    /// it hosts is a member (docs/operator.md "Leaving a space").
+    pub async fn leave_space(&self, caller: &Caller, space: SpaceId) -> ServiceResult<SpaceLeft> {
+        let (change, dropped) = self.acting(caller).leave(space).await?;
+        Ok(SpaceLeft {
+            space,
+            change,
+            dropped,
+        })
     }
 
     /// Sets what joiners must present (the space's admins).

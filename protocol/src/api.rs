@@ -231,6 +231,20 @@ pub struct JoinSpace {
     pub timeout_secs: Option<u64>,
 }
 
+/// The answer to `POST /v1/spaces/{id}/leave`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SpaceLeft {
+    /// The space.
+    pub space: SpaceId,
+    /// The signed change that removed the timite's member entry; none if its join had not
+    /// completed (there was no entry to remove).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeHash>,
+    /// Whether the node stopped hosting the space and deleted its copy (no timite it hosts
+    /// is a member any more, and none is joining).
+    pub dropped: bool,
+}
+
 /// `POST /v1/spaces/{id}/messages`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct PostMessage {

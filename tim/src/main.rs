@@ -213,9 +213,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let json = json_asked(std::env::args_os());
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return usage_error(e, json),
+    let cli = match cli::short_ids::parse::<Cli>(std::env::args_os().collect()) {
+        Ok(Ok(cli)) => cli,
+        Ok(Err(e)) => return usage_error(e, json),
+        Err(e) => return failure(&e, json),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("warn,tim_node=info,libp2p_kad=error")
@@ -232,17 +233,20 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The reader has what it wanted (`tim read SPACE | head -1`).
         Err(_) if pipe_closed() => ExitCode::SUCCESS,
-        Err(e) => {
-            let line = if json {
-                safe_json(error_json(&e).to_string())
-            } else {
-                format!("error: {}", shown(&one_line(&e)))
-            };
-            // Nothing more to do if standard error is gone too.
-            let _ = errln!("{line}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure(&e, json),
     }
+}
+
+/// A failed command: its one-line reason on standard error (JSON with `--json`), exit code 1.
+fn failure(e: &anyhow::Error, json: bool) -> ExitCode {
+    let line = if json {
+        safe_json(error_json(e).to_string())
+    } else {
+        format!("error: {}", shown(&one_line(e)))
+    };
+    // Nothing more to do if standard error is gone too.
+    let _ = errln!("{line}");
+    ExitCode::FAILURE
 }
 
 /// Whether the command line asks for `--json` (before any `--`), read before it is parsed so

@@ -113,6 +113,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(spaces::list_spaces, spaces::create_space))
         .routes(routes!(spaces::get_space))
         .routes(routes!(spaces::join_space))
+        .routes(routes!(spaces::leave_space))
         .routes(routes!(messages::timeline, messages::post_message))
         .routes(routes!(messages::delete_message))
         .routes(routes!(messages::direct_message))

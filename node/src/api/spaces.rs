@@ -5,7 +5,9 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use tim_crdt::admission::Requirement;
-use tim_protocol::api::{CreateSpace, Done, Imported, JoinSpace, Migrate, Migrated, SpaceSummary};
+use tim_protocol::api::{
+    CreateSpace, Done, Imported, JoinSpace, Migrate, Migrated, SpaceLeft, SpaceSummary,
+};
 use tim_protocol::SpaceId;
 
 use super::extract::{Admin, ApiBytes, ApiJson, Id};
@@ -60,6 +62,20 @@ pub(super) async fn join_space(
     ApiJson(body): ApiJson<JoinSpace>,
 ) -> ApiResult<Json<SpaceSummary>> {
     Ok(Json(s.join_space(&caller, id, &body).await?))
+}
+
+/// Leaves a space: removes the timite's own member entry (the owner is refused, 403 with
+/// the reason) or gives up its unfinished join; the node stops hosting the space and deletes
+/// its copy once no timite it hosts is a member.
+#[utoipa::path(post, path = "/v1/spaces/{id}/leave", tag = "spaces",
+    params(("id" = String, Path, description = "Space id")),
+    responses((status = 200, body = SpaceLeft), Problems))]
+pub(super) async fn leave_space(
+    State(s): State<Service>,
+    caller: Caller,
+    Id(id): Id<SpaceId>,
+) -> ApiResult<Json<SpaceLeft>> {
+    Ok(Json(s.leave_space(&caller, id).await?))
 }
 
 /// Sets what joiners must present (admins).

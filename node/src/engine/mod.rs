@@ -144,6 +144,13 @@ pub enum Write {
         /// The space.
         space: SpaceId,
     },
+    /// The timite's leave, once its own member entry is removed (or if its join never
+    /// completed): its joins of the space are given up, and the space is dropped (unhosted,
+    /// deleted from the store) if no hosted timite is a member any more and nobody is joining.
+    Leave {
+        /// The space.
+        space: SpaceId,
+    },
     /// A write about abilities: declare, withdraw, request, claim, progress, an outcome,
     /// cancel, rate (docs/abilities.md).
     Ability {
@@ -190,6 +197,11 @@ pub enum Answer {
     /// A join given up; whether the space was dropped with it.
     JoinCancelled {
         /// The space's history had not arrived: it is no longer hosted.
+        dropped: bool,
+    },
+    /// A leave done; whether the space was dropped with it.
+    Left {
+        /// No hosted timite is a member any more: the space is no longer hosted.
         dropped: bool,
     },
 }
@@ -519,6 +531,13 @@ impl<S: SpaceStore> Engine<S> {
         self.load_penalties()?;
         for id in self.store.spaces()? {
             let space = self.restore(id)?;
+            if !space.is_ready() {
+                // A join cut short (the node stopped before the history came): nobody waits
+                // for it any more, so no phantom space is hosted.
+                info!(space = %id, "a join that never completed: dropped");
+                self.store.remove_space(&id)?;
+                continue;
+            }
             for peer in self.store.private_hosts(&id)? {
                 if let Ok(peer) = PeerId::from_bytes(&peer) {
                     self.hosts.entry(peer).or_default().insert(id);
@@ -1056,6 +1075,7 @@ impl<S: SpaceStore> Engine<S> {
             }
             Write::Join { space, present } => self.join(token, who, space, present, now),
             Write::CancelJoin { space } => self.cancel_join(token, who, space),
+            Write::Leave { space } => self.leave(token, who, space),
             Write::Import { space, checked } => self.import(token, space, checked),
         }
     }
@@ -1259,7 +1279,8 @@ impl<S: SpaceStore> Engine<S> {
         self.maybe_complete_join(id, now);
     }
 
-    fn cancel_join(&mut self, token: Token, who: Did, id: SpaceId) {
+    /// Fails the pending joins of space `id` by `who` (its caller stopped waiting, or left).
+    fn give_up_joins(&mut self, who: Did, id: SpaceId) {
         if let Some(waiters) = self.joins.remove(&id) {
             let (gone, kept): (Vec<_>, Vec<_>) = waiters.into_iter().partition(|w| w.who == who);
             for w in gone {
@@ -1270,6 +1291,32 @@ impl<S: SpaceStore> Engine<S> {
                 self.joins.insert(id, kept);
             }
         }
+    }
+
+    fn leave(&mut self, token: Token, who: Did, id: SpaceId) {
+        if !self.spaces.contains_key(&id) {
+            return self.done(token, Err(self.unknown(id)));
+        }
+        self.give_up_joins(who, id);
+        let space = &self.spaces[&id];
+        let unused = !self.joins.contains_key(&id)
+            && (!space.is_ready() || !self.writers.keys().any(|w| space.is_member(w)));
+        if !unused {
+            return self.done(token, Ok(Answer::Left { dropped: false }));
+        }
+        info!(space = %id, "left; no hosted timite is a member: dropped");
+        match self.drop_space(id) {
+            Ok(_) => self.after_flush(AfterFlush {
+                publish: vec![],
+                from: None,
+                answers: vec![(token, Answer::Left { dropped: true })],
+            }),
+            Err(e) => self.done(token, Err(e)),
+        }
+    }
+
+    fn cancel_join(&mut self, token: Token, who: Did, id: SpaceId) {
+        self.give_up_joins(who, id);
         let phantom =
             self.spaces.get(&id).is_some_and(|s| !s.is_ready()) && !self.joins.contains_key(&id);
         if !phantom {

@@ -131,6 +131,11 @@ pub(super) enum Command {
         space: SpaceId,
         reply: Reply<()>,
     },
+    Leave {
+        who: Did,
+        space: SpaceId,
+        reply: Reply<bool>,
+    },
     Post {
         who: Did,
         space: SpaceId,
@@ -234,6 +239,41 @@ pub struct Handle {
     pub(super) timite: Did,
     pub(super) store: Store,
     pub(super) registries: Arc<crate::metrics::Registries>,
+}
+
+/// Gives up a timite's join when dropped armed: the future waiting for the join was dropped
+/// (its API caller went away), so no phantom space is left behind.
+struct GiveUpJoin {
+    tx: Option<mpsc::Sender<Command>>,
+    who: Did,
+    space: SpaceId,
+}
+
+impl GiveUpJoin {
+    /// The join was answered (or timed out, and its caller gives it up itself).
+    fn disarm(mut self) {
+        self.tx = None;
+    }
+}
+
+impl Drop for GiveUpJoin {
+    fn drop(&mut self) {
+        let (Some(tx), Ok(runtime)) = (self.tx.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let (who, space) = (self.who, self.space);
+        runtime.spawn(async move {
+            let (reply, answered) = oneshot::channel();
+            if tx
+                .send(Command::CancelJoin { who, space, reply })
+                .await
+                .is_ok()
+            {
+                let _ = answered.await;
+            }
+        });
+    }
 }
 
 impl Handle {
@@ -497,7 +537,15 @@ impl Handle {
             present,
             reply,
         });
-        let Ok(joined) = tokio::time::timeout(timeout, call).await else {
+        // A caller that stops waiting (a closed API connection) gives the join up too.
+        let abandoned = GiveUpJoin {
+            tx: Some(self.tx.clone()),
+            who: self.timite,
+            space,
+        };
+        let waited = tokio::time::timeout(timeout, call).await;
+        abandoned.disarm();
+        let Ok(joined) = waited else {
             // Give the join up, so that a space whose history never came is not kept.
             let _ = self
                 .call(|reply| Command::CancelJoin {
@@ -514,6 +562,31 @@ impl Handle {
             )));
         };
         joined
+    }
+
+    /// Leaves a space: removes the hosted timite's own member entry (the rules refuse the
+    /// owner, with the reason), gives up its join if that never completed, and drops the
+    /// space (unhosted, deleted from the store) if no hosted timite is a member any more.
+    /// Returns the change that removed the entry, if any, and whether the space was dropped.
+    pub async fn leave(&self, space: SpaceId) -> Result<(Option<ChangeHash>, bool), NodeError> {
+        let (change, not_joined) = match self.moderate(space, Act::Kick(self.timite)).await {
+            Ok(h) => (Some(h), None),
+            // No history yet (a join under way or abandoned): there is no entry to remove.
+            Err(e @ (NodeError::NotReady(_) | NodeError::UnknownSpace(_))) => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        let dropped = self
+            .call(|reply| Command::Leave {
+                who: self.timite,
+                space,
+                reply,
+            })
+            .await?;
+        match not_joined {
+            // Neither a member nor joining: the caller had nothing to leave.
+            Some(e) if !dropped => Err(e),
+            _ => Ok((change, dropped)),
+        }
     }
 
     /// Posts a message as the hosted timite; returns once it is durable.

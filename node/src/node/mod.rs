@@ -615,6 +615,13 @@ impl Actor {
                 });
                 self.write(who, Write::CancelJoin { space }, on_done);
             }
+            Command::Leave { who, space, reply } => {
+                let on_done = expect(reply, |a| match a {
+                    Answer::Left { dropped } => Some(dropped),
+                    _ => None,
+                });
+                self.write(who, Write::Leave { space }, on_done);
+            }
             Command::Moderate {
                 who,
                 space,

@@ -11,6 +11,7 @@ use tim_protocol::api::{CreateSpace, InviteRequest, MembersQuery, MAX_LIST_PAGE}
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::{Did, SpaceId};
 
+use super::link::{InviteLink, JoinTarget};
 use super::parse_duration;
 use crate::output::{errln, outln, shown, Out};
 
@@ -84,14 +85,33 @@ pub(crate) enum SpaceCommand {
     },
     /// Join a space: find hosts, sync its history, become a member.
     Join {
-        /// Space id.
-        space: SpaceId,
+        /// Space id, or an invite link (tim:join/<space id>?via=<multiaddr>…).
+        space: JoinTarget,
         /// Address of a node that hosts it (repeatable); Kademlia is asked too.
         #[arg(long)]
         via: Vec<String>,
         /// Credential id to present for the space's requirements (repeatable).
         #[arg(long)]
         present: Vec<String>,
+        /// How long to wait for a host to answer (1s to 5m; default 30s). A join that fails
+        /// or is interrupted leaves nothing behind.
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<Duration>,
+    },
+    /// Leave a space (the owner cannot): your member entry is removed; this node stops
+    /// hosting the space once none of its timites is a member. Also gives up a join.
+    Leave {
+        /// Space id.
+        space: SpaceId,
+    },
+    /// Print an invite link to a space: its id and this node's addresses, and for an
+    /// invite-only space the invitee (invite them first: tim space invite SPACE DID).
+    Link {
+        /// Space id.
+        space: SpaceId,
+        /// The invitee's DID (an invite-only space).
+        #[arg(long = "for")]
+        invitee: Option<Did>,
     },
     /// Migrate a space to a newer schema version (admins and the owner; docs/rules.md §4.1):
     /// version 8 switches its reputation to v2 (docs/reputation.md).
@@ -220,7 +240,37 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                 if let Some(addr) = &via {
                     outln!("they join with: tim space join {space} --via {addr}")?;
                 }
+                let link = InviteLink {
+                    space,
+                    via: via.iter().cloned().collect(),
+                    invitee: Some(did),
+                };
+                outln!("or with the link: tim space join '{link}'")?;
                 Ok(())
+            })?;
+        }
+        SpaceCommand::Leave { space } => {
+            let left = client.leave(space).await?;
+            out.print(&left, |l| {
+                match l.change {
+                    Some(c) => outln!("left {space} (change {c})")?,
+                    None => outln!("gave up joining {space}")?,
+                }
+                if l.dropped {
+                    outln!("this node no longer hosts it; its copy is deleted")
+                } else {
+                    outln!("this node still hosts it for its other members")
+                }
+            })?;
+        }
+        SpaceCommand::Link { space, invitee } => {
+            let link = InviteLink {
+                space,
+                via: client.status().await?.listen,
+                invitee,
+            };
+            out.print(&serde_json::json!({ "link": link.to_string() }), |_| {
+                outln!("{link}")
             })?;
         }
         SpaceCommand::Role { space, did, role } => {
@@ -287,12 +337,21 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             })?;
         }
         SpaceCommand::Join {
-            space,
-            via,
+            space: JoinTarget(link),
+            mut via,
             present,
+            timeout,
         } => {
+            if let Some(invitee) = &link.invitee {
+                let me = client.me().await?.did;
+                if me != *invitee {
+                    bail!("this link is for {invitee}'s invite, and you are {me}: ask for a link for you");
+                }
+            }
+            via.extend(link.via);
+            let space = link.space;
             let bar = out.spinner(format!("joining {space}: syncing from peers…"));
-            let s = client.join(space, via, present).await?;
+            let s = client.join_within(space, via, present, timeout).await?;
             bar.finish_and_clear();
             out.print(&s, |s| {
                 outln!(
