@@ -314,6 +314,24 @@
     document.title = `${s.name} · Tim`;
   }
 
+  // What the join form names: a space id (and an address typed beside it), or an invite link
+  // `tim:join/<space id>?via=<multiaddr>[&via=…][&for=<did>]` (docs/operator.md "Invite links").
+  function joinTarget(text, typedVia) {
+    const via = typedVia ? [typedVia] : [];
+    if (!text.startsWith('tim:join/')) return { id: text, via, for: null };
+    const [id, query = ''] = text.slice('tim:join/'.length).split('?');
+    let invitee = null;
+    for (const part of query.split('&').filter(Boolean)) {
+      const eq = part.indexOf('=');
+      const [key, value] = eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)];
+      if (key === 'via' && value) via.push(value);
+      else if (key === 'for' && value) invitee = value;
+      else throw new Error(`"${part}" is not part of an invite link (via=ADDRESS or for=DID)`);
+    }
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`"${id}" in the link is not a space id`);
+    return { id, via, for: invitee };
+  }
+
   async function selectSpace(id) {
     stopStream();
     state.space = id;
@@ -1609,10 +1627,19 @@
       ev.preventDefault();
       clearError();
       const form = ev.target;
-      const id = $('join-id').value.trim();
-      const via = $('join-via').value.trim();
+      let link;
+      try {
+        link = joinTarget($('join-id').value.trim(), $('join-via').value.trim());
+      } catch (e) {
+        showError(e.message);
+        return;
+      }
+      if (link.for && state.me && link.for !== state.me.did) {
+        showError(`This link's invite is for ${link.for}, not for you (${state.me.did}).`);
+        return;
+      }
       say('Joining: asking peers for the space, this can take a few seconds…');
-      const joined = await busy(form, 'Joining…', () => api('POST', `/v1/spaces/${enc(id)}/join`, { via: via ? [via] : [], present: [] }));
+      const joined = await busy(form, 'Joining…', () => api('POST', `/v1/spaces/${enc(link.id)}/join`, { via: link.via, present: [] }));
       if (!joined) return;
       form.reset();
       upsertSpace(joined);

@@ -243,12 +243,12 @@ try {
   await page.screenshot({ path: screenshot, fullPage: true, animations: 'disabled' });
   step(`screenshot saved to ${screenshot}`);
 
-  // Join by id: a space made on node 2, joined from node 1's page through node 2's address.
+  // Join by invite link: a space made on node 2, joined from node 1's page with the link
+  // `tim space link` prints (its id and node 2's address).
   const status2 = await call(url2, token2, 'GET', '/v1/status');
   const made = await call(url2, token2, 'POST', '/v1/spaces', { name: 'joined from the page', purpose: '', visibility: 'public' });
   await page.getByText('Join a space').click();
-  await page.getByLabel('Space id').fill(made.id);
-  await page.getByLabel(/^Via address/).fill(status2.listen[0]);
+  await page.locator('#join-id').fill(`tim:join/${made.id}?via=${status2.listen[0]}`);
   await page.getByRole('button', { name: 'Join', exact: true }).click();
   try {
     await page.getByTestId('space-name').filter({ hasText: 'joined from the page' }).waitFor({ timeout: 40000 });
@@ -256,7 +256,7 @@ try {
     fail(`joining ${made.id} from the page did not open it: ${await page.getByTestId('error').textContent()}`);
   }
   await page.locator(`[data-space-id="${made.id}"]`).waitFor();
-  step('joined a space from node 2 by its id');
+  step('joined a space from node 2 by its invite link');
 
   // Create a space with the form (keyboard: Enter submits).
   await page.getByText('Create a space').click();
