@@ -1203,6 +1203,20 @@ impl<S: SpaceStore> Engine<S> {
                     })
                 }
                 Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
+                Effect::MessageEdited { id: msg } | Effect::Reacted { id: msg }
+                    if self.listening =>
+                {
+                    let Some(mut message) = space.message(msg) else {
+                        continue;
+                    };
+                    if message.encrypted {
+                        self.reveal_for_event(id, &mut message);
+                    }
+                    Some(match effect {
+                        Effect::Reacted { .. } => SpaceEvent::Reacted { space: id, message },
+                        _ => SpaceEvent::MessageEdited { space: id, message },
+                    })
+                }
                 // Request events go out even with nobody listening: the actor prefetches the
                 // payloads they name (docs/abilities.md §14).
                 Effect::Requested { id: request } => {
