@@ -4,6 +4,7 @@
 mod agents;
 mod mcp;
 mod memory;
+mod messages;
 mod personas;
 mod proposals;
 pub mod provider;

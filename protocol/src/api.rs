@@ -401,6 +401,21 @@ pub struct TimelineQuery {
     pub after: Option<MessageId>,
 }
 
+/// The query of `GET /v1/spaces/{id}/search`: what to look for, and which page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// The text to find in messages, ignoring case.
+    pub q: String,
+    /// How many matches, 1 to 100 (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+    /// Matches older than this message (a page's `next_before`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<MessageId>,
+}
+
 /// `GET /v1/spaces/{id}/messages`: a page of the timeline, newest first, with the cursors of
 /// the pages on either side.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]

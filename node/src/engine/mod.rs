@@ -93,6 +93,15 @@ pub enum Write {
         /// The text.
         text: String,
     },
+    /// Post a reply to a message (schema version 10).
+    Reply {
+        /// The space.
+        space: SpaceId,
+        /// The id of the message replied to.
+        parent: String,
+        /// The text.
+        text: String,
+    },
     /// A moderation act.
     Moderate {
         /// The space.
@@ -954,17 +963,17 @@ impl<S: SpaceStore> Engine<S> {
                         .and_then(|s| s.post(&me, &text, now).map_err(NodeError::from)),
                     Err(e) => Err(e),
                 };
-                match r {
-                    Ok((applied, id)) => {
-                        let posted = Posted {
-                            id,
-                            change: applied.hash,
-                            at: now,
-                        };
-                        self.commit(space, vec![applied], token, Answer::Posted(posted));
-                    }
-                    Err(e) => self.done(token, Err(e)),
-                }
+                self.posted(space, r, token, now);
+            }
+            Write::Reply {
+                space,
+                parent,
+                text,
+            } => {
+                let r = self
+                    .readable_space_mut(&who, space)
+                    .and_then(|s| s.reply(&me, &parent, &text, now).map_err(NodeError::from));
+                self.posted(space, r, token, now);
             }
             Write::Moderate { space, act } => {
                 let r = self
@@ -1106,6 +1115,27 @@ impl<S: SpaceStore> Engine<S> {
 
     /// Stores local changes; once they are on disk, publishes them (nothing leaves the node
     /// before it is durable) and answers `token`.
+    /// Commits a post (or reply) made at `now`, answering with where it went.
+    fn posted(
+        &mut self,
+        space: SpaceId,
+        r: Result<(Applied, String), NodeError>,
+        token: Token,
+        now: u64,
+    ) {
+        match r {
+            Ok((applied, id)) => {
+                let posted = Posted {
+                    id,
+                    change: applied.hash,
+                    at: now,
+                };
+                self.commit(space, vec![applied], token, Answer::Posted(posted));
+            }
+            Err(e) => self.done(token, Err(e)),
+        }
+    }
+
     fn commit(&mut self, id: SpaceId, applied: Vec<Applied>, token: Token, answer: Answer) {
         if let Err(e) = self.absorb(id, &applied) {
             return self.done(token, Err(e));
@@ -2097,5 +2127,7 @@ fn moderate(
         Act::SetEarnedRoles(t) => s.set_earned_roles(me, &t, now),
         Act::SetProfile(p) => s.set_profile(me, &p, now),
         Act::SetBudgets(b) => s.set_budgets(me, &b, now),
+        Act::EditMessage(id, text) => s.edit(me, &id, &text, now),
+        Act::React(id, emoji) => s.react(me, &id, emoji.as_deref(), now),
     }
 }
