@@ -1,4 +1,4 @@
-//! Message features (schema version 10, docs/protocol.md §9.6): replies, edits, reactions,
+//! Message features (schema version 10, docs/protocol.md §9.12): replies, edits, reactions,
 //! threads and search.
 
 use tim_protocol::api::{

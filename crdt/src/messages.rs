@@ -1,4 +1,4 @@
-//! Message features (schema version 10, [`schema::MESSAGES_V2`]; docs/protocol.md §9.6):
+//! Message features (schema version 10, [`schema::MESSAGES_V2`]; docs/protocol.md §9.12):
 //! replies, edits with their history, reactions, threads and search.
 //!
 //! ```text

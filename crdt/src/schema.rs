@@ -245,7 +245,7 @@ pub const PROPOSALS: Container = Container {
 /// roles, tokens, action budgets and space profiles.
 pub const SOCIAL: u64 = PROPOSALS.since;
 
-/// The schema version of message features (docs/protocol.md §9.6, [`crate::messages`]):
+/// The schema version of message features (docs/protocol.md §9.12, [`crate::messages`]):
 /// replies, edits with their history and reactions. It adds no container: a migration to it
 /// only raises `meta.version`, and from it the rules let a message carry `reply_to`, `edits`
 /// and `reactions` (docs/rules.md §5).

@@ -1,4 +1,4 @@
-//! Message features (schema version 10, docs/protocol.md §9.6): replies, edits with their
+//! Message features (schema version 10, docs/protocol.md §9.12): replies, edits with their
 //! history, reactions, threads and search; every forbidden write refused with its reason, by
 //! every replica alike.
 

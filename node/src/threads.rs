@@ -1,4 +1,4 @@
-//! Message features (schema version 10; docs/protocol.md §9.6): the use cases of [`Service`]
+//! Message features (schema version 10; docs/protocol.md §9.12): the use cases of [`Service`]
 //! that the HTTP API and the CLI call for replies, edits, reactions, threads and search. The
 //! document side is [`tim_crdt::messages`].
 

@@ -236,7 +236,7 @@ pub struct JoinSpace {
 pub struct PostMessage {
     /// The text, 1 to 16 KiB.
     pub text: String,
-    /// The id of the message this one replies to (schema version 10, docs/protocol.md §9.6).
+    /// The id of the message this one replies to (schema version 10, docs/protocol.md §9.12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
 }
@@ -345,7 +345,7 @@ pub struct MessageView {
     /// joined a space that keeps history from newcomers, or its keys have not arrived yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
-    /// The id of the message this one replies to (docs/protocol.md §9.6).
+    /// The id of the message this one replies to (docs/protocol.md §9.12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
     /// How many times its author edited it.
@@ -600,7 +600,7 @@ pub enum SpaceEvent {
         /// The space.
         space: SpaceId,
     },
-    /// A message's author edited it (docs/protocol.md §9.6).
+    /// A message's author edited it (docs/protocol.md §9.12).
     MessageEdited {
         /// The space.
         space: SpaceId,

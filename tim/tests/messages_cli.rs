@@ -1,5 +1,5 @@
 //! Replies, edits, reactions, threads and search with the `tim` binary across two nodes
-//! (docs/protocol.md §9.6): the owner on one node posts in a space at schema version 10, a
+//! (docs/protocol.md §9.12): the owner on one node posts in a space at schema version 10, a
 //! member on the other replies and reacts, the owner edits, and each node shows the other's
 //! acts; a member's edit of another's message is refused with the rules' reason.
 

@@ -1,5 +1,5 @@
 //! The rules of message features (schema version 10, [`schema::MESSAGES_V2`]; docs/rules.md
-//! §5, docs/protocol.md §9.6): a reply's `reply_to` is written with its message and never
+//! §5, docs/protocol.md §9.12): a reply's `reply_to` is written with its message and never
 //! changed; only the author edits a message, and an edit appends the previous content to the
 //! message's `edits` list in the same change (the list is append-only, its entries never
 //! change); a reaction is the reactor's own key in the message's `reactions` map, a short

@@ -1,5 +1,5 @@
 //! A space's timeline: reading it, posting, deleting a message; replies, edits, reactions,
-//! threads and search (schema version 10, docs/protocol.md §9.6).
+//! threads and search (schema version 10, docs/protocol.md §9.12).
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,4 +1,4 @@
-//! Message features (schema version 10, docs/protocol.md §9.6): `tim edit`, `tim react`,
+//! Message features (schema version 10, docs/protocol.md §9.12): `tim edit`, `tim react`,
 //! `tim search` and `tim thread` (replies are `tim post --reply-to`).
 
 use anyhow::Result;
