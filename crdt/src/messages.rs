@@ -68,10 +68,17 @@ impl Space {
         Ok(())
     }
 
-    /// The message map `id`, if it is one of this space's messages.
+    /// The message map `id`, if it is one of this space's messages (in the timeline now).
     fn message_obj(&self, id: &str) -> Result<ObjId, SpaceError> {
+        let timeline = doc::root_obj(&self.doc, &schema::TIMELINE, None);
+        let in_timeline = |obj: &ObjId| {
+            let parent = self.doc.parents(obj).ok().and_then(|mut p| p.next());
+            parent.is_some_and(|p| p.visible && Some(p.obj) == timeline)
+        };
         match self.doc.import(id) {
-            Ok((obj, ObjType::Map)) if self.message_at(&obj).is_some() => Ok(obj),
+            Ok((obj, ObjType::Map)) if in_timeline(&obj) && self.message_at(&obj).is_some() => {
+                Ok(obj)
+            }
             _ => Err(SpaceError::Invalid(format!(
                 "no message {id} in this space"
             ))),

@@ -201,6 +201,25 @@ fn reply_to_names_an_earlier_message_and_never_changes() {
     });
     assert_refused(s.ingest(e), "`reply_to` is a message id");
     assert_refused_locally(s.reply(&member, "99@00", "hi", 7), "no message");
+    // A deleted message, or a map that is not a message, takes no reply, edit or reaction.
+    s.delete_message(&owner, &other, 8).unwrap();
+    assert_refused_locally(s.reply(&member, &other, "hi", 9), "no message");
+    assert_refused_locally(s.edit(&owner, &other, "again", 9), "no message");
+    let d = tim_crdt::test_utils::reloaded(&s);
+    let members = tim_crdt::test_utils::root(&d, "members");
+    let (_, entry) = d.get(&members, owner.did().to_string()).unwrap().unwrap();
+    let entry = entry.to_string();
+    assert_refused_locally(s.react(&member, &entry, Some("👍"), 9), "no message");
+    // Forged: a reply to the deleted message.
+    let e = forge(&s, &member, &member, 10, |tx, d| {
+        let timeline = tim_crdt::test_utils::root(d, "timeline");
+        let n = d.length(&timeline);
+        let m = tx.insert_object(&timeline, n, ObjType::Map).unwrap();
+        tx.put(&m, "author", member.did().to_string()).unwrap();
+        tx.put(&m, "text", "re: deleted").unwrap();
+        tx.put(&m, REPLY_TO, other.as_str()).unwrap();
+    });
+    assert_refused(s.ingest(e), "`reply_to` is a message id");
 }
 
 #[test]

@@ -8,13 +8,14 @@
 //! ([`Judge::check_other`]), so nodes that do not know version 10 agree on every verdict.
 
 use automerge::legacy::{OpId, OpType};
-use automerge::{ObjId, ScalarValue};
+use automerge::{ObjId, ReadDoc, ScalarValue};
 
 use super::{deny, Effect, Judge, Place};
 use crate::doc;
 use crate::encryption::MAX_CT_BYTES;
 use crate::messages::{valid_reaction, EDITS, MAX_REACTION_BYTES, REACTIONS, REPLY_TO};
 use crate::roles::Permission;
+use crate::schema::Policy;
 use crate::writer::same_author;
 use crate::{schema, Rejection};
 
@@ -51,19 +52,27 @@ impl Judge<'_> {
         self.doc.import(&id_of(id)).ok().map(|(o, _)| o)
     }
 
-    /// Whether `id` names a message of the timeline at the change's dependencies.
+    /// Whether `id` names a message of the timeline at the change's dependencies (not
+    /// deleted there).
     fn is_message(&self, id: &str) -> bool {
         let Ok((obj, automerge::ObjType::Map)) = self.doc.import(id) else {
             return false;
         };
-        let ObjId::Id(counter, actor, _) = &obj else {
+        let parents = match self.at.heads {
+            Some(h) => self.doc.parents_at(&obj, h),
+            None => self.doc.parents(&obj),
+        };
+        let Some(parent) = parents.ok().and_then(|mut p| p.next()) else {
             return false;
         };
-        matches!(
-            self.roots
-                .place_of_existing(self.doc, &OpId::new(*counter, actor)),
-            Ok(Some(Place::Message))
-        ) && self.at.get(&obj, doc::AUTHOR).is_some()
+        let ObjId::Id(counter, actor, _) = parent.obj else {
+            return false;
+        };
+        parent.visible
+            && matches!(
+                self.roots.place_of_root(&OpId::new(counter, &actor)),
+                Some(Place::Root(c)) if c.policy == Policy::Timeline
+            )
     }
 
     /// A write into message map `obj` from schema version 10: its author writes its fields
