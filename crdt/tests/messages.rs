@@ -87,7 +87,7 @@ fn an_edit_keeps_the_previous_text_and_the_history_is_append_only() {
     let (mut s, owner, _member, id) = space_at(MESSAGES_V2);
     // An edit without its history entry; with a history entry that misstates the old text.
     let e = forge(&s, &owner, &owner, 5, |tx, d| {
-        tx.put(&obj(d, &id), "text", "rewritten").unwrap();
+        tx.put(obj(d, &id), "text", "rewritten").unwrap();
     });
     assert_refused(s.ingest(e), "previous `text`");
     let e = forge(&s, &owner, &owner, 5, |tx, d| {
@@ -101,7 +101,7 @@ fn an_edit_keeps_the_previous_text_and_the_history_is_append_only() {
     assert_refused(s.ingest(e), "previous `text`");
     // A history entry with no edit.
     let e = forge(&s, &owner, &owner, 5, |tx, d| {
-        let edits = tx.put_object(&obj(d, &id), EDITS, ObjType::List).unwrap();
+        let edits = tx.put_object(obj(d, &id), EDITS, ObjType::List).unwrap();
         let entry = tx.insert_object(&edits, 0, ObjType::Map).unwrap();
         tx.put(&entry, "text", "Hello World").unwrap();
         tx.put(&entry, "at", ScalarValue::Timestamp(5)).unwrap();
@@ -162,7 +162,7 @@ fn a_reaction_is_its_reactors_own_and_short() {
     });
     assert_refused(s.ingest(e), "1 to 32 bytes");
     let e = forge(&s, &member, &member, 6, |tx, d| {
-        tx.put_object(&obj(d, &id), REACTIONS, ObjType::Map)
+        tx.put_object(obj(d, &id), REACTIONS, ObjType::Map)
             .unwrap();
     });
     assert_refused(s.ingest(e), "made once");
@@ -184,11 +184,11 @@ fn reply_to_names_an_earlier_message_and_never_changes() {
     let (_, other) = s.post(&owner, "another", 5).unwrap();
     let (_, reply) = s.reply(&member, &id, "hi", 5).unwrap();
     let e = forge(&s, &member, &member, 6, |tx, d| {
-        tx.put(&obj(d, &reply), REPLY_TO, other.as_str()).unwrap();
+        tx.put(obj(d, &reply), REPLY_TO, other.as_str()).unwrap();
     });
     assert_refused(s.ingest(e), "never changed");
     let e = forge(&s, &member, &member, 6, |tx, d| {
-        tx.delete(&obj(d, &reply), REPLY_TO).unwrap();
+        tx.delete(obj(d, &reply), REPLY_TO).unwrap();
     });
     assert_refused(s.ingest(e), "never changed");
     // A reply to something that is not a message.
@@ -231,7 +231,7 @@ fn message_features_wait_for_schema_version_10() {
     // Below version 10 a message is its author's alone, as older nodes judge it.
     let e = forge(&s, &member, &member, 5, |tx, d| {
         let r = tx
-            .put_object(&obj(d, &id), REACTIONS, ObjType::Map)
+            .put_object(obj(d, &id), REACTIONS, ObjType::Map)
             .unwrap();
         tx.put(&r, member.did().to_string(), "👍").unwrap();
     });
