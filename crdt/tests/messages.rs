@@ -162,8 +162,7 @@ fn a_reaction_is_its_reactors_own_and_short() {
     });
     assert_refused(s.ingest(e), "1 to 32 bytes");
     let e = forge(&s, &member, &member, 6, |tx, d| {
-        tx.put_object(obj(d, &id), REACTIONS, ObjType::Map)
-            .unwrap();
+        tx.put_object(obj(d, &id), REACTIONS, ObjType::Map).unwrap();
     });
     assert_refused(s.ingest(e), "made once");
     // A non-member reacts to nothing.
@@ -230,9 +229,7 @@ fn message_features_wait_for_schema_version_10() {
     assert_refused_locally(s.react(&member, &id, Some("👍"), 5), "migrate it first");
     // Below version 10 a message is its author's alone, as older nodes judge it.
     let e = forge(&s, &member, &member, 5, |tx, d| {
-        let r = tx
-            .put_object(obj(d, &id), REACTIONS, ObjType::Map)
-            .unwrap();
+        let r = tx.put_object(obj(d, &id), REACTIONS, ObjType::Map).unwrap();
         tx.put(&r, member.did().to_string(), "👍").unwrap();
     });
     assert_refused(s.ingest(e), "only a message's author");
