@@ -289,3 +289,43 @@ fn search_finds_messages_ignoring_case_newest_first_a_page_at_a_time() {
     );
     assert_refused_locally(s.search_messages("  ", None, 3), "1 to");
 }
+
+#[test]
+fn an_encrypted_message_is_edited_in_the_same_shape_with_ct() {
+    let owner = key(1);
+    let shared = tim_crdt::encryption::Encryption {
+        history: tim_crdt::encryption::History::Shared,
+        dm: false,
+    };
+    let (mut s, _) = Space::create_encrypted(&owner, "secret", "", shared, 1).unwrap();
+    s.migrate(&owner, MESSAGES_V2, 2).unwrap();
+    let (_, id) = s.post_encrypted(&owner, b"first", 3).unwrap();
+    // This node does not make encrypted edits yet, and says so; reactions work as anywhere.
+    assert_refused_locally(s.edit(&owner, &id, "second", 4), "not supported yet");
+    s.react(&owner, &id, Some("👍"), 4).unwrap();
+    // The history entry of a `ct` edit holds `ct`, never `text`.
+    let e = forge(&s, &owner, &owner, 5, |tx, d| {
+        let m = obj(d, &id);
+        let edits = tx.put_object(&m, EDITS, ObjType::List).unwrap();
+        let entry = tx.insert_object(&edits, 0, ObjType::Map).unwrap();
+        tx.put(&entry, "text", "first").unwrap();
+        tx.put(&entry, "at", ScalarValue::Timestamp(5)).unwrap();
+        tx.put(&m, "ct", ScalarValue::Bytes(b"second".to_vec()))
+            .unwrap();
+    });
+    assert_refused(s.ingest(e), "holds the previous `ct`");
+    let e = forge(&s, &owner, &owner, 5, |tx, d| {
+        let m = obj(d, &id);
+        let edits = tx.put_object(&m, EDITS, ObjType::List).unwrap();
+        let entry = tx.insert_object(&edits, 0, ObjType::Map).unwrap();
+        tx.put(&entry, "ct", ScalarValue::Bytes(b"first".to_vec()))
+            .unwrap();
+        tx.put(&entry, "at", ScalarValue::Timestamp(5)).unwrap();
+        tx.put(&m, "ct", ScalarValue::Bytes(b"second".to_vec()))
+            .unwrap();
+    });
+    s.ingest(e).unwrap();
+    assert_eq!(s.ciphertext(&id).unwrap(), b"second");
+    let m = s.message(&id).unwrap();
+    assert_eq!((m.edits, m.edited_at, m.reactions.len()), (1, Some(5), 1));
+}
