@@ -4,6 +4,7 @@
 mod agents;
 mod mcp;
 mod memory;
+mod messages;
 mod personas;
 mod proposals;
 pub mod provider;
@@ -766,7 +767,10 @@ impl Client {
 
     /// `POST /v1/spaces/{id}/messages`.
     pub async fn post_message(&self, id: SpaceId, text: &str) -> Result<Posted, ClientError> {
-        let body = PostMessage { text: text.into() };
+        let body = PostMessage {
+            text: text.into(),
+            reply_to: None,
+        };
         self.post(&format!("/v1/spaces/{id}/messages"), &body).await
     }
 

@@ -26,6 +26,7 @@ pub mod earned;
 pub mod encryption;
 mod error;
 pub mod json_schema;
+pub mod messages;
 pub mod notices;
 mod page;
 pub mod personas;

@@ -34,6 +34,7 @@ pub use crate::roles::Role;
 mod budgets;
 mod chains;
 mod earned;
+mod messages;
 mod personas;
 mod proposals;
 mod requests;
@@ -82,6 +83,16 @@ pub enum Effect {
     },
     /// A message was deleted.
     MessageDeleted,
+    /// A message's author edited it (schema version 10).
+    MessageEdited {
+        /// Message id.
+        id: String,
+    },
+    /// A member reacted to a message, or withdrew its reaction (schema version 10).
+    Reacted {
+        /// Message id.
+        id: String,
+    },
     /// A timite added its member entry.
     Joined {
         /// The new member.
@@ -303,6 +314,12 @@ enum Place {
     Vote(String, String),
     /// The close of a proposal.
     Closed,
+    /// The edit history of this message (schema version 10).
+    Edits(OpId),
+    /// An entry of this message's edit history.
+    EditEntry(OpId),
+    /// The reactions to this message (schema version 10).
+    Reactions(OpId),
     /// Anything else (nested deeper).
     Other,
 }
@@ -373,6 +390,11 @@ impl Roots {
             (Place::Proposal, Some(crate::proposals::VOTES)) => Place::Votes(pid()),
             (Place::Proposal, Some(crate::proposals::CLOSED)) => Place::Closed,
             (Place::Votes(p), Some(did)) => Place::Vote(p.clone(), did.to_string()),
+            (Place::Message, Some(crate::messages::EDITS)) => Place::Edits(parent_id.clone()),
+            (Place::Message, Some(crate::messages::REACTIONS)) => {
+                Place::Reactions(parent_id.clone())
+            }
+            (Place::Edits(m), None) => Place::EditEntry(m.clone()),
             _ => Self::child_place(parent, key),
         }
     }
@@ -403,9 +425,15 @@ impl Roots {
                 let parent_id = OpId::new(*c, a);
                 let place = match self.place_of_root(&parent_id) {
                     Some(p) => p,
-                    // Proposals nest: their votes' maps sit two levels below the root.
+                    // Proposals nest: their votes' maps sit two levels below the root; so do
+                    // messages' edit histories and reactions.
                     None => match self.place_of_existing(doc, &parent_id).ok().flatten() {
-                        Some(p @ (Place::Proposal | Place::Votes(_))) => p,
+                        Some(
+                            p @ (Place::Proposal
+                            | Place::Votes(_)
+                            | Place::Message
+                            | Place::Edits(_)),
+                        ) => p,
                         _ => Place::Other,
                     },
                 };
@@ -507,6 +535,8 @@ struct Judge<'a> {
     gov: proposals::Governance,
     /// What this change spends of its author's budget.
     spending: budgets::Spending,
+    /// The message edits and edit history entries this change makes.
+    editing: messages::Editing,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -605,6 +635,7 @@ impl<'a> Judge<'a> {
             results_made: Vec::new(),
             gov: proposals::Governance::default(),
             spending: budgets::Spending::default(),
+            editing: messages::Editing::default(),
             author_str,
             at,
         })
@@ -664,6 +695,7 @@ impl<'a> Judge<'a> {
         }
         self.check_results_made()?;
         self.check_governance_made()?;
+        self.check_edits_made()?;
         if self.self_join {
             self.check_admission()?;
         }
@@ -932,6 +964,7 @@ impl<'a> Judge<'a> {
                 Policy::Proposals => self.check_proposals(&op_id, op)?,
             },
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
+            Place::Message if self.messages_v2() => self.check_message_v2(&obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,
             Place::Invite(did) => self.check_invite(did, &obj, key, op)?,
             Place::IssuedEntry(id) => self.check_issued_entry(id, &obj, key, op)?,
@@ -946,6 +979,9 @@ impl<'a> Judge<'a> {
             Place::Votes(pid) => self.check_votes(pid, &op_id, key, op)?,
             Place::Vote(pid, did) => self.check_vote(pid, did, &obj, key, op)?,
             Place::Closed => self.check_closed(&obj, key, op)?,
+            Place::Edits(m) => self.check_edits(m, &obj, op)?,
+            Place::EditEntry(m) => self.check_edit_entry(m, &obj, key, op)?,
+            Place::Reactions(m) => self.check_reactions(m, &obj, key, op)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {

@@ -1534,6 +1534,17 @@ impl Space {
         text: &str,
         at_ms: u64,
     ) -> Result<(Applied, String), SpaceError> {
+        self.post_with(who, text, at_ms, |_, _| Ok(()))
+    }
+
+    /// Posts a message as [`Space::post`] does, with `more` writing further fields into it.
+    pub(crate) fn post_with(
+        &mut self,
+        who: &Writer,
+        text: &str,
+        at_ms: u64,
+        more: impl FnOnce(&mut Transaction<'_>, &automerge::ObjId) -> Result<(), SpaceError>,
+    ) -> Result<(Applied, String), SpaceError> {
         if text.trim().is_empty() || text.len() > MAX_TEXT_BYTES {
             return Err(SpaceError::Invalid(format!(
                 "a message must be 1 to {MAX_TEXT_BYTES} bytes"
@@ -1548,6 +1559,7 @@ impl Space {
             tx.put(&msg, doc::AUTHOR, author.to_string())?;
             tx.put(&msg, doc::TEXT, text)?;
             tx.put(&msg, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
+            more(tx, &msg)?;
             Ok(msg.to_string())
         })
     }
@@ -1728,14 +1740,20 @@ impl Space {
             None if self.doc.get(obj, doc::CT).ok()?.is_some() => (String::new(), true),
             None => return None,
         };
-        Some(MessageView {
+        let mut view = MessageView {
             id: obj.to_string(),
             author: doc::get_str(&self.doc, obj, doc::AUTHOR)?.parse().ok()?,
             text,
             at: doc::get_millis(&self.doc, obj, doc::AT).unwrap_or(0),
             encrypted,
             unreadable: None,
-        })
+            reply_to: None,
+            edits: 0,
+            edited_at: None,
+            reactions: Vec::new(),
+        };
+        self.add_message_features(obj, &mut view);
+        Some(view)
     }
 
     /// The timeline, in document order.

@@ -31,6 +31,7 @@ pub mod service;
 #[cfg(feature = "test-utils")]
 pub mod sim;
 mod store;
+mod threads;
 mod web;
 
 pub use abilities::AbilityAct;

@@ -173,7 +173,7 @@ pub struct ListPage<T, K> {
 
 /// The number of entries a page asked for with `limit` holds: `default` if none, refused
 /// outside 1 to `max`.
-fn page_limit(limit: Option<usize>, default: usize, max: usize) -> ServiceResult<usize> {
+pub(crate) fn page_limit(limit: Option<usize>, default: usize, max: usize) -> ServiceResult<usize> {
     match limit.unwrap_or(default) {
         n @ 1.. if n <= max => Ok(n),
         n => Err(ServiceError::InvalidPage(format!(

@@ -39,6 +39,10 @@ fn message(space: SpaceId, author: Did, i: u64, text: &str) -> SpaceEvent {
             at: 1_000_000 + i * 6_000,
             encrypted: false,
             unreadable: None,
+            reply_to: None,
+            edits: 0,
+            edited_at: None,
+            reactions: Vec::new(),
         },
     }
 }

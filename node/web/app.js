@@ -485,15 +485,7 @@
     const list = $('timeline');
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
     const mine = state.me && m.author === state.me.did;
-    // Its author, or a moderator (the timeline's `can-moderate` class), may delete it.
-    const del = el('button', { type: 'button', class: 'small quiet delete', text: 'Delete' });
-    del.setAttribute('aria-label', `Delete the message of ${shortDid(m.author)}`);
-    del.addEventListener('click', () => deleteMessage(m.id, del));
-    const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id },
-      el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at), ' ', del),
-      m.unreadable
-        ? el('p', { class: 'text unreadable', text: `(encrypted; not readable here: ${m.unreadable})` })
-        : el('p', { class: 'text', text: m.text }));
+    const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id }, ...messageParts(m));
     // Usually the newest: append; otherwise find the first later message.
     let before = null;
     const last = list.lastElementChild && state.messages.get(list.lastElementChild.dataset.id);
@@ -522,6 +514,45 @@
       button.disabled = false;
       showError(e.message);
     }
+  }
+
+  // What a message's item shows: who and when (and what it replies to), the text (marked when
+  // its author edited it), and its reactions (schema version 10, docs/protocol.md §9.12).
+  function messageParts(m) {
+    // Its author, or a moderator (the timeline's `can-moderate` class), may delete it.
+    const del = el('button', { type: 'button', class: 'small quiet delete', text: 'Delete' });
+    del.setAttribute('aria-label', `Delete the message of ${shortDid(m.author)}`);
+    del.addEventListener('click', () => deleteMessage(m.id, del));
+    const meta = el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at), ' ', del);
+    if (m.reply_to) {
+      const parent = state.messages.get(m.reply_to);
+      const about = parent && !parent.unreadable ? `: ${parent.text.slice(0, 60)}` : '';
+      meta.append(' ', el('span', {
+        class: 'reply-to',
+        'data-reply-to': m.reply_to,
+        text: parent ? `↪ ${shortDid(parent.author)}${about}` : '↪ a reply',
+      }));
+    }
+    const edited = m.edits
+      ? el('span', { class: 'edited', title: m.edited_at ? `edited ${new Date(m.edited_at).toLocaleString()}` : null, text: ' (edited)' })
+      : null;
+    const text = m.unreadable
+      ? el('p', { class: 'text unreadable', text: `(encrypted; not readable here: ${m.unreadable})` })
+      : el('p', { class: 'text', text: m.text });
+    if (edited) text.append(edited);
+    const reactions = m.reactions && m.reactions.length
+      ? el('ul', { class: 'reactions', 'aria-label': 'Reactions' },
+        ...m.reactions.map((r) => el('li', { title: r.by.map(shortDid).join(', '), text: `${r.emoji} ${r.count}` })))
+      : null;
+    return [meta, text, reactions];
+  }
+
+  // Shows a message again as it is now (after an edit or a reaction), if it is shown.
+  function updateMessage(m) {
+    if (!state.messages.has(m.id)) return;
+    state.messages.set(m.id, m);
+    const li = [...$('timeline').children].find((c) => c.dataset.id === m.id);
+    if (li) li.replaceChildren(...messageParts(m).filter(Boolean));
   }
 
   function updateTimelineEmpty() {
@@ -772,6 +803,10 @@
         addMessage(e.message, true);
         refreshSummarySoon(id);
         loadMembersSoon(id); // reputation counts messages
+        break;
+      case 'message_edited':
+      case 'reacted':
+        updateMessage(e.message);
         break;
       case 'message_deleted':
         loadTimeline(id);

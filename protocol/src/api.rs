@@ -250,6 +250,60 @@ pub struct SpaceLeft {
 pub struct PostMessage {
     /// The text, 1 to 16 KiB.
     pub text: String,
+    /// The id of the message this one replies to (schema version 10, docs/protocol.md §9.12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
+/// `PUT /v1/spaces/{id}/messages/{mid}`: its author's new text; the previous text is kept in
+/// the message's edit history (schema version 10).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct EditMessage {
+    /// The new text, 1 to 16 KiB.
+    pub text: String,
+}
+
+/// `POST /v1/spaces/{id}/messages/{mid}/reactions`: the caller's reaction (schema version
+/// 10); it replaces the caller's earlier reaction to the message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct React {
+    /// An emoji, 1 to 32 bytes, without spaces or control characters.
+    pub emoji: String,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ReactionView {
+    /// The emoji.
+    pub emoji: String,
+    /// How many timites reacted with it.
+    pub count: u64,
+    /// Who, sorted by DID.
+    pub by: Vec<Did>,
+}
+
+/// A message and its replies, and theirs: what `GET /v1/spaces/{id}/messages/{mid}/thread`
+/// answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Thread {
+    /// The message the thread starts at.
+    pub root: MessageView,
+    /// Its replies, direct and indirect, in timeline order.
+    pub replies: Vec<MessageView>,
+}
+
+/// `GET /v1/spaces/{id}/search?q=`: the messages whose text contains the query, ignoring
+/// case, newest first, a page at a time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SearchPage {
+    /// The space.
+    pub space: SpaceId,
+    /// The matching messages, newest first.
+    pub messages: Vec<MessageView>,
+    /// The oldest message of the page, when older matches may exist: pass it as `before` for
+    /// the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<String>,
 }
 
 /// `POST /v1/dms`: a direct message.
@@ -305,6 +359,22 @@ pub struct MessageView {
     /// joined a space that keeps history from newcomers, or its keys have not arrived yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
+    /// The id of the message this one replies to (docs/protocol.md §9.12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// How many times its author edited it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub edits: u64,
+    /// When its author last edited it, milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<u64>,
+    /// Its reactions, by emoji (most first, then by emoji).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionView>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A space's whole timeline, oldest first: what a node holds, and what a client gets by reading
@@ -343,6 +413,21 @@ pub struct TimelineQuery {
     /// reader has): the `limit` oldest of them, listed newest first like every page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<MessageId>,
+}
+
+/// The query of `GET /v1/spaces/{id}/search`: what to look for, and which page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// The text to find in messages, ignoring case.
+    pub q: String,
+    /// How many matches, 1 to 100 (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+    /// Matches older than this message (a page's `next_before`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<MessageId>,
 }
 
 /// `GET /v1/spaces/{id}/messages`: a page of the timeline, newest first, with the cursors of
@@ -529,6 +614,20 @@ pub enum SpaceEvent {
         /// The space.
         space: SpaceId,
     },
+    /// A message's author edited it (docs/protocol.md §9.12).
+    MessageEdited {
+        /// The space.
+        space: SpaceId,
+        /// The message, as it is now.
+        message: MessageView,
+    },
+    /// A member reacted to a message, or withdrew its reaction.
+    Reacted {
+        /// The space.
+        space: SpaceId,
+        /// The message, as it is now.
+        message: MessageView,
+    },
     /// A request for an ability was made.
     RequestCreated {
         /// The space.
@@ -648,6 +747,7 @@ impl SpaceEvent {
             | Self::RoleChanged { space, .. }
             | Self::Removed { space, .. }
             | Self::MessageDeleted { space } => *space,
+            Self::MessageEdited { space, .. } | Self::Reacted { space, .. } => *space,
             Self::RequestCreated { space, .. }
             | Self::RequestClaimed { space, .. }
             | Self::RequestProgress { space, .. }

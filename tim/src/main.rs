@@ -36,6 +36,7 @@ use tim_node::home;
 use tim_protocol::{Did, SpaceId};
 
 use crate::cli::balances;
+use crate::cli::threads;
 use crate::cli::{
     ability, id, node, passport, space, testnet, timeline, timite, token, trust, AbilityCommand,
     IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
@@ -121,6 +122,48 @@ enum Command {
         space: SpaceId,
         /// The message.
         text: String,
+        /// Reply to this message (its id, as `tim read` shows it; schema version 10).
+        #[arg(long, value_name = "MESSAGE_ID")]
+        reply_to: Option<String>,
+    },
+    /// Edit one of your messages: the new text replaces it, the old one is kept in its history
+    /// (schema version 10).
+    Edit {
+        /// Space id.
+        space: SpaceId,
+        /// Message id (as `tim read` shows it).
+        message: String,
+        /// The new text.
+        text: String,
+    },
+    /// React to a message with an emoji, replacing your earlier reaction (schema version 10).
+    React {
+        /// Space id.
+        space: SpaceId,
+        /// Message id (as `tim read` shows it).
+        message: String,
+        /// The emoji (1 to 32 bytes, no spaces).
+        emoji: String,
+    },
+    /// Print a message and its replies, direct and indirect, in timeline order.
+    Thread {
+        /// Space id.
+        space: SpaceId,
+        /// Message id (as `tim read` shows it).
+        message: String,
+    },
+    /// Find the messages of a space that contain some text, ignoring case, newest first.
+    Search {
+        /// Space id.
+        space: SpaceId,
+        /// The text to find.
+        query: String,
+        /// How many matches, at most (1 to 100; default 20).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: Option<u16>,
+        /// Matches older than this message id (the hint after a page names it).
+        #[arg(long, value_name = "MESSAGE_ID")]
+        before: Option<tim_protocol::MessageId>,
     },
     /// Send a direct message: posted, end-to-end encrypted, in your space of two with that
     /// timite (made, and the other invited, the first time; it prints how they join).
@@ -350,7 +393,40 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Node { command } => node::run(&home, out, command).await?,
         Command::Space { command } => space::run(&client()?, out, command).await?,
         Command::Message { command } => timeline::message(&client()?, out, command).await?,
-        Command::Post { space, text } => timeline::post(&client()?, out, space, &text).await?,
+        Command::Post {
+            space,
+            text,
+            reply_to,
+        } => timeline::post(&client()?, out, space, &text, reply_to.as_deref()).await?,
+        Command::Edit {
+            space,
+            message,
+            text,
+        } => threads::edit(&client()?, out, space, &message, &text).await?,
+        Command::React {
+            space,
+            message,
+            emoji,
+        } => threads::react(&client()?, out, space, &message, &emoji).await?,
+        Command::Thread { space, message } => {
+            threads::thread(&client()?, out, space, &message).await?
+        }
+        Command::Search {
+            space,
+            query,
+            limit,
+            before,
+        } => {
+            threads::search(
+                &client()?,
+                out,
+                space,
+                query,
+                limit.map(usize::from),
+                before,
+            )
+            .await?
+        }
         Command::Read(args) => timeline::read(&client()?, out, args).await?,
         Command::Dm { did, text } => timeline::dm(&client()?, out, did, &text).await?,
         Command::Ability { command } => ability::run(&client()?, out, command).await?,

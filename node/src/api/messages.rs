@@ -1,11 +1,13 @@
-//! A space's timeline: reading it, posting, deleting a message.
+//! A space's timeline: reading it, posting, deleting a message; replies, edits, reactions,
+//! threads and search (schema version 10, docs/protocol.md §9.12).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use tim_protocol::api::{
-    DirectMessage, DirectMessageRequest, Done, PostMessage, Posted, TimelinePage, TimelineQuery,
+    DirectMessage, DirectMessageRequest, Done, EditMessage, PostMessage, Posted, React, SearchPage,
+    SearchQuery, Thread, TimelinePage, TimelineQuery,
 };
 use tim_protocol::{MessageId, SpaceId};
 
@@ -28,7 +30,8 @@ pub(super) async fn timeline(
     Ok(Json(s.timeline(&caller, id, &query).await?))
 }
 
-/// Posts a message; answers once it is on disk.
+/// Posts a message, or with `reply_to` a reply (schema version 10); answers once it is on
+/// disk.
 #[utoipa::path(post, path = "/v1/spaces/{id}/messages", tag = "messages",
     request_body = PostMessage, params(("id" = String, Path, description = "Space id")),
     responses((status = 201, body = Posted), Problems))]
@@ -38,7 +41,10 @@ pub(super) async fn post_message(
     Id(id): Id<SpaceId>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> ApiResult<impl IntoResponse> {
-    let posted = s.post(&caller, id, &body.text).await?;
+    let posted = match &body.reply_to {
+        Some(parent) => s.reply(&caller, id, parent, &body.text).await?,
+        None => s.post(&caller, id, &body.text).await?,
+    };
     Ok((StatusCode::CREATED, Json(posted)))
 }
 
@@ -69,4 +75,66 @@ pub(super) async fn delete_message(
 ) -> ApiResult<Json<Done>> {
     let change = s.delete_message(&caller, id, &message).await?;
     Ok(Json(Done { change }))
+}
+
+/// Edits one of the caller's own messages (schema version 10): the new text replaces it and
+/// the previous one is kept in its edit history.
+#[utoipa::path(put, path = "/v1/spaces/{id}/messages/{message}", tag = "messages",
+    request_body = EditMessage,
+    params(("id" = String, Path, description = "Space id"),
+           ("message" = String, Path, description = "Message id")),
+    responses((status = 200, body = Done), Problems))]
+pub(super) async fn edit_message(
+    State(s): State<Service>,
+    caller: Caller,
+    Ids(id, message): Ids<SpaceId, MessageId>,
+    ApiJson(body): ApiJson<EditMessage>,
+) -> ApiResult<Json<Done>> {
+    let change = s.edit_message(&caller, id, &message, &body.text).await?;
+    Ok(Json(Done { change }))
+}
+
+/// Puts the caller's reaction to a message (schema version 10), replacing its earlier one.
+#[utoipa::path(post, path = "/v1/spaces/{id}/messages/{message}/reactions", tag = "messages",
+    request_body = React,
+    params(("id" = String, Path, description = "Space id"),
+           ("message" = String, Path, description = "Message id")),
+    responses((status = 200, body = Done), Problems))]
+pub(super) async fn react(
+    State(s): State<Service>,
+    caller: Caller,
+    Ids(id, message): Ids<SpaceId, MessageId>,
+    ApiJson(body): ApiJson<React>,
+) -> ApiResult<Json<Done>> {
+    let change = s.react(&caller, id, &message, &body.emoji).await?;
+    Ok(Json(Done { change }))
+}
+
+/// A message and its replies, direct and indirect, in timeline order. A message that is not
+/// in the space is `404 unknown-message`.
+#[utoipa::path(get, path = "/v1/spaces/{id}/messages/{message}/thread", tag = "messages",
+    params(("id" = String, Path, description = "Space id"),
+           ("message" = String, Path, description = "Message id")),
+    responses((status = 200, body = Thread), Problems))]
+pub(super) async fn thread(
+    State(s): State<Service>,
+    caller: Caller,
+    Ids(id, message): Ids<SpaceId, MessageId>,
+) -> ApiResult<Json<Thread>> {
+    Ok(Json(s.thread(&caller, id, &message).await?))
+}
+
+/// The messages whose text contains `q`, ignoring case, newest first, a page at a time
+/// (`next_before` names where the next page starts). An end-to-end encrypted space is not
+/// searched (`400`): its node holds only ciphertext.
+#[utoipa::path(get, path = "/v1/spaces/{id}/search", tag = "messages",
+    params(("id" = String, Path, description = "Space id"), SearchQuery),
+    responses((status = 200, body = SearchPage), Problems))]
+pub(super) async fn search(
+    State(s): State<Service>,
+    caller: Caller,
+    Id(id): Id<SpaceId>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<SearchPage>> {
+    Ok(Json(s.search(&caller, id, query).await?))
 }

@@ -93,6 +93,15 @@ pub enum Write {
         /// The text.
         text: String,
     },
+    /// Post a reply to a message (schema version 10).
+    Reply {
+        /// The space.
+        space: SpaceId,
+        /// The id of the message replied to.
+        parent: String,
+        /// The text.
+        text: String,
+    },
     /// A moderation act.
     Moderate {
         /// The space.
@@ -973,17 +982,17 @@ impl<S: SpaceStore> Engine<S> {
                         .and_then(|s| s.post(&me, &text, now).map_err(NodeError::from)),
                     Err(e) => Err(e),
                 };
-                match r {
-                    Ok((applied, id)) => {
-                        let posted = Posted {
-                            id,
-                            change: applied.hash,
-                            at: now,
-                        };
-                        self.commit(space, vec![applied], token, Answer::Posted(posted));
-                    }
-                    Err(e) => self.done(token, Err(e)),
-                }
+                self.posted(space, r, token, now);
+            }
+            Write::Reply {
+                space,
+                parent,
+                text,
+            } => {
+                let r = self
+                    .readable_space_mut(&who, space)
+                    .and_then(|s| s.reply(&me, &parent, &text, now).map_err(NodeError::from));
+                self.posted(space, r, token, now);
             }
             Write::Moderate { space, act } => {
                 let r = self
@@ -1126,6 +1135,27 @@ impl<S: SpaceStore> Engine<S> {
 
     /// Stores local changes; once they are on disk, publishes them (nothing leaves the node
     /// before it is durable) and answers `token`.
+    /// Commits a post (or reply) made at `now`, answering with where it went.
+    fn posted(
+        &mut self,
+        space: SpaceId,
+        r: Result<(Applied, String), NodeError>,
+        token: Token,
+        now: u64,
+    ) {
+        match r {
+            Ok((applied, id)) => {
+                let posted = Posted {
+                    id,
+                    change: applied.hash,
+                    at: now,
+                };
+                self.commit(space, vec![applied], token, Answer::Posted(posted));
+            }
+            Err(e) => self.done(token, Err(e)),
+        }
+    }
+
     fn commit(&mut self, id: SpaceId, applied: Vec<Applied>, token: Token, answer: Answer) {
         if let Err(e) = self.absorb(id, &applied) {
             return self.done(token, Err(e));
@@ -1223,6 +1253,20 @@ impl<S: SpaceStore> Engine<S> {
                     })
                 }
                 Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
+                Effect::MessageEdited { id: msg } | Effect::Reacted { id: msg }
+                    if self.listening =>
+                {
+                    let Some(mut message) = space.message(msg) else {
+                        continue;
+                    };
+                    if message.encrypted {
+                        self.reveal_for_event(id, &mut message);
+                    }
+                    Some(match effect {
+                        Effect::Reacted { .. } => SpaceEvent::Reacted { space: id, message },
+                        _ => SpaceEvent::MessageEdited { space: id, message },
+                    })
+                }
                 // Request events go out even with nobody listening: the actor prefetches the
                 // payloads they name (docs/abilities.md §14).
                 Effect::Requested { id: request } => {
@@ -2130,5 +2174,7 @@ fn moderate(
         Act::SetEarnedRoles(t) => s.set_earned_roles(me, &t, now),
         Act::SetProfile(p) => s.set_profile(me, &p, now),
         Act::SetBudgets(b) => s.set_budgets(me, &b, now),
+        Act::EditMessage(id, text) => s.edit(me, &id, &text, now),
+        Act::React(id, emoji) => s.react(me, &id, emoji.as_deref(), now),
     }
 }

@@ -69,6 +69,11 @@ pub enum Act {
     SetProfile(tim_protocol::api::SetProfile),
     /// Set the space's action budgets, whole (the `meta` permission; schema version 9).
     SetBudgets(tim_protocol::api::Budgets),
+    /// Edit one of the acting timite's own messages: its id and new text (schema version 10).
+    EditMessage(String, String),
+    /// Put (or, with `None`, withdraw) the acting timite's reaction to a message (schema
+    /// version 10).
+    React(String, Option<String>),
 }
 
 /// The kind of credential to issue.
@@ -140,6 +145,7 @@ pub(super) enum Command {
         who: Did,
         space: SpaceId,
         text: String,
+        reply_to: Option<String>,
         reply: Reply<Posted>,
     },
     Timeline(Did, SpaceId, Reply<Timeline>),
@@ -595,6 +601,25 @@ impl Handle {
             who: self.timite,
             space,
             text: text.to_string(),
+            reply_to: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Posts a reply to message `parent` as the hosted timite (schema version 10); returns
+    /// once it is durable.
+    pub async fn reply(
+        &self,
+        space: SpaceId,
+        parent: &str,
+        text: &str,
+    ) -> Result<Posted, NodeError> {
+        self.call(|reply| Command::Post {
+            who: self.timite,
+            space,
+            text: text.to_string(),
+            reply_to: Some(parent.to_string()),
             reply,
         })
         .await

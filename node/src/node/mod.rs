@@ -769,13 +769,22 @@ impl Actor {
                 who,
                 space,
                 text,
+                reply_to,
                 reply,
             } => {
                 let on_done = expect(reply, |a| match a {
                     Answer::Posted(p) => Some(p),
                     _ => None,
                 });
-                self.write(who, Write::Post { space, text }, on_done);
+                let write = match reply_to {
+                    Some(parent) => Write::Reply {
+                        space,
+                        parent,
+                        text,
+                    },
+                    None => Write::Post { space, text },
+                };
+                self.write(who, write, on_done);
             }
             Command::Timeline(who, id, reply) => {
                 let r = self.engine.readable_space(&who, id).map(|s| Timeline {

@@ -175,6 +175,20 @@ try {
   if (texts.filter((t) => t === HELLO).length !== 1) fail(`"${HELLO}" shown more than once`);
   step('the reply from node 2 appeared without a reload');
 
+  // Schema version 10 (docs/protocol.md §9.12): node 2's reaction to the first message and its
+  // edit of the reply appear live on node 1's page.
+  await call(url1, token1, 'POST', `${spacePath}/migrate`, { to: 10 });
+  await until('node 2 to see schema version 10', 30000, async () =>
+    (await call(url2, token2, 'GET', spacePath)).schema_version >= 10);
+  const onNode2 = (await call(url2, token2, 'GET', `${spacePath}/messages`)).messages;
+  const helloId = onNode2.find((m) => m.text === HELLO).id;
+  const replyId = onNode2.find((m) => m.text === REPLY).id;
+  await call(url2, token2, 'POST', `${spacePath}/messages/${encodeURIComponent(helloId)}/reactions`, { emoji: '👍' });
+  await timeline.locator('li.msg', { hasText: HELLO }).locator('.reactions li', { hasText: '👍 1' }).waitFor();
+  await call(url2, token2, 'PUT', `${spacePath}/messages/${encodeURIComponent(replyId)}`, { text: `${REPLY}, edited` });
+  await timeline.locator('li.msg', { hasText: `${REPLY}, edited` }).locator('.edited').waitFor();
+  step('a reaction and an edit from node 2 appeared live');
+
   // Members, with the roles the node reports.
   const members = page.getByTestId('members');
   await members.scrollIntoViewIfNeeded();

@@ -19,6 +19,7 @@ pub(crate) mod serve_mcp;
 pub(crate) mod short_ids;
 pub(crate) mod space;
 pub(crate) mod testnet;
+pub(crate) mod threads;
 pub(crate) mod timeline;
 pub(crate) mod timite;
 pub(crate) mod token;

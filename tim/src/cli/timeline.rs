@@ -24,9 +24,18 @@ pub(crate) enum MessageCommand {
     },
 }
 
-/// `tim post SPACE TEXT`.
-pub(crate) async fn post(client: &Client, out: Out, space: SpaceId, text: &str) -> Result<()> {
-    let posted = client.post_message(space, text).await?;
+/// `tim post SPACE TEXT [--reply-to MID]`.
+pub(crate) async fn post(
+    client: &Client,
+    out: Out,
+    space: SpaceId,
+    text: &str,
+    reply_to: Option<&str>,
+) -> Result<()> {
+    let posted = match reply_to {
+        Some(parent) => client.reply(space, parent, text).await?,
+        None => client.post_message(space, text).await?,
+    };
     out.print(&posted, |p| outln!("posted {} (change {})", p.id, p.change))
 }
 
@@ -219,20 +228,39 @@ async fn catch_up(
     }
 }
 
-/// `[HH:MM:SS] …author: text`, on one line.
+/// `[HH:MM:SS] MID …author[ ↪ PARENT]: text[ (edited N×)][ [emoji N …]]`, on one line.
 /// An encrypted message this timite cannot decrypt says so, and why.
-fn print_message(m: &MessageView) -> std::io::Result<()> {
-    match &m.unreadable {
-        None => outln!(
-            "[{}] {}: {}",
-            format_time(m.at),
-            m.author.short(),
-            shown(&m.text)
+pub(super) fn print_message(m: &MessageView) -> std::io::Result<()> {
+    let reply = m
+        .reply_to
+        .as_ref()
+        .map(|p| format!(" ↪ {}", shown(p)))
+        .unwrap_or_default();
+    let head = format!(
+        "[{}] {} {}{reply}",
+        format_time(m.at),
+        shown(&m.id),
+        m.author.short()
+    );
+    let edited = match m.edits {
+        0 => String::new(),
+        n => format!(" (edited {n}×)"),
+    };
+    let reactions = match m.reactions.is_empty() {
+        true => String::new(),
+        false => format!(
+            " [{}]",
+            m.reactions
+                .iter()
+                .map(|r| format!("{} {}", shown(&r.emoji), r.count))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
+    };
+    match &m.unreadable {
+        None => outln!("{head}: {}{edited}{reactions}", shown(&m.text)),
         Some(why) => outln!(
-            "[{}] {}: (encrypted; not readable here: {})",
-            format_time(m.at),
-            m.author.short(),
+            "{head}: (encrypted; not readable here: {}){edited}{reactions}",
             shown(why)
         ),
     }
@@ -250,6 +278,21 @@ fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
         }
         SpaceEvent::Removed { did, .. } => format!("{} left or was removed", did.short()),
         SpaceEvent::MessageDeleted { .. } => "a message was deleted".to_string(),
+        SpaceEvent::MessageEdited { message: m, .. } => format!(
+            "{} edited {}: {}",
+            m.author.short(),
+            shown(&m.id),
+            shown(&m.text)
+        ),
+        SpaceEvent::Reacted { message: m, .. } => format!(
+            "reactions to {} are now: {}",
+            shown(&m.id),
+            m.reactions
+                .iter()
+                .map(|r| format!("{} {}", shown(&r.emoji), r.count))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         SpaceEvent::RequestCreated { request: r, .. }
         | SpaceEvent::RequestClaimed { request: r, .. }
         | SpaceEvent::RequestProgress { request: r, .. }

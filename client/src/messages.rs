@@ -1,0 +1,71 @@
+//! Message features (schema version 10, docs/protocol.md §9.12): replies, edits, reactions,
+//! threads and search.
+
+use tim_protocol::api::{
+    Done, EditMessage, PostMessage, Posted, React, SearchPage, SearchQuery, Thread,
+};
+use tim_protocol::SpaceId;
+
+use crate::{Client, ClientError, CALL_TIMEOUT};
+
+impl Client {
+    /// `POST /v1/spaces/{id}/messages` with `reply_to`: a reply to message `parent`.
+    pub async fn reply(
+        &self,
+        id: SpaceId,
+        parent: &str,
+        text: &str,
+    ) -> Result<Posted, ClientError> {
+        let body = PostMessage {
+            text: text.into(),
+            reply_to: Some(parent.into()),
+        };
+        self.post(&format!("/v1/spaces/{id}/messages"), &body).await
+    }
+
+    /// `PUT /v1/spaces/{id}/messages/{message}`: edits one of the caller's own messages.
+    pub async fn edit_message(
+        &self,
+        id: SpaceId,
+        message: &str,
+        text: &str,
+    ) -> Result<Done, ClientError> {
+        let body = EditMessage { text: text.into() };
+        self.put(&format!("/v1/spaces/{id}/messages/{message}"), &body)
+            .await
+    }
+
+    /// `POST /v1/spaces/{id}/messages/{message}/reactions`: the caller's reaction.
+    pub async fn react(
+        &self,
+        id: SpaceId,
+        message: &str,
+        emoji: &str,
+    ) -> Result<Done, ClientError> {
+        let body = React {
+            emoji: emoji.into(),
+        };
+        self.post(
+            &format!("/v1/spaces/{id}/messages/{message}/reactions"),
+            &body,
+        )
+        .await
+    }
+
+    /// `GET /v1/spaces/{id}/messages/{message}/thread`: a message and its replies.
+    pub async fn thread(&self, id: SpaceId, message: &str) -> Result<Thread, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/messages/{message}/thread"))
+            .await
+    }
+
+    /// `GET /v1/spaces/{id}/search`: a page of the messages that contain `query.q`.
+    pub async fn search_messages(
+        &self,
+        id: SpaceId,
+        query: &SearchQuery,
+    ) -> Result<SearchPage, ClientError> {
+        let url = format!("{}/v1/spaces/{id}/search", self.base);
+        let req = self.http.get(&url).query(query).timeout(CALL_TIMEOUT);
+        Self::json(self.send(req, &url).await?).await
+    }
+}

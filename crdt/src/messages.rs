@@ -1,0 +1,309 @@
+//! Message features (schema version 10, [`schema::MESSAGES_V2`]; docs/protocol.md §9.12):
+//! replies, edits with their history, reactions, threads and search.
+//!
+//! ```text
+//! timeline[i]:  { author, text | ct, at,
+//!                 reply_to:  Str   the parent's message id, written with the message
+//!                 edits:     List  [{ text | ct, at }], the previous contents, oldest first
+//!                 reactions: Map   DID → emoji (Str, 1 to 32 bytes) }
+//! ```
+//! An edit replaces the message's `text` (`ct` in an end-to-end encrypted space) and, in the
+//! same change, appends what it held to `edits` with the time of the edit; only the author
+//! edits, and the history is append-only. Each member with `post` puts, replaces or deletes
+//! its own reaction. Two concurrent edits by the same author: the content is Automerge's pick
+//! of the two (the same on every node) and both history entries are kept (two first edits
+//! may each make an `edits` list: readers count every one). Two concurrent first reactions
+//! may each make a `reactions` map: readers merge them, a reactor's own key winning by
+//! Automerge's pick.
+
+use std::collections::{BTreeMap, HashSet};
+
+use automerge::transaction::Transactable;
+use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use tim_protocol::api::{MessageView, ReactionView};
+use tim_protocol::wire::MAX_TEXT_BYTES;
+use tim_protocol::Did;
+
+use crate::space::millis;
+use crate::{doc, schema, Applied, Space, SpaceError, Writer};
+
+/// A message's `reply_to`: the id of the message it replies to.
+pub const REPLY_TO: &str = "reply_to";
+/// A message's `edits`: the list of its previous contents.
+pub const EDITS: &str = "edits";
+/// A message's `reactions`: DID → emoji.
+pub const REACTIONS: &str = "reactions";
+/// Longest reaction, in bytes.
+pub const MAX_REACTION_BYTES: usize = 32;
+/// Most matches a page of [`Space::search_messages`] holds.
+pub const MAX_SEARCH_PAGE: usize = 100;
+
+/// Whether `e` is an acceptable reaction: 1 to [`MAX_REACTION_BYTES`] bytes, without
+/// whitespace or control characters.
+pub fn valid_reaction(e: &str) -> bool {
+    !e.is_empty()
+        && e.len() <= MAX_REACTION_BYTES
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A page of [`Space::search_messages`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchResults {
+    /// The matching messages, newest first.
+    pub messages: Vec<MessageView>,
+    /// The oldest match of the page, when older matches may exist: where the next page starts.
+    pub next_before: Option<String>,
+}
+
+impl Space {
+    fn message_features(&self, what: &str) -> Result<(), SpaceError> {
+        if self.schema_version() < schema::MESSAGES_V2 {
+            return Err(SpaceError::Invalid(format!(
+                "this space is at schema version {}; {what} from version {}: migrate it first \
+                 (`tim space migrate`)",
+                self.schema_version(),
+                schema::MESSAGES_V2
+            )));
+        }
+        Ok(())
+    }
+
+    /// The message map `id`, if it is one of this space's messages (in the timeline now).
+    fn message_obj(&self, id: &str) -> Result<ObjId, SpaceError> {
+        let timeline = doc::root_obj(&self.doc, &schema::TIMELINE, None);
+        let in_timeline = |obj: &ObjId| {
+            let parent = self.doc.parents(obj).ok().and_then(|mut p| p.next());
+            parent.is_some_and(|p| p.visible && Some(p.obj) == timeline)
+        };
+        match self.doc.import(id) {
+            Ok((obj, ObjType::Map)) if in_timeline(&obj) && self.message_at(&obj).is_some() => {
+                Ok(obj)
+            }
+            _ => Err(SpaceError::Invalid(format!(
+                "no message {id} in this space"
+            ))),
+        }
+    }
+
+    /// Posts a reply to message `parent` as `who` (schema version 10). Returns the applied
+    /// change and the reply's id.
+    pub fn reply(
+        &mut self,
+        who: &Writer,
+        parent: &str,
+        text: &str,
+        at_ms: u64,
+    ) -> Result<(Applied, String), SpaceError> {
+        self.message_features("replies are")?;
+        self.message_obj(parent)?;
+        if self.encryption().is_some() {
+            return Err(SpaceError::Invalid(
+                "replies in end-to-end encrypted spaces are not supported yet: post a message"
+                    .into(),
+            ));
+        }
+        let (applied, id) = self.post_with(who, text, at_ms, |tx, msg| {
+            tx.put(msg, REPLY_TO, parent)?;
+            Ok(())
+        })?;
+        Ok((applied, id))
+    }
+
+    /// Edits message `id`, as its author `who` (schema version 10): replaces its text and
+    /// appends the previous one, with `at_ms`, to its history.
+    pub fn edit(
+        &mut self,
+        who: &Writer,
+        id: &str,
+        text: &str,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        self.message_features("edits are")?;
+        if text.trim().is_empty() || text.len() > MAX_TEXT_BYTES {
+            return Err(SpaceError::Invalid(format!(
+                "a message must be 1 to {MAX_TEXT_BYTES} bytes"
+            )));
+        }
+        let msg = self.message_obj(id)?;
+        if doc::get_str(&self.doc, &msg, doc::AUTHOR) != Some(who.did().to_string()) {
+            return Err(SpaceError::Invalid(format!(
+                "message {id} is not yours: only its author edits a message"
+            )));
+        }
+        let Some(previous) = doc::get_str(&self.doc, &msg, doc::TEXT) else {
+            return Err(SpaceError::Invalid(
+                "editing end-to-end encrypted messages is not supported yet".into(),
+            ));
+        };
+        let edits = doc::child_obj(&self.doc, &msg, EDITS, None);
+        let at = millis(at_ms);
+        self.local_write(who, at_ms, |tx| {
+            let edits = match edits {
+                Some(e) => e,
+                None => tx.put_object(&msg, EDITS, ObjType::List)?,
+            };
+            let n = tx.length(&edits);
+            let entry = tx.insert_object(&edits, n, ObjType::Map)?;
+            tx.put(&entry, doc::TEXT, previous)?;
+            tx.put(&entry, doc::AT, ScalarValue::Timestamp(at))?;
+            tx.put(&msg, doc::TEXT, text)?;
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Puts `who`'s reaction `emoji` on message `id` (schema version 10), replacing its
+    /// earlier one; `None` withdraws it.
+    pub fn react(
+        &mut self,
+        who: &Writer,
+        id: &str,
+        emoji: Option<&str>,
+        at_ms: u64,
+    ) -> Result<Applied, SpaceError> {
+        self.message_features("reactions are")?;
+        if emoji.is_some_and(|e| !valid_reaction(e)) {
+            return Err(SpaceError::Invalid(format!(
+                "a reaction is an emoji of 1 to {MAX_REACTION_BYTES} bytes, without spaces"
+            )));
+        }
+        let msg = self.message_obj(id)?;
+        let reactions = doc::child_obj(&self.doc, &msg, REACTIONS, None);
+        let me = who.did().to_string();
+        self.local_write(who, at_ms, |tx| {
+            let reactions = match reactions {
+                Some(r) => r,
+                None => tx.put_object(&msg, REACTIONS, ObjType::Map)?,
+            };
+            match emoji {
+                Some(e) => tx.put(&reactions, &me, e)?,
+                None => tx.delete(&reactions, &me)?,
+            }
+            Ok(())
+        })
+        .map(|(a, ())| a)
+    }
+
+    /// Adds the message features of message map `obj` to its view: `reply_to`, the edits and
+    /// the reactions.
+    pub(crate) fn add_message_features(&self, obj: &ObjId, view: &mut MessageView) {
+        view.reply_to = doc::get_str(&self.doc, obj, REPLY_TO);
+        let entries: Vec<ObjId> = self
+            .objects(obj, EDITS)
+            .into_iter()
+            .flat_map(|l| {
+                self.doc
+                    .list_range(&l, ..)
+                    .map(|i| i.id)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        view.edits = entries.len() as u64;
+        view.edited_at = entries
+            .iter()
+            .filter_map(|e| doc::get_millis(&self.doc, e, doc::AT))
+            .max();
+        let mut by_emoji: BTreeMap<String, Vec<Did>> = BTreeMap::new();
+        let mut seen = HashSet::new();
+        for map in self.objects(obj, REACTIONS) {
+            for item in self.doc.map_range(&map, ..) {
+                let (Value::Scalar(s), Ok(did)) = (&item.value, item.key.parse::<Did>()) else {
+                    continue;
+                };
+                if let ScalarValue::Str(e) = s.as_ref() {
+                    if valid_reaction(e) && seen.insert(did) {
+                        by_emoji.entry(e.to_string()).or_default().push(did);
+                    }
+                }
+            }
+        }
+        let mut reactions: Vec<ReactionView> = by_emoji
+            .into_iter()
+            .map(|(emoji, mut by)| {
+                by.sort_by_key(|d| d.to_string());
+                ReactionView {
+                    emoji,
+                    count: by.len() as u64,
+                    by,
+                }
+            })
+            .collect();
+        reactions.sort_by(|a, b| b.count.cmp(&a.count).then(a.emoji.cmp(&b.emoji)));
+        view.reactions = reactions;
+    }
+
+    /// Every object under `key` in `obj` (concurrent makes leave several).
+    fn objects(&self, obj: &ObjId, key: &str) -> Vec<ObjId> {
+        self.doc
+            .get_all(obj, key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(v, id)| matches!(v, Value::Object(_)).then_some(id))
+            .collect()
+    }
+
+    /// Message `id` and its replies, direct and indirect, in timeline order.
+    pub fn thread(&self, id: &str) -> Result<(MessageView, Vec<MessageView>), SpaceError> {
+        let obj = self.message_obj(id)?;
+        let root = self
+            .message_at(&obj)
+            .ok_or_else(|| SpaceError::Invalid(format!("no message {id} in this space")))?;
+        let mut ids = HashSet::from([root.id.clone()]);
+        let replies = self
+            .timeline()
+            .into_iter()
+            .filter(|m| {
+                let member = m.reply_to.as_ref().is_some_and(|p| ids.contains(p));
+                if member {
+                    ids.insert(m.id.clone());
+                }
+                member
+            })
+            .collect();
+        Ok((root, replies))
+    }
+
+    /// The messages whose text contains `query`, ignoring case, newest first: at most `limit`
+    /// (1 to [`MAX_SEARCH_PAGE`]) older than message `before` (or the newest).
+    pub fn search_messages(
+        &self,
+        query: &str,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<SearchResults, SpaceError> {
+        let needle = query.trim().to_lowercase();
+        if needle.is_empty() || needle.len() > MAX_TEXT_BYTES {
+            return Err(SpaceError::Invalid(format!(
+                "a search query is 1 to {MAX_TEXT_BYTES} bytes"
+            )));
+        }
+        if self.encryption().is_some() {
+            return Err(SpaceError::Invalid(
+                "an end-to-end encrypted space's messages are not searched: its node holds \
+                 only ciphertext"
+                    .into(),
+            ));
+        }
+        let limit = limit.clamp(1, MAX_SEARCH_PAGE);
+        let timeline = self.timeline();
+        let end = match before {
+            Some(b) => timeline
+                .iter()
+                .position(|m| m.id == b)
+                .ok_or_else(|| SpaceError::Invalid(format!("no message {b} in this space")))?,
+            None => timeline.len(),
+        };
+        let mut matches = timeline[..end]
+            .iter()
+            .rev()
+            .filter(|m| m.text.to_lowercase().contains(&needle));
+        let messages: Vec<MessageView> = matches.by_ref().take(limit).cloned().collect();
+        let next_before = (messages.len() == limit && matches.next().is_some())
+            .then(|| messages.last().map(|m| m.id.clone()))
+            .flatten();
+        Ok(SearchResults {
+            messages,
+            next_before,
+        })
+    }
+}
