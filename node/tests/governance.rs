@@ -12,14 +12,12 @@ use std::time::Duration;
 
 use tim_crdt::test_utils::forge;
 use tim_crdt::{Role, Space, Visibility, Writer};
-use tim_node::api::RateLimit;
 use tim_node::engine::{Answer, Write};
-use tim_node::service::{Caller, Service, ServiceError};
+use tim_node::service::{Caller, ServiceError};
 use tim_node::sim::{NetFaults, Sim};
 use tim_node::{AbilityAct, Act, NodeError};
 use tim_protocol::api::{
-    Choice, CreateSpace, JoinSpace, NewProposal, Outcome, ProposalAction, ProposalsQuery,
-    SpaceEvent,
+    Choice, JoinSpace, NewProposal, Outcome, ProposalAction, ProposalsQuery, SpaceEvent,
 };
 use tim_protocol::SpaceId;
 use tokio_stream::StreamExt as _;
@@ -301,18 +299,7 @@ where
 #[tokio::test(flavor = "multi_thread")]
 async fn the_event_stream_carries_proposals_votes_and_closes_with_live_tallies() {
     let tmp = tempfile::tempdir().unwrap();
-    let n = common::node(&tmp, 1).await;
-    let service = Service::new(n.handle.clone(), "admin", RateLimit::default());
-    let owner = Caller::operator(n.handle.timite());
-    let create = CreateSpace {
-        name: "commons".into(),
-        purpose: String::new(),
-        visibility: None,
-        ttl_secs: None,
-        encrypted: None,
-    };
-    let space = service.create_space(&owner, &create).await.unwrap().id;
-    service.migrate(&owner, space, Some(9)).await.unwrap();
+    let (_node, service, owner, space) = common::service_space(&tmp, "commons", 9).await;
     let mut callers = Vec::new();
     for _ in 0..2 {
         let did = service.add_timite(&owner).await.unwrap().did;

@@ -6,10 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use tim_node::api::RateLimit;
-use tim_node::service::{Caller, Service, ServiceError};
+use tim_node::service::{Caller, ServiceError};
 use tim_node::NodeError;
-use tim_protocol::api::{CreateSpace, JoinSpace, SearchQuery, SpaceEvent};
+use tim_protocol::api::{JoinSpace, SearchQuery, SpaceEvent};
 use tim_protocol::MessageId;
 use tokio_stream::StreamExt as _;
 
@@ -43,18 +42,7 @@ fn search(q: &str, limit: usize, before: Option<&str>) -> SearchQuery {
 #[tokio::test(flavor = "multi_thread")]
 async fn edits_and_reactions_reach_the_event_stream_and_threads_and_search_answer() {
     let tmp = tempfile::tempdir().unwrap();
-    let n = common::node(&tmp, 1).await;
-    let service = Service::new(n.handle.clone(), "admin", RateLimit::default());
-    let owner = Caller::operator(n.handle.timite());
-    let create = CreateSpace {
-        name: "talk".into(),
-        purpose: String::new(),
-        visibility: None,
-        ttl_secs: None,
-        encrypted: None,
-    };
-    let space = service.create_space(&owner, &create).await.unwrap().id;
-    service.migrate(&owner, space, Some(10)).await.unwrap();
+    let (_node, service, owner, space) = common::service_space(&tmp, "talk", 10).await;
     let bob = Caller::timite(service.add_timite(&owner).await.unwrap().did);
     let join = JoinSpace {
         via: vec![],

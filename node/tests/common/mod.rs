@@ -169,3 +169,33 @@ pub(crate) async fn serve_api(
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
 }
+
+/// One node's `Service` (admin token `admin`, default limits), its operator, and a public
+/// space named `name` the operator made and migrated to schema version `version`. Keep the
+/// node alive as long as the service is used.
+pub(crate) async fn service_space(
+    tmp: &tempfile::TempDir,
+    name: &str,
+    version: u64,
+) -> (
+    TestNode,
+    tim_node::service::Service,
+    tim_node::service::Caller,
+    SpaceId,
+) {
+    use tim_node::api::RateLimit;
+    use tim_node::service::{Caller, Service};
+    let n = node(tmp, 1).await;
+    let service = Service::new(n.handle.clone(), "admin", RateLimit::default());
+    let owner = Caller::operator(n.handle.timite());
+    let create = tim_protocol::api::CreateSpace {
+        name: name.into(),
+        purpose: String::new(),
+        visibility: None,
+        ttl_secs: None,
+        encrypted: None,
+    };
+    let space = service.create_space(&owner, &create).await.unwrap().id;
+    service.migrate(&owner, space, Some(version)).await.unwrap();
+    (n, service, owner, space)
+}
