@@ -897,13 +897,29 @@
     const status = p.outcome || (p.decided ? `decided: ${p.decided}` : 'open');
     const facts = `yes ${t.yes} · no ${t.no} · abstain ${t.abstain} of ${plural(t.eligible, 'eligible member')}`
       + ` · passes with ${needed} yes` + (p.quorum ? ` and ${p.quorum} votes cast` : '');
-    const li = el('li', { class: 'request', 'data-id': p.id, 'data-outcome': p.outcome || 'open' },
+    const li = el('li', { class: 'request', 'data-id': p.id, 'data-outcome': p.outcome || 'open', 'data-decided': p.decided || '' },
       el('p', { class: 'member-line' },
         el('strong', { text: actionText(p.action) }),
         el('span', { class: `badge outcome-${p.outcome || 'open'}`, 'data-testid': 'proposal-status', text: status })),
       el('p', { class: 'member-facts', 'data-testid': 'tally', text: facts }),
       el('p', { class: 'member-facts' }, 'proposed by ', didNode(p.author), ' ', timeNode(p.at)));
-    if (!p.outcome && state.me && state.members.some((m) => m.did === state.me.did)) {
+    const member = state.me && state.members.some((m) => m.did === state.me.did);
+    if (!p.outcome && p.decided && member) {
+      // Decided but open: a node closes it by itself; any member may close it by hand too.
+      const close = el('button', { type: 'button', class: 'small', text: `Close (${p.decided})` });
+      close.addEventListener('click', async () => {
+        close.disabled = true;
+        try {
+          await api('POST', `/v1/spaces/${enc(state.space)}/proposals/${enc(p.id)}/close`, {});
+          upsertProposal(await api('GET', `/v1/spaces/${enc(state.space)}/proposals/${enc(p.id)}`));
+        } catch (e) {
+          close.disabled = false;
+          showError(e.message);
+        }
+      });
+      li.append(el('p', { class: 'vote-row' }, close));
+    }
+    if (!p.outcome && member) {
       const row = el('p', { class: 'vote-row' },
         p.my_vote ? `your vote: ${p.my_vote} · change it: ` : 'vote: ');
       for (const choice of ['yes', 'no', 'abstain']) {

@@ -480,6 +480,13 @@ try {
     return res.ok && (await res.json()).tally.yes === 1;
   });
   await call(url2, token2, 'POST', `${pidPath}/votes`, { choice: 'yes' });
+  // Node 2 closes it after its deciding vote; until that close arrives, node 1's page offers
+  // any member's close of a decided proposal, which the test uses if it shows first.
+  const item = page.getByTestId('proposals').locator(`li[data-id="${pid}"]`);
+  const closeButton = item.getByRole('button', { name: 'Close (passed)' });
+  await until('the proposal to pass, or to be decided on node 1\'s page', 30000, async () =>
+    (await item.getAttribute('data-outcome')) === 'passed' || (await closeButton.count()) > 0);
+  if ((await item.getAttribute('data-outcome')) !== 'passed') await closeButton.click().catch(() => {});
   const passed = page.getByTestId('proposals').locator(`li[data-id="${pid}"][data-outcome="passed"]`);
   try {
     await passed.waitFor({ timeout: 30000 });
