@@ -693,6 +693,8 @@
         loadTimeline(id);
         loadMembers(id);
         loadAbilities(id);
+        loadProposals(id);
+        loadBalances(id);
       },
       event: (e) => dispatch(e, id),
       gone: () => {
