@@ -14,14 +14,9 @@ use tim_crdt::profile::check_field;
 use tim_crdt::test_utils::{assert_refused, assert_refused_locally, forge, root, sync_pair};
 use tim_crdt::{schema, Role, Space, SpaceError, Writer};
 use tim_protocol::api::SetProfile;
-use tim_protocol::Did;
 
 fn key(seed: u8) -> Writer {
     tim_crdt::test_utils::writer(seed)
-}
-
-fn did(k: &Writer) -> Did {
-    Did::from_key(&k.verifying_key())
 }
 
 /// The cast: the owner (1), an admin (2), a moderator (3), members alice (4) and bob (5),
@@ -53,9 +48,9 @@ fn space() -> (Space, Cast) {
     {
         s.join(k, 3 + i as u64).unwrap();
     }
-    s.set_role(&c.owner, &did(&c.admin), Role::Admin, 10)
+    s.set_role(&c.owner, &c.admin.did(), Role::Admin, 10)
         .unwrap();
-    s.set_role(&c.owner, &did(&c.moderator), Role::Moderator, 11)
+    s.set_role(&c.owner, &c.moderator.did(), Role::Moderator, 11)
         .unwrap();
     let spec = AbilitySpec {
         name: "text.summarize".into(),
@@ -96,6 +91,19 @@ fn budgets(period: u64) -> Budgets {
 
 fn post(s: &mut Space, who: &Writer, text: &str, at: u64) -> Result<(), SpaceError> {
     s.post(who, text, at).map(drop)
+}
+
+/// A change by `who`, forged at `s`'s heads, that posts `text` at the end of the timeline.
+fn forged_post(s: &Space, who: &Writer, text: &str, at: i64) -> tim_protocol::Envelope {
+    forge(s, who, who, at, |tx, d| {
+        let timeline = root(d, "timeline");
+        let len = automerge::ReadDoc::length(d, &timeline);
+        let m = tx
+            .insert_object(&timeline, len, automerge::ObjType::Map)
+            .unwrap();
+        tx.put(&m, "author", who.did().to_string()).unwrap();
+        tx.put(&m, "text", text).unwrap();
+    })
 }
 
 #[test]
@@ -255,7 +263,7 @@ fn a_member_over_its_post_budget_is_refused_and_a_moderator_with_a_larger_one_is
     // A forged change that posts three messages at once counts them all.
     let env = forge(&s, &c.bob, &c.bob, 70, |tx, d| {
         let timeline = root(d, "timeline");
-        let author = did(&c.bob).to_string();
+        let author = c.bob.did().to_string();
         for i in 0..3 {
             let len = automerge::ReadDoc::length(d, &timeline) + i;
             let m = tx
@@ -268,7 +276,7 @@ fn a_member_over_its_post_budget_is_refused_and_a_moderator_with_a_larger_one_is
     });
     assert_refused(s.ingest(env), "3 of the last 5 messages");
     // A promotion lifts the limit at once.
-    s.set_role(&c.owner, &did(&c.alice), Role::Moderator, 80)
+    s.set_role(&c.owner, &c.alice.did(), Role::Moderator, 80)
         .unwrap();
     post(&mut s, &c.alice, "as a moderator", 81).unwrap();
     post(&mut s, &c.alice, "twice", 82).unwrap();
@@ -284,7 +292,7 @@ fn requests_and_invitations_have_their_own_budgets() {
             who,
             "text.summarize",
             &json!({"text": "x"}),
-            Target::Did(did(&c.carol)),
+            Target::Did(c.carol.did()),
             60_000,
             at,
         )
@@ -306,18 +314,18 @@ fn requests_and_invitations_have_their_own_budgets() {
 
     // The admin may hold one unused invitation; a join uses it and frees the budget.
     let (x, y) = (key(20), key(21));
-    s.invite(&c.admin, &did(&x), 1_000_000, 30).unwrap();
+    s.invite(&c.admin, &x.did(), 1_000_000, 30).unwrap();
     assert_refused_locally(
-        s.invite(&c.admin, &did(&y), 1_000_000, 31).map(drop),
+        s.invite(&c.admin, &y.did(), 1_000_000, 31).map(drop),
         "it would hold 2 unused invitations, and admins may hold 1",
     );
     // Inviting the same timite again replaces the unused invitation: still one.
-    s.invite(&c.admin, &did(&x), 2_000_000, 32).unwrap();
+    s.invite(&c.admin, &x.did(), 2_000_000, 32).unwrap();
     s.join(&x, 33).unwrap();
-    s.invite(&c.admin, &did(&y), 1_000_000, 34).unwrap();
+    s.invite(&c.admin, &y.did(), 1_000_000, 34).unwrap();
     // The owner is never held back.
     for i in 0..3 {
-        s.invite(&c.owner, &did(&key(30 + i)), 1_000_000, 40 + u64::from(i))
+        s.invite(&c.owner, &key(30 + i).did(), 1_000_000, 40 + u64::from(i))
             .unwrap();
     }
 }
@@ -335,15 +343,7 @@ fn verdicts_are_the_same_on_replicas_that_merged_in_different_orders() {
     post(&mut b, &c.bob, "bob 1", 31).unwrap();
     post(&mut b, &c.moderator, "mod 1", 32).unwrap();
     // Alice's third post made on a, at a's heads: all of the last 3 would be hers.
-    let early = forge(&a, &c.alice, &c.alice, 33, |tx, d| {
-        let timeline = root(d, "timeline");
-        let len = automerge::ReadDoc::length(d, &timeline);
-        let m = tx
-            .insert_object(&timeline, len, automerge::ObjType::Map)
-            .unwrap();
-        tx.put(&m, "author", did(&c.alice).to_string()).unwrap();
-        tx.put(&m, "text", "alice 3").unwrap();
-    });
+    let early = forged_post(&a, &c.alice, "alice 3", 33);
 
     // Two replicas that receive the same changes in different orders.
     let merged = |first: &Space, second: &Space| {
@@ -365,17 +365,9 @@ fn verdicts_are_the_same_on_replicas_that_merged_in_different_orders() {
     let last_two = &timeline[timeline.len() - 2..];
     let alice_in_window = last_two
         .iter()
-        .filter(|m| m.author == did(&c.alice))
+        .filter(|m| m.author == c.alice.did())
         .count();
-    let late = forge(&ab, &c.alice, &c.alice, 40, |tx, d| {
-        let timeline = root(d, "timeline");
-        let len = automerge::ReadDoc::length(d, &timeline);
-        let m = tx
-            .insert_object(&timeline, len, automerge::ObjType::Map)
-            .unwrap();
-        tx.put(&m, "author", did(&c.alice).to_string()).unwrap();
-        tx.put(&m, "text", "alice 4").unwrap();
-    });
+    let late = forged_post(&ab, &c.alice, "alice 4", 40);
     for replica in [&mut ab, &mut ba] {
         let verdict = replica.ingest(late.clone());
         if alice_in_window == 2 {

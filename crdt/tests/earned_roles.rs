@@ -13,14 +13,9 @@ use tim_crdt::schema::SOCIAL;
 use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair};
 use tim_crdt::{Permission, Permissions, Role, Space, Writer};
 use tim_protocol::api::RoleHeld;
-use tim_protocol::Did;
 
 fn key(seed: u8) -> Writer {
     tim_crdt::test_utils::writer(seed)
-}
-
-fn did(k: &Writer) -> Did {
-    Did::from_key(&k.verifying_key())
 }
 
 /// A public space at schema version 9 created by `owner`, joined by `others`.
@@ -170,22 +165,22 @@ fn an_earned_moderator_deletes_until_a_lowered_rating_takes_the_role_away() {
     let first = last_message(&s);
     // Ann's reputation is 0: she is a member, and may not delete another's message.
     assert!(s.delete_message(&ann, &first, 6).is_err());
-    let view = s.member(&did(&ann)).unwrap();
+    let view = s.member(&ann.did()).unwrap();
     assert_eq!(
         (view.role.as_str(), view.held),
         ("member", RoleHeld::Assigned)
     );
     // The owner (full standing) rates her 5: 5 × 2 = 10 points, the threshold.
-    s.rate(&owner, &did(&ann), 5, 7).unwrap();
-    assert_eq!(s.reputation(&did(&ann)).score, 10);
-    let view = s.member(&did(&ann)).unwrap();
+    s.rate(&owner, &ann.did(), 5, 7).unwrap();
+    assert_eq!(s.reputation(&ann.did()).score, 10);
+    let view = s.member(&ann.did()).unwrap();
     assert_eq!(view.role, "moderator");
     assert_eq!(view.held, RoleHeld::Earned);
     assert_eq!(view.assigned_role.as_deref(), Some("member"));
     assert_eq!(view.earned_by, Some(by_reputation("moderator", 10)));
     assert_eq!(view.reputation, 10);
     assert_eq!(
-        s.effective_role(&did(&ann)),
+        s.effective_role(&ann.did()),
         Some((Role::Moderator, Some(by_reputation("moderator", 10))))
     );
     s.delete_message(&ann, &first, 8).unwrap();
@@ -193,11 +188,11 @@ fn an_earned_moderator_deletes_until_a_lowered_rating_takes_the_role_away() {
     let rebuilt = Space::load(s.id(), None, s.envelopes_in_order()).unwrap();
     assert_eq!(rebuilt.heads(), s.heads());
     // The owner lowers the rating to 3: the role lapses with no admin event.
-    s.rate(&owner, &did(&ann), 3, 9).unwrap();
+    s.rate(&owner, &ann.did(), 3, 9).unwrap();
     s.post(&bob, "second", 10).unwrap();
     let second = last_message(&s);
     assert!(s.delete_message(&ann, &second, 11).is_err());
-    let view = s.member(&did(&ann)).unwrap();
+    let view = s.member(&ann.did()).unwrap();
     assert_eq!(
         (view.role.as_str(), view.held),
         ("member", RoleHeld::Assigned)
@@ -226,16 +221,16 @@ fn an_earned_role_outranks_its_peers_where_ranks_are_compared() {
         4,
     )
     .unwrap();
-    s.set_role(&owner, &did(&cid), Role::parse("warden").unwrap(), 5)
+    s.set_role(&owner, &cid.did(), Role::parse("warden").unwrap(), 5)
         .unwrap();
     s.set_earned_roles(&owner, &[by_reputation("moderator", 10)], 6)
         .unwrap();
-    s.rate(&owner, &did(&ann), 5, 7).unwrap();
+    s.rate(&owner, &ann.did(), 5, 7).unwrap();
     // Ann's earned moderator (300) outranks the warden (250): he may not remove her.
     let mut replica = s.try_copy().unwrap();
-    assert!(s.kick(&cid, &did(&ann), 8).is_err());
+    assert!(s.kick(&cid, &ann.did(), 8).is_err());
     // He may remove a plain member.
-    s.kick(&cid, &did(&dee), 9).unwrap();
+    s.kick(&cid, &dee.did(), 9).unwrap();
     sync_pair(&mut s, &mut replica);
 }
 
@@ -245,13 +240,13 @@ fn banned_members_never_earn() {
     let mut s = space(&owner, &[&ann, &bob]);
     s.set_earned_roles(&owner, &[by_reputation("moderator", 10)], 4)
         .unwrap();
-    s.rate(&owner, &did(&ann), 5, 5).unwrap();
-    assert_eq!(s.effective_role(&did(&ann)).unwrap().0, Role::Moderator);
-    s.set_role(&owner, &did(&ann), Role::Banned, 6).unwrap();
+    s.rate(&owner, &ann.did(), 5, 5).unwrap();
+    assert_eq!(s.effective_role(&ann.did()).unwrap().0, Role::Moderator);
+    s.set_role(&owner, &ann.did(), Role::Banned, 6).unwrap();
     // Her ratings still stand, but a banned member earns nothing.
-    assert_eq!(s.reputation(&did(&ann)).score, 10);
-    assert_eq!(s.effective_role(&did(&ann)), Some((Role::Banned, None)));
-    let view = s.member(&did(&ann)).unwrap();
+    assert_eq!(s.reputation(&ann.did()).score, 10);
+    assert_eq!(s.effective_role(&ann.did()), Some((Role::Banned, None)));
+    let view = s.member(&ann.did()).unwrap();
     assert_eq!(
         (view.role.as_str(), view.held),
         ("banned", RoleHeld::Assigned)
@@ -267,13 +262,13 @@ fn concurrent_changes_are_judged_at_their_dependencies() {
     let mut s = space(&owner, &[&ann, &bob]);
     s.set_earned_roles(&owner, &[by_reputation("moderator", 10)], 4)
         .unwrap();
-    s.rate(&owner, &did(&ann), 5, 5).unwrap();
+    s.rate(&owner, &ann.did(), 5, 5).unwrap();
     s.post(&bob, "one", 6).unwrap();
     let one = last_message(&s);
     s.post(&bob, "two", 6).unwrap();
     let mut anns = s.try_copy().unwrap();
     // Concurrently: the owner lowers the rating; Ann, who has not seen it, deletes.
-    s.rate(&owner, &did(&ann), 3, 7).unwrap();
+    s.rate(&owner, &ann.did(), 3, 7).unwrap();
     anns.delete_message(&ann, &one, 7).unwrap();
     // Both stand, in either order: the deletion was judged where Ann was a moderator.
     let mut other_order = anns.try_copy().unwrap();
@@ -283,7 +278,7 @@ fn concurrent_changes_are_judged_at_their_dependencies() {
     assert_eq!(s.heads(), other_order.heads());
     assert_eq!(s.timeline().len(), 1);
     // After the merge she is a member again, and a deletion that sees the lowering fails.
-    assert_eq!(s.effective_role(&did(&ann)), Some((Role::Member, None)));
+    assert_eq!(s.effective_role(&ann.did()), Some((Role::Member, None)));
     let two = last_message(&s);
     assert!(s.delete_message(&ann, &two, 8).is_err());
 }
@@ -319,7 +314,7 @@ fn an_ability_threshold_is_met_by_rated_outcomes_in_that_ability() {
                 &owner,
                 ability,
                 &json!({}),
-                Target::Did(did(&ann)),
+                Target::Did(ann.did()),
                 60_000,
                 100,
             )
@@ -331,13 +326,13 @@ fn an_ability_threshold_is_met_by_rated_outcomes_in_that_ability() {
     // Two 5s from the owner in another ability: 8 points, not in `task.one`.
     outcome(&mut s, "task.two");
     outcome(&mut s, "task.two");
-    assert_eq!(s.effective_role(&did(&ann)), Some((Role::Member, None)));
+    assert_eq!(s.effective_role(&ann.did()), Some((Role::Member, None)));
     // One in `task.one`: 4 points there; two: 8, the threshold.
     outcome(&mut s, "task.one");
-    assert_eq!(s.effective_role(&did(&ann)).unwrap().0, Role::Member);
+    assert_eq!(s.effective_role(&ann.did()).unwrap().0, Role::Member);
     outcome(&mut s, "task.one");
     assert_eq!(
-        s.effective_role(&did(&ann)),
+        s.effective_role(&ann.did()),
         Some((Role::Moderator, Some(threshold)))
     );
 }
@@ -357,13 +352,13 @@ fn reputation_is_identical_on_every_replica_at_the_same_heads() {
     let mut r3 = base.try_copy().unwrap();
     let mut past = Vec::new();
     for round in 0..4u64 {
-        r1.rate(owner, &did(a), 5 - (round % 2) as u8, 10).unwrap();
+        r1.rate(owner, &a.did(), 5 - (round % 2) as u8, 10).unwrap();
         r1.post(owner, "owner speaks", 10).unwrap();
-        r2.rate(a, &did(b), 4 + (round % 2) as u8, 10).unwrap();
+        r2.rate(a, &b.did(), 4 + (round % 2) as u8, 10).unwrap();
         r2.post(a, "a speaks", 10).unwrap();
         r2.post(a, "a again", 10).unwrap();
-        r3.rate(b, &did(c), 4 + (round % 2) as u8, 10).unwrap();
-        r3.rate(c, &did(d), 1 + round as u8, 10).unwrap();
+        r3.rate(b, &c.did(), 4 + (round % 2) as u8, 10).unwrap();
+        r3.rate(c, &d.did(), 1 + round as u8, 10).unwrap();
         r3.post(e, "e speaks", 10).unwrap();
         if round == 1 {
             sync_pair(&mut r1, &mut r2);
@@ -404,8 +399,8 @@ fn reputation_is_identical_on_every_replica_at_the_same_heads() {
     }
     assert!(scored >= 4, "the scenario gives most members a score");
     assert_ne!(
-        r4.reputation_at(&did(a), &past[0].0),
-        Some(r4.reputation(&did(a))),
+        r4.reputation_at(&a.did(), &past[0].0),
+        Some(r4.reputation(&a.did())),
         "the past differs from now"
     );
 }

@@ -12,14 +12,9 @@ use proptest::prelude::*;
 use tim_crdt::test_utils::{assert_refused, forge, root, sync_pair};
 use tim_crdt::{Role, Space, Writer};
 use tim_protocol::api::{Choice, NewProposal, Outcome, ProposalAction, Tally};
-use tim_protocol::Did;
 
 fn key(seed: u8) -> Writer {
     tim_crdt::test_utils::writer(seed)
-}
-
-fn did(k: &Writer) -> Did {
-    Did::from_key(&k.verifying_key())
 }
 
 /// The cast: the owner (1), members alice (2) and bob (3).
@@ -56,7 +51,7 @@ fn proposal(action: ProposalAction) -> NewProposal {
 
 fn promote(k: &Writer) -> NewProposal {
     proposal(ProposalAction::Role {
-        did: did(k),
+        did: k.did(),
         role: "moderator".into(),
     })
 }
@@ -81,7 +76,7 @@ fn write_close(
     t: Tally,
 ) {
     let c = tx.put_object(obj(doc, id), "closed", ObjType::Map).unwrap();
-    tx.put(&c, "by", did(by).to_string()).unwrap();
+    tx.put(&c, "by", by.did().to_string()).unwrap();
     tx.put(&c, "outcome", outcome).unwrap();
     for (k, v) in [
         ("yes", t.yes),
@@ -96,7 +91,7 @@ fn write_close(
 /// The member entry of `who` in `doc`.
 fn entry(doc: &Automerge, who: &Writer) -> automerge::ObjId {
     let members = root(doc, "members");
-    doc.get(&members, did(who).to_string()).unwrap().unwrap().1
+    doc.get(&members, who.did().to_string()).unwrap().unwrap().1
 }
 
 #[test]
@@ -104,7 +99,7 @@ fn a_passed_proposal_promotes_without_an_admin() {
     let (mut s, c) = space();
     let id = propose(&mut s, &c, &promote(&c.bob));
     s.vote(&c.alice, &id, Choice::Yes, 11).unwrap();
-    let v = s.proposal(&id, Some(&did(&c.alice))).unwrap();
+    let v = s.proposal(&id, Some(&c.alice.did())).unwrap();
     assert_eq!(v.decided, None, "1 yes of 3 is not more than half");
     assert_eq!(v.my_vote, Some(Choice::Yes));
     s.vote(&c.bob, &id, Choice::Yes, 12).unwrap();
@@ -119,7 +114,7 @@ fn a_passed_proposal_promotes_without_an_admin() {
             ..
         }
     )));
-    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Moderator));
+    assert_eq!(s.role_of(&c.bob.did()), Some(Role::Moderator));
     let v = s.proposal(&id, None).unwrap();
     assert_eq!(v.outcome, Some(Outcome::Passed));
     assert_eq!(
@@ -131,28 +126,28 @@ fn a_passed_proposal_promotes_without_an_admin() {
             eligible: 3
         }
     );
-    assert_eq!(v.closed_by, Some(did(&c.bob)));
+    assert_eq!(v.closed_by, Some(c.bob.did()));
     // Another replica takes the same changes in and reaches the same role.
     let mut other = Space::empty(s.id());
     sync_pair(&mut s, &mut other);
-    assert_eq!(other.role_of(&did(&c.bob)), Some(Role::Moderator));
+    assert_eq!(other.role_of(&c.bob.did()), Some(Role::Moderator));
 }
 
 #[test]
 fn an_admin_closes_a_vote_that_makes_an_admin_which_it_could_not_alone() {
     let (mut s, c) = space();
-    s.set_role(&c.owner, &did(&c.alice), Role::Admin, 5)
+    s.set_role(&c.owner, &c.alice.did(), Role::Admin, 5)
         .unwrap();
-    assert!(s.set_role(&c.alice, &did(&c.bob), Role::Admin, 6).is_err());
+    assert!(s.set_role(&c.alice, &c.bob.did(), Role::Admin, 6).is_err());
     let p = proposal(ProposalAction::Role {
-        did: did(&c.bob),
+        did: c.bob.did(),
         role: "admin".into(),
     });
     let id = propose(&mut s, &c, &p);
     s.vote(&c.alice, &id, Choice::Yes, 11).unwrap();
     s.vote(&c.bob, &id, Choice::Yes, 12).unwrap();
     s.close_proposal(&c.alice, &id, false, 13).unwrap();
-    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Admin));
+    assert_eq!(s.role_of(&c.bob.did()), Some(Role::Admin));
 }
 
 #[test]
@@ -168,7 +163,7 @@ fn a_meta_proposal_changes_the_purpose_and_a_failed_one_changes_nothing() {
     s.close_proposal(&c.alice, &id, false, 13).unwrap();
     assert_eq!(s.meta().unwrap().purpose, "decided together");
 
-    let ban = proposal(ProposalAction::Ban { did: did(&c.bob) });
+    let ban = proposal(ProposalAction::Ban { did: c.bob.did() });
     let id = propose(&mut s, &c, &ban);
     assert!(s.close_proposal(&c.alice, &id, false, 14).is_err());
     for k in [&c.alice, &c.bob, &c.owner] {
@@ -176,7 +171,7 @@ fn a_meta_proposal_changes_the_purpose_and_a_failed_one_changes_nothing() {
     }
     let (_, outcome) = s.close_proposal(&c.bob, &id, false, 16).unwrap();
     assert_eq!(outcome, Outcome::Failed);
-    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Member));
+    assert_eq!(s.role_of(&c.bob.did()), Some(Role::Member));
     // A closed proposal takes no more votes.
     assert!(s.vote(&c.alice, &id, Choice::Yes, 17).is_err());
 }
@@ -191,7 +186,7 @@ fn a_vote_by_an_ineligible_member_is_refused() {
     let env = forge(&s, &c.alice, &c.alice, 11, |tx, doc| {
         let votes = doc.get(obj(doc, &id), "votes").unwrap().unwrap().1;
         let v = tx
-            .put_object(&votes, did(&c.alice).to_string(), ObjType::Map)
+            .put_object(&votes, c.alice.did().to_string(), ObjType::Map)
             .unwrap();
         tx.put(&v, "choice", "yes").unwrap();
     });
@@ -208,7 +203,7 @@ fn a_second_vote_is_refused_but_a_changed_choice_counts() {
     let env = forge(&s, &c.alice, &c.alice, 12, |tx, doc| {
         let votes = doc.get(obj(doc, &id), "votes").unwrap().unwrap().1;
         let v = tx
-            .put_object(&votes, did(&c.alice).to_string(), ObjType::Map)
+            .put_object(&votes, c.alice.did().to_string(), ObjType::Map)
             .unwrap();
         tx.put(&v, "choice", "no").unwrap();
     });
@@ -219,7 +214,7 @@ fn a_second_vote_is_refused_but_a_changed_choice_counts() {
     let env = forge(&s, &c.bob, &c.bob, 14, |tx, doc| {
         let votes = doc.get(obj(doc, &id), "votes").unwrap().unwrap().1;
         let v = tx
-            .put_object(&votes, did(&c.owner).to_string(), ObjType::Map)
+            .put_object(&votes, c.owner.did().to_string(), ObjType::Map)
             .unwrap();
         tx.put(&v, "choice", "yes").unwrap();
     });
@@ -239,19 +234,19 @@ fn a_vote_after_the_close_is_refused() {
     // bob changes his existing vote, alice makes a new one: both after the close.
     let env = forge(&s, &c.bob, &c.bob, 13, |tx, doc| {
         let votes = doc.get(obj(doc, &id), "votes").unwrap().unwrap().1;
-        let v = doc.get(&votes, did(&c.bob).to_string()).unwrap().unwrap().1;
+        let v = doc.get(&votes, c.bob.did().to_string()).unwrap().unwrap().1;
         tx.put(&v, "choice", "no").unwrap();
     });
     assert_refused(s.ingest(env), "a vote after the close");
     let env = forge(&s, &c.alice, &c.alice, 13, |tx, doc| {
         let votes = doc.get(obj(doc, &id), "votes").unwrap().unwrap().1;
         let v = tx
-            .put_object(&votes, did(&c.alice).to_string(), ObjType::Map)
+            .put_object(&votes, c.alice.did().to_string(), ObjType::Map)
             .unwrap();
         tx.put(&v, "choice", "yes").unwrap();
     });
     assert_refused(s.ingest(env), "a vote after the close");
-    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Member));
+    assert_eq!(s.role_of(&c.bob.did()), Some(Role::Member));
 }
 
 #[test]
@@ -285,7 +280,7 @@ fn a_forged_tally_and_an_early_close_are_refused() {
         write_close(tx, doc, &id, &c.bob, "withdrawn", honest);
     });
     assert_refused(s.ingest(env), "only its author withdraws");
-    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Member));
+    assert_eq!(s.role_of(&c.bob.did()), Some(Role::Member));
 }
 
 #[test]
@@ -322,7 +317,7 @@ fn an_enactment_must_be_exactly_the_action() {
         s.ingest(env),
         "is passed at this close's dependencies, not failed",
     );
-    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Member));
+    assert_eq!(s.role_of(&c.bob.did()), Some(Role::Member));
 }
 
 #[test]
@@ -338,11 +333,11 @@ fn a_role_write_without_permission_or_close_is_refused() {
     assert_refused(s.ingest(env), "changing the space's meta needs");
     // No proposal makes or unmakes the owner.
     let owner = proposal(ProposalAction::Role {
-        did: did(&c.alice),
+        did: c.alice.did(),
         role: "owner".into(),
     });
     assert!(s.propose(&c.alice, &owner, 12).is_err());
-    let ban_owner = proposal(ProposalAction::Ban { did: did(&c.owner) });
+    let ban_owner = proposal(ProposalAction::Ban { did: c.owner.did() });
     assert!(s.propose(&c.alice, &ban_owner, 12).is_err());
 }
 
@@ -376,15 +371,15 @@ fn of_two_concurrent_closes_the_passed_one_decides_everywhere() {
     for r in [&s, &other] {
         let v = r.proposal(&id, None).unwrap();
         assert_eq!(v.outcome, Some(Outcome::Passed));
-        assert_eq!(v.closed_by, Some(did(&c.alice)));
+        assert_eq!(v.closed_by, Some(c.alice.did()));
         assert_eq!(v.tally.yes, 2, "the passing close's figures");
-        assert_eq!(r.role_of(&did(&c.bob)), Some(Role::Moderator));
+        assert_eq!(r.role_of(&c.bob.did()), Some(Role::Moderator));
     }
     // bob's changed vote, concurrent with the passing close, is kept but did not count.
     let votes = s.proposal(&id, None).unwrap().votes;
     assert!(votes
         .iter()
-        .any(|v| v.voter == did(&c.bob) && v.choice == Choice::No));
+        .any(|v| v.voter == c.bob.did() && v.choice == Choice::No));
 }
 
 #[derive(Debug, Clone)]
@@ -450,7 +445,7 @@ fn run(steps: Vec<Step>, merge: Vec<(usize, usize)>) {
                 let _ = spaces[v % REPLICAS].close_proposal(&voters[v], &id, false, clock);
             }
             Step::BanCarol => {
-                let _ = spaces[0].set_role(&voters[0], &did(&voters[3]), Role::Banned, clock);
+                let _ = spaces[0].set_role(&voters[0], &voters[3].did(), Role::Banned, clock);
             }
             Step::Sync(a, b) if a != b => {
                 let (x, y) = pair(&mut spaces, a, b);
@@ -469,7 +464,7 @@ fn run(steps: Vec<Step>, merge: Vec<(usize, usize)>) {
         (
             s.heads(),
             s.proposal(&id, None),
-            s.role_of(&did(&voters[2])),
+            s.role_of(&voters[2].did()),
         )
     };
     let first = read(&spaces[0]);
@@ -503,9 +498,9 @@ proptest! {
 #[test]
 fn voters_are_chosen_by_reputation_or_by_an_earned_role() {
     let (mut s, c) = space();
-    s.rate(&c.owner, &did(&c.alice), 5, 5).unwrap();
-    assert_eq!(s.reputation(&did(&c.alice)).score, 10);
-    assert_eq!(s.reputation(&did(&c.bob)).score, 0);
+    s.rate(&c.owner, &c.alice.did(), 5, 5).unwrap();
+    assert_eq!(s.reputation(&c.alice.did()).score, 10);
+    assert_eq!(s.reputation(&c.bob.did()).score, 0);
 
     // By reputation: only alice reaches 5 points (the owner has standing but no points).
     let mut p = promote(&c.bob);
@@ -516,7 +511,7 @@ fn voters_are_chosen_by_reputation_or_by_an_earned_role() {
     let env = forge(&s, &c.bob, &c.bob, 11, |tx, doc| {
         let votes = doc.get(obj(doc, &id), "votes").unwrap().unwrap().1;
         let v = tx
-            .put_object(&votes, did(&c.bob).to_string(), ObjType::Map)
+            .put_object(&votes, c.bob.did().to_string(), ObjType::Map)
             .unwrap();
         tx.put(&v, "choice", "yes").unwrap();
     });
@@ -529,7 +524,7 @@ fn voters_are_chosen_by_reputation_or_by_an_earned_role() {
         s.close_proposal(&c.alice, &id, false, 13).unwrap().1,
         Outcome::Passed
     );
-    assert_eq!(s.role_of(&did(&c.bob)), Some(Role::Moderator));
+    assert_eq!(s.role_of(&c.bob.did()), Some(Role::Moderator));
 
     // By an earned role: moderators vote; alice earns moderator at 5 points, bob now holds
     // it by the vote above, the owner outranks it.
@@ -549,7 +544,7 @@ fn voters_are_chosen_by_reputation_or_by_an_earned_role() {
     s.vote(&c.alice, &id, Choice::Yes, 15).unwrap();
     assert_eq!(s.proposal(&id, None).unwrap().tally.eligible, 3);
     // The owner takes its 5 back: alice's earned role lapses, and with it her vote.
-    s.rate(&c.owner, &did(&c.alice), 3, 16).unwrap();
+    s.rate(&c.owner, &c.alice.did(), 3, 16).unwrap();
     let v = s.proposal(&id, None).unwrap();
     assert_eq!((v.tally.eligible, v.tally.yes), (2, 0));
     assert!(s.vote(&c.alice, &id, Choice::No, 17).is_err());

@@ -14,16 +14,11 @@ use tim_crdt::test_utils::{
 };
 use tim_crdt::tokens::{LedgerKind, TokenPolicy};
 use tim_crdt::{Space, SpaceError, Writer, SESSION_BYTES};
-use tim_protocol::Did;
 
 const SUMMARIZE: &str = "text.summarize";
 
 fn key(seed: u8) -> Writer {
     tim_crdt::test_utils::writer(seed)
-}
-
-fn did(k: &Writer) -> Did {
-    Did::from_key(&k.verifying_key())
 }
 
 fn spec(price: Option<u64>) -> AbilitySpec {
@@ -97,7 +92,7 @@ fn ask(
 
 fn balances(s: &Space, cast: &[&Writer]) -> Vec<u64> {
     let ledger = s.ledger();
-    cast.iter().map(|k| ledger.balance(&did(k))).collect()
+    cast.iter().map(|k| ledger.balance(&k.did())).collect()
 }
 
 #[test]
@@ -105,7 +100,7 @@ fn escrow_then_completion_pays_the_winner_and_a_good_rating_mints() {
     let (mut s, c) = space(1, 10);
     assert_eq!(balances(&s, &[&c.owner, &c.alice, &c.carol]), [10, 10, 10]);
 
-    let id = ask(&mut s, &c.carol, Target::Did(did(&c.alice)), 4, 20).unwrap();
+    let id = ask(&mut s, &c.carol, Target::Did(c.alice.did()), 4, 20).unwrap();
     let r = s.request(&id).unwrap();
     assert_eq!((r.reward, r.funded), (Some(4), Some(true)));
     assert_eq!(
@@ -129,7 +124,7 @@ fn escrow_then_completion_pays_the_winner_and_a_good_rating_mints() {
         "one token minted"
     );
 
-    let lines = s.ledger().lines_of(&did(&c.alice));
+    let lines = s.ledger().lines_of(&c.alice.did());
     let kinds: Vec<(LedgerKind, u64, u64)> = lines
         .iter()
         .map(|l| (l.kind, l.amount, l.balance))
@@ -143,10 +138,10 @@ fn escrow_then_completion_pays_the_winner_and_a_good_rating_mints() {
         ]
     );
     assert_eq!(lines[1].request.as_deref(), Some(id.as_str()));
-    assert_eq!(lines[1].counterpart, Some(did(&c.carol)));
+    assert_eq!(lines[1].counterpart, Some(c.carol.did()));
     let carol: Vec<LedgerKind> = s
         .ledger()
-        .lines_of(&did(&c.carol))
+        .lines_of(&c.carol.did())
         .iter()
         .map(|l| l.kind)
         .collect();
@@ -156,15 +151,15 @@ fn escrow_then_completion_pays_the_winner_and_a_good_rating_mints() {
 #[test]
 fn a_failure_or_a_cancellation_refunds_the_requester_and_a_poor_rating_mints_nothing() {
     let (mut s, c) = space(1, 10);
-    let failed = ask(&mut s, &c.carol, Target::Did(did(&c.bob)), 5, 20).unwrap();
-    let cancelled = ask(&mut s, &c.carol, Target::Did(did(&c.alice)), 5, 21).unwrap();
+    let failed = ask(&mut s, &c.carol, Target::Did(c.bob.did()), 5, 20).unwrap();
+    let cancelled = ask(&mut s, &c.carol, Target::Did(c.alice.did()), 5, 21).unwrap();
     assert_eq!(balances(&s, &[&c.carol]), [0]);
     s.claim(&c.bob, &failed, 22).unwrap();
     s.fail(&c.bob, &failed, "cannot", 23).unwrap();
     s.cancel(&c.carol, &cancelled, 24).unwrap();
     assert_eq!(balances(&s, &[&c.bob, &c.carol]), [10, 10], "both refunded");
 
-    let done = ask(&mut s, &c.carol, Target::Did(did(&c.bob)), 1, 30).unwrap();
+    let done = ask(&mut s, &c.carol, Target::Did(c.bob.did()), 1, 30).unwrap();
     s.claim(&c.bob, &done, 31).unwrap();
     s.complete(&c.bob, &done, &json!({}), 32).unwrap();
     s.rate_request(&c.carol, &done, 3, 33).unwrap();
@@ -186,7 +181,7 @@ fn minting_stops_at_the_pair_cap_and_needs_no_reward() {
                 &c.carol,
                 SUMMARIZE,
                 &input(),
-                Target::Did(did(&c.bob)),
+                Target::Did(c.bob.did()),
                 60_000,
                 t,
             )
@@ -196,7 +191,7 @@ fn minting_stops_at_the_pair_cap_and_needs_no_reward() {
         s.claim(&c.bob, &id, t + 1).unwrap();
         s.complete(&c.bob, &id, &json!({}), t + 2).unwrap();
         s.rate_request(&c.carol, &id, 4, t + 3).unwrap();
-        minted.push(s.ledger().balance(&did(&c.bob)));
+        minted.push(s.ledger().balance(&c.bob.did()));
     }
     assert_eq!(
         minted,
@@ -209,7 +204,7 @@ fn minting_stops_at_the_pair_cap_and_needs_no_reward() {
             &c.alice,
             SUMMARIZE,
             &input(),
-            Target::Did(did(&c.bob)),
+            Target::Did(c.bob.did()),
             60_000,
             200,
         )
@@ -218,18 +213,18 @@ fn minting_stops_at_the_pair_cap_and_needs_no_reward() {
     s.claim(&c.bob, &id, 201).unwrap();
     s.complete(&c.bob, &id, &json!({}), 202).unwrap();
     s.rate_request(&c.alice, &id, 5, 203).unwrap();
-    assert_eq!(s.ledger().balance(&did(&c.bob)), 18);
+    assert_eq!(s.ledger().balance(&c.bob.did()), 18);
 }
 
 #[test]
 fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
     let (mut s, c) = space(1, 10);
     assert_refused_locally(
-        ask(&mut s, &c.carol, Target::Did(did(&c.bob)), 11, 20),
+        ask(&mut s, &c.carol, Target::Did(c.bob.did()), 11, 20),
         "over its balance of 10",
     );
     assert_refused_locally(
-        ask(&mut s, &c.carol, Target::Did(did(&c.alice)), 2, 21),
+        ask(&mut s, &c.carol, Target::Did(c.alice.did()), 2, 21),
         "asks a price of 3 tokens",
     );
     assert_refused_locally(
@@ -237,19 +232,19 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
             &c.carol,
             SUMMARIZE,
             &input(),
-            Target::Did(did(&c.alice)),
+            Target::Did(c.alice.did()),
             60_000,
             22,
         ),
         "asks a price of 3 tokens",
     );
     assert_refused_locally(
-        ask(&mut s, &c.carol, Target::Did(did(&c.bob)), 0, 23),
+        ask(&mut s, &c.carol, Target::Did(c.bob.did()), 0, 23),
         "1 token or more",
     );
     // A bounty below alice's price asks only bob.
     let bounty = ask(&mut s, &c.carol, Target::Auto, 2, 24).unwrap();
-    assert_eq!(s.request(&bounty).unwrap().candidates, [did(&c.bob)]);
+    assert_eq!(s.request(&bounty).unwrap().candidates, [c.bob.did()]);
 
     // A reward is never changed after its request is made.
     let (obj, _) = reloaded(&s).import(&bounty).unwrap();
@@ -281,7 +276,7 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
             &c.owner,
             SUMMARIZE,
             Input::Inline(&input()),
-            Target::Did(did(&c.alice)),
+            Target::Did(c.alice.did()),
             1,
             60_000,
             5,
@@ -293,7 +288,7 @@ fn a_reward_over_the_balance_under_the_price_or_on_an_older_space_is_refused() {
         &c.owner,
         SUMMARIZE,
         &input(),
-        Target::Did(did(&c.alice)),
+        Target::Did(c.alice.did()),
         60_000,
         6,
     )
@@ -334,7 +329,7 @@ fn a_bounty_pays_whichever_candidate_completes_it() {
     let r = s.request(&bounty).unwrap();
     assert_eq!(r.candidates.len(), 2);
     let second = r.candidates[1];
-    let second_key = if second == did(&c.alice) {
+    let second_key = if second == c.alice.did() {
         &c.alice
     } else {
         &c.bob
@@ -347,17 +342,17 @@ fn a_bounty_pays_whichever_candidate_completes_it() {
     assert_eq!(s.request(&bounty).unwrap().state, RequestState::Completed);
     let ledger = s.ledger();
     assert_eq!(ledger.balance(&second), 16);
-    assert_eq!(ledger.balance(&did(&c.carol)), 4);
+    assert_eq!(ledger.balance(&c.carol.did()), 4);
 }
 
 #[test]
 fn leaving_and_joining_again_neither_grants_twice_nor_undoes_a_payment() {
     let (mut s, c) = space(1, 10);
-    let id = ask(&mut s, &c.carol, Target::Did(did(&c.bob)), 10, 20).unwrap();
+    let id = ask(&mut s, &c.carol, Target::Did(c.bob.did()), 10, 20).unwrap();
     s.claim(&c.bob, &id, 21).unwrap();
     s.complete(&c.bob, &id, &json!({}), 22).unwrap();
     assert_eq!(balances(&s, &[&c.bob, &c.carol]), [20, 0]);
-    s.kick(&c.owner, &did(&c.carol), 30).unwrap();
+    s.kick(&c.owner, &c.carol.did(), 30).unwrap();
     s.join(&c.carol, 31).unwrap();
     assert_eq!(balances(&s, &[&c.bob, &c.carol]), [20, 0]);
     assert_eq!(s.request(&id).unwrap().funded, Some(true));
@@ -379,8 +374,8 @@ fn double_spend(first: u64, second: u64, a_first: bool) -> (Space, Space, Cast, 
     let mut b = Space::empty(a.id());
     sync_pair(&mut a.try_copy().unwrap(), &mut b);
     let carol_b = other_session(4);
-    let ra = ask(&mut a, &c.carol, Target::Did(did(&c.alice)), first, 100).unwrap();
-    let rb = ask(&mut b, &carol_b, Target::Did(did(&c.bob)), second, 100).unwrap();
+    let ra = ask(&mut a, &c.carol, Target::Did(c.alice.did()), first, 100).unwrap();
+    let rb = ask(&mut b, &carol_b, Target::Did(c.bob.did()), second, 100).unwrap();
     assert_eq!(a.request(&ra).unwrap().funded, Some(true));
     assert_eq!(b.request(&rb).unwrap().funded, Some(true));
     a.claim(&c.alice, &ra, 101).unwrap();
@@ -410,10 +405,10 @@ fn a_double_spend_from_two_partitioned_replicas_funds_one_request_and_agrees_eve
         );
         assert!(funded.contains(&Some(false)));
         // The funded one paid its provider; the unfunded one paid nothing and took nothing.
-        let carol = a.ledger().balance(&did(&c.carol));
+        let carol = a.ledger().balance(&c.carol.did());
         let (alice, bob) = (
-            a.ledger().balance(&did(&c.alice)),
-            a.ledger().balance(&did(&c.bob)),
+            a.ledger().balance(&c.alice.did()),
+            a.ledger().balance(&c.bob.did()),
         );
         if funded[0] == Some(true) {
             assert_eq!((carol, alice, bob), (2, 18, 10));
@@ -423,7 +418,7 @@ fn a_double_spend_from_two_partitioned_replicas_funds_one_request_and_agrees_eve
         // Her next spend is judged at the merged balance.
         let mut a = a;
         assert_refused_locally(
-            ask(&mut a, &c.carol, Target::Did(did(&c.bob)), carol + 1, 200),
+            ask(&mut a, &c.carol, Target::Did(c.bob.did()), carol + 1, 200),
             "over its balance",
         );
     }
@@ -445,7 +440,7 @@ proptest! {
         prop_assert_eq!(total, 40, "4 members × 10, no rating yet");
         let funded = ids.iter().filter(|i| a.request(i).unwrap().funded == Some(true)).count();
         prop_assert_eq!(funded, if first + second <= 10 { 2 } else { 1 });
-        prop_assert!(a.ledger().balance(&did(&c.carol)) <= 10);
+        prop_assert!(a.ledger().balance(&c.carol.did()) <= 10);
     }
 }
 
@@ -499,14 +494,14 @@ fn schedule(n: usize, ops: &[Op]) -> Vec<Space> {
                 let r = r % n;
                 let to = if to_bob { on(3, r) } else { on(2, r) };
                 // Over the balance here, or under alice's price: refused, nothing written.
-                let _ = ask(&mut spaces[r], &on(4, r), Target::Did(did(&to)), n_, t);
+                let _ = ask(&mut spaces[r], &on(4, r), Target::Did(to.did()), n_, t);
             }
             Op::Complete(r, k) | Op::Fail(r, k) => {
                 let r = r % n;
                 let Some((id, Target::Did(p))) = nth(&spaces[r], k) else {
                     continue;
                 };
-                let seed = if p == did(&key(2)) { 2 } else { 3 };
+                let seed = if p == key(2).did() { 2 } else { 3 };
                 let w = on(seed, r);
                 let s = &mut spaces[r];
                 let _ = s.claim(&w, &id, t);
@@ -608,13 +603,13 @@ fn a_payment_from_a_request_left_unfunded_vanishes_and_so_does_the_spend_it_cove
     let (carol_b, bob_b) = (other_session(4), other_session(3));
     // Replica b's writes come later in op-id order (a higher Lamport counter).
     b.declare(&bob_b, &spec(None), 50).unwrap();
-    let first = ask(&mut a, &c.carol, Target::Did(did(&c.alice)), 10, 100).unwrap();
-    let second = ask(&mut b, &carol_b, Target::Did(did(&c.bob)), 10, 100).unwrap();
+    let first = ask(&mut a, &c.carol, Target::Did(c.alice.did()), 10, 100).unwrap();
+    let second = ask(&mut b, &carol_b, Target::Did(c.bob.did()), 10, 100).unwrap();
     b.claim(&bob_b, &second, 101).unwrap();
     b.complete(&bob_b, &second, &json!({}), 102).unwrap();
-    assert_eq!(b.ledger().balance(&did(&c.bob)), 20);
+    assert_eq!(b.ledger().balance(&c.bob.did()), 20);
     // Bob spends what carol's second request paid him, on replica b.
-    let bobs = ask(&mut b, &bob_b, Target::Did(did(&c.alice)), 15, 103).unwrap();
+    let bobs = ask(&mut b, &bob_b, Target::Did(c.alice.did()), 15, 103).unwrap();
     assert_eq!(b.request(&bobs).unwrap().funded, Some(true));
 
     sync_pair(&mut a, &mut b);
