@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 10;
+pub const LATEST_VERSION: u64 = 11;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +251,12 @@ pub const SOCIAL: u64 = PROPOSALS.since;
 /// and `reactions` (docs/rules.md §5).
 pub const MESSAGES_V2: u64 = 10;
 
+/// The schema version of people's features (docs/protocol.md §9.13): timites' profiles (a
+/// display name, a bio and a small avatar each writes into its own member entry), mentions and
+/// attachments of bounded size. It adds no container: a migration to it only raises
+/// `meta.version`, and from it the rules accept those keys (docs/rules.md §5).
+pub const PEOPLE: u64 = 11;
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -318,12 +324,12 @@ mod tests {
         assert!(container(META.name).is_some_and(|c| c.since == GENESIS_VERSION));
         assert!(container(MEMBERS.name).is_some_and(|c| c.since == GENESIS_VERSION));
         // Every version after the genesis adds at least one container, but reputation v2's,
-        // which changes how the document is read, and message features', which change what a
-        // message may hold, not the document's shape.
+        // which changes how the document is read, and message and people's features, which
+        // change what a message or a member entry may hold, not the document's shape.
         for v in GENESIS_VERSION + 1..=LATEST_VERSION {
             assert_eq!(
                 added_between(v - 1, v).next().is_some(),
-                v != REPUTATION_V2 && v != MESSAGES_V2,
+                v != REPUTATION_V2 && v != MESSAGES_V2 && v != PEOPLE,
                 "version {v}"
             );
         }
