@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tim_crdt::test_utils::forge;
 use tim_crdt::{Role, Space, Visibility, Writer};
-use tim_node::engine::{Answer, Write};
+use tim_node::engine::{Answer, Write, CLOSE_GRACE_MS};
 use tim_node::service::{Caller, ServiceError};
 use tim_node::sim::{NetFaults, Sim};
 use tim_node::{AbilityAct, Act, NodeError};
@@ -270,6 +270,51 @@ fn a_forged_close_is_refused_on_every_node() {
         assert_eq!(s.role_of(&one), Some(Role::Member), "node {i}");
         assert_eq!(s.proposal(&id, None).unwrap().outcome, None, "node {i}");
     }
+}
+
+/// A deciding vote whose voter's node stops before closing the proposal (its vote reached the
+/// others, its close never will): the other nodes leave the close to it for
+/// [`CLOSE_GRACE_MS`], then one of them closes it. Without that sweep it stayed open until
+/// some later change touched the space's proposals.
+#[test]
+fn a_proposal_its_deciding_voters_node_left_open_is_closed_after_a_grace() {
+    let mut sim = Sim::new(13, 3, NetFaults::default());
+    let space = setup(&mut sim);
+    let id = propose(
+        &mut sim,
+        1,
+        space,
+        ProposalAction::Meta {
+            key: "purpose".into(),
+            value: "tend the commons".into(),
+        },
+    );
+    vote(&mut sim, 1, space, &id, Choice::Yes);
+    assert!(until(&mut sim, 5_000, |s| s.converged(space, 0)));
+    let mut copy = space_of(&sim, 2, space).unwrap().try_copy().unwrap();
+    sim.crash(2);
+    let voter = Writer::new(sim.key(2).clone(), [0xCD; 16]);
+    let deciding = copy.vote(&voter, &id, Choice::Yes, sim.now()).unwrap();
+    for i in 0..2 {
+        sim.inject_gossip(i, space, deciding.envelope.encode());
+    }
+    let open = |s: &Sim, i: usize| {
+        space_of(s, i, space)
+            .and_then(|x| x.proposal(&id, None))
+            .is_some_and(|p| p.decided.is_some() && p.outcome.is_none())
+    };
+    assert!(until(&mut sim, 2_000, |s| open(s, 0) && open(s, 1)));
+    // Left to the voter's node while the grace lasts.
+    sim.run_for(CLOSE_GRACE_MS / 2);
+    assert!(open(&sim, 0) && open(&sim, 1), "{}", sim.describe(space));
+    let closed = until(&mut sim, CLOSE_GRACE_MS + 15_000, |s| {
+        (0..2).all(|i| {
+            space_of(s, i, space)
+                .and_then(|x| x.proposal(&id, None))
+                .is_some_and(|p| p.outcome == Some(Outcome::Passed))
+        })
+    });
+    assert!(closed, "{}", sim.describe(space));
 }
 
 /// The next proposal event of `events`, within 10 s.

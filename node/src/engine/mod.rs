@@ -20,8 +20,9 @@
 mod chains;
 mod e2ee;
 mod proposals;
+pub use proposals::CLOSE_GRACE_MS;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use libp2p::gossipsub::{MessageAcceptance, MessageId};
@@ -452,8 +453,9 @@ pub struct Engine<S> {
     chains_dirty: BTreeSet<SpaceId>,
     /// Spaces whose proposals a change may have decided (engine/proposals.rs).
     proposals_dirty: BTreeSet<SpaceId>,
-    /// Proposals a remote vote decided at its own heads: its voter's node closes them.
-    proposals_left: BTreeSet<(SpaceId, String)>,
+    /// Proposals a remote vote decided at its own heads: its voter's node closes them; this
+    /// node closes one still open at the time given (engine/proposals.rs).
+    proposals_left: BTreeMap<(SpaceId, String), u64>,
     /// Members a hosted timite removed or banned from an encrypted space, whose rotation
     /// falls to it (engine/e2ee.rs).
     e2ee_removals: HashMap<(SpaceId, Did), BTreeSet<Did>>,
@@ -525,7 +527,7 @@ impl<S: SpaceStore> Engine<S> {
             e2ee_dirty: BTreeSet::new(),
             chains_dirty: BTreeSet::new(),
             proposals_dirty: BTreeSet::new(),
-            proposals_left: BTreeSet::new(),
+            proposals_left: BTreeMap::new(),
             e2ee_removals: HashMap::new(),
             lib_rng: crate::e2ee::Rng::default(),
             listening: false,

@@ -9,7 +9,11 @@
 //! concurrent last votes from two nodes, neither deciding alone, are closed by whichever node
 //! sees them merged. A proposal that a remote vote decided at that vote's own heads is left to
 //! the voter's node, which closes it as its own vote's follow-up, so that not every node
-//! closes it too; a close made twice concurrently is harmless (docs/governance.md).
+//! closes it too; if that close has not arrived [`CLOSE_GRACE_MS`] later (the voter's node
+//! stopped before closing, or its close was lost), this node closes it. A close made twice
+//! concurrently is harmless (docs/governance.md).
+
+use std::collections::BTreeMap;
 
 use tim_crdt::{Applied, Effect, Role};
 use tim_protocol::{Did, SpaceId};
@@ -17,6 +21,10 @@ use tracing::{info, warn};
 
 use super::Engine;
 use crate::store::SpaceStore;
+
+/// How long a node leaves a proposal a remote vote decided to that voter's node before it
+/// closes the proposal itself.
+pub const CLOSE_GRACE_MS: u64 = 20_000;
 
 /// Whether an effect may decide a proposal.
 fn moves_proposals(e: &Effect) -> bool {
@@ -48,17 +56,27 @@ impl<S: SpaceStore> Engine<S> {
             for e in &a.effects {
                 if let Effect::Voted { id: pid, .. } = e {
                     if space.decided_at(pid, std::slice::from_ref(&a.hash)) {
-                        self.proposals_left.insert((id, pid.clone()));
+                        self.proposals_left
+                            .entry((id, pid.clone()))
+                            .or_insert(self.now + CLOSE_GRACE_MS);
                     }
                 }
             }
         }
     }
 
-    /// Closes the decided proposals of the spaces marked, as a hosted member.
+    /// Closes the decided proposals of the spaces marked, as a hosted member, and those left
+    /// to a voter's node whose close has not come within [`CLOSE_GRACE_MS`].
     pub(super) fn proposal_duties(&mut self) {
-        let dirty = std::mem::take(&mut self.proposals_dirty);
-        let left = std::mem::take(&mut self.proposals_left);
+        let now = self.now;
+        let mut dirty = std::mem::take(&mut self.proposals_dirty);
+        // What waits past its grace is due here; the rest keeps waiting.
+        let (overdue, waiting): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut self.proposals_left)
+                .into_iter()
+                .partition(|(_, at)| *at <= now);
+        dirty.extend(overdue.keys().map(|(id, _)| *id));
+        self.proposals_left = waiting;
         for id in dirty {
             let Some(space) = self.spaces.get(&id).filter(|s| s.is_ready()) else {
                 continue;
@@ -74,7 +92,7 @@ impl<S: SpaceStore> Engine<S> {
             let due: Vec<String> = space
                 .decided_open()
                 .into_iter()
-                .filter(|pid| !left.contains(&(id, pid.clone())))
+                .filter(|pid| !self.proposals_left.contains_key(&(id, pid.clone())))
                 .collect();
             for pid in due {
                 self.close_decided(id, closer, &pid);
