@@ -129,8 +129,14 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("web.png");
     let _ = std::fs::remove_file(&screenshot);
-    let extra =
-        ["web-abilities.png", "web-governance.png", "web-agents.png"].map(|f| shots.join(f));
+    let extra = [
+        "web-abilities.png",
+        "web-governance.png",
+        "web-agents.png",
+        "web-messages.png",
+        "web-signin.png",
+    ]
+    .map(|f| shots.join(f));
     for shot in &extra {
         let _ = std::fs::remove_file(shot);
     }
@@ -144,6 +150,7 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
         .env("TIM_ADMIN1", admin1)
         .env("TIM_URL2", &url2)
         .env("TIM_TOKEN2", &token2)
+        .env("TIM_ADMIN2", admin2)
         .env("TIM_SPACE", space.id.to_string())
         .env("TIM_SCREENSHOT", &screenshot)
         .env("TIM_CHROMIUM", &chromium)
