@@ -16,7 +16,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tim_protocol::api::SetEarnedRoles;
 use tim_protocol::api::SpaceLeft;
-use tim_protocol::api::{NewSignInKey, SignInKey, SignInKeyRemoved};
 use tim_protocol::api::{
     AbilityHit, AbilityRequest, AbilitySearchQuery, AbilityView, BadgeThreshold, CreateSpace,
     CredentialsQuery, DeclareAbilities, DeclareAbility, DirectMessage, DirectMessageRequest, Done,
@@ -27,6 +26,7 @@ use tim_protocol::api::{
     TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::api::{ChainMade, ChainView, Migrate, Migrated, NewChain};
+use tim_protocol::api::{NewSignInKey, SignInKey, SignInKeyRemoved};
 use tim_protocol::api::{TokenBalances, TokenPolicyView};
 use tim_protocol::{CredentialId, Did, SpaceId};
 

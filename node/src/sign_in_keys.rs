@@ -47,7 +47,10 @@ impl Service {
             ))
             .into());
         }
-        Ok(self.auth().add_sign_in_key(&did, req.key, &req.label).await?)
+        Ok(self
+            .auth()
+            .add_sign_in_key(&did, req.key, &req.label)
+            .await?)
     }
 
     /// Stops a key signing in as `did` and revokes the tokens it signed in for; answers

@@ -834,7 +834,9 @@ async fn a_sign_in_key_signs_in_as_its_timite_until_removed() {
     let sign_in = |did: String, key: &tim_did::Identity| {
         let (api, key) = (&api, key.clone());
         async move {
-            let c = anonymous(api, "/v1/auth/challenge", json!({"did": did})).await.ok(201);
+            let c = anonymous(api, "/v1/auth/challenge", json!({"did": did}))
+                .await
+                .ok(201);
             let msg = tim_protocol::api::login_message(&node_did, c["challenge"].as_str().unwrap());
             let signature = hex::encode(key.signing_key().sign(&msg).to_bytes());
             let body = json!({"did": did, "challenge": c["challenge"], "signature": signature,
@@ -849,7 +851,11 @@ async fn a_sign_in_key_signs_in_as_its_timite_until_removed() {
         .problem(401, "not-a-sign-in-key");
     // The operator allows the browser's key for Ann; Ann lists it.
     let added = api
-        .post(&keys, ADMIN, json!({"key": browser.did(), "label": "laptop"}))
+        .post(
+            &keys,
+            ADMIN,
+            json!({"key": browser.did(), "label": "laptop"}),
+        )
         .await
         .ok(201);
     assert_eq!(added["key"], browser.did().to_string());
@@ -926,7 +932,11 @@ async fn a_sign_in_key_signs_in_as_its_timite_until_removed() {
     // Removing the key (Ann's own token may) revokes the token it made, not Ann's others.
     let one_key = format!("{keys}/{}", enc(&browser.did().to_string()));
     let removed = api.delete(&one_key, &ann_t).await.ok(200);
-    assert_eq!(removed["revoked_tokens"], json!([issued["id"]]), "{removed}");
+    assert_eq!(
+        removed["revoked_tokens"],
+        json!([issued["id"]]),
+        "{removed}"
+    );
     api.get("/v1/me", &browser_t)
         .await
         .problem(401, "bad-token");

@@ -850,6 +850,10 @@
     state.messages.set(m.id, m);
     const li = [...$('timeline').children].find((c) => c.dataset.id === m.id);
     if (li && (force || !li.querySelector('.edit-form'))) li.replaceChildren(...messageParts(m));
+    // Its replies quote it: show them again too.
+    for (const r of state.messages.values()) {
+      if (r.reply_to === m.id) updateMessage(r);
+    }
   }
 
   function updateTimelineEmpty() {

@@ -55,7 +55,10 @@ async fn the_operator_allows_a_key_that_signs_in_until_it_is_removed() {
     assert_eq!(ok(&home, &["timite", "keys"]), "");
     let (status, refused) = sign_in(&base, &ann, &browser).await;
     assert_eq!(status, 401, "{refused}");
-    assert_eq!(refused["type"], "tim:problem/not-a-sign-in-key", "{refused}");
+    assert_eq!(
+        refused["type"], "tim:problem/not-a-sign-in-key",
+        "{refused}"
+    );
 
     let added = ok(&home, &["timite", "keys", "add", &key, "--label", "laptop"]);
     assert_eq!(added.trim(), format!("{key} may sign in as {ann}"));
@@ -63,8 +66,7 @@ async fn the_operator_allows_a_key_that_signs_in_until_it_is_removed() {
         ok(&home, &["timite", "keys", &ann]).trim(),
         format!("{key}  laptop")
     );
-    let listed: Value =
-        serde_json::from_str(&ok(&home, &["timite", "keys", "--json"])).unwrap();
+    let listed: Value = serde_json::from_str(&ok(&home, &["timite", "keys", "--json"])).unwrap();
     assert_eq!(listed[0]["key"], key, "{listed}");
     assert_eq!(listed[0]["label"], "laptop", "{listed}");
 

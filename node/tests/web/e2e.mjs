@@ -508,6 +508,19 @@ try {
   }
   await page2.screenshot({ path: screenshot.replace(/\.png$/, '') + '-abilities.png', fullPage: true, animations: 'disabled' });
   step('rated 4 on node 2\'s page; node 1 recorded it and its page shows it');
+
+  // The key's token outlives a reload; removing the key (as `tim timite keys remove`) revokes
+  // it, and the page asks to sign in again (its next request, or the reload, is refused).
+  await page2.reload();
+  await page2.getByTestId('who-did').waitFor();
+  const removed = await call(url2, admin2, 'DELETE',
+    `/v1/timites/${encodeURIComponent(me2.did)}/keys/${encodeURIComponent(browserKey)}`);
+  if (removed.revoked_tokens.length !== 1) fail(`removing the key revoked ${JSON.stringify(removed.revoked_tokens)}`);
+  await page2.reload();
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).waitFor();
+  if (await page2.evaluate(() => localStorage.getItem('tim.token'))) fail('the revoked token is still kept');
+  if ((await page2.getByTestId('browser-key').textContent()).trim() !== browserKey) fail('the browser\'s key changed');
+  step('node 2\'s page stayed signed in across a reload until its key was removed');
   await context2.close();
 
   // Governance (docs/governance.md): the space is at schema version 9; node 1's page proposes
