@@ -244,6 +244,14 @@ impl Auth {
                 let _ = self.store.remove_token(&h);
                 return Err(AuthError::Expired);
             }
+            // A sign-in key's token lives no longer than the key (removing the key also
+            // deletes its tokens; this covers a sign-in that raced the removal).
+            if let Some(key) = &info.key {
+                if !self.allows(&info.did, key)? {
+                    let _ = self.store.remove_token(&h);
+                    return Err(AuthError::BadToken);
+                }
+            }
             Principal {
                 did: info.did,
                 admin: false,
@@ -380,20 +388,9 @@ impl Auth {
             Some((did, expires)) if did == login.did && expires > now_ms() => {}
             _ => return Err(AuthError::BadChallenge),
         }
-        // The timite's own key, or one it allowed.
+        // The timite's own key, or one it allowed. The signature is checked first, so only
+        // the holder of a key learns whether the timite allows it.
         let key = login.key.filter(|k| *k != login.did);
-        if let Some(key) = key {
-            if !self
-                .store
-                .is_sign_in_key(&login.did, &key)
-                .map_err(NodeError::from)?
-            {
-                return Err(AuthError::NotASignInKey {
-                    did: login.did,
-                    key,
-                });
-            }
-        }
         let signer = key.unwrap_or(login.did);
         let sig: [u8; 64] = hex::decode(&login.signature)
             .ok()
@@ -406,8 +403,24 @@ impl Auth {
                 &Signature::from_bytes(&sig),
             )
             .map_err(|_| AuthError::BadSignature(signer))?;
+        if let Some(key) = key {
+            if !self.allows(&login.did, &key)? {
+                return Err(AuthError::NotASignInKey {
+                    did: login.did,
+                    key,
+                });
+            }
+        }
         self.issue_for_key(login.did, "sign-in", Some(SIGN_IN_TTL), key)
             .await
+    }
+
+    /// Whether `key` may sign in as `did`.
+    fn allows(&self, did: &Did, key: &Did) -> Result<bool, AuthError> {
+        Ok(self
+            .store
+            .is_sign_in_key(did, key)
+            .map_err(NodeError::from)?)
     }
 
     /// The keys allowed to sign in as `did`.
@@ -457,5 +470,60 @@ impl Auth {
         }
         self.store.flush().await.map_err(NodeError::from)?;
         Ok(Some(revoked))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::Signer;
+    use tim_did::Identity;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_of_a_key_removed_while_it_signed_in_stops_working() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let (timite, node, browser) = (
+            Identity::from_seed([1; 32]),
+            Identity::from_seed([2; 32]),
+            Identity::from_seed([3; 32]),
+        );
+        let auth = Auth::new(
+            store.clone(),
+            "admin",
+            timite.did(),
+            node.did(),
+            RateLimit::default(),
+        );
+        auth.add_sign_in_key(&timite.did(), browser.did(), "laptop")
+            .await
+            .unwrap();
+        let c = auth.challenge(timite.did()).unwrap();
+        let msg = login_message(&c.node_did, &c.challenge);
+        let issued = auth
+            .login(&Login {
+                did: timite.did(),
+                challenge: c.challenge,
+                signature: hex::encode(browser.signing_key().sign(&msg).to_bytes()),
+                key: Some(browser.did()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(issued.info.key, Some(browser.did()));
+        assert_eq!(
+            auth.authenticate(Some(&issued.token)).unwrap().did,
+            timite.did()
+        );
+        // The key goes without its tokens (as when a removal ran before this token was
+        // stored): the token is refused and forgotten all the same.
+        assert!(store
+            .remove_sign_in_key(&timite.did(), &browser.did())
+            .unwrap());
+        assert!(matches!(
+            auth.authenticate(Some(&issued.token)),
+            Err(AuthError::BadToken)
+        ));
+        assert!(auth.list(None).unwrap().is_empty());
     }
 }

@@ -1166,7 +1166,7 @@
   function fillProposeMembers(members) {
     const select = $('propose-did');
     const chosen = select.value;
-    select.replaceChildren(...members.map((m) => el('option', { value: m.did, text: `${shortDid(m.did)} (${m.role})` })));
+    select.replaceChildren(...members.map((m) => el('option', { value: m.did, text: `${displayName(m.did)} (${m.role})` })));
     if (members.some((m) => m.did === chosen)) select.value = chosen;
   }
 
