@@ -668,6 +668,15 @@
     list.insertBefore(li, before);
     if (!stay && (nearBottom || mine)) list.scrollTop = list.scrollHeight;
     updateTimelineEmpty();
+    refreshReplies(m.id);
+  }
+
+  // Shows the direct replies to message `mid` again: they quote it (pages come newest first,
+  // so a reply can be shown before its parent).
+  function refreshReplies(mid) {
+    for (const r of state.messages.values()) {
+      if (r.reply_to === mid) renderItem(r);
+    }
   }
 
   async function deleteMessage(mid, button) {
@@ -848,12 +857,13 @@
   function updateMessage(m, force) {
     if (!state.messages.has(m.id)) return;
     state.messages.set(m.id, m);
+    renderItem(m, force);
+    refreshReplies(m.id);
+  }
+
+  function renderItem(m, force) {
     const li = [...$('timeline').children].find((c) => c.dataset.id === m.id);
     if (li && (force || !li.querySelector('.edit-form'))) li.replaceChildren(...messageParts(m));
-    // Its replies quote it: show them again too.
-    for (const r of state.messages.values()) {
-      if (r.reply_to === m.id) updateMessage(r);
-    }
   }
 
   function updateTimelineEmpty() {
@@ -1850,7 +1860,8 @@
     const checked = new Set([...document.querySelectorAll('#join-present-list input:checked')].map((c) => c.value));
     $('join-present-list').replaceChildren(...mine.map((vc) => {
       const subject = vc.credentialSubject || {};
-      const where = subject.space ? ` · ${subject.space}` : '';
+      const known = subject.space && state.spaces.find((x) => String(subject.space).endsWith(x.id));
+      const where = subject.space ? ` · ${known ? known.name : subject.space}` : '';
       const box = el('input', { type: 'checkbox', value: vc.id, checked: checked.has(vc.id) });
       return el('label', { class: 'check', title: vc.id }, box, ` ${typeNames(vc).map(humanType).join(', ')}${where}`);
     }));
