@@ -1998,8 +1998,13 @@
     $('challenge-did').addEventListener('input', keyCommand);
     $('reply-cancel').addEventListener('click', () => setReplyTo(null));
 
-    $('sign-out').addEventListener('click', () => {
+    $('sign-out').addEventListener('click', async () => {
       clearError();
+      // A token the browser's key signed in for is this browser's alone: revoke it too. A
+      // token someone gave is only forgotten here (it may be used elsewhere).
+      if (state.me && state.me.token_id && localStorage.getItem(TOKEN_KEY) === state.token) {
+        await api('DELETE', `/v1/tokens/${enc(state.me.token_id)}`).catch(() => {});
+      }
       signOut();
       say('Signed out.');
     });

@@ -513,6 +513,15 @@ try {
   // it, and the page asks to sign in again (its next request, or the reload, is refused).
   await page2.reload();
   await page2.getByTestId('who-did').waitFor();
+  // Signing out revokes the key's token; the key signs in again.
+  const keyTokens = async () => (await call(url2, admin2, 'GET', '/v1/tokens')).filter((t) => t.key === browserKey);
+  if ((await keyTokens()).length !== 1) fail('not one token of the browser\'s key');
+  await page2.getByRole('button', { name: 'Sign out' }).click();
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).waitFor();
+  await until('signing out to revoke the key\'s token', 10000, async () => (await keyTokens()).length === 0);
+  if ((await page2.getByLabel('Your timite\'s DID').inputValue()) !== me2.did) fail('the page forgot the timite\'s DID');
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).click();
+  await page2.getByTestId('who-did').waitFor();
   const removed = await call(url2, admin2, 'DELETE',
     `/v1/timites/${encodeURIComponent(me2.did)}/keys/${encodeURIComponent(browserKey)}`);
   if (removed.revoked_tokens.length !== 1) fail(`removing the key revoked ${JSON.stringify(removed.revoked_tokens)}`);
@@ -520,7 +529,7 @@ try {
   await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).waitFor();
   if (await page2.evaluate(() => localStorage.getItem('tim.token'))) fail('the revoked token is still kept');
   if ((await page2.getByTestId('browser-key').textContent()).trim() !== browserKey) fail('the browser\'s key changed');
-  step('node 2\'s page stayed signed in across a reload until its key was removed');
+  step('node 2\'s page stayed signed in across a reload, signed out (revoking its token) and in again, until its key was removed');
   await context2.close();
 
   // Governance (docs/governance.md): the space is at schema version 9; node 1's page proposes
