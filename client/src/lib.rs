@@ -26,6 +26,7 @@ use tim_protocol::api::{
     TrustEntry, VerifyReport, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::api::{ChainMade, ChainView, Migrate, Migrated, NewChain};
+use tim_protocol::api::{NewSignInKey, SignInKey, SignInKeyRemoved};
 use tim_protocol::api::{TokenBalances, TokenPolicyView};
 use tim_protocol::{CredentialId, Did, SpaceId};
 
@@ -505,6 +506,30 @@ impl Client {
     /// `POST /v1/timites`: the node makes and hosts a new timite (admin token).
     pub async fn new_timite(&self) -> Result<TimiteView, ClientError> {
         self.post("/v1/timites", &serde_json::json!({})).await
+    }
+
+    /// `GET /v1/timites/{did}/keys`: the keys allowed to sign in as a hosted timite.
+    pub async fn sign_in_keys(&self, did: &Did) -> Result<Vec<SignInKey>, ClientError> {
+        self.get(&format!("/v1/timites/{did}/keys")).await
+    }
+
+    /// `POST /v1/timites/{did}/keys`: allows a did:key to sign in as a hosted timite.
+    pub async fn add_sign_in_key(
+        &self,
+        did: &Did,
+        req: &NewSignInKey,
+    ) -> Result<SignInKey, ClientError> {
+        self.post(&format!("/v1/timites/{did}/keys"), req).await
+    }
+
+    /// `DELETE /v1/timites/{did}/keys/{key}`: the key stops signing in, and the tokens it
+    /// signed in for stop working.
+    pub async fn remove_sign_in_key(
+        &self,
+        did: &Did,
+        key: &Did,
+    ) -> Result<SignInKeyRemoved, ClientError> {
+        self.delete(&format!("/v1/timites/{did}/keys/{key}")).await
     }
 
     /// `POST /v1/tokens`: a token for a hosted timite; its secret is in the answer only.

@@ -6,7 +6,9 @@
 //!   timite and may also manage timites, tokens, peers, trust and imports;
 //! * a **timite token**, made by the operator (`tim token new DID`) or by signing in: the
 //!   client asks for a challenge and signs it with the timite's key
-//!   ([`tim_protocol::api::login_message`]).
+//!   ([`tim_protocol::api::login_message`]), or with one of its **sign-in keys**: other
+//!   did:key keys the timite allows to sign in as it (sled tree `sign_in_keys`), such as a
+//!   browser's. A sign-in token records the key that made it; removing the key revokes them.
 //!
 //! Only the SHA-256 of a token is stored (sled tree `tokens`), so a copy of the database does
 //! not give access; revoking deletes the record. Each token (and the unauthenticated sign-in
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::Signature;
 use sha2::{Digest, Sha256};
-use tim_protocol::api::{login_message, Challenge, Login, TokenInfo, TokenIssued};
+use tim_protocol::api::{login_message, Challenge, Login, SignInKey, TokenInfo, TokenIssued};
 use tim_protocol::Did;
 
 use crate::node::now_ms;
@@ -92,6 +94,14 @@ pub enum AuthError {
     /// A signature that does not verify.
     #[error("the signature does not verify with {0}'s key")]
     BadSignature(Did),
+    /// A sign-in signed by a key the timite has not allowed.
+    #[error("{key} is not a sign-in key of {did}; its operator allows it with `tim timite keys add {key} --did {did}`")]
+    NotASignInKey {
+        /// The timite signing in.
+        did: Did,
+        /// The key that signed.
+        key: Did,
+    },
     /// Too many requests.
     #[error("too many requests; retry in {0} ms")]
     RateLimited(u64),
@@ -234,6 +244,14 @@ impl Auth {
                 let _ = self.store.remove_token(&h);
                 return Err(AuthError::Expired);
             }
+            // A sign-in key's token lives no longer than the key (removing the key also
+            // deletes its tokens; this covers a sign-in that raced the removal).
+            if let Some(key) = &info.key {
+                if !self.allows(&info.did, key)? {
+                    let _ = self.store.remove_token(&h);
+                    return Err(AuthError::BadToken);
+                }
+            }
             Principal {
                 did: info.did,
                 admin: false,
@@ -271,6 +289,17 @@ impl Auth {
         label: &str,
         ttl: Option<Duration>,
     ) -> Result<TokenIssued, AuthError> {
+        self.issue_for_key(did, label, ttl, None).await
+    }
+
+    /// Makes a token for `did`, recording the sign-in key that asked for it, if any.
+    async fn issue_for_key(
+        &self,
+        did: Did,
+        label: &str,
+        ttl: Option<Duration>,
+        key: Option<Did>,
+    ) -> Result<TokenIssued, AuthError> {
         let secret = format!("tim_{}", hex::encode(rand::random::<[u8; 32]>()));
         let h = hash(&secret);
         let now = now_ms();
@@ -280,6 +309,7 @@ impl Auth {
             label: label.to_string(),
             created_at: now,
             expires_at: ttl.map(|t| now.saturating_add(t.as_millis() as u64)),
+            key,
         };
         self.store.put_token(&h, &info).map_err(NodeError::from)?;
         self.store.flush().await.map_err(NodeError::from)?;
@@ -358,18 +388,142 @@ impl Auth {
             Some((did, expires)) if did == login.did && expires > now_ms() => {}
             _ => return Err(AuthError::BadChallenge),
         }
+        // The timite's own key, or one it allowed. The signature is checked first, so only
+        // the holder of a key learns whether the timite allows it.
+        let key = login.key.filter(|k| *k != login.did);
+        let signer = key.unwrap_or(login.did);
         let sig: [u8; 64] = hex::decode(&login.signature)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or(AuthError::BadSignature(login.did))?;
-        login
-            .did
+            .ok_or(AuthError::BadSignature(signer))?;
+        signer
             .verifying_key()
             .verify_strict(
                 &login_message(&self.node_did, &login.challenge),
                 &Signature::from_bytes(&sig),
             )
-            .map_err(|_| AuthError::BadSignature(login.did))?;
-        self.issue(login.did, "sign-in", Some(SIGN_IN_TTL)).await
+            .map_err(|_| AuthError::BadSignature(signer))?;
+        if let Some(key) = key {
+            if !self.allows(&login.did, &key)? {
+                return Err(AuthError::NotASignInKey {
+                    did: login.did,
+                    key,
+                });
+            }
+        }
+        self.issue_for_key(login.did, "sign-in", Some(SIGN_IN_TTL), key)
+            .await
+    }
+
+    /// Whether `key` may sign in as `did`.
+    fn allows(&self, did: &Did, key: &Did) -> Result<bool, AuthError> {
+        Ok(self
+            .store
+            .is_sign_in_key(did, key)
+            .map_err(NodeError::from)?)
+    }
+
+    /// The keys allowed to sign in as `did`.
+    pub fn sign_in_keys(&self, did: &Did) -> Result<Vec<SignInKey>, AuthError> {
+        Ok(self.store.sign_in_keys(did).map_err(NodeError::from)?)
+    }
+
+    /// Allows `key` to sign in as `did` (a new label for a key already allowed).
+    pub async fn add_sign_in_key(
+        &self,
+        did: &Did,
+        key: Did,
+        label: &str,
+    ) -> Result<SignInKey, AuthError> {
+        let record = SignInKey {
+            key,
+            label: label.to_string(),
+            added_at: now_ms(),
+        };
+        self.store
+            .put_sign_in_key(did, &record)
+            .map_err(NodeError::from)?;
+        self.store.flush().await.map_err(NodeError::from)?;
+        Ok(record)
+    }
+
+    /// Stops `key` signing in as `did` and revokes the tokens it signed in for; `Ok(None)`
+    /// when it was not a sign-in key of `did`, else the ids of the revoked tokens.
+    pub async fn remove_sign_in_key(
+        &self,
+        did: &Did,
+        key: &Did,
+    ) -> Result<Option<Vec<String>>, AuthError> {
+        if !self
+            .store
+            .remove_sign_in_key(did, key)
+            .map_err(NodeError::from)?
+        {
+            return Ok(None);
+        }
+        let mut revoked = Vec::new();
+        for (h, info) in self.store.tokens().map_err(NodeError::from)? {
+            if info.did == *did && info.key.as_ref() == Some(key) {
+                self.store.remove_token(&h).map_err(NodeError::from)?;
+                revoked.push(info.id);
+            }
+        }
+        self.store.flush().await.map_err(NodeError::from)?;
+        Ok(Some(revoked))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::Signer;
+    use tim_did::Identity;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_of_a_key_removed_while_it_signed_in_stops_working() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let (timite, node, browser) = (
+            Identity::from_seed([1; 32]),
+            Identity::from_seed([2; 32]),
+            Identity::from_seed([3; 32]),
+        );
+        let auth = Auth::new(
+            store.clone(),
+            "admin",
+            timite.did(),
+            node.did(),
+            RateLimit::default(),
+        );
+        auth.add_sign_in_key(&timite.did(), browser.did(), "laptop")
+            .await
+            .unwrap();
+        let c = auth.challenge(timite.did()).unwrap();
+        let msg = login_message(&c.node_did, &c.challenge);
+        let issued = auth
+            .login(&Login {
+                did: timite.did(),
+                challenge: c.challenge,
+                signature: hex::encode(browser.signing_key().sign(&msg).to_bytes()),
+                key: Some(browser.did()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(issued.info.key, Some(browser.did()));
+        assert_eq!(
+            auth.authenticate(Some(&issued.token)).unwrap().did,
+            timite.did()
+        );
+        // The key goes without its tokens (as when a removal ran before this token was
+        // stored): the token is refused and forgotten all the same.
+        assert!(store
+            .remove_sign_in_key(&timite.did(), &browser.did())
+            .unwrap());
+        assert!(matches!(
+            auth.authenticate(Some(&issued.token)),
+            Err(AuthError::BadToken)
+        ));
+        assert!(auth.list(None).unwrap().is_empty());
     }
 }

@@ -28,6 +28,7 @@ mod personas;
 mod profiles;
 mod proposals;
 pub mod service;
+mod sign_in_keys;
 #[cfg(feature = "test-utils")]
 pub mod sim;
 mod store;

@@ -252,7 +252,7 @@ impl Service {
     }
 
     /// Refuses a DID this node does not host.
-    async fn hosted(&self, did: &Did) -> ServiceResult<()> {
+    pub(crate) async fn hosted(&self, did: &Did) -> ServiceResult<()> {
         if self.node.timites().await?.iter().any(|t| t.did == *did) {
             Ok(())
         } else {

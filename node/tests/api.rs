@@ -817,6 +817,139 @@ async fn signing_a_challenge_gives_a_token_and_forgeries_and_replays_do_not() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_key_signs_in_as_its_timite_until_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = common::node(&tmp, 1).await;
+    let api = Api::new(common::serve_api(&n.handle, ADMIN, ApiConfig::default()).await);
+    let ann = n.handle.timite().to_string();
+    let bob = api.post("/v1/timites", ADMIN, json!({})).await.ok(201)["did"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let browser = tim_did::Identity::from_seed([21; 32]);
+    let stranger = tim_did::Identity::from_seed([22; 32]);
+    let keys = format!("/v1/timites/{}/keys", enc(&ann));
+    let node_did = n.handle.node_did();
+    // Signs in as `did` with `key`'s signature, naming it as the signer.
+    let sign_in = |did: String, key: &tim_did::Identity| {
+        let (api, key) = (&api, key.clone());
+        async move {
+            let c = anonymous(api, "/v1/auth/challenge", json!({"did": did}))
+                .await
+                .ok(201);
+            let msg = tim_protocol::api::login_message(&node_did, c["challenge"].as_str().unwrap());
+            let signature = hex::encode(key.signing_key().sign(&msg).to_bytes());
+            let body = json!({"did": did, "challenge": c["challenge"], "signature": signature,
+                              "key": key.did()});
+            anonymous(api, "/v1/auth/login", body).await
+        }
+    };
+
+    // Not yet allowed: 401, whoever's key it is.
+    sign_in(ann.clone(), &browser)
+        .await
+        .problem(401, "not-a-sign-in-key");
+    // The operator allows the browser's key for Ann; Ann lists it.
+    let added = api
+        .post(
+            &keys,
+            ADMIN,
+            json!({"key": browser.did(), "label": "laptop"}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(added["key"], browser.did().to_string());
+    assert_eq!(added["label"], "laptop");
+    let ann_t = api.token_for(&ann).await;
+    let listed = api.get(&keys, &ann_t).await.ok(200);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["key"], browser.did().to_string());
+
+    // The allowed key signs in as Ann; the token acts as Ann and records the key.
+    let issued = sign_in(ann.clone(), &browser).await.ok(201);
+    assert_eq!(issued["did"], ann);
+    assert_eq!(issued["key"], browser.did().to_string());
+    let browser_t = issued["token"].as_str().unwrap().to_string();
+    assert_eq!(api.get("/v1/me", &browser_t).await.ok(200)["did"], ann);
+    // An unlinked key gets 401, and so does the allowed key for another timite.
+    sign_in(ann.clone(), &stranger)
+        .await
+        .problem(401, "not-a-sign-in-key");
+    sign_in(bob.clone(), &browser)
+        .await
+        .problem(401, "not-a-sign-in-key");
+    // A challenge asked for Bob does not sign Ann in.
+    let c = anonymous(&api, "/v1/auth/challenge", json!({"did": bob}))
+        .await
+        .ok(201);
+    let msg =
+        tim_protocol::api::login_message(&n.handle.node_did(), c["challenge"].as_str().unwrap());
+    let signature = hex::encode(browser.signing_key().sign(&msg).to_bytes());
+    anonymous(
+        &api,
+        "/v1/auth/login",
+        json!({"did": ann, "challenge": c["challenge"], "signature": signature,
+               "key": browser.did()}),
+    )
+    .await
+    .problem(401, "bad-challenge");
+    // Naming the key but signing with another is a bad signature.
+    let c = anonymous(&api, "/v1/auth/challenge", json!({"did": ann}))
+        .await
+        .ok(201);
+    let msg =
+        tim_protocol::api::login_message(&n.handle.node_did(), c["challenge"].as_str().unwrap());
+    let forged = hex::encode(stranger.signing_key().sign(&msg).to_bytes());
+    anonymous(
+        &api,
+        "/v1/auth/login",
+        json!({"did": ann, "challenge": c["challenge"], "signature": forged,
+               "key": browser.did()}),
+    )
+    .await
+    .problem(401, "bad-signature");
+
+    // Bob may not see or change Ann's keys; nor add his own DID as a key.
+    let bob_t = api.token_for(&bob).await;
+    api.get(&keys, &bob_t).await.problem(403, "not-yours");
+    api.post(&keys, &bob_t, json!({"key": stranger.did()}))
+        .await
+        .problem(403, "not-yours");
+    api.post(
+        &format!("/v1/timites/{}/keys", enc(&bob)),
+        &bob_t,
+        json!({"key": bob}),
+    )
+    .await
+    .problem(400, "invalid");
+    api.get(
+        &format!("/v1/timites/{}/keys", enc(&stranger.did().to_string())),
+        ADMIN,
+    )
+    .await
+    .problem(404, "unknown-timite");
+
+    // Removing the key (Ann's own token may) revokes the token it made, not Ann's others.
+    let one_key = format!("{keys}/{}", enc(&browser.did().to_string()));
+    let removed = api.delete(&one_key, &ann_t).await.ok(200);
+    assert_eq!(
+        removed["revoked_tokens"],
+        json!([issued["id"]]),
+        "{removed}"
+    );
+    api.get("/v1/me", &browser_t)
+        .await
+        .problem(401, "bad-token");
+    api.get("/v1/me", &ann_t).await.ok(200);
+    sign_in(ann.clone(), &browser)
+        .await
+        .problem(401, "not-a-sign-in-key");
+    api.delete(&one_key, ADMIN).await.problem(404, "not-found");
+    assert_eq!(api.get(&keys, ADMIN).await.ok(200), json!([]));
+    n.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tokens_are_rate_limited_each_on_its_own_and_expire() {
     let tmp = tempfile::tempdir().unwrap();
     let n = common::node(&tmp, 1).await;

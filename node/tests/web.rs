@@ -1,6 +1,9 @@
 //! The node's web page end to end, in real headless Chromium: two nodes on loopback, each
 //! serving its API and page; a person signs in on node 1's page, posts, and sees a reply posted
-//! on node 2 arrive without a reload (`node/tests/web/e2e.mjs`, driven by playwright-core).
+//! on node 2 arrive without a reload (`node/tests/web/e2e.mjs`, driven by playwright-core);
+//! on its page it replies, reacts and edits its own message, and node 2 holds each. Node 2's
+//! page signs in by challenge with the browser's own key once the operator allowed it (through
+//! the API with the admin token, as `tim timite keys add` does); an unallowed key is refused.
 //! Then abilities across the two pages: node 1's timite declares one, node 2's finds it, asks,
 //! sees the result node 1's page sends arrive live, and rates it (docs/abilities.md §15).
 //! Last, governance: a role proposal made and voted on node 1's page passes with node 2's vote,
@@ -9,8 +12,8 @@
 //!
 //! Needs Node.js and Debian's `chromium` (`apt-get install chromium`, or `TIM_CHROMIUM=<path>`);
 //! the npm packages are installed from the lock file on first use. The screenshot is saved to
-//! `target/e2e/web.png` (and `web-passport.png`, `web-abilities.png`, `web-governance.png`) for CI
-//! to keep.
+//! `target/e2e/web.png` (and `web-passport.png`, `web-abilities.png`, `web-governance.png`,
+//! `web-agents.png`, `web-messages.png`, `web-signin.png`) for CI to keep.
 
 mod common;
 
@@ -129,8 +132,14 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("web.png");
     let _ = std::fs::remove_file(&screenshot);
-    let extra =
-        ["web-abilities.png", "web-governance.png", "web-agents.png"].map(|f| shots.join(f));
+    let extra = [
+        "web-abilities.png",
+        "web-governance.png",
+        "web-agents.png",
+        "web-messages.png",
+        "web-signin.png",
+    ]
+    .map(|f| shots.join(f));
     for shot in &extra {
         let _ = std::fs::remove_file(shot);
     }
@@ -144,6 +153,7 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
         .env("TIM_ADMIN1", admin1)
         .env("TIM_URL2", &url2)
         .env("TIM_TOKEN2", &token2)
+        .env("TIM_ADMIN2", admin2)
         .env("TIM_SPACE", space.id.to_string())
         .env("TIM_SCREENSHOT", &screenshot)
         .env("TIM_CHROMIUM", &chromium)

@@ -4,6 +4,10 @@
 
 (() => {
   const TOKEN_KEY = 'tim.token';
+  // The timite last signed in with the browser's key (to fill the form again).
+  const DID_KEY = 'tim.did';
+  // The reactions the page offers.
+  const EMOJIS = ['👍', '❤️', '😄', '🎉', '👀'];
   const MAX_BACKOFF_MS = 15000;
   const STATUS_EVERY_MS = 15000;
   // Messages per timeline page, and per page when reading the shown pages again (the API's most).
@@ -15,7 +19,11 @@
   const $ = (id) => document.getElementById(id);
 
   const state = {
-    token: sessionStorage.getItem(TOKEN_KEY),
+    // An operator's token is kept in the tab (sessionStorage); one the browser's key signed
+    // in for, until it expires (localStorage).
+    token: sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY),
+    browserKey: null, // {pair, did}: the browser's sign-in key
+    replyTo: null, // the id of the message the composer replies to
     me: null,
     spaces: [],
     space: null, // the selected space id
@@ -100,9 +108,24 @@
     return `${m[1]}${m[2].slice(0, 8)}…${m[2].slice(-4)}`;
   }
 
+  // A timite's profile name as last seen (a member's `name`, a message's `author_name`).
+  const names = new Map();
+
+  function learnName(did, name) {
+    if (did && name) names.set(did, name);
+  }
+
+  // A timite as the page shows it: its name where it has one, else its short DID; the short
+  // DID (or, without a name, the whole DID) in the tooltip.
+  function displayName(did) {
+    return names.get(did) || shortDid(did);
+  }
+
   function didNode(did, cls) {
     const mine = state.me && did === state.me.did;
-    return el('span', { class: cls || 'did', title: did }, shortDid(did), mine ? el('span', { class: 'you', text: ' (you)' }) : null);
+    const name = names.get(did);
+    return el('span', { class: cls || 'did', title: name ? shortDid(did) : did, 'data-did': did },
+      name || shortDid(did), mine ? el('span', { class: 'you', text: ' (you)' }) : null);
   }
 
   const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
@@ -172,11 +195,13 @@
 
   // ---------- sign in / out ----------
 
-  async function signIn(token) {
+  // Signs in with `token`, kept in `store` (the tab's sessionStorage, or localStorage for a
+  // token the browser's key signed in for).
+  async function signIn(token, store) {
     state.token = token;
     const me = await api('GET', '/v1/me');
     state.me = me;
-    sessionStorage.setItem(TOKEN_KEY, token);
+    if (store) store.setItem(TOKEN_KEY, token);
     $('who-did').textContent = shortDid(me.did);
     $('who-did').title = me.did;
     $('signin').hidden = true;
@@ -197,7 +222,8 @@
     state.asks.clear();
     clearInterval(state.statusTimer);
     sessionStorage.removeItem(TOKEN_KEY);
-    Object.assign(state, { token: null, me: null, spaces: [], space: null, members: [] });
+    localStorage.removeItem(TOKEN_KEY);
+    Object.assign(state, { token: null, me: null, spaces: [], space: null, members: [], replyTo: null });
     state.messages.clear();
     $('nav').hidden = true;
     $('who').hidden = true;
@@ -207,7 +233,113 @@
     $('token').value = '';
     $('node-info').textContent = 'Tim node';
     if (message) showError(message);
+    showBrowserKey();
     $('token').focus();
+  }
+
+  // ---------- the browser's sign-in key (docs/operator.md "Sign-in keys") ----------
+
+  const KEY_DB = 'tim';
+  const KEY_STORE = 'keys';
+  const KEY_ID = 'sign-in';
+  const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
+  // Bytes in base58btc (Bitcoin's alphabet), as multibase's `z` form uses.
+  function base58(bytes) {
+    const digits = []; // little-endian base-58 digits
+    for (const b of bytes) {
+      let carry = b;
+      for (let i = 0; i < digits.length; i++) {
+        carry += digits[i] * 256;
+        digits[i] = carry % 58;
+        carry = Math.floor(carry / 58);
+      }
+      while (carry > 0) {
+        digits.push(carry % 58);
+        carry = Math.floor(carry / 58);
+      }
+    }
+    let out = '';
+    for (const b of bytes) {
+      if (b !== 0) break;
+      out += '1';
+    }
+    for (let i = digits.length - 1; i >= 0; i--) out += BASE58[digits[i]];
+    return out;
+  }
+
+  // The did:key of a raw Ed25519 public key: multicodec ed25519-pub (0xed 0x01) + the key,
+  // in base58btc.
+  function didKey(raw) {
+    return `did:key:z${base58(Uint8Array.of(0xed, 0x01, ...raw))}`;
+  }
+
+  function hex(bytes) {
+    return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // Runs `work` on the key store of the page's IndexedDB database; answers its request's result.
+  function keyStore(mode, work) {
+    return new Promise((resolve, reject) => {
+      const open = indexedDB.open(KEY_DB, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore(KEY_STORE);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const tx = db.transaction(KEY_STORE, mode);
+        const req = work(tx.objectStore(KEY_STORE));
+        tx.oncomplete = () => { db.close(); resolve(req.result); };
+        tx.onerror = () => { db.close(); reject(tx.error); };
+      };
+    });
+  }
+
+  // The browser's Ed25519 key pair and its did:key, made once and kept in IndexedDB. The
+  // private key is not extractable: the page can sign with it but nobody can read it.
+  async function browserKey() {
+    if (state.browserKey) return state.browserKey;
+    let pair = await keyStore('readonly', (st) => st.get(KEY_ID));
+    if (!pair) {
+      pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+      await keyStore('readwrite', (st) => st.put(pair, KEY_ID));
+    }
+    const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+    state.browserKey = { pair, did: didKey(raw) };
+    return state.browserKey;
+  }
+
+  // The command that allows the browser's key to sign in as the timite typed in the form.
+  function keyCommand() {
+    const key = state.browserKey;
+    if (!key) return;
+    const did = $('challenge-did').value.trim();
+    $('browser-key-command').textContent =
+      `tim timite keys add ${key.did} --label "web browser"${did ? ` --did ${did}` : ''}`;
+  }
+
+  async function showBrowserKey() {
+    if (!$('challenge-did').value) $('challenge-did').value = localStorage.getItem(DID_KEY) || '';
+    try {
+      const { did } = await browserKey();
+      $('browser-key').textContent = did;
+      keyCommand();
+    } catch (e) {
+      $('browser-key-missing').hidden = false;
+      $('challenge-form').hidden = true;
+      $('browser-key').textContent = `(none: ${e.message})`;
+    }
+  }
+
+  // Signs in as `did` by signing a challenge with the browser's key (`Login.key`): the bytes
+  // `tim/auth/v1\0` + node DID + `\0` + challenge. The token lasts a day.
+  async function signInWithKey(did) {
+    const { pair, did: key } = await browserKey();
+    const c = await api('POST', '/v1/auth/challenge', { did });
+    const message = new TextEncoder().encode(`tim/auth/v1\0${c.node_did}\0${c.challenge}`);
+    const signature = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, pair.privateKey, message));
+    const issued = await api('POST', '/v1/auth/login', { did, challenge: c.challenge, signature: hex(signature), key });
+    localStorage.setItem(DID_KEY, did);
+    await signIn(issued.token, localStorage);
   }
 
   async function refreshStatus() {
@@ -276,12 +408,45 @@
           'data-space-id': s.id,
           'aria-current': s.id === state.space ? 'true' : undefined,
         },
-        el('span', { class: 'space-link-name', text: s.name }),
+        el('span', { class: 'space-link-name', text: s.name }, unreadBadge(s)),
         el('span', { class: 'space-link-meta', text: `${plural(s.members, 'member')} · ${plural(s.messages, 'message')}` }));
         return el('li', {}, link);
       });
     list.replaceChildren(...items);
     $('space-list-empty').hidden = items.length > 0;
+  }
+
+  // The space's unread messages (and mentions of the timite among them), when the node
+  // counts them (`SpaceSummary.unread`).
+  function unreadBadge(s) {
+    if (!s.unread || s.id === state.space) return null;
+    const mentions = s.unread_mentions ? ` · @${s.unread_mentions}` : '';
+    return el('span', {
+      class: s.unread_mentions ? 'unread mentioned' : 'unread',
+      'data-testid': 'unread',
+      title: `${plural(s.unread, 'unread message')}${s.unread_mentions ? `, ${plural(s.unread_mentions, 'mention')} of you` : ''}`,
+      text: `${s.unread}${mentions}`,
+    });
+  }
+
+  // Moves the timite's read marker to the newest message shown, when the node keeps one
+  // (`POST /v1/spaces/{id}/read`); a node without markers is left alone.
+  let readTimer = null;
+  function markReadSoon(id) {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(async () => {
+      const s = state.spaces.find((x) => x.id === id);
+      const last = $('timeline').lastElementChild;
+      if (state.space !== id || !s || typeof s.unread !== 'number' || !last || document.hidden) return;
+      try {
+        await api('POST', `/v1/spaces/${enc(id)}/read`, { up_to: last.dataset.id });
+        s.unread = 0;
+        s.unread_mentions = 0;
+        renderSpaces();
+      } catch (_) {
+        // The marker is a convenience; the next message tries again.
+      }
+    }, 500);
   }
 
   function plural(n, word) {
@@ -438,6 +603,7 @@
     state.older = older;
     renderOlder();
     updateTimelineEmpty();
+    markReadSoon(id);
   }
 
   // The next older page, above the shown messages, keeping the view where it is.
@@ -502,6 +668,15 @@
     list.insertBefore(li, before);
     if (!stay && (nearBottom || mine)) list.scrollTop = list.scrollHeight;
     updateTimelineEmpty();
+    refreshReplies(m.id);
+  }
+
+  // Shows the direct replies to message `mid` again: they quote it (pages come newest first,
+  // so a reply can be shown before its parent).
+  function refreshReplies(mid) {
+    for (const r of state.messages.values()) {
+      if (r.reply_to === mid) renderItem(r);
+    }
   }
 
   async function deleteMessage(mid, button) {
@@ -516,43 +691,179 @@
     }
   }
 
-  // What a message's item shows: who and when (and what it replies to), the text (marked when
-  // its author edited it), and its reactions (schema version 10, docs/protocol.md §9.12).
+  // What a message's item shows: who and when, the message it replies to, the text (marked
+  // when its author edited it), an attachment, its reactions (schema version 10,
+  // docs/protocol.md §9.12) and what the timite may do with it: reply, react, edit its own,
+  // delete (its own, or as a moderator: the timeline's `can-moderate` class).
   function messageParts(m) {
-    // Its author, or a moderator (the timeline's `can-moderate` class), may delete it.
+    learnName(m.author, m.author_name);
+    const mine = state.me && m.author === state.me.did;
     const del = el('button', { type: 'button', class: 'small quiet delete', text: 'Delete' });
-    del.setAttribute('aria-label', `Delete the message of ${shortDid(m.author)}`);
+    del.setAttribute('aria-label', `Delete the message of ${displayName(m.author)}`);
     del.addEventListener('click', () => deleteMessage(m.id, del));
-    const meta = el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at), ' ', del);
+    const meta = el('p', { class: 'meta' }, didNode(m.author, 'author'), ' ', timeNode(m.at));
+    const parts = [meta];
     if (m.reply_to) {
       const parent = state.messages.get(m.reply_to);
-      const about = parent && !parent.unreadable ? `: ${parent.text.slice(0, 60)}` : '';
-      meta.append(' ', el('span', {
+      const about = parent && !parent.unreadable ? `: ${parent.text.slice(0, 80)}` : '';
+      parts.push(el('p', {
         class: 'reply-to',
         'data-reply-to': m.reply_to,
-        text: parent ? `↪ ${shortDid(parent.author)}${about}` : '↪ a reply',
+        text: parent ? `↪ ${displayName(parent.author)}${about}` : '↪ a reply to a message not shown',
       }));
     }
-    const edited = m.edits
-      ? el('span', { class: 'edited', title: m.edited_at ? `edited ${new Date(m.edited_at).toLocaleString()}` : null, text: ' (edited)' })
-      : null;
     const text = m.unreadable
       ? el('p', { class: 'text unreadable', text: `(encrypted; not readable here: ${m.unreadable})` })
       : el('p', { class: 'text', text: m.text });
-    if (edited) text.append(edited);
-    const reactions = m.reactions && m.reactions.length
-      ? el('ul', { class: 'reactions', 'aria-label': 'Reactions' },
-        ...m.reactions.map((r) => el('li', { title: r.by.map(shortDid).join(', '), text: `${r.emoji} ${r.count}` })))
-      : null;
-    return [meta, text, reactions];
+    if (m.edits) text.append(' ', editedNode(m));
+    parts.push(text);
+    if (m.attachment) parts.push(attachmentNode(m));
+    if (m.reactions && m.reactions.length) {
+      parts.push(el('ul', { class: 'reactions', 'aria-label': 'Reactions' },
+        ...m.reactions.map((r) => {
+          const me = state.me && r.by.includes(state.me.did);
+          return el('li', { class: me ? 'by-me' : null, title: r.by.map(displayName).join(', '), text: `${r.emoji} ${r.count}` });
+        })));
+    }
+    if (!m.unreadable) parts.push(messageActions(m, mine, del));
+    return parts;
+  }
+
+  // "(edited)", saying how often and when on hover, and on a click.
+  function editedNode(m) {
+    const when = m.edited_at ? `, last ${absFmt.format(new Date(m.edited_at))}` : '';
+    const about = `edited ${m.edits === 1 ? 'once' : `${m.edits} times`}${when}`;
+    const b = el('button', { type: 'button', class: 'edited link', title: about, 'aria-expanded': 'false', text: '(edited)' });
+    b.addEventListener('click', () => {
+      const open = b.getAttribute('aria-expanded') !== 'true';
+      b.setAttribute('aria-expanded', String(open));
+      b.textContent = open ? `(${about})` : '(edited)';
+    });
+    return b;
+  }
+
+  // A link that fetches the attachment with the token (a plain link would not carry it).
+  function attachmentNode(m) {
+    const a = m.attachment;
+    const b = el('button', { type: 'button', class: 'attachment link', 'data-testid': 'attachment', text: `📎 ${a.name} (${sizeText(a.size)})` });
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        const res = await fetch(`/v1/spaces/${enc(state.space)}/messages/${enc(m.id)}/attachment`, {
+          headers: { Authorization: `Bearer ${state.token}` },
+          cache: 'no-store',
+        });
+        if (!res.ok) throw new Error(`the node answered ${res.status}`);
+        download(await res.blob(), a.name, a.mime);
+      } catch (e) {
+        showError(`Could not fetch ${a.name}: ${e.message}`);
+      } finally {
+        b.disabled = false;
+      }
+    });
+    return b;
+  }
+
+  function sizeText(n) {
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  }
+
+  // The buttons under a message: Reply, React (with its emoji picker), Edit (the author's
+  // own), Delete.
+  function messageActions(m, mine, del) {
+    const who = displayName(m.author);
+    const reply = el('button', { type: 'button', class: 'small quiet reply', text: 'Reply', 'aria-label': `Reply to ${who}` });
+    reply.addEventListener('click', () => setReplyTo(m));
+    const picker = el('span', { class: 'picker', role: 'group', 'aria-label': 'Reactions to choose from', hidden: true },
+      ...EMOJIS.map((emoji) => {
+        const b = el('button', { type: 'button', class: 'small quiet emoji', text: emoji, 'aria-label': `React with ${emoji}` });
+        b.addEventListener('click', () => react(m.id, emoji, b));
+        return b;
+      }));
+    const reactB = el('button', { type: 'button', class: 'small quiet react', text: 'React', 'aria-expanded': 'false', 'aria-label': `React to ${who}'s message` });
+    reactB.addEventListener('click', () => {
+      picker.hidden = !picker.hidden;
+      reactB.setAttribute('aria-expanded', String(!picker.hidden));
+    });
+    const row = el('p', { class: 'actions msg-actions' }, reply, reactB, picker);
+    if (mine) {
+      const edit = el('button', { type: 'button', class: 'small quiet edit', text: 'Edit', 'aria-label': 'Edit your message' });
+      edit.addEventListener('click', () => startEdit(m, edit));
+      row.append(edit);
+    }
+    row.append(del);
+    return row;
+  }
+
+  async function react(mid, emoji, button) {
+    const id = state.space;
+    button.disabled = true;
+    try {
+      await api('POST', `/v1/spaces/${enc(id)}/messages/${enc(mid)}/reactions`, { emoji });
+      say(`reacted ${emoji}`);
+    } catch (e) {
+      showError(e.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // Turns the message's text into a small form to edit it (Enter saves, Escape cancels).
+  function startEdit(m, button) {
+    const li = button.closest('li.msg');
+    const text = li && li.querySelector('.text');
+    if (!text) return;
+    const input = el('textarea', { class: 'edit-text', rows: 2, maxLength: 16384, value: m.text, 'aria-label': 'New text' });
+    const save = el('button', { type: 'submit', class: 'small', text: 'Save' });
+    const cancel = el('button', { type: 'button', class: 'small quiet', text: 'Cancel' });
+    const form = el('form', { class: 'edit-form' }, input, save, cancel);
+    const done = () => updateMessage(state.messages.get(m.id) || m, true);
+    cancel.addEventListener('click', done);
+    input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') done();
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearError();
+      const id = state.space;
+      const edited = await busy(form, 'Saving…', () => api('PUT', `/v1/spaces/${enc(id)}/messages/${enc(m.id)}`, { text: input.value }));
+      if (edited === undefined) return;
+      say('message edited');
+      done();
+    });
+    text.replaceWith(form);
+    input.focus();
+  }
+
+  // The composer replies to `m` (or to nothing).
+  function setReplyTo(m) {
+    state.replyTo = m ? m.id : null;
+    $('reply-bar').hidden = !m;
+    if (m) {
+      const about = m.text ? `: ${m.text.slice(0, 80)}` : '';
+      $('reply-bar-text').textContent = `Replying to ${displayName(m.author)}${about}`;
+      $('message').focus();
+    }
   }
 
   // Shows a message again as it is now (after an edit or a reaction), if it is shown.
-  function updateMessage(m) {
+  // An item being edited is left alone unless `force` (the edit's end).
+  function updateMessage(m, force) {
     if (!state.messages.has(m.id)) return;
     state.messages.set(m.id, m);
+    renderItem(m, force);
+    refreshReplies(m.id);
+  }
+
+  function renderItem(m, force) {
     const li = [...$('timeline').children].find((c) => c.dataset.id === m.id);
-    if (li) li.replaceChildren(...messageParts(m).filter(Boolean));
+    if (li && (force || !li.querySelector('.edit-form'))) li.replaceChildren(...messageParts(m));
   }
 
   function updateTimelineEmpty() {
@@ -571,6 +882,7 @@
     }
     if (state.space !== id) return;
     state.members = members;
+    for (const m of members) learnName(m.did, m.name);
     renderMembers();
   }
 
@@ -803,6 +1115,7 @@
     switch (e.kind) {
       case 'message':
         addMessage(e.message, true);
+        markReadSoon(id);
         refreshSummarySoon(id);
         loadMembersSoon(id); // reputation counts messages
         break;
@@ -863,7 +1176,7 @@
   function fillProposeMembers(members) {
     const select = $('propose-did');
     const chosen = select.value;
-    select.replaceChildren(...members.map((m) => el('option', { value: m.did, text: `${shortDid(m.did)} (${m.role})` })));
+    select.replaceChildren(...members.map((m) => el('option', { value: m.did, text: `${displayName(m.did)} (${m.role})` })));
     if (members.some((m) => m.did === chosen)) select.value = chosen;
   }
 
@@ -1533,6 +1846,28 @@
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
+  // The credentials of the timite's passport that the join form offers to present (a space
+  // may require some: `SpaceSummary.requirements`).
+  async function loadPresentable() {
+    let creds;
+    try {
+      creds = await api('GET', '/v1/passport');
+    } catch (_) {
+      creds = [];
+    }
+    const me = state.me && state.me.did;
+    const mine = creds.filter((vc) => vc.id && (!vc.credentialSubject || !vc.credentialSubject.id || vc.credentialSubject.id === me));
+    const checked = new Set([...document.querySelectorAll('#join-present-list input:checked')].map((c) => c.value));
+    $('join-present-list').replaceChildren(...mine.map((vc) => {
+      const subject = vc.credentialSubject || {};
+      const known = subject.space && state.spaces.find((x) => String(subject.space).endsWith(x.id));
+      const where = subject.space ? ` · ${known ? known.name : subject.space}` : '';
+      const box = el('input', { type: 'checkbox', value: vc.id, checked: checked.has(vc.id) });
+      return el('label', { class: 'check', title: vc.id }, box, ` ${typeNames(vc).map(humanType).join(', ')}${where}`);
+    }));
+    $('join-present').hidden = mine.length === 0;
+  }
+
   async function loadPassport() {
     let creds;
     try {
@@ -1636,7 +1971,7 @@
       if (!token) return;
       await busy(ev.target, 'Signing in…', async () => {
         try {
-          await signIn(token);
+          await signIn(token, sessionStorage);
         } catch (e) {
           state.token = null;
           state.me = null;
@@ -1645,8 +1980,31 @@
       });
     });
 
-    $('sign-out').addEventListener('click', () => {
+    $('challenge-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
       clearError();
+      const did = $('challenge-did').value.trim();
+      if (!did) return;
+      await busy(ev.target, 'Signing in…', async () => {
+        try {
+          await signInWithKey(did);
+        } catch (e) {
+          state.token = null;
+          state.me = null;
+          throw e;
+        }
+      });
+    });
+    $('challenge-did').addEventListener('input', keyCommand);
+    $('reply-cancel').addEventListener('click', () => setReplyTo(null));
+
+    $('sign-out').addEventListener('click', async () => {
+      clearError();
+      // A token the browser's key signed in for is this browser's alone: revoke it too. A
+      // token someone gave is only forgotten here (it may be used elsewhere).
+      if (state.me && state.me.token_id && localStorage.getItem(TOKEN_KEY) === state.token) {
+        await api('DELETE', `/v1/tokens/${enc(state.me.token_id)}`).catch(() => {});
+      }
       signOut();
       say('Signed out.');
     });
@@ -1692,7 +2050,8 @@
         return;
       }
       say('Joining: asking peers for the space, this can take a few seconds…');
-      const joined = await busy(form, 'Joining…', () => api('POST', `/v1/spaces/${enc(link.id)}/join`, { via: link.via, present: [] }));
+      const present = [...document.querySelectorAll('#join-present-list input:checked')].map((c) => c.value);
+      const joined = await busy(form, 'Joining…', () => api('POST', `/v1/spaces/${enc(link.id)}/join`, { via: link.via, present }));
       if (!joined) return;
       form.reset();
       upsertSpace(joined);
@@ -1716,11 +2075,14 @@
       const id = state.space;
       const text = message.value;
       if (!id || !text.trim()) return;
-      const posted = await busy(ev.target, 'Posting…', () => api('POST', `/v1/spaces/${enc(id)}/messages`, { text }));
+      const body = { text };
+      if (state.replyTo) body.reply_to = state.replyTo;
+      const posted = await busy(ev.target, 'Posting…', () => api('POST', `/v1/spaces/${enc(id)}/messages`, body));
       if (!posted) return;
       message.value = '';
+      setReplyTo(null);
       message.focus();
-      if (state.space === id) addMessage({ id: posted.id, author: state.me.did, text, at: posted.at }, true);
+      if (state.space === id) addMessage({ id: posted.id, author: state.me.did, text, at: posted.at, reply_to: body.reply_to }, true);
       refreshSummarySoon(id);
       loadMembersSoon(id);
     });
@@ -1734,6 +2096,10 @@
       if (!done) return;
       say('Abilities saved.');
       loadMembers(id);
+    });
+
+    $('join-box').addEventListener('toggle', () => {
+      if ($('join-box').open) loadPresentable();
     });
 
     $('copy-id').addEventListener('click', async () => {

@@ -855,6 +855,10 @@ pub struct TokenInfo {
     /// When it stops working (ms), if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// The sign-in key that made it, when that was not the timite's own key (removing the
+    /// key revokes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Did>,
 }
 
 /// A new token: the secret is shown once; the node keeps only its hash.
@@ -894,6 +898,41 @@ pub struct Login {
     pub challenge: String,
     /// Hex Ed25519 signature (64 bytes) over the bytes described in [`Challenge`].
     pub signature: String,
+    /// The did:key that signed, when it is not the timite's own: one of its sign-in keys
+    /// (`GET /v1/timites/{did}/keys`). None means the timite's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Did>,
+}
+
+/// A key allowed to sign in as a hosted timite (as a line of SSH's `authorized_keys`): a
+/// browser's or a device's did:key, so that it need not hold the timite's own key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SignInKey {
+    /// The key, as a did:key (Ed25519).
+    pub key: Did,
+    /// The operator's note ("Ann's laptop browser").
+    pub label: String,
+    /// When it was added (ms since the Unix epoch).
+    pub added_at: u64,
+}
+
+/// Answer of `DELETE /v1/timites/{did}/keys/{key}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SignInKeyRemoved {
+    /// The removed key.
+    pub removed: Did,
+    /// The ids of the sign-in tokens it had made, now revoked.
+    pub revoked_tokens: Vec<String>,
+}
+
+/// Body of `POST /v1/timites/{did}/keys`: a key to allow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct NewSignInKey {
+    /// The key, as a did:key (Ed25519).
+    pub key: Did,
+    /// A note for the operator.
+    #[serde(default)]
+    pub label: String,
 }
 
 /// The bytes a timite signs to sign in.

@@ -51,6 +51,7 @@ mod personas;
 mod problem;
 mod profiles;
 mod proposals;
+mod sign_in_keys;
 mod spaces;
 mod status;
 mod status_lists;
@@ -108,6 +109,8 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(timites::list_timites, timites::add_timite))
         .routes(routes!(tokens::list_tokens, tokens::new_token))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(sign_in_keys::list, sign_in_keys::add))
+        .routes(routes!(sign_in_keys::remove))
         .routes(routes!(status::status))
         .routes(routes!(status::metrics))
         .routes(routes!(spaces::list_spaces, spaces::create_space))

@@ -121,6 +121,11 @@ impl From<AuthError> for ApiError {
             AuthError::BadSignature(_) => {
                 (StatusCode::UNAUTHORIZED, "bad-signature", "Bad signature")
             }
+            AuthError::NotASignInKey { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "not-a-sign-in-key",
+                "Not a sign-in key",
+            ),
             AuthError::TooManyStreams => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-streams",

@@ -4,6 +4,7 @@
 
 mod agents;
 mod mem;
+mod sign_in_keys;
 mod sled;
 
 pub(crate) use self::agents::{AgentRecord, Counters, MAX_AGENT_LOG};

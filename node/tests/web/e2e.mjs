@@ -10,9 +10,13 @@
 // nodes' pages: declare, find, ask, claim, answer, see the result arrive, rate. Last, governance:
 // a role proposal made and voted on node 1's page passes with node 2's vote and takes effect;
 // then the owner rates that member and sets its role from the member list, and deletes its
-// message from the timeline.
+// message from the timeline. Message actions on node 1's page: a reply (shown with its
+// parent), a reaction from the emoji picker and an edit of its own message, each reaching
+// node 2. Node 2's page signs in by challenge with the browser's own key, which the test
+// allows for node 2's timite through the API with the admin token (as `tim timite keys add`).
 //
-// Environment: TIM_URL1, TIM_TOKEN1, TIM_URL2, TIM_TOKEN2, TIM_SPACE, TIM_SCREENSHOT (png path);
+// Environment: TIM_URL1, TIM_TOKEN1, TIM_ADMIN1, TIM_URL2, TIM_TOKEN2, TIM_ADMIN2, TIM_SPACE,
+// TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
 
 import { chromium } from 'playwright-core';
@@ -117,7 +121,7 @@ try {
   await page.goto(`${url1}/`);
   step('page loaded');
   await page.getByLabel('Access token').fill(token1);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   const who = page.getByTestId('who-did');
   await who.waitFor();
   const whoTitle = await who.getAttribute('title');
@@ -166,7 +170,7 @@ try {
   if (marker !== 'same-document' || navigations !== navigationsBefore) {
     fail('the page reloaded or navigated: the reply must arrive live');
   }
-  const replyAuthor = await reply.locator('.author').getAttribute('title');
+  const replyAuthor = await reply.locator('.author').getAttribute('data-did');
   if (replyAuthor !== me2.did) fail(`reply shown as by ${replyAuthor}, expected ${me2.did}`);
   const texts = await timeline.locator('li.msg .text').allTextContents();
   if (texts.indexOf(HELLO) < 0 || texts.indexOf(HELLO) > texts.indexOf(REPLY)) {
@@ -188,6 +192,41 @@ try {
   await call(url2, token2, 'PUT', `${spacePath}/messages/${encodeURIComponent(replyId)}`, { text: `${REPLY}, edited` });
   await timeline.locator('li.msg', { hasText: `${REPLY}, edited` }).locator('.edited').waitFor();
   step('a reaction and an edit from node 2 appeared live');
+
+  // Message actions on node 1's page: reply to its own message (the reply shows its parent),
+  // react to node 2's with the emoji picker, edit its own; node 2 holds each.
+  const PAGE_REPLY = 'an answer from the page';
+  const helloItem = timeline.locator(`li.msg[data-id="${helloId}"]`);
+  await helloItem.getByRole('button', { name: /^Reply to/ }).click();
+  await page.getByTestId('reply-bar').filter({ hasText: HELLO }).waitFor();
+  await box.fill(PAGE_REPLY);
+  await box.press('Enter');
+  const answer = timeline.locator('li.msg', { hasText: PAGE_REPLY });
+  await answer.locator('.reply-to', { hasText: HELLO }).waitFor();
+  if (await page.getByTestId('reply-bar').isVisible()) fail('the reply bar stayed after posting the reply');
+  await until('node 2 to hold the reply to the first message', 30000, async () =>
+    (await call(url2, token2, 'GET', `${spacePath}/messages`)).messages
+      .some((m) => m.text === PAGE_REPLY && m.reply_to === helloId));
+  const replyItem = timeline.locator(`li.msg[data-id="${replyId}"]`);
+  await replyItem.getByRole('button', { name: /^React to/ }).click();
+  await replyItem.getByRole('button', { name: 'React with 🎉' }).click();
+  await replyItem.locator('.reactions li.by-me', { hasText: '🎉 1' }).waitFor();
+  await until('node 2 to hold the reaction', 30000, async () =>
+    (await call(url2, token2, 'GET', `${spacePath}/messages`)).messages
+      .some((m) => m.id === replyId && (m.reactions || []).some((r) => r.emoji === '🎉' && r.by.includes(me1.did))));
+  const EDITED = `${HELLO}, edited on the page`;
+  await helloItem.getByRole('button', { name: 'Edit your message' }).click();
+  await helloItem.getByRole('textbox', { name: 'New text' }).fill(EDITED);
+  await helloItem.getByRole('button', { name: 'Save' }).click();
+  const editedItem = helloItem.filter({ hasText: EDITED });
+  await editedItem.locator('.edited').waitFor();
+  const editedTitle = await editedItem.locator('.edited').getAttribute('title');
+  if (!editedTitle.startsWith('edited once')) fail(`the edit mark says "${editedTitle}"`);
+  await until('node 2 to hold the edit', 30000, async () =>
+    (await call(url2, token2, 'GET', `${spacePath}/messages`)).messages
+      .some((m) => m.id === helloId && m.text === EDITED && m.edits === 1));
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-messages.png', fullPage: true, animations: 'disabled' });
+  step('node 1\'s page replied, reacted and edited; node 2 holds all three');
 
   // Members, with the roles the node reports.
   const members = page.getByTestId('members');
@@ -357,10 +396,31 @@ try {
   page2.setDefaultTimeout(15000);
   page2.on('console', (m) => { if (m.type() === 'error') errors.push(`page 2: ${m.text()}`); });
   page2.on('pageerror', (e) => errors.push(`uncaught (page 2): ${e.message}`));
+  // Node 2's page signs in by challenge with the browser's own key: the page shows the key
+  // and the command that allows it; the operator allows it (here through the API).
+  const admin2 = env('TIM_ADMIN2');
   await page2.goto(`${url2}/`);
-  await page2.getByLabel('Access token').fill(token2);
-  await page2.getByRole('button', { name: 'Sign in' }).click();
+  const keyShown = page2.getByTestId('browser-key').filter({ hasText: /^did:key:z6Mk/ });
+  await keyShown.waitFor();
+  const browserKey = (await keyShown.textContent()).trim();
+  await page2.getByLabel('Your timite\'s DID').fill(me2.did);
+  const command = (await page2.getByTestId('browser-key-command').textContent()).trim();
+  if (command !== `tim timite keys add ${browserKey} --label "web browser" --did ${me2.did}`) {
+    fail(`the page shows the command "${command}"`);
+  }
+  await page2.screenshot({ path: screenshot.replace(/\.png$/, '') + '-signin.png', fullPage: true, animations: 'disabled' });
+  // Not allowed yet: the node refuses the key.
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).click();
+  await page2.getByTestId('error').filter({ hasText: 'is not a sign-in key' }).waitFor();
+  await page2.locator('#error-close').click();
+  await call(url2, admin2, 'POST', `/v1/timites/${encodeURIComponent(me2.did)}/keys`, { key: browserKey, label: 'e2e browser' });
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).click();
   await page2.getByTestId('who-did').waitFor();
+  if ((await page2.getByTestId('who-did').getAttribute('title')) !== me2.did) fail('node 2\'s page signed in as someone else');
+  const signedIn = await page2.evaluate(() => localStorage.getItem('tim.token'));
+  const tokens2 = await call(url2, admin2, 'GET', '/v1/tokens');
+  if (!signedIn || !tokens2.some((t) => t.did === me2.did && t.key === browserKey)) fail('no sign-in token made by the browser\'s key');
+  step('node 2\'s page signed in by challenge with its own key');
   await page2.locator(`[data-space-id="${space}"]`).click();
   await page2.getByRole('link', { name: 'Abilities' }).click();
   await page2.getByTestId('abilities-view').waitFor();
@@ -448,6 +508,28 @@ try {
   }
   await page2.screenshot({ path: screenshot.replace(/\.png$/, '') + '-abilities.png', fullPage: true, animations: 'disabled' });
   step('rated 4 on node 2\'s page; node 1 recorded it and its page shows it');
+
+  // The key's token outlives a reload; removing the key (as `tim timite keys remove`) revokes
+  // it, and the page asks to sign in again (its next request, or the reload, is refused).
+  await page2.reload();
+  await page2.getByTestId('who-did').waitFor();
+  // Signing out revokes the key's token; the key signs in again.
+  const keyTokens = async () => (await call(url2, admin2, 'GET', '/v1/tokens')).filter((t) => t.key === browserKey);
+  if ((await keyTokens()).length !== 1) fail('not one token of the browser\'s key');
+  await page2.getByRole('button', { name: 'Sign out' }).click();
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).waitFor();
+  await until('signing out to revoke the key\'s token', 10000, async () => (await keyTokens()).length === 0);
+  if ((await page2.getByLabel('Your timite\'s DID').inputValue()) !== me2.did) fail('the page forgot the timite\'s DID');
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).click();
+  await page2.getByTestId('who-did').waitFor();
+  const removed = await call(url2, admin2, 'DELETE',
+    `/v1/timites/${encodeURIComponent(me2.did)}/keys/${encodeURIComponent(browserKey)}`);
+  if (removed.revoked_tokens.length !== 1) fail(`removing the key revoked ${JSON.stringify(removed.revoked_tokens)}`);
+  await page2.reload();
+  await page2.getByRole('button', { name: 'Sign in with this browser\'s key' }).waitFor();
+  if (await page2.evaluate(() => localStorage.getItem('tim.token'))) fail('the revoked token is still kept');
+  if ((await page2.getByTestId('browser-key').textContent()).trim() !== browserKey) fail('the browser\'s key changed');
+  step('node 2\'s page stayed signed in across a reload, signed out (revoking its token) and in again, until its key was removed');
   await context2.close();
 
   // Governance (docs/governance.md): the space is at schema version 9; node 1's page proposes
@@ -542,7 +624,7 @@ try {
   pageA.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
   await pageA.goto(`${url1}/`);
   await pageA.getByLabel('Access token').fill(admin1);
-  await pageA.getByRole('button', { name: 'Sign in' }).click();
+  await pageA.getByRole('button', { name: 'Sign in', exact: true }).click();
   await pageA.getByRole('link', { name: 'Agents' }).click();
   await pageA.getByTestId('agents-view').waitFor();
   await pageA.locator('#agent-new-box summary').click();
