@@ -40,6 +40,7 @@ mod chains;
 mod earned_roles;
 mod events;
 mod extract;
+pub mod graphql;
 mod mcp;
 mod members;
 mod memory;
@@ -56,12 +57,14 @@ mod status;
 mod status_lists;
 mod timites;
 mod tokens;
+mod ws;
 
 pub use crate::auth::RateLimit;
 use crate::service::{ListPage, Service};
 pub use crate::service::{DEFAULT_INVITE_VALIDITY, JOIN_TIMEOUT, MAX_JOIN_TIMEOUT};
 use crate::Handle;
 pub use problem::ApiError;
+pub use ws::MAX_WS_MESSAGE;
 
 /// Largest JSON request body.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -170,7 +173,6 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(passports::revoke_credential))
         .routes(routes!(passports::credential_jwt))
         .routes(routes!(passports::trust, passports::set_trust))
-        .routes(routes!(events::events))
         .routes(routes!(spaces::export_document))
         .routes(routes!(spaces::export_signatures))
         .merge(
@@ -188,14 +190,21 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(agents::resume))
         .routes(routes!(agents::logs))
         .routes(routes!(agents::log_events))
+        .routes(routes!(graphql::get, graphql::post))
         .route_layer(middleware::from_fn(extract::require_token));
+    // Live streams also take the token as `?token=` (browsers' WebSocket cannot set headers).
+    let streams = OpenApiRouter::new()
+        .routes(routes!(events::events))
+        .routes(routes!(ws::ws))
+        .route_layer(middleware::from_fn(extract::require_token_or_query));
     let public = OpenApiRouter::new()
         .routes(routes!(tokens::challenge))
         .routes(routes!(tokens::login))
         .routes(routes!(status_lists::status_list))
+        .routes(routes!(graphql::sdl_route))
         .route_layer(middleware::from_fn(extract::throttle_anonymous))
         .routes(routes!(status::health));
-    authed.merge(public).split_for_parts()
+    authed.merge(streams).merge(public).split_for_parts()
 }
 
 /// The API router for a node whose operator token is `token`.
