@@ -77,7 +77,12 @@ function refusedUpgrade(path, options) {
   const ws = new WebSocket(url.replace(/^http/, 'ws') + path, options);
   return within(
     new Promise((resolve, reject) => {
-      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode));
+      ws.once('unexpected-response', (req, res) => {
+        // Left open, the refused request would keep the script alive.
+        res.resume();
+        req.destroy();
+        resolve(res.statusCode);
+      });
       ws.once('open', () => reject(new Error(`${path} opened, though it should be refused`)));
       ws.once('error', () => {});
     }),
@@ -247,3 +252,5 @@ const noToken = await fetch(`${url}/v1/graphql`, {
 assert.equal(noToken.status, 401);
 
 console.log('clients: all checks passed');
+// Keep-alive connections of fetch and closing sockets must not hold the script open.
+process.exit(0);
