@@ -155,5 +155,8 @@ async fn websocket_and_graphql_clients() {
         .await
         .expect("the clients script took too long (its last step is in the output)")
         .unwrap();
-    assert!(status.success(), "the clients script failed ({status}): see its output");
+    assert!(
+        status.success(),
+        "the clients script failed ({status}): see its output"
+    );
 }

@@ -13,10 +13,16 @@ use tim_protocol::wire::MAX_TEXT_BYTES;
 
 use common::{ok, one_error_line, one_node, text, tim, tim_command};
 
-/// `tim --json post SPACE -` with `input` on standard input.
-fn post_stdin(home: &std::path::Path, space: &str, input: &[u8]) -> std::process::Output {
+/// `tim post SPACE -` with `input` on standard input (and `--json` if `json`).
+fn post_stdin(
+    home: &std::path::Path,
+    space: &str,
+    input: &[u8],
+    json: bool,
+) -> std::process::Output {
     let mut child = tim_command(home)
-        .args(["--json", "post", space, "-"])
+        .args(json.then_some("--json"))
+        .args(["post", space, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -49,7 +55,7 @@ async fn post_reads_its_text_from_stdin_or_a_file_within_bounds() {
     let home = cluster.nodes[0].home.clone();
     let space = ok(&home, &["space", "create", "input"]).trim().to_string();
 
-    let out = post_stdin(&home, &space, b"first line\nsecond line\n");
+    let out = post_stdin(&home, &space, b"first line\nsecond line\n", true);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let posted: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = posted["id"].as_str().unwrap();
@@ -67,13 +73,19 @@ async fn post_reads_its_text_from_stdin_or_a_file_within_bounds() {
     // Refusals: one line each, and nothing posted.
     let before = text_of_count(&home, &space);
     let too_big = vec![b'a'; MAX_TEXT_BYTES + 1];
-    let line = one_error_line(&post_stdin(&home, &space, &too_big));
-    assert!(line.contains("standard input holds more than 16384 bytes"), "{line}");
-    let line = one_error_line(&post_stdin(&home, &space, b"ok then \xff\xfe"));
+    let line = one_error_line(&post_stdin(&home, &space, &too_big, false));
+    assert!(
+        line.contains("standard input holds more than 16384 bytes"),
+        "{line}"
+    );
+    let line = one_error_line(&post_stdin(&home, &space, b"ok then \xff\xfe", false));
     assert!(line.contains("standard input is not UTF-8 text"), "{line}");
     assert!(line.contains("offset 8"), "{line}");
-    let line = one_error_line(&post_stdin(&home, &space, b"\n"));
-    assert!(line.contains("nothing to post: standard input is empty"), "{line}");
+    let line = one_error_line(&post_stdin(&home, &space, b"\n", false));
+    assert!(
+        line.contains("nothing to post: standard input is empty"),
+        "{line}"
+    );
     std::fs::write(&file, vec![b'b'; MAX_TEXT_BYTES + 1]).unwrap();
     let line = one_error_line(&tim(&home, &["post", &space, "--file", file_arg]));
     assert!(line.contains("holds more than 16384 bytes"), "{line}");
@@ -87,7 +99,11 @@ async fn post_reads_its_text_from_stdin_or_a_file_within_bounds() {
     // Both a text and a file: a usage error.
     let out = tim(&home, &["post", &space, "hello", "--file", file_arg]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("cannot be used with"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(text_of_count(&home, &space), before);
 }
 

@@ -14,14 +14,13 @@ use std::sync::LazyLock;
 
 use async_graphql::http::parse_query_string;
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, Object, Schema,
-    SimpleObject,
+    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, Object, Schema, SimpleObject,
 };
 use axum::extract::{RawQuery, State};
-use futures::future::BoxFuture;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
+use futures::future::BoxFuture;
 use tim_protocol::api::{
     CredentialsQuery, MemberView, MembersQuery, MessageView, SpaceSummary, TimelineQuery,
     VerifyReport, DEFAULT_TIMELINE_PAGE, MAX_LIST_PAGE,
@@ -167,7 +166,10 @@ impl Space {
             limit: limit(first)?,
             after: parsed::<Did>(after)?,
         };
-        let page = s.members(caller, self.0.id, &query).await.map_err(refused)?;
+        let page = s
+            .members(caller, self.0.id, &query)
+            .await
+            .map_err(refused)?;
         Ok(page.items.into_iter().map(Member).collect())
     }
 
@@ -186,7 +188,10 @@ impl Space {
             before: parsed::<MessageId>(before)?,
             after: None,
         };
-        let page = s.timeline(caller, self.0.id, &query).await.map_err(refused)?;
+        let page = s
+            .timeline(caller, self.0.id, &query)
+            .await
+            .map_err(refused)?;
         Ok(page.messages.into_iter().map(Message).collect())
     }
 }
