@@ -3,7 +3,8 @@
 //! client sees a post made over HTTP, posts, replies, reacts and edits (each seen over HTTP or
 //! GraphQL), gets problem frames for a malformed frame and a refused op, and is refused a
 //! space it cannot read; over GraphQL it validates its queries against the served SDL and
-//! reads members, messages and its passport, and a space it cannot read is an error.
+//! reads members, messages, proposals and its passport, and a space it cannot read is an
+//! error.
 //!
 //! Needs Node.js; the npm packages are installed from the lock file on first use.
 
@@ -84,7 +85,8 @@ async fn websocket_and_graphql_clients() {
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
     };
 
-    // Ann: a public space at the newest schema, and a credential about her in its name.
+    // Ann: a public space at the newest schema, a credential about her in its name, and a
+    // proposal.
     let ann = n.handle.status().await.unwrap().timite.to_string();
     let ann_token = api.token(&ann).await;
     let space = api
@@ -113,6 +115,15 @@ async fn websocket_and_graphql_clients() {
         &ann_token,
         json!({"subject": ann, "kind": "membership"}),
         201,
+    )
+    .await;
+
+    api.call(
+        "POST",
+        &format!("/v1/spaces/{space}/proposals"),
+        &ann_token,
+        json!({"action": {"kind": "meta", "key": "purpose", "value": "proposed purpose"}}),
+        200,
     )
     .await;
 

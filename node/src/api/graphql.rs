@@ -1,6 +1,6 @@
 //! GraphQL at `/v1/graphql` (async-graphql): a read-only schema over the [`Service`] for
-//! clients that pick the fields they need: the spaces the token's timite reads, their members
-//! and messages, and the timite's passport. Every resolver calls the same use case as the REST
+//! clients that pick the fields they need: the spaces the token's timite reads, their members,
+//! messages and proposals, and the timite's passport. Every resolver calls the same use case as the REST
 //! route it mirrors, acting as the token's timite, so the access rules are the same: a space
 //! the timite cannot read is an error (its problem's `type` and `status` in the error's
 //! `extensions`), not an empty answer.
@@ -22,8 +22,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use futures::future::BoxFuture;
 use tim_protocol::api::{
-    CredentialsQuery, MemberView, MembersQuery, MessageView, SpaceSummary, TimelineQuery,
-    VerifyReport, DEFAULT_TIMELINE_PAGE, MAX_LIST_PAGE,
+    CredentialsQuery, MemberView, MembersQuery, MessageView, ProposalView, ProposalsQuery,
+    SpaceSummary, TimelineQuery, VerifyReport, DEFAULT_TIMELINE_PAGE, MAX_LIST_PAGE,
 };
 use tim_protocol::{Did, MessageId, SpaceId};
 
@@ -193,6 +193,77 @@ impl Space {
             .await
             .map_err(refused)?;
         Ok(page.messages.into_iter().map(Message).collect())
+    }
+
+    /// Its proposals (docs/governance.md); only the open ones if `open`.
+    async fn proposals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] open: bool,
+    ) -> async_graphql::Result<Vec<Proposal>> {
+        let (s, caller) = acting(ctx)?;
+        let proposals = s
+            .proposals(caller, self.0.id, ProposalsQuery { open })
+            .await
+            .map_err(refused)?;
+        Ok(proposals.into_iter().map(Proposal).collect())
+    }
+}
+
+/// A proposal put to a space's vote.
+#[derive(Debug)]
+pub struct Proposal(ProposalView);
+
+#[Object]
+impl Proposal {
+    /// Its id.
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// Who proposed it.
+    async fn author(&self) -> String {
+        self.0.author.to_string()
+    }
+
+    /// What passing does, as the JSON `action` of `GET /v1/spaces/{id}/proposals/{pid}`.
+    async fn action(&self) -> String {
+        serde_json::to_string(&self.0.action).unwrap_or_default()
+    }
+
+    /// When its author says it proposed it, milliseconds since the Unix epoch.
+    async fn at(&self) -> f64 {
+        self.0.at as f64
+    }
+
+    /// Yes votes (the close's figures once closed, else the live tally).
+    async fn yes(&self) -> u64 {
+        self.0.tally.yes
+    }
+
+    /// No votes.
+    async fn no(&self) -> u64 {
+        self.0.tally.no
+    }
+
+    /// Abstentions.
+    async fn abstain(&self) -> u64 {
+        self.0.tally.abstain
+    }
+
+    /// Members eligible to vote.
+    async fn eligible(&self) -> u64 {
+        self.0.tally.eligible
+    }
+
+    /// How it ended (`passed`, `failed`, `withdrawn`); none while open.
+    async fn outcome(&self) -> Option<&str> {
+        self.0.outcome.map(|o| o.as_str())
+    }
+
+    /// How a close would end it now, if it is decided but open.
+    async fn decided(&self) -> Option<&str> {
+        self.0.decided.map(|o| o.as_str())
     }
 }
 
@@ -450,7 +521,7 @@ pub(super) async fn get(
 }
 
 /// The GraphQL schema in its schema definition language.
-#[utoipa::path(get, path = "/v1/graphql/sdl", tag = "graphql",
+#[utoipa::path(get, path = "/v1/graphql/sdl", tag = "graphql", security(()),
     responses((status = 200, description = "The schema (SDL)", body = String,
                content_type = "text/plain"), Problems))]
 pub(super) async fn sdl_route() -> impl IntoResponse {

@@ -4,6 +4,7 @@
 //   TIM_TOKEN    a token of the node's timite (TIM_DID), a member of TIM_SPACE
 //   TIM_DID      that timite
 //   TIM_SPACE    a public space it created (schema version >= 10), where it holds a credential
+//                and proposed to change the purpose
 //   TIM_HIDDEN   an invite-only space of another timite, which TIM_DID cannot read
 import assert from 'node:assert/strict';
 
@@ -163,6 +164,7 @@ const queries = {
       id name schemaVersion
       members(first: 10) { did role reputation }
       messages(last: 10) { id author text at replyTo edits reactions { emoji count by } }
+      proposals { id author action yes no eligible outcome }
     }
   }`,
   passport: `{ me { did passport { credentials(first: 20) { id types issuer subject state } } } }`,
@@ -188,6 +190,14 @@ step('members and messages of a space');
 const one = await graphql(queries.space, { id: space });
 assert.equal(one.errors, undefined, JSON.stringify(one.errors));
 assert.equal(one.data.space.id, space);
+const [proposal] = one.data.space.proposals;
+assert.equal(proposal.author, did);
+assert.deepEqual(JSON.parse(proposal.action), {
+  kind: 'meta',
+  key: 'purpose',
+  value: 'proposed purpose',
+});
+assert.equal(proposal.eligible, 1);
 assert.ok(one.data.space.schemaVersion >= 10);
 assert.deepEqual(
   one.data.space.members.map((m) => [m.did, m.role]),
