@@ -14,7 +14,8 @@
 //! into a response, or its error into a problem document ([`ApiError`]). One module per
 //! resource: `tokens` (sign-in, tokens, who am I), `timites`, `spaces`, `messages`, `members`
 //! (moderation), `abilities` (declarations, search, requests), `passports` (credentials,
-//! presentations, trust), `events` (live streams), `peers` and `status` (health, status,
+//! presentations, trust), `events` (live streams), `ws` (a space's events and writes over a
+//! WebSocket), `graphql` (read-only GraphQL queries), `peers` and `status` (health, status,
 //! metrics, the OpenAPI document and the web page).
 
 use std::fmt::Display;
