@@ -262,6 +262,12 @@ impl Auth {
         Ok(principal)
     }
 
+    /// Counts one more request of an authenticated principal (an op sent over its WebSocket)
+    /// against its rate limit.
+    pub fn throttle(&self, p: &Principal) -> Result<(), AuthError> {
+        self.limiter.take(&p.bucket())
+    }
+
     /// Takes one of the principal's event stream slots.
     pub fn open_stream(&self, p: &Principal) -> Result<StreamSlot, AuthError> {
         let key = p.bucket();

@@ -1,6 +1,6 @@
 //! `tim`: run a Tim node, talk to it, and run local testnets.
 //!
-//! Every command except `init`, `id`, `node run`, `passport verify`, `testnet` and
+//! Every command except `init`, `id`, `node run`, `passport verify`, `testnet`, `api` and
 //! `completions` talks to a node over its HTTP API: the node of the home directory, or the one
 //! `--node URL` (`$TIM_NODE`) names, with `--token` (`$TIM_TOKEN`) or the home's `api.token`.
 //!
@@ -42,7 +42,7 @@ use crate::cli::{
     IdCommand, MessageCommand, NodeCommand, PassportCommand, SpaceCommand, TestnetCommand,
     TimiteCommand, TokenCommand, TrustCommand,
 };
-use crate::cli::{agent, AgentCommand};
+use crate::cli::{agent, AgentCommand, ApiCommand};
 use crate::cli::{governance, ProposeCommand, VoteRules};
 use crate::cli::{memory, persona, MemoryCommand, PersonaCommand};
 use crate::output::{errln, one_line, pipe_closed, safe_json, shown, Out, Stream};
@@ -120,8 +120,14 @@ enum Command {
     Post {
         /// Space id.
         space: SpaceId,
-        /// The message.
-        text: String,
+        /// The message; `-` reads it from standard input (UTF-8, at most 16 KiB, its final line
+        /// break dropped).
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        text: Option<String>,
+        /// Read the message from this file (UTF-8, at most 16 KiB, its final line break
+        /// dropped).
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
         /// Reply to this message (its id, as `tim read` shows it; schema version 10).
         #[arg(long, value_name = "MESSAGE_ID")]
         reply_to: Option<String>,
@@ -247,6 +253,11 @@ enum Command {
     /// Serve MCP on stdio, acting as this home's timite (or the --token's): each JSON-RPC
     /// message goes to the running node's /mcp (docs/mcp.md). For desktop MCP clients.
     Mcp,
+    /// Descriptions of the node's API: `tim api graphql-sdl` prints the GraphQL schema.
+    Api {
+        #[command(subcommand)]
+        command: ApiCommand,
+    },
     /// Print a shell completion script, e.g. `tim completions bash > /etc/bash_completion.d/tim`.
     Completions {
         /// The shell.
@@ -396,8 +407,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Post {
             space,
             text,
+            file,
             reply_to,
-        } => timeline::post(&client()?, out, space, &text, reply_to.as_deref()).await?,
+        } => {
+            let text = cli::post_input::message_text(text, file.as_deref())?;
+            timeline::post(&client()?, out, space, &text, reply_to.as_deref()).await?
+        }
         Command::Edit {
             space,
             message,
@@ -448,6 +463,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Testnet { command } => testnet::run(out, command).await?,
         Command::Mcp => cli::mcp::serve(client()?).await?,
+        Command::Api { command } => cli::api::run(command)?,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tim", &mut script);

@@ -20,7 +20,9 @@ use crate::service::{Caller, Service};
 /// more than 1,024 events behind the node gets an `event: lagged` frame whose `data` is the
 /// number of events it missed; it should read the timeline again from its newest message.
 #[utoipa::path(get, path = "/v1/spaces/{id}/events", tag = "spaces",
-    params(("id" = String, Path, description = "Space id")),
+    params(("id" = String, Path, description = "Space id"),
+           ("token" = Option<String>, Query,
+            description = "The bearer token, for clients that cannot set the Authorization header")),
     responses((status = 200, description = "An endless event stream", body = SpaceEvent,
                content_type = "text/event-stream"), Problems))]
 pub(super) async fn events(

@@ -23,15 +23,46 @@ use crate::service::Caller;
 /// handlers; refuses a missing, unknown or expired token, or one over its rate limit.
 pub(super) async fn require_token(
     axum::Extension(auth): axum::Extension<Arc<Auth>>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
-    let bearer = req
-        .headers()
+    let bearer = bearer(&req).map(str::to_string);
+    admit(&auth, bearer.as_deref(), req, next).await
+}
+
+/// The query of a live stream's route: its token, for clients that cannot set headers.
+#[derive(serde::Deserialize)]
+struct StreamToken {
+    token: Option<String>,
+}
+
+/// [`require_token`] for the live streams (`/v1/spaces/{id}/events` and `/v1/spaces/{id}/ws`):
+/// the token may also come as the `token` query parameter, since a browser's WebSocket and
+/// EventSource cannot set headers. The header wins when both are there.
+pub(super) async fn require_token_or_query(
+    axum::Extension(auth): axum::Extension<Arc<Auth>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let bearer = bearer(&req).map(str::to_string).or_else(|| {
+        Query::<StreamToken>::try_from_uri(req.uri())
+            .ok()
+            .and_then(|Query(q)| q.token)
+    });
+    admit(&auth, bearer.as_deref(), req, next).await
+}
+
+/// The bearer token of the `Authorization` header.
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .map(str::trim)
+}
+
+/// Runs the request as the token's [`Principal`], or refuses it.
+async fn admit(auth: &Auth, bearer: Option<&str>, mut req: Request, next: Next) -> Response {
     match auth.authenticate(bearer) {
         Ok(p) => {
             req.extensions_mut().insert(p);

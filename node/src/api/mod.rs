@@ -14,7 +14,8 @@
 //! into a response, or its error into a problem document ([`ApiError`]). One module per
 //! resource: `tokens` (sign-in, tokens, who am I), `timites`, `spaces`, `messages`, `members`
 //! (moderation), `abilities` (declarations, search, requests), `passports` (credentials,
-//! presentations, trust), `events` (live streams), `peers` and `status` (health, status,
+//! presentations, trust), `events` (live streams), `ws` (a space's events and writes over a
+//! WebSocket), `graphql` (read-only GraphQL queries), `peers` and `status` (health, status,
 //! metrics, the OpenAPI document and the web page).
 
 use std::fmt::Display;
@@ -40,6 +41,7 @@ mod chains;
 mod earned_roles;
 mod events;
 mod extract;
+pub mod graphql;
 mod mcp;
 mod members;
 mod memory;
@@ -57,12 +59,14 @@ mod status;
 mod status_lists;
 mod timites;
 mod tokens;
+mod ws;
 
 pub use crate::auth::RateLimit;
 use crate::service::{ListPage, Service};
 pub use crate::service::{DEFAULT_INVITE_VALIDITY, JOIN_TIMEOUT, MAX_JOIN_TIMEOUT};
 use crate::Handle;
 pub use problem::ApiError;
+pub use ws::MAX_WS_MESSAGE;
 
 /// Largest JSON request body.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -173,7 +177,6 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(passports::revoke_credential))
         .routes(routes!(passports::credential_jwt))
         .routes(routes!(passports::trust, passports::set_trust))
-        .routes(routes!(events::events))
         .routes(routes!(spaces::export_document))
         .routes(routes!(spaces::export_signatures))
         .merge(
@@ -191,14 +194,21 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(agents::resume))
         .routes(routes!(agents::logs))
         .routes(routes!(agents::log_events))
+        .routes(routes!(graphql::get, graphql::post))
         .route_layer(middleware::from_fn(extract::require_token));
+    // Live streams also take the token as `?token=` (browsers' WebSocket cannot set headers).
+    let streams = OpenApiRouter::new()
+        .routes(routes!(events::events))
+        .routes(routes!(ws::ws))
+        .route_layer(middleware::from_fn(extract::require_token_or_query));
     let public = OpenApiRouter::new()
         .routes(routes!(tokens::challenge))
         .routes(routes!(tokens::login))
         .routes(routes!(status_lists::status_list))
+        .routes(routes!(graphql::sdl_route))
         .route_layer(middleware::from_fn(extract::throttle_anonymous))
         .routes(routes!(status::health));
-    authed.merge(public).split_for_parts()
+    authed.merge(streams).merge(public).split_for_parts()
 }
 
 /// The API router for a node whose operator token is `token`.

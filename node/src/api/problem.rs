@@ -61,6 +61,11 @@ impl ApiError {
         )
     }
 
+    /// The problem document it answers with.
+    pub(super) fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
     /// A malformed request value (`kind` names which, as `invalid-<what>`).
     pub(super) fn bad_value(kind: &str, title: &str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, kind, title, detail)

@@ -3,17 +3,20 @@
 
 pub(crate) mod ability;
 pub(crate) mod agent;
+pub(crate) mod api;
 pub(crate) mod balances;
 pub(crate) mod chain;
 pub(crate) mod earned;
 pub(crate) mod governance;
 pub(crate) mod id;
+pub(crate) mod join_progress;
 pub(crate) mod link;
 pub(crate) mod mcp;
 pub(crate) mod memory;
 pub(crate) mod node;
 pub(crate) mod passport;
 pub(crate) mod persona;
+pub(crate) mod post_input;
 pub(crate) mod profile;
 pub(crate) mod serve_mcp;
 pub(crate) mod short_ids;
@@ -35,6 +38,7 @@ use tim_node::home;
 
 pub(crate) use ability::AbilityCommand;
 pub(crate) use agent::AgentCommand;
+pub(crate) use api::ApiCommand;
 pub(crate) use governance::{ProposeCommand, VoteRules};
 pub(crate) use id::IdCommand;
 pub(crate) use memory::MemoryCommand;

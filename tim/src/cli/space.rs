@@ -11,6 +11,7 @@ use tim_protocol::api::{CreateSpace, InviteRequest, MembersQuery, MAX_LIST_PAGE}
 use tim_protocol::wire::ExportBundle;
 use tim_protocol::{Did, SpaceId};
 
+use super::join_progress;
 use super::link::{InviteLink, JoinTarget};
 use super::parse_duration;
 use crate::output::{errln, outln, shown, Out};
@@ -351,7 +352,8 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             via.extend(link.via);
             let space = link.space;
             let bar = out.spinner(format!("joining {space}: syncing from peers…"));
-            let s = client.join_within(space, via, present, timeout).await?;
+            let join = client.join_within(space, via, present, timeout);
+            let s = join_progress::with_progress(client, &bar, space, join).await?;
             bar.finish_and_clear();
             out.print(&s, |s| {
                 outln!(
