@@ -159,6 +159,14 @@ pub enum ServiceError {
     /// A page was asked for with a limit out of bounds, or with cursors both ways.
     #[error("{0}")]
     InvalidPage(String),
+    /// Another timite of the node holds the handle.
+    #[error("the handle `{handle}` is taken on this node (by {holder}); choose another")]
+    HandleTaken {
+        /// The handle asked for.
+        handle: String,
+        /// Who holds it.
+        holder: Did,
+    },
 }
 
 /// A page of a list sorted by a key (members by DID, credentials by id), and the key to list
@@ -426,6 +434,7 @@ impl Service {
         let joined = handle
             .join_presenting(space, via, req.present.clone(), timeout)
             .await?;
+        self.profile_after_join(caller, space).await;
         if !joined.encrypted {
             return Ok(joined);
         }

@@ -47,6 +47,7 @@ mod messages;
 mod my_requests;
 mod passports;
 mod peers;
+mod people;
 mod personas;
 mod problem;
 mod profiles;
@@ -188,11 +189,16 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(agents::resume))
         .routes(routes!(agents::logs))
         .routes(routes!(agents::log_events))
+        .routes(routes!(people::set_profile))
+        .routes(routes!(people::profile))
+        .routes(routes!(people::avatar))
         .route_layer(middleware::from_fn(extract::require_token));
     let public = OpenApiRouter::new()
         .routes(routes!(tokens::challenge))
         .routes(routes!(tokens::login))
         .routes(routes!(status_lists::status_list))
+        .routes(routes!(people::webfinger))
+        .routes(routes!(people::did_json))
         .route_layer(middleware::from_fn(extract::throttle_anonymous))
         .routes(routes!(status::health));
     authed.merge(public).split_for_parts()

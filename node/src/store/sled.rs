@@ -19,6 +19,7 @@
 //!   sequence → the entry (JSON), and the sequence counter.
 //! * `agents`: the agents this node runs, their budget counters and bounded logs
 //!   (`super::agents` has the layout).
+//! * `people`: hosted timites' profiles and handles (`super::people` has the layout).
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -70,6 +71,7 @@ pub struct Store {
     payloads: sled::Tree,
     memory: sled::Tree,
     pub(super) agents: sled::Tree,
+    pub(super) people: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -155,6 +157,7 @@ impl Store {
             payloads: db.open_tree("payloads")?,
             memory: db.open_tree("memory")?,
             agents: db.open_tree("agents")?,
+            people: db.open_tree("people")?,
         })
     }
 
