@@ -206,8 +206,12 @@ impl Space {
     }
 
     /// `did`'s profile in this space now, if it is a member that wrote one: of concurrent
-    /// ones, the one with the later `at` (equal ones: Automerge's pick).
+    /// ones, the one with the later `at` (equal ones: Automerge's pick). Below schema version 11 no profile is shown (the rules there judge a `profile` key as
+    /// any other key of one's own entry).
     pub fn member_profile(&self, did: &Did) -> Option<Profile> {
+        if self.schema_version() < schema::PEOPLE {
+            return None;
+        }
         let entry = self.member_entry(did)?;
         let all = self.doc.get_all(&entry, PROFILE).ok()?;
         // `get_all` lists conflicting values with Automerge's pick last: `max_by_key` keeps

@@ -976,7 +976,7 @@ impl<'a> Judge<'a> {
                 Policy::Personas => self.check_personas(&op_id, key, op)?,
                 Policy::Proposals => self.check_proposals(&op_id, op)?,
             },
-            Place::MemberEntry(did) if key == Some(crate::profiles::PROFILE) => {
+            Place::MemberEntry(did) if key == Some(crate::profiles::PROFILE) && self.people() => {
                 self.check_profile_make(did, &op_id, op)?
             }
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
@@ -998,8 +998,9 @@ impl<'a> Judge<'a> {
             Place::Edits(m) => self.check_edits(m, &obj, op)?,
             Place::EditEntry(m) => self.check_edit_entry(m, &obj, key, op)?,
             Place::Reactions(m) => self.check_reactions(m, &obj, key, op)?,
-            Place::Profile => self.check_profile(&obj, &op_id, key, op)?,
-            Place::Avatar => self.check_profile_avatar(&obj, key, op)?,
+            Place::Profile if self.people() => self.check_profile(&obj, &op_id, key, op)?,
+            Place::Avatar if self.people() => self.check_profile_avatar(&obj, key, op)?,
+            Place::Profile | Place::Avatar => self.check_other(&obj)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {

@@ -2,8 +2,11 @@
 //! docs/protocol.md §9.13.1, [`crate::profiles`]): only a member writes `profile` in its own
 //! member entry, as a new map made whole in one change (name, optional bio and avatar, and
 //! `at`, the change's own time); nobody edits a profile's fields afterwards or writes another's.
-//! Below version 11 a member entry takes no `profile`. Every verdict reads the document at the
-//! change's dependencies.
+//! Below version 11 a `profile` key and the objects under it are judged as before (any key of
+//! one's own entry, objects one made: [`Judge::check_member_entry`], [`Judge::check_other`]),
+//! so nodes that do not know version 11 agree on every verdict, and readers show no profile
+//! there ([`crate::Space::member_profile`]). Every verdict reads the document at the change's
+//! dependencies.
 
 use automerge::legacy::{OpId, OpType};
 use automerge::{ObjType, ScalarValue};
@@ -30,6 +33,11 @@ struct AvatarBeingMade {
 }
 
 impl Judge<'_> {
+    /// Whether profiles' rules apply at the change's dependencies (schema version 11).
+    pub(super) fn people(&self) -> bool {
+        self.at.version >= schema::PEOPLE
+    }
+
     /// `members[did].profile`: from schema version 11, the member `did` itself makes a new
     /// map there (one a change), replacing its previous profile.
     pub(super) fn check_profile_make(
@@ -38,13 +46,6 @@ impl Judge<'_> {
         op_id: &OpId,
         op: &automerge::legacy::Op,
     ) -> Result<(), Rejection> {
-        if self.at.version < schema::PEOPLE {
-            return deny(format!(
-                "a member entry has a `{PROFILE}` from schema version {} (this space is at {})",
-                schema::PEOPLE,
-                self.at.version
-            ));
-        }
         if did != self.author_str {
             return deny(format!(
                 "{}; a timite writes only its own profile, never another's",

@@ -240,7 +240,7 @@ pub(super) fn print_message(m: &MessageView) -> std::io::Result<()> {
         "[{}] {} {}{reply}",
         format_time(m.at),
         shown(&m.id),
-        m.author.short()
+        super::people::named(&m.author, m.author_name.as_deref())
     );
     let edited = match m.edits {
         0 => String::new(),
