@@ -34,10 +34,13 @@ impl Client {
             .get(&url)
             .query(&[("resource", format!("acct:{handle}"))])
             .timeout(CALL_TIMEOUT);
-        let resp = req.send().await.map_err(|source| ClientError::Unreachable {
-            url: url.clone(),
-            source,
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: url.clone(),
+                source,
+            })?;
         let status = resp.status();
         if !status.is_success() {
             let bytes = resp.bytes().await.unwrap_or_default();

@@ -7,11 +7,11 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use tim_node::api::RateLimit;
 use tim_node::service::{Caller, Service, ServiceError};
-use tim_protocol::api::{
-    CreateSpace, JoinSpace, MembersQuery, SetTimiteProfile, TimelineQuery,
-};
+use tim_protocol::api::{CreateSpace, JoinSpace, MembersQuery, SetTimiteProfile, TimelineQuery};
 use tim_protocol::SpaceId;
 
 fn named(name: &str) -> SetTimiteProfile {
@@ -39,7 +39,12 @@ async fn space(service: &Service, owner: &Caller, name: &str, version: u64) -> S
 async fn a_profile_set_on_one_node_shows_on_another_and_reaches_spaces_joined_later() {
     let tmp = tempfile::tempdir().unwrap();
     let n1 = common::node(&tmp, 1).await;
-    let n2 = common::node_in(tmp.path().join("n2"), common::keys(2), vec![n1.addr.clone()]).await;
+    let n2 = common::node_in(
+        tmp.path().join("n2"),
+        common::keys(2),
+        vec![n1.addr.clone()],
+    )
+    .await;
     let s1 = Service::new(n1.handle.clone(), "admin", RateLimit::default());
     let s2 = Service::new(n2.handle.clone(), "admin", RateLimit::default());
     let ann = Caller::operator(n1.handle.timite());
@@ -109,16 +114,43 @@ async fn a_handle_is_unique_on_its_node_and_resolves_by_webfinger_to_a_did_web_d
     let tmp = tempfile::tempdir().unwrap();
     let (n, base) = common::node_with_api(&tmp, 1, "admin").await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut gif = b"GIF89a".to_vec();
+    gif.resize(300, 1);
+    let avatar = base64::engine::general_purpose::STANDARD.encode(&gif);
     let set = http
         .put(format!("{base}/v1/profile"))
         .bearer_auth("admin")
-        .json(&serde_json::json!({"name": "Alice", "handle": "alice"}))
+        .json(&serde_json::json!({
+            "name": "Alice",
+            "handle": "alice",
+            "avatar": {"mime": "image/gif", "data": avatar},
+        }))
         .send()
         .await
         .unwrap();
     assert_eq!(set.status(), 200, "{}", set.text().await.unwrap());
+    let set: serde_json::Value = set.json().await.unwrap();
     let host = base.trim_start_matches("http://");
+    assert_eq!(set["profile"]["handle"], format!("alice@{host}"), "{set}");
+    assert_eq!(set["profile"]["avatar"]["size"], 300, "{set}");
     let did = n.handle.timite();
+    let got = http
+        .get(format!("{base}/v1/profiles/{did}/avatar"))
+        .bearer_auth("admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.headers()["content-type"], "image/gif");
+    assert_eq!(got.bytes().await.unwrap().to_vec(), gif);
+    // An avatar whose bytes are not its type is refused.
+    let bad = http
+        .put(format!("{base}/v1/profile"))
+        .bearer_auth("admin")
+        .json(&serde_json::json!({"avatar": {"mime": "image/png", "data": "R0lGODlh"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 
     // Another timite of the node cannot take the same handle.
     let service = Service::new(n.handle.clone(), "admin", RateLimit::default());
@@ -164,7 +196,14 @@ async fn a_handle_is_unique_on_its_node_and_resolves_by_webfinger_to_a_did_web_d
     assert_eq!(unknown.status(), 404);
 
     // The did:web document parses as a DID document (ssi) and carries the did:key's key.
-    let doc: serde_json::Value = http.get(&doc_url).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = http
+        .get(&doc_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let did_web = format!("did:web:{}:u:alice", host.replace(':', "%3A"));
     assert_eq!(doc["id"], did_web);
     let parsed = ssi::dids::Document::from_json(&doc.to_string())

@@ -21,7 +21,9 @@ async fn a_profile_and_handle_set_on_one_node_show_and_resolve_on_the_other() {
     let exe = Path::new(env!("CARGO_BIN_EXE_tim"));
     let cluster = Cluster::start(exe, 2, None, None).await.unwrap();
     let (owner, guest) = (cluster.nodes[0].home.clone(), cluster.nodes[1].home.clone());
-    let space = ok(&owner, &["space", "create", "garden"]).trim().to_string();
+    let space = ok(&owner, &["space", "create", "garden"])
+        .trim()
+        .to_string();
     let old = ok(&owner, &["space", "create", "old"]).trim().to_string();
     ok(&owner, &["space", "migrate", &space, "--to", "11"]);
     let via = cluster.nodes[0].client.status().await.unwrap().listen[0].clone();
@@ -62,7 +64,10 @@ async fn a_profile_and_handle_set_on_one_node_show_and_resolve_on_the_other() {
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         text.contains("Hello World").then_some(text)
     });
-    assert!(read.contains(&format!("Ann ({short}): Hello World")), "{read}");
+    assert!(
+        read.contains(&format!("Ann ({short}): Hello World")),
+        "{read}"
+    );
     let members = ok(&guest, &["space", "members", &space]);
     assert!(members.contains(&format!("{owner_did} (Ann)")), "{members}");
 
@@ -82,7 +87,10 @@ async fn a_profile_and_handle_set_on_one_node_show_and_resolve_on_the_other() {
     assert!(unknown.contains("no timite holds the handle"), "{unknown}");
 
     // A handle out of format is refused before anything is written.
-    let bad = one_error_line(&tim(&owner, &["profile", "set", "--name", "x", "--handle=Bad!"]));
+    let bad = one_error_line(&tim(
+        &owner,
+        &["profile", "set", "--name", "x", "--handle=Bad!"],
+    ));
     assert!(bad.contains("a handle is 1 to 32"), "{bad}");
     let kept = ok(&owner, &["profile", "show"]);
     assert!(kept.contains("name    Ann"), "{kept}");

@@ -12,9 +12,7 @@ use automerge::legacy::{OpId, OpType};
 use automerge::{ObjType, ScalarValue};
 
 use super::{deny, Judge};
-use crate::profiles::{
-    check_avatar, check_bio, check_name, AT, AVATAR, BIO, DATA, MIME, NAME, PROFILE,
-};
+use crate::profiles::{check_avatar, check_bio, check_name, AT, AVATAR, BIO, DATA, MIME, NAME};
 use crate::{schema, Rejection};
 
 /// The profile this change makes (one at most), and what it wrote into it.
