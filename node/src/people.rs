@@ -98,23 +98,30 @@ impl Service {
             check_handle(h).map_err(invalid)?;
         }
         let profile = if req.name.is_some() || req.bio.is_some() || req.avatar.is_some() {
-            let kept = store.profile(&me).map_err(NodeError::from)?;
+            let kept = store
+                .profile(&me)
+                .map_err(NodeError::from)?
+                .map(|k| k.profile())
+                .transpose()
+                .map_err(NodeError::from)?;
             let name = match (&req.name, &kept) {
                 (Some(n), _) => n.clone(),
                 (None, Some(k)) => k.name.clone(),
                 (None, None) => return Err(invalid("a first profile needs a name (--name)")),
             };
+            // A field left out keeps the kept profile's; an empty bio clears it.
+            let bio = match &req.bio {
+                Some(b) if b.is_empty() => None,
+                Some(b) => Some(b.clone()),
+                None => kept.as_ref().and_then(|k| k.bio.clone()),
+            };
             let avatar = match &req.avatar {
                 Some(a) => Some(avatar_of(a)?),
-                None => kept
-                    .map(|k| k.profile())
-                    .transpose()
-                    .map_err(NodeError::from)?
-                    .and_then(|p| p.avatar),
+                None => kept.and_then(|k| k.avatar),
             };
             let profile = Profile {
                 name: name.trim().to_string(),
-                bio: req.bio.clone(),
+                bio,
                 avatar,
                 at: now_ms(),
             };

@@ -54,11 +54,11 @@ pub struct AvatarUpload {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetTimiteProfile {
-    /// The display name, 1 to 64 characters after trimming, no control characters. Without
-    /// it, `bio` and `avatar` replace those of the profile the node keeps (which must exist).
+    /// The display name, 1 to 64 characters after trimming, no control characters. A field
+    /// left out keeps the value of the profile the node keeps (a first profile needs a name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// A short bio, at most 280 characters.
+    /// A short bio, at most 280 characters; empty clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bio: Option<String>,
     /// An avatar, at most 32 KiB.
