@@ -140,30 +140,6 @@ impl Profile {
         }
         Ok(())
     }
-
-    /// Reads the profile map `obj`; `None` unless it holds a valid profile.
-    fn read(doc: &impl ReadDoc, obj: &ObjId) -> Option<Self> {
-        let avatar = doc::child_obj(doc, obj, AVATAR, None).and_then(|a| {
-            let data = match doc.get(&a, DATA).ok()?? {
-                (Value::Scalar(s), _) => match s.as_ref() {
-                    ScalarValue::Bytes(b) => b.clone(),
-                    _ => return None,
-                },
-                _ => return None,
-            };
-            Some(Avatar {
-                mime: doc::get_str(doc, &a, MIME)?,
-                data,
-            })
-        });
-        let profile = Self {
-            name: doc::get_str(doc, obj, NAME)?,
-            bio: doc::get_str(doc, obj, BIO),
-            avatar,
-            at: doc::get_millis(doc, obj, AT)?,
-        };
-        profile.check().is_ok().then_some(profile)
-    }
 }
 
 impl Space {
@@ -205,10 +181,12 @@ impl Space {
         .map(|(a, ())| a)
     }
 
-    /// `did`'s profile in this space now, if it is a member that wrote one: of concurrent
-    /// ones, the one with the later `at` (equal ones: Automerge's pick). Below schema version 11 no profile is shown (the rules there judge a `profile` key as
-    /// any other key of one's own entry).
-    pub fn member_profile(&self, did: &Did) -> Option<Profile> {
+    /// The map of `did`'s shown profile and its `at`: of the profiles at
+    /// `members[did].profile` (two concurrent ones are a conflict) whose `name`, `bio` and `at`
+    /// are valid, the one with the later `at`, of equal ones Automerge's pick. None below
+    /// schema version 11 (the rules there judge a `profile` key as any other key of one's own
+    /// entry).
+    fn profile_obj(&self, did: &Did) -> Option<(ObjId, u64)> {
         if self.schema_version() < schema::PEOPLE {
             return None;
         }
@@ -218,15 +196,43 @@ impl Space {
         // the last of equal keys.
         all.into_iter()
             .filter_map(|(v, id)| {
-                matches!(v, Value::Object(ObjType::Map))
-                    .then(|| Profile::read(&self.doc, &id))
-                    .flatten()
+                let valid = matches!(v, Value::Object(ObjType::Map))
+                    && doc::get_str(&self.doc, &id, NAME).is_some_and(|n| check_name(&n).is_ok())
+                    && doc::get_str(&self.doc, &id, BIO).is_none_or(|b| check_bio(&b).is_ok());
+                let at = doc::get_millis(&self.doc, &id, AT)?;
+                valid.then_some((id, at))
             })
-            .max_by_key(|p| p.at)
+            .max_by_key(|(_, at)| *at)
     }
 
-    /// `did`'s profile name in this space now, if any ([`Space::member_profile`]).
+    /// `did`'s profile in this space now, if it is a member that wrote one
+    /// ([`Space::member_name`] says which); an avatar that breaks the rules is left out.
+    pub fn member_profile(&self, did: &Did) -> Option<Profile> {
+        let (obj, at) = self.profile_obj(did)?;
+        let avatar = doc::child_obj(&self.doc, &obj, AVATAR, None).and_then(|a| {
+            let data = match self.doc.get(&a, DATA).ok()?? {
+                (Value::Scalar(s), _) => match s.as_ref() {
+                    ScalarValue::Bytes(b) => b.clone(),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            let mime = doc::get_str(&self.doc, &a, MIME)?;
+            check_avatar(&mime, &data).ok()?;
+            Some(Avatar { mime, data })
+        });
+        Some(Profile {
+            name: doc::get_str(&self.doc, &obj, NAME)?,
+            bio: doc::get_str(&self.doc, &obj, BIO),
+            avatar,
+            at,
+        })
+    }
+
+    /// `did`'s profile name in this space now, if any: of concurrent profiles, the one with the
+    /// later `at` (equal ones: Automerge's pick), the same on every replica.
     pub fn member_name(&self, did: &Did) -> Option<String> {
-        self.member_profile(did).map(|p| p.name)
+        let (obj, _) = self.profile_obj(did)?;
+        doc::get_str(&self.doc, &obj, NAME)
     }
 }
