@@ -140,7 +140,7 @@ impl Service {
         }
         if let Some(p) = &profile {
             store
-                .put_profile(&me, &StoredProfile::of(p, p.at))
+                .put_profile(&me, &StoredProfile::of(p))
                 .map_err(NodeError::from)?;
         }
         store.flush().await.map_err(NodeError::from)?;
@@ -188,10 +188,11 @@ impl Service {
             .map_err(|e| e.to_string())
     }
 
-    /// After the caller joined `space`: writes the profile its node keeps into it, if any and
-    /// if the space is at schema version 11 or later (a failure is logged: the join stands).
-    pub(crate) async fn profile_after_join(&self, caller: &Caller, space: SpaceId) {
-        let kept = match self.node().store().profile(&caller.timite) {
+    /// After `me` joined `space`, or `space` reached schema version 11: writes the profile the
+    /// node keeps of `me` into it, if any, if `me` is a member and the space is at version 11
+    /// or later (a failure is logged: the join or migration stands).
+    pub(crate) async fn write_kept_profile(&self, me: Did, space: SpaceId) {
+        let kept = match self.node().store().profile(&me) {
             Ok(Some(k)) => k,
             Ok(None) => return,
             Err(e) => {
@@ -200,11 +201,26 @@ impl Service {
             }
         };
         let written = match kept.profile() {
-            Ok(p) => self.write_profile(caller.timite, space, &p).await,
+            Ok(p) => self.write_profile(me, space, &p).await,
             Err(e) => Err(e.to_string()),
         };
         if let Err(why) = written {
-            tracing::info!(%space, "profile not written at join: {why}");
+            tracing::info!(%space, %me, "kept profile not written: {why}");
+        }
+    }
+
+    /// After `space` reached schema version 11 through this node: writes the kept profile of
+    /// every hosted timite that is a member there ([`Service::write_kept_profile`]).
+    pub(crate) async fn write_kept_profiles(&self, space: SpaceId) {
+        let timites = match self.node().timites().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(%space, "cannot list the hosted timites: {e}");
+                return;
+            }
+        };
+        for t in timites {
+            self.write_kept_profile(t.did, space).await;
         }
     }
 

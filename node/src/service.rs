@@ -434,7 +434,7 @@ impl Service {
         let joined = handle
             .join_presenting(space, via, req.present.clone(), timeout)
             .await?;
-        self.profile_after_join(caller, space).await;
+        self.write_kept_profile(caller.timite, space).await;
         if !joined.encrypted {
             return Ok(joined);
         }
@@ -490,6 +490,9 @@ impl Service {
         let from = node.read_space(space, |s| s.schema_version()).await?;
         let to = to.unwrap_or(tim_crdt::schema::LATEST_VERSION);
         let change = self.moderate(caller, space, Act::Migrate(to)).await?;
+        if from < tim_crdt::schema::PEOPLE && to >= tim_crdt::schema::PEOPLE {
+            self.write_kept_profiles(space).await;
+        }
         Ok(Migrated { from, to, change })
     }
 

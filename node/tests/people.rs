@@ -1,6 +1,7 @@
 //! Profiles and handles through real nodes on 127.0.0.1 (docs/protocol.md §9.13.1,
 //! docs/operator.md "Profiles and handles"): a profile set on one node shows as `name` and
-//! `author_name` on another, reaches a space joined later, skips spaces below version 11; a
+//! `author_name` on another, reaches a space joined or migrated later, skips spaces below
+//! version 11; a
 //! handle resolves by WebFinger to a did:web document whose key is the timite's did:key.
 
 mod common;
@@ -36,7 +37,7 @@ async fn space(service: &Service, owner: &Caller, name: &str, version: u64) -> S
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_profile_set_on_one_node_shows_on_another_and_reaches_spaces_joined_later() {
+async fn a_profile_set_on_one_node_shows_on_another_and_reaches_spaces_joined_or_migrated_later() {
     let tmp = tempfile::tempdir().unwrap();
     let n1 = common::node(&tmp, 1).await;
     let n2 = common::node_in(
@@ -89,6 +90,15 @@ async fn a_profile_set_on_one_node_shows_on_another_and_reaches_spaces_joined_la
     let seen = s2.timite_profile(&bob, ann.timite).await.unwrap();
     assert_eq!(seen.name.as_deref(), Some("Ann"));
     assert_eq!(seen.bio.as_deref(), Some("grows tomatoes"));
+
+    // A space migrated to version 11 later gets the kept profile of its members here.
+    s1.migrate(&ann, old, Some(11)).await.unwrap();
+    let members = s1
+        .members(&ann, old, &MembersQuery::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(members[0].name.as_deref(), Some("Ann"));
 
     // Bob sets his profile, then joins a space made later: his node writes it there at join.
     let set = s2.set_timite_profile(&bob, named("Bob")).await.unwrap();

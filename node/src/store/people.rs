@@ -38,8 +38,8 @@ pub(crate) struct StoredProfile {
 }
 
 impl StoredProfile {
-    /// The stored form of `p`, set at `at`.
-    pub(crate) fn of(p: &Profile, at: u64) -> Self {
+    /// The stored form of `p`.
+    pub(crate) fn of(p: &Profile) -> Self {
         Self {
             name: p.name.trim().to_string(),
             bio: p.bio.clone(),
@@ -47,7 +47,7 @@ impl StoredProfile {
                 .avatar
                 .as_ref()
                 .map(|a| (a.mime.clone(), hex::encode(&a.data))),
-            at,
+            at: p.at,
         }
     }
 
