@@ -1,8 +1,8 @@
 //! Profiles and handles through real nodes on 127.0.0.1 (docs/protocol.md §9.13.1,
 //! docs/operator.md "Profiles and handles"): a profile set on one node shows as `name` and
 //! `author_name` on another, reaches a space joined or migrated later, skips spaces below
-//! version 11; a
-//! handle resolves by WebFinger to a did:web document whose key is the timite's did:key.
+//! version 11; a handle resolves by WebFinger to a did:web document whose key is the timite's
+//! did:key.
 
 mod common;
 
