@@ -5,6 +5,7 @@ mod agents;
 mod mcp;
 mod memory;
 mod messages;
+mod people;
 mod personas;
 mod proposals;
 pub mod provider;

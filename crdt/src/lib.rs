@@ -31,6 +31,7 @@ pub mod notices;
 mod page;
 pub mod personas;
 pub mod profile;
+pub mod profiles;
 mod proposals;
 pub mod reputation;
 pub mod roles;

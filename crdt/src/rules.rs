@@ -36,6 +36,7 @@ mod chains;
 mod earned;
 mod messages;
 mod personas;
+mod profiles;
 mod proposals;
 mod requests;
 mod tokens;
@@ -320,6 +321,10 @@ enum Place {
     EditEntry(OpId),
     /// The reactions to this message (schema version 10).
     Reactions(OpId),
+    /// A member's profile map (schema version 11).
+    Profile,
+    /// The avatar map of a member's profile (schema version 11).
+    Avatar,
     /// Anything else (nested deeper).
     Other,
 }
@@ -395,6 +400,8 @@ impl Roots {
                 Place::Reactions(parent_id.clone())
             }
             (Place::Edits(m), None) => Place::EditEntry(m.clone()),
+            (Place::MemberEntry(_), Some(crate::profiles::PROFILE)) => Place::Profile,
+            (Place::Profile, Some(crate::profiles::AVATAR)) => Place::Avatar,
             _ => Self::child_place(parent, key),
         }
     }
@@ -432,7 +439,9 @@ impl Roots {
                             p @ (Place::Proposal
                             | Place::Votes(_)
                             | Place::Message
-                            | Place::Edits(_)),
+                            | Place::Edits(_)
+                            | Place::MemberEntry(_)
+                            | Place::Profile),
                         ) => p,
                         _ => Place::Other,
                     },
@@ -537,6 +546,8 @@ struct Judge<'a> {
     spending: budgets::Spending,
     /// The message edits and edit history entries this change makes.
     editing: messages::Editing,
+    /// The profile this change makes (one at most), and its fields.
+    profile: Option<profiles::ProfileBeingMade>,
 }
 
 /// A control message this change makes, and what it wrote into it.
@@ -636,6 +647,7 @@ impl<'a> Judge<'a> {
             gov: proposals::Governance::default(),
             spending: budgets::Spending::default(),
             editing: messages::Editing::default(),
+            profile: None,
             author_str,
             at,
         })
@@ -696,6 +708,7 @@ impl<'a> Judge<'a> {
         self.check_results_made()?;
         self.check_governance_made()?;
         self.check_edits_made()?;
+        self.check_profile_made()?;
         if self.self_join {
             self.check_admission()?;
         }
@@ -963,6 +976,9 @@ impl<'a> Judge<'a> {
                 Policy::Personas => self.check_personas(&op_id, key, op)?,
                 Policy::Proposals => self.check_proposals(&op_id, op)?,
             },
+            Place::MemberEntry(did) if key == Some(crate::profiles::PROFILE) && self.people() => {
+                self.check_profile_make(did, &op_id, op)?
+            }
             Place::MemberEntry(did) => self.check_member_entry(did, &obj, key, op)?,
             Place::Message if self.messages_v2() => self.check_message_v2(&obj, key, op)?,
             Place::Message => self.check_message(&obj, key, op)?,
@@ -982,6 +998,9 @@ impl<'a> Judge<'a> {
             Place::Edits(m) => self.check_edits(m, &obj, op)?,
             Place::EditEntry(m) => self.check_edit_entry(m, &obj, key, op)?,
             Place::Reactions(m) => self.check_reactions(m, &obj, key, op)?,
+            Place::Profile if self.people() => self.check_profile(&obj, &op_id, key, op)?,
+            Place::Avatar if self.people() => self.check_profile_avatar(&obj, key, op)?,
+            Place::Profile | Place::Avatar => self.check_other(&obj)?,
             Place::Other => self.check_other(&obj)?,
         }
         if let Some(p) = made_place {

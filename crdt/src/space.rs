@@ -1090,7 +1090,7 @@ impl Space {
     }
 
     /// The member entry of `did`, if a member.
-    fn member_entry(&self, did: &Did) -> Option<automerge::ObjId> {
+    pub(crate) fn member_entry(&self, did: &Did) -> Option<automerge::ObjId> {
         doc::child_obj(
             &self.doc,
             &self.root(&schema::MEMBERS).ok()?,
@@ -1632,6 +1632,7 @@ impl Space {
             imported_reputation: None,
             reputation: tally.reputation(self, &did).score.unsigned_abs(),
             abilities: self.abilities_in(entry),
+            name: self.member_name(&did),
             did,
         })
     }
@@ -1751,7 +1752,9 @@ impl Space {
             edits: 0,
             edited_at: None,
             reactions: Vec::new(),
+            author_name: None,
         };
+        view.author_name = self.member_name(&view.author);
         self.add_message_features(obj, &mut view);
         Some(view)
     }

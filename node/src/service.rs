@@ -159,6 +159,14 @@ pub enum ServiceError {
     /// A page was asked for with a limit out of bounds, or with cursors both ways.
     #[error("{0}")]
     InvalidPage(String),
+    /// Another timite of the node holds the handle.
+    #[error("the handle `{handle}` is taken on this node (by {holder}); choose another")]
+    HandleTaken {
+        /// The handle asked for.
+        handle: String,
+        /// Who holds it.
+        holder: Did,
+    },
 }
 
 /// A page of a list sorted by a key (members by DID, credentials by id), and the key to list
@@ -426,6 +434,7 @@ impl Service {
         let joined = handle
             .join_presenting(space, via, req.present.clone(), timeout)
             .await?;
+        self.write_kept_profile(caller.timite, space).await;
         if !joined.encrypted {
             return Ok(joined);
         }
@@ -481,6 +490,9 @@ impl Service {
         let from = node.read_space(space, |s| s.schema_version()).await?;
         let to = to.unwrap_or(tim_crdt::schema::LATEST_VERSION);
         let change = self.moderate(caller, space, Act::Migrate(to)).await?;
+        if from < tim_crdt::schema::PEOPLE && to >= tim_crdt::schema::PEOPLE {
+            self.write_kept_profiles(space).await;
+        }
         Ok(Migrated { from, to, change })
     }
 

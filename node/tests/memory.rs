@@ -43,6 +43,7 @@ fn message(space: SpaceId, author: Did, i: u64, text: &str) -> SpaceEvent {
             edits: 0,
             edited_at: None,
             reactions: Vec::new(),
+            author_name: None,
         },
     }
 }
@@ -61,6 +62,7 @@ fn joined(space: SpaceId, member: Did, at: u64) -> SpaceEvent {
             held: tim_protocol::api::RoleHeld::Assigned,
             assigned_role: None,
             earned_by: None,
+            name: None,
         },
     }
 }

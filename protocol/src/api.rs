@@ -21,6 +21,8 @@ mod proposals;
 pub use proposals::*;
 mod profiles;
 pub use profiles::*;
+mod people;
+pub use people::*;
 
 /// `GET /v1/status`: who this node is and where it listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -371,6 +373,10 @@ pub struct MessageView {
     /// Its reactions, by emoji (most first, then by emoji).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionView>,
+    /// The author's profile name at the reader's heads (docs/protocol.md §9.13.1), when it
+    /// has set one; names are not unique, the DID is who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -513,6 +519,10 @@ pub struct MemberView {
     /// The threshold the member meets that earns it `role`, when `held` is `earned`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earned_by: Option<EarnedRole>,
+    /// The member's profile name in this space (docs/protocol.md §9.13.1), when it has set
+    /// one; names are not unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// How a member holds its role (docs/governance.md, "Earned roles").

@@ -45,6 +45,7 @@ use crate::cli::{
 use crate::cli::{agent, AgentCommand, ApiCommand};
 use crate::cli::{governance, ProposeCommand, VoteRules};
 use crate::cli::{memory, persona, MemoryCommand, PersonaCommand};
+use crate::cli::{people, TimiteProfileCommand};
 use crate::output::{errln, one_line, pipe_closed, safe_json, shown, Out, Stream};
 
 #[derive(Parser)]
@@ -191,6 +192,16 @@ enum Command {
     Tokens(balances::TokensArgs),
     /// Post a bounty: an `auto` request whose reward goes to whichever provider completes it.
     Bounty(balances::BountyArgs),
+    /// Your profile (display name, bio, avatar) and handle; anyone's profile.
+    Profile {
+        #[command(subcommand)]
+        command: TimiteProfileCommand,
+    },
+    /// Resolve a handle (NAME@HOST:PORT) by WebFinger at its node: its DID and profile.
+    Whois {
+        /// The handle.
+        handle: String,
+    },
     /// Personas shared in a space: publish a persona file, list them, show one's file.
     Persona {
         #[command(subcommand)]
@@ -387,6 +398,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Timite { command } => timite::run(&client()?, out, command).await?,
         Command::Token { command } => token::run(&client()?, out, command).await?,
         Command::Persona { command } => persona::run(&client()?, out, command).await?,
+        Command::Profile { command } => people::run(&client()?, out, command).await?,
+        Command::Whois { handle } => people::whois(&client()?, out, &handle).await?,
         Command::Memory { command } => memory::run(&client()?, out, command).await?,
         Command::Propose {
             space,

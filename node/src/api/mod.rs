@@ -49,6 +49,7 @@ mod messages;
 mod my_requests;
 mod passports;
 mod peers;
+mod people;
 mod personas;
 mod problem;
 mod profiles;
@@ -195,6 +196,9 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(agents::logs))
         .routes(routes!(agents::log_events))
         .routes(routes!(graphql::get, graphql::post))
+        .routes(routes!(people::set_profile))
+        .routes(routes!(people::profile))
+        .routes(routes!(people::avatar))
         .route_layer(middleware::from_fn(extract::require_token));
     // Live streams also take the token as `?token=` (browsers' WebSocket cannot set headers).
     let streams = OpenApiRouter::new()
@@ -206,6 +210,8 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(tokens::login))
         .routes(routes!(status_lists::status_list))
         .routes(routes!(graphql::sdl_route))
+        .routes(routes!(people::webfinger))
+        .routes(routes!(people::did_json))
         .route_layer(middleware::from_fn(extract::throttle_anonymous))
         .routes(routes!(status::health));
     authed.merge(streams).merge(public).split_for_parts()

@@ -184,6 +184,9 @@ impl From<ServiceError> for ApiError {
                 Self::bad_value("malformed-bundle", "Not a signature bundle", detail)
             }
             ServiceError::InvalidPage(_) => Self::bad_value("invalid-page", "Invalid page", detail),
+            ServiceError::HandleTaken { .. } => {
+                Self::new(StatusCode::CONFLICT, "handle-taken", "Handle taken", detail)
+            }
         }
     }
 }

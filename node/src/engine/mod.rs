@@ -2178,5 +2178,6 @@ fn moderate(
         Act::SetBudgets(b) => s.set_budgets(me, &b, now),
         Act::EditMessage(id, text) => s.edit(me, &id, &text, now),
         Act::React(id, emoji) => s.react(me, &id, emoji.as_deref(), now),
+        Act::SetMemberProfile(p) => s.set_member_profile(me, &p, now),
     }
 }

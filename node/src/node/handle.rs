@@ -74,6 +74,9 @@ pub enum Act {
     /// Put (or, with `None`, withdraw) the acting timite's reaction to a message (schema
     /// version 10).
     React(String, Option<String>),
+    /// Write the acting timite's own profile, whole, into its member entry (schema version
+    /// 11; docs/protocol.md §9.13.1).
+    SetMemberProfile(tim_crdt::profiles::Profile),
 }
 
 /// The kind of credential to issue.

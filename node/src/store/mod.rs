@@ -4,11 +4,13 @@
 
 mod agents;
 mod mem;
+mod people;
 mod sign_in_keys;
 mod sled;
 
 pub(crate) use self::agents::{AgentRecord, Counters, MAX_AGENT_LOG};
 pub use self::mem::MemStore;
+pub(crate) use self::people::StoredProfile;
 pub use self::sled::{FlushMode, Store, StoreError};
 
 use tim_protocol::{ChangeHash, Envelope, SpaceId};

@@ -21,6 +21,7 @@
 //!   (`super::agents` has the layout).
 //! * `sign_in_keys`: the keys each hosted timite allows to sign in as it
 //!   (`super::sign_in_keys` has the layout).
+//! * `people`: hosted timites' profiles and handles (`super::people` has the layout).
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -73,6 +74,7 @@ pub struct Store {
     memory: sled::Tree,
     pub(super) agents: sled::Tree,
     pub(super) sign_in_keys: sled::Tree,
+    pub(super) people: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -159,6 +161,7 @@ impl Store {
             memory: db.open_tree("memory")?,
             agents: db.open_tree("agents")?,
             sign_in_keys: db.open_tree("sign_in_keys")?,
+            people: db.open_tree("people")?,
         })
     }
 

@@ -304,9 +304,13 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
             out.print(&page.items, |members| {
                 for m in members {
                     let mut line = format!(
-                        "{:<10} {}  reputation {}",
+                        "{:<10} {}{}  reputation {}",
                         shown(&m.role).to_string(),
                         m.did,
+                        m.name
+                            .as_ref()
+                            .map(|n| format!(" ({})", shown(n)))
+                            .unwrap_or_default(),
                         m.reputation
                     );
                     if !m.abilities.is_empty() {

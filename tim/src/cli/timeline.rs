@@ -240,7 +240,7 @@ pub(super) fn print_message(m: &MessageView) -> std::io::Result<()> {
         "[{}] {} {}{reply}",
         format_time(m.at),
         shown(&m.id),
-        m.author.short()
+        super::people::named(&m.author, m.author_name.as_deref())
     );
     let edited = match m.edits {
         0 => String::new(),
@@ -271,7 +271,11 @@ pub(super) fn print_message(m: &MessageView) -> std::io::Result<()> {
 fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
     let what = match e {
         SpaceEvent::Joined { member, .. } => {
-            format!("{} joined as {}", member.did.short(), shown(&member.role))
+            format!(
+                "{} joined as {}",
+                super::people::named(&member.did, member.name.as_deref()),
+                shown(&member.role)
+            )
         }
         SpaceEvent::RoleChanged { did, role, .. } => {
             format!("{} is now {}", did.short(), shown(role))
@@ -280,7 +284,7 @@ fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
         SpaceEvent::MessageDeleted { .. } => "a message was deleted".to_string(),
         SpaceEvent::MessageEdited { message: m, .. } => format!(
             "{} edited {}: {}",
-            m.author.short(),
+            super::people::named(&m.author, m.author_name.as_deref()),
             shown(&m.id),
             shown(&m.text)
         ),
