@@ -121,6 +121,8 @@ pub enum Write {
         kind: &'static str,
         /// The ability an ability credential attests (docs/abilities.md §13).
         ability: Option<String>,
+        /// The signed credential (its JSON), delivered with the record to its subject's node.
+        credential: Option<String>,
     },
     /// Put a revocation notice (docs/passports.md): an issuer's signed status list that
     /// revokes a credential presented in the space; a space below the schema version of
@@ -367,6 +369,15 @@ pub enum Output {
         challenge: String,
         /// Credential ids to present.
         credentials: Vec<String>,
+    },
+    /// A space recorded the issuance of a credential (locally or from a peer): if its subject
+    /// is hosted here, the node verifies the credential the record carries and keeps it
+    /// (docs/passports.md, "Delivery to the subject").
+    CredentialRecorded {
+        /// The space.
+        space: SpaceId,
+        /// The credential id.
+        id: String,
     },
     /// A local write is done (durable) or failed.
     Done {
@@ -1012,10 +1023,19 @@ impl<S: SpaceStore> Engine<S> {
                 subject,
                 kind,
                 ability,
+                credential,
             } => {
                 let r = self.readable_space_mut(&who, space).and_then(|s| {
-                    s.record_issued_for(&me, &id, &subject, kind, ability.as_deref(), now)
-                        .map_err(NodeError::from)
+                    s.record_issued_with(
+                        &me,
+                        &id,
+                        &subject,
+                        kind,
+                        ability.as_deref(),
+                        credential.as_deref(),
+                        now,
+                    )
+                    .map_err(NodeError::from)
                 });
                 match r {
                     Ok((applied, index)) => {
@@ -1274,6 +1294,13 @@ impl<S: SpaceStore> Engine<S> {
                 }
                 Effect::RequestStep { id: request, step } => {
                     abilities::request_event(id, space, request, Some(*step))
+                }
+                Effect::CredentialIssued { id: credential } => {
+                    self.out.push(Output::CredentialRecorded {
+                        space: id,
+                        id: credential.clone(),
+                    });
+                    None
                 }
                 _ => None,
             };

@@ -40,6 +40,7 @@ use crate::NodeError;
 
 mod ability_index;
 mod badges;
+mod delivery;
 mod handle;
 mod passport;
 mod payloads;
@@ -434,6 +435,7 @@ impl Actor {
                     challenge,
                     credentials,
                 } => self.present(token, who, space, challenge, credentials),
+                Output::CredentialRecorded { space, id } => self.deliver(space, id),
                 Output::Done { token, result } => {
                     if let Some(on_done) = self.replies.remove(&token) {
                         on_done(result);
