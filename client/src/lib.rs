@@ -770,6 +770,7 @@ impl Client {
         let body = PostMessage {
             text: text.into(),
             reply_to: None,
+            mentions: Vec::new(),
         };
         self.post(&format!("/v1/spaces/{id}/messages"), &body).await
     }

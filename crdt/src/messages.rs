@@ -1,11 +1,14 @@
 //! Message features (schema version 10, [`schema::MESSAGES_V2`]; docs/protocol.md §9.12):
-//! replies, edits with their history, reactions, threads and search.
+//! replies, edits with their history, reactions, threads and search; and, from schema
+//! version 11 ([`schema::PEOPLE`], docs/protocol.md §9.13.2), mentions.
 //!
 //! ```text
 //! timeline[i]:  { author, text | ct, at,
 //!                 reply_to:  Str   the parent's message id, written with the message
 //!                 edits:     List  [{ text | ct, at }], the previous contents, oldest first
-//!                 reactions: Map   DID → emoji (Str, 1 to 32 bytes) }
+//!                 reactions: Map   DID → emoji (Str, 1 to 32 bytes)
+//!                 mentions:  Str   JSON array of 1 to 32 member DIDs, written with the
+//!                                  message (version 11) }
 //! ```
 //! An edit replaces the message's `text` (`ct` in an end-to-end encrypted space) and, in the
 //! same change, appends what it held to `edits` with the time of the edit; only the author
@@ -35,6 +38,24 @@ pub const EDITS: &str = "edits";
 pub const REACTIONS: &str = "reactions";
 /// Longest reaction, in bytes.
 pub const MAX_REACTION_BYTES: usize = 32;
+/// A message's `mentions` (schema version 11, docs/protocol.md §9.13.2): the DIDs it names,
+/// a JSON array of did:key strings, written with the message.
+pub const MENTIONS: &str = "mentions";
+/// Most DIDs a message mentions.
+pub const MAX_MENTIONS: usize = 32;
+
+/// The DIDs of a `mentions` value: a JSON array of 1 to [`MAX_MENTIONS`] distinct did:key
+/// strings; `None` if it is anything else.
+pub fn parse_mentions(json: &str) -> Option<Vec<Did>> {
+    let list: Vec<String> = serde_json::from_str(json).ok()?;
+    if list.is_empty() || list.len() > MAX_MENTIONS {
+        return None;
+    }
+    let mut seen = HashSet::new();
+    list.iter()
+        .map(|s| s.parse::<Did>().ok().filter(|d| seen.insert(*d)))
+        .collect()
+}
 /// Most matches a page of [`Space::search_messages`] holds.
 pub const MAX_SEARCH_PAGE: usize = 100;
 
@@ -107,6 +128,62 @@ impl Space {
             Ok(())
         })?;
         Ok((applied, id))
+    }
+
+    /// Posts a message as `who` that mentions `mentions` (schema version 11, each a member
+    /// now, at most [`MAX_MENTIONS`], duplicates dropped), replying to `reply_to` if given.
+    /// Returns the applied change and the message's id.
+    pub fn post_mentioning(
+        &mut self,
+        who: &Writer,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: &[Did],
+        at_ms: u64,
+    ) -> Result<(Applied, String), SpaceError> {
+        if self.schema_version() < schema::PEOPLE {
+            return Err(SpaceError::Invalid(format!(
+                "this space is at schema version {}; mentions are from version {}: migrate it \
+                 first (`tim space migrate`)",
+                self.schema_version(),
+                schema::PEOPLE
+            )));
+        }
+        if self.encryption().is_some() {
+            return Err(SpaceError::Invalid(
+                "mentions in end-to-end encrypted spaces are not supported yet (they would name \
+                 members in the clear): post without them"
+                    .into(),
+            ));
+        }
+        if let Some(parent) = reply_to {
+            self.message_obj(parent)?;
+        }
+        let mut seen = HashSet::new();
+        let mentions: Vec<Did> = mentions
+            .iter()
+            .filter(|d| seen.insert(**d))
+            .copied()
+            .collect();
+        if mentions.is_empty() || mentions.len() > MAX_MENTIONS {
+            return Err(SpaceError::Invalid(format!(
+                "a message mentions 1 to {MAX_MENTIONS} timites"
+            )));
+        }
+        if let Some(d) = mentions.iter().find(|d| !self.is_member(d)) {
+            return Err(SpaceError::Invalid(format!(
+                "{d} is not a member of this space; only members are mentioned"
+            )));
+        }
+        let json = serde_json::to_string(&mentions.iter().map(Did::to_string).collect::<Vec<_>>())
+            .map_err(|e| SpaceError::Invalid(e.to_string()))?;
+        self.post_with(who, text, at_ms, |tx, msg| {
+            if let Some(parent) = reply_to {
+                tx.put(msg, REPLY_TO, parent)?;
+            }
+            tx.put(msg, MENTIONS, json)?;
+            Ok(())
+        })
     }
 
     /// Edits message `id`, as its author `who` (schema version 10): replaces its text and
@@ -188,6 +265,11 @@ impl Space {
     /// the reactions.
     pub(crate) fn add_message_features(&self, obj: &ObjId, view: &mut MessageView) {
         view.reply_to = doc::get_str(&self.doc, obj, REPLY_TO);
+        if self.schema_version() >= schema::PEOPLE {
+            view.mentions = doc::get_str(&self.doc, obj, MENTIONS)
+                .and_then(|m| parse_mentions(&m))
+                .unwrap_or_default();
+        }
         let entries: Vec<ObjId> = self
             .objects(obj, EDITS)
             .into_iter()

@@ -1775,6 +1775,7 @@ impl Space {
             edits: 0,
             edited_at: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
         };
         self.add_message_features(obj, &mut view);
         Some(view)

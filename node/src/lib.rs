@@ -24,6 +24,7 @@ mod metrics;
 mod my_requests;
 mod net;
 mod node;
+mod notifications;
 mod personas;
 mod profiles;
 mod proposals;

@@ -43,6 +43,7 @@ fn message(space: SpaceId, author: Did, i: u64, text: &str) -> SpaceEvent {
             edits: 0,
             edited_at: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
         },
     }
 }

@@ -102,6 +102,13 @@ pub struct SpaceSummary {
     /// profiles"); absent when none is set.
     #[serde(default, skip_serializing_if = "SpaceProfile::is_empty")]
     pub profile: SpaceProfile,
+    /// Messages by others after the acting timite's read marker (`POST
+    /// /v1/spaces/{id}/read`; all of them if it marked none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread: u64,
+    /// Of those, the ones that mention it (docs/protocol.md §9.13.2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_mentions: u64,
 }
 
 /// `POST /v1/spaces`.
@@ -253,6 +260,10 @@ pub struct PostMessage {
     /// The id of the message this one replies to (schema version 10, docs/protocol.md §9.12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// Members it mentions, at most 32 (schema version 11, docs/protocol.md §9.13.2): each is
+    /// notified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Did>,
 }
 
 /// `PUT /v1/spaces/{id}/messages/{mid}`: its author's new text; the previous text is kept in
@@ -371,6 +382,9 @@ pub struct MessageView {
     /// Its reactions, by emoji (most first, then by emoji).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionView>,
+    /// The members it mentions (schema version 11, docs/protocol.md §9.13.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Did>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -910,4 +924,52 @@ pub fn login_message(node_did: &Did, challenge: &str) -> Vec<u8> {
 pub struct DeclareAbilities {
     /// Short ability names ("rust", "translation", "summarize").
     pub abilities: Vec<String>,
+}
+
+/// `POST /v1/spaces/{id}/read`: moves the acting timite's read marker in the space
+/// (docs/protocol.md §9.13.2); the marker is kept on its node, never in the document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MarkRead {
+    /// The id of the last message read.
+    pub up_to: String,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// The message mentions the timite.
+    Mention,
+    /// The message replies to one of the timite's messages.
+    Reply,
+}
+
+/// One of `GET /v1/notifications`: a message by someone else that mentions the acting
+/// timite or replies to one of its messages (docs/protocol.md §9.13.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Notification {
+    /// The space.
+    pub space: SpaceId,
+    /// The message's id.
+    pub message: String,
+    /// Its author.
+    pub author: Did,
+    /// A mention or a reply (a reply that also mentions is a mention).
+    pub kind: NotificationKind,
+    /// The message's time, ms since the Unix epoch (its author's clock).
+    pub at: u64,
+    /// Its text (empty when end-to-end encrypted and not readable here).
+    pub text: String,
+    /// Whether it is at or before the timite's read marker in the space.
+    pub seen: bool,
+}
+
+/// `GET /v1/notifications` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams, ToSchema)]
+pub struct NotificationsQuery {
+    /// At most this many, newest first (1 to 1000, default 100).
+    pub limit: Option<usize>,
+    /// Only those not seen.
+    #[serde(default)]
+    pub unseen: bool,
 }

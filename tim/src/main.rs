@@ -116,7 +116,8 @@ enum Command {
         #[arg(value_parser = clap::value_parser!(u8).range(1..=5))]
         score: u8,
     },
-    /// Post a message to a space (returns once it is on disk).
+    /// Post a message to a space (returns once it is on disk); `@did:key:…` in the text
+    /// mentions that member (schema version 11), who is notified.
     Post {
         /// Space id.
         space: SpaceId,
@@ -125,6 +126,16 @@ enum Command {
         /// Reply to this message (its id, as `tim read` shows it; schema version 10).
         #[arg(long, value_name = "MESSAGE_ID")]
         reply_to: Option<String>,
+    },
+    /// Your notifications, newest first: messages that mention you (`@did:key:…` in `tim
+    /// post`) or reply to yours; `*` marks those after your read marker (`tim read` moves it).
+    Notifications {
+        /// Only those not seen yet.
+        #[arg(long)]
+        unseen: bool,
+        /// Keep printing new ones as they arrive.
+        #[arg(long)]
+        follow: bool,
     },
     /// Edit one of your messages: the new text replaces it, the old one is kept in its history
     /// (schema version 10).
@@ -398,6 +409,9 @@ async fn run(cli: Cli) -> Result<()> {
             text,
             reply_to,
         } => timeline::post(&client()?, out, space, &text, reply_to.as_deref()).await?,
+        Command::Notifications { unseen, follow } => {
+            timeline::notifications(&client()?, out, unseen, follow).await?
+        }
         Command::Edit {
             space,
             message,

@@ -184,15 +184,25 @@ async fn an_issued_credential_is_listed_on_its_subjects_node() {
         .next()
         .unwrap()
         .to_string();
-    common::wait_for("ann's join to reach node 1", Duration::from_secs(20), || {
-        common::ok(&issuer, &["space", "members", &space])
-            .contains(&ann)
-            .then_some(())
-    });
+    common::wait_for(
+        "ann's join to reach node 1",
+        Duration::from_secs(20),
+        || {
+            common::ok(&issuer, &["space", "members", &space])
+                .contains(&ann)
+                .then_some(())
+        },
+    );
     let vc: serde_json::Value = serde_json::from_str(&common::ok(
         &issuer,
         &[
-            "--json", "passport", "issue", &space, &ann, "--kind", "membership",
+            "--json",
+            "passport",
+            "issue",
+            &space,
+            &ann,
+            "--kind",
+            "membership",
         ],
     ))
     .unwrap();

@@ -13,8 +13,11 @@ use automerge::{ObjId, ReadDoc, ScalarValue};
 use super::{deny, Effect, Judge, Place};
 use crate::doc;
 use crate::encryption::MAX_CT_BYTES;
-use crate::messages::{valid_reaction, EDITS, MAX_REACTION_BYTES, REACTIONS, REPLY_TO};
-use crate::roles::Permission;
+use crate::messages::{
+    parse_mentions, valid_reaction, EDITS, MAX_MENTIONS, MAX_REACTION_BYTES, MENTIONS, REACTIONS,
+    REPLY_TO,
+};
+use crate::roles::{Permission, Role};
 use crate::schema::Policy;
 use crate::writer::same_author;
 use crate::{schema, Rejection};
@@ -100,6 +103,9 @@ impl Judge<'_> {
         }
         self.check_message(obj, key, op)?;
         match (key, &op.action) {
+            (Some(MENTIONS), _) if self.at.version >= schema::PEOPLE => {
+                self.check_mentions(fresh, op)
+            }
             (Some(REPLY_TO), OpType::Put(ScalarValue::Str(s))) if fresh && self.is_message(s) => {
                 Ok(())
             }
@@ -131,6 +137,34 @@ impl Judge<'_> {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// A message's `mentions` (schema version 11): written with the message, a JSON array of
+    /// 1 to [`MAX_MENTIONS`] distinct DIDs, each a member (not banned) at the change's
+    /// dependencies.
+    fn check_mentions(&mut self, fresh: bool, op: &automerge::legacy::Op) -> Result<(), Rejection> {
+        let why = format!(
+            "{}; `mentions` is a JSON array of 1 to {MAX_MENTIONS} distinct member DIDs, \
+             written with the message",
+            self.who
+        );
+        let OpType::Put(ScalarValue::Str(json)) = &op.action else {
+            return deny(why);
+        };
+        let Some(dids) = parse_mentions(json).filter(|_| fresh) else {
+            return deny(why);
+        };
+        for d in dids {
+            let role = self.at.role(&self.members, &d.to_string());
+            if !matches!(role, Some(r) if r != Role::Banned) {
+                return deny(format!(
+                    "{}; it mentions {}, who is not a member",
+                    self.who,
+                    d.short()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A write into the `edits` list of `message`: its author appends entries (maps), never

@@ -45,6 +45,7 @@ mod members;
 mod memory;
 mod messages;
 mod my_requests;
+mod notifications;
 mod passports;
 mod peers;
 mod personas;
@@ -171,6 +172,9 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(passports::credential_jwt))
         .routes(routes!(passports::trust, passports::set_trust))
         .routes(routes!(events::events))
+        .routes(routes!(notifications::notifications))
+        .routes(routes!(notifications::notification_events))
+        .routes(routes!(notifications::mark_read))
         .routes(routes!(spaces::export_document))
         .routes(routes!(spaces::export_signatures))
         .merge(

@@ -102,6 +102,18 @@ pub enum Write {
         /// The text.
         text: String,
     },
+    /// Post a message that mentions members, replying to `reply_to` if given (schema version
+    /// 11, docs/protocol.md §9.13.2).
+    PostMentioning {
+        /// The space.
+        space: SpaceId,
+        /// The text.
+        text: String,
+        /// The id of the message replied to.
+        reply_to: Option<String>,
+        /// The members mentioned.
+        mentions: Vec<Did>,
+    },
     /// A moderation act.
     Moderate {
         /// The space.
@@ -773,6 +785,9 @@ impl<S: SpaceStore> Engine<S> {
             rotation_pending: false,
             schema_version: space.schema_version(),
             profile: space.profile(),
+            // The reader's own, from its node's store (crate::notifications).
+            unread: 0,
+            unread_mentions: 0,
         })
     }
 
@@ -1003,6 +1018,18 @@ impl<S: SpaceStore> Engine<S> {
                 let r = self
                     .readable_space_mut(&who, space)
                     .and_then(|s| s.reply(&me, &parent, &text, now).map_err(NodeError::from));
+                self.posted(space, r, token, now);
+            }
+            Write::PostMentioning {
+                space,
+                text,
+                reply_to,
+                mentions,
+            } => {
+                let r = self.readable_space_mut(&who, space).and_then(|s| {
+                    s.post_mentioning(&me, &text, reply_to.as_deref(), &mentions, now)
+                        .map_err(NodeError::from)
+                });
                 self.posted(space, r, token, now);
             }
             Write::Moderate { space, act } => {

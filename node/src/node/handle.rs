@@ -146,6 +146,8 @@ pub(super) enum Command {
         space: SpaceId,
         text: String,
         reply_to: Option<String>,
+        /// Members mentioned (schema version 11); none for a plain post or reply.
+        mentions: Vec<Did>,
         reply: Reply<Posted>,
     },
     Timeline(Did, SpaceId, Reply<Timeline>),
@@ -602,6 +604,27 @@ impl Handle {
             space,
             text: text.to_string(),
             reply_to: None,
+            mentions: Vec::new(),
+            reply,
+        })
+        .await
+    }
+
+    /// Posts a message that mentions `mentions` as the hosted timite (schema version 11),
+    /// replying to `reply_to` if given; returns once it is durable.
+    pub async fn post_mentioning(
+        &self,
+        space: SpaceId,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: Vec<Did>,
+    ) -> Result<Posted, NodeError> {
+        self.call(|reply| Command::Post {
+            who: self.timite,
+            space,
+            text: text.to_string(),
+            reply_to: reply_to.map(String::from),
+            mentions,
             reply,
         })
         .await
@@ -620,6 +643,7 @@ impl Handle {
             space,
             text: text.to_string(),
             reply_to: Some(parent.to_string()),
+            mentions: Vec::new(),
             reply,
         })
         .await

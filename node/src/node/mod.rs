@@ -772,6 +772,7 @@ impl Actor {
                 space,
                 text,
                 reply_to,
+                mentions,
                 reply,
             } => {
                 let on_done = expect(reply, |a| match a {
@@ -779,6 +780,12 @@ impl Actor {
                     _ => None,
                 });
                 let write = match reply_to {
+                    _ if !mentions.is_empty() => Write::PostMentioning {
+                        space,
+                        text,
+                        reply_to,
+                        mentions,
+                    },
                     Some(parent) => Write::Reply {
                         space,
                         parent,

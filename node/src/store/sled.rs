@@ -19,6 +19,8 @@
 //!   sequence → the entry (JSON), and the sequence counter.
 //! * `agents`: the agents this node runs, their budget counters and bounded logs
 //!   (`super::agents` has the layout).
+//! * `read_markers`: timite DID ‖ `0` ‖ space id (32) → the id of the last message the
+//!   timite read in the space (`super::markers`): private to the reader, never in a document.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -70,6 +72,7 @@ pub struct Store {
     payloads: sled::Tree,
     memory: sled::Tree,
     pub(super) agents: sled::Tree,
+    pub(super) read_markers: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -155,6 +158,7 @@ impl Store {
             payloads: db.open_tree("payloads")?,
             memory: db.open_tree("memory")?,
             agents: db.open_tree("agents")?,
+            read_markers: db.open_tree("read_markers")?,
         })
     }
 
