@@ -771,6 +771,7 @@ impl Client {
             text: text.into(),
             reply_to: None,
             mentions: Vec::new(),
+            attachment: None,
         };
         self.post(&format!("/v1/spaces/{id}/messages"), &body).await
     }

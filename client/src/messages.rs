@@ -22,6 +22,7 @@ impl Client {
             text: text.into(),
             reply_to: Some(parent.into()),
             mentions: Vec::new(),
+            attachment: None,
         };
         self.post(&format!("/v1/spaces/{id}/messages"), &body).await
     }
@@ -106,5 +107,36 @@ impl Client {
         };
         let req = self.http.post(&url).json(&body).timeout(CALL_TIMEOUT);
         self.send(req, &url).await.map(drop)
+    }
+
+    /// `GET /v1/spaces/{id}/messages/{message}/attachment`: the name (from
+    /// `Content-Disposition`), media type and bytes of the file a message carries.
+    pub async fn attachment(
+        &self,
+        id: SpaceId,
+        message: &str,
+    ) -> Result<(Option<String>, String, Vec<u8>), ClientError> {
+        let url = format!("{}/v1/spaces/{id}/messages/{message}/attachment", self.base);
+        let resp = self
+            .send(self.http.get(&url).timeout(CALL_TIMEOUT), &url)
+            .await?;
+        let mime = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let name = resp
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once("filename=\""))
+            .and_then(|(_, rest)| rest.strip_suffix('"'))
+            .map(String::from);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        Ok((name, mime, bytes.to_vec()))
     }
 }

@@ -1776,6 +1776,7 @@ impl Space {
             edited_at: None,
             reactions: Vec::new(),
             mentions: Vec::new(),
+            attachment: None,
         };
         self.add_message_features(obj, &mut view);
         Some(view)

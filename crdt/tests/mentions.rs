@@ -39,7 +39,14 @@ fn json(dids: &[Did]) -> String {
 fn a_message_mentions_members_and_another_replica_sees_them() {
     let (mut s, owner, member) = space_at(PEOPLE);
     let (_, id) = s
-        .post_mentioning(&owner, "hi @member", None, &[member.did(), member.did()], 5)
+        .post_mentioning(
+            &owner,
+            "hi @member",
+            None,
+            &[member.did(), member.did()],
+            None,
+            5,
+        )
         .unwrap();
     assert_eq!(s.message(&id).unwrap().mentions, vec![member.did()]);
     let mut other = Space::empty(s.id());
@@ -47,7 +54,7 @@ fn a_message_mentions_members_and_another_replica_sees_them() {
     assert_eq!(other.message(&id).unwrap().mentions, vec![member.did()]);
     // A reply may mention too.
     let (_, reply) = s
-        .post_mentioning(&member, "thanks", Some(&id), &[owner.did()], 6)
+        .post_mentioning(&member, "thanks", Some(&id), &[owner.did()], None, 6)
         .unwrap();
     let view = s.message(&reply).unwrap();
     assert_eq!(
@@ -61,7 +68,7 @@ fn mentions_name_members_only_at_most_32_written_with_the_message() {
     let (mut s, owner, member) = space_at(PEOPLE);
     let stranger = key(9).did();
     assert_refused_locally(
-        s.post_mentioning(&owner, "hi", None, &[stranger], 5),
+        s.post_mentioning(&owner, "hi", None, &[stranger], None, 5),
         "only members are mentioned",
     );
     assert_refused(
@@ -101,7 +108,7 @@ fn mentions_name_members_only_at_most_32_written_with_the_message() {
 fn below_version_11_mentions_are_refused_locally() {
     let (mut s, owner, member) = space_at(PEOPLE - 1);
     assert_refused_locally(
-        s.post_mentioning(&owner, "hi", None, &[member.did()], 5),
+        s.post_mentioning(&owner, "hi", None, &[member.did()], None, 5),
         "migrate it first",
     );
 }

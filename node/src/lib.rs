@@ -9,6 +9,7 @@ mod abilities;
 mod admission;
 pub mod agents;
 pub mod api;
+mod attachments;
 pub mod auth;
 mod balances;
 mod chains;

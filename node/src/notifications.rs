@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 
 use futures::{Stream, StreamExt};
+use tim_crdt::messages::Attachment;
 use tim_crdt::Space;
 use tim_protocol::api::{
     MessageView, Notification, NotificationKind, NotificationsQuery, PostMessage, Posted,
@@ -93,15 +94,17 @@ fn scan(s: &Space, me: Did, marker: Option<&str>) -> Scan {
 }
 
 impl Service {
-    /// Posts a message as the caller: with `mentions`, a message that names them (schema
-    /// version 11), replying to `reply_to` if given; else a post or a reply.
+    /// Posts a message as the caller: with `mentions` or an `attachment`, a message that names
+    /// them or carries it (schema version 11), replying to `reply_to` if given; else a post or
+    /// a reply.
     pub async fn post_message(
         &self,
         caller: &Caller,
         space: SpaceId,
         body: &PostMessage,
     ) -> ServiceResult<Posted> {
-        match (&body.reply_to, body.mentions.is_empty()) {
+        let plain = body.mentions.is_empty() && body.attachment.is_none();
+        match (&body.reply_to, plain) {
             (Some(parent), true) => self.reply(caller, space, parent, &body.text).await,
             (None, true) => self.post(caller, space, &body.text).await,
             (reply_to, false) => Ok(self
@@ -112,6 +115,11 @@ impl Service {
                     &body.text,
                     reply_to.as_deref(),
                     body.mentions.clone(),
+                    body.attachment.clone().map(|a| Attachment {
+                        name: a.name,
+                        mime: a.mime,
+                        data: a.data,
+                    }),
                 )
                 .await?),
         }

@@ -44,6 +44,7 @@ fn message(space: SpaceId, author: Did, i: u64, text: &str) -> SpaceEvent {
             edited_at: None,
             reactions: Vec::new(),
             mentions: Vec::new(),
+            attachment: None,
         },
     }
 }

@@ -264,6 +264,50 @@ pub struct PostMessage {
     /// notified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<Did>,
+    /// A file it carries (schema version 11, docs/protocol.md §9.13.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<NewAttachment>,
+}
+
+/// A file a new message carries (schema version 11): at most 64 KiB.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct NewAttachment {
+    /// Its file name: 1 to 128 characters, no path separator or control character.
+    pub name: String,
+    /// Its media type, `type/subtype`.
+    pub mime: String,
+    /// Its bytes, base64 (standard alphabet, padded).
+    #[serde(with = "base64_bytes")]
+    #[schema(value_type = String, format = Byte)]
+    pub data: Vec<u8>,
+}
+
+/// Bytes as base64 text in JSON.
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What `MessageView.attachment` says of a message's file (schema version 11).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AttachmentView {
+    /// Its file name.
+    pub name: String,
+    /// Its media type.
+    pub mime: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// `PUT /v1/spaces/{id}/messages/{mid}`: its author's new text; the previous text is kept in
@@ -385,6 +429,10 @@ pub struct MessageView {
     /// The members it mentions (schema version 11, docs/protocol.md §9.13.2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<Did>,
+    /// The file it carries (schema version 11, docs/protocol.md §9.13.3); its bytes are at
+    /// `GET /v1/spaces/{id}/messages/{mid}/attachment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentView>,
 }
 
 fn is_zero(n: &u64) -> bool {

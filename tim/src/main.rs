@@ -126,6 +126,19 @@ enum Command {
         /// Reply to this message (its id, as `tim read` shows it; schema version 10).
         #[arg(long, value_name = "MESSAGE_ID")]
         reply_to: Option<String>,
+        /// Carry this file with the message (at most 64 KiB; schema version 11).
+        #[arg(long, value_name = "FILE")]
+        attach: Option<PathBuf>,
+    },
+    /// Save the file a message carries (by default under its own name, here).
+    Attachment {
+        /// Space id.
+        space: SpaceId,
+        /// Message id (as `tim read` shows it).
+        message: String,
+        /// Write it to this file.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Your notifications, newest first: messages that mention you (`@did:key:…` in `tim
     /// post`) or reply to yours; `*` marks those after your read marker (`tim read` moves it).
@@ -408,7 +421,23 @@ async fn run(cli: Cli) -> Result<()> {
             space,
             text,
             reply_to,
-        } => timeline::post(&client()?, out, space, &text, reply_to.as_deref()).await?,
+            attach,
+        } => {
+            timeline::post(
+                &client()?,
+                out,
+                space,
+                &text,
+                reply_to.as_deref(),
+                attach.as_deref(),
+            )
+            .await?
+        }
+        Command::Attachment {
+            space,
+            message,
+            out: file,
+        } => timeline::attachment(&client()?, out, space, &message, file).await?,
         Command::Notifications { unseen, follow } => {
             timeline::notifications(&client()?, out, unseen, follow).await?
         }

@@ -14,8 +14,9 @@ use super::{deny, Effect, Judge, Place};
 use crate::doc;
 use crate::encryption::MAX_CT_BYTES;
 use crate::messages::{
-    parse_mentions, valid_reaction, EDITS, MAX_MENTIONS, MAX_REACTION_BYTES, MENTIONS, REACTIONS,
-    REPLY_TO,
+    parse_mentions, valid_attachment_name, valid_mime, valid_reaction, ATTACHMENT, ATTACHMENT_MIME,
+    ATTACHMENT_NAME, EDITS, MAX_ATTACHMENT_BYTES, MAX_MENTIONS, MAX_REACTION_BYTES, MENTIONS,
+    REACTIONS, REPLY_TO,
 };
 use crate::roles::{Permission, Role};
 use crate::schema::Policy;
@@ -106,6 +107,11 @@ impl Judge<'_> {
             (Some(MENTIONS), _) if self.at.version >= schema::PEOPLE => {
                 self.check_mentions(fresh, op)
             }
+            (Some(k @ (ATTACHMENT | ATTACHMENT_NAME | ATTACHMENT_MIME)), _)
+                if self.at.version >= schema::PEOPLE =>
+            {
+                self.check_attachment(k, fresh, op)
+            }
             (Some(REPLY_TO), OpType::Put(ScalarValue::Str(s))) if fresh && self.is_message(s) => {
                 Ok(())
             }
@@ -165,6 +171,40 @@ impl Judge<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A message's attachment (schema version 11): its `attachment` (bytes, at most
+    /// [`MAX_ATTACHMENT_BYTES`]), `attachment_name` and `attachment_mime`, written with the
+    /// message, never in an end-to-end encrypted space.
+    fn check_attachment(
+        &mut self,
+        key: &str,
+        fresh: bool,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if self.encrypted {
+            return deny(format!(
+                "{}; attachments are not carried in an end-to-end encrypted space",
+                self.who
+            ));
+        }
+        let ok = fresh
+            && match (&op.action, key) {
+                (OpType::Put(ScalarValue::Bytes(b)), ATTACHMENT) => b.len() <= MAX_ATTACHMENT_BYTES,
+                (OpType::Put(ScalarValue::Str(s)), ATTACHMENT_NAME) => valid_attachment_name(s),
+                (OpType::Put(ScalarValue::Str(s)), ATTACHMENT_MIME) => valid_mime(s),
+                _ => false,
+            };
+        if ok {
+            Ok(())
+        } else {
+            deny(format!(
+                "{}; a message's attachment is written with it: `attachment` bytes (at most \
+                 {MAX_ATTACHMENT_BYTES}), `attachment_name` (1 to 128 characters, no path \
+                 separator or control character) and `attachment_mime` (`type/subtype`)",
+                self.who
+            ))
+        }
     }
 
     /// A write into the `edits` list of `message`: its author appends entries (maps), never

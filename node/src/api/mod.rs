@@ -35,6 +35,7 @@ use utoipa_axum::routes;
 
 mod abilities;
 mod agents;
+mod attachments;
 mod balances;
 mod chains;
 mod earned_roles;
@@ -175,6 +176,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(notifications::notifications))
         .routes(routes!(notifications::notification_events))
         .routes(routes!(notifications::mark_read))
+        .routes(routes!(attachments::attachment))
         .routes(routes!(spaces::export_document))
         .routes(routes!(spaces::export_signatures))
         .merge(

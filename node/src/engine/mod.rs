@@ -102,8 +102,8 @@ pub enum Write {
         /// The text.
         text: String,
     },
-    /// Post a message that mentions members, replying to `reply_to` if given (schema version
-    /// 11, docs/protocol.md §9.13.2).
+    /// Post a message that mentions members or carries a file, replying to `reply_to` if
+    /// given (schema version 11, docs/protocol.md §9.13.2 and §9.13.3).
     PostMentioning {
         /// The space.
         space: SpaceId,
@@ -113,6 +113,8 @@ pub enum Write {
         reply_to: Option<String>,
         /// The members mentioned.
         mentions: Vec<Did>,
+        /// A file it carries.
+        attachment: Option<tim_crdt::messages::Attachment>,
     },
     /// A moderation act.
     Moderate {
@@ -1025,10 +1027,18 @@ impl<S: SpaceStore> Engine<S> {
                 text,
                 reply_to,
                 mentions,
+                attachment,
             } => {
                 let r = self.readable_space_mut(&who, space).and_then(|s| {
-                    s.post_mentioning(&me, &text, reply_to.as_deref(), &mentions, now)
-                        .map_err(NodeError::from)
+                    s.post_mentioning(
+                        &me,
+                        &text,
+                        reply_to.as_deref(),
+                        &mentions,
+                        attachment.as_ref(),
+                        now,
+                    )
+                    .map_err(NodeError::from)
                 });
                 self.posted(space, r, token, now);
             }

@@ -148,6 +148,8 @@ pub(super) enum Command {
         reply_to: Option<String>,
         /// Members mentioned (schema version 11); none for a plain post or reply.
         mentions: Vec<Did>,
+        /// A file it carries (schema version 11).
+        attachment: Option<tim_crdt::messages::Attachment>,
         reply: Reply<Posted>,
     },
     Timeline(Did, SpaceId, Reply<Timeline>),
@@ -605,19 +607,21 @@ impl Handle {
             text: text.to_string(),
             reply_to: None,
             mentions: Vec::new(),
+            attachment: None,
             reply,
         })
         .await
     }
 
-    /// Posts a message that mentions `mentions` as the hosted timite (schema version 11),
-    /// replying to `reply_to` if given; returns once it is durable.
+    /// Posts a message that mentions `mentions` and carries `attachment` as the hosted
+    /// timite (schema version 11), replying to `reply_to` if given; returns once it is durable.
     pub async fn post_mentioning(
         &self,
         space: SpaceId,
         text: &str,
         reply_to: Option<&str>,
         mentions: Vec<Did>,
+        attachment: Option<tim_crdt::messages::Attachment>,
     ) -> Result<Posted, NodeError> {
         self.call(|reply| Command::Post {
             who: self.timite,
@@ -625,6 +629,7 @@ impl Handle {
             text: text.to_string(),
             reply_to: reply_to.map(String::from),
             mentions,
+            attachment,
             reply,
         })
         .await
@@ -644,6 +649,7 @@ impl Handle {
             text: text.to_string(),
             reply_to: Some(parent.to_string()),
             mentions: Vec::new(),
+            attachment: None,
             reply,
         })
         .await

@@ -773,6 +773,7 @@ impl Actor {
                 text,
                 reply_to,
                 mentions,
+                attachment,
                 reply,
             } => {
                 let on_done = expect(reply, |a| match a {
@@ -780,11 +781,12 @@ impl Actor {
                     _ => None,
                 });
                 let write = match reply_to {
-                    _ if !mentions.is_empty() => Write::PostMentioning {
+                    _ if !mentions.is_empty() || attachment.is_some() => Write::PostMentioning {
                         space,
                         text,
                         reply_to,
                         mentions,
+                        attachment,
                     },
                     Some(parent) => Write::Reply {
                         space,

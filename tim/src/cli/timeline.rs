@@ -1,14 +1,17 @@
 //! What members do in a space's timeline: `tim post`, `tim read` (a page at a time, or
 //! following the space's events), `tim message delete` and `tim rate`.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use futures::StreamExt;
 use serde::Serialize;
 use tim_client::{Client, ClientError};
+use tim_crdt::messages::MAX_ATTACHMENT_BYTES;
 use tim_protocol::api::{
-    MessageView, Notification, NotificationKind, NotificationsQuery, PostMessage, SpaceEvent,
-    SpaceSummary, TimelineQuery, DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE,
+    MessageView, NewAttachment, Notification, NotificationKind, NotificationsQuery, PostMessage,
+    SpaceEvent, SpaceSummary, TimelineQuery, DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::{ChangeHash, Did, MessageId, SpaceId};
 
@@ -43,22 +46,102 @@ fn mentions_in(text: &str) -> Vec<Did> {
     out
 }
 
-/// `tim post SPACE TEXT [--reply-to MID]`: the text's `@did:key:…` words are its mentions
-/// (schema version 11), each notified.
+/// The media type of a file, by its extension (`application/octet-stream` if unknown).
+fn mime_of(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("txt" | "md") => "text/plain",
+        Some("json") => "application/json",
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("svg") => "image/svg+xml",
+        Some("csv") => "text/csv",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The file `path` as a new message's attachment (at most 64 KiB).
+fn attachment_of(path: &Path) -> Result<NewAttachment> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if data.len() > MAX_ATTACHMENT_BYTES {
+        bail!(
+            "{} is {} bytes; an attachment is at most {MAX_ATTACHMENT_BYTES} bytes",
+            path.display(),
+            data.len()
+        );
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{} has no usable file name", path.display()))?;
+    Ok(NewAttachment {
+        name: name.to_string(),
+        mime: mime_of(path).to_string(),
+        data,
+    })
+}
+
+/// `tim post SPACE TEXT [--reply-to MID] [--attach FILE]`: the text's `@did:key:…` words are
+/// its mentions (schema version 11), each notified; FILE is carried with it (schema version
+/// 11, at most 64 KiB).
 pub(crate) async fn post(
     client: &Client,
     out: Out,
     space: SpaceId,
     text: &str,
     reply_to: Option<&str>,
+    attach: Option<&Path>,
 ) -> Result<()> {
     let body = PostMessage {
         text: text.into(),
         reply_to: reply_to.map(String::from),
         mentions: mentions_in(text),
+        attachment: attach.map(attachment_of).transpose()?,
     };
     let posted = client.post_full(space, &body).await?;
     out.print(&posted, |p| outln!("posted {} (change {})", p.id, p.change))
+}
+
+/// `tim attachment SPACE MID [-o FILE]`: writes the file a message carries to FILE, by
+/// default to its own name in the current directory (never over an existing file, never to a
+/// terminal: its bytes are another timite's).
+pub(crate) async fn attachment(
+    client: &Client,
+    out: Out,
+    space: SpaceId,
+    message: &str,
+    to: Option<PathBuf>,
+) -> Result<()> {
+    let (name, mime, data) = client.attachment(space, message).await?;
+    let path = match to {
+        Some(p) => p,
+        None => {
+            let name = name
+                .filter(|n| !n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\']))
+                .unwrap_or_else(|| "attachment".into());
+            let p = PathBuf::from(name);
+            if p.exists() {
+                bail!("{} exists; name another file with -o", p.display());
+            }
+            p
+        }
+    };
+    std::fs::write(&path, &data).with_context(|| format!("cannot write {}", path.display()))?;
+    let wrote = serde_json::json!({ "wrote": path, "mime": mime, "size": data.len() });
+    out.print(&wrote, |_| {
+        outln!(
+            "wrote {} ({} bytes, {})",
+            shown(&path.display().to_string()),
+            data.len(),
+            shown(&mime)
+        )
+    })
 }
 
 /// `, N unread (M mentions)` for `tim space list`, or nothing when all is read.
