@@ -1,7 +1,8 @@
 //! Mentions, notifications and unread counts with the `tim` binary across two nodes
 //! (docs/protocol.md §9.13.2): the owner on one node mentions a member on the other with
 //! `@did:key:…` in `tim post`; the member's `tim notifications` lists it (and `--follow` shows
-//! the next one), `tim space list` counts it unread, `tim read` marks it read.
+//! the next one), `tim space list` counts it unread, `tim read` marks it read. And
+//! attachments (§9.13.3): `tim post --attach` on one node, `tim attachment` on the other.
 
 mod common;
 
@@ -107,4 +108,79 @@ async fn a_mention_notifies_and_counts_unread_until_read() {
     let stranger = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
     let refused = one_error_line(&tim(&owner, &["post", &space, &format!("hi @{stranger}")]));
     assert!(refused.contains("not a member"), "{refused}");
+}
+
+/// `tim post --attach FILE` on one node; on the other, `tim read --json` names the file and
+/// `tim attachment` saves its bytes, under its own name by default and never over a file.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attached_file_reaches_the_other_node() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tim"));
+    let cluster = Cluster::start(exe, 2, None, None).await.unwrap();
+    let (owner, member) = (cluster.nodes[0].home.clone(), cluster.nodes[1].home.clone());
+    let space = ok(&owner, &["space", "create", "files"]).trim().to_string();
+    ok(&owner, &["space", "migrate", &space, "--to", "11"]);
+    let via = cluster.nodes[0].client.status().await.unwrap().listen[0].clone();
+    ok(&member, &["space", "join", &space, "--via", &via]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    let data: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
+    std::fs::write(&file, &data).unwrap();
+    let posted: Value = serde_json::from_str(&ok(
+        &owner,
+        &[
+            "--json",
+            "post",
+            &space,
+            "the notes",
+            "--attach",
+            file.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    let id = posted["id"].as_str().unwrap().to_string();
+    let m = wait_for("the file's message on the other node", SYNC, || {
+        let page: Value =
+            serde_json::from_slice(&tim(&member, &["--json", "read", &space]).stdout).ok()?;
+        page["messages"]
+            .as_array()?
+            .iter()
+            .find(|m| m["id"] == id.as_str())
+            .cloned()
+    });
+    assert_eq!(m["attachment"]["name"], "notes.txt", "{m}");
+    assert_eq!(m["attachment"]["mime"], "text/plain", "{m}");
+    assert_eq!(m["attachment"]["size"], 40_000, "{m}");
+
+    let out = dir.path().join("saved");
+    ok(
+        &member,
+        &["attachment", &space, &id, "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    // By default under its own name in the current directory, never over an existing file.
+    let here = tempfile::tempdir().unwrap();
+    let save = || {
+        let mut c = tim_command(&member);
+        c.current_dir(here.path()).args(["attachment", &space, &id]);
+        c.output().unwrap()
+    };
+    assert!(save().status.success());
+    assert_eq!(std::fs::read(here.path().join("notes.txt")).unwrap(), data);
+    let again = save();
+    assert!(!again.status.success());
+    assert!(one_error_line(&again).contains("exists"));
+
+    // Over 64 KiB: refused before anything is sent.
+    std::fs::write(&file, vec![0u8; 64 * 1024 + 1]).unwrap();
+    let refused = one_error_line(&tim(
+        &owner,
+        &[
+            "post",
+            &space,
+            "too big",
+            "--attach",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert!(refused.contains("at most 65536 bytes"), "{refused}");
 }
