@@ -29,7 +29,7 @@ fn forged(
 ) -> tim_protocol::Envelope {
     forge(s, who, who, 10, |tx, d| {
         let m = tx
-            .insert_object(&root(d, "timeline"), 0, ObjType::Map)
+            .insert_object(root(d, "timeline"), 0, ObjType::Map)
             .unwrap();
         tx.put(&m, "author", who.did().to_string()).unwrap();
         tx.put(&m, "text", "file").unwrap();
