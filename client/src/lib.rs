@@ -796,6 +796,8 @@ impl Client {
         let body = PostMessage {
             text: text.into(),
             reply_to: None,
+            mentions: Vec::new(),
+            attachment: None,
         };
         self.post(&format!("/v1/spaces/{id}/messages"), &body).await
     }

@@ -1,11 +1,16 @@
 //! Message features (schema version 10, [`schema::MESSAGES_V2`]; docs/protocol.md §9.12):
-//! replies, edits with their history, reactions, threads and search.
+//! replies, edits with their history, reactions, threads and search; and, from schema
+//! version 11 ([`schema::PEOPLE`], docs/protocol.md §9.13.2), mentions.
 //!
 //! ```text
 //! timeline[i]:  { author, text | ct, at,
 //!                 reply_to:  Str   the parent's message id, written with the message
 //!                 edits:     List  [{ text | ct, at }], the previous contents, oldest first
-//!                 reactions: Map   DID → emoji (Str, 1 to 32 bytes) }
+//!                 reactions: Map   DID → emoji (Str, 1 to 32 bytes)
+//!                 mentions:  Str   JSON array of 1 to 32 member DIDs, written with the
+//!                                  message (version 11)
+//!                 attachment: Bytes (at most 64 KiB), attachment_name: Str,
+//!                 attachment_mime: Str   a file, written with the message (version 11) }
 //! ```
 //! An edit replaces the message's `text` (`ct` in an end-to-end encrypted space) and, in the
 //! same change, appends what it held to `edits` with the time of the edit; only the author
@@ -20,7 +25,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use automerge::transaction::Transactable;
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
-use tim_protocol::api::{MessageView, ReactionView};
+use tim_protocol::api::{AttachmentView, MessageView, ReactionView};
 use tim_protocol::wire::MAX_TEXT_BYTES;
 use tim_protocol::Did;
 
@@ -35,6 +40,71 @@ pub const EDITS: &str = "edits";
 pub const REACTIONS: &str = "reactions";
 /// Longest reaction, in bytes.
 pub const MAX_REACTION_BYTES: usize = 32;
+/// A message's `mentions` (schema version 11, docs/protocol.md §9.13.2): the DIDs it names,
+/// a JSON array of did:key strings, written with the message.
+pub const MENTIONS: &str = "mentions";
+/// Most DIDs a message mentions.
+pub const MAX_MENTIONS: usize = 32;
+
+/// A message's attachment bytes (schema version 11, docs/protocol.md §9.13.3), with its
+/// [`ATTACHMENT_NAME`] and [`ATTACHMENT_MIME`], all three written with the message.
+pub const ATTACHMENT: &str = "attachment";
+/// A message's attachment's file name.
+pub const ATTACHMENT_NAME: &str = "attachment_name";
+/// A message's attachment's media type.
+pub const ATTACHMENT_MIME: &str = "attachment_mime";
+/// Largest attachment, in bytes.
+pub const MAX_ATTACHMENT_BYTES: usize = 64 * 1024;
+/// Longest attachment name, in characters.
+pub const MAX_ATTACHMENT_NAME_CHARS: usize = 128;
+/// Longest media type, in bytes.
+pub const MAX_MIME_BYTES: usize = 127;
+
+/// A file a message carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Its file name ([`valid_attachment_name`]).
+    pub name: String,
+    /// Its media type ([`valid_mime`]).
+    pub mime: String,
+    /// Its bytes, at most [`MAX_ATTACHMENT_BYTES`].
+    pub data: Vec<u8>,
+}
+
+/// Whether `name` may name an attachment: 1 to [`MAX_ATTACHMENT_NAME_CHARS`] characters, no
+/// path separator or control character, not `.` or `..`.
+pub fn valid_attachment_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=MAX_ATTACHMENT_NAME_CHARS).contains(&n)
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+/// Whether `mime` is a media type `type/subtype` (printable ASCII without spaces, at most
+/// [`MAX_MIME_BYTES`]).
+pub fn valid_mime(mime: &str) -> bool {
+    mime.len() <= MAX_MIME_BYTES
+        && mime
+            .split_once('/')
+            .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
+        && mime.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The DIDs of a `mentions` value: a JSON array of 1 to [`MAX_MENTIONS`] distinct did:key
+/// strings; `None` if it is anything else.
+pub fn parse_mentions(json: &str) -> Option<Vec<Did>> {
+    let list: Vec<String> = serde_json::from_str(json).ok()?;
+    if list.is_empty() || list.len() > MAX_MENTIONS {
+        return None;
+    }
+    let mut seen = HashSet::new();
+    list.iter()
+        .map(|s| s.parse::<Did>().ok().filter(|d| seen.insert(*d)))
+        .collect()
+}
 /// Most matches a page of [`Space::search_messages`] holds.
 pub const MAX_SEARCH_PAGE: usize = 100;
 
@@ -107,6 +177,114 @@ impl Space {
             Ok(())
         })?;
         Ok((applied, id))
+    }
+
+    /// Posts a message as `who` that mentions `mentions` (each a member now, at most
+    /// [`MAX_MENTIONS`], duplicates dropped) and carries `attachment`, if given (schema
+    /// version 11, not in an end-to-end encrypted space), replying to `reply_to` if given.
+    /// Returns the applied change and the message's id.
+    pub fn post_mentioning(
+        &mut self,
+        who: &Writer,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: &[Did],
+        attachment: Option<&Attachment>,
+        at_ms: u64,
+    ) -> Result<(Applied, String), SpaceError> {
+        if self.schema_version() < schema::PEOPLE {
+            return Err(SpaceError::Invalid(format!(
+                "this space is at schema version {}; mentions and attachments are from version \
+                 {}: migrate it first (`tim space migrate`)",
+                self.schema_version(),
+                schema::PEOPLE
+            )));
+        }
+        if self.encryption().is_some() {
+            return Err(SpaceError::Invalid(
+                "mentions and attachments in end-to-end encrypted spaces are not supported yet \
+                 (they would be readable by the space's hosts): post without them"
+                    .into(),
+            ));
+        }
+        if let Some(parent) = reply_to {
+            self.message_obj(parent)?;
+        }
+        let mut seen = HashSet::new();
+        let mentions: Vec<Did> = mentions
+            .iter()
+            .filter(|d| seen.insert(**d))
+            .copied()
+            .collect();
+        if mentions.len() > MAX_MENTIONS || (mentions.is_empty() && attachment.is_none()) {
+            return Err(SpaceError::Invalid(format!(
+                "a message mentions 1 to {MAX_MENTIONS} timites"
+            )));
+        }
+        if let Some(a) = attachment {
+            if a.data.len() > MAX_ATTACHMENT_BYTES {
+                return Err(SpaceError::Invalid(format!(
+                    "an attachment is at most {MAX_ATTACHMENT_BYTES} bytes; this one is {}",
+                    a.data.len()
+                )));
+            }
+            if !valid_attachment_name(&a.name) {
+                return Err(SpaceError::Invalid(format!(
+                    "an attachment's name is 1 to {MAX_ATTACHMENT_NAME_CHARS} characters without \
+                     a path separator or control character"
+                )));
+            }
+            if !valid_mime(&a.mime) {
+                return Err(SpaceError::Invalid(
+                    "an attachment's media type is `type/subtype`".into(),
+                ));
+            }
+        }
+        if let Some(d) = mentions.iter().find(|d| !self.is_member(d)) {
+            return Err(SpaceError::Invalid(format!(
+                "{d} is not a member of this space; only members are mentioned"
+            )));
+        }
+        let json = serde_json::to_string(&mentions.iter().map(Did::to_string).collect::<Vec<_>>())
+            .map_err(|e| SpaceError::Invalid(e.to_string()))?;
+        self.post_with(who, text, at_ms, |tx, msg| {
+            if let Some(parent) = reply_to {
+                tx.put(msg, REPLY_TO, parent)?;
+            }
+            if !mentions.is_empty() {
+                tx.put(msg, MENTIONS, json)?;
+            }
+            if let Some(a) = attachment {
+                tx.put(msg, ATTACHMENT_NAME, a.name.as_str())?;
+                tx.put(msg, ATTACHMENT_MIME, a.mime.as_str())?;
+                tx.put(msg, ATTACHMENT, ScalarValue::Bytes(a.data.clone()))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The attachment of message `id`, if it carries one (schema version 11).
+    pub fn attachment(&self, id: &str) -> Result<Option<Attachment>, SpaceError> {
+        let obj = self.message_obj(id)?;
+        Ok(self.attachment_at(&obj))
+    }
+
+    fn attachment_at(&self, obj: &ObjId) -> Option<Attachment> {
+        if self.schema_version() < schema::PEOPLE {
+            return None;
+        }
+        let data = match self.doc.get(obj, ATTACHMENT).ok()?? {
+            (Value::Scalar(v), _) => match v.as_ref() {
+                ScalarValue::Bytes(b) => b.clone(),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(Attachment {
+            name: doc::get_str(&self.doc, obj, ATTACHMENT_NAME)?,
+            mime: doc::get_str(&self.doc, obj, ATTACHMENT_MIME)?,
+            data,
+        })
     }
 
     /// Edits message `id`, as its author `who` (schema version 10): replaces its text and
@@ -188,6 +366,16 @@ impl Space {
     /// the reactions.
     pub(crate) fn add_message_features(&self, obj: &ObjId, view: &mut MessageView) {
         view.reply_to = doc::get_str(&self.doc, obj, REPLY_TO);
+        if self.schema_version() >= schema::PEOPLE {
+            view.mentions = doc::get_str(&self.doc, obj, MENTIONS)
+                .and_then(|m| parse_mentions(&m))
+                .unwrap_or_default();
+            view.attachment = self.attachment_at(obj).map(|a| AttachmentView {
+                name: a.name,
+                mime: a.mime,
+                size: a.data.len() as u64,
+            });
+        }
         let entries: Vec<ObjId> = self
             .objects(obj, EDITS)
             .into_iter()

@@ -1556,8 +1556,9 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// The fields of an issuance record are written once, in the change that creates it. Its
-    /// status index is the one derived from the credential id
+    /// The fields of an issuance record are written once, in the change that creates it (a
+    /// `credential` among them, any version: the signed credential delivered to its subject).
+    /// From schema version 11 its `issuer` is the change's author. Its status index is the one derived from the credential id
     /// ([`tim_protocol::SpaceId::status_index`]), so concurrent issuers never share one
     /// (records made by version 1 actors, before sessions, counted records instead).
     fn check_issued_entry(
@@ -1571,6 +1572,17 @@ impl<'a> Judge<'a> {
             return deny(
                 "issuance records are never changed; revoke through the status list".into(),
             );
+        }
+        // From people's features on, a record names its author as its issuer: the signer a
+        // delivered credential must verify under (docs/passports.md, "Delivery to the subject").
+        if key == Some(doc::ISSUER) && self.at.version >= schema::PEOPLE {
+            let named = matches!(&op.action, OpType::Put(ScalarValue::Str(s)) if s.as_str() == self.author_str);
+            if !named {
+                return deny(format!(
+                    "the issuer of credential {id} must be its recorder, {}",
+                    self.author_str
+                ));
+            }
         }
         if key == Some(doc::STATUS_INDEX) && !is_v1_actor(&self.actor) {
             let want = self.space.status_index(id);

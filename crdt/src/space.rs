@@ -55,6 +55,9 @@ pub struct IssuedRecord {
     pub status_index: u64,
     /// When it was recorded, milliseconds since the Unix epoch.
     pub at: u64,
+    /// The signed credential (its JSON), if the record carries it: what the subject's node
+    /// verifies and keeps (docs/passports.md, "Delivery to the subject").
+    pub credential: Option<String>,
 }
 
 /// The outcome of [`Space::ingest_batch`].
@@ -1371,6 +1374,23 @@ impl Space {
         ability: Option<&str>,
         at_ms: u64,
     ) -> Result<(Applied, u64), SpaceError> {
+        self.record_issued_with(who, id, subject, kind, ability, None, at_ms)
+    }
+
+    /// [`Space::record_issued_for`], carrying the signed credential (its JSON) in the record,
+    /// so that the subject's node receives it with the space (docs/passports.md, "Delivery to
+    /// the subject").
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_issued_with(
+        &mut self,
+        who: &Writer,
+        id: &str,
+        subject: &Did,
+        kind: &str,
+        ability: Option<&str>,
+        credential: Option<&str>,
+        at_ms: u64,
+    ) -> Result<(Applied, u64), SpaceError> {
         let issuer = who.did();
         let issued = self.root(&schema::ISSUED)?;
         let index = self.id.status_index(id);
@@ -1383,6 +1403,9 @@ impl Space {
             tx.put(&rec, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
             if let Some(a) = ability {
                 tx.put(&rec, crate::abilities::ABILITY, a)?;
+            }
+            if let Some(vc) = credential {
+                tx.put(&rec, crate::abilities::CREDENTIAL, vc)?;
             }
             Ok(index)
         })
@@ -1397,6 +1420,7 @@ impl Space {
             issuer: doc::get_str(&self.doc, &rec, doc::ISSUER)?.parse().ok()?,
             status_index: doc::get_millis(&self.doc, &rec, doc::STATUS_INDEX)?,
             at: doc::get_millis(&self.doc, &rec, doc::AT).unwrap_or(0),
+            credential: doc::get_str(&self.doc, &rec, crate::abilities::CREDENTIAL),
         })
     }
 
@@ -1753,6 +1777,8 @@ impl Space {
             edited_at: None,
             reactions: Vec::new(),
             author_name: None,
+            mentions: Vec::new(),
+            attachment: None,
         };
         view.author_name = self.member_name(&view.author);
         self.add_message_features(obj, &mut view);

@@ -360,12 +360,15 @@ impl Service {
 
     /// The spaces this node hosts.
     pub async fn spaces(&self, caller: &Caller) -> ServiceResult<Vec<SpaceSummary>> {
-        Ok(self.acting(caller).spaces().await?)
+        let spaces = self.acting(caller).spaces().await?;
+        Ok(self.with_unread(caller, spaces).await)
     }
 
     /// One hosted space.
     pub async fn space(&self, caller: &Caller, space: SpaceId) -> ServiceResult<SpaceSummary> {
-        Ok(self.acting(caller).space(space).await?)
+        let summary = self.acting(caller).space(space).await?;
+        let mut one = self.with_unread(caller, vec![summary]).await;
+        Ok(one.remove(0))
     }
 
     /// Creates a space with the caller as owner. An ephemeral space needs a time to live; no

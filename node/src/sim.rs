@@ -668,7 +668,7 @@ impl Sim {
                     }
                     self.nodes[i].answers.insert(token, result);
                 }
-                Output::FindHosts(_) | Output::Event(_) => {}
+                Output::FindHosts(_) | Output::Event(_) | Output::CredentialRecorded { .. } => {}
             }
         }
     }

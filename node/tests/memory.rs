@@ -44,6 +44,8 @@ fn message(space: SpaceId, author: Did, i: u64, text: &str) -> SpaceEvent {
             edited_at: None,
             reactions: Vec::new(),
             author_name: None,
+            mentions: Vec::new(),
+            attachment: None,
         },
     }
 }

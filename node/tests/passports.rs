@@ -8,7 +8,7 @@ use common::JOIN;
 
 use std::time::{Duration, Instant};
 
-use common::{converged, eventually, node, TestNode};
+use common::{converged, eventually, node, poll, TestNode};
 use tim_crdt::abilities::AbilitySpec;
 use tim_did::credential::{issue, verify_credential, Claim, CredentialRequest, StatusEntry};
 use tim_node::{AbilityAct, Act, CredentialKind, NodeError};
@@ -596,4 +596,114 @@ async fn sees_member(
             .is_ok_and(|m| m.iter().any(|m| m.did == did))
     })
     .await;
+}
+
+/// A credential issued on node a reaches its subject's node b with the space's issuance
+/// record, verified there and kept without any import (docs/passports.md, "Delivery to the
+/// subject"). Records an admin forges (a credential signed by a member who may not issue, one
+/// about someone else, one whose claim was altered after signing) reach b too, and b keeps
+/// none of their credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issued_credential_reaches_its_subjects_node_and_forged_ones_do_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let (owner, ann) = (a.keys.timite.did(), b.keys.timite.did());
+    let space = a.handle.create_space("delivery", "").await.unwrap();
+    b.handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    sees_member(&a.handle, space.id, ann, "ann's join to reach a").await;
+
+    let request = |id: &str, subject| CredentialRequest {
+        id: id.into(),
+        space: space.id,
+        subject,
+        claim: Claim::Membership {
+            role: "member".into(),
+            since: "2026-01-01T00:00:00Z".into(),
+        },
+        valid_from: "2026-01-01T00:00:00Z".into(),
+        valid_until: None,
+        status: Some(StatusEntry::in_space(&space.id, space.id.status_index(id))),
+    };
+    let by_member = issue(&b.keys.timite, &request("urn:uuid:forged-1", ann))
+        .await
+        .unwrap();
+    let about_other = issue(&a.keys.timite, &request("urn:uuid:forged-2", owner))
+        .await
+        .unwrap();
+    let mut altered = issue(&a.keys.timite, &request("urn:uuid:forged-3", ann))
+        .await
+        .unwrap();
+    altered["credentialSubject"]["role"] = "owner".into();
+    let forged = [&by_member, &about_other, &altered];
+    // One change by the owner (an admin) records all three about ann, in its own name.
+    let (doc, _) = a.handle.export(space.id).await.unwrap();
+    let env = forced_change(&doc, space.id, &a.keys.timite, 0, |tx, _| {
+        use automerge::transaction::Transactable;
+        use automerge::ReadDoc;
+        let issued = tx.get(automerge::ROOT, "issued").unwrap().unwrap().1;
+        for vc in forged {
+            let id = vc["id"].as_str().unwrap();
+            let rec = tx.put_object(&issued, id, automerge::ObjType::Map).unwrap();
+            tx.put(&rec, "subject", ann.to_string()).unwrap();
+            tx.put(&rec, "kind", "membership").unwrap();
+            tx.put(&rec, "issuer", owner.to_string()).unwrap();
+            let index = space.id.status_index(id);
+            tx.put(&rec, "status_index", automerge::ScalarValue::Uint(index))
+                .unwrap();
+            tx.put(&rec, "credential", vc.to_string()).unwrap();
+        }
+    });
+    let data = env.encode();
+    eventually(10, "a to publish the forged records", || async {
+        a.handle.publish_raw(space.id, data.clone()).await.is_ok()
+    })
+    .await;
+    eventually(10, "the forged records to reach b", || async {
+        let checks = b
+            .handle
+            .space_checks(by_member.clone(), false)
+            .await
+            .unwrap();
+        failures(&checks)
+            .iter()
+            .any(|f| f.contains("names another issuer or subject"))
+    })
+    .await;
+
+    // The genuine one, recorded after them, is delivered.
+    let vc = a
+        .handle
+        .issue_credential(space.id, ann, CredentialKind::Membership, None)
+        .await
+        .unwrap();
+    let id = vc["id"].as_str().unwrap().to_string();
+    let held = poll(10, "the credential to reach ann's node", || async {
+        b.handle
+            .credentials()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c["id"] == id.as_str())
+    })
+    .await;
+    assert_eq!(held, vc);
+    assert_eq!(b.handle.credential(&id).await.unwrap(), vc);
+    let ids: Vec<serde_json::Value> = b
+        .handle
+        .credentials()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    for f in forged {
+        assert!(
+            !ids.contains(&f["id"]),
+            "{} must not be kept: {ids:?}",
+            f["id"]
+        );
+    }
 }

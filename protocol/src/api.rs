@@ -104,6 +104,13 @@ pub struct SpaceSummary {
     /// profiles"); absent when none is set.
     #[serde(default, skip_serializing_if = "SpaceProfile::is_empty")]
     pub profile: SpaceProfile,
+    /// Messages by others after the acting timite's read marker (`POST
+    /// /v1/spaces/{id}/read`; all of them if it marked none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread: u64,
+    /// Of those, the ones that mention it (docs/protocol.md §9.13.2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_mentions: u64,
 }
 
 /// `POST /v1/spaces`.
@@ -255,6 +262,54 @@ pub struct PostMessage {
     /// The id of the message this one replies to (schema version 10, docs/protocol.md §9.12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// Members it mentions, at most 32 (schema version 11, docs/protocol.md §9.13.2): each is
+    /// notified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Did>,
+    /// A file it carries (schema version 11, docs/protocol.md §9.13.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<NewAttachment>,
+}
+
+/// A file a new message carries (schema version 11): at most 64 KiB.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct NewAttachment {
+    /// Its file name: 1 to 128 characters, no path separator or control character.
+    pub name: String,
+    /// Its media type, `type/subtype`.
+    pub mime: String,
+    /// Its bytes, base64 (standard alphabet, padded).
+    #[serde(with = "base64_bytes")]
+    #[schema(value_type = String, format = Byte)]
+    pub data: Vec<u8>,
+}
+
+/// Bytes as base64 text in JSON.
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What `MessageView.attachment` says of a message's file (schema version 11).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AttachmentView {
+    /// Its file name.
+    pub name: String,
+    /// Its media type.
+    pub mime: String,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// `PUT /v1/spaces/{id}/messages/{mid}`: its author's new text; the previous text is kept in
@@ -377,6 +432,13 @@ pub struct MessageView {
     /// has set one; names are not unique, the DID is who wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_name: Option<String>,
+    /// The members it mentions (schema version 11, docs/protocol.md §9.13.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Did>,
+    /// The file it carries (schema version 11, docs/protocol.md §9.13.3); its bytes are at
+    /// `GET /v1/spaces/{id}/messages/{mid}/attachment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentView>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -959,4 +1021,52 @@ pub fn login_message(node_did: &Did, challenge: &str) -> Vec<u8> {
 pub struct DeclareAbilities {
     /// Short ability names ("rust", "translation", "summarize").
     pub abilities: Vec<String>,
+}
+
+/// `POST /v1/spaces/{id}/read`: moves the acting timite's read marker in the space
+/// (docs/protocol.md §9.13.2); the marker is kept on its node, never in the document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct MarkRead {
+    /// The id of the last message read.
+    pub up_to: String,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// The message mentions the timite.
+    Mention,
+    /// The message replies to one of the timite's messages.
+    Reply,
+}
+
+/// One of `GET /v1/notifications`: a message by someone else that mentions the acting
+/// timite or replies to one of its messages (docs/protocol.md §9.13.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Notification {
+    /// The space.
+    pub space: SpaceId,
+    /// The message's id.
+    pub message: String,
+    /// Its author.
+    pub author: Did,
+    /// A mention or a reply (a reply that also mentions is a mention).
+    pub kind: NotificationKind,
+    /// The message's time, ms since the Unix epoch (its author's clock).
+    pub at: u64,
+    /// Its text (empty when end-to-end encrypted and not readable here).
+    pub text: String,
+    /// Whether it is at or before the timite's read marker in the space.
+    pub seen: bool,
+}
+
+/// `GET /v1/notifications` query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams, ToSchema)]
+pub struct NotificationsQuery {
+    /// At most this many, newest first (1 to 1000, default 100).
+    pub limit: Option<usize>,
+    /// Only those not seen.
+    #[serde(default)]
+    pub unseen: bool,
 }

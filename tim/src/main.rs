@@ -117,7 +117,8 @@ enum Command {
         #[arg(value_parser = clap::value_parser!(u8).range(1..=5))]
         score: u8,
     },
-    /// Post a message to a space (returns once it is on disk).
+    /// Post a message to a space (returns once it is on disk); `@did:key:…` in the text
+    /// mentions that member (schema version 11), who is notified.
     Post {
         /// Space id.
         space: SpaceId,
@@ -132,6 +133,29 @@ enum Command {
         /// Reply to this message (its id, as `tim read` shows it; schema version 10).
         #[arg(long, value_name = "MESSAGE_ID")]
         reply_to: Option<String>,
+        /// Carry this file with the message (at most 64 KiB; schema version 11).
+        #[arg(long, value_name = "FILE")]
+        attach: Option<PathBuf>,
+    },
+    /// Save the file a message carries (by default under its own name, here).
+    Attachment {
+        /// Space id.
+        space: SpaceId,
+        /// Message id (as `tim read` shows it).
+        message: String,
+        /// Write it to this file.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Your notifications, newest first: messages that mention you (`@did:key:…` in `tim
+    /// post`) or reply to yours; `*` marks those after your read marker (`tim read` moves it).
+    Notifications {
+        /// Only those not seen yet.
+        #[arg(long)]
+        unseen: bool,
+        /// Keep printing new ones as they arrive.
+        #[arg(long)]
+        follow: bool,
     },
     /// Edit one of your messages: the new text replaces it, the old one is kept in its history
     /// (schema version 10).
@@ -422,9 +446,26 @@ async fn run(cli: Cli) -> Result<()> {
             text,
             file,
             reply_to,
+            attach,
         } => {
             let text = cli::post_input::message_text(text, file.as_deref())?;
-            timeline::post(&client()?, out, space, &text, reply_to.as_deref()).await?
+            timeline::post(
+                &client()?,
+                out,
+                space,
+                &text,
+                reply_to.as_deref(),
+                attach.as_deref(),
+            )
+            .await?
+        }
+        Command::Attachment {
+            space,
+            message,
+            out: file,
+        } => timeline::attachment(&client()?, out, space, &message, file).await?,
+        Command::Notifications { unseen, follow } => {
+            timeline::notifications(&client()?, out, unseen, follow).await?
         }
         Command::Edit {
             space,

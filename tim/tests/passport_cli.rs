@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 mod common;
 
@@ -164,4 +165,61 @@ async fn passport_list_and_show_say_a_credential_is_revoked() {
     );
     let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(shown["id"], revoked["id"]);
+}
+
+/// `tim passport issue` on node 1 reaches the subject on node 2: its `tim passport list`
+/// shows the credential without any import (docs/passports.md, "Delivery to the subject").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issued_credential_is_listed_on_its_subjects_node() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tim"));
+    let cluster = Cluster::start(exe, 2, None, None).await.unwrap();
+    let (issuer, holder) = (cluster.nodes[0].home.clone(), cluster.nodes[1].home.clone());
+    let space = common::ok(&issuer, &["space", "create", "guild"])
+        .trim()
+        .to_string();
+    let via = cluster.nodes[0].client.status().await.unwrap().listen[0].clone();
+    common::ok(&holder, &["space", "join", &space, "--via", &via]);
+    let ann = common::ok(&holder, &["whoami"])
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    common::wait_for(
+        "ann's join to reach node 1",
+        Duration::from_secs(20),
+        || {
+            common::ok(&issuer, &["space", "members", &space])
+                .contains(&ann)
+                .then_some(())
+        },
+    );
+    let vc: serde_json::Value = serde_json::from_str(&common::ok(
+        &issuer,
+        &[
+            "--json",
+            "passport",
+            "issue",
+            &space,
+            &ann,
+            "--kind",
+            "membership",
+        ],
+    ))
+    .unwrap();
+    let id = vc["id"].as_str().unwrap().to_string();
+    let line = common::wait_for(
+        "the credential to be listed on node 2",
+        Duration::from_secs(20),
+        || {
+            common::ok(&holder, &["passport", "list"])
+                .lines()
+                .find(|l| l.starts_with(&id))
+                .map(String::from)
+        },
+    );
+    assert!(line.contains(" valid "), "{line}");
+    let shown = common::tim(&holder, &["passport", "show", &id]);
+    assert!(shown.status.success());
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown, vc);
 }

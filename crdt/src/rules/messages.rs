@@ -13,8 +13,12 @@ use automerge::{ObjId, ReadDoc, ScalarValue};
 use super::{deny, Effect, Judge, Place};
 use crate::doc;
 use crate::encryption::MAX_CT_BYTES;
-use crate::messages::{valid_reaction, EDITS, MAX_REACTION_BYTES, REACTIONS, REPLY_TO};
-use crate::roles::Permission;
+use crate::messages::{
+    parse_mentions, valid_attachment_name, valid_mime, valid_reaction, ATTACHMENT, ATTACHMENT_MIME,
+    ATTACHMENT_NAME, EDITS, MAX_ATTACHMENT_BYTES, MAX_MENTIONS, MAX_REACTION_BYTES, MENTIONS,
+    REACTIONS, REPLY_TO,
+};
+use crate::roles::{Permission, Role};
 use crate::schema::Policy;
 use crate::writer::same_author;
 use crate::{schema, Rejection};
@@ -100,6 +104,14 @@ impl Judge<'_> {
         }
         self.check_message(obj, key, op)?;
         match (key, &op.action) {
+            (Some(MENTIONS), _) if self.at.version >= schema::PEOPLE => {
+                self.check_mentions(fresh, op)
+            }
+            (Some(k @ (ATTACHMENT | ATTACHMENT_NAME | ATTACHMENT_MIME)), _)
+                if self.at.version >= schema::PEOPLE =>
+            {
+                self.check_attachment(k, fresh, op)
+            }
             (Some(REPLY_TO), OpType::Put(ScalarValue::Str(s))) if fresh && self.is_message(s) => {
                 Ok(())
             }
@@ -130,6 +142,68 @@ impl Judge<'_> {
                 self.who
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// A message's `mentions` (schema version 11): written with the message, a JSON array of
+    /// 1 to [`MAX_MENTIONS`] distinct DIDs, each a member (not banned) at the change's
+    /// dependencies.
+    fn check_mentions(&mut self, fresh: bool, op: &automerge::legacy::Op) -> Result<(), Rejection> {
+        let why = format!(
+            "{}; `mentions` is a JSON array of 1 to {MAX_MENTIONS} distinct member DIDs, \
+             written with the message",
+            self.who
+        );
+        let OpType::Put(ScalarValue::Str(json)) = &op.action else {
+            return deny(why);
+        };
+        let Some(dids) = parse_mentions(json).filter(|_| fresh) else {
+            return deny(why);
+        };
+        for d in dids {
+            let role = self.at.role(&self.members, &d.to_string());
+            if !matches!(role, Some(r) if r != Role::Banned) {
+                return deny(format!(
+                    "{}; it mentions {}, who is not a member",
+                    self.who,
+                    d.short()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A message's attachment (schema version 11): its `attachment` (bytes, at most
+    /// [`MAX_ATTACHMENT_BYTES`]), `attachment_name` and `attachment_mime`, written with the
+    /// message, never in an end-to-end encrypted space.
+    fn check_attachment(
+        &mut self,
+        key: &str,
+        fresh: bool,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        if self.encrypted {
+            return deny(format!(
+                "{}; attachments are not carried in an end-to-end encrypted space",
+                self.who
+            ));
+        }
+        let ok = fresh
+            && match (&op.action, key) {
+                (OpType::Put(ScalarValue::Bytes(b)), ATTACHMENT) => b.len() <= MAX_ATTACHMENT_BYTES,
+                (OpType::Put(ScalarValue::Str(s)), ATTACHMENT_NAME) => valid_attachment_name(s),
+                (OpType::Put(ScalarValue::Str(s)), ATTACHMENT_MIME) => valid_mime(s),
+                _ => false,
+            };
+        if ok {
+            Ok(())
+        } else {
+            deny(format!(
+                "{}; a message's attachment is written with it: `attachment` bytes (at most \
+                 {MAX_ATTACHMENT_BYTES}), `attachment_name` (1 to 128 characters, no path \
+                 separator or control character) and `attachment_mime` (`type/subtype`)",
+                self.who
+            ))
         }
     }
 

@@ -30,8 +30,8 @@ pub(super) async fn timeline(
     Ok(Json(s.timeline(&caller, id, &query).await?))
 }
 
-/// Posts a message, or with `reply_to` a reply (schema version 10); answers once it is on
-/// disk.
+/// Posts a message, or with `reply_to` a reply (schema version 10), naming `mentions`
+/// (schema version 11); answers once it is on disk.
 #[utoipa::path(post, path = "/v1/spaces/{id}/messages", tag = "messages",
     request_body = PostMessage, params(("id" = String, Path, description = "Space id")),
     responses((status = 201, body = Posted), Problems))]
@@ -41,10 +41,7 @@ pub(super) async fn post_message(
     Id(id): Id<SpaceId>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> ApiResult<impl IntoResponse> {
-    let posted = match &body.reply_to {
-        Some(parent) => s.reply(&caller, id, parent, &body.text).await?,
-        None => s.post(&caller, id, &body.text).await?,
-    };
+    let posted = s.post_message(&caller, id, &body).await?;
     Ok((StatusCode::CREATED, Json(posted)))
 }
 

@@ -36,6 +36,7 @@ use utoipa_axum::routes;
 
 mod abilities;
 mod agents;
+mod attachments;
 mod balances;
 mod chains;
 mod earned_roles;
@@ -47,6 +48,7 @@ mod members;
 mod memory;
 mod messages;
 mod my_requests;
+mod notifications;
 mod passports;
 mod peers;
 mod people;
@@ -178,6 +180,10 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(passports::revoke_credential))
         .routes(routes!(passports::credential_jwt))
         .routes(routes!(passports::trust, passports::set_trust))
+        .routes(routes!(notifications::notifications))
+        .routes(routes!(notifications::notification_events))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(attachments::attachment))
         .routes(routes!(spaces::export_document))
         .routes(routes!(spaces::export_signatures))
         .merge(

@@ -103,6 +103,20 @@ pub enum Write {
         /// The text.
         text: String,
     },
+    /// Post a message that mentions members or carries a file, replying to `reply_to` if
+    /// given (schema version 11, docs/protocol.md §9.13.2 and §9.13.3).
+    PostMentioning {
+        /// The space.
+        space: SpaceId,
+        /// The text.
+        text: String,
+        /// The id of the message replied to.
+        reply_to: Option<String>,
+        /// The members mentioned.
+        mentions: Vec<Did>,
+        /// A file it carries.
+        attachment: Option<tim_crdt::messages::Attachment>,
+    },
     /// A moderation act.
     Moderate {
         /// The space.
@@ -122,6 +136,8 @@ pub enum Write {
         kind: &'static str,
         /// The ability an ability credential attests (docs/abilities.md §13).
         ability: Option<String>,
+        /// The signed credential (its JSON), delivered with the record to its subject's node.
+        credential: Option<String>,
     },
     /// Put a revocation notice (docs/passports.md): an issuer's signed status list that
     /// revokes a credential presented in the space; a space below the schema version of
@@ -368,6 +384,15 @@ pub enum Output {
         challenge: String,
         /// Credential ids to present.
         credentials: Vec<String>,
+    },
+    /// A space recorded the issuance of a credential (locally or from a peer): if its subject
+    /// is hosted here, the node verifies the credential the record carries and keeps it
+    /// (docs/passports.md, "Delivery to the subject").
+    CredentialRecorded {
+        /// The space.
+        space: SpaceId,
+        /// The credential id.
+        id: String,
     },
     /// A local write is done (durable) or failed.
     Done {
@@ -764,6 +789,9 @@ impl<S: SpaceStore> Engine<S> {
             rotation_pending: false,
             schema_version: space.schema_version(),
             profile: space.profile(),
+            // The reader's own, from its node's store (crate::notifications).
+            unread: 0,
+            unread_mentions: 0,
         })
     }
 
@@ -996,6 +1024,26 @@ impl<S: SpaceStore> Engine<S> {
                     .and_then(|s| s.reply(&me, &parent, &text, now).map_err(NodeError::from));
                 self.posted(space, r, token, now);
             }
+            Write::PostMentioning {
+                space,
+                text,
+                reply_to,
+                mentions,
+                attachment,
+            } => {
+                let r = self.readable_space_mut(&who, space).and_then(|s| {
+                    s.post_mentioning(
+                        &me,
+                        &text,
+                        reply_to.as_deref(),
+                        &mentions,
+                        attachment.as_ref(),
+                        now,
+                    )
+                    .map_err(NodeError::from)
+                });
+                self.posted(space, r, token, now);
+            }
             Write::Moderate { space, act } => {
                 let r = self
                     .readable_space_mut(&who, space)
@@ -1014,10 +1062,19 @@ impl<S: SpaceStore> Engine<S> {
                 subject,
                 kind,
                 ability,
+                credential,
             } => {
                 let r = self.readable_space_mut(&who, space).and_then(|s| {
-                    s.record_issued_for(&me, &id, &subject, kind, ability.as_deref(), now)
-                        .map_err(NodeError::from)
+                    s.record_issued_with(
+                        &me,
+                        &id,
+                        &subject,
+                        kind,
+                        ability.as_deref(),
+                        credential.as_deref(),
+                        now,
+                    )
+                    .map_err(NodeError::from)
                 });
                 match r {
                     Ok((applied, index)) => {
@@ -1276,6 +1333,13 @@ impl<S: SpaceStore> Engine<S> {
                 }
                 Effect::RequestStep { id: request, step } => {
                     abilities::request_event(id, space, request, Some(*step))
+                }
+                Effect::CredentialIssued { id: credential } => {
+                    self.out.push(Output::CredentialRecorded {
+                        space: id,
+                        id: credential.clone(),
+                    });
+                    None
                 }
                 _ => None,
             };

@@ -149,6 +149,10 @@ pub(super) enum Command {
         space: SpaceId,
         text: String,
         reply_to: Option<String>,
+        /// Members mentioned (schema version 11); none for a plain post or reply.
+        mentions: Vec<Did>,
+        /// A file it carries (schema version 11).
+        attachment: Option<tim_crdt::messages::Attachment>,
         reply: Reply<Posted>,
     },
     Timeline(Did, SpaceId, Reply<Timeline>),
@@ -605,6 +609,30 @@ impl Handle {
             space,
             text: text.to_string(),
             reply_to: None,
+            mentions: Vec::new(),
+            attachment: None,
+            reply,
+        })
+        .await
+    }
+
+    /// Posts a message that mentions `mentions` and carries `attachment` as the hosted
+    /// timite (schema version 11), replying to `reply_to` if given; returns once it is durable.
+    pub async fn post_mentioning(
+        &self,
+        space: SpaceId,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: Vec<Did>,
+        attachment: Option<tim_crdt::messages::Attachment>,
+    ) -> Result<Posted, NodeError> {
+        self.call(|reply| Command::Post {
+            who: self.timite,
+            space,
+            text: text.to_string(),
+            reply_to: reply_to.map(String::from),
+            mentions,
+            attachment,
             reply,
         })
         .await
@@ -623,6 +651,8 @@ impl Handle {
             space,
             text: text.to_string(),
             reply_to: Some(parent.to_string()),
+            mentions: Vec::new(),
+            attachment: None,
             reply,
         })
         .await

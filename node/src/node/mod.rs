@@ -40,6 +40,7 @@ use crate::NodeError;
 
 mod ability_index;
 mod badges;
+mod delivery;
 mod handle;
 mod passport;
 mod payloads;
@@ -434,6 +435,7 @@ impl Actor {
                     challenge,
                     credentials,
                 } => self.present(token, who, space, challenge, credentials),
+                Output::CredentialRecorded { space, id } => self.deliver(space, id),
                 Output::Done { token, result } => {
                     if let Some(on_done) = self.replies.remove(&token) {
                         on_done(result);
@@ -770,6 +772,8 @@ impl Actor {
                 space,
                 text,
                 reply_to,
+                mentions,
+                attachment,
                 reply,
             } => {
                 let on_done = expect(reply, |a| match a {
@@ -777,6 +781,13 @@ impl Actor {
                     _ => None,
                 });
                 let write = match reply_to {
+                    _ if !mentions.is_empty() || attachment.is_some() => Write::PostMentioning {
+                        space,
+                        text,
+                        reply_to,
+                        mentions,
+                        attachment,
+                    },
                     Some(parent) => Write::Reply {
                         space,
                         parent,

@@ -120,9 +120,10 @@ pub(super) async fn fetch_status_list(
 }
 
 impl Actor {
-    /// Issues a credential in a space's name: the issuance is recorded in the space (so every
-    /// node can tell the issuer was an admin), then, once that is durable, the credential is
-    /// signed off the loop, stored and flushed.
+    /// Issues a credential in a space's name: the credential is signed off the loop, then its
+    /// issuance is recorded in the space with it (so every node can tell the issuer was an
+    /// admin, and the subject's node receives it), then, once that is durable, it is stored
+    /// and flushed.
     pub(super) fn issue(
         &mut self,
         who: Did,
@@ -204,52 +205,74 @@ impl Actor {
             Ok(c) => c,
             Err(e) => return drop(reply.send(Err(e))),
         };
-        let write = Write::RecordIssued {
+        let req = CredentialRequest {
+            id: cid,
             space: id,
-            id: cid.clone(),
             subject,
-            kind: kind.name(),
-            ability: match &kind {
-                CredentialKind::Ability { ability, .. } => Some(ability.clone()),
-                _ => None,
-            },
+            claim,
+            valid_from: secs(now),
+            valid_until: valid_for.map(|d| secs(now + d.as_millis() as u64)),
+            status: Some(status),
         };
+        let ability = match &kind {
+            CredentialKind::Ability { ability, .. } => Some(ability.clone()),
+            _ => None,
+        };
+        let kind = kind.name();
         let store = self.store.clone();
-        let on_done: OnDone = Box::new(move |r| {
-            match r {
-                Ok(Answer::Issued { .. }) => {}
-                Ok(_) => {
-                    let e = NodeError::Invalid("unexpected answer from the engine".into());
-                    return drop(reply.send(Err(e)));
-                }
+        let internal = self.internal.clone();
+        // Signed first (off the loop: JSON-LD canonicalisation costs milliseconds), so that
+        // the record carries the credential to its subject's node.
+        tokio::spawn(async move {
+            let signed = credential::issue(&identity, &req)
+                .await
+                .map_err(|e| NodeError::Invalid(e.to_string()))
+                .and_then(|vc| {
+                    let json = serde_json::to_string(&vc)
+                        .map_err(|e| NodeError::Invalid(e.to_string()))?;
+                    Ok((vc, json))
+                });
+            let (vc, json) = match signed {
+                Ok(s) => s,
                 Err(e) => return drop(reply.send(Err(e))),
             };
-            info!(space = %id, credential = %cid, subject = %subject, kind = kind.name(), "credential issued");
-            let req = CredentialRequest {
-                id: cid,
+            let cid = req.id;
+            let write = Write::RecordIssued {
                 space: id,
+                id: cid.clone(),
                 subject,
-                claim,
-                valid_from: secs(now),
-                valid_until: valid_for.map(|d| secs(now + d.as_millis() as u64)),
-                status: Some(status),
+                kind,
+                ability,
+                credential: Some(json.clone()),
             };
-            tokio::spawn(async move {
-                let result = async {
-                    let vc = credential::issue(&identity, &req)
-                        .await
-                        .map_err(|e| NodeError::Invalid(e.to_string()))?;
-                    let bytes =
-                        serde_json::to_vec(&vc).map_err(|e| NodeError::Invalid(e.to_string()))?;
-                    store.put_credential(&req.id, &bytes)?;
-                    store.flush().await?;
-                    Ok(vc)
-                }
-                .await;
-                let _ = reply.send(result);
+            let on_done: OnDone = Box::new(move |r| {
+                match r {
+                    Ok(Answer::Issued { .. }) => {}
+                    Ok(_) => {
+                        let e = NodeError::Invalid("unexpected answer from the engine".into());
+                        return drop(reply.send(Err(e)));
+                    }
+                    Err(e) => return drop(reply.send(Err(e))),
+                };
+                info!(space = %id, credential = %cid, subject = %subject, kind, "credential issued");
+                tokio::spawn(async move {
+                    let result = async {
+                        store.put_credential(&cid, json.as_bytes())?;
+                        store.flush().await?;
+                        Ok(vc)
+                    }
+                    .await;
+                    let _ = reply.send(result);
+                });
             });
+            let _ = internal
+                .send(Internal::Write {
+                    who,
+                    write,
+                    on_done,
+                })
+                .await;
         });
-        self.write(who, write, on_done);
     }
 
     /// A new credential id for `issuer` in `space`, and its status entry. With a public URL,

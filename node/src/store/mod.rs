@@ -3,6 +3,7 @@
 //! on [`MemStore`], which can lose what was not flushed when a simulated node crashes.
 
 mod agents;
+mod markers;
 mod mem;
 mod people;
 mod sign_in_keys;

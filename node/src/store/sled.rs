@@ -22,6 +22,8 @@
 //! * `sign_in_keys`: the keys each hosted timite allows to sign in as it
 //!   (`super::sign_in_keys` has the layout).
 //! * `people`: hosted timites' profiles and handles (`super::people` has the layout).
+//! * `read_markers`: timite DID ‖ `0` ‖ space id (32) → the id of the last message the
+//!   timite read in the space (`super::markers`): private to the reader, never in a document.
 //!
 //! Writes go to sled's log at once; [`Store::flush`] makes them durable (an fsync). The API
 //! acknowledges a write only after a flush, so it survives `kill -9`; reads of a space's
@@ -75,6 +77,7 @@ pub struct Store {
     pub(super) agents: sled::Tree,
     pub(super) sign_in_keys: sled::Tree,
     pub(super) people: sled::Tree,
+    pub(super) read_markers: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
@@ -162,6 +165,7 @@ impl Store {
             agents: db.open_tree("agents")?,
             sign_in_keys: db.open_tree("sign_in_keys")?,
             people: db.open_tree("people")?,
+            read_markers: db.open_tree("read_markers")?,
         })
     }
 

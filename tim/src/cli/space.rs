@@ -378,11 +378,12 @@ pub(crate) async fn run(client: &Client, out: Out, command: SpaceCommand) -> Res
                 }
                 for s in spaces {
                     outln!(
-                        "{}  {:<24} {:>3} members {:>6} messages{}",
+                        "{}  {:<24} {:>3} members {:>6} messages{}{}",
                         s.id,
                         shown(&s.name).to_string(),
                         s.members,
                         s.messages,
+                        super::timeline::unread_tag(s),
                         super::profile::tags(&s.profile)
                     )?;
                 }

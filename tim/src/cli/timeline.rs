@@ -1,13 +1,17 @@
 //! What members do in a space's timeline: `tim post`, `tim read` (a page at a time, or
 //! following the space's events), `tim message delete` and `tim rate`.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use futures::StreamExt;
 use serde::Serialize;
 use tim_client::{Client, ClientError};
+use tim_crdt::messages::MAX_ATTACHMENT_BYTES;
 use tim_protocol::api::{
-    MessageView, SpaceEvent, TimelineQuery, DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE,
+    MessageView, NewAttachment, Notification, NotificationKind, NotificationsQuery, PostMessage,
+    SpaceEvent, SpaceSummary, TimelineQuery, DEFAULT_TIMELINE_PAGE, MAX_TIMELINE_PAGE,
 };
 use tim_protocol::{ChangeHash, Did, MessageId, SpaceId};
 
@@ -24,19 +28,195 @@ pub(crate) enum MessageCommand {
     },
 }
 
-/// `tim post SPACE TEXT [--reply-to MID]`.
+/// The DIDs a message's text mentions: its words `@did:key:…` (trailing punctuation
+/// aside), each once, in order.
+fn mentions_in(text: &str) -> Vec<Did> {
+    let mut out: Vec<Did> = Vec::new();
+    for word in text.split_whitespace() {
+        let Some(did) = word.strip_prefix('@') else {
+            continue;
+        };
+        let did = did.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+        if let Ok(d) = did.parse::<Did>() {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// The media type of a file, by its extension (`application/octet-stream` if unknown).
+fn mime_of(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("txt" | "md") => "text/plain",
+        Some("json") => "application/json",
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("svg") => "image/svg+xml",
+        Some("csv") => "text/csv",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The file `path` as a new message's attachment (at most 64 KiB).
+fn attachment_of(path: &Path) -> Result<NewAttachment> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if data.len() > MAX_ATTACHMENT_BYTES {
+        bail!(
+            "{} is {} bytes; an attachment is at most {MAX_ATTACHMENT_BYTES} bytes",
+            path.display(),
+            data.len()
+        );
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{} has no usable file name", path.display()))?;
+    Ok(NewAttachment {
+        name: name.to_string(),
+        mime: mime_of(path).to_string(),
+        data,
+    })
+}
+
+/// `tim post SPACE TEXT [--reply-to MID] [--attach FILE]`: the text's `@did:key:…` words are
+/// its mentions (schema version 11), each notified; FILE is carried with it (schema version
+/// 11, at most 64 KiB).
 pub(crate) async fn post(
     client: &Client,
     out: Out,
     space: SpaceId,
     text: &str,
     reply_to: Option<&str>,
+    attach: Option<&Path>,
 ) -> Result<()> {
-    let posted = match reply_to {
-        Some(parent) => client.reply(space, parent, text).await?,
-        None => client.post_message(space, text).await?,
+    let body = PostMessage {
+        text: text.into(),
+        reply_to: reply_to.map(String::from),
+        mentions: mentions_in(text),
+        attachment: attach.map(attachment_of).transpose()?,
     };
+    let posted = client.post_full(space, &body).await?;
     out.print(&posted, |p| outln!("posted {} (change {})", p.id, p.change))
+}
+
+/// `tim attachment SPACE MID [-o FILE]`: writes the file a message carries to FILE, by
+/// default to its own name in the current directory (never over an existing file, never to a
+/// terminal: its bytes are another timite's).
+pub(crate) async fn attachment(
+    client: &Client,
+    out: Out,
+    space: SpaceId,
+    message: &str,
+    to: Option<PathBuf>,
+) -> Result<()> {
+    let (name, mime, data) = client.attachment(space, message).await?;
+    let path = match to {
+        Some(p) => p,
+        None => {
+            let name = name
+                .filter(|n| !n.is_empty() && n != "." && n != ".." && !n.contains(['/', '\\']))
+                .unwrap_or_else(|| "attachment".into());
+            let p = PathBuf::from(name);
+            if p.exists() {
+                bail!("{} exists; name another file with -o", p.display());
+            }
+            p
+        }
+    };
+    std::fs::write(&path, &data).with_context(|| format!("cannot write {}", path.display()))?;
+    let wrote = serde_json::json!({ "wrote": path, "mime": mime, "size": data.len() });
+    out.print(&wrote, |_| {
+        outln!(
+            "wrote {} ({} bytes, {})",
+            shown(&path.display().to_string()),
+            data.len(),
+            shown(&mime)
+        )
+    })
+}
+
+/// `, N unread (M mentions)` for `tim space list`, or nothing when all is read.
+pub(super) fn unread_tag(s: &SpaceSummary) -> String {
+    match (s.unread, s.unread_mentions) {
+        (0, _) => String::new(),
+        (n, 0) => format!("  {n} unread"),
+        (n, m) => format!("  {n} unread ({m} @you)"),
+    }
+}
+
+/// `tim notifications [--unseen] [--follow]`: mentions of the timite and replies to its
+/// messages, newest first; with `follow`, then each new one as it arrives (one JSON object per
+/// line with `--json`).
+pub(crate) async fn notifications(
+    client: &Client,
+    out: Out,
+    unseen: bool,
+    follow: bool,
+) -> Result<()> {
+    let events = if follow {
+        Some(client.notification_events().await?)
+    } else {
+        None
+    };
+    let query = NotificationsQuery {
+        limit: None,
+        unseen,
+    };
+    let list = client.notifications(&query).await?;
+    let Some(events) = events else {
+        return out.print(&list, |list| {
+            if list.is_empty() {
+                outln!("no notifications")?;
+            }
+            list.iter().try_for_each(print_notification)
+        });
+    };
+    let line = |n: &Notification| -> Result<()> {
+        if out.json {
+            outln!("{}", safe_json(serde_json::to_string(n)?))?;
+        } else {
+            print_notification(n)?;
+        }
+        Ok(())
+    };
+    list.iter().rev().try_for_each(line)?;
+    let mut events = Box::pin(events);
+    while let Some(e) = events.next().await {
+        match e {
+            Ok(n) => line(&n)?,
+            Err(ClientError::Lagged(missed)) => {
+                errln!("({missed} events skipped; tim notifications lists them)")?
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// `[HH:MM:SS] * SPACE MID …author mentioned you: text` (`*` when not seen), on one line.
+fn print_notification(n: &Notification) -> std::io::Result<()> {
+    let what = match n.kind {
+        NotificationKind::Mention => "mentioned you",
+        NotificationKind::Reply => "replied to you",
+    };
+    outln!(
+        "[{}] {} {} {} {} {what}: {}",
+        format_time(n.at),
+        if n.seen { " " } else { "*" },
+        format!("{:.12}", n.space.to_string()),
+        shown(&n.message),
+        n.author.short(),
+        shown(&n.text)
+    )
 }
 
 /// `tim dm DID TEXT`.
@@ -107,6 +287,10 @@ pub(crate) struct ReadArgs {
     /// and a line for each join, role change, removal and deletion.
     #[arg(long)]
     follow: bool,
+    /// Do not move your read marker: by default, reading the newest messages (without
+    /// --before) marks what was printed as read.
+    #[arg(long)]
+    no_mark: bool,
 }
 
 /// What `tim read --json` prints: a page of the timeline, oldest first, with the cursors of the
@@ -137,6 +321,10 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
         after: args.since,
     };
     let page = client.timeline_page(space, &query).await?;
+    let mark = !args.no_mark && query.before.is_none();
+    if let (true, Some(newest)) = (mark, page.messages.first()) {
+        client.mark_read(space, &newest.id).await?;
+    }
     let Some(events) = events else {
         let mut messages = page.messages;
         messages.reverse();
@@ -184,6 +372,9 @@ pub(crate) async fn read(client: &Client, out: Out, args: ReadArgs) -> Result<()
             Ok(SpaceEvent::Message { message, .. }) => {
                 if seen.insert(message.id.clone()) {
                     line(&message)?;
+                    if mark {
+                        client.mark_read(space, &message.id).await?;
+                    }
                 }
                 newest = Some(message.id);
             }
