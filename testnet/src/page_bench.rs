@@ -98,8 +98,8 @@ pub struct OlderPage {
     pub fetch_ms: Option<f64>,
     /// Messages in the timeline then.
     pub shown: usize,
-    /// The page's work for it.
-    #[serde(flatten)]
+    /// The page's work for it. (Nested, not flattened: `tim` links serde_json with
+    /// `arbitrary_precision`, under which a flattened number does not read as an `f64`.)
     pub work: Work,
 }
 
@@ -566,13 +566,13 @@ mod tests {
     const OUTPUT: &str = r#"{"chromium":"140.0.1","runs":[
         {"open_ms":120.5,"open_data_ms":80,"live_on_ms":300,"shown_at_open":50,
          "open_work":{"layouts":60,"layout_ms":40,"style_ms":12,"script_ms":19},
-         "older":[{"ms":30,"fetch_ms":10,"shown":100,"scroll_top":900,"layouts":52,"layout_ms":11,"style_ms":3,"script_ms":2},
-                  {"ms":50,"fetch_ms":null,"shown":150,"scroll_top":900,"layouts":52,"layout_ms":14,"style_ms":5,"script_ms":2}],
+         "older":[{"ms":30,"fetch_ms":10,"shown":100,"scroll_top":900,"work":{"layouts":52,"layout_ms":11,"style_ms":3,"script_ms":2}},
+                  {"ms":50,"fetch_ms":null,"shown":150,"scroll_top":900,"work":{"layouts":52,"layout_ms":14,"style_ms":5,"script_ms":2}}],
          "shown_after":150,"open":{"dom_nodes":900,"listeners":70,"heap_mb":2.5},
          "after":{"dom_nodes":2100,"listeners":170,"heap_mb":3.5},"live_ms":[5,7,9],"errors":[]},
         {"open_ms":100,"open_data_ms":null,"live_on_ms":280,"shown_at_open":50,
          "open_work":{"layouts":58,"layout_ms":35,"style_ms":12,"script_ms":19},
-         "older":[{"ms":20,"fetch_ms":8,"shown":100,"scroll_top":900,"layouts":2,"layout_ms":1,"style_ms":3,"script_ms":2}],
+         "older":[{"ms":20,"fetch_ms":8,"shown":100,"scroll_top":900,"work":{"layouts":2,"layout_ms":1,"style_ms":3,"script_ms":2}}],
          "shown_after":100,"open":{"dom_nodes":880,"listeners":70,"heap_mb":2.4},
          "after":{"dom_nodes":1500,"listeners":120,"heap_mb":3.0},"live_ms":[6],"errors":["boom"]}],
         "routes":{"summary":[1,2,3],"search, no hit":[40,60]}}"#;

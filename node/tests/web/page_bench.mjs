@@ -227,7 +227,7 @@ async function browserRun(browser, run) {
     if (await page.getByTestId('load-older').isHidden()) break;
     const before = await work(cdp);
     const loaded = await page.evaluate(olderPage, STEP_TIMEOUT_MS);
-    older.push({ ...loaded, ...minus(await work(cdp), before) });
+    older.push({ ...loaded, work: minus(await work(cdp), before) });
   }
   const shownAfter = await page.locator('#timeline li.msg').count();
   const after = await memory(cdp);
