@@ -17,6 +17,7 @@
 //! | B9 | live path against space size: 3 nodes share a space of 0/10k/50k/100k messages: probes (ack, propagation), a sustained fill (lag, lost), RSS |
 //! | B10 | flood: a peer publishes invalid changes at 100x the honest rate: honest propagation before and during, time to graylist |
 //! | B11 | invocation: a requester on node 3 asks a provider on node 1 for an ability that does no work; request → result seen by the requester, and its legs; local search |
+//! | B12 | the web page at size: the node's page in headless Chromium on a space of 1k/100k messages: open, older pages, DOM and heap, live messages, the API routes it reads ([`crate::page_bench`]; only when named) |
 //!
 //! [`Options::scenarios`] selects the parts to run (`tim testnet bench --only b1,b9`).
 
@@ -60,6 +61,9 @@ pub enum Scenario {
     Flood,
     /// B11: ability invocation across nodes.
     Invocation,
+    /// B12: the web page at size, in headless Chromium. Not in [`Scenario::ALL`]: it needs
+    /// Node.js and Chromium, so it runs only when named.
+    Page,
 }
 
 impl Scenario {
@@ -81,7 +85,7 @@ impl Scenario {
 impl std::str::FromStr for Scenario {
     type Err = String;
 
-    /// `b1` … `b11`, `b1m`, `flood` (`b10`), `invoke` (`b11`) or `scale`, in any case; a scenario measured within another part names that
+    /// `b1` … `b12`, `b1m`, `flood` (`b10`), `invoke` (`b11`), `page` (`b12`) or `scale`, in any case; a scenario measured within another part names that
     /// part (`b2` is `b1`; `b3i`, `b5` and `b6` are `b4`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
@@ -95,10 +99,11 @@ impl std::str::FromStr for Scenario {
             "b9" => Self::B9,
             "b10" | "flood" => Self::Flood,
             "b11" | "invoke" => Self::Invocation,
+            "b12" | "page" => Self::Page,
             other => {
                 return Err(format!(
                     "unknown scenario `{other}`: expected b1, b1m, b2, b3, b3i, b4, b5, b6, b7, \
-                     b8, b9, b10 (flood), b11 (invoke) or scale"
+                     b8, b9, b10 (flood), b11 (invoke), b12 (page) or scale"
                 ))
             }
         })
@@ -151,6 +156,8 @@ pub struct Options {
     pub b9_rate: f64,
     /// B9's sustained fill: how long it posts, in seconds.
     pub b9_seconds: f64,
+    /// Space sizes for B12 (the web page at size).
+    pub page: Vec<usize>,
     /// B1 in an invite-only space (its live path is pushes by sync, not gossip).
     pub private: bool,
     /// With `private`: the invite-only space is not end-to-end encrypted (to measure what
@@ -177,6 +184,7 @@ impl Options {
             b9: vec![0, 10_000, 50_000, 100_000],
             b9_rate: 1_000.0,
             b9_seconds: 5.0,
+            page: crate::page_bench::SIZES.to_vec(),
             private: false,
             plain: false,
             out: None,
@@ -199,6 +207,7 @@ impl Options {
             b9: vec![0, 1_000],
             b9_rate: 1_000.0,
             b9_seconds: 1.0,
+            page: vec![1_000],
             private: false,
             plain: false,
             out: None,
@@ -227,7 +236,7 @@ pub struct Dist {
 }
 
 impl Dist {
-    fn of(samples: &[f64]) -> Self {
+    pub(crate) fn of(samples: &[f64]) -> Self {
         if samples.is_empty() {
             return Self::default();
         }
@@ -255,7 +264,7 @@ pub struct Spread {
 }
 
 impl Spread {
-    fn of(values: impl IntoIterator<Item = f64>) -> Self {
+    pub(crate) fn of(values: impl IntoIterator<Item = f64>) -> Self {
         let mut v: Vec<f64> = values.into_iter().collect();
         if v.is_empty() {
             return Self::default();
@@ -268,7 +277,7 @@ impl Spread {
         }
     }
 
-    fn show(&self, unit: &str) -> String {
+    pub(crate) fn show(&self, unit: &str) -> String {
         if (self.max - self.min).abs() < f64::EPSILON {
             format!("{} {unit}", num(self.median))
         } else {
@@ -282,7 +291,7 @@ impl Spread {
     }
 }
 
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 10.0 {
@@ -553,18 +562,20 @@ pub struct Results {
     pub flood: Option<Flood>,
     /// B11.
     pub invocation: Option<Invocation>,
+    /// B12, one entry per space size.
+    pub page: Vec<crate::page_bench::PageAtSize>,
     /// The goals.
     pub goals: Vec<Goal>,
     /// Scenarios that failed, with why.
     pub errors: Vec<String>,
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// The `tim node run` arguments of bench nodes: no rate limit (the bench is the load).
-const NODE_ARGS: &[&str] = &["--rate-limit", "0"];
+pub(crate) const NODE_ARGS: &[&str] = &["--rate-limit", "0"];
 /// The nodes' gossipsub `mesh_n_low`: a mesh this full is one gossipsub keeps.
 const MESH_N_LOW: usize = 5;
 /// How long a cluster's gossipsub mesh may take to form.
@@ -618,7 +629,7 @@ fn cpu_time(pid: u32) -> Option<Duration> {
 }
 
 /// Resident memory of a process (MB), from `/proc/<pid>/status`.
-fn rss_mb(pid: u32) -> f64 {
+pub(crate) fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -1869,6 +1880,7 @@ pub async fn run(
         live_path: Vec::new(),
         flood: None,
         invocation: None,
+        page: Vec::new(),
         goals: Vec::new(),
         errors: Vec::new(),
     };
@@ -1935,6 +1947,18 @@ pub async fn run(
     }
     if opts.runs(Scenario::Invocation) {
         r.invocation = attempt(&mut r.errors, "B11", invocation(exe, opts, say)).await;
+    }
+    if opts.runs(Scenario::Page) {
+        let sizes = &opts.page;
+        r.page = crate::page_bench::run(
+            exe,
+            sizes,
+            opts.runs,
+            in_process.clone(),
+            &mut r.errors,
+            say,
+        )
+        .await;
     }
     if opts.runs(Scenario::B7) {
         r.durability = attempt(&mut r.errors, "B7", durability(exe, opts.runs, say))
@@ -2090,6 +2114,7 @@ fn goals(r: &Results) -> Vec<Goal> {
             s.spaces >= 10_000 && s.rss_mb.max(s.restart_rss_mb) < 1024.0,
         );
     }
+    g.extend(crate::page_bench::goals(&r.page));
     g
 }
 
@@ -2364,6 +2389,7 @@ pub fn table(r: &Results) -> String {
         }
         o += &format!("  lost: {}\n", i.lost);
     }
+    o += &crate::page_bench::table(&r.page);
     for e in &r.errors {
         o += &format!("\nFAILED {e}\n");
     }
@@ -2539,7 +2565,7 @@ mod tests {
             parsed,
             [B1, B1, B1m, B3, B4, B4, B7, B8, B9, Flood, Flood, Invocation, Invocation, Scale]
         );
-        assert!("b12".parse::<Scenario>().unwrap_err().contains("b12"));
+        assert!("b13".parse::<Scenario>().unwrap_err().contains("b13"));
         assert_eq!(parse_sizes("0,10000, 50_000").unwrap(), [0, 10_000, 50_000]);
         assert_eq!(parse_sizes("none").unwrap(), Vec::<usize>::new());
         assert_eq!(parse_sizes("").unwrap(), Vec::<usize>::new());

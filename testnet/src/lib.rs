@@ -12,6 +12,7 @@ pub mod bench;
 pub mod chaos;
 pub mod charts;
 pub mod micro;
+pub mod page_bench;
 mod rng;
 
 use std::collections::HashMap;

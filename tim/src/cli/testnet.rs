@@ -35,11 +35,13 @@ pub(crate) enum TestnetCommand {
     },
     /// Measure Tim against its goals (docs/benchmarks.md): propagation, many spaces,
     /// amplification, saturation, late joiners, restart, durability, crypto, scale, the live path against
-    /// space size, a flood, ability invocation. Prints a table (`--json` for JSON); `--out DIR` also writes a Markdown
+    /// space size, a flood, ability invocation; the web page at size (b12, run only when named).
+    /// Prints a table (`--json` for JSON); `--out DIR` also writes a Markdown
     /// report with SVG charts.
     Bench {
         /// Run only these scenarios (comma-separated): b1 (with b2), b1m, b3, b4 (with b3i,
-        /// b5, b6), b7, b8, b9, b10 (flood), b11 (invoke), scale. Default: all.
+        /// b5, b6), b7, b8, b9, b10 (flood), b11 (invoke), b12 (page), scale. Default: all but
+        /// b12 (it needs Node.js and Chromium).
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<Scenario>>,
         /// Cluster sizes for propagation (comma-separated). Default: 3,10,20.
@@ -75,6 +77,10 @@ pub(crate) enum TestnetCommand {
         /// B9: how long the sustained fill posts (seconds).
         #[arg(long, value_name = "SECONDS")]
         b9_seconds: Option<f64>,
+        /// B12: sizes of the space the web page opens, in messages (comma-separated).
+        /// Default: 1000,100000.
+        #[arg(long, value_name = "SIZES", value_parser = parse_sizes)]
+        page: Option<std::vec::Vec<usize>>,
         /// B1: measure in an invite-only space (no gossip topic: changes are pushed by sync to
         /// the members' nodes; docs/privacy.md) instead of a public one.
         #[arg(long)]
@@ -130,6 +136,7 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         b9,
         b9_rate,
         b9_seconds,
+        page,
         private,
         plain,
         quick,
@@ -159,6 +166,7 @@ pub(crate) async fn run(out: Out, command: TestnetCommand) -> Result<()> {
         opts.b9 = b9.unwrap_or(opts.b9);
         opts.b9_rate = b9_rate.unwrap_or(opts.b9_rate);
         opts.b9_seconds = b9_seconds.unwrap_or(opts.b9_seconds);
+        opts.page = page.unwrap_or(opts.page);
         if !(opts.b9_rate > 0.0 && opts.b9_seconds > 0.0) {
             bail!("--b9-rate and --b9-seconds must be more than 0");
         }
