@@ -473,19 +473,30 @@ impl Space {
             ));
         }
         let limit = limit.clamp(1, MAX_SEARCH_PAGE);
-        let timeline = self.timeline();
-        let end = match before {
-            Some(b) => timeline
-                .iter()
-                .position(|m| m.id == b)
-                .ok_or_else(|| SpaceError::Invalid(format!("no message {b} in this space")))?,
-            None => timeline.len(),
+        let Some(timeline) = doc::root_obj(self.doc(), &schema::TIMELINE, None) else {
+            return Ok(SearchResults::default());
         };
-        let mut matches = timeline[..end]
-            .iter()
-            .rev()
-            .filter(|m| m.text.to_lowercase().contains(&needle));
-        let messages: Vec<MessageView> = matches.by_ref().take(limit).cloned().collect();
+        let no_such = |b: &str| SpaceError::Invalid(format!("no message {b} in this space"));
+        let end = match before {
+            Some(b) => {
+                let id = b.parse().map_err(|_| no_such(b))?;
+                self.position(&timeline, &id).map_err(|_| no_such(b))?.0
+            }
+            None => self.doc().length(&timeline),
+        };
+        // From the newest end, reading each element's text alone and a whole view only for a
+        // match: a page of recent hits costs what it reads, not the space's size
+        // (docs/benchmarks.md B12).
+        let mut matches = (0..end).rev().filter_map(|i| {
+            let obj = match self.doc().get(&timeline, i) {
+                Ok(Some((Value::Object(ObjType::Map), obj))) => obj,
+                _ => return None,
+            };
+            doc::get_str(self.doc(), &obj, doc::TEXT)
+                .filter(|t| t.to_lowercase().contains(&needle))
+                .and_then(|_| self.message_at(&obj))
+        });
+        let messages: Vec<MessageView> = matches.by_ref().take(limit).collect();
         let next_before = (messages.len() == limit && matches.next().is_some())
             .then(|| messages.last().map(|m| m.id.clone()))
             .flatten();

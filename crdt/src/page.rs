@@ -202,7 +202,11 @@ impl Space {
 
     /// Where message `id` sits in the timeline: its index, and whether it is still there (a
     /// deleted message gives the index of the element that followed it).
-    fn position(&self, timeline: &ObjId, id: &MessageId) -> Result<(usize, bool), PageError> {
+    pub(crate) fn position(
+        &self,
+        timeline: &ObjId,
+        id: &MessageId,
+    ) -> Result<(usize, bool), PageError> {
         let unknown = || PageError::UnknownMessage(id.clone());
         // (A `MessageId` is always well formed: `import` would panic on bad hexadecimal.)
         let (obj, ObjType::Map) = self.doc().import(&id.to_string()).map_err(|_| unknown())? else {

@@ -13,7 +13,7 @@
 //! Needs Node.js and Debian's `chromium` (`apt-get install chromium`, or `TIM_CHROMIUM=<path>`);
 //! the npm packages are installed from the lock file on first use. The screenshot is saved to
 //! `target/e2e/web.png` (and `web-passport.png`, `web-abilities.png`, `web-governance.png`,
-//! `web-agents.png`, `web-messages.png`, `web-signin.png`) for CI to keep.
+//! `web-agents.png`, `web-messages.png`, `web-signin.png`, `web-people.png`) for CI to keep.
 
 mod common;
 
@@ -138,6 +138,7 @@ async fn a_reply_from_another_node_appears_live_on_the_page() {
         "web-agents.png",
         "web-messages.png",
         "web-signin.png",
+        "web-people.png",
     ]
     .map(|f| shots.join(f));
     for shot in &extra {

@@ -599,7 +599,11 @@
         if (li) li.remove();
       }
     }
-    for (const m of messages) addMessage(m);
+    // Added without following each one (each follow is a layout); followed once after.
+    const list = $('timeline');
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+    for (const m of messages) addMessage(m, false, true);
+    if (atBottom) list.scrollTop = list.scrollHeight;
     state.older = older;
     renderOlder();
     updateTimelineEmpty();
@@ -649,7 +653,8 @@
     if (state.messages.has(m.id)) return;
     state.messages.set(m.id, m);
     const list = $('timeline');
-    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+    // Read only when the view may follow (reading it forces a layout).
+    const nearBottom = !stay && list.scrollHeight - list.scrollTop - list.clientHeight < 60;
     const mine = state.me && m.author === state.me.did;
     const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id }, ...messageParts(m));
     // Usually the newest: append; otherwise find the first later message.
@@ -980,6 +985,22 @@
     membersTimer = setTimeout(() => loadMembers(id), 200);
   }
 
+  // Reputation counts messages, but the member list is a tally over the space's whole
+  // timeline on the node (151 ms at 100k messages, docs/benchmarks.md B12): a message reads
+  // it again at most every 5 s, however many arrive.
+  const MEMBERS_AFTER_MESSAGES_MS = 5000;
+  let membersThrottle = null;
+  let membersAfterMessageAt = 0;
+  function loadMembersAfterMessage(id) {
+    if (membersThrottle) return;
+    const wait = Math.max(200, membersAfterMessageAt + MEMBERS_AFTER_MESSAGES_MS - Date.now());
+    membersThrottle = setTimeout(() => {
+      membersThrottle = null;
+      membersAfterMessageAt = Date.now();
+      loadMembers(id);
+    }, wait);
+  }
+
   // ---------- live events (server-sent events read with fetch, for the Authorization header) ----------
 
   function stopStream() {
@@ -1117,7 +1138,7 @@
         addMessage(e.message, true);
         markReadSoon(id);
         refreshSummarySoon(id);
-        loadMembersSoon(id); // reputation counts messages
+        loadMembersAfterMessage(id);
         break;
       case 'message_edited':
       case 'reacted':

@@ -615,6 +615,25 @@ try {
     !(await call(url2, token2, 'GET', `${spacePath}/messages`)).messages.some((m) => m.text === SPAM));
   step('node 1\'s page deleted node 2\'s message; it is gone on both nodes');
 
+  // Schema version 11 (docs/protocol.md §9.13): node 2's timite names itself and posts a
+  // file; node 1's page shows the name, not the short DID, and the attachment.
+  await call(url1, token1, 'POST', `${spacePath}/migrate`, { to: 11 });
+  await until('node 2 to see schema version 11', 30000, async () =>
+    (await call(url2, token2, 'GET', spacePath)).schema_version >= 11);
+  const NAME2 = 'Bea from node 2';
+  await call(url2, token2, 'PUT', '/v1/profile', { name: NAME2 });
+  const FILED = 'notes attached, from node 2';
+  await call(url2, token2, 'POST', `${spacePath}/messages`, {
+    text: FILED,
+    attachment: { name: 'notes.txt', mime: 'text/plain', data: Buffer.from('a file').toString('base64') },
+  });
+  const filed = timeline.locator('li.msg', { hasText: FILED });
+  await filed.waitFor({ timeout: 30000 });
+  await filed.locator('.author', { hasText: NAME2 }).waitFor({ timeout: 10000 });
+  await filed.getByTestId('attachment').filter({ hasText: 'notes.txt' }).waitFor({ timeout: 10000 });
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-people.png', fullPage: true, animations: 'disabled' });
+  step('node 2\'s profile name and attachment show on node 1\'s page');
+
   // The operator's agents panel (docs/agents.md): signed in with node 1's admin token, make a
   // greeter in the space, pause it, tune it and erase its memory; the API agrees at each step.
   const admin1 = env('TIM_ADMIN1');
