@@ -676,6 +676,12 @@ try {
   if (errors.length) console.log(`page console errors (not fatal):\n  ${errors.join('\n  ')}`);
   console.log('ok: web page end to end');
 } catch (e) {
+  // What each open page showed when it failed: its error banner and a screenshot.
+  for (const [i, p] of (browser ? browser.contexts() : []).flatMap((c) => c.pages()).entries()) {
+    const shown = await p.getByTestId('error').allTextContents().catch(() => []);
+    if (shown.join('').trim()) errors.push(`page ${i + 1} error banner: ${shown.join(' ').trim()}`);
+    await p.screenshot({ path: screenshot.replace(/\.png$/, '') + `-failed-${i + 1}.png`, fullPage: true }).catch(() => {});
+  }
   fail(e.stack || String(e));
 } finally {
   await browser.close();
