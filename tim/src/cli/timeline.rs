@@ -46,6 +46,51 @@ fn mentions_in(text: &str) -> Vec<Did> {
     out
 }
 
+/// The members `text` mentions by profile name: each `@NAME` where NAME is a member's name
+/// (case aside, the longest that fits, followed by no letter or digit), each once, in order.
+/// A name two members share is an error that lists them: they are mentioned by DID.
+fn mentions_by_name(text: &str, names: &[(Did, String)]) -> Result<Vec<Did>> {
+    let fits = |rest: &str, name: &str| {
+        let n = name.chars().count();
+        let head: String = rest.chars().take(n).collect();
+        n > 0
+            && head.to_lowercase() == name.to_lowercase()
+            && rest.chars().nth(n).is_none_or(|c| !c.is_alphanumeric())
+    };
+    let mut out: Vec<Did> = Vec::new();
+    for (i, _) in text.match_indices('@') {
+        let rest = &text[i + 1..];
+        let Some(longest) = names
+            .iter()
+            .filter(|(_, name)| fits(rest, name))
+            .map(|(_, name)| name.chars().count())
+            .max()
+        else {
+            continue;
+        };
+        let named: Vec<&Did> = names
+            .iter()
+            .filter(|(_, name)| name.chars().count() == longest && fits(rest, name))
+            .map(|(did, _)| did)
+            .collect();
+        if let [did] = named[..] {
+            if !out.contains(did) {
+                out.push(*did);
+            }
+        } else {
+            let head: String = rest.chars().take(longest).collect();
+            let dids: Vec<String> = named.iter().map(|d| d.to_string()).collect();
+            bail!(
+                "@{} names {} members ({}); mention one as @did:key:…",
+                shown(&head),
+                named.len(),
+                dids.join(", ")
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// The media type of a file, by its extension (`application/octet-stream` if unknown).
 fn mime_of(path: &Path) -> &'static str {
     let ext = path
@@ -87,8 +132,8 @@ fn attachment_of(path: &Path) -> Result<NewAttachment> {
     })
 }
 
-/// `tim post SPACE TEXT [--reply-to MID] [--attach FILE]`: the text's `@did:key:…` words are
-/// its mentions (schema version 11), each notified; FILE is carried with it (schema version
+/// `tim post SPACE TEXT [--reply-to MID] [--attach FILE]`: the text's `@did:key:…` words and
+/// `@NAME`s (members' profile names) are its mentions (schema version 11), each notified; FILE is carried with it (schema version
 /// 11, at most 64 KiB).
 pub(crate) async fn post(
     client: &Client,
@@ -98,10 +143,29 @@ pub(crate) async fn post(
     reply_to: Option<&str>,
     attach: Option<&Path>,
 ) -> Result<()> {
+    let mut mentions = mentions_in(text);
+    // `@NAME` words need the members' names: read only when the text has one.
+    if text
+        .split('@')
+        .skip(1)
+        .any(|rest| !rest.starts_with("did:"))
+    {
+        let names: Vec<(Did, String)> = client
+            .members(space)
+            .await?
+            .into_iter()
+            .filter_map(|m| Some((m.did, m.name?)))
+            .collect();
+        for did in mentions_by_name(text, &names)? {
+            if !mentions.contains(&did) {
+                mentions.push(did);
+            }
+        }
+    }
     let body = PostMessage {
         text: text.into(),
         reply_to: reply_to.map(String::from),
-        mentions: mentions_in(text),
+        mentions,
         attachment: attach.map(attachment_of).transpose()?,
     };
     let posted = client.post_full(space, &body).await?;
@@ -524,4 +588,34 @@ fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     outln!("[{}] * {what}", format_time(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn did(b: u8) -> Did {
+        Did::from_key(&ed25519_dalek::SigningKey::from_bytes(&[b; 32]).verifying_key())
+    }
+
+    #[test]
+    fn names_are_mentioned_longest_first_and_a_shared_name_is_refused() {
+        let (bea, bea2, ann) = (did(1), did(2), did(3));
+        let names = vec![
+            (bea, "Bea".to_string()),
+            (bea2, "Bea from node 2".to_string()),
+            (ann, "Ann".to_string()),
+        ];
+        let found = mentions_by_name(
+            "hi @bea from node 2, @Ann and @ann. @Beatrice @nobody",
+            &names,
+        );
+        assert_eq!(found.unwrap(), vec![bea2, ann]);
+        assert_eq!(mentions_by_name("@Bea!", &names).unwrap(), vec![bea]);
+        let twins = vec![(bea, "Bea".to_string()), (ann, "bea".to_string())];
+        let err = mentions_by_name("@Bea hello", &twins)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("names 2 members"), "{err}");
+    }
 }
