@@ -12,6 +12,8 @@ use tim_testnet::bench::{parse_sizes, Scenario};
 use crate::bench_support::Micro;
 use crate::output::{errln, Out, Stream};
 
+// Parsed once per process from the command line: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub(crate) enum TestnetCommand {
     /// THE demo: 3 nodes federate a space, then one is killed and catches up.
