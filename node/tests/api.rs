@@ -831,19 +831,21 @@ async fn a_sign_in_key_signs_in_as_its_timite_until_removed() {
     let keys = format!("/v1/timites/{}/keys", enc(&ann));
     let node_did = n.handle.node_did();
     // Signs in as `did` with `key`'s signature, naming it as the signer.
-    let sign_in = |did: String, key: &tim_did::Identity| {
-        let (api, key) = (&api, key.clone());
+    // A login as `did`, with a challenge asked for `asked`, signed by `signer`, naming `key`.
+    let login = |asked: String, did: String, signer: &tim_did::Identity, key: tim_protocol::Did| {
+        let (api, signer) = (&api, signer.clone());
         async move {
-            let c = anonymous(api, "/v1/auth/challenge", json!({"did": did}))
+            let c = anonymous(api, "/v1/auth/challenge", json!({"did": asked}))
                 .await
                 .ok(201);
             let msg = tim_protocol::api::login_message(&node_did, c["challenge"].as_str().unwrap());
-            let signature = hex::encode(key.signing_key().sign(&msg).to_bytes());
+            let signature = hex::encode(signer.signing_key().sign(&msg).to_bytes());
             let body = json!({"did": did, "challenge": c["challenge"], "signature": signature,
-                              "key": key.did()});
+                              "key": key});
             anonymous(api, "/v1/auth/login", body).await
         }
     };
+    let sign_in = |did: String, key: &tim_did::Identity| login(did.clone(), did, key, key.did());
 
     // Not yet allowed: 401, whoever's key it is.
     sign_in(ann.clone(), &browser)
@@ -879,35 +881,13 @@ async fn a_sign_in_key_signs_in_as_its_timite_until_removed() {
         .await
         .problem(401, "not-a-sign-in-key");
     // A challenge asked for Bob does not sign Ann in.
-    let c = anonymous(&api, "/v1/auth/challenge", json!({"did": bob}))
+    login(bob.clone(), ann.clone(), &browser, browser.did())
         .await
-        .ok(201);
-    let msg =
-        tim_protocol::api::login_message(&n.handle.node_did(), c["challenge"].as_str().unwrap());
-    let signature = hex::encode(browser.signing_key().sign(&msg).to_bytes());
-    anonymous(
-        &api,
-        "/v1/auth/login",
-        json!({"did": ann, "challenge": c["challenge"], "signature": signature,
-               "key": browser.did()}),
-    )
-    .await
-    .problem(401, "bad-challenge");
+        .problem(401, "bad-challenge");
     // Naming the key but signing with another is a bad signature.
-    let c = anonymous(&api, "/v1/auth/challenge", json!({"did": ann}))
+    login(ann.clone(), ann.clone(), &stranger, browser.did())
         .await
-        .ok(201);
-    let msg =
-        tim_protocol::api::login_message(&n.handle.node_did(), c["challenge"].as_str().unwrap());
-    let forged = hex::encode(stranger.signing_key().sign(&msg).to_bytes());
-    anonymous(
-        &api,
-        "/v1/auth/login",
-        json!({"did": ann, "challenge": c["challenge"], "signature": forged,
-               "key": browser.did()}),
-    )
-    .await
-    .problem(401, "bad-signature");
+        .problem(401, "bad-signature");
 
     // Bob may not see or change Ann's keys; nor add his own DID as a key.
     let bob_t = api.token_for(&bob).await;

@@ -19,7 +19,7 @@
 // TIM_SCREENSHOT (png path);
 // optional TIM_CHROMIUM (default /usr/bin/chromium). Exits 0 on success, 1 with a message.
 
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const env = (name) => {
   const v = process.env[name];
@@ -45,7 +45,6 @@ const url2 = env('TIM_URL2').replace(/\/$/, '');
 const token2 = env('TIM_TOKEN2');
 const space = env('TIM_SPACE');
 const screenshot = env('TIM_SCREENSHOT');
-const executablePath = process.env.TIM_CHROMIUM || '/usr/bin/chromium';
 
 for (const u of [url1, url2]) {
   const host = new URL(u).hostname;
@@ -87,21 +86,9 @@ step(`timites: ${me1.did} on node 1, ${me2.did} on node 2`);
 
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launch();
 } catch (e) {
-  fail(`could not start Chromium at ${executablePath} (apt-get install chromium): ${e.message}`);
+  fail(e.message);
 }
 
 try {

@@ -15,7 +15,7 @@
 // TIM_LIVE (20), TIM_SAMPLES (20), TIM_CHROMIUM (/usr/bin/chromium). Progress goes to standard
 // error; the figures, one JSON object, to standard output. Exits 1 with a message on failure.
 
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 function fail(message) {
   console.error(`FAIL: ${message}`);
@@ -45,7 +45,6 @@ const runs = count('TIM_RUNS', 3);
 const pages = count('TIM_PAGES', 10);
 const livePosts = count('TIM_LIVE', 20);
 const samples = count('TIM_SAMPLES', 20);
-const executablePath = process.env.TIM_CHROMIUM || '/usr/bin/chromium';
 if (new URL(url).hostname !== '127.0.0.1') fail(`only 127.0.0.1 is allowed, got ${url}`);
 
 // How long one measured step may take before the run fails.
@@ -298,21 +297,9 @@ async function routes() {
 
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launch();
 } catch (e) {
-  fail(`could not start Chromium at ${executablePath} (apt-get install chromium): ${e.message}`);
+  fail(e.message);
 }
 
 const results = { chromium: browser.version(), runs: [], routes: {} };
