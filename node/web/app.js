@@ -1628,6 +1628,15 @@
     renderRequests();
   }
 
+  // What is typed into a request's fields, kept across the re-renders its events cause (an
+  // event can rebuild the request's node while its provider is typing the result).
+  const requestDrafts = new Map();
+  function draftField(field, key) {
+    field.value = requestDrafts.get(key) || '';
+    field.addEventListener('input', () => requestDrafts.set(key, field.value));
+    return field;
+  }
+
   function requestNode(r) {
     const me = state.me && state.me.did;
     const li = el('li', { class: `request card state-${r.state}`, 'data-id': r.id, 'data-state': r.state },
@@ -1668,12 +1677,22 @@
       actions.append(act('Claim', () => step('claim', undefined, 'Claimed: you are working on it.')));
     }
     if (r.state === 'claimed' && r.claimant === me) {
-      const output = el('textarea', { rows: 2, spellcheck: false, 'aria-label': `Result of ${r.id} (JSON)` });
-      const reason = el('input', { autocomplete: 'off', 'aria-label': `Why ${r.id} failed` });
+      const output = draftField(el('textarea', { rows: 2, spellcheck: false, 'aria-label': `Result of ${r.id} (JSON)` }), `${r.id} output`);
+      const reason = draftField(el('input', { autocomplete: 'off', 'aria-label': `Why ${r.id} failed` }), `${r.id} reason`);
+      const sent = () => {
+        requestDrafts.delete(`${r.id} output`);
+        requestDrafts.delete(`${r.id} reason`);
+      };
       actions.append(el('label', { text: 'Result (JSON)' }), output,
-        act('Send result', () => step('result', { output: parseJson(output.value, 'The result') }, 'Result sent.')),
+        act('Send result', async () => {
+          await step('result', { output: parseJson(output.value, 'The result') }, 'Result sent.');
+          sent();
+        }),
         el('label', { text: 'Or why it failed' }), reason,
-        act('Report failure', () => step('failure', { reason: reason.value }, 'Failure reported.'), 'quiet small'));
+        act('Report failure', async () => {
+          await step('failure', { reason: reason.value }, 'Failure reported.');
+          sent();
+        }, 'quiet small'));
     }
     if ((r.state === 'open' || r.state === 'claimed') && r.requester === me) {
       actions.append(act('Cancel', () => step('cancel', undefined, 'Request cancelled.'), 'quiet small'));
