@@ -19,6 +19,21 @@ fn hosted(node: &tim_testnet::TestNode) -> usize {
         .spaces
 }
 
+/// A `tim space join` of a space nobody has, running until it is stopped, once `node` hosts
+/// the space it is trying to join.
+fn join_nowhere(home: &Path, node: &tim_testnet::TestNode) -> std::process::Child {
+    let join = tim_command(home)
+        .args(["space", "join", NOWHERE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tim");
+    wait_for("the join to start", Duration::from_secs(20), || {
+        (hosted(node) == 1).then_some(())
+    });
+    join
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_interrupted_and_cut_short_joins_leave_no_phantom_space() {
     let mut cluster = one_node(&[]).await;
@@ -31,15 +46,7 @@ async fn failed_interrupted_and_cut_short_joins_leave_no_phantom_space() {
     assert!(ok(&home, &["--json", "space", "list"]).trim() == "[]");
 
     // A join whose caller goes away (Ctrl-C) is given up at once, not 30 s later.
-    let mut join = tim_command(&home)
-        .args(["space", "join", NOWHERE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tim");
-    wait_for("the join to start", Duration::from_secs(20), || {
-        (hosted(&cluster.nodes[0]) == 1).then_some(())
-    });
+    let mut join = join_nowhere(&home, &cluster.nodes[0]);
     join.kill().expect("kill tim");
     join.wait().expect("reap tim");
     wait_for(
@@ -50,15 +57,7 @@ async fn failed_interrupted_and_cut_short_joins_leave_no_phantom_space() {
 
     // A join cut short by the node's stop (which flushes its store) is not restored at the
     // next start.
-    let mut join = tim_command(&home)
-        .args(["space", "join", NOWHERE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tim");
-    wait_for("the join to start", Duration::from_secs(20), || {
-        (hosted(&cluster.nodes[0]) == 1).then_some(())
-    });
+    let mut join = join_nowhere(&home, &cluster.nodes[0]);
     cluster.stop_node(0, Duration::from_secs(20)).await;
     join.wait().expect("reap tim");
     cluster.restart(0).await.expect("restart the node");
