@@ -1,10 +1,11 @@
-//! Message features (schema version 10, docs/protocol.md §9.12): replies, edits, reactions,
-//! threads and search; mentions, notifications and read markers (schema version 11, §9.13.2).
+//! Message features (schema version 10, docs/protocol.md §9.12): replies, edits and their
+//! history, reactions, threads and search; mentions, notifications and read markers (schema
+//! version 11, §9.13.2).
 
 use futures::Stream;
 use tim_protocol::api::{
-    Done, EditMessage, MarkRead, Notification, NotificationsQuery, PostMessage, Posted, React,
-    SearchPage, SearchQuery, Thread,
+    Done, EditHistory, EditMessage, MarkRead, Notification, NotificationsQuery, PostMessage,
+    Posted, React, SearchPage, SearchQuery, Thread,
 };
 use tim_protocol::SpaceId;
 
@@ -59,6 +60,17 @@ impl Client {
     /// `GET /v1/spaces/{id}/messages/{message}/thread`: a message and its replies.
     pub async fn thread(&self, id: SpaceId, message: &str) -> Result<Thread, ClientError> {
         self.get(&format!("/v1/spaces/{id}/messages/{message}/thread"))
+            .await
+    }
+
+    /// `GET /v1/spaces/{id}/messages/{message}/edits`: every version of a message's text,
+    /// oldest first.
+    pub async fn edit_history(
+        &self,
+        id: SpaceId,
+        message: &str,
+    ) -> Result<EditHistory, ClientError> {
+        self.get(&format!("/v1/spaces/{id}/messages/{message}/edits"))
             .await
     }
 

@@ -127,7 +127,8 @@ pub struct ControlView {
     pub ctl: Vec<u8>,
 }
 
-fn bytes(doc: &impl ReadDoc, obj: &automerge::ObjId, key: &str) -> Option<Vec<u8>> {
+/// The bytes at `key` of `obj`, if it holds bytes there.
+pub(crate) fn bytes(doc: &impl ReadDoc, obj: &automerge::ObjId, key: &str) -> Option<Vec<u8>> {
     match doc.get(obj, key).ok()?? {
         (Value::Scalar(s), _) => match s.as_ref() {
             ScalarValue::Bytes(b) => Some(b.clone()),

@@ -116,6 +116,25 @@ pub fn valid_reaction(e: &str) -> bool {
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// What one version of a message held ([`Version`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Its text.
+    Text(String),
+    /// Its ciphertext, in an end-to-end encrypted space: the reader's to decrypt.
+    Ciphertext(Vec<u8>),
+}
+
+/// One version of a message's content, in its edit history ([`Space::edit_history`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// What the message held.
+    pub content: Content,
+    /// When it was written (milliseconds since the Unix epoch): the message's time for the
+    /// original, the time of the edit that wrote it for a later one.
+    pub at: u64,
+}
+
 /// A page of [`Space::search_messages`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchResults {
@@ -418,6 +437,46 @@ impl Space {
             .collect();
         reactions.sort_by(|a, b| b.count.cmp(&a.count).then(a.emoji.cmp(&b.emoji)));
         view.reactions = reactions;
+    }
+
+    /// Every version of message `id`'s content, oldest first: the original, then what each
+    /// edit wrote, the last being what it holds now (schema version 10, docs/protocol.md
+    /// §9.12). Each entry of `edits` holds the content an edit replaced and the edit's time, so
+    /// version `i` is entry `i`'s content, written at entry `i - 1`'s time (the message's own
+    /// time for the original). Entries of every `edits` list (two concurrent first edits make
+    /// two) are merged by time, in document order among equal times, so every replica answers
+    /// the same. Of two concurrent edits only the text Automerge kept is a version; both
+    /// entries are. A message not in the timeline (never, or deleted) is an error: a deleted
+    /// message's history goes with it.
+    pub fn edit_history(&self, id: &str) -> Result<Vec<Version>, SpaceError> {
+        let obj = self.message_obj(id)?;
+        let content = |o: &ObjId| match doc::get_str(&self.doc, o, doc::TEXT) {
+            Some(t) => Some(Content::Text(t)),
+            None => crate::encryption::bytes(&self.doc, o, doc::CT).map(Content::Ciphertext),
+        };
+        let mut entries: Vec<(u64, Content)> = self
+            .objects(&obj, EDITS)
+            .into_iter()
+            .flat_map(|l| {
+                self.doc
+                    .list_range(&l, ..)
+                    .map(|i| i.id)
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|e| Some((doc::get_millis(&self.doc, &e, doc::AT)?, content(&e)?)))
+            .collect();
+        entries.sort_by_key(|(at, _)| *at);
+        let now = content(&obj).ok_or_else(|| {
+            SpaceError::Invalid(format!("message {id} holds neither text nor ciphertext"))
+        })?;
+        let mut at = doc::get_millis(&self.doc, &obj, doc::AT).unwrap_or(0);
+        let mut versions = Vec::with_capacity(entries.len() + 1);
+        for (replaced_at, content) in entries {
+            versions.push(Version { content, at });
+            at = replaced_at;
+        }
+        versions.push(Version { content: now, at });
+        Ok(versions)
     }
 
     /// Every object under `key` in `obj` (concurrent makes leave several).

@@ -227,6 +227,11 @@ pub enum Effect {
         /// The version now.
         to: u64,
     },
+    /// A member wrote its profile (schema version 11, docs/protocol.md §9.13.1).
+    ProfileSet {
+        /// The member.
+        did: Did,
+    },
 }
 
 /// A read view of the document at a change's dependencies, with the space's schema version

@@ -1,9 +1,9 @@
 //! Message features (schema version 10; docs/protocol.md §9.12): the use cases of [`Service`]
-//! that the HTTP API and the CLI call for replies, edits, reactions, threads and search. The
-//! document side is [`tim_crdt::messages`].
+//! that the HTTP API and the CLI call for replies, edits and their history, reactions, threads
+//! and search. The document side is [`tim_crdt::messages`].
 
 use tim_crdt::messages::MAX_SEARCH_PAGE;
-use tim_protocol::api::{Posted, SearchPage, SearchQuery, Thread};
+use tim_protocol::api::{EditHistory, Posted, SearchPage, SearchQuery, Thread};
 use tim_protocol::{ChangeHash, MessageId, SpaceId};
 
 use crate::service::{page_limit, Caller, Service, ServiceResult};
@@ -76,6 +76,28 @@ impl Service {
             .await?
             .map_err(|e| NodeError::UnknownMessage(e.to_string()))?;
         Ok(Thread { root, replies })
+    }
+
+    /// Every version of a message's text, oldest first: the original, then what each edit
+    /// wrote (in an end-to-end encrypted space, what the caller's keys decrypt, or why not).
+    /// A message not in the timeline, deleted ones included, is unknown.
+    pub async fn edit_history(
+        &self,
+        caller: &Caller,
+        space: SpaceId,
+        message: &MessageId,
+    ) -> ServiceResult<EditHistory> {
+        let message = message.to_string();
+        let edits = self
+            .node()
+            .acting_as(caller.timite)
+            .edit_history(space, &message)
+            .await?;
+        Ok(EditHistory {
+            space,
+            message,
+            edits,
+        })
     }
 
     /// A page of the messages whose text contains the query, ignoring case, newest first.

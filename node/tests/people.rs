@@ -230,3 +230,53 @@ async fn a_handle_is_unique_on_its_node_and_resolves_by_webfinger_to_a_did_web_d
     assert_eq!(key, did, "the did:web document's key is the did:key's");
     assert_eq!(parsed.verification_relationships.authentication.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_set_on_node_2_arrives_as_an_event_on_node_1s_stream() {
+    use tim_protocol::api::SpaceEvent;
+    use tokio_stream::StreamExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let n1 = common::node(&tmp, 1).await;
+    let n2 = common::node_in(
+        tmp.path().join("n2"),
+        common::keys(2),
+        vec![n1.addr.clone()],
+    )
+    .await;
+    let s1 = Service::new(n1.handle.clone(), "admin", RateLimit::default());
+    let s2 = Service::new(n2.handle.clone(), "admin", RateLimit::default());
+    let ann = Caller::operator(n1.handle.timite());
+    let bob = Caller::operator(n2.handle.timite());
+    let garden = space(&s1, &ann, "garden", 11).await;
+    let join = JoinSpace {
+        via: vec![n1.addr.to_string()],
+        present: vec![],
+        timeout_secs: Some(20),
+    };
+    s2.join_space(&bob, garden, &join).await.unwrap();
+    let mut events = Box::pin(s1.events(&ann, garden).await.unwrap());
+
+    s2.set_timite_profile(&bob, named("Bob")).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.next().await.expect("the stream stays open") {
+                Ok(e @ SpaceEvent::Profile { .. }) => return e,
+                Ok(_) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the profile event on node 1 within 20 s");
+    assert_eq!(
+        event,
+        SpaceEvent::Profile {
+            space: garden,
+            did: bob.timite,
+            name: Some("Bob".into()),
+        }
+    );
+    // Older clients see an event of a kind they skip: `kind` names it as the others.
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["kind"], "profile", "{json}");
+}

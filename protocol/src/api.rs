@@ -349,6 +349,32 @@ pub struct Thread {
     pub replies: Vec<MessageView>,
 }
 
+/// One version of a message's text in its edit history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct EditView {
+    /// The text (empty when it is `unreadable`).
+    pub text: String,
+    /// When it was written (milliseconds since the Unix epoch): the message's time for the
+    /// original, the time of the edit that wrote it for a later version.
+    pub at: u64,
+    /// In an end-to-end encrypted space, why the reader cannot decrypt this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+/// `GET /v1/spaces/{id}/messages/{mid}/edits`: every version of a message's text, oldest
+/// first: the original, then what each edit wrote, the last being its text now
+/// (docs/protocol.md §9.12).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct EditHistory {
+    /// The space.
+    pub space: SpaceId,
+    /// The message's id.
+    pub message: String,
+    /// The versions, oldest first; one for a message never edited.
+    pub edits: Vec<EditView>,
+}
+
 /// `GET /v1/spaces/{id}/search?q=`: the messages whose text contains the query, ignoring
 /// case, newest first, a page at a time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -808,6 +834,18 @@ pub enum SpaceEvent {
         /// The proposal, with its outcome and the close's tally.
         proposal: ProposalView,
     },
+    /// A member wrote its profile (schema version 11, locally or on another node): clients
+    /// show its new name on every message and member of that DID they show.
+    Profile {
+        /// The space.
+        space: SpaceId,
+        /// The member.
+        did: Did,
+        /// Its display name as the space reads it after the change (none if it no longer
+        /// has one there, e.g. it left concurrently).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
 }
 
 impl SpaceEvent {
@@ -835,6 +873,7 @@ impl SpaceEvent {
             Self::Proposal { space, .. }
             | Self::Vote { space, .. }
             | Self::ProposalClosed { space, .. } => *space,
+            Self::Profile { space, .. } => *space,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Replies, edits, reactions, threads and search with the `tim` binary across two nodes
 //! (docs/protocol.md §9.12): the owner on one node posts in a space at schema version 10, a
 //! member on the other replies and reacts, the owner edits, and each node shows the other's
-//! acts; a member's edit of another's message is refused with the rules' reason.
+//! acts (the edit's history too, `tim message history`); a member's edit of another's message
+//! is refused with the rules' reason.
 
 mod common;
 
@@ -61,6 +62,16 @@ async fn replies_edits_and_reactions_cross_nodes_and_are_found_by_search() {
 
     let m = message_on(&guest, &space, &id, |m| m["edits"] == 1);
     assert_eq!(m["text"], "Hello, world", "{m}");
+    // Its history, on the other node: the original, then the edit's text, now.
+    let history = ok(&guest, &["message", "history", &space, &id]);
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 2, "{history}");
+    assert!(lines[0].ends_with("] Hello World"), "{history}");
+    assert!(lines[1].ends_with("] Hello, world (now)"), "{history}");
+    let history: Value =
+        serde_json::from_str(&ok(&guest, &["--json", "message", "history", &space, &id])).unwrap();
+    assert_eq!(history["edits"][0]["text"], "Hello World", "{history}");
+    assert_eq!(history["edits"][1]["text"], "Hello, world", "{history}");
     assert_eq!(m["reactions"][0]["emoji"], "👍", "{m}");
     let guest_did = ok(&guest, &["whoami"]).lines().next().unwrap().to_string();
     assert_eq!(m["reactions"][0]["by"][0], guest_did.as_str(), "{m}");

@@ -168,6 +168,8 @@ impl Judge<'_> {
             };
             check_avatar(&mime, &data).map_err(Rejection::Unauthorized)?;
         }
+        self.effects
+            .push(super::Effect::ProfileSet { did: self.author });
         Ok(())
     }
 }

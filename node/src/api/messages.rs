@@ -1,13 +1,13 @@
-//! A space's timeline: reading it, posting, deleting a message; replies, edits, reactions,
-//! threads and search (schema version 10, docs/protocol.md §9.12).
+//! A space's timeline: reading it, posting, deleting a message; replies, edits and their
+//! history, reactions, threads and search (schema version 10, docs/protocol.md §9.12).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use tim_protocol::api::{
-    DirectMessage, DirectMessageRequest, Done, EditMessage, PostMessage, Posted, React, SearchPage,
-    SearchQuery, Thread, TimelinePage, TimelineQuery,
+    DirectMessage, DirectMessageRequest, Done, EditHistory, EditMessage, PostMessage, Posted,
+    React, SearchPage, SearchQuery, Thread, TimelinePage, TimelineQuery,
 };
 use tim_protocol::{MessageId, SpaceId};
 
@@ -89,6 +89,23 @@ pub(super) async fn edit_message(
 ) -> ApiResult<Json<Done>> {
     let change = s.edit_message(&caller, id, &message, &body.text).await?;
     Ok(Json(Done { change }))
+}
+
+/// Every version of a message's text, oldest first: the original with the message's time,
+/// then what each edit wrote with the edit's time (schema version 10). Read as the message is
+/// (a private space's members only); in an end-to-end encrypted space a version the caller's
+/// keys do not open says why in `unreadable`. A message not in the space, or deleted (its
+/// history goes with it), is `404 unknown-message`.
+#[utoipa::path(get, path = "/v1/spaces/{id}/messages/{message}/edits", tag = "messages",
+    params(("id" = String, Path, description = "Space id"),
+           ("message" = String, Path, description = "Message id")),
+    responses((status = 200, body = EditHistory), Problems))]
+pub(super) async fn edit_history(
+    State(s): State<Service>,
+    caller: Caller,
+    Ids(id, message): Ids<SpaceId, MessageId>,
+) -> ApiResult<Json<EditHistory>> {
+    Ok(Json(s.edit_history(&caller, id, &message).await?))
 }
 
 /// Puts the caller's reaction to a message (schema version 10), replacing its earlier one.

@@ -128,6 +128,7 @@ fn routes() -> (Router<Service>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::delete_message, messages::edit_message))
         .routes(routes!(messages::react))
         .routes(routes!(messages::thread))
+        .routes(routes!(messages::edit_history))
         .routes(routes!(messages::search))
         .routes(routes!(messages::direct_message))
         .routes(routes!(members::members))

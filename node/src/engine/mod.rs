@@ -19,6 +19,7 @@
 
 mod chains;
 mod e2ee;
+mod edits;
 mod proposals;
 pub use proposals::CLOSE_GRACE_MS;
 
@@ -1312,6 +1313,11 @@ impl<S: SpaceStore> Engine<S> {
                     })
                 }
                 Effect::MessageDeleted => Some(SpaceEvent::MessageDeleted { space: id }),
+                Effect::ProfileSet { did } => Some(SpaceEvent::Profile {
+                    space: id,
+                    did: *did,
+                    name: space.member_name(did),
+                }),
                 Effect::MessageEdited { id: msg } | Effect::Reacted { id: msg }
                     if self.listening =>
                 {

@@ -170,6 +170,12 @@ pub(super) enum Command {
         limit: usize,
         reply: Reply<MemberPage>,
     },
+    EditHistory {
+        who: Did,
+        space: SpaceId,
+        message: String,
+        reply: Reply<Vec<tim_protocol::api::EditView>>,
+    },
     Export(Did, SpaceId, Reply<(Vec<u8>, Vec<Envelope>)>),
     Import {
         space: SpaceId,
@@ -680,6 +686,22 @@ impl Handle {
             space,
             from,
             limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Every version of a message's text that the hosted timite may read, oldest first
+    /// ([`crate::engine::Engine::edit_history`]).
+    pub async fn edit_history(
+        &self,
+        space: SpaceId,
+        message: &str,
+    ) -> Result<Vec<tim_protocol::api::EditView>, NodeError> {
+        self.call(|reply| Command::EditHistory {
+            who: self.timite,
+            space,
+            message: message.to_string(),
             reply,
         })
         .await

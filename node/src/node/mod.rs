@@ -851,6 +851,15 @@ impl Actor {
                 });
                 self.reply_durable(reply, r);
             }
+            Command::EditHistory {
+                who,
+                space,
+                message,
+                reply,
+            } => {
+                let r = self.engine.edit_history(&who, space, &message);
+                self.reply_durable(reply, r);
+            }
             Command::Export(who, id, reply) => {
                 let r = self
                     .engine

@@ -1,5 +1,5 @@
 //! Message features (schema version 10, docs/protocol.md §9.12): `tim edit`, `tim react`,
-//! `tim search` and `tim thread` (replies are `tim post --reply-to`).
+//! `tim search`, `tim thread` and `tim message history` (replies are `tim post --reply-to`).
 
 use anyhow::Result;
 use tim_client::Client;
@@ -7,7 +7,7 @@ use tim_protocol::api::{MessageView, SearchQuery};
 use tim_protocol::{MessageId, SpaceId};
 
 use super::timeline::print_message;
-use crate::output::{errln, outln, Out};
+use crate::output::{errln, format_time, outln, shown, Out};
 
 /// `tim edit SPACE MID TEXT`.
 pub(crate) async fn edit(
@@ -42,6 +42,32 @@ pub(crate) async fn thread(client: &Client, out: Out, space: SpaceId, message: &
         print_message(&t.root)?;
         for m in &t.replies {
             print_message(m)?;
+        }
+        Ok(())
+    })
+}
+
+/// `tim message history SPACE MID`: every version of the message's text, oldest first, one
+/// a line, `[HH:MM:SS] text`, the last marked `(now)`.
+pub(crate) async fn history(
+    client: &Client,
+    out: Out,
+    space: SpaceId,
+    message: &str,
+) -> Result<()> {
+    let history = client.edit_history(space, message).await?;
+    out.print(&history, |h| {
+        let last = h.edits.len().saturating_sub(1);
+        for (i, v) in h.edits.iter().enumerate() {
+            let now = if i == last { " (now)" } else { "" };
+            match &v.unreadable {
+                None => outln!("[{}] {}{now}", format_time(v.at), shown(&v.text))?,
+                Some(why) => outln!(
+                    "[{}] (encrypted; not readable here: {}){now}",
+                    format_time(v.at),
+                    shown(why)
+                )?,
+            }
         }
         Ok(())
     })

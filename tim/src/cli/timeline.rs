@@ -1,5 +1,5 @@
 //! What members do in a space's timeline: `tim post`, `tim read` (a page at a time, or
-//! following the space's events), `tim message delete` and `tim rate`.
+//! following the space's events), `tim message delete`, `tim message history` and `tim rate`.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,14 @@ pub(crate) enum MessageCommand {
         /// Space id.
         space: SpaceId,
         /// Message id (as `tim read --json` shows it).
+        message: String,
+    },
+    /// Print every version of a message's text, oldest first: the original, then what each
+    /// edit wrote, with their times (schema version 10).
+    History {
+        /// Space id.
+        space: SpaceId,
+        /// Message id (as `tim read` shows it).
         message: String,
     },
 }
@@ -315,6 +323,9 @@ pub(crate) async fn message(client: &Client, out: Out, command: MessageCommand) 
             let done = client.delete_message(space, &message).await?;
             out.print(&done, |d| outln!("deleted {message} (change {})", d.change))
         }
+        MessageCommand::History { space, message } => {
+            super::threads::history(client, out, space, &message).await
+        }
     }
 }
 
@@ -543,6 +554,10 @@ fn print_event(e: &SpaceEvent) -> std::io::Result<()> {
             shown(&m.id),
             shown(&m.text)
         ),
+        SpaceEvent::Profile { did, name, .. } => match name {
+            Some(n) => format!("{} changed its profile: {}", did.short(), shown(n)),
+            None => format!("{} changed its profile", did.short()),
+        },
         SpaceEvent::Reacted { message: m, .. } => format!(
             "reactions to {} are now: {}",
             shown(&m.id),
