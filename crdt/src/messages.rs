@@ -445,9 +445,10 @@ impl Space {
     /// version `i` is entry `i`'s content, written at entry `i - 1`'s time (the message's own
     /// time for the original). Entries of every `edits` list (two concurrent first edits make
     /// two) are merged by time, in document order among equal times, so every replica answers
-    /// the same. Of two concurrent edits only the text Automerge kept is a version; both
-    /// entries are. A message not in the timeline (never, or deleted) is an error: a deleted
-    /// message's history goes with it.
+    /// the same. Two concurrent edits both record the content they replaced (two versions of
+    /// the same text in a row); the text of the one Automerge does not show is no version. A
+    /// message not in the timeline (never, or deleted) is an error: a deleted message's
+    /// history goes with it.
     pub fn edit_history(&self, id: &str) -> Result<Vec<Version>, SpaceError> {
         let obj = self.message_obj(id)?;
         let content = |o: &ObjId| match doc::get_str(&self.doc, o, doc::TEXT) {

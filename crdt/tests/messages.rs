@@ -329,3 +329,53 @@ fn an_encrypted_message_is_edited_in_the_same_shape_with_ct() {
     let m = s.message(&id).unwrap();
     assert_eq!((m.edits, m.edited_at, m.reactions.len()), (1, Some(5), 1));
 }
+
+/// The texts and times of message `id`'s edit history in `s`.
+fn history(s: &Space, id: &str) -> Vec<(String, u64)> {
+    s.edit_history(id)
+        .unwrap()
+        .into_iter()
+        .map(|v| match v.content {
+            tim_crdt::messages::Content::Text(t) => (t, v.at),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_edit_history_is_every_version_with_its_time_and_goes_with_a_deleted_message() {
+    let (mut a, owner, _member, id) = space_at(MESSAGES_V2);
+    assert_eq!(history(&a, &id), [("Hello World".to_string(), 4)]);
+    a.edit(&owner, &id, "Hello, world", 8).unwrap();
+    a.edit(&owner, &id, "Hello, worlds", 9).unwrap();
+    let mut b = Space::empty(a.id());
+    sync_pair(&mut a, &mut b);
+    let want = [
+        ("Hello World".to_string(), 4),
+        ("Hello, world".to_string(), 8),
+        ("Hello, worlds".to_string(), 9),
+    ];
+    assert_eq!(history(&b, &id), want);
+    b.delete_message(&owner, &id, 10).unwrap();
+    assert_refused_locally(b.edit_history(&id), "no message");
+}
+
+#[test]
+fn two_concurrent_edits_give_every_replica_the_same_history() {
+    let (mut a, owner, _member, id) = space_at(MESSAGES_V2);
+    let mut b = Space::empty(a.id());
+    sync_pair(&mut a, &mut b);
+    // The author's other session (a second device): a different actor.
+    let other_device = Writer::new(ed25519_dalek::SigningKey::from_bytes(&[1; 32]), [9; 16]);
+    a.edit(&owner, &id, "from the laptop", 8).unwrap();
+    b.edit(&other_device, &id, "from the phone", 9).unwrap();
+    sync_pair(&mut a, &mut b);
+    let (ha, hb) = (history(&a, &id), history(&b, &id));
+    assert_eq!(ha, hb);
+    // Both edits recorded the original; the text shown now is the last version.
+    let shown = a.message(&id).unwrap().text;
+    assert_eq!(ha.len(), 3, "{ha:?}");
+    assert_eq!(ha[0], ("Hello World".to_string(), 4));
+    assert_eq!(ha[1], ("Hello World".to_string(), 8));
+    assert_eq!(ha[2], (shown, 9));
+}

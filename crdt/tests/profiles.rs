@@ -232,3 +232,20 @@ fn two_concurrent_profiles_of_one_timite_converge_on_the_later_at() {
     assert_eq!(a.member_name(&member.did()), b.member_name(&member.did()));
     assert!(a.member_name(&member.did()).is_some());
 }
+
+#[test]
+fn a_profile_write_has_the_profile_set_effect_on_every_replica() {
+    let (mut a, _owner, member, _) = space_at(PEOPLE);
+    let mut b = Space::empty(a.id());
+    sync_pair(&mut a, &mut b);
+    let applied = a
+        .set_member_profile(&member, &profile("Ann", None), 10)
+        .unwrap();
+    let effect = tim_crdt::Effect::ProfileSet { did: member.did() };
+    assert!(applied.effects.contains(&effect), "{:?}", applied.effects);
+    let ingested = b.ingest(applied.envelope.clone()).unwrap();
+    let tim_crdt::Ingested::Applied { applied: on_b, .. } = ingested else {
+        panic!("{ingested:?}");
+    };
+    assert!(on_b.iter().any(|x| x.effects.contains(&effect)), "{on_b:?}");
+}

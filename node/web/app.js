@@ -13,8 +13,14 @@
   // Messages per timeline page, and per page when reading the shown pages again (the API's most).
   const PAGE = 50;
   const MAX_PAGE = 500;
-  // How close to the top of the timeline (px) a scroll loads the next older page.
+  // How close to the top of the timeline (px) a scroll loads the next older page (and to its
+  // bottom, the next newer one).
   const OLDER_AT_PX = 80;
+  // Most messages the timeline shows at once (~14 DOM nodes each, docs/benchmarks.md B12).
+  // `localStorage['tim.maxShown']` lowers it (the web test's short timelines), to two pages
+  // at least.
+  const MAX_SHOWN = 1000;
+  const MAX_SHOWN_KEY = 'tim.maxShown';
 
   const $ = (id) => document.getElementById(id);
 
@@ -30,6 +36,11 @@
     messages: new Map(), // id -> message of the selected space
     older: null, // cursor of the next older page of the timeline (null: the oldest is shown)
     loadingOlder: false,
+    // Cursor of the next newer page when the newest messages are not shown (the reader went
+    // back past MAX_SHOWN; null: the newest are shown and live ones are added).
+    newer: null,
+    loadingNewer: false,
+    unseen: 0, // live messages that arrived while `newer` was set
     members: [],
     view: 'timeline', // or 'abilities' or 'governance'
     providers: [], // declarations in the selected space
@@ -437,7 +448,7 @@
     readTimer = setTimeout(async () => {
       const s = state.spaces.find((x) => x.id === id);
       const last = $('timeline').lastElementChild;
-      if (state.space !== id || !s || typeof s.unread !== 'number' || !last || document.hidden) return;
+      if (state.space !== id || !s || typeof s.unread !== 'number' || !last || document.hidden || state.newer) return;
       try {
         await api('POST', `/v1/spaces/${enc(id)}/read`, { up_to: last.dataset.id });
         s.unread = 0;
@@ -511,6 +522,9 @@
     state.messages.clear();
     state.older = null;
     renderOlder();
+    state.newer = null;
+    state.unseen = 0;
+    renderNewer();
     state.members = [];
     $('timeline').replaceChildren();
     $('members').replaceChildren();
@@ -570,11 +584,22 @@
 
   const messagesPath = (id, limit, before) =>
     `/v1/spaces/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`;
+  const newerPath = (id, limit, after) => `/v1/spaces/${enc(id)}/messages?limit=${limit}&after=${enc(after)}`;
+
+  function maxShown() {
+    const n = Number.parseInt(localStorage.getItem(MAX_SHOWN_KEY) || '', 10);
+    return Number.isFinite(n) ? Math.min(MAX_SHOWN, Math.max(2 * PAGE, n)) : MAX_SHOWN;
+  }
 
   // The latest page of the timeline. Read again (after a reconnection, a lag or a deletion), it
   // covers as many messages as are shown, so that older pages loaded by scrolling stay and
-  // deleted messages go.
+  // deleted messages go. A reader back past MAX_SHOWN (the newest not shown) is brought to
+  // the newest instead.
   async function loadTimeline(id) {
+    if (state.newer) {
+      jumpToNewest();
+      return;
+    }
     const shown = state.messages.size;
     const messages = [];
     let older = null;
@@ -624,6 +649,7 @@
       for (const m of page.messages) addMessage(m, false, true);
       list.scrollTop = list.scrollHeight - fromBottom;
       state.older = page.next_before;
+      trimNewest();
       say(`Loaded ${page.messages.length} older message${page.messages.length === 1 ? '' : 's'}.`);
     } catch (e) {
       // The cursor's message is gone from this node's timeline: start again from the latest.
@@ -640,6 +666,92 @@
     button.hidden = !state.older;
     button.disabled = state.loadingOlder;
     button.textContent = state.loadingOlder ? 'Loading older messages…' : 'Load older messages';
+  }
+
+  // Removes the shown message item `li` (and its message).
+  function dropItem(li) {
+    state.messages.delete(li.dataset.id);
+    li.remove();
+  }
+
+  // After an older page: the newest shown messages over MAX_SHOWN go, from the bottom (what
+  // the reader sees above them does not move); the newest kept is where the newer page starts.
+  function trimNewest() {
+    const list = $('timeline');
+    const over = list.children.length - maxShown();
+    if (over <= 0) return;
+    for (let i = 0; i < over; i++) dropItem(list.lastElementChild);
+    state.newer = list.lastElementChild.dataset.id;
+    renderNewer();
+  }
+
+  // After a newer page: the oldest shown messages over MAX_SHOWN go, from the top, the view
+  // kept where it is; the oldest kept is where the older page starts.
+  function trimOldest() {
+    const list = $('timeline');
+    const over = list.children.length - maxShown();
+    if (over <= 0) return;
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    for (let i = 0; i < over; i++) dropItem(list.firstElementChild);
+    list.scrollTop = list.scrollHeight - fromBottom;
+    state.older = list.firstElementChild.dataset.id;
+    renderOlder();
+  }
+
+  // The next newer page, below the shown messages, when the newest are not shown: loaded on
+  // scrolling to the bottom. Once the newest are in, live messages are added again (and any
+  // that arrived during the load are read with the latest page).
+  async function loadNewer() {
+    const id = state.space;
+    if (!id || !state.newer || state.loadingNewer) return;
+    state.loadingNewer = true;
+    renderNewer();
+    const unseen = state.unseen;
+    try {
+      const page = await api('GET', newerPath(id, PAGE, state.newer));
+      if (state.space !== id) return;
+      for (const m of page.messages) addMessage(m, false, true);
+      state.newer = page.next_after || null;
+      trimOldest();
+      if (!state.newer) {
+        const missed = state.unseen > unseen;
+        state.unseen = 0;
+        if (missed) loadTimeline(id);
+        markReadSoon(id);
+      }
+    } catch (e) {
+      // The cursor's message is gone from this node's timeline: go to the newest.
+      if (e.type === 'tim:problem/unknown-message' && state.space === id) jumpToNewest();
+      else if (state.space === id) showError(e.message);
+    } finally {
+      state.loadingNewer = false;
+      renderNewer();
+    }
+  }
+
+  // Shows the newest messages, and live ones again, dropping what was shown.
+  async function jumpToNewest() {
+    const id = state.space;
+    if (!id) return;
+    for (const li of [...$('timeline').children]) dropItem(li);
+    state.older = null;
+    state.newer = null;
+    state.unseen = 0;
+    renderOlder();
+    renderNewer();
+    await loadTimeline(id);
+    $('timeline').scrollTop = $('timeline').scrollHeight;
+  }
+
+  // The control under the timeline while the newest messages are not shown: how many
+  // arrived since ("N new messages ↓"), a click away.
+  function renderNewer() {
+    const button = $('jump-newest');
+    button.hidden = !state.newer;
+    button.disabled = state.loadingNewer;
+    button.textContent = state.unseen
+      ? `${plural(state.unseen, 'new message')} ↓`
+      : 'Jump to the newest messages ↓';
   }
 
   // By time, then (same millisecond) by the operation counter that starts a message id, which
@@ -734,15 +846,36 @@
     return parts;
   }
 
-  // "(edited)", saying how often and when on hover, and on a click.
+  // "(edited)", saying how often and when on hover; a click shows the earlier versions of the
+  // text with their times under it (`GET …/messages/{mid}/edits`), another hides them.
   function editedNode(m) {
     const when = m.edited_at ? `, last ${absFmt.format(new Date(m.edited_at))}` : '';
     const about = `edited ${m.edits === 1 ? 'once' : `${m.edits} times`}${when}`;
     const b = el('button', { type: 'button', class: 'edited link', title: about, 'aria-expanded': 'false', text: '(edited)' });
-    b.addEventListener('click', () => {
-      const open = b.getAttribute('aria-expanded') !== 'true';
-      b.setAttribute('aria-expanded', String(open));
-      b.textContent = open ? `(${about})` : '(edited)';
+    b.addEventListener('click', async () => {
+      const text = b.parentElement;
+      const open = text.nextElementSibling && text.nextElementSibling.classList.contains('history')
+        ? text.nextElementSibling : null;
+      if (open) {
+        open.remove();
+        b.setAttribute('aria-expanded', 'false');
+        return;
+      }
+      b.disabled = true;
+      try {
+        const h = await api('GET', `/v1/spaces/${enc(state.space)}/messages/${enc(m.id)}/edits`);
+        // The last version is the text shown.
+        const earlier = h.edits.slice(0, -1);
+        text.after(el('ol', { class: 'history', 'data-testid': 'edit-history', 'aria-label': 'Earlier versions' },
+          ...earlier.map((v) => el('li', {}, timeNode(v.at), ' ', v.unreadable
+            ? el('span', { class: 'unreadable', text: `(encrypted; not readable here: ${v.unreadable})` })
+            : el('span', { class: 'history-text', text: v.text })))));
+        b.setAttribute('aria-expanded', 'true');
+      } catch (e) {
+        showError(`Could not read the edits: ${e.message}`);
+      } finally {
+        b.disabled = false;
+      }
     });
     return b;
   }
@@ -867,8 +1000,33 @@
   }
 
   function renderItem(m, force) {
-    const li = [...$('timeline').children].find((c) => c.dataset.id === m.id);
+    const li = $('timeline').querySelector(`li[data-id="${CSS.escape(m.id)}"]`);
     if (li && (force || !li.querySelector('.edit-form'))) li.replaceChildren(...messageParts(m));
+  }
+
+  // A member's new profile name (the `profile` event): every message and member of that DID
+  // shown, and the replies that quote its messages, show it at once.
+  function rename(did, name) {
+    if (name) names.set(did, name);
+    else names.delete(did);
+    const quoted = new Set();
+    for (const m of state.messages.values()) {
+      if (m.author !== did) continue;
+      m.author_name = name || null;
+      renderItem(m);
+      quoted.add(m.id);
+    }
+    for (const r of state.messages.values()) {
+      if (r.reply_to && quoted.has(r.reply_to) && r.author !== did) renderItem(r);
+    }
+    let member = false;
+    for (const m of state.members) {
+      if (m.did === did) {
+        m.name = name || null;
+        member = true;
+      }
+    }
+    if (member) renderMembers();
   }
 
   function updateTimelineEmpty() {
@@ -1135,8 +1293,14 @@
     }
     switch (e.kind) {
       case 'message':
-        addMessage(e.message, true);
-        markReadSoon(id);
+        // Far back in the timeline, a live message is counted, not shown.
+        if (state.newer) {
+          state.unseen += 1;
+          renderNewer();
+        } else {
+          addMessage(e.message, true);
+          markReadSoon(id);
+        }
         refreshSummarySoon(id);
         loadMembersAfterMessage(id);
         break;
@@ -1148,6 +1312,9 @@
         loadTimeline(id);
         refreshSummarySoon(id);
         loadMembersSoon(id);
+        break;
+      case 'profile':
+        rename(e.did, e.name);
         break;
       case 'joined':
       case 'role_changed':
@@ -2122,7 +2289,8 @@
       message.value = '';
       setReplyTo(null);
       message.focus();
-      if (state.space === id) addMessage({ id: posted.id, author: state.me.did, text, at: posted.at, reply_to: body.reply_to }, true);
+      if (state.space === id && state.newer) jumpToNewest();
+      else if (state.space === id) addMessage({ id: posted.id, author: state.me.did, text, at: posted.at, reply_to: body.reply_to }, true);
       refreshSummarySoon(id);
       loadMembersSoon(id);
     });
@@ -2166,8 +2334,11 @@
     $('agent-new-form').addEventListener('submit', makeAgent);
 
     $('load-older').addEventListener('click', loadOlder);
+    $('jump-newest').addEventListener('click', jumpToNewest);
     $('timeline').addEventListener('scroll', () => {
-      if ($('timeline').scrollTop < OLDER_AT_PX) loadOlder();
+      const list = $('timeline');
+      if (list.scrollTop < OLDER_AT_PX) loadOlder();
+      else if (state.newer && list.scrollHeight - list.scrollTop - list.clientHeight < OLDER_AT_PX) loadNewer();
     }, { passive: true });
 
     window.addEventListener('hashchange', route);

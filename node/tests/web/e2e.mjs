@@ -10,10 +10,13 @@
 // nodes' pages: declare, find, ask, claim, answer, see the result arrive, rate. Last, governance:
 // a role proposal made and voted on node 1's page passes with node 2's vote and takes effect;
 // then the owner rates that member and sets its role from the member list, and deletes its
-// message from the timeline. Message actions on node 1's page: a reply (shown with its
-// parent), a reaction from the emoji picker and an edit of its own message, each reaching
-// node 2. Node 2's page signs in by challenge with the browser's own key, which the test
-// allows for node 2's timite through the API with the admin token (as `tim timite keys add`).
+// message from the timeline. The edit history shows under "(edited)"; a name changed on node 2
+// updates node 1's page live; with its cap lowered, the timeline drops what goes past it and
+// counts live messages far back instead of showing them. Message actions on node 1's page: a
+// reply (shown with its parent), a reaction from the emoji picker and an edit of its own
+// message, each reaching node 2. Node 2's page signs in by challenge with the browser's own
+// key, which the test allows for node 2's timite through the API with the admin token (as
+// `tim timite keys add`).
 //
 // Environment: TIM_URL1, TIM_TOKEN1, TIM_ADMIN1, TIM_URL2, TIM_TOKEN2, TIM_ADMIN2, TIM_SPACE,
 // TIM_SCREENSHOT (png path);
@@ -212,6 +215,14 @@ try {
   await until('node 2 to hold the edit', 30000, async () =>
     (await call(url2, token2, 'GET', `${spacePath}/messages`)).messages
       .some((m) => m.id === helloId && m.text === EDITED && m.edits === 1));
+  // The edit history: a click on "(edited)" shows the earlier text with its time.
+  await editedItem.locator('.edited').click();
+  const history = editedItem.getByTestId('edit-history');
+  await history.locator('li', { hasText: HELLO }).waitFor();
+  const versions = await history.locator('li .history-text').allTextContents();
+  if (JSON.stringify(versions) !== JSON.stringify([HELLO])) fail(`the edit history shows ${JSON.stringify(versions)}`);
+  if ((await history.locator('li time').count()) !== 1) fail('the earlier version shows no time');
+  step('"(edited)" shows the earlier text with its time');
   await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-messages.png', fullPage: true, animations: 'disabled' });
   step('node 1\'s page replied, reacted and edited; node 2 holds all three');
 
@@ -341,6 +352,40 @@ try {
     return t.length === OLD + 1 && t[OLD] === 'new after paging';
   });
   step('the button loaded the oldest page; a live message still arrives at the bottom');
+
+  // A bounded timeline: with the page's cap lowered to 100 messages (`tim.maxShown`, the
+  // default is 1,000), scrolling back past it drops the newest off the bottom, keeping the
+  // view; a live message then only counts in "1 new message ↓"; scrolling down loads the
+  // newer pages again, dropping the oldest, up to the live one.
+  const all = [...expect(0), 'new after paging'];
+  const items = () => timeline.locator('li.msg').count();
+  await page.evaluate(() => localStorage.setItem('tim.maxShown', '100'));
+  await page.evaluate((id) => { location.hash = `#/space/${encodeURIComponent(id)}`; }, space);
+  await page.getByTestId('space-name').filter({ hasText: 'web e2e' }).waitFor();
+  await page.evaluate((id) => { location.hash = `#/space/${encodeURIComponent(id)}`; }, long.id);
+  await until('the latest page of the long timeline again', 10000,
+    async () => JSON.stringify(await shown()) === JSON.stringify(all.slice(-50)));
+  await timeline.evaluate((list) => { list.scrollTop = 0; });
+  await until('a second page, up to the cap', 10000,
+    async () => JSON.stringify(await shown()) === JSON.stringify(all.slice(-100)));
+  await timeline.evaluate((list) => { list.scrollTop = 0; });
+  await until('the oldest messages, the newest dropped off the bottom', 10000,
+    async () => JSON.stringify(await shown()) === JSON.stringify(all.slice(0, 100)));
+  if ((await timeline.evaluate((list) => list.scrollTop)) < 80) fail('the view jumped to the top when the newest were dropped');
+  const jump = page.getByTestId('jump-newest');
+  await jump.waitFor();
+  step('scrolled back past the cap of 100: the 21 newest were dropped, the view kept');
+  const LIVE_FAR = 'live while the reader is far back';
+  await call(url1, token1, 'POST', longPath, { text: LIVE_FAR });
+  await jump.filter({ hasText: '1 new message ↓' }).waitFor({ timeout: 10000 });
+  if ((await items()) !== 100) fail(`a live message far back grew the timeline to ${await items()}`);
+  await timeline.evaluate((list) => { list.scrollTop = list.scrollHeight; });
+  const latest = [...all, LIVE_FAR].slice(-100);
+  await until('scrolling down to load the newer messages up to the live one', 10000,
+    async () => JSON.stringify(await shown()) === JSON.stringify(latest));
+  await until('the jump control to go once the newest are shown', 5000, async () => !(await jump.isVisible()));
+  await page.evaluate(() => localStorage.removeItem('tim.maxShown'));
+  step('a live message far back showed "1 new message ↓" without growing the timeline; scrolling down brought it, 100 shown');
 
   // An end-to-end encrypted space: the page shows the text node 1's timite decrypts, and says
   // the space is encrypted; the node stores only ciphertext (tests elsewhere check that).
@@ -620,6 +665,19 @@ try {
   await filed.getByTestId('attachment').filter({ hasText: 'notes.txt' }).waitFor({ timeout: 10000 });
   await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-people.png', fullPage: true, animations: 'disabled' });
   step('node 2\'s profile name and attachment show on node 1\'s page');
+
+  // A name changed on node 2 reaches node 1's page live (the `profile` event): every message
+  // of node 2's timite on screen and its member entry show the new one, with no reload and no
+  // message posted since.
+  const NAME2B = 'Bea, renamed';
+  await call(url2, token2, 'PUT', '/v1/profile', { name: NAME2B });
+  await until('node 2\'s new name on its messages and member entry on node 1\'s page', 30000, async () => {
+    const authors = await timeline.locator(`li.msg .author[data-did="${me2.did}"]`).allTextContents();
+    const member = await page.getByTestId('members').locator(`li[data-did="${me2.did}"] .member-line`).textContent();
+    return authors.length > 1 && authors.every((a) => a === NAME2B) && member.startsWith(NAME2B);
+  });
+  if ((await page.evaluate(() => window.timE2eMarker)) !== 'same-document') fail('node 1\'s page reloaded');
+  step('node 2\'s new name replaced the old one on node 1\'s page, live');
 
   // The operator's agents panel (docs/agents.md): signed in with node 1's admin token, make a
   // greeter in the space, pause it, tune it and erase its memory; the API agrees at each step.

@@ -128,15 +128,18 @@ async function work(cdp) {
 const minus = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] - b[k]]));
 
 // Scrolls the timeline to its top and resolves, in the page, once the next older page is in
-// (the control is enabled again): the time it took, the part of it the API request took
-// (request → answer in), and how many messages are shown then.
+// (the oldest message shown changed and the control is enabled again; past the page's cap the
+// count stays, as the newest are dropped): the time it took, the part of it the API request
+// took (request → answer in), and how many messages are shown then.
 function olderPage(timeoutMs) {
   performance.clearResourceTimings();
   return new Promise((resolve, reject) => {
     const list = document.getElementById('timeline');
     const button = document.getElementById('load-older');
     const shownNow = () => list.querySelectorAll('li.msg').length;
+    const oldest = () => list.firstElementChild && list.firstElementChild.dataset.id;
     const before = shownNow();
+    const first = oldest();
     let observer = null;
     const timer = setTimeout(() => {
       observer.disconnect();
@@ -145,7 +148,7 @@ function olderPage(timeoutMs) {
     const t0 = performance.now();
     observer = new MutationObserver(() => {
       const shown = shownNow();
-      if (shown > before && !button.disabled) {
+      if (oldest() !== first && !button.disabled) {
         const ms = performance.now() - t0;
         observer.disconnect();
         clearTimeout(timer);
@@ -232,7 +235,12 @@ async function browserRun(browser, run) {
   const after = await memory(cdp);
   step(`run ${run}: ${older.length} older pages (${older.map((o) => o.ms.toFixed(0)).join(', ')} ms); ${shownAfter} messages shown; heap ${open.heap_mb.toFixed(1)} -> ${after.heap_mb.toFixed(1)} MB, DOM nodes ${open.dom_nodes} -> ${after.dom_nodes}`);
 
-  // The view back at the newest message, as a reader waiting for new ones keeps it.
+  // The view back at the newest message, as a reader waiting for new ones keeps it (past the
+  // page's cap of shown messages, the newest were dropped: its jump control brings them).
+  if (await page.getByTestId('jump-newest').isVisible()) {
+    await page.getByTestId('jump-newest').click();
+    await page.getByTestId('jump-newest').waitFor({ state: 'hidden' });
+  }
   await page.getByTestId('timeline').evaluate((list) => { list.scrollTop = list.scrollHeight; });
   const live = [];
   for (let k = 1; k <= livePosts; k += 1) {
