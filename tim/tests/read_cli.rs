@@ -1,6 +1,6 @@
 //! `tim read` prints a page of the timeline, oldest first, and names the cursor of the next page
-//! on standard error; `--before` and `--since` page from a message. `tim space members` pages
-//! the same way by DID.
+//! on standard error; `--before` and `--since` page from a message; `--follow` prints live
+//! messages and profile changes. `tim space members` pages the same way by DID.
 
 mod common;
 
@@ -112,6 +112,14 @@ async fn tim_read_prints_the_latest_page_and_pages_from_a_message() {
         .await
         .unwrap();
     assert_eq!(next_text(), "live");
+    // A profile written into the space (schema version 11) is a line of its own.
+    node.client
+        .migrate(space.parse().unwrap(), Some(11))
+        .await
+        .unwrap();
+    common::ok(home, &["profile", "set", "--name", "Reader"]);
+    let line = follow.next();
+    assert!(line.contains("changed its profile: Reader"), "{line}");
     drop(follow);
 
     // Members by DID, one at a time.
