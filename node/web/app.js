@@ -16,7 +16,8 @@
   // How close to the top of the timeline (px) a scroll loads the next older page (and to its
   // bottom, the next newer one).
   const OLDER_AT_PX = 80;
-  // Most messages the timeline shows at once (~14 DOM nodes each, docs/benchmarks.md B12).
+  // Most messages the timeline shows at once (~29 DOM nodes each with their buttons,
+  // docs/benchmarks.md B12).
   // `localStorage['tim.maxShown']` lowers it (the web test's short timelines), to two pages
   // at least.
   const MAX_SHOWN = 1000;

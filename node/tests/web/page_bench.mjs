@@ -206,7 +206,7 @@ async function browserRun(browser, run) {
   // Signed in as a person does (the token is kept for the tab), then a real navigation.
   await page.goto(`${url}/`);
   await page.getByLabel('Access token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByTestId('who-did').waitFor();
   await page.goto('about:blank');
   await page.goto(`${url}/#/space/${encodeURIComponent(space)}`, { waitUntil: 'commit' });
