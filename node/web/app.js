@@ -769,7 +769,7 @@
     // Read only when the view may follow (reading it forces a layout).
     const nearBottom = !stay && list.scrollHeight - list.scrollTop - list.clientHeight < 60;
     const mine = state.me && m.author === state.me.did;
-    const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id }, ...messageParts(m));
+    const li = el('li', { class: mine ? 'msg mine' : 'msg', 'data-id': m.id, 'data-edits': String(m.edits || 0) }, ...messageParts(m));
     // Usually the newest: append; otherwise find the first later message.
     let before = null;
     const last = list.lastElementChild && state.messages.get(list.lastElementChild.dataset.id);
@@ -1000,9 +1000,20 @@
     refreshReplies(m.id);
   }
 
+  // An open edit history stays open, unless the message was edited again (it would be stale).
   function renderItem(m, force) {
     const li = $('timeline').querySelector(`li[data-id="${CSS.escape(m.id)}"]`);
-    if (li && (force || !li.querySelector('.edit-form'))) li.replaceChildren(...messageParts(m));
+    if (!li || (!force && li.querySelector('.edit-form'))) return;
+    const history = li.querySelector('.history');
+    const edits = li.dataset.edits;
+    li.replaceChildren(...messageParts(m));
+    li.dataset.edits = String(m.edits || 0);
+    const text = li.querySelector('.text');
+    if (history && edits === li.dataset.edits && text) {
+      text.after(history);
+      const b = text.querySelector('.edited');
+      if (b) b.setAttribute('aria-expanded', 'true');
+    }
   }
 
   // A member's new profile name (the `profile` event): every message and member of that DID

@@ -222,7 +222,11 @@ try {
   const versions = await history.locator('li .history-text').allTextContents();
   if (JSON.stringify(versions) !== JSON.stringify([HELLO])) fail(`the edit history shows ${JSON.stringify(versions)}`);
   if ((await history.locator('li time').count()) !== 1) fail('the earlier version shows no time');
-  step('"(edited)" shows the earlier text with its time');
+  // It stays open when the message shows again for another reason (node 2 reacts).
+  await call(url2, token2, 'POST', `${spacePath}/messages/${encodeURIComponent(helloId)}/reactions`, { emoji: '👀' });
+  await editedItem.locator('.reactions li', { hasText: '👀 1' }).waitFor();
+  if (!(await history.isVisible())) fail('the edit history closed when a reaction arrived');
+  step('"(edited)" shows the earlier text with its time, still open after a reaction');
   await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-messages.png', fullPage: true, animations: 'disabled' });
   step('node 1\'s page replied, reacted and edited; node 2 holds all three');
 
