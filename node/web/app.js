@@ -17,9 +17,8 @@
   // bottom, the next newer one).
   const OLDER_AT_PX = 80;
   // Most messages the timeline shows at once (~29 DOM nodes each with their buttons,
-  // docs/benchmarks.md B12).
-  // `localStorage['tim.maxShown']` lowers it (the web test's short timelines), to two pages
-  // at least.
+  // docs/benchmarks.md B12); `localStorage['tim.maxShown']` lowers it (the web test's short
+  // timelines), to two pages at least.
   const MAX_SHOWN = 1000;
   const MAX_SHOWN_KEY = 'tim.maxShown';
 
