@@ -3,6 +3,9 @@
 
 use tim_protocol::Did;
 
+use crate::doc::{self, View};
+use crate::{schema, Space};
+
 /// A credential to record as issued in a space's name: its id, subject and kind, and what the
 /// record may also carry.
 #[derive(Debug, Clone, Copy)]
@@ -31,5 +34,18 @@ impl<'a> Issuance<'a> {
             ability: None,
             credential: None,
         }
+    }
+}
+
+impl Space {
+    /// The ids of the credentials this space records as issued, in key order.
+    pub fn issued_ids(&self) -> Vec<String> {
+        let now = View {
+            doc: self.doc(),
+            heads: None,
+        };
+        doc::root_obj(now.doc, &schema::ISSUED, None)
+            .map(|issued| now.keys(&issued))
+            .unwrap_or_default()
     }
 }
