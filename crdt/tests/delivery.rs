@@ -71,6 +71,8 @@ fn a_record_carries_its_credential_and_never_changes_it() {
     )
     .unwrap();
     assert_eq!(s.issued("urn:uuid:2").unwrap().credential, None);
+    // Every record, as a node lists them to deliver what a stop cut short.
+    assert_eq!(s.issued_ids(), ["urn:uuid:1", "urn:uuid:2"]);
     // The credential is written once, with the record.
     let env = forge(&s, &admin, &admin, 7, |tx, d| {
         use automerge::ReadDoc;
