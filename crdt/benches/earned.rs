@@ -16,6 +16,8 @@ use tim_protocol::Did;
 const MESSAGES: usize = 3_000;
 /// Deletions measured.
 const DELETIONS: usize = 50;
+/// Reads of the ledger measured, each way.
+const READS: usize = 10;
 
 fn did(k: &Writer) -> Did {
     Did::from_key(&k.verifying_key())
@@ -41,10 +43,15 @@ fn main() {
     for (i, m) in members.iter().enumerate() {
         space.rate(&owner, &did(m), 4 + (i % 2) as u8, 2).unwrap();
     }
+    // Past heads to read at: one every MESSAGES / READS messages.
+    let mut past = Vec::new();
     let start = Instant::now();
     for i in 0..MESSAGES {
         let k = &members[i % members.len()];
         space.post(k, &format!("message number {i}"), 10).unwrap();
+        if i % (MESSAGES / READS) == 0 {
+            past.push(space.heads());
+        }
     }
     per("post, no earned roles", MESSAGES, start);
     let earned = EarnedRole {
@@ -68,17 +75,31 @@ fn main() {
     println!("space: {changes} changes, {} members", members.len() + 1);
 
     let start = Instant::now();
+    for _ in 0..READS {
+        space.reputation(&did(&members[1]));
+    }
+    per("reputation now (the ledger, current heads)", READS, start);
     let rep = space.reputation(&did(&members[1]));
-    per("reputation now (the ledger, current heads)", 1, start);
     let heads = space.heads();
     let start = Instant::now();
-    let at = space.reputation_at(&did(&members[1]), &heads).unwrap();
+    for _ in 0..READS {
+        space.reputation_at(&did(&members[1]), &heads).unwrap();
+    }
     per(
         "reputation at the current heads, as a history view",
-        1,
+        READS,
         start,
     );
-    assert_eq!(at, rep);
+    assert_eq!(space.reputation_at(&did(&members[1]), &heads), Some(rep));
+    let start = Instant::now();
+    for heads in &past {
+        space.reputation_at(&did(&members[1]), heads).unwrap();
+    }
+    per(
+        "reputation at past heads (0 to 2,700 messages)",
+        past.len(),
+        start,
+    );
 
     // members[1] was rated 5 by the owner: an earned moderator. members[0], rated 4, is not;
     // make a second an assigned moderator to compare.

@@ -25,6 +25,7 @@ mod doc;
 pub mod earned;
 pub mod encryption;
 mod error;
+pub mod issuance;
 pub mod json_schema;
 pub mod messages;
 pub mod notices;

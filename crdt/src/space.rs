@@ -11,6 +11,7 @@ use tim_protocol::{ChangeHash, Did, Envelope, SpaceId};
 
 use crate::admission::{AdmissionVerifier, Requirement};
 use crate::encryption::{Encryption, ENCRYPTED_VERSION, ENCRYPTION_SCHEME};
+use crate::issuance::Issuance;
 use crate::notices::NoticeCache;
 use crate::reputation::Tally;
 use crate::roles::{Permissions, RoleDef, RoleName};
@@ -1350,61 +1351,28 @@ impl Space {
         }
     }
 
-    /// Records, as `key`'s timite (an admin), that it issued a credential in this space's
-    /// name. Returns the applied change and the credential's status list index.
+    /// Records, as `who`'s timite (an admin), that it issued credential `issued` in this
+    /// space's name. Returns the applied change and the credential's status list index.
     pub fn record_issued(
         &mut self,
         who: &Writer,
-        id: &str,
-        subject: &Did,
-        kind: &str,
-        at_ms: u64,
-    ) -> Result<(Applied, u64), SpaceError> {
-        self.record_issued_for(who, id, subject, kind, None, at_ms)
-    }
-
-    /// [`Space::record_issued`], naming the ability an ability credential attests (what a
-    /// declaration's `credential` is checked against, docs/abilities.md §13).
-    pub fn record_issued_for(
-        &mut self,
-        who: &Writer,
-        id: &str,
-        subject: &Did,
-        kind: &str,
-        ability: Option<&str>,
-        at_ms: u64,
-    ) -> Result<(Applied, u64), SpaceError> {
-        self.record_issued_with(who, id, subject, kind, ability, None, at_ms)
-    }
-
-    /// [`Space::record_issued_for`], carrying the signed credential (its JSON) in the record,
-    /// so that the subject's node receives it with the space (docs/passports.md, "Delivery to
-    /// the subject").
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_issued_with(
-        &mut self,
-        who: &Writer,
-        id: &str,
-        subject: &Did,
-        kind: &str,
-        ability: Option<&str>,
-        credential: Option<&str>,
+        issued: &Issuance<'_>,
         at_ms: u64,
     ) -> Result<(Applied, u64), SpaceError> {
         let issuer = who.did();
-        let issued = self.root(&schema::ISSUED)?;
-        let index = self.id.status_index(id);
+        let container = self.root(&schema::ISSUED)?;
+        let index = self.id.status_index(issued.id);
         self.local_write(who, at_ms, |tx| {
-            let rec = tx.put_object(&issued, id, ObjType::Map)?;
-            tx.put(&rec, doc::SUBJECT, subject.to_string())?;
-            tx.put(&rec, doc::KIND, kind)?;
+            let rec = tx.put_object(&container, issued.id, ObjType::Map)?;
+            tx.put(&rec, doc::SUBJECT, issued.subject.to_string())?;
+            tx.put(&rec, doc::KIND, issued.kind)?;
             tx.put(&rec, doc::ISSUER, issuer.to_string())?;
             tx.put(&rec, doc::STATUS_INDEX, ScalarValue::Uint(index))?;
             tx.put(&rec, doc::AT, ScalarValue::Timestamp(millis(at_ms)))?;
-            if let Some(a) = ability {
+            if let Some(a) = issued.ability {
                 tx.put(&rec, crate::abilities::ABILITY, a)?;
             }
-            if let Some(vc) = credential {
+            if let Some(vc) = issued.credential {
                 tx.put(&rec, crate::abilities::CREDENTIAL, vc)?;
             }
             Ok(index)

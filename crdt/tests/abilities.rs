@@ -7,6 +7,7 @@ use automerge::{ObjType, ReadDoc, ScalarValue};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use tim_crdt::abilities::{AbilitySpec, RequestState, Target, AUTO_TURN_MS};
+use tim_crdt::issuance::Issuance;
 use tim_crdt::test_utils::{
     assert_refused, assert_refused_locally, forge, reloaded, root, sync_pair,
 };
@@ -611,7 +612,11 @@ fn search_and_auto_rank_by_reputation_attestation_and_load_the_same_on_every_rep
 
     // An attesting credential this space issued lifts alice; revoking it drops her again.
     let (_, index) = s
-        .record_issued(&c.owner, "urn:cred:alice", &did(&c.alice), "ability", 400)
+        .record_issued(
+            &c.owner,
+            &Issuance::new("urn:cred:alice", &did(&c.alice), "ability"),
+            400,
+        )
         .unwrap();
     let mut attested = spec(SUMMARIZE);
     attested.credential = Some("urn:cred:alice".into());

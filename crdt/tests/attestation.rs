@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tim_crdt::abilities::AbilitySpec;
 use tim_crdt::admission::AdmissionVerifier;
 use tim_crdt::attestation::{Attestation, BadgeThreshold};
+use tim_crdt::issuance::Issuance;
 use tim_crdt::test_utils::{
     assert_refused, assert_refused_locally, forge, root, sync_pair, TestVerifier,
 };
@@ -129,12 +130,26 @@ fn replica(s: &Space) -> Space {
 fn a_credential_of_this_space_attests_only_its_subjects_ability_unrevoked() {
     let (mut s, c) = space_at(6);
     let (alice, bob) = (did(&c.alice), did(&c.bob));
-    s.record_issued_for(&c.owner, "urn:a", &alice, "ability", Some(SUMMARIZE), 20)
-        .unwrap();
-    s.record_issued_for(&c.owner, "urn:m", &alice, "membership", None, 21)
+    s.record_issued(
+        &c.owner,
+        &Issuance {
+            ability: Some(SUMMARIZE),
+            ..Issuance::new("urn:a", &alice, "ability")
+        },
+        20,
+    )
+    .unwrap();
+    s.record_issued(&c.owner, &Issuance::new("urn:m", &alice, "membership"), 21)
         .unwrap();
     let (_, revoked) = s
-        .record_issued_for(&c.owner, "urn:r", &alice, "ability", Some(SUMMARIZE), 22)
+        .record_issued(
+            &c.owner,
+            &Issuance {
+                ability: Some(SUMMARIZE),
+                ..Issuance::new("urn:r", &alice, "ability")
+            },
+            22,
+        )
         .unwrap();
     s.revoke(&c.owner, revoked, 23).unwrap();
 
@@ -247,7 +262,14 @@ fn revocation_afterwards_drops_the_declaration_from_search_and_auto_everywhere()
     let (alice, bob, carol, g) = (did(&c.alice), did(&c.bob), did(&c.carol), guild());
     // carol: attested by this space; alice: by the guild.
     let (_, index) = s
-        .record_issued_for(&c.owner, "urn:c", &carol, "ability", Some(SUMMARIZE), 20)
+        .record_issued(
+            &c.owner,
+            &Issuance {
+                ability: Some(SUMMARIZE),
+                ..Issuance::new("urn:c", &carol, "ability")
+            },
+            20,
+        )
         .unwrap();
     s.declare(&c.carol, &spec(SUMMARIZE, Some("urn:c")), 21)
         .unwrap();
@@ -389,8 +411,15 @@ fn badge_thresholds_are_checked_and_say_which_badges_are_due() {
     assert_ne!(s.badges_due()[0].0, bob);
     // Once recorded (as the admin's node does), it is not due again.
     let id = tim_crdt::attestation::badge_id(&s.id(), &alice, SUMMARIZE);
-    s.record_issued_for(&c.owner, &id, &alice, "ability", Some(SUMMARIZE), at)
-        .unwrap();
+    s.record_issued(
+        &c.owner,
+        &Issuance {
+            ability: Some(SUMMARIZE),
+            ..Issuance::new(&id, &alice, "ability")
+        },
+        at,
+    )
+    .unwrap();
     assert!(s.badges_due().is_empty());
     s.declare(&c.alice, &spec(SUMMARIZE, Some(&id)), at + 1)
         .unwrap();

@@ -4,6 +4,7 @@
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ScalarValue};
+use tim_crdt::issuance::Issuance;
 use tim_crdt::schema::PEOPLE;
 use tim_crdt::test_utils::{assert_refused, forge, root};
 use tim_crdt::{Role, Space, Writer};
@@ -50,13 +51,12 @@ fn a_record_carries_its_credential_and_never_changes_it() {
     let (owner, admin, ann) = (key(1), key(2), key(3));
     let mut s = space(&owner, &admin, &ann, PEOPLE);
     let vc = r#"{"id":"urn:uuid:1"}"#;
-    s.record_issued_with(
+    s.record_issued(
         &admin,
-        "urn:uuid:1",
-        &ann.did(),
-        "membership",
-        None,
-        Some(vc),
+        &Issuance {
+            credential: Some(vc),
+            ..Issuance::new("urn:uuid:1", &ann.did(), "membership")
+        },
         5,
     )
     .unwrap();
@@ -64,9 +64,15 @@ fn a_record_carries_its_credential_and_never_changes_it() {
     assert_eq!(rec.credential.as_deref(), Some(vc));
     assert_eq!(rec.issuer, admin.did());
     // A record without one reads as none.
-    s.record_issued(&admin, "urn:uuid:2", &ann.did(), "membership", 6)
-        .unwrap();
+    s.record_issued(
+        &admin,
+        &Issuance::new("urn:uuid:2", &ann.did(), "membership"),
+        6,
+    )
+    .unwrap();
     assert_eq!(s.issued("urn:uuid:2").unwrap().credential, None);
+    // Every record, as a node lists them to deliver what a stop cut short.
+    assert_eq!(s.issued_ids(), ["urn:uuid:1", "urn:uuid:2"]);
     // The credential is written once, with the record.
     let env = forge(&s, &admin, &admin, 7, |tx, d| {
         use automerge::ReadDoc;

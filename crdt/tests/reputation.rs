@@ -2,6 +2,7 @@
 //! the document and guarded by the rules like everything else.
 
 use automerge::transaction::Transactable;
+use tim_crdt::issuance::Issuance;
 use tim_crdt::test_utils::{forge, root, sync_pair};
 use tim_crdt::Writer;
 use tim_crdt::{Role, Space};
@@ -94,11 +95,19 @@ fn only_admins_record_issuance_and_revoke_and_records_never_change() {
     s.set_role(&owner, &did(&admin), Role::Admin, 2).unwrap();
 
     let (_, index) = s
-        .record_issued(&admin, "urn:uuid:1", &did(&ann), "reputation", 3)
+        .record_issued(
+            &admin,
+            &Issuance::new("urn:uuid:1", &did(&ann), "reputation"),
+            3,
+        )
         .unwrap();
     assert_eq!(index, s.id().status_index("urn:uuid:1"));
     let (_, second) = s
-        .record_issued(&admin, "urn:uuid:2", &did(&ann), "membership", 4)
+        .record_issued(
+            &admin,
+            &Issuance::new("urn:uuid:2", &did(&ann), "membership"),
+            4,
+        )
         .unwrap();
     assert_eq!(second, s.id().status_index("urn:uuid:2"));
     assert_ne!(index, second);
@@ -108,7 +117,11 @@ fn only_admins_record_issuance_and_revoke_and_records_never_change() {
         (did(&admin), did(&ann), "reputation")
     );
     let err = s
-        .record_issued(&ann, "urn:uuid:3", &did(&ann), "reputation", 5)
+        .record_issued(
+            &ann,
+            &Issuance::new("urn:uuid:3", &did(&ann), "reputation"),
+            5,
+        )
         .unwrap_err();
     assert!(
         err.to_string()
@@ -116,7 +129,11 @@ fn only_admins_record_issuance_and_revoke_and_records_never_change() {
         "{err}"
     );
     let err = s
-        .record_issued(&admin, "urn:uuid:1", &did(&ann), "reputation", 5)
+        .record_issued(
+            &admin,
+            &Issuance::new("urn:uuid:1", &did(&ann), "reputation"),
+            5,
+        )
         .unwrap_err();
     assert!(err.to_string().contains("already recorded"), "{err}");
     // A record cannot be rewritten, even by the admin who made it.
@@ -159,10 +176,18 @@ fn concurrent_issuers_on_partitioned_replicas_never_share_a_status_index() {
     let mut b = a.try_copy().unwrap();
     // Partitioned: each admin issues without seeing the other's record.
     let (_, by_owner) = a
-        .record_issued(&owner, "urn:uuid:owner-1", &did(&ann), "membership", 3)
+        .record_issued(
+            &owner,
+            &Issuance::new("urn:uuid:owner-1", &did(&ann), "membership"),
+            3,
+        )
         .unwrap();
     let (_, by_admin) = b
-        .record_issued(&admin, "urn:uuid:admin-1", &did(&ann), "reputation", 3)
+        .record_issued(
+            &admin,
+            &Issuance::new("urn:uuid:admin-1", &did(&ann), "reputation"),
+            3,
+        )
         .unwrap();
     assert_ne!(by_owner, by_admin);
     sync_pair(&mut a, &mut b);

@@ -707,3 +707,60 @@ async fn an_issued_credential_reaches_its_subjects_node_and_forged_ones_do_not()
         );
     }
 }
+
+/// The credential `id` in `node`'s passport, if it holds it.
+async fn held(node: &tim_node::Handle, id: &str) -> Option<serde_json::Value> {
+    node.credentials()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c["id"] == id)
+}
+
+/// A node that stops after applying an issuance record about its timite, before it stored the
+/// credential the record carries, keeps it when it starts again (docs/passports.md, "Delivery
+/// after a crash"): ann's node b applies the record while its store refuses credential writes
+/// (as a stop between the change and the credential would leave it), and b, restarted on the
+/// same home with a's node gone, lists the credential, checked and kept from its own log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_whose_delivery_a_stop_cut_short_is_kept_at_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let ann = b.keys.timite.did();
+    let space = a.handle.create_space("crash", "").await.unwrap();
+    b.handle
+        .join(space.id, vec![a.addr.clone()], JOIN)
+        .await
+        .unwrap();
+    sees_member(&a.handle, space.id, ann, "ann's join to reach a").await;
+
+    b.handle.fail_credential_writes(true);
+    let vc = a
+        .handle
+        .issue_credential(space.id, ann, CredentialKind::Membership, None)
+        .await
+        .unwrap();
+    let id = vc["id"].as_str().unwrap().to_string();
+    eventually(10, "the issuance record to reach b", || async {
+        let checks = b.handle.space_checks(vc.clone(), false).await.unwrap();
+        failures(&checks).is_empty()
+    })
+    .await;
+    assert_eq!(
+        held(&b.handle, &id).await,
+        None,
+        "b's store refuses credentials"
+    );
+
+    a.handle.shutdown().await.unwrap();
+    b.handle.shutdown().await.unwrap();
+    let (dir, keys) = (b.dir.clone(), b.keys.clone());
+    drop((a, b));
+    let b = common::restart(dir, keys).await;
+    let kept = poll(10, "the credential kept after the restart", || {
+        held(&b.handle, &id)
+    })
+    .await;
+    assert_eq!(kept, vc);
+    b.handle.shutdown().await.unwrap();
+}

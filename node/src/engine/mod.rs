@@ -31,6 +31,7 @@ use libp2p::PeerId;
 use rand::RngCore;
 use tim_crdt::admission::AdmissionVerifier;
 use tim_crdt::encryption::Encryption;
+use tim_crdt::issuance::Issuance;
 use tim_crdt::{Applied, Effect, Ingested, Space, SyncReceived, SyncState, Visibility, Writer};
 use tim_protocol::api::{Imported, Posted, SpaceEvent, SpaceSummary};
 use tim_protocol::wire::{RefusalReason, SyncMessage, SyncResponse};
@@ -1066,16 +1067,12 @@ impl<S: SpaceStore> Engine<S> {
                 credential,
             } => {
                 let r = self.readable_space_mut(&who, space).and_then(|s| {
-                    s.record_issued_with(
-                        &me,
-                        &id,
-                        &subject,
-                        kind,
-                        ability.as_deref(),
-                        credential.as_deref(),
-                        now,
-                    )
-                    .map_err(NodeError::from)
+                    let issued = Issuance {
+                        ability: ability.as_deref(),
+                        credential: credential.as_deref(),
+                        ..Issuance::new(&id, &subject, kind)
+                    };
+                    s.record_issued(&me, &issued, now).map_err(NodeError::from)
                 });
                 match r {
                     Ok((applied, index)) => {

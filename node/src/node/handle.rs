@@ -819,6 +819,13 @@ impl Handle {
         self.store.fail_writes(on);
     }
 
+    /// Makes the node's store refuse writes of credentials (or accept them again), while it
+    /// still writes changes: fault injection for tests.
+    #[cfg(feature = "test-utils")]
+    pub fn fail_credential_writes(&self, on: bool) {
+        self.store.fail_credential_writes(on);
+    }
+
     /// Providers of abilities matching `query` across the network, best first, at most
     /// `limit`: from the verified index records of every node (this one's too), each with the
     /// space and the addresses of the node to join through (`crate::index`). Answered

@@ -184,6 +184,7 @@ pub async fn start(keys: Keystore, data_dir: &Path, cfg: NodeConfig) -> anyhow::
         actor.on_swarm_event(event);
     }
     actor.carry_out(loaded);
+    actor.redeliver();
     for addr in cfg.bootstrap {
         actor.dial(addr);
     }

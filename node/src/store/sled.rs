@@ -80,6 +80,9 @@ pub struct Store {
     pub(super) read_markers: sled::Tree,
     /// Set by tests (`test-utils`) to make change writes fail, as a full disk would.
     failing: Arc<AtomicBool>,
+    /// Set by tests (`test-utils`) to make credential writes fail, as a crash between a
+    /// change and the credential it delivers would leave them.
+    failing_credentials: Arc<AtomicBool>,
     /// Flush requests, served by one thread that coalesces them (group commit).
     flusher: mpsc::Sender<Waiter>,
 }
@@ -150,6 +153,7 @@ impl Store {
         Ok(Self {
             flusher,
             failing: Arc::default(),
+            failing_credentials: Arc::default(),
             envelopes: db.open_tree("envelopes")?,
             spaces: db.open_tree("spaces")?,
             snapshots: db.open_tree("snapshots")?,
@@ -214,6 +218,11 @@ impl Store {
 
     /// Stores a credential (JSON) under its id.
     pub fn put_credential(&self, id: &str, json: &[u8]) -> Result<(), StoreError> {
+        if self.failing_credentials.load(Ordering::Relaxed) {
+            return Err(StoreError::Injected(
+                "credential writes fail (injected by a test)",
+            ));
+        }
         self.credentials.insert(id.as_bytes(), json)?;
         Ok(())
     }
@@ -302,6 +311,13 @@ impl Store {
     #[cfg(feature = "test-utils")]
     pub fn fail_writes(&self, on: bool) {
         self.failing.store(on, Ordering::Relaxed);
+    }
+
+    /// Makes writes of credentials fail (or work again), while changes are still written:
+    /// fault injection for tests of delivery after a crash.
+    #[cfg(feature = "test-utils")]
+    pub fn fail_credential_writes(&self, on: bool) {
+        self.failing_credentials.store(on, Ordering::Relaxed);
     }
 
     /// Makes every write so far durable. Concurrent callers share one `fsync`.

@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 use crate::{
     clock::{Clock, ClockData},
@@ -17,6 +18,28 @@ pub(crate) struct ChangeGraph {
     hashes: Vec<ChangeHash>,
     nodes_by_hash: BTreeMap<ChangeHash, NodeIdx>,
     clock_cache: Vec<Clock>,
+    last_clock: LastClock,
+}
+
+/// Tim's patch 4 (vendor/automerge/VENDORED.md): the heads whose clock was computed last, and
+/// that clock. Every `*_at` read computes the clock of its heads; a reader that makes thousands
+/// of reads at the same heads (the rules at a change's dependencies) computes it once. Emptied
+/// whenever a change joins the graph, so it always belongs to the graph as it is.
+#[derive(Debug, Default)]
+struct LastClock(Mutex<Option<(Vec<ChangeHash>, Clock)>>);
+
+impl LastClock {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Vec<ChangeHash>, Clock)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Clone for LastClock {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 const CACHE_STEP: u32 = 32;
@@ -55,6 +78,7 @@ impl ChangeGraph {
             nodes_by_hash: BTreeMap::new(),
             hashes: Vec::new(),
             clock_cache: Vec::new(),
+            last_clock: LastClock::default(),
         }
     }
 
@@ -72,6 +96,7 @@ impl ChangeGraph {
             .iter()
             .map(|h| self.nodes_by_hash.get(h).copied().ok_or(MissingDep(*h)))
             .collect::<Result<Vec<_>, _>>()?;
+        *self.last_clock.lock() = None;
         let node_idx = self.add_node(actor_idx, change);
         self.nodes_by_hash.insert(hash, node_idx);
         for parent_idx in parent_indices {
@@ -143,12 +168,22 @@ impl ChangeGraph {
     }
 
     pub(crate) fn clock_for_heads(&self, heads: &[ChangeHash]) -> Clock {
+        if let Some((_, clock)) = self
+            .last_clock
+            .lock()
+            .as_ref()
+            .filter(|(last_heads, _)| last_heads.as_slice() == heads)
+        {
+            return clock.clone();
+        }
         let nodes = self.heads_to_nodes(heads);
         assert_eq!(
             self.clock_cache.len(),
             self.nodes.len() / CACHE_STEP as usize
         );
-        self.calculate_clock(nodes)
+        let clock = self.calculate_clock(nodes);
+        *self.last_clock.lock() = Some((heads.to_vec(), clock.clone()));
+        clock
     }
 
     fn node_to_cache(idx: &NodeIdx, step: u32) -> Option<usize> {
