@@ -25,6 +25,7 @@ mod doc;
 pub mod earned;
 pub mod encryption;
 mod error;
+pub mod inbox;
 pub mod issuance;
 pub mod json_schema;
 pub mod messages;
@@ -42,6 +43,7 @@ mod space;
 mod sync;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+mod timeline_index;
 pub mod tokens;
 mod writer;
 

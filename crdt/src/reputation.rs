@@ -62,7 +62,7 @@ pub(crate) struct Ledger {
 }
 
 /// `1 + ⌊log2(run)⌋`: what a run of `run` consecutive messages by one author is worth.
-fn run_turns(run: u64) -> u64 {
+pub(crate) fn run_turns(run: u64) -> u64 {
     1 + u64::from(run.max(1).ilog2())
 }
 
@@ -79,18 +79,30 @@ fn counted_contribution(turns: u64, standing: i64) -> i64 {
 }
 
 impl Ledger {
-    /// Reads the ledger of `space` now.
+    /// Reads the ledger of `space` now, its messages and turns as its timeline index counts
+    /// them ([`crate::timeline_index`]) rather than by a walk of the timeline.
     pub(crate) fn of(space: &Space) -> Self {
-        Self::at(&space.notices_now())
+        let mut ledger = Self::default();
+        for (did, messages, turns) in space.timeline_index().turns_by_did() {
+            *ledger.messages.entry(did).or_default() += messages;
+            *ledger.turns.entry(did).or_default() += turns;
+        }
+        Self::weighed(ledger, &space.notices_now())
     }
 
     /// Reads the ledger at the notices' view: the document at given heads (what the rules
     /// see at a change's dependencies) or now. Members the notices no longer admit count as
     /// banned, as [`Space::role_of`] says.
     pub(crate) fn at(notices: &Notices<'_>) -> Self {
-        let view = notices.view;
         let mut ledger = Self::default();
-        ledger.count_turns(&message_authors(&view));
+        ledger.count_turns(&message_authors(&notices.view));
+        Self::weighed(ledger, notices)
+    }
+
+    /// The rest of [`Ledger::at`], `ledger`'s messages and turns already counted: standing,
+    /// ratings and abilities at the notices' view.
+    fn weighed(mut ledger: Self, notices: &Notices<'_>) -> Self {
+        let view = notices.view;
         let members = doc::root_obj(view.doc, &schema::MEMBERS, view.heads);
         let roles: HashMap<Did, Role> = members
             .as_ref()

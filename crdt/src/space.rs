@@ -180,6 +180,8 @@ pub struct Space {
     /// document holds, its envelope (see [`Signed`]).
     signed: HashMap<automerge::ChangeHash, Signed>,
     pending: HashMap<automerge::ChangeHash, Checked>,
+    /// The timeline, indexed for reads at the current heads ([`crate::timeline_index`]).
+    pub(crate) timeline_index: crate::timeline_index::TimelineCell,
 }
 
 /// What an applied change's envelope adds to the change the document already holds (Automerge
@@ -227,6 +229,7 @@ impl Space {
             doc: Automerge::new(),
             signed: HashMap::new(),
             pending: HashMap::new(),
+            timeline_index: Default::default(),
         }
     }
 
@@ -656,6 +659,7 @@ impl Space {
             doc: self.doc.clone(),
             signed: self.signed.clone(),
             pending: self.pending.clone(),
+            timeline_index: Default::default(),
         })
     }
 
@@ -1301,23 +1305,11 @@ impl Space {
         Tally::of(self).reputation(self, did)
     }
 
-    /// Messages per author in the timeline (reads only the authors, not the texts).
+    /// Messages per author in the timeline (as its timeline index counts them).
     pub(crate) fn contributions(&self) -> HashMap<Did, u64> {
-        // Counted by the author's text, each distinct author parsed once (a did:key parse
-        // decodes base58: once per message, it dominated reading a big space's members).
-        let mut by_text: HashMap<String, u64> = HashMap::new();
-        let now = doc::View {
-            doc: &self.doc,
-            heads: None,
-        };
-        for author in crate::reputation::message_authors(&now) {
-            *by_text.entry(author).or_default() += 1;
-        }
         let mut counts = HashMap::new();
-        for (author, n) in by_text {
-            if let Ok(did) = author.parse::<Did>() {
-                *counts.entry(did).or_default() += n;
-            }
+        for (did, messages, _) in self.timeline_index().turns_by_did() {
+            *counts.entry(did).or_default() += messages;
         }
         counts
     }

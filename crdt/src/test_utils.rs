@@ -194,3 +194,55 @@ impl AdmissionVerifier for TestVerifier {
         })
     }
 }
+
+/// What `s` holds for `me` past `marker`, by a walk of [`Space::timeline`] (what a node did on
+/// every request before the timeline index): the reference that [`Space::inbox`] must equal.
+pub fn inbox_by_scan(s: &Space, me: &Did, marker: Option<&str>) -> crate::inbox::Inbox {
+    use tim_protocol::api::{Notification, NotificationKind};
+    let timeline = s.timeline();
+    let read_up_to = marker.and_then(|m| timeline.iter().position(|v| v.id == m));
+    let mine: std::collections::HashSet<&str> = timeline
+        .iter()
+        .filter(|m| m.author == *me)
+        .map(|m| m.id.as_str())
+        .collect();
+    let mut out = crate::inbox::Inbox::default();
+    for (i, m) in timeline.iter().enumerate() {
+        if m.author == *me {
+            continue;
+        }
+        let seen = read_up_to.is_some_and(|r| i <= r);
+        let reply_to_mine = m.reply_to.as_deref().is_some_and(|p| mine.contains(p));
+        let kind = crate::inbox::notification_kind(me, &m.author, &m.mentions, reply_to_mine);
+        if !seen {
+            out.unread += 1;
+            if kind == Some(NotificationKind::Mention) {
+                out.unread_mentions += 1;
+            }
+        }
+        if let Some(kind) = kind {
+            out.notifications.push(Notification {
+                space: s.id(),
+                message: m.id.clone(),
+                author: m.author,
+                kind,
+                at: m.at,
+                text: m.text.clone(),
+                seen,
+            });
+        }
+    }
+    out
+}
+
+/// The ids of the messages that `s`'s timeline index shows, in its order: what
+/// [`Space::timeline`] lists, if the index is right.
+pub fn indexed_timeline(s: &Space) -> Vec<String> {
+    let index = s.timeline_index();
+    index
+        .entries()
+        .iter()
+        .filter(|e| e.facts.as_ref().is_some_and(|f| f.shown))
+        .map(|e| index.obj(e.key).to_string())
+        .collect()
+}

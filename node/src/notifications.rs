@@ -1,15 +1,16 @@
 //! Mentions, notifications and unread counts (docs/protocol.md §9.13.2): the use cases of
 //! [`Service`] that the HTTP API and the CLI call. A notification is a message by someone
 //! else that mentions the acting timite or replies to one of its messages; it is read from
-//! the spaces' documents, not stored. What the timite has read is its read marker per space,
+//! the spaces' documents (through each space's timeline index, kept in memory and brought to
+//! the document's heads as changes arrive: [`tim_crdt::Space::inbox`]), not stored. What the timite has read is its read marker per space,
 //! kept in this node's store (`read_markers`), never in a document: unread counts and the
 //! `seen` flag are the messages after it.
 
 use std::collections::HashSet;
 
 use futures::{Stream, StreamExt};
+use tim_crdt::inbox::{notification_kind, Inbox};
 use tim_crdt::messages::Attachment;
-use tim_crdt::Space;
 use tim_protocol::api::{
     MessageView, Notification, NotificationKind, NotificationsQuery, PostMessage, Posted,
     SpaceSummary,
@@ -27,70 +28,13 @@ const MAX_NOTIFICATIONS: usize = 1000;
 /// Notifications in an answer when the query does not say.
 const DEFAULT_NOTIFICATIONS: usize = 100;
 
-/// What a space holds for a timite past its read marker.
-#[derive(Debug, Default)]
-struct Scan {
-    /// Messages by others after the marker.
-    unread: u64,
-    /// Of those, the ones that mention the timite.
-    unread_mentions: u64,
-    /// Mentions of the timite and replies to its messages, in timeline order.
-    notifications: Vec<Notification>,
-}
-
 /// Why `message` notifies `me`, given the ids of `me`'s messages in its space.
 fn kind_for(message: &MessageView, me: Did, mine: &HashSet<&str>) -> Option<NotificationKind> {
-    if message.author == me {
-        None
-    } else if message.mentions.contains(&me) {
-        Some(NotificationKind::Mention)
-    } else if message
+    let reply_to_mine = message
         .reply_to
         .as_deref()
-        .is_some_and(|p| mine.contains(p))
-    {
-        Some(NotificationKind::Reply)
-    } else {
-        None
-    }
-}
-
-/// Reads `s`'s timeline for `me`, whose read marker there is `marker` (a message id; a marker
-/// whose message is gone counts as none).
-fn scan(s: &Space, me: Did, marker: Option<&str>) -> Scan {
-    let timeline = s.timeline();
-    let read_up_to = marker.and_then(|m| timeline.iter().position(|v| v.id == m));
-    let mine: HashSet<&str> = timeline
-        .iter()
-        .filter(|m| m.author == me)
-        .map(|m| m.id.as_str())
-        .collect();
-    let mut out = Scan::default();
-    for (i, m) in timeline.iter().enumerate() {
-        if m.author == me {
-            continue;
-        }
-        let seen = read_up_to.is_some_and(|r| i <= r);
-        let kind = kind_for(m, me, &mine);
-        if !seen {
-            out.unread += 1;
-            if kind == Some(NotificationKind::Mention) {
-                out.unread_mentions += 1;
-            }
-        }
-        if let Some(kind) = kind {
-            out.notifications.push(Notification {
-                space: s.id(),
-                message: m.id.clone(),
-                author: m.author,
-                kind,
-                at: m.at,
-                text: m.text.clone(),
-                seen,
-            });
-        }
-    }
-    out
+        .is_some_and(|p| mine.contains(p));
+    notification_kind(&me, &message.author, &message.mentions, reply_to_mine)
 }
 
 impl Service {
@@ -125,8 +69,9 @@ impl Service {
         }
     }
 
-    /// What `space` holds for the caller past its read marker.
-    async fn scan(&self, me: Did, space: SpaceId) -> ServiceResult<Scan> {
+    /// What `space` holds for the caller past its read marker, the notifications too if
+    /// `notifications` (from the space's timeline index: no walk of its messages).
+    async fn scan(&self, me: Did, space: SpaceId, notifications: bool) -> ServiceResult<Inbox> {
         let marker = self
             .node()
             .store()
@@ -135,7 +80,9 @@ impl Service {
         Ok(self
             .node()
             .acting_as(me)
-            .read_space(space, move |s| scan(s, me, marker.as_deref()))
+            .read_space(space, move |s| {
+                s.inbox(&me, marker.as_deref(), notifications)
+            })
             .await?)
     }
 
@@ -147,7 +94,7 @@ impl Service {
         mut summaries: Vec<SpaceSummary>,
     ) -> Vec<SpaceSummary> {
         for s in &mut summaries {
-            if let Ok(scan) = self.scan(caller.timite, s.id).await {
+            if let Ok(scan) = self.scan(caller.timite, s.id, false).await {
                 s.unread = scan.unread;
                 s.unread_mentions = scan.unread_mentions;
             }
@@ -167,7 +114,7 @@ impl Service {
             .clamp(1, MAX_NOTIFICATIONS);
         let mut all = Vec::new();
         for summary in self.node().acting_as(caller.timite).spaces().await? {
-            match self.scan(caller.timite, summary.id).await {
+            match self.scan(caller.timite, summary.id, true).await {
                 Ok(scan) => all.extend(scan.notifications),
                 // A space still syncing, or left meanwhile, has nothing to say yet.
                 Err(_) => continue,
