@@ -146,7 +146,8 @@ impl Service {
         store.flush().await.map_err(NodeError::from)?;
         // The profile with the passport: its credential, before any space has it.
         let credential = match &profile {
-            Some(p) => Some(self.issue_profile_credential(me, p).await?),
+            // Boxed: the signing future is deep, and callers' futures must stay shallow.
+            Some(p) => Some(Box::pin(self.issue_profile_credential(me, p)).await?),
             None => None,
         };
         let (mut written, mut skipped) = (Vec::new(), Vec::new());
@@ -281,7 +282,7 @@ impl Service {
             }
         }
         if newest.is_none() {
-            newest = self.presented_profile(caller, did).await?;
+            newest = Box::pin(self.presented_profile(caller, did)).await?;
         }
         Ok((newest, handle))
     }
