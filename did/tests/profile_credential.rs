@@ -6,7 +6,7 @@ use ssi::json_ld::{CompactJsonLd, ContextLoader, Expandable};
 use tim_did::credential::{present, verify_credential, verify_presentation, CredentialError};
 use tim_did::profile_credential::{
     issue_profile, profile_credential_json, verify_profile, AvatarDigest, ProfileClaim,
-    PROFILE_CREDENTIAL_TYPE,
+    MAX_PROFILE_CREDENTIAL_BYTES, PROFILE_CREDENTIAL_TYPE,
 };
 use tim_did::test_utils::sign_as;
 use tim_did::Identity;
@@ -58,6 +58,17 @@ async fn a_self_issued_profile_verifies_and_says_what_was_set() {
     undefined["credentialSubject"]["mystery"] = json!("?");
     let doc = CompactJsonLd(serde_json::from_value(undefined).unwrap());
     assert!(doc.expand(&ContextLoader::default()).await.is_err());
+
+    // The largest profile stays well under the bound readers apply.
+    let largest = ProfileClaim {
+        name: "𝔄".repeat(64),
+        bio: Some("𝔅".repeat(280)),
+        avatar: Some(AvatarDigest::of("image/png", &[7; 32 * 1024])),
+    };
+    let vc = issue_profile(&ann, ID, FROM, &largest).await.unwrap();
+    let size = vc.to_string().len();
+    assert!(size < MAX_PROFILE_CREDENTIAL_BYTES / 2, "{size} bytes");
+    assert_eq!(verify_profile(&vc, &ann.did()).await.unwrap(), largest);
 
     // Without the optional fields.
     let bare = ProfileClaim {
