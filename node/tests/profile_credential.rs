@@ -2,7 +2,7 @@
 //! nodes on 127.0.0.1: setting a profile issues a self-issued profile credential that replaces
 //! the older one; a join presentation carries it; the space's other node verifies it there and
 //! shows it as the joiner's profile where the space has none (a space below version 11); it
-//! admits nobody.
+//! admits nobody; one about someone else, slipped into a presentation, is never shown.
 
 mod common;
 
@@ -184,4 +184,65 @@ async fn a_profile_set_travels_as_a_self_issued_credential_in_the_join_presentat
     assert_eq!(seen.name.as_deref(), Some("Ann B."));
     assert_eq!(seen.bio.as_deref(), Some("grows tomatoes"));
     assert!(seen.avatar.is_none(), "only the avatar's digest travels");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_presented_profile_about_someone_else_is_never_shown() {
+    use tim_did::profile_credential::{profile_credential_json, ProfileClaim};
+    let tmp = tempfile::tempdir().unwrap();
+    let n1 = common::node(&tmp, 1).await;
+    let n2 = common::node_in(
+        tmp.path().join("n2"),
+        common::keys(2),
+        vec![n1.addr.clone()],
+    )
+    .await;
+    let s1 = Service::new(n1.handle.clone(), "admin", RateLimit::default());
+    let ann = Caller::operator(n1.handle.timite());
+    let mallory = n2.keys.timite.clone();
+    let old = space(&s1, &ann, "old", Some(10)).await;
+
+    // Mallory signs "Ann the admin" about Ann and slips it into its own passport (its node
+    // keeps what its timite issued; only the service's import would have refused it).
+    let claim = ProfileClaim {
+        name: "Ann the admin".into(),
+        bio: None,
+        avatar: None,
+    };
+    let mut forged = profile_credential_json(
+        &mallory.did(),
+        "urn:uuid:0f0e0d0c-0b0a-4908-8706-050403020100",
+        "2026-11-24T10:00:00Z",
+        &claim,
+    );
+    forged["credentialSubject"]["id"] = ann.timite.to_string().into();
+    let forged = tim_did::test_utils::sign_as(&mallory, forged)
+        .await
+        .unwrap();
+    let report = Box::pin(s1.verify(&forged)).await.unwrap();
+    assert!(!report.verified, "{report:?}");
+    let id = n2.handle.hold_credential(forged).await.unwrap();
+
+    // A space without requirements stores the presentation unchecked.
+    n2.handle
+        .join_presenting(old, vec![n1.addr.clone()], vec![id], common::JOIN)
+        .await
+        .unwrap();
+    let who = mallory.did();
+    common::poll(20, "Mallory's presentation on node 1", || async {
+        n1.handle
+            .read_space(old, move |s| s.presentation_of(&who))
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    // Shown as nobody's profile: not Mallory's (not self-issued), not Ann's (not presented
+    // by her).
+    let err = Box::pin(s1.timite_profile(&ann, mallory.did()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no profile"), "{err}");
+    let own = Box::pin(s1.timite_profile(&ann, ann.timite)).await;
+    assert!(own.is_err(), "{own:?}");
 }
