@@ -36,6 +36,7 @@ pub fn tim_context() -> Value {
         "TimMembershipCredential": term("MembershipCredential"),
         "TimReputationCredential": term("ReputationCredential"),
         "TimAbilityCredential": term("AbilityCredential"),
+        "TimProfileCredential": term("ProfileCredential"),
         "space": { "@id": term("space"), "@type": "@id" },
         "role": term("role"),
         "since": { "@id": term("since"), "@type": xsd("dateTime") },
@@ -53,7 +54,9 @@ pub fn tim_context() -> Value {
         "abilityPoints": { "@id": term("abilityPoints"), "@type": xsd("decimal") },
         "ability": term("ability"),
         "level": term("level"),
-        "attestedBy": { "@id": term("attestedBy"), "@type": "@id" }
+        "attestedBy": { "@id": term("attestedBy"), "@type": "@id" },
+        "bio": term("bio"),
+        "avatar": term("avatar")
     })
 }
 
@@ -230,6 +233,31 @@ pub enum CredentialError {
     /// A check on the content failed.
     #[error("{0}")]
     Check(String),
+    /// A profile credential issued by someone other than its subject (it must be
+    /// self-issued: docs/passports.md, "The profile credential").
+    #[error("a profile credential is issued by its own subject; this one's issuer is `{issuer}`, its subject `{subject}`")]
+    NotSelfIssued {
+        /// The credential's issuer.
+        issuer: String,
+        /// Its subject.
+        subject: String,
+    },
+    /// A credential whose proof names a key other than its issuer's.
+    #[error("signed with `{method}`, not with the key of its issuer `{issuer}`")]
+    WrongKey {
+        /// The proof's verification method.
+        method: String,
+        /// The issuer.
+        issuer: String,
+    },
+    /// A profile credential presented by someone other than its subject.
+    #[error("the profile credential is about `{subject}`, not its presenter `{holder}`")]
+    NotTheHolder {
+        /// The credential's subject.
+        subject: String,
+        /// The presentation's holder.
+        holder: String,
+    },
 }
 
 fn jwk_of(id: &Identity) -> JWK {
@@ -568,6 +596,12 @@ fn parse_time(v: &Value, field: &str) -> Result<Option<chrono_lite::Instant>, St
     }
 }
 
+/// Parses an RFC 3339 date-time (`2026-11-24T10:00:00Z`, fractions and offsets too) to
+/// seconds since the Unix epoch.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    chrono_lite::parse(s)
+}
+
 /// Formats seconds since the Unix epoch as RFC 3339 in UTC, whole seconds
 /// (`2026-11-24T10:00:00Z`).
 pub fn format_time(secs: i64) -> String {
@@ -692,6 +726,14 @@ pub async fn verify_credential(credential: &Value, now: i64) -> Report {
         Err(e) => report.fail("proof", e.to_string()),
     }
     report.record("validity period", check_validity(credential, now));
+    if crate::profile_credential::is_profile_credential(credential) {
+        report.record(
+            "self-issued",
+            crate::profile_credential::check_self_issued(credential, None)
+                .map(|_| "by its subject: a profile, for display only".to_string())
+                .map_err(|e| e.to_string()),
+        );
+    }
     report
 }
 
@@ -781,7 +823,16 @@ pub async fn verify_presentation(
             });
         }
         let subject = vc["credentialSubject"]["id"].as_str().unwrap_or_default();
-        if has_type(vc, "BitstringStatusListCredential") {
+        if crate::profile_credential::is_profile_credential(vc) {
+            // Self-issued by the holder, or the holder shows someone else's profile as its own.
+            let outcome = match holder.parse::<Did>() {
+                Ok(h) => crate::profile_credential::check_self_issued(vc, Some(&h))
+                    .map(|_| "the holder's own profile".to_string())
+                    .map_err(|e| e.to_string()),
+                Err(_) => Err(format!("the holder `{holder}` is not a did:key")),
+            };
+            report.record(&format!("credential {} subject", i + 1), outcome);
+        } else if has_type(vc, "BitstringStatusListCredential") {
             report.pass(
                 &format!("credential {} subject", i + 1),
                 "a status list: evidence of the other credentials' status",

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod credential;
+pub mod profile_credential;
 pub mod status_list;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;

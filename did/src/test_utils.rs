@@ -55,3 +55,12 @@ pub fn js(command: &str, input: &Value) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
+
+/// Signs any unsigned credential JSON as `issuer` (eddsa-rdfc-2022), whatever it claims:
+/// for tests that forge credentials a node must refuse.
+pub async fn sign_as(
+    issuer: &crate::Identity,
+    unsigned: Value,
+) -> Result<Value, crate::credential::CredentialError> {
+    crate::credential::sign(issuer, unsigned).await
+}

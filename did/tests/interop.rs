@@ -87,3 +87,42 @@ async fn tim_and_digital_bazaar_verify_each_others_credentials() {
     tampered["credentialSubject"]["id"] = json!(issuer.did().to_string());
     assert!(verify_proof(&tampered).await.is_err());
 }
+
+#[tokio::test]
+async fn digital_bazaar_verifies_a_self_issued_profile_and_refuses_it_altered() {
+    use tim_did::profile_credential::{issue_profile, AvatarDigest, ProfileClaim};
+    ensure_installed();
+    let ann = Identity::from_seed([2; 32]);
+    let claim = ProfileClaim {
+        name: "Ann Example".into(),
+        bio: Some("Gardener.".into()),
+        avatar: Some(AvatarDigest::of("image/png", b"\x89PNG\r\n\x1a\n...")),
+    };
+    let vc = issue_profile(
+        &ann,
+        "urn:uuid:0f0e0d0c-0b0a-4908-8706-050403020100",
+        "2026-11-24T10:00:00Z",
+        &claim,
+    )
+    .await
+    .unwrap();
+    let r = js("verify-credential", &vc);
+    assert_eq!(r["verified"], true, "{r}");
+    let mut renamed = vc.clone();
+    renamed["credentialSubject"]["name"] = json!("Mallory");
+    assert_eq!(js("verify-credential", &renamed)["verified"], false);
+    let mut other_avatar = vc.clone();
+    other_avatar["credentialSubject"]["avatar"]["digestSRI"] =
+        json!(AvatarDigest::of("image/png", b"\x89PNG\r\n\x1a\nother").sri());
+    assert_eq!(js("verify-credential", &other_avatar)["verified"], false);
+
+    // In the holder's presentation, as a join carries it.
+    let vp = present(&ann, vec![vc], "urn:tim:space:ab", "c1")
+        .await
+        .unwrap();
+    let r = js(
+        "verify-presentation",
+        &json!({"presentation": vp, "domain": "urn:tim:space:ab", "challenge": "c1"}),
+    );
+    assert_eq!(r["verified"], true, "{r}");
+}

@@ -28,6 +28,7 @@ mod node;
 mod notifications;
 mod people;
 mod personas;
+mod profile_credentials;
 mod profiles;
 mod proposals;
 pub mod service;

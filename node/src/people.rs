@@ -144,6 +144,12 @@ impl Service {
                 .map_err(NodeError::from)?;
         }
         store.flush().await.map_err(NodeError::from)?;
+        // The profile with the passport: its credential, before any space has it.
+        let credential = match &profile {
+            // Boxed: the signing future is deep, and callers' futures must stay shallow.
+            Some(p) => Some(Box::pin(self.issue_profile_credential(me, p)).await?),
+            None => None,
+        };
         let (mut written, mut skipped) = (Vec::new(), Vec::new());
         if let Some(p) = &profile {
             for space in self.node().acting_as(me).spaces().await? {
@@ -161,6 +167,7 @@ impl Service {
             profile: self.timite_profile(caller, me).await?,
             written,
             skipped,
+            credential,
         })
     }
 
@@ -225,7 +232,9 @@ impl Service {
     }
 
     /// `did`'s profile as the caller sees it: the newest by `at` of those in the spaces the
-    /// caller may read and the one this node keeps, if it hosts `did`. Not found if none.
+    /// caller may read and the one this node keeps, if it hosts `did`; without either, the
+    /// profile credential `did` presented when it joined one of those spaces. Not found if
+    /// none.
     pub async fn timite_profile(&self, caller: &Caller, did: Did) -> ServiceResult<ProfileView> {
         let (profile, handle) = self.newest_profile(caller, did).await?;
         if profile.is_none() && handle.is_none() {
@@ -271,6 +280,9 @@ impl Service {
             if newest.as_ref().is_none_or(|n| p.at > n.at) {
                 newest = Some(p);
             }
+        }
+        if newest.is_none() {
+            newest = Box::pin(self.presented_profile(caller, did)).await?;
         }
         Ok((newest, handle))
     }

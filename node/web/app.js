@@ -2109,6 +2109,7 @@
       const claims = el('dl', { class: 'claims' });
       const add = (k, v) => claims.append(el('dt', { text: k }), el('dd', { text: v }));
       if (subject.space) add('space', spaceName(subject.space));
+      if (types.includes('TimProfileCredential')) add('kind', 'profile, self-issued: shown with your passport, never counted');
       for (const [k, v] of Object.entries(subject)) {
         if (k === 'id' || k === 'space' || k === 'type') continue;
         add(k, claimText(v));

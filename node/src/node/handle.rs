@@ -9,6 +9,7 @@ use tim_crdt::admission::Requirement;
 use tim_crdt::encryption::{Encryption, History};
 use tim_crdt::{MemberPage, PageFrom, Role, Space, Visibility};
 use tim_did::credential::Check;
+use tim_did::profile_credential::ProfileClaim;
 use tim_protocol::api::{
     GossipPeers, Imported, MemberView, NodeStatus, Posted, SpaceEvent, SpaceSummary, Timeline,
     TimelinePage, TimiteView, TrustEntry,
@@ -199,6 +200,7 @@ pub(super) enum Command {
     CheckBadges(Reply<usize>),
     Credentials(Did, Reply<Vec<serde_json::Value>>),
     Credential(Did, String, Reply<serde_json::Value>),
+    IssueProfileCredential(Did, ProfileClaim, Reply<serde_json::Value>),
     ExportJwt(Did, String, Reply<String>),
     Trust(Reply<Vec<TrustEntry>>),
     SetTrust(String, Option<f64>, Reply<()>),
@@ -447,6 +449,16 @@ impl Handle {
     /// Every credential this node issued or holds.
     pub async fn credentials(&self) -> Result<Vec<serde_json::Value>, NodeError> {
         self.call(|r| Command::Credentials(self.timite, r)).await
+    }
+
+    /// Issues the hosted timite's self-issued profile credential saying `claim`, keeps it in
+    /// its passport in place of the older one, and answers it once durable.
+    pub async fn issue_profile_credential(
+        &self,
+        claim: ProfileClaim,
+    ) -> Result<serde_json::Value, NodeError> {
+        self.call(|r| Command::IssueProfileCredential(self.timite, claim, r))
+            .await
     }
 
     /// One credential by id.

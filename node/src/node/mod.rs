@@ -44,6 +44,7 @@ mod delivery;
 mod handle;
 mod passport;
 mod payloads;
+mod profile_credential;
 mod revocation;
 
 use ability_index::AbilityIndex;
@@ -449,7 +450,8 @@ impl Actor {
     /// Signs a joiner's presentation off the loop (JSON-LD canonicalisation costs
     /// milliseconds) and hands it back to the engine. The presentation also carries the
     /// issuers' current status lists of the credentials that name one (fetched over HTTP), so
-    /// that every node of the space can check they were not revoked.
+    /// that every node of the space can check they were not revoked, and the joiner's profile
+    /// credential, if it holds one and did not name it.
     fn present(
         &mut self,
         token: Token,
@@ -459,10 +461,18 @@ impl Actor {
         ids: Vec<String>,
     ) {
         let prepared = self.identity(&who).and_then(|me| {
-            let credentials = ids
+            let mut credentials = ids
                 .iter()
                 .map(|cid| self.own_credential(&who, cid))
                 .collect::<Result<Vec<_>, _>>()?;
+            // The timite's profile travels with its passport (docs/passports.md).
+            if !credentials
+                .iter()
+                .any(tim_did::profile_credential::is_profile_credential)
+            {
+                let held = profile_credential::held_profiles(&self.store, &who)?;
+                credentials.extend(held.into_iter().take(1));
+            }
             Ok((me, credentials))
         });
         let internal = self.internal.clone();
@@ -689,6 +699,9 @@ impl Actor {
             }
             Command::Credential(who, id, reply) => {
                 let _ = reply.send(self.own_credential(&who, &id));
+            }
+            Command::IssueProfileCredential(who, claim, reply) => {
+                self.issue_profile_credential(who, claim, reply)
             }
             Command::ExportJwt(who, id, reply) => {
                 let prepared = self.own_credential(&who, &id).and_then(|vc| {

@@ -441,6 +441,13 @@ impl Actor {
     }
 
     pub(super) fn trust_check(&self, vc: &serde_json::Value) -> Check {
+        if tim_did::profile_credential::is_profile_credential(vc) {
+            // Nobody vouches for a self-issued profile but its subject: shown, never counted.
+            return Check {
+                name: "trusted by this node".into(),
+                outcome: Ok("a self-issued profile: shown, never counted".into()),
+            };
+        }
         let space = credential::credential_space(vc);
         let issuer = vc["issuer"].as_str().unwrap_or_default();
         let weight = self.trust_weight(&self.trust_policy(), space, issuer);

@@ -232,6 +232,12 @@ impl Store {
         Ok(self.credentials.get(id.as_bytes())?.map(|v| v.to_vec()))
     }
 
+    /// Deletes a stored credential (a profile credential replaced by a newer one).
+    pub fn remove_credential(&self, id: &str) -> Result<(), StoreError> {
+        self.credentials.remove(id.as_bytes())?;
+        Ok(())
+    }
+
     /// Every stored credential.
     pub fn credentials(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         self.credentials

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Did, SpaceId};
+use crate::{CredentialId, Did, SpaceId};
 
 /// A timite's profile as a node shows it (`GET /v1/profiles/{did}`): the newest by its `at`
 /// among the spaces the asking timite shares with it (and, for a timite hosted on the node,
@@ -81,6 +81,11 @@ pub struct ProfileSet {
     /// The spaces it was not written into, with why (below schema version 11, or refused).
     #[serde(default)]
     pub skipped: Vec<SkippedSpace>,
+    /// The self-issued profile credential issued for it, now in the passport in place of the
+    /// older one (docs/passports.md, "The profile credential"); absent when only the handle
+    /// was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialId>,
 }
 
 /// A space a profile was not written into.

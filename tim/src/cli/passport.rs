@@ -126,16 +126,12 @@ pub(crate) async fn run(client: &Client, out: Out, command: PassportCommand) -> 
                     outln!("no credentials yet")?;
                 }
                 for (vc, state) in all.iter().zip(&states) {
-                    let types: Vec<&str> = vc["type"]
-                        .as_array()
-                        .map(|t| t.iter().filter_map(|t| t.as_str()).collect())
-                        .unwrap_or_default();
                     let field =
                         |v: &serde_json::Value| shown(v.as_str().unwrap_or("?")).to_string();
                     outln!(
                         "{}  {:<26} {:<10} subject {}  issuer {}",
                         field(&vc["id"]),
-                        shown(types.last().copied().unwrap_or("?")).to_string(),
+                        shown(kind(vc)).to_string(),
                         state,
                         field(&vc["credentialSubject"]["id"]),
                         field(&vc["issuer"]),
@@ -267,6 +263,23 @@ pub(crate) async fn verify_file(
         bail!("the {what} does not verify: nothing was checked");
     }
     Ok(())
+}
+
+/// A credential's kind, as `tim passport issue --kind` names it (`membership`, `reputation`,
+/// `ability`), `profile` for the self-issued profile credential, else its last type.
+fn kind(vc: &serde_json::Value) -> &str {
+    let types: Vec<&str> = vc["type"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t.as_str()).collect())
+        .unwrap_or_default();
+    let last = types.last().copied().unwrap_or("?");
+    match last {
+        "TimMembershipCredential" => "membership",
+        "TimReputationCredential" => "reputation",
+        "TimAbilityCredential" => "ability",
+        tim_did::profile_credential::PROFILE_CREDENTIAL_TYPE => "profile",
+        other => other,
+    }
 }
 
 /// What the node says of a credential, in a word: `revoked` (the issuing space, hosted there,

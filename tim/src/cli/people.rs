@@ -120,6 +120,9 @@ pub(crate) async fn run(client: &Client, out: Out, cmd: TimiteProfileCommand) ->
                 for skip in &s.skipped {
                     errln!("not written into {}: {}", skip.space, shown(&skip.reason))?;
                 }
+                if let Some(c) = &s.credential {
+                    outln!("profile credential {c} in your passport (tim passport list)")?;
+                }
                 Ok(())
             })
         }
