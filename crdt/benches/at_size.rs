@@ -66,25 +66,25 @@ fn main() {
         let i = *made;
         let k = &members[i % members.len()];
         let text = format!("message number {i}");
-        let id = if i % 1000 == 0 {
+        let id = if i.is_multiple_of(1000) {
             let victim = space.timeline_page(&tim_crdt::PageFrom::Latest, 1).unwrap();
             let victim = &victim.messages[0];
             let by = members.iter().find(|m| m.did() == victim.author).unwrap();
             space.delete_message(by, &victim.id, at).unwrap();
             None
-        } else if i % 500 == 0 && last_mine.is_some() {
+        } else if i.is_multiple_of(500) && last_mine.is_some() {
             space
                 .edit(&members[0], last_mine.as_deref().unwrap(), &text, at)
                 .unwrap();
             None
-        } else if i % 30 == 0 && last_mine.is_some() {
+        } else if i.is_multiple_of(30) && last_mine.is_some() {
             Some(
                 space
                     .reply(k, last_mine.as_deref().unwrap(), &text, at)
                     .unwrap()
                     .1,
             )
-        } else if i % 20 == 0 {
+        } else if i.is_multiple_of(20) {
             Some(
                 space
                     .post_mentioning(k, &text, None, &[me], None, at)
@@ -94,7 +94,7 @@ fn main() {
         } else {
             Some(space.post(k, &text, at).unwrap().1)
         };
-        if i % members.len() == 0 {
+        if i.is_multiple_of(members.len()) {
             last_mine = id.or(last_mine.take());
         }
     };

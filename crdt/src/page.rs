@@ -16,9 +16,9 @@
 //!
 //! Members are a map keyed by DID, which Automerge keeps sorted, so a page of members is a
 //! range of keys after the cursor. The cursor need not be a member any more (one who left).
-//! Each member's reputation counts its messages, which reads the authors of the whole timeline
-//! (and, from schema version 8, the ratings and rated outcomes) once per page (as
-//! [`Space::members`] does once per call).
+//! Each member's reputation counts its messages and turns, which the space's timeline index
+//! keeps counted as changes arrive (`crate::timeline_index`), and (from schema version 8) the
+//! ratings and rated outcomes, read once per page (as [`Space::members`] does once per call).
 
 use std::ops::Bound;
 

@@ -79,11 +79,13 @@ pub(crate) struct TimelineIndex {
     version: u64,
     /// The timeline container there.
     timeline: Option<ObjId>,
-    /// Actors, interned.
+    /// Actors, by number.
     actors: Vec<ActorId>,
+    /// The number of each actor.
     actor_ids: HashMap<ActorId, u32>,
-    /// Author strings and their DIDs (if they parse), interned.
+    /// Author strings and their DIDs (if they parse), by number.
     authors: Vec<(String, Option<Did>)>,
+    /// The number of each author string.
     author_ids: HashMap<String, u32>,
     /// The elements, in list order.
     entries: Vec<Entry>,
@@ -376,6 +378,7 @@ impl TimelineIndex {
         }
     }
 
+    /// `actor`'s number here, given on first sight.
     fn intern_actor(&mut self, actor: &ActorId) -> u32 {
         if let Some(i) = self.actor_ids.get(actor) {
             return *i;
@@ -386,6 +389,7 @@ impl TimelineIndex {
         i
     }
 
+    /// `author`'s number here, given on first sight (its DID parsed then, once).
     fn intern_author(&mut self, author: String) -> u32 {
         if let Some(i) = self.author_ids.get(&author) {
             return *i;
