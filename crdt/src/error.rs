@@ -129,4 +129,8 @@ pub enum SpaceError {
     /// Automerge failed.
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    /// The write changes nothing: the space already holds exactly this (e.g. the same rating
+    /// or reaction written again), so no change is made, signed or sent.
+    #[error("nothing to change: the space already holds this")]
+    Unchanged,
 }

@@ -1039,7 +1039,11 @@ impl Space {
                 return Err(e);
             }
         };
-        tx.commit_with(CommitOptions::default().with_time(millis(at_ms)));
+        let (made, _) = tx.commit_with(CommitOptions::default().with_time(millis(at_ms)));
+        if made.is_none() {
+            // Automerge makes no change of a transaction that writes what is already there.
+            return Err(SpaceError::Unchanged);
+        }
         let change = self
             .doc
             .get_last_local_change()

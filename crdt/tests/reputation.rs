@@ -214,3 +214,22 @@ fn concurrent_issuers_on_partitioned_replicas_never_share_a_status_index() {
     let err = a.ingest(env).unwrap_err().to_string();
     assert!(err.contains("derived from its id"), "{err}");
 }
+
+#[test]
+fn a_rating_written_again_unchanged_is_refused_as_unchanged_and_makes_no_change() {
+    let (owner, ann) = (key(1), key(2));
+    let (mut s, _) = Space::create(&owner, "r", "", 0).unwrap();
+    s.join(&ann, 1).unwrap();
+    s.rate(&owner, &did(&ann), 4, 2).unwrap();
+    let (heads, log) = (s.heads(), s.envelopes_in_order().len());
+    let err = s.rate(&owner, &did(&ann), 4, 3).unwrap_err();
+    assert!(matches!(err, tim_crdt::SpaceError::Unchanged), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "nothing to change: the space already holds this"
+    );
+    assert_eq!((s.heads(), s.envelopes_in_order().len()), (heads, log));
+    // A different score is a change again.
+    s.rate(&owner, &did(&ann), 5, 4).unwrap();
+    assert_eq!(s.envelopes_in_order().len(), log + 1);
+}
