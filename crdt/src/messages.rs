@@ -395,16 +395,7 @@ impl Space {
                 size: a.data.len() as u64,
             });
         }
-        let entries: Vec<ObjId> = self
-            .objects(obj, EDITS)
-            .into_iter()
-            .flat_map(|l| {
-                self.doc
-                    .list_range(&l, ..)
-                    .map(|i| i.id)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let entries = self.edit_entries(obj);
         view.edits = entries.len() as u64;
         view.edited_at = entries
             .iter()
@@ -439,6 +430,20 @@ impl Space {
         view.reactions = reactions;
     }
 
+    /// The entries of every `edits` list of message `obj` (two concurrent first edits make
+    /// two lists), in document order.
+    fn edit_entries(&self, obj: &ObjId) -> Vec<ObjId> {
+        self.objects(obj, EDITS)
+            .into_iter()
+            .flat_map(|l| {
+                self.doc
+                    .list_range(&l, ..)
+                    .map(|i| i.id)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Every version of message `id`'s content, oldest first: the original, then what each
     /// edit wrote, the last being what it holds now (schema version 10, docs/protocol.md
     /// §9.12). Each entry of `edits` holds the content an edit replaced and the edit's time, so
@@ -456,14 +461,8 @@ impl Space {
             None => crate::encryption::bytes(&self.doc, o, doc::CT).map(Content::Ciphertext),
         };
         let mut entries: Vec<(u64, Content)> = self
-            .objects(&obj, EDITS)
+            .edit_entries(&obj)
             .into_iter()
-            .flat_map(|l| {
-                self.doc
-                    .list_range(&l, ..)
-                    .map(|i| i.id)
-                    .collect::<Vec<_>>()
-            })
             .filter_map(|e| Some((doc::get_millis(&self.doc, &e, doc::AT)?, content(&e)?)))
             .collect();
         entries.sort_by_key(|(at, _)| *at);

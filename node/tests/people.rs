@@ -12,8 +12,7 @@ use base64::Engine as _;
 
 use tim_node::api::RateLimit;
 use tim_node::service::{Caller, Service, ServiceError};
-use tim_protocol::api::{CreateSpace, JoinSpace, MembersQuery, SetTimiteProfile, TimelineQuery};
-use tim_protocol::SpaceId;
+use tim_protocol::api::{JoinSpace, MembersQuery, SetTimiteProfile, TimelineQuery};
 
 fn named(name: &str) -> SetTimiteProfile {
     SetTimiteProfile {
@@ -23,35 +22,20 @@ fn named(name: &str) -> SetTimiteProfile {
     }
 }
 
-async fn space(service: &Service, owner: &Caller, name: &str, version: u64) -> SpaceId {
-    let create = CreateSpace {
-        name: name.into(),
-        purpose: String::new(),
-        visibility: None,
-        ttl_secs: None,
-        encrypted: None,
-    };
-    let id = service.create_space(owner, &create).await.unwrap().id;
-    service.migrate(owner, id, Some(version)).await.unwrap();
-    id
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_set_on_one_node_shows_on_another_and_reaches_spaces_joined_or_migrated_later() {
     let tmp = tempfile::tempdir().unwrap();
-    let n1 = common::node(&tmp, 1).await;
-    let n2 = common::node_in(
-        tmp.path().join("n2"),
-        common::keys(2),
-        vec![n1.addr.clone()],
-    )
-    .await;
-    let s1 = Service::new(n1.handle.clone(), "admin", RateLimit::default());
-    let s2 = Service::new(n2.handle.clone(), "admin", RateLimit::default());
-    let ann = Caller::operator(n1.handle.timite());
-    let bob = Caller::operator(n2.handle.timite());
-    let garden = space(&s1, &ann, "garden", 11).await;
-    let old = space(&s1, &ann, "old", 10).await;
+    let common::ServicePair {
+        n1,
+        n2: _n2,
+        s1,
+        s2,
+        ann,
+        bob,
+        ..
+    } = common::service_pair(&tmp).await;
+    let garden = common::space_at(&s1, &ann, "garden", Some(11)).await;
+    let old = common::space_at(&s1, &ann, "old", Some(10)).await;
     let join = JoinSpace {
         via: vec![n1.addr.to_string()],
         present: vec![],
@@ -103,7 +87,7 @@ async fn a_profile_set_on_one_node_shows_on_another_and_reaches_spaces_joined_or
     // Bob sets his profile, then joins a space made later: his node writes it there at join.
     let set = s2.set_timite_profile(&bob, named("Bob")).await.unwrap();
     assert_eq!(set.written, vec![garden]);
-    let later = space(&s1, &ann, "later", 11).await;
+    let later = common::space_at(&s1, &ann, "later", Some(11)).await;
     s2.join_space(&bob, later, &join).await.unwrap();
     common::poll(20, "Bob's name in the later space on node 1", || async {
         let members = s1
@@ -236,18 +220,16 @@ async fn a_profile_set_on_node_2_arrives_as_an_event_on_node_1s_stream() {
     use tim_protocol::api::SpaceEvent;
     use tokio_stream::StreamExt as _;
     let tmp = tempfile::tempdir().unwrap();
-    let n1 = common::node(&tmp, 1).await;
-    let n2 = common::node_in(
-        tmp.path().join("n2"),
-        common::keys(2),
-        vec![n1.addr.clone()],
-    )
-    .await;
-    let s1 = Service::new(n1.handle.clone(), "admin", RateLimit::default());
-    let s2 = Service::new(n2.handle.clone(), "admin", RateLimit::default());
-    let ann = Caller::operator(n1.handle.timite());
-    let bob = Caller::operator(n2.handle.timite());
-    let garden = space(&s1, &ann, "garden", 11).await;
+    let common::ServicePair {
+        n1,
+        n2: _n2,
+        s1,
+        s2,
+        ann,
+        bob,
+        ..
+    } = common::service_pair(&tmp).await;
+    let garden = common::space_at(&s1, &ann, "garden", Some(11)).await;
     let join = JoinSpace {
         via: vec![n1.addr.to_string()],
         present: vec![],

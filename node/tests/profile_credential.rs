@@ -11,12 +11,11 @@ use base64::Engine as _;
 use tim_crdt::admission::Requirement;
 use tim_did::credential::{verify_credential, verify_jwt, verify_presentation};
 use tim_did::profile_credential::{is_profile_credential, verify_profile};
-use tim_node::api::RateLimit;
 use tim_node::service::{Caller, Service};
 use tim_protocol::api::{
-    AvatarUpload, CreateSpace, CredentialsQuery, IssueRequest, JoinSpace, SetTimiteProfile,
+    AvatarUpload, CredentialsQuery, IssueRequest, JoinSpace, SetTimiteProfile,
 };
-use tim_protocol::{Did, SpaceId};
+use tim_protocol::Did;
 
 /// A PNG's bytes (its magic number, then anything).
 const AVATAR: &[u8] = b"\x89PNG\r\n\x1a\n a small avatar";
@@ -39,35 +38,18 @@ async fn profile_credentials(service: &Service, who: &Caller) -> Vec<serde_json:
         .collect()
 }
 
-async fn space(service: &Service, owner: &Caller, name: &str, version: Option<u64>) -> SpaceId {
-    let create = CreateSpace {
-        name: name.into(),
-        purpose: String::new(),
-        visibility: None,
-        ttl_secs: None,
-        encrypted: None,
-    };
-    let id = service.create_space(owner, &create).await.unwrap().id;
-    if let Some(v) = version {
-        service.migrate(owner, id, Some(v)).await.unwrap();
-    }
-    id
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_set_travels_as_a_self_issued_credential_in_the_join_presentation() {
     let tmp = tempfile::tempdir().unwrap();
-    let n1 = common::node(&tmp, 1).await;
-    let n2 = common::node_in(
-        tmp.path().join("n2"),
-        common::keys(2),
-        vec![n1.addr.clone()],
-    )
-    .await;
-    let s1 = Service::new(n1.handle.clone(), "admin", RateLimit::default());
-    let s2 = Service::new(n2.handle.clone(), "admin", RateLimit::default());
-    let ann = Caller::operator(n1.handle.timite());
-    let bob = Caller::operator(n2.handle.timite());
+    let common::ServicePair {
+        n1: _n1,
+        n2,
+        s1,
+        s2,
+        ann,
+        bob,
+        ..
+    } = common::service_pair(&tmp).await;
 
     // Setting the profile issues its credential, signed with Ann's own key.
     let set = SetTimiteProfile {
@@ -117,7 +99,7 @@ async fn a_profile_set_travels_as_a_self_issued_credential_in_the_join_presentat
     );
 
     // Bob's space below version 11 (no profiles in it) admits members of Ann's space.
-    let workshop = space(&s1, &ann, "workshop", None).await;
+    let workshop = common::space_at(&s1, &ann, "workshop", None).await;
     let membership = IssueRequest {
         subject: ann.timite,
         kind: "membership".into(),
@@ -130,7 +112,7 @@ async fn a_profile_set_travels_as_a_self_issued_credential_in_the_join_presentat
         .await
         .unwrap();
     let member_id = member_vc["id"].as_str().unwrap().to_string();
-    let old = space(&s2, &bob, "old", Some(10)).await;
+    let old = common::space_at(&s2, &bob, "old", Some(10)).await;
     s2.set_requirements(
         &bob,
         old,
@@ -190,17 +172,11 @@ async fn a_profile_set_travels_as_a_self_issued_credential_in_the_join_presentat
 async fn a_presented_profile_about_someone_else_is_never_shown() {
     use tim_did::profile_credential::{profile_credential_json, ProfileClaim};
     let tmp = tempfile::tempdir().unwrap();
-    let n1 = common::node(&tmp, 1).await;
-    let n2 = common::node_in(
-        tmp.path().join("n2"),
-        common::keys(2),
-        vec![n1.addr.clone()],
-    )
-    .await;
-    let s1 = Service::new(n1.handle.clone(), "admin", RateLimit::default());
-    let ann = Caller::operator(n1.handle.timite());
+    let common::ServicePair {
+        n1, n2, s1, ann, ..
+    } = common::service_pair(&tmp).await;
     let mallory = n2.keys.timite.clone();
-    let old = space(&s1, &ann, "old", Some(10)).await;
+    let old = common::space_at(&s1, &ann, "old", Some(10)).await;
 
     // Mallory signs "Ann the admin" about Ann and slips it into its own passport (its node
     // keeps what its timite issued; only the service's import would have refused it).

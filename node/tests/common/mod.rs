@@ -199,3 +199,50 @@ pub(crate) async fn service_space(
     service.migrate(&owner, space, Some(version)).await.unwrap();
     (n, service, owner, space)
 }
+
+/// Two real nodes (node 2 bootstraps from node 1) with an operator service and its caller on
+/// each: ann on node 1, bob on node 2.
+pub(crate) struct ServicePair {
+    pub(crate) n1: TestNode,
+    pub(crate) n2: TestNode,
+    pub(crate) s1: tim_node::service::Service,
+    pub(crate) s2: tim_node::service::Service,
+    pub(crate) ann: tim_node::service::Caller,
+    pub(crate) bob: tim_node::service::Caller,
+}
+
+pub(crate) async fn service_pair(tmp: &tempfile::TempDir) -> ServicePair {
+    use tim_node::api::RateLimit;
+    use tim_node::service::{Caller, Service};
+    let n1 = node(tmp, 1).await;
+    let n2 = node_in(tmp.path().join("n2"), keys(2), vec![n1.addr.clone()]).await;
+    ServicePair {
+        s1: Service::new(n1.handle.clone(), "admin", RateLimit::default()),
+        s2: Service::new(n2.handle.clone(), "admin", RateLimit::default()),
+        ann: Caller::operator(n1.handle.timite()),
+        bob: Caller::operator(n2.handle.timite()),
+        n1,
+        n2,
+    }
+}
+
+/// A public space `name` made by `owner`, migrated to schema `version` when one is given.
+pub(crate) async fn space_at(
+    service: &tim_node::service::Service,
+    owner: &tim_node::service::Caller,
+    name: &str,
+    version: Option<u64>,
+) -> SpaceId {
+    let create = tim_protocol::api::CreateSpace {
+        name: name.into(),
+        purpose: String::new(),
+        visibility: None,
+        ttl_secs: None,
+        encrypted: None,
+    };
+    let id = service.create_space(owner, &create).await.unwrap().id;
+    if let Some(v) = version {
+        service.migrate(owner, id, Some(v)).await.unwrap();
+    }
+    id
+}
