@@ -713,6 +713,7 @@ impl<'a> Judge<'a> {
         self.check_results_made()?;
         self.check_governance_made()?;
         self.check_edits_made()?;
+        self.check_messages_made()?;
         self.check_profile_made()?;
         if self.self_join {
             self.check_admission()?;
@@ -1214,6 +1215,7 @@ impl<'a> Judge<'a> {
             self.may(Permission::Post, "posting")?;
             return match &op.action {
                 OpType::Make(automerge::ObjType::Map) => {
+                    self.message_made(op_id);
                     self.spending.posts += 1;
                     self.effects.push(Effect::Message {
                         id: format!("{}@{}", op_id.counter(), self.actor),

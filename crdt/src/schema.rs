@@ -21,7 +21,7 @@ pub const GENESIS_VERSION: u64 = 1;
 
 /// The newest schema version this node knows: it judges migrations up to it and refuses
 /// migrations beyond it.
-pub const LATEST_VERSION: u64 = 11;
+pub const LATEST_VERSION: u64 = 12;
 
 /// The Automerge type of a root container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +257,13 @@ pub const MESSAGES_V2: u64 = 10;
 /// `meta.version`, and from it the rules accept those keys (docs/rules.md §5).
 pub const PEOPLE: u64 = 11;
 
+/// The schema version of typed messages (docs/protocol.md §9.12.1): from it every field of a
+/// message has its type, the fields but the content are written only with the message, a
+/// message is made with its content and time, and it holds no other key. It adds no container:
+/// a migration to it only raises `meta.version`, and from it the rules refuse message shapes
+/// that views would skip (docs/rules.md §5).
+pub const MESSAGE_SHAPES: u64 = 12;
+
 /// Every root container, in the order the genesis and migrations make them.
 pub const CONTAINERS: &[&Container] = &[
     &META,
@@ -324,12 +331,13 @@ mod tests {
         assert!(container(META.name).is_some_and(|c| c.since == GENESIS_VERSION));
         assert!(container(MEMBERS.name).is_some_and(|c| c.since == GENESIS_VERSION));
         // Every version after the genesis adds at least one container, but reputation v2's,
-        // which changes how the document is read, and message and people's features, which
-        // change what a message or a member entry may hold, not the document's shape.
+        // which changes how the document is read, and message and people's features and typed
+        // messages, which change what a message or a member entry may hold, not the
+        // document's shape.
         for v in GENESIS_VERSION + 1..=LATEST_VERSION {
             assert_eq!(
                 added_between(v - 1, v).next().is_some(),
-                v != REPUTATION_V2 && v != MESSAGES_V2 && v != PEOPLE,
+                v != REPUTATION_V2 && v != MESSAGES_V2 && v != PEOPLE && v != MESSAGE_SHAPES,
                 "version {v}"
             );
         }

@@ -31,6 +31,15 @@ pub(super) struct Editing {
     /// Entries this change appends to a message's `edits`: the message, the entry, and the
     /// content key and value it records.
     entries: Vec<EntryBeingMade>,
+    /// Messages this change makes, from schema version [`schema::MESSAGE_SHAPES`].
+    made: Vec<MessageBeingMade>,
+}
+
+/// A message this change makes: whether it wrote the message's content and its time.
+struct MessageBeingMade {
+    message: OpId,
+    content: bool,
+    at: bool,
 }
 
 /// An entry of a message's `edits` list that this change makes.
@@ -103,6 +112,9 @@ impl Judge<'_> {
             };
         }
         self.check_message(obj, key, op)?;
+        if self.at.version >= schema::MESSAGE_SHAPES {
+            self.check_message_shape(obj, fresh, key, op)?;
+        }
         match (key, &op.action) {
             (Some(MENTIONS), _) if self.at.version >= schema::PEOPLE => {
                 self.check_mentions(fresh, op)
@@ -314,6 +326,84 @@ impl Judge<'_> {
             }
         }
         self.effects.push(Effect::Reacted { id: id_of(message) });
+        Ok(())
+    }
+
+    /// Notes a message this change makes (a map inserted into the timeline), for
+    /// [`Judge::check_messages_made`].
+    pub(super) fn message_made(&mut self, message: &OpId) {
+        if self.at.version >= schema::MESSAGE_SHAPES {
+            self.editing.made.push(MessageBeingMade {
+                message: message.clone(),
+                content: false,
+                at: false,
+            });
+        }
+    }
+
+    /// From schema version [`schema::MESSAGE_SHAPES`] (docs/protocol.md §9.12.1): a message's
+    /// content is `text` (a Str) or `ct` (Bytes) and may be replaced (an edit); `author` (a Str)
+    /// and `at` (a Timestamp) are written only with the message, as are `reply_to`,
+    /// `mentions` and the attachment's fields (typed by their own checks); `edits` and
+    /// `reactions` are the objects their checks allow; no other key, and no field deleted.
+    fn check_message_shape(
+        &mut self,
+        obj: &OpId,
+        fresh: bool,
+        key: Option<&str>,
+        op: &automerge::legacy::Op,
+    ) -> Result<(), Rejection> {
+        let content = matches!(
+            (key, &op.action),
+            (Some(doc::TEXT), OpType::Put(ScalarValue::Str(_)))
+                | (Some(doc::CT), OpType::Put(ScalarValue::Bytes(_)))
+        );
+        let at = matches!(
+            (key, &op.action),
+            (Some(doc::AT), OpType::Put(ScalarValue::Timestamp(_)))
+        );
+        let typed = content
+            || (fresh && at)
+            || match (key, &op.action) {
+                (Some(doc::AUTHOR), OpType::Put(ScalarValue::Str(_))) => fresh,
+                (
+                    Some(REPLY_TO | MENTIONS | ATTACHMENT | ATTACHMENT_NAME | ATTACHMENT_MIME),
+                    OpType::Put(_),
+                ) => fresh,
+                (Some(EDITS), OpType::Make(automerge::ObjType::List)) => true,
+                _ => false,
+            };
+        if !typed {
+            let what = match &op.action {
+                OpType::Delete => "deletes",
+                OpType::Put(_) if !fresh => "rewrites",
+                _ => "writes",
+            };
+            return deny(format!(
+                "{}; it {what} `{}` of a message: from schema version {} a message holds its \
+                 content (`text` Str or `ct` Bytes, which an edit replaces), `author`, `at` (a \
+                 Timestamp) and its optional fields, written with it, and nothing else",
+                self.who,
+                key.unwrap_or("a list position"),
+                schema::MESSAGE_SHAPES
+            ));
+        }
+        if let Some(m) = self.editing.made.iter_mut().find(|m| m.message == *obj) {
+            m.content |= content;
+            m.at |= at;
+        }
+        Ok(())
+    }
+
+    /// From schema version [`schema::MESSAGE_SHAPES`], every message this change makes holds
+    /// its content and its time.
+    pub(super) fn check_messages_made(&self) -> Result<(), Rejection> {
+        if self.editing.made.iter().any(|m| !m.content || !m.at) {
+            return deny(format!(
+                "{}; a message is made with its content (`text` or `ct`) and `at`",
+                self.who
+            ));
+        }
         Ok(())
     }
 
