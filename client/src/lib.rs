@@ -216,8 +216,28 @@ impl Client {
         req: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, ClientError> {
+        Self::answer(req.bearer_auth(&self.token), url, |status, bytes| {
+            ClientError::Api(Problem {
+                kind: "about:blank".into(),
+                title: format!("HTTP {status}"),
+                status,
+                detail: match String::from_utf8_lossy(bytes).trim() {
+                    "" => "the node gave no reason".into(),
+                    body => body.to_string(),
+                },
+            })
+        })
+        .await
+    }
+
+    /// Sends `req` to `url` and answers its response when it succeeded; otherwise the
+    /// problem document it carries, or `other(status, body)` when it carries none.
+    pub(crate) async fn answer(
+        req: reqwest::RequestBuilder,
+        url: &str,
+        other: impl FnOnce(u16, &[u8]) -> ClientError,
+    ) -> Result<reqwest::Response, ClientError> {
         let resp = req
-            .bearer_auth(&self.token)
             .send()
             .await
             .map_err(|source| ClientError::Unreachable {
@@ -231,15 +251,7 @@ impl Client {
         let bytes = resp.bytes().await.unwrap_or_default();
         Err(match serde_json::from_slice::<Problem>(&bytes) {
             Ok(p) => ClientError::Api(p),
-            Err(_) => ClientError::Api(Problem {
-                kind: "about:blank".into(),
-                title: format!("HTTP {status}"),
-                status,
-                detail: match String::from_utf8_lossy(&bytes).trim() {
-                    "" => "the node gave no reason".into(),
-                    body => body.to_string(),
-                },
-            }),
+            Err(_) => other(status, &bytes),
         })
     }
 

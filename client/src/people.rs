@@ -4,7 +4,7 @@
 use tim_protocol::api::{Jrd, ProfileSet, ProfileView, SetTimiteProfile};
 use tim_protocol::Did;
 
-use crate::{Client, ClientError, Problem, CALL_TIMEOUT};
+use crate::{Client, ClientError, CALL_TIMEOUT};
 
 impl Client {
     /// `PUT /v1/profile`: sets the caller's profile and/or claims its handle.
@@ -34,21 +34,12 @@ impl Client {
             .get(&url)
             .query(&[("resource", format!("acct:{handle}"))])
             .timeout(CALL_TIMEOUT);
-        let resp = req
-            .send()
-            .await
-            .map_err(|source| ClientError::Unreachable {
-                url: url.clone(),
-                source,
-            })?;
-        let status = resp.status();
-        if !status.is_success() {
-            let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(match serde_json::from_slice::<Problem>(&bytes) {
-                Ok(p) => ClientError::Api(p),
-                Err(_) => ClientError::Decode(format!("{url} answered {status} for {handle}")),
-            });
-        }
+        let resp = Self::answer(req, &url, |status, _| {
+            let status =
+                reqwest::StatusCode::from_u16(status).map_or(status.to_string(), |s| s.to_string());
+            ClientError::Decode(format!("{url} answered {status} for {handle}"))
+        })
+        .await?;
         let jrd: Jrd = Self::json(resp).await?;
         jrd.subject.parse().map_err(|e| {
             ClientError::Decode(format!("{url} names `{}`, not a DID: {e}", jrd.subject))

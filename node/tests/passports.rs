@@ -20,16 +20,25 @@ fn failures(checks: &[tim_did::credential::Check]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
-    let ann = b.keys.timite.did();
-    let space = a.handle.create_space("workshop", "").await.unwrap();
+/// Two nodes on 127.0.0.1: a makes a space `name` and b's timite (ann) joins it through a.
+async fn joined_pair(
+    tmp: &tempfile::TempDir,
+    name: &str,
+) -> (TestNode, TestNode, tim_protocol::api::SpaceSummary) {
+    let (a, b) = (node(tmp, 1).await, node(tmp, 2).await);
+    let space = a.handle.create_space(name, "").await.unwrap();
     b.handle
         .join(space.id, vec![a.addr.clone()], JOIN)
         .await
         .unwrap();
+    (a, b, space)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reputation_travels_as_a_credential_and_revocation_follows_by_gossip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, space) = joined_pair(&tmp, "workshop").await;
+    let ann = b.keys.timite.did();
     for i in 0..3 {
         b.handle
             .post(space.id, &format!("contribution {i}"))
@@ -606,13 +615,8 @@ async fn sees_member(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issued_credential_reaches_its_subjects_node_and_forged_ones_do_not() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let (a, b, space) = joined_pair(&tmp, "delivery").await;
     let (owner, ann) = (a.keys.timite.did(), b.keys.timite.did());
-    let space = a.handle.create_space("delivery", "").await.unwrap();
-    b.handle
-        .join(space.id, vec![a.addr.clone()], JOIN)
-        .await
-        .unwrap();
     sees_member(&a.handle, space.id, ann, "ann's join to reach a").await;
 
     let request = |id: &str, subject| CredentialRequest {
@@ -725,13 +729,8 @@ async fn held(node: &tim_node::Handle, id: &str) -> Option<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_whose_delivery_a_stop_cut_short_is_kept_at_the_next_start() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (node(&tmp, 1).await, node(&tmp, 2).await);
+    let (a, b, space) = joined_pair(&tmp, "crash").await;
     let ann = b.keys.timite.did();
-    let space = a.handle.create_space("crash", "").await.unwrap();
-    b.handle
-        .join(space.id, vec![a.addr.clone()], JOIN)
-        .await
-        .unwrap();
     sees_member(&a.handle, space.id, ann, "ann's join to reach a").await;
 
     b.handle.fail_credential_writes(true);

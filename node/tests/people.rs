@@ -13,6 +13,7 @@ use base64::Engine as _;
 use tim_node::api::RateLimit;
 use tim_node::service::{Caller, Service, ServiceError};
 use tim_protocol::api::{JoinSpace, MembersQuery, SetTimiteProfile, TimelineQuery};
+use tim_protocol::SpaceId;
 
 fn named(name: &str) -> SetTimiteProfile {
     SetTimiteProfile {
@@ -22,26 +23,33 @@ fn named(name: &str) -> SetTimiteProfile {
     }
 }
 
+/// Two nodes, ann's space "garden" at version 11 on node 1, joined by bob from node 2 with
+/// the join returned for more.
+async fn garden_joined(tmp: &tempfile::TempDir) -> (common::ServicePair, SpaceId, JoinSpace) {
+    let pair = common::service_pair(tmp).await;
+    let garden = common::space_at(&pair.s1, &pair.ann, "garden", Some(11)).await;
+    let join = JoinSpace {
+        via: vec![pair.n1.addr.to_string()],
+        present: vec![],
+        timeout_secs: Some(20),
+    };
+    pair.s2.join_space(&pair.bob, garden, &join).await.unwrap();
+    (pair, garden, join)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_set_on_one_node_shows_on_another_and_reaches_spaces_joined_or_migrated_later() {
     let tmp = tempfile::tempdir().unwrap();
+    let (pair, garden, join) = garden_joined(&tmp).await;
     let common::ServicePair {
-        n1,
+        n1: _n1,
         n2: _n2,
         s1,
         s2,
         ann,
         bob,
-        ..
-    } = common::service_pair(&tmp).await;
-    let garden = common::space_at(&s1, &ann, "garden", Some(11)).await;
+    } = pair;
     let old = common::space_at(&s1, &ann, "old", Some(10)).await;
-    let join = JoinSpace {
-        via: vec![n1.addr.to_string()],
-        present: vec![],
-        timeout_secs: Some(20),
-    };
-    s2.join_space(&bob, garden, &join).await.unwrap();
 
     let set = s1.set_timite_profile(&ann, named("Ann")).await.unwrap();
     assert_eq!(set.written, vec![garden]);
@@ -220,22 +228,15 @@ async fn a_profile_set_on_node_2_arrives_as_an_event_on_node_1s_stream() {
     use tim_protocol::api::SpaceEvent;
     use tokio_stream::StreamExt as _;
     let tmp = tempfile::tempdir().unwrap();
+    let (pair, garden, _) = garden_joined(&tmp).await;
     let common::ServicePair {
-        n1,
+        n1: _n1,
         n2: _n2,
         s1,
         s2,
         ann,
         bob,
-        ..
-    } = common::service_pair(&tmp).await;
-    let garden = common::space_at(&s1, &ann, "garden", Some(11)).await;
-    let join = JoinSpace {
-        via: vec![n1.addr.to_string()],
-        present: vec![],
-        timeout_secs: Some(20),
-    };
-    s2.join_space(&bob, garden, &join).await.unwrap();
+    } = pair;
     let mut events = Box::pin(s1.events(&ann, garden).await.unwrap());
 
     s2.set_timite_profile(&bob, named("Bob")).await.unwrap();
